@@ -1,0 +1,11 @@
+"""The REST API under /api/v1: one blueprint per resource, one shared edge (``api.base``)."""
+from flask import Blueprint
+
+
+def create_blueprint():
+    from api import auth, cases, collectors, openapi, org, users
+
+    bp = Blueprint("api", __name__, url_prefix="/api/v1")
+    for module in (auth, users, org, collectors, cases, openapi):
+        bp.register_blueprint(module.bp)
+    return bp

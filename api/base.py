@@ -1,0 +1,148 @@
+"""The HTTP edge shared by every blueprint: one decorator that authenticates,
+authorises, validates the body and query with marshmallow, calls the view,
+serialises the result and commits the request's one transaction.
+
+A view therefore only calls a service function and returns what it got. The
+decorator also records each endpoint's schemas and permission, from which the
+OpenAPI document and the role-matrix test are built.
+"""
+import functools
+import json
+
+from flask import Response, g, jsonify, request
+from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate
+from marshmallow.experimental.context import Context
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from app import authz
+from app.auth import authenticate_request
+from app.errors import Conflict, DomainError, UnsupportedMediaType, ValidationFailed
+from app.extensions import db
+
+
+class BaseSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class PageQuery(BaseSchema):
+    limit = fields.Integer(load_default=50, validate=validate.Range(1, 500))
+    after = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=0),
+                           metadata={"description": "Keyset cursor: the last id of the previous page."})
+
+
+class ErrorBody(Schema):
+    code = fields.String(required=True)
+    message = fields.String(required=True)
+    rule_id = fields.String()
+    profile_version = fields.String()
+    details = fields.Raw()
+    field_errors = fields.Dict(required=True, data_key="fields",
+                               metadata={"description": "Each bad field with its messages."})
+
+
+class ErrorSchema(Schema):
+    error = fields.Nested(ErrorBody, required=True)
+
+
+def page_of(item_schema):
+    """A schema for {"items": [...], "next_after": id|null}."""
+    name = f"{item_schema.__name__.removesuffix('Schema').removesuffix('Out')}Page"
+    return type(name, (Schema,), {
+        "items": fields.List(fields.Nested(item_schema), required=True),
+        "next_after": fields.Integer(allow_none=True, required=True),
+    })
+
+
+def _json_body():
+    if not request.is_json:
+        raise UnsupportedMediaType("Send the body as JSON with 'Content-Type: application/json'.")
+    raw = request.get_data(cache=True)
+    try:
+        data = json.loads(raw or b"null")
+    except (ValueError, UnicodeDecodeError):
+        raise DomainError("The body is not valid JSON.", code="invalid_json") from None
+    if not isinstance(data, dict):
+        raise ValidationFailed("The body must be a JSON object.", fields={"_body": ["must be a JSON object"]})
+    return data
+
+
+def load(schema, data, partial=False):
+    try:
+        return schema.load(data, partial=partial)
+    except ValidationError as exc:
+        raise ValidationFailed("Some fields are not valid.", fields=exc.messages) from None
+
+
+def endpoint(*, permission, body=None, query=None, response=None, status=200, partial=False,
+             raw_body=None, response_content_type=None):
+    """Declare an API view: who may call it, what it takes and what it answers.
+
+    ``permission`` names an entry of ``app.authz.PERMISSIONS`` (``None`` for a public
+    endpoint). ``body``/``query`` are marshmallow schema classes for the JSON body and
+    the query string; the loaded values reach the view as ``data`` and ``args``.
+    """
+
+    def decorator(view):
+        @functools.wraps(view)
+        def wrapper(**kwargs):
+            user = None
+            if permission is not None:
+                user = authenticate_request()
+                authz.require(user, permission)
+            if query is not None:
+                kwargs["args"] = load(query(), request.args.to_dict(flat=True))
+            if body is not None:
+                kwargs["data"] = load(body(), _json_body(), partial=partial)
+            result = view(**kwargs)
+            if isinstance(result, Response):
+                commit()
+                return result
+            if response is None:
+                commit()
+                return "", status
+            with Context({"viewer": user}):
+                payload = response().dump(result)
+            commit()
+            return jsonify(payload), status
+
+        wrapper.api_spec = {
+            "permission": permission,
+            "body": body,
+            "query": query,
+            "response": response,
+            "status": status,
+            "partial": partial,
+            "raw_body": raw_body,
+            "response_content_type": response_content_type,
+            "summary": (view.__doc__ or "").strip().splitlines()[0] if view.__doc__ else view.__name__,
+        }
+        return wrapper
+
+    return decorator
+
+
+def commit():
+    """The request's one commit; a constraint the database refuses is a 409, not a 500."""
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise Conflict("This conflicts with data already stored (a duplicate or a reference that no longer holds).")
+
+
+def viewer():
+    """The user a response is being serialised for (set by ``endpoint``)."""
+    return Context.get({}).get("viewer")
+
+
+def current_user():
+    return g.user
+
+
+def exists_by(model, **criteria):
+    return db.session.execute(select(model.id).filter_by(**criteria)).first() is not None
+
+
+__all__ = ["BaseSchema", "EXCLUDE", "PageQuery", "endpoint", "page_of", "load", "viewer"]

@@ -1,0 +1,77 @@
+"""Strict field types for the API: JSON numbers are numbers, booleans are booleans."""
+import re
+from datetime import time
+
+from marshmallow import ValidationError, fields, validate
+
+from app.models import DEBTOR_FLAGS
+
+
+class StrictFloat(fields.Float):
+    """A JSON number; refuses strings such as "31.2" so type errors surface."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class StrictBoolean(fields.Boolean):
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value
+
+
+def Integer(**kwargs):
+    return fields.Integer(strict=True, **kwargs)
+
+
+def Latitude(**kwargs):
+    return StrictFloat(validate=validate.Range(-90, 90, error="must be between -90 and 90"), **kwargs)
+
+
+def Longitude(**kwargs):
+    return StrictFloat(validate=validate.Range(-180, 180, error="must be between -180 and 180"), **kwargs)
+
+
+class Amount(fields.Decimal):
+    """Money in major units, as a JSON string ("1234.50") or number; dumped as a string.
+
+    Decimal places are checked against the currency later, where the currency is known.
+    """
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("validate", validate.Range(min=0, error="must not be negative"))
+        super().__init__(as_string=True, allow_nan=False, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            raise self.make_error("invalid")
+        return super()._deserialize(str(value) if isinstance(value, float) else value, attr, data, **kwargs)
+
+
+class ClockTime(fields.Field):
+    """Local wall-clock time as "HH:MM"."""
+
+    _pattern = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return None if value is None else value.strftime("%H:%M")
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, str) or not self._pattern.match(value):
+            raise ValidationError("must be a time as HH:MM")
+        hours, minutes = value.split(":")
+        return time(int(hours), int(minutes))
+
+
+def Currency(**kwargs):
+    return fields.String(validate=validate.Regexp(r"^[A-Z]{3}$", error="must be an ISO 4217 code such as CNY"), **kwargs)
+
+
+class Flags(fields.Dict):
+    """Debtor flags: known names only, boolean values."""
+
+    def __init__(self, **kwargs):
+        super().__init__(keys=fields.String(validate=validate.OneOf(DEBTOR_FLAGS)), values=StrictBoolean(), **kwargs)

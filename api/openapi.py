@@ -1,0 +1,112 @@
+"""The OpenAPI 3 document, built from the schemas each endpoint declares."""
+import re
+
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+from flask import Blueprint, current_app, jsonify
+
+from api.base import ErrorSchema
+from app import authz
+
+bp = Blueprint("openapi", __name__)
+
+_CONVERTER = re.compile(r"<(?:(\w+):)?(\w+)>")
+_ERRORS = {
+    400: "Malformed request (e.g. invalid JSON).",
+    401: "Missing, invalid, expired or revoked token.",
+    403: "The caller's role may not do this.",
+    404: "No such resource, or not visible to the caller.",
+    409: "Conflicts with the current state.",
+    413: "Body too large.",
+    415: "Body is not JSON.",
+    422: "Validation failed; `fields` names each bad field.",
+    429: "Too many attempts.",
+    503: "Database unavailable.",
+}
+
+
+def _schema_name(schema):
+    return schema.__name__.removesuffix("Schema")
+
+
+def build_spec(app):
+    spec = APISpec(
+        title="Field collection dispatch API",
+        version="1.0.0",
+        openapi_version="3.0.3",
+        plugins=[MarshmallowPlugin(schema_name_resolver=lambda s: _schema_name(s if isinstance(s, type) else type(s)))],
+        info={"description": "Home-visit tasks, dispatch, field check-ins, agreements and the audit log. "
+                             "Every error answers `{\"error\": {\"code\", \"message\", \"fields\"}}`."},
+    )
+    spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
+    spec.components.schema("Error", schema=ErrorSchema)
+    for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
+        view = app.view_functions.get(rule.endpoint)
+        meta = getattr(view, "api_spec", None)
+        if meta is None:
+            continue
+        path = _CONVERTER.sub(lambda m: "{" + m.group(2) + "}", rule.rule)
+        params = [{"name": name, "in": "path", "required": True,
+                   "schema": {"type": "integer" if conv == "int" else "string"}}
+                  for conv, name in _CONVERTER.findall(rule.rule)]
+        operations = {}
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            operations[method.lower()] = _operation(meta, params, rule.endpoint)
+        spec.path(path=path, operations=operations)
+    return spec.to_dict()
+
+
+def _operation(meta, params, endpoint):
+    op = {"operationId": endpoint.replace(".", "_"), "summary": meta["summary"],
+          "tags": [endpoint.split(".")[1] if "." in endpoint else "api"], "responses": {}}
+    if params or meta["query"]:
+        op["parameters"] = list(params)
+        if meta["query"]:
+            op["parameters"].append({"in": "query", "schema": meta["query"]})
+    if meta["body"]:
+        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": meta["body"]}}}
+    elif meta["raw_body"]:
+        op["requestBody"] = {"required": True, "content": {meta["raw_body"]: {"schema": {"type": "string"}}}}
+    if meta["response"]:
+        content_type = meta["response_content_type"] or "application/json"
+        op["responses"][str(meta["status"])] = {"description": "Success",
+                                                "content": {content_type: {"schema": meta["response"]}}}
+    else:
+        op["responses"][str(meta["status"])] = {"description": "Done; no body."}
+    statuses = {400, 413, 415, 503}
+    if meta["permission"] is not None:
+        op["security"] = [{"bearer": []}]
+        op["x-roles"] = sorted(authz.PERMISSIONS[meta["permission"]])
+        statuses |= {401, 403}
+    else:
+        op["security"] = []
+    if params:
+        statuses |= {404}
+    if meta["body"] or meta["query"] or meta["raw_body"]:
+        statuses |= {422}
+    if meta["body"] or meta["raw_body"]:
+        statuses |= {409}
+    if endpoint.endswith("auth.login"):
+        statuses |= {429, 401}
+    for status in sorted(statuses):
+        op["responses"][str(status)] = {"description": _ERRORS[status],
+                                        "content": {"application/json": {"schema": "Error"}}}
+    return op
+
+
+@bp.get("/openapi.json")
+def openapi_json():
+    """The OpenAPI document."""
+    spec = current_app.extensions.get("openapi_spec")
+    if spec is None:
+        spec = current_app.extensions["openapi_spec"] = build_spec(current_app)
+    return jsonify(spec)
+
+
+@bp.get("/docs")
+def docs():
+    """A readable page of every endpoint, rendered from the OpenAPI document (no CDN)."""
+    from flask import render_template
+
+    spec = current_app.extensions.get("openapi_spec") or build_spec(current_app)
+    return render_template("api_docs.html", spec=spec)

@@ -1,0 +1,103 @@
+"""The application factory."""
+import logging
+import re
+import uuid
+from pathlib import Path
+
+from flask import Flask, g, request
+from sqlalchemy import event
+
+from app import audit, config as config_module, errors
+from app.extensions import db, limiter, migrate
+
+MIGRATIONS = str(Path(__file__).resolve().parent.parent / "migrations")
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
+
+
+def create_app(config=None):
+    """Build the app. ``config`` (a dict) overrides what the environment says."""
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.update(config_module.from_environment(app.instance_path))
+    if config:
+        app.config.update(config)
+    config_module.check(app.config)
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", _engine_options(app.config["SQLALCHEMY_DATABASE_URI"]))
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
+        Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=MIGRATIONS, render_as_batch=True, compare_type=True)
+    limiter.init_app(app)
+    audit.install()
+    errors.register(app)
+    _install_request_hooks(app)
+    with app.app_context():
+        _configure_sqlite(db.engine)
+
+    from api import create_blueprint
+    from api.health import bp as health_bp
+
+    app.register_blueprint(create_blueprint())
+    app.register_blueprint(health_bp)
+
+    from app import cli
+
+    cli.register(app)
+    logging.getLogger("app").setLevel(app.config.get("LOG_LEVEL", "INFO"))
+    return app
+
+
+def _engine_options(uri):
+    if uri.startswith("sqlite"):
+        return {"connect_args": {"timeout": 30}}
+    # Fail fast when PostgreSQL is down (readyz answers 503 instead of hanging) and
+    # drop connections that died with a server restart.
+    return {"pool_pre_ping": True, "connect_args": {"connect_timeout": 5}}
+
+
+def _configure_sqlite(engine):
+    """SQLite: enforce foreign keys, use WAL, and let SQLAlchemy own BEGIN.
+
+    Transactions start with BEGIN IMMEDIATE, so writers queue for the lock at the
+    start instead of failing halfway; with the driver's own transaction handling
+    off, SAVEPOINT works as on PostgreSQL (the recipe in SQLAlchemy's pysqlite notes).
+    """
+    if engine.dialect.name != "sqlite":
+        return
+
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        if engine.url.database not in (None, "", ":memory:"):
+            cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def on_begin(connection):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _install_request_hooks(app):
+    @app.before_request
+    def identify_request():
+        incoming = request.headers.get("X-Request-ID", "")
+        g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        g.client_ip = request.remote_addr or "unknown"
+
+    @app.after_request
+    def harden_response(response):
+        response.headers["X-Request-ID"] = g.get("request_id", "")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        response.headers.setdefault("Content-Security-Policy",
+                                    "default-src 'self'; img-src 'self' data: blob: https:; "
+                                    "media-src 'self' blob:; frame-ancestors 'none'")
+        if request.path.startswith("/api/"):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+

@@ -1,0 +1,92 @@
+"""Who is calling: passwords, bearer tokens, the current user.
+
+Passwords are hashed with argon2id. A token is 32 random bytes given to the client
+once; the database keeps only its SHA-256, its expiry and whether it was revoked.
+"""
+import hashlib
+import secrets
+from datetime import datetime, timedelta, timezone
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask import current_app, g, request
+from sqlalchemy import select, update
+
+from app import audit
+from app.errors import Unauthorized
+from app.extensions import db
+from app.models import ApiToken, User
+
+_hasher = PasswordHasher()
+# Verifying against this when the user does not exist keeps the timing the same.
+_DUMMY_HASH = _hasher.hash("not-a-real-password")
+MIN_PASSWORD_LENGTH = 10
+
+
+def hash_password(password):
+    return _hasher.hash(password)
+
+
+def password_matches(password_hash, password):
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def client_ip():
+    if g.get("client_ip"):
+        return g.client_ip
+    return request.remote_addr or "unknown"
+
+
+def _token_digest(token):
+    return hashlib.sha256(token.encode("ascii", "replace")).hexdigest()
+
+
+def login(username, password):
+    """Check the credentials; return (token, expires_at, user)."""
+    user = db.session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+    if user is None:
+        password_matches(_DUMMY_HASH, password)
+        raise Unauthorized("Wrong username or password.", code="invalid_credentials")
+    if not password_matches(user.password_hash, password) or not user.active:
+        raise Unauthorized("Wrong username or password.", code="invalid_credentials")
+    token = secrets.token_urlsafe(32)
+    expires_at = datetime.now(timezone.utc) + timedelta(minutes=current_app.config["TOKEN_TTL_MINUTES"])
+    db.session.add(ApiToken(user_id=user.id, token_hash=_token_digest(token), expires_at=expires_at))
+    audit.record("auth.login", user, actor=user)
+    return token, expires_at, user
+
+
+def logout(token_row):
+    token_row.revoked_at = datetime.now(timezone.utc)
+    audit.record("auth.logout", token_row.user, actor=token_row.user)
+
+
+def revoke_all_tokens(user):
+    db.session.execute(
+        update(ApiToken)
+        .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=datetime.now(timezone.utc))
+    )
+
+
+def authenticate_request():
+    """Set ``g.user`` and ``g.token`` from the bearer token, or raise Unauthorized."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("Sign in first: send 'Authorization: Bearer <token>'.", code="missing_token")
+    row = db.session.execute(
+        select(ApiToken).where(ApiToken.token_hash == _token_digest(token.strip()))
+    ).scalar_one_or_none()
+    now = datetime.now(timezone.utc)
+    if row is None or row.revoked_at is not None:
+        raise Unauthorized("This token is not valid; sign in again.", code="invalid_token")
+    if row.expires_at <= now:
+        raise Unauthorized("This token has expired; sign in again.", code="token_expired")
+    if not row.user.active:
+        raise Unauthorized("This account is deactivated.", code="invalid_token")
+    g.user, g.token = row.user, row
+    return row.user

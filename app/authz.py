@@ -1,0 +1,144 @@
+"""Authorisation, decided in one place.
+
+Two questions, both answered here and nowhere else:
+
+* may this role do this kind of thing at all (``PERMISSIONS``, ``require``)?
+* which rows may this user see (``visible_team_ids``, ``scope``, ``get_visible``)?
+
+An agent sees only the tasks of their crew and the debtors on them; a supervisor
+only their team, or every team of their region; an auditor reads everything and
+writes nothing but review notes; an admin manages users and everything else.
+A row outside the caller's scope is answered 404, so its existence does not leak.
+"""
+from sqlalchemy import exists, select
+
+from app.errors import Forbidden, NotFound, ValidationFailed
+from app.extensions import db
+from app.models import (
+    Case,
+    Collector,
+    ContactAttempt,
+    Crew,
+    Debtor,
+    Team,
+    TrainingRecord,
+    User,
+    VisitTask,
+)
+
+ALL_ROLES = frozenset({"agent", "supervisor", "auditor", "admin"})
+STAFF = frozenset({"supervisor", "auditor", "admin"})
+MANAGERS = frozenset({"supervisor", "admin"})
+
+PERMISSIONS = {
+    "me:read": ALL_ROLES,
+    "users:manage": frozenset({"admin"}),
+    "org:read": STAFF,
+    "org:manage": frozenset({"admin"}),
+    "collectors:read": STAFF,
+    "collectors:write": MANAGERS,
+    "cases:read": STAFF,
+    "cases:write": MANAGERS,
+    "cases:import": MANAGERS,
+    "contacts:write": MANAGERS,
+    "audit:read": frozenset({"auditor", "admin"}),
+}
+
+# Personal fields returned whole only to these roles; everyone else gets them masked.
+FULL_PERSONAL_DATA = {
+    "phone": frozenset({"supervisor", "admin"}),
+    "national_id": frozenset({"admin"}),
+}
+
+
+def allowed(user, permission):
+    return user.role in PERMISSIONS[permission]
+
+
+def require(user, permission):
+    if not allowed(user, permission):
+        raise Forbidden(f"The {user.role} role may not do this.", code="forbidden")
+
+
+def sees_whole(user, field):
+    return user is not None and user.role in FULL_PERSONAL_DATA[field]
+
+
+def visible_team_ids(user):
+    """The teams whose rows the user may see; ``None`` means every team."""
+    if user.role in ("admin", "auditor"):
+        return None
+    if user.role == "supervisor":
+        if user.team_id is not None:
+            return {user.team_id}
+        return set(db.session.scalars(select(Team.id).where(Team.region_id == user.region_id)))
+    return set()
+
+
+def agent_crew_id(user):
+    collector = user.collector
+    return collector.crew_id if collector is not None else None
+
+
+def scope(stmt, model, user):
+    """Narrow a select of ``model`` to the rows ``user`` may see."""
+    if user.role == "agent":
+        return _scope_agent(stmt, model, user)
+    teams = visible_team_ids(user)
+    if teams is None:
+        return stmt
+    if model in (Case, Collector, Crew):
+        return stmt.where(model.team_id.in_(teams))
+    if model is Team:
+        return stmt.where(Team.id.in_(teams))
+    if model is Debtor:
+        return stmt.where(exists().where(Case.debtor_id == Debtor.id, Case.team_id.in_(teams)))
+    if model is TrainingRecord:
+        return stmt.where(
+            exists().where(Collector.id == TrainingRecord.collector_id, Collector.team_id.in_(teams))
+        )
+    if model is ContactAttempt:
+        return stmt.where(exists().where(Case.id == ContactAttempt.case_id, Case.team_id.in_(teams)))
+    if model is VisitTask:
+        return stmt.where(exists().where(Case.id == VisitTask.case_id, Case.team_id.in_(teams)))
+    if model is User:
+        return stmt.where(User.id == user.id)
+    raise NotImplementedError(f"no scope rule for {model.__name__}")
+
+
+def _scope_agent(stmt, model, user):
+    crew_id = agent_crew_id(user)
+    if model is VisitTask:
+        return stmt.where(VisitTask.crew_id == crew_id)
+    crew_task = select(VisitTask.case_id).where(VisitTask.crew_id == crew_id)
+    if model is Case:
+        return stmt.where(Case.id.in_(crew_task))
+    if model is Debtor:
+        return stmt.where(Debtor.id.in_(select(Case.debtor_id).where(Case.id.in_(crew_task))))
+    if model is Crew:
+        return stmt.where(Crew.id == crew_id)
+    if model is Collector:
+        return stmt.where(Collector.crew_id == crew_id)
+    if model is User:
+        return stmt.where(User.id == user.id)
+    return stmt.where(False)
+
+
+def get_visible(model, ident, user, what=None):
+    """The row with this id if the user may see it; otherwise NotFound, never Forbidden."""
+    what = what or model.__name__.lower()
+    try:
+        ident = int(ident)
+    except (TypeError, ValueError):
+        raise NotFound(f"No such {what}.") from None
+    row = db.session.scalars(scope(select(model).where(model.id == ident), model, user)).one_or_none()
+    if row is None:
+        raise NotFound(f"No such {what}.")
+    return row
+
+
+def check_team_writable(user, team_id, field="team"):
+    """A manager may place rows only in teams they can see."""
+    teams = visible_team_ids(user)
+    if teams is not None and team_id not in teams:
+        raise ValidationFailed("That team is not one you manage.", fields={field: ["not one of your teams"]})

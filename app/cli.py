@@ -1,0 +1,128 @@
+"""``flask`` commands for the routine tasks of running the service.
+
+Each command owns its transaction: it commits once at the end, or not at all.
+"""
+import sys
+
+import click
+from app import audit
+from app.errors import DomainError
+from app.extensions import db
+
+
+def _fail(message):
+    raise click.ClickException(message)
+
+
+def _commit_or_fail(work):
+    try:
+        result = work()
+        db.session.commit()
+        return result
+    except DomainError as exc:
+        db.session.rollback()
+        details = "; ".join(f"{k}: {', '.join(map(str, v)) if isinstance(v, list) else v}"
+                            for k, v in exc.fields.items())
+        _fail(f"{exc.message} {details}".strip())
+
+
+def register(app):
+    app.cli.add_command(users_cli)
+    app.cli.add_command(demo_command)
+    app.cli.add_command(audit_cli)
+    app.cli.add_command(cases_cli)
+
+
+@click.group("users", help="Accounts and roles.")
+def users_cli():
+    pass
+
+
+@users_cli.command("create")
+@click.argument("username")
+@click.option("--role", required=True, type=click.Choice(["agent", "supervisor", "auditor", "admin"]))
+@click.option("--team", help="Team code (a supervisor needs a team or a region).")
+@click.option("--region", help="Region code.")
+@click.option("--display-name", default=None)
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def create_user_command(username, role, team, region, display_name, password_stdin):
+    """Create an account, e.g. the first admin of a new deployment."""
+    from app.services.users import create_user
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    user = _commit_or_fail(lambda: create_user({
+        "username": username, "password": password, "role": role, "team": team, "region": region,
+        "display_name": display_name or username,
+    }))
+    click.echo(f"created {user.role} {user.username} (id {user.id})")
+
+
+@click.command("demo")
+@click.option("--cases", "case_count", default=1200, show_default=True, help="How many overdue cases.")
+@click.option("--seed", default=7, show_default=True)
+def demo_command(case_count, seed):
+    """Seed a realistic Shanghai demo: teams, 48 collectors in crews of two, cases, users."""
+    from app.services import demo
+
+    credentials = _commit_or_fail(lambda: demo.seed(case_count=case_count, seed=seed))
+    if credentials is None:
+        click.echo("The demo data is already present; nothing was added.")
+        credentials = demo.CREDENTIALS
+    click.echo("Demo accounts (username / password / role):")
+    for username, password, role in credentials:
+        click.echo(f"  {username:<12} {password:<22} {role}")
+
+
+@click.group("audit", help="The tamper-evident audit log.")
+def audit_cli():
+    pass
+
+
+@audit_cli.command("verify")
+def verify_command():
+    """Recompute the hash chain; exit 1 and name the first broken link if it was altered."""
+    result = audit.verify_chain()
+    if result["ok"]:
+        click.echo(f"intact: {result['checked']} events, head {result['head']['seq']} {result['head']['hash']}")
+        return
+    broken = result["first_broken"]
+    click.echo(f"BROKEN at seq {broken['seq']}: {broken['what']} — {broken['detail']} "
+               f"({result['checked']} events verified before it)", err=True)
+    sys.exit(1)
+
+
+@audit_cli.command("head")
+def head_command():
+    """Print the chain head (sequence and hash) for anchoring elsewhere."""
+    head = audit.chain_head()
+    click.echo(f"{head['seq']} {head['hash']}")
+
+
+@click.group("cases", help="Overdue cases.")
+def cases_cli():
+    pass
+
+
+@cases_cli.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--team", help="Team for rows without a team column.")
+@click.option("--mode", type=click.Choice(["all_or_nothing", "valid_rows"]), default="all_or_nothing",
+              show_default=True)
+@click.option("--dry-run", is_flag=True)
+def import_command(path, team, mode, dry_run):
+    """Import a loan system's CSV export (idempotent on loan_ref)."""
+    from app.services.importer import import_cases
+
+    with open(path, "rb") as handle:
+        content = handle.read()
+    report = _commit_or_fail(lambda: import_cases(content, None, default_team=team, mode=mode, dry_run=dry_run))
+    for problem in report.problems[:100]:
+        click.echo(f"row {problem['row']}, {problem['column'] or '-'}: {problem['message']}", err=True)
+    click.echo(f"rows {report.rows}: created {report.created}, updated {report.updated}, "
+               f"unchanged {report.unchanged}, rejected {report.rejected}; "
+               f"{'committed' if report.committed else 'nothing written'}")
+    if report.problems and not report.committed:
+        sys.exit(1)

@@ -1,0 +1,70 @@
+"""Configuration read from the environment, with a safe embedded default.
+
+Every setting has an environment variable of the same name. With nothing set, the
+service runs on a SQLite file and a storage folder under ``instance/``.
+"""
+import os
+from pathlib import Path
+
+INSECURE_SECRET_KEY = "dev-insecure-secret-key"
+ENVIRONMENTS = ("development", "production", "testing")
+
+
+class ConfigError(RuntimeError):
+    """The configuration is unusable; the message says which setting and why."""
+
+
+def _int(name, default):
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+
+
+def normalise_database_url(url):
+    """Use the psycopg 3 driver for PostgreSQL URLs however they are spelled."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def from_environment(instance_path):
+    """The settings for this process, from the environment and defaults."""
+    instance = Path(instance_path)
+    redis_url = os.environ.get("REDIS_URL") or None
+    database_url = os.environ.get("DATABASE_URL") or f"sqlite:///{instance / 'fieldcollect.db'}"
+    return {
+        "APP_ENV": os.environ.get("APP_ENV", "production"),
+        "SECRET_KEY": os.environ.get("SECRET_KEY") or INSECURE_SECRET_KEY,
+        "SQLALCHEMY_DATABASE_URI": normalise_database_url(database_url),
+        "POLICY_PROFILE": os.environ.get("POLICY_PROFILE", "cn"),
+        "STORAGE_DIR": os.environ.get("STORAGE_DIR") or str(instance / "storage"),
+        "REDIS_URL": redis_url,
+        # Login throttling shares its counters across workers when Redis is configured.
+        "RATELIMIT_STORAGE_URI": redis_url or "memory://",
+        "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "5 per minute"),
+        "TOKEN_TTL_MINUTES": _int("TOKEN_TTL_MINUTES", 12 * 60),
+        "MAX_CONTENT_LENGTH": _int("MAX_CONTENT_LENGTH", 1024 * 1024),
+        "IMPORT_MAX_BYTES": _int("IMPORT_MAX_BYTES", 64 * 1024 * 1024),
+        "DEFAULT_TIMEZONE": os.environ.get("DEFAULT_TIMEZONE", "Asia/Shanghai"),
+        "DEFAULT_CURRENCY": os.environ.get("DEFAULT_CURRENCY", "CNY"),
+    }
+
+
+def check(config):
+    """Refuse to start with a configuration that is unsafe or unusable."""
+    env = config["APP_ENV"]
+    if env not in ENVIRONMENTS:
+        raise ConfigError(f"APP_ENV must be one of {', '.join(ENVIRONMENTS)}, got {env!r}")
+    if env == "production" and config["SECRET_KEY"] in ("", None, INSECURE_SECRET_KEY):
+        raise ConfigError(
+            "SECRET_KEY is not set: in production (APP_ENV=production, the default) the service "
+            "refuses to start without a secret key of its own. Set SECRET_KEY to a long random "
+            "value, or APP_ENV=development to run locally."
+        )
+    if len(config["SECRET_KEY"]) < 16 and env == "production":
+        raise ConfigError("SECRET_KEY is too short: use at least 16 random characters")

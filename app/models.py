@@ -1,0 +1,553 @@
+"""The data model. Integrity is kept by the database as well as the code:
+foreign keys, unique and check constraints are declared here and created by the
+migrations on SQLite and PostgreSQL alike.
+
+Money is stored as integer minor units (fen, cents) beside an ISO 4217 currency
+code; times are stored in UTC; coordinates are WGS84 degrees.
+"""
+from datetime import date, datetime, time, timezone
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    Time,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.extensions import db
+
+ROLES = ("agent", "supervisor", "auditor", "admin")
+STAGES = ("notice", "remote_contact", "field_visit", "agreement", "resolved", "closed")
+TASK_STATUSES = ("open", "assigned", "checked_in", "done", "cancelled")
+CONTACT_CHANNELS = ("call", "sms", "letter", "email", "app_message", "in_person")
+CONTACT_PURPOSES = ("contact", "overdue_notice", "validation_notice", "visit_notice")
+CONTACT_RESULTS = ("reached", "no_answer", "voicemail", "wrong_number", "refused", "delivered", "failed")
+DEBTOR_FLAGS = (
+    "dispute",
+    "dispute_verified",
+    "cease",
+    "vulnerable",
+    "deceased",
+    "capacity_concern",
+    "attorney",
+    "breathing_space",
+    "workplace_prohibited",
+    "out_of_hours_consent",
+)
+AGREEMENT_KINDS = ("promise", "instalment")
+AGREEMENT_STATUSES = ("pending_approval", "active", "kept", "broken", "cancelled")
+INSTALMENT_STATUSES = ("open", "paid", "late", "missed")
+COMPLAINT_STATUSES = ("open", "under_review", "substantiated", "unsubstantiated", "withdrawn")
+FLAG_STATUSES = ("open", "reviewed", "resolved", "dismissed")
+
+
+def utcnow():
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(TypeDecorator):
+    """A timezone-aware UTC timestamp on every backend.
+
+    SQLite has no time zones, so the value is stored as naive UTC there and made
+    aware again on the way out; naive datetimes are refused on the way in.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given where a UTC time is stored")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+def _in(column, values):
+    quoted = ", ".join(f"'{v}'" for v in values)
+    return f"{column} IN ({quoted})"
+
+
+def _lat_lon_checks(prefix=""):
+    lat, lon = f"{prefix}lat", f"{prefix}lon"
+    return (
+        CheckConstraint(f"{lat} IS NULL OR ({lat} >= -90 AND {lat} <= 90)", name=f"{lat}_range"),
+        CheckConstraint(f"{lon} IS NULL OR ({lon} >= -180 AND {lon} <= 180)", name=f"{lon}_range"),
+    )
+
+
+class Region(db.Model):
+    __tablename__ = "regions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(64))
+    # A region may run under another policy profile than the service default.
+    policy_profile: Mapped[str | None] = mapped_column(String(40))
+
+
+class Team(db.Model):
+    __tablename__ = "teams"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    region_id: Mapped[int] = mapped_column(ForeignKey("regions.id"), index=True)
+    policy_profile: Mapped[str | None] = mapped_column(String(40))
+
+    region: Mapped[Region] = relationship()
+
+
+class User(db.Model):
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint(_in("role", ROLES), name="role_known"),
+        # A supervisor is scoped to a team or a whole region; nobody else is scoped here.
+        CheckConstraint(
+            "role <> 'supervisor' OR team_id IS NOT NULL OR region_id IS NOT NULL",
+            name="supervisor_scoped",
+        ),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(80), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200), default="")
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(20))
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"), index=True)
+    region_id: Mapped[int | None] = mapped_column(ForeignKey("regions.id"), index=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    team: Mapped[Team | None] = relationship()
+    region: Mapped[Region | None] = relationship()
+    collector: Mapped["Collector | None"] = relationship(back_populates="user", uselist=False)
+
+
+class ApiToken(db.Model):
+    """A bearer token; only its SHA-256 is stored, so a database leak yields no token."""
+
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship()
+
+
+class Crew(db.Model):
+    """Collectors who visit together; the unit that dispatch assigns tasks to."""
+
+    __tablename__ = "crews"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"), index=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    team: Mapped[Team] = relationship()
+    members: Mapped[list["Collector"]] = relationship(back_populates="crew", order_by="Collector.id")
+
+
+class Collector(db.Model):
+    __tablename__ = "collectors"
+    __table_args__ = (
+        *_lat_lon_checks("home_"),
+        CheckConstraint("daily_capacity > 0 AND daily_capacity <= 100", name="capacity_range"),
+        CheckConstraint("shift_start < shift_end", name="shift_order"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"), index=True)
+    crew_id: Mapped[int | None] = mapped_column(ForeignKey("crews.id"), index=True)
+    home_lat: Mapped[float] = mapped_column()
+    home_lon: Mapped[float] = mapped_column()
+    languages: Mapped[list] = mapped_column(JSON, default=list)
+    shift_start: Mapped[time] = mapped_column(Time)
+    shift_end: Mapped[time] = mapped_column(Time)
+    daily_capacity: Mapped[int] = mapped_column(Integer, default=10)
+    # NIFA 2024: no disqualifying background. Cleared by the employer's vetting.
+    background_cleared: Mapped[bool] = mapped_column(Boolean, default=False)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    team: Mapped[Team] = relationship()
+    crew: Mapped[Crew | None] = relationship(back_populates="members")
+    user: Mapped[User | None] = relationship(back_populates="collector")
+    trainings: Mapped[list["TrainingRecord"]] = relationship(
+        back_populates="collector", order_by="TrainingRecord.passed_at"
+    )
+
+
+class TrainingRecord(db.Model):
+    __tablename__ = "training_records"
+    __table_args__ = (CheckConstraint("expires_at > passed_at", name="expiry_after_pass"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    collector_id: Mapped[int] = mapped_column(ForeignKey("collectors.id"), index=True)
+    module: Mapped[str] = mapped_column(String(60))
+    passed_at: Mapped[date] = mapped_column(Date)
+    expires_at: Mapped[date] = mapped_column(Date)
+    certificate_ref: Mapped[str | None] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    collector: Mapped[Collector] = relationship(back_populates="trainings")
+
+
+class Debtor(db.Model):
+    __tablename__ = "debtors"
+    __table_args__ = (*_lat_lon_checks(),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    # Personal data: stored whole, returned whole only to roles that need it.
+    phone: Mapped[str | None] = mapped_column(String(40))
+    national_id: Mapped[str | None] = mapped_column(String(40), unique=True)
+    address: Mapped[str] = mapped_column(Text)
+    lat: Mapped[float] = mapped_column()
+    lon: Mapped[float] = mapped_column()
+    timezone: Mapped[str] = mapped_column(String(64))
+    language: Mapped[str | None] = mapped_column(String(16))
+    # Stated availability: [{"days": [0..6] (Monday = 0), "start": "HH:MM", "end": "HH:MM"}].
+    availability: Mapped[list] = mapped_column(JSON, default=list)
+    # Flags that bear on the conduct policy, e.g. {"dispute": true, "cease": false}.
+    flags: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    cases: Mapped[list["Case"]] = relationship(back_populates="debtor")
+
+    def flag(self, name):
+        return bool((self.flags or {}).get(name))
+
+
+class Case(db.Model):
+    __tablename__ = "cases"
+    __table_args__ = (
+        CheckConstraint(_in("stage", STAGES), name="stage_known"),
+        CheckConstraint("principal_minor >= 0", name="principal_not_negative"),
+        CheckConstraint("outstanding_minor >= 0", name="outstanding_not_negative"),
+        CheckConstraint("days_past_due >= 0", name="dpd_not_negative"),
+        CheckConstraint("length(currency) = 3", name="currency_code"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    loan_ref: Mapped[str] = mapped_column(String(80), unique=True)
+    debtor_id: Mapped[int] = mapped_column(ForeignKey("debtors.id"), index=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"), index=True)
+    product: Mapped[str] = mapped_column(String(80))
+    currency: Mapped[str] = mapped_column(String(3))
+    principal_minor: Mapped[int] = mapped_column(BigInteger)
+    outstanding_minor: Mapped[int] = mapped_column(BigInteger)
+    days_past_due: Mapped[int] = mapped_column(Integer)
+    stage: Mapped[str] = mapped_column(String(20), default="notice", index=True)
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    debtor: Mapped[Debtor] = relationship(back_populates="cases")
+    team: Mapped[Team] = relationship()
+    contact_attempts: Mapped[list["ContactAttempt"]] = relationship(
+        back_populates="case", order_by="ContactAttempt.occurred_at"
+    )
+
+
+class ContactAttempt(db.Model):
+    __tablename__ = "contact_attempts"
+    __table_args__ = (
+        CheckConstraint(_in("channel", CONTACT_CHANNELS), name="channel_known"),
+        CheckConstraint(_in("purpose", CONTACT_PURPOSES), name="purpose_known"),
+        CheckConstraint(_in("result", CONTACT_RESULTS), name="result_known"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    purpose: Mapped[str] = mapped_column(String(30), default="contact")
+    result: Mapped[str] = mapped_column(String(20))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # For a visit notice (CONC 7.9.12 R): the date announced to the debtor.
+    planned_visit_date: Mapped[date | None] = mapped_column(Date)
+    notes: Mapped[str | None] = mapped_column(Text)
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    case: Mapped[Case] = relationship(back_populates="contact_attempts")
+
+
+class DispatchPlan(db.Model):
+    """A day's plan for a team or region: a draft a supervisor previews, then commits."""
+
+    __tablename__ = "dispatch_plans"
+    __table_args__ = (
+        CheckConstraint(_in("status", ("draft", "committed", "superseded", "discarded")), name="status_known"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_date: Mapped[date] = mapped_column(Date, index=True)
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))
+    region_id: Mapped[int | None] = mapped_column(ForeignKey("regions.id"))
+    status: Mapped[str] = mapped_column(String(20), default="draft")
+    policy_profile: Mapped[str] = mapped_column(String(60))
+    # The engine's plan as JSON, and the reasons for each task.
+    result: Mapped[dict] = mapped_column(JSON, default=dict)
+    summary: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    committed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class VisitTask(db.Model):
+    """A home visit to make on a given day; assigned to a crew by a plan or by hand."""
+
+    __tablename__ = "visit_tasks"
+    __table_args__ = (
+        CheckConstraint(_in("status", TASK_STATUSES), name="status_known"),
+        CheckConstraint("status = 'open' OR status = 'cancelled' OR crew_id IS NOT NULL", name="assigned_has_crew"),
+        CheckConstraint("priority >= 0 AND priority <= 100", name="priority_range"),
+        UniqueConstraint("case_id", "visit_date", name="uq_visit_tasks_case_date"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    visit_date: Mapped[date] = mapped_column(Date, index=True)
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    crew_id: Mapped[int | None] = mapped_column(ForeignKey("crews.id"), index=True)
+    plan_id: Mapped[int | None] = mapped_column(ForeignKey("dispatch_plans.id"))
+    sequence: Mapped[int | None] = mapped_column(Integer)
+    planned_start: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    planned_end: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    # Why the task went to its crew, or why it is unassigned: rule ids and words.
+    reason: Mapped[dict] = mapped_column(JSON, default=dict)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    case: Mapped[Case] = relationship()
+    crew: Mapped[Crew | None] = relationship()
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class Recording(db.Model):
+    __tablename__ = "recordings"
+    __table_args__ = (CheckConstraint("size_bytes > 0", name="size_positive"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    content_type: Mapped[str] = mapped_column(String(80))
+    kind: Mapped[str] = mapped_column(String(20), default="audio")
+    storage_key: Mapped[str] = mapped_column(String(255), unique=True)
+    duration_seconds: Mapped[int | None] = mapped_column(Integer)
+    visit_id: Mapped[int | None] = mapped_column(ForeignKey("visits.id"), index=True)
+    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Visit(db.Model):
+    """What happened at the door: check-in, check-out, outcome."""
+
+    __tablename__ = "visits"
+    __table_args__ = (
+        *_lat_lon_checks("check_in_"),
+        *_lat_lon_checks("check_out_"),
+        CheckConstraint("check_in_accuracy_m IS NULL OR check_in_accuracy_m >= 0", name="accuracy_positive"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("visit_tasks.id"), unique=True)
+    crew_id: Mapped[int] = mapped_column(ForeignKey("crews.id"), index=True)
+    collector_id: Mapped[int] = mapped_column(ForeignKey("collectors.id"), index=True)
+    check_in_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    check_in_device_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    check_in_lat: Mapped[float] = mapped_column()
+    check_in_lon: Mapped[float] = mapped_column()
+    check_in_accuracy_m: Mapped[float | None] = mapped_column()
+    check_in_distance_m: Mapped[float | None] = mapped_column()
+    check_in_mock: Mapped[bool] = mapped_column(Boolean, default=False)
+    check_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    check_out_device_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    check_out_lat: Mapped[float | None] = mapped_column()
+    check_out_lon: Mapped[float | None] = mapped_column()
+    check_out_accuracy_m: Mapped[float | None] = mapped_column()
+    check_out_distance_m: Mapped[float | None] = mapped_column()
+    check_out_mock: Mapped[bool] = mapped_column(Boolean, default=False)
+    outcome: Mapped[str | None] = mapped_column(String(40))
+    person_met: Mapped[str | None] = mapped_column(String(40))
+    notes: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    task: Mapped[VisitTask] = relationship()
+    recordings: Mapped[list[Recording]] = relationship(foreign_keys=[Recording.visit_id])
+
+
+class RepaymentAgreement(db.Model):
+    __tablename__ = "repayment_agreements"
+    __table_args__ = (
+        CheckConstraint(_in("kind", AGREEMENT_KINDS), name="kind_known"),
+        CheckConstraint(_in("status", AGREEMENT_STATUSES), name="status_known"),
+        CheckConstraint("total_minor > 0", name="total_positive"),
+        CheckConstraint("waiver_minor >= 0", name="waiver_not_negative"),
+        CheckConstraint("length(currency) = 3", name="currency_code"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    visit_id: Mapped[int | None] = mapped_column(ForeignKey("visits.id"))
+    kind: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20))
+    currency: Mapped[str] = mapped_column(String(3))
+    total_minor: Mapped[int] = mapped_column(BigInteger)
+    waiver_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    acknowledgement_kind: Mapped[str | None] = mapped_column(String(20))
+    acknowledgement_ref: Mapped[str | None] = mapped_column(String(128))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    instalments: Mapped[list["Instalment"]] = relationship(
+        back_populates="agreement", order_by="Instalment.seq"
+    )
+
+
+class Instalment(db.Model):
+    __tablename__ = "instalments"
+    __table_args__ = (
+        UniqueConstraint("agreement_id", "seq", name="uq_instalments_agreement_seq"),
+        CheckConstraint(_in("status", INSTALMENT_STATUSES), name="status_known"),
+        CheckConstraint("amount_minor > 0", name="amount_positive"),
+        CheckConstraint("paid_minor >= 0 AND paid_minor <= amount_minor", name="paid_range"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agreement_id: Mapped[int] = mapped_column(ForeignKey("repayment_agreements.id"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    due_date: Mapped[date] = mapped_column(Date)
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    paid_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    status: Mapped[str] = mapped_column(String(20), default="open")
+
+    agreement: Mapped[RepaymentAgreement] = relationship(back_populates="instalments")
+
+
+class Payment(db.Model):
+    __tablename__ = "payments"
+    __table_args__ = (
+        CheckConstraint("amount_minor > 0", name="amount_positive"),
+        CheckConstraint("length(currency) = 3", name="currency_code"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(120), unique=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    paid_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PaymentAllocation(db.Model):
+    __tablename__ = "payment_allocations"
+    __table_args__ = (CheckConstraint("amount_minor > 0", name="amount_positive"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id"), index=True)
+    instalment_id: Mapped[int] = mapped_column(ForeignKey("instalments.id"), index=True)
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+
+
+class Complaint(db.Model):
+    __tablename__ = "complaints"
+    __table_args__ = (CheckConstraint(_in("status", COMPLAINT_STATUSES), name="status_known"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    debtor_id: Mapped[int | None] = mapped_column(ForeignKey("debtors.id"), index=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    collector_id: Mapped[int | None] = mapped_column(ForeignKey("collectors.id"), index=True)
+    visit_id: Mapped[int | None] = mapped_column(ForeignKey("visits.id"))
+    channel: Mapped[str] = mapped_column(String(30))
+    category: Mapped[str] = mapped_column(String(40))
+    text: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    resolution_notes: Mapped[str | None] = mapped_column(Text)
+
+
+class ConductFlag(db.Model):
+    __tablename__ = "conduct_flags"
+    __table_args__ = (CheckConstraint(_in("status", FLAG_STATUSES), name="status_known"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40), index=True)
+    rule_id: Mapped[str] = mapped_column(String(60))
+    profile_version: Mapped[str] = mapped_column(String(60))
+    collector_id: Mapped[int | None] = mapped_column(ForeignKey("collectors.id"), index=True)
+    crew_id: Mapped[int | None] = mapped_column(ForeignKey("crews.id"))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    task_id: Mapped[int | None] = mapped_column(ForeignKey("visit_tasks.id"))
+    visit_id: Mapped[int | None] = mapped_column(ForeignKey("visits.id"), index=True)
+    details: Mapped[dict] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    raised_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    review_notes: Mapped[str | None] = mapped_column(Text)
+
+
+class ClientEvent(db.Model):
+    """A field action keyed by the phone's ``client_event_id``, so a resend is answered, not redone."""
+
+    __tablename__ = "client_events"
+    __table_args__ = (UniqueConstraint("user_id", "client_event_id", name="uq_client_events_user_event"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    client_event_id: Mapped[str] = mapped_column(String(80))
+    kind: Mapped[str] = mapped_column(String(30))
+    status: Mapped[str] = mapped_column(String(20))
+    response: Mapped[dict] = mapped_column(JSON, default=dict)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AuditEvent(db.Model):
+    """One link of the tamper-evident log. Written only by ``app.audit``; never updated."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_entity", "entity_type", "entity_id"),)
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    actor_user_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    actor_role: Mapped[str | None] = mapped_column(String(20))
+    action: Mapped[str] = mapped_column(String(60), index=True)
+    entity_type: Mapped[str] = mapped_column(String(40))
+    entity_id: Mapped[str | None] = mapped_column(String(80))
+    # Canonical JSON text (sorted keys) of before/after values, personal data masked.
+    changes: Mapped[str] = mapped_column(Text, default="{}")
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    client_ip: Mapped[str | None] = mapped_column(String(64))
+    lat: Mapped[float | None] = mapped_column()
+    lon: Mapped[float | None] = mapped_column()
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class AuditChainHead(db.Model):
+    """The last link of the chain, one row; writers lock it to append in order."""
+
+    __tablename__ = "audit_chain_head"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    hash: Mapped[str] = mapped_column(String(64))

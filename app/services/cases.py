@@ -1,0 +1,156 @@
+"""Debtors, their overdue cases, contact attempts and flags."""
+from datetime import datetime, timezone
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from app import audit, authz, geo, money
+from app.errors import Conflict, ValidationFailed
+from app.extensions import db
+from app.models import Case, ContactAttempt, Debtor, Team
+from app.services.common import apply, by_code, paginate, snapshot, unique_or_fail
+from app.services.org import check_timezone
+
+# The case lifecycle (PRODUCT.md): which stage may follow which.
+TRANSITIONS = {
+    "notice": {"remote_contact", "field_visit", "resolved", "closed"},
+    "remote_contact": {"field_visit", "agreement", "resolved", "closed"},
+    "field_visit": {"remote_contact", "agreement", "resolved", "closed"},
+    "agreement": {"field_visit", "remote_contact", "resolved", "closed"},
+    "resolved": set(),
+    "closed": set(),
+}
+
+DEBTOR_FIELDS = ("name", "phone", "national_id", "address", "lat", "lon", "timezone", "language",
+                 "availability", "flags")
+DEBTOR_EDITABLE = ("name", "phone", "address", "lat", "lon", "timezone", "language", "availability")
+CASE_FIELDS = ("loan_ref", "product", "currency", "principal_minor", "outstanding_minor", "days_past_due",
+               "stage", "priority", "team_id", "debtor_id")
+
+
+def minor_amount(data, key, currency, field=None):
+    try:
+        return money.to_minor(data[key], currency)
+    except money.MoneyError as exc:
+        raise ValidationFailed("Amount is not valid.", fields={field or key: [str(exc)]}) from None
+
+
+def resolve_timezone(data, team):
+    """The debtor's zone: as given, else from the coordinates, else the team's region."""
+    if data.get("timezone"):
+        return check_timezone(data["timezone"], "debtor.timezone")
+    return geo.timezone_at(data["lat"], data["lon"]) or team.region.timezone
+
+
+def _new_debtor(data, team):
+    if data.get("national_id"):
+        unique_or_fail(Debtor, "national_id", data["national_id"],
+                       message="A debtor with this national id exists; refer to it by debtor_id.")
+    debtor = Debtor(
+        name=data["name"], phone=data.get("phone"), national_id=data.get("national_id"),
+        address=data["address"], lat=data["lat"], lon=data["lon"], timezone=resolve_timezone(data, team),
+        language=data.get("language"), availability=data.get("availability", []), flags=data.get("flags", {}),
+    )
+    db.session.add(debtor)
+    db.session.flush()
+    audit.record("debtor.created", debtor, after=snapshot(debtor, DEBTOR_FIELDS))
+    return debtor
+
+
+def create_case(data, actor):
+    unique_or_fail(Case, "loan_ref", data["loan_ref"])
+    team = by_code(Team, data["team"], "team")
+    authz.check_team_writable(actor, team.id)
+    if data.get("debtor_id") is not None:
+        debtor = authz.get_visible(Debtor, data["debtor_id"], actor, "debtor")
+    elif data.get("debtor") is not None:
+        debtor = _new_debtor(data["debtor"], team)
+    else:
+        raise ValidationFailed("Give the debtor, or the id of a known debtor.",
+                               fields={"debtor": ["required unless debtor_id is given"]})
+    currency = data["currency"]
+    case = Case(
+        loan_ref=data["loan_ref"], debtor_id=debtor.id, team_id=team.id, product=data["product"],
+        currency=currency,
+        principal_minor=minor_amount(data, "principal", currency),
+        outstanding_minor=minor_amount(data, "outstanding", currency),
+        days_past_due=data["days_past_due"], stage=data.get("stage", "notice"), priority=data.get("priority", 0),
+    )
+    db.session.add(case)
+    db.session.flush()
+    audit.record("case.created", case, after=snapshot(case, CASE_FIELDS))
+    return case
+
+
+def update_case(case, data, actor):
+    before = snapshot(case, CASE_FIELDS)
+    if "stage" in data and data["stage"] != case.stage:
+        if data["stage"] not in TRANSITIONS[case.stage]:
+            raise Conflict(f"A case cannot move from {case.stage} to {data['stage']}.",
+                           fields={"stage": [f"not reachable from {case.stage}"]})
+        case.stage = data["stage"]
+    if "team" in data:
+        team = by_code(Team, data["team"], "team")
+        authz.check_team_writable(actor, team.id)
+        case.team_id = team.id
+    for key in ("outstanding", "principal"):
+        if key in data:
+            setattr(case, f"{key}_minor", minor_amount(data, key, case.currency))
+    apply(case, data, ("product", "days_past_due", "priority"))
+    db.session.flush()
+    audit.record("case.updated", case, before=before, after=snapshot(case, CASE_FIELDS))
+    return case
+
+
+def update_debtor(debtor, data):
+    before = snapshot(debtor, DEBTOR_FIELDS)
+    if "timezone" in data:
+        check_timezone(data["timezone"])
+    if "national_id" in data and data["national_id"] != debtor.national_id:
+        unique_or_fail(Debtor, "national_id", data["national_id"], exclude_id=debtor.id)
+        debtor.national_id = data["national_id"]
+    apply(debtor, data, DEBTOR_EDITABLE)
+    if "flags" in data:
+        # Flags are merged, so one caller setting "dispute" does not clear "cease".
+        debtor.flags = {**(debtor.flags or {}), **data["flags"]}
+    debtor.updated_at = datetime.now(timezone.utc)
+    db.session.flush()
+    audit.record("debtor.updated", debtor, before=before, after=snapshot(debtor, DEBTOR_FIELDS))
+    return debtor
+
+
+def record_contact_attempt(case, data, actor):
+    if data["occurred_at"] > datetime.now(timezone.utc):
+        raise ValidationFailed("A contact attempt cannot be in the future.",
+                               fields={"occurred_at": ["must not be in the future"]})
+    attempt = ContactAttempt(
+        case_id=case.id, channel=data["channel"], purpose=data.get("purpose", "contact"), result=data["result"],
+        occurred_at=data["occurred_at"], planned_visit_date=data.get("planned_visit_date"),
+        notes=data.get("notes"), recorded_by_id=actor.id,
+    )
+    db.session.add(attempt)
+    if case.stage == "notice" and data.get("purpose", "contact") == "contact":
+        case.stage = "remote_contact"
+    db.session.flush()
+    audit.record("contact_attempt.recorded", attempt,
+                 after={**snapshot(attempt, ("channel", "purpose", "result", "occurred_at", "planned_visit_date")),
+                        "case_id": case.id})
+    return attempt
+
+
+def contact_attempts_stmt(case):
+    return select(ContactAttempt).where(ContactAttempt.case_id == case.id)
+
+
+def list_cases(args, user):
+    stmt = authz.scope(
+        select(Case).options(selectinload(Case.debtor), selectinload(Case.team)), Case, user)
+    if args.get("stage"):
+        stmt = stmt.where(Case.stage == args["stage"])
+    if args.get("team"):
+        stmt = stmt.where(Case.team.has(code=args["team"]))
+    if args.get("loan_ref"):
+        stmt = stmt.where(Case.loan_ref == args["loan_ref"])
+    if args.get("min_days_past_due") is not None:
+        stmt = stmt.where(Case.days_past_due >= args["min_days_past_due"])
+    return paginate(stmt, Case, args)

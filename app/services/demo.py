@@ -1,0 +1,211 @@
+"""A realistic demo: a Shanghai lender's field operation.
+
+Sixteen real districts with their coordinates, four teams, 48 collectors in crews
+of two with training records (some expiring soon, one lapsed), overdue cases in
+every stage with contact history and some blocking flags, and one account per role.
+"""
+import random
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from app import audit, auth
+from app.extensions import db
+from app.models import Case, Collector, ContactAttempt, Crew, Debtor, Region, Team, TrainingRecord, User
+
+TZ = "Asia/Shanghai"
+REGION = ("SH", "Shanghai", TZ)
+# (district, Chinese name, lat, lon, team, residential spread in degrees)
+DISTRICTS = [
+    ("Huangpu", "黄浦区", 31.2317, 121.4846, "SH-CENTRAL", 0.015),
+    ("Jing'an", "静安区", 31.2286, 121.4481, "SH-CENTRAL", 0.02),
+    ("Xuhui", "徐汇区", 31.1885, 121.4365, "SH-CENTRAL", 0.025),
+    ("Changning", "长宁区", 31.2204, 121.4243, "SH-CENTRAL", 0.02),
+    ("Hongkou", "虹口区", 31.2646, 121.5055, "SH-CENTRAL", 0.015),
+    ("Pudong", "浦东新区", 31.2215, 121.5447, "SH-EAST", 0.06),
+    ("Yangpu", "杨浦区", 31.2595, 121.5260, "SH-EAST", 0.02),
+    ("Putuo", "普陀区", 31.2495, 121.3973, "SH-NORTHWEST", 0.02),
+    ("Baoshan", "宝山区", 31.4051, 121.4895, "SH-NORTHWEST", 0.04),
+    ("Jiading", "嘉定区", 31.3747, 121.2655, "SH-NORTHWEST", 0.04),
+    ("Minhang", "闵行区", 31.1126, 121.3816, "SH-SOUTH", 0.04),
+    ("Songjiang", "松江区", 31.0322, 121.2277, "SH-SOUTH", 0.04),
+    ("Qingpu", "青浦区", 31.1509, 121.1240, "SH-SOUTH", 0.04),
+    ("Fengxian", "奉贤区", 30.9180, 121.4741, "SH-SOUTH", 0.04),
+    ("Jinshan", "金山区", 30.7418, 121.3417, "SH-SOUTH", 0.03),
+    ("Chongming", "崇明区", 31.6229, 121.3970, "SH-NORTHWEST", 0.05),
+]
+TEAMS = [
+    ("SH-CENTRAL", "Central Shanghai"),
+    ("SH-EAST", "Pudong & Yangpu"),
+    ("SH-NORTHWEST", "Putuo, Baoshan, Jiading & Chongming"),
+    ("SH-SOUTH", "Minhang & the southern districts"),
+]
+ROADS = ["南京西路", "淮海中路", "四川北路", "长寿路", "张杨路", "漕溪北路", "虹桥路", "控江路", "共和新路",
+         "沪太路", "莘庄路", "人民北路", "城中路", "青松路", "南桥路", "陈家镇路", "世纪大道", "肇嘉浜路"]
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾萧田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
+GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华建国志强海燕红梅晓东文博子涵浩然欣怡宇轩"
+PRODUCTS = ["cash_loan", "consumer_instalment", "credit_card"]
+MODULES = ("law_compliance", "communication")
+CREDENTIALS = [
+    ("admin", "admin-demo-pass", "admin"),
+    ("supervisor", "supervisor-demo-pass", "supervisor"),
+    ("auditor", "auditor-demo-pass", "auditor"),
+    ("agent", "agent-demo-pass", "agent"),
+    ("agent2", "agent-demo-pass", "agent"),
+]
+STAGE_WEIGHTS = [("notice", 12), ("remote_contact", 25), ("field_visit", 38), ("agreement", 10),
+                 ("resolved", 8), ("closed", 7)]
+
+
+def _name(rng):
+    return rng.choice(SURNAMES) + "".join(rng.choice(GIVEN) for _ in range(rng.choice((1, 2))))
+
+
+def _national_id(rng, serial):
+    """An 18-character PRC resident id with a valid ISO 7064 check character."""
+    birth = date(1965, 1, 1) + timedelta(days=rng.randrange(0, 365 * 38))
+    body = f"3101{rng.randrange(1, 20):02d}{birth:%Y%m%d}{serial % 1000:03d}"
+    weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
+    check = "10X98765432"[sum(int(d) * w for d, w in zip(body, weights)) % 11]
+    return body + check
+
+
+def _phone(rng):
+    return f"1{rng.choice('3456789')}{rng.randrange(0, 10**9):09d}"
+
+
+def _near(rng, lat, lon, spread):
+    return round(lat + rng.uniform(-spread, spread), 6), round(lon + rng.uniform(-spread, spread) * 1.15, 6)
+
+
+def seed(case_count=1200, seed=7, today=None):
+    """Create the demo rows; return the credentials, or None if the demo is already there."""
+    if db.session.scalars(select(Region).where(Region.code == REGION[0])).first() is not None:
+        return None
+    rng = random.Random(seed)
+    local_today = today or datetime.now(ZoneInfo(TZ)).date()
+
+    region = Region(code=REGION[0], name=REGION[1], timezone=REGION[2])
+    db.session.add(region)
+    db.session.flush()
+    teams = {}
+    for code, name in TEAMS:
+        teams[code] = Team(code=code, name=name, region_id=region.id)
+        db.session.add(teams[code])
+    db.session.flush()
+    for row in (region, *teams.values()):
+        audit.record(f"{row.__tablename__[:-1]}.created", row, after={"code": row.code, "name": row.name})
+
+    users = {}
+    for username, password, role in CREDENTIALS:
+        users[username] = User(
+            username=username, display_name=username.capitalize(), password_hash=auth.hash_password(password),
+            role=role, team_id=teams["SH-CENTRAL"].id if role == "supervisor" else None, active=True)
+        db.session.add(users[username])
+    db.session.flush()
+    for user in users.values():
+        audit.record("user.created", user, after={"username": user.username, "role": user.role})
+
+    collectors = _seed_collectors(rng, teams, users, local_today)
+    _seed_cases(rng, teams, case_count, local_today)
+    audit.record("demo.seeded", entity_type="system",
+                 extra={"collectors": len(collectors), "cases": case_count, "seed": seed})
+    return CREDENTIALS
+
+
+def _seed_collectors(rng, teams, users, today):
+    team_districts = {}
+    for district in DISTRICTS:
+        team_districts.setdefault(district[4], []).append(district)
+    collectors, number = [], 0
+    for team_code, _ in TEAMS:
+        team = teams[team_code]
+        for crew_no in range(1, 7):
+            number += 1
+            crew = Crew(code=f"{team_code}-K{crew_no:02d}", name=f"{team_code} crew {crew_no}", team_id=team.id)
+            db.session.add(crew)
+            db.session.flush()
+            district = team_districts[team_code][(crew_no - 1) % len(team_districts[team_code])]
+            for member in range(2):
+                serial = len(collectors) + 1
+                lat, lon = _near(rng, district[2], district[3], district[5])
+                languages = ["zh"] + (["wuu"] if rng.random() < 0.5 else []) + (["en"] if rng.random() < 0.15 else [])
+                collector = Collector(
+                    code=f"C{serial:03d}", name=_name(rng), team_id=team.id, crew_id=crew.id,
+                    home_lat=lat, home_lon=lon, languages=languages,
+                    shift_start=time(9, 0), shift_end=time(21, 0) if crew_no % 3 == 0 else time(18, 0),
+                    daily_capacity=rng.choice((8, 10, 10, 12)), background_cleared=True, active=True,
+                )
+                db.session.add(collector)
+                collectors.append(collector)
+            db.session.flush()
+            audit.record("crew.created", crew, after={"code": crew.code, "team": team_code})
+    collectors[0].user_id, collectors[1].user_id = users["agent"].id, users["agent2"].id
+    for index, collector in enumerate(collectors):
+        for module in MODULES:
+            passed = today - timedelta(days=rng.randrange(20, 300))
+            expires = passed + timedelta(days=365)
+            if index in (5, 6) and module == "law_compliance":
+                expires = today + timedelta(days=rng.randrange(3, 14))  # expiring soon
+                passed = expires - timedelta(days=365)
+            if index == 9 and module == "law_compliance":
+                expires = today - timedelta(days=4)  # lapsed: this crew is not eligible
+                passed = expires - timedelta(days=365)
+            db.session.add(TrainingRecord(collector_id=collector.id, module=module, passed_at=passed,
+                                          expires_at=expires, certificate_ref=f"NIFA-{collector.code}-{module[:3]}"))
+        audit.record("collector.created", collector, after={"code": collector.code, "team_id": collector.team_id})
+    db.session.flush()
+    return collectors
+
+
+def _seed_cases(rng, teams, case_count, today):
+    stages = [s for s, w in STAGE_WEIGHTS for _ in range(w)]
+    now = datetime.now(timezone.utc)
+    for serial in range(1, case_count + 1):
+        district = rng.choice(DISTRICTS)
+        lat, lon = _near(rng, district[2], district[3], district[5])
+        flags = {}
+        roll = rng.random()
+        if roll < 0.03:
+            flags["dispute"] = True
+        elif roll < 0.04:
+            flags["cease"] = True
+        elif roll < 0.06:
+            flags["vulnerable"] = True
+        elif roll < 0.063:
+            flags["deceased"] = True
+        availability = []
+        if rng.random() < 0.3:
+            availability = [{"start": "18:00", "end": "21:00"}] if rng.random() < 0.5 else \
+                [{"days": [5, 6], "start": "09:00", "end": "12:00"}]
+        debtor = Debtor(
+            name=_name(rng), phone=_phone(rng), national_id=_national_id(rng, serial),
+            address=f"上海市{district[1]}{rng.choice(ROADS)}{rng.randrange(1, 1500)}弄{rng.randrange(1, 40)}号"
+                    f"{rng.randrange(1, 30)}0{rng.randrange(1, 6)}室",
+            lat=lat, lon=lon, timezone=TZ, language="wuu" if rng.random() < 0.2 else "zh",
+            availability=availability, flags=flags,
+        )
+        db.session.add(debtor)
+        db.session.flush()
+        principal = rng.randrange(50, 2000) * 10000  # 500.00 to 20,000.00 yuan, in fen
+        stage = rng.choice(stages)
+        case = Case(
+            loan_ref=f"SH{today:%y}{serial:06d}", debtor_id=debtor.id, team_id=teams[district[4]].id,
+            product=rng.choice(PRODUCTS), currency="CNY", principal_minor=principal,
+            outstanding_minor=0 if stage == "resolved" else int(principal * rng.uniform(0.3, 1.15)),
+            days_past_due=rng.randrange(5, 30) if stage == "notice" else rng.randrange(30, 360),
+            stage=stage, priority=rng.randrange(10, 100),
+        )
+        db.session.add(case)
+        db.session.flush()
+        if stage != "notice":
+            for _ in range(rng.randrange(1, 5)):
+                occurred = now - timedelta(days=rng.randrange(1, 40), minutes=rng.randrange(0, 600))
+                db.session.add(ContactAttempt(
+                    case_id=case.id, channel=rng.choice(("call", "call", "sms")), purpose="contact",
+                    result=rng.choice(("no_answer", "no_answer", "reached", "refused", "voicemail")),
+                    occurred_at=occurred,
+                ))
+        audit.record("case.created", case, after={"loan_ref": case.loan_ref, "stage": stage})
+    db.session.flush()

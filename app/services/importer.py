@@ -1,0 +1,257 @@
+"""Bulk import of overdue cases from a loan system's CSV export.
+
+Semantics (documented in the README):
+
+* The file must be UTF-8 CSV with a header row; columns are named as in ``COLUMNS``;
+  other columns are ignored and listed in the report.
+* Every row is checked before anything is written. The report names each problem
+  by row (the header is row 1), column and reason.
+* ``all_or_nothing`` (the default): if any row has a problem, nothing is written.
+  ``valid_rows``: the good rows are written, the bad ones reported and skipped.
+* Idempotent on ``loan_ref``: a row whose case exists with the same values is
+  ``unchanged``; one whose amounts, days past due, product, priority or team moved is
+  ``updated``; only new loan refs are ``created``. Re-importing a file changes nothing.
+* Debtors are matched by national id (within the file and against the database);
+  a debtor already on file keeps their stored details.
+
+Rows are written with bulk statements and one audit event per created or updated case.
+"""
+import csv
+import io
+from datetime import datetime, timezone
+
+from marshmallow import Schema, ValidationError, fields, validate
+from sqlalchemy import insert, select, update
+
+from app import audit, authz, geo, money
+from app.errors import ValidationFailed
+from app.extensions import db
+from app.models import STAGES, Case, Debtor, Team
+from app.services.org import check_timezone
+
+REQUIRED = ("loan_ref", "product", "currency", "principal", "outstanding", "days_past_due",
+            "debtor_name", "address", "lat", "lon")
+OPTIONAL = ("stage", "priority", "team", "phone", "national_id", "timezone", "language")
+COLUMNS = REQUIRED + OPTIONAL
+CHUNK = 900  # below SQLite's bound-parameter limit for IN lists
+UPDATABLE = ("product", "principal_minor", "outstanding_minor", "days_past_due", "priority", "team_id")
+
+
+class _Row(Schema):
+    loan_ref = fields.String(required=True, validate=validate.Length(1, 80))
+    product = fields.String(required=True, validate=validate.Length(1, 80))
+    currency = fields.String(required=True, validate=validate.Regexp(r"^[A-Z]{3}$", error="must be an ISO 4217 code"))
+    principal = fields.Decimal(required=True, validate=validate.Range(min=0, error="must not be negative"))
+    outstanding = fields.Decimal(required=True, validate=validate.Range(min=0, error="must not be negative"))
+    days_past_due = fields.Integer(required=True, validate=validate.Range(0, 100000))
+    debtor_name = fields.String(required=True, validate=validate.Length(1, 200))
+    address = fields.String(required=True, validate=validate.Length(1, 500))
+    lat = fields.Float(required=True, allow_nan=False, validate=validate.Range(-90, 90, error="must be between -90 and 90"))
+    lon = fields.Float(required=True, allow_nan=False,
+                       validate=validate.Range(-180, 180, error="must be between -180 and 180"))
+    stage = fields.String(validate=validate.OneOf(STAGES))
+    priority = fields.Integer(validate=validate.Range(0, 100))
+    team = fields.String(validate=validate.Length(1, 40))
+    phone = fields.String(validate=validate.Regexp(r"^\+?[0-9 \-]{5,30}$", error="not a phone number"))
+    national_id = fields.String(validate=validate.Regexp(r"^[0-9A-Za-z]{4,40}$", error="letters and digits, 4 to 40"))
+    timezone = fields.String(validate=validate.Length(1, 64))
+    language = fields.String(validate=validate.Length(1, 16))
+
+
+_ROW = _Row()
+
+
+class Report:
+    def __init__(self, mode, dry_run):
+        self.mode, self.dry_run, self.committed = mode, dry_run, False
+        self.rows = self.created = self.updated = self.unchanged = self.rejected = 0
+        self.problems = []
+        self.ignored_columns = []
+
+    def problem(self, row, column, message):
+        self.problems.append({"row": row, "column": column, "message": message})
+
+
+def _read(content):
+    if isinstance(content, bytes):
+        try:
+            content = content.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise ValidationFailed("The file is not UTF-8 text.",
+                                   fields={"file": [f"not UTF-8 at byte {exc.start}"]}) from None
+    reader = csv.DictReader(io.StringIO(content, newline=""))
+    if not reader.fieldnames:
+        raise ValidationFailed("The file is empty.", fields={"file": ["no header row"]})
+    header = [name.strip() for name in reader.fieldnames]
+    missing = [c for c in REQUIRED if c not in header]
+    if missing:
+        raise ValidationFailed("Required columns are missing.", fields={"file": [f"missing column: {c}" for c in missing]})
+    reader.fieldnames = header
+    return reader, [c for c in header if c not in COLUMNS]
+
+
+def _parse(reader, report, default_team):
+    """Validate every row; yield (line number, clean values) of the good ones."""
+    seen = {}
+    for line, raw in enumerate(reader, start=2):
+        report.rows += 1
+        if None in raw:
+            report.problem(line, None, "more fields than the header has columns")
+            continue
+        values = {k: v.strip() for k, v in raw.items() if k in COLUMNS and v is not None and v.strip() != ""}
+        if default_team:
+            values.setdefault("team", default_team)
+        try:
+            row = _ROW.load(values)
+        except ValidationError as exc:
+            for column, messages in sorted(exc.messages.items()):
+                report.problem(line, column, "; ".join(messages) if isinstance(messages, list) else str(messages))
+            continue
+        problems = []
+        if "team" not in row:
+            problems.append(("team", "required (or give ?team= for the whole file)"))
+        for column in ("principal", "outstanding"):
+            try:
+                row[f"{column}_minor"] = money.to_minor(row.pop(column), row["currency"])
+            except money.MoneyError as exc:
+                problems.append((column, str(exc)))
+        if row.get("timezone"):
+            try:
+                check_timezone(row["timezone"])
+            except ValidationFailed:
+                problems.append(("timezone", "not an IANA time zone"))
+        if row["loan_ref"] in seen:
+            problems.append(("loan_ref", f"repeats row {seen[row['loan_ref']]}"))
+        if problems:
+            for column, message in problems:
+                report.problem(line, column, message)
+            continue
+        seen[row["loan_ref"]] = line
+        yield line, row
+
+
+def _chunks(items, size=CHUNK):
+    items = list(items)
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def import_cases(content, actor, *, default_team=None, mode="all_or_nothing", dry_run=False):
+    report = Report(mode, dry_run)
+    reader, report.ignored_columns = _read(content)
+    good = list(_parse(reader, report, default_team))
+
+    teams = {t.code: t for t in db.session.scalars(
+        select(Team).where(Team.code.in_({row["team"] for _, row in good})))}
+    # The CLI operator (actor None) may import into any team, like an admin.
+    visible = authz.visible_team_ids(actor) if actor is not None else None
+    checked = []
+    for line, row in good:
+        team = teams.get(row["team"])
+        if team is None:
+            report.problem(line, "team", f"no team {row['team']!r}")
+        elif visible is not None and team.id not in visible:
+            report.problem(line, "team", "not one of your teams")
+        else:
+            row["team_id"] = team.id
+            checked.append((line, row))
+    existing = {}
+    for chunk in _chunks(row["loan_ref"] for _, row in checked):
+        for case in db.session.scalars(select(Case).where(Case.loan_ref.in_(chunk))):
+            existing[case.loan_ref] = case
+    creates, updates, unchanged = [], [], 0
+    for line, row in checked:
+        case = existing.get(row["loan_ref"])
+        if case is None:
+            creates.append(row)
+            continue
+        if row["currency"] != case.currency:
+            report.problem(line, "currency", f"the case is held in {case.currency}")
+            continue
+        changed = {k: row[k] for k in UPDATABLE if k in row and row[k] != getattr(case, k)}
+        if changed:
+            updates.append((case, changed))
+        else:
+            unchanged += 1
+
+    report.problems.sort(key=lambda p: (p["row"], p["column"] or ""))
+    report.rejected = len({p["row"] for p in report.problems})
+    if report.problems and mode == "all_or_nothing":
+        return report
+    report.unchanged = unchanged
+    if dry_run:
+        report.created, report.updated = len(creates), len(updates)
+        return report
+
+    _write_creates(creates, report)
+    _write_updates(updates, report)
+    audit.record("cases.imported", entity_type="import", entity_id=None,
+                 extra={"rows": report.rows, "created": report.created, "updated": report.updated,
+                        "unchanged": report.unchanged, "rejected": report.rejected, "mode": mode})
+    report.committed = True
+    return report
+
+
+def _write_creates(creates, report):
+    if not creates:
+        return
+    by_national_id = {}
+    for chunk in _chunks({r["national_id"] for r in creates if r.get("national_id")}):
+        for debtor_id, national_id in db.session.execute(
+                select(Debtor.id, Debtor.national_id).where(Debtor.national_id.in_(chunk))):
+            by_national_id[national_id] = debtor_id
+
+    now = datetime.now(timezone.utc)
+    new_debtors, debtor_rows = [], []
+    for row in creates:
+        nid = row.get("national_id")
+        if nid and nid in by_national_id:
+            continue
+        debtor = {
+            "name": row["debtor_name"], "phone": row.get("phone"), "national_id": nid,
+            "address": row["address"], "lat": row["lat"], "lon": row["lon"],
+            "timezone": row.get("timezone") or geo.timezone_at(row["lat"], row["lon"]) or "UTC",
+            "language": row.get("language"), "availability": [], "flags": {}, "created_at": now, "updated_at": now,
+        }
+        if nid:
+            by_national_id[nid] = None  # created below; the first row for an id wins
+        new_debtors.append(row)
+        debtor_rows.append(debtor)
+    for chunk_rows, chunk_debtors in zip(_chunks(new_debtors), _chunks(debtor_rows)):
+        ids = db.session.scalars(
+            insert(Debtor).returning(Debtor.id, sort_by_parameter_order=True), chunk_debtors).all()
+        for row, debtor_id in zip(chunk_rows, ids):
+            row["debtor_id"] = debtor_id
+            if row.get("national_id"):
+                by_national_id[row["national_id"]] = debtor_id
+    case_rows = []
+    for row in creates:
+        if "debtor_id" not in row:
+            row["debtor_id"] = by_national_id[row["national_id"]]
+        case_rows.append({
+            "loan_ref": row["loan_ref"], "debtor_id": row["debtor_id"], "team_id": row["team_id"],
+            "product": row["product"], "currency": row["currency"], "principal_minor": row["principal_minor"],
+            "outstanding_minor": row["outstanding_minor"], "days_past_due": row["days_past_due"],
+            "stage": row.get("stage", "notice"), "priority": row.get("priority", 0),
+            "created_at": now, "updated_at": now,
+        })
+    for chunk in _chunks(case_rows):
+        ids = db.session.scalars(insert(Case).returning(Case.id, sort_by_parameter_order=True), chunk).all()
+        for case, case_id in zip(chunk, ids):
+            audit.record("case.imported", entity_type="cases", entity_id=case_id,
+                         after={k: case[k] for k in ("loan_ref", "debtor_id", "team_id", "product", "currency",
+                                                     "principal_minor", "outstanding_minor", "days_past_due",
+                                                     "stage", "priority")})
+    report.created = len(case_rows)
+
+
+def _write_updates(updates, report):
+    if not updates:
+        return
+    now = datetime.now(timezone.utc)
+    db.session.execute(update(Case), [{"id": case.id, **changed, "updated_at": now} for case, changed in updates])
+    for case, changed in updates:
+        audit.record("case.updated_by_import", entity_type="cases", entity_id=case.id,
+                     before={k: getattr(case, k) for k in changed}, after=changed)
+    db.session.expire_all()
+    report.updated = len(updates)

@@ -1,0 +1,52 @@
+"""Regions and teams: the geography that scopes supervisors and plans."""
+from zoneinfo import available_timezones
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from app import audit, authz
+from app.errors import ValidationFailed
+from app.extensions import db
+from app.models import Region, Team
+from app.services.common import by_code, snapshot, unique_or_fail
+
+_ZONES = None
+
+
+def check_timezone(name, field="timezone"):
+    global _ZONES
+    if _ZONES is None:
+        _ZONES = available_timezones()
+    if name not in _ZONES:
+        raise ValidationFailed("Unknown time zone.", fields={field: ["must be an IANA time zone such as Asia/Shanghai"]})
+    return name
+
+
+def create_region(data):
+    unique_or_fail(Region, "code", data["code"])
+    check_timezone(data["timezone"])
+    region = Region(code=data["code"], name=data["name"], timezone=data["timezone"],
+                    policy_profile=data.get("policy_profile"))
+    db.session.add(region)
+    db.session.flush()
+    audit.record("region.created", region, after=snapshot(region, ("code", "name", "timezone", "policy_profile")))
+    return region
+
+
+def create_team(data):
+    unique_or_fail(Team, "code", data["code"])
+    region = by_code(Region, data["region"], "region")
+    team = Team(code=data["code"], name=data["name"], region_id=region.id, policy_profile=data.get("policy_profile"))
+    db.session.add(team)
+    db.session.flush()
+    audit.record("team.created", team, after={**snapshot(team, ("code", "name", "policy_profile")), "region": region.code})
+    return team
+
+
+def list_regions():
+    return {"items": db.session.scalars(select(Region).order_by(Region.code)).all()}
+
+
+def list_teams(user):
+    stmt = authz.scope(select(Team).options(selectinload(Team.region)), Team, user)
+    return {"items": db.session.scalars(stmt.order_by(Team.code)).all()}
