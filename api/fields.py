@@ -1,6 +1,6 @@
 """Strict field types for the API: JSON numbers are numbers, booleans are booleans."""
 import re
-from datetime import time
+from datetime import time, timezone
 
 from marshmallow import ValidationError, fields, validate
 
@@ -42,13 +42,17 @@ class Amount(fields.Decimal):
     """
 
     def __init__(self, **kwargs):
-        kwargs.setdefault("validate", validate.Range(min=0, error="must not be negative"))
-        super().__init__(as_string=True, allow_nan=False, **kwargs)
+        metadata = {"type": "string", "pattern": r"^[0-9]+(\.[0-9]+)?$", "example": "1234.50",
+                    "description": "A non-negative decimal amount in the currency's major unit."}
+        super().__init__(as_string=True, allow_nan=False, metadata=metadata, **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
         if isinstance(value, bool) or not isinstance(value, (str, int, float)):
             raise self.make_error("invalid")
-        return super()._deserialize(str(value) if isinstance(value, float) else value, attr, data, **kwargs)
+        amount = super()._deserialize(str(value) if isinstance(value, float) else value, attr, data, **kwargs)
+        if amount < 0:
+            raise ValidationError("must not be negative")
+        return amount
 
 
 class ClockTime(fields.Field):
@@ -75,3 +79,10 @@ class Flags(fields.Dict):
 
     def __init__(self, **kwargs):
         super().__init__(keys=fields.String(validate=validate.OneOf(DEBTOR_FLAGS)), values=StrictBoolean(), **kwargs)
+
+
+class Instant(fields.AwareDateTime):
+    """An ISO 8601 time with its offset; stored and answered in UTC."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        return super()._deserialize(value, attr, data, **kwargs).astimezone(timezone.utc)

@@ -9,6 +9,7 @@ from api.fields import (
     ClockTime,
     Currency,
     Flags,
+    Instant,
     Integer,
     Latitude,
     Longitude,
@@ -350,7 +351,7 @@ class ContactIn(BaseSchema):
     channel = fields.String(required=True, validate=validate.OneOf(CONTACT_CHANNELS))
     purpose = fields.String(load_default="contact", validate=validate.OneOf(CONTACT_PURPOSES))
     result = fields.String(required=True, validate=validate.OneOf(CONTACT_RESULTS))
-    occurred_at = fields.AwareDateTime(required=True)
+    occurred_at = Instant(required=True)
     planned_visit_date = fields.Date(allow_none=True)
     notes = fields.String(allow_none=True, validate=validate.Length(max=2000))
 

@@ -17,19 +17,25 @@ from app.errors import Unauthorized
 from app.extensions import db
 from app.models import ApiToken, User
 
-_hasher = PasswordHasher()
-# Verifying against this when the user does not exist keeps the timing the same.
-_DUMMY_HASH = _hasher.hash("not-a-real-password")
 MIN_PASSWORD_LENGTH = 10
+_hashers = {}
+
+
+def _hasher():
+    """argon2id with the library's defaults; tests may ask for cheaper parameters."""
+    params = tuple(sorted(current_app.config.get("ARGON2_PARAMS", {}).items()))
+    if params not in _hashers:
+        _hashers[params] = PasswordHasher(**dict(params))
+    return _hashers[params]
 
 
 def hash_password(password):
-    return _hasher.hash(password)
+    return _hasher().hash(password)
 
 
 def password_matches(password_hash, password):
     try:
-        return _hasher.verify(password_hash, password)
+        return _hasher().verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
 
@@ -48,7 +54,8 @@ def login(username, password):
     """Check the credentials; return (token, expires_at, user)."""
     user = db.session.execute(select(User).where(User.username == username)).scalar_one_or_none()
     if user is None:
-        password_matches(_DUMMY_HASH, password)
+        # Spend the same time as for a real account, so timing does not reveal usernames.
+        password_matches(hash_password("not-a-real-password"), password)
         raise Unauthorized("Wrong username or password.", code="invalid_credentials")
     if not password_matches(user.password_hash, password) or not user.active:
         raise Unauthorized("Wrong username or password.", code="invalid_credentials")

@@ -97,7 +97,15 @@ def envelope(status, code, message, fields=None, **extra):
     return jsonify(body), status
 
 
+def _rollback():
+    """Nothing half-saved: whatever the failed request flushed is undone here."""
+    from app.extensions import db
+
+    db.session.rollback()
+
+
 def _handle_domain_error(exc):
+    _rollback()
     extra = {}
     if isinstance(exc, PolicyViolation):
         extra = {"rule_id": exc.rule_id, "profile_version": exc.profile_version}
@@ -107,6 +115,7 @@ def _handle_domain_error(exc):
 
 
 def _handle_http_error(exc):
+    _rollback()
     status = exc.code or 500
     response, status = envelope(status, _HTTP_CODES.get(status, "http_error"), exc.description or exc.name)
     # Keep what the exception says about the protocol (Allow, Retry-After, WWW-Authenticate).
@@ -117,10 +126,9 @@ def _handle_http_error(exc):
 
 
 def _handle_unexpected(exc):
-    from app.extensions import db
-    from sqlalchemy.exc import OperationalError, InterfaceError
+    from sqlalchemy.exc import InterfaceError, OperationalError
 
-    db.session.rollback()
+    _rollback()
     if isinstance(exc, (OperationalError, InterfaceError)) and _database_down(exc):
         log.error("database unavailable: %s", type(exc).__name__)
         return envelope(503, "service_unavailable", "The database is unavailable; try again shortly.")

@@ -61,6 +61,9 @@ def create_case(data, actor):
     unique_or_fail(Case, "loan_ref", data["loan_ref"])
     team = by_code(Team, data["team"], "team")
     authz.check_team_writable(actor, team.id)
+    currency = data["currency"]
+    principal = minor_amount(data, "principal", currency)
+    outstanding = minor_amount(data, "outstanding", currency)
     if data.get("debtor_id") is not None:
         debtor = authz.get_visible(Debtor, data["debtor_id"], actor, "debtor")
     elif data.get("debtor") is not None:
@@ -68,12 +71,9 @@ def create_case(data, actor):
     else:
         raise ValidationFailed("Give the debtor, or the id of a known debtor.",
                                fields={"debtor": ["required unless debtor_id is given"]})
-    currency = data["currency"]
     case = Case(
         loan_ref=data["loan_ref"], debtor_id=debtor.id, team_id=team.id, product=data["product"],
-        currency=currency,
-        principal_minor=minor_amount(data, "principal", currency),
-        outstanding_minor=minor_amount(data, "outstanding", currency),
+        currency=currency, principal_minor=principal, outstanding_minor=outstanding,
         days_past_due=data["days_past_due"], stage=data.get("stage", "notice"), priority=data.get("priority", 0),
     )
     db.session.add(case)

@@ -1,0 +1,168 @@
+"""Bad input to every write endpoint answers 4xx with the error envelope, names the
+field, and leaves the database exactly as it was."""
+import json
+
+import pytest
+import sqlalchemy as sa
+
+from app.extensions import db as _db
+
+
+@pytest.fixture()
+def setup(make):
+    region = make.region(code="RA")
+    team = make.team(code="TEAM-A", region=region)
+    crew = make.crew(team=team, members=1)
+    collector = make.collector(team=team, code="FREE-1")
+    case = make.case(team=team)
+    admin = make.user("admin")
+    other = make.user("auditor")
+    return {"headers": make.token(admin),
+            "ids": {"user": other.id, "collector": collector.id, "crew": crew.id, "case": case.id,
+                    "debtor": case.debtor_id}}
+
+
+VALID = {
+    ("POST", "/api/v1/auth/login"): {"username": "nobody", "password": "x"},
+    ("POST", "/api/v1/users"): {"username": "new-user", "password": "long-enough-pw", "role": "auditor"},
+    ("PATCH", "/api/v1/users/{user}"): {"display_name": "New name"},
+    ("POST", "/api/v1/regions"): {"code": "RN", "name": "North", "timezone": "Asia/Shanghai"},
+    ("POST", "/api/v1/teams"): {"code": "TN", "name": "North", "region": "RA"},
+    ("POST", "/api/v1/collectors"): {"code": "CN", "name": "N", "team": "TEAM-A", "home": {"lat": 31.2, "lon": 121.4},
+                                     "shift_start": "09:00", "shift_end": "18:00"},
+    ("PATCH", "/api/v1/collectors/{collector}"): {"daily_capacity": 9},
+    ("POST", "/api/v1/collectors/{collector}/trainings"): {"module": "law_compliance", "passed_at": "2026-01-01",
+                                                           "expires_at": "2027-01-01"},
+    ("POST", "/api/v1/crews"): {"code": "KN", "team": "TEAM-A", "members": ["FREE-1"]},
+    ("PATCH", "/api/v1/crews/{crew}"): {"name": "Renamed"},
+    ("POST", "/api/v1/cases"): {"loan_ref": "LN-1", "product": "cash_loan", "currency": "CNY", "principal": "100.00",
+                                "outstanding": "90.00", "days_past_due": 40, "team": "TEAM-A",
+                                "debtor": {"name": "Li", "address": "1 Road", "lat": 31.2, "lon": 121.4}},
+    ("PATCH", "/api/v1/cases/{case}"): {"priority": 60},
+    ("PATCH", "/api/v1/debtors/{debtor}"): {"lat": 31.3, "lon": 121.5},
+    ("POST", "/api/v1/cases/{case}/contact-attempts"): {"channel": "call", "result": "no_answer",
+                                                        "occurred_at": "2026-11-01T10:00:00+08:00"},
+}
+
+# (endpoint, a field to break, the bad value, the field the error must name)
+TYPED = [
+    (("POST", "/api/v1/users"), "role", 7, "role"),
+    (("POST", "/api/v1/users"), "password", "short", "password"),
+    (("PATCH", "/api/v1/users/{user}"), "active", "yes", "active"),
+    (("POST", "/api/v1/regions"), "timezone", "Mars/Olympus", "timezone"),
+    (("POST", "/api/v1/collectors"), "home", {"lat": 91, "lon": 121.4}, "home"),
+    (("POST", "/api/v1/collectors"), "home", {"lat": 31.2, "lon": -181}, "home"),
+    (("POST", "/api/v1/collectors"), "home", {"lat": "31.2", "lon": 121.4}, "home"),
+    (("POST", "/api/v1/collectors"), "daily_capacity", "ten", "daily_capacity"),
+    (("POST", "/api/v1/collectors"), "shift_start", "25:00", "shift_start"),
+    (("POST", "/api/v1/collectors"), "shift_end", "08:00", "shift_end"),
+    (("PATCH", "/api/v1/collectors/{collector}"), "daily_capacity", 0, "daily_capacity"),
+    (("POST", "/api/v1/collectors/{collector}/trainings"), "expires_at", "2025-01-01", "expires_at"),
+    (("POST", "/api/v1/crews"), "members", "FREE-1", "members"),
+    (("POST", "/api/v1/crews"), "members", ["NOBODY"], "members"),
+    (("POST", "/api/v1/cases"), "principal", "-1.00", "principal"),
+    (("POST", "/api/v1/cases"), "outstanding", "12.345", "outstanding"),
+    (("POST", "/api/v1/cases"), "outstanding", True, "outstanding"),
+    (("POST", "/api/v1/cases"), "days_past_due", "40", "days_past_due"),
+    (("POST", "/api/v1/cases"), "currency", "yuan", "currency"),
+    (("POST", "/api/v1/cases"), "debtor", {"name": "Li", "address": "1", "lat": 95, "lon": 121.4}, "debtor"),
+    (("POST", "/api/v1/cases"), "team", "NO-SUCH-TEAM", "team"),
+    (("PATCH", "/api/v1/cases/{case}"), "outstanding", "-5", "outstanding"),
+    (("PATCH", "/api/v1/cases/{case}"), "stage", "paid", "stage"),
+    (("PATCH", "/api/v1/debtors/{debtor}"), "lat", -90.5, "lat"),
+    (("PATCH", "/api/v1/debtors/{debtor}"), "flags", {"dispute": "yes"}, "flags"),
+    (("PATCH", "/api/v1/debtors/{debtor}"), "flags", {"made_up": True}, "flags"),
+    (("POST", "/api/v1/cases/{case}/contact-attempts"), "occurred_at", "2026-11-01 10:00", "occurred_at"),
+    (("POST", "/api/v1/cases/{case}/contact-attempts"), "occurred_at", "2099-11-01T10:00:00+08:00", "occurred_at"),
+    (("POST", "/api/v1/cases/{case}/contact-attempts"), "channel", "pigeon", "channel"),
+]
+
+
+def database_state(app):
+    """Row counts of every table, and the audit chain head."""
+    with app.app_context():
+        counts = {t.name: _db.session.scalar(sa.select(sa.func.count()).select_from(t))
+                  for t in _db.metadata.sorted_tables}
+        counts["head"] = tuple(_db.session.execute(sa.text("SELECT seq, hash FROM audit_chain_head")).one())
+    return counts
+
+
+def _send(client, method, path, setup, **kwargs):
+    return client.open(path.format(**setup["ids"]), method=method, headers=setup["headers"], **kwargs)
+
+
+def _assert_refused(response, status, field=None):
+    assert response.status_code == status, response.get_data(as_text=True)[:500]
+    error = response.json["error"]
+    assert error["code"] and error["message"]
+    if field:
+        assert field in error["fields"], error
+    body = response.get_data(as_text=True)
+    assert "Traceback" not in body and "SELECT" not in body and "sqlalchemy" not in body.lower()
+
+
+@pytest.mark.parametrize("endpoint", list(VALID), ids=[f"{m} {p}" for m, p in VALID])
+class TestEveryWriteEndpoint:
+    def test_malformed_json_is_refused(self, app, client, setup, endpoint):
+        before = database_state(app)
+        response = _send(client, *endpoint, setup, data='{"code": ', content_type="application/json")
+        _assert_refused(response, 400)
+        assert response.json["error"]["code"] == "invalid_json"
+        assert database_state(app) == before
+
+    def test_a_body_that_is_not_an_object_is_refused(self, app, client, setup, endpoint):
+        before = database_state(app)
+        _assert_refused(_send(client, *endpoint, setup, json=[VALID[endpoint]]), 422, "_body")
+        assert database_state(app) == before
+
+    def test_a_body_that_is_not_json_is_refused(self, app, client, setup, endpoint):
+        before = database_state(app)
+        _assert_refused(_send(client, *endpoint, setup, data="code=1", content_type="text/plain"), 415)
+        assert database_state(app) == before
+
+    def test_unknown_fields_are_refused_by_name(self, app, client, setup, endpoint):
+        before = database_state(app)
+        response = _send(client, *endpoint, setup, json={**VALID[endpoint], "is_admin": True})
+        _assert_refused(response, 422, "is_admin")
+        assert database_state(app) == before
+
+    def test_a_ten_megabyte_body_is_refused(self, app, client, setup, endpoint):
+        before = database_state(app)
+        huge = json.dumps({**VALID[endpoint], "notes": "x" * (10 * 1024 * 1024)})
+        _assert_refused(_send(client, *endpoint, setup, data=huge, content_type="application/json"), 413)
+        assert database_state(app) == before
+
+
+@pytest.mark.parametrize("endpoint,field,value,named", TYPED,
+                         ids=[f"{e[0]} {e[1]} {f}={v!r}"[:90] for e, f, v, _ in TYPED])
+def test_a_bad_value_is_refused_naming_its_field(app, client, setup, endpoint, field, value, named):
+    before = database_state(app)
+    response = _send(client, *endpoint, setup, json={**VALID[endpoint], field: value})
+    _assert_refused(response, 422, named)
+    assert database_state(app) == before
+
+
+@pytest.mark.parametrize("endpoint", [e for e in VALID if e[1] != "/api/v1/auth/login"],
+                         ids=[f"{m} {p}" for m, p in VALID if p != "/api/v1/auth/login"])
+def test_the_valid_body_used_above_is_accepted(client, setup, endpoint):
+    """Guards the tests above: they break one thing in a body that is otherwise good."""
+    response = _send(client, *endpoint, setup, json=VALID[endpoint])
+    assert response.status_code in (200, 201), response.json
+
+
+def test_a_ten_megabyte_csv_of_garbage_is_refused_and_writes_nothing(app, client, setup):
+    before = database_state(app)
+    response = _send(client, "POST", "/api/v1/cases/import?team=TEAM-A", setup,
+                     data=b"\xff\xfe" + b"x" * (10 * 1024 * 1024), content_type="text/csv")
+    _assert_refused(response, 422, "file")
+    assert database_state(app) == before
+
+
+def test_an_unknown_query_parameter_is_refused_by_name(client, setup):
+    response = _send(client, "GET", "/api/v1/cases?colour=red", setup)
+    _assert_refused(response, 422, "colour")
+
+
+def test_unknown_paths_and_methods_answer_with_the_envelope(client, setup):
+    _assert_refused(_send(client, "GET", "/api/v1/nowhere", setup), 404)
+    _assert_refused(_send(client, "DELETE", "/api/v1/cases", setup), 405)

@@ -1,0 +1,157 @@
+"""Every endpoint × every role: the answer each caller gets.
+
+A supervisor manages team A; team B belongs to someone else. The agent is on a crew
+of team A. Rows of team B must be invisible to the supervisor (404, not 403, so their
+existence does not leak). The test fails if an endpoint is added without a row here.
+"""
+import pytest
+
+ROLES = ("anonymous", "agent", "supervisor", "auditor", "admin")
+
+
+@pytest.fixture()
+def world(make):
+    region = make.region(code="RA")
+    team_a = make.team(code="TEAM-A", region=region)
+    team_b = make.team(code="TEAM-B", region=make.region(code="RB"))
+    crew = make.crew(team=team_a, members=1)
+    agent = make.user("agent", username="field-agent")
+    collector = make.collector(team=team_a, crew=crew, user=agent)
+    collector_b = make.collector(team=team_b)
+    crew_b = make.crew(team=team_b, members=0)
+    make.collector(team=team_b, code="B-FREE")
+    case_a = make.case(team=team_a)
+    case_b = make.case(team=team_b)
+    users = {
+        "agent": agent,
+        "supervisor": make.user("supervisor", team=team_a),
+        "auditor": make.user("auditor"),
+        "admin": make.user("admin"),
+    }
+    other_user = make.user("auditor", username="someone-else")
+    return {
+        "users": users,
+        "headers": {role: make.token(user) for role, user in users.items()} | {"anonymous": {}},
+        "ids": {
+            "case_a": case_a.id, "case_b": case_b.id, "debtor_a": case_a.debtor_id, "debtor_b": case_b.debtor_id,
+            "collector_a": collector.id, "collector_b": collector_b.id, "crew_a": crew.id, "crew_b": crew_b.id,
+            "user_x": other_user.id,
+        },
+    }
+
+
+def _collector(role):
+    return {"code": f"NEW-{role}", "name": "New", "team": "TEAM-A", "home": {"lat": 31.2, "lon": 121.4},
+            "shift_start": "09:00", "shift_end": "18:00"}
+
+
+def _case(role):
+    return {"loan_ref": f"LOAN-{role}", "product": "cash_loan", "currency": "CNY", "principal": "1000.00",
+            "outstanding": "900.00", "days_past_due": 40, "team": "TEAM-A",
+            "debtor": {"name": "Li Lei", "address": "1 Road", "lat": 31.2, "lon": 121.4}}
+
+
+def _csv(role):
+    return (b"loan_ref,product,currency,principal,outstanding,days_past_due,debtor_name,address,lat,lon,team\n"
+            + f"CSV-{role},cash_loan,CNY,100.00,90.00,31,Wang Fang,2 Road,31.2,121.4,TEAM-A\n".encode())
+
+
+READ_STAFF = {"anonymous": 401, "agent": 403, "supervisor": 200, "auditor": 200, "admin": 200}
+READ_OTHER_TEAM = {"anonymous": 401, "agent": 403, "supervisor": 404, "auditor": 200, "admin": 200}
+WRITE_MANAGERS = {"anonymous": 401, "agent": 403, "supervisor": 201, "auditor": 403, "admin": 201}
+UPDATE_MANAGERS = {"anonymous": 401, "agent": 403, "supervisor": 200, "auditor": 403, "admin": 200}
+UPDATE_OTHER_TEAM = {"anonymous": 401, "agent": 403, "supervisor": 404, "auditor": 403, "admin": 200}
+ADMIN_ONLY = {"anonymous": 401, "agent": 403, "supervisor": 403, "auditor": 403, "admin": 200}
+ADMIN_CREATES = {"anonymous": 401, "agent": 403, "supervisor": 403, "auditor": 403, "admin": 201}
+EVERYONE = {"anonymous": 401, "agent": 200, "supervisor": 200, "auditor": 200, "admin": 200}
+
+# (endpoint, method, path, body factory or None, expected status per role)
+MATRIX = [
+    ("api.auth.me", "GET", "/api/v1/me", None, EVERYONE),
+    ("api.auth.logout", "POST", "/api/v1/auth/logout", None,
+     {"anonymous": 401, "agent": 204, "supervisor": 204, "auditor": 204, "admin": 204}),
+    ("api.users.list_users", "GET", "/api/v1/users", None, ADMIN_ONLY),
+    ("api.users.create_user", "POST", "/api/v1/users",
+     lambda role: {"username": f"made-by-{role}", "password": "a-long-password", "role": "auditor"}, ADMIN_CREATES),
+    ("api.users.get_user", "GET", "/api/v1/users/{user_x}", None, ADMIN_ONLY),
+    ("api.users.update_user", "PATCH", "/api/v1/users/{user_x}", lambda role: {"display_name": "Renamed"}, ADMIN_ONLY),
+    ("api.users.deactivate_user", "DELETE", "/api/v1/users/{user_x}", None, ADMIN_ONLY),
+    ("api.org.list_regions", "GET", "/api/v1/regions", None, READ_STAFF),
+    ("api.org.create_region", "POST", "/api/v1/regions",
+     lambda role: {"code": f"REG-{role}", "name": "North", "timezone": "Asia/Shanghai"}, ADMIN_CREATES),
+    ("api.org.list_teams", "GET", "/api/v1/teams", None, READ_STAFF),
+    ("api.org.create_team", "POST", "/api/v1/teams",
+     lambda role: {"code": f"TEAM-{role}", "name": "New team", "region": "RA"}, ADMIN_CREATES),
+    ("api.collectors.list_collectors", "GET", "/api/v1/collectors", None, READ_STAFF),
+    ("api.collectors.create_collector", "POST", "/api/v1/collectors", _collector, WRITE_MANAGERS),
+    ("api.collectors.get_collector", "GET", "/api/v1/collectors/{collector_a}", None, READ_STAFF),
+    ("api.collectors.get_collector", "GET", "/api/v1/collectors/{collector_b}", None, READ_OTHER_TEAM),
+    ("api.collectors.update_collector", "PATCH", "/api/v1/collectors/{collector_a}",
+     lambda role: {"daily_capacity": 8}, UPDATE_MANAGERS),
+    ("api.collectors.update_collector", "PATCH", "/api/v1/collectors/{collector_b}",
+     lambda role: {"daily_capacity": 8}, UPDATE_OTHER_TEAM),
+    ("api.collectors.list_trainings", "GET", "/api/v1/collectors/{collector_a}/trainings", None, READ_STAFF),
+    ("api.collectors.add_training", "POST", "/api/v1/collectors/{collector_a}/trainings",
+     lambda role: {"module": "law_compliance", "passed_at": "2026-01-10", "expires_at": "2027-01-10"},
+     WRITE_MANAGERS),
+    ("api.collectors.list_crews", "GET", "/api/v1/crews", None, READ_STAFF),
+    ("api.collectors.create_crew", "POST", "/api/v1/crews",
+     lambda role: {"code": f"CREW-{role}", "team": "TEAM-A", "members": [f"NEW-{role}"]}, WRITE_MANAGERS),
+    ("api.collectors.get_crew", "GET", "/api/v1/crews/{crew_a}", None, READ_STAFF),
+    ("api.collectors.get_crew", "GET", "/api/v1/crews/{crew_b}", None, READ_OTHER_TEAM),
+    ("api.collectors.update_crew", "PATCH", "/api/v1/crews/{crew_a}", lambda role: {"name": "Renamed"},
+     UPDATE_MANAGERS),
+    ("api.collectors.update_crew", "PATCH", "/api/v1/crews/{crew_b}", lambda role: {"name": "Renamed"},
+     UPDATE_OTHER_TEAM),
+    ("api.cases.list_cases", "GET", "/api/v1/cases", None, READ_STAFF),
+    ("api.cases.create_case", "POST", "/api/v1/cases", _case, WRITE_MANAGERS),
+    ("api.cases.get_case", "GET", "/api/v1/cases/{case_a}", None, READ_STAFF),
+    ("api.cases.get_case", "GET", "/api/v1/cases/{case_b}", None, READ_OTHER_TEAM),
+    ("api.cases.update_case", "PATCH", "/api/v1/cases/{case_a}", lambda role: {"priority": 70}, UPDATE_MANAGERS),
+    ("api.cases.update_case", "PATCH", "/api/v1/cases/{case_b}", lambda role: {"priority": 70}, UPDATE_OTHER_TEAM),
+    ("api.cases.import_cases", "POST", "/api/v1/cases/import", _csv,
+     {"anonymous": 401, "agent": 403, "supervisor": 200, "auditor": 403, "admin": 200}),
+    ("api.cases.get_debtor", "GET", "/api/v1/debtors/{debtor_a}", None, READ_STAFF),
+    ("api.cases.get_debtor", "GET", "/api/v1/debtors/{debtor_b}", None, READ_OTHER_TEAM),
+    ("api.cases.update_debtor", "PATCH", "/api/v1/debtors/{debtor_a}", lambda role: {"flags": {"dispute": True}},
+     UPDATE_MANAGERS),
+    ("api.cases.update_debtor", "PATCH", "/api/v1/debtors/{debtor_b}", lambda role: {"flags": {"dispute": True}},
+     UPDATE_OTHER_TEAM),
+    ("api.cases.list_contact_attempts", "GET", "/api/v1/cases/{case_a}/contact-attempts", None, READ_STAFF),
+    ("api.cases.list_contact_attempts", "GET", "/api/v1/cases/{case_b}/contact-attempts", None, READ_OTHER_TEAM),
+    ("api.cases.record_contact_attempt", "POST", "/api/v1/cases/{case_a}/contact-attempts",
+     lambda role: {"channel": "call", "result": "no_answer", "occurred_at": "2026-11-01T10:00:00+08:00"},
+     WRITE_MANAGERS),
+    ("api.cases.record_contact_attempt", "POST", "/api/v1/cases/{case_b}/contact-attempts",
+     lambda role: {"channel": "call", "result": "no_answer", "occurred_at": "2026-11-01T10:00:00+08:00"},
+     {"anonymous": 401, "agent": 403, "supervisor": 404, "auditor": 403, "admin": 201}),
+]
+PUBLIC = {"api.auth.login", "api.openapi.openapi_json", "api.openapi.docs"}
+
+
+def _call(client, method, path, body, headers):
+    if body is None:
+        return client.open(path, method=method, headers=headers)
+    if isinstance(body, bytes):
+        return client.open(path, method=method, data=body, headers={**headers, "Content-Type": "text/csv"})
+    return client.open(path, method=method, json=body, headers=headers)
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("endpoint,method,path,body,expected", MATRIX,
+                         ids=[f"{m} {p}" for _, m, p, _, _ in MATRIX])
+def test_each_role_gets_the_documented_answer(client, world, endpoint, method, path, body, expected, role):
+    headers = world["headers"][role]
+    # Forming a crew needs a free collector, made first by the same caller.
+    if endpoint == "api.collectors.create_crew" and expected[role] == 201:
+        assert _call(client, "POST", "/api/v1/collectors", _collector(role), headers).status_code == 201
+    response = _call(client, method, path.format(**world["ids"]), body(role) if body else None, headers)
+    assert response.status_code == expected[role], response.get_json()
+    if response.status_code >= 400:
+        assert set(response.json["error"]) >= {"code", "message", "fields"}
+
+
+def test_every_api_endpoint_is_in_the_matrix(app):
+    covered = {row[0] for row in MATRIX} | PUBLIC
+    routed = {rule.endpoint for rule in app.url_map.iter_rules() if rule.rule.startswith("/api/v1")}
+    assert routed - covered == set(), "add these endpoints to the role matrix"

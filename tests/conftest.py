@@ -1,0 +1,307 @@
+"""Fixtures shared by every layer of tests.
+
+Database tests run once per backend: SQLite and PostgreSQL. The schema is built by
+the real migrations once per backend and session; each test runs inside a
+transaction that is rolled back, so tests see only their own rows.
+
+PostgreSQL: ``TEST_DATABASE_URL`` names a throwaway database to use (``.ci/run`` makes
+one); otherwise a database is created on ``TEST_PG_ADMIN_URL`` (default: the local
+server, user postgres) and dropped at the end. ``TEST_BACKENDS=sqlite`` runs SQLite
+only, for a machine without PostgreSQL; it is never the default.
+"""
+import os
+import uuid
+from contextlib import contextmanager
+from datetime import date, datetime, time, timedelta, timezone
+
+import flask_sqlalchemy.session
+import pytest
+import sqlalchemy as sa
+from sqlalchemy import event
+
+BACKENDS = [b.strip() for b in os.environ.get("TEST_BACKENDS", "sqlite,postgresql").split(",") if b.strip()]
+PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+TEST_SECRET = "test-secret-key-0123456789abcdef"
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        for layer in ("unit", "integration", "api", "e2e"):
+            if f"tests/{layer}/" in str(item.fspath).replace(os.sep, "/"):
+                item.add_marker(getattr(pytest.mark, layer))
+
+
+# ---------------------------------------------------------------- databases
+
+@contextmanager
+def throwaway_database(backend, tmp_path_factory, name_hint="t"):
+    """An empty database of the given backend, removed afterwards."""
+    if backend == "sqlite":
+        path = tmp_path_factory.mktemp("sqlite") / f"{name_hint}.db"
+        yield f"sqlite:///{path}"
+        return
+    from app.config import normalise_database_url
+
+    admin = sa.create_engine(normalise_database_url(PG_ADMIN_URL), isolation_level="AUTOCOMMIT")
+    name = f"fc_test_{name_hint}_{uuid.uuid4().hex[:8]}"
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    except sa.exc.OperationalError as exc:
+        pytest.exit(f"PostgreSQL is not reachable at {PG_ADMIN_URL} ({exc.orig}). Start it, or set "
+                    "TEST_BACKENDS=sqlite to run without it.", returncode=3)
+    url = admin.url.set(database=name).render_as_string(hide_password=False)
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+def make_app(url, tmp_path, **overrides):
+    from app import create_app
+
+    config = {
+        "TESTING": True,
+        "APP_ENV": "testing",
+        "SECRET_KEY": TEST_SECRET,
+        "SQLALCHEMY_DATABASE_URI": url,
+        "RATELIMIT_STORAGE_URI": "memory://",
+        "STORAGE_DIR": str(tmp_path / "storage"),
+        "ARGON2_PARAMS": {"time_cost": 1, "memory_cost": 1024, "parallelism": 1},
+        "REDIS_URL": None,
+    }
+    config.update(overrides)
+    return create_app(config)
+
+
+def migrate_to_head(app):
+    import flask_migrate
+
+    with app.app_context():
+        flask_migrate.upgrade()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request):
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def database_url(backend, tmp_path_factory):
+    if backend == "postgresql" and os.environ.get("TEST_DATABASE_URL"):
+        yield os.environ["TEST_DATABASE_URL"]
+        return
+    with throwaway_database(backend, tmp_path_factory, "main") as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def app(database_url, tmp_path_factory):
+    app = make_app(database_url, tmp_path_factory.mktemp("app"))
+    migrate_to_head(app)
+    yield app
+    from app.extensions import db
+
+    with app.app_context():
+        db.engine.dispose()
+
+
+class _JoinedSession(flask_sqlalchemy.session.Session):
+    """Flask-SQLAlchemy picks an engine per table, ignoring a session-level bind;
+    under test every statement must run on the test's one connection."""
+
+    def get_bind(self, mapper=None, clause=None, bind=None, **kwargs):
+        return bind or self.bind
+
+
+@pytest.fixture()
+def db(app):
+    """The test's transaction: every session of the test joins it; it is rolled back at the end."""
+    from app.extensions import db as _db
+
+    with app.app_context():
+        connection = _db.engine.connect()
+        outer = connection.begin()
+        original = _db.session
+        _db.session = _db._make_scoped_session(
+            {"bind": connection, "join_transaction_mode": "create_savepoint", "class_": _JoinedSession})
+        try:
+            yield _db
+        finally:
+            _db.session.remove()
+            _db.session = original
+            outer.rollback()
+            connection.close()
+
+
+@pytest.fixture()
+def client(app, db):
+    from app.extensions import limiter
+
+    with app.app_context():
+        limiter.reset()  # throttling counters must not leak from one test into the next
+    return app.test_client()
+
+
+@pytest.fixture()
+def query_counter(app, db):
+    """Counts SQL statements run inside the block: ``with query_counter() as n: ...; n()``."""
+
+    @contextmanager
+    def counting():
+        statements = []
+
+        def count(*_args):
+            statements.append(1)
+
+        engine = db.engine
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            yield lambda: len(statements)
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+
+    return counting
+
+
+# ---------------------------------------------------------------- factories
+
+class Factory:
+    """Small builders of valid rows, committed to the test's transaction."""
+
+    def __init__(self, app, db):
+        self.app, self.db = app, db
+        self.n = 0
+
+    def _next(self):
+        self.n += 1
+        return self.n
+
+    def _save(self, *rows):
+        with self.app.app_context():
+            for row in rows:
+                self.db.session.add(row)
+            self.db.session.commit()
+            for row in rows:
+                self.db.session.refresh(row)
+            self.db.session.expunge_all()
+        return rows[0] if len(rows) == 1 else rows
+
+    def region(self, code=None, timezone_name="Asia/Shanghai", **kw):
+        from app.models import Region
+
+        n = self._next()
+        return self._save(Region(code=code or f"R{n}", name=f"Region {n}", timezone=timezone_name, **kw))
+
+    def team(self, code=None, region=None, **kw):
+        from app.models import Team
+
+        region = region or self.region()
+        n = self._next()
+        return self._save(Team(code=code or f"T{n}", name=f"Team {n}", region_id=region.id, **kw))
+
+    def user(self, role="admin", team=None, region=None, username=None, password="correct-horse-battery", **kw):
+        from app.auth import hash_password
+        from app.models import User
+
+        if role == "supervisor" and team is None and region is None:
+            team = self.team()
+        with self.app.app_context():
+            password_hash = hash_password(password)
+        n = self._next()
+        return self._save(User(username=username or f"{role}{n}", display_name=f"{role} {n}",
+                               password_hash=password_hash, role=role, active=kw.pop("active", True),
+                               team_id=team.id if team else None, region_id=region.id if region else None, **kw))
+
+    def token(self, user, expires_in=timedelta(hours=1)):
+        """Headers with a bearer token for the user (no login round-trip)."""
+        import secrets
+
+        from app.auth import _token_digest
+        from app.models import ApiToken
+
+        raw = secrets.token_urlsafe(24)
+        self._save(ApiToken(user_id=user.id, token_hash=_token_digest(raw),
+                            expires_at=datetime.now(timezone.utc) + expires_in))
+        return {"Authorization": f"Bearer {raw}"}
+
+    def collector(self, team=None, crew=None, user=None, lat=31.23, lon=121.47, **kw):
+        from app.models import Collector
+
+        team = team or self.team()
+        n = self._next()
+        values = dict(code=f"C{n:04d}", name=f"Collector {n}", team_id=team.id, crew_id=crew.id if crew else None,
+                      home_lat=lat, home_lon=lon, languages=["zh"], shift_start=time(9), shift_end=time(18),
+                      daily_capacity=10, background_cleared=True, active=True,
+                      user_id=user.id if user else None)
+        values.update(kw)
+        return self._save(Collector(**values))
+
+    def crew(self, team=None, members=2, **kw):
+        from app.models import Crew
+
+        team = team or self.team()
+        n = self._next()
+        crew = self._save(Crew(code=f"K{n:04d}", name=f"Crew {n}", team_id=team.id, **kw))
+        for _ in range(members):
+            self.collector(team=team, crew=crew)
+        return crew
+
+    def training(self, collector, module="law_compliance", passed_at=None, expires_at=None):
+        from app.models import TrainingRecord
+
+        passed_at = passed_at or date.today() - timedelta(days=30)
+        return self._save(TrainingRecord(collector_id=collector.id, module=module, passed_at=passed_at,
+                                         expires_at=expires_at or passed_at + timedelta(days=365)))
+
+    def debtor(self, lat=31.2317, lon=121.4846, timezone_name="Asia/Shanghai", **kw):
+        from app.models import Debtor
+
+        n = self._next()
+        values = dict(name=f"Debtor {n}", phone=f"1380000{n:04d}", national_id=f"31010119900101{n:04d}",
+                      address=f"{n} Test Road, Shanghai", lat=lat, lon=lon, timezone=timezone_name,
+                      language="zh", availability=[], flags={})
+        values.update(kw)
+        return self._save(Debtor(**values))
+
+    def case(self, team=None, debtor=None, stage="field_visit", **kw):
+        from app.models import Case
+
+        team = team or self.team()
+        debtor = debtor or self.debtor()
+        n = self._next()
+        values = dict(loan_ref=f"L{n:06d}", debtor_id=debtor.id, team_id=team.id, product="cash_loan",
+                      currency="CNY", principal_minor=1_000_000, outstanding_minor=800_000, days_past_due=60,
+                      stage=stage, priority=50)
+        values.update(kw)
+        return self._save(Case(**values))
+
+
+@pytest.fixture()
+def make(app, db):
+    return Factory(app, db)
+
+
+def count_rows(app, db, model):
+    with app.app_context():
+        return db.session.scalar(sa.select(sa.func.count()).select_from(model))
+
+
+@pytest.fixture()
+def rows(app, db):
+    """``rows(Model)``: how many rows the test's transaction holds."""
+    return lambda model: count_rows(app, db, model)
+
+
+@pytest.fixture()
+def empty_app(backend, tmp_path_factory, tmp_path):
+    """An app on a brand-new, empty database of the current backend (no migrations run)."""
+    with throwaway_database(backend, tmp_path_factory, "empty") as url:
+        app = make_app(url, tmp_path)
+        yield app
+        from app.extensions import db as _db
+
+        with app.app_context():
+            _db.engine.dispose()

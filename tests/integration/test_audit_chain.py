@@ -1,0 +1,109 @@
+"""The audit log is a hash chain that verification recomputes link by link."""
+import pytest
+import sqlalchemy as sa
+
+from app import audit
+from app.models import AuditEvent, Region
+
+
+def write_events(app, db, n):
+    with app.app_context():
+        for i in range(n):
+            audit.record("test.event", entity_type="thing", entity_id=i, after={"i": i, "phone": "13800001111"},
+                         lat=31.2 + i / 1000, lon=121.4)
+            db.session.commit()
+
+
+def test_events_are_chained_and_verify_intact(app, db):
+    write_events(app, db, 5)
+    with app.app_context():
+        result = audit.verify_chain()
+        events = db.session.scalars(sa.select(AuditEvent).order_by(AuditEvent.seq)).all()
+    assert result["ok"] and result["checked"] == 5
+    assert [e.seq for e in events] == [1, 2, 3, 4, 5]
+    assert all(later.prev_hash == earlier.hash for earlier, later in zip(events, events[1:]))
+    assert result["head"] == {"seq": 5, "hash": events[-1].hash}
+
+
+def test_personal_data_is_masked_in_the_log(app, db):
+    write_events(app, db, 1)
+    with app.app_context():
+        changes = db.session.scalars(sa.select(AuditEvent.changes)).one()
+    assert "13800001111" not in changes and "138****1111" in changes
+
+
+def test_a_rolled_back_change_leaves_no_event(app, db):
+    with app.app_context():
+        db.session.add(Region(code="X", name="X", timezone="UTC"))
+        audit.record("region.created", entity_type="regions", entity_id="X")
+        db.session.rollback()
+        db.session.commit()
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent)) == 0
+
+
+def test_events_of_a_rolled_back_savepoint_are_dropped_but_the_rest_kept(app, db):
+    with app.app_context():
+        audit.record("kept.before", entity_type="thing")
+        nested = db.session.begin_nested()
+        audit.record("dropped", entity_type="thing")
+        nested.rollback()
+        audit.record("kept.after", entity_type="thing")
+        db.session.commit()
+        actions = db.session.scalars(sa.select(AuditEvent.action).order_by(AuditEvent.seq)).all()
+    assert actions == ["kept.before", "kept.after"]
+
+
+def _tamper(app, db, statement):
+    with app.app_context():
+        connection = db.session.connection()
+        if connection.dialect.name == "postgresql":
+            connection.exec_driver_sql("ALTER TABLE audit_events DISABLE TRIGGER USER")
+        connection.exec_driver_sql(statement)
+        if connection.dialect.name == "postgresql":
+            connection.exec_driver_sql("ALTER TABLE audit_events ENABLE TRIGGER USER")
+        db.session.commit()
+        return audit.verify_chain()
+
+
+def test_an_altered_field_is_found_at_its_link(app, db):
+    write_events(app, db, 5)
+    result = _tamper(app, db, "UPDATE audit_events SET changes = '{}' WHERE seq = 3")
+    assert not result["ok"]
+    assert result["first_broken"]["seq"] == 3 and result["first_broken"]["what"] == "hash"
+    assert result["checked"] == 2
+
+
+def test_a_deleted_event_is_found_as_a_gap(app, db):
+    write_events(app, db, 5)
+    result = _tamper(app, db, "DELETE FROM audit_events WHERE seq = 4")
+    assert result["first_broken"]["seq"] == 4 and result["first_broken"]["what"] == "missing"
+
+
+def test_a_deleted_last_event_is_found_against_the_chain_head(app, db):
+    write_events(app, db, 3)
+    result = _tamper(app, db, "DELETE FROM audit_events WHERE seq = 3")
+    assert not result["ok"] and result["first_broken"]["seq"] == 3
+
+
+def test_a_rehashed_forgery_breaks_the_next_link(app, db):
+    write_events(app, db, 4)
+    with app.app_context():
+        row = db.session.execute(sa.select(AuditEvent.__table__).where(AuditEvent.seq == 2)).mappings().one()
+        forged = {**row, "changes": '{"after":{"i":99}}'}
+        new_hash = audit.link_hash(forged)
+    result = _tamper(app, db, f"UPDATE audit_events SET changes = '{forged['changes']}', hash = '{new_hash}' "
+                              "WHERE seq = 2")
+    assert result["first_broken"] == {"seq": 3, "what": "prev_hash",
+                                      "detail": "does not match the previous event's hash"}
+
+
+def test_postgresql_refuses_to_update_or_delete_audit_events(app, db, backend):
+    if backend != "postgresql":
+        pytest.skip("the trigger exists on PostgreSQL; SQLite relies on verification")
+    write_events(app, db, 1)
+    for statement in ("UPDATE audit_events SET action = 'x'", "DELETE FROM audit_events", "TRUNCATE audit_events"):
+        with app.app_context():
+            nested = db.session.begin_nested()
+            with pytest.raises(sa.exc.DBAPIError, match="append-only"):
+                db.session.execute(sa.text(statement))
+            nested.rollback()

@@ -1,0 +1,96 @@
+"""The app factory and its configuration from the environment."""
+import ast
+from pathlib import Path
+
+import pytest
+
+from app import create_app
+from app.config import ConfigError, normalise_database_url
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture()
+def clean_env(monkeypatch, tmp_path):
+    for name in ("DATABASE_URL", "SECRET_KEY", "APP_ENV", "POLICY_PROFILE", "STORAGE_DIR", "REDIS_URL"):
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
+
+
+def test_production_refuses_to_start_without_a_secret_key(clean_env):
+    with pytest.raises(ConfigError, match="SECRET_KEY is not set"):
+        create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"})
+
+
+def test_production_refuses_the_development_default_key(clean_env):
+    clean_env.setenv("SECRET_KEY", "dev-insecure-secret-key")
+    with pytest.raises(ConfigError, match="SECRET_KEY"):
+        create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"})
+
+
+def test_production_starts_with_a_real_secret_key(clean_env):
+    clean_env.setenv("SECRET_KEY", "x" * 40)
+    app = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"})
+    assert app.config["APP_ENV"] == "production"
+
+
+def test_the_embedded_default_is_a_sqlite_file_under_instance(clean_env):
+    clean_env.setenv("APP_ENV", "development")
+    app = create_app()
+    uri = app.config["SQLALCHEMY_DATABASE_URI"]
+    assert uri.startswith("sqlite:///") and uri.endswith("instance/fieldcollect.db")
+    assert app.config["STORAGE_DIR"].endswith("instance/storage")
+    assert app.config["POLICY_PROFILE"] == "cn"
+    assert app.config["RATELIMIT_STORAGE_URI"] == "memory://"
+
+
+def test_settings_come_from_the_environment(clean_env):
+    clean_env.setenv("APP_ENV", "development")
+    clean_env.setenv("DATABASE_URL", "postgres://u@db/fc")
+    clean_env.setenv("POLICY_PROFILE", "uk-conc")
+    clean_env.setenv("REDIS_URL", "redis://127.0.0.1:6379/3")
+    config = create_app().config
+    assert config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u@db/fc"
+    assert config["POLICY_PROFILE"] == "uk-conc"
+    assert config["RATELIMIT_STORAGE_URI"] == "redis://127.0.0.1:6379/3"
+
+
+def test_a_nonsense_number_setting_is_named(clean_env):
+    clean_env.setenv("APP_ENV", "development")
+    clean_env.setenv("TOKEN_TTL_MINUTES", "soon")
+    with pytest.raises(ConfigError, match="TOKEN_TTL_MINUTES"):
+        create_app()
+
+
+def test_an_unknown_environment_is_refused(clean_env):
+    clean_env.setenv("APP_ENV", "staging-ish")
+    with pytest.raises(ConfigError, match="APP_ENV"):
+        create_app()
+
+
+@pytest.mark.parametrize("given,expected", [
+    ("postgres://a@b/c", "postgresql+psycopg://a@b/c"),
+    ("postgresql://a@b/c", "postgresql+psycopg://a@b/c"),
+    ("postgresql+psycopg://a@b/c", "postgresql+psycopg://a@b/c"),
+    ("sqlite:///x.db", "sqlite:///x.db"),
+])
+def test_database_urls_use_the_psycopg3_driver(given, expected):
+    assert normalise_database_url(given) == expected
+
+
+def test_wsgi_only_builds_the_app():
+    tree = ast.parse((ROOT / "wsgi.py").read_text())
+    statements = [type(node).__name__ for node in tree.body]
+    assert statements == ["ImportFrom", "Assign"]
+
+
+def test_extensions_are_created_unbound():
+    """Importing the extensions builds no app, engine or session (checked in a fresh interpreter)."""
+    import subprocess
+    import sys
+
+    code = ("import app.extensions as e\n"
+            "assert e.migrate.db is None\n"
+            "try:\n    e.db.engine\nexcept RuntimeError:\n    print('unbound')\n")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert result.stdout.strip() == "unbound", result.stderr
