@@ -7,7 +7,7 @@ from pathlib import Path
 from flask import Flask, g, request
 from sqlalchemy import event
 
-from app import audit, config as config_module, errors
+from app import audit, config as config_module, errors, policy
 from app.extensions import db, limiter, migrate
 
 MIGRATIONS = str(Path(__file__).resolve().parent.parent / "migrations")
@@ -29,6 +29,7 @@ def create_app(config=None):
     migrate.init_app(app, db, directory=MIGRATIONS, render_as_batch=True, compare_type=True)
     limiter.init_app(app)
     audit.install()
+    policy.init_app(app)
     errors.register(app)
     _install_request_hooks(app)
     with app.app_context():

@@ -1,0 +1,41 @@
+"""The conduct policy: profiles (data) and the one module that decides every rule.
+
+``rules`` decides; ``profile`` loads and validates the versioned profile files. The
+active profile is ``POLICY_PROFILE``; a region or a team may name another.
+"""
+from flask import current_app
+
+from app.policy import rules
+from app.policy.profile import Profile, ProfileError, load_profiles
+
+
+class Policy:
+    def __init__(self, profiles, default_id):
+        if default_id not in profiles:
+            raise ProfileError(f"POLICY_PROFILE: no profile {default_id!r}; known: {', '.join(sorted(profiles))}")
+        self.profiles = profiles
+        self.default = profiles[default_id]
+
+    def get(self, profile_id=None):
+        if profile_id is None:
+            return self.default
+        if profile_id not in self.profiles:
+            raise ProfileError(f"unknown policy profile {profile_id!r}")
+        return self.profiles[profile_id]
+
+    def for_team(self, team):
+        """The team's own profile, else its region's, else the service default."""
+        return self.get(team.policy_profile or team.region.policy_profile or None)
+
+
+def init_app(app):
+    directory = app.config.get("POLICY_PROFILE_DIR")
+    profiles = load_profiles(directory) if directory else load_profiles()
+    app.extensions["policy"] = Policy(profiles, app.config["POLICY_PROFILE"])
+
+
+def current():
+    return current_app.extensions["policy"]
+
+
+__all__ = ["Policy", "Profile", "ProfileError", "current", "init_app", "rules"]

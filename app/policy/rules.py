@@ -1,0 +1,362 @@
+"""The conduct policy: every rule is decided here, from the policy profile.
+
+Callers gather the facts (the debtor's flags, contact history, a crew's training
+records, a check-in's position…) and ask; this module answers with a ``Decision``
+(allowed or refused, naming the rule id, the profile version and a reason in English
+and Chinese) or a ``Flag`` (accepted, but a conduct flag must be raised). Nothing
+here touches the database or the request.
+
+Rule ids are ``<profile>.<rule>``, e.g. ``cn.visiting_hours``.
+
+Times: a rule about hours is judged in the debtor's local time zone. Visiting hours
+run from ``start`` inclusive to ``end`` exclusive, so with 08:00–22:00 a check-in at
+21:59:59 is in time and one at 22:00 is not. A training record is valid from its
+``passed_at`` day through the day before ``expires_at``, and never longer than the
+profile's ``validity_months`` after it was passed.
+"""
+import calendar
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from app.errors import PolicyViolation
+
+# rule → (English, Chinese) reason templates
+REASONS = {
+    "visiting_hours": ("Outside visiting hours {start}–{end} in the debtor's local time ({tz}); it is {local}.",
+                       "不在债务人当地时间{start}–{end}的上门时段内（{tz}），当前为{local}。"),
+    "visiting_hours_consent": ("Outside visiting hours {start}–{end} ({tz}, {local}); accepted on the debtor's "
+                               "recorded consent.",
+                               "不在上门时段{start}–{end}内（{tz}，{local}）；因债务人已书面同意而接受。"),
+    "no_visiting_window": ("No time on {date} is both inside visiting hours and inside the debtor's stated "
+                           "availability.", "{date}当天没有同时符合上门时段和债务人声明的可接待时间。"),
+    "crew_size": ("A home visit needs at least {min_size} collectors; crew {crew} has {size} active.",
+                  "上门催收至少需要{min_size}名催收员；小组{crew}仅有{size}名在岗。"),
+    "qualification": ("Collector {collector} has no valid '{module}' training on {date}.",
+                      "催收员{collector}在{date}没有有效的“{module}”培训记录。"),
+    "background": ("Collector {collector} has not passed the background check.",
+                   "催收员{collector}未通过背景审查。"),
+    "collector_inactive": ("Collector {collector} is not active.", "催收员{collector}未在岗。"),
+    "prior_contact": ("A field visit needs {required} prior remote contact attempt(s); {found} recorded.",
+                      "上门前需要至少{required}次电话/短信联系记录；目前只有{found}次。"),
+    "validation_notice": ("No validation notice has been sent to the debtor.", "尚未向债务人发送债务确认通知。"),
+    "visit_notice": ("No notice of a visit on {date} reached the debtor at least {days} day(s) before.",
+                     "未在至少{days}天前通知债务人{date}的上门安排。"),
+    "blocking_flag": ("No visit while the debtor is flagged '{flag}'.", "债务人标记为“{flag}”期间不得上门。"),
+    "complaint_under_review": ("A complaint against collector {collector} by this debtor is under review.",
+                               "该债务人对催收员{collector}的投诉正在处理中。"),
+    "frequency_cap": ("The debtor was visited on {last}; the next visit may be on {next} at the earliest.",
+                      "债务人已于{last}被上门；最早可在{next}再次上门。"),
+    "frequency_override": ("Visit planned within {days} day(s) of the last one ({last}) by manual override.",
+                           "经人工指派，在上次上门（{last}）后{days}天内再次上门。"),
+    "crew_membership": ("Collector {collector} is not on the crew this task is assigned to.",
+                        "催收员{collector}不属于该任务指派的小组。"),
+    "off_geofence": ("Check-in {distance_m:.0f} m from the registered address; the limit is {radius_m} m.",
+                     "签到位置距登记住址{distance_m:.0f}米，超出{radius_m}米的范围。"),
+    "poor_accuracy": ("Location accuracy {accuracy_m:.0f} m is worse than {limit_m} m.",
+                      "定位精度{accuracy_m:.0f}米，低于要求的{limit_m}米。"),
+    "mock_location": ("The phone reported a mocked location.", "手机报告使用了模拟定位。"),
+    "impossible_travel": ("{distance_km:.1f} km in {minutes:.0f} min since the previous check-in "
+                          "({speed_kmh:.0f} km/h, limit {limit_kmh} km/h).",
+                          "距上次签到{minutes:.0f}分钟移动了{distance_km:.1f}公里（{speed_kmh:.0f}公里/小时，"
+                          "上限{limit_kmh}公里/小时）。"),
+    "missing_recording": ("The visit was closed without the required recording.", "上门结束时没有必需的录音。"),
+    "short_recording": ("The recording is {seconds} s long; at least {min_seconds} s are required.",
+                        "录音时长{seconds}秒，少于要求的{min_seconds}秒。"),
+    "waiver_limit": ("A waiver of {percent:.1f}% exceeds the {limit}% limit; a supervisor must approve it.",
+                     "减免比例{percent:.1f}%超过{limit}%的上限，需主管审批。"),
+    "complaint_received": ("A complaint was received: {category}.", "收到投诉：{category}。"),
+}
+
+FLAG_LABELS = {
+    "dispute": ("dispute open", "争议处理中"),
+    "dispute_unverified": ("dispute not yet verified", "争议尚未核实"),
+    "cease": ("cease request", "要求停止催收"),
+    "vulnerable": ("vulnerable", "弱势人群"),
+    "deceased": ("deceased", "已故"),
+    "capacity_concern": ("capacity concern", "行为能力存疑"),
+    "attorney": ("attorney on file", "已委托律师"),
+    "breathing_space": ("breathing space", "债务喘息期"),
+}
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    rule_id: str
+    profile: str
+    reason_en: str = ""
+    reason_zh: str = ""
+    details: dict = field(default_factory=dict)
+
+    def enforce(self):
+        """Raise the refusal as a PolicyViolation naming its rule; a no-op when allowed."""
+        if not self.allowed:
+            raise PolicyViolation(self.reason_en, rule_id=self.rule_id, profile_version=self.profile,
+                                  details={"reason_zh": self.reason_zh, **self.details})
+        return self
+
+    def as_dict(self):
+        return {"allowed": self.allowed, "rule_id": self.rule_id, "profile": self.profile,
+                "reason_en": self.reason_en, "reason_zh": self.reason_zh, "details": self.details}
+
+
+@dataclass(frozen=True)
+class Flag:
+    """Accepted, but a conduct flag of this kind must be raised."""
+
+    kind: str
+    rule_id: str
+    profile: str
+    reason_en: str
+    reason_zh: str
+    details: dict = field(default_factory=dict)
+
+
+def _text(rule, **values):
+    en, zh = REASONS[rule]
+    return en.format(**values), zh.format(**values)
+
+
+def _deny(profile, rule, **values):
+    en, zh = _text(rule, **values)
+    return Decision(False, f"{profile.id}.{rule}", profile.label, en, zh, _plain(values))
+
+
+def _allow(profile, rule):
+    return Decision(True, f"{profile.id}.{rule}", profile.label)
+
+
+def _flag(profile, kind, rule=None, **values):
+    rule = rule or kind
+    en, zh = _text(rule, **values)
+    return Flag(kind, f"{profile.id}.{rule}", profile.label, en, zh, _plain(values))
+
+
+def _plain(values):
+    return {k: (v.isoformat() if isinstance(v, (date, datetime)) else v) for k, v in values.items()}
+
+
+def _hhmm(value):
+    return value.strftime("%H:%M")
+
+
+# ---------------------------------------------------------------- at dispatch
+
+def debtor_conditions(flags):
+    """The debtor's flags plus the conditions derived from them."""
+    active = {name for name, on in (flags or {}).items() if on}
+    if "dispute" in active and "dispute_verified" not in active:
+        active.add("dispute_unverified")
+    return active
+
+
+def task_blockers(profile, *, debtor_flags, contact_attempts, visit_date, debtor_tz, last_visit_date=None,
+                  override_frequency=False):
+    """Why this debtor may not be visited on ``visit_date``: a list of refusals (empty: dispatchable).
+
+    ``contact_attempts``: objects with ``purpose``, ``result``, ``occurred_at`` (UTC) and
+    ``planned_visit_date``. ``last_visit_date``: the debtor's most recent visit, if any.
+    """
+    refusals = []
+    conditions = debtor_conditions(debtor_flags)
+    for flag in profile.blocking["flags"]:
+        if flag in conditions:
+            refusals.append(_deny(profile, "blocking_flag", flag=FLAG_LABELS[flag][0], flag_id=flag))
+    zone = ZoneInfo(debtor_tz)
+    day_start = datetime.combine(visit_date, datetime.min.time(), zone)
+    before = [a for a in contact_attempts if a.occurred_at < day_start]
+    rules = profile.before_first_visit
+    remote = [a for a in before if a.purpose == "contact"]
+    if len(remote) < rules["min_remote_contact_attempts"]:
+        refusals.append(_deny(profile, "prior_contact", required=rules["min_remote_contact_attempts"],
+                              found=len(remote)))
+    if rules["validation_notice"] and not any(
+            a.purpose == "validation_notice" and a.result != "failed" for a in before):
+        refusals.append(_deny(profile, "validation_notice"))
+    if rules["visit_notice"]:
+        latest = visit_date - timedelta(days=rules["notice_min_days"])
+        if not any(a.purpose == "visit_notice" and a.result != "failed" and a.planned_visit_date == visit_date
+                   and a.occurred_at.astimezone(zone).date() <= latest for a in before):
+            refusals.append(_deny(profile, "visit_notice", date=visit_date, days=rules["notice_min_days"]))
+    cap = frequency_refusal(profile, last_visit_date, visit_date)
+    if cap is not None and not override_frequency:
+        refusals.append(cap)
+    return refusals
+
+
+def frequency_refusal(profile, last_visit_date, visit_date):
+    days = profile.frequency["min_days_between_visits"]
+    if not days or last_visit_date is None or (visit_date - last_visit_date).days >= days:
+        return None
+    return _deny(profile, "frequency_cap", last=last_visit_date, next=last_visit_date + timedelta(days=days))
+
+
+def frequency_override_flag(profile, last_visit_date, visit_date):
+    """The flag a manual override of the frequency cap raises, or None if no cap was broken."""
+    if frequency_refusal(profile, last_visit_date, visit_date) is None:
+        return None
+    return _flag(profile, "frequency_override", days=profile.frequency["min_days_between_visits"],
+                 last=last_visit_date)
+
+
+def _add_months(day, months):
+    index = day.month - 1 + months
+    year, month = day.year + index // 12, index % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def training_valid(profile, record, on_date):
+    cap = _add_months(record.passed_at, profile.qualification["validity_months"])
+    return record.passed_at <= on_date < min(record.expires_at, cap)
+
+
+def collector_blockers(profile, collector, on_date):
+    """Why this collector may not visit on ``on_date``: inactive, not vetted, training lapsed."""
+    refusals = []
+    if not collector.active:
+        refusals.append(_deny(profile, "collector_inactive", collector=collector.code))
+    if profile.qualification["background_cleared"] and not collector.background_cleared:
+        refusals.append(_deny(profile, "background", collector=collector.code))
+    for module in profile.qualification["required_modules"]:
+        if not any(r.module == module and training_valid(profile, r, on_date) for r in collector.trainings):
+            refusals.append(_deny(profile, "qualification", collector=collector.code, module=module, date=on_date))
+    return refusals
+
+
+def crew_blockers(profile, crew, on_date):
+    """Why this crew may not be dispatched on ``on_date`` (empty: eligible)."""
+    members = [m for m in crew.members if m.active]
+    refusals = []
+    if len(members) < profile.crew["min_size"]:
+        refusals.append(_deny(profile, "crew_size", min_size=profile.crew["min_size"], crew=crew.code,
+                              size=len(members)))
+    for member in members:
+        refusals.extend(collector_blockers(profile, member, on_date))
+    return refusals
+
+
+def complaint_conflict(profile, crew, collectors_under_complaint):
+    """A refusal if a crew member has an open complaint from this debtor."""
+    if not profile.blocking["complaint_against_collector"]:
+        return None
+    for member in crew.members:
+        if member.id in collectors_under_complaint:
+            return _deny(profile, "complaint_under_review", collector=member.code)
+    return None
+
+
+def visiting_windows(profile, debtor_tz, availability, visit_date):
+    """The debtor's visitable windows on ``visit_date`` as UTC (start, end) pairs.
+
+    Visiting hours in the debtor's zone, narrowed to their stated availability for
+    that weekday when they stated any.
+    """
+    zone = ZoneInfo(debtor_tz)
+    hours = profile.visiting_hours
+    base = [(hours["start"], hours["end"])]
+    weekday = visit_date.weekday()
+    stated = [(w["start"], w["end"]) for w in availability or [] if weekday in w.get("days", range(7))]
+    if availability:
+        base = [(max(a, hours["start"]), min(b, hours["end"])) for a, b in
+                ((_clock(s), _clock(e)) for s, e in stated)]
+        base = [(a, b) for a, b in base if a < b]
+    return [(datetime.combine(visit_date, a, zone).astimezone(timezone.utc),
+             datetime.combine(visit_date, b, zone).astimezone(timezone.utc)) for a, b in sorted(base)]
+
+
+def no_window_refusal(profile, visit_date):
+    return _deny(profile, "no_visiting_window", date=visit_date)
+
+
+def _clock(text):
+    hours, minutes = text.split(":")
+    return datetime.min.time().replace(hour=int(hours), minute=int(minutes))
+
+
+# ---------------------------------------------------------------- at the door
+
+def check_in_time(profile, debtor_tz, at_utc, consent=False):
+    """(decision, flag): refused outside visiting hours, unless the profile lets the
+    debtor's recorded consent stand, in which case it is allowed and flagged."""
+    zone = ZoneInfo(debtor_tz)
+    local = at_utc.astimezone(zone)
+    hours = profile.visiting_hours
+    values = {"start": _hhmm(hours["start"]), "end": _hhmm(hours["end"]), "tz": debtor_tz,
+              "local": local.strftime("%H:%M")}
+    if hours["start"] <= local.time() < hours["end"]:
+        return _allow(profile, "visiting_hours"), None
+    if consent and hours["consent_allows_outside"]:
+        return _allow(profile, "visiting_hours"), _flag(profile, "out_of_hours", "visiting_hours_consent", **values)
+    return _deny(profile, "visiting_hours", **values), None
+
+
+def check_in_place(profile, distance_m, accuracy_m, mock):
+    """Flags for where a check-in was made: off the geofence, poor accuracy, mocked."""
+    place, flags = profile.place, []
+    if distance_m is not None and distance_m > place["geofence_radius_m"]:
+        flags.append(_flag(profile, "off_geofence", distance_m=distance_m, radius_m=place["geofence_radius_m"]))
+    if accuracy_m is not None and accuracy_m > place["max_accuracy_m"]:
+        flags.append(_flag(profile, "poor_accuracy", accuracy_m=accuracy_m, limit_m=place["max_accuracy_m"]))
+    if mock:
+        flags.append(_flag(profile, "mock_location"))
+    return flags
+
+
+def travel_flag(profile, distance_km, seconds):
+    """A flag if moving ``distance_km`` in ``seconds`` is faster than the profile allows."""
+    limit = profile.travel["max_speed_kmh"]
+    if seconds <= 0:
+        speed = float("inf") if distance_km > 0.5 else 0.0
+    else:
+        speed = distance_km / (seconds / 3600)
+    if speed <= limit:
+        return None
+    return _flag(profile, "impossible_travel", distance_km=distance_km, minutes=seconds / 60,
+                 speed_kmh=min(speed, 99999), limit_kmh=limit)
+
+
+def collector_on_crew(profile, collector, crew_id):
+    if collector is not None and collector.crew_id == crew_id and crew_id is not None:
+        return _allow(profile, "crew_membership")
+    return _deny(profile, "crew_membership", collector=collector.code if collector else "?")
+
+
+def recording_flag(profile, recording_seconds):
+    """At check-out: a flag if the required recording is missing or too short.
+
+    ``recording_seconds``: durations of the visit's audio recordings (None when unknown).
+    """
+    rules = profile.recording
+    if not rules["required"]:
+        return None
+    if not recording_seconds:
+        return _flag(profile, "missing_recording")
+    total = sum(s or 0 for s in recording_seconds)
+    if total < rules["min_seconds"]:
+        return _flag(profile, "short_recording", seconds=total, min_seconds=rules["min_seconds"])
+    return None
+
+
+def waiver_flag(profile, amount_due_minor, waiver_minor):
+    """A flag (and so a supervisor's approval) when the waiver is above the profile's limit."""
+    if waiver_minor <= 0 or amount_due_minor <= 0:
+        return None
+    percent = waiver_minor * 100 / amount_due_minor
+    limit = profile.agreements["waiver_limit_percent"]
+    if percent <= limit:
+        return None
+    return _flag(profile, "waiver_above_limit", "waiver_limit", percent=percent, limit=limit)
+
+
+def complaint_flag(profile, category):
+    return _flag(profile, "complaint_received", category=category)
+
+
+def retention_until(profile, recorded_on):
+    """The first day a record made on ``recorded_on`` may be deleted."""
+    return _add_months(recorded_on, 12 * profile.retention["years"])
+
+
+def reminders(profile, language="en"):
+    return list(profile.reminders["zh" if language.startswith("zh") else "en"])
