@@ -11,16 +11,20 @@ from __future__ import annotations
 
 from .model import Instance
 from .problem import format_hhmm
+from .routes import OPEN, Release
 from .travel import km_to_minutes
 
 
-def route_schedule(inst: Instance, c: int, route: list[int]) -> tuple[list[tuple[float, float, float]], float]:
+def route_schedule(inst: Instance, c: int, route: list[int], release: Release = OPEN
+                   ) -> tuple[list[tuple[float, float, float]], float]:
     """Exact (arrival, start, end) minutes of each stop, and the route's km."""
     seq = [inst.start_loc(c)] + list(route) + [inst.end_loc(c)]
     km = inst.legs_km(seq[:-1], seq[1:])
     clock = inst.shift_start[c] / 60.0
     stops = []
     for k, task in enumerate(route):
+        if k == release.fixed:
+            clock = max(clock, release.not_before / 60.0)
         arrival = clock + km_to_minutes(km[k], inst.speed_kmh)
         begin = inst.earliest_start(task, arrival * 60.0) / 60.0
         clock = begin + inst.service[task] / 60.0
@@ -29,8 +33,9 @@ def route_schedule(inst: Instance, c: int, route: list[int]) -> tuple[list[tuple
 
 
 def build_plan(inst: Instance, routes: dict[int, list[int]], reasons: dict[int, str],
-               solve_seconds: float) -> dict:
+               solve_seconds: float, releases: dict[int, Release] | None = None) -> dict:
     """The plan dict; ``reasons`` gives the reason of every task in no route."""
+    releases = releases or {}
     out_routes = []
     total_km = 0.0
     priority_sum = 0
@@ -39,7 +44,7 @@ def build_plan(inst: Instance, routes: dict[int, list[int]], reasons: dict[int, 
         route = routes[c]
         if not route:
             continue
-        stops, km = route_schedule(inst, c, route)
+        stops, km = route_schedule(inst, c, route, releases.get(c, OPEN))
         total_km += round(km, 3)
         priority_sum += int(sum(inst.priority[t] for t in route))
         assigned += len(route)

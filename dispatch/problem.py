@@ -75,6 +75,11 @@ class Problem:
     tasks: tuple[Task, ...]
 
 
+def is_hhmm(value) -> bool:
+    """Whether ``value`` is a ``HH:MM`` string between 00:00 and 23:59."""
+    return isinstance(value, str) and _HHMM.match(value) is not None
+
+
 def parse_hhmm(text: str) -> int:
     """Minutes after midnight of a valid ``HH:MM`` string."""
     return int(text[:2]) * 60 + int(text[3:5])
@@ -140,7 +145,7 @@ class _Validator:
         return value
 
     def hhmm(self, value, path):
-        if not isinstance(value, str) or not _HHMM.match(value):
+        if not is_hhmm(value):
             self.err(path, "must be a time HH:MM between 00:00 and 23:59")
             return None
         return parse_hhmm(value)

@@ -9,6 +9,10 @@ its earliest schedule is.
 Insertion uses the classic forward/backward slack: ``latest[i]`` is the
 latest start of stop ``i`` that keeps the rest of the route feasible, so
 trying a task between two stops costs O(1) once the route is evaluated.
+
+During the day a route has a ``Release``: its first ``fixed`` stops are done
+or under way and may not change, and the collector cannot set out for the
+next one before ``not_before`` (the re-planning moment).
 """
 
 from __future__ import annotations
@@ -16,6 +20,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .model import Instance
+
+
+@dataclass(frozen=True)
+class Release:
+    fixed: int = 0
+    not_before: int = 0
+
+
+OPEN = Release()
 
 
 @dataclass
@@ -26,7 +39,8 @@ class RouteTimes:
     metres: int
 
 
-def evaluate(inst: Instance, c: int, route: list[int]) -> RouteTimes | None:
+def evaluate(inst: Instance, c: int, route: list[int],
+             release: Release = OPEN) -> RouteTimes | None:
     """Earliest/latest starts and length of ``route`` for collector ``c``; None if infeasible."""
     if len(route) > inst.max_visits[c]:
         return None
@@ -35,11 +49,15 @@ def evaluate(inst: Instance, c: int, route: list[int]) -> RouteTimes | None:
     starts = []
     clock = int(inst.shift_start[c])
     for k, task in enumerate(route):
+        if k == release.fixed:
+            clock = max(clock, release.not_before)
         begin = inst.earliest_start(task, clock + legs[k][0])
         if begin is None:
             return None
         starts.append(begin)
         clock = begin + int(inst.service[task])
+    if len(route) == release.fixed:
+        clock = max(clock, release.not_before)
     if clock + legs[-1][0] > inst.shift_end[c]:
         return None
     latest = [0] * len(route)
@@ -88,16 +106,18 @@ class Insertion:
 
 
 def best_insertion(inst: Instance, task: int, c: int, route: list[int],
-                   times: RouteTimes) -> Insertion | None:
+                   times: RouteTimes, release: Release = OPEN) -> Insertion | None:
     """Cheapest feasible position of ``task`` in collector ``c``'s evaluated route."""
     if len(route) + 1 > inst.max_visits[c]:
         return None
     seq = [inst.start_loc(c)] + route + [inst.end_loc(c)]
     service = inst.service
     best = None
-    for p in range(len(route) + 1):
+    for p in range(release.fixed, len(route) + 1):
         prev, nxt = seq[p], seq[p + 1]
         depart = inst.shift_start[c] if p == 0 else times.starts[p - 1] + service[prev]
+        if p == release.fixed:
+            depart = max(depart, release.not_before)
         go_s, go_m = inst.leg(prev, task)
         begin = inst.earliest_start(task, depart + go_s)
         if begin is None:
