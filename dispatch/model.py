@@ -1,0 +1,193 @@
+"""The problem as arrays in solver units, and who may serve which task.
+
+The solver works in integer seconds after local midnight and integer metres
+(VROOM's units).  Locations share one index space so that any leg can be
+looked up the same way: ``0..n-1`` are tasks, ``n..n+m-1`` the collectors'
+starts and ``n+m..n+2m-1`` their end points.
+
+Eligibility is decided here once, for the solver, the decomposition, the
+re-planner and the unassigned reasons alike, so that they cannot disagree.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from . import travel
+from .problem import DAY_MINUTES, Problem
+
+DAY = DAY_MINUTES * 60
+UNLIMITED_VISITS = 1 << 30
+
+# Why a task is not in any route.  The first four are decided before solving
+# from the task alone (see ``Instance.reasons``); ``capacity`` is the answer
+# for a task that some collector could serve on an otherwise empty day but
+# that did not fit beside the higher-value tasks the plan kept.
+REASONS = {
+    "skills": "no collector holds all the skills the task needs",
+    "no_eligible_collector": "allowed_collectors/excluded_collectors leave no collector "
+                             "who also holds the skills",
+    "window_unreachable": "no eligible collector can start it inside one of its windows and be "
+                          "back by the end of the shift, even with nothing else to do",
+    "capacity": "eligible collectors could do it alone, but their visits or hours are taken "
+                "by tasks of higher or equal value in this plan",
+}
+
+
+class Instance:
+    """A parsed ``Problem`` in numpy arrays, with eligibility precomputed."""
+
+    def __init__(self, problem: Problem, chunk: int = 2048):
+        self.problem = problem
+        tasks, collectors = problem.tasks, problem.collectors
+        self.n = n = len(tasks)
+        self.m = m = len(collectors)
+        self.speed_kmh = problem.speed_kmh
+        self.circuity = problem.circuity
+        self.task_ids = [t.id for t in tasks]
+        self.collector_ids = [c.id for c in collectors]
+
+        self.lat = np.array([t.lat for t in tasks] + [c.lat for c in collectors]
+                            + [c.end_lat for c in collectors], dtype=np.float64)
+        self.lon = np.array([t.lon for t in tasks] + [c.lon for c in collectors]
+                            + [c.end_lon for c in collectors], dtype=np.float64)
+        self.lat0 = float(np.mean(self.lat)) if len(self.lat) else 0.0
+        self.service = np.array([t.service_minutes * 60 for t in tasks], dtype=np.int64)
+        self.priority = np.array([t.priority for t in tasks], dtype=np.int64)
+        self.windows = [
+            ((0, DAY),) if t.windows is None else _merge([(a * 60, b * 60) for a, b in t.windows])
+            for t in tasks
+        ]
+        self.shift_start = np.array([c.shift_start * 60 for c in collectors], dtype=np.int64)
+        self.shift_end = np.array([c.shift_end * 60 for c in collectors], dtype=np.int64)
+        self.max_visits = np.array(
+            [UNLIMITED_VISITS if c.max_visits is None else c.max_visits for c in collectors],
+            dtype=np.int64)
+
+        self.static_ok = self._static_eligibility()
+        self.reach_ok = self._single_visit_feasibility(chunk)
+        self.eligible = self.static_ok & self.reach_ok & (self.max_visits > 0)[None, :]
+        self.servable = self.eligible.any(axis=1)
+
+    # -- locations and legs -------------------------------------------------
+    def start_loc(self, c: int) -> int:
+        return self.n + c
+
+    def end_loc(self, c: int) -> int:
+        return self.n + self.m + c
+
+    def km_matrix(self, rows, cols) -> np.ndarray:
+        rows, cols = np.asarray(rows), np.asarray(cols)
+        return travel.distance_km(self.lat[rows], self.lon[rows], self.lat[cols], self.lon[cols],
+                                  self.circuity)
+
+    def matrices(self, locs) -> tuple[np.ndarray, np.ndarray]:
+        """(seconds, metres) between every pair of ``locs``."""
+        km = self.km_matrix(locs, locs)
+        return travel.km_to_seconds_ceil(km, self.speed_kmh), travel.km_to_metres(km)
+
+    def legs_km(self, a, b) -> np.ndarray:
+        """Road km of the legs a[i] -> b[i], element-wise."""
+        a, b = np.asarray(a), np.asarray(b)
+        p1, p2 = np.radians(self.lat[a]), np.radians(self.lat[b])
+        dl = np.radians(self.lon[b] - self.lon[a])
+        h = np.sin((p2 - p1) / 2.0) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2.0) ** 2
+        return 2.0 * travel.EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.minimum(h, 1.0))) * self.circuity
+
+    def leg(self, a: int, b: int) -> tuple[int, int]:
+        """(seconds, metres) of one leg, scalar and fast for small loops."""
+        p1, p2 = math.radians(self.lat[a]), math.radians(self.lat[b])
+        dl = math.radians(self.lon[b] - self.lon[a])
+        h = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+        km = 2 * travel.EARTH_RADIUS_KM * math.asin(math.sqrt(min(h, 1.0))) * self.circuity
+        return math.ceil(km * 3600.0 / self.speed_kmh), round(km * 1000.0)
+
+    def earliest_start(self, task: int, arrival: float):
+        """Earliest start inside one of the task's windows at or after ``arrival``; None if none."""
+        for a, b in self.windows[task]:
+            if arrival <= b:
+                return a if arrival < a else arrival
+        return None
+
+    # -- eligibility ----------------------------------------------------------
+    def _static_eligibility(self) -> np.ndarray:
+        """Skills, allowed and excluded collectors: (n, m) bool."""
+        tasks, collectors = self.problem.tasks, self.problem.collectors
+        ok = np.ones((self.n, self.m), dtype=bool)
+        by_skills: dict[frozenset, np.ndarray] = {}
+        index = {cid: j for j, cid in enumerate(self.collector_ids)}
+        for i, t in enumerate(tasks):
+            if t.skills:
+                row = by_skills.get(t.skills)
+                if row is None:
+                    row = np.array([t.skills <= c.skills for c in collectors], dtype=bool)
+                    by_skills[t.skills] = row
+                ok[i] &= row
+            if t.allowed_collectors is not None:
+                allowed = np.zeros(self.m, dtype=bool)
+                allowed[[index[c] for c in t.allowed_collectors]] = True
+                ok[i] &= allowed
+            for c in t.excluded_collectors:
+                ok[i, index[c]] = False
+        return ok
+
+    def _single_visit_feasibility(self, chunk: int) -> np.ndarray:
+        """Whether collector j could do task i alone in its shift: (n, m) bool.
+
+        Computed in chunks of tasks so that a 10,000 x 1,200 day stays within
+        a few hundred megabytes.
+        """
+        n, m = self.n, self.m
+        out = np.zeros((n, m), dtype=bool)
+        k = max((len(w) for w in self.windows), default=1)
+        ws = np.full((n, k), 2 * DAY, dtype=np.int64)
+        we = np.full((n, k), -1, dtype=np.int64)
+        for i, wins in enumerate(self.windows):
+            for j, (a, b) in enumerate(wins):
+                ws[i, j], we[i, j] = a, b
+        starts = np.arange(m) + n
+        ends = np.arange(m) + n + m
+        for lo in range(0, n, chunk):
+            rows = np.arange(lo, min(n, lo + chunk))
+            go = travel.km_to_seconds_ceil(self.km_matrix(rows, starts), self.speed_kmh)
+            back = travel.km_to_seconds_ceil(self.km_matrix(rows, ends), self.speed_kmh)
+            arrival = self.shift_start[None, :] + go
+            best = np.full(arrival.shape, np.iinfo(np.int64).max // 2, dtype=np.int64)
+            for j in range(k):
+                begin = np.maximum(arrival, ws[rows, j][:, None])
+                best = np.where(begin <= we[rows, j][:, None], np.minimum(best, begin), best)
+            out[rows] = best + self.service[rows][:, None] + back <= self.shift_end[None, :]
+        return out
+
+    def reasons(self) -> dict[int, str]:
+        """Reason of every task that no collector may serve even alone."""
+        collectors = self.problem.collectors
+        out = {}
+        for i in np.flatnonzero(~self.servable):
+            skills = self.problem.tasks[i].skills
+            if not any(skills <= c.skills for c in collectors):
+                out[int(i)] = "skills"
+            elif not self.static_ok[i].any():
+                out[int(i)] = "no_eligible_collector"
+            elif not (self.static_ok[i] & self.reach_ok[i]).any():
+                out[int(i)] = "window_unreachable"
+            else:
+                out[int(i)] = "capacity"  # only collectors with max_visits == 0 are left
+        return out
+
+
+def _merge(windows: list[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
+    """Sorted, disjoint windows: touching or overlapping ones become one.
+
+    A start inside either of two overlapping windows is inside their union,
+    and VROOM rejects overlapping windows, so the union is what we solve with.
+    """
+    merged: list[list[int]] = []
+    for a, b in sorted(windows):
+        if merged and a <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], b)
+        else:
+            merged.append([a, b])
+    return tuple((a, b) for a, b in merged)

@@ -1,0 +1,175 @@
+"""Plan a day: territories solved by VROOM, then improved across borders.
+
+The pipeline (the measurements behind each choice are in ``dispatch/README.md``):
+
+1. ``Instance`` decides who may serve what; tasks nobody may serve get their
+   reason at once and take no further time.
+2. ``decompose`` cuts the day into territories of about thirty collectors
+   and hands every servable task to one territory.
+3. Each territory is solved by VROOM at exploration level 0: fast, and good
+   enough as a start because step 5 does the real optimisation.
+4. Tasks left out are inserted, cheapest first, into any eligible
+   collector's route, across territory borders.
+5. Until the time budget runs out (or a whole round gains nothing), small
+   groups of neighbouring routes are re-solved by VROOM together with the
+   unassigned tasks near them.  A group's new routes replace the old ones
+   only if they are better in the contract's order, so the plan never gets
+   worse, and since groups ignore territory borders, work flows to where it
+   is done best.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from . import decompose
+from .model import Instance
+from .plan import build_plan
+from .problem import parse
+from .routes import best_insertion, evaluate, objective
+from .vroom_backend import solve_part
+
+COLLECTORS_PER_PART = 30
+PART_LEVEL = 0
+CAPACITY_SLACK = 1.3
+GROUP_SIZE = 6
+GROUP_LEVEL = 2
+INSERT_CANDIDATES = 30
+NEAR_FOR_GROUPS = 5
+
+
+def default_time_limit(n_tasks: int) -> float:
+    """Seconds a day of ``n_tasks`` may take when the caller sets no limit."""
+    return min(50.0, max(2.0, n_tasks / 250.0))
+
+
+def solve(problem: dict, time_limit: float | None = None) -> dict:
+    """A plan dict for a problem dict; raises ``ProblemError`` if it is invalid.
+
+    ``time_limit`` bounds the whole call in seconds, except that the first
+    construction of every territory always completes.
+    """
+    began = time.perf_counter()
+    inst = Instance(parse(problem))
+    budget = default_time_limit(inst.n) if time_limit is None else time_limit
+    routes = plan_routes(inst, began + budget)
+    return build_plan(inst, routes, unassigned_reasons(inst, routes),
+                      time.perf_counter() - began)
+
+
+def unassigned_reasons(inst: Instance, routes: dict[int, list[int]]) -> dict[int, str]:
+    """Reason of every task in no route (see ``model.REASONS``)."""
+    reasons = inst.reasons()
+    routed = {t for route in routes.values() for t in route}
+    for t in range(inst.n):
+        if t not in routed and t not in reasons:
+            reasons[t] = "capacity"
+    return reasons
+
+
+def plan_routes(inst: Instance, deadline: float) -> dict[int, list[int]]:
+    """Routes for every collector, built and then improved until ``deadline``."""
+    parts = decompose.territories(inst, COLLECTORS_PER_PART)
+    routes: dict[int, list[int]] = {c: [] for c in range(inst.m)}
+    for members, tasks in zip(parts, decompose.assign_tasks(inst, parts, CAPACITY_SLACK)):
+        routes.update(solve_part(inst, tasks, members, PART_LEVEL))
+    insert_unassigned(inst, routes)
+    improve_groups(inst, routes, deadline)
+    return routes
+
+
+def insert_unassigned(inst: Instance, routes: dict[int, list[int]]) -> list[int]:
+    """Insert servable unrouted tasks, highest priority first; returns those placed.
+
+    Each task goes to its cheapest feasible position among the routes of its
+    ``INSERT_CANDIDATES`` nearest eligible collectors.
+    """
+    routed = np.zeros(inst.n, dtype=bool)
+    for route in routes.values():
+        routed[route] = True
+    waiting = np.flatnonzero(~routed & inst.servable)
+    waiting = waiting[np.argsort(-inst.priority[waiting], kind="stable")]
+    times = {}
+    placed = []
+    for task in waiting:
+        best = None
+        for c in nearest_eligible(inst, int(task), INSERT_CANDIDATES):
+            if c not in times:
+                times[c] = evaluate(inst, c, routes[c])
+            found = best_insertion(inst, int(task), c, routes[c], times[c])
+            if found and (best is None or found.added_metres < best.added_metres):
+                best = found
+        if best is not None:
+            routes[best.collector].insert(best.position, int(task))
+            times[best.collector] = evaluate(inst, best.collector, routes[best.collector])
+            placed.append(int(task))
+    return placed
+
+
+def nearest_eligible(inst: Instance, task: int, k: int) -> list[int]:
+    """Up to ``k`` eligible collectors, nearest start first."""
+    candidates = np.flatnonzero(inst.eligible[task])
+    if len(candidates) > k:
+        km = inst.legs_km(np.full(len(candidates), task), candidates + inst.n)
+        candidates = candidates[np.argsort(km, kind="stable")[:k]]
+    return [int(c) for c in candidates]
+
+
+def improve_groups(inst: Instance, routes: dict[int, list[int]], deadline: float) -> int:
+    """Re-solve groups of neighbouring routes with VROOM until time is up.
+
+    A group is a seed collector and the ``GROUP_SIZE - 1`` collectors whose
+    routes' centres lie nearest to its own, plus the unassigned tasks that
+    have one of them among their ``NEAR_FOR_GROUPS`` nearest eligible
+    collectors.  Every collector is a seed once per round; rounds repeat
+    until one gains nothing or the deadline passes.  Returns how many group
+    solves were kept.
+    """
+    if inst.m == 0:
+        return 0
+    routed = np.zeros(inst.n, dtype=bool)
+    for route in routes.values():
+        routed[route] = True
+    centres = np.array([_route_centre(inst, c, routes[c]) for c in range(inst.m)])
+    near_of_task: dict[int, list[int]] = {}
+    size = min(GROUP_SIZE, inst.m)
+    accepted = 0
+    gained = True
+    while gained and time.perf_counter() < deadline:
+        gained = False
+        for seed in range(inst.m):
+            if time.perf_counter() >= deadline:
+                break
+            d = np.hypot(*(centres - centres[seed]).T)
+            group = np.argpartition(d, size - 1)[:size] if size < inst.m else np.arange(inst.m)
+            members = set(int(c) for c in group)
+            spare = []
+            for t in np.flatnonzero(~routed & inst.servable):
+                t = int(t)
+                if t not in near_of_task:
+                    near_of_task[t] = nearest_eligible(inst, t, NEAR_FOR_GROUPS)
+                if members.intersection(near_of_task[t]):
+                    spare.append(t)
+            current = {c: routes[c] for c in members}
+            tasks = sorted({t for r in current.values() for t in r} | set(spare))
+            if not tasks:
+                continue
+            candidate = solve_part(inst, tasks, sorted(members), GROUP_LEVEL)
+            if objective(inst, candidate) > objective(inst, current):
+                for c, route in current.items():
+                    routed[route] = False
+                for c, route in candidate.items():
+                    routed[route] = True
+                    centres[c] = _route_centre(inst, c, route)
+                routes.update(candidate)
+                accepted += 1
+                gained = True
+    return accepted
+
+
+def _route_centre(inst: Instance, c: int, route: list[int]) -> np.ndarray:
+    """Plane km of a route's centre of gravity, counting its start once."""
+    locs = list(route) + [inst.start_loc(c)]
+    return decompose.plane_xy(inst.lat[locs], inst.lon[locs], inst.lat0).mean(axis=0)

@@ -1,0 +1,79 @@
+"""Solve a (sub-)problem with VROOM through pyvroom.
+
+VROOM's objective is the contract's order exactly: it maximises the sum of
+priorities, then the number of assigned jobs, then minimises cost.  The cost
+matrix is the travel model's distance in metres, so "cost" is distance; the
+duration matrix is in ceiled seconds (see ``travel.py``).
+
+Skills, ``allowed_collectors`` and ``excluded_collectors`` all become VROOM
+skills: tasks are grouped by the set of collectors that may serve them and
+each distinct set gets one skill id, held by exactly the collectors in it.
+That encodes any mix of the three rules with as few skill ids as there are
+distinct sets (a handful, plus one per task with its own allow/exclude list).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import numpy as np
+import vroom
+
+from .model import Instance
+
+
+def solve_part(inst: Instance, tasks, collectors, exploration_level: int = 5,
+               threads: int = 2, timeout: float | None = None) -> dict[int, list[int]]:
+    """Routes (collector index -> ordered task indices) for ``tasks`` over ``collectors``.
+
+    Tasks that VROOM leaves out are simply absent from every route.
+    """
+    tasks = np.asarray(tasks, dtype=np.int64)
+    collectors = np.asarray(collectors, dtype=np.int64)
+    if len(tasks) == 0 or len(collectors) == 0:
+        return {int(c): [] for c in collectors}
+    t, k = len(tasks), len(collectors)
+    locs = np.concatenate([tasks, collectors + inst.n, collectors + inst.n + inst.m])
+    seconds, metres = inst.matrices(locs)
+
+    problem = vroom.Input()
+    problem.set_durations_matrix("car", seconds.astype(np.uint32))
+    problem.set_costs_matrix("car", metres.astype(np.uint32))
+
+    may = inst.static_ok[np.ix_(tasks, collectors)]
+    skill_of_set: dict[bytes, int] = {}
+    task_skill = np.full(t, -1, dtype=np.int64)
+    for row in range(t):
+        if not may[row].all():
+            key = may[row].tobytes()
+            task_skill[row] = skill_of_set.setdefault(key, len(skill_of_set))
+    vehicle_skills: list[set[int]] = [set() for _ in range(k)]
+    for key, skill in skill_of_set.items():
+        for j in np.flatnonzero(np.frombuffer(key, dtype=bool)):
+            vehicle_skills[j].add(skill)
+
+    for j, c in enumerate(collectors):
+        visits = int(inst.max_visits[c])
+        problem.add_vehicle(vroom.Vehicle(
+            j, start=t + j, end=t + k + j,
+            time_window=vroom.TimeWindow(int(inst.shift_start[c]), int(inst.shift_end[c])),
+            skills=vehicle_skills[j],
+            max_tasks=min(visits, t),
+        ))
+    for row, task in enumerate(tasks):
+        problem.add_job(vroom.Job(
+            row, location=row,
+            default_service=int(inst.service[task]),
+            skills=set() if task_skill[row] < 0 else {int(task_skill[row])},
+            priority=int(inst.priority[task]),
+            time_windows=[vroom.TimeWindow(a, b) for a, b in inst.windows[task]],
+        ))
+    solution = problem.solve(
+        exploration_level=exploration_level, nb_threads=threads,
+        timeout=None if timeout is None else timedelta(seconds=max(timeout, 0.01)))
+    steps = np.asarray(solution._routes_numpy())
+    routes: dict[int, list[int]] = {int(c): [] for c in collectors}
+    is_job = steps["type"].astype("U9") == "job"
+    for vehicle, job in zip(steps["vehicle_id"][is_job], steps["id"][is_job]):
+        routes[int(collectors[vehicle])].append(int(tasks[job]))
+    return routes
