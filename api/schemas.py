@@ -403,3 +403,65 @@ class ImportReport(Schema):
 
 class MeOut(UserOut):
     collector = fields.Nested(CollectorOut, allow_none=True)
+
+
+# ---------------------------------------------------------------- dispatch
+
+class PlanIn(BaseSchema):
+    date = fields.Date(required=True)
+    team = Code()
+    region = Code()
+
+    @validates_schema
+    def one_scope(self, data, **kwargs):
+        if bool(data.get("team")) == bool(data.get("region")):
+            raise ValidationError("give either team or region", "team")
+
+
+class PlanOut(Schema):
+    id = fields.Integer()
+    date = fields.Date(attribute="plan_date")
+    team = fields.Function(lambda p: p.team.code if p.team else None)
+    region = fields.Function(lambda p: p.region.code if p.region else None)
+    status = fields.String()
+    policy_profile = fields.String()
+    summary = fields.Dict()
+    routes = fields.Function(lambda p: p.result["routes"],
+                             metadata={"description": "Per crew: ordered stops with times and why."})
+    unassigned = fields.Function(lambda p: p.result["unassigned"],
+                                 metadata={"description": "Tasks left out, each with its reason and rule ids."})
+    crews = fields.Function(lambda p: p.result["crews"],
+                            metadata={"description": "Every crew considered, eligible or with the rules refusing it."})
+    created_at = fields.AwareDateTime()
+    committed_at = fields.AwareDateTime(allow_none=True)
+
+
+class AssignIn(BaseSchema):
+    crew = Code(required=True)
+    reason = Text(500, required=True)
+    override_frequency = StrictBoolean(load_default=False)
+
+
+class UnassignIn(BaseSchema):
+    reason = Text(500, required=True)
+
+
+class TaskOut(Schema):
+    id = fields.Integer()
+    case_id = fields.Integer()
+    loan_ref = fields.Function(lambda t: t.case.loan_ref)
+    visit_date = fields.Date()
+    status = fields.String()
+    crew = fields.Function(lambda t: t.crew.code if t.crew else None)
+    sequence = fields.Integer(allow_none=True)
+    planned_start = fields.AwareDateTime(allow_none=True)
+    planned_end = fields.AwareDateTime(allow_none=True)
+    priority = fields.Integer()
+    reason = fields.Dict()
+    location = fields.Function(lambda t: {"lat": t.case.debtor.lat, "lon": t.case.debtor.lon})
+
+
+class TaskQuery(PageQuery):
+    date = fields.Date()
+    status = fields.String(validate=validate.OneOf(("open", "assigned", "checked_in", "done", "cancelled")))
+    crew = Code()

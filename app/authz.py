@@ -42,6 +42,8 @@ PERMISSIONS = {
     "cases:import": MANAGERS,
     "contacts:write": MANAGERS,
     "audit:read": frozenset({"auditor", "admin"}),
+    "dispatch:read": STAFF,
+    "dispatch:plan": MANAGERS,
 }
 
 # Personal fields returned whole only to these roles; everyone else gets them masked.

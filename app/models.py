@@ -313,6 +313,9 @@ class DispatchPlan(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     committed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
+    team: Mapped[Team | None] = relationship()
+    region: Mapped[Region | None] = relationship()
+
 
 class VisitTask(db.Model):
     """A home visit to make on a given day; assigned to a crew by a plan or by hand."""

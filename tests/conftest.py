@@ -244,7 +244,8 @@ class Factory:
 
         team = team or self.team()
         n = self._next()
-        crew = self._save(Crew(code=f"K{n:04d}", name=f"Crew {n}", team_id=team.id, **kw))
+        values = {"code": f"K{n:04d}", "name": f"Crew {n}", "team_id": team.id, **kw}
+        crew = self._save(Crew(**values))
         for _ in range(members):
             self.collector(team=team, crew=crew)
         return crew
@@ -255,6 +256,29 @@ class Factory:
         passed_at = passed_at or date.today() - timedelta(days=30)
         return self._save(TrainingRecord(collector_id=collector.id, module=module, passed_at=passed_at,
                                          expires_at=expires_at or passed_at + timedelta(days=365)))
+
+    def trained_crew(self, team, size=2, lat=31.23, lon=121.47, languages=("zh",), modules=None, **kw):
+        """A crew whose members hold every module the cn profile requires, valid for a year."""
+        crew = self.crew(team=team, members=0, **kw)
+        for _ in range(size):
+            member = self.collector(team=team, crew=crew, lat=lat, lon=lon, languages=list(languages))
+            for module in modules if modules is not None else ("law_compliance", "communication"):
+                self.training(member, module=module, passed_at=date.today() - timedelta(days=30))
+        return crew
+
+    def contact(self, case, purpose="contact", days_ago=3, result="no_answer", planned_visit_date=None):
+        from app.models import ContactAttempt
+
+        return self._save(ContactAttempt(case_id=case.id, channel="call", purpose=purpose, result=result,
+                                         occurred_at=datetime.now(timezone.utc) - timedelta(days=days_ago),
+                                         planned_visit_date=planned_visit_date))
+
+    def dispatchable_case(self, team, lat=31.2317, lon=121.4846, **kw):
+        """A field_visit case whose cn preconditions hold (a prior contact attempt)."""
+        debtor_kw = {k: kw.pop(k) for k in ("flags", "availability", "language", "timezone_name") if k in kw}
+        case = self.case(team=team, debtor=self.debtor(lat=lat, lon=lon, **debtor_kw), **kw)
+        self.contact(case)
+        return case
 
     def debtor(self, lat=31.2317, lon=121.4846, timezone_name="Asia/Shanghai", **kw):
         from app.models import Debtor

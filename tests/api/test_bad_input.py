@@ -17,9 +17,18 @@ def setup(make):
     case = make.case(team=team)
     admin = make.user("admin")
     other = make.user("auditor")
+    from datetime import date, timedelta
+
+    from app.models import VisitTask
+
+    make.trained_crew(team, code="CREW-OK")
+    day = date.today() + timedelta(days=1)
+    open_task = make._save(VisitTask(case_id=make.dispatchable_case(team).id, visit_date=day, status="open",
+                                     priority=1))
+    assigned = make._save(VisitTask(case_id=case.id, visit_date=day, status="assigned", crew_id=crew.id, priority=1))
     return {"headers": make.token(admin),
             "ids": {"user": other.id, "collector": collector.id, "crew": crew.id, "case": case.id,
-                    "debtor": case.debtor_id}}
+                    "debtor": case.debtor_id, "open_task": open_task.id, "assigned_task": assigned.id}}
 
 
 VALID = {
@@ -42,6 +51,9 @@ VALID = {
     ("PATCH", "/api/v1/debtors/{debtor}"): {"lat": 31.3, "lon": 121.5},
     ("POST", "/api/v1/cases/{case}/contact-attempts"): {"channel": "call", "result": "no_answer",
                                                         "occurred_at": "2026-11-01T10:00:00+08:00"},
+    ("POST", "/api/v1/dispatch/plans"): {"date": "2030-01-02", "team": "TEAM-A"},
+    ("POST", "/api/v1/tasks/{open_task}/assign"): {"crew": "CREW-OK", "reason": "closer"},
+    ("POST", "/api/v1/tasks/{assigned_task}/unassign"): {"reason": "hospital"},
 }
 
 # (endpoint, a field to break, the bad value, the field the error must name)
@@ -75,6 +87,11 @@ TYPED = [
     (("POST", "/api/v1/cases/{case}/contact-attempts"), "occurred_at", "2026-11-01 10:00", "occurred_at"),
     (("POST", "/api/v1/cases/{case}/contact-attempts"), "occurred_at", "2099-11-01T10:00:00+08:00", "occurred_at"),
     (("POST", "/api/v1/cases/{case}/contact-attempts"), "channel", "pigeon", "channel"),
+    (("POST", "/api/v1/dispatch/plans"), "date", "tomorrow", "date"),
+    (("POST", "/api/v1/dispatch/plans"), "team", "NOPE", "team"),
+    (("POST", "/api/v1/tasks/{open_task}/assign"), "crew", "NO-SUCH-CREW", "crew"),
+    (("POST", "/api/v1/tasks/{open_task}/assign"), "override_frequency", "true", "override_frequency"),
+    (("POST", "/api/v1/tasks/{assigned_task}/unassign"), "reason", "", "reason"),
 ]
 
 
@@ -148,6 +165,24 @@ def test_the_valid_body_used_above_is_accepted(client, setup, endpoint):
     """Guards the tests above: they break one thing in a body that is otherwise good."""
     response = _send(client, *endpoint, setup, json=VALID[endpoint])
     assert response.status_code in (200, 201), response.json
+
+
+def test_every_endpoint_that_takes_a_json_body_is_covered(app):
+    covered = {(method, path) for method, path in VALID}
+    for rule in app.url_map.iter_rules():
+        spec = getattr(app.view_functions[rule.endpoint], "api_spec", None)
+        if spec and spec["body"]:
+            path = rule.rule
+            for name in rule.arguments:
+                path = path.replace(f"<int:{name}>", "{%s}" % name)
+            methods = rule.methods - {"HEAD", "OPTIONS"}
+            assert any(m in methods and _same_route(p, path) for m, p in covered), rule.rule
+
+
+def _same_route(template, rule_path):
+    import re
+
+    return re.sub(r"\{[^}]+\}", "{}", template) == re.sub(r"\{[^}]+\}", "{}", rule_path)
 
 
 def test_a_ten_megabyte_csv_of_garbage_is_refused_and_writes_nothing(app, client, setup):

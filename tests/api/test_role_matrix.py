@@ -29,13 +29,30 @@ def world(make):
         "admin": make.user("admin"),
     }
     other_user = make.user("auditor", username="someone-else")
+    from datetime import date, timedelta
+
+    from app.models import DispatchPlan, VisitTask
+
+    day = date.today() + timedelta(days=1)
+    empty = {"timezone": "Asia/Shanghai", "routes": [], "unassigned": [], "crews": []}
+    plan_a = make._save(DispatchPlan(plan_date=day, team_id=team_a.id, status="draft", policy_profile="cn@2026.1",
+                                     result=empty, summary={}))
+    plan_b = make._save(DispatchPlan(plan_date=day, team_id=team_b.id, status="draft", policy_profile="cn@2026.1",
+                                     result=empty, summary={}))
+    make.trained_crew(team_a, code="CREW-FULL")
+    open_task = make._save(VisitTask(case_id=make.dispatchable_case(team_a).id, visit_date=day, status="open",
+                                     priority=10))
+    crew_task = make._save(VisitTask(case_id=case_a.id, visit_date=day, status="assigned", crew_id=crew.id,
+                                     sequence=1, priority=10))
+    other_task = make._save(VisitTask(case_id=case_b.id, visit_date=day, status="open", priority=10))
     return {
         "users": users,
         "headers": {role: make.token(user) for role, user in users.items()} | {"anonymous": {}},
         "ids": {
             "case_a": case_a.id, "case_b": case_b.id, "debtor_a": case_a.debtor_id, "debtor_b": case_b.debtor_id,
             "collector_a": collector.id, "collector_b": collector_b.id, "crew_a": crew.id, "crew_b": crew_b.id,
-            "user_x": other_user.id,
+            "user_x": other_user.id, "plan_a": plan_a.id, "plan_b": plan_b.id, "open_task": open_task.id,
+            "crew_task": crew_task.id, "other_task": other_task.id, "day": day.isoformat(),
         },
     }
 
@@ -125,6 +142,19 @@ MATRIX = [
     ("api.cases.record_contact_attempt", "POST", "/api/v1/cases/{case_b}/contact-attempts",
      lambda role: {"channel": "call", "result": "no_answer", "occurred_at": "2026-11-01T10:00:00+08:00"},
      {"anonymous": 401, "agent": 403, "supervisor": 404, "auditor": 403, "admin": 201}),
+    ("api.dispatch.create_plan", "POST", "/api/v1/dispatch/plans",
+     lambda role: {"date": "2030-01-02", "team": "TEAM-A"}, WRITE_MANAGERS),
+    ("api.dispatch.get_plan", "GET", "/api/v1/dispatch/plans/{plan_a}", None, READ_STAFF),
+    ("api.dispatch.get_plan", "GET", "/api/v1/dispatch/plans/{plan_b}", None, READ_OTHER_TEAM),
+    ("api.dispatch.commit_plan", "POST", "/api/v1/dispatch/plans/{plan_a}/commit", None, UPDATE_MANAGERS),
+    ("api.dispatch.commit_plan", "POST", "/api/v1/dispatch/plans/{plan_b}/commit", None, UPDATE_OTHER_TEAM),
+    ("api.dispatch.list_tasks", "GET", "/api/v1/tasks", None, READ_STAFF),
+    ("api.dispatch.assign_task", "POST", "/api/v1/tasks/{open_task}/assign",
+     lambda role: {"crew": "CREW-FULL", "reason": "matrix"}, UPDATE_MANAGERS),
+    ("api.dispatch.assign_task", "POST", "/api/v1/tasks/{other_task}/assign",
+     lambda role: {"crew": "CREW-FULL", "reason": "matrix"}, UPDATE_OTHER_TEAM | {"admin": 422}),
+    ("api.dispatch.unassign_task", "POST", "/api/v1/tasks/{crew_task}/unassign",
+     lambda role: {"reason": "matrix"}, UPDATE_MANAGERS),
 ]
 PUBLIC = {"api.auth.login", "api.openapi.openapi_json", "api.openapi.docs"}
 

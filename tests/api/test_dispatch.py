@@ -1,0 +1,288 @@
+"""Planning a day from the database, under the conduct policy, and moving tasks by hand."""
+from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+import sqlalchemy as sa
+
+from app.models import AuditEvent, ConductFlag, VisitTask
+
+DAY = date.today() + timedelta(days=1)
+
+
+@pytest.fixture()
+def team(make):
+    return make.team(code="SH-A", region=make.region(code="SH", timezone_name="Asia/Shanghai"))
+
+
+@pytest.fixture()
+def sup(make, team):
+    return make.token(make.user("supervisor", team=team))
+
+
+def plan(client, headers, team="SH-A", day=DAY):
+    response = client.post("/api/v1/dispatch/plans", json={"date": day.isoformat(), "team": team}, headers=headers)
+    assert response.status_code == 201, response.json
+    return response.json
+
+
+def where(plan_json, case):
+    for route in plan_json["routes"]:
+        for stop in route["stops"]:
+            if stop["case_id"] == case.id:
+                return route["crew"], stop
+    for entry in plan_json["unassigned"]:
+        if entry["case_id"] == case.id:
+            return None, entry
+    raise AssertionError("every task must appear in the plan")
+
+
+def test_dispatchable_cases_are_routed_to_eligible_crews_with_a_reason(client, make, team, sup):
+    crew = make.trained_crew(team)
+    cases = [make.dispatchable_case(team, lat=31.23 + i / 200) for i in range(3)]
+    result = plan(client, sup)
+    assert result["status"] == "draft" and result["summary"]["assigned"] == 3
+    for case in cases:
+        crew_code, stop = where(result, case)
+        assert crew_code == crew.code
+        assert stop["why"]["rule"] == "dispatch.route"
+
+
+def test_a_crew_with_lapsed_training_gets_no_tasks_and_says_why(client, make, team, sup):
+    lapsed = make.trained_crew(team, modules=("communication",))
+    make.dispatchable_case(team)
+    result = plan(client, sup)
+    report = next(c for c in result["crews"] if c["crew"] == lapsed.code)
+    assert report["eligible"] is False
+    assert {r["rule_id"] for r in report["rules"]} == {"cn.qualification"}
+    assert result["routes"] == []
+
+
+def test_a_lone_collector_is_not_a_crew_under_the_cn_profile(client, make, team, sup):
+    lone = make.trained_crew(team, size=1)
+    make.dispatchable_case(team)
+    report = next(c for c in plan(client, sup)["crews"] if c["crew"] == lone.code)
+    assert [r["rule_id"] for r in report["rules"]] == ["cn.crew_size"]
+
+
+def test_a_disputed_debtor_is_kept_out_of_the_plan_with_the_rule_named(client, make, team, sup):
+    make.trained_crew(team)
+    disputed = make.dispatchable_case(team, flags={"dispute": True})
+    crew_code, entry = where(plan(client, sup), disputed)
+    assert crew_code is None and entry["reason"] == "policy"
+    assert [r["rule_id"] for r in entry["rules"]] == ["cn.blocking_flag"]
+    assert entry["rules"][0]["reason_zh"]
+
+
+def test_a_case_never_contacted_remotely_is_not_visited(client, make, team, sup):
+    make.trained_crew(team)
+    silent = make.case(team=team)
+    crew_code, entry = where(plan(client, sup), silent)
+    assert crew_code is None and [r["rule_id"] for r in entry["rules"]] == ["cn.prior_contact"]
+
+
+def test_a_debtor_speaking_only_wuu_waits_for_a_crew_that_speaks_it(client, make, team, sup):
+    make.trained_crew(team, languages=("zh",))
+    wuu = make.dispatchable_case(team, language="wuu")
+    crew_code, entry = where(plan(client, sup), wuu)
+    assert crew_code is None and entry["reason"] == "skills"
+    speaker = make.trained_crew(team, languages=("zh", "wuu"))
+    assert where(plan(client, sup), wuu)[0] == speaker.code
+
+
+def test_an_evening_only_debtor_is_visited_in_their_window(client, make, team, sup):
+    crew = make.trained_crew(team)
+    from app.extensions import db
+    from app.models import Collector
+
+    with make.app.app_context():
+        for member in db.session.scalars(sa.select(Collector).where(Collector.crew_id == crew.id)):
+            member.shift_end = datetime.strptime("21:30", "%H:%M").time()
+        db.session.commit()
+    evening = make.dispatchable_case(team, availability=[{"start": "18:00", "end": "21:00"}])
+    crew_code, stop = where(plan(client, sup), evening)
+    assert crew_code == crew.code and "18:00" <= stop["start"] < "21:00"
+
+
+def test_committing_writes_the_tasks_in_order_with_utc_times(app, db, client, make, team, sup):
+    crew = make.trained_crew(team)
+    cases = [make.dispatchable_case(team, lat=31.23 + i / 100) for i in range(3)]
+    draft = plan(client, sup)
+    committed = client.post(f"/api/v1/dispatch/plans/{draft['id']}/commit", headers=sup)
+    assert committed.status_code == 200 and committed.json["status"] == "committed"
+    with app.app_context():
+        tasks = db.session.scalars(sa.select(VisitTask).order_by(VisitTask.sequence)).all()
+        assert {t.case_id for t in tasks} == {c.id for c in cases}
+        assert [t.sequence for t in tasks] == [1, 2, 3] and {t.crew_id for t in tasks} == {crew.id}
+        first = tasks[0].planned_start.astimezone(ZoneInfo("Asia/Shanghai"))
+        assert first.date() == DAY and tasks[0].planned_start.utcoffset() == timedelta(0)
+        actions = db.session.scalars(sa.select(AuditEvent.action)).all()
+        assert actions.count("task.planned") == 3 and "plan.committed" in actions
+
+
+def test_a_flag_raised_after_drafting_keeps_the_task_unassigned_at_commit(app, db, client, make, team, sup):
+    make.trained_crew(team)
+    case = make.dispatchable_case(team)
+    draft = plan(client, sup)
+    assert where(draft, case)[0] is not None
+    client.patch(f"/api/v1/debtors/{case.debtor_id}", json={"flags": {"cease": True}}, headers=sup)
+    client.post(f"/api/v1/dispatch/plans/{draft['id']}/commit", headers=sup)
+    with app.app_context():
+        task = db.session.scalars(sa.select(VisitTask)).one()
+        assert task.status == "open" and task.crew_id is None
+        assert task.reason["rules"][0]["rule_id"] == "cn.blocking_flag"
+
+
+def test_a_plan_is_committed_once_and_a_new_one_supersedes_it(client, make, team, sup):
+    make.trained_crew(team)
+    make.dispatchable_case(team)
+    first = plan(client, sup)
+    assert client.post(f"/api/v1/dispatch/plans/{first['id']}/commit", headers=sup).status_code == 200
+    again = client.post(f"/api/v1/dispatch/plans/{first['id']}/commit", headers=sup)
+    assert again.status_code == 409
+    second = plan(client, sup)
+    client.post(f"/api/v1/dispatch/plans/{second['id']}/commit", headers=sup)
+    assert client.get(f"/api/v1/dispatch/plans/{first['id']}", headers=sup).json["status"] == "superseded"
+
+
+def test_another_teams_supervisor_cannot_plan_or_see_this_team(client, make, team, sup):
+    make.trained_crew(team)
+    make.dispatchable_case(team)
+    draft = plan(client, sup)
+    other = make.token(make.user("supervisor", team=make.team(code="SH-B")))
+    refused = client.post("/api/v1/dispatch/plans", json={"date": DAY.isoformat(), "team": "SH-A"}, headers=other)
+    assert refused.status_code == 422 and "team" in refused.json["error"]["fields"]
+    assert client.get(f"/api/v1/dispatch/plans/{draft['id']}", headers=other).status_code == 404
+
+
+def test_a_region_plan_covers_every_team_of_the_region(app, db, client, make, team):
+    from app.models import Region
+
+    with app.app_context():
+        region = db.session.scalars(sa.select(Region).where(Region.code == "SH")).one()
+    second = make.team(code="SH-B", region=region)
+    crews = [make.trained_crew(team), make.trained_crew(second)]
+    cases = [make.dispatchable_case(team), make.dispatchable_case(second, lat=31.3)]
+    region_sup = make.token(make.user("supervisor", region=region))
+    response = client.post("/api/v1/dispatch/plans", json={"date": DAY.isoformat(), "region": "SH"},
+                           headers=region_sup)
+    assert response.status_code == 201 and response.json["region"] == "SH"
+    assert {where(response.json, c)[0] for c in cases} <= {c.code for c in crews}
+    assert response.json["summary"]["assigned"] == 2
+    elsewhere = make.token(make.user("supervisor", region=make.region(code="YY")))
+    refused = client.post("/api/v1/dispatch/plans", json={"date": DAY.isoformat(), "region": "SH"}, headers=elsewhere)
+    assert refused.status_code == 422
+
+
+# ---------------------------------------------------------------- manual moves
+
+@pytest.fixture()
+def committed_day(client, make, team, sup):
+    crews = [make.trained_crew(team), make.trained_crew(team, lat=31.25)]
+    cases = [make.dispatchable_case(team, lat=31.23 + i / 100) for i in range(4)]
+    draft = plan(client, sup)
+    client.post(f"/api/v1/dispatch/plans/{draft['id']}/commit", headers=sup)
+    return crews, cases
+
+
+def task_of(app, db, case):
+    with app.app_context():
+        return db.session.scalars(sa.select(VisitTask).where(VisitTask.case_id == case.id)).one()
+
+
+def test_a_task_moves_to_another_crew_by_hand(app, db, client, committed_day, sup):
+    crews, cases = committed_day
+    task = task_of(app, db, cases[0])
+    target = next(c for c in crews if c.id != task.crew_id)
+    response = client.post(f"/api/v1/tasks/{task.id}/assign", json={"crew": target.code, "reason": "closer"},
+                           headers=sup)
+    assert response.status_code == 200, response.json
+    assert response.json["crew"] == target.code and response.json["reason"]["note"] == "closer"
+    with app.app_context():
+        event = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "task.assigned")).one()
+        assert event.actor_role == "supervisor" and "closer" in event.changes
+
+
+def test_a_move_the_policy_refuses_names_its_rule_and_changes_nothing(app, db, client, make, committed_day, sup):
+    crews, cases = committed_day
+    task = task_of(app, db, cases[0])
+    client.patch(f"/api/v1/debtors/{cases[0].debtor_id}", json={"flags": {"dispute": True}}, headers=sup)
+    target = next(c for c in crews if c.id != task.crew_id)
+    response = client.post(f"/api/v1/tasks/{task.id}/assign", json={"crew": target.code, "reason": "try"},
+                           headers=sup)
+    assert response.status_code == 422
+    assert response.json["error"]["rule_id"] == "cn.blocking_flag"
+    assert response.json["error"]["profile_version"] == "cn@2026.1"
+    assert task_of(app, db, cases[0]).crew_id == task.crew_id
+
+
+def test_a_move_onto_an_ineligible_crew_is_refused(app, db, client, make, team, committed_day, sup):
+    _, cases = committed_day
+    lapsed = make.trained_crew(team, modules=())
+    task = task_of(app, db, cases[0])
+    response = client.post(f"/api/v1/tasks/{task.id}/assign", json={"crew": lapsed.code, "reason": "x"}, headers=sup)
+    assert response.status_code == 422 and response.json["error"]["rule_id"] == "cn.qualification"
+
+
+def test_a_move_onto_a_full_crew_is_a_conflict(app, db, client, make, team, committed_day, sup):
+    crews, cases = committed_day
+    from app.models import Collector
+
+    def load(crew):
+        return sum(1 for c in cases if task_of(app, db, c).crew_id == crew.id)
+
+    target = min(crews, key=load)
+    capacity = max(load(target), 1)
+    with app.app_context():
+        for member in db.session.scalars(sa.select(Collector).where(Collector.crew_id == target.id)):
+            member.daily_capacity = capacity
+        db.session.commit()
+    movable = [t for t in (task_of(app, db, c) for c in cases) if t.crew_id != target.id]
+    statuses = [client.post(f"/api/v1/tasks/{t.id}/assign", json={"crew": target.code, "reason": "x"},
+                            headers=sup) for t in movable]
+    assert load(target) == capacity
+    refused = [r for r in statuses if r.status_code == 409]
+    assert refused and refused[0].json["error"]["code"] == "crew_full"
+
+
+def test_overriding_the_frequency_cap_by_hand_raises_a_conduct_flag(app, db, client, make, team, sup):
+    crew = make.trained_crew(team)
+    case = make.dispatchable_case(team)
+    # visited two days before DAY
+    from app.models import Visit
+
+    earlier = make._save(VisitTask(case_id=case.id, visit_date=DAY - timedelta(days=2), status="done",
+                                   crew_id=crew.id, priority=1))
+    from app.models import Collector
+
+    with app.app_context():
+        member = db.session.scalars(sa.select(Collector.id).where(Collector.crew_id == crew.id)).first()
+    make._save(Visit(task_id=earlier.id, crew_id=crew.id, collector_id=member,
+                     check_in_at=datetime.combine(DAY - timedelta(days=2), datetime.min.time(),
+                                                  ZoneInfo("Asia/Shanghai")).replace(hour=10).astimezone(timezone.utc),
+                     check_in_lat=31.23, check_in_lon=121.48))
+    crew_code, entry = where(plan(client, sup), case)
+    assert crew_code is None and [r["rule_id"] for r in entry["rules"]] == ["cn.frequency_cap"]
+    task = make._save(VisitTask(case_id=case.id, visit_date=DAY, status="open", priority=1))
+    refused = client.post(f"/api/v1/tasks/{task.id}/assign", json={"crew": crew.code, "reason": "urgent"}, headers=sup)
+    assert refused.json["error"]["rule_id"] == "cn.frequency_cap"
+    allowed = client.post(f"/api/v1/tasks/{task.id}/assign", headers=sup,
+                          json={"crew": crew.code, "reason": "debtor asked", "override_frequency": True})
+    assert allowed.status_code == 200, allowed.json
+    with app.app_context():
+        flag = db.session.scalars(sa.select(ConductFlag)).one()
+        assert (flag.kind, flag.rule_id, flag.task_id) == ("frequency_override", "cn.frequency_override", task.id)
+
+
+def test_unassigning_needs_a_reason_and_reopens_the_task(app, db, client, committed_day, sup):
+    _, cases = committed_day
+    task = task_of(app, db, cases[0])
+    assert client.post(f"/api/v1/tasks/{task.id}/unassign", json={}, headers=sup).status_code == 422
+    response = client.post(f"/api/v1/tasks/{task.id}/unassign", json={"reason": "debtor in hospital"}, headers=sup)
+    assert response.status_code == 200
+    assert (response.json["status"], response.json["crew"]) == ("open", None)
+
+
+def test_tasks_are_listed_by_date_and_status(client, committed_day, sup):
+    listed = client.get(f"/api/v1/tasks?date={DAY.isoformat()}&status=assigned", headers=sup).json["items"]
+    assert len(listed) == 4 and all(t["crew"] for t in listed)
