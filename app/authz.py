@@ -10,19 +10,23 @@ only their team, or every team of their region; an auditor reads everything and
 writes nothing but review notes; an admin manages users and everything else.
 A row outside the caller's scope is answered 404, so its existence does not leak.
 """
-from sqlalchemy import exists, select
+from sqlalchemy import exists, or_, select
 
 from app.errors import Forbidden, NotFound, ValidationFailed
 from app.extensions import db
 from app.models import (
     Case,
     Collector,
+    Complaint,
+    ConductFlag,
     ContactAttempt,
     Crew,
     Debtor,
+    RepaymentAgreement,
     Team,
     TrainingRecord,
     User,
+    Visit,
     VisitTask,
 )
 
@@ -44,6 +48,14 @@ PERMISSIONS = {
     "audit:read": frozenset({"auditor", "admin"}),
     "dispatch:read": STAFF,
     "dispatch:plan": MANAGERS,
+    "field:act": frozenset({"agent"}),
+    "agreements:read": STAFF,
+    "agreements:approve": MANAGERS,
+    "payments:write": frozenset({"admin"}),
+    "flags:read": STAFF,
+    "flags:review": STAFF,  # an auditor writes nothing but review notes
+    "complaints:read": STAFF,
+    "complaints:write": MANAGERS,
 }
 
 # Personal fields returned whole only to these roles; everyone else gets them masked.
@@ -105,6 +117,13 @@ def scope(stmt, model, user):
         return stmt.where(exists().where(Case.id == VisitTask.case_id, Case.team_id.in_(teams)))
     if model is User:
         return stmt.where(User.id == user.id)
+    if model is RepaymentAgreement:
+        return stmt.where(RepaymentAgreement.case_id.in_(select(Case.id).where(Case.team_id.in_(teams))))
+    if model in (ConductFlag, Complaint):
+        return stmt.where(or_(model.case_id.in_(select(Case.id).where(Case.team_id.in_(teams))),
+                              model.collector_id.in_(select(Collector.id).where(Collector.team_id.in_(teams)))))
+    if model is Visit:
+        return stmt.where(Visit.crew_id.in_(select(Crew.id).where(Crew.team_id.in_(teams))))
     raise NotImplementedError(f"no scope rule for {model.__name__}")
 
 

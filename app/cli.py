@@ -31,6 +31,7 @@ def register(app):
     app.cli.add_command(demo_command)
     app.cli.add_command(audit_cli)
     app.cli.add_command(cases_cli)
+    app.cli.add_command(agreements_cli)
 
 
 @click.group("users", help="Accounts and roles.")
@@ -126,3 +127,22 @@ def import_command(path, team, mode, dry_run):
                f"{'committed' if report.committed else 'nothing written'}")
     if report.problems and not report.committed:
         sys.exit(1)
+
+
+@click.group("agreements", help="Repayment agreements.")
+def agreements_cli():
+    pass
+
+
+@agreements_cli.command("evaluate")
+@click.option("--date", "on_date", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="Evaluate as of this day (default: today, UTC).")
+def evaluate_command(on_date):
+    """Mark instalments late/missed and agreements kept/broken; broken ones send the case back."""
+    from datetime import datetime, timezone
+
+    from app.services.agreements import evaluate
+
+    day = on_date.date() if on_date else datetime.now(timezone.utc).date()
+    counts = _commit_or_fail(lambda: evaluate(day))
+    click.echo(f"{day}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))

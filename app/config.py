@@ -52,6 +52,10 @@ def from_environment(instance_path):
         "IMPORT_MAX_BYTES": _int("IMPORT_MAX_BYTES", 64 * 1024 * 1024),
         "DEFAULT_TIMEZONE": os.environ.get("DEFAULT_TIMEZONE", "Asia/Shanghai"),
         "DEFAULT_CURRENCY": os.environ.get("DEFAULT_CURRENCY", "CNY"),
+        "S3_BUCKET": os.environ.get("S3_BUCKET") or None,
+        "S3_ENDPOINT_URL": os.environ.get("S3_ENDPOINT_URL") or None,
+        "RECORDING_MAX_BYTES": _int("RECORDING_MAX_BYTES", 50 * 1024 * 1024),
+        "VISIT_SERVICE_MINUTES": _int("VISIT_SERVICE_MINUTES", 30),
     }
 
 
