@@ -98,6 +98,8 @@ TYPED = [
     (("POST", "/api/v1/users"), "password", "short", "password"),
     (("PATCH", "/api/v1/users/{user}"), "active", "yes", "active"),
     (("POST", "/api/v1/regions"), "timezone", "Mars/Olympus", "timezone"),
+    (("POST", "/api/v1/regions"), "policy_profile", "eu-gdpr", "policy_profile"),
+    (("POST", "/api/v1/teams"), "policy_profile", "made-up", "policy_profile"),
     (("POST", "/api/v1/collectors"), "home", {"lat": 91, "lon": 121.4}, "home"),
     (("POST", "/api/v1/collectors"), "home", {"lat": 31.2, "lon": -181}, "home"),
     (("POST", "/api/v1/collectors"), "home", {"lat": "31.2", "lon": 121.4}, "home"),
