@@ -38,8 +38,11 @@ def create_app(config=None):
     from api import create_blueprint
     from api.health import bp as health_bp
 
+    from app.web import bp as web_bp
+
     app.register_blueprint(create_blueprint())
     app.register_blueprint(health_bp)
+    app.register_blueprint(web_bp)
 
     from app import cli
 
