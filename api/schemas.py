@@ -750,3 +750,27 @@ class ConductRecordOut(Schema):
     flags_total = fields.Integer()
     complaints = fields.Dict()
     agreements = fields.Dict()
+
+
+class BoardQuery(BaseSchema):
+    date = fields.Date(required=True)
+    team = Code()
+    region = Code()
+
+    @validates_schema
+    def one_scope(self, data, **kwargs):
+        if bool(data.get("team")) == bool(data.get("region")):
+            raise ValidationError("give either team or region", "team")
+
+
+class BoardOut(Schema):
+    date = fields.Date()
+    team = fields.String(allow_none=True)
+    region = fields.String()
+    timezone = fields.String()
+    plan = fields.Dict(allow_none=True)
+    crews = fields.List(fields.Dict())
+    tasks = fields.List(fields.Dict(), metadata={"description": "Every task of the day with status, crew, order, "
+                                                                "position and reason."})
+    counts = fields.Dict()
+    attention = fields.Dict()

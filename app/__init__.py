@@ -4,7 +4,11 @@ import re
 import uuid
 from pathlib import Path
 
+from datetime import date, datetime
+from decimal import Decimal
+
 from flask import Flask, g, request
+from flask.json.provider import DefaultJSONProvider
 from sqlalchemy import event
 
 from app import audit, config as config_module, errors, policy
@@ -14,9 +18,23 @@ MIGRATIONS = str(Path(__file__).resolve().parent.parent / "migrations")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
 
 
+class JSONProvider(DefaultJSONProvider):
+    """ISO 8601 for dates and times (Flask's default is the HTTP date format), and
+    decimal text for Decimal, wherever they appear in a response."""
+
+    @staticmethod
+    def default(value):
+        if isinstance(value, (date, datetime)):
+            return value.isoformat()
+        if isinstance(value, Decimal):
+            return str(value)
+        return DefaultJSONProvider.default(value)
+
+
 def create_app(config=None):
     """Build the app. ``config`` (a dict) overrides what the environment says."""
     app = Flask(__name__, instance_relative_config=True)
+    app.json = JSONProvider(app)
     app.config.update(config_module.from_environment(app.instance_path))
     if config:
         app.config.update(config)

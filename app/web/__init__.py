@@ -24,3 +24,8 @@ def board():
 @bp.get("/audit")
 def audit_desk():
     return render_template("web/audit.html", config=page_config())
+
+
+@bp.get("/favicon.ico")
+def favicon():
+    return "", 204

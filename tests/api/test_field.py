@@ -442,3 +442,8 @@ def test_an_oversized_batch_is_refused(client, day):
     events = [{"type": "check_in", "task_id": 1, "client_event_id": f"evt-{i:05d}"} for i in range(501)]
     response = client.post("/api/v1/agent/sync", json={"events": events}, headers=day.headers)
     assert response.status_code in (413, 422)
+
+
+def test_times_inside_the_route_are_iso_8601_with_offset(client, day):
+    stop = client.get(f"/api/v1/agent/route?date={day.date.isoformat()}", headers=day.headers).json["stops"][0]
+    assert datetime.fromisoformat(stop["planned_start"]).utcoffset() == timedelta(0)
