@@ -193,6 +193,8 @@ MATRIX = [
     ("api.dispatch.commit_plan", "POST", "/api/v1/dispatch/plans/{plan_a}/commit", None, UPDATE_MANAGERS),
     ("api.dispatch.commit_plan", "POST", "/api/v1/dispatch/plans/{plan_b}/commit", None, UPDATE_OTHER_TEAM),
     ("api.dispatch.list_tasks", "GET", "/api/v1/tasks", None, READ_STAFF),
+    ("api.dispatch.get_board", "GET", "/api/v1/board?date={day}&team=TEAM-A", None, READ_STAFF),
+    ("api.dispatch.get_board", "GET", "/api/v1/board?date={day}&team=TEAM-B", None, READ_STAFF | {"supervisor": 422}),
     ("api.dispatch.assign_task", "POST", "/api/v1/tasks/{open_task}/assign",
      lambda role: {"crew": "CREW-FULL", "reason": "matrix"}, UPDATE_MANAGERS),
     ("api.dispatch.assign_task", "POST", "/api/v1/tasks/{other_task}/assign",
