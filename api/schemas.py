@@ -442,6 +442,9 @@ class AssignIn(BaseSchema):
     crew = Code(required=True)
     reason = Text(500, required=True)
     override_frequency = StrictBoolean(load_default=False)
+    from_crew = fields.String(allow_none=True, validate=validate.Length(max=40), metadata={
+        "description": "The crew the caller saw the task on (null: unassigned). If the task has moved since, "
+                       "the answer is 409 and nothing changes."})
 
 
 class UnassignIn(BaseSchema):

@@ -348,6 +348,12 @@ def commit_plan(plan, user):
     return plan
 
 
+def _remember_crew(task, crew):
+    """Keep every crew a task was given to, so a phone of a former crew gets 'conflict', not 404."""
+    if crew is not None and crew.id not in (task.crew_history or []):
+        task.crew_history = [*(task.crew_history or []), crew.id]
+
+
 def _local_to_utc(plan_date, hhmm, zone):
     hours, minutes = map(int, hhmm.split(":"))
     return datetime.combine(plan_date, time(hours, minutes), zone).astimezone(timezone.utc)
@@ -360,6 +366,7 @@ def _write_task(task, case, plan, crew, stop, zone, why, user):
         db.session.add(task)
     task.plan_id = plan.id
     task.crew_id = crew.id if crew else None
+    _remember_crew(task, crew)
     task.status = "assigned" if crew else "open"
     task.sequence = stop["sequence"] if crew else None
     task.planned_start = _local_to_utc(plan.plan_date, stop["start"], zone) if crew else None
@@ -388,6 +395,11 @@ def assign_task(task, data, user):
     refusal names its rule and nothing changes."""
     if task.status not in ("open", "assigned"):
         raise Conflict(f"The task is {task.status}; it can no longer be moved.")
+    if "from_crew" in data:
+        seen = data["from_crew"] or None
+        if seen != (task.crew.code if task.crew else None):
+            raise Conflict("The task was moved by someone else meanwhile; reload the board.", code="task_changed",
+                           details={"now_crew": task.crew.code if task.crew else None})
     # Locking the crew row serialises parallel moves onto one crew, so capacity holds.
     crew = db.session.scalars(select(Crew).where(Crew.code == data["crew"]).with_for_update()).one_or_none()
     if crew is None or crew.team_id != task.case.team_id:
@@ -417,6 +429,7 @@ def assign_task(task, data, user):
     before = {"status": task.status, "crew_id": task.crew_id}
     old_crew_id = task.crew_id
     task.crew_id, task.status = crew.id, "assigned"
+    _remember_crew(task, crew)
     task.reason = {"reason": "manual", "by": user.username, "note": data.get("reason"),
                    "text": f"Moved by hand to crew {crew.code}: {data.get('reason') or 'no note'}"}
     db.session.flush()

@@ -15,6 +15,7 @@ from decimal import Decimal
 
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.orm import selectinload
 
 from app import audit, geo, money, pii, policy
@@ -152,20 +153,24 @@ def process(user, kind, task_id, data):
     crew_id = _crew_id(user)
     if task is None or (task.crew_id != crew_id and crew_id not in (task.crew_history or [])):
         raise NotFound("No such task on your crew.")
-    outer = db.session.begin_nested()
+    # Claim the event id first: a copy of this event arriving at the same moment waits on
+    # the unique index until this transaction ends, then finds it and answers duplicate.
+    claim = db.session.begin_nested()
     try:
-        status, answer = _apply(user, kind, task, crew_id, data)
-        db.session.add(ClientEvent(user_id=user.id, client_event_id=client_event_id, kind=kind, status=status,
-                                   task_id=task.id, payload=_jsonable(data), response=answer))
+        event = ClientEvent(user_id=user.id, client_event_id=client_event_id, kind=kind, status="processing",
+                            task_id=task.id, payload=_jsonable(data), response={})
+        db.session.add(event)
         db.session.flush()
-        outer.commit()
     except IntegrityError:
-        # The same event arrived twice at once; the other request recorded it first.
-        outer.rollback()
+        claim.rollback()
         stored = _stored(user, client_event_id)
         if stored is None:
             raise
         return _as_duplicate(stored, kind, task_id)
+    status, answer = _apply(user, kind, task, crew_id, data)
+    event.status, event.response = status, answer
+    db.session.flush()
+    claim.commit()
     return status, answer
 
 
@@ -210,17 +215,28 @@ def _apply(user, kind, task, crew_id, data):
     try:
         result = HANDLERS[kind](user, task, data)
         inner.commit()
+    except StaleDataError:
+        # Another phone of the crew changed this task at the same moment.
+        inner.rollback()
+        exc = Conflict("The task changed at the same moment on another phone; reload the route.",
+                       code="changed_meanwhile")
+        return _rejected(kind, task, data, base, exc)
     except DomainError as exc:
         inner.rollback()
-        error = {"code": exc.code, "message": exc.message, "fields": exc.fields}
-        if getattr(exc, "rule_id", None):
-            error |= {"rule_id": exc.rule_id, "profile_version": exc.profile_version,
-                      "reason_zh": (exc.details or {}).get("reason_zh")}
-        audit.record(f"field.{kind}.rejected", task, lat=data.get("lat"), lon=data.get("lon"),
-                     extra={"client_event_id": data["client_event_id"], "code": exc.code,
-                            "rule_id": getattr(exc, "rule_id", None)})
-        return "rejected", {**base, "status": "rejected", "http_status": exc.status, "error": error}
+        return _rejected(kind, task, data, base, exc)
     return "accepted", {**base, "status": "accepted", **result}
+
+
+def _rejected(kind, task, data, base, exc):
+    """The answer to a refused event, which is kept on record like any other."""
+    error = {"code": exc.code, "message": exc.message, "fields": exc.fields}
+    if getattr(exc, "rule_id", None):
+        error |= {"rule_id": exc.rule_id, "profile_version": exc.profile_version,
+                  "reason_zh": (exc.details or {}).get("reason_zh")}
+    audit.record(f"field.{kind}.rejected", task, lat=data.get("lat"), lon=data.get("lon"),
+                 extra={"client_event_id": data["client_event_id"], "code": exc.code,
+                        "rule_id": getattr(exc, "rule_id", None)})
+    return "rejected", {**base, "status": "rejected", "http_status": exc.status, "error": error}
 
 
 def _event_time(device_time, now):

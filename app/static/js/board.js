@@ -192,7 +192,7 @@
       refusal.textContent = "";
       try {
         await api.call("POST", `/api/v1/tasks/${task.id}/assign`,
-          { crew: select.value, reason: note.value || "moved on the board" });
+          { crew: select.value, reason: note.value || "moved on the board", from_crew: task.crew });
         toast(i18n.t("board.moved", { crew: select.value }));
         await refresh(false);
       } catch (error) {
