@@ -777,3 +777,27 @@ class BoardOut(Schema):
                                                                 "position and reason."})
     counts = fields.Dict()
     attention = fields.Dict()
+
+
+class JobParams(BaseSchema):
+    date = fields.Date()
+    teams = fields.List(Code(), validate=validate.Length(max=200))
+
+
+class JobIn(BaseSchema):
+    name = fields.String(required=True, validate=validate.OneOf(("plan_day", "evaluate_agreements")))
+    params = fields.Nested(JobParams, load_default=dict)
+
+
+class JobOut(Schema):
+    id = fields.String()
+    name = fields.String()
+    params = fields.Dict()
+    status = fields.String(metadata={"description": "queued, running, retrying, finished or failed"})
+    runner = fields.String(metadata={"description": "rq (a worker on Redis) or inline (in-process)"})
+    attempts = fields.Integer()
+    result = fields.Dict(allow_none=True)
+    error = fields.String(allow_none=True)
+    created_at = fields.AwareDateTime()
+    started_at = fields.AwareDateTime(allow_none=True)
+    finished_at = fields.AwareDateTime(allow_none=True)

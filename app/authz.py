@@ -56,6 +56,7 @@ PERMISSIONS = {
     "flags:review": STAFF,  # an auditor writes nothing but review notes
     "complaints:read": STAFF,
     "complaints:write": MANAGERS,
+    "jobs:run": frozenset({"admin"}),
 }
 
 # Personal fields returned whole only to these roles; everyone else gets them masked.

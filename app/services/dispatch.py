@@ -62,7 +62,8 @@ def resolve_scope(data, user):
     """The teams a plan covers, and the zone its times are written in."""
     if bool(data.get("team")) == bool(data.get("region")):
         raise ValidationFailed("Plan for one team or one region.", fields={"team": ["give team or region"]})
-    visible = authz.visible_team_ids(user)
+    # No user: the service itself (nightly planning) plans for any team.
+    visible = authz.visible_team_ids(user) if user is not None else None
     if data.get("team"):
         team = db.session.scalars(select(Team).options(selectinload(Team.region))
                                   .where(Team.code == data["team"])).one_or_none()
@@ -234,7 +235,8 @@ def create_plan(data, user):
     profile = policy.current().for_team(team or teams[0])
     plan = DispatchPlan(plan_date=plan_date, team_id=team.id if team else None,
                         region_id=None if team else region.id, status="draft", policy_profile=profile.label,
-                        result=result, summary=_summary(result, engine_plan), created_by_id=user.id)
+                        result=result, summary=_summary(result, engine_plan),
+                        created_by_id=user.id if user is not None else None)
     db.session.add(plan)
     db.session.flush()
     audit.record("plan.drafted", plan, after={"date": plan_date.isoformat(), "summary": plan.summary})

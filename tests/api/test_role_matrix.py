@@ -64,6 +64,10 @@ def world(make):
              for name, c, case in (("a", collector, case_a), ("b", collector_b, case_b))}
     complaint = make._save(Complaint(case_id=case_a.id, debtor_id=case_a.debtor_id, channel="phone",
                                      category="rudeness", text="x", status="open"))
+    from app.models import Job
+
+    job = make._save(Job(id="00000000-0000-4000-8000-000000000001", name="evaluate_agreements", params={},
+                         status="finished", runner="inline"))
     return {
         "users": users,
         "headers": {role: make.token(user) for role, user in users.items()} | {"anonymous": {}},
@@ -74,7 +78,7 @@ def world(make):
             "crew_task": crew_task.id, "other_task": other_task.id, "day": day.isoformat(),
             "in_visit": in_visit.id, "visit": visit.id, "agreement_a": agreements["a"].id,
             "agreement_b": agreements["b"].id, "flag_a": flags["a"].id, "flag_b": flags["b"].id,
-            "complaint": complaint.id, "loan_a": case_a.loan_ref,
+            "complaint": complaint.id, "loan_a": case_a.loan_ref, "job": job.id,
         },
     }
 
@@ -232,6 +236,9 @@ MATRIX = [
      lambda role: {"case_id": 0, "channel": "phone", "category": "rudeness", "text": "x"}, WRITE_MANAGERS),
     ("api.conduct.resolve_complaint", "POST", "/api/v1/complaints/{complaint}/resolve",
      lambda role: {"status": "under_review", "notes": "looking"}, UPDATE_MANAGERS),
+    ("api.jobs.submit_job", "POST", "/api/v1/jobs", lambda role: {"name": "evaluate_agreements"},
+     ADMIN_CREATES | {"admin": 202}),
+    ("api.jobs.get_job", "GET", "/api/v1/jobs/{job}", None, ADMIN_ONLY),
     ("api.conduct.conduct_record", "GET", "/api/v1/collectors/{collector_a}/conduct?from=2026-01-01&to=2030-01-01",
      None, READ_STAFF),
 ]
