@@ -1,5 +1,4 @@
 """The application factory."""
-import logging
 import re
 import uuid
 from pathlib import Path
@@ -11,7 +10,7 @@ from flask import Flask, g, request
 from flask.json.provider import DefaultJSONProvider
 from sqlalchemy import event
 
-from app import audit, config as config_module, errors, policy
+from app import audit, config as config_module, errors, observability, policy
 from app.extensions import db, limiter, migrate
 
 MIGRATIONS = str(Path(__file__).resolve().parent.parent / "migrations")
@@ -50,6 +49,7 @@ def create_app(config=None):
     policy.init_app(app)
     errors.register(app)
     _install_request_hooks(app)
+    observability.install(app)
     with app.app_context():
         _configure_sqlite(db.engine)
 
@@ -65,7 +65,6 @@ def create_app(config=None):
     from app import cli
 
     cli.register(app)
-    logging.getLogger("app").setLevel(app.config.get("LOG_LEVEL", "INFO"))
     return app
 
 

@@ -59,6 +59,8 @@ def from_environment(instance_path):
         # e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png; without it the maps draw plain projected geography.
         "MAP_TILE_URL": os.environ.get("MAP_TILE_URL") or None,
         "MAP_TILE_ATTRIBUTION": os.environ.get("MAP_TILE_ATTRIBUTION") or None,
+        "LOG_FORMAT": os.environ.get("LOG_FORMAT", "json"),
+        "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
         "JOB_QUEUE": os.environ.get("JOB_QUEUE", "fieldcollect"),
         "JOB_RETRIES": _int("JOB_RETRIES", 3),
         "JOB_RETRY_INTERVALS": [int(s) for s in os.environ.get("JOB_RETRY_INTERVALS", "10,60,300").split(",") if s],
