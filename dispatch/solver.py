@@ -42,7 +42,7 @@ NEAR_FOR_GROUPS = 5
 
 def default_time_limit(n_tasks: int) -> float:
     """Seconds a day of ``n_tasks`` may take when the caller sets no limit."""
-    return min(50.0, max(2.0, n_tasks / 250.0))
+    return min(45.0, max(2.0, n_tasks / 200.0))
 
 
 def solve(problem: dict, time_limit: float | None = None) -> dict:

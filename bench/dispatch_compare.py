@@ -1,0 +1,136 @@
+"""Side-by-side comparison of the dispatch engine with VROOM, OR-Tools and a greedy baseline.
+
+    python bench/dispatch_compare.py --sizes 200,1000,10000 --seeds 1,2,3
+
+For every size and seed a Shanghai problem is generated (one collector per
+8.33 tasks, as in a 1,000-task / 120-collector day), every peer solves it in
+its own subprocess (see ``dispatch_peers.py``) under a wall-clock timeout,
+and the plan is verified with ``dispatch.check``.  Peak memory is the
+subprocess's own maximum resident set, read with ``os.wait4``.  A peer that
+timed out on a size is not run again on that size, and a slower VROOM level
+is not started where a faster one timed out; the table says so.
+Plans and problems are kept in ``bench/out/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from dispatch import check, generate  # noqa: E402
+
+PEERS = ["engine", "vroom0", "vroom2", "vroom5", "ortools", "greedy"]
+# A VROOM level is not started where a faster level already timed out.
+SLOWER_THAN = {"vroom2": "vroom0", "vroom5": "vroom2"}
+
+
+def run_peer(peer: str, problem: Path, plan: Path, timeout: float) -> dict:
+    """Run one peer; returns wall seconds, peak MB and an error or None."""
+    began = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, str(HERE / "dispatch_peers.py"), peer,
+                             str(problem), str(plan)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    while True:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            break
+        if time.perf_counter() - began > timeout:
+            proc.send_signal(signal.SIGKILL)
+            _, status, usage = os.wait4(proc.pid, 0)
+            proc.returncode = -9
+            return {"wall": time.perf_counter() - began, "peak_mb": usage.ru_maxrss / 1024,
+                    "error": f"timed out after {timeout:.0f} s"}
+        time.sleep(0.05)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    error = None
+    if proc.returncode != 0:
+        lines = proc.stderr.read().decode(errors="replace").strip().splitlines()
+        error = lines[-1] if lines else f"exit {proc.returncode}"
+    proc.stderr.close()
+    return {"wall": time.perf_counter() - began, "peak_mb": usage.ru_maxrss / 1024,
+            "error": error}
+
+
+def better(a: dict, b: dict) -> bool:
+    """Whether summary ``a`` beats ``b`` in the contract's lexicographic order."""
+    return ((a["priority_sum"], a["assigned"], -a["distance_km"])
+            > (b["priority_sum"], b["assigned"], -b["distance_km"]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="200,1000,10000")
+    parser.add_argument("--seeds", default="1,2,3")
+    parser.add_argument("--peers", default=",".join(PEERS))
+    parser.add_argument("--timeout", type=float, default=600.0)
+    parser.add_argument("--out", default=str(HERE / "out"))
+    args = parser.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    peers = args.peers.split(",")
+    rows = []
+    header = (f"{'tasks':>6} {'seed':>4} {'peer':<8} {'priority':>9} {'assigned':>8} "
+              f"{'km':>9} {'seconds':>8} {'peak MB':>8}  check / note")
+    print(header)
+    print("-" * len(header))
+    for size in (int(s) for s in args.sizes.split(",")):
+        collectors = max(1, round(size / 8.33))
+        timed_out: dict[str, int] = {}
+        for seed in (int(s) for s in args.seeds.split(",")):
+            problem = generate(size, collectors, seed=seed)
+            problem_path = out / f"problem-{size}-{seed}.json"
+            problem_path.write_text(json.dumps(problem), encoding="utf-8")
+            summaries = {}
+            for peer in peers:
+                prefix = f"{size:>6} {seed:>4} {peer:<8}"
+                skip = None
+                if peer in timed_out:
+                    skip = f"skipped: timed out ({args.timeout:.0f} s) on seed {timed_out[peer]}"
+                elif SLOWER_THAN.get(peer) in timed_out:
+                    skip = (f"skipped: {SLOWER_THAN[peer]} already timed out "
+                            f"({args.timeout:.0f} s); level {peer[5:]} is slower")
+                if skip:
+                    line = f"{prefix} {'-':>9} {'-':>8} {'-':>9} {'-':>8} {'-':>8}  {skip}"
+                    print(line, flush=True)
+                    rows.append(line)
+                    continue
+                plan_path = out / f"plan-{size}-{seed}-{peer}.json"
+                plan_path.unlink(missing_ok=True)
+                result = run_peer(peer, problem_path, plan_path, args.timeout)
+                if result["error"]:
+                    if result["error"].startswith("timed out"):
+                        timed_out[peer] = seed
+                    line = (f"{prefix} {'-':>9} {'-':>8} {'-':>9} {result['wall']:>8.1f} "
+                            f"{result['peak_mb']:>8.0f}  {result['error']}")
+                else:
+                    plan = json.loads(plan_path.read_text(encoding="utf-8"))
+                    violations = check(problem, plan)
+                    s = plan["summary"]
+                    summaries[peer] = s
+                    verdict = "ok" if not violations else f"FAILED: {len(violations)} violations"
+                    line = (f"{prefix} {s['priority_sum']:>9} {s['assigned']:>8} "
+                            f"{s['distance_km']:>9.1f} {s['solve_seconds']:>8.1f} "
+                            f"{result['peak_mb']:>8.0f}  {verdict}")
+                print(line, flush=True)
+                rows.append(line)
+            if "engine" in summaries:
+                for peer, s in summaries.items():
+                    if peer != "engine":
+                        verdict = "better" if better(summaries["engine"], s) else \
+                            "not better"
+                        rows.append(f"{'':>6} {seed:>4} engine vs {peer}: {verdict}")
+    (out / "dispatch_compare.txt").write_text("\n".join([header] + rows) + "\n",
+                                              encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
