@@ -5,8 +5,9 @@
 For every size and seed a Shanghai problem is generated (one collector per
 8.33 tasks, as in a 1,000-task / 120-collector day), every peer solves it in
 its own subprocess (see ``dispatch_peers.py``) under a wall-clock timeout,
-and the plan is verified with ``dispatch.check``.  Peak memory is the
-subprocess's own maximum resident set, read with ``os.wait4``.  A peer that
+and the plan is verified with ``dispatch.check``.  "seconds" is the solve's
+own wall time (problem dict to routes); "cpu s" and "peak MB" are the whole
+subprocess's CPU time and maximum resident set, read with ``os.wait4``.  A peer that
 timed out on a size is not run again on that size, and a slower VROOM level
 is not started where a faster one timed out; the table says so.
 Plans and problems are kept in ``bench/out/``.
@@ -34,7 +35,12 @@ SLOWER_THAN = {"vroom2": "vroom0", "vroom5": "vroom2"}
 
 
 def run_peer(peer: str, problem: Path, plan: Path, timeout: float) -> dict:
-    """Run one peer; returns wall seconds, peak MB and an error or None."""
+    """Run one peer; returns wall and CPU seconds, peak MB and an error or None.
+
+    CPU seconds (user + system of the subprocess) are reported beside the
+    solve's wall time because the machine may be shared: wall time suffers
+    from other load, CPU time much less.
+    """
     began = time.perf_counter()
     proc = subprocess.Popen([sys.executable, str(HERE / "dispatch_peers.py"), peer,
                              str(problem), str(plan)],
@@ -48,6 +54,7 @@ def run_peer(peer: str, problem: Path, plan: Path, timeout: float) -> dict:
             _, status, usage = os.wait4(proc.pid, 0)
             proc.returncode = -9
             return {"wall": time.perf_counter() - began, "peak_mb": usage.ru_maxrss / 1024,
+                    "cpu": usage.ru_utime + usage.ru_stime,
                     "error": f"timed out after {timeout:.0f} s"}
         time.sleep(0.05)
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -57,7 +64,7 @@ def run_peer(peer: str, problem: Path, plan: Path, timeout: float) -> dict:
         error = lines[-1] if lines else f"exit {proc.returncode}"
     proc.stderr.close()
     return {"wall": time.perf_counter() - began, "peak_mb": usage.ru_maxrss / 1024,
-            "error": error}
+            "cpu": usage.ru_utime + usage.ru_stime, "error": error}
 
 
 def better(a: dict, b: dict) -> bool:
@@ -79,7 +86,7 @@ def main() -> None:
     peers = args.peers.split(",")
     rows = []
     header = (f"{'tasks':>6} {'seed':>4} {'peer':<8} {'priority':>9} {'assigned':>8} "
-              f"{'km':>9} {'seconds':>8} {'peak MB':>8}  check / note")
+              f"{'km':>9} {'seconds':>8} {'cpu s':>7} {'peak MB':>8}  check / note")
     print(header)
     print("-" * len(header))
     for size in (int(s) for s in args.sizes.split(",")):
@@ -99,7 +106,7 @@ def main() -> None:
                     skip = (f"skipped: {SLOWER_THAN[peer]} already timed out "
                             f"({args.timeout:.0f} s); level {peer[5:]} is slower")
                 if skip:
-                    line = f"{prefix} {'-':>9} {'-':>8} {'-':>9} {'-':>8} {'-':>8}  {skip}"
+                    line = f"{prefix} {'-':>9} {'-':>8} {'-':>9} {'-':>8} {'-':>7} {'-':>8}  {skip}"
                     print(line, flush=True)
                     rows.append(line)
                     continue
@@ -110,7 +117,7 @@ def main() -> None:
                     if result["error"].startswith("timed out"):
                         timed_out[peer] = seed
                     line = (f"{prefix} {'-':>9} {'-':>8} {'-':>9} {result['wall']:>8.1f} "
-                            f"{result['peak_mb']:>8.0f}  {result['error']}")
+                            f"{result['cpu']:>7.1f} {result['peak_mb']:>8.0f}  {result['error']}")
                 else:
                     plan = json.loads(plan_path.read_text(encoding="utf-8"))
                     violations = check(problem, plan)
@@ -119,7 +126,7 @@ def main() -> None:
                     verdict = "ok" if not violations else f"FAILED: {len(violations)} violations"
                     line = (f"{prefix} {s['priority_sum']:>9} {s['assigned']:>8} "
                             f"{s['distance_km']:>9.1f} {s['solve_seconds']:>8.1f} "
-                            f"{result['peak_mb']:>8.0f}  {verdict}")
+                            f"{result['cpu']:>7.1f} {result['peak_mb']:>8.0f}  {verdict}")
                 print(line, flush=True)
                 rows.append(line)
             if "engine" in summaries:
