@@ -67,10 +67,28 @@ def run_peer(peer: str, problem: Path, plan: Path, timeout: float) -> dict:
             "cpu": usage.ru_utime + usage.ru_stime, "error": error}
 
 
-def better(a: dict, b: dict) -> bool:
-    """Whether summary ``a`` beats ``b`` in the contract's lexicographic order."""
-    return ((a["priority_sum"], a["assigned"], -a["distance_km"])
-            > (b["priority_sum"], b["assigned"], -b["distance_km"]))
+def verdict(engine: dict, peer: dict) -> str:
+    """How the engine's plan summary compares with a peer's.
+
+    "better" / "equal" in the contract's lexicographic order; otherwise
+    "within" when priority sum and assigned count are within 1% and the
+    distance within 3% of the peer's, else "worse"; with the differences.
+    """
+    def pct(key):
+        return 100.0 * (engine[key] - peer[key]) / peer[key] if peer[key] else 0.0
+
+    key_e = (engine["priority_sum"], engine["assigned"], -engine["distance_km"])
+    key_p = (peer["priority_sum"], peer["assigned"], -peer["distance_km"])
+    if key_e > key_p:
+        word = "better"
+    elif key_e == key_p:
+        word = "equal"
+    elif pct("priority_sum") >= -1 and pct("assigned") >= -1 and pct("distance_km") <= 3:
+        word = "within"
+    else:
+        word = "worse"
+    return (f"{word:<6} (priority {pct('priority_sum'):+.2f}%, assigned {pct('assigned'):+.2f}%, "
+            f"km {pct('distance_km'):+.2f}%)")
 
 
 def main() -> None:
@@ -84,7 +102,7 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     peers = args.peers.split(",")
-    rows = []
+    rows, verdicts = [], []
     header = (f"{'tasks':>6} {'seed':>4} {'peer':<8} {'priority':>9} {'assigned':>8} "
               f"{'km':>9} {'seconds':>8} {'cpu s':>7} {'peak MB':>8}  check / note")
     print(header)
@@ -92,6 +110,7 @@ def main() -> None:
     for size in (int(s) for s in args.sizes.split(",")):
         collectors = max(1, round(size / 8.33))
         timed_out: dict[str, int] = {}
+        too_slow: set[str] = set()
         for seed in (int(s) for s in args.seeds.split(",")):
             problem = generate(size, collectors, seed=seed)
             problem_path = out / f"problem-{size}-{seed}.json"
@@ -102,8 +121,9 @@ def main() -> None:
                 skip = None
                 if peer in timed_out:
                     skip = f"skipped: timed out ({args.timeout:.0f} s) on seed {timed_out[peer]}"
-                elif SLOWER_THAN.get(peer) in timed_out:
-                    skip = (f"skipped: {SLOWER_THAN[peer]} already timed out "
+                elif SLOWER_THAN.get(peer) in timed_out or SLOWER_THAN.get(peer) in too_slow:
+                    too_slow.add(peer)  # so that the next level up is skipped as well
+                    skip = (f"skipped: a lower VROOM level already timed out "
                             f"({args.timeout:.0f} s); level {peer[5:]} is slower")
                 if skip:
                     line = f"{prefix} {'-':>9} {'-':>8} {'-':>9} {'-':>8} {'-':>7} {'-':>8}  {skip}"
@@ -132,11 +152,12 @@ def main() -> None:
             if "engine" in summaries:
                 for peer, s in summaries.items():
                     if peer != "engine":
-                        verdict = "better" if better(summaries["engine"], s) else \
-                            "not better"
-                        rows.append(f"{'':>6} {seed:>4} engine vs {peer}: {verdict}")
-    (out / "dispatch_compare.txt").write_text("\n".join([header] + rows) + "\n",
-                                              encoding="utf-8")
+                        verdicts.append(f"{size:>6} {seed:>4} engine vs {peer:<8} "
+                                        f"{verdict(summaries['engine'], s)}")
+    print()
+    print("\n".join(verdicts))
+    (out / "dispatch_compare.txt").write_text("\n".join([header] + rows + [""] + verdicts)
+                                              + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":
