@@ -33,7 +33,7 @@ from .model import Instance
 from .plan import build_plan
 from .problem import parse
 from .routes import best_insertion, evaluate, objective
-from .vroom_backend import solve_part
+from .vroom_backend import VroomInputException, solve_part
 
 COLLECTORS_PER_PART = 30
 PART_LEVEL = 0
@@ -93,18 +93,25 @@ def plan_routes(inst: Instance, deadline: float) -> dict[int, list[int]]:
     return routes
 
 
-def polish(inst: Instance, routes: dict[int, list[int]]) -> bool:
-    """Run VROOM's local search over the whole day from the current routes; True if kept."""
-    candidate = solve_part(inst, np.flatnonzero(inst.servable), np.arange(inst.m),
-                           PART_LEVEL, initial=routes)
+def polish(inst: Instance, routes: dict[int, list[int]]) -> None:
+    """Run VROOM's local search over the whole day from the current routes.
+
+    VROOM refuses a starting solution it judges infeasible; ours are feasible
+    in the same integer units, so that would only happen on a one-second
+    rounding difference between numpy and ``math`` — then the day simply
+    goes unpolished.
+    """
+    try:
+        candidate = solve_part(inst, np.flatnonzero(inst.servable), np.arange(inst.m),
+                               PART_LEVEL, initial=routes)
+    except VroomInputException:
+        return
     if objective(inst, candidate) > objective(inst, routes):
         routes.update(candidate)
-        return True
-    return False
 
 
-def insert_unassigned(inst: Instance, routes: dict[int, list[int]]) -> list[int]:
-    """Insert servable unrouted tasks, highest priority first; returns those placed.
+def insert_unassigned(inst: Instance, routes: dict[int, list[int]]) -> None:
+    """Insert servable unrouted tasks, highest priority first.
 
     Each task goes to its cheapest feasible position among the routes of its
     ``INSERT_CANDIDATES`` nearest eligible collectors.
@@ -115,7 +122,6 @@ def insert_unassigned(inst: Instance, routes: dict[int, list[int]]) -> list[int]
     waiting = np.flatnonzero(~routed & inst.servable)
     waiting = waiting[np.argsort(-inst.priority[waiting], kind="stable")]
     times = {}
-    placed = []
     for task in waiting:
         best = None
         for c in nearest_eligible(inst, int(task), INSERT_CANDIDATES):
@@ -127,8 +133,6 @@ def insert_unassigned(inst: Instance, routes: dict[int, list[int]]) -> list[int]
         if best is not None:
             routes[best.collector].insert(best.position, int(task))
             times[best.collector] = evaluate(inst, best.collector, routes[best.collector])
-            placed.append(int(task))
-    return placed
 
 
 def nearest_eligible(inst: Instance, task: int, k: int) -> list[int]:
@@ -140,7 +144,7 @@ def nearest_eligible(inst: Instance, task: int, k: int) -> list[int]:
     return [int(c) for c in candidates]
 
 
-def improve_groups(inst: Instance, routes: dict[int, list[int]], deadline: float) -> int:
+def improve_groups(inst: Instance, routes: dict[int, list[int]], deadline: float) -> None:
     """Re-solve groups of neighbouring routes with VROOM until time is up.
 
     A group is a seed collector and the collectors whose routes' centres lie
@@ -149,16 +153,14 @@ def improve_groups(inst: Instance, routes: dict[int, list[int]], deadline: float
     is a seed once per round.  When a round gains nothing, the next round
     uses larger groups (``GROUP_SIZES``), which lets work move further; the
     search stops when the largest groups gain nothing or the deadline passes.
-    Returns how many group solves were kept.
     """
     if inst.m == 0:
-        return 0
+        return
     routed = np.zeros(inst.n, dtype=bool)
     for route in routes.values():
         routed[route] = True
     centres = np.array([_route_centre(inst, c, routes[c]) for c in range(inst.m)])
     near_of_task: dict[int, list[int]] = {}
-    accepted = 0
     level = 0
     while level < len(GROUP_SIZES) and time.perf_counter() < deadline:
         size = min(GROUP_SIZES[level], inst.m)
@@ -188,11 +190,9 @@ def improve_groups(inst: Instance, routes: dict[int, list[int]], deadline: float
                     routed[route] = True
                     centres[c] = _route_centre(inst, c, route)
                 routes.update(candidate)
-                accepted += 1
                 gained = True
         if not gained:
             level += 1
-    return accepted
 
 
 def _route_centre(inst: Instance, c: int, route: list[int]) -> np.ndarray:

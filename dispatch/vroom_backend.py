@@ -16,8 +16,11 @@ from __future__ import annotations
 
 import numpy as np
 import vroom
+from vroom._vroom import VroomInputException  # pyvroom exports it nowhere else
 
 from .model import Instance
+
+__all__ = ["VroomInputException", "solve_part"]
 
 
 def solve_part(inst: Instance, tasks, collectors, exploration_level: int = 5,
