@@ -102,8 +102,7 @@ class Instance:
         dl = math.radians(self.lon[b] - self.lon[a])
         h = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
         km = 2 * travel.EARTH_RADIUS_KM * math.asin(math.sqrt(min(h, 1.0))) * self.circuity
-        # Same expression as travel.km_to_seconds_ceil, so both round alike.
-        return math.ceil(km * (3600.0 / self.speed_kmh)), round(km * 1000.0)
+        return math.ceil(km * 3600.0 / self.speed_kmh), round(km * 1000.0)
 
     def earliest_start(self, task: int, arrival: float):
         """Earliest start inside one of the task's windows at or after ``arrival``; None if none."""
