@@ -232,10 +232,13 @@ def _reason_contradiction(p: Problem, task, reason) -> str | None:
     """What makes ``reason`` untrue for ``task``; None if it holds."""
     holders = [c for c in p.collectors if task.skills <= c.skills]
     may = [c for c in p.collectors if _may_serve(task, c) is None]
-    if reason == "skills" and holders:
-        return f"{holders[0].id} holds the skills"
-    if reason == "no_eligible_collector" and (not holders or may):
-        return "the rules do leave an eligible collector" if may else "no one holds the skills"
+    if reason == "skills" and (holders or not task.skills):
+        return f"{holders[0].id} holds the skills" if holders else "the task needs no skills"
+    if reason == "no_eligible_collector":
+        if may:
+            return f"{may[0].id} may serve it"
+        if task.skills and not holders:
+            return "no collector holds the skills"
     if reason == "window_unreachable":
         # The solver rounds legs up to whole seconds; only a clear contradiction counts.
         clearly = [c for c in may if _alone_feasible(p, task, c, margin=SOLVER_ROUNDING_MINUTES)]

@@ -26,7 +26,7 @@ UNLIMITED_VISITS = 1 << 30
 # for a task that some collector could serve on an otherwise empty day but
 # that did not fit beside the higher-value tasks the plan kept.
 REASONS = {
-    "skills": "no collector holds all the skills the task needs",
+    "skills": "the task needs skills that no collector holds all of",
     "no_eligible_collector": "allowed_collectors/excluded_collectors leave no collector "
                              "who also holds the skills",
     "window_unreachable": "no eligible collector can start it inside one of its windows and be "
@@ -167,7 +167,7 @@ class Instance:
         out = {}
         for i in np.flatnonzero(~self.servable):
             skills = self.problem.tasks[i].skills
-            if not any(skills <= c.skills for c in collectors):
+            if skills and not any(skills <= c.skills for c in collectors):
                 out[int(i)] = "skills"
             elif not self.static_ok[i].any():
                 out[int(i)] = "no_eligible_collector"

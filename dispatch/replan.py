@@ -57,7 +57,7 @@ class _Day:
                 self.fixed_times[c] = [dict(s) for s in stops[:fixed]]
             for entry in plan["unassigned"]:
                 self.reasons[task_index[entry["task"]]] = entry["reason"]
-        except (KeyError, TypeError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ProblemError([f"plan: does not match the problem ({exc!r})"]) from None
         if now_s is not None:
             for c in range(inst.m):
@@ -174,7 +174,7 @@ def drop_collector(problem: dict, plan: dict, collector_id: str, now: str | None
         raise ProblemError([f"collector: unknown collector id {collector_id!r}"])
     c = inst.collector_ids.index(collector_id)
     now_s = None if now is None else _parse_now(now)
-    kept = [t for t, s in zip(day.routes[c], plan_stops(plan, collector_id))
+    kept = [t for t, s in zip(day.routes[c], _plan_stops(plan, collector_id))
             if now_s is not None and parse_hhmm(s["start"]) * 60 <= now_s]
     orphans = day.routes[c][len(kept):]
     day.routes[c] = kept
@@ -189,7 +189,7 @@ def drop_collector(problem: dict, plan: dict, collector_id: str, now: str | None
     return {"plan": day.plan(began), "moves": day.moves}
 
 
-def plan_stops(plan: dict, collector_id: str) -> list[dict]:
+def _plan_stops(plan: dict, collector_id: str) -> list[dict]:
     """The stops of one collector in a plan ([] if it has no route)."""
     for route in plan["routes"]:
         if route["collector"] == collector_id:

@@ -14,18 +14,22 @@ distinct sets (a handful, plus one per task with its own allow/exclude list).
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import numpy as np
 import vroom
+from vroom._vroom import VroomInputException  # pyvroom exports it nowhere else
 
 from .model import Instance
 
+__all__ = ["VroomInputException", "solve_part"]
+
 
 def solve_part(inst: Instance, tasks, collectors, exploration_level: int = 5,
-               threads: int = 2, timeout: float | None = None) -> dict[int, list[int]]:
+               threads: int = 2, initial: dict[int, list[int]] | None = None
+               ) -> dict[int, list[int]]:
     """Routes (collector index -> ordered task indices) for ``tasks`` over ``collectors``.
 
+    With ``initial`` routes, VROOM skips its construction heuristics and runs
+    its local search from them (the exploration level then hardly matters).
     Tasks that VROOM leaves out are simply absent from every route.
     """
     tasks = np.asarray(tasks, dtype=np.int64)
@@ -52,13 +56,19 @@ def solve_part(inst: Instance, tasks, collectors, exploration_level: int = 5,
         for j in np.flatnonzero(np.frombuffer(key, dtype=bool)):
             vehicle_skills[j].add(skill)
 
+    row_of = {int(task): row for row, task in enumerate(tasks)}
     for j, c in enumerate(collectors):
         visits = int(inst.max_visits[c])
+        steps = () if initial is None else (
+            [vroom.VehicleStepStart()]
+            + [vroom.VehicleStepSingle(row_of[task]) for task in initial[int(c)]]
+            + [vroom.VehicleStepEnd()])
         problem.add_vehicle(vroom.Vehicle(
             j, start=t + j, end=t + k + j,
             time_window=vroom.TimeWindow(int(inst.shift_start[c]), int(inst.shift_end[c])),
             skills=vehicle_skills[j],
             max_tasks=min(visits, t),
+            steps=steps,
         ))
     for row, task in enumerate(tasks):
         problem.add_job(vroom.Job(
@@ -68,9 +78,7 @@ def solve_part(inst: Instance, tasks, collectors, exploration_level: int = 5,
             priority=int(inst.priority[task]),
             time_windows=[vroom.TimeWindow(a, b) for a, b in inst.windows[task]],
         ))
-    solution = problem.solve(
-        exploration_level=exploration_level, nb_threads=threads,
-        timeout=None if timeout is None else timedelta(seconds=max(timeout, 0.01)))
+    solution = problem.solve(exploration_level=exploration_level, nb_threads=threads)
     steps = np.asarray(solution._routes_numpy())
     routes: dict[int, list[int]] = {int(c): [] for c in collectors}
     is_job = steps["type"].astype("U9") == "job"

@@ -1,0 +1,164 @@
+"""Side-by-side comparison of the dispatch engine with VROOM, OR-Tools and a greedy baseline.
+
+    python bench/dispatch_compare.py --sizes 200,1000,10000 --seeds 1,2,3
+
+For every size and seed a Shanghai problem is generated (one collector per
+8.33 tasks, as in a 1,000-task / 120-collector day), every peer solves it in
+its own subprocess (see ``dispatch_peers.py``) under a wall-clock timeout,
+and the plan is verified with ``dispatch.check``.  "seconds" is the solve's
+own wall time (problem dict to routes); "cpu s" and "peak MB" are the whole
+subprocess's CPU time and maximum resident set, read with ``os.wait4``.  A peer that
+timed out on a size is not run again on that size, and a slower VROOM level
+is not started where a faster one timed out; the table says so.
+Plans and problems are kept in ``bench/out/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from dispatch import check, generate  # noqa: E402
+
+PEERS = ["engine", "vroom0", "vroom2", "vroom5", "ortools", "greedy"]
+# A VROOM level is not started where a faster level already timed out.
+SLOWER_THAN = {"vroom2": "vroom0", "vroom5": "vroom2"}
+
+
+def run_peer(peer: str, problem: Path, plan: Path, timeout: float) -> dict:
+    """Run one peer; returns wall and CPU seconds, peak MB and an error or None.
+
+    CPU seconds (user + system of the subprocess) are reported beside the
+    solve's wall time because the machine may be shared: wall time suffers
+    from other load, CPU time much less.
+    """
+    began = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, str(HERE / "dispatch_peers.py"), peer,
+                             str(problem), str(plan)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    while True:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            break
+        if time.perf_counter() - began > timeout:
+            proc.send_signal(signal.SIGKILL)
+            _, status, usage = os.wait4(proc.pid, 0)
+            proc.returncode = -9
+            return {"wall": time.perf_counter() - began, "peak_mb": usage.ru_maxrss / 1024,
+                    "cpu": usage.ru_utime + usage.ru_stime,
+                    "error": f"timed out after {timeout:.0f} s"}
+        time.sleep(0.05)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    error = None
+    if proc.returncode != 0:
+        lines = proc.stderr.read().decode(errors="replace").strip().splitlines()
+        error = lines[-1] if lines else f"exit {proc.returncode}"
+    proc.stderr.close()
+    return {"wall": time.perf_counter() - began, "peak_mb": usage.ru_maxrss / 1024,
+            "cpu": usage.ru_utime + usage.ru_stime, "error": error}
+
+
+def verdict(engine: dict, peer: dict) -> str:
+    """How the engine's plan summary compares with a peer's.
+
+    "better" / "equal" in the contract's lexicographic order; otherwise
+    "within" when priority sum and assigned count are within 1% and the
+    distance within 3% of the peer's, else "worse"; with the differences.
+    """
+    def pct(key):
+        return 100.0 * (engine[key] - peer[key]) / peer[key] if peer[key] else 0.0
+
+    key_e = (engine["priority_sum"], engine["assigned"], -engine["distance_km"])
+    key_p = (peer["priority_sum"], peer["assigned"], -peer["distance_km"])
+    if key_e > key_p:
+        word = "better"
+    elif key_e == key_p:
+        word = "equal"
+    elif pct("priority_sum") >= -1 and pct("assigned") >= -1 and pct("distance_km") <= 3:
+        word = "within"
+    else:
+        word = "worse"
+    return (f"{word:<6} (priority {pct('priority_sum'):+.2f}%, assigned {pct('assigned'):+.2f}%, "
+            f"km {pct('distance_km'):+.2f}%)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="200,1000,10000")
+    parser.add_argument("--seeds", default="1,2,3")
+    parser.add_argument("--peers", default=",".join(PEERS))
+    parser.add_argument("--timeout", type=float, default=600.0)
+    parser.add_argument("--out", default=str(HERE / "out"))
+    args = parser.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    peers = args.peers.split(",")
+    rows, verdicts = [], []
+    header = (f"{'tasks':>6} {'seed':>4} {'peer':<8} {'priority':>9} {'assigned':>8} "
+              f"{'km':>9} {'seconds':>8} {'cpu s':>7} {'peak MB':>8}  check / note")
+    print(header)
+    print("-" * len(header))
+    for size in (int(s) for s in args.sizes.split(",")):
+        collectors = max(1, round(size / 8.33))
+        timed_out: dict[str, int] = {}
+        too_slow: set[str] = set()
+        for seed in (int(s) for s in args.seeds.split(",")):
+            problem = generate(size, collectors, seed=seed)
+            problem_path = out / f"problem-{size}-{seed}.json"
+            problem_path.write_text(json.dumps(problem), encoding="utf-8")
+            summaries = {}
+            for peer in peers:
+                prefix = f"{size:>6} {seed:>4} {peer:<8}"
+                skip = None
+                if peer in timed_out:
+                    skip = f"skipped: timed out ({args.timeout:.0f} s) on seed {timed_out[peer]}"
+                elif SLOWER_THAN.get(peer) in timed_out or SLOWER_THAN.get(peer) in too_slow:
+                    too_slow.add(peer)  # so that the next level up is skipped as well
+                    skip = (f"skipped: a lower VROOM level already timed out "
+                            f"({args.timeout:.0f} s); level {peer[5:]} is slower")
+                if skip:
+                    line = f"{prefix} {'-':>9} {'-':>8} {'-':>9} {'-':>8} {'-':>7} {'-':>8}  {skip}"
+                    print(line, flush=True)
+                    rows.append(line)
+                    continue
+                plan_path = out / f"plan-{size}-{seed}-{peer}.json"
+                plan_path.unlink(missing_ok=True)
+                result = run_peer(peer, problem_path, plan_path, args.timeout)
+                if result["error"]:
+                    if result["error"].startswith("timed out"):
+                        timed_out[peer] = seed
+                    line = (f"{prefix} {'-':>9} {'-':>8} {'-':>9} {result['wall']:>8.1f} "
+                            f"{result['cpu']:>7.1f} {result['peak_mb']:>8.0f}  {result['error']}")
+                else:
+                    plan = json.loads(plan_path.read_text(encoding="utf-8"))
+                    violations = check(problem, plan)
+                    s = plan["summary"]
+                    summaries[peer] = s
+                    verdict = "ok" if not violations else f"FAILED: {len(violations)} violations"
+                    line = (f"{prefix} {s['priority_sum']:>9} {s['assigned']:>8} "
+                            f"{s['distance_km']:>9.1f} {s['solve_seconds']:>8.1f} "
+                            f"{result['cpu']:>7.1f} {result['peak_mb']:>8.0f}  {verdict}")
+                print(line, flush=True)
+                rows.append(line)
+            if "engine" in summaries:
+                for peer, s in summaries.items():
+                    if peer != "engine":
+                        verdicts.append(f"{size:>6} {seed:>4} engine vs {peer:<8} "
+                                        f"{verdict(summaries['engine'], s)}")
+    print()
+    print("\n".join(verdicts))
+    (out / "dispatch_compare.txt").write_text("\n".join([header] + rows + [""] + verdicts)
+                                              + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
