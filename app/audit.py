@@ -107,6 +107,10 @@ def record(action, entity=None, *, entity_type=None, entity_id=None, before=None
 
 
 def _append_pending(session):
+    if session.get_nested_transaction() is not None:
+        # A savepoint is being released: its events wait for the real commit, so the
+        # chain head is locked only for the last moment of the transaction.
+        return
     pending = session.info.pop(_PENDING, None)
     if not pending:
         return

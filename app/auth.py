@@ -11,6 +11,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app, g, request
 from sqlalchemy import select, update
+from sqlalchemy.orm import joinedload
 
 from app import audit
 from app.errors import Unauthorized
@@ -85,9 +86,11 @@ def authenticate_request():
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("Sign in first: send 'Authorization: Bearer <token>'.", code="missing_token")
+    # One round trip for the token, its user and (for an agent) their collector profile.
     row = db.session.execute(
-        select(ApiToken).where(ApiToken.token_hash == _token_digest(token.strip()))
-    ).scalar_one_or_none()
+        select(ApiToken).options(joinedload(ApiToken.user).joinedload(User.collector))
+        .where(ApiToken.token_hash == _token_digest(token.strip()))
+    ).unique().scalar_one_or_none()
     now = datetime.now(timezone.utc)
     if row is None or row.revoked_at is not None:
         raise Unauthorized("This token is not valid; sign in again.", code="invalid_token")
@@ -96,4 +99,5 @@ def authenticate_request():
     if not row.user.active:
         raise Unauthorized("This account is deactivated.", code="invalid_token")
     g.user, g.token = row.user, row
+    g.user_id = row.user.id  # for logging, readable even after the request's transaction is rolled back
     return row.user

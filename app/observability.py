@@ -65,7 +65,7 @@ def install(app):
         LATENCY.labels(request.method, endpoint).observe(elapsed)
         access_log.info("%s %s %s", request.method, endpoint, response.status_code, extra={
             "method": request.method, "path": endpoint, "status": response.status_code,
-            "duration_ms": round(elapsed * 1000, 1), "user_id": getattr(g.get("user"), "id", None)})
+            "duration_ms": round(elapsed * 1000, 1), "user_id": g.get("user_id")})
         return response
 
     @app.get("/metrics")

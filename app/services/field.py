@@ -16,7 +16,7 @@ from decimal import Decimal
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from app import audit, geo, money, pii, policy
 from app.errors import Conflict, DomainError, NotFound, ValidationFailed
@@ -149,7 +149,8 @@ def process(user, kind, task_id, data):
     stored = _stored(user, client_event_id)
     if stored is not None:
         return _as_duplicate(stored, kind, task_id)
-    task = db.session.get(VisitTask, task_id) if task_id is not None else None
+    task = db.session.scalars(select(VisitTask).options(*_TASK_CONTEXT).where(VisitTask.id == task_id)).first() \
+        if task_id is not None else None
     crew_id = _crew_id(user)
     if task is None or (task.crew_id != crew_id and crew_id not in (task.crew_history or [])):
         raise NotFound("No such task on your crew.")
@@ -172,6 +173,12 @@ def process(user, kind, task_id, data):
     db.session.flush()
     claim.commit()
     return status, answer
+
+
+# What every field action reads about its task, fetched with the task in one query.
+_TASK_CONTEXT = (joinedload(VisitTask.case).joinedload(Case.debtor),
+                 joinedload(VisitTask.case).joinedload(Case.team).joinedload(Team.region),
+                 joinedload(VisitTask.crew))
 
 
 def _stored(user, client_event_id):

@@ -1,4 +1,6 @@
 """The OpenAPI document is generated from the schemas and describes every endpoint."""
+import re
+
 from openapi_spec_validator import validate
 
 
@@ -14,7 +16,7 @@ def test_every_api_route_is_documented_with_its_roles(app, client):
     for rule in app.url_map.iter_rules():
         if not rule.rule.startswith("/api/v1") or rule.endpoint.startswith("api.openapi"):
             continue
-        path = rule.rule.replace("<int:", "{").replace(">", "}")
+        path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             assert (path, method) in documented
     create_case = spec["paths"]["/api/v1/cases"]["post"]

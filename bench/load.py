@@ -1,0 +1,169 @@
+"""Load: many crews' field traffic against gunicorn + PostgreSQL, beside a trivial
+endpoint on the same server in the same run.
+
+    .venv/bin/pip install -r bench/requirements.txt
+    .venv/bin/python bench/load.py [--users 64] [--seconds 40] [--workers 4]
+
+It makes a throwaway PostgreSQL database, seeds one crew per simulated phone (agentNNN)
+with a committed day of stops, starts gunicorn, runs locust headless twice (GET /healthz,
+then the field traffic of bench/locustfile.py), prints requests/s, p50/p95/p99 and
+errors for both and their ratio, and finally checks that every event the server
+acknowledged is in the database exactly once.
+"""
+import argparse
+import csv
+import os
+import platform
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from datetime import datetime, time as clock, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import sqlalchemy as sa  # noqa: E402
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def seed(database_url, phones, stops):
+    from app import create_app
+    from app.auth import hash_password
+    from app.extensions import db
+    from app.models import Case, Collector, Crew, Debtor, Region, Team, User, VisitTask
+    import flask_migrate
+
+    app = create_app({"APP_ENV": "development", "SQLALCHEMY_DATABASE_URI": database_url,
+                      "RATELIMIT_STORAGE_URI": "memory://", "ARGON2_PARAMS": {"time_cost": 1, "memory_cost": 1024}})
+    day = (datetime.now(SHANGHAI) - timedelta(days=1)).date()
+    with app.app_context():
+        flask_migrate.upgrade()
+        region = Region(code="SH", name="Shanghai", timezone="Asia/Shanghai")
+        db.session.add(region)
+        db.session.flush()
+        team = Team(code="T", name="T", region_id=region.id)
+        db.session.add(team)
+        db.session.flush()
+        password = hash_password("load-test-password")
+        for p in range(1, phones + 1):
+            crew = Crew(code=f"K{p:03d}", name="K", team_id=team.id)
+            agent = User(username=f"agent{p:03d}", password_hash=password, role="agent", active=True)
+            db.session.add_all([crew, agent])
+            db.session.flush()
+            for n in range(2):
+                db.session.add(Collector(code=f"C{p:03d}{n}", name="C", team_id=team.id, crew_id=crew.id,
+                                         home_lat=31.2, home_lon=121.4, languages=["zh"], shift_start=clock(8),
+                                         shift_end=clock(22), daily_capacity=100, background_cleared=True,
+                                         user_id=agent.id if n == 0 else None))
+            for s in range(stops):
+                debtor = Debtor(name="D", address="x", lat=31.1 + (p * stops + s) / 20000, lon=121.4,
+                                timezone="Asia/Shanghai", availability=[], flags={})
+                db.session.add(debtor)
+                db.session.flush()
+                case = Case(loan_ref=f"L{p:03d}-{s:03d}", debtor_id=debtor.id, team_id=team.id, product="p",
+                            currency="CNY", principal_minor=10000, outstanding_minor=10000, days_past_due=40,
+                            stage="field_visit")
+                db.session.add(case)
+                db.session.flush()
+                db.session.add(VisitTask(case_id=case.id, visit_date=day, status="assigned", crew_id=crew.id,
+                                         sequence=s + 1, priority=10, crew_history=[crew.id]))
+        db.session.commit()
+        db.engine.dispose()
+    return day
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def locust(host, user_class, users, seconds, out, env):
+    prefix = out / user_class.lower()
+    subprocess.run([sys.executable, "-m", "locust", "-f", str(ROOT / "bench" / "locustfile.py"), user_class,
+                    "--headless", "-u", str(users), "-r", str(users), "-t", f"{seconds}s", "--host", host,
+                    "--csv", str(prefix), "--only-summary", "--loglevel", "ERROR"], env=env, check=False,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with open(f"{prefix}_stats.csv") as handle:
+        rows = {row["Name"]: row for row in csv.DictReader(handle)}
+    return rows["Aggregated"], rows
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--users", type=int, default=64)
+    parser.add_argument("--seconds", type=int, default=40)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--stops", type=int, default=40)
+    args = parser.parse_args()
+
+    admin = sa.create_engine(os.environ.get("BENCH_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1/postgres"),
+                             isolation_level="AUTOCOMMIT")
+    name = f"fc_load_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    database_url = admin.url.set(database=name).render_as_string(hide_password=False)
+    out = Path(tempfile.mkdtemp(prefix="fc-load-"))
+    server = None
+    try:
+        day = seed(database_url, args.users, args.stops)
+        port = free_port()
+        env = {**os.environ, "APP_ENV": "production", "SECRET_KEY": "load-" + "k" * 40, "DATABASE_URL": database_url,
+               "STORAGE_DIR": str(out / "storage"), "LOG_FORMAT": "none", "LOGIN_RATE_LIMIT": "1000 per minute",
+               "LOAD_DAY": day.isoformat(), "LOAD_ACKS": str(out / "acks.txt")}
+        env.pop("REDIS_URL", None)
+        server = subprocess.Popen([sys.executable, "-m", "gunicorn", "--workers", str(args.workers), "--bind",
+                                   f"127.0.0.1:{port}", "--log-level", "warning", "wsgi:app"], cwd=ROOT, env=env)
+        host = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(host + "/healthz", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.2)
+        trivial, _ = locust(host, "Trivial", args.users, args.seconds // 2, out, env)
+        me, _ = locust(host, "Me", args.users, args.seconds // 2, out, env)
+        field, rows = locust(host, "Phone", args.users, args.seconds, out, env)
+
+        acks = [line for line in (out / "acks.txt").read_text().splitlines() if line]
+        engine = sa.create_engine(database_url)
+        with engine.connect() as connection:
+            stored = {row[0] for row in connection.execute(sa.text("SELECT client_event_id FROM client_events"))}
+            visits = connection.execute(sa.text("SELECT count(*) FROM visits")).scalar()
+            checked_in = connection.execute(sa.text(
+                "SELECT count(*) FROM client_events WHERE kind = 'check_in' AND status = 'accepted'")).scalar()
+        engine.dispose()
+        missing = set(acks) - stored
+
+        print(f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; gunicorn "
+              f"{args.workers} workers; PostgreSQL local; {args.users} concurrent clients; locust on the same machine")
+        print(f"{'traffic':<26} {'requests':>9} {'req/s':>8} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'errors':>7}")
+        for label, row in [("GET /healthz (trivial)", trivial), ("GET /api/v1/me (auth)", me),
+                           ("field traffic (all)", field)] + \
+                [(f"  {k}", v) for k, v in rows.items() if k != "Aggregated"]:
+            print(f"{label:<26} {row['Request Count']:>9} {float(row['Requests/s']):8.1f} {row['50%']:>7} "
+                  f"{row['95%']:>7} {row['99%']:>7} {row['Failure Count']:>7}")
+        rate = float(field["Requests/s"])
+        print(f"field / trivial throughput: {rate / float(trivial['Requests/s']):.2f}; "
+              f"field / authenticated trivial: {rate / float(me['Requests/s']):.2f}")
+        print(f"acknowledged events: {len(set(acks))} distinct ({len(acks)} acknowledgements incl. resends); "
+              f"missing from the database: {len(missing)}; visits {visits} = accepted check-ins {checked_in}: "
+              f"{visits == checked_in}")
+        return 0 if not missing and visits == checked_in else 1
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=30)
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+if __name__ == "__main__":
+    sys.exit(main())
