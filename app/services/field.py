@@ -90,7 +90,7 @@ def route(user, on_date):
         case, debtor = task.case, task.case.debtor
         stops.append({
             "task_id": task.id, "sequence": task.sequence, "status": task.status,
-            "planned_start": task.planned_start, "planned_end": task.planned_end,
+            "planned_start": _iso(task.planned_start), "planned_end": _iso(task.planned_end),
             "visit_id": visits[task.id].id if task.id in visits else None,
             "case": {"id": case.id, "loan_ref": case.loan_ref, "product": case.product, "currency": case.currency,
                      "amount_due": money.to_decimal_string(case.outstanding_minor, case.currency),
@@ -103,8 +103,26 @@ def route(user, on_date):
     return {"date": on_date, "crew": crew.code, "members": [m.name for m in crew.members],
             "profile": profile.label, "reminders": {"en": rules.reminders(profile, "en"),
                                                     "zh": rules.reminders(profile, "zh")},
-            "outcomes": [{"code": code, "en": v[0], "zh": v[1]} for code, v in OUTCOMES.items()],
+            "limits": _limits(profile),
+            "outcomes": [{"code": code, "en": v[0], "zh": v[1], "person_met": v[2],
+                          "agreement": v[3].get("agreement")} for code, v in OUTCOMES.items()],
             "stops": stops}
+
+
+def _iso(moment):
+    # A datetime left inside a plain dict would be sent as an HTTP date, not ISO 8601.
+    return moment.isoformat() if moment is not None else None
+
+
+def _limits(profile):
+    """The profile's values the phone warns about before the server decides."""
+    hours = profile.visiting_hours
+    return {"visiting_hours": {"start": hours["start"].strftime("%H:%M"), "end": hours["end"].strftime("%H:%M")},
+            "geofence_radius_m": profile.place["geofence_radius_m"],
+            "max_accuracy_m": profile.place["max_accuracy_m"],
+            "recording_required": profile.recording["required"],
+            "recording_min_seconds": profile.recording["min_seconds"],
+            "waiver_limit_percent": profile.agreements["waiver_limit_percent"]}
 
 
 def _histories(cases, exclude_task_ids):
