@@ -26,17 +26,15 @@ AGENT = ("agent", "agent-demo-pass")
 # ---------------------------------------------------------------- fixtures and helpers
 
 @pytest.fixture(scope="module")
-def media_browser():
-    """Chromium with a fake microphone, so MediaRecorder records a tone."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run", "--disable-quic",
-            "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"])
-        yield browser
-        browser.close()
+def media_browser(browser):
+    """A second Chromium, with a fake microphone so MediaRecorder records a tone; launched
+    from the shared browser's Playwright (one sync Playwright per thread)."""
+    media = browser.browser_type.launch(executable_path=CHROMIUM, args=[
+        "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run", "--disable-quic",
+        "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"])
+    yield media
+    media.close()
 
 
 @pytest.fixture()
@@ -148,7 +146,6 @@ def sign_in_and_open_day(page, served, day):
     page.click("#signin-form button[type=submit]")
     page.wait_for_selector("#view-day:not([hidden])")
     page.fill("#day-date", day.isoformat())
-    page.dispatch_event("#day-date", "change")
     page.wait_for_selector("#stops li")
     # The shell is cached by the service worker and the route is in IndexedDB: ready for no signal.
     page.wait_for_selector("#offline-ready[data-ready=yes]")
@@ -418,3 +415,63 @@ def test_a_check_in_out_of_hours_is_refused_with_the_policy_reason(served, phone
     assert served.sql(f"SELECT count(*) FROM visits WHERE task_id = {task}")[0][0] == 0
     assert served.sql(f"SELECT status FROM visit_tasks WHERE id = {task}")[0][0] == "assigned"
     assert_page_was_clean(page)
+
+
+# ---------------------------------------------------------------- no microphone
+
+def test_without_a_microphone_the_visit_goes_on_and_the_missing_recording_is_flagged(served, new_page, planned):
+    day = planned(14)
+    stop = day.stops[0]
+    day.put_debtors_in(zone_where_the_hour_is(9, 20), [stop])
+    # The shared browser has no fake microphone, and the page is not allowed one.
+    page = new_page(viewport=PHONE, locale="en-GB", timezone_id="Asia/Shanghai", geolocation=door(stop),
+                    permissions=["geolocation"])
+    sign_in_and_open_day(page, served, day.day)
+    open_stop(page, stop)
+    check_in(page, stop)
+    assert "not being recorded" in page.inner_text("#rec-notice")
+    event_row(page, "check_in", "accepted")
+    record_outcome(page, "not_home")
+    assert page.locator("#person-met option").all_inner_texts() == ["Nobody"]
+    page.click("#save-outcome")
+    event_row(page, "visit", "accepted")
+    check_out(page)
+    flagged = event_row(page, "check_out", "accepted")
+    assert "closed without the required recording" in flagged.inner_text()
+    shot(page, "field-no-microphone")
+
+    visit_id = served.sql(f"SELECT id FROM visits WHERE task_id = {stop['task_id']}")[0][0]
+    assert served.sql(f"SELECT count(*) FROM recordings WHERE visit_id = {visit_id}")[0][0] == 0
+    assert served.sql(f"SELECT status FROM conduct_flags WHERE visit_id = {visit_id} "
+                      f"AND kind = 'missing_recording'") == [("open",)]
+    assert page.js_errors == []
+
+
+# ---------------------------------------------------------------- the same split as the server
+
+def test_the_phone_computes_the_schedule_exactly_as_the_server_does(served, new_page):
+    from datetime import date
+
+    from app.services.agreements import schedule
+
+    page = new_page(viewport=PHONE)
+    page.goto(served.url + "/field")
+    page.wait_for_selector("#view-signin:not([hidden])")
+    cases = [(2, 2, "weekly", "2026-12-30"), (59, 7, "fortnightly", "2027-02-28"), (25000, 6, "monthly", "2027-01-31"),
+             (100001, 3, "monthly", "2028-01-30"), (999_999_999_999_999, 60, "monthly", "2027-08-31"),
+             (1000, 60, "weekly", "2026-12-31"), (333_334, 3, "monthly", "2028-02-29")]
+    for total, count, frequency, first in cases:
+        server = [(d.isoformat(), amount) for d, amount in schedule(
+            "instalment", total, {"count": count, "frequency": frequency, "first_due_date": date.fromisoformat(first)})]
+        phone = page.evaluate(
+            """([total, count, frequency, first]) => FCMoney.schedule({kind: "instalment", totalMinor: BigInt(total),
+                 currency: "CNY", firstDueDate: first, count, frequency}).map((p) => [p.due_date, p.minor.toString()])""",
+            [str(total), count, frequency, first])
+        assert [(d, int(a)) for d, a in phone] == server, (total, count, frequency, first)
+    conversions = page.evaluate("""() => [FCMoney.toMinor("1234.5", "CNY"), FCMoney.toMinor("0.10", "CNY"),
+        FCMoney.toMinor("12.340", "CNY"), FCMoney.toMinor("0.001", "CNY"), FCMoney.toMinor("1e3", "CNY"),
+        FCMoney.toMinor("-5", "CNY"), FCMoney.toMinor("100", "JPY"), FCMoney.toMinor("100.5", "JPY"),
+        FCMoney.toDecimal(5n, "CNY"), FCMoney.toDecimal(123450n, "CNY"), FCMoney.toDecimal(100n, "JPY")]
+        .map((v) => (v === null ? null : String(v)))""")
+    assert conversions == ["123450", "10", "1234", None, None, None, "100", None, "0.05", "1234.50", "100"]
+    assert page.js_errors == []

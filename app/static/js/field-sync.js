@@ -14,6 +14,10 @@
 
   const { done } = FCStore;
   const BATCH = 50;
+  // A request that hangs (a weak signal) is given up and sent again later; the server
+  // answers a resent event as a duplicate, so giving up early never doubles anything.
+  const SYNC_TIMEOUT_MS = 30000;
+  const UPLOAD_TIMEOUT_MS = 180000;
   const REFUSED = ["rejected", "conflict"];
 
   function eventId(type, taskId) {
@@ -115,7 +119,8 @@
       }
       let body;
       try {
-        body = await this.api.call("POST", "/api/v1/agent/sync", { events: batch.map((i) => i.event) });
+        body = await this.api.call("POST", "/api/v1/agent/sync", { events: batch.map((i) => i.event) },
+                                   { signal: AbortSignal.timeout(SYNC_TIMEOUT_MS) });
       } catch (error) {
         this.failed(error);
         return false;
@@ -146,7 +151,7 @@
       let data = null;
       try {
         response = await fetch("/api/v1/agent/recordings", {
-          method: "POST", body: form,
+          method: "POST", body: form, signal: AbortSignal.timeout(UPLOAD_TIMEOUT_MS),
           headers: { Accept: "application/json", Authorization: `Bearer ${this.api.session.access_token}` },
         });
         data = await response.json().catch(() => null);

@@ -289,11 +289,12 @@
     const button = $("download");
     button.disabled = true;
     button.textContent = t("downloading");
+    const { user, date } = S;  // the agent may pick another day while this one downloads
     try {
-      const route = await api.call("GET", `/api/v1/agent/route?date=${encodeURIComponent(S.date)}`);
-      const record = { key: `${S.user}|${S.date}`, user: S.user, date: S.date, route, saved_at: new Date().toISOString() };
+      const route = await api.call("GET", `/api/v1/agent/route?date=${encodeURIComponent(date)}`);
+      const record = { key: `${user}|${date}`, user, date, route, saved_at: new Date().toISOString() };
       await FCStore.put("routes", record);
-      if (record.date === S.date) { S.route = route; S.routeSavedAt = record.saved_at; }
+      if (user === S.user && date === S.date) { S.route = route; S.routeSavedAt = record.saved_at; }
     } catch (error) {
       if (!quiet) toast(error instanceof FC.ApiError ? error.message : t(S.route ? "phase_offline" : "no_route_offline"), true);
       if (error instanceof FC.ApiError && error.status === 401) signedOut();
@@ -1119,6 +1120,8 @@
   }
 
   async function boot() {
+    // Ask the browser not to evict what is waiting to be sent when the phone runs short of space.
+    if (navigator.storage && navigator.storage.persist) navigator.storage.persist().catch(() => {});
     i18n.apply();
     setLangButton();
     bind();
