@@ -185,8 +185,12 @@ def back_to_route(page):
 
 
 def shot(page, name):
+    """The whole page as on a phone tall enough to show it, so the sticky bars sit where they belong."""
     page.evaluate("window.scrollTo(0, 0)")
+    height = page.evaluate("document.documentElement.scrollHeight")
+    page.set_viewport_size({"width": PHONE["width"], "height": max(PHONE["height"], height)})
     screenshot(page, name)
+    page.set_viewport_size(PHONE)
 
 
 def amount_text(text):
@@ -283,9 +287,10 @@ def test_three_visits_recorded_offline_arrive_exactly_once(served, phone_page, p
     stops = day.stops[:3]
     tasks = [s["task_id"] for s in stops]
     day.put_debtors_in(zone_where_the_hour_is(9, 20), stops)
-    page = phone_page(stops[0])
+    page = phone_page(stops[0], locale="zh-CN")  # the app follows the phone's language
     context = page.context
     sign_in_and_open_day(page, served, day.day)
+    assert page.inner_text("#title") == "外访"
 
     open_stop(page, stops[0])
     check_in(page, stops[0])
@@ -317,8 +322,8 @@ def test_three_visits_recorded_offline_arrive_exactly_once(served, phone_page, p
     # The app is closed mid-visit and opened again with no network: the service worker serves it.
     page.reload()
     page.wait_for_selector("#view-stop .debtor")
-    assert page.inner_text("#stop-status") == "At the door"
-    page.wait_for_selector("text=The app was closed during the visit")
+    assert page.inner_text("#stop-status") == "上门中"
+    page.wait_for_selector("text=上门期间应用被关闭")
     page.click("#rec-start")
     page.wait_for_selector("#rec-clock")
     record_outcome(page, "third_party_only", person="relative", notes="Spoke to her brother; disclosed nothing.")
@@ -355,7 +360,7 @@ def test_three_visits_recorded_offline_arrive_exactly_once(served, phone_page, p
     assert page.locator("#list-refused li.event").count() == 0
     sent = page.locator("#list-sent li.event")
     assert sent.count() == len(kinds) + 1
-    assert page.locator("#list-sent li.event", has_text="already received").count() >= 1
+    assert page.locator("#list-sent li.event", has_text="服务器已收到过").count() >= 1
     shot(page, "field-offline-synced")
 
     in_tasks = ", ".join(map(str, tasks))
@@ -364,8 +369,10 @@ def test_three_visits_recorded_offline_arrive_exactly_once(served, phone_page, p
     assert sorted(events) == sorted((t, k, 1) for t in tasks for k in ("check_in", "visit", "check_out"))
     assert served.sql(f"SELECT count(*) FROM client_events WHERE task_id IN ({in_tasks}) AND status <> 'accepted'"
                       )[0][0] == 0
-    visits = served.sql(f"SELECT task_id, outcome FROM visits WHERE task_id IN ({in_tasks}) ORDER BY task_id")
-    assert sorted(visits) == sorted(zip(tasks, ["promise_to_pay", "not_home", "third_party_only"]))
+    visits = served.sql(f"SELECT task_id, outcome, check_in_distance_m, check_out_distance_m FROM visits "
+                        f"WHERE task_id IN ({in_tasks}) ORDER BY task_id")
+    assert sorted((v[0], v[1]) for v in visits) == sorted(zip(tasks, ["promise_to_pay", "not_home", "third_party_only"]))
+    assert all(v[2] < 5 and v[3] < 5 for v in visits)  # each at its own door, positions taken there
     assert served.sql(f"SELECT count(*) FROM visit_tasks WHERE id IN ({in_tasks}) AND status = 'done'")[0][0] == 3
     recordings = served.sql(f"SELECT v.task_id, count(*) FROM recordings r JOIN visits v ON v.id = r.visit_id "
                             f"WHERE v.task_id IN ({in_tasks}) GROUP BY v.task_id")

@@ -491,7 +491,7 @@
     const lim = limits();
     if (S.locating) block.append(h("p", { class: "muted" }, t("locating")));
     else if (S.positionError) block.append(h("p", { class: "error" }, t("location_error", { why: S.positionError })));
-    if (S.position) {
+    if (S.position && !S.locating) {
       const d = distanceM(S.position.lat, S.position.lon, stop.debtor.lat, stop.debtor.lon);
       block.append(h("p", null, h("span", { class: "muted" }, t("position")), " ",
         h("span", { id: "accuracy" }, t("accuracy", { m: Math.round(S.position.accuracy_m) })), " · ",
@@ -533,7 +533,10 @@
       h("button", { type: "button", onclick: () => locate(stop).catch(() => {}) }, t("locate")),
       h("button", { type: "button", class: "primary big grow", id: "check-in", onclick: (e) => checkIn(stop, e.currentTarget) },
         t("check_in"))));
-    if (!S.position && !S.locating && !S.positionError) locate(stop).catch(() => {});
+    if (S.positionTask !== stop.task_id && !S.locating) {  // a fix from the previous door says nothing here
+      S.positionTask = stop.task_id;
+      locate(stop, true).catch(() => {});
+    }
   }
 
   function recordingBlock(stop, visit) {
@@ -846,7 +849,9 @@
 
   // ---------------------------------------------------------------- actions
 
-  function locate(stop) {
+  /** The phone's position; ``fresh`` for a check-in or check-out, which must not reuse
+   * a fix taken at the previous door. */
+  function locate(stop, fresh) {
     if (!navigator.geolocation) {
       S.positionError = "unsupported";
       renderCurrent();
@@ -865,7 +870,7 @@
         S.positionError = error.message || `code ${error.code}`;
         renderCurrent();
         reject(error);
-      }, { enableHighAccuracy: true, timeout: 20000, maximumAge: 10000 });
+      }, { enableHighAccuracy: true, timeout: 20000, maximumAge: fresh ? 0 : 10000 });
     });
   }
 
@@ -884,7 +889,7 @@
   async function checkIn(stop, button) {
     button.disabled = true;
     let fix;
-    try { fix = await locate(stop); } catch (e) { button.disabled = false; return; }
+    try { fix = await locate(stop, true); } catch (e) { button.disabled = false; return; }
     const id = FCSync.eventId("check_in", stop.task_id);
     const event = { type: "check_in", task_id: stop.task_id, client_event_id: id, ...positionBody(fix) };
     const distance = distanceM(fix.lat, fix.lon, stop.debtor.lat, stop.debtor.lon);
@@ -940,7 +945,7 @@
     await queueRecordings(stop.task_id);
     let fix;
     try {
-      fix = await locate(stop);
+      fix = await locate(stop, true);
     } catch (e) {
       const visit = visitOf(stop.task_id);
       fix = S.position || (visit && visit.checkin && { lat: visit.checkin.lat, lon: visit.checkin.lon,
@@ -1103,7 +1108,12 @@
     });
     $("send-now").addEventListener("click", () => S.outbox && S.outbox.flush());
     $("signout").addEventListener("click", () => signOut().catch(reportError));
-    window.addEventListener("hashchange", () => { S.positionError = null; renderCurrent(); window.scrollTo(0, 0); });
+    window.addEventListener("hashchange", () => {
+      S.positionError = null;
+      S.positionTask = null;
+      renderCurrent();
+      window.scrollTo(0, 0);
+    });
     window.addEventListener("online", () => { S.online = true; renderCurrent(); if (S.outbox) S.outbox.flush(); });
     window.addEventListener("offline", () => { S.online = false; renderCurrent(); });
     document.addEventListener("visibilitychange", () => {
