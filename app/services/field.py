@@ -103,7 +103,7 @@ def route(user, on_date):
     return {"date": on_date, "crew": crew.code, "members": [m.name for m in crew.members],
             "profile": profile.label, "reminders": {"en": rules.reminders(profile, "en"),
                                                     "zh": rules.reminders(profile, "zh")},
-            "limits": _limits(profile),
+            "limits": rules.phone_limits(profile),
             "outcomes": [{"code": code, "en": v[0], "zh": v[1], "person_met": v[2],
                           "agreement": v[3].get("agreement")} for code, v in OUTCOMES.items()],
             "stops": stops}
@@ -112,17 +112,6 @@ def route(user, on_date):
 def _iso(moment):
     # A datetime left inside a plain dict would be sent as an HTTP date, not ISO 8601.
     return moment.isoformat() if moment is not None else None
-
-
-def _limits(profile):
-    """The profile's values the phone warns about before the server decides."""
-    hours = profile.visiting_hours
-    return {"visiting_hours": {"start": hours["start"].strftime("%H:%M"), "end": hours["end"].strftime("%H:%M")},
-            "geofence_radius_m": profile.place["geofence_radius_m"],
-            "max_accuracy_m": profile.place["max_accuracy_m"],
-            "recording_required": profile.recording["required"],
-            "recording_min_seconds": profile.recording["min_seconds"],
-            "waiver_limit_percent": profile.agreements["waiver_limit_percent"]}
 
 
 def _histories(cases, exclude_task_ids):

@@ -100,6 +100,10 @@
       queued_offline: "Saved on this phone; it will be sent when the connection returns.",
       refused_toast: "Refused: {reason}",
       task: "Stop {seq}",
+      ch_call: "call", ch_sms: "SMS", ch_letter: "letter", ch_email: "email", ch_app_message: "app message",
+      ch_in_person: "in person", res_reached: "reached", res_no_answer: "no answer", res_voicemail: "voicemail",
+      res_wrong_number: "wrong number", res_refused: "refused", res_delivered: "delivered", res_failed: "failed",
+      agreement_status_active: "active", agreement_status_pending_approval: "awaiting approval",
     },
     zh: {
       app_title: "外访", back: "返回", signin_title: "登录", username: "用户名", password: "密码", signin: "登录",
@@ -166,6 +170,10 @@
       badge_offline: "离线", badge_online: "在线", badge_waiting: "{n} 待发", badge_refused: "{n} 被拒",
       badge_all_sent: "已全部发送", queued_offline: "已保存在本机；恢复连接后发送。", refused_toast: "被拒绝：{reason}",
       task: "第 {seq} 站",
+      ch_call: "电话", ch_sms: "短信", ch_letter: "信函", ch_email: "邮件", ch_app_message: "应用消息",
+      ch_in_person: "当面", res_reached: "已接通", res_no_answer: "无人接听", res_voicemail: "语音信箱",
+      res_wrong_number: "号码错误", res_refused: "拒绝", res_delivered: "已送达", res_failed: "失败",
+      agreement_status_active: "有效", agreement_status_pending_approval: "待审批",
     },
   });
 
@@ -458,12 +466,12 @@
     view.append(h("details", { class: "card history" }, h("summary", null, t("history")),
       h("dl", { class: "facts" },
         h("dt", null, t("last_contacts")), h("dd", null, (history.last_contacts || []).length
-          ? history.last_contacts.map((c) => `${whenFull(c.occurred_at, zone)} ${c.channel} · ${c.result}`).join("; ")
+          ? history.last_contacts.map((c) => `${whenFull(c.occurred_at, zone)} ${t(`ch_${c.channel}`)} · ${t(`res_${c.result}`)}`).join("; ")
           : t("none")),
         h("dt", null, t("last_visit")), h("dd", null, history.last_visit
           ? `${whenFull(history.last_visit.at, zone)} · ${outcomeLabel(history.last_visit.outcome)}` : t("none")),
         h("dt", null, t("active_agreement")), h("dd", null, history.active_agreement ? [
-          `${t(`agreement_${history.active_agreement.kind}`)} · ${i18n.money(history.active_agreement.total, stop.case.currency)} · ${history.active_agreement.status}`,
+          `${t(`agreement_${history.active_agreement.kind}`)} · ${i18n.money(history.active_agreement.total, stop.case.currency)} · ${t(`agreement_status_${history.active_agreement.status}`)}`,
           history.active_agreement.next_due ? ` · ${t("next_due", {
             amount: i18n.money(history.active_agreement.next_due.amount, stop.case.currency),
             date: i18n.date(history.active_agreement.next_due.date) })}` : ""] : t("none")))));
@@ -947,9 +955,10 @@
     try {
       fix = await locate(stop, true);
     } catch (e) {
+      // No fix now (the API needs one): the position this visit was checked in at, at this same door.
       const visit = visitOf(stop.task_id);
-      fix = S.position || (visit && visit.checkin && { lat: visit.checkin.lat, lon: visit.checkin.lon,
-                                                        accuracy_m: visit.checkin.accuracy_m });
+      fix = visit && visit.checkin ? { lat: visit.checkin.lat, lon: visit.checkin.lon,
+                                       accuracy_m: visit.checkin.accuracy_m } : null;
       if (!fix) { button.disabled = false; return; }
     }
     const id = FCSync.eventId("check_out", stop.task_id);
