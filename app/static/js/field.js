@@ -308,7 +308,7 @@
       if (error instanceof FC.ApiError && error.status === 401) signedOut();
     } finally {
       button.disabled = false;
-      renderCurrent();
+      renderQuietly();
     }
   }
 
@@ -330,6 +330,14 @@
     else if (hash === "#/outbox") renderOutbox();
     else renderDay();
     renderBadge();
+  }
+
+  /** A re-render the agent did not ask for (an answer arrived, the route refreshed): it
+   * leaves the outcome form alone while they are typing in it. */
+  function renderQuietly() {
+    const active = document.activeElement;
+    if (S.view === "stop" && active && active.closest && active.closest("#outcome-form")) renderBadge();
+    else renderCurrent();
   }
 
   function showSignin(again) {
@@ -932,6 +940,7 @@
 
   async function saveOutcome(stop, chosen, button) {
     button.disabled = true;
+    button.blur();  // the form is done with: what follows may redraw it
     const id = FCSync.eventId("visit", stop.task_id);
     const event = { type: "visit", task_id: stop.task_id, client_event_id: id, outcome: chosen.outcome,
                     person_met: chosen.person_met, notes: chosen.notes, device_time: new Date().toISOString() };
@@ -986,8 +995,7 @@
     }
     if (change.phase === "signed_out") signedOut();
     await loadQueue();
-    if (!(S.view === "stop" && document.activeElement && document.activeElement.closest("#outcome-form"))) renderCurrent();
-    else renderBadge();
+    renderQuietly();
     if (change.phase === "idle" && change.phase !== S.lastPhase && S.online && api.signedIn() && S.route) {
       downloadRoute(true);  // the crew partner's and the server's view of the day
     }
