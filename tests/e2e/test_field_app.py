@@ -186,7 +186,7 @@ def back_to_route(page):
 
 def shot(page, name):
     """The whole page as on a phone tall enough to show it, so the sticky bars sit where they belong."""
-    page.evaluate("window.scrollTo(0, 0)")
+    page.evaluate("window.scrollTo(0, 0); document.getElementById('toast').hidden = true")  # a passing message
     height = page.evaluate("document.documentElement.scrollHeight")
     page.set_viewport_size({"width": PHONE["width"], "height": max(PHONE["height"], height)})
     screenshot(page, name)
@@ -327,6 +327,7 @@ def test_three_visits_recorded_offline_arrive_exactly_once(served, phone_page, p
     page.click("#rec-start")
     page.wait_for_selector("#rec-clock")
     record_outcome(page, "third_party_only", person="relative", notes="Spoke to her brother; disclosed nothing.")
+    shot(page, "field-offline-door-zh")
     page.click("#save-outcome")
     page.wait_for_timeout(1000)
     check_out(page)

@@ -99,7 +99,7 @@
       badge_all_sent: "all sent",
       queued_offline: "Saved on this phone; it will be sent when the connection returns.",
       refused_toast: "Refused: {reason}",
-      task: "Stop {seq}",
+      task: "Stop {seq}", unit_m: "{n} m", unit_km: "{n} km",
       ch_call: "call", ch_sms: "SMS", ch_letter: "letter", ch_email: "email", ch_app_message: "app message",
       ch_in_person: "in person", res_reached: "reached", res_no_answer: "no answer", res_voicemail: "voicemail",
       res_wrong_number: "wrong number", res_refused: "refused", res_delivered: "delivered", res_failed: "failed",
@@ -132,7 +132,7 @@
       location_error: "无法定位：{why}。请允许本网站使用位置信息后签到。",
       locate: "更新位置", check_in: "签到", check_out: "签退",
       check_in_saved: "已签到，已保存在本机。", check_out_saved: "已签退，已保存在本机。", outcome_saved: "上门结果已保存在本机。",
-      checked_in_at: "{at} 签到 · 距住址 {d} · ±{m} 米", checked_out_at: "{at} 签退",
+      checked_in_at: "{at} 签到 · 距住址 {d} · 精度 ±{m} 米", checked_out_at: "{at} 签退",
       recording: "录音", recording_on: "● 录音中 {time}", recording_off: "未在录音。", recording_resume: "开始录音",
       recording_missing: "没有麦克风：本次上门未录音。签退时将被标记为缺少录音。",
       recording_denied: "麦克风权限被拒绝：本次上门未录音。签退时将被标记。",
@@ -169,7 +169,7 @@
       phase_signed_out: "请重新登录以发送待发送的记录。", last_sent: "上次发送：{at}。",
       badge_offline: "离线", badge_online: "在线", badge_waiting: "{n} 待发", badge_refused: "{n} 被拒",
       badge_all_sent: "已全部发送", queued_offline: "已保存在本机；恢复连接后发送。", refused_toast: "被拒绝：{reason}",
-      task: "第 {seq} 站",
+      task: "第 {seq} 站", unit_m: "{n} 米", unit_km: "{n} 公里",
       ch_call: "电话", ch_sms: "短信", ch_letter: "信函", ch_email: "邮件", ch_app_message: "应用消息",
       ch_in_person: "当面", res_reached: "已接通", res_no_answer: "无人接听", res_voicemail: "语音信箱",
       res_wrong_number: "号码错误", res_refused: "拒绝", res_delivered: "已送达", res_failed: "失败",
@@ -220,8 +220,8 @@
 
   function metres(m) {
     if (m === null || m === undefined || Number.isNaN(m)) return "–";
-    return m >= 1000 ? `${new Intl.NumberFormat(i18n.locale, { maximumFractionDigits: 1 }).format(m / 1000)} km`
-      : `${Math.round(m)} m`;
+    return m >= 1000 ? t("unit_km", { n: new Intl.NumberFormat(i18n.locale, { maximumFractionDigits: 1 }).format(m / 1000) })
+      : t("unit_m", { n: Math.round(m) });
   }
 
   function distanceM(lat1, lon1, lat2, lon2) {
