@@ -575,7 +575,11 @@ class RouteOut(Schema):
     members = fields.List(fields.String())
     profile = fields.String()
     reminders = fields.Dict()
-    outcomes = fields.List(fields.Dict())
+    limits = fields.Dict(metadata={"description": "The profile's visiting hours, geofence radius, accuracy limit, "
+                                                  "recording minimum and waiver limit, for warnings on the phone."})
+    outcomes = fields.List(fields.Dict(), metadata={"description": "Outcome codes with en/zh labels, who must have "
+                                                                   "been met (debtor, nobody, third_party, any) and "
+                                                                   "the agreement kind the outcome needs, if any."})
     stops = fields.List(fields.Dict(), metadata={"description": "Ordered stops: task, planned times, case (amount "
                                                                 "due), debtor (masked phone), history."})
 

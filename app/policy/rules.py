@@ -358,5 +358,17 @@ def retention_until(profile, recorded_on):
     return _add_months(recorded_on, 12 * profile.retention["years"])
 
 
+def phone_limits(profile):
+    """The profile's values the phone warns about before the server decides (the server's
+    rules above stay the judge): visiting hours, geofence, accuracy, recording, waiver."""
+    return {"visiting_hours": {"start": _hhmm(profile.visiting_hours["start"]),
+                               "end": _hhmm(profile.visiting_hours["end"])},
+            "geofence_radius_m": profile.place["geofence_radius_m"],
+            "max_accuracy_m": profile.place["max_accuracy_m"],
+            "recording_required": profile.recording["required"],
+            "recording_min_seconds": profile.recording["min_seconds"],
+            "waiver_limit_percent": profile.agreements["waiver_limit_percent"]}
+
+
 def reminders(profile, language="en"):
     return list(profile.reminders["zh" if language.startswith("zh") else "en"])

@@ -91,7 +91,7 @@ def route(user, on_date):
         case, debtor = task.case, task.case.debtor
         stops.append({
             "task_id": task.id, "sequence": task.sequence, "status": task.status,
-            "planned_start": task.planned_start, "planned_end": task.planned_end,
+            "planned_start": _iso(task.planned_start), "planned_end": _iso(task.planned_end),
             "visit_id": visits[task.id].id if task.id in visits else None,
             "case": {"id": case.id, "loan_ref": case.loan_ref, "product": case.product, "currency": case.currency,
                      "amount_due": money.to_decimal_string(case.outstanding_minor, case.currency),
@@ -104,8 +104,15 @@ def route(user, on_date):
     return {"date": on_date, "crew": crew.code, "members": [m.name for m in crew.members],
             "profile": profile.label, "reminders": {"en": rules.reminders(profile, "en"),
                                                     "zh": rules.reminders(profile, "zh")},
-            "outcomes": [{"code": code, "en": v[0], "zh": v[1]} for code, v in OUTCOMES.items()],
+            "limits": rules.phone_limits(profile),
+            "outcomes": [{"code": code, "en": v[0], "zh": v[1], "person_met": v[2],
+                          "agreement": v[3].get("agreement")} for code, v in OUTCOMES.items()],
             "stops": stops}
+
+
+def _iso(moment):
+    # A datetime left inside a plain dict would be sent as an HTTP date, not ISO 8601.
+    return moment.isoformat() if moment is not None else None
 
 
 def _histories(cases, exclude_task_ids):

@@ -107,6 +107,27 @@ def test_the_route_lists_the_crews_stops_in_order_with_what_to_know(client, day,
     assert {"dispute_raised", "third_party_only"} <= {o["code"] for o in route["outcomes"]}
 
 
+def test_the_route_tells_the_phone_what_each_outcome_needs_and_the_limits_it_warns_about(client, day):
+    route = client.get(f"/api/v1/agent/route?date={day.date.isoformat()}", headers=day.headers).json
+    outcomes = {o["code"]: o for o in route["outcomes"]}
+    assert outcomes["agreement_signed"]["person_met"] == "debtor"
+    assert outcomes["agreement_signed"]["agreement"] == "instalment"
+    assert outcomes["promise_to_pay"]["agreement"] == "promise"
+    assert (outcomes["not_home"]["person_met"], outcomes["not_home"]["agreement"]) == ("nobody", None)
+    assert outcomes["third_party_only"]["person_met"] == "third_party"
+    assert route["limits"] == {"visiting_hours": {"start": "08:00", "end": "22:00"}, "geofence_radius_m": 200,
+                               "max_accuracy_m": 100, "recording_required": True, "recording_min_seconds": 60,
+                               "waiver_limit_percent": 20}
+
+
+def test_planned_times_on_the_route_are_iso_8601_with_offset(client, day):
+    stop = client.get(f"/api/v1/agent/route?date={day.date.isoformat()}", headers=day.headers).json["stops"][0]
+    start = datetime.fromisoformat(stop["planned_start"])
+    assert start == datetime.combine(day.date, time(10), SHANGHAI)
+    assert start.utcoffset() == timedelta(0)
+    assert datetime.fromisoformat(stop["planned_end"]) - start == timedelta(minutes=30)
+
+
 def test_an_agent_sees_nothing_of_another_crew(client, day, make):
     other = make.trained_crew(day.team)
     foreign = day.task(make.dispatchable_case(day.team), 4, crew=other)

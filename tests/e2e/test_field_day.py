@@ -30,18 +30,19 @@ def test_a_scripted_phone_plays_a_day_and_every_event_is_recorded_once(served):
     assert set(report["batch"]) == {"accepted"}
     assert set(report["batch_again"]) == {"duplicate"}
 
-    # Other tests share this server: count only what belongs to this day's tasks.
-    of_day = f"SELECT id FROM visit_tasks WHERE visit_date = '{day.isoformat()}'"
-    visits = served.sql(f"SELECT count(*) FROM visits WHERE task_id IN ({of_day})")[0][0]
-    events = served.sql(f"SELECT count(*) FROM client_events WHERE task_id IN ({of_day})")[0][0]
+    # The served database is shared with the other e2e tests: count this day's rows only.
+    day_tasks = f"SELECT id FROM visit_tasks WHERE visit_date = '{day.isoformat()}'"
+    day_visits = f"SELECT id FROM visits WHERE task_id IN ({day_tasks})"
+    visits = served.sql(f"SELECT count(*) FROM visits WHERE task_id IN ({day_tasks})")[0][0]
+    events = served.sql(f"SELECT count(*) FROM client_events WHERE task_id IN ({day_tasks})")[0][0]
     done = served.sql(f"SELECT count(*) FROM visit_tasks WHERE status = 'done' AND visit_date = '{day.isoformat()}'")
     assert visits == report["stops"] and done[0][0] == report["stops"]
     assert events == report["events_sent"]
-    of_visits = f"SELECT id FROM visits WHERE task_id IN ({of_day})"
-    agreement_id, agreement_total = served.sql(
-        f"SELECT id, total_minor FROM repayment_agreements WHERE visit_id IN ({of_visits})")[0]
+    agreements = served.sql(f"SELECT id, total_minor FROM repayment_agreements WHERE visit_id IN ({day_visits})")
+    assert len(agreements) == 1
+    agreement_id, agreement_total = agreements[0]
     instalments = served.sql(f"SELECT amount_minor FROM instalments WHERE agreement_id = {agreement_id} ORDER BY seq")
     assert len(instalments) == 3 and sum(a for (a,) in instalments) == agreement_total
-    assert served.sql(f"SELECT count(*) FROM recordings WHERE visit_id IN ({of_visits})")[0][0] == 2
+    assert served.sql(f"SELECT count(*) FROM recordings WHERE visit_id IN ({day_visits})")[0][0] == 2
     verify = served.flask("audit", "verify")
     assert verify.stdout.startswith("intact:")

@@ -111,6 +111,7 @@
         const s = client.session;
         if (s && !(options && options.anonymous)) headers.Authorization = `Bearer ${s.access_token}`;
         const init = { method, headers };
+        if (options && options.signal) init.signal = options.signal;
         if (body !== undefined && body !== null) {
           headers["Content-Type"] = "application/json";
           init.body = JSON.stringify(body);

@@ -1,0 +1,485 @@
+"""The field app (/field) in Debian's Chromium at phone size, against gunicorn on each
+backend: a whole visit with an instalment plan and a recording; a day worked with no
+network, the app reloaded offline, and every event arriving exactly once; a check-in
+the policy refuses, shown with its reason.
+
+Each test plans its own day for crew SH-CENTRAL-K01 (agent/agent2) as the supervisor,
+far enough ahead not to meet the other e2e tests' days. The phone's clock is the real
+clock, so the debtors visited are put in a time zone where it is now daytime (or, for
+the refusal, night), and put back afterwards: the served database is shared.
+"""
+import re
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+import sqlalchemy as sa
+
+from tests.e2e.conftest import CHROMIUM, PHONE, screenshot
+from tests.phone import Phone
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+AGENT = ("agent", "agent-demo-pass")
+
+
+# ---------------------------------------------------------------- fixtures and helpers
+
+@pytest.fixture(scope="module")
+def media_browser(browser):
+    """A second Chromium, with a fake microphone so MediaRecorder records a tone; launched
+    from the shared browser's Playwright (one sync Playwright per thread)."""
+    media = browser.browser_type.launch(executable_path=CHROMIUM, args=[
+        "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run", "--disable-quic",
+        "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"])
+    yield media
+    media.close()
+
+
+@pytest.fixture()
+def phone_page(media_browser):
+    """``phone_page(stop, locale=...)`` → a page at phone size, located at the stop's door,
+    with location and microphone granted; ``page.js_errors`` and ``page.console_errors``
+    collect what went wrong in the page."""
+    contexts = []
+
+    def make(stop, locale="en-GB"):
+        context = media_browser.new_context(
+            viewport=PHONE, locale=locale, timezone_id="Asia/Shanghai",
+            geolocation=door(stop), permissions=["geolocation", "microphone"])
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(20000)
+        page.js_errors, page.console_errors = [], []
+        page.on("pageerror", lambda exc: page.js_errors.append(str(exc)))
+        page.on("console", lambda message: page.console_errors.append(message.text)
+                if message.type == "error" else None)
+        return page
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+def door(stop, accuracy=6):
+    return {"latitude": stop["debtor"]["lat"], "longitude": stop["debtor"]["lon"], "accuracy": accuracy}
+
+
+def execute(served, statement, **params):
+    """Run a statement and commit it (``served.sql`` only reads)."""
+    from app.config import normalise_database_url
+
+    engine = sa.create_engine(normalise_database_url(served.database_url))
+    try:
+        with engine.begin() as connection:
+            result = connection.execute(sa.text(statement), params)
+            return result.all() if result.returns_rows else result.rowcount
+    finally:
+        engine.dispose()
+
+
+def zone_where_the_hour_is(first, last):
+    """A zone whose local hour is now in [first, last): Shanghai itself if it is, else a fixed offset."""
+    now = datetime.now(timezone.utc)
+    if first <= now.astimezone(SHANGHAI).hour < last:
+        return "Asia/Shanghai"
+    for hours in range(-12, 15):
+        name = "Etc/GMT" if hours == 0 else f"Etc/GMT{-hours:+d}"  # POSIX sign: Etc/GMT-8 is UTC+8
+        if first <= now.astimezone(ZoneInfo(name)).hour < last:
+            return name
+    raise AssertionError("every hour is somewhere")
+
+
+class PlannedDay:
+    """A committed plan for team SH-CENTRAL on a day of its own; the crew's stops as the agent sees them."""
+
+    def __init__(self, served, days_ahead):
+        self.served = served
+        self.day = datetime.now(SHANGHAI).date() + timedelta(days=days_ahead)
+        supervisor = Phone(served.url)
+        supervisor.login("supervisor", "supervisor-demo-pass")
+        status, plan = supervisor.call("POST", "/api/v1/dispatch/plans", {"date": self.day.isoformat(),
+                                                                          "team": "SH-CENTRAL"})
+        assert status == 201, plan
+        status, committed = supervisor.call("POST", f"/api/v1/dispatch/plans/{plan['id']}/commit")
+        assert status == 200 and committed["status"] == "committed", committed
+        agent = Phone(served.url)
+        agent.login(*AGENT)
+        self.route = agent.route(self.day)
+        self.stops = [s for s in self.route["stops"] if s["status"] == "assigned"]
+        self.moved = {}
+
+    def put_debtors_in(self, zone, stops):
+        """Move these stops' debtors to ``zone`` until ``restore``."""
+        for stop in stops:
+            debtor_id = self.debtor_id(stop)
+            self.moved.setdefault(debtor_id, stop["debtor"]["timezone"])
+            execute(self.served, "UPDATE debtors SET timezone = :zone WHERE id = :id", zone=zone, id=debtor_id)
+
+    def debtor_id(self, stop):
+        return execute(self.served, "SELECT debtor_id FROM cases WHERE id = :id", id=stop["case"]["id"])[0][0]
+
+    def restore(self):
+        for debtor_id, zone in self.moved.items():
+            execute(self.served, "UPDATE debtors SET timezone = :zone WHERE id = :id", zone=zone, id=debtor_id)
+
+
+@pytest.fixture()
+def planned(served):
+    days = []
+
+    def plan(days_ahead):
+        day = PlannedDay(served, days_ahead)
+        days.append(day)
+        return day
+
+    yield plan
+    for day in days:
+        day.restore()
+
+
+def sign_in_and_open_day(page, served, day):
+    page.goto(served.url + "/field")
+    page.fill("input[name=username]", AGENT[0])
+    page.fill("input[name=password]", AGENT[1])
+    page.click("#signin-form button[type=submit]")
+    page.wait_for_selector("#view-day:not([hidden])")
+    page.fill("#day-date", day.isoformat())
+    page.wait_for_selector("#stops li")
+    # The shell is cached by the service worker and the route is in IndexedDB: ready for no signal.
+    page.wait_for_selector("#offline-ready[data-ready=yes]")
+
+
+def open_stop(page, stop):
+    page.click(f"#stops li[data-task='{stop['task_id']}'] a")
+    page.wait_for_selector(f"#view-stop .debtor")
+
+
+def event_row(page, kind, status):
+    return page.wait_for_selector(f"#stop-events li[data-type={kind}][data-status={status}]")
+
+
+def check_in(page, stop):
+    page.wait_for_selector("#distance")
+    page.click("#check-in")
+    page.wait_for_selector("#outcome-form")
+
+
+def record_outcome(page, outcome, person=None, notes=None):
+    page.select_option("#outcome", outcome)
+    if person:
+        page.select_option("#person-met", person)
+    if notes:
+        page.fill("#notes", notes)
+
+
+def check_out(page):
+    page.click("#check-out")
+    page.wait_for_selector("#checkout-line")
+
+
+def back_to_route(page):
+    page.click("#back")
+    page.wait_for_selector("#view-day:not([hidden])")
+
+
+def shot(page, name):
+    """The whole page as on a phone tall enough to show it, so the sticky bars sit where they belong."""
+    page.evaluate("window.scrollTo(0, 0); document.getElementById('toast').hidden = true")  # a passing message
+    height = page.evaluate("document.documentElement.scrollHeight")
+    page.set_viewport_size({"width": PHONE["width"], "height": max(PHONE["height"], height)})
+    screenshot(page, name)
+    page.set_viewport_size(PHONE)
+
+
+def amount_text(text):
+    """'CN¥41.67' → Decimal('41.67') (the digits shown, separators removed)."""
+    return Decimal(re.sub(r"[^0-9.]", "", text))
+
+
+def assert_page_was_clean(page, allow_offline_noise=False):
+    assert page.js_errors == []
+    noise = ("net::ERR_INTERNET_DISCONNECTED", "net::ERR_CONNECTION_RESET")
+    errors = [e for e in page.console_errors if not (allow_offline_noise and any(n in e for n in noise))]
+    assert errors == []
+
+
+# ---------------------------------------------------------------- a whole visit
+
+def test_a_visit_at_the_door_with_an_instalment_plan_and_its_recording(served, phone_page, planned):
+    day = planned(11)
+    assert len(day.stops) >= 3
+    first = day.stops[0]
+    day.put_debtors_in(zone_where_the_hour_is(9, 20), [first])
+    page = phone_page(first)
+    sign_in_and_open_day(page, served, day.day)
+
+    cards = page.locator("#stops li")
+    assert cards.count() == len(day.route["stops"])
+    assert cards.nth(0).locator(".name").inner_text() == first["debtor"]["name"]
+    assert amount_text(cards.nth(0).locator(".amount").inner_text()) == Decimal(first["case"]["amount_due"])
+    assert page.locator("#reminder-list li").count() == len(day.route["reminders"]["en"])
+    assert page.locator("#map .leaflet-interactive").count() >= len(day.route["stops"])
+    shot(page, "field-day")
+
+    open_stop(page, first)
+    assert page.inner_text("#view-stop .name") == first["debtor"]["name"]
+    assert first["debtor"]["address"] in page.inner_text("#view-stop .addr")
+    assert "****" in page.inner_text("#view-stop dl.facts")
+    check_in(page, first)
+    event_row(page, "check_in", "accepted")
+    page.wait_for_selector("#rec-clock")
+    assert "0 m from the address" in page.inner_text("#checkin-line")
+
+    record_outcome(page, "agreement_signed", notes="Agreed six monthly instalments.")
+    assert page.locator("#person-met option").all_inner_texts() == ["Debtor"]
+    page.fill("#total", "250.00")
+    page.fill("#count", "6")
+    page.select_option("#frequency", "monthly")
+    page.fill("#ack", "OTP-884211")
+    rows = page.locator("#schedule tbody tr")
+    assert rows.count() == 6
+    minors = [int(rows.nth(i).get_attribute("data-minor")) for i in range(6)]
+    assert minors == [4167, 4167, 4167, 4167, 4166, 4166]
+    shown = [amount_text(rows.nth(i).locator("td.num").inner_text()) for i in range(6)]
+    assert sum(shown) == Decimal("250.00") and shown[0] == Decimal("41.67") and shown[-1] == Decimal("41.66")
+    assert amount_text(page.inner_text("#schedule .schedule-sum")) == Decimal("250.00")
+    page.wait_for_selector("#schedule-exact")
+    shot(page, "field-door-schedule")
+
+    page.click("#save-outcome")
+    event_row(page, "visit", "accepted")
+    page.wait_for_selector("#schedule-server-check.ok")
+    page.wait_for_timeout(1500)  # a little sound for the recording
+    check_out(page)
+    event_row(page, "recording", "accepted")
+    event_row(page, "check_out", "accepted")
+    assert page.inner_text("#stop-status") == "Done"
+    shot(page, "field-visit-done")
+
+    task = first["task_id"]
+    visit = served.sql(f"SELECT id, outcome, person_met, check_in_distance_m, check_out_at FROM visits "
+                       f"WHERE task_id = {task}")
+    assert len(visit) == 1
+    visit_id, outcome, person, distance, checked_out = visit[0]
+    assert (outcome, person) == ("agreement_signed", "debtor") and distance < 5 and checked_out is not None
+    agreement = served.sql(f"SELECT id, kind, total_minor, frequency FROM repayment_agreements WHERE visit_id = {visit_id}")
+    assert [(a[1], a[2], a[3]) for a in agreement] == [("instalment", 25000, "monthly")]
+    amounts = served.sql(f"SELECT amount_minor FROM instalments WHERE agreement_id = {agreement[0][0]} ORDER BY seq")
+    assert [a for (a,) in amounts] == minors
+    recordings = served.sql(f"SELECT sha256, size_bytes, content_type, duration_seconds FROM recordings "
+                            f"WHERE visit_id = {visit_id}")
+    assert len(recordings) == 1
+    sha, size, content_type, seconds = recordings[0]
+    assert len(sha) == 64 and size > 0 and content_type.startswith("audio/") and seconds >= 1
+    assert served.sql(f"SELECT status FROM visit_tasks WHERE id = {task}")[0][0] == "done"
+    assert served.sql(f"SELECT kind, status FROM client_events WHERE task_id = {task} ORDER BY id") == [
+        ("check_in", "accepted"), ("visit", "accepted"), ("check_out", "accepted")]
+    assert_page_was_clean(page)
+
+
+# ---------------------------------------------------------------- offline
+
+def test_three_visits_recorded_offline_arrive_exactly_once(served, phone_page, planned):
+    day = planned(12)
+    assert len(day.stops) >= 3
+    stops = day.stops[:3]
+    tasks = [s["task_id"] for s in stops]
+    day.put_debtors_in(zone_where_the_hour_is(9, 20), stops)
+    page = phone_page(stops[0], locale="zh-CN")  # the app follows the phone's language
+    context = page.context
+    sign_in_and_open_day(page, served, day.day)
+    assert page.inner_text("#title") == "外访"
+
+    open_stop(page, stops[0])
+    check_in(page, stops[0])
+    event_row(page, "check_in", "accepted")
+
+    context.set_offline(True)
+    page.wait_for_selector("#sync-badge[data-state=offline]")
+    record_outcome(page, "promise_to_pay", notes="Will pay on Friday.")
+    page.fill("#total", "200.00")
+    page.fill("#ack", "OTP-120031")
+    page.click("#save-outcome")
+    event_row(page, "visit", "waiting")
+    check_out(page)
+    event_row(page, "check_out", "waiting")
+    back_to_route(page)
+
+    context.set_geolocation(door(stops[1]))
+    open_stop(page, stops[1])
+    check_in(page, stops[1])
+    record_outcome(page, "not_home", notes="Left a card.")
+    page.click("#save-outcome")
+    check_out(page)
+    back_to_route(page)
+
+    context.set_geolocation(door(stops[2]))
+    open_stop(page, stops[2])
+    check_in(page, stops[2])
+    page.wait_for_timeout(2500)  # a few seconds of sound are on the phone before it is closed
+    # The app is closed mid-visit and opened again with no network: the service worker serves it.
+    page.reload()
+    page.wait_for_selector("#view-stop .debtor")
+    assert page.inner_text("#stop-status") == "上门中"
+    page.wait_for_selector("text=上门期间应用被关闭")
+    page.click("#rec-start")
+    page.wait_for_selector("#rec-clock")
+    record_outcome(page, "third_party_only", person="relative", notes="Spoke to her brother; disclosed nothing.")
+    shot(page, "field-offline-door-zh")
+    page.click("#save-outcome")
+    page.wait_for_timeout(1000)
+    check_out(page)
+
+    page.click("#tabs a[data-tab=outbox]")
+    page.wait_for_selector("#view-outbox:not([hidden])")
+    waiting = page.locator("#list-waiting li.event")
+    kinds = [waiting.nth(i).get_attribute("data-type") for i in range(waiting.count())]
+    assert [k for k in kinds if k != "recording"] == ["visit", "check_out", "check_in", "visit", "check_out",
+                                                     "check_in", "visit", "check_out"]
+    assert kinds.count("recording") >= 3  # stop 1, stop 2, and stop 3 in two parts (before and after the reload)
+    assert page.get_attribute("#sync-badge", "data-waiting") == str(len(kinds))
+    assert served.sql(f"SELECT count(*) FROM client_events WHERE task_id IN ({', '.join(map(str, tasks))})")[0][0] == 1
+    shot(page, "field-offline-waiting")
+
+    # The first answer is lost on its way back: the server has the batch, the phone does not know it.
+    lost = []
+
+    def lose_first_answer(route):
+        if not lost:
+            lost.append(route.fetch().status)
+            route.abort("connectionreset")
+        else:
+            route.continue_()
+
+    context.route("**/api/v1/agent/sync", lose_first_answer)
+    context.set_offline(False)
+    page.wait_for_selector("#sync-badge[data-waiting='0']", timeout=60000)
+    assert lost == [200]
+    assert page.get_attribute("#sync-badge", "data-state") == "idle"
+    assert page.locator("#list-refused li.event").count() == 0
+    sent = page.locator("#list-sent li.event")
+    assert sent.count() == len(kinds) + 1
+    assert page.locator("#list-sent li.event", has_text="服务器已收到过").count() >= 1
+    shot(page, "field-offline-synced")
+
+    in_tasks = ", ".join(map(str, tasks))
+    events = served.sql(f"SELECT task_id, kind, count(*) FROM client_events WHERE task_id IN ({in_tasks}) "
+                        f"GROUP BY task_id, kind")
+    assert sorted(events) == sorted((t, k, 1) for t in tasks for k in ("check_in", "visit", "check_out"))
+    assert served.sql(f"SELECT count(*) FROM client_events WHERE task_id IN ({in_tasks}) AND status <> 'accepted'"
+                      )[0][0] == 0
+    visits = served.sql(f"SELECT task_id, outcome, check_in_distance_m, check_out_distance_m FROM visits "
+                        f"WHERE task_id IN ({in_tasks}) ORDER BY task_id")
+    assert sorted((v[0], v[1]) for v in visits) == sorted(zip(tasks, ["promise_to_pay", "not_home", "third_party_only"]))
+    assert all(v[2] < 5 and v[3] < 5 for v in visits)  # each at its own door, positions taken there
+    assert served.sql(f"SELECT count(*) FROM visit_tasks WHERE id IN ({in_tasks}) AND status = 'done'")[0][0] == 3
+    recordings = served.sql(f"SELECT v.task_id, count(*) FROM recordings r JOIN visits v ON v.id = r.visit_id "
+                            f"WHERE v.task_id IN ({in_tasks}) GROUP BY v.task_id")
+    assert sorted(t for t, _ in recordings) == sorted(tasks)
+    assert sum(n for _, n in recordings) == kinds.count("recording")
+    promise = served.sql(f"SELECT a.total_minor FROM repayment_agreements a JOIN visits v ON v.id = a.visit_id "
+                         f"WHERE v.task_id = {tasks[0]}")
+    assert promise == [(20000,)]
+    assert served.flask("audit", "verify").stdout.startswith("intact:")
+    assert_page_was_clean(page, allow_offline_noise=True)
+
+
+# ---------------------------------------------------------------- a refusal
+
+def test_a_check_in_out_of_hours_is_refused_with_the_policy_reason(served, phone_page, planned):
+    day = planned(13)
+    stop = day.stops[0]
+    night = zone_where_the_hour_is(1, 6)
+    day.put_debtors_in(night, [stop])
+    page = phone_page(stop)
+    sign_in_and_open_day(page, served, day.day)
+    open_stop(page, stop)
+    assert "visiting hours are 08:00–22:00" in page.inner_text("#hours-warning")
+
+    check_in_button = page.wait_for_selector("#check-in")
+    page.wait_for_selector("#distance")
+    check_in_button.click()
+    refusal = page.wait_for_selector("#checkin-refusal")
+    assert "Outside visiting hours 08:00–22:00" in refusal.inner_text()
+    assert "cn.visiting_hours" in refusal.inner_text()
+    assert page.inner_text("#stop-status") == "To visit"
+    page.wait_for_selector("#stop-events li[data-type=check_in][data-status=rejected]")
+
+    page.click("#lang")
+    refusal = page.wait_for_selector("#checkin-refusal")
+    assert "不在债务人当地时间08:00–22:00的上门时段内" in refusal.inner_text()
+    assert page.inner_text("#stop-status") == "待上门"
+    shot(page, "field-refused-zh")
+
+    page.click("#tabs a[data-tab=outbox]")
+    refused = page.wait_for_selector("#list-refused li.event[data-type=check_in]")
+    assert "cn.visiting_hours" in refused.inner_text()
+    shot(page, "field-outbox-refused-zh")
+
+    task = stop["task_id"]
+    assert served.sql(f"SELECT kind, status FROM client_events WHERE task_id = {task}") == [("check_in", "rejected")]
+    assert served.sql(f"SELECT count(*) FROM visits WHERE task_id = {task}")[0][0] == 0
+    assert served.sql(f"SELECT status FROM visit_tasks WHERE id = {task}")[0][0] == "assigned"
+    assert_page_was_clean(page)
+
+
+# ---------------------------------------------------------------- no microphone
+
+def test_without_a_microphone_the_visit_goes_on_and_the_missing_recording_is_flagged(served, new_page, planned):
+    day = planned(14)
+    stop = day.stops[0]
+    day.put_debtors_in(zone_where_the_hour_is(9, 20), [stop])
+    # The shared browser has no fake microphone, and the page is not allowed one.
+    page = new_page(viewport=PHONE, locale="en-GB", timezone_id="Asia/Shanghai", geolocation=door(stop),
+                    permissions=["geolocation"])
+    sign_in_and_open_day(page, served, day.day)
+    open_stop(page, stop)
+    check_in(page, stop)
+    assert "not being recorded" in page.inner_text("#rec-notice")
+    event_row(page, "check_in", "accepted")
+    record_outcome(page, "not_home")
+    assert page.locator("#person-met option").all_inner_texts() == ["Nobody"]
+    page.click("#save-outcome")
+    event_row(page, "visit", "accepted")
+    check_out(page)
+    flagged = event_row(page, "check_out", "accepted")
+    assert "closed without the required recording" in flagged.inner_text()
+    shot(page, "field-no-microphone")
+
+    visit_id = served.sql(f"SELECT id FROM visits WHERE task_id = {stop['task_id']}")[0][0]
+    assert served.sql(f"SELECT count(*) FROM recordings WHERE visit_id = {visit_id}")[0][0] == 0
+    assert served.sql(f"SELECT status FROM conduct_flags WHERE visit_id = {visit_id} "
+                      f"AND kind = 'missing_recording'") == [("open",)]
+    assert page.js_errors == []
+
+
+# ---------------------------------------------------------------- the same split as the server
+
+def test_the_phone_computes_the_schedule_exactly_as_the_server_does(served, new_page):
+    from datetime import date
+
+    from app.services.agreements import schedule
+
+    page = new_page(viewport=PHONE)
+    page.goto(served.url + "/field")
+    page.wait_for_selector("#view-signin:not([hidden])")
+    cases = [(2, 2, "weekly", "2026-12-30"), (59, 7, "fortnightly", "2027-02-28"), (25000, 6, "monthly", "2027-01-31"),
+             (100001, 3, "monthly", "2028-01-30"), (999_999_999_999_999, 60, "monthly", "2027-08-31"),
+             (1000, 60, "weekly", "2026-12-31"), (333_334, 3, "monthly", "2028-02-29")]
+    for total, count, frequency, first in cases:
+        server = [(d.isoformat(), amount) for d, amount in schedule(
+            "instalment", total, {"count": count, "frequency": frequency, "first_due_date": date.fromisoformat(first)})]
+        phone = page.evaluate(
+            """([total, count, frequency, first]) => FCMoney.schedule({kind: "instalment", totalMinor: BigInt(total),
+                 currency: "CNY", firstDueDate: first, count, frequency}).map((p) => [p.due_date, p.minor.toString()])""",
+            [str(total), count, frequency, first])
+        assert [(d, int(a)) for d, a in phone] == server, (total, count, frequency, first)
+    conversions = page.evaluate("""() => [FCMoney.toMinor("1234.5", "CNY"), FCMoney.toMinor("0.10", "CNY"),
+        FCMoney.toMinor("12.340", "CNY"), FCMoney.toMinor("0.001", "CNY"), FCMoney.toMinor("1e3", "CNY"),
+        FCMoney.toMinor("-5", "CNY"), FCMoney.toMinor("100", "JPY"), FCMoney.toMinor("100.5", "JPY"),
+        FCMoney.toDecimal(5n, "CNY"), FCMoney.toDecimal(123450n, "CNY"), FCMoney.toDecimal(100n, "JPY")]
+        .map((v) => (v === null ? null : String(v)))""")
+    assert conversions == ["123450", "10", "1234", None, None, None, "100", None, "0.05", "1234.50", "100"]
+    assert page.js_errors == []
