@@ -14,6 +14,7 @@ import sys
 import urllib.error
 import urllib.request
 import uuid
+from decimal import ROUND_DOWN, Decimal
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -91,8 +92,7 @@ def play_day(base_url, username, password, day, online_stops=2, start=time(10, 0
         upload_status, _ = phone.upload(task, b"OggS" + uuid.uuid4().bytes * 64)
         report["online"].append(("recording", upload_status, None))
         if index == 0:
-            amount = stop["case"]["amount_due"]
-            half = f"{(int(float(amount) * 100) // 2) / 100:.2f}"
+            half = str((Decimal(stop["case"]["amount_due"]) / 2).quantize(Decimal("0.01"), rounding=ROUND_DOWN))
             outcome = {"outcome": "agreement_signed", "person_met": "debtor", "notes": "agreed three instalments",
                        "agreement": {"kind": "instalment", "total": half, "first_due_date": (day + timedelta(days=7))
                                      .isoformat(), "count": 3, "frequency": "monthly",

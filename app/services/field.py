@@ -12,11 +12,12 @@ import hashlib
 import mimetypes
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm.exc import StaleDataError
 
 from app import audit, geo, money, pii, policy
 from app.errors import Conflict, DomainError, NotFound, ValidationFailed
@@ -372,7 +373,10 @@ def _record_outcome(user, task, data):
         _link_recording(recording_id, visit, user)
     agreement = None
     if agreement_data is not None:
-        agreement = agreements.create_agreement(case, agreement_data, visit=visit, actor=user)
+        # "Not in the past" is judged on the day of the visit where the debtor lives, so an
+        # agreement recorded offline and synced days later still stands.
+        visit_day = visit.check_in_at.astimezone(ZoneInfo(debtor.timezone)).date()
+        agreement = agreements.create_agreement(case, agreement_data, visit=visit, actor=user, today=visit_day)
     if effects.get("flag"):
         debtor.flags = {**(debtor.flags or {}), effects["flag"]: True}
     if effects.get("stop_visits"):
@@ -510,6 +514,8 @@ def sync(user, events, load):
         except DomainError as exc:
             # Invalid, unknown task, or an id reused for another action: answered, not stored.
             status, answer = "rejected", {"client_event_id": client_event_id, "status": "rejected",
+                                          "task_id": raw.get("task_id") if isinstance(raw, dict) else None,
+                                          "kind": raw.get("type") if isinstance(raw, dict) else None,
                                           "http_status": exc.status,
                                           "error": {"code": exc.code, "message": exc.message, "fields": exc.fields}}
         answers.append({"index": index, **answer, "status": status})

@@ -44,6 +44,7 @@ def audit_desk():
 def favicon():
     return "", 204
 
+
 # ---------------------------------------------------------------- the field app
 
 def _static_path(name):

@@ -468,3 +468,14 @@ def test_an_oversized_batch_is_refused(client, day):
 def test_times_inside_the_route_are_iso_8601_with_offset(client, day):
     stop = client.get(f"/api/v1/agent/route?date={day.date.isoformat()}", headers=day.headers).json["stops"][0]
     assert datetime.fromisoformat(stop["planned_start"]).utcoffset() == timedelta(0)
+
+
+def test_an_agreement_made_offline_is_judged_on_the_day_of_the_visit(client, day):
+    two_days_ago = recent(10) - timedelta(days=2)
+    assert check_in(client, day, day.tasks[0], at=two_days_ago).status_code == 201
+    due = (two_days_ago.date() + timedelta(days=1)).isoformat()  # already past when it syncs
+    response = visit(client, day, day.tasks[0], {
+        "outcome": "promise_to_pay", "person_met": "debtor",
+        "agreement": {"kind": "promise", "total": "100.00", "due_date": due, "acknowledgement": ACK}})
+    assert response.status_code == 200, response.json
+    assert response.json["agreement"]["instalments"][0]["due_date"] == due
