@@ -12,10 +12,11 @@ Each event stores ``hash = SHA-256(canonical content, previous hash)``.
 """
 import hashlib
 import json
-from datetime import datetime, timezone
+import math
+from datetime import datetime, time, timedelta, timezone
 
 from flask import g, has_request_context
-from sqlalchemy import event, insert, select, update
+from sqlalchemy import event, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from app.extensions import db
@@ -36,28 +37,48 @@ def _json_default(value):
     return str(value)
 
 
-def link_hash(row):
-    """The hash of one event from its stored fields and the previous hash."""
-    content = json.dumps(
-        [
-            row["seq"],
-            row["occurred_at"].isoformat(),
-            row["actor_user_id"],
-            row["actor_role"],
-            row["action"],
-            row["entity_type"],
-            row["entity_id"],
-            row["changes"],
-            row["request_id"],
-            row["client_ip"],
-            row["lat"],
-            row["lon"],
-            row["prev_hash"],
-        ],
-        separators=(",", ":"),
-        ensure_ascii=False,
+_encode_string = json.encoder.encode_basestring  # what json.dumps(..., ensure_ascii=False) uses
+_float_repr = float.__repr__
+
+
+def _js(value):
+    return "null" if value is None else _encode_string(value)
+
+
+def _jf(value):
+    return "null" if value is None else _float_repr(value)
+
+
+def _ji(value):
+    return "null" if value is None else str(value)
+
+
+def link_hash_values(seq, occurred_at_iso, actor_user_id, actor_role, action, entity_type, entity_id, changes,
+                     request_id, client_ip, lat, lon, prev_hash):
+    """The hash of one event from its stored values, ``occurred_at`` given as its UTC ISO 8601 text.
+
+    The hashed content is the canonical JSON array
+    ``[seq, occurred_at, actor_user_id, actor_role, action, entity_type, entity_id,
+    changes, request_id, client_ip, lat, lon, prev_hash]`` (``json.dumps`` with
+    ``separators=(",", ":")`` and ``ensure_ascii=False``), encoded as UTF-8. It is
+    built here by hand, byte for byte what ``json.dumps`` would produce, because
+    verification recomputes it for every event and ``json.dumps`` is the slow part.
+    """
+    content = (
+        f"[{seq},{_encode_string(occurred_at_iso)},{_ji(actor_user_id)},{_js(actor_role)},"
+        f"{_encode_string(action)},{_encode_string(entity_type)},{_js(entity_id)},{_encode_string(changes)},"
+        f"{_js(request_id)},{_js(client_ip)},{_jf(lat)},{_jf(lon)},{_encode_string(prev_hash)}]"
     )
     return hashlib.sha256(content.encode("utf-8")).hexdigest()
+
+
+def link_hash(row):
+    """The hash of one event from its stored fields and the previous hash."""
+    return link_hash_values(
+        row["seq"], row["occurred_at"].astimezone(timezone.utc).isoformat(), row["actor_user_id"],
+        row["actor_role"], row["action"], row["entity_type"], row["entity_id"], row["changes"],
+        row["request_id"], row["client_ip"], row["lat"], row["lon"], row["prev_hash"],
+    )
 
 
 def diff(before, after):
@@ -85,9 +106,13 @@ def record(action, entity=None, *, entity_type=None, entity_id=None, before=None
         changes = {k: mask_fields(v) for k, v in diff(before, after).items()}
     if extra:
         changes["extra"] = mask_fields(extra)
+    if not session.in_transaction():
+        # Begin now, so that a rollback (or a new transaction) before the commit
+        # drops this event even when the transaction touches no row.
+        session.begin()
     session.info.setdefault(_PENDING, []).append(
         (
-            session.get_nested_transaction(),
+            session.get_nested_transaction() or session.get_transaction(),
             {
                 "entity": entity,
                 "occurred_at": datetime.now(timezone.utc),
@@ -99,15 +124,28 @@ def record(action, entity=None, *, entity_type=None, entity_id=None, before=None
                 "changes": canonical_json(changes),
                 "request_id": g.get("request_id") if has_request_context() else None,
                 "client_ip": g.get("client_ip") if has_request_context() else None,
-                "lat": lat,
-                "lon": lon,
+                "lat": _coordinate(lat),
+                "lon": _coordinate(lon),
             },
         )
     )
 
 
+def _coordinate(value):
+    """A float as the database will give it back (an int 31 would hash as "31" but read back as 31.0)."""
+    if value is None:
+        return None
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError("an audit event's coordinates must be finite numbers")
+    return value
+
+
 def _append_pending(session):
     pending = session.info.pop(_PENDING, None)
+    committing = session.get_transaction()
+    # Events queued in a transaction that has since ended without committing are not this commit's.
+    pending = [(t, ev) for t, ev in pending or () if _within(t, committing)]
     if not pending:
         return
     if any(ev["entity"] is not None and ev["entity_id"] is None for _, ev in pending):
@@ -160,32 +198,91 @@ def chain_head():
     return {"seq": row.seq, "hash": row.hash}
 
 
-_COLUMNS = [c.name for c in AuditEvent.__table__.columns]
+def daily_head(day):
+    """The chain head as of the end of a UTC day, for anchoring elsewhere.
+
+    It is the last link before the first event that occurred after the day ended:
+    a prefix of the chain, so it never changes once such an event exists (``final``).
+    An event recorded before midnight whose transaction committed after an event of
+    the next day counts in the next day's span. Until an event of a later day
+    exists the answer is the current head and ``final`` is false.
+    """
+    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=timezone.utc)
+    first_after = db.session.scalar(select(func.min(AuditEvent.seq)).where(AuditEvent.occurred_at >= end))
+    if first_after is None:
+        head, final = chain_head(), False
+    else:
+        seq = first_after - 1
+        digest = GENESIS_HASH if seq == 0 else db.session.scalar(
+            select(AuditEvent.hash).where(AuditEvent.seq == seq))
+        head, final = {"seq": seq, "hash": digest}, True
+    return {"date": day, "end": end, "seq": head["seq"], "hash": head["hash"], "final": final}
+
+
+# Column order of the raw rows that verification reads.
+_VERIFY_COLUMNS = ("seq", "occurred_at", "actor_user_id", "actor_role", "action", "entity_type", "entity_id",
+                   "changes", "request_id", "client_ip", "lat", "lon", "prev_hash", "hash")
+
+
+def _raw_rows(batch_size):
+    """Every event in ``seq`` order as a plain tuple, ``occurred_at`` as its UTC ISO text.
+
+    Read straight from the driver: on PostgreSQL through a server-side cursor (constant
+    memory, the database formats nothing), skipping SQLAlchemy's per-row processing,
+    which would cost more than the hashing itself.
+    """
+    connection = db.session.connection()
+    dbapi = connection.connection.dbapi_connection
+    columns = ", ".join("occurred_at AT TIME ZONE 'UTC'" if c == "occurred_at" else c for c in _VERIFY_COLUMNS)
+    if connection.dialect.name == "postgresql":
+        cursor = dbapi.cursor(name="audit_verify")
+        cursor.itersize = batch_size
+        cursor.execute(f"SELECT {columns} FROM audit_events ORDER BY seq")
+        try:
+            for row in cursor:
+                yield (row[0], row[1].isoformat() + "+00:00", *row[2:])
+        finally:
+            cursor.close()
+        return
+    cursor = dbapi.cursor()
+    cursor.execute(f"SELECT {', '.join(_VERIFY_COLUMNS)} FROM audit_events ORDER BY seq")
+    try:
+        while rows := cursor.fetchmany(batch_size):
+            for row in rows:
+                # SQLite holds naive UTC text ("2026-11-29 02:31:02.123456").
+                yield (row[0], datetime.fromisoformat(row[1]).isoformat() + "+00:00", *row[2:])
+    finally:
+        cursor.close()
 
 
 def verify_chain(batch_size=20000):
     """Recompute the whole chain; report the first broken link, if any."""
+    db.session.flush()
     checked, prev, expected_seq = 0, GENESIS_HASH, 1
-    stmt = select(*[AuditEvent.__table__.c[name] for name in _COLUMNS]).order_by(AuditEvent.seq)
-    result = db.session.execute(stmt.execution_options(yield_per=batch_size))
-    for row in result.mappings():
-        problem = None
-        if row["seq"] != expected_seq:
-            problem = {"seq": expected_seq, "what": "missing", "detail": f"next event found is {row['seq']}"}
-        elif row["prev_hash"] != prev:
-            problem = {"seq": row["seq"], "what": "prev_hash", "detail": "does not match the previous event's hash"}
-        else:
-            recomputed = link_hash(row)
-            if recomputed != row["hash"]:
-                problem = {"seq": row["seq"], "what": "hash",
+    rows = _raw_rows(batch_size)
+    problem = None
+    try:
+        for (seq, occurred, actor, role, action, entity_type, entity_id, changes, request_id, client_ip,
+             lat, lon, prev_hash, stored) in rows:
+            if seq != expected_seq:
+                problem = {"seq": expected_seq, "what": "missing", "detail": f"next event found is {seq}"}
+                break
+            if prev_hash != prev:
+                problem = {"seq": seq, "what": "prev_hash", "detail": "does not match the previous event's hash"}
+                break
+            if link_hash_values(seq, occurred, actor, role, action, entity_type, entity_id, changes, request_id,
+                                client_ip, lat, lon, prev_hash) != stored:
+                problem = {"seq": seq, "what": "hash",
                            "detail": "content differs from what was hashed (an altered field)"}
-        if problem:
-            result.close()
-            return {"ok": False, "checked": checked, "first_broken": problem, "head": chain_head()}
-        checked += 1
-        prev = row["hash"]
-        expected_seq += 1
+                break
+            checked += 1
+            prev = stored
+            expected_seq += 1
+    finally:
+        rows.close()
     head = chain_head()
+    if problem:
+        return {"ok": False, "checked": checked, "first_broken": problem, "head": head}
     if head["seq"] != checked or head["hash"] != prev:
         return {"ok": False, "checked": checked, "head": head,
                 "first_broken": {"seq": checked + 1, "what": "missing",
