@@ -10,7 +10,7 @@ only their team, or every team of their region; an auditor reads everything and
 writes nothing but review notes; an admin manages users and everything else.
 A row outside the caller's scope is answered 404, so its existence does not leak.
 """
-from sqlalchemy import exists, select
+from sqlalchemy import exists, or_, select
 
 from app.errors import Forbidden, NotFound, ValidationFailed
 from app.extensions import db
@@ -23,6 +23,7 @@ from app.models import (
     Team,
     TrainingRecord,
     User,
+    Visit,
     VisitTask,
 )
 
@@ -42,6 +43,7 @@ PERMISSIONS = {
     "cases:import": MANAGERS,
     "contacts:write": MANAGERS,
     "audit:read": frozenset({"auditor", "admin"}),
+    "audit:visits": frozenset({"supervisor", "auditor", "admin"}),
     "dispatch:read": STAFF,
     "dispatch:plan": MANAGERS,
 }
@@ -51,6 +53,9 @@ FULL_PERSONAL_DATA = {
     "phone": frozenset({"supervisor", "admin"}),
     "national_id": frozenset({"admin"}),
 }
+
+# Reads of personal data by these roles are themselves written to the audit log.
+AUDITED_READS = frozenset({"auditor"})
 
 
 def allowed(user, permission):
@@ -64,6 +69,10 @@ def require(user, permission):
 
 def sees_whole(user, field):
     return user is not None and user.role in FULL_PERSONAL_DATA[field]
+
+
+def reads_are_audited(user):
+    return user is not None and user.role in AUDITED_READS
 
 
 def visible_team_ids(user):
@@ -105,6 +114,13 @@ def scope(stmt, model, user):
         return stmt.where(exists().where(Case.id == VisitTask.case_id, Case.team_id.in_(teams)))
     if model is User:
         return stmt.where(User.id == user.id)
+    if model is Visit:
+        # A team's visits: those on its cases, and those its crews made.
+        return stmt.where(or_(
+            exists().where(VisitTask.id == Visit.task_id, Case.id == VisitTask.case_id, Case.team_id.in_(teams))
+            .correlate(Visit),
+            exists().where(Crew.id == Visit.crew_id, Crew.team_id.in_(teams)).correlate(Visit),
+        ))
     raise NotImplementedError(f"no scope rule for {model.__name__}")
 
 

@@ -81,6 +81,7 @@ UPDATE_OTHER_TEAM = {"anonymous": 401, "agent": 403, "supervisor": 404, "auditor
 ADMIN_ONLY = {"anonymous": 401, "agent": 403, "supervisor": 403, "auditor": 403, "admin": 200}
 ADMIN_CREATES = {"anonymous": 401, "agent": 403, "supervisor": 403, "auditor": 403, "admin": 201}
 EVERYONE = {"anonymous": 401, "agent": 200, "supervisor": 200, "auditor": 200, "admin": 200}
+AUDITORS = {"anonymous": 401, "agent": 403, "supervisor": 403, "auditor": 200, "admin": 200}
 
 # (endpoint, method, path, body factory or None, expected status per role)
 MATRIX = [
@@ -155,6 +156,14 @@ MATRIX = [
      lambda role: {"crew": "CREW-FULL", "reason": "matrix"}, UPDATE_OTHER_TEAM | {"admin": 422}),
     ("api.dispatch.unassign_task", "POST", "/api/v1/tasks/{crew_task}/unassign",
      lambda role: {"reason": "matrix"}, UPDATE_MANAGERS),
+    ("api.audit.list_events", "GET", "/api/v1/audit/events", None, AUDITORS),
+    ("api.audit.list_events", "GET", "/api/v1/audit/events?format=csv", None, AUDITORS),
+    ("api.audit.list_events", "GET", "/api/v1/audit/events?format=ndjson", None, AUDITORS),
+    ("api.audit.list_visits", "GET", "/api/v1/audit/visits", None, READ_STAFF),
+    ("api.audit.list_visits", "GET", "/api/v1/audit/visits?format=csv", None, READ_STAFF),
+    ("api.audit.verify_chain", "GET", "/api/v1/audit/verify", None, AUDITORS),
+    ("api.audit.chain_head", "GET", "/api/v1/audit/head", None, AUDITORS),
+    ("api.audit.chain_head", "GET", "/api/v1/audit/head?date=2020-01-01", None, AUDITORS),
 ]
 PUBLIC = {"api.auth.login", "api.openapi.openapi_json", "api.openapi.docs"}
 
