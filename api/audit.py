@@ -8,6 +8,7 @@ from api.audit_schemas import (
     HeadOut,
     HeadQuery,
     VerifyOut,
+    VerifyQuery,
     VisitLogOut,
     VisitLogQuery,
 )
@@ -50,8 +51,8 @@ def list_visits(args):
 
 
 @bp.get("/audit/verify")
-@endpoint(permission="audit:read", response=VerifyOut)
-def verify_chain():
+@endpoint(permission="audit:read", query=VerifyQuery, response=VerifyOut)
+def verify_chain(args):
     """Recompute the whole hash chain; name the first broken link, if any."""
     return audit_log.verify()
 

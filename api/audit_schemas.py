@@ -85,6 +85,10 @@ class VisitLogQuery(_PullQuery):
     flag = Text(40, metadata={"description": "Visits with a conduct flag of this kind."})
 
 
+class VerifyQuery(BaseSchema):
+    """No parameters: the whole chain is verified, from the first event. Unknown ones are refused."""
+
+
 class HeadQuery(BaseSchema):
     date = fields.Date(metadata={"description": "A UTC day that has ended: the head as of its end. "
                                                 "Without it, the live head."})

@@ -72,7 +72,7 @@ def _stream(stmt, user, resource, fmt, args, format_batch, key):
     """A generator of text chunks: ``stmt`` read in batches, each batch formatted whole."""
 
     def chunks():
-        rows, last, complete = 0, None, False
+        rows, last, complete, result = 0, None, False, None
         try:
             result = db.session.execute(stmt.execution_options(yield_per=EXPORT_BATCH))
             for batch in result.partitions():
@@ -81,6 +81,8 @@ def _stream(stmt, user, resource, fmt, args, format_batch, key):
                 yield format_batch(batch)
             complete = True
         finally:
+            if result is not None:
+                result.close()  # the server-side cursor, also when the client went away mid-stream
             _record_export(user, resource, fmt, args, rows, last, complete)
 
     return chunks()
@@ -298,15 +300,16 @@ def _joined(items, key):
     return ";".join(str(item[key]) for item in items)
 
 
+def _place_cells(place):
+    place = place or {}
+    return (_iso(place.get("at")), _iso(place.get("device_at")), place.get("lat"), place.get("lon"),
+            place.get("accuracy_m"), place.get("distance_m"), place.get("mock"))
+
+
 def _visit_csv_row(v):
-    place_in, place_out = v["check_in"], v["check_out"] or {}
     return (
         v["id"], v["task_id"], v["visit_date"].isoformat(), v["case"]["id"], v["case"]["loan_ref"], v["debtor_id"],
-        v["team"], v["crew"], v["collector"],
-        *(_iso(place_in[k]) if k.endswith("at") else place_in[k]
-          for k in ("at", "device_at", "lat", "lon", "accuracy_m", "distance_m", "mock")),
-        *(_iso(place_out.get(k)) if k.endswith("at") else place_out.get(k)
-          for k in ("at", "device_at", "lat", "lon", "accuracy_m", "distance_m", "mock")),
+        v["team"], v["crew"], v["collector"], *_place_cells(v["check_in"]), *_place_cells(v["check_out"]),
         _cell_text(v["outcome"]), _cell_text(v["person_met"]), _cell_text(v["notes"]),
         _joined(v["recordings"], "sha256"),
         *(_joined(v["agreements"], k) for k in ("kind", "status", "total", "currency")),
