@@ -1,5 +1,4 @@
 """Shapes of the audit API: the auditors' filters and what they get back."""
-import json
 from datetime import date, datetime, time, timedelta, timezone
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
@@ -104,9 +103,10 @@ class AuditEventOut(Schema):
     action = fields.String()
     entity_type = fields.String()
     entity_id = fields.String(allow_none=True)
-    changes = fields.Function(lambda e: json.loads(e.changes), metadata={
+    changes = fields.Raw(metadata={
         "type": "object", "description": "Before/after of the changed fields, personal data masked; stored "
-                                         "(and hashed) as canonical JSON text."})
+                                         "(and hashed) as canonical JSON text. Text that does not parse (an "
+                                         "altered row) is answered as a string."})
     request_id = fields.String(allow_none=True)
     client_ip = fields.String(allow_none=True)
     lat = fields.Float(allow_none=True)

@@ -38,38 +38,29 @@ def _json_default(value):
 
 
 _encode_string = json.encoder.encode_basestring  # what json.dumps(..., ensure_ascii=False) uses
-_float_repr = float.__repr__
-
-
-def _js(value):
-    return "null" if value is None else _encode_string(value)
-
-
-def _jf(value):
-    return "null" if value is None else _float_repr(value)
-
-
-def _ji(value):
-    return "null" if value is None else str(value)
 
 
 def link_hash_values(seq, occurred_at_iso, actor_user_id, actor_role, action, entity_type, entity_id, changes,
-                     request_id, client_ip, lat, lon, prev_hash):
+                     request_id, client_ip, lat, lon, prev_hash, *, _enc=_encode_string, _sha=hashlib.sha256):
     """The hash of one event from its stored values, ``occurred_at`` given as its UTC ISO 8601 text.
 
     The hashed content is the canonical JSON array
     ``[seq, occurred_at, actor_user_id, actor_role, action, entity_type, entity_id,
     changes, request_id, client_ip, lat, lon, prev_hash]`` (``json.dumps`` with
     ``separators=(",", ":")`` and ``ensure_ascii=False``), encoded as UTF-8. It is
-    built here by hand, byte for byte what ``json.dumps`` would produce, because
-    verification recomputes it for every event and ``json.dumps`` is the slow part.
+    built here by hand, byte for byte what ``json.dumps`` would produce (integers and
+    floats as ``repr``, strings escaped by json's own encoder), because verification
+    recomputes it for every event and ``json.dumps`` is the slow part.
     """
     content = (
-        f"[{seq},{_encode_string(occurred_at_iso)},{_ji(actor_user_id)},{_js(actor_role)},"
-        f"{_encode_string(action)},{_encode_string(entity_type)},{_js(entity_id)},{_encode_string(changes)},"
-        f"{_js(request_id)},{_js(client_ip)},{_jf(lat)},{_jf(lon)},{_encode_string(prev_hash)}]"
+        f'[{seq},{_enc(occurred_at_iso)},{"null" if actor_user_id is None else actor_user_id},'
+        f'{"null" if actor_role is None else _enc(actor_role)},{_enc(action)},{_enc(entity_type)},'
+        f'{"null" if entity_id is None else _enc(entity_id)},{_enc(changes)},'
+        f'{"null" if request_id is None else _enc(request_id)},{"null" if client_ip is None else _enc(client_ip)},'
+        f'{"null" if lat is None else float.__repr__(lat)},{"null" if lon is None else float.__repr__(lon)},'
+        f'{_enc(prev_hash)}]'
     )
-    return hashlib.sha256(content.encode("utf-8")).hexdigest()
+    return _sha(content.encode("utf-8")).hexdigest()
 
 
 def link_hash(row):
@@ -224,33 +215,25 @@ _VERIFY_COLUMNS = ("seq", "occurred_at", "actor_user_id", "actor_role", "action"
                    "changes", "request_id", "client_ip", "lat", "lon", "prev_hash", "hash")
 
 
-def _raw_rows(batch_size):
-    """Every event in ``seq`` order as a plain tuple, ``occurred_at`` as its UTC ISO text.
+def _raw_batches(batch_size):
+    """Every event in ``seq`` order, in lists of plain tuples straight from the driver.
 
-    Read straight from the driver: on PostgreSQL through a server-side cursor (constant
-    memory, the database formats nothing), skipping SQLAlchemy's per-row processing,
-    which would cost more than the hashing itself.
+    On PostgreSQL through a server-side cursor (constant memory), ``occurred_at`` as a
+    naive UTC timestamp; on SQLite as the naive UTC text SQLAlchemy stored. Skipping
+    SQLAlchemy's per-row processing matters: it would cost more than the hashing.
     """
     connection = db.session.connection()
     dbapi = connection.connection.dbapi_connection
-    columns = ", ".join("occurred_at AT TIME ZONE 'UTC'" if c == "occurred_at" else c for c in _VERIFY_COLUMNS)
     if connection.dialect.name == "postgresql":
+        columns = ", ".join("occurred_at AT TIME ZONE 'UTC'" if c == "occurred_at" else c for c in _VERIFY_COLUMNS)
         cursor = dbapi.cursor(name="audit_verify")
-        cursor.itersize = batch_size
-        cursor.execute(f"SELECT {columns} FROM audit_events ORDER BY seq")
-        try:
-            for row in cursor:
-                yield (row[0], row[1].isoformat() + "+00:00", *row[2:])
-        finally:
-            cursor.close()
-        return
-    cursor = dbapi.cursor()
-    cursor.execute(f"SELECT {', '.join(_VERIFY_COLUMNS)} FROM audit_events ORDER BY seq")
+    else:
+        columns = ", ".join(_VERIFY_COLUMNS)
+        cursor = dbapi.cursor()
     try:
-        while rows := cursor.fetchmany(batch_size):
-            for row in rows:
-                # SQLite holds naive UTC text ("2026-11-29 02:31:02.123456").
-                yield (row[0], datetime.fromisoformat(row[1]).isoformat() + "+00:00", *row[2:])
+        cursor.execute(f"SELECT {columns} FROM audit_events ORDER BY seq")
+        while batch := cursor.fetchmany(batch_size):
+            yield batch
     finally:
         cursor.close()
 
@@ -258,28 +241,33 @@ def _raw_rows(batch_size):
 def verify_chain(batch_size=20000):
     """Recompute the whole chain; report the first broken link, if any."""
     db.session.flush()
-    checked, prev, expected_seq = 0, GENESIS_HASH, 1
-    rows = _raw_rows(batch_size)
+    sqlite = db.session.connection().dialect.name == "sqlite"
+    parse = datetime.fromisoformat
+    checked, prev = 0, GENESIS_HASH
     problem = None
+    batches = _raw_batches(batch_size)
     try:
-        for (seq, occurred, actor, role, action, entity_type, entity_id, changes, request_id, client_ip,
-             lat, lon, prev_hash, stored) in rows:
-            if seq != expected_seq:
-                problem = {"seq": expected_seq, "what": "missing", "detail": f"next event found is {seq}"}
+        for batch in batches:
+            for (seq, occurred, actor, role, action, entity_type, entity_id, changes, request_id, client_ip,
+                 lat, lon, prev_hash, stored) in batch:
+                if seq != checked + 1:
+                    problem = {"seq": checked + 1, "what": "missing", "detail": f"next event found is {seq}"}
+                    break
+                if prev_hash != prev:
+                    problem = {"seq": seq, "what": "prev_hash",
+                               "detail": "does not match the previous event's hash"}
+                    break
+                occurred = (parse(occurred) if sqlite else occurred).isoformat() + "+00:00"
+                if link_hash_values(seq, occurred, actor, role, action, entity_type, entity_id, changes,
+                                    request_id, client_ip, lat, lon, prev_hash) != stored:
+                    problem = {"seq": seq, "what": "hash",
+                               "detail": "content differs from what was hashed (an altered field)"}
+                    break
+                checked, prev = seq, stored
+            if problem:
                 break
-            if prev_hash != prev:
-                problem = {"seq": seq, "what": "prev_hash", "detail": "does not match the previous event's hash"}
-                break
-            if link_hash_values(seq, occurred, actor, role, action, entity_type, entity_id, changes, request_id,
-                                client_ip, lat, lon, prev_hash) != stored:
-                problem = {"seq": seq, "what": "hash",
-                           "detail": "content differs from what was hashed (an altered field)"}
-                break
-            checked += 1
-            prev = stored
-            expected_seq += 1
     finally:
-        rows.close()
+        batches.close()
     head = chain_head()
     if problem:
         return {"ok": False, "checked": checked, "first_broken": problem, "head": head}

@@ -166,6 +166,40 @@ def test_an_events_export_in_csv_can_be_rehashed_link_by_link_outside_the_servic
     assert rows[0]["actor_username"] == "agent-a"
 
 
+def test_the_fast_csv_writer_writes_exactly_what_csv_writer_would():
+    awkward = [None, "", "plain", 'say "hi"', "a,b", "line\nbreak", "cr\rhere", "王芳 é", "'quoted'", "tab\there"]
+    changes = ["{}", '{"after":{"n":1}}', '{"after":{"note":"a, \\"b\\""}}', "not json, \"really\"", "x\ny"]
+    names = {1: "agent,one", 2: "plain"}
+    batch, n = [], 0
+    for role in awkward:
+        for text in awkward:
+            for change in changes:
+                n += 1
+                batch.append((n, datetime(2026, 3, 1, 8, 0, 0, n % 2), (n % 3) or None, role, text or "a", "things",
+                              text, change, text, text, (31.0, -0.0, 1e-05, None)[n % 4], 121.5 if n % 2 else None,
+                              "p" * 64, text or "h", ))
+    expected = io.StringIO()
+    writer = csv.writer(expected, lineterminator="\n")
+    for r in batch:
+        writer.writerow((r[0], r[1].isoformat() + "+00:00", *r[2:], names.get(r[2])))
+    assert audit_log._events_csv(names)(batch) == expected.getvalue()
+
+
+def test_an_altered_changes_text_cannot_add_keys_to_an_exported_line_or_break_a_page(app, db, client, people):
+    write(app, db, "thing.done", entity_type="things", after={"i": 1})
+    with app.app_context():
+        connection = db.session.connection()
+        if connection.dialect.name == "postgresql":
+            connection.exec_driver_sql("ALTER TABLE audit_events DISABLE TRIGGER USER")
+        connection.exec_driver_sql("""UPDATE audit_events SET changes = '{}, "seq": 999' WHERE seq = 1""")
+        if connection.dialect.name == "postgresql":
+            connection.exec_driver_sql("ALTER TABLE audit_events ENABLE TRIGGER USER")
+        db.session.commit()
+    line = json.loads(pull(client, people, "?format=ndjson").get_data(as_text=True).splitlines()[0])
+    assert line["seq"] == 1 and line["changes"] == '{}, "seq": 999'
+    assert pull(client, people).json["items"][0]["changes"] == '{}, "seq": 999'
+
+
 def test_an_events_export_in_ndjson_has_one_event_per_line(app, db, client, people):
     for i in range(3):
         write(app, db, "thing.done", entity_type="things", entity_id=i, after={"i": i})
