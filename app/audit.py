@@ -7,8 +7,10 @@ PostgreSQL; SQLite transactions are already serialised by ``BEGIN IMMEDIATE``),
 so concurrent writers append one after another with no fork and no gap, and a
 rolled-back change leaves no event behind.
 
-Each event stores ``hash = SHA-256(canonical content, previous hash)``.
-``verify_chain`` recomputes every link and names the first one that differs.
+Each event is stamped when it is appended, never earlier than the event before it,
+so chain order is time order. Each stores ``hash = SHA-256(canonical content,
+previous hash)``; ``verify_chain`` recomputes every link and names the first one
+that differs.
 """
 import hashlib
 import json
@@ -16,7 +18,7 @@ import math
 from datetime import datetime, time, timedelta, timezone
 
 from flask import g, has_request_context
-from sqlalchemy import event, func, insert, select, update
+from sqlalchemy import event, insert, select, update
 from sqlalchemy.orm import Session
 
 from app.extensions import db
@@ -106,7 +108,7 @@ def record(action, entity=None, *, entity_type=None, entity_id=None, before=None
             session.get_nested_transaction() or session.get_transaction(),
             {
                 "entity": entity,
-                "occurred_at": datetime.now(timezone.utc),
+                "occurred_at": None,  # stamped when appended
                 "actor_user_id": getattr(actor, "id", None),
                 "actor_role": getattr(actor, "role", None) or "system",
                 "action": action,
@@ -146,8 +148,16 @@ def _append_pending(session):
         select(AuditChainHead.seq, AuditChainHead.hash).where(AuditChainHead.id == 1).with_for_update()
     ).one()
     seq, prev = head.seq, head.hash
+    # The log's clock never goes backwards: an event is stamped when it is appended,
+    # and never earlier than the event before it (another server's clock may lag).
+    # So chain order is time order, and a time range is a range of sequence numbers.
+    now = datetime.now(timezone.utc)
+    if seq:
+        last = connection.execute(select(AuditEvent.occurred_at).where(AuditEvent.seq == seq)).scalar_one()
+        now = max(now, last)
     rows = []
     for _, ev in pending:
+        ev["occurred_at"] = now
         entity = ev.pop("entity")
         if ev["entity_id"] is None and entity is not None:
             ev["entity_id"] = str(db.inspect(entity).identity[0])
@@ -189,17 +199,25 @@ def chain_head():
     return {"seq": row.seq, "hash": row.hash}
 
 
+def first_seq_at_or_after(instant):
+    """The first event stamped at or after ``instant`` (None: there is none yet).
+
+    Exact because stamps never decrease along the chain; one step down the
+    ``occurred_at`` index.
+    """
+    return db.session.scalar(select(AuditEvent.seq).where(AuditEvent.occurred_at >= instant)
+                             .order_by(AuditEvent.occurred_at, AuditEvent.seq).limit(1))
+
+
 def daily_head(day):
     """The chain head as of the end of a UTC day, for anchoring elsewhere.
 
-    It is the last link before the first event that occurred after the day ended:
-    a prefix of the chain, so it never changes once such an event exists (``final``).
-    An event recorded before midnight whose transaction committed after an event of
-    the next day counts in the next day's span. Until an event of a later day
-    exists the answer is the current head and ``final`` is false.
+    It is the last link stamped before the next UTC midnight. Once an event of a later
+    day exists it can no longer change (``final``): stamps never decrease along the
+    chain. Until then the answer is the head so far and ``final`` is false.
     """
     end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=timezone.utc)
-    first_after = db.session.scalar(select(func.min(AuditEvent.seq)).where(AuditEvent.occurred_at >= end))
+    first_after = first_seq_at_or_after(end)
     if first_after is None:
         head, final = chain_head(), False
     else:

@@ -296,15 +296,20 @@ def test_the_head_of_a_day_is_the_last_link_before_the_next_day_began(app, db, c
     assert (live["date"], live["seq"], live["hash"]) == (None, 3, events[2].hash)
 
 
-def test_a_late_commit_of_an_event_stamped_before_midnight_does_not_move_a_final_day_head(app, db, clock):
+def test_the_logs_clock_never_goes_backwards_so_a_final_day_head_never_moves(app, db, clock):
     write(app, db, "thing.done", at=datetime(2026, 3, 1, 12, tzinfo=timezone.utc), clock=clock, entity_type="t")
     write(app, db, "thing.done", at=datetime(2026, 3, 2, 0, 0, 5, tzinfo=timezone.utc), clock=clock, entity_type="t")
     with app.app_context():
         before = audit.daily_head(datetime(2026, 3, 1).date())
+    # A server whose clock lags (or a transaction that began before midnight) appends now:
+    # its event is stamped no earlier than the one before it.
     write(app, db, "thing.late", at=datetime(2026, 3, 1, 23, 59, 59, tzinfo=timezone.utc), clock=clock,
           entity_type="t")
+    late = actions(app, db, action="thing.late")[0]
+    assert late.occurred_at == datetime(2026, 3, 2, 0, 0, 5, tzinfo=timezone.utc)
     with app.app_context():
         assert audit.daily_head(datetime(2026, 3, 1).date()) == before
+        assert audit.verify_chain()["ok"]
     assert before["seq"] == 1 and before["final"]
 
 

@@ -56,14 +56,16 @@ def _process_writer(url, storage, writer, transactions, start, results):
 
 def assert_one_unbroken_chain(app, expected):
     with app.app_context():
-        rows = db.session.execute(
-            sa.select(AuditEvent.seq, AuditEvent.prev_hash, AuditEvent.hash).order_by(AuditEvent.seq)).all()
+        rows = db.session.execute(sa.select(AuditEvent.seq, AuditEvent.prev_hash, AuditEvent.hash,
+                                            AuditEvent.occurred_at).order_by(AuditEvent.seq)).all()
         result = audit.verify_chain()
     assert [r.seq for r in rows] == list(range(1, expected + 1)), "a gap or a duplicate sequence"
     previous = audit.GENESIS_HASH
     for row in rows:
         assert row.prev_hash == previous, f"fork at seq {row.seq}"
         previous = row.hash
+    stamps = [row.occurred_at for row in rows]
+    assert stamps == sorted(stamps), "the log's clock went backwards"
     assert result["ok"], result
     assert result["checked"] == expected and result["head"] == {"seq": expected, "hash": previous}
 
