@@ -83,9 +83,11 @@ def audit_cli():
 
 
 @audit_cli.command("verify")
-def verify_command():
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Processes that check segments of the chain at once (PostgreSQL).")
+def verify_command(workers):
     """Recompute the hash chain; exit 1 and name the first broken link if it was altered."""
-    result = audit.verify_chain()
+    result = audit.verify_chain(workers=workers)
     if result["ok"]:
         click.echo(f"intact: {result['checked']} events, head {result['head']['seq']} {result['head']['hash']}")
         return

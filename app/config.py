@@ -52,6 +52,7 @@ def from_environment(instance_path):
         "IMPORT_MAX_BYTES": _int("IMPORT_MAX_BYTES", 64 * 1024 * 1024),
         "DEFAULT_TIMEZONE": os.environ.get("DEFAULT_TIMEZONE", "Asia/Shanghai"),
         "DEFAULT_CURRENCY": os.environ.get("DEFAULT_CURRENCY", "CNY"),
+        "AUDIT_VERIFY_WORKERS": _int("AUDIT_VERIFY_WORKERS", 1),
     }
 
 

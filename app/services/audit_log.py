@@ -22,6 +22,7 @@ import json
 from collections import defaultdict
 from datetime import datetime, timezone
 
+from flask import current_app
 from sqlalchemy import DateTime, exists, false, func, select, type_coerce
 
 from app import audit, authz, money
@@ -428,7 +429,7 @@ def export_visits(args, user, fmt):
 # ---------------------------------------------------------------- proof of integrity
 
 def verify():
-    return audit.verify_chain()
+    return audit.verify_chain(workers=current_app.config.get("AUDIT_VERIFY_WORKERS", 1))
 
 
 def head(day=None):

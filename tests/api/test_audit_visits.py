@@ -152,6 +152,7 @@ def test_an_agent_may_not_read_the_visit_log(client, field):
 
 def test_a_page_of_visits_costs_the_same_few_queries_however_many_visits_it_holds(make, client, field,
                                                                                     query_counter):
+    pull(client, field, "?limit=1")  # the chain's first append skips reading the last stamp
     with query_counter() as few:
         pull(client, field, "?limit=1")
     team, crew, collector = make.team(code="TEAM-M"), None, None

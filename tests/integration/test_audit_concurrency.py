@@ -1,5 +1,6 @@
-"""Many writers appending to the audit chain at once, each on its own connection and
-really committing: the chain must come out with no fork and no gap.
+"""Many processes on the audit chain at once, each on its own connection and really
+committing: writers must leave one chain with no fork and no gap, and a check split
+across worker processes must answer exactly what a single check answers.
 
 These tests cannot run inside the rolled-back ``db`` fixture (its one connection
 would serialise everything), so each gets a fresh migrated database of its own.
@@ -91,6 +92,7 @@ def test_parallel_writer_threads_append_one_chain_without_fork_or_gap(live_app):
     assert_one_unbroken_chain(live_app, sum(counts))
 
 
+@pytest.mark.slow
 def test_parallel_writer_processes_append_one_chain_without_fork_or_gap(live_app, tmp_path):
     context = multiprocessing.get_context("spawn")
     start = context.Barrier(PROCESSES)
@@ -105,3 +107,54 @@ def test_parallel_writer_processes_append_one_chain_without_fork_or_gap(live_app
         process.join(timeout=60)
         assert process.exitcode == 0
     assert_one_unbroken_chain(live_app, sum(committed))
+
+
+def _tamper(app, *statements):
+    with app.app_context():
+        connection = db.session.connection()
+        if connection.dialect.name == "postgresql":
+            connection.exec_driver_sql("ALTER TABLE audit_events DISABLE TRIGGER USER")
+        for statement in statements:
+            connection.exec_driver_sql(statement)
+        if connection.dialect.name == "postgresql":
+            connection.exec_driver_sql("ALTER TABLE audit_events ENABLE TRIGGER USER")
+        db.session.commit()
+
+
+def _forge(app, seq):
+    """Alter event ``seq`` and re-hash it, as a forger who knows the hash would."""
+    with app.app_context():
+        row = db.session.execute(sa.select(AuditEvent.__table__).where(AuditEvent.seq == seq)).mappings().one()
+        forged = {**row, "changes": '{"after":{"forged":true}}'}
+        return (f"UPDATE audit_events SET changes = '{forged['changes']}', hash = '{audit.link_hash(forged)}' "
+                f"WHERE seq = {seq}")
+
+
+# 100 events in three segments of at most 34: 1-34, 35-68, 69-100.
+TAMPERING = {
+    "intact": lambda app: [],
+    "an altered field inside a segment": lambda app: ["UPDATE audit_events SET action = 'x' WHERE seq = 50"],
+    "a removed event at a segment's start": lambda app: ["DELETE FROM audit_events WHERE seq = 35"],
+    "a removed event at a segment's end": lambda app: ["DELETE FROM audit_events WHERE seq = 68"],
+    "a forgery re-hashed at a segment's end": lambda app: [_forge(app, 34)],
+    "a forgery re-hashed inside a segment": lambda app: [_forge(app, 40)],
+    "a removed last event": lambda app: ["DELETE FROM audit_events WHERE seq = 100"],
+    "a removed whole segment": lambda app: ["DELETE FROM audit_events WHERE seq BETWEEN 35 AND 68"],
+    "an altered chain head": lambda app: ["UPDATE audit_chain_head SET hash = '" + "f" * 64 + "'"],
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("tampering", list(TAMPERING))
+def test_a_check_split_across_worker_processes_answers_as_a_single_check_does(live_app, tampering):
+    with live_app.app_context():
+        for n in range(100):
+            audit.record("test.segmented", entity_type="thing", entity_id=n, after={"n": n})
+            if n % 10 == 9:
+                db.session.commit()
+    _tamper(live_app, *TAMPERING[tampering](live_app))
+    with live_app.app_context():
+        single = audit.verify_chain(batch_size=10)
+        split = audit.verify_chain(batch_size=10, workers=3)
+    assert split == single
+    assert single["ok"] is (tampering == "intact")
