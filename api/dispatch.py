@@ -2,10 +2,10 @@
 from flask import Blueprint, g
 
 from api.base import endpoint, page_of
-from api.schemas import AssignIn, PlanIn, PlanOut, TaskOut, TaskQuery, UnassignIn
+from api.schemas import AssignIn, BoardOut, BoardQuery, PlanIn, PlanOut, TaskOut, TaskQuery, UnassignIn
 from app.authz import get_visible
 from app.models import VisitTask
-from app.services import dispatch
+from app.services import board, dispatch
 
 bp = Blueprint("dispatch", __name__)
 
@@ -50,3 +50,10 @@ def assign_task(task_id, data):
 def unassign_task(task_id, data):
     """Take a task off its crew, with a reason."""
     return dispatch.unassign_task(get_visible(VisitTask, task_id, g.user, "task"), data, g.user)
+
+
+@bp.get("/board")
+@endpoint(permission="dispatch:read", query=BoardQuery, response=BoardOut)
+def get_board(args):
+    """The day's state for the dispatch board: crews, positions, routes, statuses, what needs attention."""
+    return board.board_state(args, g.user)

@@ -1,7 +1,7 @@
 """Shapes of the API: ``*In`` schemas load request bodies, ``*Out`` schemas dump
 responses. Cross-field rules live in ``@validates_schema``; nothing here queries
 the database or reads the request."""
-from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
+from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from api.base import BaseSchema, PageQuery, viewer
 from api.fields import (
@@ -14,9 +14,11 @@ from api.fields import (
     Latitude,
     Longitude,
     StrictBoolean,
+    StrictFloat,
 )
 from app import authz, money, pii
 from app.models import CONTACT_CHANNELS, CONTACT_PURPOSES, CONTACT_RESULTS, ROLES, STAGES
+from app.services.field import OUTCOMES as _OUTCOME_CODES, PEOPLE as _PEOPLE
 
 def Code(**kwargs):
     """A short identifier such as a team or collector code."""
@@ -440,6 +442,9 @@ class AssignIn(BaseSchema):
     crew = Code(required=True)
     reason = Text(500, required=True)
     override_frequency = StrictBoolean(load_default=False)
+    from_crew = fields.String(allow_none=True, validate=validate.Length(max=40), metadata={
+        "description": "The crew the caller saw the task on (null: unassigned). If the task has moved since, "
+                       "the answer is 409 and nothing changes."})
 
 
 class UnassignIn(BaseSchema):
@@ -465,3 +470,334 @@ class TaskQuery(PageQuery):
     date = fields.Date()
     status = fields.String(validate=validate.OneOf(("open", "assigned", "checked_in", "done", "cancelled")))
     crew = Code()
+
+
+# ---------------------------------------------------------------- the field
+
+def ClientEventId():
+    return fields.String(
+        required=True,
+        validate=validate.Regexp(r"^[A-Za-z0-9_.:\-]{8,80}$", error="8 to 80 letters, digits, '-', '_', ':' or '.'"),
+        metadata={"description": "Made by the phone, unique per action; resending it never repeats the action."})
+
+
+class PositionIn(BaseSchema):
+    client_event_id = ClientEventId()
+    lat = Latitude(required=True)
+    lon = Longitude(required=True)
+    accuracy_m = StrictFloat(validate=validate.Range(0, 100000), allow_none=True)
+    device_time = Instant(required=True)
+    mock_location = StrictBoolean(load_default=False)
+
+
+class AcknowledgementIn(BaseSchema):
+    kind = fields.String(required=True, validate=validate.OneOf(("signature", "otp")))
+    ref = fields.String(required=True, validate=validate.Length(4, 128),
+                        metadata={"description": "SHA-256 of the signature image, or the OTP reference."})
+
+
+class AgreementIn(BaseSchema):
+    kind = fields.String(required=True, validate=validate.OneOf(("promise", "instalment")))
+    total = Amount(required=True)
+    currency = Currency()
+    waiver = Amount(load_default="0")
+    due_date = fields.Date(metadata={"description": "Promise: the day it will be paid."})
+    first_due_date = fields.Date(metadata={"description": "Instalments: the first due day."})
+    count = Integer(validate=validate.Range(2, 60))
+    frequency = fields.String(validate=validate.OneOf(("weekly", "fortnightly", "monthly")))
+    acknowledgement = fields.Nested(AcknowledgementIn, required=True)
+
+    @validates_schema
+    def shape_of_kind(self, data, **kwargs):
+        if data.get("kind") == "promise":
+            if not data.get("due_date"):
+                raise ValidationError("required for a promise", "due_date")
+            for name in ("first_due_date", "count", "frequency"):
+                if name in data:
+                    raise ValidationError("not used by a promise", name)
+        elif data.get("kind") == "instalment":
+            for name in ("first_due_date", "count", "frequency"):
+                if name not in data:
+                    raise ValidationError("required for an instalment plan", name)
+            if "due_date" in data:
+                raise ValidationError("use first_due_date for an instalment plan", "due_date")
+
+
+class VisitIn(BaseSchema):
+    client_event_id = ClientEventId()
+    outcome = fields.String(required=True, validate=validate.OneOf(tuple(_OUTCOME_CODES)))
+    person_met = fields.String(allow_none=True, validate=validate.OneOf(_PEOPLE))
+    notes = fields.String(allow_none=True, validate=validate.Length(max=4000))
+    recording_ids = fields.List(Integer(validate=validate.Range(min=1)), validate=validate.Length(max=20))
+    agreement = fields.Nested(AgreementIn)
+    device_time = Instant()
+
+
+class SyncEvent(BaseSchema):
+    """One queued action: its type and task, plus the fields of that action's body."""
+
+    type = fields.String(required=True, validate=validate.OneOf(("check_in", "check_out", "visit")))
+    task_id = Integer(required=True, validate=validate.Range(min=1))
+
+
+class SyncIn(BaseSchema):
+    events = fields.List(fields.Dict(), required=True, validate=validate.Length(1, 500),
+                         metadata={"description": "In the order they happened: each {type, task_id, …the body of "
+                                                  "that action…}."})
+
+
+class FieldEventOut(Schema):
+    status = fields.String(metadata={"description": "accepted, duplicate, rejected or conflict"})
+    original_status = fields.String()
+    client_event_id = fields.String(allow_none=True)
+    task_id = fields.Integer()
+    kind = fields.String()
+    index = fields.Integer()
+    http_status = fields.Integer()
+    visit = fields.Dict()
+    agreement = fields.Dict()
+    flags = fields.List(fields.Dict())
+    error = fields.Dict()
+
+
+class SyncOut(Schema):
+    results = fields.List(fields.Nested(FieldEventOut))
+    counts = fields.Dict()
+
+
+class RouteQuery(BaseSchema):
+    date = fields.Date()
+
+
+class RouteOut(Schema):
+    date = fields.Date()
+    crew = fields.String()
+    members = fields.List(fields.String())
+    profile = fields.String()
+    reminders = fields.Dict()
+    outcomes = fields.List(fields.Dict())
+    stops = fields.List(fields.Dict(), metadata={"description": "Ordered stops: task, planned times, case (amount "
+                                                                "due), debtor (masked phone), history."})
+
+
+class RecordingOut(Schema):
+    id = fields.Integer()
+    sha256 = fields.String()
+    size_bytes = fields.Integer()
+    content_type = fields.String()
+    kind = fields.String()
+    duration_seconds = fields.Integer(allow_none=True)
+    visit_id = fields.Integer()
+    uploaded_at = fields.AwareDateTime()
+
+
+class RecordingForm(BaseSchema):
+    """Form fields sent beside the file (multipart/form-data)."""
+
+    class Meta:
+        unknown = RAISE
+
+    task_id = fields.Integer(required=True, validate=validate.Range(min=1))
+    sha256 = fields.String(required=True, validate=validate.Regexp(r"^[0-9a-fA-F]{64}$", error="64 hex digits"))
+    duration_seconds = fields.Integer(validate=validate.Range(0, 36000), allow_none=True)
+
+
+# ---------------------------------------------------------------- agreements and payments
+
+class InstalmentOut(Schema):
+    seq = fields.Integer()
+    due_date = fields.Date()
+    amount = fields.Function(lambda i: money.to_decimal_string(i.amount_minor, i.agreement.currency))
+    paid = fields.Function(lambda i: money.to_decimal_string(i.paid_minor, i.agreement.currency))
+    status = fields.String()
+
+
+class AgreementOut(Schema):
+    id = fields.Integer()
+    case_id = fields.Integer()
+    loan_ref = fields.Function(lambda a: a.case.loan_ref)
+    visit_id = fields.Integer(allow_none=True)
+    kind = fields.String()
+    status = fields.String()
+    currency = fields.String()
+    total = fields.Function(lambda a: money.to_decimal_string(a.total_minor, a.currency))
+    waiver = fields.Function(lambda a: money.to_decimal_string(a.waiver_minor, a.currency))
+    owed = fields.Function(lambda a: money.to_decimal_string(a.owed_minor, a.currency))
+    frequency = fields.String(allow_none=True)
+    acknowledgement = fields.Function(lambda a: {"kind": a.acknowledgement_kind, "ref": a.acknowledgement_ref})
+    instalments = fields.List(fields.Nested(InstalmentOut))
+    approved_at = fields.AwareDateTime(allow_none=True)
+    created_at = fields.AwareDateTime()
+
+
+class AgreementQuery(PageQuery):
+    status = fields.String(validate=validate.OneOf(("pending_approval", "active", "kept", "broken", "cancelled")))
+    case_id = fields.Integer(validate=validate.Range(min=1))
+
+
+class ApproveIn(BaseSchema):
+    note = Text(1000, required=True)
+
+
+class PaymentIn(BaseSchema):
+    reference = Text(120, required=True)
+    loan_ref = Text(80)
+    case_id = Integer(validate=validate.Range(min=1))
+    amount = Amount(required=True)
+    currency = Currency(required=True)
+    paid_at = Instant(required=True)
+
+    @validates_schema
+    def one_case(self, data, **kwargs):
+        if ("loan_ref" in data) == ("case_id" in data):
+            raise ValidationError("give either loan_ref or case_id", "loan_ref")
+
+
+class PaymentOut(Schema):
+    id = fields.Integer()
+    reference = fields.String()
+    case_id = fields.Integer()
+    amount = fields.Function(lambda p: money.to_decimal_string(p.amount_minor, p.currency))
+    currency = fields.String()
+    paid_at = fields.AwareDateTime()
+    received_at = fields.AwareDateTime()
+    duplicate = fields.Boolean()
+
+
+# ---------------------------------------------------------------- conduct
+
+class FlagOut(Schema):
+    id = fields.Integer()
+    kind = fields.String()
+    rule_id = fields.String()
+    profile_version = fields.String()
+    status = fields.String()
+    collector = fields.Function(lambda f: f.collector.code if f.collector else None)
+    case_id = fields.Integer(allow_none=True)
+    task_id = fields.Integer(allow_none=True)
+    visit_id = fields.Integer(allow_none=True)
+    details = fields.Dict()
+    raised_at = fields.AwareDateTime()
+    review_notes = fields.String(allow_none=True)
+    reviewed_at = fields.AwareDateTime(allow_none=True)
+
+
+class FlagQuery(PageQuery):
+    status = fields.String(validate=validate.OneOf(("open", "reviewed", "resolved", "dismissed")))
+    kind = Text(40)
+    collector = Code()
+    since = Instant()
+
+
+class ReviewIn(BaseSchema):
+    status = fields.String(required=True, validate=validate.OneOf(("reviewed", "resolved", "dismissed")))
+    notes = Text(2000, required=True)
+
+
+class ComplaintIn(BaseSchema):
+    case_id = Integer(validate=validate.Range(min=1))
+    debtor_id = Integer(validate=validate.Range(min=1))
+    collector = Code()
+    visit_id = Integer(validate=validate.Range(min=1))
+    channel = fields.String(required=True, validate=validate.OneOf(("phone", "letter", "email", "in_person",
+                                                                     "regulator", "app", "other")))
+    category = fields.String(required=True, validate=validate.OneOf((
+        "rudeness", "threat", "third_party_disclosure", "out_of_hours", "workplace_visit", "wrong_debt",
+        "harassment", "privacy", "other")))
+    text = Text(4000, required=True)
+    received_at = Instant()
+
+
+class ComplaintOut(Schema):
+    id = fields.Integer()
+    case_id = fields.Integer(allow_none=True)
+    debtor_id = fields.Integer(allow_none=True)
+    collector_id = fields.Integer(allow_none=True)
+    visit_id = fields.Integer(allow_none=True)
+    channel = fields.String()
+    category = fields.String()
+    text = fields.String()
+    status = fields.String()
+    received_at = fields.AwareDateTime()
+    resolved_at = fields.AwareDateTime(allow_none=True)
+    resolution_notes = fields.String(allow_none=True)
+
+
+class ComplaintQuery(PageQuery):
+    status = fields.String(validate=validate.OneOf(("open", "under_review", "substantiated", "unsubstantiated",
+                                                    "withdrawn")))
+
+
+class ComplaintUpdate(BaseSchema):
+    status = fields.String(required=True, validate=validate.OneOf(("under_review", "substantiated",
+                                                                   "unsubstantiated", "withdrawn")))
+    notes = Text(4000, required=True)
+
+
+class PeriodQuery(BaseSchema):
+    since = fields.Date(data_key="from", required=True)
+    until = fields.Date(data_key="to", required=True)
+
+    @validates_schema
+    def ordered(self, data, **kwargs):
+        if data.get("since") and data.get("until") and data["until"] < data["since"]:
+            raise ValidationError("must not be before from", "to")
+
+
+class ConductRecordOut(Schema):
+    collector = fields.String()
+    since = fields.Date(data_key="from")
+    until = fields.Date(data_key="to")
+    visits = fields.Integer()
+    flags = fields.Dict()
+    flags_total = fields.Integer()
+    complaints = fields.Dict()
+    agreements = fields.Dict()
+
+
+class BoardQuery(BaseSchema):
+    date = fields.Date(required=True)
+    team = Code()
+    region = Code()
+
+    @validates_schema
+    def one_scope(self, data, **kwargs):
+        if bool(data.get("team")) == bool(data.get("region")):
+            raise ValidationError("give either team or region", "team")
+
+
+class BoardOut(Schema):
+    date = fields.Date()
+    team = fields.String(allow_none=True)
+    region = fields.String()
+    timezone = fields.String()
+    plan = fields.Dict(allow_none=True)
+    crews = fields.List(fields.Dict())
+    tasks = fields.List(fields.Dict(), metadata={"description": "Every task of the day with status, crew, order, "
+                                                                "position and reason."})
+    counts = fields.Dict()
+    attention = fields.Dict()
+
+
+class JobParams(BaseSchema):
+    date = fields.Date()
+    teams = fields.List(Code(), validate=validate.Length(max=200))
+
+
+class JobIn(BaseSchema):
+    name = fields.String(required=True, validate=validate.OneOf(("plan_day", "evaluate_agreements")))
+    params = fields.Nested(JobParams, load_default=dict)
+
+
+class JobOut(Schema):
+    id = fields.String()
+    name = fields.String()
+    params = fields.Dict()
+    status = fields.String(metadata={"description": "queued, running, retrying, finished or failed"})
+    runner = fields.String(metadata={"description": "rq (a worker on Redis) or inline (in-process)"})
+    attempts = fields.Integer()
+    result = fields.Dict(allow_none=True)
+    error = fields.String(allow_none=True)
+    created_at = fields.AwareDateTime()
+    started_at = fields.AwareDateTime(allow_none=True)
+    finished_at = fields.AwareDateTime(allow_none=True)

@@ -1,22 +1,39 @@
 """The application factory."""
-import logging
 import re
 import uuid
 from pathlib import Path
 
+from datetime import date, datetime
+from decimal import Decimal
+
 from flask import Flask, g, request
+from flask.json.provider import DefaultJSONProvider
 from sqlalchemy import event
 
-from app import audit, config as config_module, errors, policy
+from app import audit, config as config_module, errors, observability, policy
 from app.extensions import db, limiter, migrate
 
 MIGRATIONS = str(Path(__file__).resolve().parent.parent / "migrations")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
 
 
+class JSONProvider(DefaultJSONProvider):
+    """ISO 8601 for dates and times (Flask's default is the HTTP date format), and
+    decimal text for Decimal, wherever they appear in a response."""
+
+    @staticmethod
+    def default(value):
+        if isinstance(value, (date, datetime)):
+            return value.isoformat()
+        if isinstance(value, Decimal):
+            return str(value)
+        return DefaultJSONProvider.default(value)
+
+
 def create_app(config=None):
     """Build the app. ``config`` (a dict) overrides what the environment says."""
     app = Flask(__name__, instance_relative_config=True)
+    app.json = JSONProvider(app)
     app.config.update(config_module.from_environment(app.instance_path))
     if config:
         app.config.update(config)
@@ -32,19 +49,22 @@ def create_app(config=None):
     policy.init_app(app)
     errors.register(app)
     _install_request_hooks(app)
+    observability.install(app)
     with app.app_context():
         _configure_sqlite(db.engine)
 
     from api import create_blueprint
     from api.health import bp as health_bp
 
+    from app.web import bp as web_bp
+
     app.register_blueprint(create_blueprint())
     app.register_blueprint(health_bp)
+    app.register_blueprint(web_bp)
 
     from app import cli
 
     cli.register(app)
-    logging.getLogger("app").setLevel(app.config.get("LOG_LEVEL", "INFO"))
     return app
 
 

@@ -17,9 +17,12 @@ from app.extensions import db
 from app.models import (
     Case,
     Collector,
+    Complaint,
+    ConductFlag,
     ContactAttempt,
     Crew,
     Debtor,
+    RepaymentAgreement,
     Team,
     TrainingRecord,
     User,
@@ -46,6 +49,15 @@ PERMISSIONS = {
     "audit:visits": frozenset({"supervisor", "auditor", "admin"}),
     "dispatch:read": STAFF,
     "dispatch:plan": MANAGERS,
+    "field:act": frozenset({"agent"}),
+    "agreements:read": STAFF,
+    "agreements:approve": MANAGERS,
+    "payments:write": frozenset({"admin"}),
+    "flags:read": STAFF,
+    "flags:review": STAFF,  # an auditor writes nothing but review notes
+    "complaints:read": STAFF,
+    "complaints:write": MANAGERS,
+    "jobs:run": frozenset({"admin"}),
 }
 
 # Personal fields returned whole only to these roles; everyone else gets them masked.
@@ -114,6 +126,11 @@ def scope(stmt, model, user):
         return stmt.where(exists().where(Case.id == VisitTask.case_id, Case.team_id.in_(teams)))
     if model is User:
         return stmt.where(User.id == user.id)
+    if model is RepaymentAgreement:
+        return stmt.where(RepaymentAgreement.case_id.in_(select(Case.id).where(Case.team_id.in_(teams))))
+    if model in (ConductFlag, Complaint):
+        return stmt.where(or_(model.case_id.in_(select(Case.id).where(Case.team_id.in_(teams))),
+                              model.collector_id.in_(select(Collector.id).where(Collector.team_id.in_(teams)))))
     if model is Visit:
         # A team's visits: those on its cases, and those its crews made.
         return stmt.where(or_(

@@ -32,6 +32,8 @@ def register(app):
     app.cli.add_command(demo_command)
     app.cli.add_command(audit_cli)
     app.cli.add_command(cases_cli)
+    app.cli.add_command(agreements_cli)
+    app.cli.add_command(jobs_cli)
 
 
 @click.group("users", help="Accounts and roles.")
@@ -148,3 +150,63 @@ def import_command(path, team, mode, dry_run):
                f"{'committed' if report.committed else 'nothing written'}")
     if report.problems and not report.committed:
         sys.exit(1)
+
+
+@click.group("agreements", help="Repayment agreements.")
+def agreements_cli():
+    pass
+
+
+@agreements_cli.command("evaluate")
+@click.option("--date", "on_date", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="Evaluate as of this day (default: today, UTC).")
+def evaluate_command(on_date):
+    """Mark instalments late/missed and agreements kept/broken; broken ones send the case back."""
+    from datetime import datetime, timezone
+
+    from app.services.agreements import evaluate
+
+    day = on_date.date() if on_date else datetime.now(timezone.utc).date()
+    counts = _commit_or_fail(lambda: evaluate(day))
+    click.echo(f"{day}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+
+
+@click.group("jobs", help="Background work: nightly planning, agreement evaluation.")
+def jobs_cli():
+    pass
+
+
+@jobs_cli.command("submit")
+@click.argument("name")
+@click.option("--date", "on_date", default=None, help="YYYY-MM-DD (default: tomorrow for planning, today otherwise).")
+@click.option("--team", "teams", multiple=True, help="Plan only these teams (repeatable).")
+def submit_command(name, on_date, teams):
+    """Submit a job: to the queue when REDIS_URL is set, else run it here and now."""
+    from app import jobs
+
+    params = {k: v for k, v in {"date": on_date, "teams": list(teams) or None}.items() if v}
+    job, start = _commit_or_fail(lambda: jobs.submit(name, params, None))
+    job_id = job.id
+    start()
+    job = jobs.get(job_id)
+    click.echo(f"job {job.id} {job.name}: {job.status}" + (f" — {job.result}" if job.result else "")
+               + (f" — {job.error}" if job.error else ""))
+    if job.status == "failed":
+        sys.exit(1)
+
+
+@jobs_cli.command("worker")
+@click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
+def worker_command(burst):
+    """Run an RQ worker for this app's queue (needs REDIS_URL)."""
+    from flask import current_app
+    from rq import SimpleWorker
+
+    from app import jobs
+
+    if not current_app.config.get("REDIS_URL"):
+        _fail("REDIS_URL is not set: without Redis, jobs run in-process and need no worker.")
+    queue = jobs.queue()
+    # SimpleWorker runs jobs in this process: no fork sharing the app's database connections.
+    worker = SimpleWorker([queue], connection=queue.connection)
+    worker.work(burst=burst, with_scheduler=True)

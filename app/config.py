@@ -52,6 +52,19 @@ def from_environment(instance_path):
         "IMPORT_MAX_BYTES": _int("IMPORT_MAX_BYTES", 64 * 1024 * 1024),
         "DEFAULT_TIMEZONE": os.environ.get("DEFAULT_TIMEZONE", "Asia/Shanghai"),
         "DEFAULT_CURRENCY": os.environ.get("DEFAULT_CURRENCY", "CNY"),
+        "S3_BUCKET": os.environ.get("S3_BUCKET") or None,
+        "S3_ENDPOINT_URL": os.environ.get("S3_ENDPOINT_URL") or None,
+        "RECORDING_MAX_BYTES": _int("RECORDING_MAX_BYTES", 50 * 1024 * 1024),
+        "VISIT_SERVICE_MINUTES": _int("VISIT_SERVICE_MINUTES", 30),
+        # e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png; without it the maps draw plain projected geography.
+        "MAP_TILE_URL": os.environ.get("MAP_TILE_URL") or None,
+        "MAP_TILE_ATTRIBUTION": os.environ.get("MAP_TILE_ATTRIBUTION") or None,
+        "LOG_FORMAT": os.environ.get("LOG_FORMAT", "json"),
+        "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
+        "JOB_QUEUE": os.environ.get("JOB_QUEUE", "fieldcollect"),
+        "JOB_RETRIES": _int("JOB_RETRIES", 3),
+        "JOB_RETRY_INTERVALS": [int(s) for s in os.environ.get("JOB_RETRY_INTERVALS", "10,60,300").split(",") if s],
+        "JOB_TIMEOUT": _int("JOB_TIMEOUT", 1800),
         "AUDIT_VERIFY_WORKERS": _int("AUDIT_VERIFY_WORKERS", 1),
     }
 

@@ -143,7 +143,16 @@ def _database_down(exc):
     return bool(getattr(exc, "connection_invalidated", False)) or "connect" in str(exc.orig).lower()
 
 
+def _handle_stale(exc):
+    """A row changed under us between reading and writing it (optimistic locking)."""
+    _rollback()
+    return envelope(409, "changed_meanwhile", "Someone changed this at the same moment; reload and try again.")
+
+
 def register(app):
+    from sqlalchemy.orm.exc import StaleDataError
+
+    app.register_error_handler(StaleDataError, _handle_stale)
     app.register_error_handler(DomainError, _handle_domain_error)
     app.register_error_handler(HTTPException, _handle_http_error)
     app.register_error_handler(Exception, _handle_unexpected)

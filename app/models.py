@@ -339,6 +339,8 @@ class VisitTask(db.Model):
     priority: Mapped[int] = mapped_column(Integer, default=0)
     # Why the task went to its crew, or why it is unassigned: rule ids and words.
     reason: Mapped[dict] = mapped_column(JSON, default=dict)
+    # Every crew the task was ever given to, so a stale phone's event is a conflict, not a 404.
+    crew_history: Mapped[list] = mapped_column(JSON, default=list)
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
@@ -392,11 +394,14 @@ class Visit(db.Model):
     check_out_distance_m: Mapped[float | None] = mapped_column()
     check_out_mock: Mapped[bool] = mapped_column(Boolean, default=False)
     outcome: Mapped[str | None] = mapped_column(String(40))
+    outcome_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     person_met: Mapped[str | None] = mapped_column(String(40))
     notes: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     task: Mapped[VisitTask] = relationship()
+    crew: Mapped[Crew] = relationship()
+    collector: Mapped[Collector] = relationship()
     recordings: Mapped[list[Recording]] = relationship(foreign_keys=[Recording.visit_id])
 
 
@@ -417,6 +422,9 @@ class RepaymentAgreement(db.Model):
     currency: Mapped[str] = mapped_column(String(3))
     total_minor: Mapped[int] = mapped_column(BigInteger)
     waiver_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    # What the debtor owed when the agreement was made; the waiver is judged against it.
+    owed_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    frequency: Mapped[str | None] = mapped_column(String(20))
     acknowledgement_kind: Mapped[str | None] = mapped_column(String(20))
     acknowledgement_ref: Mapped[str | None] = mapped_column(String(128))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
@@ -427,6 +435,7 @@ class RepaymentAgreement(db.Model):
     instalments: Mapped[list["Instalment"]] = relationship(
         back_populates="agreement", order_by="Instalment.seq"
     )
+    case: Mapped[Case] = relationship()
 
 
 class Instalment(db.Model):
@@ -509,6 +518,8 @@ class ConductFlag(db.Model):
     reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     review_notes: Mapped[str | None] = mapped_column(Text)
 
+    collector: Mapped[Collector | None] = relationship()
+
 
 class ClientEvent(db.Model):
     """A field action keyed by the phone's ``client_event_id``, so a resend is answered, not redone."""
@@ -520,6 +531,9 @@ class ClientEvent(db.Model):
     client_event_id: Mapped[str] = mapped_column(String(80))
     kind: Mapped[str] = mapped_column(String(30))
     status: Mapped[str] = mapped_column(String(20))
+    task_id: Mapped[int | None] = mapped_column(Integer)
+    # What the phone sent, kept even when the event was refused or in conflict.
+    payload: Mapped[dict] = mapped_column(JSON, default=dict)
     response: Mapped[dict] = mapped_column(JSON, default=dict)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -563,3 +577,25 @@ class AuditChainHead(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger)
     hash: Mapped[str] = mapped_column(String(64))
+
+
+JOB_STATUSES = ("queued", "running", "finished", "failed", "retrying")
+
+
+class Job(db.Model):
+    """Background work (nightly planning, agreement evaluation, exports) and how it went."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (CheckConstraint(_in("status", JOB_STATUSES), name="status_known"),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(40), index=True)
+    params: Mapped[dict] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(20), default="queued")
+    runner: Mapped[str] = mapped_column(String(20))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    result: Mapped[dict | None] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text)
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -36,6 +36,13 @@ target_db = current_app.extensions['migrate'].db
 # ... etc.
 
 
+def render_item(type_, obj, autogen_context):
+    """Render the app's UTC timestamp type as the plain column type it stores."""
+    if type_ == "type" and type(obj).__name__ == "UTCDateTime":
+        return "sa.DateTime(timezone=True)"
+    return False
+
+
 def get_metadata():
     return target_db.metadata
 
@@ -80,6 +87,7 @@ def run_migrations_online():
                 logger.info('No changes in schema detected.')
 
     conf_args = current_app.extensions['migrate'].configure_args
+    conf_args.setdefault('render_item', render_item)
     if conf_args.get("process_revision_directives") is None:
         conf_args["process_revision_directives"] = process_revision_directives
 

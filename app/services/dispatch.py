@@ -62,7 +62,8 @@ def resolve_scope(data, user):
     """The teams a plan covers, and the zone its times are written in."""
     if bool(data.get("team")) == bool(data.get("region")):
         raise ValidationFailed("Plan for one team or one region.", fields={"team": ["give team or region"]})
-    visible = authz.visible_team_ids(user)
+    # No user: the service itself (nightly planning) plans for any team.
+    visible = authz.visible_team_ids(user) if user is not None else None
     if data.get("team"):
         team = db.session.scalars(select(Team).options(selectinload(Team.region))
                                   .where(Team.code == data["team"])).one_or_none()
@@ -234,7 +235,8 @@ def create_plan(data, user):
     profile = policy.current().for_team(team or teams[0])
     plan = DispatchPlan(plan_date=plan_date, team_id=team.id if team else None,
                         region_id=None if team else region.id, status="draft", policy_profile=profile.label,
-                        result=result, summary=_summary(result, engine_plan), created_by_id=user.id)
+                        result=result, summary=_summary(result, engine_plan),
+                        created_by_id=user.id if user is not None else None)
     db.session.add(plan)
     db.session.flush()
     audit.record("plan.drafted", plan, after={"date": plan_date.isoformat(), "summary": plan.summary})
@@ -348,6 +350,12 @@ def commit_plan(plan, user):
     return plan
 
 
+def _remember_crew(task, crew):
+    """Keep every crew a task was given to, so a phone of a former crew gets 'conflict', not 404."""
+    if crew is not None and crew.id not in (task.crew_history or []):
+        task.crew_history = [*(task.crew_history or []), crew.id]
+
+
 def _local_to_utc(plan_date, hhmm, zone):
     hours, minutes = map(int, hhmm.split(":"))
     return datetime.combine(plan_date, time(hours, minutes), zone).astimezone(timezone.utc)
@@ -360,6 +368,7 @@ def _write_task(task, case, plan, crew, stop, zone, why, user):
         db.session.add(task)
     task.plan_id = plan.id
     task.crew_id = crew.id if crew else None
+    _remember_crew(task, crew)
     task.status = "assigned" if crew else "open"
     task.sequence = stop["sequence"] if crew else None
     task.planned_start = _local_to_utc(plan.plan_date, stop["start"], zone) if crew else None
@@ -388,6 +397,11 @@ def assign_task(task, data, user):
     refusal names its rule and nothing changes."""
     if task.status not in ("open", "assigned"):
         raise Conflict(f"The task is {task.status}; it can no longer be moved.")
+    if "from_crew" in data:
+        seen = data["from_crew"] or None
+        if seen != (task.crew.code if task.crew else None):
+            raise Conflict("The task was moved by someone else meanwhile; reload the board.", code="task_changed",
+                           details={"now_crew": task.crew.code if task.crew else None})
     # Locking the crew row serialises parallel moves onto one crew, so capacity holds.
     crew = db.session.scalars(select(Crew).where(Crew.code == data["crew"]).with_for_update()).one_or_none()
     if crew is None or crew.team_id != task.case.team_id:
@@ -417,6 +431,7 @@ def assign_task(task, data, user):
     before = {"status": task.status, "crew_id": task.crew_id}
     old_crew_id = task.crew_id
     task.crew_id, task.status = crew.id, "assigned"
+    _remember_crew(task, crew)
     task.reason = {"reason": "manual", "by": user.username, "note": data.get("reason"),
                    "text": f"Moved by hand to crew {crew.code}: {data.get('reason') or 'no note'}"}
     db.session.flush()

@@ -4,7 +4,7 @@ from zoneinfo import available_timezones
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from app import audit, authz
+from app import audit, authz, policy
 from app.errors import ValidationFailed
 from app.extensions import db
 from app.models import Region, Team
@@ -22,9 +22,17 @@ def check_timezone(name, field="timezone"):
     return name
 
 
+def check_profile(profile_id):
+    """A region or team may name another policy profile, but only one that exists."""
+    if profile_id is not None and profile_id not in policy.current().profiles:
+        raise ValidationFailed("Unknown policy profile.", fields={"policy_profile": [
+            f"must be one of {', '.join(sorted(policy.current().profiles))}"]})
+
+
 def create_region(data):
     unique_or_fail(Region, "code", data["code"])
     check_timezone(data["timezone"])
+    check_profile(data.get("policy_profile"))
     region = Region(code=data["code"], name=data["name"], timezone=data["timezone"],
                     policy_profile=data.get("policy_profile"))
     db.session.add(region)
@@ -36,6 +44,7 @@ def create_region(data):
 def create_team(data):
     unique_or_fail(Team, "code", data["code"])
     region = by_code(Region, data["region"], "region")
+    check_profile(data.get("policy_profile"))
     team = Team(code=data["code"], name=data["name"], region_id=region.id, policy_profile=data.get("policy_profile"))
     db.session.add(team)
     db.session.flush()

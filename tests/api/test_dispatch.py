@@ -286,3 +286,35 @@ def test_unassigning_needs_a_reason_and_reopens_the_task(app, db, client, commit
 def test_tasks_are_listed_by_date_and_status(client, committed_day, sup):
     listed = client.get(f"/api/v1/tasks?date={DAY.isoformat()}&status=assigned", headers=sup).json["items"]
     assert len(listed) == 4 and all(t["crew"] for t in listed)
+
+
+def test_a_phone_of_the_crew_a_task_was_moved_from_is_answered_conflict(app, db, client, make, team, committed_day,
+                                                                      sup):
+    crews, cases = committed_day
+    task = task_of(app, db, cases[0])
+    old = next(c for c in crews if c.id == task.crew_id)
+    target = next(c for c in crews if c.id != task.crew_id)
+    agent = make.user("agent")
+    from app.models import Collector
+
+    with app.app_context():
+        member = db.session.scalars(sa.select(Collector).where(Collector.crew_id == old.id)).first()
+        member.user_id = agent.id
+        db.session.commit()
+    assert client.post(f"/api/v1/tasks/{task.id}/assign", json={"crew": target.code, "reason": "x"},
+                       headers=sup).status_code == 200
+    from tests.api.test_field import recent
+
+    response = client.post(f"/api/v1/agent/tasks/{task.id}/check-in", headers=make.token(agent), json={
+        "client_event_id": "evt-moved-away", "lat": 31.23, "lon": 121.48, "accuracy_m": 5.0,
+        "device_time": recent(10).isoformat()})
+    assert response.status_code == 409 and response.json["error"]["code"] == "task_reassigned"
+
+
+def test_a_move_based_on_a_stale_view_of_the_board_is_a_conflict(app, db, client, committed_day, sup):
+    crews, cases = committed_day
+    task = task_of(app, db, cases[0])
+    other = next(c for c in crews if c.id != task.crew_id)
+    response = client.post(f"/api/v1/tasks/{task.id}/assign", headers=sup,
+                           json={"crew": other.code, "reason": "x", "from_crew": "SOMEONE-ELSE"})
+    assert response.status_code == 409 and response.json["error"]["code"] == "task_changed"

@@ -45,6 +45,29 @@ def world(make):
     crew_task = make._save(VisitTask(case_id=case_a.id, visit_date=day, status="assigned", crew_id=crew.id,
                                      sequence=1, priority=10))
     other_task = make._save(VisitTask(case_id=case_b.id, visit_date=day, status="open", priority=10))
+    from datetime import datetime, timezone
+
+    from app.models import Complaint, ConductFlag, RepaymentAgreement, Visit
+
+    visit_case = make.dispatchable_case(team_a)
+    in_visit = make._save(VisitTask(case_id=visit_case.id, visit_date=day, status="checked_in", crew_id=crew.id,
+                                    sequence=2, priority=10, crew_history=[crew.id]))
+    visit = make._save(Visit(task_id=in_visit.id, crew_id=crew.id, collector_id=collector.id,
+                             check_in_at=datetime.now(timezone.utc), check_in_lat=31.23, check_in_lon=121.47))
+    agreements = {}
+    for name, case in (("a", case_a), ("b", case_b)):
+        agreements[name] = make._save(RepaymentAgreement(
+            case_id=case.id, kind="promise", status="pending_approval", currency="CNY", total_minor=1000,
+            waiver_minor=0, owed_minor=1000))
+    flags = {name: make._save(ConductFlag(kind="off_geofence", rule_id="cn.off_geofence", profile_version="cn@2026.1",
+                                          collector_id=c.id, case_id=case.id, details={}))
+             for name, c, case in (("a", collector, case_a), ("b", collector_b, case_b))}
+    complaint = make._save(Complaint(case_id=case_a.id, debtor_id=case_a.debtor_id, channel="phone",
+                                     category="rudeness", text="x", status="open"))
+    from app.models import Job
+
+    job = make._save(Job(id="00000000-0000-4000-8000-000000000001", name="evaluate_agreements", params={},
+                         status="finished", runner="inline"))
     return {
         "users": users,
         "headers": {role: make.token(user) for role, user in users.items()} | {"anonymous": {}},
@@ -53,6 +76,9 @@ def world(make):
             "collector_a": collector.id, "collector_b": collector_b.id, "crew_a": crew.id, "crew_b": crew_b.id,
             "user_x": other_user.id, "plan_a": plan_a.id, "plan_b": plan_b.id, "open_task": open_task.id,
             "crew_task": crew_task.id, "other_task": other_task.id, "day": day.isoformat(),
+            "in_visit": in_visit.id, "visit": visit.id, "agreement_a": agreements["a"].id,
+            "agreement_b": agreements["b"].id, "flag_a": flags["a"].id, "flag_b": flags["b"].id,
+            "complaint": complaint.id, "loan_a": case_a.loan_ref, "job": job.id,
         },
     }
 
@@ -73,11 +99,33 @@ def _csv(role):
             + f"CSV-{role},cash_loan,CNY,100.00,90.00,31,Wang Fang,2 Road,31.2,121.4,TEAM-A\n".encode())
 
 
+def _position(role):
+    from tests.api.test_field import recent
+
+    return {"client_event_id": f"pos-{role}-0001", "lat": 31.2317, "lon": 121.4846, "accuracy_m": 10.0,
+            "device_time": recent(10).isoformat()}
+
+
+def _recording(role):
+    import hashlib
+
+    content = b"OggS" + role.encode() * 100
+    return {"__multipart__": {"task_id": "{in_visit}", "sha256": hashlib.sha256(content).hexdigest(),
+                              "duration_seconds": "90", "file": (content, "a.ogg", "audio/ogg")}}
+
+
+def _payment(role):
+    return {"reference": f"PAY-{role}", "loan_ref": "{loan_a}", "amount": "10.00", "currency": "CNY",
+            "paid_at": "2026-11-20T10:00:00+08:00"}
+
+
 READ_STAFF = {"anonymous": 401, "agent": 403, "supervisor": 200, "auditor": 200, "admin": 200}
 READ_OTHER_TEAM = {"anonymous": 401, "agent": 403, "supervisor": 404, "auditor": 200, "admin": 200}
 WRITE_MANAGERS = {"anonymous": 401, "agent": 403, "supervisor": 201, "auditor": 403, "admin": 201}
 UPDATE_MANAGERS = {"anonymous": 401, "agent": 403, "supervisor": 200, "auditor": 403, "admin": 200}
 UPDATE_OTHER_TEAM = {"anonymous": 401, "agent": 403, "supervisor": 404, "auditor": 403, "admin": 200}
+AGENT_ONLY = {"anonymous": 401, "agent": 200, "supervisor": 403, "auditor": 403, "admin": 403}
+STAFF_WRITES = {"anonymous": 401, "agent": 403, "supervisor": 200, "auditor": 200, "admin": 200}
 ADMIN_ONLY = {"anonymous": 401, "agent": 403, "supervisor": 403, "auditor": 403, "admin": 200}
 ADMIN_CREATES = {"anonymous": 401, "agent": 403, "supervisor": 403, "auditor": 403, "admin": 201}
 EVERYONE = {"anonymous": 401, "agent": 200, "supervisor": 200, "auditor": 200, "admin": 200}
@@ -150,12 +198,50 @@ MATRIX = [
     ("api.dispatch.commit_plan", "POST", "/api/v1/dispatch/plans/{plan_a}/commit", None, UPDATE_MANAGERS),
     ("api.dispatch.commit_plan", "POST", "/api/v1/dispatch/plans/{plan_b}/commit", None, UPDATE_OTHER_TEAM),
     ("api.dispatch.list_tasks", "GET", "/api/v1/tasks", None, READ_STAFF),
+    ("api.dispatch.get_board", "GET", "/api/v1/board?date={day}&team=TEAM-A", None, READ_STAFF),
+    ("api.dispatch.get_board", "GET", "/api/v1/board?date={day}&team=TEAM-B", None, READ_STAFF | {"supervisor": 422}),
     ("api.dispatch.assign_task", "POST", "/api/v1/tasks/{open_task}/assign",
      lambda role: {"crew": "CREW-FULL", "reason": "matrix"}, UPDATE_MANAGERS),
     ("api.dispatch.assign_task", "POST", "/api/v1/tasks/{other_task}/assign",
      lambda role: {"crew": "CREW-FULL", "reason": "matrix"}, UPDATE_OTHER_TEAM | {"admin": 422}),
     ("api.dispatch.unassign_task", "POST", "/api/v1/tasks/{crew_task}/unassign",
      lambda role: {"reason": "matrix"}, UPDATE_MANAGERS),
+    ("api.field.get_route", "GET", "/api/v1/agent/route?date={day}", None, AGENT_ONLY),
+    ("api.field.check_in", "POST", "/api/v1/agent/tasks/{crew_task}/check-in", _position, AGENT_ONLY | {"agent": 201}),
+    ("api.field.check_in", "POST", "/api/v1/agent/tasks/{other_task}/check-in", _position,
+     AGENT_ONLY | {"agent": 404}),
+    ("api.field.check_out", "POST", "/api/v1/agent/tasks/{in_visit}/check-out", _position, AGENT_ONLY),
+    ("api.field.record_visit", "POST", "/api/v1/agent/tasks/{in_visit}/visit",
+     lambda role: {"client_event_id": f"visit-{role}-01", "outcome": "not_home", "person_met": "nobody"}, AGENT_ONLY),
+    ("api.field.sync", "POST", "/api/v1/agent/sync",
+     lambda role: {"events": [{"type": "visit", "task_id": 0, "client_event_id": f"sync-{role}-01",
+                               "outcome": "not_home", "person_met": "nobody"}]}, AGENT_ONLY),
+    ("api.field.upload_recording", "POST", "/api/v1/agent/recordings", _recording, AGENT_ONLY | {"agent": 201}),
+    ("api.agreements.list_agreements", "GET", "/api/v1/agreements", None, READ_STAFF),
+    ("api.agreements.get_agreement", "GET", "/api/v1/agreements/{agreement_a}", None, READ_STAFF),
+    ("api.agreements.get_agreement", "GET", "/api/v1/agreements/{agreement_b}", None, READ_OTHER_TEAM),
+    ("api.agreements.approve_agreement", "POST", "/api/v1/agreements/{agreement_a}/approve",
+     lambda role: {"note": "ok"}, UPDATE_MANAGERS),
+    ("api.agreements.approve_agreement", "POST", "/api/v1/agreements/{agreement_b}/approve",
+     lambda role: {"note": "ok"}, UPDATE_OTHER_TEAM),
+    ("api.agreements.record_payment", "POST", "/api/v1/payments", _payment, ADMIN_CREATES),
+    ("api.conduct.list_flags", "GET", "/api/v1/conduct/flags", None, READ_STAFF),
+    ("api.conduct.get_flag", "GET", "/api/v1/conduct/flags/{flag_a}", None, READ_STAFF),
+    ("api.conduct.get_flag", "GET", "/api/v1/conduct/flags/{flag_b}", None, READ_OTHER_TEAM),
+    ("api.conduct.review_flag", "POST", "/api/v1/conduct/flags/{flag_a}/review",
+     lambda role: {"status": "reviewed", "notes": "seen"}, STAFF_WRITES),
+    ("api.conduct.review_flag", "POST", "/api/v1/conduct/flags/{flag_b}/review",
+     lambda role: {"status": "reviewed", "notes": "seen"}, STAFF_WRITES | {"supervisor": 404}),
+    ("api.conduct.list_complaints", "GET", "/api/v1/complaints", None, READ_STAFF),
+    ("api.conduct.create_complaint", "POST", "/api/v1/complaints",
+     lambda role: {"case_id": 0, "channel": "phone", "category": "rudeness", "text": "x"}, WRITE_MANAGERS),
+    ("api.conduct.resolve_complaint", "POST", "/api/v1/complaints/{complaint}/resolve",
+     lambda role: {"status": "under_review", "notes": "looking"}, UPDATE_MANAGERS),
+    ("api.jobs.submit_job", "POST", "/api/v1/jobs", lambda role: {"name": "evaluate_agreements"},
+     ADMIN_CREATES | {"admin": 202}),
+    ("api.jobs.get_job", "GET", "/api/v1/jobs/{job}", None, ADMIN_ONLY),
+    ("api.conduct.conduct_record", "GET", "/api/v1/collectors/{collector_a}/conduct?from=2026-01-01&to=2030-01-01",
+     None, READ_STAFF),
     ("api.audit.list_events", "GET", "/api/v1/audit/events", None, AUDITORS),
     ("api.audit.list_events", "GET", "/api/v1/audit/events?format=csv", None, AUDITORS),
     ("api.audit.list_events", "GET", "/api/v1/audit/events?format=ndjson", None, AUDITORS),
@@ -168,9 +254,27 @@ MATRIX = [
 PUBLIC = {"api.auth.login", "api.openapi.openapi_json", "api.openapi.docs"}
 
 
+def _fill(value, ids):
+    """Put the world's ids into a body: "{name}" strings and 0 for the case/task of the request."""
+    if isinstance(value, dict):
+        return {k: _fill(v, ids) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_fill(v, ids) for v in value]
+    if isinstance(value, str) and value.startswith("{") and value.endswith("}"):
+        return str(ids[value[1:-1]])
+    return value
+
+
 def _call(client, method, path, body, headers):
     if body is None:
         return client.open(path, method=method, headers=headers)
+    if isinstance(body, dict) and "__multipart__" in body:
+        import io
+
+        form = dict(body["__multipart__"])
+        content, name, mimetype = form.pop("file")
+        form["file"] = (io.BytesIO(content), name, mimetype)
+        return client.open(path, method=method, data=form, headers=headers, content_type="multipart/form-data")
     if isinstance(body, bytes):
         return client.open(path, method=method, data=body, headers={**headers, "Content-Type": "text/csv"})
     return client.open(path, method=method, json=body, headers=headers)
@@ -184,7 +288,13 @@ def test_each_role_gets_the_documented_answer(client, world, endpoint, method, p
     # Forming a crew needs a free collector, made first by the same caller.
     if endpoint == "api.collectors.create_crew" and expected[role] == 201:
         assert _call(client, "POST", "/api/v1/collectors", _collector(role), headers).status_code == 201
-    response = _call(client, method, path.format(**world["ids"]), body(role) if body else None, headers)
+    payload = _fill(body(role), world["ids"]) if body else None
+    if isinstance(payload, dict):  # 0 stands for "the task or case of this world"
+        if payload.get("case_id") == 0:
+            payload["case_id"] = world["ids"]["case_a"]
+        for event in payload.get("events", []):
+            event["task_id"] = world["ids"]["in_visit"]
+    response = _call(client, method, path.format(**world["ids"]), payload, headers)
     assert response.status_code == expected[role], response.get_json()
     if response.status_code >= 400:
         assert set(response.json["error"]) >= {"code", "message", "fields"}

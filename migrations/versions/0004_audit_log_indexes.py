@@ -6,8 +6,8 @@ scan of the primary key hoping to meet matches. A time range is turned into a se
 range through (occurred_at, seq) (stamps never decrease along the chain). The visit
 log looks up agreements by visit.
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-11-29 03:30:00.000000
 
 """
@@ -15,8 +15,8 @@ from alembic import op
 
 
 # revision identifiers, used by Alembic.
-revision = '0002'
-down_revision = '0001'
+revision = '0004'
+down_revision = '0003'
 branch_labels = None
 depends_on = None
 

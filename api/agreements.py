@@ -1,0 +1,39 @@
+"""Repayment agreements, waiver approvals, and payments from the servicing system."""
+from flask import Blueprint, g, jsonify
+
+from api.base import endpoint, page_of
+from api.schemas import AgreementOut, AgreementQuery, ApproveIn, PaymentIn, PaymentOut
+from app.services import agreements
+
+bp = Blueprint("agreements", __name__)
+
+
+@bp.get("/agreements")
+@endpoint(permission="agreements:read", query=AgreementQuery, response=page_of(AgreementOut))
+def list_agreements(args):
+    """Agreements of the caller's teams; `status=pending_approval` lists waivers to approve."""
+    return agreements.list_agreements(args, g.user)
+
+
+@bp.get("/agreements/<int:agreement_id>")
+@endpoint(permission="agreements:read", response=AgreementOut)
+def get_agreement(agreement_id):
+    """One agreement with its instalments."""
+    return agreements.get_agreement(agreement_id, g.user)
+
+
+@bp.post("/agreements/<int:agreement_id>/approve")
+@endpoint(permission="agreements:approve", body=ApproveIn, response=AgreementOut)
+def approve_agreement(agreement_id, data):
+    """Approve a waiver above the profile's limit; the agreement becomes active."""
+    return agreements.approve(agreements.get_agreement(agreement_id, g.user), g.user, data["note"])
+
+
+@bp.post("/payments")
+@endpoint(permission="payments:write", body=PaymentIn, response=PaymentOut, status=201)
+def record_payment(data):
+    """A payment from the servicing system; idempotent on its reference."""
+    payment, created = agreements.record_payment(data)
+    if not created:
+        return jsonify(PaymentOut().dump(payment) | {"duplicate": True})
+    return payment

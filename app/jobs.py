@@ -1,0 +1,159 @@
+"""Background work: nightly planning, the daily agreement evaluation, large exports.
+
+With ``REDIS_URL`` set, jobs go to an RQ queue on Redis and run in workers
+(``flask jobs worker``) on this or other machines, retried up to ``JOB_RETRIES``
+times; without it they run in-process, right after the request that asked for them
+commits. Either way every job has a row in ``jobs`` whose status, attempts, result
+and error anyone allowed can read (``GET /api/v1/jobs/<id>``).
+"""
+import logging
+import traceback
+import uuid
+from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from flask import after_this_request, current_app, has_app_context, has_request_context
+from sqlalchemy import select
+
+from app import audit
+from app.errors import ValidationFailed
+from app.extensions import db
+from app.models import Job, Team
+
+log = logging.getLogger(__name__)
+QUEUE = "fieldcollect"
+
+
+# ---------------------------------------------------------------- the jobs themselves
+
+def plan_day(params):
+    """Draft tomorrow's plan (or the given day's) for every team, or the listed ones."""
+    from app.services import dispatch
+
+    teams = db.session.scalars(select(Team).order_by(Team.code)).all()
+    if params.get("teams"):
+        teams = [t for t in teams if t.code in params["teams"]]
+    drafted = {}
+    for team in teams:
+        day = date.fromisoformat(params["date"]) if params.get("date") else \
+            datetime.now(ZoneInfo(team.region.timezone)).date() + timedelta(days=1)
+        plan = dispatch.create_plan({"date": day, "team": team.code}, None)
+        drafted[team.code] = {"plan_id": plan.id, "date": day.isoformat(), "assigned": plan.summary["assigned"],
+                              "unassigned": plan.summary["unassigned"]}
+    return {"plans": drafted}
+
+
+def evaluate_agreements(params):
+    from app.services.agreements import evaluate
+
+    day = date.fromisoformat(params["date"]) if params.get("date") else datetime.now(timezone.utc).date()
+    return {"date": day.isoformat(), **evaluate(day)}
+
+
+JOBS = {"plan_day": plan_day, "evaluate_agreements": evaluate_agreements}
+
+
+# ---------------------------------------------------------------- submitting
+
+def submit(name, params, user):
+    if name not in JOBS:
+        raise ValidationFailed("Unknown job.", fields={"name": [f"must be one of {', '.join(sorted(JOBS))}"]})
+    runner = "rq" if current_app.config.get("REDIS_URL") else "inline"
+    job = Job(id=str(uuid.uuid4()), name=name, params=params, status="queued", runner=runner,
+              requested_by_id=getattr(user, "id", None))
+    db.session.add(job)
+    db.session.flush()
+    audit.record("job.submitted", job, extra={"name": name, "params": params, "runner": runner})
+    # The job must not start before the row that describes it is committed: in a request
+    # it starts once the request's transaction is over; elsewhere the caller starts it.
+    app = current_app._get_current_object()
+    job_id = job.id
+
+    def start():
+        if runner == "rq":
+            _enqueue(app, job_id)
+        else:
+            execute(job_id)
+
+    if has_request_context():
+        @after_this_request
+        def start_after_commit(response):
+            start()
+            return response
+
+        return job, None
+    return job, start
+
+
+def queue(app=None):
+    from redis import Redis
+    from rq import Queue
+
+    app = app or current_app
+    return Queue(app.config.get("JOB_QUEUE", QUEUE), connection=Redis.from_url(app.config["REDIS_URL"]))
+
+
+def _enqueue(app, job_id):
+    from rq import Retry
+
+    retries = app.config.get("JOB_RETRIES", 3)
+    intervals = app.config.get("JOB_RETRY_INTERVALS", [10, 60, 300])[:retries]
+    try:
+        queue(app).enqueue("app.jobs.execute", job_id, job_id=job_id, job_timeout=app.config.get("JOB_TIMEOUT", 1800),
+                           retry=Retry(max=retries, interval=intervals) if retries else None)
+    except Exception:  # Redis unreachable: say so on the job rather than leave it queued forever
+        log.exception("could not enqueue job %s", job_id)
+        _finish(job_id, "failed", error="could not reach the job queue")
+
+
+# ---------------------------------------------------------------- running
+
+def execute(job_id):
+    """Run one job (in a worker, or in-process); raises on failure so RQ can retry."""
+    if has_app_context():
+        return _execute(job_id)
+    from app import create_app
+
+    with create_app().app_context():
+        return _execute(job_id)
+
+
+def _execute(job_id):
+    job = db.session.get(Job, job_id)
+    if job is None:
+        raise LookupError(f"no job {job_id}")
+    job.status, job.attempts = "running", job.attempts + 1
+    job.started_at = datetime.now(timezone.utc)
+    db.session.commit()
+    try:
+        result = JOBS[job.name](dict(job.params))
+        job = db.session.get(Job, job_id)
+        job.status, job.result, job.error = "finished", result, None
+        job.finished_at = datetime.now(timezone.utc)
+        audit.record("job.finished", job, extra={"name": job.name, "attempts": job.attempts})
+        db.session.commit()
+        return result
+    except Exception as exc:
+        db.session.rollback()
+        retries = current_app.config.get("JOB_RETRIES", 3) if job.runner == "rq" else 0
+        status = "retrying" if job.attempts <= retries else "failed"
+        _finish(job_id, status, error=f"{type(exc).__name__}: {exc}"[:2000])
+        log.error("job %s (%s) attempt %s failed: %s", job_id, job.name, job.attempts,
+                  traceback.format_exception_only(exc)[-1].strip())
+        if job.runner == "rq":
+            raise
+        return None
+
+
+def _finish(job_id, status, error=None):
+    db.session.rollback()
+    job = db.session.get(Job, job_id)
+    job.status, job.error = status, error
+    if status in ("failed", "finished"):
+        job.finished_at = datetime.now(timezone.utc)
+    audit.record(f"job.{status}", job, extra={"name": job.name, "attempts": job.attempts, "error": error})
+    db.session.commit()
+
+
+def get(job_id):
+    return db.session.get(Job, job_id)

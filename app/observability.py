@@ -1,0 +1,128 @@
+"""Structured logs and Prometheus metrics.
+
+Logs are one JSON object per line with the request id, so a request can be followed
+across workers and machines. ``/metrics`` answers in the Prometheus text format:
+request counts and latencies (shared across gunicorn workers when
+``PROMETHEUS_MULTIPROC_DIR`` is set), and, read from the database when scraped,
+queue depth, plans made and conduct flags raised.
+"""
+import json
+import logging
+import os
+import time
+from datetime import datetime, timezone
+
+from flask import Response, current_app, g, has_request_context, request
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+
+REQUESTS = Counter("fieldcollect_http_requests", "HTTP requests answered", ["method", "endpoint", "status"])
+LATENCY = Histogram("fieldcollect_http_request_seconds", "Time to answer an HTTP request", ["method", "endpoint"],
+                    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2.5, 5, 10))
+access_log = logging.getLogger("app.access")
+
+
+class JSONFormatter(logging.Formatter):
+    def format(self, record):
+        entry = {
+            "ts": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(), "logger": record.name, "message": record.getMessage(),
+        }
+        if has_request_context():
+            entry["request_id"] = g.get("request_id")
+        for key in ("method", "path", "status", "duration_ms", "user_id"):
+            if hasattr(record, key):
+                entry[key] = getattr(record, key)
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def configure_logging(app):
+    if app.config.get("LOG_FORMAT", "json") != "json" or app.testing:
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(JSONFormatter())
+    for name in ("app", "api"):
+        logger = logging.getLogger(name)
+        logger.handlers[:] = [handler]
+        logger.setLevel(app.config.get("LOG_LEVEL", "INFO"))
+        logger.propagate = False
+
+
+def install(app):
+    configure_logging(app)
+
+    @app.before_request
+    def start_timer():
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def count_request(response):
+        elapsed = time.perf_counter() - g.get("started", time.perf_counter())
+        endpoint = request.url_rule.rule if request.url_rule else "unmatched"
+        REQUESTS.labels(request.method, endpoint, str(response.status_code)).inc()
+        LATENCY.labels(request.method, endpoint).observe(elapsed)
+        access_log.info("%s %s %s", request.method, endpoint, response.status_code, extra={
+            "method": request.method, "path": endpoint, "status": response.status_code,
+            "duration_ms": round(elapsed * 1000, 1), "user_id": getattr(g.get("user"), "id", None)})
+        return response
+
+    @app.get("/metrics")
+    def metrics():
+        registry = CollectorRegistry()
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            from prometheus_client import multiprocess
+
+            multiprocess.MultiProcessCollector(registry)
+        else:
+            registry.register(REQUESTS)
+            registry.register(LATENCY)
+        registry.register(_DomainCollector(current_app._get_current_object()))
+        return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
+
+
+class _DomainCollector:
+    """Figures read from the database (and Redis) when scraped, so every worker agrees."""
+
+    def __init__(self, app):
+        self.app = app
+
+    def collect(self):
+        from sqlalchemy import func, select
+
+        from app.extensions import db
+        from app.models import ConductFlag, DispatchPlan, Job
+
+        with self.app.app_context():
+            plans = GaugeMetricFamily("fieldcollect_plans", "Dispatch plans made, by status", labels=["status"])
+            for status, count in db.session.execute(select(DispatchPlan.status, func.count())
+                                                    .group_by(DispatchPlan.status)):
+                plans.add_metric([status], count)
+            flags = GaugeMetricFamily("fieldcollect_conduct_flags", "Conduct flags raised, by kind and status",
+                                      labels=["kind", "status"])
+            for kind, status, count in db.session.execute(select(ConductFlag.kind, ConductFlag.status, func.count())
+                                                          .group_by(ConductFlag.kind, ConductFlag.status)):
+                flags.add_metric([kind, status], count)
+            jobs = GaugeMetricFamily("fieldcollect_jobs", "Background jobs, by status", labels=["status"])
+            for status, count in db.session.execute(select(Job.status, func.count()).group_by(Job.status)):
+                jobs.add_metric([status], count)
+            depth = GaugeMetricFamily("fieldcollect_queue_depth", "Jobs waiting in the queue")
+            depth.add_metric([], self._queue_depth())
+            db.session.remove()
+        yield from (plans, flags, jobs, depth)
+
+    def _queue_depth(self):
+        from sqlalchemy import func, select
+
+        from app.extensions import db
+        from app.models import Job
+
+        if self.app.config.get("REDIS_URL"):
+            try:
+                from app import jobs
+
+                return len(jobs.queue(self.app))
+            except Exception:  # Redis down: fall back to the database's view
+                pass
+        return db.session.scalar(select(func.count()).select_from(Job).where(Job.status.in_(("queued", "retrying"))))

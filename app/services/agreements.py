@@ -1,0 +1,290 @@
+"""Repayment agreements, payments and the daily evaluation of both.
+
+Money is integer minor units. An instalment plan splits the total into ``count``
+parts of ``total // count``; the remainder (fewer than ``count`` minor units) goes
+one unit each to the earliest instalments, so the parts sum to the total exactly and
+no two differ by more than one fen/cent.
+"""
+import calendar
+from datetime import date, datetime, timedelta, timezone
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
+
+from app import audit, authz, money, policy
+from app.errors import Conflict, NotFound, ValidationFailed
+from app.extensions import db
+from app.models import Case, Instalment, Payment, PaymentAllocation, RepaymentAgreement, Team, VisitTask
+from app.policy import rules
+from app.services import conduct
+from app.services.common import paginate
+
+FREQUENCIES = ("weekly", "fortnightly", "monthly")
+MAX_INSTALMENTS = 60
+
+
+def split_total(total_minor, count):
+    """``count`` amounts summing to ``total_minor``; earlier ones carry the remainder."""
+    if count < 1:
+        raise ValueError("count must be at least 1")
+    base, remainder = divmod(total_minor, count)
+    return [base + (1 if i < remainder else 0) for i in range(count)]
+
+
+def _add_months(day, months):
+    index = day.month - 1 + months
+    year, month = day.year + index // 12, index % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def due_dates(first, count, frequency):
+    if frequency == "weekly":
+        return [first + timedelta(weeks=i) for i in range(count)]
+    if frequency == "fortnightly":
+        return [first + timedelta(weeks=2 * i) for i in range(count)]
+    return [_add_months(first, i) for i in range(count)]
+
+
+def schedule(kind, total_minor, data):
+    """The instalments of an agreement as [(due_date, amount_minor)]."""
+    if kind == "promise":
+        return [(data["due_date"], total_minor)]
+    count = data["count"]
+    if total_minor < count:
+        raise ValidationFailed("Each instalment must be at least one minor unit.",
+                               fields={"agreement": {"count": ["more instalments than the total allows"]}})
+    return list(zip(due_dates(data["first_due_date"], count, data["frequency"]), split_total(total_minor, count)))
+
+
+def create_agreement(case, data, *, visit=None, actor=None, today=None):
+    """Record an agreement made at the door. A waiver above the profile's limit
+    leaves it ``pending_approval`` (and flagged) until a supervisor approves."""
+    currency = case.currency
+    try:
+        total = money.to_minor(data["total"], currency)
+        waiver = money.to_minor(data.get("waiver", "0"), currency)
+    except money.MoneyError as exc:
+        raise ValidationFailed("Amount is not valid.", fields={"agreement": {"total": [str(exc)]}}) from None
+    if data.get("currency") and data["currency"] != currency:
+        raise ValidationFailed("The agreement must be in the case's currency.",
+                               fields={"agreement": {"currency": [f"the case is in {currency}"]}})
+    if total <= 0:
+        raise ValidationFailed("The total must be positive.", fields={"agreement": {"total": ["must be positive"]}})
+    if total + waiver > case.outstanding_minor:
+        raise ValidationFailed("The total and waiver exceed what is owed.",
+                               fields={"agreement": {"total": [
+                                   f"total + waiver exceeds {money.to_decimal_string(case.outstanding_minor, currency)}"]}})
+    first_due = data.get("due_date") or data.get("first_due_date")
+    today = today or date.today()
+    if first_due < today:
+        raise ValidationFailed("The first payment cannot be due in the past.",
+                               fields={"agreement": {"due_date" if data["kind"] == "promise" else "first_due_date":
+                                                     ["must not be in the past"]}})
+    parts = schedule(data["kind"], total, data)
+    profile = policy.current().for_team(case.team)
+    flag = rules.waiver_flag(profile, case.outstanding_minor, waiver)
+    ack = data.get("acknowledgement") or {}
+    agreement = RepaymentAgreement(
+        case_id=case.id, visit_id=visit.id if visit else None, kind=data["kind"],
+        status="pending_approval" if flag else "active", currency=currency, total_minor=total,
+        waiver_minor=waiver, owed_minor=case.outstanding_minor, frequency=data.get("frequency"),
+        acknowledgement_kind=ack.get("kind"), acknowledgement_ref=ack.get("ref"),
+        created_by_id=getattr(actor, "id", None),
+    )
+    db.session.add(agreement)
+    db.session.flush()
+    for seq, (due, amount) in enumerate(parts, start=1):
+        db.session.add(Instalment(agreement_id=agreement.id, seq=seq, due_date=due, amount_minor=amount))
+    if case.stage != "agreement":
+        case.stage = "agreement"
+    db.session.flush()
+    if flag is not None:
+        conduct.raise_flag(flag, collector_id=visit.collector_id if visit else None,
+                           crew_id=visit.crew_id if visit else None, case_id=case.id, visit_id=visit.id if visit else None)
+    audit.record("agreement.created", agreement, after={
+        "kind": agreement.kind, "status": agreement.status, "total_minor": total, "waiver_minor": waiver,
+        "instalments": [[d.isoformat(), a] for d, a in parts], "acknowledgement": ack.get("kind")})
+    return agreement
+
+
+def approve(agreement, actor, note):
+    if agreement.status != "pending_approval":
+        raise Conflict(f"The agreement is {agreement.status}; only one pending approval can be approved.")
+    agreement.status, agreement.approved_by_id = "active", actor.id
+    agreement.approved_at = datetime.now(timezone.utc)
+    db.session.flush()
+    audit.record("agreement.approved", agreement, before={"status": "pending_approval"},
+                 after={"status": "active"}, extra={"note": note})
+    return agreement
+
+
+def _agreement_stmt():
+    return select(RepaymentAgreement).options(selectinload(RepaymentAgreement.instalments),
+                                              selectinload(RepaymentAgreement.case))
+
+
+def list_agreements(args, user):
+    stmt = authz.scope(_agreement_stmt(), RepaymentAgreement, user)
+    if args.get("status"):
+        stmt = stmt.where(RepaymentAgreement.status == args["status"])
+    if args.get("case_id"):
+        stmt = stmt.where(RepaymentAgreement.case_id == args["case_id"])
+    return paginate(stmt, RepaymentAgreement, args)
+
+
+def get_agreement(agreement_id, user):
+    agreement = db.session.scalars(authz.scope(_agreement_stmt().where(RepaymentAgreement.id == agreement_id),
+                                               RepaymentAgreement, user)).one_or_none()
+    if agreement is None:
+        raise NotFound("No such agreement.")
+    return agreement
+
+
+# ---------------------------------------------------------------- payments
+
+def record_payment(data):
+    """A payment from the servicing system, idempotent on its reference.
+
+    Returns (payment, created). The same reference with the same content answers the
+    stored payment; with different content it is a conflict. The amount is allocated
+    to the oldest open instalment of the case's agreements first.
+    """
+    existing = db.session.scalars(select(Payment).where(Payment.reference == data["reference"])).one_or_none()
+    case = _payment_case(data)
+    try:
+        amount = money.to_minor(data["amount"], case.currency)
+    except money.MoneyError as exc:
+        raise ValidationFailed("Amount is not valid.", fields={"amount": [str(exc)]}) from None
+    if data["currency"] != case.currency:
+        raise ValidationFailed("Currency differs from the case's.", fields={"currency": [f"the case is in {case.currency}"]})
+    if amount <= 0:
+        raise ValidationFailed("The amount must be positive.", fields={"amount": ["must be positive"]})
+    if existing is not None:
+        return _same_or_conflict(existing, case, amount, data), False
+    payment = Payment(reference=data["reference"], case_id=case.id, amount_minor=amount, currency=case.currency,
+                      paid_at=data["paid_at"])
+    savepoint = db.session.begin_nested()
+    try:
+        db.session.add(payment)
+        db.session.flush()
+    except IntegrityError:
+        # A parallel request recorded the same reference first: answer theirs.
+        savepoint.rollback()
+        existing = db.session.scalars(select(Payment).where(Payment.reference == data["reference"])).one()
+        return _same_or_conflict(existing, case, amount, data), False
+    savepoint.commit()
+    allocations = _allocate(case, payment)
+    before = {"outstanding_minor": case.outstanding_minor, "stage": case.stage}
+    case.outstanding_minor = max(case.outstanding_minor - amount, 0)
+    if case.outstanding_minor == 0 and case.stage not in ("resolved", "closed"):
+        case.stage = "resolved"
+    db.session.flush()
+    audit.record("payment.recorded", payment, before=before,
+                 after={"outstanding_minor": case.outstanding_minor, "stage": case.stage, "amount_minor": amount,
+                        "reference": payment.reference, "allocations": allocations})
+    return payment, True
+
+
+def _payment_case(data):
+    stmt = select(Case).options(selectinload(Case.team).selectinload(Team.region))
+    if data.get("case_id"):
+        case = db.session.scalars(stmt.where(Case.id == data["case_id"])).one_or_none()
+    else:
+        case = db.session.scalars(stmt.where(Case.loan_ref == data["loan_ref"])).one_or_none()
+    if case is None:
+        raise ValidationFailed("No such case.", fields={"loan_ref" if data.get("loan_ref") else "case_id": ["unknown"]})
+    return case
+
+
+def _same_or_conflict(existing, case, amount, data):
+    if (existing.case_id, existing.amount_minor, existing.currency) != (case.id, amount, data["currency"]):
+        raise Conflict("This reference was already used for a different payment.",
+                       fields={"reference": ["already recorded with other details"]})
+    return existing
+
+
+def _allocate(case, payment):
+    instalments = db.session.scalars(
+        select(Instalment).join(RepaymentAgreement).where(
+            RepaymentAgreement.case_id == case.id, RepaymentAgreement.status.in_(("active", "pending_approval")),
+            Instalment.status.in_(("open", "late")))
+        .order_by(Instalment.due_date, Instalment.agreement_id, Instalment.seq).with_for_update()).all()
+    left, allocations = payment.amount_minor, []
+    for instalment in instalments:
+        if left == 0:
+            break
+        portion = min(left, instalment.amount_minor - instalment.paid_minor)
+        if portion <= 0:
+            continue
+        instalment.paid_minor += portion
+        left -= portion
+        if instalment.paid_minor == instalment.amount_minor:
+            instalment.status = "paid"
+        db.session.add(PaymentAllocation(payment_id=payment.id, instalment_id=instalment.id, amount_minor=portion))
+        allocations.append([instalment.id, portion])
+    return allocations
+
+
+# ---------------------------------------------------------------- daily evaluation
+
+def evaluate(on_date):
+    """Mark instalments late or missed and agreements kept or broken, as of ``on_date``.
+
+    An instalment unpaid after its due date is ``late``; after the profile's grace days
+    it is ``missed`` and its agreement ``broken``: the case goes back for a visit (or
+    to remote contact, per the profile). An agreement whose instalments are all paid
+    is ``kept`` and its case resolved. Running it twice for a day changes nothing more.
+    """
+    counts = {"late": 0, "missed": 0, "kept": 0, "broken": 0}
+    agreements = db.session.scalars(
+        select(RepaymentAgreement).options(
+            selectinload(RepaymentAgreement.instalments),
+            selectinload(RepaymentAgreement.case).selectinload(Case.team).selectinload(Team.region))
+        .where(RepaymentAgreement.status == "active").order_by(RepaymentAgreement.id)).all()
+    engine = policy.current()
+    for agreement in agreements:
+        case = agreement.case
+        profile = engine.for_team(case.team)
+        grace = timedelta(days=profile.agreements["grace_days"])
+        broken = False
+        for instalment in agreement.instalments:
+            if instalment.status in ("paid", "missed"):
+                broken |= instalment.status == "missed"
+                continue
+            if on_date > instalment.due_date + grace:
+                instalment.status = "missed"
+                counts["missed"] += 1
+                broken = True
+            elif on_date > instalment.due_date and instalment.status != "late":
+                instalment.status = "late"
+                counts["late"] += 1
+        before = {"status": agreement.status, "stage": case.stage}
+        if broken:
+            agreement.status = "broken"
+            case.stage = profile.agreements["broken_returns_to"]
+            counts["broken"] += 1
+        elif all(i.status == "paid" for i in agreement.instalments):
+            agreement.status = "kept"
+            case.stage = "resolved"
+            counts["kept"] += 1
+        if agreement.status != before["status"]:
+            db.session.flush()
+            audit.record(f"agreement.{agreement.status}", agreement, before=before,
+                         after={"status": agreement.status, "stage": case.stage},
+                         extra={"evaluated_on": on_date.isoformat()})
+    db.session.flush()
+    return counts
+
+
+def cancel_future_visits(debtor_id, after_date, reason):
+    """Stop visits to a debtor: open or assigned tasks after ``after_date`` are cancelled."""
+    tasks = db.session.scalars(select(VisitTask).join(Case).where(
+        Case.debtor_id == debtor_id, VisitTask.visit_date > after_date,
+        VisitTask.status.in_(("open", "assigned")))).all()
+    for task in tasks:
+        before = {"status": task.status, "crew_id": task.crew_id}
+        task.status, task.reason = "cancelled", {"reason": "stopped", "text": reason}
+        db.session.flush()
+        audit.record("task.cancelled", task, before=before, after={"status": "cancelled"}, extra={"why": reason})
+    return len(tasks)

@@ -1,0 +1,82 @@
+/* A map of crews, routes and tasks on Leaflet (vendored: no CDN).
+ * With a tile URL configured, real tiles lie underneath; without one, the same Web
+ * Mercator projection is drawn on a plain background with a graticule and a scale
+ * bar, so distances and bearings on screen are still true. */
+(function (global) {
+  "use strict";
+  const STATUS_COLOURS = {
+    planned: "#2563eb", assigned: "#2563eb", checked_in: "#d97706", done: "#16a34a",
+    flagged: "#dc2626", unassigned: "#6b7280", open: "#6b7280", cancelled: "#9ca3af",
+  };
+  const CREW_COLOURS = ["#1d4ed8", "#b45309", "#047857", "#7c3aed", "#be123c", "#0e7490", "#4d7c0f", "#c2410c",
+                        "#6d28d9", "#0369a1", "#a21caf", "#15803d"];
+
+  function graticule(map) {
+    const layer = L.layerGroup().addTo(map);
+    function draw() {
+      layer.clearLayers();
+      const b = map.getBounds();
+      const span = Math.max(b.getNorth() - b.getSouth(), b.getEast() - b.getWest());
+      const step = [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10].find((s) => span / s < 12) || 10;
+      for (let lat = Math.floor(b.getSouth() / step) * step; lat <= b.getNorth(); lat += step) {
+        L.polyline([[lat, b.getWest()], [lat, b.getEast()]], { color: "#cbd5e1", weight: 1, interactive: false }).addTo(layer);
+      }
+      for (let lon = Math.floor(b.getWest() / step) * step; lon <= b.getEast(); lon += step) {
+        L.polyline([[b.getSouth(), lon], [b.getNorth(), lon]], { color: "#cbd5e1", weight: 1, interactive: false }).addTo(layer);
+      }
+    }
+    map.on("moveend", draw);
+    return draw;
+  }
+
+  class FCMap {
+    constructor(element, options) {
+      this.map = L.map(element, { preferCanvas: false, zoomControl: true }).setView([31.23, 121.47], 11);
+      const tileUrl = options && options.tileUrl;
+      if (tileUrl) {
+        L.tileLayer(tileUrl, { maxZoom: 19, attribution: options.attribution || "" }).addTo(this.map);
+      } else {
+        element.classList.add("plain-map");
+        this.drawGraticule = graticule(this.map);
+      }
+      L.control.scale({ metric: true, imperial: false }).addTo(this.map);
+      this.layer = L.featureGroup().addTo(this.map);
+    }
+
+    clear() { this.layer.clearLayers(); }
+
+    crewColour(index) { return CREW_COLOURS[index % CREW_COLOURS.length]; }
+
+    statusColour(status) { return STATUS_COLOURS[status] || "#6b7280"; }
+
+    route(points, colour, label) {
+      if (points.length < 2) return null;
+      return L.polyline(points, { color: colour, weight: 3, opacity: 0.8 }).bindTooltip(label).addTo(this.layer);
+    }
+
+    home(lat, lon, colour, label) {
+      return L.circleMarker([lat, lon], { radius: 7, color: "#111827", weight: 2, fillColor: colour, fillOpacity: 1 })
+        .bindTooltip(label).addTo(this.layer);
+    }
+
+    position(lat, lon, colour, label) {
+      return L.circleMarker([lat, lon], { radius: 5, color: colour, weight: 3, fillColor: "#fff", fillOpacity: 1 })
+        .bindTooltip(label).addTo(this.layer);
+    }
+
+    task(lat, lon, status, label, onClick) {
+      const marker = L.circleMarker([lat, lon], { radius: 6, color: "#fff", weight: 1.5,
+        fillColor: this.statusColour(status), fillOpacity: 0.95 }).bindTooltip(label).addTo(this.layer);
+      if (onClick) marker.on("click", onClick);
+      return marker;
+    }
+
+    fit() {
+      const bounds = this.layer.getBounds();
+      if (bounds.isValid()) this.map.fitBounds(bounds.pad(0.1));
+      if (this.drawGraticule) this.drawGraticule();
+    }
+  }
+
+  global.FCMap = FCMap;
+})(window);

@@ -1,0 +1,142 @@
+"""Benchmark: one 500-event offline sync batch (check-in, outcome, check-out for 167
+stops), then the same batch again (all duplicates), on SQLite and PostgreSQL.
+
+    .venv/bin/python bench/sync_batch.py [--events 500] [--backends sqlite,postgresql]
+
+Each backend gets a fresh migrated database; the batch goes through the HTTP layer
+(Flask's test client, in process), so validation, policy checks, flags, audit chain
+and the request's one commit are all in the figure.
+"""
+import argparse
+import os
+import platform
+import sys
+import tempfile
+import time
+import uuid
+from datetime import datetime, time as clock, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import sqlalchemy as sa  # noqa: E402
+
+
+def database(backend):
+    if backend == "sqlite":
+        return f"sqlite:///{tempfile.mkdtemp()}/bench.db", None
+    admin = sa.create_engine(os.environ.get("BENCH_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1/postgres"),
+                             isolation_level="AUTOCOMMIT")
+    name = f"fc_bench_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    return admin.url.set(database=name).render_as_string(hide_password=False), (admin, name)
+
+
+def seed(db, stops):
+    from app.auth import hash_password
+    from app.models import Case, Collector, ContactAttempt, Crew, Debtor, Region, Team, TrainingRecord, User, VisitTask
+
+    zone = ZoneInfo("Asia/Shanghai")
+    now = datetime.now(zone)
+    day = (now - timedelta(hours=14)).date()
+    region = Region(code="SH", name="Shanghai", timezone="Asia/Shanghai")
+    db.session.add(region)
+    db.session.flush()
+    team = Team(code="T", name="T", region_id=region.id)
+    db.session.add(team)
+    db.session.flush()
+    crew = Crew(code="K", name="K", team_id=team.id)
+    agent = User(username="agent", password_hash=hash_password("bench-password"), role="agent", active=True)
+    db.session.add_all([crew, agent])
+    db.session.flush()
+    for n in range(2):
+        member = Collector(code=f"C{n}", name="C", team_id=team.id, crew_id=crew.id, home_lat=31.2, home_lon=121.4,
+                           languages=["zh"], shift_start=clock(8), shift_end=clock(22), daily_capacity=100,
+                           background_cleared=True, user_id=agent.id if n == 0 else None)
+        db.session.add(member)
+        db.session.flush()
+        for module in ("law_compliance", "communication"):
+            db.session.add(TrainingRecord(collector_id=member.id, module=module, passed_at=day - timedelta(days=30),
+                                          expires_at=day + timedelta(days=300)))
+    tasks = []
+    for n in range(stops):
+        debtor = Debtor(name=f"D{n}", address="x", lat=31.2 + n / 10000, lon=121.4, timezone="Asia/Shanghai",
+                        availability=[], flags={})
+        db.session.add(debtor)
+        db.session.flush()
+        case = Case(loan_ref=f"L{n}", debtor_id=debtor.id, team_id=team.id, product="p", currency="CNY",
+                    principal_minor=100000, outstanding_minor=100000, days_past_due=40, stage="field_visit")
+        db.session.add(case)
+        db.session.flush()
+        db.session.add(ContactAttempt(case_id=case.id, channel="call", purpose="contact", result="no_answer",
+                                      occurred_at=datetime.now(zone) - timedelta(days=3)))
+        task = VisitTask(case_id=case.id, visit_date=day, status="assigned", crew_id=crew.id, sequence=n + 1,
+                         priority=10, crew_history=[crew.id])
+        db.session.add(task)
+        tasks.append((task, debtor))
+    db.session.commit()
+    start = datetime.combine(day, clock(9), zone)
+    events = []
+    for n, (task, debtor) in enumerate(tasks):
+        at = start + timedelta(minutes=4 * n)
+        position = {"lat": debtor.lat, "lon": debtor.lon, "accuracy_m": 8.0}
+        events += [
+            {"type": "check_in", "task_id": task.id, "client_event_id": f"in-{task.id}-bench",
+             "device_time": at.isoformat(), **position},
+            {"type": "visit", "task_id": task.id, "client_event_id": f"visit-{task.id}-bench", "outcome": "not_home",
+             "person_met": "nobody"},
+            {"type": "check_out", "task_id": task.id, "client_event_id": f"out-{task.id}-bench",
+             "device_time": (at + timedelta(minutes=2)).isoformat(), **position},
+        ]
+    return events
+
+
+def run(backend, count):
+    from app import create_app
+    from app.extensions import db
+    import flask_migrate
+
+    url, cleanup = database(backend)
+    app = create_app({"APP_ENV": "development", "SQLALCHEMY_DATABASE_URI": url, "RATELIMIT_STORAGE_URI": "memory://",
+                      "STORAGE_DIR": tempfile.mkdtemp()})
+    try:
+        with app.app_context():
+            flask_migrate.upgrade()
+            events = seed(db, -(-count // 3))[:count]
+            db.session.remove()
+        client = app.test_client()
+        token = client.post("/api/v1/auth/login", json={"username": "agent", "password": "bench-password"}).json
+        headers = {"Authorization": f"Bearer {token['access_token']}"}
+        results = []
+        for label in ("first send", "sent again"):
+            started = time.perf_counter()
+            response = client.post("/api/v1/agent/sync", json={"events": events}, headers=headers)
+            seconds = time.perf_counter() - started
+            results.append((label, seconds, response.status_code, response.json["counts"]))
+        with app.app_context():
+            db.engine.dispose()
+        return results
+    finally:
+        if cleanup:
+            admin, name = cleanup
+            with admin.connect() as conn:
+                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--events", type=int, default=500)
+    parser.add_argument("--backends", default="sqlite,postgresql")
+    args = parser.parse_args()
+    print(f"{args.events}-event batch; {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    print(f"{'backend':<11} {'run':<11} {'seconds':>8} {'events/s':>9}  answers")
+    for backend in args.backends.split(","):
+        for label, seconds, status, counts in run(backend, args.events):
+            print(f"{backend:<11} {label:<11} {seconds:8.2f} {args.events / seconds:9.0f}  HTTP {status}, {counts}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,197 @@
+"""Real concurrent requests (threads, each its own connection and transaction) on a
+database that really commits: one winner per task, capacity holds, one payment per
+reference, one record per client event."""
+import threading
+from datetime import date, datetime, time, timedelta, timezone
+
+import flask_migrate
+import pytest
+import sqlalchemy as sa
+
+from app.extensions import db
+from app.models import (
+    ApiToken,
+    Case,
+    ClientEvent,
+    Collector,
+    ContactAttempt,
+    Crew,
+    Debtor,
+    Payment,
+    Region,
+    Team,
+    TrainingRecord,
+    User,
+    Visit,
+    VisitTask,
+)
+from tests.api.test_field import recent
+
+DAY = date.today() + timedelta(days=1)
+
+
+@pytest.fixture()
+def live(empty_app):
+    """A migrated database with a team, three crews and open tasks, all committed."""
+    app = empty_app
+    with app.app_context():
+        flask_migrate.upgrade()
+        region = Region(code="SH", name="Shanghai", timezone="Asia/Shanghai")
+        db.session.add(region)
+        db.session.flush()
+        team = Team(code="T", name="T", region_id=region.id)
+        db.session.add(team)
+        db.session.flush()
+        crews = []
+        for k in range(3):
+            crew = Crew(code=f"K{k}", name=f"K{k}", team_id=team.id)
+            db.session.add(crew)
+            db.session.flush()
+            for n in range(2):
+                member = Collector(code=f"C{k}{n}", name="c", team_id=team.id, crew_id=crew.id, home_lat=31.23,
+                                   home_lon=121.47, languages=["zh"], shift_start=time(8), shift_end=time(21),
+                                   daily_capacity=3, background_cleared=True)
+                db.session.add(member)
+                db.session.flush()
+                for module in ("law_compliance", "communication"):
+                    db.session.add(TrainingRecord(collector_id=member.id, module=module,
+                                                  passed_at=date.today() - timedelta(days=10),
+                                                  expires_at=date.today() + timedelta(days=300)))
+            crews.append(crew)
+        tasks = []
+        for n in range(8):
+            debtor = Debtor(name=f"D{n}", address="x", lat=31.23 + n / 500, lon=121.48, timezone="Asia/Shanghai",
+                            availability=[], flags={})
+            db.session.add(debtor)
+            db.session.flush()
+            case = Case(loan_ref=f"L{n}", debtor_id=debtor.id, team_id=team.id, product="p", currency="CNY",
+                        principal_minor=100000, outstanding_minor=100000, days_past_due=40, stage="field_visit")
+            db.session.add(case)
+            db.session.flush()
+            db.session.add(ContactAttempt(case_id=case.id, channel="call", purpose="contact", result="no_answer",
+                                          occurred_at=datetime.now(timezone.utc) - timedelta(days=2)))
+            task = VisitTask(case_id=case.id, visit_date=DAY, status="open", priority=10)
+            db.session.add(task)
+            tasks.append(task)
+        from app.auth import hash_password
+
+        supervisors = [User(username=f"sup{i}", password_hash=hash_password("x" * 12), role="supervisor",
+                            team_id=team.id, active=True) for i in range(2)]
+        admin = User(username="admin", password_hash=hash_password("x" * 12), role="admin", active=True)
+        db.session.add_all([*supervisors, admin])
+        db.session.commit()
+        ids = {"crews": [c.code for c in crews], "crew_ids": [c.id for c in crews], "tasks": [t.id for t in tasks],
+               "cases": [t.case_id for t in tasks], "loan_refs": [f"L{n}" for n in range(8)],
+               "supervisors": [s.id for s in supervisors], "admin": admin.id}
+    tokens = {}
+    for key, user_id in [("sup0", ids["supervisors"][0]), ("sup1", ids["supervisors"][1]), ("admin", ids["admin"])]:
+        tokens[key] = _token(app, user_id)
+    return app, ids, tokens
+
+
+def _token(app, user_id):
+    import secrets
+
+    from app.auth import _token_digest
+
+    raw = secrets.token_urlsafe(24)
+    with app.app_context():
+        db.session.add(ApiToken(user_id=user_id, token_hash=_token_digest(raw),
+                                expires_at=datetime.now(timezone.utc) + timedelta(hours=1)))
+        db.session.commit()
+    return {"Authorization": f"Bearer {raw}"}
+
+
+def at_once(calls):
+    """Run the calls in threads released together; return their results in order."""
+    barrier = threading.Barrier(len(calls))
+    results = [None] * len(calls)
+
+    def run(index, call):
+        barrier.wait()
+        results[index] = call()
+
+    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    return results
+
+
+def count(app, model, *where):
+    with app.app_context():
+        return db.session.scalar(sa.select(sa.func.count()).select_from(model).where(*where))
+
+
+def test_two_supervisors_moving_the_same_task_at_once_one_wins_the_other_is_told(live):
+    app, ids, tokens = live
+    task = ids["tasks"][0]
+
+    def move(who, crew):
+        return lambda: app.test_client().post(f"/api/v1/tasks/{task}/assign", headers=tokens[who],
+                                              json={"crew": crew, "reason": who, "from_crew": None}).status_code
+
+    statuses = at_once([move("sup0", ids["crews"][0]), move("sup1", ids["crews"][1])])
+    assert sorted(statuses) == [200, 409]
+    with app.app_context():
+        final = db.session.get(VisitTask, task)
+        assert final.crew_id == ids["crew_ids"][statuses.index(200)]
+
+
+def test_parallel_moves_onto_one_crew_never_exceed_its_capacity(live):
+    app, ids, tokens = live
+    crew = ids["crews"][2]  # capacity 3
+
+    def move(task):
+        return lambda: app.test_client().post(f"/api/v1/tasks/{task}/assign", headers=tokens["sup0"],
+                                              json={"crew": crew, "reason": "rush"}).status_code
+
+    statuses = at_once([move(t) for t in ids["tasks"][:6]])
+    assert statuses.count(200) == 3 and statuses.count(409) == 3
+    assert count(app, VisitTask, VisitTask.crew_id == ids["crew_ids"][2]) == 3
+
+
+def test_parallel_payments_with_the_same_reference_record_one_payment(live):
+    app, ids, tokens = live
+
+    def pay():
+        return app.test_client().post("/api/v1/payments", headers=tokens["admin"], json={
+            "reference": "BANK-42", "loan_ref": ids["loan_refs"][0], "amount": "250.00", "currency": "CNY",
+            "paid_at": "2026-11-20T10:00:00+08:00"}).status_code
+
+    statuses = at_once([pay for _ in range(6)])
+    assert sorted(statuses) == [200] * 5 + [201]
+    assert count(app, Payment) == 1
+    with app.app_context():
+        assert db.session.get(Case, ids["cases"][0]).outstanding_minor == 100000 - 25000
+
+
+def test_the_same_offline_batch_sent_from_two_connections_at_once_is_recorded_once(live):
+    app, ids, tokens = live
+    with app.app_context():
+        task = db.session.get(VisitTask, ids["tasks"][7])
+        task.crew_id, task.status, task.crew_history = ids["crew_ids"][0], "assigned", [ids["crew_ids"][0]]
+        agent = User(username="agent", password_hash="x", role="agent", active=True)
+        db.session.add(agent)
+        db.session.flush()
+        member = db.session.scalars(sa.select(Collector).where(Collector.crew_id == ids["crew_ids"][0])).first()
+        member.user_id = agent.id
+        debtor = task.case.debtor
+        lat, lon, agent_id = debtor.lat, debtor.lon, agent.id
+        db.session.commit()
+    headers = _token(app, agent_id)
+    events = [{"type": "check_in", "task_id": ids["tasks"][7], "client_event_id": "race-check-in",
+               "lat": lat, "lon": lon, "accuracy_m": 5.0, "device_time": recent(10).isoformat()},
+              {"type": "visit", "task_id": ids["tasks"][7], "client_event_id": "race-visit",
+               "outcome": "not_home", "person_met": "nobody"}]
+
+    def send():
+        response = app.test_client().post("/api/v1/agent/sync", headers=headers, json={"events": events})
+        body = response.json
+        return response.status_code, [r["status"] for r in body["results"]] if "results" in body else body
+
+    results = at_once([send, send, send])
+    assert all(status == 200 for status, _ in results), results
+    assert sorted(r for _, answers in results for r in answers) == ["accepted"] * 2 + ["duplicate"] * 4
+    assert count(app, Visit) == 1 and count(app, ClientEvent) == 2
