@@ -171,6 +171,8 @@ class VisitLogOut(Schema):
     check_in = fields.Nested(VisitPlace)
     check_out = fields.Nested(VisitPlace, allow_none=True)
     outcome = fields.String(allow_none=True)
+    outcome_at = fields.AwareDateTime(allow_none=True, metadata={"description": "When the outcome was recorded "
+                                                                                "(server time)."})
     person_met = fields.String(allow_none=True)
     notes = fields.String(allow_none=True)
     recordings = fields.List(fields.Nested(VisitRecording))

@@ -269,7 +269,7 @@ def _visits_select(args, user):
                Visit.check_in_accuracy_m, Visit.check_in_distance_m, Visit.check_in_mock,
                Visit.check_out_at, Visit.check_out_device_at, Visit.check_out_lat, Visit.check_out_lon,
                Visit.check_out_accuracy_m, Visit.check_out_distance_m, Visit.check_out_mock,
-               Visit.outcome, Visit.person_met, Visit.notes)
+               Visit.outcome, Visit.outcome_at, Visit.person_met, Visit.notes)
         .join(VisitTask, VisitTask.id == Visit.task_id)
         .join(Case, Case.id == VisitTask.case_id)
         .join(Team, Team.id == Case.team_id)
@@ -354,7 +354,7 @@ def _visit_records(batch):
         "case": {"id": row.case_id, "loan_ref": row.loan_ref}, "debtor_id": row.debtor_id,
         "team": row.team, "crew": row.crew, "collector": row.collector,
         "check_in": _place(*row[9:16]), "check_out": _place(*row[16:23]),
-        "outcome": row.outcome, "person_met": row.person_met, "notes": row.notes,
+        "outcome": row.outcome, "outcome_at": row.outcome_at, "person_met": row.person_met, "notes": row.notes,
         "recordings": recordings[row.id], "agreements": agreements[row.id], "flags": flags[row.id],
     } for row in batch]
 
@@ -371,7 +371,8 @@ VISIT_CSV_HEADER = (
     "id", "task_id", "visit_date", "case_id", "loan_ref", "debtor_id", "team", "crew", "collector",
     "check_in_at", "check_in_device_at", "check_in_lat", "check_in_lon", "check_in_accuracy_m",
     "check_in_distance_m", "check_in_mock", "check_out_at", "check_out_device_at", "check_out_lat",
-    "check_out_lon", "check_out_accuracy_m", "check_out_distance_m", "check_out_mock", "outcome", "person_met",
+    "check_out_lon", "check_out_accuracy_m", "check_out_distance_m", "check_out_mock", "outcome", "outcome_at",
+    "person_met",
     "notes", "recording_sha256", "agreement_kind", "agreement_status", "agreement_total", "agreement_currency",
     "flag_kinds", "flag_rule_ids",
 )
@@ -399,7 +400,7 @@ def _visit_csv_row(v):
     return (
         v["id"], v["task_id"], v["visit_date"].isoformat(), v["case"]["id"], v["case"]["loan_ref"], v["debtor_id"],
         v["team"], v["crew"], v["collector"], *_place_cells(v["check_in"]), *_place_cells(v["check_out"]),
-        _cell_text(v["outcome"]), _cell_text(v["person_met"]), _cell_text(v["notes"]),
+        _cell_text(v["outcome"]), _iso(v["outcome_at"]), _cell_text(v["person_met"]), _cell_text(v["notes"]),
         _joined(v["recordings"], "sha256"),
         *(_joined(v["agreements"], k) for k in ("kind", "status", "total", "currency")),
         _joined(v["flags"], "kind"), _joined(v["flags"], "rule_id"),

@@ -27,7 +27,7 @@ def make_visit(make, case, crew, collector, at=T0, *, outcome="promise_to_pay", 
         task_id=task.id, crew_id=crew.id, collector_id=collector.id, check_in_at=at,
         check_in_device_at=at - timedelta(seconds=40), check_in_lat=31.2317, check_in_lon=121.4846,
         check_in_accuracy_m=12.5, check_in_distance_m=35.5, outcome=outcome, person_met=person_met, notes=notes,
-        **out))
+        outcome_at=at + timedelta(minutes=20) if outcome else None, **out))
     for n, sha in enumerate(recordings):
         make._save(Recording(sha256=sha, size_bytes=48_000 + n, content_type="audio/mp4", kind="audio",
                              storage_key=f"recordings/{visit.id}-{n}", duration_seconds=1500, visit_id=visit.id))
@@ -95,6 +95,7 @@ def test_a_visit_shows_times_places_people_outcome_recordings_agreement_and_flag
                                 "mock": False}
     assert item["check_out"]["at"] == "2026-03-10T02:55:00+00:00" and item["check_out"]["distance_m"] == 30.0
     assert (item["outcome"], item["person_met"]) == ("promise_to_pay", "debtor")
+    assert item["outcome_at"] == "2026-03-10T02:50:00+00:00"
     assert item["notes"] == "Met Mr Li at the door; agreed to pay."
     assert [r["sha256"] for r in item["recordings"]] == ["a" * 64, "b" * 64]
     assert [(a["kind"], a["status"], a["total"], a["currency"]) for a in item["agreements"]] == [
@@ -177,6 +178,7 @@ def test_the_visit_log_exports_as_csv_with_one_row_per_visit(client, field):
     assert (full["agreement_kind"], full["agreement_total"], full["flag_kinds"]) == (
         "instalment", "6000.00", "geofence_outside")
     assert full["check_in_at"] == "2026-03-10T02:30:00+00:00" and full["check_in_distance_m"] == "35.5"
+    assert full["outcome_at"] == "2026-03-10T02:50:00+00:00"
     assert rows[1]["check_out_at"] == "" and rows[1]["person_met"] == ""
 
 
