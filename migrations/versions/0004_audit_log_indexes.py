@@ -6,8 +6,8 @@ scan of the primary key hoping to meet matches. A time range is turned into a se
 range through (occurred_at, seq) (stamps never decrease along the chain). The visit
 log looks up agreements by visit.
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0004
+Revises: 0001 (0003 once merged with main, which holds 0002 and 0003)
 Create Date: 2026-11-29 03:30:00.000000
 
 """
@@ -15,7 +15,9 @@ from alembic import op
 
 
 # revision identifiers, used by Alembic.
-revision = '0002'
+revision = '0004'
+# main has since taken 0002 and 0003: merged there, this revises '0003' (as on the
+# audit-log-merge-preview branch).
 down_revision = '0001'
 branch_labels = None
 depends_on = None
