@@ -8,4 +8,7 @@ def create_blueprint():
     bp = Blueprint("api", __name__, url_prefix="/api/v1")
     for module in (auth, users, org, collectors, cases, dispatch, field, agreements, conduct, jobs, openapi):
         bp.register_blueprint(module.bp)
+    from api import audit
+
+    bp.register_blueprint(audit.bp)
     return bp

@@ -9,7 +9,7 @@ OpenAPI document and the role-matrix test are built.
 import functools
 import json
 
-from flask import Response, g, jsonify, request
+from flask import Response, g, jsonify, request, stream_with_context
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate
 from marshmallow.experimental.context import Context
 from sqlalchemy import select
@@ -76,12 +76,14 @@ def load(schema, data, partial=False):
 
 
 def endpoint(*, permission, body=None, query=None, response=None, status=200, partial=False,
-             raw_body=None, response_content_type=None):
+             raw_body=None, response_content_type=None, streams=None):
     """Declare an API view: who may call it, what it takes and what it answers.
 
     ``permission`` names an entry of ``app.authz.PERMISSIONS`` (``None`` for a public
     endpoint). ``body``/``query`` are marshmallow schema classes for the JSON body and
     the query string; the loaded values reach the view as ``data`` and ``args``.
+    ``streams`` maps other media types the view may answer with ``streamed`` (e.g.
+    ``text/csv``) to a description, for the OpenAPI document.
     """
 
     def decorator(view):
@@ -97,7 +99,8 @@ def endpoint(*, permission, body=None, query=None, response=None, status=200, pa
                 kwargs["data"] = load(body(), _json_body(), partial=partial)
             result = view(**kwargs)
             if isinstance(result, Response):
-                commit()
+                if not getattr(result, "commits_after_stream", False):
+                    commit()
                 return result
             if response is None:
                 commit()
@@ -116,6 +119,7 @@ def endpoint(*, permission, body=None, query=None, response=None, status=200, pa
             "partial": partial,
             "raw_body": raw_body,
             "response_content_type": response_content_type,
+            "streams": streams or {},
             "summary": (view.__doc__ or "").strip().splitlines()[0] if view.__doc__ else view.__name__,
         }
         return wrapper
@@ -132,6 +136,34 @@ def commit():
         raise Conflict("This conflicts with data already stored (a duplicate or a reference that no longer holds).")
 
 
+def streamed(chunks, mimetype, filename):
+    """A download sent while ``chunks`` (text) is produced, in constant memory.
+
+    The request's one commit runs after the last chunk, inside the same transaction
+    that read the rows, so what the service recorded about the stream (the export's
+    audit event) is committed with it. It also runs when the client goes away
+    mid-stream: the rows already sent are on record.
+    """
+
+    def body():
+        try:
+            for chunk in chunks:
+                yield chunk.encode("utf-8")
+        except GeneratorExit:
+            chunks.close()
+            commit()
+            raise
+        except Exception:
+            db.session.rollback()
+            raise
+        commit()
+
+    response = Response(stream_with_context(body()), mimetype=mimetype)
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.commits_after_stream = True
+    return response
+
+
 def viewer():
     """The user a response is being serialised for (set by ``endpoint``)."""
     return Context.get({}).get("viewer")
@@ -145,4 +177,4 @@ def exists_by(model, **criteria):
     return db.session.execute(select(model.id).filter_by(**criteria)).first() is not None
 
 
-__all__ = ["BaseSchema", "EXCLUDE", "PageQuery", "endpoint", "page_of", "load", "viewer"]
+__all__ = ["BaseSchema", "EXCLUDE", "PageQuery", "endpoint", "page_of", "load", "streamed", "viewer"]

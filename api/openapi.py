@@ -71,6 +71,9 @@ def _operation(meta, params, endpoint):
         content_type = meta["response_content_type"] or "application/json"
         op["responses"][str(meta["status"])] = {"description": "Success",
                                                 "content": {content_type: {"schema": meta["response"]}}}
+        for media_type, description in meta.get("streams", {}).items():
+            op["responses"][str(meta["status"])]["content"][media_type] = {
+                "schema": {"type": "string", "description": description}}
     else:
         op["responses"][str(meta["status"])] = {"description": "Done; no body."}
     statuses = {400, 413, 415, 503}

@@ -46,6 +46,7 @@ PERMISSIONS = {
     "cases:import": MANAGERS,
     "contacts:write": MANAGERS,
     "audit:read": frozenset({"auditor", "admin"}),
+    "audit:visits": frozenset({"supervisor", "auditor", "admin"}),
     "dispatch:read": STAFF,
     "dispatch:plan": MANAGERS,
     "field:act": frozenset({"agent"}),
@@ -65,6 +66,9 @@ FULL_PERSONAL_DATA = {
     "national_id": frozenset({"admin"}),
 }
 
+# Reads of personal data by these roles are themselves written to the audit log.
+AUDITED_READS = frozenset({"auditor"})
+
 
 def allowed(user, permission):
     return user.role in PERMISSIONS[permission]
@@ -77,6 +81,10 @@ def require(user, permission):
 
 def sees_whole(user, field):
     return user is not None and user.role in FULL_PERSONAL_DATA[field]
+
+
+def reads_are_audited(user):
+    return user is not None and user.role in AUDITED_READS
 
 
 def visible_team_ids(user):
@@ -124,7 +132,12 @@ def scope(stmt, model, user):
         return stmt.where(or_(model.case_id.in_(select(Case.id).where(Case.team_id.in_(teams))),
                               model.collector_id.in_(select(Collector.id).where(Collector.team_id.in_(teams)))))
     if model is Visit:
-        return stmt.where(Visit.crew_id.in_(select(Crew.id).where(Crew.team_id.in_(teams))))
+        # A team's visits: those on its cases, and those its crews made.
+        return stmt.where(or_(
+            exists().where(VisitTask.id == Visit.task_id, Case.id == VisitTask.case_id, Case.team_id.in_(teams))
+            .correlate(Visit),
+            exists().where(Crew.id == Visit.crew_id, Crew.team_id.in_(teams)).correlate(Visit),
+        ))
     raise NotImplementedError(f"no scope rule for {model.__name__}")
 
 

@@ -2,6 +2,7 @@
 
 Each command owns its transaction: it commits once at the end, or not at all.
 """
+import json
 import sys
 
 import click
@@ -84,9 +85,11 @@ def audit_cli():
 
 
 @audit_cli.command("verify")
-def verify_command():
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Processes that check segments of the chain at once (PostgreSQL).")
+def verify_command(workers):
     """Recompute the hash chain; exit 1 and name the first broken link if it was altered."""
-    result = audit.verify_chain()
+    result = audit.verify_chain(workers=workers)
     if result["ok"]:
         click.echo(f"intact: {result['checked']} events, head {result['head']['seq']} {result['head']['hash']}")
         return
@@ -97,10 +100,29 @@ def verify_command():
 
 
 @audit_cli.command("head")
-def head_command():
-    """Print the chain head (sequence and hash) for anchoring elsewhere."""
-    head = audit.chain_head()
-    click.echo(f"{head['seq']} {head['hash']}")
+@click.option("--date", "day", type=click.DateTime(formats=["%Y-%m-%d"]),
+              help="A UTC day that has ended: the head as of its end, for a daily anchor.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
+def head_command(day, as_json):
+    """Print the chain head (sequence and hash), live or as of the end of a UTC day, for anchoring elsewhere.
+
+    A day's head is "final" once an event of a later day exists; until then it is
+    "provisional" (the head so far).
+    """
+    from app.services import audit_log
+
+    try:
+        head = audit_log.head(day.date() if day else None)
+    except DomainError as exc:
+        _fail(exc.message)
+    if as_json:
+        click.echo(json.dumps({"date": head["date"] and head["date"].isoformat(), "as_of": head["as_of"].isoformat(),
+                               "seq": head["seq"], "hash": head["hash"], "final": head["final"]}))
+    elif day:
+        click.echo(f"{head['date'].isoformat()} {head['seq']} {head['hash']} "
+                   f"{'final' if head['final'] else 'provisional'}")
+    else:
+        click.echo(f"{head['seq']} {head['hash']}")
 
 
 @click.group("cases", help="Overdue cases.")

@@ -65,6 +65,7 @@ def from_environment(instance_path):
         "JOB_RETRIES": _int("JOB_RETRIES", 3),
         "JOB_RETRY_INTERVALS": [int(s) for s in os.environ.get("JOB_RETRY_INTERVALS", "10,60,300").split(",") if s],
         "JOB_TIMEOUT": _int("JOB_TIMEOUT", 1800),
+        "AUDIT_VERIFY_WORKERS": _int("AUDIT_VERIFY_WORKERS", 1),
     }
 
 

@@ -416,7 +416,7 @@ class RepaymentAgreement(db.Model):
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
-    visit_id: Mapped[int | None] = mapped_column(ForeignKey("visits.id"))
+    visit_id: Mapped[int | None] = mapped_column(ForeignKey("visits.id"), index=True)
     kind: Mapped[str] = mapped_column(String(20))
     status: Mapped[str] = mapped_column(String(20))
     currency: Mapped[str] = mapped_column(String(3))
@@ -542,12 +542,21 @@ class AuditEvent(db.Model):
     """One link of the tamper-evident log. Written only by ``app.audit``; never updated."""
 
     __tablename__ = "audit_events"
-    __table_args__ = (Index("ix_audit_events_entity", "entity_type", "entity_id"),)
+    # Auditors page in chain order: each filter has an index that ends in seq, so a page
+    # is one walk down an index. Stamps never decrease along the chain, so a time range
+    # becomes a seq range through (occurred_at, seq).
+    __table_args__ = (
+        Index("ix_audit_events_entity_seq", "entity_type", "entity_id", "seq"),
+        Index("ix_audit_events_actor_seq", "actor_user_id", "seq"),
+        Index("ix_audit_events_action_seq", "action", "seq"),
+        Index("ix_audit_events_occurred_at_seq", "occurred_at", "seq"),
+    )
     seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False)
-    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
-    actor_user_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    # When the event was appended to the chain: never earlier than the event before it.
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    actor_user_id: Mapped[int | None] = mapped_column(Integer)
     actor_role: Mapped[str | None] = mapped_column(String(20))
-    action: Mapped[str] = mapped_column(String(60), index=True)
+    action: Mapped[str] = mapped_column(String(60))
     entity_type: Mapped[str] = mapped_column(String(40))
     entity_id: Mapped[str | None] = mapped_column(String(80))
     # Canonical JSON text (sorted keys) of before/after values, personal data masked.

@@ -274,3 +274,39 @@ def test_an_unknown_query_parameter_is_refused_by_name(client, setup):
 def test_unknown_paths_and_methods_answer_with_the_envelope(client, setup):
     _assert_refused(_send(client, "GET", "/api/v1/nowhere", setup), 404)
     _assert_refused(_send(client, "DELETE", "/api/v1/cases", setup), 405)
+
+
+# The auditors' pulls: a bad query parameter answers 422 naming it, and nothing is written
+# (not even the audit event a pull would leave).
+BAD_QUERIES = [
+    ("/api/v1/audit/events", "limit=0", "limit"),
+    ("/api/v1/audit/events", "limit=501", "limit"),
+    ("/api/v1/audit/events", "limit=ten", "limit"),
+    ("/api/v1/audit/events", "after=-1", "after"),
+    ("/api/v1/audit/events", "format=xml", "format"),
+    ("/api/v1/audit/events", "from=yesterday", "from"),
+    ("/api/v1/audit/events", "from=2026-03-01T10:00:00", "from"),
+    ("/api/v1/audit/events", "from=2026-03-01T10:00:00+08:00", "from"),  # an unencoded '+' arrives as a space
+    ("/api/v1/audit/events", "from=2026-03-02&to=2026-03-01", "to"),
+    ("/api/v1/audit/events", "actor=someone", "actor"),
+    ("/api/v1/audit/events", "collector=not%20a%20code", "collector"),
+    ("/api/v1/audit/events", "action=", "action"),
+    ("/api/v1/audit/events", "seq=5", "seq"),
+    ("/api/v1/audit/events", "format=csv&from=2026-02-30", "from"),
+    ("/api/v1/audit/visits", "case=abc", "case"),
+    ("/api/v1/audit/visits", "debtor=0", "debtor"),
+    ("/api/v1/audit/visits", "format=ndjson&to=soon", "to"),
+    ("/api/v1/audit/visits", "flag=" + "x" * 41, "flag"),
+    ("/api/v1/audit/visits", "crew=K%2FA", "crew"),
+    ("/api/v1/audit/visits", "limit=100000", "limit"),
+    ("/api/v1/audit/head", "date=2026-13-01", "date"),
+    ("/api/v1/audit/head", "date=2999-01-01", "date"),
+    ("/api/v1/audit/verify", "deep=1", "deep"),
+]
+
+
+@pytest.mark.parametrize("path,query,named", BAD_QUERIES, ids=[f"{p} {q}"[:80] for p, q, _ in BAD_QUERIES])
+def test_a_bad_query_parameter_of_an_audit_pull_is_refused_by_name(app, client, setup, path, query, named):
+    before = database_state(app)
+    _assert_refused(_send(client, "GET", f"{path}?{query}", setup), 422, named)
+    assert database_state(app) == before

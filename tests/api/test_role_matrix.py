@@ -129,6 +129,7 @@ STAFF_WRITES = {"anonymous": 401, "agent": 403, "supervisor": 200, "auditor": 20
 ADMIN_ONLY = {"anonymous": 401, "agent": 403, "supervisor": 403, "auditor": 403, "admin": 200}
 ADMIN_CREATES = {"anonymous": 401, "agent": 403, "supervisor": 403, "auditor": 403, "admin": 201}
 EVERYONE = {"anonymous": 401, "agent": 200, "supervisor": 200, "auditor": 200, "admin": 200}
+AUDITORS = {"anonymous": 401, "agent": 403, "supervisor": 403, "auditor": 200, "admin": 200}
 
 # (endpoint, method, path, body factory or None, expected status per role)
 MATRIX = [
@@ -241,6 +242,14 @@ MATRIX = [
     ("api.jobs.get_job", "GET", "/api/v1/jobs/{job}", None, ADMIN_ONLY),
     ("api.conduct.conduct_record", "GET", "/api/v1/collectors/{collector_a}/conduct?from=2026-01-01&to=2030-01-01",
      None, READ_STAFF),
+    ("api.audit.list_events", "GET", "/api/v1/audit/events", None, AUDITORS),
+    ("api.audit.list_events", "GET", "/api/v1/audit/events?format=csv", None, AUDITORS),
+    ("api.audit.list_events", "GET", "/api/v1/audit/events?format=ndjson", None, AUDITORS),
+    ("api.audit.list_visits", "GET", "/api/v1/audit/visits", None, READ_STAFF),
+    ("api.audit.list_visits", "GET", "/api/v1/audit/visits?format=csv", None, READ_STAFF),
+    ("api.audit.verify_chain", "GET", "/api/v1/audit/verify", None, AUDITORS),
+    ("api.audit.chain_head", "GET", "/api/v1/audit/head", None, AUDITORS),
+    ("api.audit.chain_head", "GET", "/api/v1/audit/head?date=2020-01-01", None, AUDITORS),
 ]
 PUBLIC = {"api.auth.login", "api.openapi.openapi_json", "api.openapi.docs"}
 

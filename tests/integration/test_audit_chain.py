@@ -107,3 +107,39 @@ def test_postgresql_refuses_to_update_or_delete_audit_events(app, db, backend):
             with pytest.raises(sa.exc.DBAPIError, match="append-only"):
                 db.session.execute(sa.text(statement))
             nested.rollback()
+
+
+def test_an_event_of_a_rolled_back_transaction_that_touched_no_row_is_dropped(app, db):
+    with app.app_context():
+        audit.record("pii.read", entity_type="debtors", entity_id=1)
+        db.session.rollback()
+        audit.record("kept", entity_type="thing")
+        db.session.commit()
+        actions = db.session.scalars(sa.select(AuditEvent.action)).all()
+    assert actions == ["kept"]
+
+
+def test_an_event_left_behind_by_a_closed_session_is_not_appended_later(app, db):
+    with app.app_context():
+        audit.record("abandoned", entity_type="thing")
+        db.session.close()
+        audit.record("kept", entity_type="thing")
+        db.session.commit()
+        actions = db.session.scalars(sa.select(AuditEvent.action)).all()
+    assert actions == ["kept"]
+
+
+def test_an_integer_coordinate_is_stored_so_that_it_verifies(app, db):
+    with app.app_context():
+        audit.record("field.action", entity_type="thing", lat=31, lon=121)
+        db.session.commit()
+        assert audit.verify_chain()["ok"]
+
+
+def test_awkward_values_written_through_the_app_verify(app, db):
+    with app.app_context():
+        for text in ['say "hi"', "back\\slash", "line\nbreak\ttab", "王芳 é 😀", "\u2028", ""]:
+            audit.record(text or "empty.entity", entity_type=text or "t", entity_id=text or None,
+                         after={"note": text, "phone": "13800001111"}, lat=-0.0, lon=180)
+        db.session.commit()
+        assert audit.verify_chain()["ok"]

@@ -1,0 +1,64 @@
+"""The auditors' API: the audit events and the visit log (pages or streamed exports), and
+proof that the log is intact. There is no way to change or delete either here."""
+from flask import Blueprint, g
+
+from api.audit_schemas import (
+    AuditEventOut,
+    AuditEventQuery,
+    HeadOut,
+    HeadQuery,
+    VerifyOut,
+    VerifyQuery,
+    VisitLogOut,
+    VisitLogQuery,
+)
+from api.base import endpoint, page_of, streamed
+from app.services import audit_log
+
+bp = Blueprint("audit", __name__)
+
+MEDIA_TYPES = {"csv": "text/csv", "ndjson": "application/x-ndjson"}
+EVENT_STREAMS = {
+    "text/csv": "format=csv: a header row, then one row per event, columns as the JSON item's "
+                "(changes as its stored canonical JSON text).",
+    "application/x-ndjson": "format=ndjson: one JSON object per line, shaped like an item of the page.",
+}
+VISIT_STREAMS = {
+    "text/csv": "format=csv: one row per visit; several recordings, agreements or flags are joined with ';'. "
+                "Free text beginning with = + - @ is prefixed with ' so spreadsheets do not run it.",
+    "application/x-ndjson": "format=ndjson: one JSON object per line, shaped like an item of the page.",
+}
+
+
+@bp.get("/audit/events")
+@endpoint(permission="audit:read", query=AuditEventQuery, response=page_of(AuditEventOut), streams=EVENT_STREAMS)
+def list_events(args):
+    """Audit events in chain order, filtered; format=csv|ndjson streams every match (and is logged)."""
+    fmt = args["format"]
+    if fmt != "json":
+        return streamed(audit_log.export_events(args, g.user, fmt), MEDIA_TYPES[fmt], f"audit-events.{fmt}")
+    return audit_log.events_page(args, g.user)
+
+
+@bp.get("/audit/visits")
+@endpoint(permission="audit:visits", query=VisitLogQuery, response=page_of(VisitLogOut), streams=VISIT_STREAMS)
+def list_visits(args):
+    """The visit log: times, places, people met, outcome, recordings, agreements and flags (every pull is logged)."""
+    fmt = args["format"]
+    if fmt != "json":
+        return streamed(audit_log.export_visits(args, g.user, fmt), MEDIA_TYPES[fmt], f"visits.{fmt}")
+    return audit_log.visits_page(args, g.user)
+
+
+@bp.get("/audit/verify")
+@endpoint(permission="audit:read", query=VerifyQuery, response=VerifyOut)
+def verify_chain(args):
+    """Recompute the whole hash chain; name the first broken link, if any."""
+    return audit_log.verify()
+
+
+@bp.get("/audit/head")
+@endpoint(permission="audit:read", query=HeadQuery, response=HeadOut)
+def chain_head(args):
+    """The chain head (sequence and hash), live or as of the end of a UTC day, for anchoring elsewhere."""
+    return audit_log.head(args.get("date"))

@@ -1,0 +1,208 @@
+"""Shapes of the audit API: the auditors' filters and what they get back."""
+from datetime import date, datetime, time, timedelta, timezone
+
+from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
+
+from api.base import BaseSchema
+from api.schemas import Code, Text
+
+FORMATS = ("json", "csv", "ndjson")
+MAX_PAGE = 500
+
+
+class DayOrInstant(fields.Field):
+    """A UTC day ("2026-03-01") or an instant with its offset ("2026-03-01T08:00:00Z").
+
+    A day given as the end of a range includes that whole day (up to the next UTC midnight).
+    """
+
+    def __init__(self, *, day_end=False, **kwargs):
+        self.day_end = day_end
+        metadata = {"type": "string", "example": "2026-03-01",
+                    "description": "A UTC day (YYYY-MM-DD) or an ISO 8601 time with its offset "
+                                   "(write '+' as %2B in a URL, or use Z)."}
+        metadata.update(kwargs.pop("metadata", {}))
+        super().__init__(metadata=metadata, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, str):
+            raise ValidationError("must be a date (YYYY-MM-DD) or a time with its offset")
+        try:
+            if len(value) == 10:
+                day = date.fromisoformat(value)
+                start = datetime.combine(day, time(0), tzinfo=timezone.utc)
+                return start + timedelta(days=1) if self.day_end else start
+            instant = datetime.fromisoformat(value)
+        except ValueError:
+            raise ValidationError("must be a date (YYYY-MM-DD) or an ISO 8601 time with its offset") from None
+        if instant.tzinfo is None:
+            raise ValidationError("give the time with its offset, e.g. Z or +08:00")
+        return instant.astimezone(timezone.utc)
+
+
+class _PullQuery(BaseSchema):
+    from_ = DayOrInstant(data_key="from")
+    to = DayOrInstant(day_end=True, metadata={"description": "End of the range, exclusive for a time; a day "
+                                                             "(YYYY-MM-DD) includes that whole UTC day."})
+    after = fields.Integer(validate=validate.Range(min=0),
+                           metadata={"description": "Keyset cursor: `next_after` of the previous page."})
+    limit = fields.Integer(validate=validate.Range(min=1), metadata={
+        "description": f"Page size (default 50, at most {MAX_PAGE}); with format=csv|ndjson, the most rows "
+                       "to export (default: every match)."})
+    format = fields.String(load_default="json", validate=validate.OneOf(FORMATS), metadata={
+        "description": "json: a page; csv or ndjson: every match, streamed (`after` resumes an export)."})
+
+    @validates_schema
+    def consistent(self, data, **kwargs):
+        if data.get("from_") and data.get("to") and data["to"] <= data["from_"]:
+            raise ValidationError("must be after from", "to")
+        if data.get("format", "json") == "json" and (data.get("limit") or 0) > MAX_PAGE:
+            raise ValidationError(f"at most {MAX_PAGE} per page; use format=csv or ndjson for more", "limit")
+
+    @post_load
+    def named_from(self, data, **kwargs):
+        data["from"] = data.pop("from_", None)
+        return data
+
+
+class AuditEventQuery(_PullQuery):
+    action = Text(60, metadata={"description": "Exact action, e.g. case.updated, pii.read, audit.exported."})
+    entity_type = Text(40, metadata={"description": "The table of the entity, e.g. cases, debtors, visits."})
+    entity_id = Text(80)
+    actor = fields.Integer(validate=validate.Range(min=1), metadata={"description": "Id of the acting user."})
+    collector = Code(metadata={"description": "Collector code: the events their agent account performed "
+                                              "(events about the collector: entity_type=collectors&entity_id=ID)."})
+
+
+class VisitLogQuery(_PullQuery):
+    collector = Code(metadata={"description": "Code of the collector who checked in."})
+    crew = Code()
+    case = fields.Integer(validate=validate.Range(min=1), metadata={"description": "Case id."})
+    loan_ref = Text(80)
+    debtor = fields.Integer(validate=validate.Range(min=1), metadata={"description": "Debtor id."})
+    outcome = Text(40)
+    flag = Text(40, metadata={"description": "Visits with a conduct flag of this kind."})
+
+
+class VerifyQuery(BaseSchema):
+    """No parameters: the whole chain is verified, from the first event. Unknown ones are refused."""
+
+
+class HeadQuery(BaseSchema):
+    date = fields.Date(metadata={"description": "A UTC day that has ended: the head as of its end. "
+                                                "Without it, the live head."})
+
+
+class AuditEventOut(Schema):
+    seq = fields.Integer()
+    occurred_at = fields.AwareDateTime()
+    actor_user_id = fields.Integer(allow_none=True)
+    actor_role = fields.String(allow_none=True)
+    actor_username = fields.String(allow_none=True, metadata={"description": "The actor's current username "
+                                                                             "(not part of the hash)."})
+    action = fields.String()
+    entity_type = fields.String()
+    entity_id = fields.String(allow_none=True)
+    changes = fields.Raw(metadata={
+        "type": "object", "description": "Before/after of the changed fields, personal data masked; stored "
+                                         "(and hashed) as canonical JSON text. Text that does not parse (an "
+                                         "altered row) is answered as a string."})
+    request_id = fields.String(allow_none=True)
+    client_ip = fields.String(allow_none=True)
+    lat = fields.Float(allow_none=True)
+    lon = fields.Float(allow_none=True)
+    prev_hash = fields.String()
+    hash = fields.String()
+
+
+class CaseRef(Schema):
+    id = fields.Integer()
+    loan_ref = fields.String()
+
+
+class VisitPlace(Schema):
+    at = fields.AwareDateTime(metadata={"description": "Server time."})
+    device_at = fields.AwareDateTime(allow_none=True, metadata={"description": "The phone's clock."})
+    lat = fields.Float()
+    lon = fields.Float()
+    accuracy_m = fields.Float(allow_none=True)
+    distance_m = fields.Float(allow_none=True, metadata={"description": "Distance from the debtor's address."})
+    mock = fields.Boolean(metadata={"description": "The phone reported a mock location."})
+
+
+class VisitRecording(Schema):
+    id = fields.Integer()
+    sha256 = fields.String()
+    kind = fields.String()
+    content_type = fields.String()
+    size_bytes = fields.Integer()
+    duration_seconds = fields.Integer(allow_none=True)
+    uploaded_at = fields.AwareDateTime()
+
+
+class VisitAgreement(Schema):
+    id = fields.Integer()
+    kind = fields.String()
+    status = fields.String()
+    currency = fields.String()
+    total = fields.String(metadata={"example": "1234.50"})
+    waiver = fields.String(metadata={"example": "0.00"})
+    created_at = fields.AwareDateTime()
+
+
+class VisitFlag(Schema):
+    id = fields.Integer()
+    kind = fields.String()
+    rule_id = fields.String()
+    profile_version = fields.String()
+    status = fields.String()
+    raised_at = fields.AwareDateTime()
+
+
+class VisitLogOut(Schema):
+    id = fields.Integer()
+    task_id = fields.Integer()
+    visit_date = fields.Date()
+    case = fields.Nested(CaseRef)
+    debtor_id = fields.Integer()
+    team = fields.String()
+    crew = fields.String()
+    collector = fields.String(metadata={"description": "Code of the collector who checked in."})
+    check_in = fields.Nested(VisitPlace)
+    check_out = fields.Nested(VisitPlace, allow_none=True)
+    outcome = fields.String(allow_none=True)
+    outcome_at = fields.AwareDateTime(allow_none=True, metadata={"description": "When the outcome was recorded "
+                                                                                "(server time)."})
+    person_met = fields.String(allow_none=True)
+    notes = fields.String(allow_none=True)
+    recordings = fields.List(fields.Nested(VisitRecording))
+    agreements = fields.List(fields.Nested(VisitAgreement))
+    flags = fields.List(fields.Nested(VisitFlag))
+
+
+class ChainHead(Schema):
+    seq = fields.Integer()
+    hash = fields.String()
+
+
+class BrokenLink(Schema):
+    seq = fields.Integer()
+    what = fields.String(metadata={"description": "missing (a gap), prev_hash (a broken link) or hash "
+                                                  "(the event's content was altered)."})
+    detail = fields.String()
+
+
+class VerifyOut(Schema):
+    ok = fields.Boolean()
+    checked = fields.Integer(metadata={"description": "Events verified intact, from seq 1."})
+    first_broken = fields.Nested(BrokenLink, allow_none=True)
+    head = fields.Nested(ChainHead)
+
+
+class HeadOut(Schema):
+    date = fields.Date(allow_none=True)
+    as_of = fields.AwareDateTime(metadata={"description": "The end of the day (next UTC midnight), or now."})
+    seq = fields.Integer()
+    hash = fields.String()
+    final = fields.Boolean(metadata={"description": "True once an event of a later day exists: the day's head "
+                                                    "can no longer change."})

@@ -1,0 +1,450 @@
+"""What auditors pull: the audit events and the visit log, as pages or streamed exports;
+the chain's verification and its daily head; and the record of who read personal data.
+
+Pulls that hand personal data out are themselves written to the audit log, in the
+request's own transaction:
+
+* ``pii.read``: an auditor read a debtor's personal data (a case, a debtor, a page of
+  cases): one event per debtor shown, naming the fields seen whole and those masked;
+* ``audit.exported``: any CSV or NDJSON export (events or visits), and any page of the
+  visit log, with its filters, format and the number of rows handed out. Pages of the
+  audit events themselves are not logged: their personal data is already masked, and
+  logging them would grow the log each time an auditor pages through it.
+
+Exports stream with constant memory: one statement read in batches (a server-side
+cursor on PostgreSQL), formatted batch by batch, never a list of every row. The export's
+event is recorded when the stream ends (or the client goes away mid-way, with
+``complete: false``) and committed with it.
+"""
+import csv
+import io
+import json
+from collections import defaultdict
+from datetime import datetime, timezone
+
+from flask import current_app
+from sqlalchemy import ARRAY, DateTime, Integer, any_, bindparam, exists, false, func, select, type_coerce
+
+from app import audit, authz, money
+from app.errors import ValidationFailed
+from app.extensions import db
+from app.models import (
+    AuditEvent,
+    Case,
+    Collector,
+    ConductFlag,
+    Crew,
+    Recording,
+    RepaymentAgreement,
+    Team,
+    User,
+    Visit,
+    VisitTask,
+)
+
+PAGE_SIZE = 50
+EXPORT_BATCH = 5000
+# Personal fields of a debtor that the case and debtor answers carry.
+DEBTOR_PERSONAL_FIELDS = ("name", "phone", "national_id", "address", "lat", "lon")
+
+
+# ---------------------------------------------------------------- reads of personal data
+
+def record_personal_reads(user, reads, via):
+    """Log an auditor's read of debtors' personal data; ``reads`` are (debtor_id, case_id or None)."""
+    if not authz.reads_are_audited(user):
+        return
+    masked = sorted(f for f in authz.FULL_PERSONAL_DATA if not authz.sees_whole(user, f))
+    seen = sorted(set(DEBTOR_PERSONAL_FIELDS) - set(masked))
+    for debtor_id, case_id in dict.fromkeys(reads):
+        extra = {"via": via, "fields": seen, "masked": masked}
+        if case_id is not None:
+            extra["case_id"] = case_id
+        audit.record("pii.read", entity_type="debtors", entity_id=debtor_id, actor=user, extra=extra)
+
+
+def _record_export(user, resource, fmt, args, rows, last, complete):
+    filters = {k: v for k, v in args.items() if k != "format" and v is not None}
+    audit.record("audit.exported", entity_type=resource, actor=user,
+                 extra={"format": fmt, "filters": filters, "rows": rows, "last": last, "complete": complete})
+
+
+def _stream(stmt, user, resource, fmt, args, format_batch, key):
+    """A generator of text chunks: ``stmt`` read in batches, each batch formatted whole."""
+
+    def chunks():
+        rows, last, complete, result = 0, None, False, None
+        try:
+            # Core, not the ORM: rows as plain tuples, fetched EXPORT_BATCH at a time.
+            result = db.session.connection().execute(stmt.execution_options(yield_per=EXPORT_BATCH))
+            for batch in result.partitions():
+                rows += len(batch)
+                last = getattr(batch[-1], key)
+                yield format_batch(batch)
+            complete = True
+        finally:
+            if result is not None:
+                result.close()  # the server-side cursor, also when the client went away mid-stream
+            _record_export(user, resource, fmt, args, rows, last, complete)
+
+    return chunks()
+
+
+def _page(stmt, args, key):
+    limit = args.get("limit") or PAGE_SIZE
+    rows = db.session.execute(stmt.limit(limit + 1)).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (getattr(rows[-1], key) if more else None)
+
+
+def _iso(value):
+    return None if value is None else value.isoformat()
+
+
+# ---------------------------------------------------------------- audit events
+
+EVENT_COLUMNS = ("seq", "occurred_at", "actor_user_id", "actor_role", "action", "entity_type", "entity_id",
+                 "changes", "request_id", "client_ip", "lat", "lon", "prev_hash", "hash")
+# Not hashed: the actor's current username, for reading.
+EVENT_CSV_HEADER = (*EVENT_COLUMNS, "actor_username")
+
+
+def _events_select(args, *, naive_utc_time=False):
+    """The filtered events in chain order. ``naive_utc_time``: ``occurred_at`` as the
+    driver's naive UTC value, skipping the per-row conversion (for exports)."""
+    table = AuditEvent.__table__
+    columns = [table.c[name] for name in EVENT_COLUMNS]
+    if naive_utc_time:
+        columns[1] = _naive_utc(table.c.occurred_at)
+    stmt = select(*columns)
+    for name in ("action", "entity_type", "entity_id"):
+        if args.get(name) is not None:
+            stmt = stmt.where(table.c[name] == args[name])
+    if args.get("actor") is not None:
+        stmt = stmt.where(AuditEvent.actor_user_id == args["actor"])
+    if args.get("collector") is not None:
+        # A collector acts through their agent account: the events that account performed.
+        user_id = db.session.scalar(select(Collector.user_id).where(Collector.code == args["collector"]))
+        stmt = stmt.where(AuditEvent.actor_user_id == user_id if user_id is not None else false())
+    # Stamps never decrease along the chain, so a time range is a range of ``seq``: found
+    # first, it lets every filter walk an (x, seq) index instead of the planner guessing.
+    if args.get("from") is not None:
+        first = audit.first_seq_at_or_after(args["from"])
+        stmt = stmt.where(AuditEvent.seq >= first if first is not None else false())
+    if args.get("to") is not None:
+        end = audit.first_seq_at_or_after(args["to"])
+        if end is not None:
+            stmt = stmt.where(AuditEvent.seq < end)
+    if args.get("after") is not None:
+        stmt = stmt.where(AuditEvent.seq > args["after"])
+    return stmt.order_by(AuditEvent.seq)
+
+
+def _naive_utc(column):
+    if db.session.connection().dialect.name == "postgresql":
+        return func.timezone("UTC", column, type_=DateTime()).label(column.name)
+    return type_coerce(column, DateTime()).label(column.name)  # SQLite stores naive UTC text
+
+
+def _usernames(user_ids=None):
+    """Usernames by user id (a small table, read apart so that the events query joins nothing)."""
+    stmt = select(User.id, User.username)
+    if user_ids is not None:
+        stmt = stmt.where(User.id.in_(user_ids))
+    return dict(db.session.execute(stmt).all())
+
+
+def parsed_changes(text):
+    """The stored ``changes`` as JSON; text that does not parse (an altered row) stays text."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def events_page(args, user):
+    """A page of audit events in chain order (keyset on ``seq``)."""
+    rows, next_after = _page(_events_select(args), args, "seq")
+    names = _usernames({r.actor_user_id for r in rows if r.actor_user_id is not None})
+    return {"items": [{**r._asdict(), "changes": parsed_changes(r.changes),
+                       "actor_username": names.get(r.actor_user_id)} for r in rows],
+            "next_after": next_after}
+
+
+def _csv_line(values):
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerow(values)
+    return out.getvalue()
+
+
+def _events_csv(names):
+    """CSV lines of a batch of events, byte for byte what ``csv.writer`` writes.
+
+    ``csv.writer`` goes character by character and was most of an export's time, so
+    rows whose text holds nothing to quote except the JSON of ``changes`` (nearly all)
+    are written directly; any other row goes through ``csv.writer``.
+    """
+
+    def format_batch(batch):
+        lines = []
+        append = lines.append
+        for (seq, occurred, actor, role, action, entity_type, entity_id, changes, request_id, client_ip, lat, lon,
+             prev_hash, digest) in batch:
+            name = names.get(actor)
+            occurred = occurred.isoformat() + "+00:00"
+            text = (f"{role or ''}{action}{entity_type}{entity_id or ''}{request_id or ''}{client_ip or ''}"
+                    f"{prev_hash}{digest}{name or ''}")
+            if '"' in text or "," in text or "\n" in text or "\r" in text or "\n" in changes or "\r" in changes:
+                append(_csv_line((seq, occurred, actor, role, action, entity_type, entity_id, changes, request_id,
+                                  client_ip, lat, lon, prev_hash, digest, name)))
+                continue
+            if '"' in changes or "," in changes:
+                changes = '"' + changes.replace('"', '""') + '"'
+            append(f'{seq},{occurred},{"" if actor is None else actor},{role or ""},{action},{entity_type},'
+                   f'{entity_id or ""},{changes},{request_id or ""},{client_ip or ""},'
+                   f'{"" if lat is None else float.__repr__(lat)},{"" if lon is None else float.__repr__(lon)},'
+                   f'{prev_hash},{digest},{name or ""}\n')
+        return "".join(lines)
+
+    return format_batch
+
+
+_enc = json.encoder.encode_basestring
+
+
+def _events_ndjson(names):
+    """One JSON object per line; ``changes`` goes in as its stored JSON text when that
+    text is one JSON value, else as a string, so an altered row cannot add keys to the line."""
+
+    def format_batch(batch):
+        lines = []
+        append = lines.append
+        for (seq, occurred, actor, role, action, entity_type, entity_id, changes, request_id, client_ip, lat, lon,
+             prev_hash, digest) in batch:
+            try:
+                json.loads(changes)
+            except ValueError:
+                changes = _enc(changes)
+            name = names.get(actor)
+            append(f'{{"seq":{seq},"occurred_at":"{occurred.isoformat()}+00:00",'
+                   f'"actor_user_id":{"null" if actor is None else actor},'
+                   f'"actor_role":{"null" if role is None else _enc(role)},'
+                   f'"actor_username":{"null" if name is None else _enc(name)},"action":{_enc(action)},'
+                   f'"entity_type":{_enc(entity_type)},"entity_id":{"null" if entity_id is None else _enc(entity_id)},'
+                   f'"request_id":{"null" if request_id is None else _enc(request_id)},'
+                   f'"client_ip":{"null" if client_ip is None else _enc(client_ip)},'
+                   f'"lat":{"null" if lat is None else float.__repr__(lat)},'
+                   f'"lon":{"null" if lon is None else float.__repr__(lon)},'
+                   f'"prev_hash":{_enc(prev_hash)},"hash":{_enc(digest)},"changes":{changes}}}\n')
+        return "".join(lines)
+
+    return format_batch
+
+
+def export_events(args, user, fmt):
+    """The filtered events as CSV or NDJSON text chunks, in chain order."""
+    stmt = _events_select(args, naive_utc_time=True)
+    if args.get("limit"):
+        stmt = stmt.limit(args["limit"])
+    names = _usernames()
+    if fmt == "csv":
+        header = ",".join(EVENT_CSV_HEADER) + "\n"
+        return _prefixed(header, _stream(stmt, user, "audit_events", fmt, args, _events_csv(names), "seq"))
+    return _stream(stmt, user, "audit_events", fmt, args, _events_ndjson(names), "seq")
+
+
+def _prefixed(first, chunks):
+    yield first
+    yield from chunks
+
+
+# ---------------------------------------------------------------- the visit log
+
+def _visits_select(args, user):
+    stmt = (
+        select(Visit.id, Visit.task_id, VisitTask.visit_date, VisitTask.case_id, Case.loan_ref, Case.debtor_id,
+               Team.code.label("team"), Crew.code.label("crew"), Collector.code.label("collector"),
+               Visit.check_in_at, Visit.check_in_device_at, Visit.check_in_lat, Visit.check_in_lon,
+               Visit.check_in_accuracy_m, Visit.check_in_distance_m, Visit.check_in_mock,
+               Visit.check_out_at, Visit.check_out_device_at, Visit.check_out_lat, Visit.check_out_lon,
+               Visit.check_out_accuracy_m, Visit.check_out_distance_m, Visit.check_out_mock,
+               Visit.outcome, Visit.outcome_at, Visit.person_met, Visit.notes)
+        .join(VisitTask, VisitTask.id == Visit.task_id)
+        .join(Case, Case.id == VisitTask.case_id)
+        .join(Team, Team.id == Case.team_id)
+        .join(Crew, Crew.id == Visit.crew_id)
+        .join(Collector, Collector.id == Visit.collector_id)
+    )
+    stmt = authz.scope(stmt, Visit, user)
+    if args.get("collector") is not None:
+        stmt = stmt.where(Collector.code == args["collector"])
+    if args.get("crew") is not None:
+        stmt = stmt.where(Crew.code == args["crew"])
+    if args.get("case") is not None:
+        stmt = stmt.where(VisitTask.case_id == args["case"])
+    if args.get("loan_ref") is not None:
+        stmt = stmt.where(Case.loan_ref == args["loan_ref"])
+    if args.get("debtor") is not None:
+        stmt = stmt.where(Case.debtor_id == args["debtor"])
+    if args.get("from") is not None:
+        stmt = stmt.where(Visit.check_in_at >= args["from"])
+    if args.get("to") is not None:
+        stmt = stmt.where(Visit.check_in_at < args["to"])
+    if args.get("outcome") is not None:
+        stmt = stmt.where(Visit.outcome == args["outcome"])
+    if args.get("flag") is not None:
+        stmt = stmt.where(exists().where(ConductFlag.visit_id == Visit.id, ConductFlag.kind == args["flag"])
+                          .correlate(Visit))
+    if args.get("after") is not None:
+        stmt = stmt.where(Visit.id > args["after"])
+    return stmt.order_by(Visit.id)
+
+
+def _among(column, ids):
+    """``column IN ids``; on PostgreSQL as one array parameter, not thousands of parameters
+    the driver would parse again for every batch of an export."""
+    if db.session.connection().dialect.name == "postgresql":
+        return column == any_(bindparam("ids", ids, type_=ARRAY(Integer)))
+    return column.in_(ids)
+
+
+def _visit_children(ids):
+    """Recordings, agreements and conduct flags of these visits, by visit id."""
+    recordings, agreements, flags = defaultdict(list), defaultdict(list), defaultdict(list)
+    if not ids:
+        return recordings, agreements, flags
+    for r in db.session.execute(
+            select(Recording.visit_id, Recording.id, Recording.sha256, Recording.kind, Recording.content_type,
+                   Recording.size_bytes, Recording.duration_seconds, Recording.uploaded_at)
+            .where(_among(Recording.visit_id, ids)).order_by(Recording.id)):
+        recordings[r.visit_id].append({
+            "id": r.id, "sha256": r.sha256, "kind": r.kind, "content_type": r.content_type,
+            "size_bytes": r.size_bytes, "duration_seconds": r.duration_seconds, "uploaded_at": r.uploaded_at})
+    for a in db.session.execute(
+            select(RepaymentAgreement.visit_id, RepaymentAgreement.id, RepaymentAgreement.kind,
+                   RepaymentAgreement.status, RepaymentAgreement.currency, RepaymentAgreement.total_minor,
+                   RepaymentAgreement.waiver_minor, RepaymentAgreement.created_at)
+            .where(_among(RepaymentAgreement.visit_id, ids)).order_by(RepaymentAgreement.id)):
+        agreements[a.visit_id].append({
+            "id": a.id, "kind": a.kind, "status": a.status, "currency": a.currency,
+            "total": money.to_decimal_string(a.total_minor, a.currency),
+            "waiver": money.to_decimal_string(a.waiver_minor, a.currency), "created_at": a.created_at})
+    for f in db.session.execute(
+            select(ConductFlag.visit_id, ConductFlag.id, ConductFlag.kind, ConductFlag.rule_id,
+                   ConductFlag.profile_version, ConductFlag.status, ConductFlag.raised_at)
+            .where(_among(ConductFlag.visit_id, ids)).order_by(ConductFlag.id)):
+        flags[f.visit_id].append({
+            "id": f.id, "kind": f.kind, "rule_id": f.rule_id, "profile_version": f.profile_version,
+            "status": f.status, "raised_at": f.raised_at})
+    return recordings, agreements, flags
+
+
+def _place(at, device_at, lat, lon, accuracy_m, distance_m, mock):
+    if at is None:
+        return None
+    return {"at": at, "device_at": device_at, "lat": lat, "lon": lon, "accuracy_m": accuracy_m,
+            "distance_m": distance_m, "mock": mock}
+
+
+def _visit_records(batch):
+    recordings, agreements, flags = _visit_children([row.id for row in batch])
+    return [{
+        "id": row.id, "task_id": row.task_id, "visit_date": row.visit_date,
+        "case": {"id": row.case_id, "loan_ref": row.loan_ref}, "debtor_id": row.debtor_id,
+        "team": row.team, "crew": row.crew, "collector": row.collector,
+        "check_in": _place(*row[9:16]), "check_out": _place(*row[16:23]),
+        "outcome": row.outcome, "outcome_at": row.outcome_at, "person_met": row.person_met, "notes": row.notes,
+        "recordings": recordings[row.id], "agreements": agreements[row.id], "flags": flags[row.id],
+    } for row in batch]
+
+
+def visits_page(args, user):
+    """A page of the visit log (keyset on the visit id); the pull is itself logged."""
+    rows, next_after = _page(_visits_select(args, user), args, "id")
+    items = _visit_records(rows)
+    _record_export(user, "visits", "json", args, len(items), items[-1]["id"] if items else None, True)
+    return {"items": items, "next_after": next_after}
+
+
+VISIT_CSV_HEADER = (
+    "id", "task_id", "visit_date", "case_id", "loan_ref", "debtor_id", "team", "crew", "collector",
+    "check_in_at", "check_in_device_at", "check_in_lat", "check_in_lon", "check_in_accuracy_m",
+    "check_in_distance_m", "check_in_mock", "check_out_at", "check_out_device_at", "check_out_lat",
+    "check_out_lon", "check_out_accuracy_m", "check_out_distance_m", "check_out_mock", "outcome", "outcome_at",
+    "person_met",
+    "notes", "recording_sha256", "agreement_kind", "agreement_status", "agreement_total", "agreement_currency",
+    "flag_kinds", "flag_rule_ids",
+)
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell_text(value):
+    """Free text typed on a phone, made safe to open in a spreadsheet (OWASP CSV injection)."""
+    if value and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def _joined(items, key):
+    return ";".join(str(item[key]) for item in items)
+
+
+def _place_cells(place):
+    place = place or {}
+    return (_iso(place.get("at")), _iso(place.get("device_at")), place.get("lat"), place.get("lon"),
+            place.get("accuracy_m"), place.get("distance_m"), place.get("mock"))
+
+
+def _visit_csv_row(v):
+    return (
+        v["id"], v["task_id"], v["visit_date"].isoformat(), v["case"]["id"], v["case"]["loan_ref"], v["debtor_id"],
+        v["team"], v["crew"], v["collector"], *_place_cells(v["check_in"]), *_place_cells(v["check_out"]),
+        _cell_text(v["outcome"]), _iso(v["outcome_at"]), _cell_text(v["person_met"]), _cell_text(v["notes"]),
+        _joined(v["recordings"], "sha256"),
+        *(_joined(v["agreements"], k) for k in ("kind", "status", "total", "currency")),
+        _joined(v["flags"], "kind"), _joined(v["flags"], "rule_id"),
+    )
+
+
+def _visits_csv(batch):
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(_visit_csv_row(v) for v in _visit_records(batch))
+    return out.getvalue()
+
+
+def _json_default(value):
+    return value.isoformat()
+
+
+def _visits_ndjson(batch):
+    return "".join(json.dumps(v, ensure_ascii=False, separators=(",", ":"), default=_json_default) + "\n"
+                   for v in _visit_records(batch))
+
+
+def export_visits(args, user, fmt):
+    """The filtered visit log as CSV or NDJSON text chunks, by visit id."""
+    stmt = _visits_select(args, user)
+    if args.get("limit"):
+        stmt = stmt.limit(args["limit"])
+    if fmt == "csv":
+        return _prefixed(",".join(VISIT_CSV_HEADER) + "\n",
+                         _stream(stmt, user, "visits", fmt, args, _visits_csv, "id"))
+    return _stream(stmt, user, "visits", fmt, args, _visits_ndjson, "id")
+
+
+# ---------------------------------------------------------------- proof of integrity
+
+def verify():
+    return audit.verify_chain(workers=current_app.config.get("AUDIT_VERIFY_WORKERS", 1))
+
+
+def head(day=None):
+    """The live chain head, or the head as of the end of a UTC day that has ended."""
+    if day is None:
+        return {"date": None, "as_of": datetime.now(timezone.utc), "final": False, **audit.chain_head()}
+    if day >= datetime.now(timezone.utc).date():
+        raise ValidationFailed("That day has not ended yet (UTC).", fields={"date": ["must be a UTC day that has ended"]})
+    result = audit.daily_head(day)
+    return {"date": result["date"], "as_of": result["end"], "final": result["final"], "seq": result["seq"],
+            "hash": result["hash"]}

@@ -1,0 +1,98 @@
+"""The audit log's hash chain, pure: the canonical hash of a link and the check of a
+run of consecutive links. No Flask, no SQLAlchemy: ``app.audit`` builds on it, and so
+do the worker processes that check parts of a long chain in parallel, which therefore
+start in a fraction of a second.
+
+A link's hash is SHA-256 of the UTF-8 JSON array
+``[seq, occurred_at, actor_user_id, actor_role, action, entity_type, entity_id,
+changes, request_id, client_ip, lat, lon, prev_hash]`` as
+``json.dumps(..., separators=(",", ":"), ensure_ascii=False)`` writes it, with
+``occurred_at`` the UTC ISO 8601 text (``2026-03-01T08:00:00.123456+00:00``).
+"""
+import hashlib
+import json
+from datetime import datetime
+
+GENESIS_HASH = "0" * 64
+# The columns a check reads, in this order; ``occurred_at`` as a naive UTC datetime
+# (or, from SQLite, the naive UTC text SQLAlchemy stores).
+COLUMNS = ("seq", "occurred_at", "actor_user_id", "actor_role", "action", "entity_type", "entity_id", "changes",
+           "request_id", "client_ip", "lat", "lon", "prev_hash", "hash")
+
+_encode_string = json.encoder.encode_basestring  # what json.dumps(..., ensure_ascii=False) uses
+
+
+def link_hash_values(seq, occurred_at_iso, actor_user_id, actor_role, action, entity_type, entity_id, changes,
+                     request_id, client_ip, lat, lon, prev_hash, *, _enc=_encode_string, _sha=hashlib.sha256):
+    """The hash of one link from its stored values.
+
+    The JSON is built here by hand, byte for byte what ``json.dumps`` would produce
+    (integers and floats as ``repr``, strings escaped by json's own encoder), because a
+    check recomputes it for every event and ``json.dumps`` is the slow part.
+    """
+    content = (
+        f'[{seq},{_enc(occurred_at_iso)},{"null" if actor_user_id is None else actor_user_id},'
+        f'{"null" if actor_role is None else _enc(actor_role)},{_enc(action)},{_enc(entity_type)},'
+        f'{"null" if entity_id is None else _enc(entity_id)},{_enc(changes)},'
+        f'{"null" if request_id is None else _enc(request_id)},{"null" if client_ip is None else _enc(client_ip)},'
+        f'{"null" if lat is None else float.__repr__(lat)},{"null" if lon is None else float.__repr__(lon)},'
+        f'{_enc(prev_hash)}]'
+    )
+    return _sha(content.encode("utf-8")).hexdigest()
+
+
+def check_links(batches, first_seq, prev, *, times_as_text=False):
+    """Check consecutive links from ``first_seq``, the first expected to point at ``prev``.
+
+    ``batches`` yields lists of rows in ``COLUMNS`` order, by ``seq``. Answers
+    ``(checked, last_hash, problem)``: how many links held, the hash of the last one,
+    and the first that did not (``{"seq", "what", "detail"}``) or None.
+    """
+    parse = datetime.fromisoformat
+    expected = first_seq
+    for batch in batches:
+        for (seq, occurred, actor, role, action, entity_type, entity_id, changes, request_id, client_ip,
+             lat, lon, prev_hash, stored) in batch:
+            if seq != expected:
+                return expected - first_seq, prev, {"seq": expected, "what": "missing",
+                                                    "detail": f"next event found is {seq}"}
+            if prev_hash != prev:
+                return expected - first_seq, prev, {"seq": seq, "what": "prev_hash",
+                                                    "detail": "does not match the previous event's hash"}
+            occurred = (parse(occurred) if times_as_text else occurred).isoformat() + "+00:00"
+            if link_hash_values(seq, occurred, actor, role, action, entity_type, entity_id, changes, request_id,
+                                client_ip, lat, lon, prev_hash) != stored:
+                return expected - first_seq, prev, {"seq": seq, "what": "hash",
+                                                    "detail": "content differs from what was hashed "
+                                                              "(an altered field)"}
+            prev = stored
+            expected += 1
+    return expected - first_seq, prev, None
+
+
+SEGMENT_QUERY = (f"SELECT {', '.join(c if c != 'occurred_at' else 'occurred_at AT TIME ZONE %(utc)s' for c in COLUMNS)}"
+                 " FROM audit_events WHERE seq BETWEEN %(first)s AND %(last)s ORDER BY seq")
+
+
+def check_segment(dsn, first, last, batch_size):
+    """In a worker process: check links ``first``..``last`` on PostgreSQL.
+
+    The segment's first link is taken to point where it says; whoever splits the chain
+    checks that each segment starts where the one before it ended (``first_prev``).
+    """
+    import psycopg
+
+    with psycopg.connect(dsn) as connection, connection.cursor(name="audit_verify_segment") as cursor:
+        cursor.itersize = batch_size
+        cursor.execute(SEGMENT_QUERY, {"utc": "UTC", "first": first, "last": last})
+        head = cursor.fetchmany(batch_size)
+        first_prev = head[0][12] if head else None
+
+        def batches():
+            yield head
+            while batch := cursor.fetchmany(batch_size):
+                yield batch
+
+        checked, last_hash, problem = check_links(batches(), first, first_prev)
+    return {"first": first, "first_prev": first_prev, "first_found": head[0][0] if head else None,
+            "checked": checked, "last_hash": last_hash, "problem": problem}
