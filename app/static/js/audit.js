@@ -92,9 +92,11 @@
     $("count").textContent = i18n.t("count", { n: state.rows.length });
   }
 
-  function times(place) {
+  function times(place, zone) {
+    // In the debtor's own zone when known: that is where the rules about hours apply.
     if (!place) return "—";
-    return `${i18n.dateTime(place.at)} / ${place.device_at ? i18n.dateTime(place.device_at) : "—"}`;
+    const device = place.device_at ? i18n.dateTime(place.device_at, zone) : "—";
+    return `${i18n.dateTime(place.at, zone)} / ${device}${zone ? ` (${zone})` : ""}`;
   }
 
   async function open(visit) {
@@ -114,8 +116,9 @@
     state.map.fit();
     const facts = clear($("detail-facts"));
     const fact = (label, ...value) => facts.append(h("dt", {}, i18n.t(label)), h("dd", {}, ...value));
-    fact("d.checkIn", times(visit.check_in));
-    fact("d.checkOut", times(visit.check_out));
+    const zone = debtor ? debtor.timezone : undefined;
+    fact("d.checkIn", times(visit.check_in, zone));
+    fact("d.checkOut", times(visit.check_out, zone));
     fact("d.place", `${visit.check_in.lat.toFixed(5)}, ${visit.check_in.lon.toFixed(5)}`,
       visit.check_in.mock ? h("span", { class: "pill open-flag" }, i18n.t("d.mock")) : null);
     if (debtor) fact("d.address", debtor.address);
