@@ -56,6 +56,8 @@ def from_environment(instance_path):
         "S3_ENDPOINT_URL": os.environ.get("S3_ENDPOINT_URL") or None,
         "RECORDING_MAX_BYTES": _int("RECORDING_MAX_BYTES", 50 * 1024 * 1024),
         "VISIT_SERVICE_MINUTES": _int("VISIT_SERVICE_MINUTES", 30),
+        # Seconds the engine may spend on a plan (unset: its own budget, 5 s up to 1,000 tasks).
+        "DISPATCH_TIME_LIMIT": float(os.environ["DISPATCH_TIME_LIMIT"]) if os.environ.get("DISPATCH_TIME_LIMIT") else None,
         # e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png; without it the maps draw plain projected geography.
         "MAP_TILE_URL": os.environ.get("MAP_TILE_URL") or None,
         "MAP_TILE_ATTRIBUTION": os.environ.get("MAP_TILE_ATTRIBUTION") or None,

@@ -109,6 +109,13 @@ def seed(case_count=1200, seed=7, today=None):
 
     collectors = _seed_collectors(rng, teams, users, local_today)
     _seed_cases(rng, teams, case_count, local_today)
+    db.session.flush()
+    # Today's plan for the supervisor's team is committed, so the board and the field
+    # app have a day to show from the first minute.
+    from app.services import dispatch
+
+    plan = dispatch.create_plan({"date": local_today, "team": "SH-CENTRAL"}, None, time_limit=2)
+    dispatch.commit_plan(plan, None)
     audit.record("demo.seeded", entity_type="system",
                  extra={"collectors": len(collectors), "cases": case_count, "seed": seed})
     return CREDENTIALS

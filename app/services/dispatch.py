@@ -225,12 +225,12 @@ def build_problem(teams, zone_name, plan_date):
 
 # ---------------------------------------------------------------- plans
 
-def create_plan(data, user):
+def create_plan(data, user, time_limit=None):
     """Plan the day: a draft the supervisor previews before committing."""
     teams, region, team = resolve_scope(data, user)
     plan_date = data["date"]
     problem, context = build_problem(teams, region.timezone, plan_date)
-    engine_plan = dispatch.solve(problem, time_limit=current_app.config.get("DISPATCH_TIME_LIMIT"))
+    engine_plan = dispatch.solve(problem, time_limit=time_limit or current_app.config.get("DISPATCH_TIME_LIMIT"))
     result = _explain(problem, engine_plan, context)
     profile = policy.current().for_team(team or teams[0])
     plan = DispatchPlan(plan_date=plan_date, team_id=team.id if team else None,
@@ -333,16 +333,16 @@ def commit_plan(plan, user):
             if case.stage != "field_visit" or refusals:
                 why = {"reason": "policy", "rules": [d.as_dict() for d in refusals]} if refusals else \
                     {"reason": "stage", "text": f"the case moved to {case.stage} before the plan was committed"}
-                changed += _write_task(task, case, plan, None, stop, zone, why, user)
+                changed += _write_task(task, case, plan, None, stop, zone, why)
                 continue
-            changed += _write_task(task, case, plan, crews[route["crew"]], stop, zone, stop["why"], user)
+            changed += _write_task(task, case, plan, crews[route["crew"]], stop, zone, stop["why"])
     for entry in plan.result["unassigned"]:
         case = cases.get(entry["case_id"])
         task = existing.get(entry["case_id"])
         if case is None or (task is not None and task.status in STARTED):
             continue
         why = {"reason": entry["reason"], "rules": entry.get("rules", []), "text": entry.get("why")}
-        changed += _write_task(task, case, plan, None, None, zone, why, user)
+        changed += _write_task(task, case, plan, None, None, zone, why)
     plan.status, plan.committed_at = "committed", datetime.now(timezone.utc)
     db.session.flush()
     audit.record("plan.committed", plan, after={"date": plan.plan_date.isoformat(), "tasks_written": changed,
@@ -361,7 +361,7 @@ def _local_to_utc(plan_date, hhmm, zone):
     return datetime.combine(plan_date, time(hours, minutes), zone).astimezone(timezone.utc)
 
 
-def _write_task(task, case, plan, crew, stop, zone, why, user):
+def _write_task(task, case, plan, crew, stop, zone, why):
     before = None if task is None else {"status": task.status, "crew_id": task.crew_id, "sequence": task.sequence}
     if task is None:
         task = VisitTask(case_id=case.id, visit_date=plan.plan_date, priority=case.priority)
