@@ -409,7 +409,9 @@ class MeOut(UserOut):
 
 # ---------------------------------------------------------------- dispatch
 
-class PlanIn(BaseSchema):
+class DayScope(BaseSchema):
+    """A day for one team or one whole region."""
+
     date = fields.Date(required=True)
     team = Code()
     region = Code()
@@ -418,6 +420,10 @@ class PlanIn(BaseSchema):
     def one_scope(self, data, **kwargs):
         if bool(data.get("team")) == bool(data.get("region")):
             raise ValidationError("give either team or region", "team")
+
+
+class PlanIn(DayScope):
+    """The day to plan, for a team or a region."""
 
 
 class PlanOut(Schema):
@@ -759,15 +765,8 @@ class ConductRecordOut(Schema):
     agreements = fields.Dict()
 
 
-class BoardQuery(BaseSchema):
-    date = fields.Date(required=True)
-    team = Code()
-    region = Code()
-
-    @validates_schema
-    def one_scope(self, data, **kwargs):
-        if bool(data.get("team")) == bool(data.get("region")):
-            raise ValidationError("give either team or region", "team")
+class BoardQuery(DayScope):
+    """The day the board shows, for a team or a region."""
 
 
 class BoardOut(Schema):

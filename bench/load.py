@@ -21,7 +21,7 @@ import tempfile
 import time
 import urllib.request
 import uuid
-from datetime import datetime, time as clock, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -35,46 +35,17 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 def seed(database_url, phones, stops):
     from app import create_app
-    from app.auth import hash_password
     from app.extensions import db
-    from app.models import Case, Collector, Crew, Debtor, Region, Team, User, VisitTask
     import flask_migrate
+
+    from tests.worlds import field_day
 
     app = create_app({"APP_ENV": "development", "SQLALCHEMY_DATABASE_URI": database_url,
                       "RATELIMIT_STORAGE_URI": "memory://", "ARGON2_PARAMS": {"time_cost": 1, "memory_cost": 1024}})
     day = (datetime.now(SHANGHAI) - timedelta(days=1)).date()
     with app.app_context():
         flask_migrate.upgrade()
-        region = Region(code="SH", name="Shanghai", timezone="Asia/Shanghai")
-        db.session.add(region)
-        db.session.flush()
-        team = Team(code="T", name="T", region_id=region.id)
-        db.session.add(team)
-        db.session.flush()
-        password = hash_password("load-test-password")
-        for p in range(1, phones + 1):
-            crew = Crew(code=f"K{p:03d}", name="K", team_id=team.id)
-            agent = User(username=f"agent{p:03d}", password_hash=password, role="agent", active=True)
-            db.session.add_all([crew, agent])
-            db.session.flush()
-            for n in range(2):
-                db.session.add(Collector(code=f"C{p:03d}{n}", name="C", team_id=team.id, crew_id=crew.id,
-                                         home_lat=31.2, home_lon=121.4, languages=["zh"], shift_start=clock(8),
-                                         shift_end=clock(22), daily_capacity=100, background_cleared=True,
-                                         user_id=agent.id if n == 0 else None))
-            for s in range(stops):
-                debtor = Debtor(name="D", address="x", lat=31.1 + (p * stops + s) / 20000, lon=121.4,
-                                timezone="Asia/Shanghai", availability=[], flags={})
-                db.session.add(debtor)
-                db.session.flush()
-                case = Case(loan_ref=f"L{p:03d}-{s:03d}", debtor_id=debtor.id, team_id=team.id, product="p",
-                            currency="CNY", principal_minor=10000, outstanding_minor=10000, days_past_due=40,
-                            stage="field_visit")
-                db.session.add(case)
-                db.session.flush()
-                db.session.add(VisitTask(case_id=case.id, visit_date=day, status="assigned", crew_id=crew.id,
-                                         sequence=s + 1, priority=10, crew_history=[crew.id]))
-        db.session.commit()
+        field_day(db, day=day, phones=phones, stops=stops, password="load-test-password")
         db.engine.dispose()
     return day
 

@@ -36,59 +36,23 @@ def database(backend):
 
 
 def seed(db, stops):
-    from app.auth import hash_password
-    from app.models import Case, Collector, ContactAttempt, Crew, Debtor, Region, Team, TrainingRecord, User, VisitTask
+    """A committed day of ``stops`` for one crew, and the events of working it offline."""
+    from tests.worlds import field_day
 
     zone = ZoneInfo("Asia/Shanghai")
-    now = datetime.now(zone)
-    day = (now - timedelta(hours=14)).date()
-    region = Region(code="SH", name="Shanghai", timezone="Asia/Shanghai")
-    db.session.add(region)
-    db.session.flush()
-    team = Team(code="T", name="T", region_id=region.id)
-    db.session.add(team)
-    db.session.flush()
-    crew = Crew(code="K", name="K", team_id=team.id)
-    agent = User(username="agent", password_hash=hash_password("bench-password"), role="agent", active=True)
-    db.session.add_all([crew, agent])
-    db.session.flush()
-    for n in range(2):
-        member = Collector(code=f"C{n}", name="C", team_id=team.id, crew_id=crew.id, home_lat=31.2, home_lon=121.4,
-                           languages=["zh"], shift_start=clock(8), shift_end=clock(22), daily_capacity=100,
-                           background_cleared=True, user_id=agent.id if n == 0 else None)
-        db.session.add(member)
-        db.session.flush()
-        for module in ("law_compliance", "communication"):
-            db.session.add(TrainingRecord(collector_id=member.id, module=module, passed_at=day - timedelta(days=30),
-                                          expires_at=day + timedelta(days=300)))
-    tasks = []
-    for n in range(stops):
-        debtor = Debtor(name=f"D{n}", address="x", lat=31.2 + n / 10000, lon=121.4, timezone="Asia/Shanghai",
-                        availability=[], flags={})
-        db.session.add(debtor)
-        db.session.flush()
-        case = Case(loan_ref=f"L{n}", debtor_id=debtor.id, team_id=team.id, product="p", currency="CNY",
-                    principal_minor=100000, outstanding_minor=100000, days_past_due=40, stage="field_visit")
-        db.session.add(case)
-        db.session.flush()
-        db.session.add(ContactAttempt(case_id=case.id, channel="call", purpose="contact", result="no_answer",
-                                      occurred_at=datetime.now(zone) - timedelta(days=3)))
-        task = VisitTask(case_id=case.id, visit_date=day, status="assigned", crew_id=crew.id, sequence=n + 1,
-                         priority=10, crew_history=[crew.id])
-        db.session.add(task)
-        tasks.append((task, debtor))
-    db.session.commit()
+    day = (datetime.now(zone) - timedelta(hours=14)).date()
+    tasks = field_day(db, day=day, phones=1, stops=stops, password="bench-password")[0]["tasks"]
     start = datetime.combine(day, clock(9), zone)
     events = []
-    for n, (task, debtor) in enumerate(tasks):
+    for n, (task_id, lat, lon) in enumerate(tasks):
         at = start + timedelta(minutes=4 * n)
-        position = {"lat": debtor.lat, "lon": debtor.lon, "accuracy_m": 8.0}
+        position = {"lat": lat, "lon": lon, "accuracy_m": 8.0}
         events += [
-            {"type": "check_in", "task_id": task.id, "client_event_id": f"in-{task.id}-bench",
+            {"type": "check_in", "task_id": task_id, "client_event_id": f"in-{task_id}-bench",
              "device_time": at.isoformat(), **position},
-            {"type": "visit", "task_id": task.id, "client_event_id": f"visit-{task.id}-bench", "outcome": "not_home",
+            {"type": "visit", "task_id": task_id, "client_event_id": f"visit-{task_id}-bench", "outcome": "not_home",
              "person_met": "nobody"},
-            {"type": "check_out", "task_id": task.id, "client_event_id": f"out-{task.id}-bench",
+            {"type": "check_out", "task_id": task_id, "client_event_id": f"out-{task_id}-bench",
              "device_time": (at + timedelta(minutes=2)).isoformat(), **position},
         ]
     return events
@@ -100,7 +64,7 @@ def run(backend, count):
     import flask_migrate
 
     url, cleanup = database(backend)
-    app = create_app({"APP_ENV": "development", "SQLALCHEMY_DATABASE_URI": url, "RATELIMIT_STORAGE_URI": "memory://",
+    app = create_app({"APP_ENV": "development", "SQLALCHEMY_DATABASE_URI": url, "RATELIMIT_STORAGE_URI": "memory://", "LOG_FORMAT": "none",
                       "STORAGE_DIR": tempfile.mkdtemp()})
     try:
         with app.app_context():
@@ -108,7 +72,7 @@ def run(backend, count):
             events = seed(db, -(-count // 3))[:count]
             db.session.remove()
         client = app.test_client()
-        token = client.post("/api/v1/auth/login", json={"username": "agent", "password": "bench-password"}).json
+        token = client.post("/api/v1/auth/login", json={"username": "agent001", "password": "bench-password"}).json
         headers = {"Authorization": f"Bearer {token['access_token']}"}
         results = []
         for label in ("first send", "sent again"):

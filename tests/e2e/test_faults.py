@@ -14,7 +14,7 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import date, datetime, time as clock, timedelta
+from datetime import datetime, time as clock, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -56,13 +56,12 @@ class Cluster:
 
 
 def seed(database_url, stops):
-    """A crew with the demo agent's account and ``stops`` committed tasks for a past day."""
+    """One crew (signed in as agent001) with ``stops`` committed tasks for a past day."""
     from app import create_app
     from app.extensions import db
-    from app.models import Collector, Crew, Region, Team, User, VisitTask
-    from app.models import Case, ContactAttempt, Debtor, TrainingRecord
-    from app.auth import hash_password
     import flask_migrate
+
+    from tests.worlds import field_day
 
     app = create_app({"APP_ENV": "development", "SQLALCHEMY_DATABASE_URI": database_url,
                       "RATELIMIT_STORAGE_URI": "memory://"})
@@ -70,39 +69,7 @@ def seed(database_url, stops):
     day = now.date() if now.time() >= clock(15) else now.date() - timedelta(days=1)
     with app.app_context():
         flask_migrate.upgrade()
-        region = Region(code="SH", name="Shanghai", timezone="Asia/Shanghai")
-        db.session.add(region)
-        db.session.flush()
-        team = Team(code="T", name="T", region_id=region.id)
-        db.session.add(team)
-        db.session.flush()
-        crew = Crew(code="K", name="K", team_id=team.id)
-        agent = User(username="agent", password_hash=hash_password("agent-password"), role="agent", active=True)
-        db.session.add_all([crew, agent])
-        db.session.flush()
-        for n in range(2):
-            member = Collector(code=f"C{n}", name="C", team_id=team.id, crew_id=crew.id, home_lat=31.2,
-                               home_lon=121.4, languages=["zh"], shift_start=clock(8), shift_end=clock(22),
-                               daily_capacity=100, background_cleared=True, user_id=agent.id if n == 0 else None)
-            db.session.add(member)
-            db.session.flush()
-            for module in ("law_compliance", "communication"):
-                db.session.add(TrainingRecord(collector_id=member.id, module=module, passed_at=day - timedelta(days=9),
-                                              expires_at=day + timedelta(days=300)))
-        for n in range(stops):
-            debtor = Debtor(name=f"D{n}", address="x", lat=31.2 + n / 5000, lon=121.4, timezone="Asia/Shanghai",
-                            availability=[], flags={})
-            db.session.add(debtor)
-            db.session.flush()
-            case = Case(loan_ref=f"L{n}", debtor_id=debtor.id, team_id=team.id, product="p", currency="CNY",
-                        principal_minor=10000, outstanding_minor=10000, days_past_due=40, stage="field_visit")
-            db.session.add(case)
-            db.session.flush()
-            db.session.add(ContactAttempt(case_id=case.id, channel="call", purpose="contact", result="no_answer",
-                                          occurred_at=now - timedelta(days=3)))
-            db.session.add(VisitTask(case_id=case.id, visit_date=day, status="assigned", crew_id=crew.id,
-                                     sequence=n + 1, priority=10, crew_history=[crew.id]))
-        db.session.commit()
+        field_day(db, day=day, phones=1, stops=stops, password="agent-password")
         db.engine.dispose()
     return day
 
@@ -175,7 +142,7 @@ def stack(tmp_path):
         url = f"http://127.0.0.1:{port}"
         _wait_until_up(url, process)
         phone = Phone(url, timeout=60)
-        phone.login("agent", "agent-password")
+        phone.login("agent001", "agent-password")
         yield {"cluster": cluster, "db": database_url, "day": day, "phone": phone, "gunicorn": process}
     finally:
         if process is not None:
