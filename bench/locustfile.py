@@ -7,7 +7,6 @@ endpoint, for the ratio.
 Acknowledged client_event_ids are written to $LOAD_ACKS (one per line) at the end.
 """
 import itertools
-import json
 import os
 import random
 from datetime import datetime, timedelta

@@ -42,8 +42,8 @@ class Instance:
     def __init__(self, problem: Problem, chunk: int = 2048):
         self.problem = problem
         tasks, collectors = problem.tasks, problem.collectors
-        self.n = n = len(tasks)
-        self.m = m = len(collectors)
+        self.n = len(tasks)
+        self.m = len(collectors)
         self.speed_kmh = problem.speed_kmh
         self.circuity = problem.circuity
         self.task_ids = [t.id for t in tasks]

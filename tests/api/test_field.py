@@ -15,7 +15,6 @@ from app.models import (
     Collector,
     ConductFlag,
     Debtor,
-    Instalment,
     RepaymentAgreement,
     Visit,
     VisitTask,

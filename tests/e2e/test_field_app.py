@@ -153,7 +153,7 @@ def sign_in_and_open_day(page, served, day):
 
 def open_stop(page, stop):
     page.click(f"#stops li[data-task='{stop['task_id']}'] a")
-    page.wait_for_selector(f"#view-stop .debtor")
+    page.wait_for_selector("#view-stop .debtor")
 
 
 def event_row(page, kind, status):

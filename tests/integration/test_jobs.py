@@ -8,7 +8,6 @@ from pathlib import Path
 
 import flask_migrate
 import pytest
-import sqlalchemy as sa
 
 from app import jobs
 from app.extensions import db
