@@ -1,7 +1,4 @@
 """The field agent's API: the day's route, check-in/out, outcomes, recordings, sync."""
-from datetime import datetime
-from zoneinfo import ZoneInfo
-
 from flask import Blueprint, current_app, g, jsonify, request
 
 from api.base import endpoint, load
@@ -46,12 +43,7 @@ def _answer(status, answer, accepted_status=200):
 @endpoint(permission="field:act", query=RouteQuery, response=RouteOut)
 def get_route(args):
     """The crew's committed stops for a day, in order, with what to know at each door."""
-    return field.route(g.user, args.get("date") or _today(g.user))
-
-
-def _today(user):
-    zone = user.collector.team.region.timezone if user.collector else "UTC"
-    return datetime.now(ZoneInfo(zone)).date()
+    return field.route(g.user, args.get("date"))
 
 
 @bp.post("/agent/tasks/<int:task_id>/check-in")

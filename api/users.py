@@ -3,19 +3,9 @@ from flask import Blueprint, g
 
 from api.base import endpoint, page_of
 from api.schemas import UserIn, UserOut, UserQuery, UserUpdate
-from app.errors import NotFound
-from app.extensions import db
-from app.models import User
 from app.services import users
 
 bp = Blueprint("users", __name__)
-
-
-def _user(user_id):
-    user = db.session.get(User, user_id)
-    if user is None:
-        raise NotFound("No such user.")
-    return user
 
 
 @bp.get("/users")
@@ -36,18 +26,18 @@ def create_user(data):
 @endpoint(permission="users:manage", response=UserOut)
 def get_user(user_id):
     """One account."""
-    return _user(user_id)
+    return users.get_user(user_id)
 
 
 @bp.patch("/users/<int:user_id>")
 @endpoint(permission="users:manage", body=UserUpdate, response=UserOut, partial=True)
 def update_user(user_id, data):
     """Change role, scope, password or active state; deactivating revokes every token."""
-    return users.update_user(_user(user_id), data, actor=g.user)
+    return users.update_user(users.get_user(user_id), data, actor=g.user)
 
 
 @bp.delete("/users/<int:user_id>")
 @endpoint(permission="users:manage", response=UserOut)
 def deactivate_user(user_id):
     """Deactivate an account (kept for the record) and revoke its tokens."""
-    return users.deactivate_user(_user(user_id), actor=g.user)
+    return users.deactivate_user(users.get_user(user_id), actor=g.user)

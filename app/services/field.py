@@ -73,9 +73,12 @@ def _crew_id(user):
 
 # ---------------------------------------------------------------- the route
 
-def route(user, on_date):
-    """The crew's committed stops for the day, in order, with what to know at each door."""
+def route(user, on_date=None):
+    """The crew's committed stops for the day (default: today where the crew works), in
+    order, with what to know at each door."""
     crew_id = _crew_id(user)
+    if on_date is None:
+        on_date = datetime.now(ZoneInfo(user.collector.team.region.timezone)).date()
     tasks = db.session.scalars(
         select(VisitTask).options(selectinload(VisitTask.case).selectinload(Case.debtor),
                                   selectinload(VisitTask.case).selectinload(Case.team).selectinload(Team.region))

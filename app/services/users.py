@@ -3,7 +3,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from app import audit, auth
-from app.errors import ValidationFailed
+from app.errors import NotFound, ValidationFailed
 from app.extensions import db
 from app.models import Region, Team, User
 from app.services.common import by_code, paginate, snapshot, unique_or_fail
@@ -84,3 +84,10 @@ def list_users(args):
     if args.get("role"):
         stmt = stmt.where(User.role == args["role"])
     return paginate(stmt, User, args)
+
+
+def get_user(user_id):
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFound("No such user.")
+    return user
