@@ -26,7 +26,7 @@ TEST_SECRET = "test-secret-key-0123456789abcdef"
 
 def pytest_collection_modifyitems(config, items):
     for item in items:
-        for layer in ("unit", "integration", "api", "e2e"):
+        for layer in ("unit", "integration", "api", "e2e", "fuzz"):
             if f"tests/{layer}/" in str(item.fspath).replace(os.sep, "/"):
                 item.add_marker(getattr(pytest.mark, layer))
 
