@@ -15,14 +15,14 @@ def list_agreements(args):
     return agreements.list_agreements(args, g.user)
 
 
-@bp.get("/agreements/<int:agreement_id>")
+@bp.get("/agreements/<id:agreement_id>")
 @endpoint(permission="agreements:read", response=AgreementOut)
 def get_agreement(agreement_id):
     """One agreement with its instalments."""
     return agreements.get_agreement(agreement_id, g.user)
 
 
-@bp.post("/agreements/<int:agreement_id>/approve")
+@bp.post("/agreements/<id:agreement_id>/approve")
 @endpoint(permission="agreements:approve", body=ApproveIn, response=AgreementOut)
 def approve_agreement(agreement_id, data):
     """Approve a waiver above the profile's limit; the agreement becomes active."""

@@ -4,6 +4,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from api.base import BaseSchema
+from api.fields import SEQ_MAX, Id
 from api.schemas import Code, Text
 
 FORMATS = ("json", "csv", "ndjson")
@@ -44,9 +45,9 @@ class _PullQuery(BaseSchema):
     from_ = DayOrInstant(data_key="from")
     to = DayOrInstant(day_end=True, metadata={"description": "End of the range, exclusive for a time; a day "
                                                              "(YYYY-MM-DD) includes that whole UTC day."})
-    after = fields.Integer(validate=validate.Range(min=0),
+    after = fields.Integer(validate=validate.Range(0, SEQ_MAX),
                            metadata={"description": "Keyset cursor: `next_after` of the previous page."})
-    limit = fields.Integer(validate=validate.Range(min=1), metadata={
+    limit = fields.Integer(validate=validate.Range(1, SEQ_MAX), metadata={
         "description": f"Page size (default 50, at most {MAX_PAGE}); with format=csv|ndjson, the most rows "
                        "to export (default: every match)."})
     format = fields.String(load_default="json", validate=validate.OneOf(FORMATS), metadata={
@@ -69,7 +70,7 @@ class AuditEventQuery(_PullQuery):
     action = Text(60, metadata={"description": "Exact action, e.g. case.updated, pii.read, audit.exported."})
     entity_type = Text(40, metadata={"description": "The table of the entity, e.g. cases, debtors, visits."})
     entity_id = Text(80)
-    actor = fields.Integer(validate=validate.Range(min=1), metadata={"description": "Id of the acting user."})
+    actor = Id(strict=False, metadata={"description": "Id of the acting user."})
     collector = Code(metadata={"description": "Collector code: the events their agent account performed "
                                               "(events about the collector: entity_type=collectors&entity_id=ID)."})
 
@@ -77,9 +78,9 @@ class AuditEventQuery(_PullQuery):
 class VisitLogQuery(_PullQuery):
     collector = Code(metadata={"description": "Code of the collector who checked in."})
     crew = Code()
-    case = fields.Integer(validate=validate.Range(min=1), metadata={"description": "Case id."})
+    case = Id(strict=False, metadata={"description": "Case id."})
     loan_ref = Text(80)
-    debtor = fields.Integer(validate=validate.Range(min=1), metadata={"description": "Debtor id."})
+    debtor = Id(strict=False, metadata={"description": "Debtor id."})
     outcome = Text(40)
     flag = Text(40, metadata={"description": "Visits with a conduct flag of this kind."})
 

@@ -15,6 +15,7 @@ from marshmallow.experimental.context import Context
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from api.fields import ID_MAX
 from app import authz
 from app.auth import authenticate_request
 from app.errors import Conflict, DomainError, UnsupportedMediaType, ValidationFailed
@@ -28,7 +29,7 @@ class BaseSchema(Schema):
 
 class PageQuery(BaseSchema):
     limit = fields.Integer(load_default=50, validate=validate.Range(1, 500))
-    after = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=0),
+    after = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(0, ID_MAX),
                            metadata={"description": "Keyset cursor: the last id of the previous page."})
 
 
@@ -76,14 +77,15 @@ def load(schema, data, partial=False):
 
 
 def endpoint(*, permission, body=None, query=None, response=None, status=200, partial=False,
-             raw_body=None, response_content_type=None, streams=None):
+             raw_body=None, response_content_type=None, streams=None, also=None):
     """Declare an API view: who may call it, what it takes and what it answers.
 
     ``permission`` names an entry of ``app.authz.PERMISSIONS`` (``None`` for a public
     endpoint). ``body``/``query`` are marshmallow schema classes for the JSON body and
     the query string; the loaded values reach the view as ``data`` and ``args``.
     ``streams`` maps other media types the view may answer with ``streamed`` (e.g.
-    ``text/csv``) to a description, for the OpenAPI document.
+    ``text/csv``) to a description, for the OpenAPI document. ``also`` maps other success
+    statuses the view answers with the same body (e.g. 200 for a resent event) to a description.
     """
 
     def decorator(view):
@@ -120,6 +122,7 @@ def endpoint(*, permission, body=None, query=None, response=None, status=200, pa
             "raw_body": raw_body,
             "response_content_type": response_content_type,
             "streams": streams or {},
+            "also": also or {},
             "summary": (view.__doc__ or "").strip().splitlines()[0] if view.__doc__ else view.__name__,
         }
         return wrapper

@@ -37,14 +37,14 @@ def create_case(data):
     return cases.create_case(data, g.user)
 
 
-@bp.get("/cases/<int:case_id>")
+@bp.get("/cases/<id:case_id>")
 @endpoint(permission="cases:read", response=CaseOut)
 def get_case(case_id):
     """One case with its debtor."""
     return cases.get_case(case_id, g.user)
 
 
-@bp.patch("/cases/<int:case_id>")
+@bp.patch("/cases/<id:case_id>")
 @endpoint(permission="cases:write", body=CaseUpdate, response=CaseOut, partial=True)
 def update_case(case_id, data):
     """Move a case along its lifecycle or update its amounts."""
@@ -73,28 +73,28 @@ def import_cases(args):
     return report
 
 
-@bp.get("/debtors/<int:debtor_id>")
+@bp.get("/debtors/<id:debtor_id>")
 @endpoint(permission="cases:read", response=DebtorOut)
 def get_debtor(debtor_id):
     """A debtor; phone and national id masked unless the caller's role needs them."""
     return cases.get_debtor(debtor_id, g.user)
 
 
-@bp.patch("/debtors/<int:debtor_id>")
+@bp.patch("/debtors/<id:debtor_id>")
 @endpoint(permission="cases:write", body=DebtorUpdate, response=DebtorOut, partial=True)
 def update_debtor(debtor_id, data):
     """Update a debtor's details, availability or flags (dispute, cease, vulnerable, …)."""
     return cases.update_debtor(get_visible(Debtor, debtor_id, g.user, "debtor"), data)
 
 
-@bp.get("/cases/<int:case_id>/contact-attempts")
+@bp.get("/cases/<id:case_id>/contact-attempts")
 @endpoint(permission="cases:read", response=ContactList)
 def list_contact_attempts(case_id):
     """Calls, messages and notices on a case, oldest first."""
     return {"items": get_visible(Case, case_id, g.user, "case").contact_attempts}
 
 
-@bp.post("/cases/<int:case_id>/contact-attempts")
+@bp.post("/cases/<id:case_id>/contact-attempts")
 @endpoint(permission="contacts:write", body=ContactIn, response=ContactOut, status=201)
 def record_contact_attempt(case_id, data):
     """Record a call, message or notice made before a visit."""

@@ -36,28 +36,28 @@ def create_collector(data):
     return collectors.create_collector(data, g.user)
 
 
-@bp.get("/collectors/<int:collector_id>")
+@bp.get("/collectors/<id:collector_id>")
 @endpoint(permission="collectors:read", response=CollectorOut)
 def get_collector(collector_id):
     """One collector."""
     return get_visible(Collector, collector_id, g.user)
 
 
-@bp.patch("/collectors/<int:collector_id>")
+@bp.patch("/collectors/<id:collector_id>")
 @endpoint(permission="collectors:write", body=CollectorUpdate, response=CollectorOut, partial=True)
 def update_collector(collector_id, data):
     """Change a collector's details."""
     return collectors.update_collector(get_visible(Collector, collector_id, g.user), data, g.user)
 
 
-@bp.get("/collectors/<int:collector_id>/trainings")
+@bp.get("/collectors/<id:collector_id>/trainings")
 @endpoint(permission="collectors:read", response=TrainingList)
 def list_trainings(collector_id):
     """A collector's training records, oldest first."""
     return collectors.list_trainings(get_visible(Collector, collector_id, g.user))
 
 
-@bp.post("/collectors/<int:collector_id>/trainings")
+@bp.post("/collectors/<id:collector_id>/trainings")
 @endpoint(permission="collectors:write", body=TrainingIn, response=TrainingOut, status=201)
 def add_training(collector_id, data):
     """Record a passed training module and when it expires."""
@@ -78,14 +78,14 @@ def create_crew(data):
     return collectors.create_crew(data, g.user)
 
 
-@bp.get("/crews/<int:crew_id>")
+@bp.get("/crews/<id:crew_id>")
 @endpoint(permission="collectors:read", response=CrewOut)
 def get_crew(crew_id):
     """One crew."""
     return get_visible(Crew, crew_id, g.user)
 
 
-@bp.patch("/crews/<int:crew_id>")
+@bp.patch("/crews/<id:crew_id>")
 @endpoint(permission="collectors:write", body=CrewUpdate, response=CrewOut, partial=True)
 def update_crew(crew_id, data):
     """Change a crew's members or stand it down."""

@@ -27,14 +27,14 @@ def list_flags(args):
     return conduct.list_flags(args, g.user)
 
 
-@bp.get("/conduct/flags/<int:flag_id>")
+@bp.get("/conduct/flags/<id:flag_id>")
 @endpoint(permission="flags:read", response=FlagOut)
 def get_flag(flag_id):
     """One conduct flag."""
     return conduct.get_flag(flag_id, g.user)
 
 
-@bp.post("/conduct/flags/<int:flag_id>/review")
+@bp.post("/conduct/flags/<id:flag_id>/review")
 @endpoint(permission="flags:review", body=ReviewIn, response=FlagOut)
 def review_flag(flag_id, data):
     """Review a flag with notes: reviewed, resolved or dismissed."""
@@ -55,14 +55,14 @@ def create_complaint(data):
     return conduct.create_complaint(data, g.user)
 
 
-@bp.post("/complaints/<int:complaint_id>/resolve")
+@bp.post("/complaints/<id:complaint_id>/resolve")
 @endpoint(permission="complaints:write", body=ComplaintUpdate, response=ComplaintOut)
 def resolve_complaint(complaint_id, data):
     """Move a complaint to review or resolve it with notes."""
     return conduct.resolve_complaint(conduct.get_complaint(complaint_id, g.user), data, g.user)
 
 
-@bp.get("/collectors/<int:collector_id>/conduct")
+@bp.get("/collectors/<id:collector_id>/conduct")
 @endpoint(permission="flags:read", query=PeriodQuery, response=ConductRecordOut)
 def conduct_record(collector_id, args):
     """A collector's record over a period: visits, flags, complaints, agreements."""

@@ -17,14 +17,14 @@ def create_plan(data):
     return dispatch.create_plan(data, g.user)
 
 
-@bp.get("/dispatch/plans/<int:plan_id>")
+@bp.get("/dispatch/plans/<id:plan_id>")
 @endpoint(permission="dispatch:read", response=PlanOut)
 def get_plan(plan_id):
     """A plan, draft or committed."""
     return dispatch.get_plan(plan_id, g.user)
 
 
-@bp.post("/dispatch/plans/<int:plan_id>/commit")
+@bp.post("/dispatch/plans/<id:plan_id>/commit")
 @endpoint(permission="dispatch:plan", response=PlanOut)
 def commit_plan(plan_id):
     """Commit a draft: its tasks are written and the crews' routes set."""
@@ -38,14 +38,14 @@ def list_tasks(args):
     return dispatch.list_tasks(args, g.user)
 
 
-@bp.post("/tasks/<int:task_id>/assign")
+@bp.post("/tasks/<id:task_id>/assign")
 @endpoint(permission="dispatch:plan", body=AssignIn, response=TaskOut)
 def assign_task(task_id, data):
     """Move a task to a crew by hand; the policy still applies and names the rule if it refuses."""
     return dispatch.assign_task(get_visible(VisitTask, task_id, g.user, "task"), data, g.user)
 
 
-@bp.post("/tasks/<int:task_id>/unassign")
+@bp.post("/tasks/<id:task_id>/unassign")
 @endpoint(permission="dispatch:plan", body=UnassignIn, response=TaskOut)
 def unassign_task(task_id, data):
     """Take a task off its crew, with a reason."""

@@ -46,21 +46,22 @@ def get_route(args):
     return field.route(g.user, args.get("date"))
 
 
-@bp.post("/agent/tasks/<int:task_id>/check-in")
-@endpoint(permission="field:act", body=PositionIn, response=FieldEventOut, status=201)
+@bp.post("/agent/tasks/<id:task_id>/check-in")
+@endpoint(permission="field:act", body=PositionIn, response=FieldEventOut, status=201,
+          also={200: "The same client_event_id again: the answer it got the first time."})
 def check_in(task_id, data):
     """Check in at the door: position, accuracy, device time; judged by the policy."""
     return _answer(*field.process(g.user, "check_in", task_id, data), accepted_status=201)
 
 
-@bp.post("/agent/tasks/<int:task_id>/check-out")
+@bp.post("/agent/tasks/<id:task_id>/check-out")
 @endpoint(permission="field:act", body=PositionIn, response=FieldEventOut)
 def check_out(task_id, data):
     """Check out; a visit closed without its required recording is flagged."""
     return _answer(*field.process(g.user, "check_out", task_id, data))
 
 
-@bp.post("/agent/tasks/<int:task_id>/visit")
+@bp.post("/agent/tasks/<id:task_id>/visit")
 @endpoint(permission="field:act", body=VisitIn, response=FieldEventOut)
 def record_visit(task_id, data):
     """Record the outcome, who was met, notes, recordings and any agreement made."""
@@ -83,7 +84,8 @@ def sync(data):
 
 
 @bp.post("/agent/recordings")
-@endpoint(permission="field:act", response=RecordingOut, status=201, raw_body="multipart/form-data")
+@endpoint(permission="field:act", response=RecordingOut, status=201, raw_body="multipart/form-data",
+          also={200: "The same file again: the recording already stored."})
 def upload_recording():
     """Upload a visit's recording or photo; the SHA-256 sent with it is checked."""
     request.max_content_length = current_app.config["RECORDING_MAX_BYTES"] + 64 * 1024

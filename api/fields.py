@@ -3,6 +3,7 @@ import re
 from datetime import time, timezone
 
 from marshmallow import ValidationError, fields, validate
+from werkzeug.routing import IntegerConverter
 
 from app.models import DEBTOR_FLAGS
 
@@ -23,8 +24,26 @@ class StrictBoolean(fields.Boolean):
         return value
 
 
+# Row ids are 32-bit integer columns (PostgreSQL ``integer``); audit sequence numbers are 64-bit.
+ID_MAX = 2**31 - 1
+SEQ_MAX = 2**63 - 1
+
+
 def Integer(**kwargs):
     return fields.Integer(strict=True, **kwargs)
+
+
+def Id(*, strict=True, **kwargs):
+    """A row id (a JSON number; ``strict=False`` in a query string). A number no id column can
+    hold is refused with 422, not sent to the database."""
+    return fields.Integer(strict=strict, validate=validate.Range(1, ID_MAX), **kwargs)
+
+
+class IdConverter(IntegerConverter):
+    """``<id:name>`` in a URL: a row id, 1 to 2**31-1; anything else matches no route (404)."""
+
+    def __init__(self, map, **kwargs):
+        super().__init__(map, min=1, max=ID_MAX, **kwargs)
 
 
 def Latitude(**kwargs):

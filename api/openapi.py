@@ -6,6 +6,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Blueprint, current_app, jsonify
 
 from api.base import ErrorSchema
+from api.fields import ID_MAX
 from app import authz
 
 bp = Blueprint("openapi", __name__)
@@ -15,14 +16,18 @@ _ERRORS = {
     400: "Malformed request (e.g. invalid JSON).",
     401: "Missing, invalid, expired or revoked token.",
     403: "The caller's role may not do this.",
-    404: "No such resource, or not visible to the caller.",
-    409: "Conflicts with the current state.",
+    404: "No such resource, or not visible to the caller (in the path, or named in the body).",
+    409: "Conflicts with the current state, or with data already stored.",
     413: "Body too large.",
     415: "Body is not JSON.",
     422: "Validation failed; `fields` names each bad field.",
     429: "Too many attempts.",
+    500: "Unexpected error (a bug); it is logged with the request id.",
     503: "Database unavailable.",
 }
+
+
+_PATH_SCHEMAS = {"id": {"type": "integer", "minimum": 1, "maximum": ID_MAX}, "int": {"type": "integer"}}
 
 
 def _schema_name(schema):
@@ -46,17 +51,16 @@ def build_spec(app):
         if meta is None:
             continue
         path = _CONVERTER.sub(lambda m: "{" + m.group(2) + "}", rule.rule)
-        params = [{"name": name, "in": "path", "required": True,
-                   "schema": {"type": "integer" if conv == "int" else "string"}}
+        params = [{"name": name, "in": "path", "required": True, "schema": _PATH_SCHEMAS.get(conv, {"type": "string"})}
                   for conv, name in _CONVERTER.findall(rule.rule)]
         operations = {}
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
-            operations[method.lower()] = _operation(meta, params, rule.endpoint)
+            operations[method.lower()] = _operation(meta, params, rule.endpoint, method)
         spec.path(path=path, operations=operations)
     return spec.to_dict()
 
 
-def _operation(meta, params, endpoint):
+def _operation(meta, params, endpoint, method):
     op = {"operationId": endpoint.replace(".", "_"), "summary": meta["summary"],
           "tags": [endpoint.split(".")[1] if "." in endpoint else "api"], "responses": {}}
     if params or meta["query"]:
@@ -74,21 +78,24 @@ def _operation(meta, params, endpoint):
         for media_type, description in meta.get("streams", {}).items():
             op["responses"][str(meta["status"])]["content"][media_type] = {
                 "schema": {"type": "string", "description": description}}
+        for status, description in meta.get("also", {}).items():
+            op["responses"][str(status)] = {"description": description,
+                                            "content": {content_type: {"schema": meta["response"]}}}
     else:
         op["responses"][str(meta["status"])] = {"description": "Done; no body."}
-    statuses = {400, 413, 415, 503}
+    statuses = {400, 413, 415, 500, 503}
     if meta["permission"] is not None:
         op["security"] = [{"bearer": []}]
         op["x-roles"] = sorted(authz.PERMISSIONS[meta["permission"]])
         statuses |= {401, 403}
     else:
         op["security"] = []
-    if params:
-        statuses |= {404}
+    if params or meta["body"] or meta["raw_body"]:
+        statuses |= {404}  # the row in the path, or one the body names (a case id, a team code)
     if meta["body"] or meta["query"] or meta["raw_body"]:
         statuses |= {422}
-    if meta["body"] or meta["raw_body"]:
-        statuses |= {409}
+    if method != "GET":
+        statuses |= {409}  # a state that forbids the change, or a row stored meanwhile
     if endpoint.endswith("auth.login"):
         statuses |= {429, 401}
     for status in sorted(statuses):

@@ -5,10 +5,12 @@ from marshmallow import RAISE, Schema, ValidationError, fields, post_load, valid
 
 from api.base import BaseSchema, PageQuery, viewer
 from api.fields import (
+    ID_MAX,
     Amount,
     ClockTime,
     Currency,
     Flags,
+    Id,
     Instant,
     Integer,
     Latitude,
@@ -308,7 +310,7 @@ class CaseIn(BaseSchema):
     priority = Integer(validate=validate.Range(0, 100))
     team = Code(required=True)
     debtor = fields.Nested(DebtorIn)
-    debtor_id = Integer(validate=validate.Range(min=1))
+    debtor_id = Id()
 
     @validates_schema
     def one_debtor(self, data, **kwargs):
@@ -346,7 +348,7 @@ class CaseQuery(PageQuery):
     stage = fields.String(validate=validate.OneOf(STAGES))
     team = Code()
     loan_ref = Text(80)
-    min_days_past_due = fields.Integer(validate=validate.Range(min=0))
+    min_days_past_due = fields.Integer(validate=validate.Range(0, ID_MAX))
 
 
 class ContactIn(BaseSchema):
@@ -534,7 +536,7 @@ class VisitIn(BaseSchema):
     outcome = fields.String(required=True, validate=validate.OneOf(tuple(_OUTCOME_CODES)))
     person_met = fields.String(allow_none=True, validate=validate.OneOf(_PEOPLE))
     notes = fields.String(allow_none=True, validate=validate.Length(max=4000))
-    recording_ids = fields.List(Integer(validate=validate.Range(min=1)), validate=validate.Length(max=20))
+    recording_ids = fields.List(Id(), validate=validate.Length(max=20))
     agreement = fields.Nested(AgreementIn)
     device_time = Instant()
 
@@ -543,7 +545,7 @@ class SyncEvent(BaseSchema):
     """One queued action: its type and task, plus the fields of that action's body."""
 
     type = fields.String(required=True, validate=validate.OneOf(("check_in", "check_out", "visit")))
-    task_id = Integer(required=True, validate=validate.Range(min=1))
+    task_id = Id(required=True)
 
 
 class SyncIn(BaseSchema):
@@ -556,8 +558,8 @@ class FieldEventOut(Schema):
     status = fields.String(metadata={"description": "accepted, duplicate, rejected or conflict"})
     original_status = fields.String()
     client_event_id = fields.String(allow_none=True)
-    task_id = fields.Integer()
-    kind = fields.String()
+    task_id = fields.Integer(allow_none=True, metadata={"description": "null when a rejected event named none"})
+    kind = fields.String(allow_none=True, metadata={"description": "null when a rejected event named none"})
     index = fields.Integer()
     http_status = fields.Integer()
     visit = fields.Dict()
@@ -607,7 +609,7 @@ class RecordingForm(BaseSchema):
     class Meta:
         unknown = RAISE
 
-    task_id = fields.Integer(required=True, validate=validate.Range(min=1))
+    task_id = Id(strict=False, required=True)
     sha256 = fields.String(required=True, validate=validate.Regexp(r"^[0-9a-fA-F]{64}$", error="64 hex digits"))
     duration_seconds = fields.Integer(validate=validate.Range(0, 36000), allow_none=True)
 
@@ -642,7 +644,7 @@ class AgreementOut(Schema):
 
 class AgreementQuery(PageQuery):
     status = fields.String(validate=validate.OneOf(("pending_approval", "active", "kept", "broken", "cancelled")))
-    case_id = fields.Integer(validate=validate.Range(min=1))
+    case_id = Id(strict=False)
 
 
 class ApproveIn(BaseSchema):
@@ -652,7 +654,7 @@ class ApproveIn(BaseSchema):
 class PaymentIn(BaseSchema):
     reference = Text(120, required=True)
     loan_ref = Text(80)
-    case_id = Integer(validate=validate.Range(min=1))
+    case_id = Id()
     amount = Amount(required=True)
     currency = Currency(required=True)
     paid_at = Instant(required=True)
@@ -705,10 +707,10 @@ class ReviewIn(BaseSchema):
 
 
 class ComplaintIn(BaseSchema):
-    case_id = Integer(validate=validate.Range(min=1))
-    debtor_id = Integer(validate=validate.Range(min=1))
+    case_id = Id()
+    debtor_id = Id()
     collector = Code()
-    visit_id = Integer(validate=validate.Range(min=1))
+    visit_id = Id()
     channel = fields.String(required=True, validate=validate.OneOf(("phone", "letter", "email", "in_person",
                                                                      "regulator", "app", "other")))
     category = fields.String(required=True, validate=validate.OneOf((

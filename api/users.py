@@ -22,21 +22,21 @@ def create_user(data):
     return users.create_user(data, actor=g.user)
 
 
-@bp.get("/users/<int:user_id>")
+@bp.get("/users/<id:user_id>")
 @endpoint(permission="users:manage", response=UserOut)
 def get_user(user_id):
     """One account."""
     return users.get_user(user_id)
 
 
-@bp.patch("/users/<int:user_id>")
+@bp.patch("/users/<id:user_id>")
 @endpoint(permission="users:manage", body=UserUpdate, response=UserOut, partial=True)
 def update_user(user_id, data):
     """Change role, scope, password or active state; deactivating revokes every token."""
     return users.update_user(users.get_user(user_id), data, actor=g.user)
 
 
-@bp.delete("/users/<int:user_id>")
+@bp.delete("/users/<id:user_id>")
 @endpoint(permission="users:manage", response=UserOut)
 def deactivate_user(user_id):
     """Deactivate an account (kept for the record) and revoke its tokens."""

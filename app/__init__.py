@@ -54,10 +54,12 @@ def create_app(config=None):
         _configure_sqlite(db.engine)
 
     from api import create_blueprint
+    from api.fields import IdConverter
     from api.health import bp as health_bp
 
     from app.web import bp as web_bp
 
+    app.url_map.converters["id"] = IdConverter
     app.register_blueprint(create_blueprint())
     app.register_blueprint(health_bp)
     app.register_blueprint(web_bp)
