@@ -4,7 +4,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from api.base import BaseSchema
-from api.fields import SEQ_MAX, Id
+from api.fields import ID_MAX, SEQ_MAX, Id
 from api.schemas import Code, Text
 
 FORMATS = ("json", "csv", "ndjson")
@@ -76,6 +76,8 @@ class AuditEventQuery(_PullQuery):
 
 
 class VisitLogQuery(_PullQuery):
+    after = fields.Integer(validate=validate.Range(0, ID_MAX),  # a visit id: a 32-bit column, unlike seq
+                           metadata={"description": "Keyset cursor: `next_after` of the previous page."})
     collector = Code(metadata={"description": "Code of the collector who checked in."})
     crew = Code()
     case = Id(strict=False, metadata={"description": "Case id."})
