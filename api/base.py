@@ -10,7 +10,7 @@ import functools
 import json
 
 from flask import Response, g, jsonify, request, stream_with_context
-from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate
+from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, pre_load, validate
 from marshmallow.experimental.context import Context
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -25,6 +25,26 @@ from app.extensions import db
 class BaseSchema(Schema):
     class Meta:
         unknown = RAISE
+
+    @pre_load
+    def refuse_nul_characters(self, data, **kwargs):
+        """PostgreSQL text cannot hold U+0000 (SQLite would keep it): refused, naming the field,
+        whether the text is stored or only searched for."""
+        bad = {key: ["must not contain the NUL character (U+0000)"]
+               for key, value in (data.items() if isinstance(data, dict) else ()) if _has_nul(value)}
+        if bad:
+            raise ValidationError(bad)
+        return data
+
+
+def _has_nul(value):
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 class PageQuery(BaseSchema):

@@ -1,4 +1,6 @@
-"""Ids no integer column can hold are refused at the edge (found by fuzzing: each was a 500).
+"""Input the database cannot hold is refused at the edge (found by fuzzing: each was a 500).
+
+Ids no integer column can hold, and text with NUL characters (PostgreSQL text cannot).
 
 Row ids are 32-bit on PostgreSQL; SQLite cannot even bind a number past 2**63-1. Such a
 number in a query or a body is a 422 naming the field; in a path it matches no route
@@ -61,3 +63,25 @@ def test_a_body_id_too_large_for_any_column_is_refused_and_nothing_is_written(cl
     assert response.status_code == 422
     assert "case_id" in response.json["error"]["fields"]
     assert rows(Complaint) == 0
+
+
+@pytest.mark.parametrize("path,field", [
+    ("/api/v1/audit/visits?flag=%00", "flag"),  # PostgreSQL: "text fields cannot contain NUL", a 500
+    ("/api/v1/audit/events?action=a%00b", "action"),
+    ("/api/v1/cases?loan_ref=L%00", "loan_ref"),
+])
+def test_a_nul_character_in_a_query_is_refused_naming_the_field(client, admin, path, field):
+    response = client.get(path, headers=admin)
+    assert response.status_code == 422, response.get_json()
+    assert field in response.json["error"]["fields"]
+
+
+def test_a_nul_character_in_a_body_is_refused_and_nothing_is_written(client, make, admin, rows):
+    from app.models import Region
+
+    before = rows(Region)
+    response = client.post("/api/v1/regions", headers=admin,
+                           json={"code": "NORTH", "name": "North\u0000", "timezone": "Asia/Shanghai"})
+    assert response.status_code == 422
+    assert "name" in response.json["error"]["fields"]
+    assert rows(Region) == before
