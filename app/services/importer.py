@@ -156,7 +156,9 @@ def _clean(values, seen):
     """The row's typed values and its problems as [(column, reason)]."""
     row, problems = {}, []
     for column in COLUMNS:
-        if column in values:
+        if column in values and "\x00" in values[column]:  # PostgreSQL text cannot hold it
+            problems.append((column, "contains the NUL character (U+0000)"))
+        elif column in values:
             try:
                 row[column] = PARSERS[column](values[column])
             except ValueError as exc:

@@ -121,3 +121,12 @@ def test_a_file_sent_as_a_form_upload_is_accepted(client, sup):
     response = client.post("/api/v1/cases/import?team=TEAM-A", data=data, headers=sup,
                            content_type="multipart/form-data")
     assert response.status_code == 200 and response.json["created"] == 1
+
+
+def test_a_cell_with_a_nul_character_is_a_problem_of_its_row_and_nothing_is_written(client, sup, rows):
+    # Was stored as is on SQLite and a 500 (DataError) on PostgreSQL.
+    response = upload(client, sup, HEADER + GOOD[0] + GOOD[1].replace("李强", "李\x00强"))
+    assert response.status_code == 422
+    assert {"row": 3, "column": "debtor_name", "message": "contains the NUL character (U+0000)"} \
+        in response.json["error"]["details"]["problems"]
+    assert rows(Case) == 0 and rows(Debtor) == 0
