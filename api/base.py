@@ -76,14 +76,15 @@ def load(schema, data, partial=False):
 
 
 def endpoint(*, permission, body=None, query=None, response=None, status=200, partial=False,
-             raw_body=None, response_content_type=None, streams=None):
+             raw_body=None, response_content_type=None, streams=None, errors=()):
     """Declare an API view: who may call it, what it takes and what it answers.
 
     ``permission`` names an entry of ``app.authz.PERMISSIONS`` (``None`` for a public
     endpoint). ``body``/``query`` are marshmallow schema classes for the JSON body and
     the query string; the loaded values reach the view as ``data`` and ``args``.
     ``streams`` maps other media types the view may answer with ``streamed`` (e.g.
-    ``text/csv``) to a description, for the OpenAPI document.
+    ``text/csv``) to a description, for the OpenAPI document. ``errors``: statuses the
+    view itself may answer besides those its declaration implies (e.g. 409), for the same.
     """
 
     def decorator(view):
@@ -120,6 +121,7 @@ def endpoint(*, permission, body=None, query=None, response=None, status=200, pa
             "raw_body": raw_body,
             "response_content_type": response_content_type,
             "streams": streams or {},
+            "errors": frozenset(errors),
             "summary": (view.__doc__ or "").strip().splitlines()[0] if view.__doc__ else view.__name__,
         }
         return wrapper

@@ -74,9 +74,13 @@ def _operation(meta, params, endpoint):
         for media_type, description in meta.get("streams", {}).items():
             op["responses"][str(meta["status"])]["content"][media_type] = {
                 "schema": {"type": "string", "description": description}}
+    elif meta.get("streams"):
+        op["responses"][str(meta["status"])] = {"description": "A file", "content": {
+            media_type: {"schema": {"type": "string", "format": "binary", "description": description}}
+            for media_type, description in meta["streams"].items()}}
     else:
         op["responses"][str(meta["status"])] = {"description": "Done; no body."}
-    statuses = {400, 413, 415, 503}
+    statuses = {400, 413, 415, 503} | meta["errors"]
     if meta["permission"] is not None:
         op["security"] = [{"bearer": []}]
         op["x-roles"] = sorted(authz.PERMISSIONS[meta["permission"]])
