@@ -97,15 +97,17 @@ def load(schema, data, partial=False):
 
 
 def endpoint(*, permission, body=None, query=None, response=None, status=200, partial=False,
-             raw_body=None, response_content_type=None, streams=None, also=None):
+             raw_body=None, response_content_type=None, streams=None, errors=(), also=None):
     """Declare an API view: who may call it, what it takes and what it answers.
 
     ``permission`` names an entry of ``app.authz.PERMISSIONS`` (``None`` for a public
     endpoint). ``body``/``query`` are marshmallow schema classes for the JSON body and
     the query string; the loaded values reach the view as ``data`` and ``args``.
     ``streams`` maps other media types the view may answer with ``streamed`` (e.g.
-    ``text/csv``) to a description, for the OpenAPI document. ``also`` maps other success
-    statuses the view answers with the same body (e.g. 200 for a resent event) to a description.
+    ``text/csv``) to a description, for the OpenAPI document. ``errors``: statuses the
+    view itself may answer besides those its declaration implies (e.g. 409), for the same.
+    ``also`` maps other success statuses the view answers with the same body (e.g. 200 for
+    a resent event) to a description.
     """
 
     def decorator(view):
@@ -142,6 +144,7 @@ def endpoint(*, permission, body=None, query=None, response=None, status=200, pa
             "raw_body": raw_body,
             "response_content_type": response_content_type,
             "streams": streams or {},
+            "errors": frozenset(errors),
             "also": also or {},
             "summary": (view.__doc__ or "").strip().splitlines()[0] if view.__doc__ else view.__name__,
         }

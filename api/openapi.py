@@ -81,9 +81,13 @@ def _operation(meta, params, endpoint, method):
         for status, description in meta.get("also", {}).items():
             op["responses"][str(status)] = {"description": description,
                                             "content": {content_type: {"schema": meta["response"]}}}
+    elif meta.get("streams"):
+        op["responses"][str(meta["status"])] = {"description": "A file", "content": {
+            media_type: {"schema": {"type": "string", "format": "binary", "description": description}}
+            for media_type, description in meta["streams"].items()}}
     else:
         op["responses"][str(meta["status"])] = {"description": "Done; no body."}
-    statuses = {400, 413, 415, 500, 503}
+    statuses = {400, 413, 415, 500, 503} | meta["errors"]
     if meta["permission"] is not None:
         op["security"] = [{"bearer": []}]
         op["x-roles"] = sorted(authz.PERMISSIONS[meta["permission"]])

@@ -785,12 +785,20 @@ class BoardOut(Schema):
 
 
 class JobParams(BaseSchema):
-    date = fields.Date()
-    teams = fields.List(Code(), validate=validate.Length(max=200))
+    date = fields.Date(metadata={"description": "plan_day, evaluate_agreements: the day."})
+    teams = fields.List(Code(), validate=validate.Length(max=200),
+                        metadata={"description": "plan_day: only these teams."})
+    format = fields.String(validate=validate.OneOf(("csv", "ndjson")),
+                           metadata={"description": "Exports: csv (default) or ndjson."})
+    filters = fields.Dict(keys=fields.String(), metadata={
+        "description": "Exports: the filters of GET /audit/events (export_audit_events) or GET /audit/visits "
+                       "(export_visits), e.g. {\"collector\": \"SH-C-001\", \"from\": \"2026-11-01\"}; "
+                       "`limit` caps the rows."})
 
 
 class JobIn(BaseSchema):
-    name = fields.String(required=True, validate=validate.OneOf(("plan_day", "evaluate_agreements")))
+    name = fields.String(required=True, validate=validate.OneOf(
+        ("plan_day", "evaluate_agreements", "export_audit_events", "export_visits")))
     params = fields.Nested(JobParams, load_default=dict)
 
 

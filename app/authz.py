@@ -58,6 +58,15 @@ PERMISSIONS = {
     "complaints:read": STAFF,
     "complaints:write": MANAGERS,
     "jobs:run": frozenset({"admin"}),
+    "jobs:submit": frozenset({"supervisor", "auditor", "admin"}),
+}
+
+# Who may ask for each background job: the permission of the work it does.
+JOB_PERMISSIONS = {
+    "plan_day": "jobs:run",
+    "evaluate_agreements": "jobs:run",
+    "export_audit_events": "audit:read",
+    "export_visits": "audit:visits",
 }
 
 # Personal fields returned whole only to these roles; everyone else gets them masked.
@@ -157,6 +166,17 @@ def _scope_agent(stmt, model, user):
     if model is User:
         return stmt.where(User.id == user.id)
     return stmt.where(False)
+
+
+def require_job(user, name):
+    """May ``user`` ask for this job? (The CLI and the scheduler submit as nobody.)"""
+    if user is not None:
+        require(user, JOB_PERMISSIONS[name])
+
+
+def job_visible(user, job):
+    """A job, its status and its file are seen by whoever asked for it, and by admins."""
+    return user.role == "admin" or job.requested_by_id == user.id
 
 
 def get_visible(model, ident, user, what=None):

@@ -1,4 +1,5 @@
-"""Background work: nightly planning, the daily agreement evaluation, large exports.
+"""Background work: nightly planning, the daily agreement evaluation, large exports
+of the audit log and the visit log (written to storage, downloaded once finished).
 
 With ``REDIS_URL`` set, jobs go to an RQ queue on Redis and run in workers
 (``flask jobs worker``) on this or other machines, retried up to ``JOB_RETRIES``
@@ -6,19 +7,22 @@ times; without it they run in-process, right after the request that asked for th
 commits. Either way every job has a row in ``jobs`` whose status, attempts, result
 and error anyone allowed can read (``GET /api/v1/jobs/<id>``).
 """
+import hashlib
 import logging
+import tempfile
 import traceback
 import uuid
 from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from flask import after_this_request, current_app, has_app_context, has_request_context
 from sqlalchemy import select
 
-from app import audit
-from app.errors import ValidationFailed
+from app import audit, authz, storage
+from app.errors import Conflict, NotFound, ValidationFailed
 from app.extensions import db
-from app.models import Job, Team
+from app.models import Job, Team, User
 
 log = logging.getLogger(__name__)
 QUEUE = "fieldcollect"
@@ -26,7 +30,7 @@ QUEUE = "fieldcollect"
 
 # ---------------------------------------------------------------- the jobs themselves
 
-def plan_day(params):
+def plan_day(params, job=None):
     """Draft tomorrow's plan (or the given day's) for every team, or the listed ones."""
     from app.services import dispatch
 
@@ -43,14 +47,59 @@ def plan_day(params):
     return {"plans": drafted}
 
 
-def evaluate_agreements(params):
+def evaluate_agreements(params, job=None):
     from app.services.agreements import evaluate
 
     day = date.fromisoformat(params["date"]) if params.get("date") else datetime.now(timezone.utc).date()
     return {"date": day.isoformat(), **evaluate(day)}
 
 
-JOBS = {"plan_day": plan_day, "evaluate_agreements": evaluate_agreements}
+EXPORT_MEDIA_TYPES = {"csv": "text/csv", "ndjson": "application/x-ndjson"}
+
+
+def _exporter(produce):
+    """A job that writes an audit pull to storage, as the user who asked for it sees it."""
+
+    def export(params, job):
+        user = db.session.get(User, job.requested_by_id) if job.requested_by_id else None
+        if user is None or not user.active:
+            raise PermissionError("the account that asked for this export is gone or deactivated")
+        authz.require_job(user, job.name)  # still allowed now that it runs
+        fmt = params["format"]
+        args = {k: (datetime.fromisoformat(v) if k in ("from", "to") and v else v)
+                for k, v in params.get("filters", {}).items()}
+        args["format"] = fmt
+        summary = {}
+        digest, size = hashlib.sha256(), 0
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / f"export.{fmt}"
+            with path.open("wb") as out:
+                for chunk in produce(args, user, fmt, summary=summary):
+                    data = chunk.encode("utf-8")
+                    digest.update(data)
+                    size += len(data)
+                    out.write(data)
+            key = f"exports/{job.id}.{fmt}"
+            storage.current().put_file(key, path, EXPORT_MEDIA_TYPES[fmt])
+        return {"format": fmt, "rows": summary["rows"], "bytes": size, "sha256": digest.hexdigest(), "file": key}
+
+    return export
+
+
+def _export_events(args, user, fmt, summary):
+    from app.services import audit_log
+
+    return audit_log.export_events(args, user, fmt, summary=summary)
+
+
+def _export_visits(args, user, fmt, summary):
+    from app.services import audit_log
+
+    return audit_log.export_visits(args, user, fmt, summary=summary)
+
+
+JOBS = {"plan_day": plan_day, "evaluate_agreements": evaluate_agreements,
+        "export_audit_events": _exporter(_export_events), "export_visits": _exporter(_export_visits)}
 
 
 # ---------------------------------------------------------------- submitting
@@ -58,6 +107,10 @@ JOBS = {"plan_day": plan_day, "evaluate_agreements": evaluate_agreements}
 def submit(name, params, user):
     if name not in JOBS:
         raise ValidationFailed("Unknown job.", fields={"name": [f"must be one of {', '.join(sorted(JOBS))}"]})
+    authz.require_job(user, name)
+    if name.startswith("export_") and user is None:
+        raise ValidationFailed("An export is asked for by a signed-in user, whose view of the log it follows.",
+                               fields={"name": ["submit exports through the API"]})
     runner = "rq" if current_app.config.get("REDIS_URL") else "inline"
     job = Job(id=str(uuid.uuid4()), name=name, params=params, status="queued", runner=runner,
               requested_by_id=getattr(user, "id", None))
@@ -126,7 +179,7 @@ def _execute(job_id):
     job.started_at = datetime.now(timezone.utc)
     db.session.commit()
     try:
-        result = JOBS[job.name](dict(job.params))
+        result = JOBS[job.name](dict(job.params), job)
         job = db.session.get(Job, job_id)
         job.status, job.result, job.error = "finished", result, None
         job.finished_at = datetime.now(timezone.utc)
@@ -155,5 +208,24 @@ def _finish(job_id, status, error=None):
     db.session.commit()
 
 
-def get(job_id):
-    return db.session.get(Job, job_id)
+def get(job_id, user=None):
+    """The job, if ``user`` (None: the operator at the CLI) may see it."""
+    job = db.session.get(Job, job_id)
+    if job is None or (user is not None and not authz.job_visible(user, job)):
+        raise NotFound("No such job.")
+    return job
+
+
+def export_file(job_id, user):
+    """The stored file of a finished export, opened for reading, with its media type and name."""
+    job = get(job_id, user)
+    if not job.name.startswith("export_"):
+        raise NotFound("This job makes no file.")
+    if job.status != "finished":
+        raise Conflict(f"The export is {job.status}; its file is there once it has finished.",
+                       code="export_not_ready")
+    fmt = job.result["format"]
+    audit.record("audit.export_downloaded", job, actor=user,
+                 extra={"name": job.name, "rows": job.result["rows"], "sha256": job.result["sha256"]})
+    name = f"{job.name.removeprefix('export_').replace('_', '-')}-{job.id[:8]}.{fmt}"
+    return storage.current().open(job.result["file"]), EXPORT_MEDIA_TYPES[fmt], name

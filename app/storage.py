@@ -2,10 +2,13 @@
 object storage when ``S3_BUCKET`` is configured. Objects are named by their SHA-256,
 so storing the same file twice keeps one copy."""
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
 from flask import current_app
+
+CHUNK = 1 << 20
 
 
 class LocalStorage:
@@ -27,8 +30,21 @@ class LocalStorage:
             temporary = handle.name
         os.replace(temporary, path)
 
+    def put_file(self, key, source, content_type):
+        """Keep the file at ``source`` (a temporary file of the caller's) under ``key``."""
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, delete=False) as handle, open(source, "rb") as src:
+            shutil.copyfileobj(src, handle, CHUNK)
+            temporary = handle.name
+        os.replace(temporary, path)
+
     def get(self, key):
         return self._path(key).read_bytes()
+
+    def open(self, key):
+        """A binary file object to read the object from, a chunk at a time."""
+        return self._path(key).open("rb")
 
     def exists(self, key):
         return self._path(key).exists()
@@ -47,8 +63,14 @@ class S3Storage:
     def put(self, key, data, content_type):
         self.client.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType=content_type)
 
+    def put_file(self, key, source, content_type):
+        self.client.upload_file(str(source), self.bucket, key, ExtraArgs={"ContentType": content_type})
+
     def get(self, key):
         return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+
+    def open(self, key):
+        return self.client.get_object(Bucket=self.bucket, Key=key)["Body"]
 
     def exists(self, key):
         try:

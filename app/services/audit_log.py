@@ -69,8 +69,9 @@ def _record_export(user, resource, fmt, args, rows, last, complete):
                  extra={"format": fmt, "filters": filters, "rows": rows, "last": last, "complete": complete})
 
 
-def _stream(stmt, user, resource, fmt, args, format_batch, key):
-    """A generator of text chunks: ``stmt`` read in batches, each batch formatted whole."""
+def _stream(stmt, user, resource, fmt, args, format_batch, key, summary=None):
+    """A generator of text chunks: ``stmt`` read in batches, each batch formatted whole.
+    ``summary`` (a dict), if given, receives the rows sent and whether the export completed."""
 
     def chunks():
         rows, last, complete, result = 0, None, False, None
@@ -86,6 +87,8 @@ def _stream(stmt, user, resource, fmt, args, format_batch, key):
             if result is not None:
                 result.close()  # the server-side cursor, also when the client went away mid-stream
             _record_export(user, resource, fmt, args, rows, last, complete)
+            if summary is not None:
+                summary.update(rows=rows, complete=complete)
 
     return chunks()
 
@@ -242,7 +245,7 @@ def _events_ndjson(names):
     return format_batch
 
 
-def export_events(args, user, fmt):
+def export_events(args, user, fmt, summary=None):
     """The filtered events as CSV or NDJSON text chunks, in chain order."""
     stmt = _events_select(args, naive_utc_time=True)
     if args.get("limit"):
@@ -250,8 +253,8 @@ def export_events(args, user, fmt):
     names = _usernames()
     if fmt == "csv":
         header = ",".join(EVENT_CSV_HEADER) + "\n"
-        return _prefixed(header, _stream(stmt, user, "audit_events", fmt, args, _events_csv(names), "seq"))
-    return _stream(stmt, user, "audit_events", fmt, args, _events_ndjson(names), "seq")
+        return _prefixed(header, _stream(stmt, user, "audit_events", fmt, args, _events_csv(names), "seq", summary))
+    return _stream(stmt, user, "audit_events", fmt, args, _events_ndjson(names), "seq", summary)
 
 
 def _prefixed(first, chunks):
@@ -422,15 +425,15 @@ def _visits_ndjson(batch):
                    for v in _visit_records(batch))
 
 
-def export_visits(args, user, fmt):
+def export_visits(args, user, fmt, summary=None):
     """The filtered visit log as CSV or NDJSON text chunks, by visit id."""
     stmt = _visits_select(args, user)
     if args.get("limit"):
         stmt = stmt.limit(args["limit"])
     if fmt == "csv":
         return _prefixed(",".join(VISIT_CSV_HEADER) + "\n",
-                         _stream(stmt, user, "visits", fmt, args, _visits_csv, "id"))
-    return _stream(stmt, user, "visits", fmt, args, _visits_ndjson, "id")
+                         _stream(stmt, user, "visits", fmt, args, _visits_csv, "id", summary))
+    return _stream(stmt, user, "visits", fmt, args, _visits_ndjson, "id", summary)
 
 
 # ---------------------------------------------------------------- proof of integrity

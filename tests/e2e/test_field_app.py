@@ -455,6 +455,41 @@ def test_without_a_microphone_the_visit_goes_on_and_the_missing_recording_is_fla
     assert page.js_errors == []
 
 
+# ---------------------------------------------------------------- a half-typed outcome
+
+def test_an_outcome_half_typed_when_the_app_closes_is_there_when_it_opens_again(served, phone_page, planned):
+    day = planned(15)
+    stop = day.stops[0]
+    day.put_debtors_in(zone_where_the_hour_is(9, 20), [stop])
+    page = phone_page(stop)
+    sign_in_and_open_day(page, served, day.day)
+    open_stop(page, stop)
+    check_in(page, stop)
+    event_row(page, "check_in", "accepted")
+    record_outcome(page, "promise_to_pay", notes="Will pay on Friday after her salary")
+    page.fill("#total", "120.50")
+    page.fill("#ack", "OTP-5521")
+    page.wait_for_timeout(600)  # the form is kept a moment after the last keystroke
+
+    page.reload()  # the app closed (a flat battery, a swipe away) and opened again
+    page.wait_for_selector("#view-stop .debtor")
+    page.wait_for_selector("#outcome-form")
+    page.wait_for_function("document.getElementById('notes').value.length > 0")
+    assert page.input_value("#outcome") == "promise_to_pay"
+    assert page.input_value("#person-met") == "debtor"
+    assert page.input_value("#notes") == "Will pay on Friday after her salary"
+    assert (page.input_value("#total"), page.input_value("#ack")) == ("120.50", "OTP-5521")
+    assert page.locator("#schedule tbody tr").count() == 1
+
+    page.click("#save-outcome")
+    event_row(page, "visit", "accepted")
+    assert page.evaluate(f"FCStore.meta.get('draft|{AGENT[0]}|{stop['task_id']}')") is None
+    agreement = served.sql(f"SELECT a.kind, a.total_minor FROM repayment_agreements a JOIN visits v "
+                           f"ON v.id = a.visit_id WHERE v.task_id = {stop['task_id']}")
+    assert agreement == [("promise", 12050)]
+    assert_page_was_clean(page)
+
+
 # ---------------------------------------------------------------- the same split as the server
 
 def test_the_phone_computes_the_schedule_exactly_as_the_server_does(served, new_page):

@@ -1,4 +1,5 @@
 """Background jobs: in-process without Redis, on a real RQ worker with Redis."""
+import json
 import os
 import subprocess
 import sys
@@ -47,7 +48,7 @@ def test_nightly_planning_drafts_a_plan_per_team(app, db, client, make):
 
 
 def test_a_failing_in_process_job_is_marked_failed_with_its_error(app, db, client, make, monkeypatch):
-    def broken(params):
+    def broken(params, job):
         raise RuntimeError("the servicing system is down")
 
     monkeypatch.setitem(jobs.JOBS, "evaluate_agreements", broken)
@@ -134,3 +135,123 @@ def test_a_failing_job_is_retried_then_marked_failed(queued):
     job = job_row(app, job_id)
     assert (job.status, job.attempts) == ("failed", 3)
     assert "ValueError" in job.error
+
+
+# ---------------------------------------------------------------- exports as jobs
+
+@pytest.fixture()
+def two_teams(make):
+    """Visits of two teams, and who may pull them."""
+    from tests.api.test_audit_visits import T0, make_visit
+
+    region = make.region(code="SH")
+    team_a, team_b = make.team(code="TEAM-A", region=region), make.team(code="TEAM-B", region=region)
+    crew_a, crew_b = make.crew(team=team_a, members=0, code="K-A"), make.crew(team=team_b, members=0, code="K-B")
+    col_a = make.collector(team=team_a, crew=crew_a, code="COL-A")
+    col_b = make.collector(team=team_b, crew=crew_b, code="COL-B")
+    case_a, case_b = make.case(team=team_a, loan_ref="LOAN-A"), make.case(team=team_b, loan_ref="LOAN-B")
+    for n in range(3):
+        make_visit(make, case_a, crew_a, col_a, T0 + timedelta(days=n), notes=f"visit {n}, 李先生")
+    make_visit(make, case_b, crew_b, col_b, T0, outcome="refused")
+    return {"auditor": make.token(make.user("auditor")), "admin": make.token(make.user("admin")),
+            "supervisor": make.token(make.user("supervisor", team=team_a))}
+
+
+def run_export(client, headers, name, params):
+    submitted = client.post("/api/v1/jobs", json={"name": name, "params": params}, headers=headers)
+    assert submitted.status_code == 202, submitted.json
+    return client.get(f"/api/v1/jobs/{submitted.json['id']}", headers=headers).json
+
+
+def test_an_export_job_writes_the_same_file_the_streamed_pull_answers(client, two_teams):
+    import hashlib
+
+    auditor = two_teams["auditor"]
+    job = run_export(client, auditor, "export_visits", {"format": "csv", "filters": {"from": "2026-03-01"}})
+    assert job["status"] == "finished" and job["result"]["rows"] == 4
+    download = client.get(f"/api/v1/jobs/{job['id']}/file", headers=auditor)
+    assert download.status_code == 200 and download.mimetype == "text/csv"
+    assert "attachment" in download.headers["Content-Disposition"]
+    assert hashlib.sha256(download.data).hexdigest() == job["result"]["sha256"]
+    streamed = client.get("/api/v1/audit/visits?format=csv&from=2026-03-01", headers=auditor)
+    assert download.data == streamed.data and "李先生" in download.data.decode()
+
+
+def test_a_supervisors_export_holds_only_their_teams_visits(client, two_teams):
+    job = run_export(client, two_teams["supervisor"], "export_visits", {"format": "ndjson"})
+    lines = client.get(f"/api/v1/jobs/{job['id']}/file", headers=two_teams["supervisor"]).data.splitlines()
+    assert job["result"]["rows"] == len(lines) == 3
+    assert {json.loads(line)["team"] for line in lines} == {"TEAM-A"}
+
+
+def test_an_export_job_and_its_download_are_on_the_audit_log(client, two_teams):
+    auditor = two_teams["auditor"]
+    job = run_export(client, auditor, "export_audit_events", {"filters": {"action": "job.submitted"}})
+    client.get(f"/api/v1/jobs/{job['id']}/file", headers=auditor)
+    actions = [e["action"] for e in client.get("/api/v1/audit/events?limit=500", headers=auditor).json["items"]]
+    assert {"job.submitted", "audit.exported", "job.finished", "audit.export_downloaded"} <= set(actions)
+    exported = client.get("/api/v1/audit/events?action=audit.exported", headers=auditor).json["items"][-1]
+    assert exported["changes"]["extra"]["filters"] == {"action": "job.submitted"}
+    assert exported["changes"]["extra"]["rows"] == job["result"]["rows"] > 0
+
+
+def test_someone_elses_export_is_not_found(client, two_teams, make):
+    job = run_export(client, two_teams["auditor"], "export_visits", {})
+    other = make.token(make.user("auditor", username="another-auditor"))
+    for path in (f"/api/v1/jobs/{job['id']}", f"/api/v1/jobs/{job['id']}/file"):
+        response = client.get(path, headers=other)
+        assert response.status_code == 404 and response.json["error"]["code"] == "not_found"
+    assert client.get(f"/api/v1/jobs/{job['id']}/file", headers=two_teams["admin"]).status_code == 200
+
+
+def test_an_export_that_has_not_finished_has_no_file_yet(app, db, client, two_teams, make):
+    user = make.user("auditor", username="waiting-auditor")
+    job = make._save(Job(id=str(uuid.uuid4()), name="export_visits", params={"format": "csv", "filters": {}},
+                         status="queued", runner="rq", requested_by_id=user.id))
+    response = client.get(f"/api/v1/jobs/{job.id}/file", headers=make.token(user))
+    assert response.status_code == 409 and response.json["error"]["code"] == "export_not_ready"
+
+
+@pytest.mark.parametrize("params,named", [
+    ({"filters": {"limit": 0}}, "limit"),
+    ({"filters": {"from": "yesterday"}}, "from"),
+    ({"filters": {"colour": "red"}}, "colour"),
+    ({"format": "xlsx"}, None),
+])
+def test_an_export_with_bad_filters_is_refused_naming_them_and_queues_nothing(app, db, client, two_teams, params,
+                                                                               named):
+    response = client.post("/api/v1/jobs", json={"name": "export_visits", "params": params},
+                           headers=two_teams["auditor"])
+    assert response.status_code == 422
+    fields = response.json["error"]["fields"]["params"]
+    assert (named in fields["filters"]) if named else ("format" in fields)
+    with app.app_context():
+        assert db.session.query(Job).count() == 0
+
+
+def test_an_agent_or_a_supervisor_cannot_export_the_whole_audit_log(client, two_teams):
+    response = client.post("/api/v1/jobs", json={"name": "export_audit_events"}, headers=two_teams["supervisor"])
+    assert response.status_code == 403
+
+
+def test_a_real_worker_writes_an_export_to_storage(queued):
+    from app.auth import hash_password
+    from app.models import User
+
+    app, env = queued
+    env["STORAGE_DIR"] = app.config["STORAGE_DIR"]
+    with app.app_context():
+        user = User(username="auditor-w", role="auditor", password_hash=hash_password("a-long-password"))
+        db.session.add(user)
+        db.session.commit()
+        job, start = jobs.submit("export_audit_events", {"format": "ndjson", "filters": {}}, user)
+        job_id = job.id
+        db.session.commit()
+        start()
+    run_worker(env)
+    job = job_row(app, job_id)
+    assert (job.status, job.runner) == ("finished", "rq"), job.error
+    stored = Path(app.config["STORAGE_DIR"]) / job.result["file"]
+    lines = stored.read_bytes().splitlines()
+    assert len(lines) == job.result["rows"] >= 1
+    assert "job.submitted" in {json.loads(line)["action"] for line in lines}

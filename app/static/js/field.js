@@ -770,6 +770,7 @@
 
     form.addEventListener("input", update);
     form.addEventListener("change", update);
+    keepDraft(stop, form, () => { fillPeople(); update(); });
     form.addEventListener("submit", (event) => {
       event.preventDefault();
       const o = chosen();
@@ -790,6 +791,38 @@
     update();
     S.forms.set(stop.task_id, form);
     return form;
+  }
+
+  // ---- a half-typed outcome is kept on the phone: closing the app or a flat battery
+  //      mid-sentence loses nothing (it goes once the outcome is saved, or at sign-out)
+
+  const draftKey = (taskId) => `draft|${S.user}|${taskId}`;
+
+  function keepDraft(stop, form, refresh) {
+    const key = draftKey(stop.task_id);
+    let touched = false;
+    let timer = null;
+    const save = () => {
+      clearTimeout(timer);
+      timer = null;
+      const values = {};
+      for (const control of form.elements) if (control.name) values[control.name] = control.value;
+      FCStore.meta.set(key, values).catch(reportError);
+    };
+    const soon = () => { touched = true; clearTimeout(timer); timer = setTimeout(save, 200); };
+    form.addEventListener("input", soon);
+    form.addEventListener("change", soon);
+    document.addEventListener("visibilitychange", () => { if (timer && document.hidden) save(); });
+    FCStore.meta.get(key).then((values) => {
+      if (!values || touched) return;
+      // The outcome first: it decides whom the agent may say they met.
+      form.elements.outcome.value = values.outcome || "";
+      refresh();
+      for (const [name, value] of Object.entries(values)) {
+        if (name !== "outcome" && form.elements[name]) form.elements[name].value = value;
+      }
+      refresh();
+    }).catch(reportError);
   }
 
   // ---- what this phone holds for a stop, and the outbox
@@ -952,6 +985,7 @@
                                                                                    minor: p.minor.toString() })) : null };
     });
     S.forms.delete(stop.task_id);
+    await FCStore.del("meta", draftKey(stop.task_id));
     await afterQueued(t("outcome_saved"));
   }
 
@@ -1060,10 +1094,13 @@
     if (waiting && !window.confirm(t("signout_confirm", { n: waiting }))) return;
     if (S.recorder) await S.recorder.stop();
     const user = S.user;
-    await FCStore.write(["routes"], async (s) => {
-      // The debtors' details leave the phone with the agent; unsent actions stay until they are sent.
+    await FCStore.write(["routes", "meta"], async (s) => {
+      // The debtors' details leave the phone with the agent (routes, half-typed outcomes);
+      // unsent actions stay until they are sent.
       const keys = await FCStore.done(s.routes.getAllKeys());
       for (const key of keys) if (key.startsWith(`${user}|`)) await FCStore.done(s.routes.delete(key));
+      const drafts = await FCStore.done(s.meta.getAllKeys());
+      for (const key of drafts) if (key.startsWith(`draft|${user}|`)) await FCStore.done(s.meta.delete(key));
     });
     await api.logout();
     localStorage.removeItem(USER_KEY);
