@@ -1,0 +1,339 @@
+"""Hostile users: asking for rows that are not theirs, and probing every string input.
+
+* A row outside the caller's scope answers exactly what a row that does not exist
+  answers (same status, same body), so its existence does not leak. Every route
+  that takes an id is found from the app's url_map, so a new one is covered.
+* SQL-injection and path-traversal probes in every query-string parameter of every
+  GET endpoint (found from the OpenAPI document), in path segments, in JSON string
+  fields and in the login: never a 500, the envelope on every 4xx, and nothing
+  written but the audit events the action legitimately records.
+"""
+import hashlib
+import io
+import json
+import re
+import uuid
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+import sqlalchemy as sa
+
+from tests.api.test_field import recent
+from tests.api.test_role_matrix import MATRIX
+
+MISSING_ID = 999_999_999
+MISSING_JOB = "ffffffff-ffff-4fff-bfff-ffffffffffff"
+
+
+@pytest.fixture()
+def world(make):
+    """Team A has two crews: the agent's, and another one whose rows are "foreign".
+    The supervisor of team B sees none of team A. Every foreign row is in team A on
+    the other crew, so it is out of scope for both the agent and supervisor B."""
+    from app.models import (
+        Complaint,
+        ConductFlag,
+        ContactAttempt,
+        DispatchPlan,
+        Job,
+        Recording,
+        RepaymentAgreement,
+        Visit,
+        VisitTask,
+    )
+
+    team_a = make.team(code="TEAM-A", region=make.region(code="RA"))
+    team_b = make.team(code="TEAM-B", region=make.region(code="RB"))
+    own_crew = make.crew(team=team_a, members=0, code="CREW-OWN")
+    other_crew = make.crew(team=team_a, members=0, code="CREW-OTHER")
+    agent = make.user("agent", username="hostile-agent")
+    own_collector = make.collector(team=team_a, crew=own_crew, user=agent, code="OWN-1")
+    other_agent = make.user("agent", username="other-agent")
+    other_collector = make.collector(team=team_a, crew=other_crew, user=other_agent, code="OTHER-1")
+    make.training(other_collector)
+    supervisor_b = make.user("supervisor", team=team_b, username="supervisor-b")
+    make.collector(team=team_b, code="B-FREE")
+    day = date.today() + timedelta(days=1)
+    now = datetime.now(timezone.utc)
+
+    own_case = make.dispatchable_case(team_a)
+    own_task = make._save(VisitTask(case_id=own_case.id, visit_date=date.today(), status="checked_in",
+                                    crew_id=own_crew.id, sequence=1, priority=10, crew_history=[own_crew.id]))
+    make._save(Visit(task_id=own_task.id, crew_id=own_crew.id, collector_id=own_collector.id, check_in_at=now,
+                     check_in_lat=31.23, check_in_lon=121.47))
+
+    case = make.dispatchable_case(team_a)
+    task = make._save(VisitTask(case_id=case.id, visit_date=date.today(), status="checked_in", crew_id=other_crew.id,
+                                sequence=1, priority=10, crew_history=[other_crew.id]))
+    visit = make._save(Visit(task_id=task.id, crew_id=other_crew.id, collector_id=other_collector.id,
+                             check_in_at=now, check_in_lat=31.23, check_in_lon=121.47))
+    recording = make._save(Recording(sha256="ab" * 32, size_bytes=10, content_type="audio/ogg", kind="audio",
+                                     storage_key=f"recordings/ab/{'ab' * 32}.oga", duration_seconds=90,
+                                     visit_id=visit.id, uploaded_by_id=other_agent.id))
+    agreement = make._save(RepaymentAgreement(case_id=case.id, visit_id=visit.id, kind="promise",
+                                              status="pending_approval", currency="CNY", total_minor=1000,
+                                              waiver_minor=0, owed_minor=1000))
+    flag = make._save(ConductFlag(kind="off_geofence", rule_id="cn.off_geofence", profile_version="cn@2026.1",
+                                  collector_id=other_collector.id, case_id=case.id, visit_id=visit.id, details={}))
+    complaint = make._save(Complaint(case_id=case.id, debtor_id=case.debtor_id, channel="phone",
+                                     category="rudeness", text="x", status="open"))
+    plan = make._save(DispatchPlan(plan_date=day, team_id=team_a.id, status="draft", policy_profile="cn@2026.1",
+                                   result={"timezone": "Asia/Shanghai", "routes": [], "unassigned": [], "crews": []},
+                                   summary={}))
+    job = make._save(Job(id=str(uuid.uuid4()), name="evaluate_agreements", params={}, status="finished",
+                         runner="inline"))
+    contact = make._save(ContactAttempt(case_id=case.id, channel="call", purpose="contact", result="no_answer",
+                                        occurred_at=now - timedelta(days=2)))
+    foreign = {
+        "task_id": task.id, "case_id": case.id, "debtor_id": case.debtor_id, "collector_id": other_collector.id,
+        "crew_id": other_crew.id, "plan_id": plan.id, "agreement_id": agreement.id, "flag_id": flag.id,
+        "complaint_id": complaint.id, "user_id": other_agent.id, "job_id": job.id,
+    }
+    return {
+        "headers": {"agent": make.token(agent), "supervisor_b": make.token(supervisor_b)},
+        "users": {"agent": agent, "supervisor_b": supervisor_b},
+        "foreign": foreign, "own_task": own_task.id, "visit": visit.id, "recording": recording.id,
+        "contact": contact.id,
+        "other_collector_code": other_collector.code,
+    }
+
+
+# ---------------------------------------------------------------- helpers
+
+def _bodies():
+    """A valid body for each endpoint, taken from the role matrix, so the request
+    reaches the lookup instead of stopping at validation."""
+    bodies = {}
+    for endpoint, method, path, body, _expected in MATRIX:
+        query = path.partition("?")[2]
+        bodies.setdefault((endpoint, method), (body, f"?{query}" if query and "{" not in query else ""))
+    return bodies
+
+
+def _normalised(response, *idents):
+    """The answer with what legitimately differs taken out: the ids asked for and the
+    client's event ids. The request id travels in a header, not in the body."""
+    try:
+        body = response.get_json()
+    except Exception:
+        body = None
+    if body is None:
+        text = response.get_data(as_text=True)
+    else:
+        _drop_event_ids(body)
+        text = json.dumps(body, sort_keys=True, ensure_ascii=False)
+    for ident in idents:
+        text = re.sub(rf"(?<![0-9A-Za-z_-]){re.escape(str(ident))}(?![0-9A-Za-z_-])", "<id>", text)
+    return response.status_code, text
+
+
+def _drop_event_ids(value):
+    if isinstance(value, dict):
+        for key in list(value):
+            if key == "client_event_id":
+                value[key] = "<event>"
+            else:
+                _drop_event_ids(value[key])
+    elif isinstance(value, list):
+        for item in value:
+            _drop_event_ids(item)
+
+
+def _payload(body, role):
+    if body is None:
+        return None
+    payload = body(role)
+    if isinstance(payload, dict) and "client_event_id" in payload:
+        payload["client_event_id"] = f"hostile-{uuid.uuid4().hex[:16]}"
+    return payload
+
+
+def _id_routes(app):
+    """Every API route with an id in its path, with each of its methods."""
+    for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
+        if rule.rule.startswith("/api/v1") and rule.arguments:
+            for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+                yield rule, method
+
+
+def _assert_envelope(response):
+    assert set(response.json["error"]) >= {"code", "message", "fields"}, response.json
+
+
+# ---------------------------------------------------------------- 1. no existence leak
+
+@pytest.mark.parametrize("caller", ["agent", "supervisor_b"])
+def test_a_row_out_of_scope_answers_exactly_like_a_row_that_does_not_exist(app, client, world, caller):
+    from app import authz
+
+    bodies = _bodies()
+    user = world["users"][caller]
+    headers = world["headers"][caller]
+    checked, leaks = 0, []
+    for rule, method in _id_routes(app):
+        (argument,) = rule.arguments
+        foreign = world["foreign"][argument]
+        missing = MISSING_JOB if argument == "job_id" else MISSING_ID
+        body, query = bodies.get((rule.endpoint, method), (None, ""))
+        answers = []
+        for ident in (foreign, missing):
+            path = rule.build({argument: ident}, append_unknown=False)[1] + query
+            payload = _payload(body, caller)
+            response = client.open(path, method=method, json=payload, headers=headers)
+            assert response.status_code < 500, (method, path, response.get_data(as_text=True))
+            assert response.status_code in (403, 404), (method, path, response.status_code, response.json)
+            _assert_envelope(response)
+            answers.append(_normalised(response, foreign, missing))
+        permission = app.view_functions[rule.endpoint].api_spec["permission"]
+        if authz.allowed(user, permission):  # allowed to ask at all: the answer must be 404
+            if answers[0][0] != 404:
+                leaks.append((method, rule.rule, "status", answers[0][0]))
+        if answers[0] != answers[1]:
+            leaks.append((method, rule.rule, answers[0], answers[1]))
+        checked += 1
+    assert checked >= 25
+    assert leaks == []
+
+
+def test_the_agent_s_route_shows_nothing_of_another_crew(client, world):
+    response = client.get(f"/api/v1/agent/route?date={date.today().isoformat()}", headers=world["headers"]["agent"])
+    assert response.status_code == 200
+    task_ids = {stop["task_id"] for stop in response.json["stops"]}
+    assert world["own_task"] in task_ids and world["foreign"]["task_id"] not in task_ids
+
+
+def _sync(client, world, task_id):
+    event = {"type": "visit", "task_id": task_id, "client_event_id": f"hostile-{uuid.uuid4().hex[:16]}",
+             "outcome": "not_home", "person_met": "nobody"}
+    return client.post("/api/v1/agent/sync", json={"events": [event]}, headers=world["headers"]["agent"])
+
+
+def test_an_offline_event_for_another_crew_s_task_answers_like_one_for_no_task(client, world):
+    foreign = _sync(client, world, world["foreign"]["task_id"])
+    missing = _sync(client, world, MISSING_ID)
+    assert foreign.status_code == missing.status_code == 200
+    assert foreign.json["results"][0]["http_status"] == 404
+    assert _normalised(foreign, world["foreign"]["task_id"], MISSING_ID) == \
+        _normalised(missing, world["foreign"]["task_id"], MISSING_ID)
+
+
+def _upload(client, world, task_id):
+    content = b"OggS" + b"x" * 200
+    form = {"task_id": str(task_id), "sha256": hashlib.sha256(content).hexdigest(), "duration_seconds": "90",
+            "file": (io.BytesIO(content), "a.ogg", "audio/ogg")}
+    return client.post("/api/v1/agent/recordings", data=form, headers=world["headers"]["agent"],
+                       content_type="multipart/form-data")
+
+
+def test_a_recording_for_another_crew_s_task_answers_like_one_for_no_task(client, world):
+    foreign, missing = _upload(client, world, world["foreign"]["task_id"]), _upload(client, world, MISSING_ID)
+    assert foreign.status_code == missing.status_code == 404
+    assert foreign.json == missing.json
+
+
+def test_linking_another_agent_s_recording_answers_like_linking_none(client, world):
+    answers = []
+    for recording_id in (world["recording"], MISSING_ID):
+        body = {"client_event_id": f"hostile-{uuid.uuid4().hex[:16]}", "outcome": "not_home",
+                "person_met": "nobody", "recording_ids": [recording_id]}
+        response = client.post(f"/api/v1/agent/tasks/{world['own_task']}/visit", json=body,
+                               headers=world["headers"]["agent"])
+        _assert_envelope(response)
+        answers.append(_normalised(response, world["recording"], MISSING_ID))
+    assert answers[0][0] == 422
+    assert answers[0] == answers[1]
+
+
+COMPLAINT = {"channel": "phone", "category": "rudeness", "text": "hostile"}
+
+
+@pytest.mark.parametrize("field", ["case_id", "debtor_id"])
+def test_a_complaint_about_another_team_s_case_answers_like_one_about_nothing(client, world, field):
+    answers = []
+    for ident in (world["foreign"][field], MISSING_ID):
+        response = client.post("/api/v1/complaints", json={**COMPLAINT, field: ident},
+                               headers=world["headers"]["supervisor_b"])
+        _assert_envelope(response)
+        answers.append(_normalised(response, world["foreign"][field], MISSING_ID))
+    assert answers[0][0] == 404
+    assert answers[0] == answers[1]
+
+
+def test_a_complaint_cannot_name_another_team_s_visit(client, world, make):
+    debtor_b = make.case(team=make.team(code="TEAM-B2")).debtor_id  # not supervisor B's team either
+    own_case = make.case(team=_team(world, make, "TEAM-B"))
+    answers = []
+    for visit_id in (world["visit"], MISSING_ID):
+        response = client.post("/api/v1/complaints", json={**COMPLAINT, "debtor_id": own_case.debtor_id,
+                                                           "visit_id": visit_id},
+                               headers=world["headers"]["supervisor_b"])
+        answers.append(_normalised(response, world["visit"], MISSING_ID))
+    assert debtor_b
+    assert answers[0][0] == 422, answers[0]
+    assert answers[0] == answers[1]
+
+
+def _team(world, make, code):
+    from app.extensions import db
+    from app.models import Team
+
+    with make.app.app_context():
+        return db.session.scalars(sa.select(Team).where(Team.code == code)).one()
+
+
+def _collector_body(team):
+    return {"code": f"NEW-{uuid.uuid4().hex[:6]}", "name": "New", "team": team, "home": {"lat": 31.2, "lon": 121.4},
+            "shift_start": "09:00", "shift_end": "18:00"}
+
+
+def _case_body(team):
+    return {"loan_ref": f"LOAN-{uuid.uuid4().hex[:8]}", "product": "cash_loan", "currency": "CNY",
+            "principal": "1000.00", "outstanding": "900.00", "days_past_due": 40, "team": team,
+            "debtor": {"name": "Li Lei", "address": "1 Road", "lat": 31.2, "lon": 121.4}}
+
+
+@pytest.mark.parametrize("path,body", [
+    ("/api/v1/collectors", _collector_body),
+    ("/api/v1/cases", _case_body),
+    ("/api/v1/crews", lambda team: {"code": f"CREW-{uuid.uuid4().hex[:6]}", "team": team, "members": ["B-FREE"]}),
+])
+def test_naming_another_team_answers_like_naming_no_team(client, world, path, body):
+    answers = []
+    for team in ("TEAM-A", "NO-SUCH-TEAM"):
+        response = client.post(path, json=body(team), headers=world["headers"]["supervisor_b"])
+        _assert_envelope(response)
+        answers.append(_normalised(response, "TEAM-A", "NO-SUCH-TEAM"))
+    assert answers[0][0] == 422
+    assert answers[0] == answers[1]
+
+
+def test_naming_another_team_s_collector_in_a_crew_answers_like_naming_nobody(client, world):
+    answers = []
+    for code in (world["other_collector_code"], "NOBODY-1"):
+        response = client.post("/api/v1/crews", json={"code": f"CREW-{uuid.uuid4().hex[:6]}", "team": "TEAM-B",
+                                                      "members": [code]},
+                               headers=world["headers"]["supervisor_b"])
+        _assert_envelope(response)
+        answers.append(_normalised(response, world["other_collector_code"], "NOBODY-1"))
+    assert answers[0][0] == 422
+    assert answers[0] == answers[1]
+
+
+@pytest.mark.parametrize("path", [
+    "/api/v1/tasks?crew={crew}", "/api/v1/conduct/flags?collector={collector}",
+    "/api/v1/agreements?case_id={case}", "/api/v1/audit/visits?case={case}", "/api/v1/audit/visits?debtor={debtor}",
+    "/api/v1/audit/visits?crew={crew}", "/api/v1/audit/visits?collector={collector}",
+    "/api/v1/collectors/{collector_id}/conduct?from=2026-01-01&to=2030-01-01",
+])
+def test_filtering_by_another_team_s_rows_answers_like_filtering_by_nothing(client, world, path):
+    foreign = world["foreign"]
+    real = {"crew": "CREW-OTHER", "collector": world["other_collector_code"], "case": foreign["case_id"],
+            "debtor": foreign["debtor_id"], "collector_id": foreign["collector_id"]}
+    fake = {"crew": "NO-CREW", "collector": "NO-COLLECTOR", "case": MISSING_ID, "debtor": MISSING_ID,
+            "collector_id": MISSING_ID}
+    answers = []
+    for values in (real, fake):
+        response = client.get(path.format(**values), headers=world["headers"]["supervisor_b"])
+        assert response.status_code < 500
+        answers.append(_normalised(response, *real.values(), *fake.values()))
+    assert answers[0] == answers[1]
