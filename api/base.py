@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app import authz
 from app.auth import authenticate_request
-from app.errors import Conflict, DomainError, UnsupportedMediaType, ValidationFailed
+from app.errors import Conflict, DomainError, NotFound, UnsupportedMediaType, ValidationFailed
 from app.extensions import db
 
 
@@ -68,7 +68,31 @@ def _json_body():
     return data
 
 
+def _nul_fields(value):
+    """The fields (nested like marshmallow's messages) whose text holds a NUL character,
+    which PostgreSQL cannot store or even compare: refused here as bad input rather
+    than failing in the driver as a 500."""
+    if isinstance(value, str):
+        return ["must not contain a NUL character"] if "\x00" in value else None
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, (list, tuple)):
+        items = enumerate(value)
+    else:
+        return None
+    found = {}
+    for key, item in items:
+        bad = _nul_fields(item)
+        key_bad = _nul_fields(key)
+        if bad or key_bad:
+            found[str(key).replace("\x00", "\\0")] = bad or key_bad
+    return found or None
+
+
 def load(schema, data, partial=False):
+    bad = _nul_fields(data)
+    if bad:
+        raise ValidationFailed("Text may not contain NUL characters.", fields=bad)
     try:
         return schema.load(data, partial=partial)
     except ValidationError as exc:
@@ -91,6 +115,8 @@ def endpoint(*, permission, body=None, query=None, response=None, status=200, pa
         @functools.wraps(view)
         def wrapper(**kwargs):
             user = None
+            if any(isinstance(v, str) and "\x00" in v for v in kwargs.values()):
+                raise NotFound("No such resource.")  # no id holds a NUL character
             if permission is not None:
                 user = authenticate_request()
                 authz.require(user, permission)

@@ -141,6 +141,11 @@ def _read(content):
         except UnicodeDecodeError as exc:
             raise ValidationFailed("The file is not UTF-8 text.",
                                    fields={"file": [f"not UTF-8 at byte {exc.start}"]}) from None
+    if "\x00" in content:
+        # Not text a database can hold (PostgreSQL refuses NUL in any text value).
+        line = content.count("\n", 0, content.index("\x00")) + 1
+        raise ValidationFailed("The file contains a NUL character; it is not a text CSV.",
+                               fields={"file": [f"NUL character on line {line}"]})
     reader = csv.DictReader(io.StringIO(content, newline=""))
     if not reader.fieldnames:
         raise ValidationFailed("The file is empty.", fields={"file": ["no header row"]})
@@ -219,10 +224,11 @@ def import_cases(content, actor, *, default_team=None, mode="all_or_nothing", dr
     checked = []
     for line, row in good:
         team = teams.get(row["team"])
-        if team is None:
-            report.problem(line, "team", f"no team {row['team']!r}")
-        elif visible is not None and team.id not in visible:
+        if visible is not None and (team is None or team.id not in visible):
+            # One answer for another's team and no team, so codes outside the caller's scope do not leak.
             report.problem(line, "team", "not one of your teams")
+        elif team is None:
+            report.problem(line, "team", f"no team {row['team']!r}")
         else:
             row["team_id"] = team.id
             checked.append((line, row))

@@ -337,3 +337,302 @@ def test_filtering_by_another_team_s_rows_answers_like_filtering_by_nothing(clie
         assert response.status_code < 500
         answers.append(_normalised(response, *real.values(), *fake.values()))
     assert answers[0] == answers[1]
+
+
+# ---------------------------------------------------------------- 2. injection and traversal probes
+
+PROBES = [
+    "' OR '1'='1",
+    "1; DROP TABLE cases;--",
+    "' UNION SELECT password_hash, token_hash FROM users, api_tokens--",
+    "1) OR 1=1 --",
+    "../../etc/passwd",
+    "..%2f..%2fetc%2fpasswd",
+    "%2e%2e%2f%2e%2e%2fetc%2fpasswd",
+    "..\\..\\windows\\win.ini",
+    "a\x00b",
+    "\x00",
+    "x" * 10_000,
+    "债务人😀𝕏\u202e\ufeffß",
+    "<script>alert(1)</script>",
+    "${jndi:ldap://x}/{{7*7}}",
+    "-1",
+    "1e309",
+]
+
+
+@pytest.fixture()
+def probed(app, client, world, make, monkeypatch):
+    """The world, with an admin and an auditor, and login throttling raised so every
+    login probe reaches the database instead of stopping at 429."""
+    monkeypatch.setitem(app.config, "LOGIN_RATE_LIMIT", "100000 per minute")
+    admin, auditor = make.user("admin", username="probe-admin"), make.user("auditor", username="probe-auditor")
+    world["headers"] |= {"admin": make.token(admin), "auditor": make.token(auditor)}
+    return world
+
+
+def _snapshot(app, db):
+    """Row counts of every table, and the audit chain's head."""
+    from app.models import AuditEvent
+
+    with app.app_context():
+        counts = {table.name: db.session.scalar(sa.select(sa.func.count()).select_from(table))
+                  for table in db.metadata.sorted_tables}
+        head = db.session.execute(sa.select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc())
+                                  .limit(1)).first()
+    return counts, tuple(head) if head else None
+
+
+def _new_audit_actions(app, db, since_head):
+    from app.models import AuditEvent
+
+    with app.app_context():
+        stmt = sa.select(AuditEvent.action)
+        if since_head:
+            stmt = stmt.where(AuditEvent.seq > since_head[0])
+        return set(db.session.scalars(stmt))
+
+
+def _check(response, where):
+    assert response.status_code < 500, (where, response.status_code, response.get_data(as_text=True)[:500])
+    if response.status_code >= 400:
+        body = response.get_json(silent=True)
+        assert body and set(body["error"]) >= {"code", "message", "fields"}, (where, response.status_code)
+
+
+def _unchanged_but_for(app, db, before, allowed_actions, where):
+    counts, head = _snapshot(app, db)
+    before_counts, before_head = before
+    changed = {t for t in counts if counts[t] != before_counts[t]} - {"audit_events"}
+    assert changed == set(), (where, changed)
+    if head != before_head:
+        assert _new_audit_actions(app, db, before_head) <= allowed_actions, where
+
+
+# Reads that are themselves audited (an export, an auditor's view of personal data).
+READ_AUDITS = {"audit.exported", "pii.read"}
+
+
+def test_probes_in_every_query_parameter_of_every_get_endpoint_change_nothing(app, db, client, probed):
+    from urllib.parse import quote
+
+    spec = client.get("/api/v1/openapi.json").json
+    headers = probed["headers"]
+    own = {"agreement_id": probed["foreign"]["agreement_id"], **probed["foreign"]}
+    sent = 0
+    before = _snapshot(app, db)
+    for template, operations in spec["paths"].items():
+        if "get" not in operations:
+            continue
+        operation = operations["get"]
+        params = [p["name"] for p in operation.get("parameters", []) if p["in"] == "query"] + ["unknown_param"]
+        role = "agent" if template.startswith("/api/v1/agent/") else "admin"
+        path = template.format(**{k: own[k] for k in own})
+        for name in params:
+            for probe in PROBES:
+                response = client.get(f"{path}?{quote(name)}={quote(probe, safe='')}", headers=headers[role])
+                _check(response, (path, name, probe[:40]))
+                response.close()
+                sent += 1
+    _unchanged_but_for(app, db, before, READ_AUDITS, "query probes")
+    assert sent >= 60 * len(PROBES)
+
+
+def test_probes_in_every_path_segment_answer_404_with_the_envelope(app, db, client, probed):
+    from urllib.parse import quote
+
+    before = _snapshot(app, db)
+    sent = 0
+    for rule, method in _id_routes(app):
+        (argument,) = rule.arguments
+        for probe in PROBES:
+            path = rule.rule.replace(f"<int:{argument}>", quote(probe, safe="")).replace(f"<{argument}>",
+                                                                                     quote(probe, safe=""))
+            response = client.open(path, method=method, json={}, headers=probed["headers"]["admin"])
+            _check(response, (method, path[:80]))
+            assert response.status_code in (404, 405, 422), (method, path[:80], response.status_code)
+            sent += 1
+    _unchanged_but_for(app, db, before, set(), "path probes")
+    assert sent >= 25 * len(PROBES)
+
+
+def _string_paths(value, prefix=()):
+    """Where the strings are in a JSON body, as key paths."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _string_paths(item, (*prefix, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _string_paths(item, (*prefix, index))
+    elif isinstance(value, str):
+        yield prefix
+
+
+def _replaced(value, path, probe):
+    if not path:
+        return probe
+    copy = json.loads(json.dumps(value))
+    target = copy
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = probe
+    return copy
+
+
+def _json_bodies(probed):
+    """Each endpoint taking a JSON body, once, with a valid body and a caller allowed to send it."""
+    ids = {**probed["foreign"], "loan_a": None, "in_visit": probed["own_task"]}
+    seen = set()
+    for endpoint, method, path, body, expected in MATRIX:
+        if body is None or (endpoint, method) in seen:
+            continue
+        role = next((r for r in ("admin", "agent", "auditor") if expected[r] < 300), None)
+        payload = body(role or "admin")
+        if role is None or not isinstance(payload, dict) or "__multipart__" in payload:
+            continue
+        seen.add((endpoint, method))
+        if role == "agent":
+            path = path.replace("{in_visit}", str(probed["own_task"])).replace("{crew_task}", str(probed["own_task"]))
+        path = path.replace("{case_a}", str(ids["case_id"])).replace("{debtor_a}", str(ids["debtor_id"]))
+        path = path.replace("{collector_a}", str(ids["collector_id"])).replace("{crew_a}", str(ids["crew_id"]))
+        path = path.replace("{plan_a}", str(ids["plan_id"])).replace("{agreement_a}", str(ids["agreement_id"]))
+        path = path.replace("{flag_a}", str(ids["flag_id"])).replace("{complaint}", str(ids["complaint_id"]))
+        path = path.replace("{user_x}", str(ids["user_id"])).replace("{open_task}", str(ids["task_id"]))
+        if "{" in path:
+            continue
+        yield endpoint, method, path, payload, role
+
+
+# What a refused write may still leave behind: the record of the refusal itself.
+REFUSAL_AUDITS = {"field.check_in.rejected", "field.check_out.rejected", "field.visit.rejected", "field.synced",
+                  "field.check_in.conflict", "field.check_out.conflict", "field.visit.conflict"}
+
+
+def test_probes_in_every_json_string_field_are_refused_or_stored_as_text(app, db, client, probed):
+    """A refused probe writes nothing (but the record of a refused field event); an
+    accepted one is plain text: no table loses a row, and the audit chain still verifies."""
+    sent = refused = 0
+    endpoints = set()
+    for endpoint, method, path, payload, role in _json_bodies(probed):
+        endpoints.add(endpoint)
+        for field in _string_paths(payload):
+            if field and field[-1] == "client_event_id":
+                continue
+            for probe in PROBES:
+                body = _replaced(payload, field, probe)
+                if "client_event_id" in body:
+                    body["client_event_id"] = f"probe-{uuid.uuid4().hex[:20]}"
+                before = _snapshot(app, db)
+                response = client.open(path, method=method, json=body, headers=probed["headers"][role])
+                where = (method, path, field, probe[:30])
+                _check(response, where)
+                sent += 1
+                if response.status_code >= 400:
+                    refused += 1
+                    _unchanged_but_for(app, db, before, REFUSAL_AUDITS, where)
+                else:
+                    counts, _head = _snapshot(app, db)
+                    assert all(counts[t] >= before[0][t] for t in counts), where
+    assert len(endpoints) >= 20 and refused > 0
+    verify = client.get("/api/v1/audit/verify", headers=probed["headers"]["auditor"])
+    assert verify.status_code == 200 and verify.json["ok"], verify.json
+
+
+def test_probes_as_login_username_or_password_are_refused_alike(app, db, client, probed):
+    before = _snapshot(app, db)
+    answers = set()
+    for probe in PROBES:
+        for body in ({"username": probe, "password": "whatever-password"},
+                     {"username": "probe-admin", "password": probe},
+                     {"username": probe, "password": probe}):
+            response = client.post("/api/v1/auth/login", json=body)
+            _check(response, ("login", probe[:30]))
+            assert response.status_code in (401, 422), (probe[:30], response.status_code)
+            if response.status_code == 401:
+                answers.add(json.dumps(response.json, sort_keys=True))
+    assert len(answers) == 1  # one answer for every wrong credential
+    _unchanged_but_for(app, db, before, set(), "login probes")
+
+
+@pytest.mark.parametrize("sha256", PROBES + ["../" * 20 + "etc/passwd" + "0" * 10])
+def test_a_recording_upload_cannot_name_its_own_storage_path(client, probed, sha256):
+    content = b"OggS" + b"y" * 100
+    form = {"task_id": str(probed["own_task"]), "sha256": sha256, "duration_seconds": "90",
+            "file": (io.BytesIO(content), "../../../../etc/passwd", "audio/ogg")}
+    response = client.post("/api/v1/agent/recordings", data=form, headers=probed["headers"]["agent"],
+                           content_type="multipart/form-data")
+    _check(response, sha256[:30])
+    assert response.status_code == 422
+
+
+def test_an_uploaded_recording_lands_inside_the_storage_folder_whatever_its_file_name(app, client, probed):
+    from pathlib import Path
+
+    content = b"OggS" + b"z" * 100
+    form = {"task_id": str(probed["own_task"]), "sha256": hashlib.sha256(content).hexdigest(),
+            "duration_seconds": "90", "file": (io.BytesIO(content), "../../../../tmp/evil.ogg", "audio/ogg")}
+    response = client.post("/api/v1/agent/recordings", data=form, headers=probed["headers"]["agent"],
+                           content_type="multipart/form-data")
+    assert response.status_code == 201, response.json
+    root = Path(app.config["STORAGE_DIR"]).resolve()
+    stored = [p for p in root.rglob("*") if p.is_file() and hashlib.sha256(p.read_bytes()).hexdigest()
+              == hashlib.sha256(content).hexdigest()]
+    assert stored and all(root in p.resolve().parents for p in stored)
+
+
+@pytest.mark.parametrize("key", PROBES + ["/etc/passwd", "recordings/../../outside", "recordings/%2e%2e/x",
+                                          "recordings/ab/" + "../" * 5 + "x"])
+def test_no_storage_key_escapes_the_storage_folder(tmp_path, key):
+    from app.storage import LocalStorage
+
+    root = tmp_path / "store"
+    storage = LocalStorage(root)
+    try:
+        storage.put(key, b"data", "application/octet-stream")
+    except (ValueError, OSError):
+        pass  # refused: escapes, or a name the file system will not take (NUL, too long)
+    outside = [p for p in tmp_path.rglob("*") if p.is_file() and root.resolve() not in p.resolve().parents]
+    assert outside == []
+    with pytest.raises((ValueError, OSError, FileNotFoundError)):
+        storage.get("../" * 8 + "etc/passwd")
+
+
+IMPORT_COLUMNS = ["loan_ref", "product", "currency", "principal", "outstanding", "days_past_due", "debtor_name",
+                  "address", "lat", "lon", "team", "phone", "national_id", "timezone", "language", "stage"]
+IMPORT_ROW = ["HOSTILE-1", "cash_loan", "CNY", "100.00", "90.00", "31", "Wang Fang", "2 Road", "31.2", "121.4",
+              "TEAM-A", "13800001234", "310101199001011234", "Asia/Shanghai", "zh", "field_visit"]
+
+
+def test_probes_in_every_column_of_a_csv_import_are_refused_or_stored_as_text(app, db, client, probed):
+    import csv
+
+    sent = 0
+    for column in range(len(IMPORT_COLUMNS)):
+        for probe in PROBES:
+            row = list(IMPORT_ROW)
+            row[column] = probe
+            buffer = io.StringIO()
+            csv.writer(buffer).writerows([IMPORT_COLUMNS, row])
+            before = _snapshot(app, db)
+            response = client.post("/api/v1/cases/import?team=TEAM-A&dry_run=true", data=buffer.getvalue().encode(),
+                                   headers={**probed["headers"]["admin"], "Content-Type": "text/csv"})
+            _check(response, (IMPORT_COLUMNS[column], probe[:30]))
+            _unchanged_but_for(app, db, before, {"cases.import.dry_run", "import.dry_run"}, IMPORT_COLUMNS[column])
+            sent += 1
+    assert sent == len(IMPORT_COLUMNS) * len(PROBES)
+
+
+def test_importing_into_another_team_answers_like_importing_into_no_team(client, world):
+    import csv
+
+    answers = []
+    for team in ("TEAM-A", "NO-SUCH-TEAM"):
+        row = list(IMPORT_ROW)
+        row[IMPORT_COLUMNS.index("team")] = team
+        buffer = io.StringIO()
+        csv.writer(buffer).writerows([IMPORT_COLUMNS, row])
+        response = client.post("/api/v1/cases/import", data=buffer.getvalue().encode(),
+                               headers={**world["headers"]["supervisor_b"], "Content-Type": "text/csv"})
+        answers.append(_normalised(response, "TEAM-A", "NO-SUCH-TEAM"))
+    assert answers[0][0] == 422
+    assert answers[0] == answers[1]
