@@ -636,3 +636,102 @@ def test_importing_into_another_team_answers_like_importing_into_no_team(client,
         answers.append(_normalised(response, "TEAM-A", "NO-SUCH-TEAM"))
     assert answers[0][0] == 422
     assert answers[0] == answers[1]
+
+
+# ---------------------------------------------------------------- 4. personal data out of the logs
+
+PLANTED_PHONE = "13912345678"
+PLANTED_NATIONAL_ID = "31010119850505123X"
+PLANTED_NAME = "Zhuge Kongming"
+PLANTED_PASSWORD = "planted-password-987"
+
+
+@pytest.fixture()
+def log_output(app):
+    """Everything logged while the test runs, written by the service's own handler
+    (JSON lines, the masking filter), from every logger."""
+    import logging
+
+    from app.observability import log_handler
+
+    stream = io.StringIO()
+    handler = log_handler(stream)
+    handler.setLevel(logging.DEBUG)
+    root = logging.getLogger()
+    previous = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    try:
+        yield stream
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(previous)
+
+
+def test_no_phone_national_id_name_password_or_token_reaches_the_logs(app, client, make, log_output, monkeypatch):
+    import sqlalchemy.exc
+
+    from app.services import cases
+
+    monkeypatch.setitem(app.config, "LOGIN_RATE_LIMIT", "1000 per minute")
+    team = make.team(code="LOG-TEAM")
+    make.user("admin", username="log-admin", password=PLANTED_PASSWORD)
+    debtor = make.debtor(name=PLANTED_NAME, phone=PLANTED_PHONE, national_id=PLANTED_NATIONAL_ID)
+    make.case(team=team, debtor=debtor)
+
+    # Sign in (once wrongly, with the password as the username), read the debtor whole.
+    assert client.post("/api/v1/auth/login", json={"username": PLANTED_PASSWORD, "password": PLANTED_PASSWORD}
+                       ).status_code == 401
+    token = client.post("/api/v1/auth/login", json={"username": "log-admin", "password": PLANTED_PASSWORD}
+                        ).json["access_token"]
+    headers = {"Authorization": f"Bearer {token}", "X-Request-ID": "log-test"}
+    read = client.get(f"/api/v1/debtors/{debtor.id}", headers=headers)
+    assert read.status_code == 200 and read.json["phone"] == PLANTED_PHONE  # the admin sees it whole; logs do not
+    # An import carrying personal data, and a refused write carrying it too.
+    csv_body = ("loan_ref,product,currency,principal,outstanding,days_past_due,debtor_name,address,lat,lon,phone,"
+                f"national_id\nLOG-1,cash_loan,CNY,100.00,90.00,31,{PLANTED_NAME},2 Road,31.2,121.4,{PLANTED_PHONE},"
+                f"{PLANTED_NATIONAL_ID}\n")
+    assert client.post("/api/v1/cases/import?team=LOG-TEAM", data=csv_body.encode(),
+                       headers={**headers, "Content-Type": "text/csv"}).status_code == 200
+    refused = client.patch(f"/api/v1/debtors/{debtor.id}", headers=headers,
+                           json={"phone": PLANTED_PHONE, "national_id": PLANTED_NATIONAL_ID, "lat": 91})
+    assert refused.status_code == 422
+    # Query strings are not logged either.
+    client.get(f"/api/v1/cases?loan_ref={PLANTED_PHONE}&team=LOG-TEAM", headers=headers)
+    # A 500 whose exception carries personal data, as a database error does in its message.
+    monkeypatch.setitem(app.config, "PROPAGATE_UNEXPECTED", False)
+
+    def broken(debtor_id, user):
+        password = PLANTED_PASSWORD  # a local in the failing frame: tracebacks carry no locals
+        raise sqlalchemy.exc.IntegrityError(
+            "INSERT INTO debtors (name, phone, national_id) VALUES (%(name)s, %(phone)s, %(national_id)s)",
+            {"name": PLANTED_NAME, "phone": PLANTED_PHONE, "national_id": PLANTED_NATIONAL_ID, "pw": password},
+            Exception(f"duplicate key value violates unique constraint\nDETAIL:  Key (national_id)=("
+                      f"{PLANTED_NATIONAL_ID}) already exists. Authorization: Bearer {token} phone {PLANTED_PHONE}"))
+
+    monkeypatch.setattr(cases, "get_debtor", broken)
+    failed = client.get(f"/api/v1/debtors/{debtor.id}", headers=headers)
+    assert failed.status_code == 500 and failed.json["error"]["code"] == "internal_error"
+    assert PLANTED_PHONE not in failed.get_data(as_text=True)
+
+    output = log_output.getvalue()
+    lines = [json.loads(line) for line in output.splitlines()]
+    assert any(line.get("status") == 500 for line in lines)  # the requests were logged
+    assert any("exception" in line and "IntegrityError" in line["exception"] for line in lines)
+    assert any(line.get("request_id") == "log-test" for line in lines)
+    for planted in (PLANTED_PHONE, PLANTED_NATIONAL_ID, PLANTED_NAME, PLANTED_PASSWORD, token,
+                    PLANTED_NATIONAL_ID[:-1], "Kongming"):
+        assert planted not in output, planted
+    assert "139****5678" in output  # masked, still recognisable to whoever debugs
+
+
+def test_the_masking_keeps_what_an_operator_needs():
+    from app.observability import redact
+
+    assert redact("phone 13812345678") == "phone 138****5678"
+    assert redact("id 31010119900101123X") == "id 310101********123X"
+    assert redact("Authorization: Bearer abc.DEF-123") .count("abc.DEF-123") == 0
+    assert redact('{"password": "hunter2-hunter2"}') == '{"password": [redacted]}'
+    assert redact("GET /x?phone=138&limit=5") == "GET /x?phone=[redacted]&limit=5"
+    unchanged = "GET /api/v1/cases/12 200 at 2026-11-29T05:00:00+00:00 seq 1234567 hash 0f3a9912345678901bc"
+    assert redact(unchanged) == unchanged
