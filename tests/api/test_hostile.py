@@ -735,3 +735,65 @@ def test_the_masking_keeps_what_an_operator_needs():
     assert redact("GET /x?phone=138&limit=5") == "GET /x?phone=[redacted]&limit=5"
     unchanged = "GET /api/v1/cases/12 200 at 2026-11-29T05:00:00+00:00 seq 1234567 hash 0f3a9912345678901bc"
     assert redact(unchanged) == unchanged
+
+
+# ---------------------------------------------------------------- tokens and headers on every route
+
+def _every_route(app):
+    for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            values = {arg: ("x.css" if arg == "filename" else 1) for arg in rule.arguments}
+            yield rule, method, rule.build(values, append_unknown=False)[1]
+
+
+def test_expired_and_revoked_tokens_are_refused_on_every_authenticated_route(app, client, world, make):
+    from datetime import datetime, timezone
+
+    from app.extensions import db
+    from app.models import ApiToken
+
+    agent = world["users"]["agent"]
+    expired = make.token(agent, expires_in=timedelta(seconds=-1))
+    revoked = make.token(make.user("admin", username="revoked-admin"))
+    with make.app.app_context():
+        db.session.execute(sa.update(ApiToken).where(ApiToken.user_id != agent.id, ApiToken.revoked_at.is_(None),
+                                                     ApiToken.user.has(username="revoked-admin"))
+                           .values(revoked_at=datetime.now(timezone.utc)))
+        db.session.commit()
+    checked = 0
+    for rule, method, path in _every_route(app):
+        view = app.view_functions[rule.endpoint]
+        if getattr(view, "api_spec", {}).get("permission") is None:
+            continue
+        for headers, code in ((expired, "token_expired"), (revoked, "invalid_token")):
+            response = client.open(path, method=method, json={}, headers=headers)
+            assert response.status_code == 401, (method, path, response.status_code)
+            assert response.json["error"]["code"] == code
+        checked += 1
+    assert checked >= 55
+
+
+def test_security_headers_are_on_every_response_errors_included(app, client, world, monkeypatch):
+    from app.services import field
+
+    def broken(*_args):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setitem(app.config, "PROPAGATE_UNEXPECTED", False)
+    monkeypatch.setattr(field, "route", broken)
+    responses = [client.get("/api/v1/agent/route", headers=world["headers"]["agent"])]  # a 500
+    for rule, method, path in _every_route(app):
+        if rule.endpoint != "api.auth.logout":  # it would revoke the token for the rest
+            responses.append(client.open(path, method=method, json={}, headers=world["headers"]["agent"]))
+    responses.append(client.post("/api/v1/auth/logout", headers=world["headers"]["agent"]))
+    responses += [client.get("/no/such/page"), client.delete("/api/v1/me"), client.get("/healthz"), client.get("/api/v1/me"),
+                  client.post("/api/v1/auth/login", data="not json", content_type="application/json")]
+    assert {r.status_code for r in responses} >= {200, 400, 401, 403, 404, 405, 500}
+    for response in responses:
+        headers = response.headers
+        assert headers["X-Content-Type-Options"] == "nosniff"
+        assert headers["X-Frame-Options"] == "DENY"
+        assert headers["Referrer-Policy"] == "no-referrer"
+        assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
+        assert headers["X-Request-ID"]
+        response.close()
