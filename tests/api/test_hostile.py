@@ -92,7 +92,7 @@ def world(make):
         "headers": {"agent": make.token(agent), "supervisor_b": make.token(supervisor_b)},
         "users": {"agent": agent, "supervisor_b": supervisor_b},
         "foreign": foreign, "own_task": own_task.id, "visit": visit.id, "recording": recording.id,
-        "contact": contact.id,
+        "contact": contact.id, "loan_ref": case.loan_ref,
         "other_collector_code": other_collector.code,
     }
 
@@ -321,13 +321,17 @@ def test_naming_another_team_s_collector_in_a_crew_answers_like_naming_nobody(cl
     "/api/v1/agreements?case_id={case}", "/api/v1/audit/visits?case={case}", "/api/v1/audit/visits?debtor={debtor}",
     "/api/v1/audit/visits?crew={crew}", "/api/v1/audit/visits?collector={collector}",
     "/api/v1/collectors/{collector_id}/conduct?from=2026-01-01&to=2030-01-01",
+    "/api/v1/cases?team={team}", "/api/v1/collectors?team={team}", "/api/v1/crews?team={team}",
+    "/api/v1/board?date=2030-01-01&team={team}", "/api/v1/board?date=2030-01-01&region={region}",
+    "/api/v1/cases?loan_ref={loan_ref}",
 ])
 def test_filtering_by_another_team_s_rows_answers_like_filtering_by_nothing(client, world, path):
     foreign = world["foreign"]
     real = {"crew": "CREW-OTHER", "collector": world["other_collector_code"], "case": foreign["case_id"],
-            "debtor": foreign["debtor_id"], "collector_id": foreign["collector_id"]}
+            "debtor": foreign["debtor_id"], "collector_id": foreign["collector_id"], "team": "TEAM-A",
+            "region": "RA", "loan_ref": world["loan_ref"]}
     fake = {"crew": "NO-CREW", "collector": "NO-COLLECTOR", "case": MISSING_ID, "debtor": MISSING_ID,
-            "collector_id": MISSING_ID}
+            "collector_id": MISSING_ID, "team": "NO-TEAM", "region": "NO-REGION", "loan_ref": "NO-LOAN"}
     answers = []
     for values in (real, fake):
         response = client.get(path.format(**values), headers=world["headers"]["supervisor_b"])
@@ -410,7 +414,8 @@ def _unchanged_but_for(app, db, before, allowed_actions, where):
 READ_AUDITS = {"audit.exported", "pii.read"}
 
 
-def test_probes_in_every_query_parameter_of_every_get_endpoint_change_nothing(app, db, client, probed):
+@pytest.mark.parametrize("staff", ["admin", "supervisor_b"])
+def test_probes_in_every_query_parameter_of_every_get_endpoint_change_nothing(app, db, client, probed, staff):
     from urllib.parse import quote
 
     spec = client.get("/api/v1/openapi.json").json
@@ -423,7 +428,7 @@ def test_probes_in_every_query_parameter_of_every_get_endpoint_change_nothing(ap
             continue
         operation = operations["get"]
         params = [p["name"] for p in operation.get("parameters", []) if p["in"] == "query"] + ["unknown_param"]
-        role = "agent" if template.startswith("/api/v1/agent/") else "admin"
+        role = "agent" if template.startswith("/api/v1/agent/") else staff
         path = template.format(**{k: own[k] for k in own})
         for name in params:
             for probe in PROBES:
