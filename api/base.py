@@ -61,31 +61,43 @@ def _json_body():
     raw = request.get_data(cache=True)
     try:
         data = json.loads(raw or b"null")
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested too deep to parse
         raise DomainError("The body is not valid JSON.", code="invalid_json") from None
     if not isinstance(data, dict):
         raise ValidationFailed("The body must be a JSON object.", fields={"_body": ["must be a JSON object"]})
     return data
 
 
+_NESTING = 6
+
+
 def _nul_fields(value):
     """The fields (nested like marshmallow's messages) whose text holds a NUL character,
     which PostgreSQL cannot store or even compare: refused here as bad input rather
-    than failing in the driver as a 500."""
-    if isinstance(value, str):
-        return ["must not contain a NUL character"] if "\x00" in value else None
-    if isinstance(value, dict):
-        items = value.items()
-    elif isinstance(value, (list, tuple)):
-        items = enumerate(value)
-    else:
-        return None
+    than failing in the driver as a 500. Walked without recursion, so a body nested
+    as deep as the JSON parser allows cannot exhaust the stack here."""
     found = {}
-    for key, item in items:
-        bad = _nul_fields(item)
-        key_bad = _nul_fields(key)
-        if bad or key_bad:
-            found[str(key).replace("\x00", "\\0")] = bad or key_bad
+    stack = [(value, ())]
+    while stack:
+        item, path = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                # Nested like marshmallow's messages a few levels down, then one dotted
+                # name, so the answer itself stays shallow enough to write as JSON.
+                path = path[:_NESTING] + (".".join(path[_NESTING:]),) if len(path) > _NESTING else path
+                target = found
+                for key in path[:-1]:
+                    target = target.setdefault(key, {})
+                if isinstance(target, dict):
+                    target[path[-1] if path else "_body"] = ["must not contain a NUL character"]
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                name = str(key)
+                if "\x00" in name:
+                    stack.append((name, (*path, name.replace("\x00", "\\0"))))
+                stack.append((child, (*path, name.replace("\x00", "\\0"))))
+        elif isinstance(item, (list, tuple)):
+            stack.extend((child, (*path, str(index))) for index, child in enumerate(item))
     return found or None
 
 

@@ -540,6 +540,25 @@ def test_probes_in_every_json_string_field_are_refused_or_stored_as_text(app, db
     assert verify.status_code == 200 and verify.json["ok"], verify.json
 
 
+@pytest.mark.parametrize("depth", [10, 500, 950, 975, 999, 5_000, 100_000])
+def test_json_nested_as_deep_as_the_parser_allows_or_deeper_is_never_a_500(app, db, client, probed, depth):
+    """Too deep to parse is 400; a NUL far down is 422 with an answer shallow enough to write."""
+    before = _snapshot(app, db)
+    for leaf in ('"\\u0000"', "1"):
+        nested = '{"a":' * depth + leaf + "}" * depth
+        for path, body, role in (
+                ("/api/v1/auth/login", '{"username": %s, "password": "x"}' % nested, None),
+                ("/api/v1/complaints", '{"text": "a", "channel": "phone", "category": "other", "x": %s}' % nested,
+                 "admin"),
+                ("/api/v1/agent/sync", '{"events": [%s]}' % nested, "agent"),
+                ("/api/v1/agent/sync", '{"events": [{"type": "visit", "task_id": %d, "client_event_id": "deep-%d", '
+                 '"outcome": "not_home", "notes": %s}]}' % (probed["own_task"], depth, nested), "agent")):
+            response = client.post(path, data=body, content_type="application/json",
+                                   headers=probed["headers"][role] if role else {})
+            _check(response, (path, depth, leaf))
+    _unchanged_but_for(app, db, before, REFUSAL_AUDITS, ("deep", depth))
+
+
 def test_probes_as_login_username_or_password_are_refused_alike(app, db, client, probed):
     before = _snapshot(app, db)
     answers = set()
