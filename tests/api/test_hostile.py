@@ -79,8 +79,18 @@ def world(make):
     plan = make._save(DispatchPlan(plan_date=day, team_id=team_a.id, status="draft", policy_profile="cn@2026.1",
                                    result={"timezone": "Asia/Shanghai", "routes": [], "unassigned": [], "crews": []},
                                    summary={}))
-    job = make._save(Job(id=str(uuid.uuid4()), name="evaluate_agreements", params={}, status="finished",
-                         runner="inline"))
+    # A finished export with its file, asked for by an auditor: nobody else's to see.
+    from app import storage
+
+    job_owner = make.user("auditor", username="export-owner")
+    export = b"seq,hash\n1,abc\n"
+    key = f"exports/{uuid.uuid4().hex}.csv"
+    with make.app.app_context():
+        storage.current().put(key, export, "text/csv")
+    job = make._save(Job(id=str(uuid.uuid4()), name="export_visits", params={"format": "csv", "filters": {}},
+                         status="finished", runner="inline", requested_by_id=job_owner.id,
+                         result={"format": "csv", "rows": 1, "file": key,
+                                 "sha256": hashlib.sha256(export).hexdigest()}))
     contact = make._save(ContactAttempt(case_id=case.id, channel="call", purpose="contact", result="no_answer",
                                         occurred_at=now - timedelta(days=2)))
     foreign = {
@@ -199,6 +209,33 @@ def test_the_agent_s_route_shows_nothing_of_another_crew(client, world):
     assert response.status_code == 200
     task_ids = {stop["task_id"] for stop in response.json["stops"]}
     assert world["own_task"] in task_ids and world["foreign"]["task_id"] not in task_ids
+
+
+def test_another_auditor_s_export_answers_like_no_export_while_its_owner_downloads_it(client, world, make):
+    from app.extensions import db
+    from app.models import Job
+
+    job_id = world["foreign"]["job_id"]
+    with make.app.app_context():
+        owner = db.session.get(Job, job_id).requested_by_id
+    owner_headers = make.token(_user(make, owner))
+    other = make.token(make.user("auditor", username="other-auditor"))
+    assert client.get(f"/api/v1/jobs/{job_id}/file", headers=owner_headers).status_code == 200
+    for suffix in ("", "/file"):
+        foreign = client.get(f"/api/v1/jobs/{job_id}{suffix}", headers=other)
+        missing = client.get(f"/api/v1/jobs/{MISSING_JOB}{suffix}", headers=other)
+        assert foreign.status_code == missing.status_code == 404
+        assert _normalised(foreign, job_id, MISSING_JOB) == _normalised(missing, job_id, MISSING_JOB)
+
+
+def _user(make, user_id):
+    from app.extensions import db
+    from app.models import User
+
+    with make.app.app_context():
+        user = db.session.get(User, user_id)
+        db.session.expunge(user)
+        return user
 
 
 def _sync(client, world, task_id):
@@ -410,8 +447,8 @@ def _unchanged_but_for(app, db, before, allowed_actions, where):
         assert _new_audit_actions(app, db, before_head) <= allowed_actions, where
 
 
-# Reads that are themselves audited (an export, an auditor's view of personal data).
-READ_AUDITS = {"audit.exported", "pii.read"}
+# Reads that are themselves audited (an export and its download, an auditor's view of personal data).
+READ_AUDITS = {"audit.exported", "audit.export_downloaded", "pii.read"}
 
 
 @pytest.mark.parametrize("staff", ["admin", "supervisor_b"])
