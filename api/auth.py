@@ -18,7 +18,10 @@ def _failed(response):
 
 
 def _username_key():
-    body = request.get_json(silent=True)
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:  # nested too deep to parse: not a login; the view answers 400
+        body = None
     username = body.get("username") if isinstance(body, dict) else None
     return f"login-user:{str(username)[:80].lower()}"
 

@@ -10,7 +10,7 @@ import functools
 import json
 
 from flask import Response, g, jsonify, request, stream_with_context
-from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, pre_load, validate
+from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate
 from marshmallow.experimental.context import Context
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -18,33 +18,13 @@ from sqlalchemy.exc import IntegrityError
 from api.fields import ID_MAX
 from app import authz
 from app.auth import authenticate_request
-from app.errors import Conflict, DomainError, UnsupportedMediaType, ValidationFailed
+from app.errors import Conflict, DomainError, NotFound, UnsupportedMediaType, ValidationFailed
 from app.extensions import db
 
 
 class BaseSchema(Schema):
     class Meta:
         unknown = RAISE
-
-    @pre_load
-    def refuse_nul_characters(self, data, **kwargs):
-        """PostgreSQL text cannot hold U+0000 (SQLite would keep it): refused, naming the field,
-        whether the text is stored or only searched for."""
-        bad = {key: ["must not contain the NUL character (U+0000)"]
-               for key, value in (data.items() if isinstance(data, dict) else ()) if _has_nul(value)}
-        if bad:
-            raise ValidationError(bad)
-        return data
-
-
-def _has_nul(value):
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
-    return False
 
 
 class PageQuery(BaseSchema):
@@ -82,14 +62,50 @@ def _json_body():
     raw = request.get_data(cache=True)
     try:
         data = json.loads(raw or b"null")
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested too deep to parse
         raise DomainError("The body is not valid JSON.", code="invalid_json") from None
     if not isinstance(data, dict):
         raise ValidationFailed("The body must be a JSON object.", fields={"_body": ["must be a JSON object"]})
     return data
 
 
+_NESTING = 6
+
+
+def _nul_fields(value):
+    """The fields (nested like marshmallow's messages) whose text holds a NUL character,
+    which PostgreSQL cannot store or even compare: refused here as bad input rather
+    than failing in the driver as a 500. Walked without recursion, so a body nested
+    as deep as the JSON parser allows cannot exhaust the stack here."""
+    found = {}
+    stack = [(value, ())]
+    while stack:
+        item, path = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                # Nested like marshmallow's messages a few levels down, then one dotted
+                # name, so the answer itself stays shallow enough to write as JSON.
+                path = path[:_NESTING] + (".".join(path[_NESTING:]),) if len(path) > _NESTING else path
+                target = found
+                for key in path[:-1]:
+                    target = target.setdefault(key, {})
+                if isinstance(target, dict):
+                    target[path[-1] if path else "_body"] = ["must not contain a NUL character"]
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                name = str(key)
+                if "\x00" in name:
+                    stack.append((name, (*path, name.replace("\x00", "\\0"))))
+                stack.append((child, (*path, name.replace("\x00", "\\0"))))
+        elif isinstance(item, (list, tuple)):
+            stack.extend((child, (*path, str(index))) for index, child in enumerate(item))
+    return found or None
+
+
 def load(schema, data, partial=False):
+    bad = _nul_fields(data)
+    if bad:
+        raise ValidationFailed("Text may not contain NUL characters.", fields=bad)
     try:
         return schema.load(data, partial=partial)
     except ValidationError as exc:
@@ -114,6 +130,8 @@ def endpoint(*, permission, body=None, query=None, response=None, status=200, pa
         @functools.wraps(view)
         def wrapper(**kwargs):
             user = None
+            if any(isinstance(v, str) and "\x00" in v for v in kwargs.values()):
+                raise NotFound("No such resource.")  # no id holds a NUL character
             if permission is not None:
                 user = authenticate_request()
                 authz.require(user, permission)

@@ -192,6 +192,29 @@ def get_visible(model, ident, user, what=None):
     return row
 
 
+def writable_team(user, code, field="team"):
+    """The team with this code, if the user may place rows in it. "No such team" and
+    "not one of yours" are one answer, so team codes outside the caller's scope do
+    not leak; an admin, who sees every team, is told plainly that a code is unknown."""
+    team = db.session.scalars(select(Team).where(Team.code == code)).one_or_none()
+    if visible_team_ids(user) is None:
+        if team is None:
+            raise ValidationFailed(f"No team with code {code!r}.", fields={field: ["does not exist"]})
+        return team
+    check_team_writable(user, team.id if team is not None else None, field)
+    return team
+
+
+def visible_collector(user, code, field):
+    """The collector with this code if the user may see them; otherwise one answer
+    for "no such collector" and "not one of yours"."""
+    collector = db.session.scalars(scope(select(Collector).where(Collector.code == code), Collector, user)
+                                   ).one_or_none()
+    if collector is None:
+        raise ValidationFailed(f"No collector {code!r}.", fields={field: [f"{code}: does not exist"]})
+    return collector
+
+
 def check_team_writable(user, team_id, field="team"):
     """A manager may place rows only in teams they can see."""
     teams = visible_team_ids(user)

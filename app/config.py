@@ -46,6 +46,12 @@ def from_environment(instance_path):
         "REDIS_URL": redis_url,
         # Login throttling shares its counters across workers when Redis is configured.
         "RATELIMIT_STORAGE_URI": redis_url or "memory://",
+        # Names the counters in Redis, so two deployments (or two test runs) sharing one
+        # Redis database do not count each other's failed logins.
+        "RATELIMIT_KEY_PREFIX": os.environ.get("RATELIMIT_KEY_PREFIX", "fieldcollect"),
+        # Redis down: count in this process's memory meanwhile (checking Redis again with
+        # growing pauses) rather than answer every login with a 500.
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": bool(redis_url),
         "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "5 per minute"),
         "TOKEN_TTL_MINUTES": _int("TOKEN_TTL_MINUTES", 12 * 60),
         "MAX_CONTENT_LENGTH": _int("MAX_CONTENT_LENGTH", 1024 * 1024),

@@ -9,6 +9,7 @@ queue depth, plans made and conduct flags raised.
 import json
 import logging
 import os
+import re
 import time
 from datetime import datetime, timezone
 
@@ -20,6 +21,49 @@ REQUESTS = Counter("fieldcollect_http_requests", "HTTP requests answered", ["met
 LATENCY = Histogram("fieldcollect_http_request_seconds", "Time to answer an HTTP request", ["method", "endpoint"],
                     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2.5, 5, 10))
 access_log = logging.getLogger("app.access")
+
+
+# ---------------------------------------------------------------- personal data out of the logs
+
+_SECRET_NAMES = r"(?:access_token|refresh_token|token|password|password_hash|secret|secret_key|authorization|api_key)"
+_PII_NAMES = r"(?:phone|national_id|name|debtor_name|address|username)"
+_REDACTIONS = (
+    # SQLAlchemy puts a failed statement's bound values in its message: every one of them goes.
+    (re.compile(r"\[parameters: .*?\](?=\n|$)", re.S), "[parameters: redacted]"),
+    # PostgreSQL repeats the offending values: Key (national_id)=(310101...) already exists.
+    (re.compile(r"(Key \([^)]*\)=\()[^\n]*?(\) )"), r"\1redacted\2"),
+    (re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=\-]+"), r"\1 [redacted]"),
+    (re.compile(rf"(?i)([\"']?\b{_SECRET_NAMES}[\"']?\s*[:=]\s*)(\"[^\"]*\"|'[^']*'|[^\s,;&}}]+)"),
+     r"\1[redacted]"),
+    (re.compile(rf"(?i)([?&]{_PII_NAMES}=)[^&\s#]*"), r"\1[redacted]"),
+)
+_NATIONAL_ID = re.compile(r"(?<![\w.])(\d{6})\d{8}(\d{3}[\dXx])(?![\w.])")
+_PHONE = re.compile(r"(?<![\w.])(\+?\d{3})(\d{4,10})(\d{4})(?![\w.])")
+
+
+def redact(text):
+    """Text with secrets removed and personal numbers masked (``138****5678``)."""
+    if not text:
+        return text
+    for pattern, replacement in _REDACTIONS:
+        text = pattern.sub(replacement, text)
+    text = _NATIONAL_ID.sub(lambda m: m.group(1) + "*" * 8 + m.group(2), text)
+    return _PHONE.sub(lambda m: m.group(1) + "*" * len(m.group(2)) + m.group(3), text)
+
+
+class RedactingFilter(logging.Filter):
+    """Masks personal data in a record before any handler writes it: the message with
+    its arguments, and the traceback (its text only; tracebacks carry no locals)."""
+
+    def filter(self, record):
+        message = record.getMessage()
+        record.msg, record.args = redact(message), ()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+            record.exc_info = None  # formatted (and masked) already; not formatted again from the frames
+        return True
 
 
 class JSONFormatter(logging.Formatter):
@@ -35,14 +79,23 @@ class JSONFormatter(logging.Formatter):
                 entry[key] = getattr(record, key)
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
+        elif record.exc_text:
+            entry["exception"] = record.exc_text
         return json.dumps(entry, ensure_ascii=False)
+
+
+def log_handler(stream=None):
+    """The handler the service logs through: JSON lines, personal data masked."""
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JSONFormatter())
+    handler.addFilter(RedactingFilter())
+    return handler
 
 
 def configure_logging(app):
     if app.config.get("LOG_FORMAT", "json") != "json" or app.testing:
         return
-    handler = logging.StreamHandler()
-    handler.setFormatter(JSONFormatter())
+    handler = log_handler()
     for name in ("app", "api"):
         logger = logging.getLogger(name)
         logger.handlers[:] = [handler]

@@ -7,9 +7,9 @@ from sqlalchemy.orm import selectinload
 from app import audit, authz, geo, money
 from app.errors import Conflict, ValidationFailed
 from app.extensions import db
-from app.models import Case, ContactAttempt, Debtor, Team
+from app.models import Case, ContactAttempt, Debtor
 from app.services.audit_log import record_personal_reads
-from app.services.common import apply, by_code, paginate, snapshot, unique_or_fail
+from app.services.common import apply, paginate, snapshot, unique_or_fail
 from app.services.org import check_timezone
 
 # The case lifecycle (PRODUCT.md): which stage may follow which.
@@ -60,8 +60,7 @@ def _new_debtor(data, team):
 
 def create_case(data, actor):
     unique_or_fail(Case, "loan_ref", data["loan_ref"])
-    team = by_code(Team, data["team"], "team")
-    authz.check_team_writable(actor, team.id)
+    team = authz.writable_team(actor, data["team"])
     currency = data["currency"]
     principal = minor_amount(data, "principal", currency)
     outstanding = minor_amount(data, "outstanding", currency)
@@ -91,8 +90,7 @@ def update_case(case, data, actor):
                            fields={"stage": [f"not reachable from {case.stage}"]})
         case.stage = data["stage"]
     if "team" in data:
-        team = by_code(Team, data["team"], "team")
-        authz.check_team_writable(actor, team.id)
+        team = authz.writable_team(actor, data["team"])
         case.team_id = team.id
     for key in ("outstanding", "principal"):
         if key in data:

@@ -5,8 +5,8 @@ from sqlalchemy.orm import selectinload
 from app import audit, authz
 from app.errors import ValidationFailed
 from app.extensions import db
-from app.models import Collector, Crew, Team, TrainingRecord, User
-from app.services.common import apply, by_code, paginate, snapshot, unique_or_fail
+from app.models import Collector, Crew, TrainingRecord, User
+from app.services.common import apply, paginate, snapshot, unique_or_fail
 
 COLLECTOR_FIELDS = ("code", "name", "team_id", "crew_id", "home_lat", "home_lon", "languages",
                     "shift_start", "shift_end", "daily_capacity", "background_cleared", "active", "user_id")
@@ -40,8 +40,7 @@ def _agent_user(username, exclude_collector_id=None):
 def create_collector(data, actor):
     data = _flatten_home(data)
     unique_or_fail(Collector, "code", data["code"])
-    team = by_code(Team, data["team"], "team")
-    authz.check_team_writable(actor, team.id)
+    team = authz.writable_team(actor, data["team"])
     _check_shift(data["shift_start"], data["shift_end"])
     collector = Collector(team_id=team.id, code=data["code"], languages=data.get("languages", []))
     apply(collector, data, EDITABLE)
@@ -57,8 +56,7 @@ def update_collector(collector, data, actor):
     data = _flatten_home(data)
     before = snapshot(collector, COLLECTOR_FIELDS)
     if "team" in data:
-        team = by_code(Team, data["team"], "team")
-        authz.check_team_writable(actor, team.id)
+        team = authz.writable_team(actor, data["team"])
         if collector.crew_id is not None and collector.crew.team_id != team.id:
             raise ValidationFailed("Take the collector out of their crew before moving team.",
                                    fields={"team": ["collector is in a crew of another team"]})
@@ -86,14 +84,12 @@ def add_training(collector, data):
     return record
 
 
-def _members(codes, team_id, crew_id=None):
+def _members(codes, team_id, actor, crew_id=None):
     if len(set(codes)) != len(codes):
         raise ValidationFailed("A collector is listed twice.", fields={"members": ["duplicate collector"]})
     members = []
     for code in codes:
-        collector = db.session.scalars(select(Collector).where(Collector.code == code)).one_or_none()
-        if collector is None:
-            raise ValidationFailed(f"No collector {code!r}.", fields={"members": [f"{code}: does not exist"]})
+        collector = authz.visible_collector(actor, code, "members")
         if collector.team_id != team_id:
             raise ValidationFailed(f"{code} is in another team.", fields={"members": [f"{code}: not in this team"]})
         if collector.crew_id is not None and collector.crew_id != crew_id:
@@ -105,9 +101,8 @@ def _members(codes, team_id, crew_id=None):
 
 def create_crew(data, actor):
     unique_or_fail(Crew, "code", data["code"])
-    team = by_code(Team, data["team"], "team")
-    authz.check_team_writable(actor, team.id)
-    members = _members(data["members"], team.id)
+    team = authz.writable_team(actor, data["team"])
+    members = _members(data["members"], team.id, actor)
     crew = Crew(code=data["code"], name=data.get("name", ""), team_id=team.id, active=data.get("active", True))
     db.session.add(crew)
     db.session.flush()
@@ -122,7 +117,7 @@ def create_crew(data, actor):
 def update_crew(crew, data, actor):
     before = {"name": crew.name, "active": crew.active, "members": [c.code for c in crew.members]}
     if "members" in data:
-        members = _members(data["members"], crew.team_id, crew.id)
+        members = _members(data["members"], crew.team_id, actor, crew.id)
         for collector in list(crew.members):
             if collector not in members:
                 collector.crew_id = None

@@ -82,8 +82,11 @@ def create_complaint(data, user):
             raise ValidationFailed("No such collector.", fields={"collector": ["unknown"]})
     visit_id = data.get("visit_id")
     if visit_id is not None:
-        visit = db.session.get(Visit, visit_id)
-        if visit is None or (case is not None and visit.task.case_id != case.id):
+        # Only a visit the caller may see, and one at this case's (or this debtor's) door:
+        # another team's visit answers as if it did not exist.
+        visit = db.session.scalars(authz.scope(select(Visit).where(Visit.id == visit_id), Visit, user)).one_or_none()
+        if visit is None or (case is not None and visit.task.case_id != case.id) \
+                or visit.task.case.debtor_id != debtor_id:
             raise ValidationFailed("No such visit of this case.", fields={"visit_id": ["unknown"]})
         collector = collector or visit.collector
     complaint = Complaint(debtor_id=debtor_id, case_id=case.id if case else None,

@@ -145,6 +145,9 @@ def _read(content):
     if not reader.fieldnames:
         raise ValidationFailed("The file is empty.", fields={"file": ["no header row"]})
     header = [name.strip() for name in reader.fieldnames]
+    if any("\x00" in name for name in header):  # PostgreSQL text cannot hold it; a cell's is its row's problem
+        raise ValidationFailed("The header row contains a NUL character.",
+                               fields={"file": ["NUL character in the header row"]})
     missing = [c for c in REQUIRED if c not in header]
     if missing:
         raise ValidationFailed("Required columns are missing.", fields={"file": [f"missing column: {c}" for c in missing]})
@@ -221,10 +224,11 @@ def import_cases(content, actor, *, default_team=None, mode="all_or_nothing", dr
     checked = []
     for line, row in good:
         team = teams.get(row["team"])
-        if team is None:
-            report.problem(line, "team", f"no team {row['team']!r}")
-        elif visible is not None and team.id not in visible:
+        if visible is not None and (team is None or team.id not in visible):
+            # One answer for another's team and no team, so codes outside the caller's scope do not leak.
             report.problem(line, "team", "not one of your teams")
+        elif team is None:
+            report.problem(line, "team", f"no team {row['team']!r}")
         else:
             row["team_id"] = team.id
             checked.append((line, row))
