@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
+from playwright.sync_api import expect
 
 from tests.e2e.conftest import CHROMIUM, PHONE, screenshot
 from tests.phone import Phone
@@ -216,7 +217,7 @@ def test_a_visit_at_the_door_with_an_instalment_plan_and_its_recording(served, p
     sign_in_and_open_day(page, served, day.day)
 
     cards = page.locator("#stops li")
-    assert cards.count() == len(day.route["stops"])
+    expect(cards).to_have_count(len(day.route["stops"]))
     assert cards.nth(0).locator(".name").inner_text() == first["debtor"]["name"]
     assert amount_text(cards.nth(0).locator(".amount").inner_text()) == Decimal(first["case"]["amount_due"])
     assert page.locator("#reminder-list li").count() == len(day.route["reminders"]["en"])
@@ -398,9 +399,9 @@ def test_a_check_in_out_of_hours_is_refused_with_the_policy_reason(served, phone
     open_stop(page, stop)
     assert "visiting hours are 08:00–22:00" in page.inner_text("#hours-warning")
 
-    check_in_button = page.wait_for_selector("#check-in")
+    page.wait_for_selector("#check-in")
     page.wait_for_selector("#distance")
-    check_in_button.click()
+    page.click("#check-in")  # by selector: the stop may have been redrawn since it was found
     refusal = page.wait_for_selector("#checkin-refusal")
     assert "Outside visiting hours 08:00–22:00" in refusal.inner_text()
     assert "cn.visiting_hours" in refusal.inner_text()
