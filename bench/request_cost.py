@@ -1,0 +1,90 @@
+"""What one request costs in process, on PostgreSQL: /healthz, /api/v1/me and the field
+actions (check-in, outcome, check-out), each through the Flask test client (no server, no
+network), with the SQL statements each field action sends.
+
+    .venv/bin/python bench/request_cost.py [--stops 200]
+
+The load benchmark (bench/load.py) measures the same endpoints through gunicorn; this one
+shows where the ratio between them comes from.
+"""
+import argparse
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+os.environ.setdefault("APP_ENV", "development")
+
+import flask_migrate  # noqa: E402
+from sqlalchemy import event  # noqa: E402
+
+import sync_batch  # noqa: E402
+from app import create_app  # noqa: E402
+from app.extensions import db  # noqa: E402
+
+PATHS = {"check_in": "check-in", "visit": "visit", "check_out": "check-out"}
+
+
+def timed(call, n):
+    times = []
+    for _ in range(n):
+        start = time.perf_counter()
+        call()
+        times.append((time.perf_counter() - start) * 1000)
+    return times
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stops", type=int, default=200)
+    args = parser.parse_args()
+    url, (admin, name) = sync_batch.database("postgresql")
+    try:
+        app = create_app({"SQLALCHEMY_DATABASE_URI": url, "RATELIMIT_ENABLED": False, "LOG_FORMAT": "none"})
+        with app.app_context():
+            flask_migrate.upgrade(directory=str(ROOT / "migrations"))
+            events = sync_batch.seed(db, args.stops)
+            engine = db.engine
+        client = app.test_client()
+        token = client.post("/api/v1/auth/login", json={"username": "agent001", "password": "bench-password"})
+        headers = {"Authorization": f"Bearer {token.json['access_token']}"}
+        statements = []
+        event.listen(engine, "before_cursor_execute", lambda *a: statements.append(1))
+
+        def act(e):
+            body = {k: v for k, v in e.items() if k not in ("type", "task_id")}
+            answer = client.post(f"/api/v1/agent/tasks/{e['task_id']}/{PATHS[e['type']]}", json=body,
+                                 headers=headers)
+            assert answer.status_code in (200, 201), answer.json
+
+        warm, measured = events[:30], events[30:]
+        for e in warm:
+            act(e)
+        costs, counts = [], []
+        for e in measured:
+            statements.clear()
+            start = time.perf_counter()
+            act(e)
+            costs.append((time.perf_counter() - start) * 1000)
+            counts.append(len(statements))
+        me = timed(lambda: client.get("/api/v1/me", headers=headers), 300)
+        health = timed(lambda: client.get("/healthz"), 300)
+        print(f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
+              f"PostgreSQL local; load average {os.getloadavg()[0]:.2f}")
+        print(f"{'request':<34}{'median ms':>10}{'p95 ms':>9}{'statements':>12}")
+        for label, times, n in (("GET /healthz", health, 0), ("GET /api/v1/me", me, None),
+                                ("field action (in/outcome/out)", costs, statistics.median(counts))):
+            p95 = sorted(times)[int(len(times) * 0.95)]
+            print(f"{label:<34}{statistics.median(times):>10.2f}{p95:>9.2f}{'' if n is None else n:>12}")
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+if __name__ == "__main__":
+    main()
