@@ -17,7 +17,6 @@ from app.services import audit_log
 
 bp = Blueprint("audit", __name__)
 
-MEDIA_TYPES = {"csv": "text/csv", "ndjson": "application/x-ndjson"}
 EVENT_STREAMS = {
     "text/csv": "format=csv: a header row, then one row per event, columns as the JSON item's "
                 "(changes as its stored canonical JSON text).",
@@ -36,7 +35,7 @@ def list_events(args):
     """Audit events in chain order, filtered; format=csv|ndjson streams every match (and is logged)."""
     fmt = args["format"]
     if fmt != "json":
-        return streamed(audit_log.export_events(args, g.user, fmt), MEDIA_TYPES[fmt], f"audit-events.{fmt}")
+        return streamed(audit_log.export_events(args, g.user, fmt), audit_log.MEDIA_TYPES[fmt], f"audit-events.{fmt}")
     return audit_log.events_page(args, g.user)
 
 
@@ -46,7 +45,7 @@ def list_visits(args):
     """The visit log: times, places, people met, outcome, recordings, agreements and flags (every pull is logged)."""
     fmt = args["format"]
     if fmt != "json":
-        return streamed(audit_log.export_visits(args, g.user, fmt), MEDIA_TYPES[fmt], f"visits.{fmt}")
+        return streamed(audit_log.export_visits(args, g.user, fmt), audit_log.MEDIA_TYPES[fmt], f"visits.{fmt}")
     return audit_log.visits_page(args, g.user)
 
 

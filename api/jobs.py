@@ -6,16 +6,22 @@ from api.base import endpoint, load
 from api.schemas import JobIn, JobOut
 from app import jobs
 from app.errors import ValidationFailed
+from app.services import audit_log
 
 bp = Blueprint("jobs", __name__)
 
 EXPORT_FILTERS = {"export_audit_events": AuditEventQuery, "export_visits": VisitLogQuery}
-FILE_STREAMS = {media_type: f"The export's file (format={fmt})." for fmt, media_type in jobs.EXPORT_MEDIA_TYPES.items()}
+FILE_STREAMS = {media_type: f"The export's file (format={fmt})." for fmt, media_type in audit_log.MEDIA_TYPES.items()}
+
+
+def _as_json(values):
+    """Dates and times as ISO text, so the job's parameters can be stored as JSON."""
+    return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in values.items() if v is not None}
 
 
 def _params(name, params):
     """The job's parameters as stored: JSON values, exports' filters checked like the pulls' own."""
-    params = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in params.items()}
+    params = _as_json(params)
     if name not in EXPORT_FILTERS:
         extra = sorted(set(params) & {"format", "filters"})
         if extra:
@@ -26,9 +32,8 @@ def _params(name, params):
         filters = load(EXPORT_FILTERS[name](), {**params.get("filters", {}), "format": fmt})
     except ValidationFailed as exc:
         raise ValidationFailed("Some filters are not valid.", fields={"params": {"filters": exc.fields}}) from None
-    filters = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in filters.items()
-               if v is not None and k != "format"}
-    return {"format": fmt, "filters": filters}
+    filters.pop("format")
+    return {"format": fmt, "filters": _as_json(filters)}
 
 
 @bp.post("/jobs")
@@ -47,7 +52,7 @@ def get_job(job_id):
 
 
 @bp.get("/jobs/<job_id>/file")
-@endpoint(permission="jobs:submit", streams=FILE_STREAMS, errors={404, 409})
+@endpoint(permission="jobs:submit", streams=FILE_STREAMS, errors={409})
 def download_export(job_id):
     """Download the file a finished export made (the download is logged)."""
     handle, media_type, name = jobs.export_file(job_id, g.user)

@@ -23,6 +23,7 @@ from app import audit, authz, storage
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.extensions import db
 from app.models import Job, Team, User
+from app.services import audit_log
 
 log = logging.getLogger(__name__)
 QUEUE = "fieldcollect"
@@ -54,9 +55,6 @@ def evaluate_agreements(params, job=None):
     return {"date": day.isoformat(), **evaluate(day)}
 
 
-EXPORT_MEDIA_TYPES = {"csv": "text/csv", "ndjson": "application/x-ndjson"}
-
-
 def _exporter(produce):
     """A job that writes an audit pull to storage, as the user who asked for it sees it."""
 
@@ -80,26 +78,14 @@ def _exporter(produce):
                     size += len(data)
                     out.write(data)
             key = f"exports/{job.id}.{fmt}"
-            storage.current().put_file(key, path, EXPORT_MEDIA_TYPES[fmt])
+            storage.current().put_file(key, path, audit_log.MEDIA_TYPES[fmt])
         return {"format": fmt, "rows": summary["rows"], "bytes": size, "sha256": digest.hexdigest(), "file": key}
 
     return export
 
 
-def _export_events(args, user, fmt, summary):
-    from app.services import audit_log
-
-    return audit_log.export_events(args, user, fmt, summary=summary)
-
-
-def _export_visits(args, user, fmt, summary):
-    from app.services import audit_log
-
-    return audit_log.export_visits(args, user, fmt, summary=summary)
-
-
 JOBS = {"plan_day": plan_day, "evaluate_agreements": evaluate_agreements,
-        "export_audit_events": _exporter(_export_events), "export_visits": _exporter(_export_visits)}
+        "export_audit_events": _exporter(audit_log.export_events), "export_visits": _exporter(audit_log.export_visits)}
 
 
 # ---------------------------------------------------------------- submitting
@@ -228,4 +214,4 @@ def export_file(job_id, user):
     audit.record("audit.export_downloaded", job, actor=user,
                  extra={"name": job.name, "rows": job.result["rows"], "sha256": job.result["sha256"]})
     name = f"{job.name.removeprefix('export_').replace('_', '-')}-{job.id[:8]}.{fmt}"
-    return storage.current().open(job.result["file"]), EXPORT_MEDIA_TYPES[fmt], name
+    return storage.current().open(job.result["file"]), audit_log.MEDIA_TYPES[fmt], name

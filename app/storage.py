@@ -21,23 +21,25 @@ class LocalStorage:
             raise ValueError("storage key escapes the storage folder")
         return path
 
-    def put(self, key, data, content_type):
+    def _write(self, key, write):
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         # Write then rename, so a crash never leaves half a file under the final name.
         with tempfile.NamedTemporaryFile(dir=path.parent, delete=False) as handle:
-            handle.write(data)
+            write(handle)
             temporary = handle.name
         os.replace(temporary, path)
 
+    def put(self, key, data, content_type):
+        self._write(key, lambda handle: handle.write(data))
+
     def put_file(self, key, source, content_type):
         """Keep the file at ``source`` (a temporary file of the caller's) under ``key``."""
-        path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path.parent, delete=False) as handle, open(source, "rb") as src:
-            shutil.copyfileobj(src, handle, CHUNK)
-            temporary = handle.name
-        os.replace(temporary, path)
+        def copy(handle):
+            with open(source, "rb") as src:
+                shutil.copyfileobj(src, handle, CHUNK)
+
+        self._write(key, copy)
 
     def get(self, key):
         return self._path(key).read_bytes()

@@ -43,6 +43,8 @@ from app.models import (
 )
 
 PAGE_SIZE = 50
+# The export formats and the media type each is sent or stored as.
+MEDIA_TYPES = {"csv": "text/csv", "ndjson": "application/x-ndjson"}
 EXPORT_BATCH = 5000
 # Personal fields of a debtor that the case and debtor answers carry.
 DEBTOR_PERSONAL_FIELDS = ("name", "phone", "national_id", "address", "lat", "lon")

@@ -797,22 +797,38 @@
   //      mid-sentence loses nothing (it goes once the outcome is saved, or at sign-out)
 
   const draftKey = (taskId) => `draft|${S.user}|${taskId}`;
+  const unsavedDrafts = new Map();  // key → {save, cancel}: what was typed in the last moment
+  document.addEventListener("visibilitychange", () => {
+    if (document.hidden) for (const pending of [...unsavedDrafts.values()]) pending.save();
+  });
+
+  /** The outcome is saved: its draft goes, with any keystroke still waiting to be kept. */
+  async function dropDraft(taskId) {
+    const key = draftKey(taskId);
+    const pending = unsavedDrafts.get(key);
+    if (pending) pending.cancel();
+    await FCStore.del("meta", key);
+  }
 
   function keepDraft(stop, form, refresh) {
     const key = draftKey(stop.task_id);
     let touched = false;
     let timer = null;
+    const cancel = () => { clearTimeout(timer); unsavedDrafts.delete(key); };
     const save = () => {
-      clearTimeout(timer);
-      timer = null;
+      cancel();
       const values = {};
       for (const control of form.elements) if (control.name) values[control.name] = control.value;
       FCStore.meta.set(key, values).catch(reportError);
     };
-    const soon = () => { touched = true; clearTimeout(timer); timer = setTimeout(save, 200); };
+    const soon = () => {
+      touched = true;
+      clearTimeout(timer);
+      timer = setTimeout(save, 200);
+      unsavedDrafts.set(key, { save, cancel });
+    };
     form.addEventListener("input", soon);
     form.addEventListener("change", soon);
-    document.addEventListener("visibilitychange", () => { if (timer && document.hidden) save(); });
     FCStore.meta.get(key).then((values) => {
       if (!values || touched) return;
       // The outcome first: it decides whom the agent may say they met.
@@ -985,7 +1001,7 @@
                                                                                    minor: p.minor.toString() })) : null };
     });
     S.forms.delete(stop.task_id);
-    await FCStore.del("meta", draftKey(stop.task_id));
+    await dropDraft(stop.task_id);
     await afterQueued(t("outcome_saved"));
   }
 
