@@ -1,7 +1,7 @@
 """The dispatch board in a real browser: sign in, plan, commit, a refused move, a live
 status change from an agent's API call, the attention panel, safe text."""
 import re
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -140,3 +140,33 @@ def test_a_supervisor_sees_only_their_team(served, new_page):
     sign_in(page, served)
     options = page.locator("#scope option").all_inner_texts()
     assert [o.split(" — ")[0] for o in options] == ["SH-CENTRAL"]
+
+
+def test_a_draft_is_set_beside_the_plan_of_its_own_day_even_while_that_day_is_still_loading(served, new_page):
+    """The board opens on today, whose plan the demo committed; the supervisor picks another
+    day and plans it before that day's board has arrived (a slow network)."""
+    day = (datetime.now(SHANGHAI).date() + timedelta(days=4)).isoformat()
+    page = new_page(viewport=DESKTOP, timezone_id="Asia/Shanghai")
+    sign_in(page, served)
+    page.wait_for_selector("#crews .crew")
+    page.evaluate("""(day) => {
+        const fetchNow = window.fetch;
+        window.fetch = (url, ...rest) => String(url).includes(`/api/v1/board?date=${day}`)
+            ? new Promise((resolve) => setTimeout(resolve, 4000)).then(() => fetchNow(url, ...rest))
+            : fetchNow(url, ...rest);
+    }""", day)
+    open_day(page, day)
+    page.click("#plan")
+    page.wait_for_selector("#commit", timeout=30000)
+    table = page.inner_text("table.comparison")
+    assert "none committed" in table, table
+    assert page.js_errors == []
+
+
+def test_the_board_opens_on_today_in_the_supervisors_zone(served, new_page):
+    page = new_page(viewport=DESKTOP, timezone_id="Asia/Shanghai")
+    # 23:30 UTC yesterday: already 07:30 today in Shanghai (and before the token's expiry).
+    utc_today = datetime.now(timezone.utc).date()
+    page.clock.set_fixed_time(datetime.combine(utc_today - timedelta(days=1), time(23, 30), timezone.utc))
+    sign_in(page, served)
+    assert page.input_value("#day") == utc_today.isoformat()

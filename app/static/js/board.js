@@ -135,8 +135,11 @@
 
   async function refresh(fit) {
     if (!$("scope").value || !$("day").value) return;
+    const query = scopeQuery().query;
     try {
-      const board = await api.call("GET", `/api/v1/board?${scopeQuery().query}`);
+      const board = await api.call("GET", `/api/v1/board?${query}`);
+      // A day or scope picked while this was on its way: its own answer is the one to show.
+      if (query !== scopeQuery().query) return;
       state.board = board;
       $("live").textContent = i18n.t("board.live");
       $("live").classList.remove("stale");
@@ -247,6 +250,11 @@
     box.append(h("p", { class: "muted" }, i18n.t("draft.planning")));
     try {
       state.draft = await api.call("POST", "/api/v1/dispatch/plans", { date: $("day").value, [kind]: code });
+      // The draft is shown beside the plan of its own day and scope, never a board still on its way.
+      const board = state.board, draft = state.draft;
+      if (!board || board.date !== draft.date || board.team !== draft.team || board.region !== draft.region) {
+        await refresh(false);
+      }
       renderDraft();
     } catch (error) {
       clear(box).append(h("p", { class: "error" }, refusalText(error)));
@@ -351,7 +359,7 @@
 
   document.addEventListener("DOMContentLoaded", () => {
     document.documentElement.lang = i18n.locale;
-    $("day").value = new Date().toISOString().slice(0, 10);
+    $("day").value = FC.localToday();
     $("signin-form").addEventListener("submit", async (event) => {
       event.preventDefault();
       const form = new FormData(event.target);

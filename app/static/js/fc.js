@@ -141,5 +141,13 @@
   // The board and the desk keep their token for the tab's life only.
   const api = makeClient(sessionStorage, "fc.session");
 
-  global.FC = { h, clear, i18n, api, makeClient, ApiError };
+  /** Today on this device's calendar (YYYY-MM-DD): the day a supervisor in Shanghai means
+   * at 07:00 local, which UTC still calls yesterday. */
+  function localToday() {
+    const now = new Date();
+    const two = (n) => String(n).padStart(2, "0");
+    return `${now.getFullYear()}-${two(now.getMonth() + 1)}-${two(now.getDate())}`;
+  }
+
+  global.FC = { h, clear, i18n, api, makeClient, ApiError, localToday };
 })(window);

@@ -187,10 +187,7 @@
 
   function pad(n) { return String(n).padStart(2, "0"); }
 
-  function localToday() {
-    const now = new Date();
-    return `${now.getFullYear()}-${pad(now.getMonth() + 1)}-${pad(now.getDate())}`;
-  }
+  const localToday = FC.localToday;
 
   function toast(message, bad) {
     const el = $("toast");
