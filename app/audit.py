@@ -126,8 +126,14 @@ def _append_pending(session):
     if any(ev["entity"] is not None and ev["entity_id"] is None for _, ev in pending):
         session.flush()  # primary keys of new entities
     connection = session.connection()
+    # The head and the last event's stamp in one round trip; only the head row is locked.
+    # When another writer moved the head while this one waited for the lock, PostgreSQL
+    # re-reads the locked head but not the joined event (it is newer than this statement's
+    # snapshot), so the stamp comes back empty and is read again in a statement of its own.
     head = connection.execute(
-        select(AuditChainHead.seq, AuditChainHead.hash).where(AuditChainHead.id == 1).with_for_update()
+        select(AuditChainHead.seq, AuditChainHead.hash, AuditEvent.occurred_at)
+        .outerjoin(AuditEvent, AuditEvent.seq == AuditChainHead.seq)
+        .where(AuditChainHead.id == 1).with_for_update(of=AuditChainHead)
     ).one()
     seq, prev = head.seq, head.hash
     # The log's clock never goes backwards: an event is stamped when it is appended,
@@ -135,7 +141,9 @@ def _append_pending(session):
     # So chain order is time order, and a time range is a range of sequence numbers.
     now = datetime.now(timezone.utc)
     if seq:
-        last = connection.execute(select(AuditEvent.occurred_at).where(AuditEvent.seq == seq)).scalar_one()
+        last = head.occurred_at
+        if last is None:
+            last = connection.execute(select(AuditEvent.occurred_at).where(AuditEvent.seq == seq)).scalar_one()
         now = max(now, last)
     rows = []
     for _, ev in pending:

@@ -9,6 +9,11 @@ with a committed day of stops, starts gunicorn, runs locust headless twice (GET 
 then the field traffic of bench/locustfile.py), prints requests/s, p50/p95/p99 and
 errors for both and their ratio, and finally checks that every event the server
 acknowledged is in the database exactly once.
+
+Beside the service it serves bench/floor_app.py on the same database with the same
+gunicorn settings and drives it the same way: a bare /healthz, one INSERT per request, and
+the eight statements a field action cannot do without, written by hand. Those rows are
+the floor: what any implementation of the field actions would pay on this machine.
 """
 import argparse
 import csv
@@ -50,14 +55,37 @@ def seed(database_url, phones, stops):
     return day
 
 
+def create_floor_tables(database_url):
+    from floor_app import SCHEMA
+
+    engine = sa.create_engine(database_url)
+    with engine.begin() as connection:
+        for statement in SCHEMA:
+            connection.exec_driver_sql(statement)
+    engine.dispose()
+
+
+def gunicorn(target, port, workers, env, cwd):
+    server = subprocess.Popen([sys.executable, "-m", "gunicorn", "--workers", str(workers), "--bind",
+                               f"127.0.0.1:{port}", "--log-level", "warning", target], cwd=cwd, env=env)
+    host = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(host + "/healthz", timeout=1)
+            break
+        except OSError:
+            time.sleep(0.2)
+    return server, host
+
+
 def free_port():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
 
 
-def locust(host, user_class, users, seconds, out, env):
-    prefix = out / user_class.lower()
+def locust(host, user_class, users, seconds, out, env, label=None):
+    prefix = out / (label or user_class.lower())
     subprocess.run([sys.executable, "-m", "locust", "-f", str(ROOT / "bench" / "locustfile.py"), user_class,
                     "--headless", "-u", str(users), "-r", str(users), "-t", f"{seconds}s", "--host", host,
                     "--csv", str(prefix), "--only-summary", "--loglevel", "ERROR"], env=env, check=False,
@@ -82,28 +110,28 @@ def main():
         conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
     database_url = admin.url.set(database=name).render_as_string(hide_password=False)
     out = Path(tempfile.mkdtemp(prefix="fc-load-"))
-    server = None
+    servers = []
     try:
         day = seed(database_url, args.users, args.stops)
-        port = free_port()
+        create_floor_tables(database_url)
         env = {**os.environ, "APP_ENV": "production", "SECRET_KEY": "load-" + "k" * 40, "DATABASE_URL": database_url,
                "STORAGE_DIR": str(out / "storage"), "LOG_FORMAT": "none", "LOGIN_RATE_LIMIT": "1000 per minute",
                "LOAD_DAY": day.isoformat(), "LOAD_ACKS": str(out / "acks.txt")}
         env.pop("REDIS_URL", None)
-        server = subprocess.Popen([sys.executable, "-m", "gunicorn", "--workers", str(args.workers), "--bind",
-                                   f"127.0.0.1:{port}", "--log-level", "warning", "wsgi:app"], cwd=ROOT, env=env)
-        host = f"http://127.0.0.1:{port}"
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(host + "/healthz", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.2)
-        trivial, _ = locust(host, "Trivial", args.users, args.seconds // 2, out, env)
-        me, _ = locust(host, "Me", args.users, args.seconds // 2, out, env)
+        server, host = gunicorn("wsgi:app", free_port(), args.workers, env, ROOT)
+        servers.append(server)
+        floor_server, floor_host = gunicorn("floor_app:app", free_port(), args.workers,
+                                            {**env, "FLOOR_DATABASE_URL": database_url}, ROOT / "bench")
+        servers.append(floor_server)
+        half = args.seconds // 2
+        trivial, _ = locust(host, "Trivial", args.users, half, out, env)
+        me, _ = locust(host, "Me", args.users, half, out, env)
         field, rows = locust(host, "Phone", args.users, args.seconds, out, env)
-
         acks = [line for line in (out / "acks.txt").read_text().splitlines() if line]
+        floor_env = {k: v for k, v in env.items() if k != "LOAD_ACKS"}
+        floor_trivial, _ = locust(floor_host, "Trivial", args.users, half, out, floor_env, label="floor-trivial")
+        floor_write, _ = locust(floor_host, "FloorWrite", args.users, half, out, floor_env)
+        floor_action, _ = locust(floor_host, "FloorAction", args.users, half, out, floor_env)
         engine = sa.create_engine(database_url)
         with engine.connect() as connection:
             stored = {row[0] for row in connection.execute(sa.text("SELECT client_event_id FROM client_events"))}
@@ -118,18 +146,22 @@ def main():
         print(f"{'traffic':<26} {'requests':>9} {'req/s':>8} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'errors':>7}")
         for label, row in [("GET /healthz (trivial)", trivial), ("GET /api/v1/me (auth)", me),
                            ("field traffic (all)", field)] + \
-                [(f"  {k}", v) for k, v in rows.items() if k != "Aggregated"]:
+                [(f"  {k}", v) for k, v in rows.items() if k != "Aggregated"] + \
+                [("floor: GET /healthz", floor_trivial), ("floor: one INSERT", floor_write),
+                 ("floor: minimal action", floor_action)]:
             print(f"{label:<26} {row['Request Count']:>9} {float(row['Requests/s']):8.1f} {row['50%']:>7} "
                   f"{row['95%']:>7} {row['99%']:>7} {row['Failure Count']:>7}")
         rate = float(field["Requests/s"])
         print(f"field / trivial throughput: {rate / float(trivial['Requests/s']):.2f}; "
               f"field / authenticated trivial: {rate / float(me['Requests/s']):.2f}")
+        print(f"floor / trivial throughput: one INSERT {float(floor_write['Requests/s']) / float(trivial['Requests/s']):.2f}, "
+              f"minimal action {float(floor_action['Requests/s']) / float(trivial['Requests/s']):.2f}")
         print(f"acknowledged events: {len(set(acks))} distinct ({len(acks)} acknowledgements incl. resends); "
               f"missing from the database: {len(missing)}; visits {visits} = accepted check-ins {checked_in}: "
               f"{visits == checked_in}")
         return 0 if not missing and visits == checked_in else 1
     finally:
-        if server is not None:
+        for server in servers:
             server.terminate()
             server.wait(timeout=30)
         with admin.connect() as conn:

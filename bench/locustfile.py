@@ -120,3 +120,24 @@ class Me(HttpUser):
     @task
     def me(self):
         self.client.get("/api/v1/me")
+
+
+class FloorWrite(HttpUser):
+    """bench/floor_app.py: one INSERT per request, nothing of the service in the way."""
+
+    wait_time = between(0, 0.05)
+
+    @task
+    def write(self):
+        self.client.post("/write", json={"e": f"w-{random.getrandbits(64):016x}"}, name="/write")
+
+
+class FloorAction(HttpUser):
+    """bench/floor_app.py: the eight statements a field action cannot do without, by hand."""
+
+    wait_time = between(0, 0.05)
+
+    @task
+    def act(self):
+        self.client.post("/minimal-action", json={"e": f"a-{random.getrandbits(64):016x}",
+                                                  "task": random.randint(1, 1000)}, name="/minimal-action")
