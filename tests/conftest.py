@@ -22,6 +22,8 @@ from sqlalchemy import event
 BACKENDS = [b.strip() for b in os.environ.get("TEST_BACKENDS", "sqlite,postgresql").split(",") if b.strip()]
 PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 TEST_SECRET = "test-secret-key-0123456789abcdef"
+# A Redis database of its own for the tests (.ci/run makes sure a server is up).
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
 
 
 def pytest_collection_modifyitems(config, items):
@@ -81,6 +83,19 @@ def migrate_to_head(app):
 
     with app.app_context():
         flask_migrate.upgrade()
+
+
+@pytest.fixture()
+def redis_connection():
+    """A connection to the test Redis; the test fails, saying so, when none answers."""
+    import redis
+
+    connection = redis.Redis.from_url(REDIS_URL)
+    try:
+        connection.ping()
+    except redis.exceptions.ConnectionError:
+        pytest.fail(f"Redis is not reachable at {REDIS_URL}")
+    return connection
 
 
 @pytest.fixture(scope="session", params=BACKENDS)

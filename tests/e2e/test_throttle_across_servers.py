@@ -17,10 +17,9 @@ import uuid
 
 import pytest
 
-from tests.conftest import throwaway_database
+from tests.conftest import REDIS_URL, throwaway_database
 from tests.e2e.conftest import ROOT, _free_port, _wait_until_up
 
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
 PASSWORD = "the-right-password-42"
 
 
@@ -71,14 +70,8 @@ def _servers(count, redis_url, prefix, backend, tmp_path_factory, tmp_path):
 
 
 @pytest.fixture()
-def two_servers(backend, tmp_path_factory, tmp_path):
-    import redis
-
-    connection = redis.Redis.from_url(REDIS_URL)
-    try:
-        connection.ping()
-    except redis.exceptions.ConnectionError:
-        pytest.fail(f"Redis is not reachable at {REDIS_URL}")
+def two_servers(backend, tmp_path_factory, tmp_path, redis_connection):
+    connection = redis_connection
     prefix = f"fc-test-{uuid.uuid4().hex[:12]}"
     try:
         with _servers(2, REDIS_URL, prefix, backend, tmp_path_factory, tmp_path) as urls:

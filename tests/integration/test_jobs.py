@@ -13,9 +13,9 @@ import pytest
 from app import jobs
 from app.extensions import db
 from app.models import DispatchPlan, Instalment, Job, RepaymentAgreement
+from tests.conftest import REDIS_URL
 
 ROOT = Path(__file__).resolve().parents[2]
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
 
 
 def test_without_redis_a_job_runs_in_process_and_shows_how_it_went(app, db, client, make):
@@ -67,15 +67,8 @@ def test_an_unknown_job_is_refused(client, make):
 # ---------------------------------------------------------------- a real worker on Redis
 
 @pytest.fixture()
-def queued(empty_app, backend):
+def queued(empty_app, backend, redis_connection):
     """A migrated, committed database and an app that queues jobs on Redis."""
-    import redis
-
-    connection = redis.Redis.from_url(REDIS_URL)
-    try:
-        connection.ping()
-    except redis.exceptions.ConnectionError:
-        pytest.fail(f"Redis is not reachable at {REDIS_URL}")
     queue_name = f"test-{uuid.uuid4().hex[:8]}"
     empty_app.config.update(REDIS_URL=REDIS_URL, JOB_QUEUE=queue_name, JOB_RETRIES=2, JOB_RETRY_INTERVALS=[0, 0])
     with empty_app.app_context():
@@ -84,8 +77,8 @@ def queued(empty_app, backend):
            "DATABASE_URL": empty_app.config["SQLALCHEMY_DATABASE_URI"], "REDIS_URL": REDIS_URL,
            "JOB_QUEUE": queue_name, "JOB_RETRIES": "2", "JOB_RETRY_INTERVALS": "0,0"}
     yield empty_app, env
-    for key in connection.scan_iter(f"rq:*{queue_name}*"):
-        connection.delete(key)
+    for key in redis_connection.scan_iter(f"rq:*{queue_name}*"):
+        redis_connection.delete(key)
 
 
 def run_worker(env):
