@@ -5,10 +5,11 @@ endpoint on the same server in the same run.
     .venv/bin/python bench/load.py [--users 64] [--seconds 40] [--workers 4]
 
 It makes a throwaway PostgreSQL database, seeds one crew per simulated phone (agentNNN)
-with a committed day of stops, starts gunicorn, runs locust headless twice (GET /healthz,
-then the field traffic of bench/locustfile.py), prints requests/s, p50/p95/p99 and
-errors for both and their ratio, and finally checks that every event the server
-acknowledged is in the database exactly once.
+with a committed day of stops, starts gunicorn, runs locust headless against GET /healthz
+(--seconds / 2), GET /api/v1/me (the same) and then the field traffic of
+bench/locustfile.py (--seconds), prints requests/s, p50/p95/p99 and errors for each and
+their ratios, and checks that every event the server acknowledged is in the database
+exactly once.
 
 Beside the service it serves bench/floor_app.py on the same database with the same
 gunicorn settings and drives it the same way: a bare /healthz, one INSERT per request, and
