@@ -10,7 +10,7 @@ from flask import Flask, g, request
 from flask.json.provider import DefaultJSONProvider
 from sqlalchemy import event
 
-from app import audit, config as config_module, errors, observability, policy
+from app import audit, clock, config as config_module, errors, observability, policy
 from app.extensions import db, limiter, migrate
 
 MIGRATIONS = str(Path(__file__).resolve().parent.parent / "migrations")
@@ -38,6 +38,7 @@ def create_app(config=None):
     if config:
         app.config.update(config)
     config_module.check(app.config)
+    _install_clock(app)
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", _engine_options(app.config["SQLALCHEMY_DATABASE_URI"]))
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
         Path(app.instance_path).mkdir(parents=True, exist_ok=True)
@@ -68,6 +69,18 @@ def create_app(config=None):
 
     cli.register(app)
     return app
+
+
+def _install_clock(app):
+    start = app.config.get("CLOCK_START")
+    if start and app.config.get("CLOCK") is None:
+        try:
+            moment = datetime.fromisoformat(start)
+        except ValueError:
+            raise config_module.ConfigError(f"CLOCK_START must be an ISO 8601 time, got {start!r}") from None
+        if moment.tzinfo is None:
+            raise config_module.ConfigError("CLOCK_START needs a UTC offset, e.g. 2026-06-10T10:00:00+08:00")
+        app.config["CLOCK"] = clock.OffsetClock(moment)
 
 
 def _engine_options(uri):

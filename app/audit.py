@@ -22,6 +22,7 @@ from flask import g, has_request_context
 from sqlalchemy import event, insert, select, update
 from sqlalchemy.orm import Session
 
+from app import clock
 from app.extensions import db
 from app.models import AuditChainHead, AuditEvent
 from app.pii import mask_fields
@@ -139,7 +140,7 @@ def _append_pending(session):
     # The log's clock never goes backwards: an event is stamped when it is appended,
     # and never earlier than the event before it (another server's clock may lag).
     # So chain order is time order, and a time range is a range of sequence numbers.
-    now = datetime.now(timezone.utc)
+    now = clock.now()
     if seq:
         last = head.occurred_at
         if last is None:

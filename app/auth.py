@@ -5,7 +5,7 @@ once; the database keeps only its SHA-256, its expiry and whether it was revoked
 """
 import hashlib
 import secrets
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -13,7 +13,7 @@ from flask import current_app, g, request
 from sqlalchemy import select, update
 from sqlalchemy.orm import joinedload
 
-from app import audit
+from app import audit, clock
 from app.errors import Unauthorized
 from app.extensions import db
 from app.models import ApiToken, User
@@ -61,14 +61,14 @@ def login(username, password):
     if not password_matches(user.password_hash, password) or not user.active:
         raise Unauthorized("Wrong username or password.", code="invalid_credentials")
     token = secrets.token_urlsafe(32)
-    expires_at = datetime.now(timezone.utc) + timedelta(minutes=current_app.config["TOKEN_TTL_MINUTES"])
+    expires_at = clock.now() + timedelta(minutes=current_app.config["TOKEN_TTL_MINUTES"])
     db.session.add(ApiToken(user_id=user.id, token_hash=_token_digest(token), expires_at=expires_at))
     audit.record("auth.login", user, actor=user)
     return token, expires_at, user
 
 
 def logout(token_row):
-    token_row.revoked_at = datetime.now(timezone.utc)
+    token_row.revoked_at = clock.now()
     audit.record("auth.logout", token_row.user, actor=token_row.user)
 
 
@@ -76,7 +76,7 @@ def revoke_all_tokens(user):
     db.session.execute(
         update(ApiToken)
         .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
-        .values(revoked_at=datetime.now(timezone.utc))
+        .values(revoked_at=clock.now())
     )
 
 
@@ -91,7 +91,7 @@ def authenticate_request():
         select(ApiToken).options(joinedload(ApiToken.user).joinedload(User.collector))
         .where(ApiToken.token_hash == _token_digest(token.strip()))
     ).unique().scalar_one_or_none()
-    now = datetime.now(timezone.utc)
+    now = clock.now()
     if row is None or row.revoked_at is not None:
         raise Unauthorized("This token is not valid; sign in again.", code="invalid_token")
     if row.expires_at <= now:

@@ -6,7 +6,7 @@ import json
 import sys
 
 import click
-from app import audit
+from app import audit, clock
 from app.errors import DomainError
 from app.extensions import db
 
@@ -162,11 +162,10 @@ def agreements_cli():
               help="Evaluate as of this day (default: today, UTC).")
 def evaluate_command(on_date):
     """Mark instalments late/missed and agreements kept/broken; broken ones send the case back."""
-    from datetime import datetime, timezone
 
     from app.services.agreements import evaluate
 
-    day = on_date.date() if on_date else datetime.now(timezone.utc).date()
+    day = on_date.date() if on_date else clock.now().date()
     counts = _commit_or_fail(lambda: evaluate(day))
     click.echo(f"{day}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
 

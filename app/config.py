@@ -74,6 +74,8 @@ def from_environment(instance_path):
         "JOB_RETRY_INTERVALS": [int(s) for s in os.environ.get("JOB_RETRY_INTERVALS", "10,60,300").split(",") if s],
         "JOB_TIMEOUT": _int("JOB_TIMEOUT", 1800),
         "AUDIT_VERIFY_WORKERS": _int("AUDIT_VERIFY_WORKERS", 1),
+        # Testing and development only: the served app's clock starts at this instant (ISO 8601).
+        "CLOCK_START": os.environ.get("CLOCK_START") or None,
     }
 
 
@@ -88,5 +90,7 @@ def check(config):
             "refuses to start without a secret key of its own. Set SECRET_KEY to a long random "
             "value, or APP_ENV=development to run locally."
         )
+    if config.get("CLOCK_START") and env == "production":
+        raise ConfigError("CLOCK_START is for testing and development: production runs on the real clock")
     if len(config["SECRET_KEY"]) < 16 and env == "production":
         raise ConfigError("SECRET_KEY is too short: use at least 16 random characters")

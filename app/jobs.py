@@ -12,14 +12,13 @@ import logging
 import tempfile
 import traceback
 import uuid
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from flask import after_this_request, current_app, has_app_context, has_request_context
 from sqlalchemy import select
 
-from app import audit, authz, storage
+from app import audit, authz, clock, storage
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.extensions import db
 from app.models import Job, Team, User
@@ -41,7 +40,7 @@ def plan_day(params, job=None):
     drafted = {}
     for team in teams:
         day = date.fromisoformat(params["date"]) if params.get("date") else \
-            datetime.now(ZoneInfo(team.region.timezone)).date() + timedelta(days=1)
+            clock.today(team.region.timezone) + timedelta(days=1)
         plan = dispatch.create_plan({"date": day, "team": team.code}, None)
         drafted[team.code] = {"plan_id": plan.id, "date": day.isoformat(), "assigned": plan.summary["assigned"],
                               "unassigned": plan.summary["unassigned"]}
@@ -51,7 +50,7 @@ def plan_day(params, job=None):
 def evaluate_agreements(params, job=None):
     from app.services.agreements import evaluate
 
-    day = date.fromisoformat(params["date"]) if params.get("date") else datetime.now(timezone.utc).date()
+    day = date.fromisoformat(params["date"]) if params.get("date") else clock.now().date()
     return {"date": day.isoformat(), **evaluate(day)}
 
 
@@ -162,13 +161,13 @@ def _execute(job_id):
     if job is None:
         raise LookupError(f"no job {job_id}")
     job.status, job.attempts = "running", job.attempts + 1
-    job.started_at = datetime.now(timezone.utc)
+    job.started_at = clock.now()
     db.session.commit()
     try:
         result = JOBS[job.name](dict(job.params), job)
         job = db.session.get(Job, job_id)
         job.status, job.result, job.error = "finished", result, None
-        job.finished_at = datetime.now(timezone.utc)
+        job.finished_at = clock.now()
         audit.record("job.finished", job, extra={"name": job.name, "attempts": job.attempts})
         db.session.commit()
         return result
@@ -189,7 +188,7 @@ def _finish(job_id, status, error=None):
     job = db.session.get(Job, job_id)
     job.status, job.error = status, error
     if status in ("failed", "finished"):
-        job.finished_at = datetime.now(timezone.utc)
+        job.finished_at = clock.now()
     audit.record(f"job.{status}", job, extra={"name": job.name, "attempts": job.attempts, "error": error})
     db.session.commit()
 

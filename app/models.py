@@ -25,6 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app import clock
 from app.extensions import db
 
 ROLES = ("agent", "supervisor", "auditor", "admin")
@@ -53,7 +54,7 @@ FLAG_STATUSES = ("open", "reviewed", "resolved", "dismissed")
 
 
 def utcnow():
-    return datetime.now(timezone.utc)
+    return clock.now()
 
 
 class UTCDateTime(TypeDecorator):

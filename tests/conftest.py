@@ -24,6 +24,9 @@ PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql+psycopg://postgre
 TEST_SECRET = "test-secret-key-0123456789abcdef"
 # A Redis database of its own for the tests (.ci/run makes sure a server is up).
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
+# The moment the server's clock shows in a test, unless the test moves it: a Wednesday,
+# 10:00 in Shanghai. Tests never read the wall clock.
+TEST_NOW = datetime(2026, 6, 10, 2, 0, tzinfo=timezone.utc)
 
 
 def pytest_collection_modifyitems(config, items):
@@ -149,6 +152,19 @@ def db(app):
             _db.session = original
             outer.rollback()
             connection.close()
+
+
+@pytest.fixture()
+def clock(app):
+    """The server's clock for this test, standing at ``TEST_NOW`` until the test moves it
+    (``clock.set(moment)``, ``clock.advance(minutes=5)``)."""
+    from app.clock import FrozenClock
+
+    frozen = FrozenClock(TEST_NOW)
+    previous = app.config.get("CLOCK")
+    app.config["CLOCK"] = frozen
+    yield frozen
+    app.config["CLOCK"] = previous
 
 
 @pytest.fixture()

@@ -6,13 +6,13 @@ one unit each to the earliest instalments, so the parts sum to the total exactly
 no two differ by more than one fen/cent.
 """
 import calendar
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
-from app import audit, authz, money, policy
+from app import audit, authz, clock, money, policy
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.extensions import db
 from app.models import Case, Instalment, Payment, PaymentAllocation, RepaymentAgreement, Team, VisitTask
@@ -76,7 +76,7 @@ def create_agreement(case, data, *, visit=None, actor=None, today=None):
                                fields={"agreement": {"total": [
                                    f"total + waiver exceeds {money.to_decimal_string(case.outstanding_minor, currency)}"]}})
     first_due = data.get("due_date") or data.get("first_due_date")
-    today = today or date.today()
+    today = today or clock.today(case.debtor.timezone)
     if first_due < today:
         raise ValidationFailed("The first payment cannot be due in the past.",
                                fields={"agreement": {"due_date" if data["kind"] == "promise" else "first_due_date":
@@ -112,7 +112,7 @@ def approve(agreement, actor, note):
     if agreement.status != "pending_approval":
         raise Conflict(f"The agreement is {agreement.status}; only one pending approval can be approved.")
     agreement.status, agreement.approved_by_id = "active", actor.id
-    agreement.approved_at = datetime.now(timezone.utc)
+    agreement.approved_at = clock.now()
     db.session.flush()
     audit.record("agreement.approved", agreement, before={"status": "pending_approval"},
                  after={"status": "active"}, extra={"note": note})

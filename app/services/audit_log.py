@@ -20,12 +20,11 @@ import csv
 import io
 import json
 from collections import defaultdict
-from datetime import datetime, timezone
 
 from flask import current_app
 from sqlalchemy import ARRAY, DateTime, Integer, any_, bindparam, exists, false, func, select, type_coerce
 
-from app import audit, authz, money
+from app import audit, authz, clock, money
 from app.errors import ValidationFailed
 from app.extensions import db
 from app.models import (
@@ -447,8 +446,8 @@ def verify():
 def head(day=None):
     """The live chain head, or the head as of the end of a UTC day that has ended."""
     if day is None:
-        return {"date": None, "as_of": datetime.now(timezone.utc), "final": False, **audit.chain_head()}
-    if day >= datetime.now(timezone.utc).date():
+        return {"date": None, "as_of": clock.now(), "final": False, **audit.chain_head()}
+    if day >= clock.now().date():
         raise ValidationFailed("That day has not ended yet (UTC).", fields={"date": ["must be a UTC day that has ended"]})
     result = audit.daily_head(day)
     return {"date": result["date"], "as_of": result["end"], "final": result["final"], "seq": result["seq"],

@@ -1,10 +1,9 @@
 """Debtors, their overdue cases, contact attempts and flags."""
-from datetime import datetime, timezone
 
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from app import audit, authz, geo, money
+from app import audit, authz, clock, geo, money
 from app.errors import Conflict, ValidationFailed
 from app.extensions import db
 from app.models import Case, ContactAttempt, Debtor
@@ -112,14 +111,14 @@ def update_debtor(debtor, data):
     if "flags" in data:
         # Flags are merged, so one caller setting "dispute" does not clear "cease".
         debtor.flags = {**(debtor.flags or {}), **data["flags"]}
-    debtor.updated_at = datetime.now(timezone.utc)
+    debtor.updated_at = clock.now()
     db.session.flush()
     audit.record("debtor.updated", debtor, before=before, after=snapshot(debtor, DEBTOR_FIELDS))
     return debtor
 
 
 def record_contact_attempt(case, data, actor):
-    if data["occurred_at"] > datetime.now(timezone.utc):
+    if data["occurred_at"] > clock.now():
         raise ValidationFailed("A contact attempt cannot be in the future.",
                                fields={"occurred_at": ["must not be in the future"]})
     attempt = ContactAttempt(

@@ -3,7 +3,7 @@ from datetime import datetime, timezone
 
 from sqlalchemy import func, select
 
-from app import audit, authz, policy
+from app import audit, authz, clock, policy
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.extensions import db
 from app.models import Case, Collector, Complaint, ConductFlag, Debtor, RepaymentAgreement, Visit
@@ -17,7 +17,7 @@ def raise_flag(flag, *, collector_id=None, crew_id=None, case_id=None, task_id=N
         kind=flag.kind, rule_id=flag.rule_id, profile_version=flag.profile, collector_id=collector_id,
         crew_id=crew_id, case_id=case_id, task_id=task_id, visit_id=visit_id, status="open",
         details={"reason_en": flag.reason_en, "reason_zh": flag.reason_zh, **flag.details},
-        raised_at=datetime.now(timezone.utc),
+        raised_at=clock.now(),
     )
     db.session.add(row)
     db.session.flush()
@@ -55,7 +55,7 @@ def review_flag(flag, data, user):
         raise Conflict(f"The flag is already {flag.status}.")
     before = {"status": flag.status}
     flag.status, flag.review_notes = data["status"], data["notes"]
-    flag.reviewed_by_id, flag.reviewed_at = user.id, datetime.now(timezone.utc)
+    flag.reviewed_by_id, flag.reviewed_at = user.id, clock.now()
     db.session.flush()
     audit.record("conduct_flag.reviewed", flag, before=before, after={"status": flag.status},
                  extra={"notes": data["notes"]})
@@ -92,7 +92,7 @@ def create_complaint(data, user):
     complaint = Complaint(debtor_id=debtor_id, case_id=case.id if case else None,
                           collector_id=collector.id if collector else None, visit_id=visit_id,
                           channel=data["channel"], category=data["category"], text=data["text"], status="open",
-                          received_at=data.get("received_at") or datetime.now(timezone.utc))
+                          received_at=data.get("received_at") or clock.now())
     db.session.add(complaint)
     db.session.flush()
     team = case.team if case else (collector.team if collector else None)
@@ -129,7 +129,7 @@ def resolve_complaint(complaint, data, user):
     complaint.status = data["status"]
     complaint.resolution_notes = data["notes"]
     if data["status"] != "under_review":
-        complaint.resolved_at, complaint.resolved_by_id = datetime.now(timezone.utc), user.id
+        complaint.resolved_at, complaint.resolved_by_id = clock.now(), user.id
     db.session.flush()
     audit.record("complaint.updated", complaint, before=before, after={"status": complaint.status},
                  extra={"notes": data["notes"]})

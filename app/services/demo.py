@@ -5,12 +5,11 @@ of two with training records (some expiring soon, one lapsed), overdue cases in
 every stage with contact history and some blocking flags, and one account per role.
 """
 import random
-from datetime import date, datetime, time, timedelta, timezone
-from zoneinfo import ZoneInfo
+from datetime import date, time, timedelta
 
 from sqlalchemy import select
 
-from app import audit, auth
+from app import audit, auth, clock
 from app.extensions import db
 from app.models import Case, Collector, ContactAttempt, Crew, Debtor, Region, Team, TrainingRecord, User
 
@@ -84,7 +83,7 @@ def seed(case_count=1200, seed=7, today=None):
     if db.session.scalars(select(Region).where(Region.code == REGION[0])).first() is not None:
         return None
     rng = random.Random(seed)
-    local_today = today or datetime.now(ZoneInfo(TZ)).date()
+    local_today = today or clock.today(TZ)
 
     region = Region(code=REGION[0], name=REGION[1], timezone=REGION[2])
     db.session.add(region)
@@ -168,7 +167,7 @@ def _seed_collectors(rng, teams, users, today):
 
 def _seed_cases(rng, teams, case_count, today):
     stages = [s for s, w in STAGE_WEIGHTS for _ in range(w)]
-    now = datetime.now(timezone.utc)
+    now = clock.now()
     for serial in range(1, case_count + 1):
         district = rng.choice(DISTRICTS)
         lat, lon = _near(rng, district[2], district[3], district[5])

@@ -23,7 +23,7 @@ from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from app import audit, authz, policy
+from app import audit, authz, clock, policy
 from app.errors import Conflict, NotFound, PolicyViolation, ValidationFailed
 from app.extensions import db
 from app.models import (
@@ -343,7 +343,7 @@ def commit_plan(plan, user):
             continue
         why = {"reason": entry["reason"], "rules": entry.get("rules", []), "text": entry.get("why")}
         changed += _write_task(task, case, plan, None, None, zone, why)
-    plan.status, plan.committed_at = "committed", datetime.now(timezone.utc)
+    plan.status, plan.committed_at = "committed", clock.now()
     db.session.flush()
     audit.record("plan.committed", plan, after={"date": plan.plan_date.isoformat(), "tasks_written": changed,
                                                 "superseded": previous.id if previous else None})

@@ -10,7 +10,7 @@ task that was moved to another crew while the phone was offline is kept and answ
 """
 import hashlib
 import mimetypes
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
-from app import audit, geo, money, pii, policy
+from app import audit, clock, geo, money, pii, policy
 from app.errors import Conflict, DomainError, NotFound, ValidationFailed
 from app.extensions import db
 from app.models import (
@@ -78,7 +78,7 @@ def route(user, on_date=None):
     order, with what to know at each door."""
     crew_id = _crew_id(user)
     if on_date is None:
-        on_date = datetime.now(ZoneInfo(user.collector.team.region.timezone)).date()
+        on_date = clock.today(user.collector.team.region.timezone)
     tasks = db.session.scalars(
         select(VisitTask).options(selectinload(VisitTask.case).selectinload(Case.debtor),
                                   selectinload(VisitTask.case).selectinload(Case.team).selectinload(Team.region))
@@ -272,7 +272,7 @@ def _check_in(user, task, data):
     case, debtor = task.case, task.case.debtor
     profile = policy.current().for_team(case.team)
     rules.collector_on_crew(profile, collector, task.crew_id).enforce()
-    now = datetime.now(timezone.utc)
+    now = clock.now()
     at = _event_time(data.get("device_time"), now)
     decision, hours_flag = rules.check_in_time(profile, debtor.timezone, at, consent=debtor.flag("out_of_hours_consent"))
     decision.enforce()
@@ -326,7 +326,7 @@ def _check_out(user, task, data):
     visit = _visit_of(task)
     case, debtor = task.case, task.case.debtor
     profile = policy.current().for_team(case.team)
-    now = datetime.now(timezone.utc)
+    now = clock.now()
     at = max(_event_time(data.get("device_time"), now), visit.check_in_at)
     distance = geo.distance_m(data["lat"], data["lon"], debtor.lat, debtor.lon)
     visit.check_out_at, visit.check_out_device_at = at, data.get("device_time")
@@ -371,7 +371,7 @@ def _record_outcome(user, task, data):
     case, debtor = task.case, task.case.debtor
     before = {"stage": case.stage, "flags": dict(debtor.flags or {})}
     visit.outcome, visit.person_met, visit.notes = outcome, person, data.get("notes")
-    visit.outcome_at = datetime.now(timezone.utc)
+    visit.outcome_at = clock.now()
     for recording_id in data.get("recording_ids", []):
         _link_recording(recording_id, visit, user)
     agreement = None
@@ -492,7 +492,7 @@ def _settle_recording_flags(visit):
             ConductFlag.visit_id == visit.id, ConductFlag.status == "open",
             or_(ConductFlag.kind == "missing_recording", ConductFlag.kind == "short_recording"))):
         flag.status, flag.review_notes = "resolved", "The recording was uploaded after check-out."
-        flag.reviewed_at = datetime.now(timezone.utc)
+        flag.reviewed_at = clock.now()
         audit.record("conduct_flag.resolved", flag, after={"status": "resolved", "by": "recording upload"})
 
 

@@ -19,13 +19,12 @@ Rows are written with bulk statements and one audit event per created or updated
 import csv
 import io
 import re
-from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy import text as sa_text
 
-from app import audit, authz, geo, money
+from app import audit, authz, clock, geo, money
 from app.errors import ValidationFailed
 from app.extensions import db
 from app.models import STAGES, Case, Debtor, Team
@@ -292,7 +291,7 @@ def _write_creates(creates, report):
                 select(Debtor.id, Debtor.national_id).where(Debtor.national_id.in_(chunk))):
             by_national_id[national_id] = debtor_id
 
-    now = datetime.now(timezone.utc)
+    now = clock.now()
     new_debtors, debtor_rows = [], []
     for row in creates:
         nid = row.get("national_id")
@@ -337,7 +336,7 @@ def _write_creates(creates, report):
 def _write_updates(updates, report):
     if not updates:
         return
-    now = datetime.now(timezone.utc)
+    now = clock.now()
     for case, changed in updates:
         audit.record("case.updated_by_import", entity_type="cases", entity_id=case.id,
                      before={k: getattr(case, k) for k in changed}, after=changed)

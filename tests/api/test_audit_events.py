@@ -7,28 +7,10 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import sqlalchemy as sa
 
-import app.audit as audit_module
 from app import audit
 from app.models import AuditEvent
 from app.services import audit_log
-
-
-@pytest.fixture()
-def clock(monkeypatch):
-    """Sets the time the audit log stamps on new events: ``clock.at = datetime(...)``."""
-
-    class Clock:
-        at = None
-
-    real = audit_module.datetime
-
-    class StampedDatetime(real):
-        @classmethod
-        def now(cls, tz=None):
-            return Clock.at if Clock.at is not None else real.now(tz)
-
-    monkeypatch.setattr(audit_module, "datetime", StampedDatetime)
-    return Clock
+from tests.conftest import TEST_NOW
 
 
 @pytest.fixture()
@@ -45,13 +27,14 @@ def people(make):
 
 
 def write(app, db, action, at=None, clock=None, **kw):
+    """Record an event; with ``clock`` and ``at``, the server's clock shows ``at`` meanwhile."""
     with app.app_context():
-        if clock is not None:
-            clock.at = at
+        if clock is not None and at is not None:
+            clock.set(at)
         audit.record(action, **kw)
         db.session.commit()
         if clock is not None:
-            clock.at = None
+            clock.set(TEST_NOW)
 
 
 def actions(app, db, **criteria):
@@ -313,8 +296,8 @@ def test_the_logs_clock_never_goes_backwards_so_a_final_day_head_never_moves(app
     assert before["seq"] == 1 and before["final"]
 
 
-def test_the_head_of_a_day_that_has_not_ended_is_refused(client, people):
-    today = datetime.now(timezone.utc).date().isoformat()
+def test_the_head_of_a_day_that_has_not_ended_is_refused(client, people, clock):
+    today = clock().date().isoformat()
     response = client.get(f"/api/v1/audit/head?date={today}", headers=people["headers"])
     assert response.status_code == 422 and "date" in response.json["error"]["fields"]
 
@@ -330,7 +313,7 @@ def test_the_daily_head_is_printed_for_anchoring_from_the_command_line(app, db, 
     as_json = json.loads(runner.invoke(args=["audit", "head", "--date", "2026-03-01", "--json"]).output)
     assert as_json == {"date": "2026-03-01", "as_of": "2026-03-02T00:00:00+00:00", "seq": 1, "hash": first.hash,
                        "final": True}
-    refused = runner.invoke(args=["audit", "head", "--date", datetime.now(timezone.utc).date().isoformat()])
+    refused = runner.invoke(args=["audit", "head", "--date", clock().date().isoformat()])
     assert refused.exit_code != 0 and "not ended" in refused.output
 
 

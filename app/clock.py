@@ -1,0 +1,58 @@
+"""The server's clock: every rule is judged on it, and tests replace it.
+
+Nothing in the service reads the wall clock directly; it asks ``now()``. The app's
+``CLOCK`` setting may hold any callable answering an aware datetime (tests give a
+``FrozenClock`` they move by hand). ``CLOCK_START`` (testing and development only)
+starts a served app's clock at a given instant, from where it runs at the wall
+clock's pace, so a browser test can work a day that is not today.
+"""
+from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from flask import current_app, has_app_context
+
+
+def wall() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def now() -> datetime:
+    """The server's time, in UTC."""
+    clock = current_app.config.get("CLOCK") if has_app_context() else None
+    moment = clock() if clock is not None else wall()
+    return moment.astimezone(timezone.utc)
+
+
+def today(zone: str | ZoneInfo) -> date:
+    """Today's date in a time zone (an IANA name or a ZoneInfo)."""
+    return now().astimezone(zone if isinstance(zone, ZoneInfo) else ZoneInfo(zone)).date()
+
+
+class FrozenClock:
+    """A clock that stands still until moved: ``set(moment)`` or ``advance(timedelta)``."""
+
+    def __init__(self, moment: datetime):
+        self.set(moment)
+
+    def set(self, moment: datetime) -> datetime:
+        if moment.tzinfo is None:
+            raise ValueError("a clock needs an aware datetime")
+        self.moment = moment.astimezone(timezone.utc)
+        return self.moment
+
+    def advance(self, delta: timedelta = timedelta(0), **kwargs) -> datetime:
+        self.moment += delta + timedelta(**kwargs)
+        return self.moment
+
+    def __call__(self) -> datetime:
+        return self.moment
+
+
+class OffsetClock:
+    """The wall clock shifted so that it read ``start`` when this clock was made."""
+
+    def __init__(self, start: datetime):
+        self.offset = start.astimezone(timezone.utc) - wall()
+
+    def __call__(self) -> datetime:
+        return wall() + self.offset
