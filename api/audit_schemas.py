@@ -123,9 +123,16 @@ class CaseRef(Schema):
     loan_ref = fields.String()
 
 
+TIME_BASES = ("server: the server's receive time (sent online); device_corrected: the phone's time corrected by "
+              "its measured clock offset (queued offline); device_bounded: that, moved to the nearest time the "
+              "server can prove (after the phone's last contact before it was queued, before it arrived)")
+
+
 class VisitPlace(Schema):
-    at = fields.AwareDateTime(metadata={"description": "Server time."})
-    device_at = fields.AwareDateTime(allow_none=True, metadata={"description": "The phone's clock."})
+    at = fields.AwareDateTime(metadata={"description": "The time every rule was judged on (see time_basis)."})
+    received_at = fields.AwareDateTime(allow_none=True, metadata={"description": "When the server received it."})
+    device_at = fields.AwareDateTime(allow_none=True, metadata={"description": "The phone's clock: evidence only."})
+    time_basis = fields.String(allow_none=True, metadata={"description": TIME_BASES})
     lat = fields.Float()
     lon = fields.Float()
     accuracy_m = fields.Float(allow_none=True)
@@ -175,7 +182,10 @@ class VisitLogOut(Schema):
     check_out = fields.Nested(VisitPlace, allow_none=True)
     outcome = fields.String(allow_none=True)
     outcome_at = fields.AwareDateTime(allow_none=True, metadata={"description": "When the outcome was recorded "
-                                                                                "(server time)."})
+                                                                                "(the time judged)."})
+    outcome_received_at = fields.AwareDateTime(allow_none=True, metadata={"description": "When the server received "
+                                                                                         "the outcome."})
+    outcome_device_at = fields.AwareDateTime(allow_none=True, metadata={"description": "The phone's clock then."})
     person_met = fields.String(allow_none=True)
     notes = fields.String(allow_none=True)
     recordings = fields.List(fields.Nested(VisitRecording))

@@ -15,7 +15,7 @@ from marshmallow.experimental.context import Context
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from api.fields import ID_MAX
+from api.fields import ID_MAX, Instant
 from app import authz
 from app.auth import authenticate_request
 from app.errors import Conflict, DomainError, NotFound, UnsupportedMediaType, ValidationFailed
@@ -38,6 +38,9 @@ class ErrorBody(Schema):
     message = fields.String(required=True)
     rule_id = fields.String()
     profile_version = fields.String()
+    reason_zh = fields.String(metadata={"description": "A policy refusal's reason in Chinese."})
+    rules = fields.List(fields.Dict(), metadata={
+        "description": "Every rule that refused it (rule_id, profile, reason_en, reason_zh, details)."})
     details = fields.Raw()
     field_errors = fields.Dict(required=True, data_key="fields",
                                metadata={"description": "Each bad field with its messages."})
@@ -112,8 +115,43 @@ def load(schema, data, partial=False):
         raise ValidationFailed("Some fields are not valid.", fields=exc.messages) from None
 
 
+class DeviceHeaders(BaseSchema):
+    """What the field app says about its phone with every request (see app.services.devices)."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    key = fields.String(data_key="X-Device-Id", validate=validate.Regexp(
+        r"^[A-Za-z0-9._\-]{8,64}$", error="8 to 64 letters, digits, '.', '_' or '-'"),
+        metadata={"description": "The phone's own id, made once and kept (e.g. a UUID)."})
+    device_time = Instant(data_key="X-Device-Time", load_default=None, metadata={
+        "description": "The phone's clock when it sent the request, ISO 8601 with offset."})
+    seq_high = fields.Integer(data_key="X-Device-Seq", load_default=None, validate=validate.Range(0, 2**53), metadata={
+        "description": "The highest outbox sequence number the phone has handed out so far."})
+
+
+def _device_contact(user, required):
+    """Note the request's phone and clock (``g.device_contact``); refused only where the
+    endpoint needs them (a sync batch is judged by them)."""
+    from app.services import devices
+
+    names = ("X-Device-Id", "X-Device-Time", "X-Device-Seq")
+    present = {name: request.headers[name] for name in names if name in request.headers}
+    if "X-Device-Id" not in present:
+        if required:
+            raise ValidationFailed("Say which phone is sending: the X-Device-Id and X-Device-Time headers.",
+                                   fields={"X-Device-Id": ["required for this request"]})
+        g.device_contact = None
+        return
+    loaded = load(DeviceHeaders(), present)
+    if required and loaded["device_time"] is None:
+        raise ValidationFailed("Send the phone's clock with the batch (X-Device-Time).",
+                               fields={"X-Device-Time": ["required for this request"]})
+    g.device_contact = devices.note_contact(user, devices.Report(**loaded), g.received_at)
+
+
 def endpoint(*, permission, body=None, query=None, response=None, status=200, partial=False,
-             raw_body=None, response_content_type=None, streams=None, errors=(), also=None):
+             raw_body=None, response_content_type=None, streams=None, errors=(), also=None, device=None):
     """Declare an API view: who may call it, what it takes and what it answers.
 
     ``permission`` names an entry of ``app.authz.PERMISSIONS`` (``None`` for a public
@@ -123,7 +161,8 @@ def endpoint(*, permission, body=None, query=None, response=None, status=200, pa
     ``text/csv``) to a description, for the OpenAPI document. ``errors``: statuses the
     view itself may answer besides those its declaration implies (e.g. 409), for the same.
     ``also`` maps other success statuses the view answers with the same body (e.g. 200 for
-    a resent event) to a description.
+    a resent event) to a description. ``device`` ("optional" or "required"): the endpoint
+    reads the phone's ``X-Device-*`` headers (``g.device_contact``).
     """
 
     def decorator(view):
@@ -135,6 +174,8 @@ def endpoint(*, permission, body=None, query=None, response=None, status=200, pa
             if permission is not None:
                 user = authenticate_request()
                 authz.require(user, permission)
+            if device is not None:
+                _device_contact(user, device == "required")
             if query is not None:
                 kwargs["args"] = load(query(), request.args.to_dict(flat=True))
             if body is not None:
@@ -164,6 +205,7 @@ def endpoint(*, permission, body=None, query=None, response=None, status=200, pa
             "streams": streams or {},
             "errors": frozenset(errors),
             "also": also or {},
+            "device": device,
             "summary": (view.__doc__ or "").strip().splitlines()[0] if view.__doc__ else view.__name__,
         }
         return wrapper

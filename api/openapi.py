@@ -60,13 +60,28 @@ def build_spec(app):
     return spec.to_dict()
 
 
+def _device_headers(required):
+    from api.base import DeviceHeaders
+
+    out = []
+    for name, field in DeviceHeaders().fields.items():
+        schema = {"type": "integer", "minimum": 0} if name == "seq_high" else \
+            {"type": "string", "format": "date-time"} if name == "device_time" else {"type": "string"}
+        out.append({"name": field.data_key, "in": "header", "schema": schema,
+                    "required": required and name in ("key", "device_time"),
+                    "description": field.metadata.get("description", "")})
+    return out
+
+
 def _operation(meta, params, endpoint, method):
     op = {"operationId": endpoint.replace(".", "_"), "summary": meta["summary"],
           "tags": [endpoint.split(".")[1] if "." in endpoint else "api"], "responses": {}}
-    if params or meta["query"]:
+    if params or meta["query"] or meta.get("device"):
         op["parameters"] = list(params)
         if meta["query"]:
             op["parameters"].append({"in": "query", "schema": meta["query"]})
+        if meta.get("device"):
+            op["parameters"].extend(_device_headers(meta["device"] == "required"))
     if meta["body"]:
         op["requestBody"] = {"required": True, "content": {"application/json": {"schema": meta["body"]}}}
     elif meta["raw_body"]:
@@ -96,7 +111,7 @@ def _operation(meta, params, endpoint, method):
         op["security"] = []
     if params or meta["body"] or meta["raw_body"]:
         statuses |= {404}  # the row in the path, or one the body names (a case id, a team code)
-    if meta["body"] or meta["query"] or meta["raw_body"]:
+    if meta["body"] or meta["query"] or meta["raw_body"] or meta.get("device"):
         statuses |= {422}
     if method != "GET":
         statuses |= {409}  # a state that forbids the change, or a row stored meanwhile

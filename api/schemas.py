@@ -489,6 +489,9 @@ def ClientEventId():
         metadata={"description": "Made by the phone, unique per action; resending it never repeats the action."})
 
 
+OUTBOX_SEQ = validate.Range(1, 2**53)
+
+
 class PositionIn(BaseSchema):
     client_event_id = ClientEventId()
     lat = Latitude(required=True)
@@ -496,6 +499,7 @@ class PositionIn(BaseSchema):
     accuracy_m = StrictFloat(validate=validate.Range(0, 100000), allow_none=True)
     device_time = Instant(required=True)
     mock_location = StrictBoolean(load_default=False)
+    seq = Integer(validate=OUTBOX_SEQ, metadata={"description": "The action's number in this phone's outbox."})
 
 
 class AcknowledgementIn(BaseSchema):
@@ -539,13 +543,18 @@ class VisitIn(BaseSchema):
     recording_ids = fields.List(Id(), validate=validate.Length(max=20))
     agreement = fields.Nested(AgreementIn)
     device_time = Instant()
+    seq = Integer(validate=OUTBOX_SEQ, metadata={"description": "The action's number in this phone's outbox."})
 
 
 class SyncEvent(BaseSchema):
-    """One queued action: its type and task, plus the fields of that action's body."""
+    """One queued action: its type, its task and its place in the phone's outbox, plus the
+    fields of that action's body."""
 
     type = fields.String(required=True, validate=validate.OneOf(("check_in", "check_out", "visit")))
     task_id = Id(required=True)
+    seq = Integer(required=True, validate=OUTBOX_SEQ, metadata={
+        "description": "The action's number in this phone's outbox (it only grows); with the phone's "
+                       "X-Device-Seq reports it bounds when the action can have been queued."})
 
 
 class SyncIn(BaseSchema):
@@ -556,6 +565,8 @@ class SyncIn(BaseSchema):
 
 class FieldEventOut(Schema):
     status = fields.String(metadata={"description": "accepted, duplicate, rejected or conflict"})
+    judged_at = fields.String(metadata={"description": "The time the rules judged the action on (ISO 8601)."})
+    time_basis = fields.String(metadata={"description": "server, device_corrected or device_bounded"})
     original_status = fields.String()
     client_event_id = fields.String(allow_none=True)
     task_id = fields.Integer(allow_none=True, metadata={"description": "null when a rejected event named none"})
@@ -590,6 +601,17 @@ class RouteOut(Schema):
                                                                    "the agreement kind the outcome needs, if any."})
     stops = fields.List(fields.Dict(), metadata={"description": "Ordered stops: task, planned times, case (amount "
                                                                 "due), debtor (masked phone), history."})
+    withdrawn = fields.List(fields.Nested("WithdrawnStopOut"), metadata={
+        "description": "Stops of the day the rules took off the route since it was planned, with why."})
+    server_time = fields.AwareDateTime(metadata={"description": "The server's clock, the one every rule is judged on."})
+
+
+class WithdrawnStopOut(Schema):
+    task_id = fields.Integer()
+    loan_ref = fields.String()
+    rule_id = fields.String(allow_none=True)
+    reason_en = fields.String(allow_none=True)
+    reason_zh = fields.String(allow_none=True)
 
 
 class RecordingOut(Schema):
@@ -787,7 +809,7 @@ class BoardOut(Schema):
 class JobParams(BaseSchema):
     date = fields.Date(metadata={"description": "plan_day, evaluate_agreements: the day."})
     teams = fields.List(Code(), validate=validate.Length(max=200),
-                        metadata={"description": "plan_day: only these teams."})
+                        metadata={"description": "plan_day, check_tasks: only these teams."})
     format = fields.String(validate=validate.OneOf(("csv", "ndjson")),
                            metadata={"description": "Exports: csv (default) or ndjson."})
     filters = fields.Dict(keys=fields.String(), metadata={
@@ -798,7 +820,7 @@ class JobParams(BaseSchema):
 
 class JobIn(BaseSchema):
     name = fields.String(required=True, validate=validate.OneOf(
-        ("plan_day", "evaluate_agreements", "export_audit_events", "export_visits")))
+        ("plan_day", "evaluate_agreements", "check_tasks", "export_audit_events", "export_visits")))
     params = fields.Nested(JobParams, load_default=dict)
 
 

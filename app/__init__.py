@@ -72,6 +72,8 @@ def create_app(config=None):
 
 
 def _install_clock(app):
+    if app.config.get("CLOCK_FILE") and app.config.get("CLOCK") is None:
+        app.config["CLOCK"] = clock.FileClock(app.config["CLOCK_FILE"])
     start = app.config.get("CLOCK_START")
     if start and app.config.get("CLOCK") is None:
         try:
@@ -119,6 +121,8 @@ def _configure_sqlite(engine):
 def _install_request_hooks(app):
     @app.before_request
     def identify_request():
+        # The server's receive time: what an online field action is judged on.
+        g.received_at = clock.now()
         incoming = request.headers.get("X-Request-ID", "")
         g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
         g.client_ip = request.remote_addr or "unknown"

@@ -65,6 +65,7 @@ PERMISSIONS = {
 JOB_PERMISSIONS = {
     "plan_day": "jobs:run",
     "evaluate_agreements": "jobs:run",
+    "check_tasks": "jobs:run",
     "export_audit_events": "audit:read",
     "export_visits": "audit:visits",
 }

@@ -76,6 +76,8 @@ def from_environment(instance_path):
         "AUDIT_VERIFY_WORKERS": _int("AUDIT_VERIFY_WORKERS", 1),
         # Testing and development only: the served app's clock starts at this instant (ISO 8601).
         "CLOCK_START": os.environ.get("CLOCK_START") or None,
+        # Testing and development only: a file the tests write the served app's time into.
+        "CLOCK_FILE": os.environ.get("CLOCK_FILE") or None,
     }
 
 
@@ -90,7 +92,8 @@ def check(config):
             "refuses to start without a secret key of its own. Set SECRET_KEY to a long random "
             "value, or APP_ENV=development to run locally."
         )
-    if config.get("CLOCK_START") and env == "production":
-        raise ConfigError("CLOCK_START is for testing and development: production runs on the real clock")
+    for name in ("CLOCK_START", "CLOCK_FILE"):
+        if config.get(name) and env == "production":
+            raise ConfigError(f"{name} is for testing and development: production runs on the real clock")
     if len(config["SECRET_KEY"]) < 16 and env == "production":
         raise ConfigError("SECRET_KEY is too short: use at least 16 random characters")

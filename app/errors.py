@@ -15,6 +15,9 @@ log = logging.getLogger(__name__)
 class DomainError(Exception):
     status = 400
     code = "bad_request"
+    # A refusal that is itself on record (a refused move): the request keeps what it wrote
+    # about the refusal, and nothing else, since the attempt was undone before raising.
+    keep_record = False
 
     def __init__(self, message, *, fields=None, code=None, details=None):
         super().__init__(message)
@@ -105,7 +108,12 @@ def _rollback():
 
 
 def _handle_domain_error(exc):
-    _rollback()
+    if exc.keep_record:
+        from app.extensions import db
+
+        db.session.commit()
+    else:
+        _rollback()
     extra = {}
     if isinstance(exc, PolicyViolation):
         extra = {"rule_id": exc.rule_id, "profile_version": exc.profile_version}

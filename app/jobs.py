@@ -1,4 +1,5 @@
-"""Background work: nightly planning, the daily agreement evaluation, large exports
+"""Background work: nightly planning, the daily agreement evaluation, the daily
+re-check of committed tasks against the rules, large exports
 of the audit log and the visit log (written to storage, downloaded once finished).
 
 With ``REDIS_URL`` set, jobs go to an RQ queue on Redis and run in workers
@@ -54,6 +55,18 @@ def evaluate_agreements(params, job=None):
     return {"date": day.isoformat(), **evaluate(day)}
 
 
+def check_tasks(params, job=None):
+    """The daily re-check of committed work: tasks whose day ended unstarted are withdrawn
+    (back to the planner's pool), and every task of today and later is judged again
+    (a training that expired overnight, a clearance withdrawn, a profile changed)."""
+    from app.services import door
+
+    team_ids = None
+    if params.get("teams"):
+        team_ids = list(db.session.scalars(select(Team.id).where(Team.code.in_(params["teams"]))))
+    return door.sweep(team_ids)
+
+
 def _exporter(produce):
     """A job that writes an audit pull to storage, as the user who asked for it sees it."""
 
@@ -83,7 +96,7 @@ def _exporter(produce):
     return export
 
 
-JOBS = {"plan_day": plan_day, "evaluate_agreements": evaluate_agreements,
+JOBS = {"plan_day": plan_day, "evaluate_agreements": evaluate_agreements, "check_tasks": check_tasks,
         "export_audit_events": _exporter(audit_log.export_events), "export_visits": _exporter(audit_log.export_visits)}
 
 

@@ -30,7 +30,9 @@ from app.extensions import db
 
 ROLES = ("agent", "supervisor", "auditor", "admin")
 STAGES = ("notice", "remote_contact", "field_visit", "agreement", "resolved", "closed")
-TASK_STATUSES = ("open", "assigned", "checked_in", "done", "cancelled")
+# withdrawn: a task the rules no longer allow (a change made it unlawful, or its day passed
+# unstarted); its reason names the rule. The case goes back to the planner's pool.
+TASK_STATUSES = ("open", "assigned", "checked_in", "done", "cancelled", "withdrawn")
 CONTACT_CHANNELS = ("call", "sms", "letter", "email", "app_message", "in_person")
 CONTACT_PURPOSES = ("contact", "overdue_notice", "validation_notice", "visit_notice")
 CONTACT_RESULTS = ("reached", "no_answer", "voicemail", "wrong_number", "refused", "delivered", "failed")
@@ -45,7 +47,13 @@ DEBTOR_FLAGS = (
     "breathing_space",
     "workplace_prohibited",
     "out_of_hours_consent",
+    "place_consent",
 )
+PLACE_KINDS = ("workplace", "hospital", "public")
+# How a field action's time was judged: the server's receive time (online), or the
+# phone's time corrected by its measured clock offset, kept inside what the server can
+# prove (offline), possibly moved to that bound ("device_bounded").
+TIME_BASES = ("server", "device_corrected", "device_bounded")
 AGREEMENT_KINDS = ("promise", "instalment")
 AGREEMENT_STATUSES = ("pending_approval", "active", "kept", "broken", "cancelled")
 INSTALMENT_STATUSES = ("open", "paid", "late", "missed")
@@ -233,6 +241,9 @@ class Debtor(db.Model):
     availability: Mapped[list] = mapped_column(JSON, default=list)
     # Flags that bear on the conduct policy, e.g. {"dispute": true, "cease": false}.
     flags: Mapped[dict] = mapped_column(JSON, default=dict)
+    # Other places the case knows of, where the profile may forbid visits:
+    # [{"kind": "workplace"|"hospital"|"public", "address": "...", "lat": .., "lon": ..}].
+    places: Mapped[list] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -324,7 +335,7 @@ class VisitTask(db.Model):
     __tablename__ = "visit_tasks"
     __table_args__ = (
         CheckConstraint(_in("status", TASK_STATUSES), name="status_known"),
-        CheckConstraint("status = 'open' OR status = 'cancelled' OR crew_id IS NOT NULL", name="assigned_has_crew"),
+        CheckConstraint("status IN ('open', 'cancelled', 'withdrawn') OR crew_id IS NOT NULL", name="assigned_has_crew"),
         CheckConstraint("priority >= 0 AND priority <= 100", name="priority_range"),
         UniqueConstraint("case_id", "visit_date", name="uq_visit_tasks_case_date"),
     )
@@ -380,8 +391,11 @@ class Visit(db.Model):
     task_id: Mapped[int] = mapped_column(ForeignKey("visit_tasks.id"), unique=True)
     crew_id: Mapped[int] = mapped_column(ForeignKey("crews.id"), index=True)
     collector_id: Mapped[int] = mapped_column(ForeignKey("collectors.id"), index=True)
+    # The time every rule was judged on; beside it the phone's clock and the server's receive time.
     check_in_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     check_in_device_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    check_in_received_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    check_in_basis: Mapped[str | None] = mapped_column(String(20))
     check_in_lat: Mapped[float] = mapped_column()
     check_in_lon: Mapped[float] = mapped_column()
     check_in_accuracy_m: Mapped[float | None] = mapped_column()
@@ -389,6 +403,8 @@ class Visit(db.Model):
     check_in_mock: Mapped[bool] = mapped_column(Boolean, default=False)
     check_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     check_out_device_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    check_out_received_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    check_out_basis: Mapped[str | None] = mapped_column(String(20))
     check_out_lat: Mapped[float | None] = mapped_column()
     check_out_lon: Mapped[float | None] = mapped_column()
     check_out_accuracy_m: Mapped[float | None] = mapped_column()
@@ -396,6 +412,8 @@ class Visit(db.Model):
     check_out_mock: Mapped[bool] = mapped_column(Boolean, default=False)
     outcome: Mapped[str | None] = mapped_column(String(40))
     outcome_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    outcome_device_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    outcome_received_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     person_met: Mapped[str | None] = mapped_column(String(40))
     notes: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -537,6 +555,43 @@ class ClientEvent(db.Model):
     payload: Mapped[dict] = mapped_column(JSON, default=dict)
     response: Mapped[dict] = mapped_column(JSON, default=dict)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The phone that sent it, its place in that phone's outbox, its clock, and the time judged.
+    device_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id"), index=True)
+    device_seq: Mapped[int | None] = mapped_column(BigInteger)
+    device_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    judged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    time_basis: Mapped[str | None] = mapped_column(String(20))
+
+
+class Device(db.Model):
+    """A phone, as it names itself (``X-Device-Id``) for one account, and what the server
+    measured of it at its latest contact: its clock's offset and its outbox's high-water mark."""
+
+    __tablename__ = "devices"
+    __table_args__ = (UniqueConstraint("user_id", "device_key", name="uq_devices_user_key"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    device_key: Mapped[str] = mapped_column(String(64))
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The server's time of the latest request, the phone's clock in it, and their difference.
+    last_contact_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_device_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    offset_ms: Mapped[int | None] = mapped_column(BigInteger)
+    # The highest outbox sequence number the phone had handed out at that contact.
+    seq_high: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class DeviceContact(db.Model):
+    """The last time the server heard from a phone while its outbox's high-water mark was
+    ``seq_high``: an event numbered above it was queued after ``at``, and is never judged
+    earlier."""
+
+    __tablename__ = "device_contacts"
+    __table_args__ = (UniqueConstraint("device_id", "seq_high", name="uq_device_contacts_seq"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id"))
+    seq_high: Mapped[int] = mapped_column(BigInteger)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class AuditEvent(db.Model):

@@ -12,7 +12,7 @@ only, for a machine without PostgreSQL; it is never the default.
 import os
 import uuid
 from contextlib import contextmanager
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import datetime, time, timedelta, timezone
 
 import flask_sqlalchemy.session
 import pytest
@@ -66,8 +66,10 @@ def throwaway_database(backend, tmp_path_factory, name_hint="t"):
 
 def make_app(url, tmp_path, **overrides):
     from app import create_app
+    from app.clock import FrozenClock
 
     config = {
+        "CLOCK": FrozenClock(TEST_NOW),
         "TESTING": True,
         "APP_ENV": "testing",
         "SECRET_KEY": TEST_SECRET,
@@ -136,9 +138,11 @@ class _JoinedSession(flask_sqlalchemy.session.Session):
 
 @pytest.fixture()
 def db(app):
-    """The test's transaction: every session of the test joins it; it is rolled back at the end."""
+    """The test's transaction: every session of the test joins it; it is rolled back at the end.
+    The server's clock stands at ``TEST_NOW`` when the test begins."""
     from app.extensions import db as _db
 
+    app.config["CLOCK"].set(TEST_NOW)
     with app.app_context():
         connection = _db.engine.connect()
         outer = connection.begin()
@@ -155,16 +159,10 @@ def db(app):
 
 
 @pytest.fixture()
-def clock(app):
+def clock(app, db):
     """The server's clock for this test, standing at ``TEST_NOW`` until the test moves it
     (``clock.set(moment)``, ``clock.advance(minutes=5)``)."""
-    from app.clock import FrozenClock
-
-    frozen = FrozenClock(TEST_NOW)
-    previous = app.config.get("CLOCK")
-    app.config["CLOCK"] = frozen
-    yield frozen
-    app.config["CLOCK"] = previous
+    return app.config["CLOCK"]
 
 
 @pytest.fixture()
@@ -200,11 +198,20 @@ def query_counter(app, db):
 # ---------------------------------------------------------------- factories
 
 class Factory:
-    """Small builders of valid rows, committed to the test's transaction."""
+    """Small builders of valid rows, committed to the test's transaction. Times and dates
+    are taken from the server's (test) clock, never the wall clock."""
 
     def __init__(self, app, db):
         self.app, self.db = app, db
         self.n = 0
+
+    def now(self):
+        return self.app.config["CLOCK"]()
+
+    def today(self, zone="Asia/Shanghai"):
+        from zoneinfo import ZoneInfo
+
+        return self.now().astimezone(ZoneInfo(zone)).date()
 
     def _next(self):
         self.n += 1
@@ -246,7 +253,7 @@ class Factory:
                                password_hash=password_hash, role=role, active=kw.pop("active", True),
                                team_id=team.id if team else None, region_id=region.id if region else None, **kw))
 
-    def token(self, user, expires_in=timedelta(hours=1)):
+    def token(self, user, expires_in=timedelta(days=3)):
         """Headers with a bearer token for the user (no login round-trip)."""
         import secrets
 
@@ -255,7 +262,7 @@ class Factory:
 
         raw = secrets.token_urlsafe(24)
         self._save(ApiToken(user_id=user.id, token_hash=_token_digest(raw),
-                            expires_at=datetime.now(timezone.utc) + expires_in))
+                            expires_at=self.now() + expires_in))
         return {"Authorization": f"Bearer {raw}"}
 
     def collector(self, team=None, crew=None, user=None, lat=31.23, lon=121.47, **kw):
@@ -284,7 +291,7 @@ class Factory:
     def training(self, collector, module="law_compliance", passed_at=None, expires_at=None):
         from app.models import TrainingRecord
 
-        passed_at = passed_at or date.today() - timedelta(days=30)
+        passed_at = passed_at or self.today() - timedelta(days=30)
         return self._save(TrainingRecord(collector_id=collector.id, module=module, passed_at=passed_at,
                                          expires_at=expires_at or passed_at + timedelta(days=365)))
 
@@ -294,14 +301,14 @@ class Factory:
         for _ in range(size):
             member = self.collector(team=team, crew=crew, lat=lat, lon=lon, languages=list(languages))
             for module in modules if modules is not None else ("law_compliance", "communication"):
-                self.training(member, module=module, passed_at=date.today() - timedelta(days=30))
+                self.training(member, module=module, passed_at=self.today() - timedelta(days=30))
         return crew
 
     def contact(self, case, purpose="contact", days_ago=3, result="no_answer", planned_visit_date=None):
         from app.models import ContactAttempt
 
         return self._save(ContactAttempt(case_id=case.id, channel="call", purpose=purpose, result=result,
-                                         occurred_at=datetime.now(timezone.utc) - timedelta(days=days_ago),
+                                         occurred_at=self.now() - timedelta(days=days_ago),
                                          planned_visit_date=planned_visit_date))
 
     def dispatchable_case(self, team, lat=31.2317, lon=121.4846, **kw):

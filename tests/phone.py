@@ -4,8 +4,9 @@
 
 It signs in, fetches the route, works the first stops online (check-in, outcome,
 an agreement, a recording, check-out), then works the rest "offline": the events
-are queued and sent as one sync batch, and the batch is sent a second time as a
-phone does when it never saw the first answer. Only the standard library is used,
+are queued (numbered in the phone's outbox) and sent as one sync batch, and the batch
+is sent a second time as a phone does when it never saw the first answer. Every
+request names the phone and says what its clock reads. Only the standard library is used,
 so it runs anywhere the server is reachable.
 """
 import hashlib
@@ -15,18 +16,35 @@ import urllib.error
 import urllib.request
 import uuid
 from decimal import ROUND_DOWN, Decimal
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 
 class Phone:
-    def __init__(self, base_url, timeout=30):
+    """A phone as the server sees one: it names itself, says what its clock reads, and
+    numbers every action it queues (its outbox), on every request."""
+
+    def __init__(self, base_url, timeout=30, clock=None):
         self.base = base_url.rstrip("/")
         self.token = None
         self.timeout = timeout
+        self.device_id = f"phone-{uuid.uuid4().hex}"
+        self.seq = 0
+        # The phone's clock: by default it reads the time of the action it is sending.
+        self.clock = clock
+        self.reads = None
+
+    def number(self, events):
+        """Give queued events their outbox numbers, as the app does when it saves them."""
+        for event in events:
+            self.seq += 1
+            event["seq"] = self.seq
+        return events
 
     def call(self, method, path, body=None, *, raw=None, content_type=None):
-        data, headers = None, {}
+        data, headers = None, {"X-Device-Id": self.device_id, "X-Device-Seq": str(self.seq)}
+        reads = self.clock() if self.clock else self.reads
+        headers["X-Device-Time"] = (reads or datetime.now(timezone.utc)).isoformat()
         if body is not None:
             data, headers["Content-Type"] = json.dumps(body).encode(), "application/json"
         if raw is not None:
@@ -75,17 +93,31 @@ def _position(stop, at):
             "device_time": at.isoformat(), "mock_location": False}
 
 
-def play_day(base_url, username, password, day, online_stops=2, start=time(10, 0)):
-    """Work the crew's day; return what was sent and what the server answered."""
+def play_day(base_url, username, password, day, online_stops=2, start=time(10, 0), server_clock=None):
+    """Work the crew's day from ``start`` (the debtors' local time); return what was sent
+    and what the server answered. ``server_clock(moment)``, when given, moves the server's
+    clock along with the phone's (a test's served app); else the phone's clock is the
+    wall clock's reading of the day it plays."""
     phone = Phone(base_url)
     phone.login(username, password)
     route = phone.route(day)
     stops = [s for s in route["stops"] if s["status"] == "assigned"]
     zone = ZoneInfo(stops[0]["debtor"]["timezone"]) if stops else ZoneInfo("UTC")
     clock = datetime.combine(day, start, zone)
+
+    def now(moment):
+        phone.reads = moment
+        if server_clock is not None:
+            server_clock(moment)
+
+    if server_clock is not None:
+        now(clock)
+        phone.login(username, password)  # a sign-in of that day, not one that expired on the way
+
     report = {"stops": len(stops), "online": [], "batch": [], "batch_again": [], "events_sent": 0}
     for index, stop in enumerate(stops[:online_stops]):
         task = stop["task_id"]
+        now(clock)
         status, answer = phone.call("POST", f"/api/v1/agent/tasks/{task}/check-in",
                                     {"client_event_id": _event_id("in", task), **_position(stop, clock)})
         report["online"].append(("check_in", status, answer.get("status") if isinstance(answer, dict) else None))
@@ -103,6 +135,7 @@ def play_day(base_url, username, password, day, online_stops=2, start=time(10, 0
                                     {"client_event_id": _event_id("visit", task), **outcome})
         report["online"].append(("visit", status, answer.get("status")))
         clock += timedelta(minutes=20)
+        now(clock)
         status, answer = phone.call("POST", f"/api/v1/agent/tasks/{task}/check-out",
                                     {"client_event_id": _event_id("out", task), **_position(stop, clock)})
         report["online"].append(("check_out", status, answer.get("status")))
@@ -120,6 +153,8 @@ def play_day(base_url, username, password, day, online_stops=2, start=time(10, 0
                        **_position(stop, clock)})
         clock += timedelta(minutes=2)
     if queued:
+        phone.number(queued)
+        now(clock + timedelta(minutes=30))  # back online after the last offline stop
         status, answer = phone.call("POST", "/api/v1/agent/sync", {"events": queued})
         report["batch"] = [r["status"] for r in answer["results"]] if status == 200 else [status]
         status, answer = phone.call("POST", "/api/v1/agent/sync", {"events": queued})

@@ -14,7 +14,7 @@ def field_day(db, *, day, phones=1, stops=10, password="agent-password", passwor
     from app.models import Case, Collector, ContactAttempt, Crew, Debtor, Region, Team, TrainingRecord, User, VisitTask
 
     password_hash = password_hash or hash_password(password)
-    contacted = datetime.now(ZoneInfo(SHANGHAI)) - timedelta(days=3)
+    contacted = datetime.combine(day, time(10), ZoneInfo(SHANGHAI)) - timedelta(days=3)
     region = Region(code="SH", name="Shanghai", timezone=SHANGHAI)
     db.session.add(region)
     db.session.flush()

@@ -67,10 +67,29 @@ class _Blocking(_Section):
     complaint_against_collector = fields.Boolean(required=True)
 
 
+PLACE_TREATMENTS = ("never", "when_prohibited", "unless_consent", "allowed")
+
+
 class _Place(_Section):
     registered_address_only = fields.Boolean(required=True)
     geofence_radius_m = fields.Integer(required=True, strict=True, validate=validate.Range(10, 10000))
+    # With registered_address_only: a check-in farther than this from the address is refused.
+    max_distance_m = fields.Integer(required=True, strict=True, validate=validate.Range(10, 100000))
     max_accuracy_m = fields.Integer(required=True, strict=True, validate=validate.Range(1, 10000))
+    # Other places the case knows of (the debtor's ``places``): how a check-in there is treated.
+    workplace = fields.String(required=True, validate=validate.OneOf(PLACE_TREATMENTS))
+    hospital = fields.String(required=True, validate=validate.OneOf(PLACE_TREATMENTS))
+    public = fields.String(required=True, validate=validate.OneOf(PLACE_TREATMENTS))
+
+    @validates_schema
+    def hard_limit_outside_the_geofence(self, data, **kwargs):
+        if data.get("max_distance_m", 0) < data.get("geofence_radius_m", 0):
+            raise ValidationError("must be at least geofence_radius_m", "max_distance_m")
+
+
+class _ClockRules(_Section):
+    # The phone's clock is evidence, the server's the judge: a difference beyond this is flagged.
+    max_skew_seconds = fields.Integer(required=True, strict=True, validate=validate.Range(1, 86400))
 
 
 class _Recording(_Section):
@@ -118,6 +137,7 @@ class _ProfileSchema(Schema):
     before_first_visit = fields.Nested(_BeforeFirstVisit, required=True)
     blocking = fields.Nested(_Blocking, required=True)
     place = fields.Nested(_Place, required=True)
+    clock = fields.Nested(_ClockRules, required=True)
     recording = fields.Nested(_Recording, required=True)
     frequency = fields.Nested(_Frequency, required=True)
     agreements = fields.Nested(_Agreements, required=True)
@@ -140,6 +160,7 @@ class Profile:
     before_first_visit: dict
     blocking: dict
     place: dict
+    clock: dict
     recording: dict
     frequency: dict
     agreements: dict

@@ -45,8 +45,8 @@ REASONS = {
     "blocking_flag": ("No visit while the debtor is flagged '{flag}'.", "债务人标记为“{flag}”期间不得上门。"),
     "complaint_under_review": ("A complaint against collector {collector} by this debtor is under review.",
                                "该债务人对催收员{collector}的投诉正在处理中。"),
-    "frequency_cap": ("The debtor was visited on {last}; the next visit may be on {next} at the earliest.",
-                      "债务人已于{last}被上门；最早可在{next}再次上门。"),
+    "frequency_cap": ("The debtor has another visit on {other} (made or planned); visits must be at least {days} "
+                      "day(s) apart.", "债务人在{other}已有上门（已完成或已计划）；两次上门至少间隔{days}天。"),
     "frequency_override": ("Visit planned within {days} day(s) of the last one ({last}) by manual override.",
                            "经人工指派，在上次上门（{last}）后{days}天内再次上门。"),
     "crew_membership": ("Collector {collector} is not on the crew this task is assigned to.",
@@ -66,7 +66,30 @@ REASONS = {
     "waiver_limit": ("A waiver of {percent:.1f}% exceeds the {limit}% limit; a supervisor must approve it.",
                      "减免比例{percent:.1f}%超过{limit}%的上限，需主管审批。"),
     "complaint_received": ("A complaint was received: {category}.", "收到投诉：{category}。"),
+    "planned_day": ("This visit is planned for {planned}; it is {today} in the debtor's time zone ({tz}).",
+                    "该上门任务计划在{planned}；债务人当地（{tz}）现在是{today}。"),
+    "case_stage": ("The case is in {stage}, not in field visits.", "该案件处于“{stage}”阶段，不在上门催收阶段。"),
+    "crew_inactive": ("Crew {crew} is not active.", "小组{crew}已停用。"),
+    "stated_availability": ("Outside the debtor's stated availability on {date} ({tz}); it is {local}.",
+                            "不在债务人声明的可接待时间内（{date}，{tz}），当前为{local}。"),
+    "registered_address_only": ("Check-in {distance_m:.0f} m from the registered address; beyond {limit_m} m it is "
+                                "not a visit to the registered address.",
+                                "签到位置距登记住址{distance_m:.0f}米，超过{limit_m}米，不属于登记住址上门。"),
+    "workplace": ("Check-in at the debtor's workplace ({distance_m:.0f} m from it): no visits there{unless}.",
+                  "签到位置在债务人工作单位（相距{distance_m:.0f}米）：不得在此上门{unless_zh}。"),
+    "hospital": ("Check-in at a hospital the debtor attends ({distance_m:.0f} m from it): no visits there{unless}.",
+                 "签到位置在债务人就诊的医院（相距{distance_m:.0f}米）：不得在此上门{unless_zh}。"),
+    "public_place": ("Check-in at a public place known for the debtor ({distance_m:.0f} m from it): no visits "
+                     "there{unless}.", "签到位置在与债务人相关的公共场所（相距{distance_m:.0f}米）：不得在此上门{unless_zh}。"),
+    "one_visit_at_a_time": ("Crew {crew} is still checked in at another door (task {task}); check out there first.",
+                            "小组{crew}仍在另一处上门（任务{task}）签到中；请先在那里签退。"),
+    "clock_skew": ("The phone's clock said {device}; the time judged was {judged} ({seconds:.0f} s apart, the limit "
+                   "is {limit_s} s).", "手机时间为{device}，判定时间为{judged}（相差{seconds:.0f}秒，上限{limit_s}秒）。"),
 }
+
+# How a visit at another place the case knows of is treated, per profile ([place] in the profile).
+PLACE_KINDS = {"workplace": "workplace", "hospital": "hospital", "public": "public_place"}
+PLACE_TREATMENTS = ("never", "when_prohibited", "unless_consent", "allowed")
 
 FLAG_LABELS = {
     "dispute": ("dispute open", "争议处理中"),
@@ -151,12 +174,13 @@ def debtor_conditions(flags):
     return active
 
 
-def task_blockers(profile, *, debtor_flags, contact_attempts, visit_date, debtor_tz, last_visit_date=None,
+def task_blockers(profile, *, debtor_flags, contact_attempts, visit_date, debtor_tz, visit_days=(),
                   override_frequency=False):
     """Why this debtor may not be visited on ``visit_date``: a list of refusals (empty: dispatchable).
 
     ``contact_attempts``: objects with ``purpose``, ``result``, ``occurred_at`` (UTC) and
-    ``planned_visit_date``. ``last_visit_date``: the debtor's most recent visit, if any.
+    ``planned_visit_date``. ``visit_days``: the debtor's other visit days (local dates),
+    made or committed, whoever made them.
     """
     refusals = []
     conditions = debtor_conditions(debtor_flags)
@@ -179,25 +203,33 @@ def task_blockers(profile, *, debtor_flags, contact_attempts, visit_date, debtor
         if not any(a.purpose == "visit_notice" and a.result != "failed" and a.planned_visit_date == visit_date
                    and a.occurred_at.astimezone(zone).date() <= latest for a in before):
             refusals.append(_deny(profile, "visit_notice", date=visit_date, days=rules["notice_min_days"]))
-    cap = frequency_refusal(profile, last_visit_date, visit_date)
+    cap = frequency_refusal(profile, visit_days, visit_date)
     if cap is not None and not override_frequency:
         refusals.append(cap)
     return refusals
 
 
-def frequency_refusal(profile, last_visit_date, visit_date):
+def _too_close(profile, visit_days, visit_date):
+    """The nearest other visit day closer to ``visit_date`` than the profile allows, or None."""
     days = profile.frequency["min_days_between_visits"]
-    if not days or last_visit_date is None or (visit_date - last_visit_date).days >= days:
+    close = [d for d in visit_days or () if abs((visit_date - d).days) < days] if days else []
+    return min(close, key=lambda d: (abs((visit_date - d).days), d)) if close else None
+
+
+def frequency_refusal(profile, visit_days, visit_date):
+    """At most one visit per debtor in any ``min_days_between_visits`` days, before or after."""
+    other = _too_close(profile, visit_days, visit_date)
+    if other is None:
         return None
-    return _deny(profile, "frequency_cap", last=last_visit_date, next=last_visit_date + timedelta(days=days))
+    return _deny(profile, "frequency_cap", other=other, days=profile.frequency["min_days_between_visits"])
 
 
-def frequency_override_flag(profile, last_visit_date, visit_date):
+def frequency_override_flag(profile, visit_days, visit_date):
     """The flag a manual override of the frequency cap raises, or None if no cap was broken."""
-    if frequency_refusal(profile, last_visit_date, visit_date) is None:
+    other = _too_close(profile, visit_days, visit_date)
+    if other is None:
         return None
-    return _flag(profile, "frequency_override", days=profile.frequency["min_days_between_visits"],
-                 last=last_visit_date)
+    return _flag(profile, "frequency_override", days=profile.frequency["min_days_between_visits"], last=other)
 
 
 def _add_months(day, months):
@@ -228,6 +260,8 @@ def crew_blockers(profile, crew, on_date):
     """Why this crew may not be dispatched on ``on_date`` (empty: eligible)."""
     members = [m for m in crew.members if m.active]
     refusals = []
+    if not getattr(crew, "active", True):
+        refusals.append(_deny(profile, "crew_inactive", crew=crew.code))
     if len(members) < profile.crew["min_size"]:
         refusals.append(_deny(profile, "crew_size", min_size=profile.crew["min_size"], crew=crew.code,
                               size=len(members)))
@@ -244,6 +278,33 @@ def complaint_conflict(profile, crew, collectors_under_complaint):
         if member.id in collectors_under_complaint:
             return _deny(profile, "complaint_under_review", collector=member.code)
     return None
+
+
+def case_stage_refusal(profile, stage):
+    """Only a case in field visits may be visited."""
+    return None if stage == "field_visit" else _deny(profile, "case_stage", stage=stage)
+
+
+def visit_refusals(profile, *, case_stage, debtor_flags, contact_attempts, visit_date, debtor_tz, availability,
+                   visit_days=(), crew=None, collectors_under_complaint=(), override_frequency=False):
+    """Everything that forbids ``crew`` visiting this debtor on ``visit_date``, time of day aside.
+
+    The one list of day rules: planning, committing, a manual move, the check-in at the
+    door and the withdrawal of tasks after a change all ask it, each with the facts as
+    they stand at that moment. Empty: the visit may go ahead that day.
+    """
+    refusals = [r for r in [case_stage_refusal(profile, case_stage)] if r]
+    refusals += task_blockers(profile, debtor_flags=debtor_flags, contact_attempts=contact_attempts,
+                              visit_date=visit_date, debtor_tz=debtor_tz, visit_days=visit_days,
+                              override_frequency=override_frequency)
+    if not visiting_windows(profile, debtor_tz, availability, visit_date):
+        refusals.append(no_window_refusal(profile, visit_date))
+    if crew is not None:
+        refusals += crew_blockers(profile, crew, visit_date)
+        conflict = complaint_conflict(profile, crew, collectors_under_complaint)
+        if conflict is not None:
+            refusals.append(conflict)
+    return refusals
 
 
 def visiting_windows(profile, debtor_tz, availability, visit_date):
@@ -276,19 +337,81 @@ def _clock(text):
 
 # ---------------------------------------------------------------- at the door
 
-def check_in_time(profile, debtor_tz, at_utc, consent=False):
+def planned_day(profile, planned, debtor_tz, at_utc):
+    """A visit happens on the day it was planned for, in the debtor's zone."""
+    today = at_utc.astimezone(ZoneInfo(debtor_tz)).date()
+    if today == planned:
+        return _allow(profile, "planned_day")
+    return _deny(profile, "planned_day", planned=planned, today=today, tz=debtor_tz)
+
+
+def check_in_time(profile, debtor_tz, at_utc, consent=False, availability=None):
     """(decision, flag): refused outside visiting hours, unless the profile lets the
-    debtor's recorded consent stand, in which case it is allowed and flagged."""
+    debtor's recorded consent stand, in which case it is allowed and flagged; refused
+    outside the debtor's stated availability (the windows the planner honours too)."""
     zone = ZoneInfo(debtor_tz)
     local = at_utc.astimezone(zone)
     hours = profile.visiting_hours
     values = {"start": _hhmm(hours["start"]), "end": _hhmm(hours["end"]), "tz": debtor_tz,
               "local": local.strftime("%H:%M")}
     if hours["start"] <= local.time() < hours["end"]:
+        if availability and not any(a <= at_utc < b for a, b in
+                                    visiting_windows(profile, debtor_tz, availability, local.date())):
+            return _deny(profile, "stated_availability", date=local.date(), tz=debtor_tz,
+                         local=values["local"]), None
         return _allow(profile, "visiting_hours"), None
     if consent and hours["consent_allows_outside"]:
         return _allow(profile, "visiting_hours"), _flag(profile, "out_of_hours", "visiting_hours_consent", **values)
     return _deny(profile, "visiting_hours", **values), None
+
+
+def check_in_where(profile, distance_m, places=(), debtor_flags=None):
+    """Refusals for where a check-in was made: too far from the registered address for a
+    profile that allows only that address, or at another place the case knows of (a
+    workplace, a hospital, a public place) that the profile forbids.
+
+    ``places``: the debtor's other known places as (kind, distance of the check-in
+    from it in metres); ``distance_m``: from the registered address.
+    """
+    place, refusals = profile.place, []
+    flags = debtor_conditions(debtor_flags)
+    if place["registered_address_only"] and distance_m is not None and distance_m > place["max_distance_m"]:
+        refusals.append(_deny(profile, "registered_address_only", distance_m=distance_m,
+                              limit_m=place["max_distance_m"]))
+    for kind, away_m in places:
+        treatment = place[kind]
+        near = away_m <= place["geofence_radius_m"] and (distance_m is None or away_m < distance_m)
+        if not near or treatment == "allowed":
+            continue
+        if treatment == "when_prohibited" and "workplace_prohibited" not in flags:
+            continue
+        if treatment == "unless_consent" and "place_consent" in flags:
+            continue
+        unless = (" without the debtor's express consent", "（未经债务人明确同意）") \
+            if treatment == "unless_consent" else \
+            (" (the employer prohibits it)", "（雇主禁止）") if treatment == "when_prohibited" else ("", "")
+        refusals.append(_deny(profile, PLACE_KINDS[kind], distance_m=away_m, unless=unless[0], unless_zh=unless[1]))
+    return refusals
+
+
+def one_visit_at_a_time(profile, crew_code, open_task_id):
+    """A crew is at one door at a time: no check-in while another visit is still open."""
+    if open_task_id is None:
+        return _allow(profile, "one_visit_at_a_time")
+    return _deny(profile, "one_visit_at_a_time", crew=crew_code, task=open_task_id)
+
+
+def clock_skew_flag(profile, device_time, judged_at):
+    """A flag when the phone's clock and the time judged differ by more than the profile allows."""
+    if device_time is None:
+        return None
+    seconds = abs((device_time - judged_at).total_seconds())
+    limit = profile.clock["max_skew_seconds"]
+    if seconds <= limit:
+        return None
+    return _flag(profile, "clock_skew", device=device_time.astimezone(timezone.utc).isoformat(timespec="seconds"),
+                 judged=judged_at.astimezone(timezone.utc).isoformat(timespec="seconds"), seconds=seconds,
+                 limit_s=limit)
 
 
 def check_in_place(profile, distance_m, accuracy_m, mock):
@@ -364,6 +487,7 @@ def phone_limits(profile):
     return {"visiting_hours": {"start": _hhmm(profile.visiting_hours["start"]),
                                "end": _hhmm(profile.visiting_hours["end"])},
             "geofence_radius_m": profile.place["geofence_radius_m"],
+            "max_distance_m": profile.place["max_distance_m"] if profile.place["registered_address_only"] else None,
             "max_accuracy_m": profile.place["max_accuracy_m"],
             "recording_required": profile.recording["required"],
             "recording_min_seconds": profile.recording["min_seconds"],

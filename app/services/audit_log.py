@@ -269,11 +269,14 @@ def _visits_select(args, user):
     stmt = (
         select(Visit.id, Visit.task_id, VisitTask.visit_date, VisitTask.case_id, Case.loan_ref, Case.debtor_id,
                Team.code.label("team"), Crew.code.label("crew"), Collector.code.label("collector"),
-               Visit.check_in_at, Visit.check_in_device_at, Visit.check_in_lat, Visit.check_in_lon,
+               Visit.check_in_at, Visit.check_in_received_at, Visit.check_in_device_at, Visit.check_in_basis,
+               Visit.check_in_lat, Visit.check_in_lon,
                Visit.check_in_accuracy_m, Visit.check_in_distance_m, Visit.check_in_mock,
-               Visit.check_out_at, Visit.check_out_device_at, Visit.check_out_lat, Visit.check_out_lon,
+               Visit.check_out_at, Visit.check_out_received_at, Visit.check_out_device_at, Visit.check_out_basis,
+               Visit.check_out_lat, Visit.check_out_lon,
                Visit.check_out_accuracy_m, Visit.check_out_distance_m, Visit.check_out_mock,
-               Visit.outcome, Visit.outcome_at, Visit.person_met, Visit.notes)
+               Visit.outcome, Visit.outcome_at, Visit.outcome_received_at, Visit.outcome_device_at,
+               Visit.person_met, Visit.notes)
         .join(VisitTask, VisitTask.id == Visit.task_id)
         .join(Case, Case.id == VisitTask.case_id)
         .join(Team, Team.id == Case.team_id)
@@ -344,11 +347,11 @@ def _visit_children(ids):
     return recordings, agreements, flags
 
 
-def _place(at, device_at, lat, lon, accuracy_m, distance_m, mock):
+def _place(at, received_at, device_at, basis, lat, lon, accuracy_m, distance_m, mock):
     if at is None:
         return None
-    return {"at": at, "device_at": device_at, "lat": lat, "lon": lon, "accuracy_m": accuracy_m,
-            "distance_m": distance_m, "mock": mock}
+    return {"at": at, "received_at": received_at, "device_at": device_at, "time_basis": basis, "lat": lat,
+            "lon": lon, "accuracy_m": accuracy_m, "distance_m": distance_m, "mock": mock}
 
 
 def _visit_records(batch):
@@ -357,8 +360,9 @@ def _visit_records(batch):
         "id": row.id, "task_id": row.task_id, "visit_date": row.visit_date,
         "case": {"id": row.case_id, "loan_ref": row.loan_ref}, "debtor_id": row.debtor_id,
         "team": row.team, "crew": row.crew, "collector": row.collector,
-        "check_in": _place(*row[9:16]), "check_out": _place(*row[16:23]),
-        "outcome": row.outcome, "outcome_at": row.outcome_at, "person_met": row.person_met, "notes": row.notes,
+        "check_in": _place(*row[9:18]), "check_out": _place(*row[18:27]),
+        "outcome": row.outcome, "outcome_at": row.outcome_at, "outcome_received_at": row.outcome_received_at,
+        "outcome_device_at": row.outcome_device_at, "person_met": row.person_met, "notes": row.notes,
         "recordings": recordings[row.id], "agreements": agreements[row.id], "flags": flags[row.id],
     } for row in batch]
 
@@ -373,10 +377,11 @@ def visits_page(args, user):
 
 VISIT_CSV_HEADER = (
     "id", "task_id", "visit_date", "case_id", "loan_ref", "debtor_id", "team", "crew", "collector",
-    "check_in_at", "check_in_device_at", "check_in_lat", "check_in_lon", "check_in_accuracy_m",
-    "check_in_distance_m", "check_in_mock", "check_out_at", "check_out_device_at", "check_out_lat",
+    "check_in_at", "check_in_received_at", "check_in_device_at", "check_in_time_basis", "check_in_lat",
+    "check_in_lon", "check_in_accuracy_m", "check_in_distance_m", "check_in_mock",
+    "check_out_at", "check_out_received_at", "check_out_device_at", "check_out_time_basis", "check_out_lat",
     "check_out_lon", "check_out_accuracy_m", "check_out_distance_m", "check_out_mock", "outcome", "outcome_at",
-    "person_met",
+    "outcome_received_at", "outcome_device_at", "person_met",
     "notes", "recording_sha256", "agreement_kind", "agreement_status", "agreement_total", "agreement_currency",
     "flag_kinds", "flag_rule_ids",
 )
@@ -396,15 +401,17 @@ def _joined(items, key):
 
 def _place_cells(place):
     place = place or {}
-    return (_iso(place.get("at")), _iso(place.get("device_at")), place.get("lat"), place.get("lon"),
-            place.get("accuracy_m"), place.get("distance_m"), place.get("mock"))
+    return (_iso(place.get("at")), _iso(place.get("received_at")), _iso(place.get("device_at")),
+            place.get("time_basis"), place.get("lat"), place.get("lon"), place.get("accuracy_m"),
+            place.get("distance_m"), place.get("mock"))
 
 
 def _visit_csv_row(v):
     return (
         v["id"], v["task_id"], v["visit_date"].isoformat(), v["case"]["id"], v["case"]["loan_ref"], v["debtor_id"],
         v["team"], v["crew"], v["collector"], *_place_cells(v["check_in"]), *_place_cells(v["check_out"]),
-        _cell_text(v["outcome"]), _iso(v["outcome_at"]), _cell_text(v["person_met"]), _cell_text(v["notes"]),
+        _cell_text(v["outcome"]), _iso(v["outcome_at"]), _iso(v["outcome_received_at"]), _iso(v["outcome_device_at"]),
+        _cell_text(v["person_met"]), _cell_text(v["notes"]),
         _joined(v["recordings"], "sha256"),
         *(_joined(v["agreements"], k) for k in ("kind", "status", "total", "currency")),
         _joined(v["flags"], "kind"), _joined(v["flags"], "rule_id"),

@@ -7,6 +7,7 @@ from app import audit, authz, clock, geo, money
 from app.errors import Conflict, ValidationFailed
 from app.extensions import db
 from app.models import Case, ContactAttempt, Debtor
+from app.services import door
 from app.services.audit_log import record_personal_reads
 from app.services.common import apply, paginate, snapshot, unique_or_fail
 from app.services.org import check_timezone
@@ -97,6 +98,7 @@ def update_case(case, data, actor):
     apply(case, data, ("product", "days_past_due", "priority"))
     db.session.flush()
     audit.record("case.updated", case, before=before, after=snapshot(case, CASE_FIELDS))
+    door.withdraw_unlawful(case_ids=[case.id], cause="case.updated")
     return case
 
 
@@ -114,6 +116,8 @@ def update_debtor(debtor, data):
     debtor.updated_at = clock.now()
     db.session.flush()
     audit.record("debtor.updated", debtor, before=before, after=snapshot(debtor, DEBTOR_FIELDS))
+    # A flag, a cease request, stated times or places may make committed visits unlawful.
+    door.withdraw_unlawful(debtor_ids=[debtor.id], cause="debtor.updated")
     return debtor
 
 

@@ -6,6 +6,7 @@ from app import audit, authz
 from app.errors import ValidationFailed
 from app.extensions import db
 from app.models import Collector, Crew, TrainingRecord, User
+from app.services import door
 from app.services.common import apply, paginate, snapshot, unique_or_fail
 
 COLLECTOR_FIELDS = ("code", "name", "team_id", "crew_id", "home_lat", "home_lon", "languages",
@@ -67,6 +68,9 @@ def update_collector(collector, data, actor):
         collector.user_id = _agent_user(data["user"], collector.id).id if data["user"] else None
     db.session.flush()
     audit.record("collector.updated", collector, before=before, after=snapshot(collector, COLLECTOR_FIELDS))
+    if collector.crew_id is not None:
+        # Deactivated, vetting withdrawn: the crew's committed visits are judged again.
+        door.withdraw_unlawful(crew_ids=[collector.crew_id], cause="collector.updated")
     return collector
 
 
@@ -128,6 +132,8 @@ def update_crew(crew, data, actor):
     db.session.refresh(crew)
     after = {"name": crew.name, "active": crew.active, "members": [c.code for c in crew.members]}
     audit.record("crew.updated", crew, before=before, after=after)
+    # A crew that shrank, or was stood down, keeps only the visits it may still make.
+    door.withdraw_unlawful(crew_ids=[crew.id], cause="crew.updated")
     return crew
 
 

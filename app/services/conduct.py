@@ -8,6 +8,7 @@ from app.errors import Conflict, NotFound, ValidationFailed
 from app.extensions import db
 from app.models import Case, Collector, Complaint, ConductFlag, Debtor, RepaymentAgreement, Visit
 from app.policy import rules
+from app.services import door
 from app.services.common import paginate
 
 
@@ -101,6 +102,9 @@ def create_complaint(data, user):
                crew_id=collector.crew_id if collector else None, case_id=complaint.case_id, visit_id=visit_id)
     audit.record("complaint.received", complaint, after={"channel": complaint.channel, "category": complaint.category,
                                                          "collector_id": complaint.collector_id})
+    if complaint.collector_id is not None:
+        # The collector's crew is kept away from this debtor from now on.
+        door.withdraw_unlawful(debtor_ids=[debtor_id], cause=f"complaint:{complaint.id}")
     return complaint
 
 

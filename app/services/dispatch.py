@@ -15,12 +15,12 @@ For a date and a team (or every team of a region):
 Every task carries why it went to its crew or why it stayed unassigned: the engine's
 reason, or the policy's rule ids when the policy kept it out of the plan.
 """
-from datetime import datetime, time, timezone
+from datetime import datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import dispatch
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from app import audit, authz, clock, policy
@@ -29,10 +29,7 @@ from app.extensions import db
 from app.models import (
     Case,
     Collector,
-    Complaint,
-    ContactAttempt,
     Crew,
-    Debtor,
     DispatchPlan,
     Region,
     Team,
@@ -40,12 +37,11 @@ from app.models import (
     VisitTask,
 )
 from app.policy import rules
-from app.services import conduct
+from app.services import conduct, door
 from app.services.common import paginate
 
 ACTIVE_TASK = ("assigned", "checked_in", "done")
 STARTED = ("checked_in", "done")
-OPEN_COMPLAINT = ("open", "under_review")
 
 
 def _task_key(case_id):
@@ -78,43 +74,6 @@ def resolve_scope(data, user):
     return teams, region, None
 
 
-# ---------------------------------------------------------------- facts for the policy
-
-def _last_visit_dates(debtor_ids):
-    """The most recent visit day (debtor's local date) of each debtor."""
-    if not debtor_ids:
-        return {}
-    rows = db.session.execute(
-        select(Case.debtor_id, func.max(Visit.check_in_at), Debtor.timezone)
-        .join(VisitTask, VisitTask.id == Visit.task_id).join(Case, Case.id == VisitTask.case_id)
-        .join(Debtor, Debtor.id == Case.debtor_id)
-        .where(Case.debtor_id.in_(debtor_ids)).group_by(Case.debtor_id, Debtor.timezone))
-    out = {}
-    for debtor_id, last, zone in rows:
-        last = last if last.tzinfo else last.replace(tzinfo=timezone.utc)
-        out[debtor_id] = last.astimezone(ZoneInfo(zone)).date()
-    return out
-
-
-def _complaints_by_debtor(debtor_ids):
-    rows = db.session.execute(select(Complaint.debtor_id, Complaint.collector_id).where(
-        Complaint.debtor_id.in_(debtor_ids), Complaint.collector_id.is_not(None),
-        Complaint.status.in_(OPEN_COMPLAINT))) if debtor_ids else []
-    out = {}
-    for debtor_id, collector_id in rows:
-        out.setdefault(debtor_id, set()).add(collector_id)
-    return out
-
-
-def _contacts_by_case(case_ids):
-    out = {case_id: [] for case_id in case_ids}
-    for chunk_start in range(0, len(case_ids), 900):
-        chunk = case_ids[chunk_start:chunk_start + 900]
-        for attempt in db.session.scalars(select(ContactAttempt).where(ContactAttempt.case_id.in_(chunk))):
-            out[attempt.case_id].append(attempt)
-    return out
-
-
 # ---------------------------------------------------------------- the engine's problem
 
 def _hhmm(moment, zone, plan_date):
@@ -124,6 +83,11 @@ def _hhmm(moment, zone, plan_date):
     if local.date() > plan_date:
         return "23:59"
     return local.strftime("%H:%M")
+
+
+def _ceil_minute(moment):
+    return moment if moment == moment.replace(second=0, microsecond=0) else \
+        moment.replace(second=0, microsecond=0) + timedelta(minutes=1)
 
 
 def _crew_unit(crew, capacity_used):
@@ -143,6 +107,28 @@ def _crew_unit(crew, capacity_used):
     }
 
 
+def _resume(unit, started, now, zone):
+    """A day already under way: the crew goes on from where it was last seen (its open
+    visit, else its last check-out) once that visit is over, and never before now;
+    it still ends its day at home. None when no time is left today."""
+    home = (unit["lat"], unit["lon"])
+    start = now
+    visits = [v for v in (t.visit for t in started) if v is not None]
+    if visits:
+        last = max(visits, key=lambda v: v.check_in_at)
+        if last.check_out_at is None:
+            unit["lat"], unit["lon"] = last.check_in_lat, last.check_in_lon
+            start = max(start, last.check_in_at + timedelta(minutes=current_app.config.get("VISIT_SERVICE_MINUTES", 30)))
+        else:
+            unit["lat"], unit["lon"] = last.check_out_lat, last.check_out_lon
+    unit["end_lat"], unit["end_lon"] = home
+    local_start = _ceil_minute(start.astimezone(zone)).strftime("%H:%M")
+    if local_start >= unit["shift"][1] or start.astimezone(zone).date() != now.astimezone(zone).date():
+        return None
+    unit["shift"][0] = max(unit["shift"][0], local_start)
+    return unit
+
+
 def _crews(team_ids):
     return db.session.scalars(
         select(Crew).options(selectinload(Crew.members).selectinload(Collector.trainings),
@@ -150,64 +136,92 @@ def _crews(team_ids):
         .where(Crew.team_id.in_(team_ids), Crew.active.is_(True)).order_by(Crew.code)).all()
 
 
-def _tasks_used(team_ids, plan_date):
-    """Tasks already started or done that day, per crew, and their cases."""
+def _started(team_ids, plan_date):
+    """Tasks already started or done that day, per crew (with their visits)."""
     rows = db.session.execute(
-        select(VisitTask.crew_id, VisitTask.case_id).join(Case, Case.id == VisitTask.case_id)
+        select(VisitTask, Visit).outerjoin(Visit, Visit.task_id == VisitTask.id)
+        .join(Case, Case.id == VisitTask.case_id)
         .where(Case.team_id.in_(team_ids), VisitTask.visit_date == plan_date, VisitTask.status.in_(STARTED)))
-    used, cases = {}, set()
-    for crew_id, case_id in rows:
-        used[crew_id] = used.get(crew_id, 0) + 1
-        cases.add(case_id)
-    return used, cases
+    by_crew = {}
+    for task, visit in rows:
+        task.visit = visit
+        by_crew.setdefault(task.crew_id, []).append(task)
+    return by_crew
+
+
+def _today(zone):
+    return clock.now().astimezone(zone).date()
+
+
+def _open_windows(windows, now, plan_date, today):
+    """Windows of a day as UTC pairs, cut to what is left of it when the day is today."""
+    if plan_date != today:
+        return windows
+    return [(max(a, now), b) for a, b in windows if b > now]
 
 
 def build_problem(teams, zone_name, plan_date):
-    """The engine's problem for these teams on this date, with what the policy decided."""
+    """The engine's problem for these teams on this date, with what the policy decided.
+
+    Planning a day that has started keeps every started or finished stop as it is and
+    plans the rest from each crew's last known position and the current time."""
     engine = policy.current()
     team_ids = [t.id for t in teams]
     zone = ZoneInfo(zone_name)
-    used, started_cases = _tasks_used(team_ids, plan_date)
+    now = clock.now()
+    today = _today(zone)
+    if plan_date < today:
+        raise ValidationFailed("That day is over; plan today or a later day.",
+                               fields={"date": [f"must be {today.isoformat()} or later"]})
+    started = _started(team_ids, plan_date)
+    started_cases = {t.case_id for tasks in started.values() for t in tasks}
 
-    crews, crew_report, eligible_crews = _crews(team_ids), [], []
+    crews, crew_report, eligible_crews, offsets = _crews(team_ids), [], [], {}
     for crew in crews:
         profile = engine.for_team(crew.team)
         refusals = rules.crew_blockers(profile, crew, plan_date)
-        crew_report.append({"crew": crew.code, "team": crew.team.code, "eligible": not refusals,
-                            "members": [m.code for m in crew.members],
-                            "rules": [d.as_dict() for d in refusals]})
-        if not refusals:
-            eligible_crews.append((crew, _crew_unit(crew, used.get(crew.id, 0))))
+        report = {"crew": crew.code, "team": crew.team.code, "eligible": not refusals,
+                  "members": [m.code for m in crew.members], "rules": [d.as_dict() for d in refusals]}
+        crew_report.append(report)
+        if refusals:
+            continue
+        done = started.get(crew.id, [])
+        offsets[crew.code] = len(done)
+        unit = _crew_unit(crew, len(done))
+        if plan_date == today:
+            unit = _resume(unit, done, now, zone)
+            if unit is None:
+                report["eligible"], report["note"] = False, "no working time left today"
+                continue
+        eligible_crews.append((crew, unit))
 
     cases = db.session.scalars(
         select(Case).options(selectinload(Case.debtor), selectinload(Case.team).selectinload(Team.region))
-        .where(Case.team_id.in_(team_ids), Case.stage == "field_visit").order_by(Case.id)).all()
+        .where(Case.team_id.in_(team_ids), Case.stage == "field_visit")
+        .order_by(Case.priority.desc(), Case.id)).all()
     cases = [c for c in cases if c.id not in started_cases]
-    debtor_ids = list({c.debtor_id for c in cases})
-    contacts = _contacts_by_case([c.id for c in cases])
-    last_visits = _last_visit_dates(debtor_ids)
-    complaints = _complaints_by_debtor(debtor_ids)
+    facts = door.day_facts(cases)
 
-    tasks, blocked, context = [], [], {}
+    tasks, blocked, context, planned_debtors = [], [], {}, set()
     for case in cases:
         profile = engine.for_team(case.team)
         debtor = case.debtor
-        refusals = rules.task_blockers(profile, debtor_flags=debtor.flags, contact_attempts=contacts[case.id],
-                                       visit_date=plan_date, debtor_tz=debtor.timezone,
-                                       last_visit_date=last_visits.get(debtor.id))
-        windows = rules.visiting_windows(profile, debtor.timezone, debtor.availability, plan_date)
-        if not windows:
+        refusals = door.day_refusals(case, None, plan_date, facts, replanned_day=plan_date)
+        if debtor.id in planned_debtors:
+            # One visit covers the debtor: a second case of theirs is not planned the same day.
+            refusals += [r for r in [rules.frequency_refusal(profile, {plan_date}, plan_date)] if r]
+        windows = _open_windows(rules.visiting_windows(profile, debtor.timezone, debtor.availability, plan_date),
+                                now, plan_date, today)
+        if not windows and not refusals:
             refusals.append(rules.no_window_refusal(profile, plan_date))
         entry = {"case_id": case.id, "loan_ref": case.loan_ref, "team": case.team.code, "profile": profile.label}
         if refusals:
             blocked.append({**entry, "task": _task_key(case.id), "reason": "policy",
                             "rules": [d.as_dict() for d in refusals]})
             continue
-        excluded = []
-        for crew, _ in eligible_crews:
-            conflict = rules.complaint_conflict(profile, crew, complaints.get(debtor.id, set()))
-            if conflict is not None:
-                excluded.append(crew.code)
+        planned_debtors.add(debtor.id)
+        excluded = [crew.code for crew, _ in eligible_crews
+                    if rules.complaint_conflict(profile, crew, facts.complaints.get(debtor.id, set())) is not None]
         task = {
             "id": _task_key(case.id), "lat": debtor.lat, "lon": debtor.lon,
             "windows": [[_hhmm(a, zone, plan_date), _hhmm(b, zone, plan_date)] for a, b in windows],
@@ -220,7 +234,7 @@ def build_problem(teams, zone_name, plan_date):
         context[task["id"]] = entry
     problem = {"date": plan_date.isoformat(), "timezone": zone_name,
                "collectors": [unit for _, unit in eligible_crews], "tasks": tasks}
-    return problem, {"tasks": context, "blocked": blocked, "crews": crew_report}
+    return problem, {"tasks": context, "blocked": blocked, "crews": crew_report, "offsets": offsets}
 
 
 # ---------------------------------------------------------------- plans
@@ -229,6 +243,8 @@ def create_plan(data, user, time_limit=None):
     """Plan the day: a draft the supervisor previews before committing."""
     teams, region, team = resolve_scope(data, user)
     plan_date = data["date"]
+    # Tasks of days that ended unstarted go back to the pool first, with their reason.
+    door.withdraw_past_days([t.id for t in teams])
     problem, context = build_problem(teams, region.timezone, plan_date)
     engine_plan = dispatch.solve(problem, time_limit=time_limit or current_app.config.get("DISPATCH_TIME_LIMIT"))
     result = _explain(problem, engine_plan, context)
@@ -248,9 +264,11 @@ def _explain(problem, engine_plan, context):
     routes = []
     for route in engine_plan["routes"]:
         stops = []
+        # A day under way: the new stops follow the crew's started and finished ones.
+        offset = context.get("offsets", {}).get(route["collector"], 0)
         for order, stop in enumerate(route["stops"], start=1):
             entry = tasks[stop["task"]]
-            stops.append({**stop, **entry, "sequence": order,
+            stops.append({**stop, **entry, "sequence": offset + order,
                           "why": {"rule": "dispatch.route",
                                   "text": f"Crew {route['collector']} is eligible and has room; the engine's "
                                           f"route reaches the debtor at {stop['arrival']} inside a visiting window."}})
@@ -297,11 +315,23 @@ def current_plan(plan):
         DispatchPlan.region_id == plan.region_id, DispatchPlan.status == "committed")).first()
 
 
+def _plan_team_ids(plan):
+    if plan.team_id is not None:
+        return [plan.team_id]
+    return list(db.session.scalars(select(Team.id).where(Team.region_id == plan.region_id)))
+
+
 def commit_plan(plan, user):
-    """Write the draft's tasks; re-check the policy for each, since facts may have moved."""
+    """Write the draft's tasks. Every rule is judged again against the state at this
+    moment, since facts may have moved since the draft was made (a flag, a complaint, a
+    crew member gone, training lapsed, a visit made or committed elsewhere, the clock):
+    a stop that no longer holds is not committed, and says why."""
     if plan.status != "draft":
         raise Conflict(f"This plan is {plan.status}; only a draft can be committed.")
     zone = ZoneInfo(plan.result["timezone"])
+    now = clock.now()
+    if plan.plan_date < _today(zone):
+        raise Conflict("This draft is for a day that is over; plan again.", code="plan_day_over")
     previous = current_plan(plan)
     if previous is not None:
         previous.status = "superseded"
@@ -312,30 +342,37 @@ def commit_plan(plan, user):
         .where(Case.id.in_(case_ids)))} if case_ids else {}
     existing = {t.case_id: t for t in db.session.scalars(select(VisitTask).where(
         VisitTask.visit_date == plan.plan_date, VisitTask.case_id.in_(case_ids)))} if case_ids else {}
-    crews = {c.code: c for c in db.session.scalars(select(Crew).where(
-        Crew.code.in_([r["crew"] for r in plan.result["routes"]])))}
-    contacts = _contacts_by_case(list(cases))
-    last_visits = _last_visit_dates(list({c.debtor_id for c in cases.values()}))
-    engine = policy.current()
-    changed = 0
+    crews = {c.code: c for c in db.session.scalars(
+        select(Crew).options(selectinload(Crew.members).selectinload(Collector.trainings))
+        .where(Crew.code.in_([r["crew"] for r in plan.result["routes"]])))}
+    facts = door.day_facts(list(cases.values()))
+    changed, dropped = 0, 0
     for route in plan.result["routes"]:
+        crew = crews.get(route["crew"])
         for stop in route["stops"]:
             case = cases.get(stop["case_id"])
-            if case is None:
+            task = existing.get(stop["case_id"])
+            if case is None or (task is not None and task.status in STARTED):
                 continue
-            refusals = rules.task_blockers(
-                engine.for_team(case.team), debtor_flags=case.debtor.flags, contact_attempts=contacts[case.id],
-                visit_date=plan.plan_date, debtor_tz=case.debtor.timezone,
-                last_visit_date=last_visits.get(case.debtor_id)) if case.stage == "field_visit" else []
-            task = existing.get(case.id)
-            if task is not None and task.status in STARTED:
+            refusals = door.day_refusals(case, crew, plan.plan_date, facts,
+                                         exclude_task_id=task.id if task is not None else None,
+                                         replanned_day=plan.plan_date) if crew is not None else []
+            start = _local_to_utc(plan.plan_date, stop["start"], zone)
+            if refusals:
+                why = {"reason": "policy", "rules": [d.as_dict() for d in refusals],
+                       "text": f"Not committed: {refusals[0].reason_en}"}
+            elif crew is None or not crew.active:
+                why = {"reason": "crew", "text": f"Crew {route['crew']} is no longer available."}
+            elif start < now:
+                why = {"reason": "time_passed",
+                       "text": f"Its planned time ({stop['start']}) passed before the plan was committed; plan again."}
+            else:
+                changed += _write_task(task, case, plan, crew, stop, zone, stop["why"])
+                # The debtor now has a visit that day: another case of theirs in this draft is judged with it.
+                facts.visit_days.setdefault(case.debtor_id, []).append((plan.plan_date, None, "this_plan"))
                 continue
-            if case.stage != "field_visit" or refusals:
-                why = {"reason": "policy", "rules": [d.as_dict() for d in refusals]} if refusals else \
-                    {"reason": "stage", "text": f"the case moved to {case.stage} before the plan was committed"}
-                changed += _write_task(task, case, plan, None, stop, zone, why)
-                continue
-            changed += _write_task(task, case, plan, crews[route["crew"]], stop, zone, stop["why"])
+            dropped += 1
+            changed += _write_task(task, case, plan, None, None, zone, why)
     for entry in plan.result["unassigned"]:
         case = cases.get(entry["case_id"])
         task = existing.get(entry["case_id"])
@@ -343,9 +380,15 @@ def commit_plan(plan, user):
             continue
         why = {"reason": entry["reason"], "rules": entry.get("rules", []), "text": entry.get("why")}
         changed += _write_task(task, case, plan, None, None, zone, why)
-    plan.status, plan.committed_at = "committed", clock.now()
+    for crew in crews.values():
+        door.renumber(crew.id, plan.plan_date)
+    plan.status, plan.committed_at = "committed", now
     db.session.flush()
+    # Tasks of the superseded plan this draft did not cover, judged again like the rest.
+    withdrawn = door.withdraw_unlawful(team_ids=_plan_team_ids(plan), visit_date=plan.plan_date,
+                                       cause=f"plan_committed:{plan.id}")
     audit.record("plan.committed", plan, after={"date": plan.plan_date.isoformat(), "tasks_written": changed,
+                                                "dropped_at_commit": dropped, "withdrawn": len(withdrawn),
                                                 "superseded": previous.id if previous else None})
     return plan
 
@@ -384,18 +427,31 @@ def _write_task(task, case, plan, crew, stop, zone, why):
 
 # ---------------------------------------------------------------- manual moves
 
-def _task_facts(task):
-    case = task.case
-    profile = policy.current().for_team(case.team)
-    contacts = _contacts_by_case([case.id])[case.id]
-    last = _last_visit_dates([case.debtor_id]).get(case.debtor_id)
-    return case, profile, contacts, last
+def _refusal_kept(action, task, user, exc, **extra):
+    """A supervisor's refused move is on record like a refused field action: the attempt's
+    changes are undone, the refusal is written and kept, and the answer is the error."""
+    audit.record(action, task, extra={"code": exc.code, "rule_id": getattr(exc, "rule_id", None),
+                                      "message": exc.message, **extra})
+    exc.keep_record = True
+    return exc
 
 
 def assign_task(task, data, user):
-    """Move a task to a crew by hand. The same policy gate as planning applies; a
-    refusal names its rule and nothing changes."""
-    if task.status not in ("open", "assigned"):
+    """Move a task to a crew by hand. The same rules as planning apply, judged now; a
+    refusal names its rule, changes nothing and is kept on record."""
+    attempt = db.session.begin_nested()
+    try:
+        result = _assign(task, data, user)
+    except (PolicyViolation, Conflict) as exc:
+        attempt.rollback()
+        raise _refusal_kept("task.assign_refused", task, user, exc, crew=data.get("crew"),
+                            note=data.get("reason")) from None
+    attempt.commit()
+    return result
+
+
+def _assign(task, data, user):
+    if task.status not in ("open", "assigned", "withdrawn"):
         raise Conflict(f"The task is {task.status}; it can no longer be moved.")
     if "from_crew" in data:
         seen = data["from_crew"] or None
@@ -406,25 +462,21 @@ def assign_task(task, data, user):
     crew = db.session.scalars(select(Crew).where(Crew.code == data["crew"]).with_for_update()).one_or_none()
     if crew is None or crew.team_id != task.case.team_id:
         raise ValidationFailed("No such crew in this task's team.", fields={"crew": ["not a crew of this team"]})
-    case, profile, contacts, last = _task_facts(task)
+    case = task.case
+    profile = policy.current().for_team(case.team)
+    zone = ZoneInfo(crew.team.region.timezone)
+    if task.visit_date < _today(ZoneInfo(case.debtor.timezone)):
+        door.refuse([rules.planned_day(profile, task.visit_date, case.debtor.timezone, clock.now())])
     override = data.get("override_frequency", False)
-    refusals = rules.task_blockers(profile, debtor_flags=case.debtor.flags, contact_attempts=contacts,
-                                   visit_date=task.visit_date, debtor_tz=case.debtor.timezone,
-                                   last_visit_date=last, override_frequency=override)
-    refusals += rules.crew_blockers(profile, crew, task.visit_date)
-    conflict = rules.complaint_conflict(profile, crew, _complaints_by_debtor([case.debtor_id]).get(case.debtor_id,
-                                                                                                    set()))
-    if conflict is not None:
-        refusals.append(conflict)
-    windows = rules.visiting_windows(profile, case.debtor.timezone, case.debtor.availability, task.visit_date)
-    if not windows:
+    facts = door.day_facts([case])
+    refusals = door.day_refusals(case, crew, task.visit_date, facts, exclude_task_id=task.id,
+                                 override_frequency=override)
+    windows = _open_windows(rules.visiting_windows(profile, case.debtor.timezone, case.debtor.availability,
+                                                   task.visit_date), clock.now(), task.visit_date, _today(zone))
+    if not windows and not any(r.rule_id.endswith(".no_visiting_window") for r in refusals):
         refusals.append(rules.no_window_refusal(profile, task.visit_date))
-    if case.stage != "field_visit":
-        raise Conflict(f"The case is in {case.stage}, not field_visit.")
     if refusals:
-        first = refusals[0]
-        raise PolicyViolation(first.reason_en, rule_id=first.rule_id, profile_version=first.profile,
-                              details={"reason_zh": first.reason_zh, "rules": [d.as_dict() for d in refusals]})
+        door.refuse(refusals)
     if crew.id == task.crew_id:
         return task
     _route_with(crew, task, windows)
@@ -433,11 +485,13 @@ def assign_task(task, data, user):
     task.crew_id, task.status = crew.id, "assigned"
     _remember_crew(task, crew)
     task.reason = {"reason": "manual", "by": user.username, "note": data.get("reason"),
+                   "override_frequency": bool(override),
                    "text": f"Moved by hand to crew {crew.code}: {data.get('reason') or 'no note'}"}
     db.session.flush()
     if old_crew_id is not None:
-        _renumber(old_crew_id, task.visit_date)
-    flag = rules.frequency_override_flag(profile, last, task.visit_date) if override else None
+        door.renumber(old_crew_id, task.visit_date)
+    visit_days = facts.days_for(case.debtor_id, exclude_task_id=task.id)
+    flag = rules.frequency_override_flag(profile, visit_days, task.visit_date) if override else None
     if flag is not None:
         conduct.raise_flag(flag, crew_id=crew.id, case_id=case.id, task_id=task.id)
     audit.record("task.assigned", task, before=before, after={"status": task.status, "crew_id": crew.id},
@@ -446,7 +500,8 @@ def assign_task(task, data, user):
 
 
 def _route_with(crew, task, windows):
-    """Order the crew's day with the new task by the engine; refuse if it cannot fit."""
+    """Order the crew's day with the new task by the engine; refuse if it cannot fit. A
+    day under way keeps its started stops and goes on from where the crew is now."""
     day = db.session.scalars(select(VisitTask).options(selectinload(VisitTask.case).selectinload(Case.debtor))
                              .where(VisitTask.crew_id == crew.id, VisitTask.visit_date == task.visit_date,
                                     VisitTask.status.in_(ACTIVE_TASK), VisitTask.id != task.id)).all()
@@ -456,17 +511,28 @@ def _route_with(crew, task, windows):
                        code="crew_full")
     zone = ZoneInfo(crew.team.region.timezone)
     profile = policy.current().for_team(crew.team)
+    now, today = clock.now(), _today(zone)
     pending = [t for t in day if t.status == "assigned"] + [task]
-    unit = _crew_unit(crew, len(day) - len(pending) + 1)
+    started = [t for t in day if t.status in STARTED]
+    unit = _crew_unit(crew, len(started))
+    if task.visit_date == today:
+        visits = {v.task_id: v for v in db.session.scalars(
+            select(Visit).where(Visit.task_id.in_([t.id for t in started])))} if started else {}
+        for t in started:
+            t.visit = visits.get(t.id)
+        unit = _resume(unit, started, now, zone)
+        if unit is None:
+            raise Conflict(f"Crew {crew.code} has no working time left today.", code="route_infeasible")
     problem_tasks = []
     for t in pending:
         debtor = t.case.debtor
-        task_windows = windows if t is task else rules.visiting_windows(profile, debtor.timezone,
-                                                                         debtor.availability, t.visit_date)
+        task_windows = windows if t is task else _open_windows(
+            rules.visiting_windows(profile, debtor.timezone, debtor.availability, t.visit_date), now, t.visit_date,
+            today)
         problem_tasks.append({"id": str(t.id), "lat": debtor.lat, "lon": debtor.lon, "priority": t.priority,
                               "service_minutes": current_app.config.get("VISIT_SERVICE_MINUTES", 30),
-                              "windows": [[_hhmm(a, zone, t.visit_date), _hhmm(b, zone, t.visit_date)]
-                                          for a, b in task_windows]})
+                              "windows": [w for w in ([_hhmm(a, zone, t.visit_date), _hhmm(b, zone, t.visit_date)]
+                                                      for a, b in task_windows) if w[0] < w[1]]})
     problem = {"date": task.visit_date.isoformat(), "timezone": zone.key, "collectors": [unit], "tasks": problem_tasks}
     plan = dispatch.solve(problem)
     placed = {s["task"]: s for r in plan["routes"] for s in r["stops"]}
@@ -474,29 +540,22 @@ def _route_with(crew, task, windows):
         reason = next((u["reason"] for u in plan["unassigned"] if u["task"] == str(task.id)), "capacity")
         raise Conflict(f"Crew {crew.code}'s day has no room for this visit ({reason}: "
                        f"{dispatch.REASONS.get(reason, reason)}).", code="route_infeasible")
-    offset = len(day) - len(pending) + 1
+    order = [s["task"] for r in plan["routes"] for s in r["stops"]]
     for t in pending:
         stop = placed.get(str(t.id))
         if stop is None:  # the engine would drop another stop to fit this one: refuse instead
             raise Conflict(f"Fitting this visit would push another of crew {crew.code}'s stops off its day.",
                            code="route_infeasible")
-        order = [s["task"] for r in plan["routes"] for s in r["stops"]].index(str(t.id))
-        t.sequence = offset + order
+        t.sequence = len(started) + 1 + order.index(str(t.id))
         t.planned_start = _local_to_utc(t.visit_date, stop["start"], zone)
         t.planned_end = _local_to_utc(t.visit_date, stop["end"], zone)
 
 
-def _renumber(crew_id, visit_date):
-    remaining = db.session.scalars(select(VisitTask).where(
-        VisitTask.crew_id == crew_id, VisitTask.visit_date == visit_date,
-        VisitTask.status.in_(ACTIVE_TASK)).order_by(VisitTask.sequence)).all()
-    for number, t in enumerate(remaining, start=1):
-        t.sequence = number
-
-
 def unassign_task(task, data, user):
+    """Take a task off its crew, with a reason; a refusal is kept on record."""
     if task.status != "assigned":
-        raise Conflict(f"The task is {task.status}; only an assigned task can be unassigned.")
+        exc = Conflict(f"The task is {task.status}; only an assigned task can be unassigned.")
+        raise _refusal_kept("task.unassign_refused", task, user, exc, note=data.get("reason"))
     before = {"status": task.status, "crew_id": task.crew_id}
     crew_id = task.crew_id
     task.crew_id, task.status, task.sequence = None, "open", None
@@ -504,7 +563,7 @@ def unassign_task(task, data, user):
     task.reason = {"reason": "manual", "by": user.username, "note": data["reason"],
                    "text": f"Unassigned by hand: {data['reason']}"}
     db.session.flush()
-    _renumber(crew_id, task.visit_date)
+    door.renumber(crew_id, task.visit_date)
     audit.record("task.unassigned", task, before=before, after={"status": "open", "crew_id": None},
                  extra={"note": data["reason"]})
     return task

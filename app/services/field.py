@@ -20,7 +20,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from app import audit, clock, geo, money, pii, policy
-from app.errors import Conflict, DomainError, NotFound, ValidationFailed
+from app.errors import Conflict, DomainError, NotFound, PolicyViolation, ValidationFailed
 from app.extensions import db
 from app.models import (
     Case,
@@ -33,7 +33,7 @@ from app.models import (
     VisitTask,
 )
 from app.policy import rules
-from app.services import agreements, conduct
+from app.services import agreements, conduct, devices, door
 
 # The documented outcome codes: (English, Chinese, who must have been met, effects).
 OUTCOMES = {
@@ -60,8 +60,6 @@ OUTCOMES = {
 PEOPLE = ("debtor", "spouse", "relative", "household_member", "neighbour", "other", "nobody")
 ALLOWED_TYPES = {"audio/webm", "audio/ogg", "audio/mp4", "audio/mpeg", "audio/wav", "audio/x-wav", "audio/aac",
                  "image/jpeg", "image/png", "image/webp"}
-DEVICE_CLOCK_TOLERANCE = timedelta(minutes=5)
-OFFLINE_HORIZON = timedelta(hours=72)
 
 
 def _crew_id(user):
@@ -79,12 +77,17 @@ def route(user, on_date=None):
     crew_id = _crew_id(user)
     if on_date is None:
         on_date = clock.today(user.collector.team.region.timezone)
-    tasks = db.session.scalars(
+    day = db.session.scalars(
         select(VisitTask).options(selectinload(VisitTask.case).selectinload(Case.debtor),
                                   selectinload(VisitTask.case).selectinload(Case.team).selectinload(Team.region))
         .where(VisitTask.crew_id == crew_id, VisitTask.visit_date == on_date,
-               VisitTask.status.in_(("assigned", "checked_in", "done")))
+               VisitTask.status.in_(("assigned", "checked_in", "done", "withdrawn")))
         .order_by(VisitTask.sequence, VisitTask.id)).all()
+    tasks = [t for t in day if t.status != "withdrawn"]
+    # Stops taken off the day since the phone last looked, and why: the phone drops them.
+    withdrawn = [{"task_id": t.id, "loan_ref": t.case.loan_ref, "rule_id": (t.reason or {}).get("rule_id"),
+                  "reason_en": (t.reason or {}).get("text"), "reason_zh": (t.reason or {}).get("text_zh")}
+                 for t in day if t.status == "withdrawn"]
     crew = user.collector.crew
     profile = policy.current().for_team(crew.team)
     histories = _histories([t.case for t in tasks], exclude_task_ids=[t.id for t in tasks])
@@ -111,7 +114,7 @@ def route(user, on_date=None):
             "limits": rules.phone_limits(profile),
             "outcomes": [{"code": code, "en": v[0], "zh": v[1], "person_met": v[2],
                           "agreement": v[3].get("agreement")} for code, v in OUTCOMES.items()],
-            "stops": stops}
+            "stops": stops, "withdrawn": withdrawn, "server_time": clock.now()}
 
 
 def _iso(moment):
@@ -153,9 +156,17 @@ def _histories(cases, exclude_task_ids):
 
 # ---------------------------------------------------------------- one field event
 
-def process(user, kind, task_id, data):
-    """Apply one field event once. Returns (status, answer) with status one of
-    accepted, duplicate, rejected, conflict; the answer is what the phone is told."""
+def act(user, kind, task_id, data, contact=None, received_at=None):
+    """A field action sent straight to its endpoint (online): judged at the server's
+    receive time, the phone's time kept beside it."""
+    received_at = received_at or clock.now()
+    return process(user, kind, task_id, data, devices.judge_online(data.get("device_time"), received_at), contact)
+
+
+def process(user, kind, task_id, data, judged, contact=None):
+    """Apply one field event once, judged at ``judged.at`` (a ``devices.Judged``). Returns
+    (status, answer) with status one of accepted, duplicate, rejected, conflict; the
+    answer is what the phone is told."""
     client_event_id = data["client_event_id"]
     stored = _stored(user, client_event_id)
     if stored is not None:
@@ -170,7 +181,10 @@ def process(user, kind, task_id, data):
     claim = db.session.begin_nested()
     try:
         event = ClientEvent(user_id=user.id, client_event_id=client_event_id, kind=kind, status="processing",
-                            task_id=task.id, payload=_jsonable(data), response={})
+                            task_id=task.id, payload=_jsonable(data), response={}, received_at=judged.received_at,
+                            device_id=contact.device.id if contact is not None else None,
+                            device_seq=data.get("seq"), device_time=judged.device_time, judged_at=judged.at,
+                            time_basis=judged.basis)
         db.session.add(event)
         db.session.flush()
     except IntegrityError:
@@ -179,7 +193,7 @@ def process(user, kind, task_id, data):
         if stored is None:
             raise
         return _as_duplicate(stored, kind, task_id)
-    status, answer = _apply(user, kind, task, crew_id, data)
+    status, answer = _apply(user, kind, task, crew_id, data, judged)
     event.status, event.response = status, answer
     db.session.flush()
     claim.commit()
@@ -217,8 +231,9 @@ def _jsonable(value):
     return value
 
 
-def _apply(user, kind, task, crew_id, data):
-    base = {"client_event_id": data["client_event_id"], "task_id": task.id, "kind": kind}
+def _apply(user, kind, task, crew_id, data, judged):
+    base = {"client_event_id": data["client_event_id"], "task_id": task.id, "kind": kind,
+            "judged_at": judged.at.isoformat(), "time_basis": judged.basis}
     if task.crew_id != crew_id:
         now_crew = task.crew.code if task.crew else None
         answer = {**base, "status": "conflict", "error": {
@@ -231,59 +246,65 @@ def _apply(user, kind, task, crew_id, data):
         return "conflict", answer
     inner = db.session.begin_nested()
     try:
-        result = HANDLERS[kind](user, task, data)
+        result = HANDLERS[kind](user, task, data, judged)
         inner.commit()
     except StaleDataError:
         # Another phone of the crew changed this task at the same moment.
         inner.rollback()
         exc = Conflict("The task changed at the same moment on another phone; reload the route.",
                        code="changed_meanwhile")
-        return _rejected(kind, task, data, base, exc)
+        return _rejected(kind, task, data, base, exc, judged)
     except DomainError as exc:
         inner.rollback()
-        return _rejected(kind, task, data, base, exc)
+        return _rejected(kind, task, data, base, exc, judged)
     return "accepted", {**base, "status": "accepted", **result}
 
 
-def _rejected(kind, task, data, base, exc):
+def _rejected(kind, task, data, base, exc, judged):
     """The answer to a refused event, which is kept on record like any other."""
     error = {"code": exc.code, "message": exc.message, "fields": exc.fields}
     if getattr(exc, "rule_id", None):
         error |= {"rule_id": exc.rule_id, "profile_version": exc.profile_version,
-                  "reason_zh": (exc.details or {}).get("reason_zh")}
+                  "reason_zh": (exc.details or {}).get("reason_zh"), "rules": (exc.details or {}).get("rules", [])}
     audit.record(f"field.{kind}.rejected", task, lat=data.get("lat"), lon=data.get("lon"),
                  extra={"client_event_id": data["client_event_id"], "code": exc.code,
-                        "rule_id": getattr(exc, "rule_id", None)})
+                        "rule_id": getattr(exc, "rule_id", None), **_times(judged)})
     return "rejected", {**base, "status": "rejected", "http_status": exc.status, "error": error}
 
 
-def _event_time(device_time, now):
-    """When the action happened: the phone's clock for an offline action, unless it is
-    in the future or implausibly old, when the server's clock is used."""
-    if device_time is None or device_time > now + DEVICE_CLOCK_TOLERANCE or device_time < now - OFFLINE_HORIZON:
-        return now
-    return min(device_time, now)
+def _times(judged):
+    """The three times of an action, as every record of it shows them."""
+    return {"judged_at": judged.at.isoformat(), "received_at": judged.received_at.isoformat(),
+            "device_time": judged.device_time.isoformat() if judged.device_time else None,
+            "time_basis": judged.basis}
 
 
-def _check_in(user, task, data):
+def _check_in(user, task, data, judged):
+    if task.status == "withdrawn":
+        why = task.reason or {}
+        raise PolicyViolation(f"This visit was withdrawn: {why.get('text', 'the rules no longer allow it')}",
+                              rule_id=why.get("rule_id", "withdrawn"), profile_version=why.get("profile"),
+                              details={"reason_zh": why.get("text_zh"), "rules": why.get("rules", [])})
     if task.status != "assigned":
         raise Conflict(f"The task is {task.status}; check-in needs an assigned task.", code="task_not_assigned")
     collector = user.collector
+    crew = door.lock_for_visit(task)
     case, debtor = task.case, task.case.debtor
     profile = policy.current().for_team(case.team)
-    rules.collector_on_crew(profile, collector, task.crew_id).enforce()
-    now = clock.now()
-    at = _event_time(data.get("device_time"), now)
-    decision, hours_flag = rules.check_in_time(profile, debtor.timezone, at, consent=debtor.flag("out_of_hours_consent"))
-    decision.enforce()
-    distance = geo.distance_m(data["lat"], data["lon"], debtor.lat, debtor.lon)
-    flags = [f for f in [hours_flag] if f] + rules.check_in_place(profile, distance, data.get("accuracy_m"),
-                                                                 data.get("mock_location", False))
+    at = judged.at
+    refusals, flags, distance = door.check_in_refusals(task, crew, collector, at, data["lat"], data["lon"])
+    if refusals:
+        door.refuse(refusals)
+    flags += rules.check_in_place(profile, distance, data.get("accuracy_m"), data.get("mock_location", False))
+    skew = rules.clock_skew_flag(profile, judged.device_time, at)
+    if skew:
+        flags.append(skew)
     travel = _travel_flag(profile, collector.id, data["lat"], data["lon"], at)
     if travel:
         flags.append(travel)
     visit = Visit(task_id=task.id, crew_id=task.crew_id, collector_id=collector.id, check_in_at=at,
-                  check_in_device_at=data.get("device_time"), check_in_lat=data["lat"], check_in_lon=data["lon"],
+                  check_in_device_at=judged.device_time, check_in_received_at=judged.received_at,
+                  check_in_basis=judged.basis, check_in_lat=data["lat"], check_in_lon=data["lon"],
                   check_in_accuracy_m=data.get("accuracy_m"), check_in_distance_m=round(distance, 1),
                   check_in_mock=data.get("mock_location", False))
     db.session.add(visit)
@@ -293,8 +314,10 @@ def _check_in(user, task, data):
         conduct.raise_flag(flag, collector_id=collector.id, crew_id=task.crew_id, case_id=case.id, task_id=task.id,
                            visit_id=visit.id)
     audit.record("visit.checked_in", visit, lat=data["lat"], lon=data["lon"], after={
-        "task_id": task.id, "at": at.isoformat(), "distance_m": visit.check_in_distance_m,
+        "task_id": task.id, "at": at.isoformat(), **_times(judged), "distance_m": visit.check_in_distance_m,
         "accuracy_m": data.get("accuracy_m"), "mock": visit.check_in_mock, "flags": [f.kind for f in flags]})
+    # A visit made today makes the debtor's other tasks inside the frequency window unlawful.
+    door.withdraw_unlawful(debtor_ids=[debtor.id], cause="visit_made")
     return {"visit": visit_summary(visit), "flags": [_flag_view(f) for f in flags]}
 
 
@@ -320,16 +343,18 @@ def _visit_of(task):
     return visit
 
 
-def _check_out(user, task, data):
+def _check_out(user, task, data, judged):
     if task.status != "checked_in":
         raise Conflict(f"The task is {task.status}; check-out needs a checked-in visit.", code="not_checked_in")
     visit = _visit_of(task)
     case, debtor = task.case, task.case.debtor
     profile = policy.current().for_team(case.team)
-    now = clock.now()
-    at = max(_event_time(data.get("device_time"), now), visit.check_in_at)
+    # Ending a visit is never refused; it cannot end before it began.
+    at = max(judged.at, visit.check_in_at)
     distance = geo.distance_m(data["lat"], data["lon"], debtor.lat, debtor.lon)
-    visit.check_out_at, visit.check_out_device_at = at, data.get("device_time")
+    visit.check_out_at, visit.check_out_device_at = at, judged.device_time
+    visit.check_out_received_at = judged.received_at
+    visit.check_out_basis = judged.basis if at == judged.at else "device_bounded"
     visit.check_out_lat, visit.check_out_lon = data["lat"], data["lon"]
     visit.check_out_accuracy_m, visit.check_out_distance_m = data.get("accuracy_m"), round(distance, 1)
     visit.check_out_mock = data.get("mock_location", False)
@@ -339,15 +364,19 @@ def _check_out(user, task, data):
     flags = [f for f in [rules.recording_flag(profile, durations)] if f]
     if visit.check_out_mock:
         flags += [f for f in rules.check_in_place(profile, None, None, True)]
+    skew = rules.clock_skew_flag(profile, judged.device_time, at)
+    if skew:
+        flags.append(skew)
     for flag in flags:
         conduct.raise_flag(flag, collector_id=visit.collector_id, crew_id=visit.crew_id, case_id=case.id,
                            task_id=task.id, visit_id=visit.id)
     audit.record("visit.checked_out", visit, lat=data["lat"], lon=data["lon"], after={
-        "at": at.isoformat(), "distance_m": visit.check_out_distance_m, "flags": [f.kind for f in flags]})
+        "at": at.isoformat(), **_times(judged), "distance_m": visit.check_out_distance_m,
+        "flags": [f.kind for f in flags]})
     return {"visit": visit_summary(visit), "flags": [_flag_view(f) for f in flags]}
 
 
-def _record_outcome(user, task, data):
+def _record_outcome(user, task, data, judged):
     visit = _visit_of(task)
     if visit.outcome is not None:
         raise Conflict(f"The outcome of this visit was already recorded ({visit.outcome}).", code="outcome_recorded")
@@ -371,7 +400,8 @@ def _record_outcome(user, task, data):
     case, debtor = task.case, task.case.debtor
     before = {"stage": case.stage, "flags": dict(debtor.flags or {})}
     visit.outcome, visit.person_met, visit.notes = outcome, person, data.get("notes")
-    visit.outcome_at = clock.now()
+    visit.outcome_at = max(judged.at, visit.check_in_at)
+    visit.outcome_device_at, visit.outcome_received_at = judged.device_time, judged.received_at
     for recording_id in data.get("recording_ids", []):
         _link_recording(recording_id, visit, user)
     agreement = None
@@ -382,13 +412,15 @@ def _record_outcome(user, task, data):
         agreement = agreements.create_agreement(case, agreement_data, visit=visit, actor=user, today=visit_day)
     if effects.get("flag"):
         debtor.flags = {**(debtor.flags or {}), effects["flag"]: True}
-    if effects.get("stop_visits"):
-        agreements.cancel_future_visits(debtor.id, task.visit_date, f"{outcome} at the visit of {task.visit_date}")
     if effects.get("stage") and case.stage not in ("resolved", "closed"):
         case.stage = effects["stage"]
     db.session.flush()
+    # What the visit changed (a flag, the stage, an agreement) withdraws the debtor's
+    # tasks it makes unlawful, today's other stops and later days alike.
+    door.withdraw_unlawful(debtor_ids=[debtor.id], cause=f"visit_outcome:{outcome}")
     audit.record("visit.outcome_recorded", visit, before=before, after={
         "outcome": outcome, "person_met": person, "stage": case.stage, "flags": dict(debtor.flags or {}),
+        **_times(judged),
         "agreement_id": agreement.id if agreement else None})
     answer = {"visit": visit_summary(visit)}
     if agreement is not None:
@@ -504,16 +536,20 @@ def _link_recording(recording_id, visit, user):
 
 
 
-def sync(user, events, load):
+def sync(user, events, load, contact, received_at=None):
     """Apply a batch of queued offline events in order; each is answered on its own,
     so one bad event does not lose the rest. ``load(event)`` validates one event and
-    returns (kind, task_id, data) or raises ValidationFailed."""
+    returns (kind, task_id, data) or raises ValidationFailed. Each event is judged at
+    its device time corrected by the phone's clock offset, inside what the server can
+    prove of when it was queued (``devices.judge_offline``)."""
+    received_at = received_at or clock.now()
     answers = []
     for index, raw in enumerate(events):
         client_event_id = raw.get("client_event_id") if isinstance(raw, dict) else None
         try:
             kind, task_id, data = load(raw)
-            status, answer = process(user, kind, task_id, data)
+            judged = devices.judge_offline(contact, data.get("device_time"), data.get("seq"), received_at)
+            status, answer = process(user, kind, task_id, data, judged, contact)
         except DomainError as exc:
             # Invalid, unknown task, or an id reused for another action: answered, not stored.
             status, answer = "rejected", {"client_event_id": client_event_id, "status": "rejected",

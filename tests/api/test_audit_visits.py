@@ -25,7 +25,8 @@ def make_visit(make, case, crew, collector, at=T0, *, outcome="promise_to_pay", 
                    check_out_distance_m=30.0)
     visit = make._save(Visit(
         task_id=task.id, crew_id=crew.id, collector_id=collector.id, check_in_at=at,
-        check_in_device_at=at - timedelta(seconds=40), check_in_lat=31.2317, check_in_lon=121.4846,
+        check_in_device_at=at - timedelta(seconds=40), check_in_received_at=at + timedelta(seconds=2),
+        check_in_basis="server", check_in_lat=31.2317, check_in_lon=121.4846,
         check_in_accuracy_m=12.5, check_in_distance_m=35.5, outcome=outcome, person_met=person_met, notes=notes,
         outcome_at=at + timedelta(minutes=20) if outcome else None, **out))
     for n, sha in enumerate(recordings):
@@ -90,7 +91,8 @@ def test_a_visit_shows_times_places_people_outcome_recordings_agreement_and_flag
     assert item["id"] == visit.id and item["case"] == {"id": field["case_a"].id, "loan_ref": "LOAN-A"}
     assert (item["team"], item["crew"], item["collector"]) == ("TEAM-A", "K-A", "COL-A")
     assert item["debtor_id"] == field["case_a"].debtor_id and item["visit_date"] == "2026-03-10"
-    assert item["check_in"] == {"at": "2026-03-10T02:30:00+00:00", "device_at": "2026-03-10T02:29:20+00:00",
+    assert item["check_in"] == {"at": "2026-03-10T02:30:00+00:00", "received_at": "2026-03-10T02:30:02+00:00",
+                                "device_at": "2026-03-10T02:29:20+00:00", "time_basis": "server",
                                 "lat": 31.2317, "lon": 121.4846, "accuracy_m": 12.5, "distance_m": 35.5,
                                 "mock": False}
     assert item["check_out"]["at"] == "2026-03-10T02:55:00+00:00" and item["check_out"]["distance_m"] == 30.0

@@ -1,8 +1,9 @@
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
 from app.models import ApiToken
+from tests.conftest import TEST_NOW
 
 
 def login(client, username, password="correct-horse-battery", ip="10.0.0.1"):
@@ -18,7 +19,7 @@ def test_login_answers_a_bearer_token_with_its_expiry_and_the_user(client, make)
     assert body["token_type"] == "Bearer"
     assert body["user"]["role"] == "supervisor"
     expires = datetime.fromisoformat(body["expires_at"])
-    assert timedelta(minutes=1) < expires - datetime.now(timezone.utc) <= timedelta(hours=12)
+    assert timedelta(minutes=1) < expires - TEST_NOW <= timedelta(hours=12)
     me = client.get("/api/v1/me", headers={"Authorization": f"Bearer {body['access_token']}"})
     assert me.status_code == 200 and me.json["username"] == "sup"
 

@@ -7,11 +7,15 @@ import pytest
 import sqlalchemy as sa
 
 from app.extensions import db as _db
-from tests.api.test_field import recent
+from tests.conftest import TEST_NOW
 
 
 @pytest.fixture()
 def setup(make):
+    from datetime import timedelta
+
+    from app.models import Complaint, ConductFlag, RepaymentAgreement, Visit, VisitTask
+
     region = make.region(code="RA")
     team = make.team(code="TEAM-A", region=region)
     crew = make.crew(team=team, members=1)
@@ -19,37 +23,44 @@ def setup(make):
     case = make.case(team=team)
     admin = make.user("admin")
     other = make.user("auditor")
-    from datetime import date, timedelta
-
-    from app.models import VisitTask
-
     make.trained_crew(team, code="CREW-OK")
-    day = date.today() + timedelta(days=1)
+    day = make.today()
     open_task = make._save(VisitTask(case_id=make.dispatchable_case(team).id, visit_date=day, status="open",
                                      priority=1))
-    assigned = make._save(VisitTask(case_id=case.id, visit_date=day, status="assigned", crew_id=crew.id, priority=1))
-    from datetime import datetime, timezone
-
-    from app.models import Complaint, ConductFlag, RepaymentAgreement, Visit
-
+    # A crew at a door (for check-out, outcome and sync), and another with a visit still to make.
     agent = make.user("agent")
     member = make.collector(team=team, crew=crew, user=agent)
     in_visit = make._save(VisitTask(case_id=make.dispatchable_case(team).id, visit_date=day, status="checked_in",
                                     crew_id=crew.id, priority=1))
     make._save(Visit(task_id=in_visit.id, crew_id=crew.id, collector_id=member.id,
-                     check_in_at=datetime.now(timezone.utc), check_in_lat=31.23, check_in_lon=121.48))
+                     check_in_at=make.now() - timedelta(minutes=20), check_in_lat=31.23, check_in_lon=121.48))
+    walker = make.user("agent")
+    walking = make.trained_crew(team, code="CREW-WALK")
+    with make.app.app_context():
+        from app.models import Collector
+
+        first = make.db.session.scalars(sa.select(Collector).where(Collector.crew_id == walking.id)).first()
+        first.user_id = walker.id
+        make.db.session.commit()
+    assigned = make._save(VisitTask(case_id=make.dispatchable_case(team).id, visit_date=day, status="assigned",
+                                    crew_id=walking.id, priority=1))
+    unassignable = make._save(VisitTask(case_id=case.id, visit_date=day, status="assigned", crew_id=crew.id,
+                                        priority=1))
     pending = make._save(RepaymentAgreement(case_id=case.id, kind="promise", status="pending_approval",
                                             currency="CNY", total_minor=100, waiver_minor=0, owed_minor=100))
     flag = make._save(ConductFlag(kind="mock_location", rule_id="cn.mock_location", profile_version="cn@2026.1",
                                   case_id=case.id, details={}))
     complaint = make._save(Complaint(case_id=case.id, channel="phone", category="other", text="x"))
-    return {"headers": make.token(admin), "agent_headers": make.token(agent), "loan_ref": case.loan_ref,
+    phone = {"X-Device-Id": "phone-bad-input-1", "X-Device-Time": make.now().isoformat(), "X-Device-Seq": "5"}
+    return {"headers": make.token(admin), "agent_headers": {**make.token(agent), **phone},
+            "walker_headers": {**make.token(walker), **phone}, "loan_ref": case.loan_ref,
             "ids": {"user": other.id, "collector": collector.id, "crew": crew.id, "case": case.id,
                     "debtor": case.debtor_id, "open_task": open_task.id, "assigned_task": assigned.id,
-                    "in_visit": in_visit.id, "agreement": pending.id, "flag": flag.id, "complaint": complaint.id}}
+                    "unassignable_task": unassignable.id, "in_visit": in_visit.id, "agreement": pending.id,
+                    "flag": flag.id, "complaint": complaint.id}}
 
 
-IN_HOURS = recent(10, 30).isoformat()  # a device time inside visiting hours, whenever the tests run
+IN_HOURS = TEST_NOW.isoformat()  # the phone's clock agreeing with the server's, inside visiting hours
 
 VALID = {
     ("POST", "/api/v1/auth/login"): {"username": "nobody", "password": "x"},
@@ -70,10 +81,10 @@ VALID = {
     ("PATCH", "/api/v1/cases/{case}"): {"priority": 60},
     ("PATCH", "/api/v1/debtors/{debtor}"): {"lat": 31.3, "lon": 121.5},
     ("POST", "/api/v1/cases/{case}/contact-attempts"): {"channel": "call", "result": "no_answer",
-                                                        "occurred_at": "2026-11-01T10:00:00+08:00"},
+                                                        "occurred_at": "2026-06-01T10:00:00+08:00"},
     ("POST", "/api/v1/dispatch/plans"): {"date": "2030-01-02", "team": "TEAM-A"},
     ("POST", "/api/v1/tasks/{open_task}/assign"): {"crew": "CREW-OK", "reason": "closer"},
-    ("POST", "/api/v1/tasks/{assigned_task}/unassign"): {"reason": "hospital"},
+    ("POST", "/api/v1/tasks/{unassignable_task}/unassign"): {"reason": "hospital"},
     ("POST", "/api/v1/agent/tasks/{in_visit}/check-out"): {
         "client_event_id": "evt-bad-input-1", "lat": 31.23, "lon": 121.48, "accuracy_m": 8.0,
         "device_time": IN_HOURS},
@@ -82,7 +93,7 @@ VALID = {
         "device_time": IN_HOURS},
     ("POST", "/api/v1/agent/tasks/{in_visit}/visit"): {
         "client_event_id": "evt-bad-input-3", "outcome": "not_home", "person_met": "nobody"},
-    ("POST", "/api/v1/agent/sync"): {"events": [{"type": "visit", "task_id": "{in_visit}",
+    ("POST", "/api/v1/agent/sync"): {"events": [{"type": "visit", "task_id": "{in_visit}", "seq": 5,
                                                   "client_event_id": "evt-sync-bad-1",
                                                   "outcome": "not_home", "person_met": "nobody"}]},
     ("POST", "/api/v1/agreements/{agreement}/approve"): {"note": "verified"},
@@ -131,7 +142,7 @@ TYPED = [
     (("POST", "/api/v1/dispatch/plans"), "team", "NOPE", "team"),
     (("POST", "/api/v1/tasks/{open_task}/assign"), "crew", "NO-SUCH-CREW", "crew"),
     (("POST", "/api/v1/tasks/{open_task}/assign"), "override_frequency", "true", "override_frequency"),
-    (("POST", "/api/v1/tasks/{assigned_task}/unassign"), "reason", "", "reason"),
+    (("POST", "/api/v1/tasks/{unassignable_task}/unassign"), "reason", "", "reason"),
     (("POST", "/api/v1/agent/tasks/{in_visit}/check-out"), "lat", 90.0001, "lat"),
     (("POST", "/api/v1/agent/tasks/{in_visit}/check-out"), "lon", "121.48", "lon"),
     (("POST", "/api/v1/agent/tasks/{in_visit}/check-out"), "accuracy_m", -1, "accuracy_m"),
@@ -176,7 +187,8 @@ def _fill(value, ids):
 
 
 def _send(client, method, path, setup, **kwargs):
-    headers = setup["agent_headers"] if path.startswith("/api/v1/agent/") else setup["headers"]
+    headers = setup["walker_headers"] if path.endswith("{assigned_task}/check-in") else \
+        setup["agent_headers"] if path.startswith("/api/v1/agent/") else setup["headers"]
     if "json" in kwargs:
         kwargs["json"] = _fill(kwargs["json"], setup["ids"])
     return client.open(path.format(**setup["ids"]), method=method, headers=headers, **kwargs)

@@ -1,13 +1,15 @@
 """Planning a day from the database, under the conduct policy, and moving tasks by hand."""
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
 
 from app.models import AuditEvent, ConductFlag, VisitTask
+from tests.conftest import TEST_NOW
 
-DAY = date.today() + timedelta(days=1)
+TODAY = TEST_NOW.astimezone(ZoneInfo("Asia/Shanghai")).date()
+DAY = TODAY + timedelta(days=1)
 
 
 @pytest.fixture()
@@ -207,13 +209,16 @@ def test_a_move_the_policy_refuses_names_its_rule_and_changes_nothing(app, db, c
     crews, cases = committed_day
     task = task_of(app, db, cases[0])
     client.patch(f"/api/v1/debtors/{cases[0].debtor_id}", json={"flags": {"dispute": True}}, headers=sup)
+    withdrawn = task_of(app, db, cases[0])
+    assert withdrawn.status == "withdrawn" and withdrawn.reason["rule_id"] == "cn.blocking_flag"
     target = next(c for c in crews if c.id != task.crew_id)
     response = client.post(f"/api/v1/tasks/{task.id}/assign", json={"crew": target.code, "reason": "try"},
                            headers=sup)
     assert response.status_code == 422
     assert response.json["error"]["rule_id"] == "cn.blocking_flag"
     assert response.json["error"]["profile_version"] == "cn@2026.1"
-    assert task_of(app, db, cases[0]).crew_id == task.crew_id
+    after = task_of(app, db, cases[0])
+    assert (after.status, after.crew_id) == ("withdrawn", task.crew_id)
 
 
 def test_a_move_onto_an_ineligible_crew_is_refused(app, db, client, make, team, committed_day, sup):
@@ -303,11 +308,9 @@ def test_a_phone_of_the_crew_a_task_was_moved_from_is_answered_conflict(app, db,
         db.session.commit()
     assert client.post(f"/api/v1/tasks/{task.id}/assign", json={"crew": target.code, "reason": "x"},
                        headers=sup).status_code == 200
-    from tests.api.test_field import recent
-
     response = client.post(f"/api/v1/agent/tasks/{task.id}/check-in", headers=make.token(agent), json={
         "client_event_id": "evt-moved-away", "lat": 31.23, "lon": 121.48, "accuracy_m": 5.0,
-        "device_time": recent(10).isoformat()})
+        "device_time": TEST_NOW.isoformat()})
     assert response.status_code == 409 and response.json["error"]["code"] == "task_reassigned"
 
 

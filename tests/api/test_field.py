@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
+from tests.conftest import TEST_NOW
 from app.models import (
     AuditEvent,
     Case,
@@ -22,15 +23,12 @@ from app.models import (
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 HOME = (31.2317, 121.4846)
+TODAY = TEST_NOW.astimezone(SHANGHAI).date()  # the server's day in Shanghai when a test begins
 
 
-def recent(hour, minute=0):
-    """The latest past moment at this local Shanghai time, at least an hour ago."""
-    now = datetime.now(SHANGHAI)
-    moment = datetime.combine(now.date(), time(hour, minute), SHANGHAI)
-    if moment > now - timedelta(hours=1):
-        moment -= timedelta(days=1)
-    return moment
+def local(hour, minute=0, second=0, day=None):
+    """A moment on the test's day (or ``day``) at this Shanghai wall-clock time."""
+    return datetime.combine(day or TODAY, time(hour, minute, second), SHANGHAI)
 
 
 def iso(moment):
@@ -40,8 +38,8 @@ def iso(moment):
 class Day:
     """A committed day for one crew: tasks in order, an agent on the crew."""
 
-    def __init__(self, app, db, make):
-        self.app, self.db, self.make = app, db, make
+    def __init__(self, app, db, make, clock):
+        self.app, self.db, self.make, self.clock = app, db, make, clock
         self.team = make.team(code="SH-A", region=make.region(code="SH"))
         self.crew = make.trained_crew(self.team)
         self.agent = make.user("agent", username="agent-a")
@@ -51,9 +49,10 @@ class Day:
             db.session.commit()
         self.headers = make.token(self.agent)
         self.sup = make.token(make.user("supervisor", team=self.team))
-        self.date = recent(10).date()
+        self.date = TODAY
         self.cases = [make.dispatchable_case(self.team, lat=HOME[0] + i * 0.01, lon=HOME[1]) for i in range(3)]
         self.tasks = [self.task(case, seq) for seq, case in enumerate(self.cases, start=1)]
+        self.seq = 0
 
     def task(self, case, seq, crew=None, status="assigned", visit_date=None):
         crew = crew or self.crew
@@ -63,8 +62,25 @@ class Day:
                                          planned_end=start + timedelta(minutes=30), crew_history=[crew.id]))
 
     def position(self, event_id, lat=HOME[0], lon=HOME[1], at=None, **extra):
+        """A check-in or check-out body; the phone's clock reads ``at`` (default: the server's now)."""
         return {"client_event_id": event_id, "lat": lat, "lon": lon, "accuracy_m": 12.0,
-                "device_time": iso(at or recent(10)), **extra}
+                "device_time": iso(at or self.clock()), **extra}
+
+    def phone_headers(self, device_time=None, seq_high=None):
+        """What the field app sends with every request: this phone, its clock, its outbox mark."""
+        return {**self.headers, "X-Device-Id": "phone-agent-a-0001",
+                "X-Device-Time": iso(device_time or self.clock()), "X-Device-Seq": str(seq_high or self.seq)}
+
+    def sync(self, client, events, device_time=None):
+        """Send queued events as the phone does: numbered in its outbox, with its clock."""
+        numbered = []
+        for event in events:
+            if "seq" not in event:
+                self.seq += 1
+                event = {**event, "seq": self.seq}
+            numbered.append(event)
+        return client.post("/api/v1/agent/sync", json={"events": numbered},
+                           headers=self.phone_headers(device_time, max([self.seq] + [e["seq"] for e in numbered])))
 
     def count(self, model):
         with self.app.app_context():
@@ -77,12 +93,11 @@ class Day:
             return row
 
 
-@pytest.fixture()
-def day(app, db, make):
-    return Day(app, db, make)
-
-
-def check_in(client, day, task, event_id="evt-checkin-1", **kw):
+def check_in(client, day, task, event_id="evt-checkin-1", at=None, **kw):
+    """A check-in sent online: the server judges it when it arrives, so the server's clock
+    is moved to ``at`` (the phone's clock agreeing) unless ``device_time`` says otherwise."""
+    if at is not None:
+        day.clock.set(at)
     return client.post(f"/api/v1/agent/tasks/{task.id}/check-in", json=day.position(event_id, **kw),
                        headers=day.headers)
 
@@ -115,7 +130,7 @@ def test_the_route_tells_the_phone_what_each_outcome_needs_and_the_limits_it_war
     assert (outcomes["not_home"]["person_met"], outcomes["not_home"]["agreement"]) == ("nobody", None)
     assert outcomes["third_party_only"]["person_met"] == "third_party"
     assert route["limits"] == {"visiting_hours": {"start": "08:00", "end": "22:00"}, "geofence_radius_m": 200,
-                               "max_accuracy_m": 100, "recording_required": True, "recording_min_seconds": 60,
+                               "max_distance_m": 1000, "max_accuracy_m": 100, "recording_required": True, "recording_min_seconds": 60,
                                "waiver_limit_percent": 20}
 
 
@@ -142,16 +157,17 @@ def test_supervisors_do_not_use_the_agent_api(client, day):
 # ---------------------------------------------------------------- check-in
 
 def test_a_check_in_at_the_door_opens_the_visit_keeping_both_clocks(client, day):
-    at = recent(10, 15)
-    response = check_in(client, day, day.tasks[0], at=at)
+    at = local(10, 15)
+    phone = at - timedelta(seconds=40)  # the phone's clock runs a little behind
+    response = check_in(client, day, day.tasks[0], at=at, device_time=iso(phone))
     assert response.status_code == 201, response.json
     body = response.json
     assert body["status"] == "accepted" and body["flags"] == []
     visit = day.get(Visit, body["visit"]["id"])
-    assert visit.check_in_device_at == at.astimezone(timezone.utc)
+    assert visit.check_in_device_at == phone
     assert visit.check_in_distance_m == 0.0
-    assert abs((visit.check_in_at - at).total_seconds()) < 1
-    assert visit.created_at > visit.check_in_at  # the server's own time of receipt is kept too
+    # Sent online: judged when the server received it, the phone's time kept beside it.
+    assert visit.check_in_at == visit.check_in_received_at == at and visit.check_in_basis == "server"
     assert day.get(VisitTask, day.tasks[0].id).status == "checked_in"
     with day.app.app_context():
         event = day.db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "visit.checked_in")).one()
@@ -179,7 +195,7 @@ def test_an_event_id_reused_for_another_action_is_refused(client, day):
 
 
 def test_a_check_in_at_22_00_local_is_refused_naming_the_rule_and_kept_on_record(client, day):
-    response = check_in(client, day, day.tasks[0], at=recent(22, 0))
+    response = check_in(client, day, day.tasks[0], at=local(22, 0))
     assert response.status_code == 422
     error = response.json["error"]
     assert error["rule_id"] == "cn.visiting_hours" and "22:00" in error["message"]
@@ -192,7 +208,7 @@ def test_a_check_in_at_22_00_local_is_refused_naming_the_rule_and_kept_on_record
 
 
 def test_a_check_in_at_21_59_local_is_in_time(client, day):
-    assert check_in(client, day, day.tasks[0], at=recent(21, 59)).status_code == 201
+    assert check_in(client, day, day.tasks[0], at=local(21, 59, 59)).status_code == 201
 
 
 def test_recorded_consent_lets_a_late_check_in_stand_with_a_flag(client, day, app, db):
@@ -200,26 +216,29 @@ def test_recorded_consent_lets_a_late_check_in_stand_with_a_flag(client, day, ap
         debtor = db.session.get(Debtor, day.cases[0].debtor_id)
         debtor.flags = {"out_of_hours_consent": True}
         db.session.commit()
-    response = check_in(client, day, day.tasks[0], at=recent(22, 30))
+    response = check_in(client, day, day.tasks[0], at=local(22, 30))
     assert response.status_code == 201
     assert [f["kind"] for f in response.json["flags"]] == ["out_of_hours"]
 
 
 def test_far_from_the_address_inaccurate_or_mocked_check_ins_are_accepted_but_flagged(client, day):
-    response = check_in(client, day, day.tasks[0], lat=HOME[0] + 0.01, accuracy_m=500.0, mock_location=True)
+    response = check_in(client, day, day.tasks[0], lat=HOME[0] + 0.005, accuracy_m=500.0, mock_location=True)
     assert response.status_code == 201
     assert [f["rule_id"] for f in response.json["flags"]] == ["cn.off_geofence", "cn.poor_accuracy",
                                                               "cn.mock_location"]
     assert day.count(ConductFlag) == 3
 
 
-def test_impossible_travel_between_check_ins_is_flagged(client, day):
-    first_at = recent(10, 0)
-    check_in(client, day, day.tasks[0], event_id="evt-travel-1", at=first_at, lat=HOME[0] + 0.3)  # 33 km away
-    response = check_in(client, day, day.tasks[1], event_id="evt-travel-2", at=first_at + timedelta(minutes=5),
-                        lat=HOME[0] + 0.01)
+def test_impossible_travel_between_check_ins_is_flagged(client, day, make):
+    far = day.task(make.dispatchable_case(day.team, lat=HOME[0] + 0.3, lon=HOME[1]), 4)  # 33 km north
+    first_at = local(10, 0)
+    check_in(client, day, day.tasks[0], event_id="evt-travel-1", at=first_at)
+    check_out(client, day, day.tasks[0], event_id="evt-travel-1-out", at=first_at + timedelta(minutes=2))
+    response = check_in(client, day, far, event_id="evt-travel-2", at=first_at + timedelta(minutes=5),
+                        lat=HOME[0] + 0.3)
     assert [f["kind"] for f in response.json["flags"]] == ["impossible_travel"]
-    calm = check_in(client, day, day.tasks[2], event_id="evt-travel-3", at=first_at + timedelta(minutes=30),
+    check_out(client, day, far, event_id="evt-travel-2-out", at=first_at + timedelta(minutes=7), lat=HOME[0] + 0.3)
+    calm = check_in(client, day, day.tasks[2], event_id="evt-travel-3", at=first_at + timedelta(hours=2),
                     lat=HOME[0] + 0.02)
     assert calm.json["flags"] == []
 
@@ -245,7 +264,7 @@ def visit(client, day, task, body, event_id="evt-visit-1"):
                        headers=day.headers)
 
 
-PROMISE_DAY = (date.today() + timedelta(days=10)).isoformat()
+PROMISE_DAY = (TODAY + timedelta(days=10)).isoformat()
 ACK = {"kind": "otp", "ref": "OTP-884201"}
 
 
@@ -305,13 +324,14 @@ def test_an_agreement_larger_than_the_debt_is_refused(client, day):
 
 
 def test_a_dispute_raised_at_the_door_flags_the_debtor_and_stops_later_visits(client, day, make):
-    later = day.task(day.cases[0], 9, visit_date=day.date + timedelta(days=3))
+    later = day.task(day.cases[0], 9, visit_date=day.date + timedelta(days=8))
     check_in(client, day, day.tasks[0])
     response = visit(client, day, day.tasks[0], {"outcome": "dispute_raised", "person_met": "debtor",
                                                  "notes": "says the loan was repaid"})
     assert response.status_code == 200
     assert day.get(Debtor, day.cases[0].debtor_id).flags == {"dispute": True}
-    assert day.get(VisitTask, later.id).status == "cancelled"
+    later = day.get(VisitTask, later.id)
+    assert later.status == "withdrawn" and later.reason["rule_id"] == "cn.blocking_flag"
 
 
 @pytest.mark.parametrize("outcome,person,field", [
@@ -342,9 +362,10 @@ def upload(client, day, task, content=b"RIFF....WAVEfmt " + b"\x00" * 2000, cont
                        content_type="multipart/form-data")
 
 
-def check_out(client, day, task, event_id="evt-checkout-1", **kw):
-    return client.post(f"/api/v1/agent/tasks/{task.id}/check-out",
-                       json=day.position(event_id, at=recent(10, 40), **kw), headers=day.headers)
+def check_out(client, day, task, event_id="evt-checkout-1", at=None, **kw):
+    day.clock.set(at or day.clock() + timedelta(minutes=25))
+    return client.post(f"/api/v1/agent/tasks/{task.id}/check-out", json=day.position(event_id, **kw),
+                       headers=day.headers)
 
 
 def test_a_visit_closed_without_a_recording_is_flagged_until_it_arrives(client, day, app, db):
@@ -408,26 +429,31 @@ def test_a_recording_over_the_size_limit_is_refused(client, day, app):
 # ---------------------------------------------------------------- offline sync
 
 def day_of_events(day, task, prefix="evt-sync"):
+    """A visit worked offline from 10:00 to 10:20, sent when the phone is back online at 11:00."""
+    day.clock.set(local(11))
     return [
-        {"type": "check_in", "task_id": task.id, **day.position(f"{prefix}-1", at=recent(10, 0))},
+        {"type": "check_in", "task_id": task.id, **day.position(f"{prefix}-1", at=local(10, 0))},
         {"type": "visit", "task_id": task.id, "client_event_id": f"{prefix}-2", "outcome": "not_home",
-         "person_met": "nobody"},
-        {"type": "check_out", "task_id": task.id, **day.position(f"{prefix}-3", at=recent(10, 20))},
+         "person_met": "nobody", "device_time": iso(local(10, 10))},
+        {"type": "check_out", "task_id": task.id, **day.position(f"{prefix}-3", at=local(10, 20))},
     ]
 
 
 def test_a_batch_of_offline_events_is_applied_in_order(client, day):
-    response = client.post("/api/v1/agent/sync", json={"events": day_of_events(day, day.tasks[0])},
-                           headers=day.headers)
+    response = day.sync(client, day_of_events(day, day.tasks[0]))
     assert response.status_code == 200
     assert [r["status"] for r in response.json["results"]] == ["accepted"] * 3
     assert day.get(VisitTask, day.tasks[0].id).status == "done"
+    visit = day.get(Visit, response.json["results"][0]["visit"]["id"])
+    # Queued offline: judged at the phone's time (its clock agreed with the server's), received later.
+    assert (visit.check_in_at, visit.check_in_received_at, visit.check_in_basis) == (
+        local(10), local(11), "device_corrected")
 
 
 def test_sending_a_batch_twice_duplicates_nothing(client, day):
     events = day_of_events(day, day.tasks[0])
-    client.post("/api/v1/agent/sync", json={"events": events}, headers=day.headers)
-    again = client.post("/api/v1/agent/sync", json={"events": events}, headers=day.headers).json
+    day.sync(client, events)
+    again = day.sync(client, events).json
     assert again["counts"] == {"accepted": 0, "duplicate": 3, "rejected": 0, "conflict": 0}
     assert day.count(Visit) == 1 and day.count(ClientEvent) == 3
 
@@ -435,9 +461,9 @@ def test_sending_a_batch_twice_duplicates_nothing(client, day):
 def test_one_bad_event_does_not_lose_the_rest(client, day):
     events = day_of_events(day, day.tasks[0])
     events.insert(1, {"type": "check_in", "task_id": day.tasks[1].id, "client_event_id": "evt-bad-1",
-                      "lat": 95, "lon": 121.0, "device_time": iso(recent(10))})
+                      "lat": 95, "lon": 121.0, "device_time": iso(local(10))})
     events.append({"type": "teleport", "task_id": day.tasks[2].id, "client_event_id": "evt-bad-2"})
-    results = client.post("/api/v1/agent/sync", json={"events": events}, headers=day.headers).json["results"]
+    results = day.sync(client, events).json["results"]
     assert [r["status"] for r in results] == ["accepted", "rejected", "accepted", "accepted", "rejected"]
     assert "lat" in results[1]["error"]["fields"] and "type" in results[4]["error"]["fields"]
 
@@ -449,18 +475,21 @@ def test_a_batch_mixing_refused_and_conflicting_events_answers_each(client, day,
         task.crew_id, task.crew_history = other.id, [day.crew.id, other.id]
         db.session.commit()
     events = [
-        {"type": "check_in", "task_id": day.tasks[0].id, **day.position("evt-mix-1", at=recent(23, 0))},
-        {"type": "check_in", "task_id": day.tasks[1].id, **day.position("evt-mix-2")},
-        {"type": "check_in", "task_id": day.tasks[2].id, **day.position("evt-mix-3")},
+        {"type": "check_in", "task_id": day.tasks[0].id, **day.position("evt-mix-1", at=local(23, 0))},
+        {"type": "check_in", "task_id": day.tasks[1].id, **day.position("evt-mix-2", at=local(10),
+                                                                         lat=HOME[0] + 0.01)},
+        {"type": "check_in", "task_id": day.tasks[2].id, **day.position("evt-mix-3", at=local(10, 30),
+                                                                         lat=HOME[0] + 0.02)},
     ]
-    results = client.post("/api/v1/agent/sync", json={"events": events}, headers=day.headers).json["results"]
-    assert [r["status"] for r in results] == ["rejected", "accepted", "conflict"]
+    day.clock.set(local(23, 30))
+    results = day.sync(client, events).json["results"]
+    assert [r["status"] for r in results] == ["rejected", "accepted", "conflict"], results
     assert results[0]["error"]["rule_id"] == "cn.visiting_hours"
 
 
 def test_an_oversized_batch_is_refused(client, day):
     events = [{"type": "check_in", "task_id": 1, "client_event_id": f"evt-{i:05d}"} for i in range(501)]
-    response = client.post("/api/v1/agent/sync", json={"events": events}, headers=day.headers)
+    response = day.sync(client, events)
     assert response.status_code in (413, 422)
 
 
@@ -469,12 +498,15 @@ def test_times_inside_the_route_are_iso_8601_with_offset(client, day):
     assert datetime.fromisoformat(stop["planned_start"]).utcoffset() == timedelta(0)
 
 
-def test_an_agreement_made_offline_is_judged_on_the_day_of_the_visit(client, day):
-    two_days_ago = recent(10) - timedelta(days=2)
-    assert check_in(client, day, day.tasks[0], at=two_days_ago).status_code == 201
+def test_an_agreement_made_offline_is_judged_on_the_day_of_the_visit(client, day, make):
+    two_days_ago = local(10) - timedelta(days=2)
+    task = day.task(make.dispatchable_case(day.team), 5, visit_date=two_days_ago.date())
     due = (two_days_ago.date() + timedelta(days=1)).isoformat()  # already past when it syncs
-    response = visit(client, day, day.tasks[0], {
-        "outcome": "promise_to_pay", "person_met": "debtor",
-        "agreement": {"kind": "promise", "total": "100.00", "due_date": due, "acknowledgement": ACK}})
-    assert response.status_code == 200, response.json
-    assert response.json["agreement"]["instalments"][0]["due_date"] == due
+    results = day.sync(client, [
+        {"type": "check_in", "task_id": task.id, **day.position("evt-old-in", at=two_days_ago)},
+        {"type": "visit", "task_id": task.id, "client_event_id": "evt-old-visit", "outcome": "promise_to_pay",
+         "person_met": "debtor", "device_time": iso(two_days_ago + timedelta(minutes=10)),
+         "agreement": {"kind": "promise", "total": "100.00", "due_date": due, "acknowledgement": ACK}},
+    ]).json["results"]
+    assert [r["status"] for r in results] == ["accepted", "accepted"], results
+    assert results[1]["agreement"]["instalments"][0]["due_date"] == due

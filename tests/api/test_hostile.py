@@ -13,7 +13,7 @@ import io
 import json
 import re
 import uuid
-from datetime import date, datetime, timedelta, timezone
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -52,17 +52,17 @@ def world(make):
     make.training(other_collector)
     supervisor_b = make.user("supervisor", team=team_b, username="supervisor-b")
     make.collector(team=team_b, code="B-FREE")
-    day = date.today() + timedelta(days=1)
-    now = datetime.now(timezone.utc)
+    day = make.today() + timedelta(days=1)
+    now = make.now()
 
     own_case = make.dispatchable_case(team_a)
-    own_task = make._save(VisitTask(case_id=own_case.id, visit_date=date.today(), status="checked_in",
+    own_task = make._save(VisitTask(case_id=own_case.id, visit_date=make.today(), status="checked_in",
                                     crew_id=own_crew.id, sequence=1, priority=10, crew_history=[own_crew.id]))
     make._save(Visit(task_id=own_task.id, crew_id=own_crew.id, collector_id=own_collector.id, check_in_at=now,
                      check_in_lat=31.23, check_in_lon=121.47))
 
     case = make.dispatchable_case(team_a)
-    task = make._save(VisitTask(case_id=case.id, visit_date=date.today(), status="checked_in", crew_id=other_crew.id,
+    task = make._save(VisitTask(case_id=case.id, visit_date=make.today(), status="checked_in", crew_id=other_crew.id,
                                 sequence=1, priority=10, crew_history=[other_crew.id]))
     visit = make._save(Visit(task_id=task.id, crew_id=other_crew.id, collector_id=other_collector.id,
                              check_in_at=now, check_in_lat=31.23, check_in_lon=121.47))
@@ -99,7 +99,9 @@ def world(make):
         "complaint_id": complaint.id, "user_id": other_agent.id, "job_id": job.id,
     }
     return {
-        "headers": {"agent": make.token(agent), "supervisor_b": make.token(supervisor_b)},
+        "headers": {"agent": {**make.token(agent), "X-Device-Id": "phone-hostile-01", "X-Device-Time": now.isoformat(),
+                              "X-Device-Seq": "1"},
+                    "supervisor_b": make.token(supervisor_b)},
         "users": {"agent": agent, "supervisor_b": supervisor_b},
         "foreign": foreign, "own_task": own_task.id, "visit": visit.id, "recording": recording.id,
         "contact": contact.id, "loan_ref": case.loan_ref,
@@ -204,8 +206,8 @@ def test_a_row_out_of_scope_answers_exactly_like_a_row_that_does_not_exist(app, 
     assert leaks == []
 
 
-def test_the_agent_s_route_shows_nothing_of_another_crew(client, world):
-    response = client.get(f"/api/v1/agent/route?date={date.today().isoformat()}", headers=world["headers"]["agent"])
+def test_the_agent_s_route_shows_nothing_of_another_crew(client, world, make):
+    response = client.get(f"/api/v1/agent/route?date={make.today().isoformat()}", headers=world["headers"]["agent"])
     assert response.status_code == 200
     task_ids = {stop["task_id"] for stop in response.json["stops"]}
     assert world["own_task"] in task_ids and world["foreign"]["task_id"] not in task_ids
@@ -240,7 +242,7 @@ def _user(make, user_id):
 
 def _sync(client, world, task_id):
     event = {"type": "visit", "task_id": task_id, "client_event_id": f"hostile-{uuid.uuid4().hex[:16]}",
-             "outcome": "not_home", "person_met": "nobody"}
+             "seq": 1, "outcome": "not_home", "person_met": "nobody"}
     return client.post("/api/v1/agent/sync", json={"events": [event]}, headers=world["headers"]["agent"])
 
 
@@ -441,7 +443,8 @@ def _check(response, where):
 def _unchanged_but_for(app, db, before, allowed_actions, where):
     counts, head = _snapshot(app, db)
     before_counts, before_head = before
-    changed = {t for t in counts if counts[t] != before_counts[t]} - {"audit_events"}
+    # The phone's contact is on record even when what it sent was not (its clock, its outbox mark).
+    changed = {t for t in counts if counts[t] != before_counts[t]} - {"audit_events", "devices", "device_contacts"}
     assert changed == set(), (where, changed)
     if head != before_head:
         assert _new_audit_actions(app, db, before_head) <= allowed_actions, where
@@ -544,7 +547,8 @@ def _json_bodies(probed):
 
 # What a refused write may still leave behind: the record of the refusal itself.
 REFUSAL_AUDITS = {"field.check_in.rejected", "field.check_out.rejected", "field.visit.rejected", "field.synced",
-                  "field.check_in.conflict", "field.check_out.conflict", "field.visit.conflict"}
+                  "field.check_in.conflict", "field.check_out.conflict", "field.visit.conflict",
+                  "task.assign_refused", "task.unassign_refused"}
 
 
 def test_probes_in_every_json_string_field_are_refused_or_stored_as_text(app, db, client, probed):
@@ -805,8 +809,6 @@ def _every_route(app):
 
 
 def test_expired_and_revoked_tokens_are_refused_on_every_authenticated_route(app, client, world, make):
-    from datetime import datetime, timezone
-
     from app.extensions import db
     from app.models import ApiToken
 
@@ -816,7 +818,7 @@ def test_expired_and_revoked_tokens_are_refused_on_every_authenticated_route(app
     with make.app.app_context():
         db.session.execute(sa.update(ApiToken).where(ApiToken.user_id != agent.id, ApiToken.revoked_at.is_(None),
                                                      ApiToken.user.has(username="revoked-admin"))
-                           .values(revoked_at=datetime.now(timezone.utc)))
+                           .values(revoked_at=make.now()))
         db.session.commit()
     checked = 0
     for rule, method, path in _every_route(app):

@@ -102,9 +102,9 @@ def test_debtor_flags_are_merged_not_replaced(client, sup):
 def test_a_contact_attempt_moves_a_notice_case_to_remote_contact(client, sup):
     case_id = new_case(client, sup, stage="notice").json["id"]
     response = client.post(f"/api/v1/cases/{case_id}/contact-attempts", headers=sup,
-                           json={"channel": "call", "result": "no_answer", "occurred_at": "2026-11-20T10:00:00+08:00"})
+                           json={"channel": "call", "result": "no_answer", "occurred_at": "2026-06-01T10:00:00+08:00"})
     assert response.status_code == 201
-    assert response.json["occurred_at"] == "2026-11-20T02:00:00+00:00"
+    assert response.json["occurred_at"] == "2026-06-01T02:00:00+00:00"
     assert client.get(f"/api/v1/cases/{case_id}", headers=sup).json["stage"] == "remote_contact"
     listed = client.get(f"/api/v1/cases/{case_id}/contact-attempts", headers=sup).json["items"]
     assert [a["channel"] for a in listed] == ["call"]

@@ -1,14 +1,16 @@
 """Payments from the servicing system, the daily agreement evaluation, conduct flags,
 complaints and a collector's conduct record."""
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
 
 from app.models import Case, ConductFlag, Instalment, Payment, RepaymentAgreement, Visit, VisitTask
 from app.services.agreements import split_total
+from tests.conftest import TEST_NOW
 
-TODAY = date.today()
+TODAY = TEST_NOW.astimezone(ZoneInfo("Asia/Shanghai")).date()
 
 
 @pytest.fixture()
@@ -144,7 +146,7 @@ def flagged_visit(make, team, kind="off_geofence"):
                                         languages=[], shift_start=datetime.min.time().replace(hour=9),
                                         shift_end=datetime.min.time().replace(hour=18), daily_capacity=5)).id
     visit = make._save(Visit(task_id=task.id, crew_id=crew.id, collector_id=collector_id,
-                             check_in_at=datetime.now(timezone.utc) - timedelta(hours=2), check_in_lat=31.2,
+                             check_in_at=TEST_NOW - timedelta(hours=2), check_in_lat=31.2,
                              check_in_lon=121.4))
     flag = make._save(ConductFlag(kind=kind, rule_id=f"cn.{kind}", profile_version="cn@2026.1",
                                   collector_id=collector_id, case_id=case.id, visit_id=visit.id, details={}))
@@ -185,7 +187,7 @@ def test_a_complaint_raises_a_flag_and_keeps_that_collector_from_the_debtor(app,
     with app.app_context():
         flag = db.session.scalars(sa.select(ConductFlag)).one()
         assert (flag.kind, flag.collector_id) == ("complaint_received", member.id)
-    day = (date.today() + timedelta(days=1)).isoformat()
+    day = (TODAY + timedelta(days=1)).isoformat()
     plan = client.post("/api/v1/dispatch/plans", json={"date": day, "team": "SH-A"}, headers=sup).json
     assert plan["unassigned"][0]["case_id"] == case.id
     assert plan["unassigned"][0]["reason"] == "no_eligible_collector"

@@ -4,9 +4,15 @@ A supervisor manages team A; team B belongs to someone else. The agent is on a c
 of team A. Rows of team B must be invisible to the supervisor (404, not 403, so their
 existence does not leak). The test fails if an endpoint is added without a row here.
 """
+from datetime import timedelta
+
 import pytest
 
+from tests.conftest import TEST_NOW
+
 ROLES = ("anonymous", "agent", "supervisor", "auditor", "admin")
+# Every caller sends what the field app sends about its phone; only the agent API reads it.
+PHONE = {"X-Device-Id": "phone-matrix-0001", "X-Device-Time": TEST_NOW.isoformat(), "X-Device-Seq": "1"}
 
 
 @pytest.fixture()
@@ -14,13 +20,15 @@ def world(make):
     region = make.region(code="RA")
     team_a = make.team(code="TEAM-A", region=region)
     team_b = make.team(code="TEAM-B", region=make.region(code="RB"))
-    crew = make.crew(team=team_a, members=1)
+    crew = make.trained_crew(team_a)
     agent = make.user("agent", username="field-agent")
     collector = make.collector(team=team_a, crew=crew, user=agent)
+    for module in ("law_compliance", "communication"):
+        make.training(collector, module=module)
     collector_b = make.collector(team=team_b)
     crew_b = make.crew(team=team_b, members=0)
     make.collector(team=team_b, code="B-FREE")
-    case_a = make.case(team=team_a)
+    case_a = make.dispatchable_case(team_a)
     case_b = make.case(team=team_b)
     users = {
         "agent": agent,
@@ -29,11 +37,9 @@ def world(make):
         "admin": make.user("admin"),
     }
     other_user = make.user("auditor", username="someone-else")
-    from datetime import date, timedelta
-
     from app.models import DispatchPlan, VisitTask
 
-    day = date.today() + timedelta(days=1)
+    day = make.today()
     empty = {"timezone": "Asia/Shanghai", "routes": [], "unassigned": [], "crews": []}
     plan_a = make._save(DispatchPlan(plan_date=day, team_id=team_a.id, status="draft", policy_profile="cn@2026.1",
                                      result=empty, summary={}))
@@ -45,15 +51,14 @@ def world(make):
     crew_task = make._save(VisitTask(case_id=case_a.id, visit_date=day, status="assigned", crew_id=crew.id,
                                      sequence=1, priority=10))
     other_task = make._save(VisitTask(case_id=case_b.id, visit_date=day, status="open", priority=10))
-    from datetime import datetime, timezone
-
     from app.models import Complaint, ConductFlag, RepaymentAgreement, Visit
 
     visit_case = make.dispatchable_case(team_a)
-    in_visit = make._save(VisitTask(case_id=visit_case.id, visit_date=day, status="checked_in", crew_id=crew.id,
-                                    sequence=2, priority=10, crew_history=[crew.id]))
+    # Yesterday's visit, never checked out: it may still be closed, and does not hold the crew today.
+    in_visit = make._save(VisitTask(case_id=visit_case.id, visit_date=day - timedelta(days=1), status="checked_in",
+                                    crew_id=crew.id, sequence=2, priority=10, crew_history=[crew.id]))
     visit = make._save(Visit(task_id=in_visit.id, crew_id=crew.id, collector_id=collector.id,
-                             check_in_at=datetime.now(timezone.utc), check_in_lat=31.23, check_in_lon=121.47))
+                             check_in_at=make.now() - timedelta(days=1), check_in_lat=31.23, check_in_lon=121.47))
     agreements = {}
     for name, case in (("a", case_a), ("b", case_b)):
         agreements[name] = make._save(RepaymentAgreement(
@@ -70,7 +75,7 @@ def world(make):
                          status="finished", runner="inline"))
     return {
         "users": users,
-        "headers": {role: make.token(user) for role, user in users.items()} | {"anonymous": {}},
+        "headers": {role: {**make.token(user), **PHONE} for role, user in users.items()} | {"anonymous": PHONE},
         "ids": {
             "case_a": case_a.id, "case_b": case_b.id, "debtor_a": case_a.debtor_id, "debtor_b": case_b.debtor_id,
             "collector_a": collector.id, "collector_b": collector_b.id, "crew_a": crew.id, "crew_b": crew_b.id,
@@ -100,10 +105,8 @@ def _csv(role):
 
 
 def _position(role):
-    from tests.api.test_field import recent
-
     return {"client_event_id": f"pos-{role}-0001", "lat": 31.2317, "lon": 121.4846, "accuracy_m": 10.0,
-            "device_time": recent(10).isoformat()}
+            "device_time": TEST_NOW.isoformat()}
 
 
 def _recording(role):
@@ -186,10 +189,10 @@ MATRIX = [
     ("api.cases.list_contact_attempts", "GET", "/api/v1/cases/{case_a}/contact-attempts", None, READ_STAFF),
     ("api.cases.list_contact_attempts", "GET", "/api/v1/cases/{case_b}/contact-attempts", None, READ_OTHER_TEAM),
     ("api.cases.record_contact_attempt", "POST", "/api/v1/cases/{case_a}/contact-attempts",
-     lambda role: {"channel": "call", "result": "no_answer", "occurred_at": "2026-11-01T10:00:00+08:00"},
+     lambda role: {"channel": "call", "result": "no_answer", "occurred_at": "2026-06-01T10:00:00+08:00"},
      WRITE_MANAGERS),
     ("api.cases.record_contact_attempt", "POST", "/api/v1/cases/{case_b}/contact-attempts",
-     lambda role: {"channel": "call", "result": "no_answer", "occurred_at": "2026-11-01T10:00:00+08:00"},
+     lambda role: {"channel": "call", "result": "no_answer", "occurred_at": "2026-06-01T10:00:00+08:00"},
      {"anonymous": 401, "agent": 403, "supervisor": 404, "auditor": 403, "admin": 201}),
     ("api.dispatch.create_plan", "POST", "/api/v1/dispatch/plans",
      lambda role: {"date": "2030-01-02", "team": "TEAM-A"}, WRITE_MANAGERS),
@@ -214,7 +217,7 @@ MATRIX = [
     ("api.field.record_visit", "POST", "/api/v1/agent/tasks/{in_visit}/visit",
      lambda role: {"client_event_id": f"visit-{role}-01", "outcome": "not_home", "person_met": "nobody"}, AGENT_ONLY),
     ("api.field.sync", "POST", "/api/v1/agent/sync",
-     lambda role: {"events": [{"type": "visit", "task_id": 0, "client_event_id": f"sync-{role}-01",
+     lambda role: {"events": [{"type": "visit", "task_id": 0, "seq": 1, "client_event_id": f"sync-{role}-01",
                                "outcome": "not_home", "person_met": "nobody"}]}, AGENT_ONLY),
     ("api.field.upload_recording", "POST", "/api/v1/agent/recordings", _recording, AGENT_ONLY | {"agent": 201}),
     ("api.agreements.list_agreements", "GET", "/api/v1/agreements", None, READ_STAFF),

@@ -1,5 +1,10 @@
 """A served app for end-to-end tests: gunicorn with two workers on a fresh database of
-each backend, migrated and seeded with the demo by the same commands an operator runs."""
+each backend, migrated and seeded with the demo by the same commands an operator runs.
+
+Its clock is the tests': every worker reads the time a test writes into one file
+(``CLOCK_FILE``), standing at ``TEST_NOW`` when each test begins and running on from
+there; each browser context's clock is set to the same moment. No test reads the wall
+clock."""
 import os
 import socket
 import subprocess
@@ -10,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import throwaway_database
+from tests.conftest import TEST_NOW, throwaway_database
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -55,12 +60,47 @@ class Served:
             engine.dispose()
 
 
+class ServedClock:
+    """The served apps' clock: ``set(moment)`` moves it (it runs on from there), ``now()`` reads it."""
+
+    def __init__(self, path):
+        from app.clock import FileClock
+
+        self.path = path
+        self._read = FileClock(path)
+
+    def set(self, moment):
+        from app.clock import FileClock
+
+        FileClock.write(self.path, moment)
+        return moment
+
+    def now(self):
+        return self._read()
+
+
 @pytest.fixture(scope="session")
-def served(backend, tmp_path_factory):
+def e2e_clock(tmp_path_factory):
+    clock = ServedClock(tmp_path_factory.mktemp("clock") / "clock.json")
+    clock.set(TEST_NOW)
+    return clock
+
+
+@pytest.fixture(autouse=True)
+def clock_at_test_now(e2e_clock):
+    """Every end-to-end test begins at ``TEST_NOW`` on the served apps' clock."""
+    e2e_clock.set(TEST_NOW)
+    return e2e_clock
+
+
+@pytest.fixture(scope="session")
+def served(backend, tmp_path_factory, e2e_clock):
     with throwaway_database(backend, tmp_path_factory, "served") as database_url:
         storage = tmp_path_factory.mktemp("storage")
-        env = {**os.environ, "FLASK_APP": "wsgi.py", "APP_ENV": "production", "SECRET_KEY": "e2e-" + "k" * 40,
-               "DATABASE_URL": database_url, "STORAGE_DIR": str(storage), "LOGIN_RATE_LIMIT": "100 per minute"}
+        env = {**os.environ, "FLASK_APP": "wsgi.py", "APP_ENV": "testing", "SECRET_KEY": "e2e-" + "k" * 40,
+               "DATABASE_URL": database_url, "STORAGE_DIR": str(storage), "LOGIN_RATE_LIMIT": "100 per minute",
+               "CLOCK_FILE": str(e2e_clock.path)}
+        e2e_clock.set(TEST_NOW)  # the demo is seeded on the tests' day
         env.pop("REDIS_URL", None)
         served = Served(None, database_url, env, backend)
         served.flask("db", "upgrade")
@@ -102,13 +142,20 @@ def browser():
         browser.close()
 
 
+def set_browser_clock(context, clock):
+    """The browser's clock at the served apps' time, running on from there."""
+    context.clock.install(time=clock.now())
+
+
 @pytest.fixture()
-def new_page(browser):
-    """``new_page(viewport=PHONE, locale="zh-CN", **context_options)`` → a page in a fresh context."""
+def new_page(browser, e2e_clock):
+    """``new_page(viewport=PHONE, locale="zh-CN", **context_options)`` → a page in a fresh context
+    whose clock reads the served apps' time."""
     contexts = []
 
     def make(viewport=DESKTOP, locale="en-GB", **options):
         context = browser.new_context(viewport=viewport, locale=locale, **options)
+        set_browser_clock(context, e2e_clock)
         contexts.append(context)
         page = context.new_page()
         page.set_default_timeout(15000)

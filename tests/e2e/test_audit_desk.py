@@ -1,35 +1,39 @@
 """The audit desk in a real browser: filter the visit log, open a visit, export CSV,
 verify the chain — and text planted by a field agent stays text."""
 import hashlib
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.api.test_field import recent
+from tests.conftest import TEST_NOW
 from tests.e2e.conftest import DESKTOP, PHONE, screenshot
 from tests.phone import Phone
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-DESK_DAY = (datetime.now(SHANGHAI).date() + timedelta(days=6)).isoformat()
+# A day of its own, a week or more from the others' (one visit per debtor in any 7 days).
+DESK_DAY = (TEST_NOW.astimezone(SHANGHAI).date() + timedelta(days=21)).isoformat()
 PLANTED = "<script>window.__pwned = 1</script><img src=x onerror=\"window.__pwned = 2\"> said he'd pay"
 
 
 @pytest.fixture(scope="module")
-def visited(served):
-    """One visit made through the API by the demo agent, with planted notes and a recording."""
-    supervisor = Phone(served.url)
+def visited(served, e2e_clock):
+    """One visit made through the API by the demo agent at 10:00 on its day, with planted
+    notes and a recording."""
+    e2e_clock.set(TEST_NOW)
+    supervisor = Phone(served.url, clock=e2e_clock.now)
     supervisor.login("supervisor", "supervisor-demo-pass")
     status, plan = supervisor.call("POST", "/api/v1/dispatch/plans", {"date": DESK_DAY, "team": "SH-CENTRAL"})
     assert status == 201, plan
     supervisor.call("POST", f"/api/v1/dispatch/plans/{plan['id']}/commit")
-    agent = Phone(served.url)
+    e2e_clock.set(datetime.combine(datetime.fromisoformat(DESK_DAY).date(), time(10), SHANGHAI))
+    agent = Phone(served.url, clock=e2e_clock.now)
     agent.login("agent", "agent-demo-pass")
     stop = agent.route(datetime.fromisoformat(DESK_DAY).date())["stops"][0]
     task = stop["task_id"]
     status, answer = agent.call("POST", f"/api/v1/agent/tasks/{task}/check-in", {
         "client_event_id": f"desk-in-{task}", "lat": stop["debtor"]["lat"] + 0.0005, "lon": stop["debtor"]["lon"],
-        "accuracy_m": 12.0, "device_time": recent(10).isoformat()})
+        "accuracy_m": 12.0, "device_time": e2e_clock.now().isoformat()})
     assert status == 201, answer
     content = b"OggS" + b"desk-recording" * 50
     assert agent.upload(task, content)[0] == 201

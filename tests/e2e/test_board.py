@@ -6,12 +6,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.api.test_field import recent
+from tests.conftest import TEST_NOW
 from tests.e2e.conftest import DESKTOP, PHONE, screenshot
 from tests.phone import Phone
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-BOARD_DAY = (datetime.now(SHANGHAI).date() + timedelta(days=3)).isoformat()
+TODAY = TEST_NOW.astimezone(SHANGHAI).date()
+# Days of their own, a week or more from the others' (one visit per debtor in any 7 days).
+BOARD_DAY = (TODAY + timedelta(days=7)).isoformat()
 
 
 def sign_in(page, served, username="supervisor", password="supervisor-demo-pass"):
@@ -76,7 +78,9 @@ def test_a_move_the_policy_refuses_is_shown_with_its_reason_and_not_made(served,
     assert next(t for t in board["tasks"] if t["id"] == task["id"])["crew"] == "SH-CENTRAL-K02"
 
 
-def test_an_agents_check_in_shows_on_the_board_without_a_reload(served, new_page, committed):
+def test_an_agents_check_in_shows_on_the_board_without_a_reload(served, new_page, committed, e2e_clock):
+    # 10:00 on the board's day, for the server and the browsers: the check-in is judged on its day.
+    e2e_clock.set(datetime.combine(datetime.fromisoformat(BOARD_DAY).date(), time(10), SHANGHAI))
     page = new_page(viewport=DESKTOP)
     sign_in(page, served)
     open_day(page)
@@ -84,11 +88,11 @@ def test_an_agents_check_in_shows_on_the_board_without_a_reload(served, new_page
     row = page.locator(f".stop[data-task='{task['id']}']")
     row.wait_for()
     assert row.get_attribute("data-status") == "assigned"
-    agent = Phone(served.url)
+    agent = Phone(served.url, clock=e2e_clock.now)
     agent.login("agent", "agent-demo-pass")
     status, answer = agent.call("POST", f"/api/v1/agent/tasks/{task['id']}/check-in", {
-        "client_event_id": f"board-live-{task['id']}", "lat": task["lat"] + 0.01, "lon": task["lon"],
-        "accuracy_m": 15.0, "device_time": recent(10).isoformat(), "mock_location": True})
+        "client_event_id": f"board-live-{task['id']}", "lat": task["lat"] + 0.001, "lon": task["lon"],
+        "accuracy_m": 15.0, "device_time": e2e_clock.now().isoformat(), "mock_location": True})
     assert status == 201, answer
     page.wait_for_selector(f".stop[data-task='{task['id']}'][data-status='flagged']", timeout=15000)
     assert "flagged" in page.locator(f".stop[data-task='{task['id']}'] .pill").inner_text()
@@ -145,7 +149,7 @@ def test_a_supervisor_sees_only_their_team(served, new_page):
 def test_a_draft_is_set_beside_the_plan_of_its_own_day_even_while_that_day_is_still_loading(served, new_page):
     """The board opens on today, whose plan the demo committed; the supervisor picks another
     day and plans it before that day's board has arrived (a slow network)."""
-    day = (datetime.now(SHANGHAI).date() + timedelta(days=4)).isoformat()
+    day = (TODAY + timedelta(days=14)).isoformat()
     page = new_page(viewport=DESKTOP, timezone_id="Asia/Shanghai")
     sign_in(page, served)
     page.wait_for_selector("#crews .crew")
@@ -166,7 +170,7 @@ def test_a_draft_is_set_beside_the_plan_of_its_own_day_even_while_that_day_is_st
 def test_the_board_opens_on_today_in_the_supervisors_zone(served, new_page):
     page = new_page(viewport=DESKTOP, timezone_id="Asia/Shanghai")
     # 23:30 UTC yesterday: already 07:30 today in Shanghai (and before the token's expiry).
-    utc_today = datetime.now(timezone.utc).date()
+    utc_today = TEST_NOW.date()
     page.clock.set_fixed_time(datetime.combine(utc_today - timedelta(days=1), time(23, 30), timezone.utc))
     sign_in(page, served)
     assert page.input_value("#day") == utc_today.isoformat()

@@ -20,7 +20,8 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
-from tests.e2e.conftest import ROOT, _free_port, _wait_until_up
+from tests.conftest import TEST_NOW
+from tests.e2e.conftest import ROOT, ServedClock, _free_port, _wait_until_up
 from tests.phone import Phone
 
 PG_BIN = sorted(glob.glob("/usr/lib/postgresql/*/bin"))[-1] if glob.glob("/usr/lib/postgresql/*/bin") else None
@@ -56,17 +57,17 @@ class Cluster:
 
 
 def seed(database_url, stops):
-    """One crew (signed in as agent001) with ``stops`` committed tasks for a past day."""
+    """One crew (signed in as agent001) with ``stops`` committed tasks for the tests' day."""
     from app import create_app
+    from app.clock import FrozenClock
     from app.extensions import db
     import flask_migrate
 
     from tests.worlds import field_day
 
     app = create_app({"APP_ENV": "development", "SQLALCHEMY_DATABASE_URI": database_url,
-                      "RATELIMIT_STORAGE_URI": "memory://"})
-    now = datetime.now(SHANGHAI)
-    day = now.date() if now.time() >= clock(15) else now.date() - timedelta(days=1)
+                      "RATELIMIT_STORAGE_URI": "memory://", "CLOCK": FrozenClock(TEST_NOW)})
+    day = TEST_NOW.astimezone(SHANGHAI).date()
     with app.app_context():
         flask_migrate.upgrade()
         field_day(db, day=day, phones=1, stops=stops, password="agent-password")
@@ -74,7 +75,10 @@ def seed(database_url, stops):
     return day
 
 
-def events_for(phone, day):
+def events_for(stack):
+    """The whole day worked offline from 09:00, numbered in the phone's outbox; the phone
+    comes back online at 15:30."""
+    phone, day = stack["phone"], stack["day"]
     stops = phone.route(day)["stops"]
     start = datetime.combine(day, clock(9), SHANGHAI)
     events = []
@@ -89,7 +93,8 @@ def events_for(phone, day):
             {"type": "check_out", "task_id": stop["task_id"], "client_event_id": f"out-{stop['task_id']}-fault",
              "device_time": (at + timedelta(minutes=1)).isoformat(), **where},
         ]
-    return events
+    stack["clock"].set(datetime.combine(day, clock(15, 30), SHANGHAI))
+    return phone.number(events)
 
 
 def send_until_answered(phone, events, attempts=20):
@@ -131,9 +136,12 @@ def stack(tmp_path):
         subprocess.run(["psql", cluster.url, "-qc", "CREATE DATABASE faults"], check=True, capture_output=True)
         database_url = cluster.url.rsplit("/", 1)[0] + "/faults"
         day = seed(database_url, stops=160)  # 480 events: one batch under the 500 limit
+        # The phone downloads its route at 08:00, works from 09:00 offline, and syncs at 15:30.
+        served_clock = ServedClock(tmp_path / "clock.json")
+        served_clock.set(datetime.combine(day, clock(8), SHANGHAI))
         port = _free_port()
-        env = {**os.environ, "APP_ENV": "production", "SECRET_KEY": "faults-" + "k" * 40, "DATABASE_URL": database_url,
-               "STORAGE_DIR": str(tmp_path / "storage"), "LOG_FORMAT": "text"}
+        env = {**os.environ, "APP_ENV": "testing", "SECRET_KEY": "faults-" + "k" * 40, "DATABASE_URL": database_url,
+               "STORAGE_DIR": str(tmp_path / "storage"), "LOG_FORMAT": "text", "CLOCK_FILE": str(served_clock.path)}
         env.pop("REDIS_URL", None)
         log = open(tmp_path / "gunicorn.log", "w")
         process = subprocess.Popen([sys.executable, "-m", "gunicorn", "--workers", "2", "--timeout", "120",
@@ -141,9 +149,10 @@ def stack(tmp_path):
                                    stderr=subprocess.STDOUT)
         url = f"http://127.0.0.1:{port}"
         _wait_until_up(url, process)
-        phone = Phone(url, timeout=60)
+        phone = Phone(url, timeout=60, clock=served_clock.now)
         phone.login("agent001", "agent-password")
-        yield {"cluster": cluster, "db": database_url, "day": day, "phone": phone, "gunicorn": process}
+        yield {"cluster": cluster, "db": database_url, "day": day, "phone": phone, "gunicorn": process,
+               "clock": served_clock}
     finally:
         if process is not None:
             process.terminate()
@@ -189,7 +198,7 @@ def assert_each_event_recorded_once(stack, events, body):
 
 
 def test_postgresql_restarted_mid_batch_loses_and_doubles_nothing(stack):
-    events = events_for(stack["phone"], stack["day"])
+    events = events_for(stack)
     restarter = when_writing(stack, stack["cluster"].restart)
     answers, body = send_until_answered(stack["phone"], events)
     restarter.join()
@@ -206,7 +215,7 @@ def worker_pids(master):
 
 
 def test_a_worker_killed_mid_request_loses_and_doubles_nothing(stack):
-    events = events_for(stack["phone"], stack["day"])
+    events = events_for(stack)
 
     def kill_workers():
         for pid in worker_pids(stack["gunicorn"]):

@@ -4,20 +4,20 @@ network, the app reloaded offline, and every event arriving exactly once; a chec
 the policy refuses, shown with its reason.
 
 Each test plans its own day for crew SH-CENTRAL-K01 (agent/agent2) as the supervisor,
-far enough ahead not to meet the other e2e tests' days. The phone's clock is the real
-clock, so the debtors visited are put in a time zone where it is now daytime (or, for
-the refusal, night), and put back afterwards: the served database is shared.
+far enough ahead not to meet the other e2e tests' days, then moves the served app's
+clock (and the phone's, which starts at the same moment) to that day's working hours
+(or, for the refusal, its night): a check-in is judged on the day it was planned for.
 """
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
-import sqlalchemy as sa
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import CHROMIUM, PHONE, screenshot
+from tests.conftest import TEST_NOW
+from tests.e2e.conftest import CHROMIUM, PHONE, screenshot, set_browser_clock
 from tests.phone import Phone
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -39,16 +39,17 @@ def media_browser(browser):
 
 
 @pytest.fixture()
-def phone_page(media_browser):
+def phone_page(media_browser, e2e_clock):
     """``phone_page(stop, locale=...)`` → a page at phone size, located at the stop's door,
-    with location and microphone granted; ``page.js_errors`` and ``page.console_errors``
-    collect what went wrong in the page."""
+    with location and microphone granted, its clock reading the served app's time;
+    ``page.js_errors`` and ``page.console_errors`` collect what went wrong in the page."""
     contexts = []
 
     def make(stop, locale="en-GB"):
         context = media_browser.new_context(
             viewport=PHONE, locale=locale, timezone_id="Asia/Shanghai",
             geolocation=door(stop), permissions=["geolocation", "microphone"])
+        set_browser_clock(context, e2e_clock)
         contexts.append(context)
         page = context.new_page()
         page.set_default_timeout(20000)
@@ -67,77 +68,33 @@ def door(stop, accuracy=6):
     return {"latitude": stop["debtor"]["lat"], "longitude": stop["debtor"]["lon"], "accuracy": accuracy}
 
 
-def execute(served, statement, **params):
-    """Run a statement and commit it (``served.sql`` only reads)."""
-    from app.config import normalise_database_url
-
-    engine = sa.create_engine(normalise_database_url(served.database_url))
-    try:
-        with engine.begin() as connection:
-            result = connection.execute(sa.text(statement), params)
-            return result.all() if result.returns_rows else result.rowcount
-    finally:
-        engine.dispose()
-
-
-def zone_where_the_hour_is(first, last):
-    """A zone whose local hour is now in [first, last): Shanghai itself if it is, else a fixed offset."""
-    now = datetime.now(timezone.utc)
-    if first <= now.astimezone(SHANGHAI).hour < last:
-        return "Asia/Shanghai"
-    for hours in range(-12, 15):
-        name = "Etc/GMT" if hours == 0 else f"Etc/GMT{-hours:+d}"  # POSIX sign: Etc/GMT-8 is UTC+8
-        if first <= now.astimezone(ZoneInfo(name)).hour < last:
-            return name
-    raise AssertionError("every hour is somewhere")
-
-
 class PlannedDay:
-    """A committed plan for team SH-CENTRAL on a day of its own; the crew's stops as the agent sees them."""
+    """A committed plan for team SH-CENTRAL on a day of its own, and the served clock moved
+    to ``hour`` (Shanghai) on that day; the crew's stops as the agent sees them then."""
 
-    def __init__(self, served, days_ahead):
+    def __init__(self, served, clock, days_ahead, hour):
         self.served = served
-        self.day = datetime.now(SHANGHAI).date() + timedelta(days=days_ahead)
-        supervisor = Phone(served.url)
+        self.day = TEST_NOW.astimezone(SHANGHAI).date() + timedelta(days=days_ahead)
+        supervisor = Phone(served.url, clock=clock.now)
         supervisor.login("supervisor", "supervisor-demo-pass")
         status, plan = supervisor.call("POST", "/api/v1/dispatch/plans", {"date": self.day.isoformat(),
                                                                           "team": "SH-CENTRAL"})
         assert status == 201, plan
         status, committed = supervisor.call("POST", f"/api/v1/dispatch/plans/{plan['id']}/commit")
         assert status == 200 and committed["status"] == "committed", committed
-        agent = Phone(served.url)
+        clock.set(datetime.combine(self.day, hour, SHANGHAI))
+        agent = Phone(served.url, clock=clock.now)
         agent.login(*AGENT)
         self.route = agent.route(self.day)
         self.stops = [s for s in self.route["stops"] if s["status"] == "assigned"]
-        self.moved = {}
-
-    def put_debtors_in(self, zone, stops):
-        """Move these stops' debtors to ``zone`` until ``restore``."""
-        for stop in stops:
-            debtor_id = self.debtor_id(stop)
-            self.moved.setdefault(debtor_id, stop["debtor"]["timezone"])
-            execute(self.served, "UPDATE debtors SET timezone = :zone WHERE id = :id", zone=zone, id=debtor_id)
-
-    def debtor_id(self, stop):
-        return execute(self.served, "SELECT debtor_id FROM cases WHERE id = :id", id=stop["case"]["id"])[0][0]
-
-    def restore(self):
-        for debtor_id, zone in self.moved.items():
-            execute(self.served, "UPDATE debtors SET timezone = :zone WHERE id = :id", zone=zone, id=debtor_id)
 
 
 @pytest.fixture()
-def planned(served):
-    days = []
+def planned(served, e2e_clock):
+    def plan(days_ahead, hour=time(10, 0)):
+        return PlannedDay(served, e2e_clock, days_ahead, hour)
 
-    def plan(days_ahead):
-        day = PlannedDay(served, days_ahead)
-        days.append(day)
-        return day
-
-    yield plan
-    for day in days:
-        day.restore()
+    return plan
 
 
 def sign_in_and_open_day(page, served, day):
@@ -212,7 +169,6 @@ def test_a_visit_at_the_door_with_an_instalment_plan_and_its_recording(served, p
     day = planned(11)
     assert len(day.stops) >= 3
     first = day.stops[0]
-    day.put_debtors_in(zone_where_the_hour_is(9, 20), [first])
     page = phone_page(first)
     sign_in_and_open_day(page, served, day.day)
 
@@ -287,7 +243,6 @@ def test_three_visits_recorded_offline_arrive_exactly_once(served, phone_page, p
     assert len(day.stops) >= 3
     stops = day.stops[:3]
     tasks = [s["task_id"] for s in stops]
-    day.put_debtors_in(zone_where_the_hour_is(9, 20), stops)
     page = phone_page(stops[0], locale="zh-CN")  # the app follows the phone's language
     context = page.context
     sign_in_and_open_day(page, served, day.day)
@@ -390,10 +345,8 @@ def test_three_visits_recorded_offline_arrive_exactly_once(served, phone_page, p
 # ---------------------------------------------------------------- a refusal
 
 def test_a_check_in_out_of_hours_is_refused_with_the_policy_reason(served, phone_page, planned):
-    day = planned(13)
+    day = planned(13, hour=time(23, 5))  # after 22:00 where the debtor lives
     stop = day.stops[0]
-    night = zone_where_the_hour_is(1, 6)
-    day.put_debtors_in(night, [stop])
     page = phone_page(stop)
     sign_in_and_open_day(page, served, day.day)
     open_stop(page, stop)
@@ -431,7 +384,6 @@ def test_a_check_in_out_of_hours_is_refused_with_the_policy_reason(served, phone
 def test_without_a_microphone_the_visit_goes_on_and_the_missing_recording_is_flagged(served, new_page, planned):
     day = planned(14)
     stop = day.stops[0]
-    day.put_debtors_in(zone_where_the_hour_is(9, 20), [stop])
     # The shared browser has no fake microphone, and the page is not allowed one.
     page = new_page(viewport=PHONE, locale="en-GB", timezone_id="Asia/Shanghai", geolocation=door(stop),
                     permissions=["geolocation"])
@@ -461,7 +413,6 @@ def test_without_a_microphone_the_visit_goes_on_and_the_missing_recording_is_fla
 def test_an_outcome_half_typed_when_the_app_closes_is_there_when_it_opens_again(served, phone_page, planned):
     day = planned(15)
     stop = day.stops[0]
-    day.put_debtors_in(zone_where_the_hour_is(9, 20), [stop])
     page = phone_page(stop)
     sign_in_and_open_day(page, served, day.day)
     open_stop(page, stop)

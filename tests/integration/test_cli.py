@@ -1,5 +1,5 @@
 """The flask commands an operator runs."""
-from datetime import date, timedelta
+from datetime import timedelta
 
 import sqlalchemy as sa
 
@@ -31,7 +31,7 @@ def test_a_supervisor_without_team_or_region_is_refused(app, db):
     assert result.exit_code != 0 and "team" in result.output
 
 
-def test_the_demo_seeds_a_realistic_shanghai_operation(app, db, rows):
+def test_the_demo_seeds_a_realistic_shanghai_operation(app, db, rows, make):
     result = app.test_cli_runner().invoke(args=["demo"])
     assert result.exit_code == 0, result.output
     for username in ("admin", "supervisor", "auditor", "agent"):
@@ -49,7 +49,7 @@ def test_the_demo_seeds_a_realistic_shanghai_operation(app, db, rows):
         flagged = {flag for flags in session.scalars(sa.select(Debtor.flags)) for flag, on in flags.items() if on}
         assert {"dispute", "cease", "vulnerable"} <= flagged
         expiries = session.scalars(sa.select(TrainingRecord.expires_at)).all()
-        today = date.today()
+        today = make.today()
         assert any(e < today for e in expiries), "one collector's training has lapsed"
         assert any(today <= e <= today + timedelta(days=15) for e in expiries), "some expire soon"
         assert rows(ContactAttempt) > 500

@@ -2,7 +2,8 @@
 database that really commits: one winner per task, capacity holds, one payment per
 reference, one record per client event."""
 import threading
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import time, timedelta
+from zoneinfo import ZoneInfo
 
 import flask_migrate
 import pytest
@@ -25,9 +26,10 @@ from app.models import (
     Visit,
     VisitTask,
 )
-from tests.api.test_field import recent
+from tests.conftest import TEST_NOW
 
-DAY = date.today() + timedelta(days=1)
+TODAY = TEST_NOW.astimezone(ZoneInfo("Asia/Shanghai")).date()
+DAY = TODAY + timedelta(days=1)
 
 
 @pytest.fixture()
@@ -55,8 +57,8 @@ def live(empty_app):
                 db.session.flush()
                 for module in ("law_compliance", "communication"):
                     db.session.add(TrainingRecord(collector_id=member.id, module=module,
-                                                  passed_at=date.today() - timedelta(days=10),
-                                                  expires_at=date.today() + timedelta(days=300)))
+                                                  passed_at=TODAY - timedelta(days=10),
+                                                  expires_at=TODAY + timedelta(days=300)))
             crews.append(crew)
         tasks = []
         for n in range(8):
@@ -69,7 +71,7 @@ def live(empty_app):
             db.session.add(case)
             db.session.flush()
             db.session.add(ContactAttempt(case_id=case.id, channel="call", purpose="contact", result="no_answer",
-                                          occurred_at=datetime.now(timezone.utc) - timedelta(days=2)))
+                                          occurred_at=TEST_NOW - timedelta(days=2)))
             task = VisitTask(case_id=case.id, visit_date=DAY, status="open", priority=10)
             db.session.add(task)
             tasks.append(task)
@@ -97,7 +99,7 @@ def _token(app, user_id):
     raw = secrets.token_urlsafe(24)
     with app.app_context():
         db.session.add(ApiToken(user_id=user_id, token_hash=_token_digest(raw),
-                                expires_at=datetime.now(timezone.utc) + timedelta(hours=1)))
+                                expires_at=TEST_NOW + timedelta(hours=1)))
         db.session.commit()
     return {"Authorization": f"Bearer {raw}"}
 
@@ -172,6 +174,7 @@ def test_the_same_offline_batch_sent_from_two_connections_at_once_is_recorded_on
     with app.app_context():
         task = db.session.get(VisitTask, ids["tasks"][7])
         task.crew_id, task.status, task.crew_history = ids["crew_ids"][0], "assigned", [ids["crew_ids"][0]]
+        task.visit_date = TODAY
         agent = User(username="agent", password_hash="x", role="agent", active=True)
         db.session.add(agent)
         db.session.flush()
@@ -180,10 +183,12 @@ def test_the_same_offline_batch_sent_from_two_connections_at_once_is_recorded_on
         debtor = task.case.debtor
         lat, lon, agent_id = debtor.lat, debtor.lon, agent.id
         db.session.commit()
-    headers = _token(app, agent_id)
-    events = [{"type": "check_in", "task_id": ids["tasks"][7], "client_event_id": "race-check-in",
-               "lat": lat, "lon": lon, "accuracy_m": 5.0, "device_time": recent(10).isoformat()},
-              {"type": "visit", "task_id": ids["tasks"][7], "client_event_id": "race-visit",
+    # The phone's first contact ever, three times at once: one row for the phone, one visit.
+    headers = {**_token(app, agent_id), "X-Device-Id": "phone-race-0001", "X-Device-Time": TEST_NOW.isoformat(),
+               "X-Device-Seq": "2"}
+    events = [{"type": "check_in", "task_id": ids["tasks"][7], "client_event_id": "race-check-in", "seq": 1,
+               "lat": lat, "lon": lon, "accuracy_m": 5.0, "device_time": TEST_NOW.isoformat()},
+              {"type": "visit", "task_id": ids["tasks"][7], "client_event_id": "race-visit", "seq": 2,
                "outcome": "not_home", "person_met": "nobody"}]
 
     def send():
@@ -195,3 +200,60 @@ def test_the_same_offline_batch_sent_from_two_connections_at_once_is_recorded_on
     assert all(status == 200 for status, _ in results), results
     assert sorted(r for _, answers in results for r in answers) == ["accepted"] * 2 + ["duplicate"] * 4
     assert count(app, Visit) == 1 and count(app, ClientEvent) == 2
+
+
+def _agent_on(app, crew_id, username):
+    with app.app_context():
+        agent = User(username=username, password_hash="x", role="agent", active=True)
+        db.session.add(agent)
+        db.session.flush()
+        member = db.session.scalars(sa.select(Collector).where(Collector.crew_id == crew_id,
+                                                               Collector.user_id.is_(None))).first()
+        member.user_id = agent.id
+        db.session.commit()
+        return agent.id
+
+
+def _check_in(app, headers, task_id, lat, lon, event_id):
+    return lambda: app.test_client().post(f"/api/v1/agent/tasks/{task_id}/check-in", headers=headers, json={
+        "client_event_id": event_id, "lat": lat, "lon": lon, "accuracy_m": 5.0, "device_time": TEST_NOW.isoformat()})
+
+
+def test_two_crews_checking_in_at_one_debtors_door_at_once_one_wins(live):
+    """Two cases of one debtor, on two crews' routes the same day: only one visit happens."""
+    app, ids, _ = live
+    with app.app_context():
+        first = db.session.get(VisitTask, ids["tasks"][0])
+        second = db.session.get(VisitTask, ids["tasks"][1])
+        second.case.debtor_id = first.case.debtor_id  # the same debtor behind both loans
+        for task, crew in ((first, ids["crew_ids"][0]), (second, ids["crew_ids"][1])):
+            task.crew_id, task.status, task.crew_history, task.visit_date = crew, "assigned", [crew], TODAY
+        debtor = first.case.debtor
+        lat, lon = debtor.lat, debtor.lon
+        db.session.commit()
+    heads = [_token(app, _agent_on(app, ids["crew_ids"][k], f"door-{k}")) for k in range(2)]
+    responses = at_once([_check_in(app, heads[0], ids["tasks"][0], lat, lon, "door-check-in-0"),
+                         _check_in(app, heads[1], ids["tasks"][1], lat, lon, "door-check-in-1")])
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses == [201, 422], [r.json for r in responses]
+    loser = next(r for r in responses if r.status_code == 422)
+    assert loser.json["error"]["rule_id"] == "cn.frequency_cap"
+    assert count(app, Visit) == 1
+
+
+def test_two_phones_of_one_crew_checking_in_at_two_doors_at_once_one_wins(live):
+    app, ids, _ = live
+    with app.app_context():
+        places = []
+        for n in (2, 3):
+            task = db.session.get(VisitTask, ids["tasks"][n])
+            crew = ids["crew_ids"][2]
+            task.crew_id, task.status, task.crew_history, task.visit_date = crew, "assigned", [crew], TODAY
+            places.append((task.case.debtor.lat, task.case.debtor.lon))
+        db.session.commit()
+    heads = [_token(app, _agent_on(app, ids["crew_ids"][2], f"phone-{k}")) for k in range(2)]
+    responses = at_once([_check_in(app, heads[k], ids["tasks"][2 + k], *places[k], f"two-doors-{k}")
+                         for k in range(2)])
+    assert sorted(r.status_code for r in responses) == [201, 422], [r.json for r in responses]
+    assert next(r for r in responses if r.status_code == 422).json["error"]["rule_id"] == "cn.one_visit_at_a_time"
+    assert count(app, Visit) == 1

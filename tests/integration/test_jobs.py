@@ -4,7 +4,7 @@ import os
 import subprocess
 import sys
 import uuid
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import flask_migrate
@@ -23,7 +23,7 @@ def test_without_redis_a_job_runs_in_process_and_shows_how_it_went(app, db, clie
     case = make.case(team=team, stage="agreement")
     agreement = make._save(RepaymentAgreement(case_id=case.id, kind="promise", status="active", currency="CNY",
                                               total_minor=100, waiver_minor=0, owed_minor=100))
-    make._save(Instalment(agreement_id=agreement.id, seq=1, due_date=date.today() - timedelta(days=30),
+    make._save(Instalment(agreement_id=agreement.id, seq=1, due_date=make.today() - timedelta(days=30),
                           amount_minor=100))
     admin = make.token(make.user("admin"))
     submitted = client.post("/api/v1/jobs", json={"name": "evaluate_agreements"}, headers=admin)
@@ -37,7 +37,7 @@ def test_nightly_planning_drafts_a_plan_per_team(app, db, client, make):
     make.trained_crew(team)
     make.dispatchable_case(team)
     admin = make.token(make.user("admin"))
-    day = (date.today() + timedelta(days=1)).isoformat()
+    day = (make.today() + timedelta(days=1)).isoformat()
     submitted = client.post("/api/v1/jobs", json={"name": "plan_day", "params": {"date": day}}, headers=admin).json
     job = client.get(f"/api/v1/jobs/{submitted['id']}", headers=admin).json
     assert job["status"] == "finished"

@@ -4,7 +4,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from app import clock
-from app.clock import FrozenClock, OffsetClock
+from app.clock import FileClock, FrozenClock, OffsetClock
 from app.config import ConfigError
 from tests.conftest import TEST_SECRET
 
@@ -55,3 +55,13 @@ def test_clock_start_moves_a_served_apps_clock_but_not_in_production(tmp_path):
     with pytest.raises(ConfigError, match="offset"):
         create_app({"APP_ENV": "testing", "SECRET_KEY": TEST_SECRET, "CLOCK_START": "2026-06-10T10:00:00",
                     "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'c.db'}"})
+
+
+def test_a_file_clock_follows_what_the_file_says_and_runs_on(tmp_path):
+    path = tmp_path / "clock.json"
+    file_clock = FileClock(path)
+    assert abs(file_clock() - datetime.now(timezone.utc)) < timedelta(seconds=5)  # no file: the wall clock
+    FileClock.write(path, datetime(2026, 6, 10, 14, 0, tzinfo=timezone.utc))
+    assert abs(file_clock() - datetime(2026, 6, 10, 14, 0, tzinfo=timezone.utc)) < timedelta(seconds=5)
+    FileClock.write(path, datetime(2026, 6, 11, 1, 0, tzinfo=timezone.utc))
+    assert abs(file_clock() - datetime(2026, 6, 11, 1, 0, tzinfo=timezone.utc)) < timedelta(seconds=5)

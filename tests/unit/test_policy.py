@@ -161,7 +161,7 @@ def test_a_debtor_available_only_at_night_has_no_window():
 
 def blockers(profile_id, flags=None, attempts=(), last=None, zone=SHANGHAI, override=False):
     return rules.task_blockers(PROFILES[profile_id], debtor_flags=flags or {}, contact_attempts=list(attempts),
-                               visit_date=VISIT_DAY, debtor_tz=zone, last_visit_date=last,
+                               visit_date=VISIT_DAY, debtor_tz=zone, visit_days=[last] if last else (),
                                override_frequency=override)
 
 
@@ -232,9 +232,9 @@ def test_the_frequency_cap_holds_for_n_days_in_cn_and_not_elsewhere():
 def test_a_manual_override_of_the_cap_passes_but_raises_a_flag():
     too_soon = VISIT_DAY - timedelta(days=1)
     assert blockers("cn", attempts=[attempt()], last=too_soon, override=True) == []
-    flag = rules.frequency_override_flag(PROFILES["cn"], too_soon, VISIT_DAY)
+    flag = rules.frequency_override_flag(PROFILES["cn"], [too_soon], VISIT_DAY)
     assert flag.kind == "frequency_override" and flag.rule_id == "cn.frequency_override"
-    assert rules.frequency_override_flag(PROFILES["cn"], VISIT_DAY - timedelta(days=30), VISIT_DAY) is None
+    assert rules.frequency_override_flag(PROFILES["cn"], [VISIT_DAY - timedelta(days=30)], VISIT_DAY) is None
 
 
 # ---------------------------------------------------------------- crews and qualification

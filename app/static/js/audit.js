@@ -18,7 +18,10 @@
       "v.ok": "Intact: {checked} events checked; head #{seq} {hash}.", "v.broken": "Broken at #{seq}: {what} — {detail}",
       "c.when": "Check-in", "c.case": "Case", "c.crew": "Crew", "c.outcome": "Outcome", "c.distance": "Distance",
       "c.flags": "Flags", "more": "More", "count": "{n} shown", "none": "No visits match.",
-      "d.checkIn": "Check-in (server / device)", "d.checkOut": "Check-out (server / device)", "d.place": "Place",
+      "d.checkIn": "Check-in", "d.checkOut": "Check-out", "d.place": "Place",
+      "t.judged": "judged at {t}", "t.received": "server received {t}", "t.device": "phone's clock {t}",
+      "basis.server": "server's clock (sent online)", "basis.device_corrected": "phone's time, corrected by its measured clock offset (queued offline)",
+      "basis.device_bounded": "phone's time moved to what the server can prove (queued offline)",
       "d.distance": "From the registered address", "d.accuracy": "Accuracy", "d.person": "Person met",
       "d.outcome": "Outcome", "d.notes": "Notes", "d.recordings": "Recordings (SHA-256)", "d.agreements": "Agreement",
       "d.flags": "Conduct flags", "d.address": "Registered address", "d.mock": "mocked location", "d.none": "none",
@@ -31,7 +34,10 @@
       "v.run": "校验哈希链", "v.running": "校验中…", "v.ok": "完整：已校验 {checked} 条；链头 #{seq} {hash}。",
       "v.broken": "在 #{seq} 处断开：{what} — {detail}", "c.when": "签到", "c.case": "案件", "c.crew": "小组",
       "c.outcome": "结果", "c.distance": "距离", "c.flags": "标记", "more": "更多", "count": "已显示 {n} 条",
-      "none": "没有符合条件的上门记录。", "d.checkIn": "签到（服务器 / 手机）", "d.checkOut": "签退（服务器 / 手机）",
+      "none": "没有符合条件的上门记录。", "d.checkIn": "签到", "d.checkOut": "签退",
+      "t.judged": "判定时间 {t}", "t.received": "服务器接收 {t}", "t.device": "手机时钟 {t}",
+      "basis.server": "服务器时钟（在线发送）", "basis.device_corrected": "手机时间，已按测得的时钟偏差校正（离线排队）",
+      "basis.device_bounded": "手机时间，已移至服务器可证明的范围（离线排队）",
       "d.place": "位置", "d.distance": "距登记住址", "d.accuracy": "定位精度", "d.person": "见到的人", "d.outcome": "结果",
       "d.notes": "备注", "d.recordings": "录音（SHA-256）", "d.agreements": "还款协议", "d.flags": "行为标记",
       "d.address": "登记住址", "d.mock": "模拟定位", "d.none": "无", "exported": "已导出 {n} 字节。",
@@ -93,10 +99,15 @@
   }
 
   function times(place, zone) {
-    // In the debtor's own zone when known: that is where the rules about hours apply.
+    // In the debtor's own zone when known: that is where the rules about hours apply. The
+    // time judged comes first; the server's receive time and the phone's clock are evidence.
     if (!place) return "—";
-    const device = place.device_at ? i18n.dateTime(place.device_at, zone) : "—";
-    return `${i18n.dateTime(place.at, zone)} / ${device}${zone ? ` (${zone})` : ""}`;
+    const at = (value) => (value ? i18n.dateTime(value, zone) : "—");
+    return h("div", { class: "times" },
+      h("div", { dataset: { time: "judged" } }, i18n.t("t.judged", { t: at(place.at) }), zone ? ` (${zone})` : "",
+        place.time_basis ? h("span", { class: "muted" }, ` — ${i18n.t(`basis.${place.time_basis}`)}`) : null),
+      h("div", { dataset: { time: "received" } }, i18n.t("t.received", { t: at(place.received_at) })),
+      h("div", { dataset: { time: "device" } }, i18n.t("t.device", { t: at(place.device_at) })));
   }
 
   async function open(visit) {

@@ -89,7 +89,9 @@
     }
   }
 
-  function makeClient(storage, key) {
+  /** ``extraHeaders``: an optional (async) function answering headers sent with every
+   * request — the field app's phone id, clock and outbox mark. */
+  function makeClient(storage, key, extraHeaders) {
     const client = {
       get session() { try { return JSON.parse(storage.getItem(key) || "null"); } catch (e) { return null; } },
       get user() { return client.session && client.session.user; },
@@ -107,7 +109,7 @@
         storage.removeItem(key);
       },
       async call(method, path, body, options) {
-        const headers = { Accept: "application/json" };
+        const headers = { Accept: "application/json", ...(extraHeaders ? await extraHeaders() : {}) };
         const s = client.session;
         if (s && !(options && options.anonymous)) headers.Authorization = `Bearer ${s.access_token}`;
         const init = { method, headers };

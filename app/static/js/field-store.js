@@ -9,7 +9,7 @@
  *   log      client_event_id / recording id → what the server answered, for the agent
  *   parts    recording id → a recording being made (its chunks live in `chunks`)
  *   chunks   seq → {part, blob}: a recording is kept as it is made, a few seconds at a time
- *   meta     key → value (the day last shown, …)
+ *   meta     key → value (the day last shown, seq_high: the highest outbox number handed out, …)
  */
 (function (global) {
   "use strict";
@@ -86,5 +86,24 @@
     },
   };
 
+  /** This phone's own id, made once and kept (the server keeps its clock offset by it). */
+  function deviceId() {
+    let id = localStorage.getItem("fc.device");
+    if (!id) {
+      id = `phone-${crypto.randomUUID()}`;
+      localStorage.setItem("fc.device", id);
+    }
+    return id;
+  }
+
+  /** What every request says about this phone: its id, its clock, and the highest outbox
+   * number handed out so far (an action numbered above it was queued after this request). */
+  async function deviceHeaders() {
+    const high = await store.meta.get("seq_high").catch(() => null);
+    return { "X-Device-Id": deviceId(), "X-Device-Time": new Date().toISOString(), "X-Device-Seq": String(high || 0) };
+  }
+
+  store.deviceId = deviceId;
+  store.deviceHeaders = deviceHeaders;
   global.FCStore = store;
 })(window);

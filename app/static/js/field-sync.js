@@ -45,8 +45,10 @@
     async addEvent(event, applyToVisit) {
       const item = { user: this.user, kind: "event", type: event.type, task_id: event.task_id,
                      id: event.client_event_id, event, created_at: new Date().toISOString() };
-      await FCStore.write(["outbox", "visits"], async (s) => {
-        await done(s.outbox.add(item));
+      await FCStore.write(["outbox", "visits", "meta"], async (s) => {
+        // The outbox number orders the phone's actions; the server bounds their time by it.
+        item.seq = await done(s.outbox.add(item));
+        await done(s.meta.put(item.seq, "seq_high"));
         const key = visitKey(this.user, event.task_id);
         const visit = (await done(s.visits.get(key))) || { key, user: this.user, task_id: event.task_id, recordings: [] };
         applyToVisit(visit);
@@ -60,9 +62,10 @@
     async addRecording(recording) {
       const item = { user: this.user, kind: "recording", type: "recording", task_id: recording.task_id,
                      id: `recording-${recording.part}`, ...recording, created_at: new Date().toISOString() };
-      await FCStore.write(["outbox", "visits", "parts", "chunks"], async (s) => {
+      await FCStore.write(["outbox", "visits", "parts", "chunks", "meta"], async (s) => {
         if (!(await done(s.parts.get(recording.part)))) return;  // finished by another tab already
-        await done(s.outbox.add(item));
+        item.seq = await done(s.outbox.add(item));
+        await done(s.meta.put(item.seq, "seq_high"));
         const chunkKeys = await done(s.chunks.index("part").getAllKeys(recording.part));
         for (const key of chunkKeys) await done(s.chunks.delete(key));
         await done(s.parts.delete(recording.part));
@@ -119,7 +122,7 @@
       }
       let body;
       try {
-        body = await this.api.call("POST", "/api/v1/agent/sync", { events: batch.map((i) => i.event) },
+        body = await this.api.call("POST", "/api/v1/agent/sync", { events: batch.map((i) => ({ ...i.event, seq: i.seq })) },
                                    { signal: AbortSignal.timeout(SYNC_TIMEOUT_MS) });
       } catch (error) {
         this.failed(error);
@@ -152,7 +155,8 @@
       try {
         response = await fetch("/api/v1/agent/recordings", {
           method: "POST", body: form, signal: AbortSignal.timeout(UPLOAD_TIMEOUT_MS),
-          headers: { Accept: "application/json", Authorization: `Bearer ${this.api.session.access_token}` },
+          headers: { Accept: "application/json", Authorization: `Bearer ${this.api.session.access_token}`,
+                     ...(await FCStore.deviceHeaders()) },
         });
         data = await response.json().catch(() => null);
       } catch (error) {

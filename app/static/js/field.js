@@ -14,7 +14,7 @@
   const body = document.body;
   const SESSION_KEY = "fc.field.session";
   const USER_KEY = "fc.field.user";
-  const api = FC.makeClient(localStorage, SESSION_KEY);
+  const api = FC.makeClient(localStorage, SESSION_KEY, FCStore.deviceHeaders);
   const PEOPLE = ["debtor", "spouse", "relative", "household_member", "neighbour", "other", "nobody"];
   const THIRD_PARTIES = ["spouse", "relative", "household_member", "neighbour", "other"];
   const RANK = { open: 0, assigned: 0, checked_in: 1, done: 2 };
@@ -46,6 +46,8 @@
       position: "Your position", locating: "Finding your position…",
       accuracy: "±{m} m", distance: "{d} from the address",
       far_warning: "You are {d} from the registered address (limit {limit} m): the check-in will be flagged.",
+      too_far: "You are {d} from the registered address: beyond {limit} m the check-in is refused.",
+      withdrawn_stop: "Taken off today's route: {loan}.",
       accuracy_warning: "Location accuracy ±{m} m is worse than {limit} m: the check-in will be flagged.",
       hours_warning: "It is {local} at the debtor's address ({tz}); visiting hours are {start}–{end}. A check-in now will be refused.",
       location_error: "No location: {why}. Allow location for this site to check in.",
@@ -127,6 +129,8 @@
       last_visit: "上次上门", active_agreement: "有效协议", none: "无", next_due: "下一期 {date} 应还 {amount}",
       position: "当前位置", locating: "正在定位…", accuracy: "±{m} 米", distance: "距登记住址 {d}",
       far_warning: "您距登记住址 {d}（上限 {limit} 米）：签到将被标记。",
+      too_far: "您距登记住址 {d}：超过 {limit} 米的签到将被拒绝。",
+      withdrawn_stop: "已从今天的路线撤下：{loan}。",
       accuracy_warning: "定位精度 ±{m} 米，低于 {limit} 米的要求：签到将被标记。",
       hours_warning: "债务人所在地（{tz}）现在是 {local}；上门时段为 {start}–{end}。现在签到将被拒绝。",
       location_error: "无法定位：{why}。请允许本网站使用位置信息后签到。",
@@ -371,6 +375,16 @@
 
     const list = clear($("stops"));
     for (const stop of stops()) list.append(stopCard(stop));
+    // Stops the rules took off the day since it was planned: gone from the route, with why.
+    const withdrawn = (route && route.withdrawn) || [];
+    const gone = clear($("withdrawn"));
+    gone.hidden = !withdrawn.length;
+    for (const stop of withdrawn) {
+      gone.append(h("li", { class: "withdrawn", dataset: { task: stop.task_id } },
+        h("strong", null, t("withdrawn_stop", { loan: stop.loan_ref })), " ",
+        h("span", null, (i18n.lang === "zh" ? stop.reason_zh : stop.reason_en) || ""),
+        stop.rule_id ? h("span", { class: "muted small" }, ` (${stop.rule_id})`) : null));
+    }
     $("no-stops").hidden = !route || stops().length > 0;
     $("no-stops").textContent = t("no_stops");
     $("map").hidden = !route || !stops().length;
@@ -509,7 +523,9 @@
       block.append(h("p", null, h("span", { class: "muted" }, t("position")), " ",
         h("span", { id: "accuracy" }, t("accuracy", { m: Math.round(S.position.accuracy_m) })), " · ",
         h("span", { id: "distance" }, t("distance", { d: metres(d) }))));
-      if (lim.geofence_radius_m && d > lim.geofence_radius_m) {
+      if (lim.max_distance_m && d > lim.max_distance_m) {
+        block.append(h("p", { class: "warn", id: "too-far" }, t("too_far", { d: metres(d), limit: lim.max_distance_m })));
+      } else if (lim.geofence_radius_m && d > lim.geofence_radius_m) {
         block.append(h("p", { class: "warn", id: "far-warning" }, t("far_warning", { d: metres(d), limit: lim.geofence_radius_m })));
       }
       if (lim.max_accuracy_m && S.position.accuracy_m > lim.max_accuracy_m) {
