@@ -19,7 +19,7 @@ from api.fields import (
     StrictFloat,
 )
 from app import authz, money, pii
-from app.models import CONTACT_CHANNELS, CONTACT_PURPOSES, CONTACT_RESULTS, ROLES, STAGES
+from app.models import CONTACT_CHANNELS, CONTACT_PURPOSES, CONTACT_RESULTS, PLACE_KINDS, ROLES, STAGES
 from app.services.field import OUTCOMES as _OUTCOME_CODES, PEOPLE as _PEOPLE
 
 def Code(**kwargs):
@@ -248,6 +248,15 @@ def _availability_to_json(windows):
     return out
 
 
+class KnownPlace(BaseSchema):
+    """Another place the case knows of, where the policy profile may forbid visits."""
+
+    kind = fields.String(required=True, validate=validate.OneOf(PLACE_KINDS))
+    address = Text(500, load_default="")
+    lat = Latitude(required=True)
+    lon = Longitude(required=True)
+
+
 class DebtorIn(BaseSchema):
     name = Text(200, required=True)
     phone = fields.String(allow_none=True, validate=validate.Regexp(r"^\+?[0-9 \-]{5,30}$", error="not a phone number"))
@@ -260,6 +269,9 @@ class DebtorIn(BaseSchema):
     language = Text(16, allow_none=True)
     availability = fields.List(fields.Nested(AvailabilityWindow), validate=validate.Length(max=14))
     flags = Flags()
+    places = fields.List(fields.Nested(KnownPlace), validate=validate.Length(max=10), metadata={
+        "description": "Other places known for the debtor (workplace, hospital, public): a check-in there is "
+                       "refused where the policy profile says so. Replaces the list when given."})
 
     @post_load
     def availability_as_json(self, data, **kwargs):
@@ -293,6 +305,7 @@ class DebtorOut(Schema):
     language = fields.String(allow_none=True)
     availability = fields.List(fields.Dict())
     flags = fields.Dict()
+    places = fields.List(fields.Nested(KnownPlace))
 
 
 def _money(attr):

@@ -44,7 +44,8 @@ class Phone:
     def call(self, method, path, body=None, *, raw=None, content_type=None):
         data, headers = None, {"X-Device-Id": self.device_id, "X-Device-Seq": str(self.seq)}
         reads = self.clock() if self.clock else self.reads
-        headers["X-Device-Time"] = (reads or datetime.now(timezone.utc)).isoformat()
+        if reads is not None:
+            headers["X-Device-Time"] = reads.isoformat()
         if body is not None:
             data, headers["Content-Type"] = json.dumps(body).encode(), "application/json"
         if raw is not None:
@@ -93,12 +94,13 @@ def _position(stop, at):
             "device_time": at.isoformat(), "mock_location": False}
 
 
-def play_day(base_url, username, password, day, online_stops=2, start=time(10, 0), server_clock=None):
+def play_day(base_url, username, password, day, online_stops=2, start=time(10, 0), server_clock=None,
+             phone_clock=None):
     """Work the crew's day from ``start`` (the debtors' local time); return what was sent
     and what the server answered. ``server_clock(moment)``, when given, moves the server's
     clock along with the phone's (a test's served app); else the phone's clock is the
     wall clock's reading of the day it plays."""
-    phone = Phone(base_url)
+    phone = Phone(base_url, clock=phone_clock)
     phone.login(username, password)
     route = phone.route(day)
     stops = [s for s in route["stops"] if s["status"] == "assigned"]
@@ -165,8 +167,10 @@ def play_day(base_url, username, password, day, online_stops=2, start=time(10, 0
 
 def main(argv):
     base, username, password = argv[1:4]
-    day = date.fromisoformat(argv[4]) if len(argv) > 4 else date.today()
-    print(json.dumps(play_day(base, username, password, day), indent=2, default=str))
+    # From the command line this is a real phone: its clock is the machine's.
+    day = date.fromisoformat(argv[4]) if len(argv) > 4 else datetime.now().date()
+    print(json.dumps(play_day(base, username, password, day, phone_clock=lambda: datetime.now(timezone.utc)),
+                     indent=2, default=str))
 
 
 if __name__ == "__main__":

@@ -42,7 +42,7 @@ REASONS = {
     "validation_notice": ("No validation notice has been sent to the debtor.", "尚未向债务人发送债务确认通知。"),
     "visit_notice": ("No notice of a visit on {date} reached the debtor at least {days} day(s) before.",
                      "未在至少{days}天前通知债务人{date}的上门安排。"),
-    "blocking_flag": ("No visit while the debtor is flagged '{flag}'.", "债务人标记为“{flag}”期间不得上门。"),
+    "blocking_flag": ("No visit while the debtor is flagged '{flag}'.", "债务人标记为“{flag_zh}”期间不得上门。"),
     "complaint_under_review": ("A complaint against collector {collector} by this debtor is under review.",
                                "该债务人对催收员{collector}的投诉正在处理中。"),
     "frequency_cap": ("The debtor has another visit on {other} (made or planned); visits must be at least {days} "
@@ -186,7 +186,8 @@ def task_blockers(profile, *, debtor_flags, contact_attempts, visit_date, debtor
     conditions = debtor_conditions(debtor_flags)
     for flag in profile.blocking["flags"]:
         if flag in conditions:
-            refusals.append(_deny(profile, "blocking_flag", flag=FLAG_LABELS[flag][0], flag_id=flag))
+            refusals.append(_deny(profile, "blocking_flag", flag=FLAG_LABELS[flag][0], flag_zh=FLAG_LABELS[flag][1],
+                                  flag_id=flag))
     zone = ZoneInfo(debtor_tz)
     day_start = datetime.combine(visit_date, datetime.min.time(), zone)
     before = [a for a in contact_attempts if a.occurred_at < day_start]

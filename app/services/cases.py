@@ -23,8 +23,8 @@ TRANSITIONS = {
 }
 
 DEBTOR_FIELDS = ("name", "phone", "national_id", "address", "lat", "lon", "timezone", "language",
-                 "availability", "flags")
-DEBTOR_EDITABLE = ("name", "phone", "address", "lat", "lon", "timezone", "language", "availability")
+                 "availability", "flags", "places")
+DEBTOR_EDITABLE = ("name", "phone", "address", "lat", "lon", "timezone", "language", "availability", "places")
 CASE_FIELDS = ("loan_ref", "product", "currency", "principal_minor", "outstanding_minor", "days_past_due",
                "stage", "priority", "team_id", "debtor_id")
 
@@ -51,6 +51,7 @@ def _new_debtor(data, team):
         name=data["name"], phone=data.get("phone"), national_id=data.get("national_id"),
         address=data["address"], lat=data["lat"], lon=data["lon"], timezone=resolve_timezone(data, team),
         language=data.get("language"), availability=data.get("availability", []), flags=data.get("flags", {}),
+        places=data.get("places", []),
     )
     db.session.add(debtor)
     db.session.flush()

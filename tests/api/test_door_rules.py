@@ -275,18 +275,21 @@ def test_between_the_geofence_and_the_hard_limit_a_check_in_is_accepted_and_flag
     assert response.status_code == 201 and [f["rule_id"] for f in response.json["flags"]] == ["cn.off_geofence"]
 
 
-def put_places(day, case, *places):
-    with day.app.app_context():
-        day.db.session.get(Debtor, case.debtor_id).places = list(places)
-        day.db.session.commit()
-
-
 def test_a_check_in_at_the_debtors_workplace_is_refused_even_near_home(client, day):
     workplace = {"kind": "workplace", "address": "Office tower", "lat": HOME[0] + 0.004, "lon": HOME[1]}
-    put_places(day, day.cases[0], workplace)
+    patch(client, day, f"/api/v1/debtors/{day.cases[0].debtor_id}", {"places": [workplace]})
     response = check_in(client, day, day.tasks[0], lat=HOME[0] + 0.004)  # 440 m from home, at the office
     assert response.json["error"]["rule_id"] == "cn.workplace"
     assert check_in(client, day, day.tasks[0], event_id="evt-home").status_code == 201
+
+
+def test_a_known_place_out_of_range_is_refused_by_name(client, day):
+    response = client.patch(f"/api/v1/debtors/{day.cases[0].debtor_id}", headers=day.sup,
+                            json={"places": [{"kind": "workplace", "lat": 95, "lon": 121.0}]})
+    assert response.status_code == 422 and "places" in response.json["error"]["fields"]
+    response = client.patch(f"/api/v1/debtors/{day.cases[0].debtor_id}", headers=day.sup,
+                            json={"places": [{"kind": "casino", "lat": 31.0, "lon": 121.0}]})
+    assert response.status_code == 422 and "places" in response.json["error"]["fields"]
 
 
 # ---------------------------------------------------------------- one door at a time

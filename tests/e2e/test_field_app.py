@@ -166,7 +166,7 @@ def assert_page_was_clean(page, allow_offline_noise=False):
 # ---------------------------------------------------------------- a whole visit
 
 def test_a_visit_at_the_door_with_an_instalment_plan_and_its_recording(served, phone_page, planned):
-    day = planned(11)
+    day = planned(28)
     assert len(day.stops) >= 3
     first = day.stops[0]
     page = phone_page(first)
@@ -239,7 +239,7 @@ def test_a_visit_at_the_door_with_an_instalment_plan_and_its_recording(served, p
 # ---------------------------------------------------------------- offline
 
 def test_three_visits_recorded_offline_arrive_exactly_once(served, phone_page, planned):
-    day = planned(12)
+    day = planned(35)
     assert len(day.stops) >= 3
     stops = day.stops[:3]
     tasks = [s["task_id"] for s in stops]
@@ -345,7 +345,7 @@ def test_three_visits_recorded_offline_arrive_exactly_once(served, phone_page, p
 # ---------------------------------------------------------------- a refusal
 
 def test_a_check_in_out_of_hours_is_refused_with_the_policy_reason(served, phone_page, planned):
-    day = planned(13, hour=time(23, 5))  # after 22:00 where the debtor lives
+    day = planned(42, hour=time(23, 5))  # after 22:00 where the debtor lives
     stop = day.stops[0]
     page = phone_page(stop)
     sign_in_and_open_day(page, served, day.day)
@@ -382,7 +382,7 @@ def test_a_check_in_out_of_hours_is_refused_with_the_policy_reason(served, phone
 # ---------------------------------------------------------------- no microphone
 
 def test_without_a_microphone_the_visit_goes_on_and_the_missing_recording_is_flagged(served, new_page, planned):
-    day = planned(14)
+    day = planned(49)
     stop = day.stops[0]
     # The shared browser has no fake microphone, and the page is not allowed one.
     page = new_page(viewport=PHONE, locale="en-GB", timezone_id="Asia/Shanghai", geolocation=door(stop),
@@ -411,7 +411,7 @@ def test_without_a_microphone_the_visit_goes_on_and_the_missing_recording_is_fla
 # ---------------------------------------------------------------- a half-typed outcome
 
 def test_an_outcome_half_typed_when_the_app_closes_is_there_when_it_opens_again(served, phone_page, planned):
-    day = planned(15)
+    day = planned(56)
     stop = day.stops[0]
     page = phone_page(stop)
     sign_in_and_open_day(page, served, day.day)
@@ -469,4 +469,26 @@ def test_the_phone_computes_the_schedule_exactly_as_the_server_does(served, new_
         FCMoney.toDecimal(5n, "CNY"), FCMoney.toDecimal(123450n, "CNY"), FCMoney.toDecimal(100n, "JPY")]
         .map((v) => (v === null ? null : String(v)))""")
     assert conversions == ["123450", "10", "1234", None, None, None, "100", None, "0.05", "1234.50", "100"]
+    assert page.js_errors == []
+
+
+# ---------------------------------------------------------------- a stop withdrawn by a change
+
+def test_a_stop_withdrawn_after_planning_leaves_the_route_with_its_reason(served, new_page, planned, e2e_clock):
+    day = planned(70)
+    stop = day.stops[0]
+    supervisor = Phone(served.url, clock=e2e_clock.now)
+    supervisor.login("supervisor", "supervisor-demo-pass")
+    status, case = supervisor.call("GET", f"/api/v1/cases/{stop['case']['id']}")
+    assert status == 200, case
+    status, _ = supervisor.call("PATCH", f"/api/v1/debtors/{case['debtor']['id']}", {"flags": {"cease": True}})
+    assert status == 200
+    page = new_page(viewport=PHONE, locale="zh-CN", timezone_id="Asia/Shanghai", geolocation=door(stop),
+                    permissions=["geolocation"])
+    sign_in_and_open_day(page, served, day.day)
+    gone = page.wait_for_selector(f"#withdrawn li[data-task='{stop['task_id']}']")
+    assert stop["case"]["loan_ref"] in gone.inner_text() and "cn.blocking_flag" in gone.inner_text()
+    assert "要求停止催收" in gone.inner_text()  # the reason in the agent's language
+    assert page.locator(f"#stops li[data-task='{stop['task_id']}']").count() == 0
+    shot(page, "field-withdrawn-zh")
     assert page.js_errors == []

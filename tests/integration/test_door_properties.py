@@ -98,9 +98,10 @@ def make_machine(app, db, client, world):
 
     class DoorMachine(RuleBasedStateMachine):
         @initialize(skew_minutes=st.sampled_from([-180, -45, -10, 0, 0, 7, 90, 240]), liar=st.booleans(),
-                    start=st.sampled_from([time(7, 40), time(9, 0), time(13, 0), time(20, 50), time(21, 40)]),
-                    plan_today=st.booleans())
-        def begin(self, skew_minutes, liar, start, plan_today):
+                    start=st.sampled_from([time(7, 40), time(9, 0), time(10, 30), time(13, 0), time(16, 0),
+                                           time(20, 50), time(21, 40)]),
+                    plan_tomorrow=st.booleans())
+        def begin(self, skew_minutes, liar, start, plan_tomorrow):
             STATS["examples"] += 1
             db.session.remove()
             self.savepoint = db.session.get_bind().begin_nested()  # the test's own connection
@@ -111,8 +112,9 @@ def make_machine(app, db, client, world):
             self.inactive, self.uncleared = set(), set()
             self.trainings = dict(world["trainings"])
             self.visits = []  # accepted: {"debtor", "day", "task", "crew", "open"}
-            if plan_today:
-                self.supervisor_plans_and_commits(0)
+            self.supervisor_plans_and_commits(0)
+            if plan_tomorrow:
+                self.supervisor_plans_and_commits(1)
 
         def teardown(self):
             if getattr(self, "savepoint", None) is not None:
@@ -131,6 +133,14 @@ def make_machine(app, db, client, world):
 
         def contact(self, phone):
             phone.contacts.append((self.now(), phone.seq))
+
+        def pick(self, phone, pick, other_day):
+            """A task of the phone's crew: mostly one of today's (its own day), sometimes any."""
+            tasks = self.tasks_of(phone)
+            today = self.now().astimezone(SHANGHAI).date()
+            todays = [t for t in tasks if t[2] == today]
+            choice = tasks if other_day or not todays else todays
+            return choice[pick % len(choice)] if choice else None
 
         def tasks_of(self, phone, status="assigned"):
             with app.app_context():
@@ -199,7 +209,7 @@ def make_machine(app, db, client, world):
 
         # ------------------------------------------------------------ the world changes
 
-        @rule(minutes=st.sampled_from([3, 20, 45, 90, 240, 600, 1440, 1440 + 600]))
+        @rule(minutes=st.sampled_from([3, 20, 45, 90, 240, 600, 1440]))
         def time_passes(self, minutes):
             clock.advance(minutes=minutes)
 
@@ -272,13 +282,13 @@ def make_machine(app, db, client, world):
             self.contact(phone)
 
         @rule(phone=st.integers(0, 1), pick=st.integers(0, 20), far=st.sampled_from([0, 0, 0, 1]),
-              lie_minutes=st.sampled_from([0, -30, -180]))
-        def a_check_in_is_sent_online(self, phone, pick, far, lie_minutes):
+              lie_minutes=st.sampled_from([0, -30, -180]), other_day=st.sampled_from([False, False, False, True]))
+        def a_check_in_is_sent_online(self, phone, pick, far, lie_minutes, other_day):
             phone = self.phones[phone]
-            tasks = self.tasks_of(phone)
-            if not tasks:
+            chosen = self.pick(phone, pick, other_day)
+            if chosen is None:
                 return
-            task_id, case_id, visit_date = tasks[pick % len(tasks)]
+            task_id, case_id, visit_date = chosen
             lat, lon = world["places"][self.debtor_of(case_id)]
             lat += 0.02 * far  # about 2.2 km away
             claimed = self.now() + phone.skew + (timedelta(minutes=lie_minutes) if phone.liar else timedelta(0))
@@ -296,13 +306,14 @@ def make_machine(app, db, client, world):
             else:
                 STATS["refused_check_ins"] += 1
 
-        @rule(phone=st.integers(0, 1), pick=st.integers(0, 20), lie_minutes=st.sampled_from([0, -20, -240, 120]))
-        def a_check_in_is_queued_offline(self, phone, pick, lie_minutes):
+        @rule(phone=st.integers(0, 1), pick=st.integers(0, 20), lie_minutes=st.sampled_from([0, -20, -240, 120]),
+              other_day=st.sampled_from([False, False, False, True]))
+        def a_check_in_is_queued_offline(self, phone, pick, lie_minutes, other_day):
             phone = self.phones[phone]
-            tasks = self.tasks_of(phone)
-            if not tasks:
+            chosen = self.pick(phone, pick, other_day)
+            if chosen is None:
                 return
-            task_id, case_id, _ = tasks[pick % len(tasks)]
+            task_id, case_id, _ = chosen
             lat, lon = world["places"][self.debtor_of(case_id)]
             claimed = self.now() + phone.skew + (timedelta(minutes=lie_minutes) if phone.liar else timedelta(0))
             phone.seq += 1

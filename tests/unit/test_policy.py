@@ -364,3 +364,105 @@ def test_no_other_module_decides_a_policy_rule():
         offenders += [f"{path.relative_to(root)}: {s}" for s in settings if f'"{s}"' in text or f"'{s}'" in text]
     assert offenders == []
 
+
+
+# ---------------------------------------------------------------- judged again at the door
+
+@pytest.mark.parametrize("profile_id,zone", [("cn", SHANGHAI), ("us-fdcpa", NEW_YORK), ("uk-conc", LONDON)])
+def test_a_visit_happens_on_its_planned_day_in_the_debtors_zone(profile_id, zone):
+    profile = PROFILES[profile_id]
+    assert rules.planned_day(profile, VISIT_DAY, zone, at(VISIT_DAY, 0, 0, zone)).allowed
+    assert rules.planned_day(profile, VISIT_DAY, zone, at(VISIT_DAY, 23, 59, zone, ss=59)).allowed
+    late = rules.planned_day(profile, VISIT_DAY, zone, at(VISIT_DAY + timedelta(days=1), 0, 0, zone))
+    early = rules.planned_day(profile, VISIT_DAY, zone, at(VISIT_DAY, 0, 0, zone) - timedelta(seconds=1))
+    assert late.rule_id == early.rule_id == f"{profile_id}.planned_day" and not late.allowed and not early.allowed
+
+
+@pytest.mark.parametrize("profile_id", ["cn", "us-fdcpa", "uk-conc"])
+def test_beyond_the_hard_distance_a_check_in_is_refused_and_inside_it_is_not(profile_id):
+    profile = PROFILES[profile_id]
+    limit = profile.place["max_distance_m"]
+    assert rules.check_in_where(profile, limit) == []
+    assert rule_ids(rules.check_in_where(profile, limit + 0.5)) == [f"{profile_id}.registered_address_only"]
+
+
+@pytest.mark.parametrize("profile_id,kind,flags,refused", [
+    ("cn", "workplace", {}, True), ("cn", "hospital", {}, True), ("cn", "public", {}, True),
+    ("cn", "workplace", {"place_consent": True}, True),
+    ("us-fdcpa", "workplace", {}, False), ("us-fdcpa", "workplace", {"workplace_prohibited": True}, True),
+    ("us-fdcpa", "hospital", {}, False),
+    ("uk-conc", "workplace", {}, True), ("uk-conc", "hospital", {}, True),
+    ("uk-conc", "workplace", {"place_consent": True}, False), ("uk-conc", "public", {}, False),
+])
+def test_a_check_in_at_another_known_place_follows_the_profile(profile_id, kind, flags, refused):
+    profile = PROFILES[profile_id]
+    at_the_place = rules.check_in_where(profile, 600, [(kind, 20)], flags)
+    expected = {"workplace": "workplace", "hospital": "hospital", "public": "public_place"}[kind]
+    assert rule_ids(at_the_place) == ([f"{profile_id}.{expected}"] if refused else [])
+    # Near home, the other place farther off: it is a visit home, whatever the place.
+    assert rules.check_in_where(profile, 20, [(kind, 150)], flags) == []
+    # Beyond the geofence of the other place: not at it.
+    radius = profile.place["geofence_radius_m"]
+    assert rules.check_in_where(profile, 600, [(kind, radius + 1)], flags) == []
+
+
+@pytest.mark.parametrize("profile_id", ["cn", "us-fdcpa", "uk-conc"])
+def test_a_crew_is_at_one_door_at_a_time_in_every_profile(profile_id):
+    profile = PROFILES[profile_id]
+    assert rules.one_visit_at_a_time(profile, "K1", None).allowed
+    refused = rules.one_visit_at_a_time(profile, "K1", 42)
+    assert refused.rule_id == f"{profile_id}.one_visit_at_a_time" and "42" in refused.reason_en
+
+
+def test_the_phones_clock_is_flagged_beyond_the_profiles_tolerance_either_way():
+    profile = PROFILES["cn"]
+    judged = at(VISIT_DAY, 10, 0, SHANGHAI)
+    limit = timedelta(seconds=profile.clock["max_skew_seconds"])
+    assert rules.clock_skew_flag(profile, judged + limit, judged) is None
+    assert rules.clock_skew_flag(profile, judged - limit, judged) is None
+    assert rules.clock_skew_flag(profile, None, judged) is None
+    for device in (judged + limit + timedelta(seconds=1), judged - limit - timedelta(seconds=1)):
+        flag = rules.clock_skew_flag(profile, device, judged)
+        assert flag.kind == "clock_skew" and flag.rule_id == "cn.clock_skew"
+
+
+def test_stated_availability_is_honoured_at_the_door_and_the_hours_still_bound_it():
+    profile = PROFILES["uk-conc"]
+    evenings = [{"start": "18:00", "end": "23:00"}]
+    assert rules.check_in_time(profile, LONDON, at(VISIT_DAY, 18, 0, LONDON), availability=evenings)[0].allowed
+    refused, _ = rules.check_in_time(profile, LONDON, at(VISIT_DAY, 17, 59, LONDON), availability=evenings)
+    assert refused.rule_id == "uk-conc.stated_availability"
+    closed, _ = rules.check_in_time(profile, LONDON, at(VISIT_DAY, 21, 0, LONDON), availability=evenings)
+    assert closed.rule_id == "uk-conc.visiting_hours"  # stated 23:00, but the profile ends at 21:00
+
+
+@pytest.mark.parametrize("profile_id", ["cn", "us-fdcpa", "uk-conc"])
+def test_only_a_case_in_field_visits_is_visited(profile_id):
+    profile = PROFILES[profile_id]
+    assert rules.case_stage_refusal(profile, "field_visit") is None
+    for stage in ("notice", "remote_contact", "agreement", "resolved", "closed"):
+        assert rules.case_stage_refusal(profile, stage).rule_id == f"{profile_id}.case_stage"
+
+
+def test_a_crew_stood_down_is_refused():
+    stood_down = Facts(code="K1", active=False, members=[collector("C1"), collector("C2")])
+    assert rule_ids(rules.crew_blockers(PROFILES["cn"], stood_down, VISIT_DAY)) == ["cn.crew_inactive"]
+
+
+def test_the_frequency_cap_looks_both_ways_and_counts_planned_days_too():
+    cap = PROFILES["cn"].frequency["min_days_between_visits"]
+    for offset in (-(cap - 1), 0, cap - 1):
+        refused = rules.frequency_refusal(PROFILES["cn"], {VISIT_DAY + timedelta(days=offset)}, VISIT_DAY)
+        assert refused.rule_id == "cn.frequency_cap"
+    for offset in (-cap, cap):
+        assert rules.frequency_refusal(PROFILES["cn"], {VISIT_DAY + timedelta(days=offset)}, VISIT_DAY) is None
+    nearest = rules.frequency_refusal(PROFILES["cn"], {VISIT_DAY - timedelta(days=5), VISIT_DAY + timedelta(days=2)},
+                                      VISIT_DAY)
+    assert nearest.details["other"] == (VISIT_DAY + timedelta(days=2)).isoformat()
+
+
+def test_a_profile_whose_hard_limit_is_inside_its_geofence_refuses_to_load(tmp_path):
+    text = (PROFILE_DIR / "cn.toml").read_text(encoding="utf-8").replace("max_distance_m = 1000", "max_distance_m = 50")
+    (tmp_path / "cn.toml").write_text(text, encoding="utf-8")
+    with pytest.raises(ProfileError, match=r"place.max_distance_m: must be at least geofence_radius_m"):
+        load_profile(tmp_path / "cn.toml")

@@ -28,8 +28,10 @@
       "attention.open": "Open", "reason.policy": "Conduct policy", "reason.capacity": "No room left",
       "reason.skills": "No crew speaks the debtor's language", "reason.window_unreachable": "No reachable time window",
       "reason.no_eligible_collector": "No eligible crew", "reason.manual": "Moved by hand",
+      "reason.time_passed": "Its time passed before the commit", "reason.crew": "Crew no longer available",
       "status.assigned": "planned", "status.checked_in": "checked in", "status.done": "done",
       "status.flagged": "flagged", "status.open": "unassigned", "status.cancelled": "cancelled",
+      "status.withdrawn": "withdrawn",
       "role.notAllowed": "This page is for supervisors.",
     },
     zh: {
@@ -50,8 +52,9 @@
       "attention.done": "已保存。", "attention.open": "查看", "reason.policy": "合规规则", "reason.capacity": "容量已满",
       "reason.skills": "没有会说债务人语言的小组", "reason.window_unreachable": "无法在可上门时段到达",
       "reason.no_eligible_collector": "没有符合条件的小组", "reason.manual": "人工改派",
+      "reason.time_passed": "提交前计划时间已过", "reason.crew": "小组已不可用",
       "status.assigned": "已计划", "status.checked_in": "已签到", "status.done": "已完成", "status.flagged": "有标记",
-      "status.open": "未分配", "status.cancelled": "已取消", "role.notAllowed": "此页面供主管使用。",
+      "status.open": "未分配", "status.cancelled": "已取消", "status.withdrawn": "已撤下", "role.notAllowed": "此页面供主管使用。",
     },
   });
 
@@ -171,7 +174,9 @@
     map.clear();
     board.crews.forEach((crew, index) => {
       const colour = map.crewColour(index);
-      const stops = board.tasks.filter((t) => t.crew === crew.code).sort((a, b) => (a.sequence || 0) - (b.sequence || 0));
+      // In route order; a withdrawn stop (no number) last, with why.
+      const stops = board.tasks.filter((t) => t.crew === crew.code)
+        .sort((a, b) => (a.sequence ?? Infinity) - (b.sequence ?? Infinity));
       const points = [];
       if (crew.home) points.push([crew.home.lat, crew.home.lon]);
       stops.forEach((t) => points.push([t.lat, t.lon]));
@@ -186,28 +191,35 @@
   }
 
   function moveControls(task) {
-    if (api.user.role === "auditor" || !["open", "assigned"].includes(task.status)) return null;
+    if (api.user.role === "auditor" || !["open", "assigned", "withdrawn"].includes(task.status)) return null;
     const select = h("select", { "aria-label": i18n.t("board.move") },
       state.board.crews.filter((c) => c.code !== task.crew).map((c) => h("option", { value: c.code }, c.code)));
     const note = h("input", { placeholder: i18n.t("board.reasonPlaceholder"), size: 14 });
-    const refusal = h("div", { class: "refusal error", role: "alert" });
+    // The last refusal of a move stays with its task across the board's live refreshes.
+    state.refusals = state.refusals || {};
+    const refusal = h("div", { class: "refusal error", role: "alert" }, state.refusals[task.id] || "");
+    const refuse = (text) => {
+      state.refusals[task.id] = text;
+      document.querySelectorAll(`.stop[data-task='${task.id}'] .refusal.error`).forEach((el) => { el.textContent = text; });
+    };
     const move = h("button", { onclick: async () => {
-      refusal.textContent = "";
+      refuse("");
       try {
         await api.call("POST", `/api/v1/tasks/${task.id}/assign`,
           { crew: select.value, reason: note.value || "moved on the board", from_crew: task.crew });
         toast(i18n.t("board.moved", { crew: select.value }));
         await refresh(false);
       } catch (error) {
-        refusal.textContent = i18n.t("board.refused", { reason: refusalText(error) });
-        toast(refusal.textContent, true);
+        refuse(i18n.t("board.refused", { reason: refusalText(error) }));
+        toast(state.refusals[task.id], true);
       }
     } }, i18n.t("board.moveButton"));
     const unassign = task.status === "assigned" ? h("button", { class: "danger", onclick: async () => {
       try {
         await api.call("POST", `/api/v1/tasks/${task.id}/unassign`, { reason: note.value || "unassigned on the board" });
+        refuse("");
         await refresh(false);
-      } catch (error) { refusal.textContent = refusalText(error); }
+      } catch (error) { refuse(refusalText(error)); }
     } }, i18n.t("board.unassign")) : null;
     return [h("details", { class: "move" }, h("summary", {}, i18n.t("board.moveMenu")),
       h("div", {}, i18n.t("board.move"), select, note, move, unassign)), refusal];
@@ -220,7 +232,7 @@
         h("div", { class: "muted" }, task.planned_start ? `${i18n.time(task.planned_start, timezone)} · ` : "",
           task.address)),
       h("span", { class: `pill ${task.display_status}` }, i18n.t(`status.${task.display_status}`)),
-      task.status === "open" ? h("div", { class: "refusal muted" }, reasonText(task.reason)) : null,
+      ["open", "withdrawn"].includes(task.status) ? h("div", { class: "refusal muted" }, reasonText(task.reason)) : null,
       moveControls(task));
   }
 
@@ -228,7 +240,9 @@
     const board = state.board;
     const crews = clear($("crews"));
     board.crews.forEach((crew, index) => {
-      const stops = board.tasks.filter((t) => t.crew === crew.code).sort((a, b) => (a.sequence || 0) - (b.sequence || 0));
+      // In route order; a withdrawn stop (no number) last, with why.
+      const stops = board.tasks.filter((t) => t.crew === crew.code)
+        .sort((a, b) => (a.sequence ?? Infinity) - (b.sequence ?? Infinity));
       crews.append(h("div", { class: "crew", dataset: { crew: crew.code } },
         h("h4", {}, h("span", { class: "swatch", style: null, dataset: { colour: state.map.crewColour(index) } }),
           crew.code, h("span", { class: "muted" }, crew.members.join(" · ")),
