@@ -3,6 +3,12 @@ run of consecutive links. No Flask, no SQLAlchemy: ``app.audit`` builds on it, a
 do the worker processes that check parts of a long chain in parallel, which therefore
 start in a fraction of a second.
 
+Personal data stays out of the hashed bytes: in ``changes`` each personal value is
+replaced by ``{"$pii": commitment}``, the SHA-256 of a random salt and the value's JSON
+(``commitment``); the salt and the value are kept beside the chain, so anonymising can
+delete them and every link still verifies, while a value still held can be checked
+against its commitment.
+
 A link's hash is SHA-256 of the UTF-8 JSON array
 ``[seq, occurred_at, actor_user_id, actor_role, action, entity_type, entity_id,
 changes, request_id, client_ip, lat, lon, prev_hash]`` as
@@ -14,6 +20,8 @@ import json
 from datetime import datetime
 
 GENESIS_HASH = "0" * 64
+# The key of the object that stands in ``changes`` for a personal value.
+COMMITMENT = "$pii"
 # The columns a check reads, in this order; ``occurred_at`` as a naive UTC datetime
 # (or, from SQLite, the naive UTC text SQLAlchemy stores).
 COLUMNS = ("seq", "occurred_at", "actor_user_id", "actor_role", "action", "entity_type", "entity_id", "changes",
@@ -39,6 +47,13 @@ def link_hash_values(seq, occurred_at_iso, actor_user_id, actor_role, action, en
         f'{_enc(prev_hash)}]'
     )
     return _sha(content.encode("utf-8")).hexdigest()
+
+
+def commitment(salt_hex, value):
+    """SHA-256 of the salt's bytes followed by the value as canonical JSON (sorted keys, no
+    spaces, UTF-8): what the chain hashes in place of a personal value."""
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(bytes.fromhex(salt_hex) + text.encode("utf-8")).hexdigest()
 
 
 def check_links(batches, first_seq, prev, *, times_as_text=False):

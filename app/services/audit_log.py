@@ -167,11 +167,21 @@ def parsed_changes(text):
         return text
 
 
+def _readable_changes(text, values):
+    """What a reader is shown: the stored changes with the personal values still held put
+    back in place of their commitments (an erased one stays a commitment)."""
+    changes = parsed_changes(text)
+    if values and isinstance(changes, (dict, list)):
+        changes = audit.reveal(changes, values)
+    return changes
+
+
 def events_page(args, user):
     """A page of audit events in chain order (keyset on ``seq``)."""
     rows, next_after = _page(_events_select(args), args, "seq")
     names = _usernames({r.actor_user_id for r in rows if r.actor_user_id is not None})
-    return {"items": [{**r._asdict(), "changes": parsed_changes(r.changes),
+    values = audit.personal_values({r.seq for r in rows})
+    return {"items": [{**r._asdict(), "changes": _readable_changes(r.changes, values.get(r.seq)),
                        "actor_username": names.get(r.actor_user_id)} for r in rows],
             "next_after": next_after}
 
@@ -219,17 +229,23 @@ _enc = json.encoder.encode_basestring
 
 def _events_ndjson(names):
     """One JSON object per line; ``changes`` goes in as its stored JSON text when that
-    text is one JSON value, else as a string, so an altered row cannot add keys to the line."""
+    text is one JSON value, else as a string, so an altered row cannot add keys to the line.
+    Personal values still held are put back in place of their commitments, as in a page."""
 
     def format_batch(batch):
         lines = []
         append = lines.append
+        held = audit.personal_values(first=batch[0][0], last=batch[-1][0])
         for (seq, occurred, actor, role, action, entity_type, entity_id, changes, request_id, client_ip, lat, lon,
              prev_hash, digest) in batch:
-            try:
-                json.loads(changes)
-            except ValueError:
-                changes = _enc(changes)
+            if seq in held:
+                readable = _readable_changes(changes, held[seq])
+                changes = audit.canonical_json(readable) if isinstance(readable, (dict, list)) else _enc(readable)
+            else:
+                try:
+                    json.loads(changes)
+                except ValueError:
+                    changes = _enc(changes)
             name = names.get(actor)
             append(f'{{"seq":{seq},"occurred_at":"{occurred.isoformat()}+00:00",'
                    f'"actor_user_id":{"null" if actor is None else actor},'

@@ -3,7 +3,7 @@
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from app import audit, authz, clock, geo, money
+from app import audit, authz, clock, crypto, geo, money
 from app.errors import Conflict, ValidationFailed
 from app.extensions import db
 from app.models import Case, ContactAttempt, Debtor
@@ -44,8 +44,8 @@ def resolve_timezone(data, team):
 
 def _new_debtor(data, team):
     if data.get("national_id"):
-        unique_or_fail(Debtor, "national_id", data["national_id"],
-                       message="A debtor with this national id exists; refer to it by debtor_id.")
+        _national_id_free(data["national_id"],
+                          message="A debtor with this national id exists; refer to it by debtor_id.")
     debtor = Debtor(
         name=data["name"], phone=data.get("phone"), national_id=data.get("national_id"),
         address=data["address"], lat=data["lat"], lon=data["lon"], timezone=resolve_timezone(data, team),
@@ -55,6 +55,15 @@ def _new_debtor(data, team):
     db.session.flush()
     audit.record("debtor.created", debtor, after=snapshot(debtor, DEBTOR_FIELDS))
     return debtor
+
+
+def _national_id_free(national_id, *, exclude_id=None, message=None):
+    """Refuse a national id another debtor has (found by its blind index: stored encrypted)."""
+    stmt = select(Debtor.id).where(Debtor.national_id_index == crypto.blind_index(national_id))
+    if exclude_id is not None:
+        stmt = stmt.where(Debtor.id != exclude_id)
+    if db.session.execute(stmt).first() is not None:
+        raise ValidationFailed(message or "national_id is already taken.", fields={"national_id": ["already exists"]})
 
 
 def create_case(data, actor):
@@ -105,7 +114,7 @@ def update_debtor(debtor, data):
     if "timezone" in data:
         check_timezone(data["timezone"])
     if "national_id" in data and data["national_id"] != debtor.national_id:
-        unique_or_fail(Debtor, "national_id", data["national_id"], exclude_id=debtor.id)
+        _national_id_free(data["national_id"], exclude_id=debtor.id)
         debtor.national_id = data["national_id"]
     apply(debtor, data, DEBTOR_EDITABLE)
     if "flags" in data:
