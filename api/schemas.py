@@ -798,7 +798,8 @@ class JobParams(BaseSchema):
 
 class JobIn(BaseSchema):
     name = fields.String(required=True, validate=validate.OneOf(
-        ("plan_day", "evaluate_agreements", "export_audit_events", "export_visits")))
+        ("plan_day", "evaluate_agreements", "export_audit_events", "export_visits", "anchor_audit_head",
+         "retention_sweep")))
     params = fields.Nested(JobParams, load_default=dict)
 
 

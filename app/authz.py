@@ -67,6 +67,8 @@ JOB_PERMISSIONS = {
     "evaluate_agreements": "jobs:run",
     "export_audit_events": "audit:read",
     "export_visits": "audit:visits",
+    "anchor_audit_head": "jobs:run",
+    "retention_sweep": "jobs:run",
 }
 
 # Personal fields returned whole only to these roles; everyone else gets them masked.

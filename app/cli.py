@@ -88,8 +88,14 @@ def audit_cli():
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
               help="Processes that check segments of the chain at once (PostgreSQL).")
 def verify_command(workers):
-    """Recompute the hash chain; exit 1 and name the first broken link if it was altered."""
-    result = audit.verify_chain(workers=workers)
+    """Recompute the hash chain and check it against every anchor; exit 1 and name the first broken link."""
+    from app.services import audit_log
+
+    result = audit_log.verify(workers=workers)
+    anchored = result["anchors"]
+    latest = anchored["latest"]
+    click.echo(f"anchors: {anchored['checked']} in {anchored['store']}" +
+               (f", latest seq {latest['seq']} written {latest['anchored_at']}" if latest else " (none written yet)"))
     if result["ok"]:
         click.echo(f"intact: {result['checked']} events, head {result['head']['seq']} {result['head']['hash']}")
         return
@@ -123,6 +129,28 @@ def head_command(day, as_json):
                    f"{'final' if head['final'] else 'provisional'}")
     else:
         click.echo(f"{head['seq']} {head['hash']}")
+
+
+@audit_cli.command("anchor")
+@click.option("--date", "day", type=click.DateTime(formats=["%Y-%m-%d"]),
+              help="Anchor the head as of the end of this UTC day (default: the live head).")
+def anchor_command(day):
+    """Sign the chain head and write it to the anchor store (daily from cron, and on demand)."""
+    from app import anchors
+
+    anchor = _commit_or_fail(lambda: anchors.anchor_head(day.date() if day else None))
+    click.echo(f"anchored seq {anchor['seq']} {anchor['hash']} as of {anchor['as_of']} in {anchor['store']} "
+               f"({anchor['name']}, key {anchor['key_id']})")
+
+
+@audit_cli.command("keygen")
+def keygen_command():
+    """Print a new Ed25519 anchor signing key (keep it outside the database) and its public key."""
+    from app import anchors
+
+    private, public = anchors.new_signing_key()
+    click.echo(f"ANCHOR_SIGNING_KEY={private}")
+    click.echo(f"# public key, for ANCHOR_PUBLIC_KEYS once this key is rotated out: {public}")
 
 
 @click.group("cases", help="Overdue cases.")

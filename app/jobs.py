@@ -83,8 +83,26 @@ def _exporter(produce):
     return export
 
 
+def anchor_audit_head(params, job=None):
+    """Sign the audit chain's head and write it to the anchor store (daily, and on demand)."""
+    from app import anchors
+
+    day = date.fromisoformat(params["date"]) if params.get("date") else None
+    anchor = anchors.anchor_head(day)
+    return {k: anchor[k] for k in ("seq", "hash", "as_of", "anchored_at", "name", "store")}
+
+
+def retention_sweep(params, job=None):
+    """Anonymise the closed cases past their retention (``dry_run``: only say what would go)."""
+    from app.services import retention
+
+    day = date.fromisoformat(params["date"]) if params.get("date") else None
+    return retention.sweep(day, dry_run=bool(params.get("dry_run")), commit_each=True)
+
+
 JOBS = {"plan_day": plan_day, "evaluate_agreements": evaluate_agreements,
-        "export_audit_events": _exporter(audit_log.export_events), "export_visits": _exporter(audit_log.export_visits)}
+        "export_audit_events": _exporter(audit_log.export_events), "export_visits": _exporter(audit_log.export_visits),
+        "anchor_audit_head": anchor_audit_head, "retention_sweep": retention_sweep}
 
 
 # ---------------------------------------------------------------- submitting

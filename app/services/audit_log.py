@@ -455,8 +455,13 @@ def export_visits(args, user, fmt, summary=None):
 
 # ---------------------------------------------------------------- proof of integrity
 
-def verify():
-    return audit.verify_chain(workers=current_app.config.get("AUDIT_VERIFY_WORKERS", 1))
+def verify(workers=None):
+    """The chain recomputed link by link, its personal values checked against their
+    commitments, and the whole checked against every external anchor."""
+    from app import anchors
+
+    result = audit.verify_chain(workers=workers or current_app.config.get("AUDIT_VERIFY_WORKERS", 1))
+    return anchors.check(result)
 
 
 def head(day=None):

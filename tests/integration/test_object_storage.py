@@ -4,6 +4,7 @@ import pytest
 
 from app import storage as storage_module
 from app.storage import S3Storage
+from tests.api.test_field import day  # noqa: F401 (a fixture)
 from tests.conftest import _free_port, s3_server_process
 
 
@@ -52,3 +53,70 @@ def test_a_caller_without_permission_is_told_so_not_that_the_object_is_missing(s
         storage.get("recordings/x.oga")
     with pytest.raises(storage_module.StoragePermissionDenied):
         storage.exists("recordings/x.oga")
+
+
+# ---------------------------------------------------------------- the service on S3
+
+@pytest.fixture()
+def on_s3(app, s3_server, s3_credentials, monkeypatch):
+    """The app keeps its recordings and exports in a fresh bucket of the S3 server."""
+    bucket = s3_server.bucket()
+    monkeypatch.setitem(app.config, "S3_BUCKET", bucket)
+    monkeypatch.setitem(app.config, "S3_ENDPOINT_URL", s3_server.url)
+    app.extensions.pop("storage", None)
+    yield bucket
+    app.extensions.pop("storage", None)
+
+
+def test_a_recording_uploaded_from_the_phone_is_stored_in_the_bucket_over_http(client, day, on_s3, s3_server):
+    import hashlib
+
+    from tests.api.test_field import check_in, upload
+
+    check_in(client, day, day.tasks[0])
+    content = b"OggS" + b"\x02" * 70_000
+    response = upload(client, day, day.tasks[0], content=content, content_type="audio/ogg")
+    assert response.status_code == 201
+    digest = hashlib.sha256(content).hexdigest()
+    stored = s3_server.client().get_object(Bucket=on_s3, Key=f"recordings/{digest[:2]}/{digest}.oga")
+    assert stored["Body"].read() == content and stored["ContentType"] == "audio/ogg"
+
+
+def test_an_export_job_writes_its_file_to_the_bucket_and_downloads_from_it(app, db, client, make, on_s3, s3_server):
+    from app import audit
+
+    with app.app_context():
+        for i in range(3):
+            audit.record("thing.done", entity_type="things", entity_id=i)
+        db.session.commit()
+    headers = make.token(make.user("auditor"))
+    job = client.post("/api/v1/jobs", json={"name": "export_audit_events", "params": {"format": "ndjson"}},
+                      headers=headers)
+    assert job.status_code == 202, job.get_data(as_text=True)
+    finished = client.get(f"/api/v1/jobs/{job.json['id']}", headers=headers).json
+    assert finished["status"] == "finished", finished
+    key = finished["result"]["file"]
+    in_bucket = s3_server.client().get_object(Bucket=on_s3, Key=key)["Body"].read()
+    downloaded = client.get(f"/api/v1/jobs/{job.json['id']}/file", headers=headers)
+    assert downloaded.status_code == 200 and downloaded.data == in_bucket
+    assert len(downloaded.data.splitlines()) == finished["result"]["rows"] >= 3
+
+
+def test_an_export_file_gone_from_the_bucket_answers_404_not_a_500(app, db, client, make, on_s3, s3_server):
+    headers = make.token(make.user("auditor"))
+    job = client.post("/api/v1/jobs", json={"name": "export_audit_events", "params": {"format": "csv"}},
+                      headers=headers).json
+    key = client.get(f"/api/v1/jobs/{job['id']}", headers=headers).json["result"]["file"]
+    s3_server.client().delete_object(Bucket=on_s3, Key=key)
+    response = client.get(f"/api/v1/jobs/{job['id']}/file", headers=headers)
+    assert response.status_code == 404 and response.json["error"]["code"] == "object_missing"
+
+
+def test_storage_that_cannot_be_reached_answers_503_with_the_envelope(app, db, client, day, monkeypatch):
+    from tests.api.test_field import check_in, upload
+
+    monkeypatch.setitem(app.extensions, "storage", S3Storage("any", f"http://127.0.0.1:{_free_port()}"))
+    check_in(client, day, day.tasks[0])
+    response = upload(client, day, day.tasks[0])
+    assert response.status_code == 503 and response.json["error"]["code"] == "storage_unavailable"
+    app.extensions.pop("storage", None)
