@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import throwaway_database
+from tests.conftest import TEST_PII_CONFIG, throwaway_database
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -60,7 +60,8 @@ def served(backend, tmp_path_factory):
     with throwaway_database(backend, tmp_path_factory, "served") as database_url:
         storage = tmp_path_factory.mktemp("storage")
         env = {**os.environ, "FLASK_APP": "wsgi.py", "APP_ENV": "production", "SECRET_KEY": "e2e-" + "k" * 40,
-               "DATABASE_URL": database_url, "STORAGE_DIR": str(storage), "LOGIN_RATE_LIMIT": "100 per minute"}
+               "DATABASE_URL": database_url, "STORAGE_DIR": str(storage), "LOGIN_RATE_LIMIT": "100 per minute",
+               **TEST_PII_CONFIG}
         env.pop("REDIS_URL", None)
         served = Served(None, database_url, env, backend)
         served.flask("db", "upgrade")

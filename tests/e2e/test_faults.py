@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
+from tests.conftest import TEST_PII_CONFIG
 from tests.e2e.conftest import ROOT, _free_port, _wait_until_up
 from tests.phone import Phone
 
@@ -64,7 +65,7 @@ def seed(database_url, stops):
     from tests.worlds import field_day
 
     app = create_app({"APP_ENV": "development", "SQLALCHEMY_DATABASE_URI": database_url,
-                      "RATELIMIT_STORAGE_URI": "memory://"})
+                      "RATELIMIT_STORAGE_URI": "memory://", **TEST_PII_CONFIG})
     now = datetime.now(SHANGHAI)
     day = now.date() if now.time() >= clock(15) else now.date() - timedelta(days=1)
     with app.app_context():
@@ -132,7 +133,8 @@ def stack(tmp_path):
         database_url = cluster.url.rsplit("/", 1)[0] + "/faults"
         day = seed(database_url, stops=160)  # 480 events: one batch under the 500 limit
         port = _free_port()
-        env = {**os.environ, "APP_ENV": "production", "SECRET_KEY": "faults-" + "k" * 40, "DATABASE_URL": database_url,
+        env = {**os.environ, **TEST_PII_CONFIG, "APP_ENV": "production", "SECRET_KEY": "faults-" + "k" * 40,
+               "DATABASE_URL": database_url,
                "STORAGE_DIR": str(tmp_path / "storage"), "LOG_FORMAT": "text"}
         env.pop("REDIS_URL", None)
         log = open(tmp_path / "gunicorn.log", "w")
