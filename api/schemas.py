@@ -1,9 +1,9 @@
 """Shapes of the API: ``*In`` schemas load request bodies, ``*Out`` schemas dump
 responses. Cross-field rules live in ``@validates_schema``; nothing here queries
 the database or reads the request."""
-from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate, validates_schema
+from marshmallow import RAISE, Schema, ValidationError, fields, post_load, pre_dump, validate, validates_schema
 
-from api.base import BaseSchema, PageQuery, viewer
+from api.base import BaseSchema, PageQuery, note_personal_read, viewer
 from api.fields import (
     ID_MAX,
     Amount,
@@ -294,6 +294,11 @@ class DebtorOut(Schema):
     availability = fields.List(fields.Dict())
     flags = fields.Dict()
 
+    @pre_dump
+    def personal_read(self, debtor, **kwargs):
+        note_personal_read(debtor.id, None, ("name", "phone", "national_id", "address", "lat", "lon"))
+        return debtor
+
 
 def _money(attr):
     return lambda case: money.to_decimal_string(getattr(case, attr), case.currency)
@@ -343,6 +348,11 @@ class CaseOut(Schema):
     created_at = fields.AwareDateTime()
     updated_at = fields.AwareDateTime()
 
+    @pre_dump
+    def personal_read(self, case, **kwargs):
+        note_personal_read(case.debtor_id, case.id)
+        return case
+
 
 class CaseQuery(PageQuery):
     stage = fields.String(validate=validate.OneOf(STAGES))
@@ -374,6 +384,12 @@ class ContactOut(Schema):
     occurred_at = fields.AwareDateTime()
     planned_visit_date = fields.Date(allow_none=True)
     notes = fields.String(allow_none=True)
+
+    @pre_dump
+    def personal_read(self, attempt, **kwargs):
+        if attempt.notes:
+            note_personal_read(attempt.case.debtor_id, attempt.case_id, ("notes",))
+        return attempt
 
 
 class ContactList(Schema):
@@ -471,7 +487,13 @@ class TaskOut(Schema):
     planned_end = fields.AwareDateTime(allow_none=True)
     priority = fields.Integer()
     reason = fields.Dict()
-    location = fields.Function(lambda t: {"lat": t.case.debtor.lat, "lon": t.case.debtor.lon})
+    location = fields.Function(lambda t: {"lat": t.case.debtor.lat, "lon": t.case.debtor.lon},
+                               metadata={"description": "The debtor's home (personal data: reads are logged)."})
+
+    @pre_dump
+    def personal_read(self, task, **kwargs):
+        note_personal_read(task.case.debtor_id, task.case_id, ("lat", "lon"))
+        return task
 
 
 class TaskQuery(PageQuery):
@@ -733,6 +755,11 @@ class ComplaintOut(Schema):
     received_at = fields.AwareDateTime()
     resolved_at = fields.AwareDateTime(allow_none=True)
     resolution_notes = fields.String(allow_none=True)
+
+    @pre_dump
+    def personal_read(self, complaint, **kwargs):
+        note_personal_read(complaint.debtor_id, complaint.case_id, ("text", "resolution_notes"))
+        return complaint
 
 
 class ComplaintQuery(PageQuery):

@@ -21,7 +21,7 @@ from sqlalchemy import select
 from app import audit, authz, clock, storage
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.extensions import db
-from app.models import Job, Team, User
+from app.models import AuditEvent, AuditEventSubject, Job, Team, User
 from app.services import audit_log
 
 log = logging.getLogger(__name__)
@@ -71,7 +71,7 @@ def _exporter(produce):
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / f"export.{fmt}"
             with path.open("wb") as out:
-                for chunk in produce(args, user, fmt, summary=summary):
+                for chunk in produce(args, user, fmt, summary=summary, entity=("jobs", job.id)):
                     data = chunk.encode("utf-8")
                     digest.update(data)
                     size += len(data)
@@ -230,5 +230,11 @@ def export_file(job_id, user):
     fmt = job.result["format"]
     audit.record("audit.export_downloaded", job, actor=user,
                  extra={"name": job.name, "rows": job.result["rows"], "sha256": job.result["sha256"]})
+    # Each download hands the export's personal data out again: the debtors the export read.
+    debtors = db.session.scalars(select(AuditEventSubject.debtor_id).join(
+        AuditEvent, AuditEvent.seq == AuditEventSubject.seq).where(
+        AuditEvent.entity_type == "jobs", AuditEvent.entity_id == job.id, AuditEvent.action == "pii.read")).all()
+    audit_log.record_personal_reads(user, [(d, None, ("export",)) for d in debtors], via="jobs.export_file",
+                                    entity_type="jobs", entity_id=job.id)
     name = f"{job.name.removeprefix('export_').replace('_', '-')}-{job.id[:8]}.{fmt}"
     return storage.current().open(job.result["file"]), audit_log.MEDIA_TYPES[fmt], name

@@ -144,10 +144,13 @@ class _JoinedSession(flask_sqlalchemy.session.Session):
 
 
 @pytest.fixture()
-def db(app):
-    """The test's transaction: every session of the test joins it; it is rolled back at the end."""
+def db(app, tmp_path):
+    """The test's transaction: every session of the test joins it; it is rolled back at the end.
+    The audit chain's anchors, which live outside the database, go to a folder of the test's own."""
     from app.extensions import db as _db
 
+    app.config["ANCHOR_DIR"] = str(tmp_path / "anchors")
+    app.extensions.pop("anchor_store", None)
     with app.app_context():
         connection = _db.engine.connect()
         outer = connection.begin()

@@ -15,12 +15,11 @@ def write(app, db, n):
 
 
 @pytest.fixture()
-def anchor_dir(app, tmp_path, monkeypatch):
-    monkeypatch.setitem(app.config, "ANCHOR_DIR", str(tmp_path / "anchors"))
-    monkeypatch.setitem(app.config, "ANCHOR_S3_BUCKET", None)
-    app.extensions.pop("anchor_store", None)
-    yield tmp_path / "anchors"
-    app.extensions.pop("anchor_store", None)
+def anchor_dir(app, db):
+    """The test's own anchor folder (tests/conftest.py gives each test one)."""
+    from pathlib import Path
+
+    return Path(app.config["ANCHOR_DIR"])
 
 
 def superuser_cover_up(app, db, keep):
