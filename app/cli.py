@@ -96,11 +96,14 @@ def verify_command(workers):
     result = audit_log.verify(workers=workers)
     anchored = result["anchors"]
     latest = anchored["latest"]
-    click.echo(f"anchors: {anchored['checked']} in {anchored['store']}" +
-               (f", latest seq {latest['seq']} written {latest['anchored_at']}" if latest else " (none written yet)"))
+    anchors_line = (f"anchors: {anchored['checked']} in {anchored['store']}" +
+                    (f", latest seq {latest['seq']} written {latest['anchored_at']}" if latest
+                     else " (none written yet)"))
     if result["ok"]:
         click.echo(f"intact: {result['checked']} events, head {result['head']['seq']} {result['head']['hash']}")
+        click.echo(anchors_line)
         return
+    click.echo(anchors_line, err=True)
     broken = result["first_broken"]
     click.echo(f"BROKEN at seq {broken['seq']}: {broken['what']} — {broken['detail']} "
                f"({result['checked']} events verified before it)", err=True)

@@ -119,7 +119,7 @@ def submit(name, params, user):
               requested_by_id=getattr(user, "id", None))
     db.session.add(job)
     db.session.flush()
-    audit.record("job.submitted", job, extra={"name": name, "params": params, "runner": runner})
+    audit.record("job.submitted", job, extra={"job": name, "params": params, "runner": runner})
     # The job must not start before the row that describes it is committed: in a request
     # it starts once the request's transaction is over; elsewhere the caller starts it.
     app = current_app._get_current_object()
@@ -186,7 +186,7 @@ def _execute(job_id):
         job = db.session.get(Job, job_id)
         job.status, job.result, job.error = "finished", result, None
         job.finished_at = clock.now()
-        audit.record("job.finished", job, extra={"name": job.name, "attempts": job.attempts})
+        audit.record("job.finished", job, extra={"job": job.name, "attempts": job.attempts})
         db.session.commit()
         return result
     except Exception as exc:
@@ -207,7 +207,7 @@ def _finish(job_id, status, error=None):
     job.status, job.error = status, error
     if status in ("failed", "finished"):
         job.finished_at = clock.now()
-    audit.record(f"job.{status}", job, extra={"name": job.name, "attempts": job.attempts, "error": error})
+    audit.record(f"job.{status}", job, extra={"job": job.name, "attempts": job.attempts, "error": error})
     db.session.commit()
 
 
@@ -229,7 +229,7 @@ def export_file(job_id, user):
                        code="export_not_ready")
     fmt = job.result["format"]
     audit.record("audit.export_downloaded", job, actor=user,
-                 extra={"name": job.name, "rows": job.result["rows"], "sha256": job.result["sha256"]})
+                 extra={"job": job.name, "rows": job.result["rows"], "sha256": job.result["sha256"]})
     # Each download hands the export's personal data out again: the debtors the export read.
     debtors = db.session.scalars(select(AuditEventSubject.debtor_id).join(
         AuditEvent, AuditEvent.seq == AuditEventSubject.seq).where(

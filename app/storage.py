@@ -52,14 +52,17 @@ class LocalStorage:
 
     def _write(self, key, write):
         path = self._path(key)
+        temporary = None
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             # Write then rename, so a crash never leaves half a file under the final name.
             with tempfile.NamedTemporaryFile(dir=path.parent, delete=False) as handle:
-                write(handle)
                 temporary = handle.name
+                write(handle)
             os.replace(temporary, path)
         except OSError as exc:
+            if temporary is not None:
+                Path(temporary).unlink(missing_ok=True)
             raise _local_error(exc, key) from exc
 
     def put(self, key, data, content_type):
