@@ -4,10 +4,10 @@ do the worker processes that check parts of a long chain in parallel, which ther
 start in a fraction of a second.
 
 Personal data stays out of the hashed bytes: in ``changes`` each personal value is
-replaced by ``{"$pii": commitment}``, the SHA-256 of a random salt and the value's JSON
-(``commitment``); the salt and the value are kept beside the chain, so anonymising can
-delete them and every link still verifies, while a value still held can be checked
-against its commitment.
+replaced by ``{"$pii": commitment}``, the SHA-256 of a random salt, the value's place
+(a JSON pointer) and the value's JSON (``commitment``); the salt and the value are kept
+beside the chain, so anonymising can delete them and every link still verifies, while a
+value still held can be checked against its commitment (``committed``).
 
 A link's hash is SHA-256 of the UTF-8 JSON array
 ``[seq, occurred_at, actor_user_id, actor_role, action, entity_type, entity_id,
@@ -49,11 +49,23 @@ def link_hash_values(seq, occurred_at_iso, actor_user_id, actor_role, action, en
     return _sha(content.encode("utf-8")).hexdigest()
 
 
-def commitment(salt_hex, value):
-    """SHA-256 of the salt's bytes followed by the value as canonical JSON (sorted keys, no
-    spaces, UTF-8): what the chain hashes in place of a personal value."""
+def commitment(salt_hex, pointer, value):
+    """What the chain hashes in place of a personal value: SHA-256 of the salt's 16 bytes,
+    the value's JSON pointer in ``changes`` (UTF-8) and a NUL, then the value as canonical
+    JSON (sorted keys, no spaces, UTF-8). The pointer binds a value to its place."""
     text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(bytes.fromhex(salt_hex) + text.encode("utf-8")).hexdigest()
+    return hashlib.sha256(bytes.fromhex(salt_hex) + pointer.encode("utf-8") + b"\x00"
+                          + text.encode("utf-8")).hexdigest()
+
+
+def committed(changes_text, held):
+    """The first JSON pointer of ``held`` ({pointer: [salt hex, value]}) whose commitment the
+    event's stored ``changes`` text does not hold, or None when all match. The commitment
+    binds its place, so finding it in the hashed text is enough: no JSON to parse."""
+    for pointer, (salt_hex, value) in held.items():
+        if f'{{"{COMMITMENT}":"{commitment(salt_hex, pointer, value)}"}}' not in changes_text:
+            return pointer
+    return None
 
 
 def check_links(batches, first_seq, prev, *, times_as_text=False):

@@ -82,3 +82,17 @@ def test_the_pure_core_imports_neither_flask_nor_sqlalchemy():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=auditchain.__file__.rsplit("/", 1)[0])
     assert out.stdout.strip() == "[]"
+
+
+def test_a_commitment_binds_the_value_to_its_salt_and_its_place():
+    from auditchain import commitment, committed
+
+    salt = "00" * 16
+    first = commitment(salt, "/after/phone", "138****1111")
+    assert first != commitment(salt, "/after/phone", "138****1112")
+    assert first != commitment("01" * 16, "/after/phone", "138****1111")
+    assert first != commitment(salt, "/before/phone", "138****1111")
+    text = '{"after":{"phone":{"$pii":"' + first + '"}}}'
+    assert committed(text, {"/after/phone": [salt, "138****1111"]}) is None
+    assert committed(text, {"/after/phone": [salt, "138****9999"]}) == "/after/phone"
+    assert committed(text, {"/before/phone": [salt, "138****1111"]}) == "/before/phone"
