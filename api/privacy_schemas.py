@@ -1,6 +1,7 @@
 """Shapes of a subject access export: everything held on one debtor."""
 from marshmallow import Schema, fields, validate
 
+from api.audit_schemas import VisitFlag, VisitRecording
 from api.base import BaseSchema
 
 
@@ -50,14 +51,7 @@ class PlaceHeld(Schema):
     distance_m = fields.Float(allow_none=True)
 
 
-class RecordingHeld(Schema):
-    id = fields.Integer()
-    sha256 = fields.String()
-    kind = fields.String()
-    content_type = fields.String()
-    size_bytes = fields.Integer()
-    duration_seconds = fields.Integer(allow_none=True)
-    uploaded_at = fields.AwareDateTime()
+class RecordingHeld(VisitRecording):
     erased_at = fields.AwareDateTime(allow_none=True, metadata={"description": "When retention deleted the file."})
 
 
@@ -108,12 +102,7 @@ class PaymentHeld(Schema):
     received_at = fields.AwareDateTime()
 
 
-class FlagHeld(Schema):
-    id = fields.Integer()
-    kind = fields.String()
-    rule_id = fields.String()
-    status = fields.String()
-    raised_at = fields.AwareDateTime()
+class FlagHeld(VisitFlag):
     visit_id = fields.Integer(allow_none=True)
 
 

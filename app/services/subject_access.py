@@ -125,8 +125,8 @@ def subject_access(debtor_id, user, fmt):
         "id": p.id, "reference": p.reference, "amount": money.to_decimal_string(p.amount_minor, p.currency),
         "currency": p.currency, "paid_at": p.paid_at, "received_at": p.received_at})
     flags = _grouped(ConductFlag, case_ids, ConductFlag.id, lambda f: {
-        "id": f.id, "kind": f.kind, "rule_id": f.rule_id, "status": f.status, "raised_at": f.raised_at,
-        "visit_id": f.visit_id})
+        "id": f.id, "kind": f.kind, "rule_id": f.rule_id, "profile_version": f.profile_version, "status": f.status,
+        "raised_at": f.raised_at, "visit_id": f.visit_id})
     complaints = db.session.scalars(select(Complaint).where(or_(Complaint.debtor_id == debtor.id,
                                                                 Complaint.case_id.in_(case_ids)))
                                     .order_by(Complaint.id)).all()
