@@ -49,13 +49,14 @@ def link_hash_values(seq, occurred_at_iso, actor_user_id, actor_role, action, en
     return _sha(content.encode("utf-8")).hexdigest()
 
 
-def commitment(salt_hex, pointer, value):
+def commitment(salt_hex, pointer, value, *, _enc=_encode_string, _sha=hashlib.sha256, _fromhex=bytes.fromhex):
     """What the chain hashes in place of a personal value: SHA-256 of the salt's 16 bytes,
     the value's JSON pointer in ``changes`` (UTF-8) and a NUL, then the value as canonical
     JSON (sorted keys, no spaces, UTF-8). The pointer binds a value to its place."""
-    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(bytes.fromhex(salt_hex) + pointer.encode("utf-8") + b"\x00"
-                          + text.encode("utf-8")).hexdigest()
+    # A string (nearly every personal value) is written by json's own encoder directly.
+    text = _enc(value) if type(value) is str else json.dumps(value, sort_keys=True, separators=(",", ":"),
+                                                              ensure_ascii=False)
+    return _sha(_fromhex(salt_hex) + (pointer + "\x00" + text).encode("utf-8")).hexdigest()
 
 
 def committed(changes_text, held):
@@ -63,7 +64,7 @@ def committed(changes_text, held):
     event's stored ``changes`` text does not hold, or None when all match. The commitment
     binds its place, so finding it in the hashed text is enough: no JSON to parse."""
     for pointer, (salt_hex, value) in held.items():
-        if f'{{"{COMMITMENT}":"{commitment(salt_hex, pointer, value)}"}}' not in changes_text:
+        if '{"$pii":"' + commitment(salt_hex, pointer, value) + '"}' not in changes_text:
             return pointer
     return None
 

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
 
+import pytest
+
 import auditchain
 
 
@@ -96,3 +98,12 @@ def test_a_commitment_binds_the_value_to_its_salt_and_its_place():
     assert committed(text, {"/after/phone": [salt, "138****1111"]}) is None
     assert committed(text, {"/after/phone": [salt, "138****9999"]}) == "/after/phone"
     assert committed(text, {"/before/phone": [salt, "138****1111"]}) == "/before/phone"
+
+
+@pytest.mark.parametrize("value", ["138****1234", '王芳 "quoted"\nline', "", 3, 1.5, None, True, [1, "a"]])
+def test_a_commitment_is_the_documented_sha256_of_salt_pointer_nul_and_canonical_json(value):
+    from auditchain import commitment
+
+    canonical = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    expected = hashlib.sha256(bytes.fromhex("ab" * 16) + "/after/名".encode() + b"\x00" + canonical.encode()).hexdigest()
+    assert commitment("ab" * 16, "/after/名", value) == expected
