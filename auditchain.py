@@ -77,6 +77,7 @@ def check_links(batches, first_seq, prev, *, times_as_text=False):
     and the first that did not (``{"seq", "what", "detail"}``) or None.
     """
     parse = datetime.fromisoformat
+    enc, sha, float_repr = _encode_string, hashlib.sha256, float.__repr__
     expected = first_seq
     for batch in batches:
         for (seq, occurred, actor, role, action, entity_type, entity_id, changes, request_id, client_ip,
@@ -87,9 +88,20 @@ def check_links(batches, first_seq, prev, *, times_as_text=False):
             if prev_hash != prev:
                 return expected - first_seq, prev, {"seq": seq, "what": "prev_hash",
                                                     "detail": "does not match the previous event's hash"}
-            occurred = (parse(occurred) if times_as_text else occurred).isoformat() + "+00:00"
-            if link_hash_values(seq, occurred, actor, role, action, entity_type, entity_id, changes, request_id,
-                                client_ip, lat, lon, prev_hash) != stored:
+            occurred = (parse(occurred) if times_as_text else occurred).isoformat()
+            # link_hash_values, inlined (a call per event is a tenth of the time). Two strings
+            # need no escaping here: the ISO time just written, and prev_hash, which equals the
+            # previous link's computed hex digest (or the genesis) by the check above.
+            content = (
+                f'[{seq},"{occurred}+00:00",{"null" if actor is None else actor},'
+                f'{"null" if role is None else enc(role)},{enc(action)},{enc(entity_type)},'
+                f'{"null" if entity_id is None else enc(entity_id)},{enc(changes)},'
+                f'{"null" if request_id is None else enc(request_id)},'
+                f'{"null" if client_ip is None else enc(client_ip)},'
+                f'{"null" if lat is None else float_repr(lat)},{"null" if lon is None else float_repr(lon)},'
+                f'"{prev_hash}"]'
+            )
+            if sha(content.encode("utf-8")).hexdigest() != stored:
                 return expected - first_seq, prev, {"seq": seq, "what": "hash",
                                                     "detail": "content differs from what was hashed "
                                                               "(an altered field)"}
