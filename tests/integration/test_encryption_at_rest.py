@@ -119,3 +119,28 @@ def test_the_cli_rotates_and_prints_new_keys(app, db, make):
     assert keys.startswith("PII_ENCRYPTION_KEYS=k2027:") and "PII_INDEX_KEY=" in keys
     result = runner.invoke(args=["pii", "rotate-keys"])
     assert result.exit_code == 0 and "re-encrypted 0" in result.output
+
+
+def test_the_migration_encrypts_what_was_stored_in_clear_and_its_downgrade_decrypts_it(empty_app):
+    import flask_migrate
+
+    from app.extensions import db as _db
+
+    with empty_app.app_context():
+        flask_migrate.upgrade(revision="0004")
+        _db.session.execute(sa.text(
+            "INSERT INTO debtors (id, name, phone, national_id, address, lat, lon, timezone, availability, flags, "
+            "created_at, updated_at) VALUES (1, 'Old', '13800005555', '310101198001015555', 'x', 31.2, 121.4, "
+            "'Asia/Shanghai', '[]', '{}', '2026-01-01 00:00:00', '2026-01-01 00:00:00')"))
+        _db.session.commit()
+        flask_migrate.upgrade()
+        phone, national_id, index = _db.session.execute(sa.text(
+            "SELECT phone, national_id, national_id_index FROM debtors WHERE id = 1")).one()
+        assert phone.startswith("fc1:t1:") and national_id.startswith("fc1:t1:")
+        assert index == crypto.blind_index("310101198001015555")
+        assert _db.session.get(Debtor, 1).phone == "13800005555"
+        _db.session.remove()
+        flask_migrate.downgrade(revision="0004")
+        assert tuple(_db.session.execute(sa.text("SELECT phone, national_id FROM debtors WHERE id = 1")).one()) == (
+            "13800005555", "310101198001015555")
+        _db.session.remove()
