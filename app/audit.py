@@ -140,6 +140,10 @@ def record(action, entity=None, *, entity_type=None, entity_id=None, before=None
         changes = {k: mask_fields(v) for k, v in diff(before, after).items()}
     if extra:
         changes["extra"] = mask_fields(extra)
+    if lat is not None or lon is not None:
+        # Where a field action happened is at the debtor's door: committed like any personal
+        # value (the event's lat/lon columns stay empty), shown to readers as before.
+        changes["position"] = {"lat": _coordinate(lat), "lon": _coordinate(lon)}
     changes, personal = commit_personal(changes)
     if not session.in_transaction():
         # Begin now, so that a rollback (or a new transaction) before the commit
@@ -159,8 +163,8 @@ def record(action, entity=None, *, entity_type=None, entity_id=None, before=None
                 "changes": canonical_json(changes),
                 "request_id": g.get("request_id") if has_request_context() else None,
                 "client_ip": g.get("client_ip") if has_request_context() else None,
-                "lat": _coordinate(lat),
-                "lon": _coordinate(lon),
+                "lat": None,
+                "lon": None,
                 "personal": personal,
                 "subjects": None if subjects is None else sorted({int(s) for s in subjects}),
             },
@@ -273,12 +277,20 @@ def personal_values(seqs=None, *, first=None, last=None):
     return {seq: json.loads(text) for seq, text in db.session.execute(stmt)}
 
 
-def erase_personal_values(debtor_ids):
-    """Delete the personal values of every event about these debtors; the chain's
+def erase_personal_values(debtor_ids, entities=None):
+    """Delete the personal values of every event about these debtors (``audit_event_subjects``)
+    or about any of ``entities`` ({entity_type: [ids]}: their cases, visits, …); the chain's
     commitments stay, so it verifies as before. Answers how many events lost theirs."""
-    about = select(AuditEventSubject.seq).where(AuditEventSubject.debtor_id.in_(list(debtor_ids)))
-    result = db.session.execute(AuditPersonalValue.__table__.delete().where(AuditPersonalValue.seq.in_(about)))
-    return result.rowcount
+    table = AuditPersonalValue.__table__
+    erased = db.session.execute(table.delete().where(AuditPersonalValue.seq.in_(
+        select(AuditEventSubject.seq).where(AuditEventSubject.debtor_id.in_(list(debtor_ids)))))).rowcount
+    for entity_type, ids in (entities or {}).items():
+        for start in range(0, len(ids), 500):
+            chunk = [str(i) for i in ids[start:start + 500]]
+            erased += db.session.execute(table.delete().where(AuditPersonalValue.seq.in_(
+                select(AuditEvent.seq).where(AuditEvent.entity_type == entity_type,
+                                             AuditEvent.entity_id.in_(chunk))))).rowcount
+    return erased
 
 
 def _check_personal_values(last_seq, batch_size=20000):

@@ -204,9 +204,23 @@ def events_page(args, user):
     names = _usernames({r.actor_user_id for r in rows if r.actor_user_id is not None})
     values = audit.personal_values({r.seq for r in rows})
     record_personal_reads(user, _revealed_reads(values), via="audit.events")
-    return {"items": [{**r._asdict(), "changes": _readable_changes(r.changes, values.get(r.seq)),
-                       "actor_username": names.get(r.actor_user_id)} for r in rows],
-            "next_after": next_after}
+    items = []
+    for r in rows:
+        item = {**r._asdict(), "changes": _readable_changes(r.changes, values.get(r.seq)),
+                "actor_username": names.get(r.actor_user_id)}
+        items.append(_with_position(item))
+    return {"items": items, "next_after": next_after}
+
+
+def _with_position(item):
+    """A field action's position is kept, committed, in ``changes.position``; a reader sees it
+    as the event's ``lat``/``lon`` as long as it is held (null once erased)."""
+    position = item["changes"].get("position") if isinstance(item["changes"], dict) else None
+    if item["lat"] is None and isinstance(position, dict):
+        lat, lon = position.get("lat"), position.get("lon")
+        if isinstance(lat, float) and isinstance(lon, float):
+            item["lat"], item["lon"] = lat, lon
+    return item
 
 
 def _revealed_reads(values):
@@ -273,6 +287,9 @@ def _events_ndjson(names, revealed):
              prev_hash, digest) in batch:
             if seq in held:
                 readable = _readable_changes(changes, held[seq])
+                if lat is None and isinstance(readable, dict):
+                    shown = _with_position({"lat": None, "lon": None, "changes": readable})
+                    lat, lon = shown["lat"], shown["lon"]
                 changes = audit.canonical_json(readable) if isinstance(readable, (dict, list)) else _enc(readable)
             else:
                 try:

@@ -255,7 +255,12 @@ def anonymise(debtor_id, case_ids, due):
     debtor.availability = []
     debtor.anonymised_at = now
     db.session.flush()
-    values = audit.erase_personal_values([debtor_id])
+    entities = {"cases": case_ids, "visits": [v.id for v in visits], "visit_tasks": task_ids,
+                "recordings": [r.id for r in recordings], "contact_attempts": [a.id for a in attempts],
+                "complaints": [c.id for c in complaints],
+                "conduct_flags": list(db.session.scalars(select(ConductFlag.id).where(
+                    ConductFlag.case_id.in_(case_ids))))}
+    values = audit.erase_personal_values([debtor_id], entities)
     removed = {"visits": len(visits), "recordings": len(recordings), "contact_attempts": len(attempts),
                "complaints": len(complaints), "audit_values": values}
     audit.record("debtor.anonymised", entity_type="debtors", entity_id=debtor_id,

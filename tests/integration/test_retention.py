@@ -263,3 +263,16 @@ def test_other_profiles_keep_records_for_their_own_period_from_their_own_event(a
     assert sweep(app, db, due - timedelta(days=1), dry_run=True)["anonymised"] == []
     (item,) = sweep(app, db, due, dry_run=True)["anonymised"]
     assert item["due"] == due.isoformat()
+
+
+def test_the_position_of_a_check_in_at_the_door_is_erased_from_the_log_with_the_debtor(app, db, world):
+    with app.app_context():
+        audit.record("visit.checked_in", entity_type="visits", entity_id=world["visit"].id, lat=31.234567,
+                     lon=121.456789, after={"distance_m": 12.0})
+        db.session.commit()
+        event = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "visit.checked_in")).one()
+    assert "31.234567" not in event.changes and (event.lat, event.lon) == (None, None)
+    sweep(app, db, TEST_NOW.date() + timedelta(days=3 * 366))
+    with app.app_context():
+        assert audit.personal_values([event.seq]) == {}
+        assert audit.verify_chain()["ok"]
