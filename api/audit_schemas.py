@@ -199,10 +199,25 @@ class ChainHead(Schema):
 
 
 class BrokenLink(Schema):
-    seq = fields.Integer()
-    what = fields.String(metadata={"description": "missing (a gap), prev_hash (a broken link) or hash "
-                                                  "(the event's content was altered)."})
+    seq = fields.Integer(allow_none=True)
+    what = fields.String(metadata={"description": "missing (a gap), prev_hash (a broken link), hash (the event's "
+                                                  "content was altered), head, personal_value (a value kept beside "
+                                                  "the chain differs from its commitment) or anchor (an external "
+                                                  "anchor shows a cut tail, a rewound head or a rewritten link, or "
+                                                  "an anchor is not validly signed)."})
     detail = fields.String()
+
+
+class AnchorRef(Schema):
+    seq = fields.Integer()
+    hash = fields.String()
+    anchored_at = fields.String(metadata={"description": "When the anchor was written (ISO 8601, UTC)."})
+
+
+class AnchorsChecked(Schema):
+    checked = fields.Integer(metadata={"description": "Validly signed anchors the chain was checked against."})
+    store = fields.String(metadata={"description": "Where the anchors are kept."})
+    latest = fields.Nested(AnchorRef, allow_none=True)
 
 
 class VerifyOut(Schema):
@@ -210,6 +225,9 @@ class VerifyOut(Schema):
     checked = fields.Integer(metadata={"description": "Events verified intact, from seq 1."})
     first_broken = fields.Nested(BrokenLink, allow_none=True)
     head = fields.Nested(ChainHead)
+    personal_values_checked = fields.Integer(metadata={
+        "description": "Events whose personal values, kept beside the chain, matched their commitments."})
+    anchors = fields.Nested(AnchorsChecked)
 
 
 class HeadOut(Schema):

@@ -188,8 +188,14 @@ def endpoint(*, permission, body=None, query=None, response=None, status=200, pa
             if response is None:
                 commit()
                 return "", status
-            with Context({"viewer": user}):
+            reads = []
+            with Context({"viewer": user, "personal_reads": reads}):
                 payload = response().dump(result)
+            if reads:
+                # A debtor's personal data in the answer: on the log, in this request's transaction.
+                from app.services.audit_log import record_personal_reads
+
+                record_personal_reads(user, reads, via=_via())
             commit()
             return jsonify(payload), status
 
@@ -250,9 +256,30 @@ def streamed(chunks, mimetype, filename):
     return response
 
 
+def printable(html, filename):
+    """An HTML page to print or save: no script may run in it, its own styles may."""
+    response = Response(html, mimetype="text/html")
+    response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+    response.headers["Content-Disposition"] = f'inline; filename="{filename}"'
+    return response
+
+
 def viewer():
     """The user a response is being serialised for (set by ``endpoint``)."""
     return Context.get({}).get("viewer")
+
+
+def note_personal_read(debtor_id, case_id=None, fields=()):
+    """Called by a schema as it serialises a debtor's personal data: ``endpoint`` writes the
+    answer's reads to the audit log (``pii.read``) for the roles whose reads are logged."""
+    reads = Context.get({}).get("personal_reads")
+    if reads is not None and debtor_id is not None:
+        reads.append((debtor_id, case_id, tuple(fields)))
+
+
+def _via():
+    """The endpoint's name as the log gives it: ``cases.get_case``."""
+    return (request.endpoint or "").removeprefix("api.")
 
 
 def current_user():

@@ -1,7 +1,8 @@
 """Debtors, cases, contact attempts and the CSV import."""
-from flask import Blueprint, current_app, g, request
+from flask import Blueprint, current_app, g, render_template, request
 
-from api.base import endpoint, page_of
+from api.base import endpoint, page_of, printable
+from api.privacy_schemas import SubjectAccessOut, SubjectAccessQuery
 from api.schemas import (
     CaseIn,
     CaseOut,
@@ -19,6 +20,7 @@ from app.authz import get_visible
 from app.errors import ValidationFailed
 from app.models import Case, Debtor
 from app.services import cases, importer
+from app.services import subject_access as subject_access_service
 
 bp = Blueprint("cases", __name__)
 
@@ -87,11 +89,22 @@ def update_debtor(debtor_id, data):
     return cases.update_debtor(get_visible(Debtor, debtor_id, g.user, "debtor"), data)
 
 
+@bp.get("/debtors/<id:debtor_id>/subject-access")
+@endpoint(permission="privacy:subject_access", query=SubjectAccessQuery, response=SubjectAccessOut,
+          streams={"text/html": "format=html: the same, as a printable page."})
+def subject_access(debtor_id, args):
+    """Everything held on one debtor, for their request for their data (the export is itself logged)."""
+    held = subject_access_service.subject_access(debtor_id, g.user, args["format"])
+    if args["format"] == "html":
+        return printable(render_template("subject_access.html", held=held), f"subject-access-{debtor_id}.html")
+    return held
+
+
 @bp.get("/cases/<id:case_id>/contact-attempts")
 @endpoint(permission="cases:read", response=ContactList)
 def list_contact_attempts(case_id):
     """Calls, messages and notices on a case, oldest first."""
-    return {"items": get_visible(Case, case_id, g.user, "case").contact_attempts}
+    return cases.contact_attempts(case_id, g.user)
 
 
 @bp.post("/cases/<id:case_id>/contact-attempts")

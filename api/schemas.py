@@ -1,9 +1,9 @@
 """Shapes of the API: ``*In`` schemas load request bodies, ``*Out`` schemas dump
 responses. Cross-field rules live in ``@validates_schema``; nothing here queries
 the database or reads the request."""
-from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate, validates_schema
+from marshmallow import RAISE, Schema, ValidationError, fields, post_load, pre_dump, validate, validates_schema
 
-from api.base import BaseSchema, PageQuery, viewer
+from api.base import BaseSchema, PageQuery, note_personal_read, viewer
 from api.fields import (
     ID_MAX,
     Amount,
@@ -252,7 +252,7 @@ class KnownPlace(BaseSchema):
     """Another place the case knows of, where the policy profile may forbid visits."""
 
     kind = fields.String(required=True, validate=validate.OneOf(PLACE_KINDS))
-    address = Text(500, load_default="")
+    address = Text(500)
     lat = Latitude(required=True)
     lon = Longitude(required=True)
 
@@ -307,6 +307,11 @@ class DebtorOut(Schema):
     flags = fields.Dict()
     places = fields.List(fields.Nested(KnownPlace))
 
+    @pre_dump
+    def personal_read(self, debtor, **kwargs):
+        note_personal_read(debtor.id, None, ("name", "phone", "national_id", "address", "lat", "lon"))
+        return debtor
+
 
 def _money(attr):
     return lambda case: money.to_decimal_string(getattr(case, attr), case.currency)
@@ -356,6 +361,11 @@ class CaseOut(Schema):
     created_at = fields.AwareDateTime()
     updated_at = fields.AwareDateTime()
 
+    @pre_dump
+    def personal_read(self, case, **kwargs):
+        note_personal_read(case.debtor_id, case.id)
+        return case
+
 
 class CaseQuery(PageQuery):
     stage = fields.String(validate=validate.OneOf(STAGES))
@@ -387,6 +397,12 @@ class ContactOut(Schema):
     occurred_at = fields.AwareDateTime()
     planned_visit_date = fields.Date(allow_none=True)
     notes = fields.String(allow_none=True)
+
+    @pre_dump
+    def personal_read(self, attempt, **kwargs):
+        if attempt.notes:
+            note_personal_read(attempt.case.debtor_id, attempt.case_id, ("notes",))
+        return attempt
 
 
 class ContactList(Schema):
@@ -484,7 +500,13 @@ class TaskOut(Schema):
     planned_end = fields.AwareDateTime(allow_none=True)
     priority = fields.Integer()
     reason = fields.Dict()
-    location = fields.Function(lambda t: {"lat": t.case.debtor.lat, "lon": t.case.debtor.lon})
+    location = fields.Function(lambda t: {"lat": t.case.debtor.lat, "lon": t.case.debtor.lon},
+                               metadata={"description": "The debtor's home (personal data: reads are logged)."})
+
+    @pre_dump
+    def personal_read(self, task, **kwargs):
+        note_personal_read(task.case.debtor_id, task.case_id, ("lat", "lon"))
+        return task
 
 
 class TaskQuery(PageQuery):
@@ -769,6 +791,11 @@ class ComplaintOut(Schema):
     resolved_at = fields.AwareDateTime(allow_none=True)
     resolution_notes = fields.String(allow_none=True)
 
+    @pre_dump
+    def personal_read(self, complaint, **kwargs):
+        note_personal_read(complaint.debtor_id, complaint.case_id, ("text", "resolution_notes"))
+        return complaint
+
 
 class ComplaintQuery(PageQuery):
     status = fields.String(validate=validate.OneOf(("open", "under_review", "substantiated", "unsubstantiated",
@@ -833,7 +860,8 @@ class JobParams(BaseSchema):
 
 class JobIn(BaseSchema):
     name = fields.String(required=True, validate=validate.OneOf(
-        ("plan_day", "evaluate_agreements", "check_tasks", "export_audit_events", "export_visits")))
+        ("plan_day", "evaluate_agreements", "check_tasks", "export_audit_events", "export_visits",
+         "anchor_audit_head", "retention_sweep")))
     params = fields.Nested(JobParams, load_default=dict)
 
 

@@ -10,7 +10,7 @@ from flask import Flask, g, request
 from flask.json.provider import DefaultJSONProvider
 from sqlalchemy import event
 
-from app import audit, clock, config as config_module, errors, observability, policy
+from app import audit, clock, config as config_module, crypto, errors, observability, policy
 from app.extensions import db, limiter, migrate
 
 MIGRATIONS = str(Path(__file__).resolve().parent.parent / "migrations")
@@ -38,6 +38,7 @@ def create_app(config=None):
     if config:
         app.config.update(config)
     config_module.check(app.config)
+    crypto.init_app(app)
     _install_clock(app)
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", _engine_options(app.config["SQLALCHEMY_DATABASE_URI"]))
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
@@ -118,7 +119,25 @@ def _configure_sqlite(engine):
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def _hsts(config):
+    """The Strict-Transport-Security value production sends on every answer (None elsewhere).
+
+    TLS ends at the reverse proxy in front of gunicorn; browsers act on the header only
+    when it arrives over HTTPS, so sending it on every answer is safe (README, "Running in
+    production")."""
+    if config["APP_ENV"] != "production":
+        return None
+    value = f"max-age={config['HSTS_MAX_AGE']}"
+    if config["HSTS_INCLUDE_SUBDOMAINS"] and config["HSTS_MAX_AGE"]:
+        value += "; includeSubDomains"
+    if config["HSTS_PRELOAD"] and config["HSTS_MAX_AGE"]:
+        value += "; preload"
+    return value
+
+
 def _install_request_hooks(app):
+    hsts = _hsts(app.config)
+
     @app.before_request
     def identify_request():
         # The server's receive time: what an online field action is judged on.
@@ -138,6 +157,8 @@ def _install_request_hooks(app):
                                     "media-src 'self' blob:; frame-ancestors 'none'")
         if request.path.startswith("/api/"):
             response.headers.setdefault("Cache-Control", "no-store")
+        if hsts is not None:
+            response.headers.setdefault("Strict-Transport-Security", hsts)
         return response
 
 

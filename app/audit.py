@@ -11,10 +11,17 @@ Each event is stamped when it is appended, never earlier than the event before i
 so chain order is time order. Each stores ``hash = SHA-256(canonical content,
 previous hash)``; ``verify_chain`` recomputes every link and names the first one
 that differs.
+
+Personal values never enter the hashed content: each is replaced by a salted
+commitment (``auditchain.commitment``) and kept, with its salt, in
+``audit_personal_values`` beside the chain. The debtors an event is about are listed in
+``audit_event_subjects``, so erasing a debtor's values (``erase_personal_values``)
+finds them, and the chain still verifies afterwards.
 """
 import json
 import math
 import multiprocessing
+import os
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, time, timedelta, timezone
 
@@ -24,9 +31,18 @@ from sqlalchemy.orm import Session
 
 from app import clock
 from app.extensions import db
-from app.models import AuditChainHead, AuditEvent
-from app.pii import mask_fields
-from auditchain import COLUMNS, GENESIS_HASH, check_links, check_segment, link_hash_values
+from app.models import AuditChainHead, AuditEvent, AuditEventSubject, AuditPersonalValue
+from app.pii import PERSONAL_KEYS, mask_fields
+from auditchain import (
+    COLUMNS,
+    COMMITMENT,
+    GENESIS_HASH,
+    check_links,
+    check_segment,
+    commitment,
+    committed,
+    link_hash_values,
+)
 
 __all__ = ["GENESIS_HASH", "link_hash_values", "link_hash", "record", "verify_chain", "chain_head", "daily_head"]
 
@@ -62,12 +78,59 @@ def diff(before, after):
     }
 
 
+def _pointer(path):
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in path)
+
+
+def commit_personal(changes):
+    """``changes`` with every value under a personal key replaced by its commitment, and
+    the values taken out: ``(hashed, {json pointer: [salt hex, value]})``."""
+    values = {}
+
+    def walk(node, path):
+        if isinstance(node, dict):
+            out = {}
+            for key, value in node.items():
+                if key in PERSONAL_KEYS and value is not None and not isinstance(value, (dict, list)):
+                    salt, pointer = os.urandom(16).hex(), _pointer((*path, key))
+                    values[pointer] = [salt, value]
+                    out[key] = {COMMITMENT: commitment(salt, pointer, value)}
+                else:
+                    out[key] = walk(value, (*path, key))
+            return out
+        if isinstance(node, list):
+            return [walk(item, (*path, n)) for n, item in enumerate(node)]
+        return node
+
+    return walk(changes, ()), values
+
+
+def reveal(changes, values):
+    """The event's changes (parsed) with the personal values still held put back in place
+    of their commitments; an erased value stays ``{"$pii": commitment}``."""
+    for pointer, (_salt, value) in (values or {}).items():
+        parts = [p.replace("~1", "/").replace("~0", "~") for p in pointer.split("/")[1:]]
+        node = changes
+        try:
+            for part in parts[:-1]:
+                node = node[int(part)] if isinstance(node, list) else node[part]
+            last = int(parts[-1]) if isinstance(node, list) else parts[-1]
+            if isinstance(node[last], dict) and COMMITMENT in node[last]:
+                node[last] = value
+        except (KeyError, IndexError, ValueError, TypeError):
+            continue  # an altered row: leave what is stored as it is
+    return changes
+
+
 def record(action, entity=None, *, entity_type=None, entity_id=None, before=None, after=None,
-           lat=None, lon=None, actor=None, extra=None, session=None):
+           lat=None, lon=None, actor=None, extra=None, session=None, subjects=None):
     """Queue an audit event in the current transaction.
 
     ``entity`` may be an ORM object whose primary key is not known yet; it is read
-    when the transaction commits. Personal fields in ``before``/``after`` are masked.
+    when the transaction commits. Personal fields in ``before``/``after`` are masked,
+    and every personal value is committed (kept beside the chain, not in it).
+    ``subjects``: ids of the debtors the event is about (by default the debtor that is
+    the entity, if it is one), whose erasure removes its personal values.
     """
     session = session or db.session()
     if actor is None and has_request_context():
@@ -77,6 +140,11 @@ def record(action, entity=None, *, entity_type=None, entity_id=None, before=None
         changes = {k: mask_fields(v) for k, v in diff(before, after).items()}
     if extra:
         changes["extra"] = mask_fields(extra)
+    if lat is not None or lon is not None:
+        # Where a field action happened is at the debtor's door: committed like any personal
+        # value (the event's lat/lon columns stay empty), shown to readers as before.
+        changes["position"] = {"lat": _coordinate(lat), "lon": _coordinate(lon)}
+    changes, personal = commit_personal(changes)
     if not session.in_transaction():
         # Begin now, so that a rollback (or a new transaction) before the commit
         # drops this event even when the transaction touches no row.
@@ -95,8 +163,10 @@ def record(action, entity=None, *, entity_type=None, entity_id=None, before=None
                 "changes": canonical_json(changes),
                 "request_id": g.get("request_id") if has_request_context() else None,
                 "client_ip": g.get("client_ip") if has_request_context() else None,
-                "lat": _coordinate(lat),
-                "lon": _coordinate(lon),
+                "lat": None,
+                "lon": None,
+                "personal": personal,
+                "subjects": None if subjects is None else sorted({int(s) for s in subjects}),
             },
         )
     )
@@ -146,7 +216,7 @@ def _append_pending(session):
         if last is None:
             last = connection.execute(select(AuditEvent.occurred_at).where(AuditEvent.seq == seq)).scalar_one()
         now = max(now, last)
-    rows = []
+    rows, values, subjects = [], [], []
     for _, ev in pending:
         ev["occurred_at"] = now
         entity = ev.pop("entity")
@@ -155,8 +225,18 @@ def _append_pending(session):
         seq += 1
         ev["seq"], ev["prev_hash"] = seq, prev
         ev["hash"] = prev = link_hash(ev)
+        personal, about = ev.pop("personal"), ev.pop("subjects")
+        if about is None and ev["entity_type"] == "debtors" and (ev["entity_id"] or "").isdigit():
+            about = [int(ev["entity_id"])]
+        if personal:
+            values.append({"seq": seq, "values": json.dumps(personal, sort_keys=True, ensure_ascii=False)})
+        subjects.extend({"debtor_id": debtor_id, "seq": seq} for debtor_id in about or ())
         rows.append(ev)
     connection.execute(insert(AuditEvent), rows)
+    if values:
+        connection.execute(insert(AuditPersonalValue), values)
+    if subjects:
+        connection.execute(insert(AuditEventSubject), subjects)
     connection.execute(update(AuditChainHead).where(AuditChainHead.id == 1).values(seq=seq, hash=prev))
 
 
@@ -183,6 +263,63 @@ def install():
     if not event.contains(Session, "before_commit", _append_pending):
         event.listen(Session, "before_commit", _append_pending)
         event.listen(Session, "after_soft_rollback", _drop_rolled_back)
+
+
+def personal_values(seqs=None, *, first=None, last=None):
+    """The personal values still held, by ``seq``: of the listed events, or of a range."""
+    stmt = select(AuditPersonalValue.seq, AuditPersonalValue.values)
+    if seqs is not None:
+        if not seqs:
+            return {}
+        stmt = stmt.where(AuditPersonalValue.seq.in_(list(seqs)))
+    if first is not None:
+        stmt = stmt.where(AuditPersonalValue.seq.between(first, last))
+    return {seq: json.loads(text) for seq, text in db.session.execute(stmt)}
+
+
+def erase_personal_values(debtor_ids, entities=None):
+    """Delete the personal values of every event about these debtors (``audit_event_subjects``)
+    or about any of ``entities`` ({entity_type: [ids]}: their cases, visits, …); the chain's
+    commitments stay, so it verifies as before. Answers how many events lost theirs."""
+    table = AuditPersonalValue.__table__
+    erased = db.session.execute(table.delete().where(AuditPersonalValue.seq.in_(
+        select(AuditEventSubject.seq).where(AuditEventSubject.debtor_id.in_(list(debtor_ids)))))).rowcount
+    for entity_type, ids in (entities or {}).items():
+        for start in range(0, len(ids), 500):
+            chunk = [str(i) for i in ids[start:start + 500]]
+            erased += db.session.execute(table.delete().where(AuditPersonalValue.seq.in_(
+                select(AuditEvent.seq).where(AuditEvent.entity_type == entity_type,
+                                             AuditEvent.entity_id.in_(chunk))))).rowcount
+    return erased
+
+
+def _check_personal_values(last_seq, batch_size=20000):
+    """Every personal value still held must match a commitment in its event's hashed
+    ``changes``: a value altered (or moved) beside the chain is found here. Plain driver
+    tuples, and the commitment looked for in the stored text: no JSON of ``changes`` parsed."""
+    connection = db.session.connection()
+    dbapi = connection.connection.dbapi_connection
+    postgres = connection.dialect.name == "postgresql"
+    cursor = dbapi.cursor(name="audit_values") if postgres else dbapi.cursor()  # server-side on PostgreSQL
+    placeholder = "%s" if postgres else "?"
+    checked = 0
+    try:
+        cursor.execute("SELECT v.seq, v.\"values\", e.changes FROM audit_personal_values v JOIN audit_events e "
+                       f"ON e.seq = v.seq WHERE v.seq <= {placeholder} ORDER BY v.seq", (last_seq,))
+        while batch := cursor.fetchmany(batch_size):
+            for seq, text, changes in batch:
+                try:
+                    wrong = committed(changes, json.loads(text))
+                except (ValueError, TypeError, AttributeError):
+                    wrong = "(unreadable)"
+                if wrong is not None:
+                    return checked, {"seq": seq, "what": "personal_value",
+                                     "detail": f"the personal value at {wrong}, kept beside the chain, does not match "
+                                               "its commitment in the event"}
+                checked += 1
+    finally:
+        cursor.close()
+    return checked, None
 
 
 def chain_head():
@@ -266,7 +403,11 @@ def verify_chain(batch_size=20000, workers=1):
         problem = {"seq": checked + 1, "what": "missing", "detail": "chain head is beyond the last event found"}
     elif problem is None and prev != head["hash"]:
         problem = {"seq": head["seq"], "what": "head", "detail": "the chain head's hash is not the last event's"}
-    return {"ok": problem is None, "checked": checked, "first_broken": problem, "head": head}
+    values_checked = 0
+    if problem is None:
+        values_checked, problem = _check_personal_values(head["seq"])
+    return {"ok": problem is None, "checked": checked, "first_broken": problem, "head": head,
+            "personal_values_checked": values_checked}
 
 
 def _check_in_parallel(last_seq, batch_size, workers):

@@ -59,6 +59,7 @@ PERMISSIONS = {
     "complaints:write": MANAGERS,
     "jobs:run": frozenset({"admin"}),
     "jobs:submit": frozenset({"supervisor", "auditor", "admin"}),
+    "privacy:subject_access": frozenset({"admin"}),
 }
 
 # Who may ask for each background job: the permission of the work it does.
@@ -68,6 +69,8 @@ JOB_PERMISSIONS = {
     "check_tasks": "jobs:run",
     "export_audit_events": "audit:read",
     "export_visits": "audit:visits",
+    "anchor_audit_head": "jobs:run",
+    "retention_sweep": "jobs:run",
 }
 
 # Personal fields returned whole only to these roles; everyone else gets them masked.
@@ -76,8 +79,10 @@ FULL_PERSONAL_DATA = {
     "national_id": frozenset({"admin"}),
 }
 
-# Reads of personal data by these roles are themselves written to the audit log.
-AUDITED_READS = frozenset({"auditor"})
+# Reads of personal data by these roles are themselves written to the audit log: those
+# who read across every team. Supervisors and agents read their own teams' cases all day
+# for their work.
+AUDITED_READS = frozenset({"auditor", "admin"})
 
 
 def allowed(user, permission):

@@ -6,7 +6,7 @@ import json
 import sys
 
 import click
-from app import audit, clock
+from app import clock
 from app.errors import DomainError
 from app.extensions import db
 
@@ -34,6 +34,8 @@ def register(app):
     app.cli.add_command(cases_cli)
     app.cli.add_command(agreements_cli)
     app.cli.add_command(jobs_cli)
+    app.cli.add_command(pii_cli)
+    app.cli.add_command(retention_cli)
 
 
 @click.group("users", help="Accounts and roles.")
@@ -88,11 +90,20 @@ def audit_cli():
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
               help="Processes that check segments of the chain at once (PostgreSQL).")
 def verify_command(workers):
-    """Recompute the hash chain; exit 1 and name the first broken link if it was altered."""
-    result = audit.verify_chain(workers=workers)
+    """Recompute the hash chain and check it against every anchor; exit 1 and name the first broken link."""
+    from app.services import audit_log
+
+    result = audit_log.verify(workers=workers)
+    anchored = result["anchors"]
+    latest = anchored["latest"]
+    anchors_line = (f"anchors: {anchored['checked']} in {anchored['store']}" +
+                    (f", latest seq {latest['seq']} written {latest['anchored_at']}" if latest
+                     else " (none written yet)"))
     if result["ok"]:
         click.echo(f"intact: {result['checked']} events, head {result['head']['seq']} {result['head']['hash']}")
+        click.echo(anchors_line)
         return
+    click.echo(anchors_line, err=True)
     broken = result["first_broken"]
     click.echo(f"BROKEN at seq {broken['seq']}: {broken['what']} — {broken['detail']} "
                f"({result['checked']} events verified before it)", err=True)
@@ -123,6 +134,28 @@ def head_command(day, as_json):
                    f"{'final' if head['final'] else 'provisional'}")
     else:
         click.echo(f"{head['seq']} {head['hash']}")
+
+
+@audit_cli.command("anchor")
+@click.option("--date", "day", type=click.DateTime(formats=["%Y-%m-%d"]),
+              help="Anchor the head as of the end of this UTC day (default: the live head).")
+def anchor_command(day):
+    """Sign the chain head and write it to the anchor store (daily from cron, and on demand)."""
+    from app import anchors
+
+    anchor = _commit_or_fail(lambda: anchors.anchor_head(day.date() if day else None))
+    click.echo(f"anchored seq {anchor['seq']} {anchor['hash']} as of {anchor['as_of']} in {anchor['store']} "
+               f"({anchor['name']}, key {anchor['key_id']})")
+
+
+@audit_cli.command("keygen")
+def keygen_command():
+    """Print a new Ed25519 anchor signing key (keep it outside the database) and its public key."""
+    from app import anchors
+
+    private, public = anchors.new_signing_key()
+    click.echo(f"ANCHOR_SIGNING_KEY={private}")
+    click.echo(f"# public key, for ANCHOR_PUBLIC_KEYS once this key is rotated out: {public}")
 
 
 @click.group("cases", help="Overdue cases.")
@@ -209,3 +242,58 @@ def worker_command(burst):
     # SimpleWorker runs jobs in this process: no fork sharing the app's database connections.
     worker = SimpleWorker([queue], connection=queue.connection)
     worker.work(burst=burst, with_scheduler=True)
+
+
+@click.group("pii", help="Keys of the personal data encrypted at rest.")
+def pii_cli():
+    pass
+
+
+@pii_cli.command("keygen")
+@click.option("--key-id", default=None, help="Id of the new encryption key (default: k + today's date).")
+def pii_keygen_command(key_id):
+    """Print new keys for PII_ENCRYPTION_KEYS and PII_INDEX_KEY (keep them outside the database)."""
+    from app.services.pii_keys import new_keys
+
+    for name, value in new_keys(key_id or f"k{clock.now():%Y%m%d}").items():
+        click.echo(f"{name}={value}")
+
+
+@pii_cli.command("rotate-keys")
+@click.option("--batch", default=1000, show_default=True, type=click.IntRange(1, 100000))
+def pii_rotate_command(batch):
+    """Re-encrypt every phone and national id under the first PII_ENCRYPTION_KEYS key and
+    recompute the blind index; committed batch by batch, safe to run again."""
+    from app.services.pii_keys import rotate_keys
+
+    counts = rotate_keys(batch, commit=db.session.commit)
+    db.session.commit()
+    click.echo(f"debtors {counts['debtors']}: re-encrypted {counts['reencrypted']}, re-indexed {counts['reindexed']}")
+
+
+@click.group("retention", help="Retention of personal data: anonymise closed cases past their period.")
+def retention_cli():
+    pass
+
+
+@retention_cli.command("sweep")
+@click.option("--date", "on_date", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="Judge retention as of this day (default: today, UTC).")
+@click.option("--dry-run", is_flag=True, help="Say what would be anonymised and what is held; change nothing.")
+def retention_sweep_command(on_date, dry_run):
+    """Anonymise the debtors whose cases are all closed and past their profile's retention."""
+    from app.services import retention
+
+    report = retention.sweep(on_date.date() if on_date else None, dry_run=dry_run, commit_each=True)
+    for item in report["anonymised"]:
+        click.echo(f"{'would anonymise' if dry_run else 'anonymised'} debtor {item['debtor_id']} "
+                   f"(cases {', '.join(map(str, item['cases']))}; due {item['due']}): "
+                   + ", ".join(f"{k} {v}" for k, v in item["removed"].items()))
+    for item in report["held"]:
+        click.echo(f"held: debtor {item['debtor_id']} — {'; '.join(h['reason'] for h in item['holds'])}")
+    for item in report["failed"]:
+        click.echo(f"failed: debtor {item['debtor_id']} — {item['error']}", err=True)
+    click.echo(f"{report['date']}: {len(report['anonymised'])} {'to anonymise' if dry_run else 'anonymised'}, "
+               f"{len(report['held'])} held, {report['waiting']} not yet due, {len(report['failed'])} failed")
+    if report["failed"]:
+        sys.exit(1)

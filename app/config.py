@@ -78,6 +78,24 @@ def from_environment(instance_path):
         "CLOCK_START": os.environ.get("CLOCK_START") or None,
         # Testing and development only: a file the tests write the served app's time into.
         "CLOCK_FILE": os.environ.get("CLOCK_FILE") or None,
+        # Personal data at rest (app/crypto.py): AES-256-GCM keys "id:base64,..." (the first
+        # encrypts) and the blind index's HMAC key. Development keys when unset; production refuses.
+        "PII_ENCRYPTION_KEYS": os.environ.get("PII_ENCRYPTION_KEYS") or None,
+        "PII_INDEX_KEY": os.environ.get("PII_INDEX_KEY") or None,
+        # Anchors of the audit chain (app/anchors.py): where they are written, and the Ed25519
+        # key that signs them (base64 of the 32-byte private key, or a PEM file).
+        "ANCHOR_DIR": os.environ.get("ANCHOR_DIR") or str(instance / "anchors"),
+        "ANCHOR_S3_BUCKET": os.environ.get("ANCHOR_S3_BUCKET") or None,
+        "ANCHOR_S3_ENDPOINT_URL": os.environ.get("ANCHOR_S3_ENDPOINT_URL") or None,
+        "ANCHOR_LOCK_DAYS": _int("ANCHOR_LOCK_DAYS", 3653),
+        "ANCHOR_SIGNING_KEY": os.environ.get("ANCHOR_SIGNING_KEY") or None,
+        "ANCHOR_SIGNING_KEY_FILE": os.environ.get("ANCHOR_SIGNING_KEY_FILE") or None,
+        # Extra public keys (base64, comma-separated) whose anchors verify: keys rotated out.
+        "ANCHOR_PUBLIC_KEYS": os.environ.get("ANCHOR_PUBLIC_KEYS") or None,
+        # Strict-Transport-Security on every answer in production (0 withdraws it).
+        "HSTS_MAX_AGE": _int("HSTS_MAX_AGE", 31536000),
+        "HSTS_INCLUDE_SUBDOMAINS": os.environ.get("HSTS_INCLUDE_SUBDOMAINS", "true").lower() not in ("0", "false", "no"),
+        "HSTS_PRELOAD": os.environ.get("HSTS_PRELOAD", "false").lower() in ("1", "true", "yes"),
     }
 
 
@@ -97,3 +115,23 @@ def check(config):
             raise ConfigError(f"{name} is for testing and development: production runs on the real clock")
     if len(config["SECRET_KEY"]) < 16 and env == "production":
         raise ConfigError("SECRET_KEY is too short: use at least 16 random characters")
+    _check_pii_keys(config)
+    if config.get("HSTS_MAX_AGE", 0) < 0:
+        raise ConfigError("HSTS_MAX_AGE must be 0 or more seconds")
+
+
+def _check_pii_keys(config):
+    """Development and testing may run on the built-in development keys; production may not."""
+    from app import crypto
+
+    for name, development in (("PII_ENCRYPTION_KEYS", crypto.DEVELOPMENT_ENCRYPTION_KEYS),
+                              ("PII_INDEX_KEY", crypto.DEVELOPMENT_INDEX_KEY)):
+        if not config.get(name):
+            if config["APP_ENV"] == "production":
+                raise ConfigError(
+                    f"{name} is not set: in production national ids and phone numbers are encrypted with keys of "
+                    "your own, kept outside the database (see README, 'Personal data'). Generate them with "
+                    "`flask pii keygen`.")
+            config[name] = development
+        elif config["APP_ENV"] == "production" and development in config[name]:
+            raise ConfigError(f"{name}: the development key may not be used in production")

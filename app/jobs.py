@@ -22,7 +22,7 @@ from sqlalchemy import select
 from app import audit, authz, clock, storage
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.extensions import db
-from app.models import Job, Team, User
+from app.models import AuditEvent, AuditEventSubject, Job, Team, User
 from app.services import audit_log
 
 log = logging.getLogger(__name__)
@@ -84,7 +84,7 @@ def _exporter(produce):
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / f"export.{fmt}"
             with path.open("wb") as out:
-                for chunk in produce(args, user, fmt, summary=summary):
+                for chunk in produce(args, user, fmt, summary=summary, entity=("jobs", job.id)):
                     data = chunk.encode("utf-8")
                     digest.update(data)
                     size += len(data)
@@ -96,8 +96,26 @@ def _exporter(produce):
     return export
 
 
+def anchor_audit_head(params, job=None):
+    """Sign the audit chain's head and write it to the anchor store (daily, and on demand)."""
+    from app import anchors
+
+    day = date.fromisoformat(params["date"]) if params.get("date") else None
+    anchor = anchors.anchor_head(day)
+    return {k: anchor[k] for k in ("seq", "hash", "as_of", "anchored_at", "name", "store")}
+
+
+def retention_sweep(params, job=None):
+    """Anonymise the closed cases past their retention (``dry_run``: only say what would go)."""
+    from app.services import retention
+
+    day = date.fromisoformat(params["date"]) if params.get("date") else None
+    return retention.sweep(day, dry_run=bool(params.get("dry_run")), commit_each=True)
+
+
 JOBS = {"plan_day": plan_day, "evaluate_agreements": evaluate_agreements, "check_tasks": check_tasks,
-        "export_audit_events": _exporter(audit_log.export_events), "export_visits": _exporter(audit_log.export_visits)}
+        "export_audit_events": _exporter(audit_log.export_events), "export_visits": _exporter(audit_log.export_visits),
+        "anchor_audit_head": anchor_audit_head, "retention_sweep": retention_sweep}
 
 
 # ---------------------------------------------------------------- submitting
@@ -114,7 +132,7 @@ def submit(name, params, user):
               requested_by_id=getattr(user, "id", None))
     db.session.add(job)
     db.session.flush()
-    audit.record("job.submitted", job, extra={"name": name, "params": params, "runner": runner})
+    audit.record("job.submitted", job, extra={"job": name, "params": params, "runner": runner})
     # The job must not start before the row that describes it is committed: in a request
     # it starts once the request's transaction is over; elsewhere the caller starts it.
     app = current_app._get_current_object()
@@ -181,7 +199,7 @@ def _execute(job_id):
         job = db.session.get(Job, job_id)
         job.status, job.result, job.error = "finished", result, None
         job.finished_at = clock.now()
-        audit.record("job.finished", job, extra={"name": job.name, "attempts": job.attempts})
+        audit.record("job.finished", job, extra={"job": job.name, "attempts": job.attempts})
         db.session.commit()
         return result
     except Exception as exc:
@@ -202,7 +220,7 @@ def _finish(job_id, status, error=None):
     job.status, job.error = status, error
     if status in ("failed", "finished"):
         job.finished_at = clock.now()
-    audit.record(f"job.{status}", job, extra={"name": job.name, "attempts": job.attempts, "error": error})
+    audit.record(f"job.{status}", job, extra={"job": job.name, "attempts": job.attempts, "error": error})
     db.session.commit()
 
 
@@ -224,6 +242,12 @@ def export_file(job_id, user):
                        code="export_not_ready")
     fmt = job.result["format"]
     audit.record("audit.export_downloaded", job, actor=user,
-                 extra={"name": job.name, "rows": job.result["rows"], "sha256": job.result["sha256"]})
+                 extra={"job": job.name, "rows": job.result["rows"], "sha256": job.result["sha256"]})
+    # Each download hands the export's personal data out again: the debtors the export read.
+    debtors = db.session.scalars(select(AuditEventSubject.debtor_id).join(
+        AuditEvent, AuditEvent.seq == AuditEventSubject.seq).where(
+        AuditEvent.entity_type == "jobs", AuditEvent.entity_id == job.id, AuditEvent.action == "pii.read")).all()
+    audit_log.record_personal_reads(user, [(d, None, ("export",)) for d in debtors], via="jobs.export_file",
+                                    entity_type="jobs", entity_id=job.id)
     name = f"{job.name.removeprefix('export_').replace('_', '-')}-{job.id[:8]}.{fmt}"
     return storage.current().open(job.result["file"]), audit_log.MEDIA_TYPES[fmt], name

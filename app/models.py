@@ -23,9 +23,10 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from app import clock
+from app.crypto import Encrypted, blind_index
 from app.extensions import db
 
 ROLES = ("agent", "supervisor", "auditor", "admin")
@@ -48,6 +49,7 @@ DEBTOR_FLAGS = (
     "workplace_prohibited",
     "out_of_hours_consent",
     "place_consent",
+    "litigation",  # a legal hold: nothing of the debtor is anonymised while it is set
 )
 PLACE_KINDS = ("workplace", "hospital", "public")
 # How a field action's time was judged: the server's receive time (online), or the
@@ -229,9 +231,11 @@ class Debtor(db.Model):
     __table_args__ = (*_lat_lon_checks(),)
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
-    # Personal data: stored whole, returned whole only to roles that need it.
-    phone: Mapped[str | None] = mapped_column(String(40))
-    national_id: Mapped[str | None] = mapped_column(String(40), unique=True)
+    # Personal data: encrypted at rest (app/crypto.py), returned whole only to roles that
+    # need it. The national id is found by its blind index, which is unique.
+    phone: Mapped[str | None] = mapped_column(Encrypted("debtors.phone"))
+    national_id: Mapped[str | None] = mapped_column(Encrypted("debtors.national_id"))
+    national_id_index: Mapped[str | None] = mapped_column(String(64), unique=True)
     address: Mapped[str] = mapped_column(Text)
     lat: Mapped[float] = mapped_column()
     lon: Mapped[float] = mapped_column()
@@ -246,8 +250,15 @@ class Debtor(db.Model):
     places: Mapped[list] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # Set when retention removed the debtor's personal data (app/services/retention.py).
+    anonymised_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     cases: Mapped[list["Case"]] = relationship(back_populates="debtor")
+
+    @validates("national_id")
+    def _index_national_id(self, key, value):
+        self.national_id_index = blind_index(value)
+        return value
 
     def flag(self, name):
         return bool((self.flags or {}).get(name))
@@ -376,6 +387,8 @@ class Recording(db.Model):
     visit_id: Mapped[int | None] = mapped_column(ForeignKey("visits.id"), index=True)
     uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Set when retention deleted the file from storage; the row (hash, size, length) stays.
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Visit(db.Model):
@@ -623,6 +636,32 @@ class AuditEvent(db.Model):
     lon: Mapped[float | None] = mapped_column()
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class AuditPersonalValue(db.Model):
+    """The personal values of one audit event, kept beside the chain.
+
+    The event's hashed ``changes`` hold, in place of each personal value, a commitment:
+    SHA-256 of a random salt and the value (``auditchain.commitment``). The salts and
+    values live here, so anonymising deletes this row and the chain still verifies.
+    Rows are deleted (erasure), never updated.
+    """
+
+    __tablename__ = "audit_personal_values"
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+                                     autoincrement=False)
+    # {"/after/phone": ["<salt hex>", <value>], ...}: JSON pointers into ``changes``.
+    values: Mapped[str] = mapped_column(Text)
+
+
+class AuditEventSubject(db.Model):
+    """Which debtors an audit event is about (its personal values, a read of their data):
+    how erasure finds their values and a subject access request finds who read them."""
+
+    __tablename__ = "audit_event_subjects"
+    debtor_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+                                     autoincrement=False)
 
 
 class AuditChainHead(db.Model):

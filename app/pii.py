@@ -44,3 +44,9 @@ def mask_fields(values):
     """A copy of ``values`` with every personal field masked."""
     return {key: MASKS[key](value) if key in MASKS and isinstance(value, str) else value
             for key, value in values.items()}
+
+
+# Keys whose values the audit log keeps out of its hash chain (app/audit.py): the value is
+# replaced by a salted commitment and kept beside the chain, where anonymising deletes it.
+# Any value under one of these keys, at any depth of an event's changes, is committed.
+PERSONAL_KEYS = frozenset({"name", "debtor_name", "phone", "national_id", "address", "lat", "lon", "notes", "text"})

@@ -45,6 +45,7 @@ ACTIONS = [  # (action, entity_type, weight, field action with GPS)
     ("agreement.created", "repayment_agreements", 5, True), ("task.started", "visit_tasks", 10, False),
     ("contact_attempt.recorded", "contact_attempts", 8, False), ("case.updated", "cases", 6, False),
     ("pii.read", "debtors", 3, False), ("conduct_flag.raised", "conduct_flags", 2, False),
+    ("debtor.updated", "debtors", 5, False),  # carries personal values: committed, kept beside the chain
 ]
 
 
@@ -104,12 +105,17 @@ def fill_organisation(conn, rng):
 
 def fill_visits(conn, rng, visits):
     """Debtors and cases; one task and one visit per (case, day); recordings, agreements, flags."""
+    from app.crypto import DEVELOPMENT_ENCRYPTION_KEYS, DEVELOPMENT_INDEX_KEY, Keyring
+
+    keys = Keyring(DEVELOPMENT_ENCRYPTION_KEYS, DEVELOPMENT_INDEX_KEY)  # the bench app runs as development
     cur = conn.cursor()
     now = datetime.now(timezone.utc)
     cases = max(visits // 3, 1)
-    copy_rows(cur, "debtors", ("id", "name", "phone", "national_id", "address", "lat", "lon", "timezone",
-                               "language", "availability", "flags", "created_at", "updated_at"),
-              ((d, f"Debtor {d}", f"138{d:08d}", f"3101011990{d:08d}", f"{d} Road, Shanghai",
+    copy_rows(cur, "debtors", ("id", "name", "phone", "national_id", "national_id_index", "address", "lat", "lon",
+                               "timezone", "language", "availability", "flags", "created_at", "updated_at"),
+              ((d, f"Debtor {d}", keys.encrypt(f"138{d:08d}", "debtors.phone"),
+                keys.encrypt(f"3101011990{d:08d}", "debtors.national_id"),
+                keys.blind_index(f"3101011990{d:08d}", "national_id"), f"{d} Road, Shanghai",
                 31.0 + rng.random() * 0.5, 121.2 + rng.random() * 0.5, "Asia/Shanghai", "zh", "[]", "{}", now, now)
                for d in range(1, cases + 1)))
     copy_rows(cur, "cases", ("id", "loan_ref", "debtor_id", "team_id", "product", "currency", "principal_minor",
@@ -164,7 +170,9 @@ def fill_visits(conn, rng, visits):
 
 def fill_events(conn, rng, count, people):
     """``count`` events over six months, 90% by the collectors' agent accounts, correctly chained."""
-    from app.audit import GENESIS_HASH, canonical_json, link_hash_values
+    import json
+
+    from app.audit import GENESIS_HASH, canonical_json, commit_personal, link_hash_values
 
     cur = conn.cursor()
     span = (END - START).total_seconds()
@@ -174,6 +182,7 @@ def fill_events(conn, rng, count, people):
     prev = GENESIS_HASH
     columns = ("seq", "occurred_at", "actor_user_id", "actor_role", "action", "entity_type", "entity_id",
                "changes", "request_id", "client_ip", "lat", "lon", "prev_hash", "hash")
+    beside, subjects = [], []
 
     def rows():
         nonlocal prev
@@ -185,9 +194,17 @@ def fill_events(conn, rng, count, people):
             else:
                 actor, role = rng.choice(staff), rng.choice(["supervisor", "admin", "auditor"])
             entity_id = str(rng.randrange(1, 200_000))
-            changes = canonical_json({"before": {"status": "assigned"},
-                                      "after": {"status": "checked_in", "phone": "138****1234",
-                                                "amount": f"{rng.randrange(100, 90000)}.00"}})
+            if action == "debtor.updated":  # as app.audit.record writes it: personal values committed
+                hashed, values = commit_personal({
+                    "before": {"phone": f"138****{rng.randrange(10000):04d}", "address": f"{seq} Old Road…"},
+                    "after": {"phone": f"139****{rng.randrange(10000):04d}", "address": f"{seq} New Road…"}})
+                changes = canonical_json(hashed)
+                beside.append((seq, json.dumps(values, sort_keys=True, ensure_ascii=False)))
+                subjects.append((int(entity_id), seq))
+            else:
+                changes = canonical_json({"before": {"status": "assigned"},
+                                          "after": {"status": "checked_in",
+                                                    "amount": f"{rng.randrange(100, 90000)}.00"}})
             request_id, client_ip = uuid.UUID(int=rng.getrandbits(128)).hex, f"10.{seq % 256}.{seq // 256 % 256}.7"
             lat = round(31.0 + rng.random() * 0.5, 6) if field else None
             lon = round(121.2 + rng.random() * 0.5, 6) if field else None
@@ -198,7 +215,10 @@ def fill_events(conn, rng, count, people):
             prev = digest
 
     copy_rows(cur, "audit_events", columns, rows())
+    copy_rows(cur, "audit_personal_values", ("seq", "values"), beside)
+    copy_rows(cur, "audit_event_subjects", ("debtor_id", "seq"), subjects)
     cur.execute("UPDATE audit_chain_head SET seq = %s, hash = %s WHERE id = 1", (count, prev))
+    log(f"    {len(beside):,} events carry personal values (committed; the values kept beside the chain)")
 
 
 # ---------------------------------------------------------------- measuring

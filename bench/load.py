@@ -17,6 +17,7 @@ the eight statements a field action cannot do without, written by hand. Those ro
 the floor: what any implementation of the field actions would pay on this machine.
 """
 import argparse
+import base64
 import csv
 import os
 import platform
@@ -39,6 +40,12 @@ import sqlalchemy as sa  # noqa: E402
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
+# Keys for this run's personal data, shared by the seeding process and the served app
+# (production refuses to start without keys of its own).
+PII_KEYS = {"PII_ENCRYPTION_KEYS": "load:" + base64.b64encode(os.urandom(32)).decode(),
+            "PII_INDEX_KEY": base64.b64encode(os.urandom(32)).decode()}
+
+
 def seed(database_url, phones, stops):
     from app import create_app
     from app.extensions import db
@@ -47,7 +54,8 @@ def seed(database_url, phones, stops):
     from tests.worlds import field_day
 
     app = create_app({"APP_ENV": "development", "SQLALCHEMY_DATABASE_URI": database_url,
-                      "RATELIMIT_STORAGE_URI": "memory://", "ARGON2_PARAMS": {"time_cost": 1, "memory_cost": 1024}})
+                      "RATELIMIT_STORAGE_URI": "memory://", "ARGON2_PARAMS": {"time_cost": 1, "memory_cost": 1024},
+                      **PII_KEYS})
     day = (datetime.now(SHANGHAI) - timedelta(days=1)).date()
     with app.app_context():
         flask_migrate.upgrade()
@@ -115,7 +123,8 @@ def main():
     try:
         day = seed(database_url, args.users, args.stops)
         create_floor_tables(database_url)
-        env = {**os.environ, "APP_ENV": "production", "SECRET_KEY": "load-" + "k" * 40, "DATABASE_URL": database_url,
+        env = {**os.environ, **PII_KEYS, "APP_ENV": "production", "SECRET_KEY": "load-" + "k" * 40,
+               "DATABASE_URL": database_url,
                "STORAGE_DIR": str(out / "storage"), "LOG_FORMAT": "none", "LOGIN_RATE_LIMIT": "1000 per minute",
                "LOAD_DAY": day.isoformat(), "LOAD_ACKS": str(out / "acks.txt")}
         env.pop("REDIS_URL", None)

@@ -27,6 +27,13 @@ REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
 # The moment the server's clock shows in a test, unless the test moves it: a Wednesday,
 # 10:00 in Shanghai. Tests never read the wall clock.
 TEST_NOW = datetime(2026, 6, 10, 2, 0, tzinfo=timezone.utc)
+# Keys of the tests' own (never a deployment's): personal data at rest, its blind index,
+# and the signature of the audit chain's anchors. Served apps get them as environment variables.
+TEST_PII_CONFIG = {
+    "PII_ENCRYPTION_KEYS": "t1:ra5Ey+cFT2Yy1PuiV0MCNgwVgbTgMG2KVbGM39UA6lM=",
+    "PII_INDEX_KEY": "DCEmMv45w/5jKtb+5tjOO2odMzHRMbehyFVc8quQ6UY=",
+    "ANCHOR_SIGNING_KEY": "XFzTxlUShlqlUs18Q5Y0Ju3Bkn2VkE6TkCbUHYVdTz8=",
+}
 
 
 def pytest_collection_modifyitems(config, items):
@@ -78,6 +85,8 @@ def make_app(url, tmp_path, **overrides):
         "STORAGE_DIR": str(tmp_path / "storage"),
         "ARGON2_PARAMS": {"time_cost": 1, "memory_cost": 1024, "parallelism": 1},
         "REDIS_URL": None,
+        "ANCHOR_DIR": str(tmp_path / "anchors"),
+        **TEST_PII_CONFIG,
     }
     config.update(overrides)
     return create_app(config)
@@ -88,6 +97,21 @@ def migrate_to_head(app):
 
     with app.app_context():
         flask_migrate.upgrade()
+
+
+@pytest.fixture(autouse=True)
+def service_loggers_as_they_were():
+    """Building an app outside testing mode points the service's loggers at its JSON handler
+    (a process-wide change, as a server wants); put them back after each test, so no test
+    depends on which ran before it."""
+    import logging
+
+    saved = {name: (list(logging.getLogger(name).handlers), logging.getLogger(name).level,
+                    logging.getLogger(name).propagate) for name in ("app", "api")}
+    yield
+    for name, (handlers, level, propagate) in saved.items():
+        logger = logging.getLogger(name)
+        logger.handlers[:], logger.level, logger.propagate = handlers, level, propagate
 
 
 @pytest.fixture()
@@ -137,12 +161,15 @@ class _JoinedSession(flask_sqlalchemy.session.Session):
 
 
 @pytest.fixture()
-def db(app):
+def db(app, tmp_path):
     """The test's transaction: every session of the test joins it; it is rolled back at the end.
-    The server's clock stands at ``TEST_NOW`` when the test begins."""
+    The server's clock stands at ``TEST_NOW`` when the test begins; the audit chain's anchors,
+    which live outside the database, go to a folder of the test's own."""
     from app.extensions import db as _db
 
     app.config["CLOCK"].set(TEST_NOW)
+    app.config["ANCHOR_DIR"] = str(tmp_path / "anchors")
+    app.extensions.pop("anchor_store", None)
     with app.app_context():
         connection = _db.engine.connect()
         outer = connection.begin()
@@ -367,3 +394,85 @@ def empty_app(backend, tmp_path_factory, tmp_path):
 
         with app.app_context():
             _db.engine.dispose()
+
+
+# ---------------------------------------------------------------- S3 over HTTP
+
+class S3Server:
+    """An S3-compatible server (moto in server mode) in a process of its own, spoken to over HTTP."""
+
+    def __init__(self, url, process):
+        self.url, self.process = url, process
+
+    def client(self, access_key="testing", secret_key="testing"):
+        import boto3
+
+        return boto3.client("s3", endpoint_url=self.url, region_name="us-east-1", aws_access_key_id=access_key,
+                            aws_secret_access_key=secret_key)
+
+    def bucket(self, object_lock=False):
+        """A new, empty bucket's name."""
+        name = f"fc-{uuid.uuid4().hex[:12]}"
+        self.client().create_bucket(Bucket=name, ObjectLockEnabledForBucket=object_lock)
+        return name
+
+
+def _free_port():
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def s3_server_process(**env):
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    port = _free_port()
+    process = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                               env={**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                                    **env},
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(url + "/moto-api/", timeout=1):
+                    break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail("the S3 server (moto) did not start")
+                time.sleep(0.1)
+        yield S3Server(url, process)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """moto's S3 server, started once for the session."""
+    with s3_server_process() as server:
+        yield server
+
+
+@pytest.fixture()
+def s3_credentials(monkeypatch):
+    """boto3 in the app finds its credentials where production would: the environment."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+
+
+@pytest.fixture()
+def day(app, db, make, clock):
+    """A crew's committed day at 10:00 in Shanghai, an agent on the crew (``tests.api.test_field.Day``)."""
+    from tests.api.test_field import Day, local
+
+    clock.set(local(10))
+    return Day(app, db, make, clock)

@@ -111,8 +111,31 @@ class _Travel(_Section):
     max_speed_kmh = fields.Integer(required=True, strict=True, validate=validate.Range(10, 1000))
 
 
+# Record kinds whose retention each profile states, and the events a period may count from:
+# the record's own time, the case's last collection activity, or the case's closing.
+RECORD_KINDS = ("debtor", "case", "contact_attempt", "visit", "recording", "agreement", "payment", "complaint")
+RECKONINGS = ("record", "last_activity", "case_closed")
+
+
+class _RetentionKind(Schema):
+    class Meta:
+        unknown = RAISE
+
+    years = fields.Integer(required=True, strict=True, validate=validate.Range(1, 50))
+    counted_from = fields.String(required=True, validate=validate.OneOf(RECKONINGS))
+
+
 class _Retention(_Section):
     years = fields.Integer(required=True, strict=True, validate=validate.Range(1, 50))
+    kinds = fields.Dict(keys=fields.String(validate=validate.OneOf(RECORD_KINDS)),
+                        values=fields.Nested(_RetentionKind), required=True)
+
+    @validates_schema
+    def every_kind(self, data, **kwargs):
+        missing = [k for k in RECORD_KINDS if k not in data.get("kinds", {})]
+        if missing:
+            raise ValidationError(f"state the retention of every record kind; missing: {', '.join(missing)}",
+                                  "kinds")
 
 
 class _Reminders(Schema):

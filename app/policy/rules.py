@@ -477,9 +477,56 @@ def complaint_flag(profile, category):
     return _flag(profile, "complaint_received", category=category)
 
 
-def retention_until(profile, recorded_on):
-    """The first day a record made on ``recorded_on`` may be deleted."""
-    return _add_months(recorded_on, 12 * profile.retention["years"])
+def retention_until(profile, recorded_on, kind=None):
+    """The first day a record made (or counted from) ``recorded_on`` may be deleted: after
+    the profile's period for that record kind (``years`` when no kind is named)."""
+    years = profile.retention["kinds"][kind]["years"] if kind else profile.retention["years"]
+    return _add_months(recorded_on, 12 * years)
+
+
+def retention_due(profile, case_closed, last_activity, latest_records):
+    """The first day a closed case's records may all be anonymised, and why.
+
+    ``latest_records``: per record kind, the day of its latest record on the case (absent
+    when it has none). Each kind's period counts from the event its profile names: the
+    record's own day, the case's last collection activity, or the day it was closed.
+    Answers ``(day, {kind: day that kind may go})``; the latest kind decides.
+    """
+    starts = {"case_closed": case_closed, "last_activity": last_activity}
+    by_kind = {}
+    for kind, rule in profile.retention["kinds"].items():
+        if rule["counted_from"] == "record":
+            if kind in ("debtor", "case"):
+                start = case_closed
+            elif latest_records.get(kind) is None:
+                continue  # no record of this kind on the case
+            else:
+                start = latest_records[kind]
+        else:
+            start = starts[rule["counted_from"]]
+        by_kind[kind] = retention_until(profile, start, kind)
+    return max(by_kind.values()), by_kind
+
+
+HOLD_REASONS = {
+    "dispute": ("an open dispute", "争议未结"),
+    "complaint": ("a complaint under review", "投诉处理中"),
+    "litigation": ("a litigation hold", "诉讼保全"),
+}
+
+
+def legal_holds(debtor_flags, open_complaints):
+    """What stops a debtor's data from being anonymised: an open dispute, a complaint not
+    yet closed, a litigation flag. Each hold names itself and its reason."""
+    flags = debtor_flags or {}
+    holds = []
+    if flags.get("dispute"):
+        holds.append("dispute")
+    if open_complaints:
+        holds.append("complaint")
+    if flags.get("litigation"):
+        holds.append("litigation")
+    return [{"hold": h, "reason": HOLD_REASONS[h][0], "reason_zh": HOLD_REASONS[h][1]} for h in holds]
 
 
 def phone_limits(profile):

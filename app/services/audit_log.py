@@ -29,6 +29,7 @@ from app.errors import ValidationFailed
 from app.extensions import db
 from app.models import (
     AuditEvent,
+    AuditEventSubject,
     Case,
     Collector,
     ConductFlag,
@@ -51,17 +52,30 @@ DEBTOR_PERSONAL_FIELDS = ("name", "phone", "national_id", "address", "lat", "lon
 
 # ---------------------------------------------------------------- reads of personal data
 
-def record_personal_reads(user, reads, via):
-    """Log an auditor's read of debtors' personal data; ``reads`` are (debtor_id, case_id or None)."""
+def record_personal_reads(user, reads, via, *, masked=(), entity_type=None, entity_id=None):
+    """Log that an answer carried debtors' personal data to a user whose reads are logged
+    (auditors and admins): one ``pii.read`` event per answer, naming every debtor shown
+    (indexed, so a subject access request finds it), the cases, the fields seen whole
+    and those masked. ``reads``: (debtor_id, case_id or None, fields shown) triples.
+    The entity is the debtor when there is one, else ``entity_type``/``entity_id``."""
     if not authz.reads_are_audited(user):
         return
-    masked = sorted(f for f in authz.FULL_PERSONAL_DATA if not authz.sees_whole(user, f))
-    seen = sorted(set(DEBTOR_PERSONAL_FIELDS) - set(masked))
-    for debtor_id, case_id in dict.fromkeys(reads):
-        extra = {"via": via, "fields": seen, "masked": masked}
+    debtors, cases, shown = set(), set(), set()
+    for debtor_id, case_id, fields in reads:
+        debtors.add(int(debtor_id))
         if case_id is not None:
-            extra["case_id"] = case_id
-        audit.record("pii.read", entity_type="debtors", entity_id=debtor_id, actor=user, extra=extra)
+            cases.add(int(case_id))
+        shown.update(fields)
+    if not debtors:
+        return
+    hidden = {f for f in shown if f in authz.FULL_PERSONAL_DATA and not authz.sees_whole(user, f)} | set(masked)
+    extra = {"via": via, "debtors": sorted(debtors), "fields": sorted(shown - hidden), "masked": sorted(hidden & shown)}
+    if cases:
+        extra["cases"] = sorted(cases)
+    if len(debtors) == 1 and entity_type is None:
+        entity_type, entity_id = "debtors", next(iter(debtors))
+    audit.record("pii.read", entity_type=entity_type or "debtors", entity_id=entity_id, actor=user, extra=extra,
+                 subjects=debtors)
 
 
 def _record_export(user, resource, fmt, args, rows, last, complete):
@@ -70,24 +84,32 @@ def _record_export(user, resource, fmt, args, rows, last, complete):
                  extra={"format": fmt, "filters": filters, "rows": rows, "last": last, "complete": complete})
 
 
-def _stream(stmt, user, resource, fmt, args, format_batch, key, summary=None):
+def _stream(stmt, user, resource, fmt, args, format_batch, key, summary=None, reads_of=None, entity=None):
     """A generator of text chunks: ``stmt`` read in batches, each batch formatted whole.
-    ``summary`` (a dict), if given, receives the rows sent and whether the export completed."""
+    ``summary`` (a dict), if given, receives the rows sent and whether the export completed.
+    ``reads_of(batch)``: the debtors' personal data the batch carries, logged with the
+    export as one ``pii.read`` (for ``entity``, e.g. the job that asked, when given)."""
 
     def chunks():
-        rows, last, complete, result = 0, None, False, None
+        rows, last, complete, result, reads = 0, None, False, None, {}
         try:
             # Core, not the ORM: rows as plain tuples, fetched EXPORT_BATCH at a time.
             result = db.session.connection().execute(stmt.execution_options(yield_per=EXPORT_BATCH))
             for batch in result.partitions():
                 rows += len(batch)
                 last = getattr(batch[-1], key)
-                yield format_batch(batch)
+                text = format_batch(batch)
+                if reads_of is not None:
+                    reads.update(dict.fromkeys(reads_of(batch)))
+                yield text
             complete = True
         finally:
             if result is not None:
                 result.close()  # the server-side cursor, also when the client went away mid-stream
             _record_export(user, resource, fmt, args, rows, last, complete)
+            if reads:
+                record_personal_reads(user, reads, via=f"audit.{resource}.export",
+                                      **({"entity_type": entity[0], "entity_id": entity[1]} if entity else {}))
             if summary is not None:
                 summary.update(rows=rows, complete=complete)
 
@@ -167,13 +189,47 @@ def parsed_changes(text):
         return text
 
 
+def _readable_changes(text, values):
+    """What a reader is shown: the stored changes with the personal values still held put
+    back in place of their commitments (an erased one stays a commitment)."""
+    changes = parsed_changes(text)
+    if values and isinstance(changes, (dict, list)):
+        changes = audit.reveal(changes, values)
+    return changes
+
+
 def events_page(args, user):
     """A page of audit events in chain order (keyset on ``seq``)."""
     rows, next_after = _page(_events_select(args), args, "seq")
     names = _usernames({r.actor_user_id for r in rows if r.actor_user_id is not None})
-    return {"items": [{**r._asdict(), "changes": parsed_changes(r.changes),
-                       "actor_username": names.get(r.actor_user_id)} for r in rows],
-            "next_after": next_after}
+    values = audit.personal_values({r.seq for r in rows})
+    record_personal_reads(user, _revealed_reads(values), via="audit.events")
+    items = []
+    for r in rows:
+        item = {**r._asdict(), "changes": _readable_changes(r.changes, values.get(r.seq)),
+                "actor_username": names.get(r.actor_user_id)}
+        items.append(_with_position(item))
+    return {"items": items, "next_after": next_after}
+
+
+def _with_position(item):
+    """A field action's position is kept, committed, in ``changes.position``; a reader sees it
+    as the event's ``lat``/``lon`` as long as it is held (null once erased)."""
+    position = item["changes"].get("position") if isinstance(item["changes"], dict) else None
+    if item["lat"] is None and isinstance(position, dict):
+        lat, lon = position.get("lat"), position.get("lon")
+        if isinstance(lat, float) and isinstance(lon, float):
+            item["lat"], item["lon"] = lat, lon
+    return item
+
+
+def _revealed_reads(values):
+    """The debtors whose personal values (kept beside the chain) a page or export shows."""
+    if not values:
+        return []
+    fields = {seq: tuple(sorted({p.rsplit("/", 1)[-1] for p in held})) for seq, held in values.items()}
+    return [(debtor_id, None, fields[seq]) for seq, debtor_id in db.session.execute(
+        select(AuditEventSubject.seq, AuditEventSubject.debtor_id).where(AuditEventSubject.seq.in_(list(values))))]
 
 
 def _csv_line(values):
@@ -217,19 +273,29 @@ def _events_csv(names):
 _enc = json.encoder.encode_basestring
 
 
-def _events_ndjson(names):
+def _events_ndjson(names, revealed):
     """One JSON object per line; ``changes`` goes in as its stored JSON text when that
-    text is one JSON value, else as a string, so an altered row cannot add keys to the line."""
+    text is one JSON value, else as a string, so an altered row cannot add keys to the line.
+    Personal values still held are put back in place of their commitments, as in a page."""
 
     def format_batch(batch):
         lines = []
         append = lines.append
+        held = audit.personal_values(first=batch[0][0], last=batch[-1][0])
+        revealed.extend(_revealed_reads(held))
         for (seq, occurred, actor, role, action, entity_type, entity_id, changes, request_id, client_ip, lat, lon,
              prev_hash, digest) in batch:
-            try:
-                json.loads(changes)
-            except ValueError:
-                changes = _enc(changes)
+            if seq in held:
+                readable = _readable_changes(changes, held[seq])
+                if lat is None and isinstance(readable, dict):
+                    shown = _with_position({"lat": None, "lon": None, "changes": readable})
+                    lat, lon = shown["lat"], shown["lon"]
+                changes = audit.canonical_json(readable) if isinstance(readable, (dict, list)) else _enc(readable)
+            else:
+                try:
+                    json.loads(changes)
+                except ValueError:
+                    changes = _enc(changes)
             name = names.get(actor)
             append(f'{{"seq":{seq},"occurred_at":"{occurred.isoformat()}+00:00",'
                    f'"actor_user_id":{"null" if actor is None else actor},'
@@ -246,8 +312,10 @@ def _events_ndjson(names):
     return format_batch
 
 
-def export_events(args, user, fmt, summary=None):
-    """The filtered events as CSV or NDJSON text chunks, in chain order."""
+def export_events(args, user, fmt, summary=None, entity=None):
+    """The filtered events as CSV or NDJSON text chunks, in chain order. CSV carries the
+    stored (hashed) columns, personal values as their commitments; NDJSON, like a page,
+    the personal values still held (whose reading is then logged)."""
     stmt = _events_select(args, naive_utc_time=True)
     if args.get("limit"):
         stmt = stmt.limit(args["limit"])
@@ -255,7 +323,15 @@ def export_events(args, user, fmt, summary=None):
     if fmt == "csv":
         header = ",".join(EVENT_CSV_HEADER) + "\n"
         return _prefixed(header, _stream(stmt, user, "audit_events", fmt, args, _events_csv(names), "seq", summary))
-    return _stream(stmt, user, "audit_events", fmt, args, _events_ndjson(names), "seq", summary)
+    revealed = []
+
+    def reads_of(batch):
+        taken = list(revealed)
+        revealed.clear()
+        return taken
+
+    return _stream(stmt, user, "audit_events", fmt, args, _events_ndjson(names, revealed), "seq", summary,
+                   reads_of=reads_of, entity=entity)
 
 
 def _prefixed(first, chunks):
@@ -372,7 +448,13 @@ def visits_page(args, user):
     rows, next_after = _page(_visits_select(args, user), args, "id")
     items = _visit_records(rows)
     _record_export(user, "visits", "json", args, len(items), items[-1]["id"] if items else None, True)
+    record_personal_reads(user, _visit_reads(rows), via="audit.visits")
     return {"items": items, "next_after": next_after}
+
+
+def _visit_reads(batch):
+    """A visit's check-in and check-out places are at the debtor's door; its notes are about them."""
+    return [(row.debtor_id, row.case_id, ("lat", "lon", "notes")) for row in batch]
 
 
 VISIT_CSV_HEADER = (
@@ -433,21 +515,28 @@ def _visits_ndjson(batch):
                    for v in _visit_records(batch))
 
 
-def export_visits(args, user, fmt, summary=None):
+def export_visits(args, user, fmt, summary=None, entity=None):
     """The filtered visit log as CSV or NDJSON text chunks, by visit id."""
     stmt = _visits_select(args, user)
     if args.get("limit"):
         stmt = stmt.limit(args["limit"])
     if fmt == "csv":
         return _prefixed(",".join(VISIT_CSV_HEADER) + "\n",
-                         _stream(stmt, user, "visits", fmt, args, _visits_csv, "id", summary))
-    return _stream(stmt, user, "visits", fmt, args, _visits_ndjson, "id", summary)
+                         _stream(stmt, user, "visits", fmt, args, _visits_csv, "id", summary, reads_of=_visit_reads,
+                                 entity=entity))
+    return _stream(stmt, user, "visits", fmt, args, _visits_ndjson, "id", summary, reads_of=_visit_reads,
+                   entity=entity)
 
 
 # ---------------------------------------------------------------- proof of integrity
 
-def verify():
-    return audit.verify_chain(workers=current_app.config.get("AUDIT_VERIFY_WORKERS", 1))
+def verify(workers=None):
+    """The chain recomputed link by link, its personal values checked against their
+    commitments, and the whole checked against every external anchor."""
+    from app import anchors
+
+    result = audit.verify_chain(workers=workers or current_app.config.get("AUDIT_VERIFY_WORKERS", 1))
+    return anchors.check(result)
 
 
 def head(day=None):

@@ -6,6 +6,7 @@ from sqlalchemy.orm import selectinload
 from app import authz, pii
 from app.extensions import db
 from app.models import Case, ConductFlag, Crew, DispatchPlan, RepaymentAgreement, Visit, VisitTask
+from app.services.audit_log import record_personal_reads
 from app.services.dispatch import resolve_scope
 
 
@@ -34,6 +35,8 @@ def board_state(data, user):
     pending = db.session.scalar(authz.scope(select(func.count()).select_from(RepaymentAgreement)
                                             .where(RepaymentAgreement.status == "pending_approval"),
                                             RepaymentAgreement, user))
+    record_personal_reads(user, [(t.case.debtor_id, t.case_id, ("name", "address", "lat", "lon")) for t in tasks],
+                          via="board", masked=("name",))
     return {
         "date": day, "team": team.code if team else None, "region": region.code, "timezone": region.timezone,
         "plan": None if plan is None else {"id": plan.id, "status": plan.status, "summary": plan.summary,

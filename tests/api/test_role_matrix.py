@@ -186,6 +186,7 @@ MATRIX = [
      UPDATE_MANAGERS),
     ("api.cases.update_debtor", "PATCH", "/api/v1/debtors/{debtor_b}", lambda role: {"flags": {"dispute": True}},
      UPDATE_OTHER_TEAM),
+    ("api.cases.subject_access", "GET", "/api/v1/debtors/{debtor_a}/subject-access", None, ADMIN_ONLY),
     ("api.cases.list_contact_attempts", "GET", "/api/v1/cases/{case_a}/contact-attempts", None, READ_STAFF),
     ("api.cases.list_contact_attempts", "GET", "/api/v1/cases/{case_b}/contact-attempts", None, READ_OTHER_TEAM),
     ("api.cases.record_contact_attempt", "POST", "/api/v1/cases/{case_a}/contact-attempts",

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
-from tests.conftest import TEST_NOW
+from tests.conftest import TEST_NOW, TEST_PII_CONFIG
 from tests.e2e.conftest import ROOT, ServedClock, _free_port, _wait_until_up
 from tests.phone import Phone
 
@@ -66,7 +66,7 @@ def seed(database_url, stops):
     from tests.worlds import field_day
 
     app = create_app({"APP_ENV": "development", "SQLALCHEMY_DATABASE_URI": database_url,
-                      "RATELIMIT_STORAGE_URI": "memory://", "CLOCK": FrozenClock(TEST_NOW)})
+                      "RATELIMIT_STORAGE_URI": "memory://", "CLOCK": FrozenClock(TEST_NOW), **TEST_PII_CONFIG})
     day = TEST_NOW.astimezone(SHANGHAI).date()
     with app.app_context():
         flask_migrate.upgrade()
@@ -140,8 +140,9 @@ def stack(tmp_path):
         served_clock = ServedClock(tmp_path / "clock.json")
         served_clock.set(datetime.combine(day, clock(8), SHANGHAI))
         port = _free_port()
-        env = {**os.environ, "APP_ENV": "testing", "SECRET_KEY": "faults-" + "k" * 40, "DATABASE_URL": database_url,
-               "STORAGE_DIR": str(tmp_path / "storage"), "LOG_FORMAT": "text", "CLOCK_FILE": str(served_clock.path)}
+        env = {**os.environ, **TEST_PII_CONFIG, "APP_ENV": "testing", "SECRET_KEY": "faults-" + "k" * 40,
+               "DATABASE_URL": database_url, "STORAGE_DIR": str(tmp_path / "storage"), "LOG_FORMAT": "text",
+               "CLOCK_FILE": str(served_clock.path)}
         env.pop("REDIS_URL", None)
         log = open(tmp_path / "gunicorn.log", "w")
         process = subprocess.Popen([sys.executable, "-m", "gunicorn", "--workers", "2", "--timeout", "120",

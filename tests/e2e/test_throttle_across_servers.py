@@ -17,7 +17,7 @@ import uuid
 
 import pytest
 
-from tests.conftest import REDIS_URL, throwaway_database
+from tests.conftest import REDIS_URL, TEST_PII_CONFIG, throwaway_database
 from tests.e2e.conftest import ROOT, _free_port, _wait_until_up
 
 PASSWORD = "the-right-password-42"
@@ -39,7 +39,8 @@ def _post_login(url, username, password):
 def _servers(count, redis_url, prefix, backend, tmp_path_factory, tmp_path):
     """``count`` separate gunicorn servers (one worker each) on one fresh database."""
     with throwaway_database(backend, tmp_path_factory, "throttle") as database_url:
-        env = {**os.environ, "FLASK_APP": "wsgi.py", "APP_ENV": "production", "SECRET_KEY": "e2e-" + "k" * 40,
+        env = {**os.environ, **TEST_PII_CONFIG, "FLASK_APP": "wsgi.py", "APP_ENV": "production",
+               "SECRET_KEY": "e2e-" + "k" * 40,
                "DATABASE_URL": database_url, "STORAGE_DIR": str(tmp_path / "storage"), "REDIS_URL": redis_url,
                "RATELIMIT_KEY_PREFIX": prefix, "LOGIN_RATE_LIMIT": "5 per minute"}
         subprocess.run([sys.executable, "-m", "flask", "db", "upgrade"], cwd=ROOT, env=env, check=True,

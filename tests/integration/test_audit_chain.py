@@ -1,9 +1,11 @@
 """The audit log is a hash chain that verification recomputes link by link."""
+from unittest import mock
+
 import pytest
 import sqlalchemy as sa
 
 from app import audit
-from app.models import AuditEvent, Region
+from app.models import AuditEvent, AuditPersonalValue, Region
 
 
 def write_events(app, db, n):
@@ -25,11 +27,13 @@ def test_events_are_chained_and_verify_intact(app, db):
     assert result["head"] == {"seq": 5, "hash": events[-1].hash}
 
 
-def test_personal_data_is_masked_in_the_log(app, db):
+def test_personal_data_is_masked_in_the_log_and_kept_out_of_the_hashed_bytes(app, db):
     write_events(app, db, 1)
     with app.app_context():
         changes = db.session.scalars(sa.select(AuditEvent.changes)).one()
-    assert "13800001111" not in changes and "138****1111" in changes
+        beside = db.session.scalars(sa.select(AuditPersonalValue.values)).one()
+    assert "1111" not in changes and '"phone":{"$pii":' in changes
+    assert "13800001111" not in beside and "138****1111" in beside
 
 
 def test_a_rolled_back_change_leaves_no_event(app, db):
@@ -143,3 +147,56 @@ def test_awkward_values_written_through_the_app_verify(app, db):
                          after={"note": text, "phone": "13800001111"}, lat=-0.0, lon=180)
         db.session.commit()
         assert audit.verify_chain()["ok"]
+
+
+# ---------------------------------------------------------------- personal values beside the chain
+
+def _beside(app, db, statement, **params):
+    with app.app_context():
+        connection = db.session.connection()
+        if connection.dialect.name == "postgresql":
+            connection.exec_driver_sql("ALTER TABLE audit_personal_values DISABLE TRIGGER USER")
+        connection.execute(sa.text(statement), params)
+        if connection.dialect.name == "postgresql":
+            connection.exec_driver_sql("ALTER TABLE audit_personal_values ENABLE TRIGGER USER")
+        db.session.commit()
+
+
+def test_a_personal_value_altered_beside_the_chain_is_found_by_verify(app, db):
+    write_events(app, db, 3)
+    with app.app_context():
+        held = db.session.get(AuditPersonalValue, 2).values
+    _beside(app, db, "UPDATE audit_personal_values SET \"values\" = :v WHERE seq = 2",
+            v=held.replace("138****1111", "139****9999"))
+    with app.app_context():
+        result = audit.verify_chain()
+    assert not result["ok"] and result["first_broken"]["seq"] == 2
+    assert result["first_broken"]["what"] == "personal_value" and "/after/phone" in result["first_broken"]["detail"]
+
+
+def test_values_swapped_between_two_events_are_found_too(app, db):
+    with app.app_context():
+        audit.record("debtor.updated", entity_type="debtors", entity_id=1, after={"name": "Wang Wu"})
+        audit.record("debtor.updated", entity_type="debtors", entity_id=2, after={"name": "Li Si"})
+        db.session.commit()
+        first, second = (db.session.get(AuditPersonalValue, seq).values for seq in (1, 2))
+    _beside(app, db, "UPDATE audit_personal_values SET \"values\" = :v WHERE seq = 1", v=second)
+    with app.app_context():
+        assert audit.verify_chain()["first_broken"]["what"] == "personal_value"
+
+
+def test_erasing_a_debtors_values_leaves_the_chain_verifying(app, db):
+    with app.app_context():
+        audit.record("debtor.created", entity_type="debtors", entity_id=7, after={"name": "Zhao Liu",
+                                                                                 "phone": "13600001111"})
+        audit.record("debtor.created", entity_type="debtors", entity_id=8, after={"name": "Qian Qi"})
+        audit.record("visit.noted", entity_type="visits", entity_id=3, subjects=[7], after={"notes": "met Zhao"})
+        db.session.commit()
+        assert audit.erase_personal_values([7]) == 2
+        db.session.commit()
+        result = audit.verify_chain()
+        assert result["ok"] and result["personal_values_checked"] == 1
+        assert audit.personal_values() == {2: {"/after/name": [mock.ANY, "Q******"]}}
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        with app.app_context(), pytest.raises(sa.exc.DBAPIError, match="erased, never changed"):
+            db.session.execute(sa.text("UPDATE audit_personal_values SET \"values\" = '{}'"))

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
 
+import pytest
+
 import auditchain
 
 
@@ -77,8 +79,54 @@ def test_a_check_names_a_gap_a_broken_link_and_an_altered_link():
         "seq": 3, "what": "prev_hash", "detail": "does not match the previous event's hash"}
 
 
+def test_the_check_agrees_with_the_link_hash_on_awkward_values():
+    """check_links builds the same JSON inline: every awkward value checks out, and one
+    changed character anywhere is found."""
+    rng = random.Random(8)
+    awkward = ['', '"', '\\', '\n\t', '\x01', 'é王芳', '\u2028', '😀', "'; --"]
+    rows, prev = [], auditchain.GENESIS_HASH
+    for seq in range(1, 60):
+        pick = lambda: "".join(rng.choice(awkward + ["ab"]) for _ in range(rng.randrange(3)))  # noqa: E731
+        rows.append(_link(seq, prev, occurred_at=datetime(2026, 3, 1) + timedelta(microseconds=rng.choice(
+            [0, 1, 10**9 + 7])), actor_user_id=rng.choice([None, 3]), actor_role=rng.choice([None, pick()]),
+            action=pick() or "a", entity_type=pick(), entity_id=rng.choice([None, pick()]), changes=pick(),
+            request_id=rng.choice([None, pick()]), client_ip=rng.choice([None, pick()]),
+            lat=rng.choice([None, -0.0, 31.2, 1e-07]), lon=rng.choice([None, 121.5])))
+        prev = rows[-1][-1]
+    assert auditchain.check_links([rows], 1, auditchain.GENESIS_HASH) == (59, prev, None)
+    for column in (3, 4, 5, 6, 7, 8, 9):
+        altered = list(rows)
+        row = list(altered[40])
+        row[column] = (row[column] or "") + '"'
+        altered[40] = tuple(row)
+        assert auditchain.check_links([altered], 1, auditchain.GENESIS_HASH)[2]["seq"] == 41, column
+
+
 def test_the_pure_core_imports_neither_flask_nor_sqlalchemy():
     code = "import sys, auditchain; print(sorted(m for m in ('flask', 'sqlalchemy') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=auditchain.__file__.rsplit("/", 1)[0])
     assert out.stdout.strip() == "[]"
+
+
+def test_a_commitment_binds_the_value_to_its_salt_and_its_place():
+    from auditchain import commitment, committed
+
+    salt = "00" * 16
+    first = commitment(salt, "/after/phone", "138****1111")
+    assert first != commitment(salt, "/after/phone", "138****1112")
+    assert first != commitment("01" * 16, "/after/phone", "138****1111")
+    assert first != commitment(salt, "/before/phone", "138****1111")
+    text = '{"after":{"phone":{"$pii":"' + first + '"}}}'
+    assert committed(text, {"/after/phone": [salt, "138****1111"]}) is None
+    assert committed(text, {"/after/phone": [salt, "138****9999"]}) == "/after/phone"
+    assert committed(text, {"/before/phone": [salt, "138****1111"]}) == "/before/phone"
+
+
+@pytest.mark.parametrize("value", ["138****1234", '王芳 "quoted"\nline', "", 3, 1.5, None, True, [1, "a"]])
+def test_a_commitment_is_the_documented_sha256_of_salt_pointer_nul_and_canonical_json(value):
+    from auditchain import commitment
+
+    canonical = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    expected = hashlib.sha256(bytes.fromhex("ab" * 16) + "/after/名".encode() + b"\x00" + canonical.encode()).hexdigest()
+    assert commitment("ab" * 16, "/after/名", value) == expected

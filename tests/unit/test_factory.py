@@ -6,13 +6,15 @@ import pytest
 
 from app import create_app
 from app.config import ConfigError, normalise_database_url
+from tests.conftest import TEST_PII_CONFIG
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture()
 def clean_env(monkeypatch, tmp_path):
-    for name in ("DATABASE_URL", "SECRET_KEY", "APP_ENV", "POLICY_PROFILE", "STORAGE_DIR", "REDIS_URL"):
+    for name in ("DATABASE_URL", "SECRET_KEY", "APP_ENV", "POLICY_PROFILE", "STORAGE_DIR", "REDIS_URL",
+                 "PII_ENCRYPTION_KEYS", "PII_INDEX_KEY", "HSTS_MAX_AGE"):
         monkeypatch.delenv(name, raising=False)
     return monkeypatch
 
@@ -30,8 +32,42 @@ def test_production_refuses_the_development_default_key(clean_env):
 
 def test_production_starts_with_a_real_secret_key(clean_env):
     clean_env.setenv("SECRET_KEY", "x" * 40)
+    for name, value in TEST_PII_CONFIG.items():
+        clean_env.setenv(name, value)
     app = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"})
     assert app.config["APP_ENV"] == "production"
+
+
+@pytest.mark.parametrize("missing", ["PII_ENCRYPTION_KEYS", "PII_INDEX_KEY"])
+def test_production_refuses_to_start_without_keys_for_personal_data(clean_env, missing):
+    clean_env.setenv("SECRET_KEY", "x" * 40)
+    for name, value in TEST_PII_CONFIG.items():
+        if name != missing:
+            clean_env.setenv(name, value)
+    with pytest.raises(ConfigError, match=f"{missing} is not set"):
+        create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"})
+
+
+def test_production_refuses_the_development_keys_for_personal_data(clean_env):
+    from app import crypto
+
+    clean_env.setenv("SECRET_KEY", "x" * 40)
+    clean_env.setenv("PII_ENCRYPTION_KEYS", f"{TEST_PII_CONFIG['PII_ENCRYPTION_KEYS']},{crypto.DEVELOPMENT_ENCRYPTION_KEYS}")
+    clean_env.setenv("PII_INDEX_KEY", TEST_PII_CONFIG["PII_INDEX_KEY"])
+    with pytest.raises(ConfigError, match="development key may not be used in production"):
+        create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"})
+
+
+@pytest.mark.parametrize("keys,why", [
+    ("k1:not-base64!", "not valid base64"),
+    ("k1:" + "QUJD", "must be 32 bytes"),
+    ("no-id-here", "id:base64key"),
+])
+def test_a_malformed_encryption_key_is_named(clean_env, keys, why):
+    clean_env.setenv("APP_ENV", "development")
+    clean_env.setenv("PII_ENCRYPTION_KEYS", keys)
+    with pytest.raises(ConfigError, match=why):
+        create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"})
 
 
 def test_the_embedded_default_is_a_sqlite_file_under_instance(clean_env):

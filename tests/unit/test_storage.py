@@ -1,7 +1,8 @@
-"""Recordings are kept in a local folder, or in S3-compatible storage when configured."""
+"""Recordings are kept in a local folder, or in S3-compatible storage when configured
+(S3 is tested over HTTP in tests/integration/test_object_storage.py)."""
 import pytest
 
-from app.storage import LocalStorage, S3Storage
+from app.storage import LocalStorage, ObjectMissing
 
 
 def test_the_local_folder_keeps_files_whole_under_their_key(tmp_path):
@@ -17,29 +18,13 @@ def test_a_key_cannot_escape_the_storage_folder(tmp_path):
         LocalStorage(tmp_path / "store").put("../../etc/passwd", b"x", "text/plain")
 
 
-class FakeS3:
-    """Stands in for a boto3 S3 client: the calls S3Storage makes, kept in a dict."""
+def test_a_missing_file_is_missing_and_a_deleted_one_is_gone(tmp_path):
+    storage = LocalStorage(tmp_path)
+    with pytest.raises(ObjectMissing):
+        storage.get("recordings/none.oga")
+    assert not storage.exists("recordings/none.oga")
+    storage.put("recordings/x.oga", b"x", "audio/ogg")
+    storage.delete("recordings/x.oga")
+    storage.delete("recordings/x.oga")  # already gone: not an error
+    assert not storage.exists("recordings/x.oga")
 
-    def __init__(self):
-        self.objects = {}
-
-    def put_object(self, Bucket, Key, Body, ContentType):
-        self.objects[(Bucket, Key)] = (Body, ContentType)
-
-    def get_object(self, Bucket, Key):
-        import io
-
-        return {"Body": io.BytesIO(self.objects[(Bucket, Key)][0])}
-
-    def head_object(self, Bucket, Key):
-        if (Bucket, Key) not in self.objects:
-            raise KeyError(Key)
-
-
-def test_s3_storage_puts_and_gets_objects_in_its_bucket():
-    client = FakeS3()
-    storage = S3Storage("recordings-bucket", client=client)
-    storage.put("recordings/ab/ab.oga", b"audio", "audio/ogg")
-    assert client.objects[("recordings-bucket", "recordings/ab/ab.oga")] == (b"audio", "audio/ogg")
-    assert storage.get("recordings/ab/ab.oga") == b"audio"
-    assert storage.exists("recordings/ab/ab.oga") and not storage.exists("missing")
