@@ -181,6 +181,9 @@ def endpoint(*, permission, body=None, query=None, response=None, status=200, pa
             if body is not None:
                 kwargs["data"] = load(body(), _json_body(), partial=partial)
             result = view(**kwargs)
+            answered = status
+            if isinstance(result, tuple):  # (object, status): a view that answers more than one success
+                result, answered = result
             if isinstance(result, Response):
                 if not getattr(result, "commits_after_stream", False):
                     commit()
@@ -197,7 +200,7 @@ def endpoint(*, permission, body=None, query=None, response=None, status=200, pa
 
                 record_personal_reads(user, reads, via=_via())
             commit()
-            return jsonify(payload), status
+            return jsonify(payload), answered
 
         wrapper.api_spec = {
             "permission": permission,
