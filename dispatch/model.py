@@ -178,6 +178,15 @@ class Instance:
         return out
 
 
+def nearest_eligible(inst: Instance, task: int, k: int) -> list[int]:
+    """Up to ``k`` eligible collectors, nearest start first."""
+    candidates = np.flatnonzero(inst.eligible[task])
+    if len(candidates) > k:
+        km = inst.legs_km(np.full(len(candidates), task), candidates + inst.n)
+        candidates = candidates[np.argsort(km, kind="stable")[:k]]
+    return [int(c) for c in candidates]
+
+
 def _merge(windows: list[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
     """Sorted, disjoint windows: touching or overlapping ones become one.
 
