@@ -215,7 +215,7 @@ def main() -> None:
     parser.add_argument("--families", default=None,
                         help="comma-separated family names or 'all': compare with VROOM level 5")
     parser.add_argument("--baseline", default=None,
-                        help="with --families: also run the engine of this git revision")
+                        help="also run the engine of this git revision, with the same limit")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -223,8 +223,11 @@ def main() -> None:
         compare_families(args, out)
         return
     peers = args.peers.split(",")
+    if args.baseline:
+        peers.insert(peers.index("engine") + 1 if "engine" in peers else 0,
+                     f"engine@{args.baseline}")
     rows, verdicts = [], []
-    header = (f"{'tasks':>6} {'seed':>4} {'peer':<8} {'priority':>9} {'assigned':>8} "
+    header = (f"{'tasks':>6} {'seed':>4} {'peer':<15} {'priority':>9} {'assigned':>8} "
               f"{'km':>9} {'seconds':>8} {'cpu s':>7} {'peak MB':>8}  check / note")
     print(header)
     print("-" * len(header))
@@ -238,7 +241,7 @@ def main() -> None:
             problem_path.write_text(json.dumps(problem), encoding="utf-8")
             summaries = {}
             for peer in peers:
-                prefix = f"{size:>6} {seed:>4} {peer:<8}"
+                prefix = f"{size:>6} {seed:>4} {peer:<15}"
                 skip = None
                 if peer in timed_out:
                     skip = f"skipped: timed out ({args.timeout:.0f} s) on seed {timed_out[peer]}"
@@ -253,7 +256,11 @@ def main() -> None:
                     continue
                 plan_path = out / f"plan-{size}-{seed}-{peer}.json"
                 plan_path.unlink(missing_ok=True)
-                result = run_peer(peer, problem_path, plan_path, args.timeout)
+                env = None
+                if peer.startswith("engine@"):
+                    env = {"DISPATCH_ENGINE_ROOT": str(baseline_root(peer[7:], out))}
+                result = run_peer("engine" if env else peer, problem_path, plan_path,
+                                  args.timeout, env)
                 if result["error"]:
                     if result["error"].startswith("timed out"):
                         timed_out[peer] = seed
@@ -264,10 +271,10 @@ def main() -> None:
                     violations = check(problem, plan)
                     s = plan["summary"]
                     summaries[peer] = s
-                    verdict = "ok" if not violations else f"FAILED: {len(violations)} violations"
+                    status = "ok" if not violations else f"FAILED: {len(violations)} violations"
                     line = (f"{prefix} {s['priority_sum']:>9} {s['assigned']:>8} "
                             f"{s['distance_km']:>9.1f} {s['solve_seconds']:>8.1f} "
-                            f"{result['cpu']:>7.1f} {result['peak_mb']:>8.0f}  {verdict}")
+                            f"{result['cpu']:>7.1f} {result['peak_mb']:>8.0f}  {status}")
                 print(line, flush=True)
                 rows.append(line)
             if "engine" in summaries:

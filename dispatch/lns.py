@@ -26,15 +26,18 @@ import numpy as np
 from .budget import Budget
 from .decompose import plane_xy
 from .model import Instance, nearest_eligible
-from .routes import route_metres
+from .routes import best_insertion, evaluate, route_metres
 from .vroom_backend import VroomInputException, solve_part
 
 ROUTES_PER_STEP = 4
-RUIN_SHARE = (0.15, 0.4)  # of the servable tasks, at most those of the chosen routes
+STEP_TASKS = 60  # stop adding routes once they hold this many tasks
+RUIN_SHARE = (0.05, 0.25)  # of the servable tasks, at most those of the chosen routes
 DEVIATION = 0.005
 LEVEL = 1  # VROOM's ruin depth inside its local search from the given routes
 NEAR_FOR_UNASSIGNED = 5
 SEED = 20260601
+REBUILD_SHARE = 0.25
+REBUILD_SEARCHES = 2
 
 
 def improve(inst: Instance, routes: dict[int, list[int]], budget: Budget) -> None:
@@ -44,13 +47,14 @@ def improve(inst: Instance, routes: dict[int, list[int]], budget: Budget) -> Non
         return
     rng = np.random.default_rng(SEED)
     xy = plane_xy(inst.lat[:inst.n], inst.lon[:inst.n], inst.lat0)
+    home = plane_xy(inst.lat[inst.n:inst.n + inst.m], inst.lon[inst.n:inst.n + inst.m], inst.lat0)
     middle = np.array([(w[0][0] + w[-1][1]) / 2.0 for w in inst.windows], dtype=np.float64)
     current = {c: list(r) for c, r in routes.items()}
     metres = {c: route_metres(inst, c, r) for c, r in current.items()}
     value = _value(inst, current, metres)
     best_value = value
     near: dict[int, list[int]] = {}
-    while budget.more():
+    while budget.more("ruin"):
         kind = int(rng.integers(0, 3))
         seed = int(rng.choice(servable))
         share = rng.uniform(*RUIN_SHARE)
@@ -63,15 +67,24 @@ def improve(inst: Instance, routes: dict[int, list[int]], budget: Budget) -> Non
             order = rng.random(len(servable))
         order = servable[np.argsort(order, kind="stable")]
         route_of = {t: c for c, r in current.items() for t in r}
-        chosen, removed = _ruin(route_of, order, max(2, int(share * len(servable))))
+        chosen, removed = _ruin(route_of, current, order, max(2, int(share * len(servable))))
+        idle = [c for c in range(inst.m) if not current[c] and inst.eligible[seed, c]]
+        if idle:  # the nearest idle collector may take some of the work
+            chosen.add(idle[int(np.argmin(np.hypot(*(home[idle] - xy[seed]).T)))])
         if not chosen:
-            chosen = _nearest(inst, seed, near)[:ROUTES_PER_STEP]
+            chosen = set(_nearest(inst, seed, near)[:ROUTES_PER_STEP])
         spare = [int(t) for t in servable if int(t) not in route_of
                  and chosen.intersection(_nearest(inst, int(t), near))]
         tasks = sorted({t for c in chosen for t in current[c]} | set(spare))
         start = {c: [t for t in current[c] if t not in removed] for c in chosen}
+        _recreate(inst, start, _insertion_order(rng, removed, xy, seed, inst.priority))
+        rebuild = rng.random() < REBUILD_SHARE
         try:
-            found = solve_part(inst, tasks, sorted(chosen), LEVEL, threads=1, initial=start)
+            if rebuild:  # from scratch: VROOM's constructions may split the work anew
+                found = solve_part(inst, tasks, sorted(chosen), LEVEL, threads=1,
+                                   searches=REBUILD_SEARCHES)
+            else:
+                found = solve_part(inst, tasks, sorted(chosen), LEVEL, threads=1, initial=start)
         except VroomInputException:
             continue  # a supplied matrix without the triangle inequality: skip this ruin
         found_metres = {c: route_metres(inst, c, r) for c, r in found.items()}
@@ -91,22 +104,54 @@ def improve(inst: Instance, routes: dict[int, list[int]], budget: Budget) -> Non
                 routes.update({c: list(r) for c, r in current.items()})
 
 
-def _ruin(route_of: dict[int, int], order: np.ndarray, size: int) -> tuple[set, set]:
+def _ruin(route_of: dict[int, int], routes, order: np.ndarray, size: int) -> tuple[set, set]:
     """Routes to re-plan and the tasks taken out of them, nearest to the seed first."""
     chosen: set[int] = set()
     removed: set[int] = set()
+    held = 0
     for t in order:
         c = route_of.get(int(t))
         if c is None:
             continue
         if c not in chosen:
-            if len(chosen) >= ROUTES_PER_STEP:
+            if len(chosen) >= ROUTES_PER_STEP or (len(chosen) >= 2 and held >= STEP_TASKS):
                 continue
             chosen.add(c)
+            held += len(routes[c])
         removed.add(int(t))
         if len(removed) >= size:
             break
     return chosen, removed
+
+
+def _insertion_order(rng, removed: set, xy: np.ndarray, seed: int, priority) -> list[int]:
+    """Removed tasks in the order to put them back: highest priority first, then
+    at random, farthest from the seed first or nearest first."""
+    tasks = sorted(removed)
+    way = int(rng.integers(0, 4))
+    if way <= 1:
+        key = rng.random(len(tasks))
+    else:
+        d = np.hypot(*(xy[tasks] - xy[seed]).T)
+        key = -d if way == 2 else d
+    order = np.lexsort((key, -priority[tasks]))
+    return [tasks[i] for i in order]
+
+
+def _recreate(inst: Instance, routes: dict[int, list[int]], order: list[int]) -> None:
+    """Put each task back where it adds least distance among ``routes``, if it fits."""
+    times = {c: evaluate(inst, c, r) for c, r in routes.items()}
+    for task in order:
+        best = None
+        for c, route in routes.items():
+            if not inst.eligible[task, c] or times[c] is None:
+                continue
+            found = best_insertion(inst, task, c, route, times[c])
+            if found and (best is None or found.added_metres < best.added_metres):
+                best = found
+        if best is not None:
+            routes[best.collector].insert(best.position, task)
+            times[best.collector] = evaluate(inst, best.collector, routes[best.collector])
 
 
 def _nearest(inst: Instance, task: int, cache: dict[int, list[int]]) -> list[int]:

@@ -87,17 +87,23 @@ def plan_routes(inst: Instance, budget: Budget) -> dict[int, list[int]]:
     optimum = exact.plan(inst)
     if optimum is not None:
         return optimum
-    parts = decompose.territories(inst, COLLECTORS_PER_PART)
     routes: dict[int, list[int]] = {c: [] for c in range(inst.m)}
+    if inst.n <= GROUPS_MIN_TASKS:
+        # One quick VROOM search is start enough: ruin and recreate does the rest.
+        routes.update(solve_part(inst, np.flatnonzero(inst.servable), np.arange(inst.m), 0,
+                                 threads=1, searches=1))
+        insert_unassigned(inst, routes)
+        lns.improve(inst, routes, budget)
+        return routes
+    parts = decompose.territories(inst, COLLECTORS_PER_PART)
     for members, tasks in zip(parts, decompose.assign_tasks(inst, parts, CAPACITY_SLACK)):
         routes.update(solve_part(inst, tasks, members, PART_LEVEL))
     insert_unassigned(inst, routes)
-    if inst.n <= POLISH_MAX_TASKS and budget.more():
+    if inst.n <= POLISH_MAX_TASKS and budget.more("polish"):
         polish(inst, routes)
-    if inst.n > GROUPS_MIN_TASKS:
-        converged = improve_groups(inst, routes, budget)
-        if converged and inst.n <= POLISH_MAX_TASKS and budget.more():
-            polish(inst, routes)
+    converged = improve_groups(inst, routes, budget)
+    if converged and inst.n <= POLISH_MAX_TASKS and budget.more("polish"):
+        polish(inst, routes)
     lns.improve(inst, routes, budget)
     return routes
 
@@ -166,7 +172,7 @@ def improve_groups(inst: Instance, routes: dict[int, list[int]], budget: Budget)
         size = min(GROUP_SIZES[level], inst.m)
         gained = False
         for seed in range(inst.m):
-            if not budget.more():
+            if not budget.more("group"):
                 return False
             d = np.hypot(*(centres - centres[seed]).T)
             group = np.argpartition(d, size - 1)[:size] if size < inst.m else np.arange(inst.m)
