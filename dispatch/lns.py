@@ -21,6 +21,8 @@ plan is never worse than a shorter budget's.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from .budget import Budget
@@ -30,18 +32,41 @@ from .routes import best_insertion, evaluate, route_metres
 from .vroom_backend import VroomInputException, solve_part
 
 ROUTES_PER_STEP = 4
-STEP_TASKS = 60  # stop adding routes once they hold this many tasks
-RUIN_SHARE = (0.05, 0.25)  # of the servable tasks, at most those of the chosen routes
 DEVIATION = 0.005
 LEVEL = 1  # VROOM's ruin depth inside its local search from the given routes
 NEAR_FOR_UNASSIGNED = 5
 SEED = 20260601
-REBUILD_SHARE = 0.25
 REBUILD_SEARCHES = 2
 
 
+@dataclass(frozen=True)
+class Move:
+    """One way of making a step: how much to take out of how many routes, and how
+    to put it back (``insert``: cheapest insertion in Python, then VROOM's local
+    search; ``vroom``: VROOM inserts and searches; ``rebuild``: VROOM from scratch)."""
+    name: str
+    share: tuple[float, float]  # of the servable tasks
+    most: int  # tasks taken out at most
+    step_tasks: int  # stop adding routes once they hold this many tasks (at least two)
+
+
+MOVES = (Move("insert", (0.05, 0.25), 50, 60),
+         Move("vroom", (0.2, 0.4), 40, 1 << 30),
+         Move("rebuild", (0.05, 0.25), 50, 60))
+# How often each move is drawn: on days of long routes (``LONG_ROUTE`` tasks per
+# collector or more) large ruins that VROOM repairs pay best; on days of many
+# short routes, cheap insertion and rebuilding a few routes from scratch.
+LONG_ROUTE = 15
+MIX_LONG = (0.0, 0.8, 0.2)
+MIX_SHORT = (0.5, 0.25, 0.25)
+
+
 def improve(inst: Instance, routes: dict[int, list[int]], budget: Budget) -> None:
-    """Replace ``routes`` by the best plan found before the budget runs out."""
+    """Replace ``routes`` by the best plan found before the budget runs out.
+
+    Moves are drawn in proportions that depend on the length of the routes
+    (``MIX_LONG``, ``MIX_SHORT``).
+    """
     servable = np.flatnonzero(inst.servable)
     if len(servable) == 0 or inst.m == 0:
         return
@@ -54,10 +79,15 @@ def improve(inst: Instance, routes: dict[int, list[int]], budget: Budget) -> Non
     value = _value(inst, current, metres)
     best_value = value
     near: dict[int, list[int]] = {}
-    while budget.more("ruin"):
+    mix = np.array(MIX_LONG if len(servable) >= LONG_ROUTE * inst.m else MIX_SHORT)
+    while True:
+        pick = int(rng.choice(len(MOVES), p=mix / mix.sum()))
+        move = MOVES[pick]
+        if not budget.more(move.name):
+            return
         kind = int(rng.integers(0, 3))
         seed = int(rng.choice(servable))
-        share = rng.uniform(*RUIN_SHARE)
+        share = rng.uniform(*move.share)
         if kind == 0:
             order = np.hypot(*(xy[servable] - xy[seed]).T)
         elif kind == 1:  # a kilometre weighs like four minutes of window
@@ -67,7 +97,8 @@ def improve(inst: Instance, routes: dict[int, list[int]], budget: Budget) -> Non
             order = rng.random(len(servable))
         order = servable[np.argsort(order, kind="stable")]
         route_of = {t: c for c, r in current.items() for t in r}
-        chosen, removed = _ruin(route_of, current, order, max(2, int(share * len(servable))))
+        size = max(2, min(move.most, int(share * len(servable))))
+        chosen, removed = _ruin(route_of, current, order, size, move.step_tasks)
         idle = [c for c in range(inst.m) if not current[c] and inst.eligible[seed, c]]
         if idle:  # the nearest idle collector may take some of the work
             chosen.add(idle[int(np.argmin(np.hypot(*(home[idle] - xy[seed]).T)))])
@@ -77,13 +108,14 @@ def improve(inst: Instance, routes: dict[int, list[int]], budget: Budget) -> Non
                  and chosen.intersection(_nearest(inst, int(t), near))]
         tasks = sorted({t for c in chosen for t in current[c]} | set(spare))
         start = {c: [t for t in current[c] if t not in removed] for c in chosen}
-        _recreate(inst, start, _insertion_order(rng, removed, xy, seed, inst.priority))
-        rebuild = rng.random() < REBUILD_SHARE
         try:
-            if rebuild:  # from scratch: VROOM's constructions may split the work anew
+            if move.name == "rebuild":  # VROOM's constructions may split the work anew
                 found = solve_part(inst, tasks, sorted(chosen), LEVEL, threads=1,
                                    searches=REBUILD_SEARCHES)
             else:
+                if move.name == "insert":
+                    _recreate(inst, start, _insertion_order(rng, removed, xy, seed,
+                                                            inst.priority))
                 found = solve_part(inst, tasks, sorted(chosen), LEVEL, threads=1, initial=start)
         except VroomInputException:
             continue  # a supplied matrix without the triangle inequality: skip this ruin
@@ -104,7 +136,8 @@ def improve(inst: Instance, routes: dict[int, list[int]], budget: Budget) -> Non
                 routes.update({c: list(r) for c, r in current.items()})
 
 
-def _ruin(route_of: dict[int, int], routes, order: np.ndarray, size: int) -> tuple[set, set]:
+def _ruin(route_of: dict[int, int], routes, order: np.ndarray, size: int,
+          step_tasks: int) -> tuple[set, set]:
     """Routes to re-plan and the tasks taken out of them, nearest to the seed first."""
     chosen: set[int] = set()
     removed: set[int] = set()
@@ -114,7 +147,7 @@ def _ruin(route_of: dict[int, int], routes, order: np.ndarray, size: int) -> tup
         if c is None:
             continue
         if c not in chosen:
-            if len(chosen) >= ROUTES_PER_STEP or (len(chosen) >= 2 and held >= STEP_TASKS):
+            if len(chosen) >= ROUTES_PER_STEP or (len(chosen) >= 2 and held >= step_tasks):
                 continue
             chosen.add(c)
             held += len(routes[c])

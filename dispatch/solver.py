@@ -89,9 +89,10 @@ def plan_routes(inst: Instance, budget: Budget) -> dict[int, list[int]]:
         return optimum
     routes: dict[int, list[int]] = {c: [] for c in range(inst.m)}
     if inst.n <= GROUPS_MIN_TASKS:
-        # One quick VROOM search is start enough: ruin and recreate does the rest.
-        routes.update(solve_part(inst, np.flatnonzero(inst.servable), np.arange(inst.m), 0,
-                                 threads=1, searches=1))
+        # VROOM's four quick searches over the whole day: a start from the best
+        # of several constructions is worth its time when routes are long.
+        routes.update(solve_part(inst, np.flatnonzero(inst.servable), np.arange(inst.m),
+                                 PART_LEVEL))
         insert_unassigned(inst, routes)
         lns.improve(inst, routes, budget)
         return routes
