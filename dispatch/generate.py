@@ -267,8 +267,9 @@ def road_like_matrix(rng, problem: dict, speed_kmh: float = 25.0) -> dict:
 
     Distances are Manhattan distances on a street grid at a random angle,
     plus a cost to leave and to enter each place (one-way streets, finding
-    the door): asymmetric, yet the triangle inequality still holds.  Times
-    add a congestion factor per place, slower near the centre.
+    the door): asymmetric, yet they keep the triangle inequality.  Times add
+    a congestion factor, slower near the centre, so a detour round the centre
+    can be quicker than the straight way, as on real roads.
     """
     places = ([(c["id"], c["lat"], c["lon"]) for c in problem["collectors"]]
               + [(t["id"], t["lat"], t["lon"]) for t in problem["tasks"]])

@@ -16,7 +16,8 @@ The pipeline (the measurements behind each choice are in ``dispatch/README.md``)
 6. On large days (more than ``GROUPS_MIN_TASKS`` tasks), small groups of
    neighbouring routes are re-solved from scratch by VROOM together with the
    unassigned tasks near them, until a round of the largest groups gains
-   nothing or time is up; then the day is polished once more.
+   nothing or time is up; on days of up to ``POLISH_MAX_TASKS`` tasks the
+   day is polished again after every ``POLISH_EVERY`` group re-solves.
 7. Until time is up, ruin and recreate (``lns.py``) over routes that share
    space keeps improving the plan.
 
@@ -48,6 +49,7 @@ INSERT_CANDIDATES = 30
 NEAR_FOR_GROUPS = 5
 POLISH_MAX_TASKS = 2000
 GROUPS_MIN_TASKS = 500
+POLISH_EVERY = 60  # group re-solves between two polishes on days up to POLISH_MAX_TASKS
 
 
 def default_time_limit(n_tasks: int) -> float:
@@ -169,10 +171,22 @@ def improve_groups(inst: Instance, routes: dict[int, list[int]], budget: Budget)
     centres = np.array([_route_centre(inst, c, routes[c]) for c in range(inst.m)])
     near_of_task: dict[int, list[int]] = {}
     level = 0
+    solves = 0
     while level < len(GROUP_SIZES):
         size = min(GROUP_SIZES[level], inst.m)
         gained = False
         for seed in range(inst.m):
+            solves += 1
+            if solves % POLISH_EVERY == 0 and inst.n <= POLISH_MAX_TASKS:
+                # In place of a closing polish, which would make the plan depend
+                # on when the deadline falls: the same checkpoints in every run.
+                if not budget.more("polish"):
+                    return False
+                polish(inst, routes)
+                centres = np.array([_route_centre(inst, c, routes[c]) for c in range(inst.m)])
+                routed[:] = False
+                for route in routes.values():
+                    routed[route] = True
             if not budget.more("group"):
                 return False
             d = np.hypot(*(centres - centres[seed]).T)
