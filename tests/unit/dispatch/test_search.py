@@ -95,3 +95,16 @@ def test_a_tiny_day_is_solved_to_proven_optimality_and_returns_at_once(make_prob
 def test_exact_search_declines_a_day_it_cannot_finish_quickly():
     problem = generate_family("tight-uniform-25", seed=1, tasks=30, collectors=5)
     assert exact.plan(Instance(parse(problem))) is None
+
+
+def test_the_large_day_path_is_never_worse_for_more_steps_either(small_day, monkeypatch):
+    # Route groups, polish checkpoints, then ruin and recreate: the path of days of
+    # more than GROUPS_MIN_TASKS tasks, here on a small day so that it runs quickly.
+    from dispatch import solver
+    monkeypatch.setattr(solver, "GROUPS_MIN_TASKS", 10)
+    monkeypatch.setattr(solver, "POLISH_EVERY", 4)
+    values = []
+    for steps in (0, 2, 5, 9, 20, 40):
+        inst, routes = routes_after(small_day, steps)
+        values.append(objective(inst, routes))
+    assert values == sorted(values)
