@@ -64,6 +64,8 @@ def from_environment(instance_path):
         "VISIT_SERVICE_MINUTES": _int("VISIT_SERVICE_MINUTES", 30),
         # Seconds the engine may spend on a plan (unset: its own budget, 5 s up to 1,000 tasks).
         "DISPATCH_TIME_LIMIT": float(os.environ["DISPATCH_TIME_LIMIT"]) if os.environ.get("DISPATCH_TIME_LIMIT") else None,
+        # Seconds a manual move may spend re-routing the crew's day (inside the request).
+        "MOVE_TIME_LIMIT": float(os.environ.get("MOVE_TIME_LIMIT") or 1.0),
         # e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png; without it the maps draw plain projected geography.
         "MAP_TILE_URL": os.environ.get("MAP_TILE_URL") or None,
         "MAP_TILE_ATTRIBUTION": os.environ.get("MAP_TILE_ATTRIBUTION") or None,

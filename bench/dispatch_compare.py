@@ -1,6 +1,15 @@
 """Side-by-side comparison of the dispatch engine with VROOM, OR-Tools and a greedy baseline.
 
     python bench/dispatch_compare.py --sizes 200,1000,10000 --seeds 1,2,3
+    python bench/dispatch_compare.py --families all --seeds 1,2,3,4,5,6 [--baseline REV]
+
+With ``--families``, every problem of each family (``dispatch.generate.FAMILIES``)
+is solved first by VROOM at exploration level 5, then by the engine with a time
+limit of 95 % of VROOM's own seconds on that problem (``--engine-seconds
+default``: and no more than the engine's default budget), and optionally by the
+engine of an earlier git revision with the same limit; per family it prints the mean and worst distance gap to VROOM,
+the assigned counts, the tasks VROOM assigned that the engine left out, and the
+seconds.  The load average is printed with every family.
 
 For every size and seed a Shanghai problem is generated (one collector per
 8.33 tasks, as in a 1,000-task / 120-collector day), every peer solves it in
@@ -28,13 +37,18 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from dispatch import check, generate  # noqa: E402
+from dispatch.generate import FAMILIES, generate_family  # noqa: E402
+from dispatch.solver import default_time_limit  # noqa: E402
 
 PEERS = ["engine", "vroom0", "vroom2", "vroom5", "ortools", "greedy"]
+# With --families the engine gets this share of VROOM level 5's seconds on the
+# same problem, so that a step begun just before its deadline keeps it within VROOM's.
+SAME_TIME_SHARE = 0.95
 # A VROOM level is not started where a faster level already timed out.
 SLOWER_THAN = {"vroom2": "vroom0", "vroom5": "vroom2"}
 
 
-def run_peer(peer: str, problem: Path, plan: Path, timeout: float) -> dict:
+def run_peer(peer: str, problem: Path, plan: Path, timeout: float, env: dict | None = None) -> dict:
     """Run one peer; returns wall and CPU seconds, peak MB and an error or None.
 
     CPU seconds (user + system of the subprocess) are reported beside the
@@ -44,7 +58,8 @@ def run_peer(peer: str, problem: Path, plan: Path, timeout: float) -> dict:
     began = time.perf_counter()
     proc = subprocess.Popen([sys.executable, str(HERE / "dispatch_peers.py"), peer,
                              str(problem), str(plan)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            env=None if env is None else {**os.environ, **env})
     while True:
         pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
         if pid:
@@ -91,6 +106,110 @@ def verdict(engine: dict, peer: dict) -> str:
             f"km {pct('distance_km'):+.2f}%)")
 
 
+def load() -> str:
+    return "load %.2f %.2f %.2f" % os.getloadavg()
+
+
+def baseline_root(rev: str, out: Path) -> Path:
+    """The ``dispatch`` package of git revision ``rev``, extracted under ``out``."""
+    root = out / f"engine-{rev}"
+    if not (root / "dispatch").is_dir():
+        root.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(["git", "-C", str(HERE.parent), "archive", rev, "dispatch"],
+                                 check=True, capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(root)], input=archive, check=True)
+    return root
+
+
+def solved(result: dict, problem: dict, plan_path: Path) -> dict | None:
+    """The plan's summary and its task set, or None when the peer failed or the plan is infeasible."""
+    if result["error"]:
+        return None
+    plan = json.loads(plan_path.read_text(encoding="utf-8"))
+    if check(problem, plan):
+        return None
+    return {**plan["summary"], "tasks": {s["task"] for r in plan["routes"] for s in r["stops"]}}
+
+
+def compare_families(args, out: Path) -> None:
+    """VROOM level 5 and the engine (same seconds) on every problem of each family."""
+    families = sorted(FAMILIES) if args.families == "all" else args.families.split(",")
+    seeds = [int(x) for x in args.seeds.split(",")]
+    engines = [("engine", None)]
+    if args.baseline:
+        engines.append((f"engine@{args.baseline}",
+                        {"DISPATCH_ENGINE_ROOT": str(baseline_root(args.baseline, out))}))
+    lines = [f"machine: {os.cpu_count()} CPUs, {load()}"]
+    print(lines[0], flush=True)
+    header = (f"{'family':<22} {'seed':>4} {'peer':<16} {'assigned':>8} {'km':>9} "
+              f"{'gap':>7} {'seconds':>8}  note")
+    print(header)
+    lines.append(header)
+    summary = []
+    for family in families:
+        rows = {name: [] for name, _ in engines}
+        vroom_rows = []
+        for seed in seeds:
+            problem = generate_family(family, seed)
+            problem_path = out / f"problem-{family}-{seed}.json"
+            problem_path.write_text(json.dumps(problem), encoding="utf-8")
+            v_path = out / f"plan-{family}-{seed}-vroom5.json"
+            v = solved(run_peer("vroom5", problem_path, v_path, args.timeout), problem, v_path)
+            if v is None:
+                line = f"{family:<22} {seed:>4} {'vroom5':<16} failed or infeasible"
+                print(line, flush=True)
+                lines.append(line)
+                continue
+            vroom_rows.append(v)
+            line = (f"{family:<22} {seed:>4} {'vroom5':<16} {v['assigned']:>8} "
+                    f"{v['distance_km']:>9.1f} {'':>7} {v['solve_seconds']:>8.2f}")
+            print(line, flush=True)
+            lines.append(line)
+            limit = SAME_TIME_SHARE * v["solve_seconds"]
+            if args.engine_seconds == "default":
+                limit = min(limit, default_time_limit(len(problem["tasks"])))
+            for name, env in engines:
+                path = out / f"plan-{family}-{seed}-{name}.json"
+                e = solved(run_peer(f"engine:{limit:.3f}", problem_path, path, args.timeout, env),
+                           problem, path)
+                if e is None:
+                    line = f"{family:<22} {seed:>4} {name:<16} failed or infeasible"
+                else:
+                    e["gap"] = 100.0 * (e["distance_km"] / v["distance_km"] - 1.0)
+                    e["missed"] = len(v["tasks"] - e["tasks"])
+                    e["key"] = (e["priority_sum"], e["assigned"]) >= (v["priority_sum"],
+                                                                        v["assigned"])
+                    rows[name].append(e)
+                    note = "" if e["key"] else "fewer priority/assigned than vroom5"
+                    if e["missed"]:
+                        note += f" {e['missed']} of vroom5's tasks left out"
+                    line = (f"{family:<22} {seed:>4} {name:<16} {e['assigned']:>8} "
+                            f"{e['distance_km']:>9.1f} {e['gap']:>+6.2f}% "
+                            f"{e['solve_seconds']:>8.2f}  {note.strip()}")
+                print(line, flush=True)
+                lines.append(line)
+        for name, _ in engines:
+            got = rows[name]
+            if not got:
+                summary.append(f"{family:<22} {name:<16} no comparable plans")
+                continue
+            gaps = [e["gap"] for e in got]
+            summary.append(
+                f"{family:<22} {name:<16} {len(got):>3} {sum(gaps) / len(gaps):>+7.2f}% "
+                f"{max(gaps):>+7.2f}% {sum(e['assigned'] for e in got):>6}/"
+                f"{sum(v['assigned'] for v in vroom_rows):<6} "
+                f"{sum(e['missed'] for e in got):>6} "
+                f"{sum(e['solve_seconds'] for e in got) / len(got):>7.2f} "
+                f"{sum(v['solve_seconds'] for v in vroom_rows) / len(vroom_rows):>7.2f}  {load()}")
+    head = (f"{'family':<22} {'engine':<16} {'n':>3} {'mean gap':>8} {'worst':>8} "
+            f"{'assigned/vroom5':>13} {'missed':>6} {'eng s':>7} {'vroom s':>7}")
+    print()
+    print(head)
+    print("\n".join(summary))
+    lines += ["", head] + summary
+    (out / "dispatch_families.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="200,1000,10000")
@@ -98,12 +217,25 @@ def main() -> None:
     parser.add_argument("--peers", default=",".join(PEERS))
     parser.add_argument("--timeout", type=float, default=600.0)
     parser.add_argument("--out", default=str(HERE / "out"))
+    parser.add_argument("--families", default=None,
+                        help="comma-separated family names or 'all': compare with VROOM level 5")
+    parser.add_argument("--engine-seconds", choices=["vroom5", "default"], default="vroom5",
+                        help="with --families: the engine's limit is VROOM level 5's seconds "
+                             "on the problem, or that but at most its default budget")
+    parser.add_argument("--baseline", default=None,
+                        help="also run the engine of this git revision, with the same limit")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    if args.families:
+        compare_families(args, out)
+        return
     peers = args.peers.split(",")
+    if args.baseline:
+        peers.insert(peers.index("engine") + 1 if "engine" in peers else 0,
+                     f"engine@{args.baseline}")
     rows, verdicts = [], []
-    header = (f"{'tasks':>6} {'seed':>4} {'peer':<8} {'priority':>9} {'assigned':>8} "
+    header = (f"{'tasks':>6} {'seed':>4} {'peer':<15} {'priority':>9} {'assigned':>8} "
               f"{'km':>9} {'seconds':>8} {'cpu s':>7} {'peak MB':>8}  check / note")
     print(header)
     print("-" * len(header))
@@ -117,7 +249,7 @@ def main() -> None:
             problem_path.write_text(json.dumps(problem), encoding="utf-8")
             summaries = {}
             for peer in peers:
-                prefix = f"{size:>6} {seed:>4} {peer:<8}"
+                prefix = f"{size:>6} {seed:>4} {peer:<15}"
                 skip = None
                 if peer in timed_out:
                     skip = f"skipped: timed out ({args.timeout:.0f} s) on seed {timed_out[peer]}"
@@ -132,7 +264,11 @@ def main() -> None:
                     continue
                 plan_path = out / f"plan-{size}-{seed}-{peer}.json"
                 plan_path.unlink(missing_ok=True)
-                result = run_peer(peer, problem_path, plan_path, args.timeout)
+                env = None
+                if peer.startswith("engine@"):
+                    env = {"DISPATCH_ENGINE_ROOT": str(baseline_root(peer[7:], out))}
+                result = run_peer("engine" if env else peer, problem_path, plan_path,
+                                  args.timeout, env)
                 if result["error"]:
                     if result["error"].startswith("timed out"):
                         timed_out[peer] = seed
@@ -143,10 +279,10 @@ def main() -> None:
                     violations = check(problem, plan)
                     s = plan["summary"]
                     summaries[peer] = s
-                    verdict = "ok" if not violations else f"FAILED: {len(violations)} violations"
+                    status = "ok" if not violations else f"FAILED: {len(violations)} violations"
                     line = (f"{prefix} {s['priority_sum']:>9} {s['assigned']:>8} "
                             f"{s['distance_km']:>9.1f} {s['solve_seconds']:>8.1f} "
-                            f"{result['cpu']:>7.1f} {result['peak_mb']:>8.0f}  {verdict}")
+                            f"{result['cpu']:>7.1f} {result['peak_mb']:>8.0f}  {status}")
                 print(line, flush=True)
                 rows.append(line)
             if "engine" in summaries:

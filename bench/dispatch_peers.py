@@ -8,21 +8,26 @@ inputs — the contract's travel model, priorities, skills, allowed/excluded
 collectors, windows, shifts and ``max_visits`` — and its plan is written with
 the engine's plan builder so that ``check`` judges all of them alike.
 
-Peers: ``engine``; ``vroom0``/``vroom2``/``vroom5`` (VROOM on the whole day
-at that exploration level, 2 threads); ``ortools`` (OR-Tools routing,
-guided local search under a time limit); ``greedy`` (nearest crew first).
+Peers: ``engine`` (``engine:SECONDS`` with that time limit); ``vroom0``/
+``vroom2``/``vroom5`` (VROOM on the whole day at that exploration level,
+2 threads); ``ortools`` (OR-Tools routing, guided local search under a time
+limit); ``greedy`` (nearest crew first).  With ``DISPATCH_ENGINE_ROOT`` set,
+the ``dispatch`` package is imported from that folder instead (an earlier
+revision of the engine, for side-by-side runs).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, os.environ.get("DISPATCH_ENGINE_ROOT")
+                or str(Path(__file__).resolve().parent.parent))
 
 from dispatch import solve  # noqa: E402
 from dispatch.model import Instance  # noqa: E402
@@ -136,8 +141,8 @@ def run_ortools(inst: Instance) -> dict[int, list[int]]:
 def main(peer: str, problem_path: str, plan_path: str) -> None:
     problem = json.loads(Path(problem_path).read_text(encoding="utf-8"))
     began = time.perf_counter()
-    if peer == "engine":
-        plan = solve(problem)
+    if peer == "engine" or peer.startswith("engine:"):
+        plan = solve(problem, time_limit=float(peer[7:]) if ":" in peer else None)
     else:
         inst = Instance(parse(problem))
         if peer.startswith("vroom"):

@@ -1,7 +1,8 @@
 """Verify a plan against its problem, independently of the solver.
 
 Nothing here uses the solver's travel code, schedules or eligibility: the
-travel model is re-implemented with scalar ``math`` in exact minutes, and
+travel model is re-implemented with scalar ``math`` in exact minutes (a
+supplied matrix is read directly, by location name), and
 every rule of the contract is tested directly on the problem's own fields.
 Only parsing (``problem.parse``) is shared, so that "what the problem says"
 cannot differ between the two.
@@ -37,6 +38,38 @@ def _km(lat1, lon1, lat2, lon2, circuity) -> float:
     h = (math.sin((p2 - p1) / 2) ** 2
          + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2)
     return 2 * EARTH_RADIUS_KM * math.asin(math.sqrt(min(1.0, h))) * circuity
+
+
+class _Legs:
+    """(km, minutes) of a leg between two places, by the problem's own travel.
+
+    A place is ``("task", task)``, ``("start", collector)`` or ``("end", collector)``.
+    With a supplied matrix the leg is read from it by location name; otherwise
+    it is the contract's travel model.
+    """
+
+    def __init__(self, p: Problem):
+        self.p = p
+
+    def __call__(self, a, b) -> tuple[float, float]:
+        mx = self.p.matrix
+        if mx is not None:
+            i, j = self._row(mx, a), self._row(mx, b)
+            return int(mx.distances_m[i][j]) / 1000.0, int(mx.durations_s[i][j]) / 60.0
+        km = _km(*self._point(a), *self._point(b), self.p.circuity)
+        return km, km / self.p.speed_kmh * 60
+
+    @staticmethod
+    def _row(mx, place) -> int:
+        kind, obj = place
+        if kind == "end" and f"{obj.id}:end" in mx.index:
+            return mx.index[f"{obj.id}:end"]
+        return mx.index[obj.id]
+
+    @staticmethod
+    def _point(place) -> tuple[float, float]:
+        kind, obj = place
+        return (obj.end_lat, obj.end_lon) if kind == "end" else (obj.lat, obj.lon)
 
 
 def _windows(task, collector):
@@ -76,9 +109,9 @@ def _alone_feasible(p: Problem, task, collector, margin: float = 0.0) -> bool:
 
     ``margin`` minutes are added to each leg, to ask "clearly feasible".
     """
-    go = _km(collector.lat, collector.lon, task.lat, task.lon, p.circuity) / p.speed_kmh * 60
-    back = _km(task.lat, task.lon, collector.end_lat, collector.end_lon,
-               p.circuity) / p.speed_kmh * 60
+    legs = _Legs(p)
+    go = legs(("start", collector), ("task", task))[1]
+    back = legs(("task", task), ("end", collector))[1]
     start = _earliest(_windows(task, collector), collector.shift_start + go + margin)
     return (start is not None
             and start + task.service_minutes + back + margin <= collector.shift_end + EPSILON)
@@ -176,16 +209,15 @@ def check(problem: dict, plan: dict) -> list[str]:
 
 def _check_schedule(p: Problem, collector, route_tasks, path, out) -> float:
     """Check one route's reported and exact schedules; returns its exact km."""
-    speed = p.speed_kmh
-    here = (collector.lat, collector.lon)
+    legs = _Legs(p)
+    here = ("start", collector)
     exact_clock = float(collector.shift_start)
     reported_end = None  # previous stop's reported end
     km_total = 0.0
     for k, task, stop in route_tasks:
         spath = f"{path}.stops[{k}]"
-        leg_km = _km(*here, task.lat, task.lon, p.circuity)
+        leg_km, leg_min = legs(here, ("task", task))
         km_total += leg_km
-        leg_min = leg_km / speed * 60
         windows = _windows(task, collector)
 
         exact_start = _earliest(windows, exact_clock + leg_min)
@@ -214,11 +246,10 @@ def _check_schedule(p: Problem, collector, route_tasks, path, out) -> float:
                 out.append(f"{spath}.end: {stop['end']} is not start plus "
                            f"{task.service_minutes} minutes of service")
             reported_end = end
-        here = (task.lat, task.lon)
+        here = ("task", task)
     if route_tasks:
-        home_km = _km(*here, collector.end_lat, collector.end_lon, p.circuity)
+        home_km, home_min = legs(here, ("end", collector))
         km_total += home_km
-        home_min = home_km / speed * 60
         if exact_clock + home_min > collector.shift_end + EPSILON:
             out.append(f"{path}: back at the end point at {exact_clock + home_min:.1f} min, "
                        f"after shift end {collector.shift_end} min")

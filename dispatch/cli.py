@@ -12,7 +12,7 @@ import json
 import sys
 
 from .check import check
-from .generate import CITIES, generate
+from .generate import CITIES, FAMILIES, generate, generate_family
 from .problem import ProblemError
 from .solver import solve
 
@@ -55,10 +55,16 @@ def _cmd_check(args) -> int:
 
 
 def _cmd_generate(args) -> int:
-    if args.tasks < 0 or args.collectors < 0:
+    if (args.tasks or 0) < 0 or (args.collectors or 0) < 0:
         raise ProblemError(["generate: --tasks and --collectors must not be negative"])
-    print(json.dumps(generate(args.tasks, args.collectors, seed=args.seed, city=args.city),
-                     ensure_ascii=False, indent=1))
+    if args.family:
+        problem = generate_family(args.family, seed=args.seed, tasks=args.tasks,
+                                  collectors=args.collectors)
+    elif args.tasks is None or args.collectors is None:
+        raise ProblemError(["generate: --tasks and --collectors are required without --family"])
+    else:
+        problem = generate(args.tasks, args.collectors, seed=args.seed, city=args.city)
+    print(json.dumps(problem, ensure_ascii=False, indent=1))
     return 0
 
 
@@ -77,10 +83,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("plan")
     p.set_defaults(run=_cmd_check)
     p = sub.add_parser("generate", help="print a synthetic problem")
-    p.add_argument("--tasks", type=int, required=True)
-    p.add_argument("--collectors", type=int, required=True)
+    p.add_argument("--tasks", type=int, help="required unless --family gives it")
+    p.add_argument("--collectors", type=int, help="required unless --family gives it")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--city", default="shanghai", choices=sorted(CITIES))
+    p.add_argument("--family", choices=sorted(FAMILIES),
+                   help="a benchmark family (small days, wide windows, supplied matrix, ...)")
     p.set_defaults(run=_cmd_generate)
     return parser
 

@@ -168,3 +168,126 @@ def _nearest_collectors(collectors, lats, lons, lat, lon, k):
     d2 = (lats - lat) ** 2 + ((lons - lon) * np.cos(np.radians(lat))) ** 2
     return [collectors[j]["id"] for j in np.argsort(d2, kind="stable")[:k]]
 
+
+
+# -- benchmark families -------------------------------------------------------
+# Small days whose shape stresses the optimiser rather than the decomposition:
+# 100-200 tasks, 3-25 crews, windows from 30 minutes to the whole shift, places
+# uniform over a square or clustered, and optionally one depot for every crew
+# and a supplied road-like matrix instead of the travel model.
+#   tasks, crews, places, side of the square (km), windows (shortest, longest
+#   minutes; longest 540 = the whole shift), service minutes, depot, matrix
+FAMILIES: dict[str, dict] = {
+    "wide-uniform-3": dict(tasks=100, crews=3, places="uniform", side_km=6.0,
+                           windows=(120, 540), service=(5, 10), depot=False, matrix=False),
+    "wide-clustered-5": dict(tasks=150, crews=5, places="clustered", side_km=10.0,
+                             windows=(120, 540), service=(5, 10), depot=False, matrix=False),
+    "mixed-uniform-10": dict(tasks=200, crews=10, places="uniform", side_km=12.0,
+                             windows=(30, 540), service=(10, 20), depot=False, matrix=False),
+    "mixed-clustered-25": dict(tasks=200, crews=25, places="clustered", side_km=20.0,
+                               windows=(30, 540), service=(20, 30), depot=False, matrix=False),
+    "tight-uniform-25": dict(tasks=100, crews=25, places="uniform", side_km=15.0,
+                             windows=(30, 90), service=(15, 30), depot=False, matrix=False),
+    "matrix-depot-wide-8": dict(tasks=100, crews=8, places="clustered", side_km=10.0,
+                                windows=(120, 540), service=(10, 15), depot=True, matrix=True),
+    "matrix-depot-mixed-25": dict(tasks=100, crews=25, places="uniform", side_km=12.0,
+                                  windows=(30, 540), service=(10, 20), depot=True, matrix=True),
+}
+FAMILY_SHIFT = ("09:00", "18:00")
+FAMILY_CENTRE = (31.2304, 121.4737)  # People's Square, Shanghai
+
+
+def _hhmm(minutes: int) -> str:
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def generate_family(family: str, seed: int = 1, tasks: int | None = None,
+                    collectors: int | None = None, date: str = "2026-12-01") -> dict:
+    """A problem of one benchmark family (``FAMILIES``), deterministic for ``seed``.
+
+    ``tasks`` and ``collectors`` override the family's sizes.  Every crew works
+    ``FAMILY_SHIFT`` with no visit cap or skills, so the comparison is about
+    routing; window lengths are drawn log-uniformly between the family's
+    shortest and longest, a window as long as the shift being none at all.
+    """
+    if family not in FAMILIES:
+        raise ValueError(f"unknown family {family!r}; known: {', '.join(sorted(FAMILIES))}")
+    spec = FAMILIES[family]
+    n = spec["tasks"] if tasks is None else tasks
+    m = spec["crews"] if collectors is None else collectors
+    rng = np.random.default_rng(seed)
+    side = spec["side_km"]
+    lat0, lon0 = FAMILY_CENTRE
+    km_lon = KM_PER_DEG_LAT * np.cos(np.radians(lat0))
+
+    def to_latlon(xy):
+        return lat0 + xy[:, 1] / KM_PER_DEG_LAT, lon0 + xy[:, 0] / km_lon
+
+    if spec["places"] == "uniform":
+        txy = rng.uniform(-side / 2, side / 2, (n, 2))
+    else:  # a few clusters, and a tenth of the tasks anywhere
+        centres = rng.uniform(-side / 2.5, side / 2.5, (max(2, n // 25), 2))
+        pick = rng.integers(0, len(centres), n)
+        txy = centres[pick] + rng.normal(0.0, side / 25, (n, 2))
+        loose = rng.random(n) < 0.1
+        txy[loose] = rng.uniform(-side / 2, side / 2, (int(loose.sum()), 2))
+    cxy = np.zeros((m, 2)) if spec["depot"] else rng.uniform(-side / 2, side / 2, (m, 2))
+    tlat, tlon = to_latlon(txy)
+    clat, clon = to_latlon(cxy)
+    shift_start, shift_end = (int(h[:2]) * 60 + int(h[3:]) for h in FAMILY_SHIFT)
+    shortest, longest = spec["windows"]
+    lengths = np.exp(rng.uniform(np.log(shortest), np.log(longest), n))
+    starts = rng.uniform(0.0, 1.0, n)
+    service = rng.integers(spec["service"][0], spec["service"][1] + 1, n)
+    priorities = np.clip(np.rint(rng.gamma(3.0, 12.0, n)), 0, 100).astype(int)
+
+    collector_list = [{"id": f"c-{j + 1:03d}", "lat": round(float(clat[j]), 6),
+                       "lon": round(float(clon[j]), 6), "shift": list(FAMILY_SHIFT)}
+                      for j in range(m)]
+    task_list = []
+    for i in range(n):
+        task = {"id": f"t-{i + 1:04d}", "lat": round(float(tlat[i]), 6),
+                "lon": round(float(tlon[i]), 6), "service_minutes": int(service[i]),
+                "priority": int(priorities[i])}
+        length = int(round(lengths[i] / 5.0)) * 5
+        if length < shift_end - shift_start - 15:
+            begin = shift_start + int(starts[i] * (shift_end - shift_start - length) / 5) * 5
+            task["windows"] = [[_hhmm(begin), _hhmm(begin + length)]]
+        task_list.append(task)
+    problem = {"date": date, "timezone": "Asia/Shanghai",
+               "travel": {"speed_kmh": 25, "circuity": 1.3},
+               "collectors": collector_list, "tasks": task_list}
+    if spec["matrix"]:
+        problem["matrix"] = road_like_matrix(rng, problem)
+    return problem
+
+
+def road_like_matrix(rng, problem: dict, speed_kmh: float = 25.0) -> dict:
+    """A supplied matrix that behaves like a road network's, for benchmarks.
+
+    Distances are Manhattan distances on a street grid at a random angle,
+    plus a cost to leave and to enter each place (one-way streets, finding
+    the door): asymmetric, yet they keep the triangle inequality.  Times add
+    a congestion factor, slower near the centre, so a detour round the centre
+    can be quicker than the straight way, as on real roads.
+    """
+    places = ([(c["id"], c["lat"], c["lon"]) for c in problem["collectors"]]
+              + [(t["id"], t["lat"], t["lon"]) for t in problem["tasks"]])
+    lat = np.array([p[1] for p in places])
+    lon = np.array([p[2] for p in places])
+    y = (lat - lat.mean()) * KM_PER_DEG_LAT
+    x = (lon - lon.mean()) * KM_PER_DEG_LAT * np.cos(np.radians(lat.mean()))
+    angle = rng.uniform(0, np.pi / 2)
+    u = x * np.cos(angle) + y * np.sin(angle)
+    v = -x * np.sin(angle) + y * np.cos(angle)
+    grid_km = np.abs(u[:, None] - u[None, :]) + np.abs(v[:, None] - v[None, :])
+    leave_km = rng.uniform(0.0, 0.3, len(places))
+    enter_km = rng.uniform(0.0, 0.3, len(places))
+    km = grid_km + leave_km[:, None] + enter_km[None, :]
+    np.fill_diagonal(km, 0.0)
+    slow = 1.0 + 0.6 * np.exp(-(x ** 2 + y ** 2) / 20.0)
+    factor = (slow[:, None] + slow[None, :]) / 2.0
+    seconds = np.rint(km / speed_kmh * 3600.0 * factor).astype(int)
+    metres = np.rint(km * 1000.0).astype(int)
+    return {"locations": [p[0] for p in places],
+            "durations_s": seconds.tolist(), "distances_m": metres.tolist()}

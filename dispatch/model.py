@@ -11,8 +11,6 @@ re-planner and the unassigned reasons alike, so that they cannot disagree.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from . import travel
@@ -44,8 +42,6 @@ class Instance:
         tasks, collectors = problem.tasks, problem.collectors
         self.n = len(tasks)
         self.m = len(collectors)
-        self.speed_kmh = problem.speed_kmh
-        self.circuity = problem.circuity
         self.task_ids = [t.id for t in tasks]
         self.collector_ids = [c.id for c in collectors]
 
@@ -54,6 +50,16 @@ class Instance:
         self.lon = np.array([t.lon for t in tasks] + [c.lon for c in collectors]
                             + [c.end_lon for c in collectors], dtype=np.float64)
         self.lat0 = float(np.mean(self.lat)) if len(self.lat) else 0.0
+        if problem.matrix is None:
+            self.travel = travel.ModelTravel(self.lat, self.lon, problem.speed_kmh,
+                                             problem.circuity)
+        else:
+            mx = problem.matrix
+            rows = np.array([mx.index[t] for t in self.task_ids]
+                            + [mx.start_row(c) for c in self.collector_ids]
+                            + [mx.end_row(c) for c in self.collector_ids], dtype=np.int64)
+            self.travel = travel.MatrixTravel(rows, problem.matrix.durations_s,
+                                              problem.matrix.distances_m)
         self.service = np.array([t.service_minutes * 60 for t in tasks], dtype=np.int64)
         self.priority = np.array([t.priority for t in tasks], dtype=np.int64)
         self.windows = [
@@ -79,30 +85,24 @@ class Instance:
         return self.n + self.m + c
 
     def km_matrix(self, rows, cols) -> np.ndarray:
-        rows, cols = np.asarray(rows), np.asarray(cols)
-        return travel.distance_km(self.lat[rows], self.lon[rows], self.lat[cols], self.lon[cols],
-                                  self.circuity)
+        """Road km from every location of ``rows`` to every one of ``cols``."""
+        return self.travel.km(rows, cols)
 
     def matrices(self, locs) -> tuple[np.ndarray, np.ndarray]:
         """(seconds, metres) between every pair of ``locs``."""
-        km = self.km_matrix(locs, locs)
-        return travel.km_to_seconds_ceil(km, self.speed_kmh), travel.km_to_metres(km)
+        return self.travel.matrices(locs)
 
     def legs_km(self, a, b) -> np.ndarray:
-        """Road km of the legs a[i] -> b[i], element-wise."""
-        a, b = np.asarray(a), np.asarray(b)
-        p1, p2 = np.radians(self.lat[a]), np.radians(self.lat[b])
-        dl = np.radians(self.lon[b] - self.lon[a])
-        h = np.sin((p2 - p1) / 2.0) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2.0) ** 2
-        return 2.0 * travel.EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.minimum(h, 1.0))) * self.circuity
+        """Road km of the legs a[i] -> b[i], element-wise (exact)."""
+        return self.travel.legs_km(a, b)
+
+    def legs_minutes(self, a, b) -> np.ndarray:
+        """Travel minutes of the legs a[i] -> b[i], element-wise (exact)."""
+        return self.travel.legs_minutes(a, b)
 
     def leg(self, a: int, b: int) -> tuple[int, int]:
         """(seconds, metres) of one leg, scalar and fast for small loops."""
-        p1, p2 = math.radians(self.lat[a]), math.radians(self.lat[b])
-        dl = math.radians(self.lon[b] - self.lon[a])
-        h = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-        km = 2 * travel.EARTH_RADIUS_KM * math.asin(math.sqrt(min(h, 1.0))) * self.circuity
-        return math.ceil(km * 3600.0 / self.speed_kmh), round(km * 1000.0)
+        return self.travel.leg(a, b)
 
     def earliest_start(self, task: int, arrival: float):
         """Earliest start inside one of the task's windows at or after ``arrival``; None if none."""
@@ -151,8 +151,8 @@ class Instance:
         ends = np.arange(m) + n + m
         for lo in range(0, n, chunk):
             rows = np.arange(lo, min(n, lo + chunk))
-            go = travel.km_to_seconds_ceil(self.km_matrix(rows, starts), self.speed_kmh)
-            back = travel.km_to_seconds_ceil(self.km_matrix(rows, ends), self.speed_kmh)
+            go = self.travel.seconds(rows, starts)
+            back = self.travel.seconds(rows, ends)
             arrival = self.shift_start[None, :] + go
             best = np.full(arrival.shape, np.iinfo(np.int64).max // 2, dtype=np.int64)
             for j in range(k):
@@ -176,6 +176,15 @@ class Instance:
             else:
                 out[int(i)] = "capacity"  # only collectors with max_visits == 0 are left
         return out
+
+
+def nearest_eligible(inst: Instance, task: int, k: int) -> list[int]:
+    """Up to ``k`` eligible collectors, nearest start first."""
+    candidates = np.flatnonzero(inst.eligible[task])
+    if len(candidates) > k:
+        km = inst.legs_km(np.full(len(candidates), task), candidates + inst.n)
+        candidates = candidates[np.argsort(km, kind="stable")[:k]]
+    return [int(c) for c in candidates]
 
 
 def _merge(windows: list[tuple[int, int]]) -> tuple[tuple[int, int], ...]:

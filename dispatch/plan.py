@@ -12,7 +12,6 @@ from __future__ import annotations
 from .model import Instance
 from .problem import format_hhmm
 from .routes import OPEN, Release
-from .travel import km_to_minutes
 
 
 def route_schedule(inst: Instance, c: int, route: list[int], release: Release = OPEN
@@ -20,12 +19,13 @@ def route_schedule(inst: Instance, c: int, route: list[int], release: Release = 
     """Exact (arrival, start, end) minutes of each stop, and the route's km."""
     seq = [inst.start_loc(c)] + list(route) + [inst.end_loc(c)]
     km = inst.legs_km(seq[:-1], seq[1:])
+    minutes = inst.legs_minutes(seq[:-1], seq[1:])
     clock = inst.shift_start[c] / 60.0
     stops = []
     for k, task in enumerate(route):
         if k == release.fixed:
             clock = max(clock, release.not_before / 60.0)
-        arrival = clock + km_to_minutes(km[k], inst.speed_kmh)
+        arrival = clock + minutes[k]
         begin = inst.earliest_start(task, arrival * 60.0) / 60.0
         clock = begin + inst.service[task] / 60.0
         stops.append((arrival, begin, clock))

@@ -8,6 +8,10 @@ after local midnight.
 
 Unknown keys are rejected: the contract is small, and a misspelt optional
 field (``"prority": 90``) would otherwise silently fall back to its default.
+
+A supplied ``matrix`` must name every task, every collector's start and every
+end that differs from its start, each once, and nothing else; its two tables
+must be square in that order, of whole non-negative seconds and metres.
 """
 
 from __future__ import annotations
@@ -18,13 +22,18 @@ import re
 import zoneinfo
 from dataclasses import dataclass
 
+import numpy as np
+
 DEFAULT_SPEED_KMH = 25.0
 DEFAULT_CIRCUITY = 1.3
 DEFAULT_SERVICE_MINUTES = 30
 DAY_MINUTES = 24 * 60
 
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
-_TOP_KEYS = {"date", "timezone", "travel", "collectors", "tasks"}
+_TOP_KEYS = {"date", "timezone", "travel", "collectors", "tasks", "matrix"}
+_MATRIX_KEYS = {"locations", "durations_s", "distances_m"}
+MATRIX_MAX_VALUE = 1_000_000_000  # seconds (31 years) or metres (a million km)
+MATRIX_MAX_ROW_ERRORS = 20  # a matrix of the wrong kind would otherwise flood the report
 _TRAVEL_KEYS = {"speed_kmh", "circuity"}
 _COLLECTOR_KEYS = {"id", "lat", "lon", "end_lat", "end_lon", "shift", "max_visits", "skills"}
 _TASK_KEYS = {"id", "lat", "lon", "windows", "service_minutes", "priority", "skills",
@@ -65,6 +74,21 @@ class Task:
     excluded_collectors: frozenset[str]
 
 
+@dataclass(frozen=True, eq=False)
+class Matrix:
+    """A supplied travel matrix: ``index`` maps a location name to its row."""
+    index: dict[str, int]
+    durations_s: np.ndarray  # (L, L) int64
+    distances_m: np.ndarray
+
+    def start_row(self, collector_id: str) -> int:
+        return self.index[collector_id]
+
+    def end_row(self, collector_id: str) -> int:
+        """A collector's end row; its start's when the end is not listed."""
+        return self.index.get(f"{collector_id}:end", self.index[collector_id])
+
+
 @dataclass(frozen=True)
 class Problem:
     date: str | None
@@ -73,6 +97,7 @@ class Problem:
     circuity: float
     collectors: tuple[Collector, ...]
     tasks: tuple[Task, ...]
+    matrix: Matrix | None = None
 
 
 def is_hhmm(value) -> bool:
@@ -279,7 +304,92 @@ def validate(raw) -> list[str]:
             for j, cid in enumerate(ids or []):
                 if cid not in collector_ids:
                     v.err(f"{path}.{key}[{j}]", f"unknown collector id {cid!r}")
+    if raw.get("matrix") is not None:
+        _validate_matrix(v, raw["matrix"], collectors, tasks)
     return v.errors
+
+
+def _matrix_names(collectors: list, tasks: list) -> tuple[dict, set, list]:
+    """Location names a matrix may list: name -> what it is, required names, clashes.
+
+    A collector's end (``id:end``) is required only when it differs from its start.
+    """
+    names: dict[str, str] = {}
+    required: set[str] = set()
+    clashes: list[tuple[str, str]] = []
+    for i, c in enumerate(collectors):
+        if not isinstance(c, dict) or not isinstance(c.get("id"), str) or not c["id"]:
+            continue
+        names[c["id"]] = f"collectors[{i}]"
+        names[f"{c['id']}:end"] = f"collectors[{i}]"
+        required.add(c["id"])
+        if (c.get("end_lat", c.get("lat")), c.get("end_lon", c.get("lon"))) != \
+                (c.get("lat"), c.get("lon")):
+            required.add(f"{c['id']}:end")
+    for i, t in enumerate(tasks):
+        if not isinstance(t, dict) or not isinstance(t.get("id"), str) or not t["id"]:
+            continue
+        if t["id"] in names:
+            clashes.append((f"tasks[{i}].id", t["id"]))
+        names[t["id"]] = f"tasks[{i}]"
+        required.add(t["id"])
+    return names, required, clashes
+
+
+def _validate_matrix(v: _Validator, matrix, collectors: list, tasks: list) -> None:
+    """The supplied matrix: every location named once, square, whole non-negative numbers."""
+    if not isinstance(matrix, dict):
+        v.err("matrix", "must be an object with locations, durations_s and distances_m")
+        return
+    v.unknown_keys(matrix, _MATRIX_KEYS, "matrix")
+    names, required, clashes = _matrix_names(collectors, tasks)
+    for path, name in clashes:
+        v.err(path, f"{name!r} is also a collector's location name in the matrix; "
+                    "with a matrix, task and collector ids must differ")
+    locations = matrix.get("locations")
+    size = None
+    if not isinstance(locations, list):
+        v.err("matrix.locations", "is required and must be a list of location names")
+    else:
+        size = len(locations)
+        seen: set[str] = set()
+        for i, name in enumerate(locations):
+            if not isinstance(name, str) or not name:
+                v.err(f"matrix.locations[{i}]", "must be a non-empty string")
+            elif name in seen:
+                v.err(f"matrix.locations[{i}]", f"duplicate location {name!r}")
+            elif name not in names:
+                v.err(f"matrix.locations[{i}]",
+                      f"unknown location {name!r} (not a task id, collector id or id:end)")
+            else:
+                seen.add(name)
+        for name in sorted(required - seen):
+            v.err("matrix.locations", f"has no entry for {name!r}")
+    for key in ("durations_s", "distances_m"):
+        _validate_square(v, matrix, key, size)
+
+
+def _validate_square(v: _Validator, matrix: dict, key: str, size: int | None) -> None:
+    path = f"matrix.{key}"
+    rows = matrix.get(key)
+    if not isinstance(rows, list):
+        v.err(path, "is required and must be a list of rows")
+        return
+    if size is None:
+        return
+    if len(rows) != size:
+        v.err(path, f"must have {size} rows, one per location; has {len(rows)}")
+    bad = 0
+    for i, row in enumerate(rows):
+        if isinstance(row, list) and len(row) == size and all(
+                type(x) is int and 0 <= x <= MATRIX_MAX_VALUE for x in row):
+            continue
+        bad += 1
+        if bad <= MATRIX_MAX_ROW_ERRORS:
+            v.err(f"{path}[{i}]", f"must be a list of {size} integers between 0 and "
+                                  f"{MATRIX_MAX_VALUE}")
+    if bad > MATRIX_MAX_ROW_ERRORS:
+        v.err(path, f"{bad - MATRIX_MAX_ROW_ERRORS} more rows are invalid")
 
 
 def _or_default(value, default):
@@ -316,9 +426,14 @@ def parse(raw: dict) -> Problem:
             allowed_collectors=None if allowed is None else frozenset(allowed),
             excluded_collectors=frozenset(t.get("excluded_collectors") or ()),
         ))
+    matrix = raw.get("matrix")
+    if matrix is not None:
+        matrix = Matrix(index={name: i for i, name in enumerate(matrix["locations"])},
+                        durations_s=np.array(matrix["durations_s"], dtype=np.int64),
+                        distances_m=np.array(matrix["distances_m"], dtype=np.int64))
     return Problem(
         date=raw.get("date"), timezone=raw.get("timezone"),
         speed_kmh=float(travel.get("speed_kmh", DEFAULT_SPEED_KMH)),
         circuity=float(travel.get("circuity", DEFAULT_CIRCUITY)),
-        collectors=tuple(collectors), tasks=tuple(tasks),
+        collectors=tuple(collectors), tasks=tuple(tasks), matrix=matrix,
     )

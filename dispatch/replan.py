@@ -19,11 +19,10 @@ from __future__ import annotations
 import copy
 import time
 
-from .model import Instance
+from .model import Instance, nearest_eligible
 from .plan import build_plan
 from .problem import ProblemError, is_hhmm, parse, parse_hhmm
 from .routes import Release, best_insertion, evaluate
-from .solver import nearest_eligible
 
 EJECTION_CANDIDATES = 30
 

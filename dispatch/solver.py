@@ -1,25 +1,29 @@
-"""Plan a day: territories solved by VROOM, then improved across borders.
+"""Plan a day: the exact optimum when it is tiny, else construct and improve until time is up.
 
 The pipeline (the measurements behind each choice are in ``dispatch/README.md``):
 
 1. ``Instance`` decides who may serve what; tasks nobody may serve get their
    reason at once and take no further time.
-2. ``decompose`` cuts the day into territories of about thirty collectors
-   and hands every servable task to one territory.
-3. Each territory is solved by VROOM at exploration level 0: fast, and good
-   enough as a start because step 5 does the real optimisation.
+2. A day with only a handful of servable tasks is solved exactly
+   (``exact.py``): that plan is a proven optimum, and the solver stops.
+3. ``decompose`` cuts the day into territories of about thirty collectors
+   and hands every servable task to one territory; each territory is solved
+   by VROOM at exploration level 0 — fast, a start rather than the result.
 4. Tasks left out are inserted, cheapest first, into any eligible
    collector's route, across territory borders.
 5. On days of up to ``POLISH_MAX_TASKS`` tasks, VROOM's local search is run
-   over the whole day starting from these routes ("polish"): under a second
-   at 1,000 tasks, and it repairs what the territory borders spoilt.
-6. Until the time budget runs out (or the largest groups gain nothing),
-   small groups of neighbouring routes are re-solved from scratch by VROOM
-   together with the unassigned tasks near them.  A group's new routes
-   replace the old ones only if they are better in the contract's order, so
-   the plan never gets worse, and since groups ignore territory borders,
-   work flows to where it is done best.
-7. A closing polish (small days only) tidies what the groups changed.
+   over the whole day starting from these routes ("polish").
+6. On large days (more than ``GROUPS_MIN_TASKS`` tasks), small groups of
+   neighbouring routes are re-solved from scratch by VROOM together with the
+   unassigned tasks near them, until a round of the largest groups gains
+   nothing or time is up; on days of up to ``POLISH_MAX_TASKS`` tasks the
+   day is polished again after every ``POLISH_EVERY`` group re-solves.
+7. Until time is up, ruin and recreate (``lns.py``) over routes that share
+   space keeps improving the plan.
+
+Every step after the construction is deterministic and keeps the best plan
+found, and no step depends on how much time is left: a longer time limit
+walks further along the same path, so its plan is never worse.
 """
 
 from __future__ import annotations
@@ -28,8 +32,9 @@ import time
 
 import numpy as np
 
-from . import decompose
-from .model import Instance
+from . import decompose, exact, lns
+from .budget import Budget
+from .model import Instance, nearest_eligible
 from .plan import build_plan
 from .problem import parse
 from .routes import best_insertion, evaluate, objective
@@ -43,6 +48,8 @@ GROUP_LEVEL = 1
 INSERT_CANDIDATES = 30
 NEAR_FOR_GROUPS = 5
 POLISH_MAX_TASKS = 2000
+GROUPS_MIN_TASKS = 500
+POLISH_EVERY = 60  # group re-solves between two polishes on days up to POLISH_MAX_TASKS
 
 
 def default_time_limit(n_tasks: int) -> float:
@@ -54,12 +61,13 @@ def solve(problem: dict, time_limit: float | None = None) -> dict:
     """A plan dict for a problem dict; raises ``ProblemError`` if it is invalid.
 
     ``time_limit`` bounds the whole call in seconds, except that the first
-    construction of every territory always completes.
+    construction of every territory always completes.  The call takes all of
+    it unless it has a proven optimum (a tiny day) sooner.
     """
     began = time.perf_counter()
     inst = Instance(parse(problem))
-    budget = default_time_limit(inst.n) if time_limit is None else time_limit
-    routes = plan_routes(inst, began + budget)
+    seconds = default_time_limit(inst.n) if time_limit is None else time_limit
+    routes = plan_routes(inst, Budget(began + seconds))
     return build_plan(inst, routes, unassigned_reasons(inst, routes),
                       time.perf_counter() - began)
 
@@ -74,22 +82,32 @@ def unassigned_reasons(inst: Instance, routes: dict[int, list[int]]) -> dict[int
     return reasons
 
 
-def plan_routes(inst: Instance, deadline: float) -> dict[int, list[int]]:
-    """Routes for every collector, built and then improved until ``deadline``."""
-    parts = decompose.territories(inst, COLLECTORS_PER_PART)
+def plan_routes(inst: Instance, budget: Budget) -> dict[int, list[int]]:
+    """Routes for every collector: proven optimal, or the best found within ``budget``."""
+    if not inst.servable.any():
+        return {c: [] for c in range(inst.m)}
+    optimum = exact.plan(inst)
+    if optimum is not None:
+        return optimum
     routes: dict[int, list[int]] = {c: [] for c in range(inst.m)}
+    if inst.n <= GROUPS_MIN_TASKS:
+        # VROOM's four quick searches over the whole day: a start from the best
+        # of several constructions is worth its time when routes are long.
+        routes.update(solve_part(inst, np.flatnonzero(inst.servable), np.arange(inst.m),
+                                 PART_LEVEL))
+        insert_unassigned(inst, routes)
+        lns.improve(inst, routes, budget)
+        return routes
+    parts = decompose.territories(inst, COLLECTORS_PER_PART)
     for members, tasks in zip(parts, decompose.assign_tasks(inst, parts, CAPACITY_SLACK)):
         routes.update(solve_part(inst, tasks, members, PART_LEVEL))
     insert_unassigned(inst, routes)
-    if inst.n > POLISH_MAX_TASKS:
-        improve_groups(inst, routes, deadline)
-        return routes
-    began = time.perf_counter()
-    polish(inst, routes)
-    # Keep time for the closing polish, which takes about as long as the first.
-    reserve = 1.5 * (time.perf_counter() - began)
-    improve_groups(inst, routes, deadline - reserve)
-    polish(inst, routes)
+    if inst.n <= POLISH_MAX_TASKS and budget.more("polish"):
+        polish(inst, routes)
+    converged = improve_groups(inst, routes, budget)
+    if converged and inst.n <= POLISH_MAX_TASKS and budget.more("polish"):
+        polish(inst, routes)
+    lns.improve(inst, routes, budget)
     return routes
 
 
@@ -135,17 +153,8 @@ def insert_unassigned(inst: Instance, routes: dict[int, list[int]]) -> None:
             times[best.collector] = evaluate(inst, best.collector, routes[best.collector])
 
 
-def nearest_eligible(inst: Instance, task: int, k: int) -> list[int]:
-    """Up to ``k`` eligible collectors, nearest start first."""
-    candidates = np.flatnonzero(inst.eligible[task])
-    if len(candidates) > k:
-        km = inst.legs_km(np.full(len(candidates), task), candidates + inst.n)
-        candidates = candidates[np.argsort(km, kind="stable")[:k]]
-    return [int(c) for c in candidates]
-
-
-def improve_groups(inst: Instance, routes: dict[int, list[int]], deadline: float) -> None:
-    """Re-solve groups of neighbouring routes with VROOM until time is up.
+def improve_groups(inst: Instance, routes: dict[int, list[int]], budget: Budget) -> bool:
+    """Re-solve groups of neighbouring routes with VROOM; True when they gain no more.
 
     A group is a seed collector and the collectors whose routes' centres lie
     nearest to its own, plus the unassigned tasks that have one of them among
@@ -155,19 +164,31 @@ def improve_groups(inst: Instance, routes: dict[int, list[int]], deadline: float
     search stops when the largest groups gain nothing or the deadline passes.
     """
     if inst.m == 0:
-        return
+        return True
     routed = np.zeros(inst.n, dtype=bool)
     for route in routes.values():
         routed[route] = True
     centres = np.array([_route_centre(inst, c, routes[c]) for c in range(inst.m)])
     near_of_task: dict[int, list[int]] = {}
     level = 0
-    while level < len(GROUP_SIZES) and time.perf_counter() < deadline:
+    solves = 0
+    while level < len(GROUP_SIZES):
         size = min(GROUP_SIZES[level], inst.m)
         gained = False
         for seed in range(inst.m):
-            if time.perf_counter() >= deadline:
-                break
+            solves += 1
+            if solves % POLISH_EVERY == 0 and inst.n <= POLISH_MAX_TASKS:
+                # In place of a closing polish, which would make the plan depend
+                # on when the deadline falls: the same checkpoints in every run.
+                if not budget.more("polish"):
+                    return False
+                polish(inst, routes)
+                centres = np.array([_route_centre(inst, c, routes[c]) for c in range(inst.m)])
+                routed[:] = False
+                for route in routes.values():
+                    routed[route] = True
+            if not budget.more("group"):
+                return False
             d = np.hypot(*(centres - centres[seed]).T)
             group = np.argpartition(d, size - 1)[:size] if size < inst.m else np.arange(inst.m)
             members = set(int(c) for c in group)
@@ -193,6 +214,7 @@ def improve_groups(inst: Instance, routes: dict[int, list[int]], deadline: float
                 gained = True
         if not gained:
             level += 1
+    return True
 
 
 def _route_centre(inst: Instance, c: int, route: list[int]) -> np.ndarray:

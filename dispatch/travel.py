@@ -9,9 +9,15 @@ The solver works in whole seconds and whole metres because VROOM takes
 integer matrices.  Durations are rounded *up*: a route that is feasible with
 ceiled durations is feasible with the exact ones, so nothing the solver
 accepts can be rejected by the checker for rounding.
+
+A problem may supply its own matrix (road times from a routing engine, say);
+then ``MatrixTravel`` answers the same questions as ``ModelTravel`` from it,
+and nothing else in the solver needs to know which one it asks.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -41,3 +47,79 @@ def km_to_seconds_ceil(km: np.ndarray, speed_kmh: float) -> np.ndarray:
 def km_to_metres(km: np.ndarray) -> np.ndarray:
     """Whole metres, used as the cost that the solvers minimise."""
     return np.rint(km * 1000.0).astype(np.int64)
+
+
+class ModelTravel:
+    """Legs between an ``Instance``'s locations by the contract's travel model.
+
+    Locations are indices into ``lat``/``lon``.  Solver units are ceiled
+    seconds and rounded metres; ``legs_minutes``/``legs_km`` are exact.
+    """
+
+    def __init__(self, lat: np.ndarray, lon: np.ndarray, speed_kmh: float, circuity: float):
+        self.lat, self.lon = lat, lon
+        self.speed_kmh, self.circuity = speed_kmh, circuity
+
+    def km(self, rows, cols) -> np.ndarray:
+        rows, cols = np.asarray(rows), np.asarray(cols)
+        return distance_km(self.lat[rows], self.lon[rows], self.lat[cols], self.lon[cols],
+                           self.circuity)
+
+    def seconds(self, rows, cols) -> np.ndarray:
+        return km_to_seconds_ceil(self.km(rows, cols), self.speed_kmh)
+
+    def matrices(self, locs) -> tuple[np.ndarray, np.ndarray]:
+        km = self.km(locs, locs)
+        return km_to_seconds_ceil(km, self.speed_kmh), km_to_metres(km)
+
+    def legs_km(self, a, b) -> np.ndarray:
+        a, b = np.asarray(a), np.asarray(b)
+        p1, p2 = np.radians(self.lat[a]), np.radians(self.lat[b])
+        dl = np.radians(self.lon[b] - self.lon[a])
+        h = np.sin((p2 - p1) / 2.0) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2.0) ** 2
+        return 2.0 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.minimum(h, 1.0))) * self.circuity
+
+    def legs_minutes(self, a, b) -> np.ndarray:
+        return km_to_minutes(self.legs_km(a, b), self.speed_kmh)
+
+    def leg(self, a: int, b: int) -> tuple[int, int]:
+        p1, p2 = math.radians(self.lat[a]), math.radians(self.lat[b])
+        dl = math.radians(self.lon[b] - self.lon[a])
+        h = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+        km = 2 * EARTH_RADIUS_KM * math.asin(math.sqrt(min(h, 1.0))) * self.circuity
+        return math.ceil(km * 3600.0 / self.speed_kmh), round(km * 1000.0)
+
+
+class MatrixTravel:
+    """Legs looked up in a supplied matrix (``problem.Matrix``).
+
+    ``rows[loc]`` is the matrix row of each ``Instance`` location.  The values
+    are whole seconds and metres already, so solver units are exact and the
+    plan's times are the matrix's to the second.
+    """
+
+    def __init__(self, rows: np.ndarray, durations_s: np.ndarray, distances_m: np.ndarray):
+        self.rows = rows
+        self.durations_s, self.distances_m = durations_s, distances_m
+
+    def _pick(self, table, rows, cols) -> np.ndarray:
+        return table[np.ix_(self.rows[np.asarray(rows)], self.rows[np.asarray(cols)])]
+
+    def km(self, rows, cols) -> np.ndarray:
+        return self._pick(self.distances_m, rows, cols) / 1000.0
+
+    def seconds(self, rows, cols) -> np.ndarray:
+        return self._pick(self.durations_s, rows, cols)
+
+    def matrices(self, locs) -> tuple[np.ndarray, np.ndarray]:
+        return self._pick(self.durations_s, locs, locs), self._pick(self.distances_m, locs, locs)
+
+    def legs_km(self, a, b) -> np.ndarray:
+        return self.distances_m[self.rows[np.asarray(a)], self.rows[np.asarray(b)]] / 1000.0
+
+    def legs_minutes(self, a, b) -> np.ndarray:
+        return self.durations_s[self.rows[np.asarray(a)], self.rows[np.asarray(b)]] / 60.0
+
+    def leg(self, a: int, b: int) -> tuple[int, int]:
+        ra, rb = self.rows[a], self.rows[b]
+        return int(self.durations_s[ra, rb]), int(self.distances_m[ra, rb])

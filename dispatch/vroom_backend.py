@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 import vroom
 from vroom._vroom import VroomInputException  # pyvroom exports it nowhere else
+from vroom.solution.solution import Solution
 
 from .model import Instance
 
@@ -24,12 +25,14 @@ __all__ = ["VroomInputException", "solve_part"]
 
 
 def solve_part(inst: Instance, tasks, collectors, exploration_level: int = 5,
-               threads: int = 2, initial: dict[int, list[int]] | None = None
-               ) -> dict[int, list[int]]:
+               threads: int = 2, initial: dict[int, list[int]] | None = None,
+               searches: int | None = None) -> dict[int, list[int]]:
     """Routes (collector index -> ordered task indices) for ``tasks`` over ``collectors``.
 
     With ``initial`` routes, VROOM skips its construction heuristics and runs
-    its local search from them (the exploration level then hardly matters).
+    its local search from them, ``exploration_level`` being the depth of its
+    ruin-and-recreate.  With ``searches``, VROOM builds only that many starting
+    solutions (level 0 builds four) and ``exploration_level`` is the depth.
     Tasks that VROOM leaves out are simply absent from every route.
     """
     tasks = np.asarray(tasks, dtype=np.int64)
@@ -78,7 +81,11 @@ def solve_part(inst: Instance, tasks, collectors, exploration_level: int = 5,
             priority=int(inst.priority[task]),
             time_windows=[vroom.TimeWindow(a, b) for a, b in inst.windows[task]],
         ))
-    solution = problem.solve(exploration_level=exploration_level, nb_threads=threads)
+    if searches is None:
+        solution = problem.solve(exploration_level=exploration_level, nb_threads=threads)
+    else:  # pyvroom's binding of VROOM's (searches, depth) entry point
+        solution = Solution(problem._solve(nb_searches=searches, depth=exploration_level,
+                                           nb_threads=threads, timeout=None))
     steps = np.asarray(solution._routes_numpy())
     routes: dict[int, list[int]] = {int(c): [] for c in collectors}
     is_job = steps["type"].astype("U9") == "job"

@@ -77,6 +77,8 @@ def make_app(url, tmp_path, **overrides):
 
     config = {
         "CLOCK": FrozenClock(TEST_NOW),
+        # The engine uses all the time it is given: tests give it little (their days are small).
+        "DISPATCH_TIME_LIMIT": 0.3, "MOVE_TIME_LIMIT": 0.2,
         "TESTING": True,
         "APP_ENV": "testing",
         "SECRET_KEY": TEST_SECRET,

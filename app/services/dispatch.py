@@ -534,7 +534,8 @@ def _route_with(crew, task, windows):
                               "windows": [w for w in ([_hhmm(a, zone, t.visit_date), _hhmm(b, zone, t.visit_date)]
                                                       for a, b in task_windows) if w[0] < w[1]]})
     problem = {"date": task.visit_date.isoformat(), "timezone": zone.key, "collectors": [unit], "tasks": problem_tasks}
-    plan = dispatch.solve(problem)
+    # One crew's day, inside a supervisor's request: a short search, not a day's planning budget.
+    plan = dispatch.solve(problem, time_limit=current_app.config["MOVE_TIME_LIMIT"])
     placed = {s["task"]: s for r in plan["routes"] for s in r["stops"]}
     if str(task.id) not in placed:
         reason = next((u["reason"] for u in plan["unassigned"] if u["task"] == str(task.id)), "capacity")
