@@ -593,6 +593,8 @@ class SyncEvent(BaseSchema):
 
 
 class SyncIn(BaseSchema):
+    elements_loaded_one_by_one = True  # api.base.load: each element is checked when it is loaded
+
     events = fields.List(fields.Raw(allow_none=True), required=True, validate=validate.Length(1, 500), metadata={
         "description": "In the order they happened: each {type, task_id, seq, …the body of that action…}. Every "
                        "element is answered on its own, whatever it is (an element that is not an action is "

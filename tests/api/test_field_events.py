@@ -230,3 +230,12 @@ def test_stored_tasks_are_unchanged_by_refused_elements(client, day):
     day.sync(client, [{"type": "check_in", "task_id": day.tasks[0].id, "client_event_id": "evt-bad-lat",
                        "lat": 95, "lon": 121.0, "device_time": iso(local(10))}])
     assert day.get(VisitTask, day.tasks[0].id).status == before == "assigned"
+
+
+def test_a_nul_character_in_one_element_is_that_elements_problem_not_the_batchs(client, day):
+    bad = {"type": "visit", "task_id": day.tasks[0].id, "seq": 1, "client_event_id": "evt-with-nul",
+           "outcome": "not\x00home"}
+    answers = results(post(client, day, [bad, good_check_in(day) | {"seq": 2}]))
+    assert [a["status"] for a in answers] == ["rejected", "accepted"]
+    assert answers[0]["error"]["fields"] == {"outcome": ["must not contain a NUL character"]}
+    assert results(post(client, day, [bad]))[0]["status"] == "duplicate"  # kept, though PostgreSQL stores no NUL

@@ -447,8 +447,9 @@ def _unchanged_but_for(app, db, before, allowed_actions, where):
     its own record (kept, so a resend gets the same answer)."""
     counts, head = _snapshot(app, db)
     before_counts, before_head = before
-    if allowed_actions is REFUSAL_AUDITS:
-        counts, before_counts = ({k: v for k, v in c.items() if k != "client_events"} for c in (counts, before_counts))
+    if allowed_actions is REFUSAL_AUDITS:  # the refused event, and a flag if its id came back with other content
+        counts, before_counts = ({k: v for k, v in c.items() if k not in ("client_events", "conduct_flags")}
+                                 for c in (counts, before_counts))
     # The phone's contact is on record even when what it sent was not (its clock, its outbox mark).
     changed = {t for t in counts if counts[t] != before_counts[t]} - AUDIT_TABLES - {"devices", "device_contacts"}
     assert changed == set(), (where, changed)
@@ -555,6 +556,7 @@ def _json_bodies(probed):
 
 # What a refused write may still leave behind: the record of the refusal itself.
 REFUSAL_AUDITS = {"field.event_refused", "field.event_payload_mismatch", "field.sequence_gap", "field.sequence_late",
+                  "conduct_flag.raised",
                   "field.check_in.rejected", "field.check_out.rejected", "field.visit.rejected", "field.synced",
                   "field.check_in.conflict", "field.check_out.conflict", "field.visit.conflict",
                   "task.assign_refused", "task.unassign_refused"}
