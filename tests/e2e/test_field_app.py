@@ -519,7 +519,14 @@ def test_a_refused_check_in_and_a_conflicting_resend_stay_in_the_outbox_with_the
     agent = Phone(served.url, clock=lambda: TEST_NOW)
     agent.login(*AGENT)
     today = TEST_NOW.astimezone(SHANGHAI).date()
-    stops = [s for s in agent.route(today)["stops"] if s["status"] == "assigned"]
+    # Stops still lawful today: other tests, working later days and coming back to this one, may
+    # have made an agreement with a debtor or flagged one.
+    import json
+
+    open_cases = {case_id for case_id, flags in served.sql(
+        "SELECT c.id, d.flags FROM cases c JOIN debtors d ON d.id = c.debtor_id WHERE c.stage = 'field_visit'")
+        if not any((json.loads(flags) if isinstance(flags, str) else flags).values())}
+    stops = [s for s in agent.route(today)["stops"] if s["status"] == "assigned" and s["case"]["id"] in open_cases]
     first, second = stops[0], stops[1]
     page = phone_page(first, locale="zh-CN")
     sign_in_and_open_day(page, served, today)
