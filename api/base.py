@@ -106,7 +106,9 @@ def _nul_fields(value):
 
 
 def load(schema, data, partial=False):
-    bad = _nul_fields(data)
+    # A schema whose elements are each loaded on their own (a sync batch) leaves the NUL
+    # check to each element, so one bad element never refuses the batch.
+    bad = None if getattr(schema, "elements_loaded_one_by_one", False) else _nul_fields(data)
     if bad:
         raise ValidationFailed("Text may not contain NUL characters.", fields=bad)
     try:
@@ -181,6 +183,9 @@ def endpoint(*, permission, body=None, query=None, response=None, status=200, pa
             if body is not None:
                 kwargs["data"] = load(body(), _json_body(), partial=partial)
             result = view(**kwargs)
+            answered = status
+            if isinstance(result, tuple):  # (object, status): a view that answers more than one success
+                result, answered = result
             if isinstance(result, Response):
                 if not getattr(result, "commits_after_stream", False):
                     commit()
@@ -197,7 +202,7 @@ def endpoint(*, permission, body=None, query=None, response=None, status=200, pa
 
                 record_personal_reads(user, reads, via=_via())
             commit()
-            return jsonify(payload), status
+            return jsonify(payload), answered
 
         wrapper.api_spec = {
             "permission": permission,

@@ -593,30 +593,106 @@ class SyncEvent(BaseSchema):
 
 
 class SyncIn(BaseSchema):
-    events = fields.List(fields.Dict(), required=True, validate=validate.Length(1, 500),
-                         metadata={"description": "In the order they happened: each {type, task_id, …the body of "
-                                                  "that action…}."})
+    elements_loaded_one_by_one = True  # api.base.load: each element is checked when it is loaded
+
+    events = fields.List(fields.Raw(allow_none=True), required=True, validate=validate.Length(1, 500), metadata={
+        "description": "In the order they happened: each {type, task_id, seq, …the body of that action…}. Every "
+                       "element is answered on its own, whatever it is (an element that is not an action is "
+                       "answered rejected, naming what is wrong)."})
+
+
+class VisitSummaryOut(Schema):
+    id = fields.Integer()
+    task_id = fields.Integer()
+    check_in_at = fields.String(metadata={"description": "The time judged (ISO 8601)."})
+    check_in_distance_m = fields.Float(allow_none=True)
+    check_out_at = fields.String(allow_none=True)
+    outcome = fields.String(allow_none=True)
+    person_met = fields.String(allow_none=True)
+
+
+class InstalmentBriefOut(Schema):
+    seq = fields.Integer()
+    due_date = fields.String()
+    amount = fields.String(metadata={"example": "333.34"})
+
+
+class AgreementSummaryOut(Schema):
+    id = fields.Integer()
+    kind = fields.String()
+    status = fields.String()
+    currency = fields.String()
+    total = fields.String()
+    waiver = fields.String()
+    instalments = fields.List(fields.Nested(InstalmentBriefOut))
+
+
+class ConductFlagBriefOut(Schema):
+    kind = fields.String()
+    rule_id = fields.String()
+    reason_en = fields.String()
+    reason_zh = fields.String()
+
+
+class RuleRefusalOut(Schema):
+    rule_id = fields.String()
+    profile = fields.String()
+    allowed = fields.Boolean()
+    reason_en = fields.String()
+    reason_zh = fields.String()
+
+
+class FieldEventErrorOut(Schema):
+    code = fields.String(metadata={"description": "e.g. policy_violation, validation_error, not_found, "
+                                                  "task_reassigned, event_payload_mismatch"})
+    message = fields.String()
+    field_errors = fields.Dict(data_key="fields", attribute="fields", keys=fields.String(), values=fields.Raw(), metadata={
+        "description": "The error envelope's fields: each bad field with its messages."})
+    rule_id = fields.String()
+    profile_version = fields.String()
+    reason_zh = fields.String(allow_none=True)
+    rules = fields.List(fields.Nested(RuleRefusalOut))
+    task_status = fields.String(metadata={"description": "task_reassigned: the task's status now"})
+    now_crew = fields.String(allow_none=True, metadata={"description": "task_reassigned: the crew it is on now"})
+    first_payload_sha256 = fields.String(metadata={"description": "event_payload_mismatch: the content kept"})
+    this_payload_sha256 = fields.String(metadata={"description": "event_payload_mismatch: the content refused"})
+
+
+class SequenceNoteOut(Schema):
+    status = fields.String(metadata={"description": "in_order; gap (numbers before it never arrived); late (it "
+                                                    "arrived after a higher number); unnumbered"})
+    missing = fields.List(fields.Integer(), metadata={"description": "gap: the first and last number missing"})
+    after = fields.Integer(metadata={"description": "late: the highest number already received"})
 
 
 class FieldEventOut(Schema):
+    index = fields.Integer(metadata={"description": "In a sync batch: the element's position."})
     status = fields.String(metadata={"description": "accepted, duplicate, rejected or conflict"})
+    original_status = fields.String(metadata={"description": "duplicate/conflict: what the first answer was"})
+    client_event_id = fields.String(allow_none=True)
+    task_id = fields.Integer(allow_none=True, metadata={"description": "null when the element named no usable task"})
+    kind = fields.String(allow_none=True, metadata={"description": "null when the element named no known action"})
     judged_at = fields.String(metadata={"description": "The time the rules judged the action on (ISO 8601)."})
     time_basis = fields.String(metadata={"description": "server, device_corrected or device_bounded"})
-    original_status = fields.String()
-    client_event_id = fields.String(allow_none=True)
-    task_id = fields.Integer(allow_none=True, metadata={"description": "null when a rejected event named none"})
-    kind = fields.String(allow_none=True, metadata={"description": "null when a rejected event named none"})
-    index = fields.Integer()
-    http_status = fields.Integer()
-    visit = fields.Dict()
-    agreement = fields.Dict()
-    flags = fields.List(fields.Dict())
-    error = fields.Dict()
+    http_status = fields.Integer(metadata={"description": "rejected/conflict: the status it would have alone"})
+    payload_sha256 = fields.String(metadata={"description": "conflict: the fingerprint of the content refused"})
+    sequence = fields.Nested(SequenceNoteOut)
+    visit = fields.Nested(VisitSummaryOut)
+    agreement = fields.Nested(AgreementSummaryOut)
+    flags = fields.List(fields.Nested(ConductFlagBriefOut))
+    error = fields.Nested(FieldEventErrorOut)
+
+
+class SyncCountsOut(Schema):
+    accepted = fields.Integer()
+    duplicate = fields.Integer()
+    rejected = fields.Integer()
+    conflict = fields.Integer()
 
 
 class SyncOut(Schema):
     results = fields.List(fields.Nested(FieldEventOut))
-    counts = fields.Dict()
+    counts = fields.Nested(SyncCountsOut)
 
 
 class RouteQuery(BaseSchema):
@@ -668,6 +744,7 @@ class RecordingForm(BaseSchema):
 
     task_id = Id(strict=False, required=True)
     sha256 = fields.String(required=True, validate=validate.Regexp(r"^[0-9a-fA-F]{64}$", error="64 hex digits"))
+    seq = fields.Integer(validate=OUTBOX_SEQ, metadata={"description": "The recording's number in the phone's outbox."})
     duration_seconds = fields.Integer(validate=validate.Range(0, 36000), allow_none=True)
 
 

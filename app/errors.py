@@ -64,6 +64,22 @@ class PolicyViolation(DomainError):
         self.profile_version = profile_version
 
 
+class FieldEventRefused(DomainError):
+    """A field action answered rejected or in conflict. The event and its answer are on
+    record, so the refusal is committed, not rolled back; the envelope carries the answer."""
+
+    keep_record = True
+
+    def __init__(self, answer):
+        error = answer["error"]
+        super().__init__(error["message"], fields=error.get("fields") or {}, code=error["code"], details=answer)
+        self.status = answer.get("http_status") or 409
+        self.rule_id = error.get("rule_id")
+        self.profile_version = error.get("profile_version")
+        self.reason_zh = error.get("reason_zh")
+        self.rules = error.get("rules")
+
+
 class UnsupportedMediaType(DomainError):
     status = 415
     code = "unsupported_media_type"
@@ -117,6 +133,9 @@ def _handle_domain_error(exc):
     extra = {}
     if isinstance(exc, PolicyViolation):
         extra = {"rule_id": exc.rule_id, "profile_version": exc.profile_version}
+    elif isinstance(exc, FieldEventRefused) and exc.rule_id:
+        extra = {"rule_id": exc.rule_id, "profile_version": exc.profile_version, "reason_zh": exc.reason_zh,
+                 "rules": exc.rules or []}
     if exc.details is not None:
         extra["details"] = exc.details
     return envelope(exc.status, exc.code, exc.message, exc.fields, **extra)

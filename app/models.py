@@ -574,6 +574,14 @@ class ClientEvent(db.Model):
     device_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
     judged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     time_basis: Mapped[str | None] = mapped_column(String(20))
+    # SHA-256 of the content (canonical JSON, id and outbox number aside): a resend with
+    # another is a conflict; the other contents seen under this id, each flagged once.
+    payload_sha256: Mapped[str | None] = mapped_column(String(64))
+    mismatches: Mapped[list] = mapped_column(JSON, default=list)
+    # Where its number stood in the phone's sequence (in_order, gap, late, unnumbered).
+    sequence_note: Mapped[dict | None] = mapped_column(JSON)
+    # An element the server could not read as an action, as sent (canonical JSON text).
+    raw: Mapped[str | None] = mapped_column(Text)
 
 
 class Device(db.Model):
@@ -592,6 +600,8 @@ class Device(db.Model):
     offset_ms: Mapped[int | None] = mapped_column(BigInteger)
     # The highest outbox sequence number the phone had handed out at that contact.
     seq_high: Mapped[int] = mapped_column(BigInteger, default=0)
+    # The highest outbox number among the actions and recordings received from it.
+    seq_seen: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class DeviceContact(db.Model):

@@ -20,6 +20,9 @@ from prometheus_client.core import GaugeMetricFamily
 REQUESTS = Counter("fieldcollect_http_requests", "HTTP requests answered", ["method", "endpoint", "status"])
 LATENCY = Histogram("fieldcollect_http_request_seconds", "Time to answer an HTTP request", ["method", "endpoint"],
                     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2.5, 5, 10))
+# Elements of a sync batch answered without a usable client_event_id (so not stored under one).
+FIELD_EVENTS_WITHOUT_ID = Counter("fieldcollect_field_events_without_id",
+                                  "Field events answered that carried no usable client_event_id")
 access_log = logging.getLogger("app.access")
 
 
@@ -131,6 +134,7 @@ def install(app):
         else:
             registry.register(REQUESTS)
             registry.register(LATENCY)
+            registry.register(FIELD_EVENTS_WITHOUT_ID)
         registry.register(_DomainCollector(current_app._get_current_object()))
         return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
 

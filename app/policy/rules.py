@@ -83,6 +83,9 @@ REASONS = {
                      "there{unless}.", "签到位置在与债务人相关的公共场所（相距{distance_m:.0f}米）：不得在此上门{unless_zh}。"),
     "one_visit_at_a_time": ("Crew {crew} is still checked in at another door (task {task}); check out there first.",
                             "小组{crew}仍在另一处上门（任务{task}）签到中；请先在那里签退。"),
+    "event_payload_mismatch": ("The phone sent event {event} again with other content (first {first:.12}…, now "
+                               "{this:.12}…); the first was kept.",
+                               "手机以相同编号{event}再次发送了内容不同的记录（原{first:.12}…，现{this:.12}…）；已保留第一次的内容。"),
     "clock_skew": ("The phone's clock said {device}; the time judged was {judged} ({seconds:.0f} s apart, the limit "
                    "is {limit_s} s).", "手机时间为{device}，判定时间为{judged}（相差{seconds:.0f}秒，上限{limit_s}秒）。"),
 }
@@ -400,6 +403,11 @@ def one_visit_at_a_time(profile, crew_code, open_task_id):
     if open_task_id is None:
         return _allow(profile, "one_visit_at_a_time")
     return _deny(profile, "one_visit_at_a_time", crew=crew_code, task=open_task_id)
+
+
+def payload_mismatch_flag(profile, event_id, first_sha256, this_sha256):
+    """A flag when an event id comes back with other content: a phone's bug, or tampering."""
+    return _flag(profile, "event_payload_mismatch", event=event_id, first=first_sha256, this=this_sha256)
 
 
 def clock_skew_flag(profile, device_time, judged_at):

@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from app import audit
 from app.extensions import db
 from app.models import Device, DeviceContact
 
@@ -132,3 +133,26 @@ def judge_offline(contact, device_time, seq, received_at):
     at = min(max(corrected, not_before), received_at)
     return Judged(at=at, device_time=device_time, received_at=received_at,
                   basis="device_corrected" if at == corrected else "device_bounded", not_before=not_before)
+
+
+# ---------------------------------------------------------------- the phone's order
+
+def note_sequence(contact, seq):
+    """Where this number stands in the phone's sequence: ``in_order``, a ``gap`` before it
+    (numbers never received), ``late`` (after a higher one), or ``unnumbered``. Recorded on
+    the event and, when not in order, in the audit log."""
+    if contact is None or seq is None:
+        return {"status": "unnumbered"}
+    device = contact.device
+    seen = device.seq_seen or 0
+    if seq == seen + 1:
+        note = {"status": "in_order"}
+    elif seq > seen + 1:
+        note = {"status": "gap", "missing": [seen + 1, seq - 1]}
+    else:
+        note = {"status": "late", "after": seen}
+    device.seq_seen = max(seen, seq)
+    if note["status"] != "in_order":
+        audit.record(f"field.sequence_{note['status']}", entity_type="devices", entity_id=device.id,
+                     extra={"seq": seq, **{k: v for k, v in note.items() if k != "status"}})
+    return note

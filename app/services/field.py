@@ -1,30 +1,22 @@
-"""The day at the door: the agent's route, check-in, check-out, the visit's outcome,
-recordings, and offline sync without duplicates.
+"""The day at the door: the agent's route, and the work of each field action —
+check-in, check-out, the visit's outcome — and its recordings.
 
-Every field action carries the phone's ``client_event_id``. The first time an id is
-seen, the action is applied and its answer stored with it; sending the same id again
-answers ``duplicate`` with that stored answer and changes nothing. An action the
-rules refuse is answered ``rejected`` (with the rule id) and kept; an action for a
-task that was moved to another crew while the phone was offline is kept and answered
-``conflict`` with what happened. Nothing the phone sends is silently dropped.
+How an action reaches these handlers (once, stored with its answer, judged on the
+server's clock) is ``app.services.field_events``.
 """
 import hashlib
 import mimetypes
-from datetime import date, datetime, timedelta
-from decimal import Decimal
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import or_, select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import joinedload, selectinload
-from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy.orm import selectinload
 
 from app import audit, clock, geo, money, pii, policy
-from app.errors import Conflict, DomainError, NotFound, PolicyViolation, ValidationFailed
+from app.errors import Conflict, NotFound, PolicyViolation, ValidationFailed
 from app.extensions import db
 from app.models import (
     Case,
-    ClientEvent,
     ContactAttempt,
     Recording,
     RepaymentAgreement,
@@ -62,7 +54,7 @@ ALLOWED_TYPES = {"audio/webm", "audio/ogg", "audio/mp4", "audio/mpeg", "audio/wa
                  "image/jpeg", "image/png", "image/webp"}
 
 
-def _crew_id(user):
+def crew_id_of(user):
     collector = user.collector
     if collector is None or collector.crew_id is None:
         raise NotFound("Your account is not on a crew.")
@@ -74,7 +66,7 @@ def _crew_id(user):
 def route(user, on_date=None):
     """The crew's committed stops for the day (default: today where the crew works), in
     order, with what to know at each door."""
-    crew_id = _crew_id(user)
+    crew_id = crew_id_of(user)
     if on_date is None:
         on_date = clock.today(user.collector.team.region.timezone)
     day = db.session.scalars(
@@ -154,125 +146,9 @@ def _histories(cases, exclude_task_ids):
     return out
 
 
-# ---------------------------------------------------------------- one field event
+# ---------------------------------------------------------------- the visit's work
 
-def act(user, kind, task_id, data, contact=None, received_at=None):
-    """A field action sent straight to its endpoint (online): judged at the server's
-    receive time, the phone's time kept beside it."""
-    received_at = received_at or clock.now()
-    return process(user, kind, task_id, data, devices.judge_online(data.get("device_time"), received_at), contact)
-
-
-def process(user, kind, task_id, data, judged, contact=None):
-    """Apply one field event once, judged at ``judged.at`` (a ``devices.Judged``). Returns
-    (status, answer) with status one of accepted, duplicate, rejected, conflict; the
-    answer is what the phone is told."""
-    client_event_id = data["client_event_id"]
-    stored = _stored(user, client_event_id)
-    if stored is not None:
-        return _as_duplicate(stored, kind, task_id)
-    task = db.session.scalars(select(VisitTask).options(*_TASK_CONTEXT).where(VisitTask.id == task_id)).first() \
-        if task_id is not None else None
-    crew_id = _crew_id(user)
-    if task is None or (task.crew_id != crew_id and crew_id not in (task.crew_history or [])):
-        raise NotFound("No such task on your crew.")
-    # Claim the event id first: a copy of this event arriving at the same moment waits on
-    # the unique index until this transaction ends, then finds it and answers duplicate.
-    claim = db.session.begin_nested()
-    try:
-        event = ClientEvent(user_id=user.id, client_event_id=client_event_id, kind=kind, status="processing",
-                            task_id=task.id, payload=_jsonable(data), response={}, received_at=judged.received_at,
-                            device_id=contact.device.id if contact is not None else None,
-                            device_seq=data.get("seq"), device_time=judged.device_time, judged_at=judged.at,
-                            time_basis=judged.basis)
-        db.session.add(event)
-        db.session.flush()
-    except IntegrityError:
-        claim.rollback()
-        stored = _stored(user, client_event_id)
-        if stored is None:
-            raise
-        return _as_duplicate(stored, kind, task_id)
-    status, answer = _apply(user, kind, task, crew_id, data, judged)
-    event.status, event.response = status, answer
-    db.session.flush()
-    claim.commit()
-    return status, answer
-
-
-# What every field action reads about its task, fetched with the task in one query.
-_TASK_CONTEXT = (joinedload(VisitTask.case).joinedload(Case.debtor),
-                 joinedload(VisitTask.case).joinedload(Case.team).joinedload(Team.region),
-                 joinedload(VisitTask.crew))
-
-
-def _stored(user, client_event_id):
-    return db.session.scalars(select(ClientEvent).where(
-        ClientEvent.user_id == user.id, ClientEvent.client_event_id == client_event_id)).one_or_none()
-
-
-def _as_duplicate(stored, kind, task_id):
-    if stored.kind != kind or (task_id is not None and stored.task_id != task_id):
-        raise Conflict("This client_event_id was already used for a different action.",
-                       fields={"client_event_id": ["already used for another action"]}, code="event_id_reused")
-    return "duplicate", {**stored.response, "status": "duplicate", "original_status": stored.status}
-
-
-def _jsonable(value):
-    """What the phone sent, as plain JSON (dates as ISO text, amounts as decimal text)."""
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items() if k != "client_event_id"}
-    if isinstance(value, list):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, (date, datetime)):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return str(value)
-    return value
-
-
-def _apply(user, kind, task, crew_id, data, judged):
-    base = {"client_event_id": data["client_event_id"], "task_id": task.id, "kind": kind,
-            "judged_at": judged.at.isoformat(), "time_basis": judged.basis}
-    if task.crew_id != crew_id:
-        now_crew = task.crew.code if task.crew else None
-        answer = {**base, "status": "conflict", "error": {
-            "code": "task_reassigned",
-            "message": f"This task was moved to {'crew ' + now_crew if now_crew else 'no crew'} while you were "
-                       f"offline; your {kind.replace('_', '-')} was recorded but not applied.",
-            "task_status": task.status, "now_crew": now_crew}}
-        audit.record(f"field.{kind}.conflict", task, extra={"client_event_id": data["client_event_id"],
-                                                            "now_crew": now_crew})
-        return "conflict", answer
-    inner = db.session.begin_nested()
-    try:
-        result = HANDLERS[kind](user, task, data, judged)
-        inner.commit()
-    except StaleDataError:
-        # Another phone of the crew changed this task at the same moment.
-        inner.rollback()
-        exc = Conflict("The task changed at the same moment on another phone; reload the route.",
-                       code="changed_meanwhile")
-        return _rejected(kind, task, data, base, exc, judged)
-    except DomainError as exc:
-        inner.rollback()
-        return _rejected(kind, task, data, base, exc, judged)
-    return "accepted", {**base, "status": "accepted", **result}
-
-
-def _rejected(kind, task, data, base, exc, judged):
-    """The answer to a refused event, which is kept on record like any other."""
-    error = {"code": exc.code, "message": exc.message, "fields": exc.fields}
-    if getattr(exc, "rule_id", None):
-        error |= {"rule_id": exc.rule_id, "profile_version": exc.profile_version,
-                  "reason_zh": (exc.details or {}).get("reason_zh"), "rules": (exc.details or {}).get("rules", [])}
-    audit.record(f"field.{kind}.rejected", task, lat=data.get("lat"), lon=data.get("lon"),
-                 extra={"client_event_id": data["client_event_id"], "code": exc.code,
-                        "rule_id": getattr(exc, "rule_id", None), **_times(judged)})
-    return "rejected", {**base, "status": "rejected", "http_status": exc.status, "error": error}
-
-
-def _times(judged):
+def times_of(judged):
     """The three times of an action, as every record of it shows them."""
     return {"judged_at": judged.at.isoformat(), "received_at": judged.received_at.isoformat(),
             "device_time": judged.device_time.isoformat() if judged.device_time else None,
@@ -314,7 +190,7 @@ def _check_in(user, task, data, judged):
         conduct.raise_flag(flag, collector_id=collector.id, crew_id=task.crew_id, case_id=case.id, task_id=task.id,
                            visit_id=visit.id)
     audit.record("visit.checked_in", visit, lat=data["lat"], lon=data["lon"], after={
-        "task_id": task.id, "at": at.isoformat(), **_times(judged), "distance_m": visit.check_in_distance_m,
+        "task_id": task.id, "at": at.isoformat(), **times_of(judged), "distance_m": visit.check_in_distance_m,
         "accuracy_m": data.get("accuracy_m"), "mock": visit.check_in_mock, "flags": [f.kind for f in flags]})
     # A visit made today makes the debtor's other tasks inside the frequency window unlawful.
     door.withdraw_unlawful(debtor_ids=[debtor.id], cause="visit_made")
@@ -371,7 +247,7 @@ def _check_out(user, task, data, judged):
         conduct.raise_flag(flag, collector_id=visit.collector_id, crew_id=visit.crew_id, case_id=case.id,
                            task_id=task.id, visit_id=visit.id)
     audit.record("visit.checked_out", visit, lat=data["lat"], lon=data["lon"], after={
-        "at": at.isoformat(), **_times(judged), "distance_m": visit.check_out_distance_m,
+        "at": at.isoformat(), **times_of(judged), "distance_m": visit.check_out_distance_m,
         "flags": [f.kind for f in flags]})
     return {"visit": visit_summary(visit), "flags": [_flag_view(f) for f in flags]}
 
@@ -420,7 +296,7 @@ def _record_outcome(user, task, data, judged):
     door.withdraw_unlawful(debtor_ids=[debtor.id], cause=f"visit_outcome:{outcome}")
     audit.record("visit.outcome_recorded", visit, before=before, after={
         "outcome": outcome, "person_met": person, "stage": case.stage, "flags": dict(debtor.flags or {}),
-        **_times(judged),
+        **times_of(judged),
         "agreement_id": agreement.id if agreement else None})
     answer = {"visit": visit_summary(visit)}
     if agreement is not None:
@@ -457,7 +333,7 @@ def agreement_summary(agreement):
 
 # ---------------------------------------------------------------- recordings
 
-def store_recording(user, data, content, content_type):
+def store_recording(user, data, content, content_type, contact=None):
     """Keep an uploaded recording or photo, after checking its type, size and SHA-256."""
     from app import storage
 
@@ -475,7 +351,7 @@ def store_recording(user, data, content, content_type):
         raise ValidationFailed("The file's SHA-256 does not match the one sent; it was damaged on the way.",
                                fields={"sha256": ["does not match the file"]})
     task = db.session.get(VisitTask, data["task_id"])
-    if task is None or task.crew_id != _crew_id(user):
+    if task is None or task.crew_id != crew_id_of(user):
         raise NotFound("No such task on your crew.")
     visit = db.session.scalars(select(Visit).where(Visit.task_id == task.id)).one_or_none()
     if visit is None:
@@ -493,6 +369,8 @@ def store_recording(user, data, content, content_type):
                           duration_seconds=data.get("duration_seconds"), visit_id=visit.id, uploaded_by_id=user.id)
     db.session.add(recording)
     db.session.flush()
+    # A recording takes its number in the phone's outbox like an action: the order is kept.
+    devices.note_sequence(contact, data.get("seq"))
     _settle_recording_flags(visit)
     audit.record("recording.stored", recording, after={"sha256": digest, "size_bytes": len(content), "kind": kind,
                                                        "visit_id": visit.id, "duration_seconds": recording.duration_seconds})
@@ -533,31 +411,3 @@ def _link_recording(recording_id, visit, user):
     if recording is None or recording.visit_id not in (None, visit.id) or recording.uploaded_by_id != user.id:
         raise ValidationFailed("No such recording of yours.", fields={"recording_ids": [f"{recording_id}: unknown"]})
     recording.visit_id = visit.id
-
-
-
-def sync(user, events, load, contact, received_at=None):
-    """Apply a batch of queued offline events in order; each is answered on its own,
-    so one bad event does not lose the rest. ``load(event)`` validates one event and
-    returns (kind, task_id, data) or raises ValidationFailed. Each event is judged at
-    its device time corrected by the phone's clock offset, inside what the server can
-    prove of when it was queued (``devices.judge_offline``)."""
-    received_at = received_at or clock.now()
-    answers = []
-    for index, raw in enumerate(events):
-        client_event_id = raw.get("client_event_id") if isinstance(raw, dict) else None
-        try:
-            kind, task_id, data = load(raw)
-            judged = devices.judge_offline(contact, data.get("device_time"), data.get("seq"), received_at)
-            status, answer = process(user, kind, task_id, data, judged, contact)
-        except DomainError as exc:
-            # Invalid, unknown task, or an id reused for another action: answered, not stored.
-            status, answer = "rejected", {"client_event_id": client_event_id, "status": "rejected",
-                                          "task_id": raw.get("task_id") if isinstance(raw, dict) else None,
-                                          "kind": raw.get("type") if isinstance(raw, dict) else None,
-                                          "http_status": exc.status,
-                                          "error": {"code": exc.code, "message": exc.message, "fields": exc.fields}}
-        answers.append({"index": index, **answer, "status": status})
-    counts = {s: sum(1 for a in answers if a["status"] == s) for s in ("accepted", "duplicate", "rejected", "conflict")}
-    audit.record("field.synced", entity_type="users", entity_id=user.id, extra={"events": len(events), **counts})
-    return {"results": answers, "counts": counts}

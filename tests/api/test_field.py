@@ -191,10 +191,11 @@ def test_sending_the_same_check_in_again_answers_duplicate_and_changes_nothing(c
     assert day.count(Visit) == 1
 
 
-def test_an_event_id_reused_for_another_action_is_refused(client, day):
+def test_an_event_id_reused_for_another_action_is_a_conflict_and_the_first_stands(client, day):
     check_in(client, day, day.tasks[0], event_id="evt-shared-1")
     response = check_in(client, day, day.tasks[1], event_id="evt-shared-1")
-    assert response.status_code == 409 and response.json["error"]["code"] == "event_id_reused"
+    assert response.status_code == 409 and response.json["error"]["code"] == "event_payload_mismatch"
+    assert day.get(VisitTask, day.tasks[1].id).status == "assigned"
 
 
 def test_a_check_in_at_22_00_local_is_refused_naming_the_rule_and_kept_on_record(client, day):

@@ -492,3 +492,79 @@ def test_a_stop_withdrawn_after_planning_leaves_the_route_with_its_reason(served
     assert page.locator(f"#stops li[data-task='{stop['task_id']}']").count() == 0
     shot(page, "field-withdrawn-zh")
     assert page.js_errors == []
+
+
+# ---------------------------------------------------------------- a refusal and a conflict, in the outbox
+
+REUSE_CHECK_IN_ID = """async ([user, taskId, lat, lon]) => {
+    // A phone with a bug: the check-in's id sent again with another position.
+    const log = await FCStore.byUser("log", user);
+    const first = log.find((e) => e.type === "check_in" && e.task_id === taskId && e.status === "accepted");
+    const event = { type: "check_in", task_id: taskId, client_event_id: first.id, lat, lon, accuracy_m: 5,
+                    device_time: new Date().toISOString(), mock_location: false };
+    await FCStore.write(["outbox", "meta"], async (s) => {
+        const item = { user, kind: "event", type: "check_in", task_id: taskId, id: `${first.id}-again`, event,
+                       created_at: new Date().toISOString() };
+        item.seq = await FCStore.done(s.outbox.add(item));
+        await FCStore.done(s.meta.put(item.seq, "seq_high"));
+    });
+    return first.id;
+}"""
+
+
+def test_a_refused_check_in_and_a_conflicting_resend_stay_in_the_outbox_with_their_reasons(served, phone_page):
+    """Today's demo route (10:00): the first stop checked in; a check-in at the second stop
+    while the first is open is refused; the first check-in's id sent again with another
+    position is a conflict. Both stay on the phone, explained, in Chinese and English."""
+    agent = Phone(served.url, clock=lambda: TEST_NOW)
+    agent.login(*AGENT)
+    today = TEST_NOW.astimezone(SHANGHAI).date()
+    # Stops still lawful today: other tests, working later days and coming back to this one, may
+    # have made an agreement with a debtor or flagged one.
+    import json
+
+    open_cases = {case_id for case_id, flags in served.sql(
+        "SELECT c.id, d.flags FROM cases c JOIN debtors d ON d.id = c.debtor_id WHERE c.stage = 'field_visit'")
+        if not any((json.loads(flags) if isinstance(flags, str) else flags).values())}
+    stops = [s for s in agent.route(today)["stops"] if s["status"] == "assigned" and s["case"]["id"] in open_cases]
+    first, second = stops[0], stops[1]
+    page = phone_page(first, locale="zh-CN")
+    sign_in_and_open_day(page, served, today)
+    open_stop(page, first)
+    check_in(page, first)
+    event_row(page, "check_in", "accepted")
+    back_to_route(page)
+
+    page.context.set_geolocation(door(second))
+    open_stop(page, second)
+    page.wait_for_selector("#distance")
+    page.click("#check-in")
+    refusal = page.wait_for_selector("#checkin-refusal")
+    assert "cn.one_visit_at_a_time" in refusal.inner_text()
+    assert "请先在那里签退" in refusal.inner_text()  # the rule's own words, in Chinese
+
+    reused = page.evaluate(REUSE_CHECK_IN_ID, [AGENT[0], first["task_id"], first["debtor"]["lat"] + 0.01,
+                                               first["debtor"]["lon"]])
+    page.click("#tabs a[data-tab=outbox]")
+    page.wait_for_selector("#view-outbox:not([hidden])")
+    page.click("#send-now")
+    conflict = page.wait_for_selector("#list-refused li.event[data-status=conflict]")
+    assert "该操作编号已被内容不同的另一操作使用" in conflict.inner_text()
+    assert page.locator("#list-refused li.event[data-status=rejected][data-type=check_in]").count() == 1
+    shot(page, "field-outbox-conflict-zh")
+
+    page.click("#lang")
+    conflict = page.wait_for_selector("#list-refused li.event[data-status=conflict]")
+    assert "already used for an action with other content" in conflict.inner_text()
+    rejected = page.locator("#list-refused li.event[data-status=rejected][data-type=check_in]").inner_text()
+    assert "check out there first" in rejected
+    shot(page, "field-outbox-conflict-en")
+
+    # The server kept the first check-in, and flagged the other content.
+    assert served.sql(f"SELECT status, check_in_lat FROM visits v JOIN visit_tasks t ON t.id = v.task_id "
+                      f"WHERE t.id = {first['task_id']}")[0][1] == first["debtor"]["lat"]
+    assert served.sql(f"SELECT count(*) FROM conduct_flags WHERE kind = 'event_payload_mismatch' "
+                      f"AND details::text LIKE '%{reused}%'" if served.backend == "postgresql" else
+                      f"SELECT count(*) FROM conduct_flags WHERE kind = 'event_payload_mismatch' "
+                      f"AND details LIKE '%{reused}%'")[0][0] == 1
+    assert_page_was_clean(page)

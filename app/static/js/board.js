@@ -192,9 +192,16 @@
 
   function moveControls(task) {
     if (api.user.role === "auditor" || !["open", "assigned", "withdrawn"].includes(task.status)) return null;
-    const select = h("select", { "aria-label": i18n.t("board.move") },
+    // What the supervisor has open and chosen survives the board's live refreshes.
+    state.moving = state.moving || {};
+    const kept = state.moving[task.id] || {};
+    const select = h("select", { "aria-label": i18n.t("board.move"),
+                                 onchange: (e) => { kept.crew = e.target.value; } },
       state.board.crews.filter((c) => c.code !== task.crew).map((c) => h("option", { value: c.code }, c.code)));
-    const note = h("input", { placeholder: i18n.t("board.reasonPlaceholder"), size: 14 });
+    if (kept.crew) select.value = kept.crew;
+    const note = h("input", { placeholder: i18n.t("board.reasonPlaceholder"), size: 14,
+                              oninput: (e) => { kept.note = e.target.value; } });
+    if (kept.note) note.value = kept.note;
     // The last refusal of a move stays with its task across the board's live refreshes.
     state.refusals = state.refusals || {};
     const refusal = h("div", { class: "refusal error", role: "alert" }, state.refusals[task.id] || "");
@@ -208,6 +215,7 @@
         await api.call("POST", `/api/v1/tasks/${task.id}/assign`,
           { crew: select.value, reason: note.value || "moved on the board", from_crew: task.crew });
         toast(i18n.t("board.moved", { crew: select.value }));
+        delete state.moving[task.id];
         await refresh(false);
       } catch (error) {
         refuse(i18n.t("board.refused", { reason: refusalText(error) }));
@@ -221,8 +229,12 @@
         await refresh(false);
       } catch (error) { refuse(refusalText(error)); }
     } }, i18n.t("board.unassign")) : null;
-    return [h("details", { class: "move" }, h("summary", {}, i18n.t("board.moveMenu")),
-      h("div", {}, i18n.t("board.move"), select, note, move, unassign)), refusal];
+    const details = h("details", { class: "move", ontoggle: (e) => {
+      if (e.target.open) state.moving[task.id] = kept;
+      else delete state.moving[task.id];
+    } }, h("summary", {}, i18n.t("board.moveMenu")), h("div", {}, i18n.t("board.move"), select, note, move, unassign));
+    if (state.moving[task.id]) details.open = true;
+    return [details, refusal];
   }
 
   function stopRow(task, timezone) {

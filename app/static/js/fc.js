@@ -35,6 +35,7 @@
 
   const i18n = {
     add(dict) { for (const l of ["en", "zh"]) Object.assign(strings[l], dict[l] || {}); },
+    has(key) { return key in strings[i18n.lang] || key in strings.en; },
     get lang() { return lang || (lang = detect()); },
     get locale() { return i18n.lang === "zh" ? "zh-CN" : "en-GB"; },
     set(l) { lang = l; localStorage.setItem("fc.lang", l); document.documentElement.lang = i18n.locale; i18n.apply(); },

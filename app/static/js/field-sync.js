@@ -149,6 +149,7 @@
       form.append("task_id", String(item.task_id));
       form.append("sha256", item.sha256);
       form.append("duration_seconds", String(item.duration_seconds));
+      if (item.seq) form.append("seq", String(item.seq));  // its place in the phone's outbox
       form.append("file", item.blob, item.filename);
       let response;
       let data = null;

@@ -87,6 +87,11 @@
       ev_recording: "Recording",
       st_waiting: "Waiting to send", st_accepted: "Went through", st_duplicate: "Went through (already received)",
       st_rejected: "Refused", st_conflict: "Conflict",
+      err_event_payload_mismatch: "This action's id was already used for an action with other content; the first was kept and this one was not applied. Your supervisor has been told.",
+      err_task_reassigned: "This visit was moved to another crew while you were offline; your action was recorded but not applied.",
+      err_validation_error: "The phone sent something the server could not read; it was recorded but not applied.",
+      err_not_found: "No such visit on your crew's route.",
+      err_not_checked_in: "Check in first: this visit has not been opened.",
       rule: "rule {rule}", flagged: "Flagged: {reason}",
       outbox_title: "Sending", send_now: "Send now", waiting: "Waiting", refused: "Refused or in conflict",
       sent: "Went through", nothing: "Nothing.", signout: "Sign out",
@@ -163,7 +168,12 @@
       waiver_warning: "减免超过应还金额的 {limit}% 需主管审批。",
       events: "本机记录", ev_check_in: "签到", ev_visit: "上门结果", ev_check_out: "签退", ev_recording: "录音",
       st_waiting: "等待发送", st_accepted: "已送达", st_duplicate: "已送达（服务器已收到过）", st_rejected: "被拒绝",
-      st_conflict: "冲突", rule: "规则 {rule}", flagged: "已标记：{reason}",
+      st_conflict: "冲突", rule: "规则 {rule}",
+      err_event_payload_mismatch: "该操作编号已被内容不同的另一操作使用；已保留第一次的内容，本次未生效。已通知主管。",
+      err_task_reassigned: "您离线期间该上门任务已改派给其他小组；您的操作已记录但未生效。",
+      err_validation_error: "手机发送的内容服务器无法识别；已记录但未生效。",
+      err_not_found: "您小组的路线上没有这个上门任务。",
+      err_not_checked_in: "请先签到：该上门尚未开始。", flagged: "已标记：{reason}",
       outbox_title: "发送", send_now: "立即发送", waiting: "等待发送", refused: "被拒绝或冲突", sent: "已送达",
       nothing: "无。", signout: "退出登录",
       signout_confirm: "还有 {n} 条记录未发送。它们会保留在本机，重新登录后发送。确定退出？",
@@ -240,8 +250,10 @@
 
   function reasonOf(answer) {
     const error = (answer && answer.error) || {};
-    const text = (i18n.lang === "zh" && (error.reason_zh || (error.details && error.details.reason_zh))) ||
-      error.message || error.code || "";
+    // In Chinese: the rule's own words when a rule refused it, else the app's words for the code.
+    const known = error.code && i18n.has(`err_${error.code}`) ? t(`err_${error.code}`) : null;
+    const text = (i18n.lang === "zh" && (error.reason_zh || (error.details && error.details.reason_zh) || known)) ||
+      (error.code === "event_payload_mismatch" ? known : null) || error.message || error.code || "";
     const fields = [];
     const walk = (value, path) => {
       if (Array.isArray(value)) fields.push(`${path}: ${value.join(", ")}`);
