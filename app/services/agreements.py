@@ -187,7 +187,10 @@ def record_payment(data):
 
 
 def _payment_case(data):
-    stmt = select(Case).options(selectinload(Case.team).selectinload(Team.region))
+    # The case row is locked until the request commits: parallel payments to one case
+    # queue here, each reading the balance the one before it left (no lost update).
+    stmt = (select(Case).options(selectinload(Case.team).selectinload(Team.region))
+            .with_for_update(of=Case).execution_options(populate_existing=True))
     if data.get("case_id"):
         case = db.session.scalars(stmt.where(Case.id == data["case_id"])).one_or_none()
     else:
