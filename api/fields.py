@@ -6,6 +6,7 @@ from marshmallow import ValidationError, fields, validate
 from werkzeug.exceptions import NotFound
 from werkzeug.routing import IntegerConverter
 
+from app import money
 from app.models import DEBTOR_FLAGS
 
 
@@ -60,24 +61,34 @@ def Longitude(**kwargs):
     return StrictFloat(validate=validate.Range(-180, 180, error="must be between -180 and 180"), **kwargs)
 
 
-class Amount(fields.Decimal):
-    """Money in major units, as a JSON string ("1234.50") or number; dumped as a string.
+class Amount(fields.Field):
+    """Money in major units as a decimal string ("1234.50"); dumped as a string.
 
-    Decimal places are checked against the currency later, where the currency is known.
+    The one money field: every amount in every schema (and the CSV importer, through
+    ``app.money.parse``) is read by the same rule. Its shape is checked here; the
+    currency's number of decimals where the currency is known (``app.money.to_minor``).
     """
 
-    def __init__(self, **kwargs):
-        metadata = {"type": "string", "pattern": r"^[0-9]+(\.[0-9]+)?$", "example": "1234.50",
-                    "description": "A non-negative decimal amount in the currency's major unit."}
-        super().__init__(as_string=True, allow_nan=False, metadata=metadata, **kwargs)
+    def __init__(self, *, negative=False, **kwargs):
+        self.negative = negative
+        sign = "-?" if negative else ""
+        metadata = {"type": "string", "pattern": rf"^{sign}(0|[1-9][0-9]{{0,14}})(\.[0-9]{{1,3}})?$",
+                    "example": "1234.50", "maxLength": 20,
+                    "description": "A decimal amount in the currency's major unit, with at most the currency's "
+                                   "minor digits; no exponent" + ("" if negative else ", no sign") + "."}
+        super().__init__(metadata={**metadata, **kwargs.pop("metadata", {})}, **kwargs)
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return None if value is None else str(value)
 
     def _deserialize(self, value, attr, data, **kwargs):
-        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-            raise self.make_error("invalid")
-        amount = super()._deserialize(str(value) if isinstance(value, float) else value, attr, data, **kwargs)
-        if amount < 0:
-            raise ValidationError("must not be negative")
-        return amount
+        try:
+            return money.parse(value, negative=self.negative)
+        except money.MoneyError as exc:
+            raise ValidationError(str(exc)) from None
+
+
+Money = Amount
 
 
 class ClockTime(fields.Field):
@@ -96,7 +107,13 @@ class ClockTime(fields.Field):
 
 
 def Currency(**kwargs):
-    return fields.String(validate=validate.Regexp(r"^[A-Z]{3}$", error="must be an ISO 4217 code such as CNY"), **kwargs)
+    """An ISO 4217 code in use today (CLDR's data, through Babel)."""
+    return fields.String(validate=_active_currency, metadata={"example": "CNY", "pattern": "^[A-Z]{3}$"}, **kwargs)
+
+
+def _active_currency(value):
+    if not money.is_currency(value):
+        raise ValidationError("must be an active ISO 4217 code such as CNY")
 
 
 class Flags(fields.Dict):

@@ -715,6 +715,9 @@ class RouteOut(Schema):
     withdrawn = fields.List(fields.Nested("WithdrawnStopOut"), metadata={
         "description": "Stops of the day the rules took off the route since it was planned, with why."})
     server_time = fields.AwareDateTime(metadata={"description": "The server's clock, the one every rule is judged on."})
+    currency_digits = fields.Dict(keys=fields.String(), values=fields.Integer(), metadata={
+        "description": "Minor digits of each currency on the route (ISO 4217 via CLDR): the phone parses and "
+                       "formats amounts with these, the server's numbers."})
 
 
 class WithdrawnStopOut(Schema):

@@ -61,11 +61,13 @@ def create_agreement(case, data, *, visit=None, actor=None, today=None):
     """Record an agreement made at the door. A waiver above the profile's limit
     leaves it ``pending_approval`` (and flagged) until a supervisor approves."""
     currency = case.currency
-    try:
-        total = money.to_minor(data["total"], currency)
-        waiver = money.to_minor(data.get("waiver", "0"), currency)
-    except money.MoneyError as exc:
-        raise ValidationFailed("Amount is not valid.", fields={"agreement": {"total": [str(exc)]}}) from None
+    amounts = {}
+    for key in ("total", "waiver"):
+        try:
+            amounts[key] = money.to_minor(data.get(key, "0"), currency)
+        except money.MoneyError as exc:
+            raise ValidationFailed("Amount is not valid.", fields={"agreement": {key: [str(exc)]}}) from None
+    total, waiver = amounts["total"], amounts["waiver"]
     if data.get("currency") and data["currency"] != currency:
         raise ValidationFailed("The agreement must be in the case's currency.",
                                fields={"agreement": {"currency": [f"the case is in {currency}"]}})

@@ -106,7 +106,11 @@ def route(user, on_date=None):
             "limits": rules.phone_limits(profile),
             "outcomes": [{"code": code, "en": v[0], "zh": v[1], "person_met": v[2],
                           "agreement": v[3].get("agreement")} for code, v in OUTCOMES.items()],
-            "stops": stops, "withdrawn": withdrawn, "server_time": clock.now()}
+            "stops": stops, "withdrawn": withdrawn, "server_time": clock.now(),
+            # The server's minor digits (CLDR, app.money) for the day's currencies: the phone
+            # formats and parses with these, not its own Intl's, where the two differ (COP, HUF, …).
+            "currency_digits": {c: money.exponent(c) for c in sorted({t.case.currency for t in tasks})
+                                if money.is_currency(c)}}
 
 
 def _iso(moment):

@@ -54,7 +54,10 @@
     money(amount, currency) {
       if (amount === null || amount === undefined) return "";
       // Amounts arrive as exact decimal strings; Intl formats them without float arithmetic on our side.
-      return new Intl.NumberFormat(i18n.locale, { style: "currency", currency }).format(amount);
+      // The phone knows the server's minor digits (CLDR, from its route): shown with exactly those.
+      const places = window.FCMoney ? window.FCMoney.exponent(currency) : undefined;
+      const digits = places === undefined ? {} : { minimumFractionDigits: places, maximumFractionDigits: places };
+      return new Intl.NumberFormat(i18n.locale, { style: "currency", currency, ...digits }).format(amount);
     },
     dateTime(iso, timeZone) {
       if (!iso) return "";

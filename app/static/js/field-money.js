@@ -8,6 +8,11 @@
 
   const exponents = {};
 
+  /** The server's minor digits ({CNY: 2, KWD: 3, …} from the route): they win over Intl's. */
+  function useDigits(digits) {
+    for (const [code, places] of Object.entries(digits || {})) exponents[code] = places;
+  }
+
   function exponent(currency) {
     if (!(currency in exponents)) {
       exponents[currency] = new Intl.NumberFormat("en", { style: "currency", currency })
@@ -87,5 +92,5 @@
 
   function sum(parts) { return parts.reduce((total, p) => total + p.minor, 0n); }
 
-  global.FCMoney = { exponent, toMinor, toDecimal, split, dueDates, addDays, addMonths, schedule, sum };
+  global.FCMoney = { useDigits, exponent, toMinor, toDecimal, split, dueDates, addDays, addMonths, schedule, sum };
 })(window);

@@ -293,6 +293,7 @@
   async function loadState() {
     const saved = S.user ? await FCStore.get("routes", `${S.user}|${S.date}`) : null;
     S.route = saved ? saved.route : null;
+    if (S.route) FCMoney.useDigits(S.route.currency_digits);
     S.routeSavedAt = saved ? saved.saved_at : null;
     await loadQueue();
   }
@@ -315,6 +316,7 @@
       const route = await api.call("GET", `/api/v1/agent/route?date=${encodeURIComponent(date)}`);
       const record = { key: `${user}|${date}`, user, date, route, saved_at: new Date().toISOString() };
       await FCStore.put("routes", record);
+      FCMoney.useDigits(route.currency_digits);
       if (user === S.user && date === S.date) { S.route = route; S.routeSavedAt = record.saved_at; }
     } catch (error) {
       if (!quiet) toast(error instanceof FC.ApiError ? error.message : t(S.route ? "phase_offline" : "no_route_offline"), true);
