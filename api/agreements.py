@@ -2,7 +2,19 @@
 from flask import Blueprint, g, jsonify
 
 from api.base import endpoint, page_of
-from api.schemas import AgreementOut, AgreementQuery, ApproveIn, PaymentIn, PaymentOut
+from api.schemas import (
+    AgreementOut,
+    AgreementQuery,
+    ApproveIn,
+    CounterIn,
+    EvaluateIn,
+    EvaluateOut,
+    PaymentIn,
+    PaymentOut,
+    RejectIn,
+)
+from app import money
+from app.errors import ValidationFailed
 from app.services import agreements
 
 bp = Blueprint("agreements", __name__)
@@ -27,6 +39,32 @@ def get_agreement(agreement_id):
 def approve_agreement(agreement_id, data):
     """Approve a waiver above the profile's limit; the agreement becomes active."""
     return agreements.approve(agreements.get_agreement(agreement_id, g.user), g.user, data["note"])
+
+
+@bp.post("/agreements/<id:agreement_id>/reject")
+@endpoint(permission="agreements:approve", body=RejectIn, response=AgreementOut)
+def reject_agreement(agreement_id, data):
+    """Refuse a waiver with a reason; the agent sees the answer on the phone."""
+    return agreements.reject(agreements.get_agreement(agreement_id, g.user), g.user, data["reason"])
+
+
+@bp.post("/agreements/<id:agreement_id>/counter")
+@endpoint(permission="agreements:approve", body=CounterIn, response=AgreementOut)
+def counter_agreement(agreement_id, data):
+    """Answer a waiver with a smaller one within your limit, for the agent to take back to the debtor."""
+    agreement = agreements.get_agreement(agreement_id, g.user)
+    try:
+        waiver = money.to_minor(data["waiver"], agreement.currency)
+    except money.MoneyError as exc:
+        raise ValidationFailed("Amount is not valid.", fields={"waiver": [str(exc)]}) from None
+    return agreements.counter(agreement, g.user, waiver, data["note"])
+
+
+@bp.post("/agreements/evaluate")
+@endpoint(permission="agreements:evaluate", body=EvaluateIn, response=EvaluateOut)
+def evaluate_agreements(data):
+    """Judge agreements kept or broken now, for your own teams (an admin: any or all)."""
+    return agreements.evaluate_for(g.user, data)
 
 
 @bp.post("/payments")

@@ -15,11 +15,13 @@ from api.schemas import (
     DebtorUpdate,
     ImportQuery,
     ImportReport,
+    LedgerOut,
+    RefundIn,
 )
 from app.authz import get_visible
 from app.errors import ValidationFailed
 from app.models import Case, Debtor
-from app.services import cases, importer
+from app.services import cases, importer, ledger
 from app.services import subject_access as subject_access_service
 
 bp = Blueprint("cases", __name__)
@@ -112,3 +114,17 @@ def list_contact_attempts(case_id):
 def record_contact_attempt(case_id, data):
     """Record a call, message or notice made before a visit."""
     return cases.record_contact_attempt(get_visible(Case, case_id, g.user, "case"), data, g.user)
+
+
+@bp.get("/cases/<id:case_id>/ledger")
+@endpoint(permission="ledger:read", response=LedgerOut)
+def get_ledger(case_id):
+    """Every movement of the case's balance, oldest first, with the running balance."""
+    return ledger.case_ledger(case_id, g.user)
+
+
+@bp.post("/cases/<id:case_id>/refunds")
+@endpoint(permission="refunds:approve", body=RefundIn, response=LedgerOut, status=201)
+def refund_credit(case_id, data):
+    """Refund (part of) a credit paid beyond the balance; you are its approver."""
+    return ledger.refund_case(case_id, data, g.user)

@@ -19,7 +19,15 @@ from api.fields import (
     StrictFloat,
 )
 from app import authz, money, pii
-from app.models import CONTACT_CHANNELS, CONTACT_PURPOSES, CONTACT_RESULTS, PLACE_KINDS, ROLES, STAGES
+from app.models import (
+    AGREEMENT_STATUSES,
+    CONTACT_CHANNELS,
+    CONTACT_PURPOSES,
+    CONTACT_RESULTS,
+    PLACE_KINDS,
+    ROLES,
+    STAGES,
+)
 from app.services.field import OUTCOMES as _OUTCOME_CODES, PEOPLE as _PEOPLE
 
 def Code(**kwargs):
@@ -353,6 +361,8 @@ class CaseOut(Schema):
     currency = fields.String()
     principal = fields.Function(_money("principal_minor"))
     outstanding = fields.Function(_money("outstanding_minor"))
+    credit = fields.Function(_money("credit_minor"), metadata={
+        "description": "Paid beyond the balance, held for a refund decision."})
     days_past_due = fields.Integer()
     stage = fields.String()
     priority = fields.Integer()
@@ -776,16 +786,92 @@ class AgreementOut(Schema):
     acknowledgement = fields.Function(lambda a: {"kind": a.acknowledgement_kind, "ref": a.acknowledgement_ref})
     instalments = fields.List(fields.Nested(InstalmentOut))
     approved_at = fields.AwareDateTime(allow_none=True)
+    decision_note = fields.String(allow_none=True, metadata={"description": "A waiver decision's reason or note."})
+    counter_waiver = fields.Function(
+        lambda a: None if a.counter_waiver_minor is None else money.to_decimal_string(a.counter_waiver_minor,
+                                                                                      a.currency),
+        allow_none=True, metadata={"description": "countered: the waiver offered instead."})
     created_at = fields.AwareDateTime()
 
 
 class AgreementQuery(PageQuery):
-    status = fields.String(validate=validate.OneOf(("pending_approval", "active", "kept", "broken", "cancelled")))
+    status = fields.String(validate=validate.OneOf(AGREEMENT_STATUSES))
     case_id = Id(strict=False)
 
 
 class ApproveIn(BaseSchema):
     note = Text(1000, required=True)
+
+
+class RejectIn(BaseSchema):
+    reason = Text(1000, required=True, metadata={"description": "Why, for the agent to read on the phone."})
+
+
+class CounterIn(BaseSchema):
+    waiver = Amount(required=True, metadata={"description": "The waiver the caller offers instead (below the one "
+                                                            "asked, within the caller's approval limit)."})
+    note = Text(1000, required=True)
+
+
+class RefundIn(BaseSchema):
+    amount = Amount(required=True)
+    note = Text(1000, required=True)
+    reference = Text(120, metadata={"description": "The servicing system's reference for the refund, if any."})
+
+
+class LedgerEntryOut(Schema):
+    id = fields.Integer()
+    kind = fields.String(metadata={"description": "principal, payment, allocation, waiver, credit, refund or "
+                                                  "adjustment (allocation and credit are memos: no balance moves)"})
+    amount = fields.Function(lambda e: money.to_decimal_string(e.amount_minor, e.currency))
+    delta = fields.Function(lambda e: money.to_decimal_string(e.delta_minor, e.currency), metadata={
+        "description": "The row's effect on the balance (negative lowers it)."})
+    balance = fields.Function(lambda e: money.to_decimal_string(e.balance_minor, e.currency), metadata={
+        "description": "The running balance after the row; negative: a credit held for the debtor."})
+    currency = fields.String()
+    source = fields.String(metadata={"description": "What made it: payment:REF, agreement:ID, refund, import, …"})
+    payment_id = fields.Integer(allow_none=True)
+    agreement_id = fields.Integer(allow_none=True)
+    instalment_id = fields.Integer(allow_none=True)
+    approved_by_id = fields.Integer(allow_none=True, metadata={"description": "A refund's (or adjustment's) approver."})
+    note = fields.String(allow_none=True)
+    created_at = fields.AwareDateTime()
+
+
+class LedgerTotalsOut(Schema):
+    principal = fields.String()
+    payments = fields.String()
+    allocated = fields.String()
+    waivers = fields.String()
+    credits = fields.String()
+    refunds = fields.String()
+    adjustments = fields.String()
+
+
+class LedgerOut(Schema):
+    case_id = fields.Integer()
+    loan_ref = fields.String()
+    currency = fields.String()
+    outstanding = fields.String()
+    credit = fields.String(metadata={"description": "Paid beyond the balance, held for a refund decision."})
+    balanced = fields.Boolean(metadata={"description": "The rows add up to the case's balance."})
+    totals = fields.Nested(LedgerTotalsOut)
+    entries = fields.List(fields.Nested(LedgerEntryOut))
+
+
+class EvaluateIn(BaseSchema):
+    date = fields.Date(metadata={"description": "The day judged (default: today)."})
+    teams = fields.List(Code(), validate=validate.Length(max=200), metadata={
+        "description": "Only these teams (a supervisor: default and limit, their own)."})
+
+
+class EvaluateOut(Schema):
+    date = fields.Date()
+    teams = fields.List(fields.String())
+    late = fields.Integer()
+    missed = fields.Integer()
+    kept = fields.Integer()
+    broken = fields.Integer()
 
 
 class PaymentIn(BaseSchema):

@@ -52,6 +52,9 @@ PERMISSIONS = {
     "field:act": frozenset({"agent"}),
     "agreements:read": STAFF,
     "agreements:approve": MANAGERS,
+    "agreements:evaluate": MANAGERS,  # a supervisor for their own teams
+    "ledger:read": STAFF,
+    "refunds:approve": MANAGERS,
     "payments:write": frozenset({"admin"}),
     "flags:read": STAFF,
     "flags:review": STAFF,  # an auditor writes nothing but review notes

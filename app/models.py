@@ -57,7 +57,12 @@ PLACE_KINDS = ("workplace", "hospital", "public")
 # prove (offline), possibly moved to that bound ("device_bounded").
 TIME_BASES = ("server", "device_corrected", "device_bounded")
 AGREEMENT_KINDS = ("promise", "instalment")
-AGREEMENT_STATUSES = ("pending_approval", "active", "kept", "broken", "cancelled")
+# rejected / countered: a waiver a supervisor refused, or answered with another waiver for
+# the agent to take back to the debtor (a new agreement is then recorded).
+AGREEMENT_STATUSES = ("pending_approval", "active", "kept", "broken", "cancelled", "rejected", "countered")
+# Movements of a case's balance (app.services.ledger). allocation and credit rows are
+# memos: they say where a payment went and change no balance.
+LEDGER_KINDS = ("principal", "payment", "allocation", "waiver", "credit", "refund", "adjustment")
 INSTALMENT_STATUSES = ("open", "paid", "late", "missed")
 COMPLAINT_STATUSES = ("open", "under_review", "substantiated", "unsubstantiated", "withdrawn")
 FLAG_STATUSES = ("open", "reviewed", "resolved", "dismissed")
@@ -270,6 +275,7 @@ class Case(db.Model):
         CheckConstraint(_in("stage", STAGES), name="stage_known"),
         CheckConstraint("principal_minor >= 0", name="principal_not_negative"),
         CheckConstraint("outstanding_minor >= 0", name="outstanding_not_negative"),
+        CheckConstraint("credit_minor >= 0", name="credit_not_negative"),
         CheckConstraint("days_past_due >= 0", name="dpd_not_negative"),
         CheckConstraint("length(currency) = 3", name="currency_code"),
     )
@@ -281,6 +287,8 @@ class Case(db.Model):
     currency: Mapped[str] = mapped_column(String(3))
     principal_minor: Mapped[int] = mapped_column(BigInteger)
     outstanding_minor: Mapped[int] = mapped_column(BigInteger)
+    # Paid beyond the balance, held for a refund decision (the ledger's credit rows).
+    credit_minor: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     days_past_due: Mapped[int] = mapped_column(Integer)
     stage: Mapped[str] = mapped_column(String(20), default="notice", index=True)
     priority: Mapped[int] = mapped_column(Integer, default=0)
@@ -462,6 +470,10 @@ class RepaymentAgreement(db.Model):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A waiver decision: who decided, why, and a counter-offer's waiver.
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decision_note: Mapped[str | None] = mapped_column(Text)
+    counter_waiver_minor: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     instalments: Mapped[list["Instalment"]] = relationship(
@@ -506,11 +518,59 @@ class Payment(db.Model):
 
 class PaymentAllocation(db.Model):
     __tablename__ = "payment_allocations"
-    __table_args__ = (CheckConstraint("amount_minor > 0", name="amount_positive"),)
+    __table_args__ = (CheckConstraint("amount_minor > 0", name="amount_positive"),
+                      UniqueConstraint("payment_id", "instalment_id", name="uq_payment_allocations_payment_instalment"))
     id: Mapped[int] = mapped_column(primary_key=True)
     payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id"), index=True)
     instalment_id: Mapped[int] = mapped_column(ForeignKey("instalments.id"), index=True)
     amount_minor: Mapped[int] = mapped_column(BigInteger)
+
+
+class LedgerEntry(db.Model):
+    """One movement of a case's balance, in integer minor units, with its source.
+
+    ``delta_minor`` is its effect on the balance (0 for a memo row); ``balance_minor`` the
+    balance after it (negative: a credit held for the debtor). The rows of a case, in id
+    order, add up to its ``outstanding_minor - credit_minor``.
+    """
+
+    __tablename__ = "ledger_entries"
+    __table_args__ = (
+        CheckConstraint(_in("kind", LEDGER_KINDS), name="kind_known"),
+        CheckConstraint("amount_minor > 0", name="amount_positive"),
+        CheckConstraint("delta_minor = 0 OR delta_minor = amount_minor OR delta_minor = -amount_minor",
+                        name="delta_is_the_amount"),
+        CheckConstraint("length(currency) = 3", name="currency_code"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    delta_minor: Mapped[int] = mapped_column(BigInteger)
+    balance_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    source: Mapped[str] = mapped_column(String(80))
+    payment_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id"), index=True)
+    agreement_id: Mapped[int | None] = mapped_column(ForeignKey("repayment_agreements.id"), index=True)
+    instalment_id: Mapped[int | None] = mapped_column(ForeignKey("instalments.id"))
+    approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class UnmatchedPayment(db.Model):
+    """A payment from the servicing system whose loan reference names no case: kept, so the
+    day's reconciliation lists it and a second file with the same reference is not new."""
+
+    __tablename__ = "unmatched_payments"
+    __table_args__ = (CheckConstraint("length(currency) = 3", name="currency_code"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(120), unique=True)
+    loan_ref: Mapped[str] = mapped_column(String(80))
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    paid_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 
 class Complaint(db.Model):

@@ -101,10 +101,22 @@ class _Frequency(_Section):
     min_days_between_visits = fields.Integer(required=True, strict=True, validate=validate.Range(0, 365))
 
 
+class _ApprovalLimits(_Section):
+    supervisor = fields.Integer(required=True, strict=True, validate=validate.Range(0, 100))
+    regional_supervisor = fields.Integer(required=True, strict=True, validate=validate.Range(0, 100))
+    admin = fields.Integer(required=True, strict=True, validate=validate.Range(0, 100))
+
+
 class _Agreements(_Section):
     waiver_limit_percent = fields.Integer(required=True, strict=True, validate=validate.Range(0, 100))
     grace_days = fields.Integer(required=True, strict=True, validate=validate.Range(0, 90))
     broken_returns_to = fields.String(required=True, validate=validate.OneOf(("field_visit", "remote_contact")))
+    # A kept agreement that leaves a balance (it was for less than owed, no waiver covered
+    # the rest): the queue the case goes back to.
+    kept_remainder_returns_to = fields.String(required=True,
+                                              validate=validate.OneOf(("field_visit", "remote_contact")))
+    # Who may approve a waiver, by share of what was owed: {supervisor, regional_supervisor, admin}.
+    approval_limits = fields.Nested(_ApprovalLimits, required=True)
 
 
 class _Travel(_Section):

@@ -65,6 +65,9 @@ REASONS = {
                         "录音时长{seconds}秒，少于要求的{min_seconds}秒。"),
     "waiver_limit": ("A waiver of {percent:.1f}% exceeds the {limit}% limit; a supervisor must approve it.",
                      "减免比例{percent:.1f}%超过{limit}%的上限，需主管审批。"),
+    "waiver_approval_limit": ("A waiver of {percent:.1f}% is above the {limit}% a {tier} may approve; {next} must "
+                              "decide it.",
+                              "减免比例{percent:.1f}%超过{tier}可审批的{limit}%上限，需由{next}审批。"),
     "complaint_received": ("A complaint was received: {category}.", "收到投诉：{category}。"),
     "planned_day": ("This visit is planned for {planned}; it is {today} in the debtor's time zone ({tz}).",
                     "该上门任务计划在{planned}；债务人当地（{tz}）现在是{today}。"),
@@ -479,6 +482,32 @@ def waiver_flag(profile, amount_due_minor, waiver_minor):
     if percent <= limit:
         return None
     return _flag(profile, "waiver_above_limit", "waiver_limit", percent=percent, limit=limit)
+
+
+APPROVAL_TIERS = ("supervisor", "regional_supervisor", "admin")
+
+
+def approval_tier(role, team_scoped):
+    """Which approval limit a user has: a team's supervisor, a region's, or an admin."""
+    if role == "admin":
+        return "admin"
+    if role == "supervisor":
+        return "supervisor" if team_scoped else "regional_supervisor"
+    return None
+
+
+def waiver_approval(profile, tier, owed_minor, waiver_minor):
+    """May someone of this tier approve this waiver? Allowed up to the profile's limit for
+    the tier (as a share of what was owed when the agreement was made)."""
+    limit = profile.agreements["approval_limits"].get(tier, -1) if tier else -1
+    percent = waiver_minor * 100 / owed_minor if owed_minor > 0 else (100 if waiver_minor else 0)
+    if percent <= limit:
+        decision = _allow(profile, "waiver_approval_limit")
+        return Decision(True, decision.rule_id, decision.profile, details={"percent": percent, "limit": limit,
+                                                                          "tier": tier})
+    higher = [t for t in APPROVAL_TIERS if profile.agreements["approval_limits"][t] >= percent]
+    return _deny(profile, "waiver_approval_limit", percent=percent, limit=max(limit, 0), tier=tier or "caller",
+                 next=higher[0].replace("_", " ") if higher else "nobody")
 
 
 def complaint_flag(profile, category):

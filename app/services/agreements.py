@@ -8,16 +8,25 @@ no two differ by more than one fen/cent.
 import calendar
 from datetime import date, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from app import audit, authz, clock, money, policy
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.extensions import db
-from app.models import Case, Instalment, Payment, PaymentAllocation, RepaymentAgreement, Team, VisitTask
+from app.models import (
+    Case,
+    Instalment,
+    LedgerEntry,
+    Payment,
+    PaymentAllocation,
+    RepaymentAgreement,
+    Team,
+    VisitTask,
+)
 from app.policy import rules
-from app.services import conduct
+from app.services import conduct, ledger
 from app.services.common import paginate
 
 FREQUENCIES = ("weekly", "fortnightly", "monthly")
@@ -73,6 +82,7 @@ def create_agreement(case, data, *, visit=None, actor=None, today=None):
                                fields={"agreement": {"currency": [f"the case is in {currency}"]}})
     if total <= 0:
         raise ValidationFailed("The total must be positive.", fields={"agreement": {"total": ["must be positive"]}})
+    case = ledger.lock_case(case.id)  # the waiver moves the balance: judged on the balance as it is
     if total + waiver > case.outstanding_minor:
         raise ValidationFailed("The total and waiver exceed what is owed.",
                                fields={"agreement": {"total": [
@@ -104,20 +114,83 @@ def create_agreement(case, data, *, visit=None, actor=None, today=None):
     if flag is not None:
         conduct.raise_flag(flag, collector_id=visit.collector_id if visit else None,
                            crew_id=visit.crew_id if visit else None, case_id=case.id, visit_id=visit.id if visit else None)
+    elif waiver:
+        _apply_waiver(case, agreement)
     audit.record("agreement.created", agreement, after={
         "kind": agreement.kind, "status": agreement.status, "total_minor": total, "waiver_minor": waiver,
         "instalments": [[d.isoformat(), a] for d, a in parts], "acknowledgement": ack.get("kind")})
     return agreement
 
 
-def approve(agreement, actor, note):
+def _apply_waiver(case, agreement):
+    """An approved (or within-limit) waiver: a ledger row lowering the balance, never below zero."""
+    amount = min(agreement.waiver_minor, case.outstanding_minor)
+    if amount > 0:
+        ledger.post(case, "waiver", amount, f"agreement:{agreement.id}", agreement_id=agreement.id)
+
+
+def _pending(agreement, verb):
     if agreement.status != "pending_approval":
-        raise Conflict(f"The agreement is {agreement.status}; only one pending approval can be approved.")
+        raise Conflict(f"The agreement is {agreement.status}; only one pending approval can be {verb}.",
+                       fields={"status": [f"is {agreement.status}"]})
+
+
+def _decide(agreement, actor, waiver_minor):
+    """The policy's word on whether this caller may approve this waiver (refused by rule id)."""
+    profile = policy.current().for_team(agreement.case.team)
+    tier = rules.approval_tier(actor.role, actor.team_id is not None)
+    return rules.waiver_approval(profile, tier, agreement.owed_minor, waiver_minor)
+
+
+def approve(agreement, actor, note):
+    """Approve a waiver within the caller's limit: the agreement becomes active and the
+    waiver is a ledger row. Above the limit it is refused naming the rule."""
+    _pending(agreement, "approved")
+    decision = _decide(agreement, actor, agreement.waiver_minor).enforce()
+    case = ledger.lock_case(agreement.case_id)
     agreement.status, agreement.approved_by_id = "active", actor.id
     agreement.approved_at = clock.now()
+    agreement.decided_by_id, agreement.decision_note = actor.id, note
+    _apply_waiver(case, agreement)
+    if case.stage != "agreement" and case.stage not in ("resolved", "closed"):
+        case.stage = "agreement"
     db.session.flush()
     audit.record("agreement.approved", agreement, before={"status": "pending_approval"},
-                 after={"status": "active"}, extra={"note": note})
+                 after={"status": "active", "outstanding_minor": case.outstanding_minor},
+                 extra={"note": note, "rule_id": decision.rule_id, "limit_percent": decision.details["limit"],
+                        "waiver_percent": decision.details["percent"], "tier": decision.details["tier"]})
+    return agreement
+
+
+def reject(agreement, actor, reason):
+    """Refuse a waiver, with the reason the agent reads on the phone; the case's balance is as it was."""
+    _pending(agreement, "rejected")
+    decision = _decide(agreement, actor, agreement.waiver_minor)
+    agreement.status, agreement.decided_by_id, agreement.decision_note = "rejected", actor.id, reason
+    agreement.approved_at = None
+    db.session.flush()
+    audit.record("agreement.rejected", agreement, before={"status": "pending_approval"},
+                 after={"status": "rejected"},
+                 extra={"reason": reason, "rule_id": decision.rule_id, "limit_percent": decision.details.get("limit"),
+                        "waiver_percent": decision.details.get("percent")})
+    return agreement
+
+
+def counter(agreement, actor, waiver_minor, note):
+    """Answer a waiver with a smaller one the caller may approve: the agent takes it back to
+    the debtor and records a new agreement; this one is closed as ``countered``."""
+    _pending(agreement, "countered")
+    if waiver_minor >= agreement.waiver_minor:
+        raise ValidationFailed("A counter-offer waives less than was asked.",
+                               fields={"waiver": ["must be below the waiver asked"]})
+    decision = _decide(agreement, actor, waiver_minor).enforce()
+    agreement.status, agreement.decided_by_id, agreement.decision_note = "countered", actor.id, note
+    agreement.counter_waiver_minor = waiver_minor
+    db.session.flush()
+    audit.record("agreement.countered", agreement, before={"status": "pending_approval"},
+                 after={"status": "countered", "counter_waiver_minor": waiver_minor},
+                 extra={"note": note, "rule_id": decision.rule_id, "limit_percent": decision.details["limit"],
+                        "waiver_percent": decision.details["percent"]})
     return agreement
 
 
@@ -149,8 +222,10 @@ def record_payment(data):
     """A payment from the servicing system, idempotent on its reference.
 
     Returns (payment, created). The same reference with the same content answers the
-    stored payment; with different content it is a conflict. The amount is allocated
-    to the oldest open instalment of the case's agreements first.
+    stored payment; with different content it is a conflict. The case row is locked
+    (parallel payments queue on it); the payment is a ledger row, allocated to the oldest
+    open instalment of the case's active agreements first; what no instalment takes stays
+    on the case, and what goes beyond the balance is a credit held for a refund decision.
     """
     existing = db.session.scalars(select(Payment).where(Payment.reference == data["reference"])).one_or_none()
     case = _payment_case(data)
@@ -176,16 +251,24 @@ def record_payment(data):
         existing = db.session.scalars(select(Payment).where(Payment.reference == data["reference"])).one()
         return _same_or_conflict(existing, case, amount, data), False
     savepoint.commit()
+    apply_payment(case, payment)
+    return payment, True
+
+
+def apply_payment(case, payment):
+    """Post a stored payment to its locked case: ledger, allocations, stage, audit."""
+    amount = payment.amount_minor
+    before = {"outstanding_minor": case.outstanding_minor, "credit_minor": case.credit_minor, "stage": case.stage}
+    ledger.post(case, "payment", amount, f"payment:{payment.reference}", payment_id=payment.id)
     allocations = _allocate(case, payment)
-    before = {"outstanding_minor": case.outstanding_minor, "stage": case.stage}
-    case.outstanding_minor = max(case.outstanding_minor - amount, 0)
     if case.outstanding_minor == 0 and case.stage not in ("resolved", "closed"):
         case.stage = "resolved"
     db.session.flush()
     audit.record("payment.recorded", payment, before=before,
-                 after={"outstanding_minor": case.outstanding_minor, "stage": case.stage, "amount_minor": amount,
-                        "reference": payment.reference, "allocations": allocations})
-    return payment, True
+                 after={"outstanding_minor": case.outstanding_minor, "credit_minor": case.credit_minor,
+                        "stage": case.stage, "amount_minor": amount, "reference": payment.reference,
+                        "allocations": allocations})
+    return allocations
 
 
 def _payment_case(data):
@@ -212,7 +295,8 @@ def _same_or_conflict(existing, case, amount, data):
 def _allocate(case, payment):
     instalments = db.session.scalars(
         select(Instalment).join(RepaymentAgreement).where(
-            RepaymentAgreement.case_id == case.id, RepaymentAgreement.status.in_(("active", "pending_approval")),
+            # Not an agreement still pending approval: its payments stay on the case.
+            RepaymentAgreement.case_id == case.id, RepaymentAgreement.status == "active",
             Instalment.status.in_(("open", "late")))
         .order_by(Instalment.due_date, Instalment.agreement_id, Instalment.seq).with_for_update()).all()
     left, allocations = payment.amount_minor, []
@@ -227,26 +311,34 @@ def _allocate(case, payment):
         if instalment.paid_minor == instalment.amount_minor:
             instalment.status = "paid"
         db.session.add(PaymentAllocation(payment_id=payment.id, instalment_id=instalment.id, amount_minor=portion))
+        ledger.memo(case, "allocation", portion, f"payment:{payment.reference}", payment_id=payment.id,
+                    agreement_id=instalment.agreement_id, instalment_id=instalment.id)
         allocations.append([instalment.id, portion])
     return allocations
 
 
 # ---------------------------------------------------------------- daily evaluation
 
-def evaluate(on_date):
-    """Mark instalments late or missed and agreements kept or broken, as of ``on_date``.
+def evaluate(on_date, team_ids=None):
+    """Mark instalments late or missed and agreements kept or broken, as of ``on_date``
+    (for the given teams only, when named).
 
     An instalment unpaid after its due date is ``late``; after the profile's grace days
-    it is ``missed`` and its agreement ``broken``: the case goes back for a visit (or
-    to remote contact, per the profile). An agreement whose instalments are all paid
-    is ``kept`` and its case resolved. Running it twice for a day changes nothing more.
+    it is ``missed`` and its agreement ``broken``: its waiver is withdrawn (a ledger
+    adjustment) and the case goes back for a visit (or to remote contact, per the
+    profile). An agreement whose instalments are all paid is ``kept``: the case is
+    resolved only when nothing is left owing after approved waivers; otherwise it goes
+    to the queue the profile names for a remainder. Running it twice for a day changes
+    nothing more.
     """
     counts = {"late": 0, "missed": 0, "kept": 0, "broken": 0}
-    agreements = db.session.scalars(
-        select(RepaymentAgreement).options(
-            selectinload(RepaymentAgreement.instalments),
-            selectinload(RepaymentAgreement.case).selectinload(Case.team).selectinload(Team.region))
-        .where(RepaymentAgreement.status == "active").order_by(RepaymentAgreement.id)).all()
+    stmt = (select(RepaymentAgreement).options(
+        selectinload(RepaymentAgreement.instalments),
+        selectinload(RepaymentAgreement.case).selectinload(Case.team).selectinload(Team.region))
+        .where(RepaymentAgreement.status == "active").order_by(RepaymentAgreement.id))
+    if team_ids is not None:
+        stmt = stmt.join(Case, Case.id == RepaymentAgreement.case_id).where(Case.team_id.in_(team_ids))
+    agreements = db.session.scalars(stmt).all()
     engine = policy.current()
     for agreement in agreements:
         case = agreement.case
@@ -266,20 +358,54 @@ def evaluate(on_date):
                 counts["late"] += 1
         before = {"status": agreement.status, "stage": case.stage}
         if broken:
+            case = ledger.lock_case(case.id)
             agreement.status = "broken"
-            case.stage = profile.agreements["broken_returns_to"]
+            _withdraw_waiver(case, agreement)
+            if case.stage not in ("resolved", "closed"):
+                case.stage = profile.agreements["broken_returns_to"]
             counts["broken"] += 1
         elif all(i.status == "paid" for i in agreement.instalments):
+            case = ledger.lock_case(case.id)
             agreement.status = "kept"
-            case.stage = "resolved"
+            if case.outstanding_minor == 0 and case.stage != "closed":
+                case.stage = "resolved"
+            elif case.stage not in ("resolved", "closed"):
+                case.stage = profile.agreements["kept_remainder_returns_to"]
             counts["kept"] += 1
         if agreement.status != before["status"]:
             db.session.flush()
             audit.record(f"agreement.{agreement.status}", agreement, before=before,
-                         after={"status": agreement.status, "stage": case.stage},
+                         after={"status": agreement.status, "stage": case.stage,
+                                "outstanding_minor": case.outstanding_minor},
                          extra={"evaluated_on": on_date.isoformat()})
     db.session.flush()
     return counts
+
+
+def evaluate_for(user, data):
+    """The evaluation run by a supervisor (their teams, or some of them) or an admin (any)."""
+    visible = authz.visible_team_ids(user)
+    if data.get("teams"):
+        teams = [authz.writable_team(user, code, "teams") for code in data["teams"]]
+    elif visible is not None:
+        teams = db.session.scalars(select(Team).where(Team.id.in_(visible)).order_by(Team.code)).all()
+    else:
+        teams = None
+    day = data.get("date") or clock.now().date()
+    counts = evaluate(day, team_ids=None if teams is None else [t.id for t in teams])
+    audit.record("agreements.evaluated", entity_type="agreements", entity_id=None,
+                 extra={"date": day.isoformat(), "teams": None if teams is None else [t.code for t in teams],
+                        **counts})
+    return {"date": day, "teams": [] if teams is None else [t.code for t in teams], **counts}
+
+
+def _withdraw_waiver(case, agreement):
+    """A broken agreement's waiver no longer holds: what it took off the balance is owed again."""
+    waived = db.session.scalar(select(func.coalesce(func.sum(LedgerEntry.amount_minor), 0)).where(
+        LedgerEntry.agreement_id == agreement.id, LedgerEntry.kind == "waiver"))
+    if waived:
+        ledger.post(case, "adjustment", waived, f"agreement:{agreement.id}", delta=waived, agreement_id=agreement.id,
+                    note="waiver withdrawn: the agreement was broken")
 
 
 def cancel_future_visits(debtor_id, after_date, reason):

@@ -7,7 +7,7 @@ from app import audit, authz, clock, crypto, geo, money
 from app.errors import Conflict, ValidationFailed
 from app.extensions import db
 from app.models import Case, ContactAttempt, Debtor
-from app.services import door
+from app.services import door, ledger
 from app.services.common import apply, paginate, snapshot, unique_or_fail
 from app.services.org import check_timezone
 
@@ -85,25 +85,37 @@ def create_case(data, actor):
         currency=currency, principal_minor=principal, outstanding_minor=outstanding,
         days_past_due=data["days_past_due"], stage=data.get("stage", "notice"), priority=data.get("priority", 0),
     )
+    if case.stage == "resolved" and outstanding > 0:
+        raise ValidationFailed("A case that still owes money is not resolved.",
+                               fields={"stage": ["resolved needs nothing outstanding"]})
     db.session.add(case)
     db.session.flush()
+    ledger.open_case(case)
     audit.record("case.created", case, after=snapshot(case, CASE_FIELDS))
     return case
 
 
 def update_case(case, data, actor):
+    amounts = {key: minor_amount(data, key, case.currency) for key in ("outstanding", "principal") if key in data}
+    if "outstanding" in amounts or data.get("stage") == "resolved":
+        case = ledger.lock_case(case.id)  # the balance moves (or is judged): no payment in between
     before = snapshot(case, CASE_FIELDS)
+    if "outstanding" in amounts:
+        # A correction of what is owed is a ledger adjustment by this user.
+        ledger.adjust_to(case, amounts["outstanding"], "case.updated", note="outstanding corrected", actor=actor)
+    if "principal" in amounts:
+        case.principal_minor = amounts["principal"]  # the loan's original principal: no balance moves
     if "stage" in data and data["stage"] != case.stage:
         if data["stage"] not in TRANSITIONS[case.stage]:
             raise Conflict(f"A case cannot move from {case.stage} to {data['stage']}.",
                            fields={"stage": [f"not reachable from {case.stage}"]})
+        if data["stage"] == "resolved" and case.outstanding_minor > 0:
+            raise Conflict("A case that still owes money is not resolved; record the payment, a waiver or an "
+                           "adjustment first.", fields={"stage": ["resolved needs nothing outstanding"]})
         case.stage = data["stage"]
     if "team" in data:
         team = authz.writable_team(actor, data["team"])
         case.team_id = team.id
-    for key in ("outstanding", "principal"):
-        if key in data:
-            setattr(case, f"{key}_minor", minor_amount(data, key, case.currency))
     apply(case, data, ("product", "days_past_due", "priority"))
     db.session.flush()
     audit.record("case.updated", case, before=before, after=snapshot(case, CASE_FIELDS))

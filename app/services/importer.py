@@ -27,6 +27,7 @@ from app import audit, authz, clock, crypto, geo, money
 from app.errors import ValidationFailed
 from app.extensions import db
 from app.models import STAGES, Case, Debtor, Team
+from app.services import ledger
 from app.services.org import check_timezone
 
 REQUIRED = ("loan_ref", "product", "currency", "principal", "outstanding", "days_past_due",
@@ -330,6 +331,7 @@ def _write_creates(creates, report):
             "created_at": now, "updated_at": now,
         })
     db.session.execute(insert(Case), case_rows)
+    ledger.open_imported(case_rows)
     for case in case_rows:
         audit.record("case.imported", entity_type="cases", entity_id=case["id"],
                          after={k: case[k] for k in ("loan_ref", "debtor_id", "team_id", "product", "currency",
@@ -345,5 +347,9 @@ def _write_updates(updates, report):
     for case, changed in updates:
         audit.record("case.updated_by_import", entity_type="cases", entity_id=case.id,
                      before={k: getattr(case, k) for k in changed}, after=changed)
-    db.session.execute(update(Case), [{"id": case.id, **changed, "updated_at": now} for case, changed in updates])
+    for case, changed in updates:
+        if "outstanding_minor" in changed:  # the balance moves by a ledger row, not by this update
+            ledger.adjust_imported(case, changed["outstanding_minor"])
+    db.session.execute(update(Case), [{"id": case.id, **{k: v for k, v in changed.items() if k != "outstanding_minor"},
+                                       "updated_at": now} for case, changed in updates])
     report.updated = len(updates)

@@ -62,8 +62,9 @@ def world(make):
     agreements = {}
     for name, case in (("a", case_a), ("b", case_b)):
         agreements[name] = make._save(RepaymentAgreement(
-            case_id=case.id, kind="promise", status="pending_approval", currency="CNY", total_minor=1000,
-            waiver_minor=0, owed_minor=1000))
+            case_id=case.id, kind="promise", status="pending_approval", currency="CNY", total_minor=900,
+            waiver_minor=100, owed_minor=1000))
+    credit_case = make.case(team=team_a, stage="resolved", outstanding_minor=0, credit_minor=5000)
     flags = {name: make._save(ConductFlag(kind="off_geofence", rule_id="cn.off_geofence", profile_version="cn@2026.1",
                                           collector_id=c.id, case_id=case.id, details={}))
              for name, c, case in (("a", collector, case_a), ("b", collector_b, case_b))}
@@ -83,7 +84,7 @@ def world(make):
             "crew_task": crew_task.id, "other_task": other_task.id, "day": day.isoformat(),
             "in_visit": in_visit.id, "visit": visit.id, "agreement_a": agreements["a"].id,
             "agreement_b": agreements["b"].id, "flag_a": flags["a"].id, "flag_b": flags["b"].id,
-            "complaint": complaint.id, "loan_a": case_a.loan_ref, "job": job.id,
+            "complaint": complaint.id, "loan_a": case_a.loan_ref, "job": job.id, "credit_case": credit_case.id,
         },
     }
 
@@ -228,6 +229,23 @@ MATRIX = [
      lambda role: {"note": "ok"}, UPDATE_MANAGERS),
     ("api.agreements.approve_agreement", "POST", "/api/v1/agreements/{agreement_b}/approve",
      lambda role: {"note": "ok"}, UPDATE_OTHER_TEAM),
+    ("api.agreements.reject_agreement", "POST", "/api/v1/agreements/{agreement_a}/reject",
+     lambda role: {"reason": "no evidence"}, UPDATE_MANAGERS),
+    ("api.agreements.reject_agreement", "POST", "/api/v1/agreements/{agreement_b}/reject",
+     lambda role: {"reason": "no evidence"}, UPDATE_OTHER_TEAM),
+    ("api.agreements.counter_agreement", "POST", "/api/v1/agreements/{agreement_a}/counter",
+     lambda role: {"waiver": "0.50", "note": "half"}, UPDATE_MANAGERS),
+    ("api.agreements.counter_agreement", "POST", "/api/v1/agreements/{agreement_b}/counter",
+     lambda role: {"waiver": "0.50", "note": "half"}, UPDATE_OTHER_TEAM),
+    ("api.agreements.evaluate_agreements", "POST", "/api/v1/agreements/evaluate", lambda role: {}, UPDATE_MANAGERS),
+    ("api.agreements.evaluate_agreements", "POST", "/api/v1/agreements/evaluate", lambda role: {"teams": ["TEAM-B"]},
+     UPDATE_MANAGERS | {"supervisor": 422}),
+    ("api.cases.get_ledger", "GET", "/api/v1/cases/{case_a}/ledger", None, READ_STAFF),
+    ("api.cases.get_ledger", "GET", "/api/v1/cases/{case_b}/ledger", None, READ_OTHER_TEAM),
+    ("api.cases.refund_credit", "POST", "/api/v1/cases/{credit_case}/refunds",
+     lambda role: {"amount": "10.00", "note": "to the card"}, WRITE_MANAGERS),
+    ("api.cases.refund_credit", "POST", "/api/v1/cases/{case_b}/refunds",
+     lambda role: {"amount": "10.00", "note": "to the card"}, WRITE_MANAGERS | {"supervisor": 404, "admin": 422}),
     ("api.agreements.record_payment", "POST", "/api/v1/payments", _payment, ADMIN_CREATES),
     ("api.conduct.list_flags", "GET", "/api/v1/conduct/flags", None, READ_STAFF),
     ("api.conduct.get_flag", "GET", "/api/v1/conduct/flags/{flag_a}", None, READ_STAFF),
