@@ -18,6 +18,7 @@ from app.errors import Conflict, NotFound, ValidationFailed
 from app.extensions import db
 from app.models import Case, LedgerEntry, Team
 
+REOPENED_TO = "remote_contact"
 SIGNS = {"principal": 1, "payment": -1, "waiver": -1, "refund": 1, "allocation": 0, "credit": 0}
 
 
@@ -84,6 +85,9 @@ def post(case, kind, amount, source, *, delta=None, **links):
     after = before + delta
     row = _row(case, kind, amount, delta, after, source, **links)
     case.outstanding_minor, case.credit_minor = max(after, 0), max(-after, 0)
+    if case.stage == "resolved" and case.outstanding_minor > 0:
+        # Owing again (a correction, a waiver withdrawn): resolved no longer holds.
+        case.stage = REOPENED_TO
     new_credit = max(-after, 0) - max(-before, 0)
     if kind == "payment" and new_credit > 0:
         _row(case, "credit", new_credit, 0, after, source, payment_id=links.get("payment_id"),
