@@ -7,6 +7,8 @@ Revises: 0007
 Create Date: 2026-12-01 00:50:00
 
 """
+from contextlib import contextmanager
+
 from alembic import op
 import sqlalchemy as sa
 
@@ -21,7 +23,37 @@ OLD_STATUSES = "status IN ('pending_approval', 'active', 'kept', 'broken', 'canc
 NEW_STATUSES = "status IN ('pending_approval', 'active', 'kept', 'broken', 'cancelled', 'rejected', 'countered')"
 
 
+@contextmanager
+def _sqlite_rebuilds():
+    """SQLite changes a table's constraints by rebuilding it (copy, drop, rename); with
+    foreign keys enforced, dropping a table other rows point at fails. Enforcement can
+    only be switched outside a transaction: the work so far is committed, the rebuilds run
+    with it off, every foreign key is checked, and it is switched back on. (PostgreSQL
+    alters in place.)"""
+    bind = op.get_bind()
+    if bind.dialect.name != "sqlite":
+        yield
+        return
+    bind.exec_driver_sql("COMMIT")
+    bind.exec_driver_sql("PRAGMA foreign_keys = OFF")
+    bind.exec_driver_sql("BEGIN")
+    yield
+    broken = bind.exec_driver_sql("PRAGMA foreign_key_check").all()
+    if broken:
+        raise RuntimeError(f"foreign keys broken by the rebuild: {broken[:5]}")
+    bind.exec_driver_sql("COMMIT")
+    bind.exec_driver_sql("PRAGMA foreign_keys = ON")
+    bind.exec_driver_sql("BEGIN")
+
+
 def upgrade():
+    with _sqlite_rebuilds():
+        _alter_for_money()
+    _create_tables()
+    backfill(op.get_bind())
+
+
+def _alter_for_money():
     with op.batch_alter_table('cases', schema=None) as batch_op:
         batch_op.add_column(sa.Column('credit_minor', sa.BigInteger(), nullable=False, server_default='0'))
         batch_op.create_check_constraint(batch_op.f('ck_cases_credit_not_negative'), 'credit_minor >= 0')
@@ -38,6 +70,8 @@ def upgrade():
     with op.batch_alter_table('payment_allocations', schema=None) as batch_op:
         batch_op.create_unique_constraint('uq_payment_allocations_payment_instalment', ['payment_id', 'instalment_id'])
 
+
+def _create_tables():
     op.create_table(
         'ledger_entries',
         sa.Column('id', sa.Integer(), nullable=False),
@@ -90,8 +124,6 @@ def upgrade():
     )
     with op.batch_alter_table('unmatched_payments', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_unmatched_payments_received_at'), ['received_at'], unique=False)
-
-    backfill(op.get_bind())
 
 
 def backfill(connection):
@@ -158,10 +190,15 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_ledger_entries_agreement_id'))
     op.drop_table('ledger_entries')
 
+    with _sqlite_rebuilds():
+        _undo_alterations()
+
+
+def _undo_alterations():
     with op.batch_alter_table('payment_allocations', schema=None) as batch_op:
         batch_op.drop_constraint('uq_payment_allocations_payment_instalment', type_='unique')
 
-    # Decisions the old schema cannot hold go back to what they were before one was made.
+    # A decision the old schema cannot name is kept as cancelled (what was decided stays in the audit log).
     op.execute("UPDATE repayment_agreements SET status = 'cancelled' WHERE status IN ('rejected', 'countered')")
     with op.batch_alter_table('repayment_agreements', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('ck_repayment_agreements_status_known'), type_='check')
