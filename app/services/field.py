@@ -121,7 +121,8 @@ def _iso(moment):
 def _histories(cases, exclude_task_ids):
     """Last contacts, last visit outcome and active agreement of each case, in a few queries."""
     ids = [c.id for c in cases]
-    out = {cid: {"last_contacts": [], "last_visit": None, "active_agreement": None} for cid in ids}
+    out = {cid: {"last_contacts": [], "last_visit": None, "active_agreement": None, "waiver_answer": None}
+           for cid in ids}
     if not ids:
         return out
     for attempt in db.session.scalars(select(ContactAttempt).where(ContactAttempt.case_id.in_(ids))
@@ -147,6 +148,18 @@ def _histories(cases, exclude_task_ids):
             "next_due": None if next_due is None else {
                 "date": next_due.due_date.isoformat(),
                 "amount": money.to_decimal_string(next_due.amount_minor - next_due.paid_minor, agreement.currency)}}
+    # A supervisor's answer to a waiver (refused, or another one offered), unless a later
+    # agreement has been made since: the agent reads it on the phone.
+    latest = {}
+    for agreement in db.session.scalars(select(RepaymentAgreement).where(RepaymentAgreement.case_id.in_(ids))
+                                        .order_by(RepaymentAgreement.id)):
+        latest[agreement.case_id] = agreement
+    for case_id, agreement in latest.items():
+        if agreement.status in ("rejected", "countered"):
+            out[case_id]["waiver_answer"] = {
+                "agreement_id": agreement.id, "status": agreement.status, "note": agreement.decision_note,
+                "counter_waiver": None if agreement.counter_waiver_minor is None
+                else money.to_decimal_string(agreement.counter_waiver_minor, agreement.currency)}
     return out
 
 

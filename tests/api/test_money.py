@@ -317,3 +317,33 @@ def test_a_supervisor_evaluates_their_own_teams_agreements_only(app, db, client,
         assert db.session.get(RepaymentAgreement, theirs.id).status == "active"
     refused = client.post("/api/v1/agreements/evaluate", headers=sup, json={"teams": ["SH-B"]})
     assert refused.status_code == 422 and "teams" in refused.json["error"]["fields"]
+
+
+# ---------------------------------------------------------------- the phone hears the answer
+
+def _ask_waiver(client, day, waiver="3000.00", total="5000.00"):
+    from tests.api.test_field import ACK, PROMISE_DAY, check_in, visit
+
+    check_in(client, day, day.tasks[0])
+    response = visit(client, day, day.tasks[0], {"outcome": "promise_to_pay", "person_met": "debtor", "agreement": {
+        "kind": "promise", "total": total, "waiver": waiver, "due_date": PROMISE_DAY, "acknowledgement": ACK}})
+    assert response.json["agreement"]["status"] == "pending_approval"
+    return response.json["agreement"]["id"]
+
+
+def test_the_agent_reads_a_refused_waiver_and_its_reason_on_the_route(client, day):
+    agreement_id = _ask_waiver(client, day)
+    client.post(f"/api/v1/agreements/{agreement_id}/reject", headers=day.sup, json={"reason": "no payslips"})
+    stop = client.get(f"/api/v1/agent/route?date={day.date.isoformat()}", headers=day.headers).json["stops"][0]
+    assert stop["history"]["waiver_answer"] == {"agreement_id": agreement_id, "status": "rejected",
+                                                "note": "no payslips", "counter_waiver": None}
+
+
+def test_the_agent_reads_a_counter_offer_on_the_route(client, day):
+    agreement_id = _ask_waiver(client, day)
+    client.post(f"/api/v1/agreements/{agreement_id}/counter", headers=day.sup,
+                json={"waiver": "1500.00", "note": "half of it"})
+    route = client.get(f"/api/v1/agent/route?date={day.date.isoformat()}", headers=day.headers).json
+    answer = route["stops"][0]["history"]["waiver_answer"]
+    assert (answer["status"], answer["counter_waiver"], answer["note"]) == ("countered", "1500.00", "half of it")
+    assert route["currency_digits"] == {"CNY": 2}

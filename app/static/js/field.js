@@ -111,6 +111,8 @@
       ch_in_person: "in person", res_reached: "reached", res_no_answer: "no answer", res_voicemail: "voicemail",
       res_wrong_number: "wrong number", res_refused: "refused", res_delivered: "delivered", res_failed: "failed",
       agreement_status_active: "active", agreement_status_pending_approval: "awaiting approval",
+      waiver_rejected: "Waiver refused by the supervisor: {note}",
+      waiver_countered: "The supervisor offers a waiver of {amount} instead: {note}. Agree it anew with the debtor.",
     },
     zh: {
       app_title: "外访", back: "返回", signin_title: "登录", username: "用户名", password: "密码", signin: "登录",
@@ -188,6 +190,8 @@
       ch_in_person: "当面", res_reached: "已接通", res_no_answer: "无人接听", res_voicemail: "语音信箱",
       res_wrong_number: "号码错误", res_refused: "拒绝", res_delivered: "已送达", res_failed: "失败",
       agreement_status_active: "有效", agreement_status_pending_approval: "待审批",
+      waiver_rejected: "主管未批准减免：{note}",
+      waiver_countered: "主管提出改为减免{amount}：{note}。请与债务人重新约定。",
     },
   });
 
@@ -496,6 +500,13 @@
         stop.debtor.availability && stop.debtor.availability.length ? [h("dt", null, t("availability")),
           h("dd", null, stop.debtor.availability.map((w) => `${w.days ? `${w.days.map(weekday).join(" ")} ` : ""}${w.start}–${w.end}`).join("; "))] : null)));
 
+    const answer = history.waiver_answer;
+    if (answer) {
+      // The supervisor's word on a waiver asked at this door: shown where the agent cannot miss it.
+      view.append(h("p", { class: "card warn", id: "waiver-answer" }, answer.status === "countered"
+        ? t("waiver_countered", { amount: i18n.money(answer.counter_waiver, stop.case.currency), note: answer.note })
+        : t("waiver_rejected", { note: answer.note })));
+    }
     view.append(h("details", { class: "card history" }, h("summary", null, t("history")),
       h("dl", { class: "facts" },
         h("dt", null, t("last_contacts")), h("dd", null, (history.last_contacts || []).length
