@@ -3,10 +3,11 @@ from flask import Blueprint
 
 
 def create_blueprint():
-    from api import agreements, auth, cases, collectors, conduct, dispatch, field, jobs, openapi, org, users
+    from api import agreements, auth, cases, collectors, conduct, dispatch, field, jobs, money, openapi, org, users
 
     bp = Blueprint("api", __name__, url_prefix="/api/v1")
-    for module in (auth, users, org, collectors, cases, dispatch, field, agreements, conduct, jobs, openapi):
+    for module in (auth, users, org, collectors, cases, dispatch, field, agreements, money, conduct, jobs,
+                   openapi):
         bp.register_blueprint(module.bp)
     from api import audit
 

@@ -180,7 +180,9 @@ def endpoint(*, permission, body=None, query=None, response=None, status=200, pa
                 _device_contact(user, device == "required")
             if query is not None:
                 kwargs["args"] = load(query(), request.args.to_dict(flat=True))
-            if body is not None:
+            if body is not None and raw_body is not None and not request.is_json:
+                kwargs["data"] = None  # the file in ``raw_body``'s media type: the view reads it
+            elif body is not None:
                 kwargs["data"] = load(body(), _json_body(), partial=partial)
             result = view(**kwargs)
             answered = status

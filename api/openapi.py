@@ -84,6 +84,8 @@ def _operation(meta, params, endpoint, method):
             op["parameters"].extend(_device_headers(meta["device"] == "required"))
     if meta["body"]:
         op["requestBody"] = {"required": True, "content": {"application/json": {"schema": meta["body"]}}}
+        if meta["raw_body"]:  # a JSON body or a file (e.g. a payment batch as JSON or CSV)
+            op["requestBody"]["content"][meta["raw_body"]] = {"schema": {"type": "string"}}
     elif meta["raw_body"]:
         op["requestBody"] = {"required": True, "content": {meta["raw_body"]: {"schema": {"type": "string"}}}}
     if meta["response"]:

@@ -55,6 +55,7 @@ PERMISSIONS = {
     "agreements:evaluate": MANAGERS,  # a supervisor for their own teams
     "ledger:read": STAFF,
     "refunds:approve": MANAGERS,
+    "reports:reconciliation": STAFF,  # a supervisor: their own teams
     "payments:write": frozenset({"admin"}),
     "flags:read": STAFF,
     "flags:review": STAFF,  # an auditor writes nothing but review notes

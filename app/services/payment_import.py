@@ -1,0 +1,282 @@
+"""Payment files from the servicing system: many payments in one request, CSV or JSON.
+
+Semantics (README, "Payment files"):
+
+* Each row is read by the same schema and money rule as ``POST /payments``
+  (``load_row``, given by the API edge), so a file and a request are judged alike.
+* Idempotent by reference: a reference already stored with the same case, amount and
+  currency is a ``duplicate`` (nothing written); with other details it is a ``conflict``
+  (a problem). The same reference twice in one file is judged the same way.
+* A loan reference that names no case is ``unmatched``: kept (``unmatched_payments``),
+  listed in the day's reconciliation, never posted to a case.
+* ``all_or_nothing`` (default): any problem and nothing is written. ``valid_rows``: the
+  good rows are written, the others reported.
+* Every payment is posted as ``POST /payments`` posts it (ledger row, allocations to the
+  oldest open instalment of active agreements, a credit beyond the balance, the case
+  resolved at zero, an audit event), in bulk: the cases are locked in id order, their
+  ledgers read once, and rows written with bulk statements.
+"""
+import csv
+import io
+
+from sqlalchemy import func, insert, select, update
+
+from app import audit, clock, money
+from app.errors import ValidationFailed
+from app.extensions import db
+from app.models import (
+    Case,
+    Instalment,
+    LedgerEntry,
+    Payment,
+    PaymentAllocation,
+    RepaymentAgreement,
+    UnmatchedPayment,
+)
+from app.services.importer import _allocate_ids, _chunks
+from app.services.ledger import LedgerMismatch
+
+COLUMNS = ("reference", "loan_ref", "amount", "currency", "paid_at")
+MAX_ROWS = 100_000
+
+
+class Report:
+    def __init__(self, mode, dry_run):
+        self.mode, self.dry_run, self.committed = mode, dry_run, False
+        self.rows = self.created = self.duplicate = self.unmatched = self.rejected = 0
+        self.problems, self.results = [], []
+
+    def problem(self, row, column, message):
+        self.problems.append({"row": row, "column": column, "message": message})
+
+
+def rows_from_csv(content):
+    """(line, {column: text}) of a CSV file whose header names ``COLUMNS``."""
+    try:
+        text = content.decode("utf-8-sig") if isinstance(content, bytes) else content
+    except UnicodeDecodeError as exc:
+        raise ValidationFailed("The file is not UTF-8 text.", fields={"file": [f"not UTF-8 at byte {exc.start}"]}) \
+            from None
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    header = [name.strip() for name in reader.fieldnames or []]
+    missing = [c for c in COLUMNS if c not in header]
+    if missing:
+        raise ValidationFailed("Required columns are missing.", fields={"file": [f"missing column: {c}" for c in missing]})
+    reader.fieldnames = header
+    for line, raw in enumerate(reader, start=2):
+        if None in raw:
+            yield line, None
+            continue
+        yield line, {k: v.strip() for k, v in raw.items() if k in COLUMNS and v is not None and v.strip() != ""}
+
+
+def import_payments(rows, load_row, actor, *, mode="all_or_nothing", dry_run=False):
+    """``rows``: (row number, raw values or None); ``load_row(values)`` → the loaded payment or
+    raises ValidationFailed naming its fields."""
+    report = Report(mode, dry_run)
+    loaded = []
+    for line, values in rows:
+        report.rows += 1
+        if report.rows > MAX_ROWS:
+            raise ValidationFailed(f"At most {MAX_ROWS} payments per file.", fields={"file": ["too many rows"]})
+        if not isinstance(values, dict):
+            report.problem(line, None, "not a payment (a CSV line with more fields than the header, or a JSON "
+                                       "element that is not an object)")
+            continue
+        try:
+            data = load_row(values)
+        except ValidationFailed as exc:
+            for column, messages in exc.fields.items():
+                for message in messages if isinstance(messages, list) else [str(messages)]:
+                    report.problem(line, column, message)
+            continue
+        loaded.append((line, data))
+
+    cases = _cases({d["loan_ref"] for _, d in loaded if d.get("loan_ref")}, {d["case_id"] for _, d in loaded
+                                                                             if d.get("case_id")})
+    stored = _stored_references({d["reference"] for _, d in loaded})
+    seen, plan = {}, []
+    for line, data in loaded:
+        case = cases["by_ref"].get(data["loan_ref"]) if data.get("loan_ref") else cases["by_id"].get(data["case_id"])
+        currency = case["currency"] if case else data["currency"]
+        try:
+            amount = money.to_minor(data["amount"], currency)
+        except money.MoneyError as exc:
+            report.problem(line, "amount", str(exc))
+            continue
+        if amount <= 0:
+            report.problem(line, "amount", "must be positive")
+            continue
+        if case is not None and data["currency"] != case["currency"]:
+            report.problem(line, "currency", f"the case is in {case['currency']}")
+            continue
+        key = (case["id"] if case else None, data.get("loan_ref"), amount, data["currency"])
+        previous = stored.get(data["reference"]) or seen.get(data["reference"])
+        if previous is not None:
+            if previous != key:
+                report.problem(line, "reference", "already recorded with other details")
+            else:
+                report.duplicate += 1
+                report.results.append({"row": line, "reference": data["reference"], "status": "duplicate"})
+            continue
+        seen[data["reference"]] = key
+        plan.append((line, data, case, amount))
+
+    report.problems.sort(key=lambda p: (p["row"], p["column"] or ""))
+    report.rejected = len({p["row"] for p in report.problems})
+    if (report.problems and mode == "all_or_nothing") or dry_run:
+        report.created = sum(1 for _, _, case, _ in plan if case)
+        report.unmatched = sum(1 for _, _, case, _ in plan if not case)
+        if report.problems and mode == "all_or_nothing":
+            report.created = report.unmatched = 0
+        return report
+    _write(plan, report)
+    audit.record("payments.imported", entity_type="import", entity_id=None, actor=actor,
+                 extra={"rows": report.rows, "created": report.created, "duplicate": report.duplicate,
+                        "unmatched": report.unmatched, "rejected": report.rejected, "mode": mode})
+    report.committed = True
+    report.results.sort(key=lambda r: r["row"])
+    return report
+
+
+def _cases(loan_refs, case_ids):
+    """The named cases (id, loan_ref, currency), looked up in chunks."""
+    by_ref, by_id = {}, {}
+    columns = (Case.id, Case.loan_ref, Case.currency)
+    for chunk in _chunks(loan_refs):
+        for row in db.session.execute(select(*columns).where(Case.loan_ref.in_(chunk))):
+            by_ref[row.loan_ref] = by_id[row.id] = row._asdict()
+    for chunk in _chunks(case_ids - set(by_id)):
+        for row in db.session.execute(select(*columns).where(Case.id.in_(chunk))):
+            by_ref[row.loan_ref] = by_id[row.id] = row._asdict()
+    return {"by_ref": by_ref, "by_id": by_id}
+
+
+def _stored_references(references):
+    """{reference: (case id, loan ref, amount, currency)} of payments already stored."""
+    stored = {}
+    for chunk in _chunks(references):
+        for row in db.session.execute(select(Payment.reference, Payment.case_id, Case.loan_ref, Payment.amount_minor,
+                                             Payment.currency).join(Case, Case.id == Payment.case_id)
+                                      .where(Payment.reference.in_(chunk))):
+            stored[row.reference] = (row.case_id, row.loan_ref, row.amount_minor, row.currency)
+        for row in db.session.execute(select(UnmatchedPayment).where(UnmatchedPayment.reference.in_(chunk))):
+            item = row[0]
+            stored[item.reference] = (None, item.loan_ref, item.amount_minor, item.currency)
+    return stored
+
+
+def _write(plan, report):
+    now = clock.now()
+    case_ids = sorted({case["id"] for _, _, case, _ in plan if case})
+    # Locked in id order (two files touching the same cases queue rather than deadlock),
+    # read fresh under the lock.
+    state = {}
+    for chunk in _chunks(case_ids):
+        for row in db.session.execute(select(Case.id, Case.currency, Case.outstanding_minor, Case.credit_minor,
+                                             Case.stage).where(Case.id.in_(chunk)).order_by(Case.id)
+                                      .with_for_update(of=Case)):
+            state[row.id] = {"currency": row.currency, "outstanding": row.outstanding_minor, "credit": row.credit_minor,
+                             "stage": row.stage, "changed": False}
+    last = {}
+    for chunk in _chunks(case_ids):
+        latest = (select(func.max(LedgerEntry.id)).where(LedgerEntry.case_id.in_(chunk))
+                  .group_by(LedgerEntry.case_id))
+        for case_id, balance in db.session.execute(select(LedgerEntry.case_id, LedgerEntry.balance_minor)
+                                                   .where(LedgerEntry.id.in_(latest))):
+            last[case_id] = balance
+    open_parts = {}
+    for chunk in _chunks(case_ids):
+        for part, case_id in db.session.execute(
+                select(Instalment, RepaymentAgreement.case_id).join(RepaymentAgreement)
+                .where(RepaymentAgreement.case_id.in_(chunk), RepaymentAgreement.status == "active",
+                       Instalment.status.in_(("open", "late")))
+                .order_by(Instalment.due_date, Instalment.agreement_id, Instalment.seq)):
+            open_parts.setdefault(case_id, []).append(part)
+
+    payments = [(line, data, case, amount) for line, data, case, amount in plan if case]
+    unmatched = [(line, data, amount) for line, data, case, amount in plan if not case]
+    ids = _allocate_ids(Payment, len(payments))
+    payment_rows, ledger_rows, allocation_rows, touched_parts = [], [], [], {}
+    for (line, data, case, amount), payment_id in zip(payments, ids):
+        s = state[case["id"]]
+        balance = s["outstanding"] - s["credit"]
+        if case["id"] not in last:
+            if balance:
+                ledger_rows.append(_ledger(case["id"], s["currency"], "principal" if balance > 0 else "adjustment",
+                                           abs(balance), balance, balance, "opening", now,
+                                           note="balance when the ledger began"))
+            last[case["id"]] = balance
+        elif last[case["id"]] != balance:
+            raise LedgerMismatch(f"case {case['id']}: balance {balance} but ledger {last[case['id']]}")
+        source = f"payment:{data['reference']}"[:80]
+        payment_rows.append({"id": payment_id, "reference": data["reference"], "case_id": case["id"],
+                             "amount_minor": amount, "currency": s["currency"], "paid_at": data["paid_at"],
+                             "received_at": now})
+        after = balance - amount
+        ledger_rows.append(_ledger(case["id"], s["currency"], "payment", amount, -amount, after, source, now,
+                                   payment_id=payment_id))
+        new_credit = max(-after, 0) - max(-balance, 0)
+        if new_credit > 0:
+            ledger_rows.append(_ledger(case["id"], s["currency"], "credit", new_credit, 0, after, source, now,
+                                       payment_id=payment_id,
+                                       note="paid beyond the balance: held for a refund decision"))
+        left, allocations = amount, []
+        for part in open_parts.get(case["id"], []):
+            if left == 0:
+                break
+            portion = min(left, part.amount_minor - part.paid_minor)
+            if portion <= 0:
+                continue
+            part.paid_minor += portion
+            left -= portion
+            if part.paid_minor == part.amount_minor:
+                part.status = "paid"
+            touched_parts[part.id] = part
+            allocation_rows.append({"payment_id": payment_id, "instalment_id": part.id, "amount_minor": portion})
+            ledger_rows.append(_ledger(case["id"], s["currency"], "allocation", portion, 0, after, source, now,
+                                       payment_id=payment_id, agreement_id=part.agreement_id, instalment_id=part.id))
+            allocations.append([part.id, portion])
+        before = {"outstanding_minor": s["outstanding"], "credit_minor": s["credit"], "stage": s["stage"]}
+        s["outstanding"], s["credit"], s["changed"] = max(after, 0), max(-after, 0), True
+        if s["outstanding"] == 0 and s["stage"] not in ("resolved", "closed"):
+            s["stage"] = "resolved"
+        last[case["id"]] = after
+        audit.record("payment.recorded", entity_type="payments", entity_id=payment_id, before=before,
+                     after={"outstanding_minor": s["outstanding"], "credit_minor": s["credit"], "stage": s["stage"],
+                            "amount_minor": amount, "reference": data["reference"], "allocations": allocations},
+                     extra={"via": "import"})
+        report.results.append({"row": line, "reference": data["reference"], "status": "created",
+                               "payment_id": payment_id})
+    # Parts were read as objects: written with the bulk update below, not by the session.
+    for part in touched_parts.values():
+        db.session.expunge(part)
+    if payment_rows:
+        db.session.execute(insert(Payment), payment_rows)
+    if allocation_rows:
+        db.session.execute(insert(PaymentAllocation), allocation_rows)
+    if ledger_rows:
+        db.session.execute(insert(LedgerEntry), ledger_rows)
+    changed = [{"id": case_id, "outstanding_minor": s["outstanding"], "credit_minor": s["credit"], "stage": s["stage"],
+                "updated_at": now} for case_id, s in state.items() if s["changed"]]
+    if changed:
+        db.session.execute(update(Case), changed)
+    if touched_parts:
+        db.session.execute(update(Instalment), [{"id": p.id, "paid_minor": p.paid_minor, "status": p.status}
+                                                for p in touched_parts.values()])
+    if unmatched:
+        db.session.execute(insert(UnmatchedPayment), [
+            {"reference": data["reference"], "loan_ref": data.get("loan_ref") or f"case:{data.get('case_id')}",
+             "amount_minor": amount, "currency": data["currency"], "paid_at": data["paid_at"], "received_at": now}
+            for _, data, amount in unmatched])
+        for line, data, _ in unmatched:
+            report.results.append({"row": line, "reference": data["reference"], "status": "unmatched"})
+    report.created, report.unmatched = len(payment_rows), len(unmatched)
+
+
+def _ledger(case_id, currency, kind, amount, delta, balance, source, now, **links):
+    return {"case_id": case_id, "kind": kind, "amount_minor": amount, "delta_minor": delta, "balance_minor": balance,
+            "currency": currency, "source": source, "payment_id": links.get("payment_id"),
+            "agreement_id": links.get("agreement_id"), "instalment_id": links.get("instalment_id"),
+            "approved_by_id": None, "note": links.get("note"), "created_at": now}
+
