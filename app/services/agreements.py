@@ -168,12 +168,24 @@ def reject(agreement, actor, reason):
     decision = _decide(agreement, actor, agreement.waiver_minor)
     agreement.status, agreement.decided_by_id, agreement.decision_note = "rejected", actor.id, reason
     agreement.approved_at = None
+    _back_to_the_door(agreement)
     db.session.flush()
     audit.record("agreement.rejected", agreement, before={"status": "pending_approval"},
                  after={"status": "rejected"},
                  extra={"reason": reason, "rule_id": decision.rule_id, "limit_percent": decision.details.get("limit"),
                         "waiver_percent": decision.details.get("percent")})
     return agreement
+
+
+def _back_to_the_door(agreement):
+    """A waiver refused or countered leaves no deal: unless another agreement is active, the
+    case goes back where a broken one would (the agent renegotiates)."""
+    case = agreement.case
+    other = db.session.scalar(select(func.count()).select_from(RepaymentAgreement).where(
+        RepaymentAgreement.case_id == case.id, RepaymentAgreement.id != agreement.id,
+        RepaymentAgreement.status.in_(("active", "pending_approval"))))
+    if case.stage == "agreement" and not other:
+        case.stage = policy.current().for_team(case.team).agreements["broken_returns_to"]
 
 
 def counter(agreement, actor, waiver_minor, note):
@@ -186,6 +198,7 @@ def counter(agreement, actor, waiver_minor, note):
     decision = _decide(agreement, actor, waiver_minor).enforce()
     agreement.status, agreement.decided_by_id, agreement.decision_note = "countered", actor.id, note
     agreement.counter_waiver_minor = waiver_minor
+    _back_to_the_door(agreement)
     db.session.flush()
     audit.record("agreement.countered", agreement, before={"status": "pending_approval"},
                  after={"status": "countered", "counter_waiver_minor": waiver_minor},

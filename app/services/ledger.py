@@ -10,7 +10,7 @@ went and leave the balance as it is.
 Callers lock the case first (:func:`lock_case`), so two requests moving one balance
 queue on its row instead of one overwriting the other.
 """
-from sqlalchemy import func, insert, select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import selectinload
 
 from app import audit, authz, money
@@ -137,7 +137,8 @@ def refund(case, amount, actor, note, reference=None):
         raise ValidationFailed("The refund must be positive.", fields={"amount": ["must be positive"]})
     if amount > case.credit_minor:
         raise ValidationFailed("A refund cannot exceed the credit held.",
-                               fields={"amount": [f"the case holds a credit of {case.credit_minor} minor units"]})
+                               fields={"amount": ["the case holds a credit of "
+                                                  f"{money.to_decimal_string(case.credit_minor, case.currency)}"]})
     before = {"credit_minor": case.credit_minor}
     row = post(case, "refund", amount, f"refund:{reference}" if reference else "refund", approved_by_id=actor.id,
                note=note)
@@ -150,21 +151,6 @@ def refund(case, amount, actor, note, reference=None):
 def entries(case):
     return db.session.scalars(select(LedgerEntry).where(LedgerEntry.case_id == case.id)
                               .order_by(LedgerEntry.id)).all()
-
-
-def verify(case):
-    """The rows add up to the case's balance, and each row's running balance is right."""
-    running = 0
-    for row in entries(case):
-        running += row.delta_minor
-        if row.balance_minor != running:
-            return False
-    return running == balance(case)
-
-
-def ledger_sum(case_id):
-    return db.session.scalar(select(func.coalesce(func.sum(LedgerEntry.delta_minor), 0))
-                             .where(LedgerEntry.case_id == case_id))
 
 
 # ---------------------------------------------------------------- reading it

@@ -19,7 +19,8 @@ Semantics (README, "Payment files"):
 import csv
 import io
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import any_, bindparam, func, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from app import audit, clock, money
 from app.errors import ValidationFailed
@@ -38,6 +39,21 @@ from app.services.ledger import LedgerMismatch
 
 COLUMNS = ("reference", "loan_ref", "amount", "currency", "paid_at")
 MAX_ROWS = 100_000
+
+
+def _postgres():
+    return db.session.get_bind().dialect.name == "postgresql"
+
+
+def _among(column, values):
+    """Conditions for rows whose ``column`` is one of ``values``: one array parameter on
+    PostgreSQL (one round trip for a whole file), chunks below SQLite's parameter limit."""
+    values = list(values)
+    if not values:
+        return []
+    if _postgres():
+        return [column == any_(bindparam(None, values, type_=ARRAY(column.type)))]
+    return [column.in_(chunk) for chunk in _chunks(values)]
 
 
 class Report:
@@ -140,14 +156,14 @@ def import_payments(rows, load_row, actor, *, mode="all_or_nothing", dry_run=Fal
 
 
 def _cases(loan_refs, case_ids):
-    """The named cases (id, loan_ref, currency), looked up in chunks."""
+    """The named cases (id, loan_ref, currency)."""
     by_ref, by_id = {}, {}
     columns = (Case.id, Case.loan_ref, Case.currency)
-    for chunk in _chunks(loan_refs):
-        for row in db.session.execute(select(*columns).where(Case.loan_ref.in_(chunk))):
+    for condition in _among(Case.loan_ref, loan_refs):
+        for row in db.session.execute(select(*columns).where(condition)):
             by_ref[row.loan_ref] = by_id[row.id] = row._asdict()
-    for chunk in _chunks(case_ids - set(by_id)):
-        for row in db.session.execute(select(*columns).where(Case.id.in_(chunk))):
+    for condition in _among(Case.id, case_ids - set(by_id)):
+        for row in db.session.execute(select(*columns).where(condition)):
             by_ref[row.loan_ref] = by_id[row.id] = row._asdict()
     return {"by_ref": by_ref, "by_id": by_id}
 
@@ -155,14 +171,16 @@ def _cases(loan_refs, case_ids):
 def _stored_references(references):
     """{reference: (case id, loan ref, amount, currency)} of payments already stored."""
     stored = {}
-    for chunk in _chunks(references):
+    for condition in _among(Payment.reference, references):
         for row in db.session.execute(select(Payment.reference, Payment.case_id, Case.loan_ref, Payment.amount_minor,
                                              Payment.currency).join(Case, Case.id == Payment.case_id)
-                                      .where(Payment.reference.in_(chunk))):
+                                      .where(condition)):
             stored[row.reference] = (row.case_id, row.loan_ref, row.amount_minor, row.currency)
-        for row in db.session.execute(select(UnmatchedPayment).where(UnmatchedPayment.reference.in_(chunk))):
-            item = row[0]
-            stored[item.reference] = (None, item.loan_ref, item.amount_minor, item.currency)
+    for condition in _among(UnmatchedPayment.reference, references):
+        for row in db.session.execute(select(UnmatchedPayment.reference, UnmatchedPayment.loan_ref,
+                                             UnmatchedPayment.amount_minor, UnmatchedPayment.currency)
+                                      .where(condition)):
+            stored[row.reference] = (None, row.loan_ref, row.amount_minor, row.currency)
     return stored
 
 
@@ -172,25 +190,23 @@ def _write(plan, report):
     # Locked in id order (two files touching the same cases queue rather than deadlock),
     # read fresh under the lock.
     state = {}
-    for chunk in _chunks(case_ids):
+    for condition in _among(Case.id, case_ids):
         for row in db.session.execute(select(Case.id, Case.currency, Case.outstanding_minor, Case.credit_minor,
-                                             Case.stage).where(Case.id.in_(chunk)).order_by(Case.id)
+                                             Case.stage).where(condition).order_by(Case.id)
                                       .with_for_update(of=Case)):
             state[row.id] = {"currency": row.currency, "outstanding": row.outstanding_minor, "credit": row.credit_minor,
                              "stage": row.stage, "changed": False}
     last = {}
-    for chunk in _chunks(case_ids):
-        latest = (select(func.max(LedgerEntry.id)).where(LedgerEntry.case_id.in_(chunk))
-                  .group_by(LedgerEntry.case_id))
+    for condition in _among(LedgerEntry.case_id, case_ids):
+        latest = select(func.max(LedgerEntry.id)).where(condition).group_by(LedgerEntry.case_id)
         for case_id, balance in db.session.execute(select(LedgerEntry.case_id, LedgerEntry.balance_minor)
                                                    .where(LedgerEntry.id.in_(latest))):
             last[case_id] = balance
     open_parts = {}
-    for chunk in _chunks(case_ids):
+    for condition in _among(RepaymentAgreement.case_id, case_ids):
         for part, case_id in db.session.execute(
                 select(Instalment, RepaymentAgreement.case_id).join(RepaymentAgreement)
-                .where(RepaymentAgreement.case_id.in_(chunk), RepaymentAgreement.status == "active",
-                       Instalment.status.in_(("open", "late")))
+                .where(condition, RepaymentAgreement.status == "active", Instalment.status.in_(("open", "late")))
                 .order_by(Instalment.due_date, Instalment.agreement_id, Instalment.seq)):
             open_parts.setdefault(case_id, []).append(part)
 
@@ -251,27 +267,55 @@ def _write(plan, report):
     # Parts were read as objects: written with the bulk update below, not by the session.
     for part in touched_parts.values():
         db.session.expunge(part)
-    if payment_rows:
-        db.session.execute(insert(Payment), payment_rows)
-    if allocation_rows:
-        db.session.execute(insert(PaymentAllocation), allocation_rows)
-    if ledger_rows:
-        db.session.execute(insert(LedgerEntry), ledger_rows)
+    for model, rows in ((Payment, payment_rows), (PaymentAllocation, allocation_rows), (LedgerEntry, ledger_rows)):
+        _insert(model.__table__, rows)
     changed = [{"id": case_id, "outstanding_minor": s["outstanding"], "credit_minor": s["credit"], "stage": s["stage"],
                 "updated_at": now} for case_id, s in state.items() if s["changed"]]
-    if changed:
-        db.session.execute(update(Case), changed)
-    if touched_parts:
-        db.session.execute(update(Instalment), [{"id": p.id, "paid_minor": p.paid_minor, "status": p.status}
-                                                for p in touched_parts.values()])
+    parts = [{"id": p.id, "paid_minor": p.paid_minor, "status": p.status} for p in touched_parts.values()]
+    if _postgres():
+        # One statement each, from arrays, rather than one UPDATE per row.
+        if changed:
+            db.session.execute(text(
+                "UPDATE cases SET outstanding_minor = v.o, credit_minor = v.c, stage = v.s, updated_at = :now "
+                "FROM unnest(CAST(:ids AS integer[]), CAST(:o AS bigint[]), CAST(:c AS bigint[]), "
+                "CAST(:s AS varchar[])) AS v(id, o, c, s) WHERE cases.id = v.id"),
+                {"now": now, "ids": [r["id"] for r in changed], "o": [r["outstanding_minor"] for r in changed],
+                 "c": [r["credit_minor"] for r in changed], "s": [r["stage"] for r in changed]})
+        if parts:
+            db.session.execute(text(
+                "UPDATE instalments SET paid_minor = v.p, status = v.s FROM unnest(CAST(:ids AS integer[]), "
+                "CAST(:p AS bigint[]), CAST(:s AS varchar[])) AS v(id, p, s) WHERE instalments.id = v.id"),
+                {"ids": [r["id"] for r in parts], "p": [r["paid_minor"] for r in parts],
+                 "s": [r["status"] for r in parts]})
+    else:
+        if changed:
+            db.session.execute(update(Case), changed)
+        if parts:
+            db.session.execute(update(Instalment), parts)
     if unmatched:
-        db.session.execute(insert(UnmatchedPayment), [
+        _insert(UnmatchedPayment.__table__, [
             {"reference": data["reference"], "loan_ref": data.get("loan_ref") or f"case:{data.get('case_id')}",
              "amount_minor": amount, "currency": data["currency"], "paid_at": data["paid_at"], "received_at": now}
             for _, data, amount in unmatched])
         for line, data, _ in unmatched:
             report.results.append({"row": line, "reference": data["reference"], "status": "unmatched"})
     report.created, report.unmatched = len(payment_rows), len(unmatched)
+
+
+def _insert(table, rows):
+    """Many uniform rows: COPY on PostgreSQL (in this transaction, on its connection), a
+    Core executemany elsewhere (the ORM's bulk insert splits rows whose None values differ)."""
+    if not rows:
+        return
+    if not _postgres():
+        db.session.execute(table.insert(), rows)
+        return
+    columns = list(rows[0])
+    raw = db.session.connection().connection.driver_connection
+    with raw.cursor() as cursor, cursor.copy(
+            f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row([row[c] for c in columns])
 
 
 def _ledger(case_id, currency, kind, amount, delta, balance, source, now, **links):

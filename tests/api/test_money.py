@@ -347,3 +347,25 @@ def test_the_agent_reads_a_counter_offer_on_the_route(client, day):
     answer = route["stops"][0]["history"]["waiver_answer"]
     assert (answer["status"], answer["counter_waiver"], answer["note"]) == ("countered", "1500.00", "half of it")
     assert route["currency_digits"] == {"CNY": 2}
+
+
+@pytest.mark.parametrize("status", ["active", "kept", "broken", "cancelled", "rejected", "countered"])
+@pytest.mark.parametrize("decision,body", [("approve", {"note": "ok"}), ("reject", {"reason": "no"}),
+                                           ("counter", {"waiver": "0.01", "note": "x"})])
+def test_only_an_agreement_pending_approval_can_be_decided(client, make, team, sup, status, decision, body):
+    case = make.case(team=team, stage="agreement", outstanding_minor=100_000)
+    agreement = pending(make, case, 30_000)
+    from app.models import RepaymentAgreement as Agreement
+
+    with make.app.app_context():
+        make.db.session.get(Agreement, agreement.id).status = status
+        make.db.session.commit()
+    response = client.post(f"/api/v1/agreements/{agreement.id}/{decision}", headers=sup, json=body)
+    assert response.status_code == 409 and "status" in response.json["error"]["fields"]
+
+
+def test_a_refused_waiver_sends_the_case_back_to_the_door(app, db, client, make, team, sup):
+    case = make.case(team=team, stage="agreement", outstanding_minor=100_000)
+    agreement = pending(make, case, 30_000)
+    client.post(f"/api/v1/agreements/{agreement.id}/reject", headers=sup, json={"reason": "no"})
+    assert case_row(app, db, case.id).stage == "field_visit"
