@@ -181,6 +181,8 @@ def endpoint(*, permission, body=None, query=None, response=None, status=200, pa
             if query is not None:
                 kwargs["args"] = load(query(), request.args.to_dict(flat=True))
             if body is not None and raw_body is not None and not request.is_json:
+                if request.mimetype != raw_body:
+                    raise UnsupportedMediaType(f"Send the body as JSON or as {raw_body}.")
                 kwargs["data"] = None  # the file in ``raw_body``'s media type: the view reads it
             elif body is not None:
                 kwargs["data"] = load(body(), _json_body(), partial=partial)

@@ -47,7 +47,8 @@ def setup(make):
     unassignable = make._save(VisitTask(case_id=case.id, visit_date=day, status="assigned", crew_id=crew.id,
                                         priority=1))
     pending = make._save(RepaymentAgreement(case_id=case.id, kind="promise", status="pending_approval",
-                                            currency="CNY", total_minor=100, waiver_minor=0, owed_minor=100))
+                                            currency="CNY", total_minor=90, waiver_minor=10, owed_minor=100))
+    credit_case = make.case(team=team, stage="resolved", outstanding_minor=0, credit_minor=5000)
     flag = make._save(ConductFlag(kind="mock_location", rule_id="cn.mock_location", profile_version="cn@2026.1",
                                   case_id=case.id, details={}))
     complaint = make._save(Complaint(case_id=case.id, channel="phone", category="other", text="x"))
@@ -57,7 +58,7 @@ def setup(make):
             "ids": {"user": other.id, "collector": collector.id, "crew": crew.id, "case": case.id,
                     "debtor": case.debtor_id, "open_task": open_task.id, "assigned_task": assigned.id,
                     "unassignable_task": unassignable.id, "in_visit": in_visit.id, "agreement": pending.id,
-                    "flag": flag.id, "complaint": complaint.id}}
+                    "flag": flag.id, "complaint": complaint.id, "credit_case": credit_case.id}}
 
 
 IN_HOURS = TEST_NOW.isoformat()  # the phone's clock agreeing with the server's, inside visiting hours
@@ -97,6 +98,12 @@ VALID = {
                                                   "client_event_id": "evt-sync-bad-1",
                                                   "outcome": "not_home", "person_met": "nobody"}]},
     ("POST", "/api/v1/agreements/{agreement}/approve"): {"note": "verified"},
+    ("POST", "/api/v1/agreements/{agreement}/reject"): {"reason": "no evidence"},
+    ("POST", "/api/v1/agreements/{agreement}/counter"): {"waiver": "0.05", "note": "half"},
+    ("POST", "/api/v1/agreements/evaluate"): {"date": "2026-12-01"},
+    ("POST", "/api/v1/cases/{credit_case}/refunds"): {"amount": "10.00", "note": "to the card"},
+    ("POST", "/api/v1/payments/import"): {"payments": [{"reference": "PI-1", "case_id": "{case}", "amount": "10.00",
+                                                        "currency": "CNY", "paid_at": "2026-11-20T10:00:00+08:00"}]},
     ("POST", "/api/v1/payments"): {"reference": "P-1", "case_id": "{case}", "amount": "10.00", "currency": "CNY",
                                    "paid_at": "2026-11-20T10:00:00+08:00"},
     ("POST", "/api/v1/conduct/flags/{flag}/review"): {"status": "reviewed", "notes": "seen"},
