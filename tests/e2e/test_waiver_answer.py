@@ -4,7 +4,15 @@ limit, refused by the supervisor with a reason, is shown on the stop with that r
 from datetime import timedelta
 from decimal import Decimal
 
-from tests.e2e.test_field_app import AGENT, open_stop, planned, phone_page, shot, sign_in_and_open_day  # noqa: F401
+from tests.e2e.test_field_app import (  # noqa: F401 (fixtures)
+    AGENT,
+    media_browser,
+    open_stop,
+    phone_page,
+    planned,
+    shot,
+    sign_in_and_open_day,
+)
 from tests.phone import Phone
 
 
