@@ -1,4 +1,6 @@
 """Schemas of the money endpoints added for reconciliation: payment files and the daily report."""
+from datetime import date
+
 from marshmallow import Schema, fields, validate
 
 from api.base import BaseSchema
@@ -47,7 +49,8 @@ class PaymentImportOut(Schema):
 
 
 class ReconciliationQuery(BaseSchema):
-    date = fields.Date(required=True, metadata={"description": "The day, in each team's region."})
+    date = fields.Date(required=True, validate=validate.Range(date(2000, 1, 1), date(2999, 12, 31)),
+                       metadata={"description": "The day, in each team's region."})
     team = Code()
     format = fields.String(load_default="json", validate=validate.OneOf(("json", "csv")))
 

@@ -1,6 +1,8 @@
 """Shapes of the API: ``*In`` schemas load request bodies, ``*Out`` schemas dump
 responses. Cross-field rules live in ``@validates_schema``; nothing here queries
 the database or reads the request."""
+from datetime import date as _date
+
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, pre_dump, validate, validates_schema
 
 from api.base import BaseSchema, PageQuery, note_personal_read, viewer
@@ -860,7 +862,8 @@ class LedgerOut(Schema):
 
 
 class EvaluateIn(BaseSchema):
-    date = fields.Date(metadata={"description": "The day judged (default: today)."})
+    date = fields.Date(validate=validate.Range(_date(2000, 1, 1), _date(2999, 12, 31)),
+                       metadata={"description": "The day judged (default: today)."})
     teams = fields.List(Code(), validate=validate.Length(max=200), metadata={
         "description": "Only these teams (a supervisor: default and limit, their own)."})
 
