@@ -20,6 +20,7 @@ from api.fields import (
 )
 from app import authz, money, pii
 from app.models import CONTACT_CHANNELS, CONTACT_PURPOSES, CONTACT_RESULTS, PLACE_KINDS, ROLES, STAGES
+from app.services import geocoding
 from app.services.field import OUTCOMES as _OUTCOME_CODES, PEOPLE as _PEOPLE
 
 def Code(**kwargs):
@@ -263,8 +264,9 @@ class DebtorIn(BaseSchema):
     national_id = fields.String(allow_none=True, validate=validate.Regexp(r"^[0-9A-Za-z]{4,40}$",
                                                                           error="letters and digits, 4 to 40"))
     address = Text(500, required=True)
-    lat = Latitude(required=True)
-    lon = Longitude(required=True)
+    lat = Latitude(metadata={"description": "With lon, or neither: an address-only debtor is geocoded (or pinned "
+                                            "by a supervisor) and planned once placed."})
+    lon = Longitude()
     timezone = Text(64)
     language = Text(16, allow_none=True)
     availability = fields.List(fields.Nested(AvailabilityWindow), validate=validate.Length(max=14))
@@ -272,6 +274,12 @@ class DebtorIn(BaseSchema):
     places = fields.List(fields.Nested(KnownPlace), validate=validate.Length(max=10), metadata={
         "description": "Other places known for the debtor (workplace, hospital, public): a check-in there is "
                        "refused where the policy profile says so. Replaces the list when given."})
+
+    @validates_schema
+    def lat_with_lon(self, data, **kwargs):
+        if ("lat" in data) != ("lon" in data):
+            missing = "lon" if "lat" in data else "lat"
+            raise ValidationError("give lat and lon together, or neither (address only)", missing)
 
     @post_load
     def availability_as_json(self, data, **kwargs):
@@ -299,8 +307,14 @@ class DebtorOut(Schema):
     national_id = fields.Function(_masked("national_id", pii.mask_national_id), allow_none=True,
                                   metadata={"description": "Whole for admins only; masked for others."})
     address = fields.String()
-    lat = fields.Float()
-    lon = fields.Float()
+    lat = fields.Float(allow_none=True)
+    lon = fields.Float(allow_none=True)
+    location_status = fields.String(metadata={"description": "located; pending (waits for the geocoder); "
+                                                             "needs_pin (a supervisor places the pin)"})
+    location_source = fields.String(allow_none=True, metadata={"description": "given, geocoded or pin"})
+    location_note = fields.Function(lambda d: geocoding.note_text(d.location_note) if d.location_note else None,
+                                    allow_none=True, metadata={"description": "Why there is no point yet: "
+                                                                              "{code, en, zh}"})
     timezone = fields.String()
     language = fields.String(allow_none=True)
     availability = fields.List(fields.Dict())
@@ -432,6 +446,10 @@ class ImportReport(Schema):
     rejected = fields.Integer()
     problems = fields.List(fields.Nested(ImportProblem))
     ignored_columns = fields.List(fields.String())
+    address_only = fields.Integer(metadata={"description": "Rows given without lat/lon: geocoded by a job, "
+                                                           "or pinned by hand"})
+    geocode_job = fields.String(allow_none=True, metadata={"description": "The geocoding job's id (GET /jobs/<id> "
+                                                                          "shows its progress), if one started"})
 
 
 class MeOut(UserOut):
@@ -468,7 +486,10 @@ class PlanOut(Schema):
     routes = fields.Function(lambda p: p.result["routes"],
                              metadata={"description": "Per crew: ordered stops with times and why."})
     unassigned = fields.Function(lambda p: p.result["unassigned"],
-                                 metadata={"description": "Tasks left out, each with its reason and rule ids."})
+                                 metadata={"description": "Tasks left out, each with its reason and rule ids "
+                                                          "(no_location: the debtor has only an address yet)."})
+    travel = fields.Function(lambda p: p.result.get("travel", {"source": "model"}),
+                             metadata={"description": "source: routing (road times from ROUTING_URL) or model"})
     crews = fields.Function(lambda p: p.result["crews"],
                             metadata={"description": "Every crew considered, eligible or with the rules refusing it."})
     created_at = fields.AwareDateTime()
@@ -938,8 +959,16 @@ class JobParams(BaseSchema):
 class JobIn(BaseSchema):
     name = fields.String(required=True, validate=validate.OneOf(
         ("plan_day", "evaluate_agreements", "check_tasks", "export_audit_events", "export_visits",
-         "anchor_audit_head", "retention_sweep")))
+         "anchor_audit_head", "retention_sweep", "geocode_addresses")))
     params = fields.Nested(JobParams, load_default=dict)
+
+
+class JobProgress(Schema):
+    total = fields.Integer(metadata={"description": "items the job took on"})
+    done = fields.Integer()
+    located = fields.Integer(metadata={"description": "geocode_addresses: placed by the geocoder"})
+    needs_pin = fields.Integer(metadata={"description": "geocode_addresses: sent to the pin queue"})
+    retry_later = fields.Integer(metadata={"description": "geocode_addresses: the geocoder failed; tried again later"})
 
 
 class JobOut(Schema):
@@ -950,6 +979,7 @@ class JobOut(Schema):
     runner = fields.String(metadata={"description": "rq (a worker on Redis) or inline (in-process)"})
     attempts = fields.Integer()
     result = fields.Dict(allow_none=True)
+    progress = fields.Nested(JobProgress, allow_none=True)
     error = fields.String(allow_none=True)
     created_at = fields.AwareDateTime()
     started_at = fields.AwareDateTime(allow_none=True)

@@ -71,6 +71,7 @@ JOB_PERMISSIONS = {
     "export_visits": "audit:visits",
     "anchor_audit_head": "jobs:run",
     "retention_sweep": "jobs:run",
+    "geocode_addresses": "cases:import",
 }
 
 # Personal fields returned whole only to these roles; everyone else gets them masked.

@@ -113,9 +113,18 @@ def retention_sweep(params, job=None):
     return retention.sweep(day, dry_run=bool(params.get("dry_run")), commit_each=True)
 
 
+def geocode_addresses(params, job=None):
+    """Geocode the address-only debtors whose turn has come (after an import, and on a
+    schedule for the ones whose geocoder call failed, with a growing pause)."""
+    from app.services import geocoding
+
+    return geocoding.geocode_pending(job)
+
+
 JOBS = {"plan_day": plan_day, "evaluate_agreements": evaluate_agreements, "check_tasks": check_tasks,
         "export_audit_events": _exporter(audit_log.export_events), "export_visits": _exporter(audit_log.export_visits),
-        "anchor_audit_head": anchor_audit_head, "retention_sweep": retention_sweep}
+        "anchor_audit_head": anchor_audit_head, "retention_sweep": retention_sweep,
+        "geocode_addresses": geocode_addresses}
 
 
 # ---------------------------------------------------------------- submitting
