@@ -97,6 +97,7 @@ class GeoServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # else each keep-alive answer waits ~40 ms for a delayed ACK
 
             def log_message(self, *args):
                 pass
