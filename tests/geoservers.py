@@ -52,6 +52,7 @@ def _metres(a, b):
 class GeoServer:
     def __init__(self):
         self.scripts = {}
+        self.knows_nothing = False  # every address not scripted: no result
         self.searches = []      # the q of every /search, in order
         self.tables = []        # (coordinates, sources, destinations) of every /table request
         self.lock = threading.Lock()
@@ -74,6 +75,7 @@ class GeoServer:
     def reset(self):
         with self.lock:
             self.scripts.clear()
+            self.knows_nothing = False
             self.searches.clear()
             self.tables.clear()
 
@@ -87,7 +89,7 @@ class GeoServer:
             queue = self.scripts.get(query)
             if queue:
                 return queue.pop(0) if len(queue) > 1 else queue[0]
-        if "无此地址" in query:
+        if "无此地址" in query or self.knows_nothing:
             return []
         lat, lon = point_of(query)
         return [place(lat, lon, query)]

@@ -78,7 +78,8 @@ def _last_positions(crew_ids, day):
 def _task_view(task, visit, flagged):
     debtor = task.case.debtor
     return {
-        "id": task.id, "case_id": task.case_id, "loan_ref": task.case.loan_ref, "status": task.status,
+        "id": task.id, "case_id": task.case_id, "debtor_id": task.case.debtor_id, "loan_ref": task.case.loan_ref,
+        "status": task.status,
         "display_status": "flagged" if flagged else task.status, "crew": task.crew.code if task.crew else None,
         "sequence": task.sequence, "planned_start": task.planned_start, "planned_end": task.planned_end,
         "priority": task.priority, "lat": debtor.lat, "lon": debtor.lon, "debtor": pii.mask_name(debtor.name),

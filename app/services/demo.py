@@ -2,7 +2,8 @@
 
 Sixteen real districts with their coordinates, four teams, 48 collectors in crews
 of two with training records (some expiring soon, one lapsed), overdue cases in
-every stage with contact history and some blocking flags, and one account per role.
+every stage with contact history and some blocking flags, a handful of cases known
+only by their address (for the pin queue), and one account per role.
 """
 import random
 from datetime import date, time, timedelta
@@ -108,6 +109,7 @@ def seed(case_count=1200, seed=7, today=None):
 
     collectors = _seed_collectors(rng, teams, users, local_today)
     _seed_cases(rng, teams, case_count, local_today)
+    _seed_address_only(teams, local_today)
     db.session.flush()
     # Today's plan for the supervisor's team is committed, so the board and the field
     # app have a day to show from the first minute.
@@ -163,6 +165,36 @@ def _seed_collectors(rng, teams, users, today):
         audit.record("collector.created", collector, after={"code": collector.code, "team_id": collector.team_id})
     db.session.flush()
     return collectors
+
+
+# Cases the loan system sent with an address only: they wait for the geocoder (or, with
+# none configured, the supervisor's pin) before they can be planned.
+ADDRESS_ONLY = ["上海市黄浦区福州路318号", "上海市静安区昌平路990号", "上海市徐汇区衡山路12弄5号",
+                "上海市长宁区武夷路521号201室", "上海市虹口区多伦路88号"]
+
+
+def _seed_address_only(teams, today):
+    from app.services import geocoding
+
+    rng = random.Random(19)  # a generator of their own: the rest of the demo stays as it was
+    now = clock.now()
+    for serial, address in enumerate(ADDRESS_ONLY, start=1):
+        debtor = Debtor(name=_name(rng), phone=_phone(rng), national_id=_national_id(rng, 900 + serial),
+                        address=address, lat=None, lon=None, timezone=TZ, language="zh", availability=[], flags={},
+                        **geocoding.initial_state())
+        db.session.add(debtor)
+        db.session.flush()
+        principal = rng.randrange(50, 2000) * 10000
+        case = Case(loan_ref=f"SH{today:%y}9{serial:05d}", debtor_id=debtor.id, team_id=teams["SH-CENTRAL"].id,
+                    product="cash_loan", currency="CNY", principal_minor=principal,
+                    outstanding_minor=int(principal * 0.8), days_past_due=rng.randrange(60, 200),
+                    stage="field_visit", priority=rng.randrange(40, 90))
+        db.session.add(case)
+        db.session.flush()
+        db.session.add(ContactAttempt(case_id=case.id, channel="call", purpose="contact", result="no_answer",
+                                      occurred_at=now - timedelta(days=3)))
+        audit.record("case.created", case, after={"loan_ref": case.loan_ref, "stage": case.stage,
+                                                  "address_only": True})
 
 
 def _seed_cases(rng, teams, case_count, today):

@@ -29,6 +29,13 @@
       "reason.skills": "No crew speaks the debtor's language", "reason.window_unreachable": "No reachable time window",
       "reason.no_eligible_collector": "No eligible crew", "reason.manual": "Moved by hand",
       "reason.time_passed": "Its time passed before the commit", "reason.crew": "Crew no longer available",
+      "reason.no_location": "No place on the map", "tab.pins": "Pins",
+      "pins.help": "Cases known only by their address: place each debtor's pin on the map (drag it, or click the map), then save.",
+      "pins.none": "Every debtor has a place on the map.", "pins.place": "Place pin", "pins.correct": "Correct pin",
+      "pins.save": "Save pin", "pins.cancel": "Cancel", "pins.editing": "Pin for {what}",
+      "pins.moved": "Moved {m} m from the current pin", "pins.dropped": "{m} m from where it was dropped",
+      "pins.saved": "Pin saved.", "pins.savedMoved": "Pin saved, moved {m} m.",
+      "pins.attempts": "geocoder tries: {n}",
       "status.assigned": "planned", "status.checked_in": "checked in", "status.done": "done",
       "status.flagged": "flagged", "status.open": "unassigned", "status.cancelled": "cancelled",
       "status.withdrawn": "withdrawn",
@@ -53,6 +60,13 @@
       "reason.skills": "没有会说债务人语言的小组", "reason.window_unreachable": "无法在可上门时段到达",
       "reason.no_eligible_collector": "没有符合条件的小组", "reason.manual": "人工改派",
       "reason.time_passed": "提交前计划时间已过", "reason.crew": "小组已不可用",
+      "reason.no_location": "尚无地图位置", "tab.pins": "标注",
+      "pins.help": "仅有地址的案件：请在地图上为债务人放置标注（拖动标注或点击地图），然后保存。",
+      "pins.none": "所有债务人都已有地图位置。", "pins.place": "放置标注", "pins.correct": "修正标注",
+      "pins.save": "保存标注", "pins.cancel": "取消", "pins.editing": "标注：{what}",
+      "pins.moved": "距当前标注已移动 {m} 米", "pins.dropped": "距放置点 {m} 米",
+      "pins.saved": "标注已保存。", "pins.savedMoved": "标注已保存，移动了 {m} 米。",
+      "pins.attempts": "地理编码尝试次数：{n}",
       "status.assigned": "已计划", "status.checked_in": "已签到", "status.done": "已完成", "status.flagged": "有标记",
       "status.open": "未分配", "status.cancelled": "已取消", "status.withdrawn": "已撤下", "role.notAllowed": "此页面供主管使用。",
     },
@@ -80,7 +94,8 @@
     if (!reason) return "";
     if (reason.rules && reason.rules.length) return reason.rules.map((r) => `${i18n.reason(r)} [${r.rule_id}]`).join("; ");
     const label = i18n.t(`reason.${reason.reason}`);
-    return reason.text ? `${label}: ${reason.text}` : label;
+    const text = i18n.lang === "zh" && reason.text_zh ? reason.text_zh : reason.text;
+    return text ? `${label}: ${text}` : label;
   }
 
   // ---------------------------------------------------------------- sign-in and start
@@ -109,6 +124,7 @@
     }
     await loadScopes(user);
     await refresh(true);
+    if (user.role !== "auditor") loadPins();
     schedule();
   }
 
@@ -179,13 +195,13 @@
         .sort((a, b) => (a.sequence ?? Infinity) - (b.sequence ?? Infinity));
       const points = [];
       if (crew.home) points.push([crew.home.lat, crew.home.lon]);
-      stops.forEach((t) => points.push([t.lat, t.lon]));
+      stops.filter((t) => t.lat != null).forEach((t) => points.push([t.lat, t.lon]));
       map.route(points, colour, crew.code);
       if (crew.home) map.home(crew.home.lat, crew.home.lon, colour, `${crew.code} — ${crew.members.join(", ")}`);
       if (crew.position) map.position(crew.position.lat, crew.position.lon, colour,
         `${crew.code}: ${i18n.t("board.position", { time: i18n.time(crew.position.at, board.timezone) })}`);
     });
-    board.tasks.forEach((t) => map.task(t.lat, t.lon, t.display_status,
+    board.tasks.filter((t) => t.lat != null).forEach((t) => map.task(t.lat, t.lon, t.display_status,
       `${t.loan_ref} · ${i18n.t(`status.${t.display_status}`)}${t.crew ? ` · ${t.crew} #${t.sequence}` : ""}`));
     if (fit) map.fit();
   }
@@ -245,7 +261,7 @@
           task.address)),
       h("span", { class: `pill ${task.display_status}` }, i18n.t(`status.${task.display_status}`)),
       ["open", "withdrawn"].includes(task.status) ? h("div", { class: "refusal muted" }, reasonText(task.reason)) : null,
-      moveControls(task));
+      moveControls(task), pinButton(task));
   }
 
   function renderCrews() {
@@ -309,7 +325,8 @@
       h("table", { class: "unassigned-reasons" }, draft.unassigned.map((u) => h("tr", {},
         h("td", {}, u.loan_ref), h("td", {}, i18n.t(`reason.${u.reason}`)),
         h("td", { class: "muted" }, u.rules && u.rules.length
-          ? u.rules.map((r) => `${i18n.reason(r)} [${r.rule_id}]`).join("; ") : (u.why || ""))))),
+          ? u.rules.map((r) => `${i18n.reason(r)} [${r.rule_id}]`).join("; ")
+          : ((i18n.lang === "zh" && u.why_zh) || u.why || ""))))),
       h("h4", {}, i18n.t("draft.crews")),
       h("ul", {}, draft.crews.filter((c) => !c.eligible).map((c) => h("li", {}, `${c.crew}: `,
         c.rules.map((r) => `${i18n.reason(r)} [${r.rule_id}]`).join("; ")))));
@@ -375,10 +392,76 @@
     }
   }
 
-  function showTab(name) {
+  // ---------------------------------------------------------------- pins
+
+  function pinButton(task) {
+    if (api.user.role === "auditor" || task.lat == null) return null;
+    return h("button", { class: "pin-correct", onclick: () => {
+      showTab("pins", true);
+      editPin({ id: task.debtor_id, label: `${task.loan_ref} · ${task.address}` }, { lat: task.lat, lon: task.lon });
+    } }, i18n.t("pins.correct"));
+  }
+
+  async function loadPins() {
+    const { kind, code } = scopeQuery();
+    const query = kind === "team" ? `&team=${encodeURIComponent(code)}` : "";
+    let queue;
+    try {
+      queue = await api.call("GET", `/api/v1/pin-queue?limit=100${query}`);
+    } catch (error) {
+      if (error.status === 403) { $("pin-count").textContent = ""; return; }
+      throw error;
+    }
+    $("pin-count").textContent = queue.items.length ? String(queue.items.length) : "";
+    const box = clear($("pins"));
+    if (!queue.items.length) box.append(h("p", { class: "muted" }, i18n.t("pins.none")));
+    for (const debtor of queue.items) {
+      const note = debtor.location_note || {};
+      const refs = debtor.cases.map((c) => c.loan_ref).join(", ");
+      box.append(h("div", { class: "item pin", dataset: { debtor: debtor.id, status: debtor.location_status } },
+        h("div", {}, h("strong", {}, refs), " · ", debtor.address),
+        h("div", { class: "muted note" }, (i18n.lang === "zh" ? note.zh : note.en) || "",
+          debtor.geocode_attempts ? ` (${i18n.t("pins.attempts", { n: debtor.geocode_attempts })})` : ""),
+        api.user.role === "auditor" ? null : h("button", { class: "primary pin-place", onclick: () =>
+          editPin({ id: debtor.id, label: `${refs} · ${debtor.address}` }, null) }, i18n.t("pins.place"))));
+    }
+  }
+
+  function editPin(debtor, current) {
+    const start = current || state.map.centre();
+    const readout = h("span", { class: "moved" }, "");
+    const where = h("span", { class: "muted where" }, "");
+    let point = { lat: start.lat, lon: start.lon };
+    const show = (latlng) => {
+      point = { lat: Number(latlng.lat.toFixed(6)), lon: Number(latlng.lng.toFixed(6)) };
+      const metres = Math.round(L.latLng(start.lat, start.lon).distanceTo(latlng));
+      readout.textContent = i18n.t(current ? "pins.moved" : "pins.dropped", { m: metres });
+      where.textContent = ` ${point.lat.toFixed(5)}, ${point.lon.toFixed(5)}`;
+    };
+    const stop = () => { state.map.stopPin(); clear($("pin-editor")); state.pinning = null; };
+    const save = h("button", { class: "primary pin-save", onclick: async () => {
+      try {
+        const answer = await api.call("PUT", `/api/v1/debtors/${debtor.id}/pin`, { lat: point.lat, lon: point.lon });
+        toast(answer.moved_m != null ? i18n.t("pins.savedMoved", { m: Math.round(answer.moved_m) }) : i18n.t("pins.saved"));
+        stop();
+        await Promise.all([loadPins(), refresh(false)]);
+      } catch (error) { toast(refusalText(error), true); }
+    } }, i18n.t("pins.save"));
+    const box = clear($("pin-editor"));
+    box.append(h("div", { class: "item editing", dataset: { debtor: debtor.id } },
+      h("div", {}, h("strong", {}, i18n.t("pins.editing", { what: debtor.label }))),
+      h("div", {}, readout, where), h("div", {}, save, " ", h("button", { onclick: stop }, i18n.t("pins.cancel")))));
+    state.pinning = debtor.id;
+    state.map.editPin(start.lat, start.lon, show);
+    show(L.latLng(start.lat, start.lon));
+  }
+
+  function showTab(name, keepPin) {
     document.querySelectorAll(".tabs button").forEach((b) => b.classList.toggle("active", b.dataset.tab === name));
-    for (const tab of ["crews", "draft", "attention"]) $(`tab-${tab}`).hidden = tab !== name;
+    for (const tab of ["crews", "draft", "attention", "pins"]) $(`tab-${tab}`).hidden = tab !== name;
     if (name === "attention") loadAttention();
+    if (name === "pins") loadPins();
+    if (name !== "pins" && !keepPin && state.map) { state.map.stopPin(); clear($("pin-editor")); }
   }
 
   // ---------------------------------------------------------------- wiring
@@ -403,7 +486,7 @@
     $("signout").addEventListener("click", async () => { await api.logout(); clearInterval(state.timer); showSignin(); });
     $("plan").addEventListener("click", planDay);
     $("day").addEventListener("change", () => refresh(true));
-    $("scope").addEventListener("change", () => refresh(true));
+    $("scope").addEventListener("change", () => { refresh(true); if (api.user && api.user.role !== "auditor") loadPins(); });
     document.querySelectorAll(".tabs button").forEach((b) => b.addEventListener("click", () => showTab(b.dataset.tab)));
     start();
   });

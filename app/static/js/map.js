@@ -71,6 +71,29 @@
       return marker;
     }
 
+    /* A pin a supervisor places or corrects: dragged, or moved to where the map is
+     * clicked; ``onMove(latlng)`` hears every move. Kept across the board's refreshes. */
+    editPin(lat, lon, onMove) {
+      this.stopPin();
+      const icon = L.divIcon({ className: "pin-marker", html: '<div class="pin-shape"></div>',
+                                  iconSize: [22, 22], iconAnchor: [11, 26] });
+      this.pinMarker = L.marker([lat, lon], { draggable: true, autoPan: true, icon, zIndexOffset: 1000,
+                                              title: "pin" }).addTo(this.map);
+      this.pinMarker.on("drag dragend", () => onMove(this.pinMarker.getLatLng()));
+      this.pinClick = (e) => { this.pinMarker.setLatLng(e.latlng); onMove(e.latlng); };
+      this.map.on("click", this.pinClick);
+      this.map.setView([lat, lon], Math.max(this.map.getZoom(), 14));
+      return this.pinMarker;
+    }
+
+    stopPin() {
+      if (this.pinMarker) this.pinMarker.remove();
+      if (this.pinClick) this.map.off("click", this.pinClick);
+      this.pinMarker = this.pinClick = null;
+    }
+
+    centre() { const c = this.map.getCenter(); return { lat: c.lat, lon: c.lng }; }
+
     fit() {
       const bounds = this.layer.getBounds();
       if (bounds.isValid()) this.map.fitBounds(bounds.pad(0.1));
