@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from app.models import AuditEvent, Case, Debtor, GeocodeResult
 from app.services import geocoding
-from tests.api.test_dispatch import DAY, plan, where
+from tests.api.test_dispatch import plan, where
 from tests.api.test_field import HOME, check_in
 from tests.geoservers import geo_server, geocoder  # noqa: F401 (fixtures)
 
