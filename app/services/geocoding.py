@@ -28,6 +28,8 @@ from geopy.exc import GeopyError
 from geopy.extra.rate_limiter import RateLimiter
 from geopy.geocoders import get_geocoder_for_service
 from sqlalchemy import exists, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import selectinload
 
 from app import audit, authz, clock, geo
@@ -276,16 +278,14 @@ def _store(provider, chunk, keys, answers, errors, already_cached, stats, now):
     config = current_app.config
     fresh = [k for k in answers if k not in already_cached]
     if fresh:
-        # Another worker may have cached the same address meanwhile: keep the first answer.
-        taken = set(db.session.scalars(select(GeocodeResult.query_sha256).where(
-            GeocodeResult.provider == provider, GeocodeResult.query_sha256.in_(fresh))))
-        for key in fresh:
-            if key in taken:
-                continue
-            a = answers[key]
-            db.session.add(GeocodeResult(provider=provider, query_sha256=key, status=a.status, lat=a.lat, lon=a.lon,
-                                         precision=a.precision, confidence=a.confidence, raw_sha256=a.raw_sha256,
-                                         created_at=now))
+        # Another job may cache the same address meanwhile: the first answer stays, nobody fails.
+        dialect = db.session.get_bind().dialect.name
+        insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+        db.session.execute(insert(GeocodeResult).on_conflict_do_nothing(
+            index_elements=["provider", "query_sha256"]), [
+            {"provider": provider, "query_sha256": key, "status": a.status, "lat": a.lat, "lon": a.lon,
+             "precision": a.precision, "confidence": a.confidence, "raw_sha256": a.raw_sha256, "created_at": now}
+            for key, a in ((k, answers[k]) for k in fresh)])
     debtors = db.session.scalars(select(Debtor).where(Debtor.id.in_(chunk))).all()
     for debtor in debtors:
         stats["done"] += 1

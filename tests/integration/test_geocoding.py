@@ -171,3 +171,32 @@ def test_any_geopy_geocoder_is_chosen_by_name(app, name, monkeypatch):
     with app.app_context():
         chosen = geocoding.Geocoder(app.config)
     assert chosen.provider == name and type(chosen.geocoder).__name__.lower().startswith(name[:5])
+
+
+def test_an_address_cached_by_another_job_meanwhile_keeps_the_first_answer(db, make, geocoder, monkeypatch):
+    debtor = address_only(make, CHANGNING)
+    ask = geocoding.Geocoder.locate
+
+    def another_job_caches_it_first(self, address):
+        answer = ask(self, address)
+        db.session.add(GeocodeResult(provider="nominatim", query_sha256=geocoding.query_key(address), status="ok",
+                                     lat=31.0, lon=121.0))
+        db.session.flush()
+        return answer
+
+    monkeypatch.setattr(geocoding.Geocoder, "locate", another_job_caches_it_first)
+    stats = geocoding.geocode_pending()
+    assert stats["located"] == 1 and reload(db, debtor).location_status == "located"
+    assert db.session.scalars(sa.select(GeocodeResult.lat)).all() == [31.0]
+
+
+def test_the_cli_import_starts_the_geocoding_job_after_its_commit(app, db, make, geocoder, tmp_path):
+    make.team(code="SH-A", region=make.region(code="SH"))
+    path = tmp_path / "export.csv"
+    path.write_text("loan_ref,product,currency,principal,outstanding,days_past_due,debtor_name,address\n"
+                    f"CLI-1,cash_loan,CNY,100,100,40,王芳,{CHANGNING}\n", encoding="utf-8")
+    result = app.test_cli_runner().invoke(args=["cases", "import", str(path), "--team", "SH-A"])
+    assert result.exit_code == 0, result.output
+    assert "geocoding 1 address-only row(s)" in result.output
+    debtor = db.session.scalars(sa.select(Debtor).where(Debtor.address == CHANGNING)).one()
+    assert (debtor.location_status, debtor.location_source) == ("located", "geocoded")
