@@ -30,6 +30,15 @@ def page_config():
     return {"tile-url": config.get("MAP_TILE_URL") or "", "tile-attribution": config.get("MAP_TILE_ATTRIBUTION") or ""}
 
 
+@bp.get("/")
+def home():
+    """The landing page: the four ways in, and the demo accounts in development only."""
+    from app.services.demo import CREDENTIALS
+
+    env = current_app.config["APP_ENV"]
+    return render_template("web/home.html", env=env, demo_accounts=CREDENTIALS if env == "development" else ())
+
+
 @bp.get("/board")
 def board():
     return render_template("web/board.html", config=page_config())
