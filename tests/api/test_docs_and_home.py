@@ -20,9 +20,9 @@ def test_the_start_page_links_the_board_the_audit_desk_the_field_app_and_the_doc
     assert "调度看板" in page and "Dispatch board" in page
 
 
-def test_the_start_page_shows_the_demo_accounts_in_development_only(client, app):
+def test_the_start_page_shows_the_demo_accounts_in_development_only(client, app, monkeypatch):
     assert "supervisor-demo-pass" not in client.get("/").get_data(as_text=True)  # testing
-    app.config["APP_ENV"] = "development"
+    monkeypatch.setitem(app.config, "APP_ENV", "development")
     page = client.get("/").get_data(as_text=True)
     for username, password, _role in CREDENTIALS:
         assert f"<code>{username}</code>" in page and password in page
