@@ -174,3 +174,32 @@ def test_the_board_opens_on_today_in_the_supervisors_zone(served, new_page):
     page.clock.set_fixed_time(datetime.combine(utc_today - timedelta(days=1), time(23, 30), timezone.utc))
     sign_in(page, served)
     assert page.input_value("#day") == utc_today.isoformat()
+
+
+MARKUP = '<img src=x onerror="window.__pwned = 1"><b class="planted">Wang</b>'
+
+
+def test_a_name_with_markup_stays_text_in_every_kind_of_map_tooltip(served, new_page):
+    """Leaflet writes a string tooltip as HTML: a collector's name with markup in it (the
+    CSP stops its script, but the elements still landed) must show as the letters typed."""
+    page = new_page(viewport=DESKTOP)
+    page.goto(served.url + "/board")
+    page.wait_for_function("window.FCMap !== undefined")
+    shown = page.evaluate("""(label) => {
+        const box = document.createElement("div");
+        box.style.cssText = "width: 400px; height: 300px";
+        document.body.appendChild(box);
+        const map = new FCMap(box, {});
+        const layers = [map.route([[31.23, 121.47], [31.24, 121.48]], "#000", label),
+                        map.home(31.23, 121.47, "#000", label), map.position(31.231, 121.471, "#000", label),
+                        map.task(31.232, 121.472, "assigned", label)];
+        map.fit();
+        return layers.map((layer) => {
+            layer.openTooltip();
+            const element = layer.getTooltip().getElement();
+            return {text: element.textContent, elements: element.querySelectorAll("img, b").length};
+        });
+    }""", MARKUP)
+    assert shown == [{"text": MARKUP, "elements": 0}] * 4
+    assert page.evaluate("window.__pwned") is None and page.locator(".planted").count() == 0
+    assert not page.js_errors

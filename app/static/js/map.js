@@ -29,6 +29,15 @@
     return draw;
   }
 
+  /* Leaflet puts a string tooltip in with innerHTML: a collector's or debtor's name with
+   * markup in it would become elements. Every label goes in as a text node instead. */
+  function asText(label) {
+    if (label instanceof Node) return label;
+    const span = document.createElement("span");
+    span.textContent = label == null ? "" : String(label);
+    return span;
+  }
+
   class FCMap {
     constructor(element, options) {
       this.map = L.map(element, { preferCanvas: false, zoomControl: true }).setView([31.23, 121.47], 11);
@@ -51,22 +60,22 @@
 
     route(points, colour, label) {
       if (points.length < 2) return null;
-      return L.polyline(points, { color: colour, weight: 3, opacity: 0.8 }).bindTooltip(label).addTo(this.layer);
+      return L.polyline(points, { color: colour, weight: 3, opacity: 0.8 }).bindTooltip(asText(label)).addTo(this.layer);
     }
 
     home(lat, lon, colour, label) {
       return L.circleMarker([lat, lon], { radius: 7, color: "#111827", weight: 2, fillColor: colour, fillOpacity: 1 })
-        .bindTooltip(label).addTo(this.layer);
+        .bindTooltip(asText(label)).addTo(this.layer);
     }
 
     position(lat, lon, colour, label) {
       return L.circleMarker([lat, lon], { radius: 5, color: colour, weight: 3, fillColor: "#fff", fillOpacity: 1 })
-        .bindTooltip(label).addTo(this.layer);
+        .bindTooltip(asText(label)).addTo(this.layer);
     }
 
     task(lat, lon, status, label, onClick) {
       const marker = L.circleMarker([lat, lon], { radius: 6, color: "#fff", weight: 1.5,
-        fillColor: this.statusColour(status), fillOpacity: 0.95 }).bindTooltip(label).addTo(this.layer);
+        fillColor: this.statusColour(status), fillOpacity: 0.95 }).bindTooltip(asText(label)).addTo(this.layer);
       if (onClick) marker.on("click", onClick);
       return marker;
     }
