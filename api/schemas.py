@@ -642,6 +642,24 @@ class RuleRefusalOut(Schema):
     reason_zh = fields.String()
 
 
+class MoveOptionOut(Schema):
+    crew = fields.String()
+    current = fields.Boolean(metadata={"description": "The task is on this crew now."})
+    stops = fields.Integer(metadata={"description": "The crew's other stops that day."})
+    capacity = fields.Integer()
+    full = fields.Boolean()
+    allowed = fields.Boolean(metadata={"description": "A move here would pass the policy and the crew's room now "
+                                                      "(its day's times are fitted when it is made)."})
+    rules = fields.List(fields.Nested(RuleRefusalOut), metadata={"description": "The policy's refusals, if any."})
+
+
+class MoveOptionsOut(Schema):
+    task_id = fields.Integer()
+    status = fields.String()
+    visit_date = fields.Date()
+    crews = fields.List(fields.Nested(MoveOptionOut))
+
+
 class FieldEventErrorOut(Schema):
     code = fields.String(metadata={"description": "e.g. policy_violation, validation_error, not_found, "
                                                   "task_reassigned, event_payload_mismatch"})
