@@ -465,14 +465,30 @@ class PlanOut(Schema):
     status = fields.String()
     policy_profile = fields.String()
     summary = fields.Dict()
-    routes = fields.Function(lambda p: p.result["routes"],
-                             metadata={"description": "Per crew: ordered stops with times and why."})
-    unassigned = fields.Function(lambda p: p.result["unassigned"],
-                                 metadata={"description": "Tasks left out, each with its reason and rule ids."})
+    routes = fields.Method("_routes", metadata={
+        "description": "Per crew: ordered stops with times, why, and where the debtor is (lat/lon)."})
+    unassigned = fields.Method("_unassigned", metadata={
+        "description": "Tasks left out, each with its reason and rule ids."})
     crews = fields.Function(lambda p: p.result["crews"],
                             metadata={"description": "Every crew considered, eligible or with the rules refusing it."})
     created_at = fields.AwareDateTime()
     committed_at = fields.AwareDateTime(allow_none=True)
+
+    @staticmethod
+    def _placed(entries):
+        # A stop carries where its debtor is (the board draws the draft): a personal read.
+        for entry in entries:
+            if "lat" in entry:
+                note_personal_read(entry.get("debtor_id"), entry.get("case_id"), ("lat", "lon"))
+        return entries
+
+    def _routes(self, plan):
+        for route in plan.result["routes"]:
+            self._placed(route["stops"])
+        return plan.result["routes"]
+
+    def _unassigned(self, plan):
+        return self._placed(plan.result["unassigned"])
 
 
 class AssignIn(BaseSchema):
@@ -837,13 +853,23 @@ class FlagOut(Schema):
     profile_version = fields.String()
     status = fields.String()
     collector = fields.Function(lambda f: f.collector.code if f.collector else None)
+    collector_name = fields.Function(lambda f: f.collector.name if f.collector else None)
     case_id = fields.Integer(allow_none=True)
+    loan_ref = fields.Function(lambda f: f.case.loan_ref if f.case else None,
+                               metadata={"description": "The loan of the flag's case, so a reviewer can find it."})
+    debtor = fields.Method("_debtor", metadata={"description": "The debtor's name, masked."})
     task_id = fields.Integer(allow_none=True)
     visit_id = fields.Integer(allow_none=True)
     details = fields.Dict()
     raised_at = fields.AwareDateTime()
     review_notes = fields.String(allow_none=True)
     reviewed_at = fields.AwareDateTime(allow_none=True)
+
+    def _debtor(self, flag):
+        if flag.case is None:
+            return None
+        note_personal_read(flag.case.debtor_id, flag.case_id, ("name",))
+        return pii.mask_name(flag.case.debtor.name)
 
 
 class FlagQuery(PageQuery):

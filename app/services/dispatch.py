@@ -214,7 +214,9 @@ def build_problem(teams, zone_name, plan_date):
                                 now, plan_date, today)
         if not windows and not refusals:
             refusals.append(rules.no_window_refusal(profile, plan_date))
-        entry = {"case_id": case.id, "loan_ref": case.loan_ref, "team": case.team.code, "profile": profile.label}
+        # Where the debtor is: the board draws a draft on the map beside the committed plan.
+        entry = {"case_id": case.id, "loan_ref": case.loan_ref, "team": case.team.code, "profile": profile.label,
+                 "debtor_id": debtor.id, "lat": debtor.lat, "lon": debtor.lon}
         if refusals:
             blocked.append({**entry, "task": _task_key(case.id), "reason": "policy",
                             "rules": [d.as_dict() for d in refusals]})

@@ -27,7 +27,10 @@ FIELD_SCOPE = "/field"
 def page_config():
     """What the scripts need to know, handed over as data attributes (no inline script)."""
     config = current_app.config
-    return {"tile-url": config.get("MAP_TILE_URL") or "", "tile-attribution": config.get("MAP_TILE_ATTRIBUTION") or ""}
+    limit = config.get("DISPATCH_TIME_LIMIT")
+    return {"tile-url": config.get("MAP_TILE_URL") or "", "tile-attribution": config.get("MAP_TILE_ATTRIBUTION") or "",
+            # The planner's budget, for the board's progress line (empty: it depends on the day's size).
+            "plan-seconds": f"{limit:g}" if limit else ""}
 
 
 @bp.get("/")

@@ -49,6 +49,9 @@
       (root || document).querySelectorAll("[data-i18n-placeholder]").forEach((el) => {
         el.placeholder = i18n.t(el.dataset.i18nPlaceholder);
       });
+      (root || document).querySelectorAll("[data-i18n-label]").forEach((el) => {
+        el.setAttribute("aria-label", i18n.t(el.dataset.i18nLabel));
+      });
       document.dispatchEvent(new CustomEvent("fc:lang"));
     },
     money(amount, currency) {

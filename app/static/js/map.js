@@ -80,6 +80,74 @@
       return marker;
     }
 
+    /* A stop's pin: its number in the route, its crew's colour, its status as a shape or
+     * ring (planned: a disc; at the door: an amber ring; done: a square; done with a
+     * flag: a square with a red ring; withdrawn: a hollow dashed disc; unassigned: a grey
+     * diamond); ``changed`` rings it in magenta (a draft moves it). Built from elements,
+     * never markup. */
+    pin(lat, lon, options) {
+      const o = options || {};
+      const face = document.createElement("div");
+      face.className = `pin pin-${o.status || "assigned"}${o.changed ? " pin-changed" : ""}${o.draft ? " pin-draft" : ""}`;
+      face.textContent = o.number === null || o.number === undefined ? "" : String(o.number);
+      if (o.colour && o.status !== "withdrawn" && o.status !== "open") face.style.backgroundColor = o.colour;
+      if (o.draft && o.colour) { face.style.borderColor = o.colour; face.style.color = o.colour; face.style.backgroundColor = "#fff"; }
+      const marker = L.marker([lat, lon], {
+        icon: L.divIcon({ html: face, className: "pin-icon", iconSize: [24, 24], iconAnchor: [12, 12] }),
+        draggable: !!o.draggable, keyboard: false, title: "", riseOnHover: true,
+      });
+      marker.bindTooltip(asText(o.label)).addTo(this.layer);
+      if (o.onClick) marker.on("click", o.onClick);
+      return marker;
+    }
+
+    /* A dashed line: a draft's route beside the committed one. */
+    draftRoute(points, colour, label) {
+      if (points.length < 2) return null;
+      return L.polyline(points, { color: colour, weight: 3, opacity: 0.9, dashArray: "6 6" })
+        .bindTooltip(asText(label)).addTo(this.layer);
+    }
+
+    /* The legend: what each pin shape means, and each crew's colour. ``items`` are
+     * [{kind: "status"|"crew", key, label, colour}]. */
+    legend(items, title) {
+      if (this.legendControl) this.legendControl.remove();
+      const control = L.control({ position: "bottomleft" });
+      control.onAdd = () => {
+        const box = document.createElement("div");
+        box.className = "map-legend";
+        box.setAttribute("role", "group");
+        if (title) box.setAttribute("aria-label", title);
+        for (const item of items) {
+          const row = document.createElement("div");
+          const mark = document.createElement("span");
+          mark.className = item.kind === "crew" ? "legend-line" : `pin pin-${item.key} legend-pin`;
+          if (item.colour) mark.style.backgroundColor = item.colour;
+          const text = document.createElement("span");
+          text.textContent = item.label;
+          row.append(mark, text);
+          box.append(row);
+        }
+        L.DomEvent.disableClickPropagation(box);
+        return box;
+      };
+      control.addTo(this.map);
+      this.legendControl = control;
+      return control;
+    }
+
+    /* Which point of ``candidates`` ({key, lat, lon}) lies within ``pixels`` of ``latlng``
+     * on screen, nearest first (null: none). */
+    nearest(latlng, candidates, pixels) {
+      const at = this.map.latLngToContainerPoint(latlng);
+      let best = null;
+      for (const c of candidates) {
+        const d = at.distanceTo(this.map.latLngToContainerPoint([c.lat, c.lon]));
+        if (d <= pixels && (!best || d < best.d)) best = { key: c.key, d };
+      }
+      return best && best.key;
+    }
+
     fit() {
       const bounds = this.layer.getBounds();
       if (bounds.isValid()) this.map.fitBounds(bounds.pad(0.1));
