@@ -114,10 +114,16 @@
       if (this.legendControl) this.legendControl.remove();
       const control = L.control({ position: "bottomleft" });
       control.onAdd = () => {
-        const box = document.createElement("div");
+        // Folded on a narrow screen, where it would cover the map; open on a wide one.
+        const box = document.createElement("details");
         box.className = "map-legend";
-        box.setAttribute("role", "group");
-        if (title) box.setAttribute("aria-label", title);
+        box.open = this.legendOpen ?? this.map.getSize().x > 600;
+        box.addEventListener("toggle", () => { this.legendOpen = box.open; });
+        if (title) {
+          const summary = document.createElement("summary");
+          summary.textContent = title;
+          box.append(summary);
+        }
         for (const item of items) {
           const row = document.createElement("div");
           const mark = document.createElement("span");
