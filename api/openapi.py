@@ -1,4 +1,5 @@
 """The OpenAPI 3 document, built from the schemas each endpoint declares."""
+import json
 import re
 
 from apispec import APISpec
@@ -6,6 +7,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Blueprint, current_app, jsonify
 
 from api.base import ErrorSchema
+from api.examples import FIELD_EXAMPLES
 from api.fields import ID_MAX
 from app import authz
 
@@ -120,6 +122,10 @@ def _operation(meta, params, endpoint, method):
     for status in sorted(statuses):
         op["responses"][str(status)] = {"description": _ERRORS[status],
                                         "content": {"application/json": {"schema": "Error"}}}
+    example = FIELD_EXAMPLES.get(endpoint)
+    if example is not None:
+        op["requestBody"]["content"]["application/json"]["example"] = example["request"]
+        op["responses"][str(example["status"])]["content"]["application/json"]["example"] = example["answer"]
     return op
 
 
@@ -138,4 +144,14 @@ def docs():
     from flask import render_template
 
     spec = current_app.extensions.get("openapi_spec") or build_spec(current_app)
-    return render_template("api_docs.html", spec=spec)
+    groups = {}
+    for path, operations in spec["paths"].items():
+        for method, op in operations.items():
+            if method != "parameters":
+                groups.setdefault(op["tags"][0], []).append((method, path, op))
+    examples = {endpoint.replace(".", "_"): {
+        "path": example["path"], "status": example["status"],
+        "request": json.dumps(example["request"], ensure_ascii=False, indent=2),
+        "answer": json.dumps(example["answer"], ensure_ascii=False, indent=2)}
+        for endpoint, example in FIELD_EXAMPLES.items()}
+    return render_template("api_docs.html", spec=spec, groups=sorted(groups.items()), examples=examples)

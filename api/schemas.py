@@ -483,17 +483,33 @@ class PlanOut(Schema):
     status = fields.String()
     policy_profile = fields.String()
     summary = fields.Dict()
-    routes = fields.Function(lambda p: p.result["routes"],
-                             metadata={"description": "Per crew: ordered stops with times and why."})
-    unassigned = fields.Function(lambda p: p.result["unassigned"],
-                                 metadata={"description": "Tasks left out, each with its reason and rule ids "
-                                                          "(no_location: the debtor has only an address yet)."})
+    routes = fields.Method("_routes", metadata={
+        "description": "Per crew: ordered stops with times, why, and where the debtor is (lat/lon)."})
+    unassigned = fields.Method("_unassigned", metadata={
+        "description": "Tasks left out, each with its reason and rule ids "
+                       "(no_location: the debtor has only an address yet)."})
     travel = fields.Function(lambda p: p.result.get("travel", {"source": "model"}),
                              metadata={"description": "source: routing (road times from ROUTING_URL) or model"})
     crews = fields.Function(lambda p: p.result["crews"],
                             metadata={"description": "Every crew considered, eligible or with the rules refusing it."})
     created_at = fields.AwareDateTime()
     committed_at = fields.AwareDateTime(allow_none=True)
+
+    @staticmethod
+    def _placed(entries):
+        # A stop carries where its debtor is (the board draws the draft): a personal read.
+        for entry in entries:
+            if "lat" in entry:
+                note_personal_read(entry.get("debtor_id"), entry.get("case_id"), ("lat", "lon"))
+        return entries
+
+    def _routes(self, plan):
+        for route in plan.result["routes"]:
+            self._placed(route["stops"])
+        return plan.result["routes"]
+
+    def _unassigned(self, plan):
+        return self._placed(plan.result["unassigned"])
 
 
 class AssignIn(BaseSchema):
@@ -661,6 +677,24 @@ class RuleRefusalOut(Schema):
     allowed = fields.Boolean()
     reason_en = fields.String()
     reason_zh = fields.String()
+
+
+class MoveOptionOut(Schema):
+    crew = fields.String()
+    current = fields.Boolean(metadata={"description": "The task is on this crew now."})
+    stops = fields.Integer(metadata={"description": "The crew's other stops that day."})
+    capacity = fields.Integer()
+    full = fields.Boolean()
+    allowed = fields.Boolean(metadata={"description": "A move here would pass the policy and the crew's room now "
+                                                      "(its day's times are fitted when it is made)."})
+    rules = fields.List(fields.Nested(RuleRefusalOut), metadata={"description": "The policy's refusals, if any."})
+
+
+class MoveOptionsOut(Schema):
+    task_id = fields.Integer()
+    status = fields.String()
+    visit_date = fields.Date()
+    crews = fields.List(fields.Nested(MoveOptionOut))
 
 
 class FieldEventErrorOut(Schema):
@@ -840,13 +874,23 @@ class FlagOut(Schema):
     profile_version = fields.String()
     status = fields.String()
     collector = fields.Function(lambda f: f.collector.code if f.collector else None)
+    collector_name = fields.Function(lambda f: f.collector.name if f.collector else None)
     case_id = fields.Integer(allow_none=True)
+    loan_ref = fields.Function(lambda f: f.case.loan_ref if f.case else None,
+                               metadata={"description": "The loan of the flag's case, so a reviewer can find it."})
+    debtor = fields.Method("_debtor", metadata={"description": "The debtor's name, masked."})
     task_id = fields.Integer(allow_none=True)
     visit_id = fields.Integer(allow_none=True)
     details = fields.Dict()
     raised_at = fields.AwareDateTime()
     review_notes = fields.String(allow_none=True)
     reviewed_at = fields.AwareDateTime(allow_none=True)
+
+    def _debtor(self, flag):
+        if flag.case is None:
+            return None
+        note_personal_read(flag.case.debtor_id, flag.case_id, ("name",))
+        return pii.mask_name(flag.case.debtor.name)
 
 
 class FlagQuery(PageQuery):

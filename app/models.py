@@ -569,6 +569,7 @@ class ConductFlag(db.Model):
     review_notes: Mapped[str | None] = mapped_column(Text)
 
     collector: Mapped[Collector | None] = relationship()
+    case: Mapped["Case | None"] = relationship()
 
 
 class ClientEvent(db.Model):

@@ -515,13 +515,14 @@ def _visits_ndjson(batch):
                    for v in _visit_records(batch))
 
 
-def export_visits(args, user, fmt, summary=None, entity=None):
-    """The filtered visit log as CSV or NDJSON text chunks, by visit id."""
+def export_visits(args, user, fmt, summary=None, entity=None, bom=True):
+    """The filtered visit log as CSV or NDJSON text chunks, by visit id. ``bom``: the CSV
+    starts with a byte order mark (the default, for downloads and export jobs alike), which Excel needs to read UTF-8 (the notes are Chinese)."""
     stmt = _visits_select(args, user)
     if args.get("limit"):
         stmt = stmt.limit(args["limit"])
     if fmt == "csv":
-        return _prefixed(",".join(VISIT_CSV_HEADER) + "\n",
+        return _prefixed(("\ufeff" if bom else "") + ",".join(VISIT_CSV_HEADER) + "\n",
                          _stream(stmt, user, "visits", fmt, args, _visits_csv, "id", summary, reads_of=_visit_reads,
                                  entity=entity))
     return _stream(stmt, user, "visits", fmt, args, _visits_ndjson, "id", summary, reads_of=_visit_reads,

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 import dispatch
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from app import audit, authz, clock, policy, routing
@@ -216,7 +216,9 @@ def build_problem(teams, zone_name, plan_date):
                                 now, plan_date, today)
         if not windows and not refusals:
             refusals.append(rules.no_window_refusal(profile, plan_date))
-        entry = {"case_id": case.id, "loan_ref": case.loan_ref, "team": case.team.code, "profile": profile.label}
+        # Where the debtor is: the board draws a draft on the map beside the committed plan.
+        entry = {"case_id": case.id, "loan_ref": case.loan_ref, "team": case.team.code, "profile": profile.label,
+                 "debtor_id": debtor.id, "lat": debtor.lat, "lon": debtor.lon}
         if debtor.lat is None:
             # Address only: no place to route to until geocoded or pinned (the pin queue).
             blocked.append({**entry, "task": _task_key(case.id), "rules": [d.as_dict() for d in refusals],
@@ -526,6 +528,36 @@ def _assign(task, data, user):
     audit.record("task.assigned", task, before=before, after={"status": task.status, "crew_id": crew.id},
                  extra={"note": data.get("reason"), "override_frequency": override})
     return task
+
+
+def move_options(task):
+    """Each crew of the task's team and what a move there would meet now: the policy's
+    refusals (rule ids, in English and Chinese) and the crew's room, judged as a move
+    would be but changing nothing. The board marks the crews the policy would refuse and
+    answers a dragged stop before it is dropped; the move itself is judged again."""
+    case = task.case
+    profile = policy.current().for_team(case.team)
+    crews = db.session.scalars(select(Crew).options(selectinload(Crew.members)).where(Crew.team_id == case.team_id)
+                               .order_by(Crew.code)).all()
+    stops = dict(db.session.execute(
+        select(VisitTask.crew_id, func.count()).where(
+            VisitTask.crew_id.in_([c.id for c in crews]), VisitTask.visit_date == task.visit_date,
+            VisitTask.status.in_(ACTIVE_TASK), VisitTask.id != task.id).group_by(VisitTask.crew_id)).all())
+    facts = door.day_facts([case])
+    past_day = [rules.planned_day(profile, task.visit_date, case.debtor.timezone, clock.now())] \
+        if task.visit_date < _today(ZoneInfo(case.debtor.timezone)) else []
+    # A debtor known only by an address has no place to route to: no crew may take it yet.
+    movable = task.status in ("open", "assigned", "withdrawn") and case.debtor.lat is not None
+    options = []
+    for crew in crews:
+        refusals = past_day + door.day_refusals(case, crew, task.visit_date, facts, exclude_task_id=task.id)
+        active = [m for m in crew.members if m.active]
+        capacity = min(m.daily_capacity for m in active) if active else 0
+        full = stops.get(crew.id, 0) >= capacity
+        options.append({"crew": crew.code, "current": crew.id == task.crew_id, "stops": stops.get(crew.id, 0),
+                        "capacity": capacity, "full": full, "rules": [r.as_dict() for r in refusals],
+                        "allowed": movable and not refusals and not full and crew.id != task.crew_id})
+    return {"task_id": task.id, "status": task.status, "visit_date": task.visit_date, "crews": options}
 
 
 def _route_with(crew, task, windows):

@@ -213,6 +213,8 @@ MATRIX = [
      lambda role: {"crew": "CREW-FULL", "reason": "matrix"}, UPDATE_MANAGERS),
     ("api.dispatch.assign_task", "POST", "/api/v1/tasks/{other_task}/assign",
      lambda role: {"crew": "CREW-FULL", "reason": "matrix"}, UPDATE_OTHER_TEAM | {"admin": 422}),
+    ("api.dispatch.move_options", "GET", "/api/v1/tasks/{open_task}/move-options", None, UPDATE_MANAGERS),
+    ("api.dispatch.move_options", "GET", "/api/v1/tasks/{other_task}/move-options", None, UPDATE_OTHER_TEAM),
     ("api.dispatch.unassign_task", "POST", "/api/v1/tasks/{crew_task}/unassign",
      lambda role: {"reason": "matrix"}, UPDATE_MANAGERS),
     ("api.field.get_route", "GET", "/api/v1/agent/route?date={day}", None, AGENT_ONLY),

@@ -48,15 +48,16 @@ def test_an_unresolvable_address_goes_to_the_pin_queue_and_a_pin_makes_it_dispat
     open_day(page, PIN_DAY)
     page.click("#plan")
     page.wait_for_selector("#commit")
-    reasons = page.inner_text("table.unassigned-reasons")
-    assert "PIN-E2E-1" in reasons and "No place on the map" in reasons
+    group = page.locator(".reasons-groups details[data-rules=no_location]")
+    group.locator("summary").click()
+    assert "No place on the map yet" in group.inner_text() and "PIN-E2E-1" in group.inner_text()
 
     page.click(".tabs button[data-tab=pins]")
-    item = page.locator(".item.pin", has_text="PIN-E2E-1")
+    item = page.locator(".item.pin-queue-item", has_text="PIN-E2E-1")
     item.wait_for()
     assert "found no place for this address" in item.inner_text()
     item.locator("button.pin-place").click()
-    marker = page.locator(".pin-marker")
+    marker = page.locator(".pin-edit-marker")
     marker.wait_for()
     box = marker.bounding_box()
     x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
@@ -71,11 +72,12 @@ def test_an_unresolvable_address_goes_to_the_pin_queue_and_a_pin_makes_it_dispat
     page.click("#pin-editor button.pin-save")
     page.wait_for_selector("#toast:not([hidden])")
     assert "Pin saved" in page.inner_text("#toast")
-    page.locator(".item.pin", has_text="PIN-E2E-1").wait_for(state="detached")
+    page.locator(".item.pin-queue-item", has_text="PIN-E2E-1").wait_for(state="detached")
 
     page.click("#plan")
     page.wait_for_selector("#commit")
-    assert "PIN-E2E-1" not in page.inner_text("table.unassigned-reasons")
+    page.locator(".reasons-groups").wait_for()
+    assert "PIN-E2E-1" not in page.locator(".reasons-groups").inner_text()
     assert not page.js_errors
     screenshot(page, "board-pin-dispatchable")
     status, draft = supervisor.call("POST", "/api/v1/dispatch/plans", {"date": PIN_DAY, "team": "SH-CENTRAL"})
@@ -90,7 +92,7 @@ def test_the_pin_queue_in_chinese_says_why_each_address_waits(served, new_page):
     page = new_page(viewport=DESKTOP, locale="zh-CN")
     sign_in(page, served)
     page.click(".tabs button[data-tab=pins]")
-    page.locator(".item.pin").first.wait_for()
+    page.locator(".item.pin-queue-item").first.wait_for()
     text = page.inner_text("#tab-pins")
     assert "放置标注" in text and ("地理编码" in text or "手动标注" in text)
     assert not page.js_errors
