@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from app.models import AuditEvent, Case, Debtor, GeocodeResult
 from app.services import geocoding
-from tests.api.test_dispatch import plan, where
+from tests.api.test_dispatch import DAY, plan, where
 from tests.api.test_field import HOME, check_in
 from tests.geoservers import geo_server, geocoder  # noqa: F401 (fixtures)
 
@@ -192,3 +192,19 @@ def test_ten_thousand_address_only_rows_are_geocoded_by_the_job_with_progress(ap
     assert db.session.scalar(sa.select(sa.func.count()).select_from(GeocodeResult)) == 2_500
     queue = client.get("/api/v1/pin-queue?limit=500", headers=sup).json["items"]
     assert len(queue) == 40 and {i["location_note"]["code"] for i in queue} == {"not_found"}
+
+
+def test_a_committed_task_without_a_place_cannot_be_moved_to_any_crew(app, db, client, make, team, sup):
+    crew = make.trained_crew(team)
+    case = make.case(team=team, debtor=make.debtor(lat=None, lon=None, location_status="needs_pin",
+                                                   location_note="not_found"))
+    make.contact(case)
+    draft = plan(client, sup)
+    assert client.post(f"/api/v1/dispatch/plans/{draft['id']}/commit", headers=sup).status_code == 200
+    task = client.get(f"/api/v1/tasks?date={DAY.isoformat()}", headers=sup).json["items"][0]
+    assert task["status"] == "open" and task["reason"]["reason"] == "no_location" and task["reason"]["text_zh"]
+    options = client.get(f"/api/v1/tasks/{task['id']}/move-options", headers=sup).json
+    assert [o["allowed"] for o in options["crews"]] == [False]
+    moved = client.post(f"/api/v1/tasks/{task['id']}/assign", json={"crew": crew.code, "reason": "closer"},
+                        headers=sup)
+    assert moved.status_code == 409 and moved.json["error"]["code"] == "no_location"
