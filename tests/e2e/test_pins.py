@@ -88,6 +88,29 @@ def test_an_unresolvable_address_goes_to_the_pin_queue_and_a_pin_makes_it_dispat
     assert (debtor["location_status"], debtor["location_source"]) == ("located", "pin")
 
 
+def test_correcting_a_stops_pin_shows_how_far_it_moved(served, new_page):
+    page = new_page(viewport=DESKTOP)
+    sign_in(page, served)  # today's committed plan of the demo
+    row = page.locator(".crew .stop", has=page.locator("details.move")).first
+    row.locator("details.move summary").click()
+    row.locator(".pin-correct").click()
+    marker = page.locator(".pin-edit-marker")
+    marker.wait_for()
+    assert "Moved 0 m from the current pin" in page.inner_text("#pin-editor")
+    box = marker.bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + 60, y, steps=10)
+    page.mouse.up()
+    moved = page.inner_text("#pin-editor .moved")
+    assert moved.startswith("Moved ") and int(moved.split()[1]) > 0
+    screenshot(page, "board-pin-correct")
+    page.click("#pin-editor button:has-text('Cancel')")  # the demo's debtor stays where it was
+    assert page.locator(".pin-edit-marker").count() == 0
+    assert not page.js_errors
+
+
 def test_the_pin_queue_in_chinese_says_why_each_address_waits(served, new_page):
     page = new_page(viewport=DESKTOP, locale="zh-CN")
     sign_in(page, served)

@@ -474,7 +474,9 @@
     const details = h("details", { class: "move", ontoggle: (e) => {
       if (e.target.open) { state.moving[task.id] = kept; markCrews(); } else delete state.moving[task.id];
     } }, h("summary", {}, i18n.t("board.moveMenu")),
-      h("div", {}, i18n.t("board.move"), select, reasonPick, note, move, unassign, verdictLine));
+      h("div", {}, i18n.t("board.move"), select, reasonPick, note, move, unassign, verdictLine),
+      // Kept in the folded menu: a button on every row would make the crews' lists longer.
+      h("div", {}, pinButton(task)));
     if (state.moving[task.id]) details.open = true;
     return [details, refusal];
   }
@@ -510,7 +512,7 @@
           task.address)),
       h("span", { class: `pill ${task.display_status}` }, i18n.t(`status.${task.display_status}`)),
       ["open", "withdrawn"].includes(task.status) ? h("div", { class: "refusal muted" }, reasonText(task.reason)) : null,
-      moveControls(task), pinButton(task));
+      moveControls(task));
     if (movable(task)) {
       row.draggable = true;
       row.addEventListener("dragstart", (event) => {
