@@ -1172,6 +1172,8 @@
 
   function setLangButton() {
     $("lang").textContent = i18n.lang === "zh" ? "EN" : "中文";
+    // The accessible name holds the visible text (a voice user says what they see).
+    $("lang").setAttribute("aria-label", i18n.lang === "zh" ? "EN — English" : "中文 — Chinese");
     document.documentElement.lang = i18n.locale;
   }
 

@@ -156,7 +156,9 @@
 
     fit() {
       const bounds = this.layer.getBounds();
-      if (bounds.isValid()) this.map.fitBounds(bounds.pad(0.1));
+      // One point (a check-in exactly at the address) has no extent to fit: centre on it.
+      if (bounds.isValid() && bounds.getSouthWest().equals(bounds.getNorthEast())) this.map.setView(bounds.getCenter(), 16);
+      else if (bounds.isValid()) this.map.fitBounds(bounds.pad(0.1));
       if (this.drawGraticule) this.drawGraticule();
     }
   }
