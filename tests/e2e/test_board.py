@@ -43,7 +43,12 @@ def test_a_supervisor_plans_the_day_sees_the_draft_beside_the_current_plan_and_c
     sign_in(page, served)
     open_day(page)
     page.click("#plan")
+    # While it plans: the phase, the seconds so far and the planner's budget (1 s for these servers).
+    progress = page.locator("#plan-progress")
+    expect(progress).to_contain_text("Planning…")
+    assert re.search(r"\d+ s of about 1 s", progress.inner_text())
     page.wait_for_selector("#commit")
+    expect(progress).to_be_hidden()
     table = page.inner_text("table.comparison")
     assert "Current plan" in table and "Draft" in table and "none committed" in table
     assert re.search(r"Assigned\s+none committed\s+\d+", table)
@@ -300,4 +305,23 @@ def test_the_plan_tab_in_chinese_groups_and_translates_why_work_was_left_out(ser
     widths = page.evaluate("[...document.querySelectorAll('.reasons-groups summary')].map(e => e.getBoundingClientRect().width)")
     assert min(widths) > 150
     screenshot(page, "board-why-unassigned-zh")
+    assert not page.js_errors
+
+
+def test_a_plan_asked_for_in_a_tab_since_closed_is_picked_up_again(served, new_page):
+    day = (TODAY + timedelta(days=14)).isoformat()
+    supervisor = Phone(served.url)
+    supervisor.login("supervisor", "supervisor-demo-pass")
+    status, job = supervisor.call("POST", "/api/v1/jobs", {"name": "plan_scope",
+                                                           "params": {"date": day, "team": "SH-CENTRAL"}})
+    assert status == 202, job
+    page = new_page(viewport=DESKTOP)
+    sign_in(page, served)
+    key = f"fc.planJob:date={day}&team=SH-CENTRAL"
+    page.evaluate("([key, id]) => localStorage.setItem(key, id)", [key, job["id"]])  # what the closed tab left
+    open_day(page, day)
+    page.wait_for_selector("#commit", timeout=30000)
+    assert "none committed" in page.inner_text("table.comparison")
+    assert page.get_attribute(".tabs [data-tab=draft]", "aria-selected") == "true"
+    assert page.evaluate("(key) => localStorage.getItem(key)", key) is None
     assert not page.js_errors
