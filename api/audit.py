@@ -16,6 +16,7 @@ from api.audit_schemas import (
 )
 from api.base import endpoint, page_of, streamed
 from app.services import audit_log, recordings
+from app.services.field import ALLOWED_TYPES
 
 bp = Blueprint("audit", __name__)
 
@@ -71,9 +72,9 @@ def list_visits(args):
 
 
 RECORDING_STREAMS = {
-    "audio/*": "The recording as uploaded (audio/webm, audio/ogg, audio/mp4, …; a photo as image/*). "
-               "Send `Range: bytes=start-end` for a part: answered 206 with Content-Range. "
-               "Every answer to an auditor or admin is logged as a pii.read of the debtor.",
+    media_type: "The recording (or photo) as uploaded. Send `Range: bytes=start-end` for a part: answered 206 "
+                "with Content-Range. Every answer to an auditor or admin is logged as a pii.read of the debtor."
+    for media_type in sorted(ALLOWED_TYPES | {"application/octet-stream"})
 }
 
 

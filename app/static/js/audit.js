@@ -131,7 +131,7 @@
   const label = (kind, code) => (code && i18n.has(`${kind}.${code}`) ? i18n.t(`${kind}.${code}`) : code || "—");
   const state = { rows: [], next: null, map: null, selected: null, visitError: null,
                   events: [], eventsNext: null, eventsLoaded: false, eventError: null, eventSelected: null,
-                  blobs: [] };
+                  blobs: [], debtor: null };
 
   function query(form, extra) {
     const params = new URLSearchParams();
@@ -276,8 +276,12 @@
     render();
     $("detail").hidden = false;
     $("detail-title").textContent = `${visit.case.loan_ref} · ${i18n.date(visit.visit_date)}`;
-    let debtor = null;
-    try { debtor = await api.call("GET", `/api/v1/debtors/${visit.debtor_id}`); } catch (e) { debtor = null; }
+    // Kept while the same debtor is shown: redrawing in the other language is not another read.
+    let debtor = state.debtor && state.debtor.id === visit.debtor_id ? state.debtor : null;
+    if (!debtor) {
+      try { debtor = await api.call("GET", `/api/v1/debtors/${visit.debtor_id}`); } catch (e) { debtor = null; }
+      state.debtor = debtor;
+    }
     if (state.selected !== visit.id) return;  // another visit was opened meanwhile
     if (!state.map) state.map = new FCMap($("detail-map"), { tileUrl: document.body.dataset.tileUrl,
                                                              attribution: document.body.dataset.tileAttribution });
@@ -540,7 +544,12 @@
       const visit = state.rows.find((v) => v.id === state.selected);
       if (visit) open(visit);
     }));
-    $("signout").addEventListener("click", async () => { await api.logout(); closeDetail(); showSignin(); });
+    $("signout").addEventListener("click", async () => {
+      await api.logout();
+      closeDetail();
+      state.debtor = null;
+      showSignin();
+    });
     start();
   });
 })();
