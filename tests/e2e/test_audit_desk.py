@@ -90,7 +90,7 @@ def open_visit(page, loan_ref):
     expect(rows).to_have_count(1)
     assert loan_ref in rows.first.inner_text()
     rows.first.click()
-    page.locator("#detail dd[data-fact='d.recordings'] .recording").first.wait_for()
+    page.locator("#detail-facts .hash").first.wait_for()  # the detail is drawn, down to its recordings
     return page.locator("#detail")
 
 
@@ -119,6 +119,9 @@ def test_a_visit_reads_in_words_with_the_collectors_name_and_both_clocks(served,
     detail = open_visit(page, visited["loan_ref"])
     row = page.locator("#visits tbody tr[data-visit]").first
     assert outcome in row.inner_text() and visited["collector_name"] in row.inner_text()
+    # In words and names, not codes (the desk showed "refused", "debtor", "C001").
+    text = detail.inner_text()
+    assert outcome in text and person in text and visited["collector_name"] in text and "UTC" in text
     assert detail.locator("dd[data-fact='d.outcome']").inner_text() == outcome
     assert detail.locator("dd[data-fact='d.person']").inner_text() == person
     who = detail.locator("dd[data-fact='d.collector']").inner_text()
@@ -139,6 +142,7 @@ def test_an_agreement_waiting_for_approval_and_its_flag_read_by_name(served, new
     page = new_page(viewport=DESKTOP, locale=locale)
     sign_in(page, served)
     detail = open_visit(page, visited["second_loan_ref"])
+    assert words in detail.inner_text() and "pending_approval" not in detail.inner_text()
     agreement = detail.locator("dd[data-fact='d.agreements']").inner_text()
     assert words in agreement and "pending_approval" not in agreement
     flags = detail.locator("dd[data-fact='d.flags']").inner_text()
