@@ -291,6 +291,14 @@ def test_flags_on_the_attention_tab_name_their_debtor_loan_and_visit(served, new
     facts = flag.locator(".flag-facts").inner_text()
     assert "Loan: SH" in facts and "Debtor:" in facts and "Open the visit" in facts
     screenshot(page, "board-attention")
+    loan = re.search(r"Loan: (\S+)", facts).group(1)
+    desk = new_page(viewport=DESKTOP)
+    desk.goto(served.url + flag.locator(".flag-facts a").get_attribute("href"))
+    desk.fill("input[name=username]", "supervisor")
+    desk.fill("input[name=password]", "supervisor-demo-pass")
+    desk.click("#signin-form button[type=submit]")
+    expect(desk.locator("#detail-title")).to_contain_text(loan)  # the flag's visit, opened
+    assert not desk.js_errors
 
 
 def test_the_plan_tab_in_chinese_groups_and_translates_why_work_was_left_out(served, new_page):

@@ -60,45 +60,45 @@ def assert_safe(page, where):
 
 @pytest.fixture(scope="module")
 def hostile(served, e2e_clock):
-    """Hostile text in names, addresses, notes and reviews, through the API and a CSV; a
-    day planned and committed with it; a visit made with planted notes."""
+    """Hostile text in names, addresses, notes and reviews, through the API and a CSV, on a
+    team no other browser test plans (SH-EAST), with an agent account of its own: a day
+    planned and committed with it, a visit made with planted notes."""
     e2e_clock.set(TEST_NOW)
-    admin = Phone(served.url)
+    admin = Phone(served.url, clock=e2e_clock.now)
     admin.login("admin", "admin-demo-pass")
-    # The collector on the demo agent's crew, the crew and the agent's display name.
-    _, collectors = admin.call("GET", "/api/v1/collectors?limit=200")
-    member = next(c for c in collectors["items"] if c["crew"] == "SH-CENTRAL-K01")
-    status, answer = admin.call("PATCH", f"/api/v1/collectors/{member['id']}", {"name": planted("collector")})
-    assert status == 200, answer
     # A case from the loan system's CSV with a planted debtor name and address.
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["loan_ref", "product", "currency", "principal", "outstanding", "days_past_due", "debtor_name",
                      "address", "lat", "lon", "stage", "team"])
     writer.writerow(["SAFE-CSV-1", "cash_loan", "CNY", "5000.00", "4000.00", "90", planted("csv-name"),
-                     planted("csv-address"), "31.2320", "121.4850", "field_visit", "SH-CENTRAL"])
+                     planted("csv-address"), "31.2215", "121.5447", "field_visit", "SH-EAST"])
     status, report = admin.call("POST", "/api/v1/cases/import?mode=all_or_nothing", raw=out.getvalue().encode(),
                                 content_type="text/csv")
     assert status == 200, report
-    supervisor = Phone(served.url, clock=e2e_clock.now)
-    supervisor.login("supervisor", "supervisor-demo-pass")
-    status, plan = supervisor.call("POST", "/api/v1/dispatch/plans", {"date": SAFE_DAY.isoformat(), "team": "SH-CENTRAL"})
+    status, plan = admin.call("POST", "/api/v1/dispatch/plans", {"date": SAFE_DAY.isoformat(), "team": "SH-EAST"})
     assert status == 201, plan
-    assert supervisor.call("POST", f"/api/v1/dispatch/plans/{plan['id']}/commit")[0] == 200
+    assert admin.call("POST", f"/api/v1/dispatch/plans/{plan['id']}/commit")[0] == 200
+    crew = next(r["crew"] for r in plan["routes"] if r["stops"])
+    # An agent account for a member of a crew with stops that day; the member's name planted.
+    status, answer = admin.call("POST", "/api/v1/users", {"username": "agent-east", "password": "agent-east-pass-1",
+                                                          "role": "agent", "display_name": planted("user")})
+    assert status == 201, answer
+    _, collectors = admin.call("GET", "/api/v1/collectors?limit=200&team=SH-EAST")
+    member = next(c for c in collectors["items"] if c["crew"] == crew)
+    status, answer = admin.call("PATCH", f"/api/v1/collectors/{member['id']}",
+                                {"name": planted("collector"), "user": "agent-east"})
+    assert status == 200, answer
     agent = Phone(served.url, clock=e2e_clock.now)
-    agent.login("agent", "agent-demo-pass")
+    agent.login("agent-east", "agent-east-pass-1")
     stop = agent.route(SAFE_DAY)["stops"][0]
-    status, _ = admin.call("PATCH", f"/api/v1/debtors/{stop['debtor_id'] if 'debtor_id' in stop else ''}",
-                           {"name": planted("debtor-name"), "address": planted("debtor-address")}) \
-        if "debtor_id" in stop else (None, None)
-    if status is None:
-        _, case = admin.call("GET", f"/api/v1/cases/{stop['case']['id']}")
-        status, answer = admin.call("PATCH", f"/api/v1/debtors/{case['debtor']['id']}",
-                                    {"name": planted("debtor-name"), "address": planted("debtor-address")})
-        assert status == 200, answer
+    _, case = admin.call("GET", f"/api/v1/cases/{stop['case']['id']}")
+    status, answer = admin.call("PATCH", f"/api/v1/debtors/{case['debtor']['id']}",
+                                {"name": planted("debtor-name"), "address": planted("debtor-address")})
+    assert status == 200, answer
     e2e_clock.set(datetime.combine(SAFE_DAY, time(10), SHANGHAI))
-    agent.login("agent", "agent-demo-pass")  # a token of that day
-    supervisor.login("supervisor", "supervisor-demo-pass")
+    agent.login("agent-east", "agent-east-pass-1")  # a token of that day
+    admin.login("admin", "admin-demo-pass")
     stop = agent.route(SAFE_DAY)["stops"][0]
     task = stop["task_id"]
     status, answer = agent.call("POST", f"/api/v1/agent/tasks/{task}/check-in", {
@@ -110,27 +110,28 @@ def hostile(served, e2e_clock):
         "notes": planted("visit-notes")})
     assert status == 200, answer
     # The mocked location raised a flag; its review notes are planted too.
-    _, flags = supervisor.call("GET", "/api/v1/conduct/flags?status=open&kind=mock_location")
+    _, flags = admin.call("GET", "/api/v1/conduct/flags?status=open&kind=mock_location")
     flag = next(f for f in flags["items"] if f["task_id"] == task)
-    assert supervisor.call("POST", f"/api/v1/conduct/flags/{flag['id']}/review",
-                           {"status": "reviewed", "notes": planted("flag-review")})[0] == 200
-    return {"task": task, "loan_ref": stop["case"]["loan_ref"]}
+    assert admin.call("POST", f"/api/v1/conduct/flags/{flag['id']}/review",
+                      {"status": "reviewed", "notes": planted("flag-review")})[0] == 200
+    return {"task": task, "loan_ref": stop["case"]["loan_ref"], "crew": crew}
 
 
 @pytest.mark.parametrize("locale", ["en-GB", "zh-CN"])
 def test_planted_text_stays_text_on_the_board_with_every_tooltip_open(served, new_page, hostile, locale):
     page = watch_csp(new_page(viewport=DESKTOP, locale=locale))
     page.goto(served.url + "/board")
-    page.fill("input[name=username]", "supervisor")
-    page.fill("input[name=password]", "supervisor-demo-pass")
+    page.fill("input[name=username]", "admin")
+    page.fill("input[name=password]", "admin-demo-pass")
     page.click("#signin-form button[type=submit]")
     page.wait_for_selector("#board:not([hidden])")
+    page.select_option("#scope", "team:SH-EAST")
     page.fill("#day", SAFE_DAY.isoformat())
     page.dispatch_event("#day", "change")
     row = page.locator(f".stop[data-task='{hostile['task']}']")
     row.wait_for()
     assert f"{MARK}-debtor-address" in row.inner_text()
-    assert f"{MARK}-collector" in page.inner_text(".crew[data-crew='SH-CENTRAL-K01']")
+    assert f"{MARK}-collector" in page.inner_text(f".crew[data-crew='{hostile['crew']}']")
     tooltips = page.evaluate(OPEN_EVERY_TOOLTIP)
     assert f"{MARK}-collector" in tooltips  # the crew's home marker names its members, as text
     assert_safe(page, "board")
@@ -172,8 +173,8 @@ def test_planted_text_stays_text_in_the_field_app(served, new_page, hostile, e2e
     e2e_clock.set(datetime.combine(SAFE_DAY, time(11), SHANGHAI))  # the planted day, for server and phone
     page = watch_csp(new_page(viewport=PHONE, locale=locale))
     page.goto(served.url + "/field")
-    page.fill("input[name=username]", "agent")
-    page.fill("input[name=password]", "agent-demo-pass")
+    page.fill("input[name=username]", "agent-east")
+    page.fill("input[name=password]", "agent-east-pass-1")
     page.click("form button[type=submit]")
     page.locator("body", has_text=f"{MARK}-debtor-address").first.wait_for(timeout=20000)
     page.evaluate(OPEN_EVERY_TOOLTIP)

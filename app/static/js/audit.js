@@ -185,6 +185,19 @@
     $("who").textContent = `${api.user.display_name || api.user.username} (${api.user.role})`;
     applyLabels();
     await load(false);
+    await openLinked();
+  }
+
+  /** ``/audit?visit=ID`` (the board's link from a flag): that visit opened, if the caller may
+   * read it. The log is in visit id order, so the one row after ID − 1 is the visit. */
+  async function openLinked() {
+    const id = Number(new URLSearchParams(location.search).get("visit"));
+    if (!Number.isInteger(id) || id < 1) return;
+    try {
+      const page = await api.call("GET", `/api/v1/audit/visits?after=${id - 1}&limit=1`);
+      const visit = page.items[0];
+      if (visit && visit.id === id) await open(visit);
+    } catch (error) { /* not one the caller may read: the desk opens as usual */ }
   }
 
   function applyLabels() {
