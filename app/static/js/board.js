@@ -282,13 +282,14 @@
       if (crew.home) points.push([crew.home.lat, crew.home.lon]);
       crewStops(crew.code).filter((t) => t.status !== "withdrawn").forEach((t) => points.push([t.lat, t.lon]));
       map.route(points, colour, crew.code);
-      if (crew.home) map.home(crew.home.lat, crew.home.lon, colour, `${crew.code} — ${crew.members.join(", ")}`);
+      if (crew.home) map.home(crew.home.lat, crew.home.lon, colour, `${crew.code} — ${crew.members.join(", ")}`, crew.code);
       if (crew.position) map.position(crew.position.lat, crew.position.lon, colour,
         `${crew.code}: ${i18n.t("board.position", { time: i18n.time(crew.position.at, board.timezone) })}`);
     });
     board.tasks.forEach((t) => {
       const colour = t.crew ? map.crewColour(state.crewIndex[t.crew] ?? 0) : null;
       const marker = map.pin(t.lat, t.lon, {
+        key: t.id,
         colour, number: t.status === "withdrawn" ? null : t.sequence, status: t.display_status,
         changed: t.case_id in changed, draggable: movable(t),
         label: `${t.crew ? `${t.crew} #${t.sequence ?? "–"} · ` : ""}${t.loan_ref} · ${i18n.t(`status.${t.display_status}`)}`,
