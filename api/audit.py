@@ -2,7 +2,7 @@
 proof that the log is intact. There is no way to change or delete either here."""
 import re
 
-from flask import Blueprint, g, request
+from flask import Blueprint, Response, g, request, stream_with_context
 
 from api.audit_schemas import (
     AuditEventOut,
@@ -15,7 +15,8 @@ from api.audit_schemas import (
     VisitLogQuery,
 )
 from api.base import endpoint, page_of, streamed
-from app.services import audit_log
+from app.services import audit_log, recordings
+from app.services.field import ALLOWED_TYPES
 
 bp = Blueprint("audit", __name__)
 
@@ -68,6 +69,33 @@ def list_visits(args):
         chunks = audit_log.export_visits(args, g.user, fmt)
         return streamed(chunks, audit_log.MEDIA_TYPES[fmt], export_name("visits", VISIT_FILTERS, fmt))
     return audit_log.visits_page(args, g.user)
+
+
+RECORDING_STREAMS = {
+    media_type: "The recording (or photo) as uploaded. Send `Range: bytes=start-end` for a part: answered 206 "
+                "with Content-Range. Every answer to an auditor or admin is logged as a pii.read of the debtor."
+    for media_type in sorted(ALLOWED_TYPES | {"application/octet-stream"})
+}
+
+
+@bp.get("/audit/recordings/<id:recording_id>")
+@endpoint(permission="audit:visits", streams=RECORDING_STREAMS, errors={416},
+          also={206: "Partial content: the byte range asked for (Content-Range names it)."})
+def play_recording(recording_id):
+    """A visit's recording, whole or a byte range, for whoever may read the visit (every play is logged)."""
+    playback = recordings.play(recording_id, g.user, request.headers.get("Range"))
+    response = Response(stream_with_context(playback.chunks()), mimetype=playback.media_type,
+                        status=206 if playback.partial else 200, direct_passthrough=True)
+    response.call_on_close(playback.handle.close)
+    response.headers["Accept-Ranges"] = "bytes"
+    response.headers["Content-Length"] = str(playback.stop - playback.start)
+    if playback.partial:
+        response.headers["Content-Range"] = playback.content_range
+    # The stored hash names these bytes for good; personal data is not kept in shared caches.
+    response.headers["ETag"] = f'"{playback.recording.sha256}"'
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["Content-Disposition"] = f'inline; filename="recording-{playback.recording.id}"'
+    return response
 
 
 @bp.get("/audit/verify")

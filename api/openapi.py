@@ -22,6 +22,7 @@ _ERRORS = {
     409: "Conflicts with the current state, or with data already stored.",
     413: "Body too large.",
     415: "Body is not JSON.",
+    416: "The byte range asked for (Range header) lies past the end of the file; Content-Range gives its length.",
     422: "Validation failed; `fields` names each bad field.",
     429: "Too many attempts.",
     500: "Unexpected error (a bug); it is logged with the request id.",
@@ -102,6 +103,8 @@ def _operation(meta, params, endpoint, method):
         op["responses"][str(meta["status"])] = {"description": "A file", "content": {
             media_type: {"schema": {"type": "string", "format": "binary", "description": description}}
             for media_type, description in meta["streams"].items()}}
+        for status, description in meta.get("also", {}).items():
+            op["responses"][str(status)] = {**op["responses"][str(meta["status"])], "description": description}
     else:
         op["responses"][str(meta["status"])] = {"description": "Done; no body."}
     statuses = {400, 413, 415, 500, 503} | meta["errors"]

@@ -989,9 +989,11 @@ class BoardOut(Schema):
 
 
 class JobParams(BaseSchema):
-    date = fields.Date(metadata={"description": "plan_day, evaluate_agreements: the day."})
+    date = fields.Date(metadata={"description": "plan_day, evaluate_agreements, plan_scope: the day."})
     teams = fields.List(Code(), validate=validate.Length(max=200),
                         metadata={"description": "plan_day, check_tasks: only these teams."})
+    team = Code(metadata={"description": "plan_scope: the team to plan (or region)."})
+    region = Code(metadata={"description": "plan_scope: the region to plan (or team)."})
     format = fields.String(validate=validate.OneOf(("csv", "ndjson")),
                            metadata={"description": "Exports: csv (default) or ndjson."})
     filters = fields.Dict(keys=fields.String(), metadata={
@@ -1002,8 +1004,10 @@ class JobParams(BaseSchema):
 
 class JobIn(BaseSchema):
     name = fields.String(required=True, validate=validate.OneOf(
-        ("plan_day", "evaluate_agreements", "check_tasks", "export_audit_events", "export_visits",
-         "anchor_audit_head", "retention_sweep", "geocode_addresses")))
+        ("plan_day", "plan_scope", "evaluate_agreements", "check_tasks", "export_audit_events", "export_visits",
+         "anchor_audit_head", "retention_sweep", "geocode_addresses")), metadata={
+        "description": "plan_scope: a supervisor's plan of one day for a team or region, as POST /dispatch/plans "
+                       "but in the background (the board follows it, and picks it up again in a new tab)."})
     params = fields.Nested(JobParams, load_default=dict)
 
 

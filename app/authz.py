@@ -65,6 +65,7 @@ PERMISSIONS = {
 # Who may ask for each background job: the permission of the work it does.
 JOB_PERMISSIONS = {
     "plan_day": "jobs:run",
+    "plan_scope": "dispatch:plan",
     "evaluate_agreements": "jobs:run",
     "check_tasks": "jobs:run",
     "export_audit_events": "audit:read",

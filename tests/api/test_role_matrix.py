@@ -73,6 +73,13 @@ def world(make):
 
     job = make._save(Job(id="00000000-0000-4000-8000-000000000001", name="evaluate_agreements", params={},
                          status="finished", runner="inline"))
+    from app import storage
+    from app.models import Recording
+
+    with make.app.app_context():
+        storage.current().put(f"recordings/matrix/{visit.id}.oga", b"OggS-matrix", "audio/ogg")
+    recording = make._save(Recording(sha256="0f" * 32, size_bytes=11, content_type="audio/ogg", kind="audio",
+                                     storage_key=f"recordings/matrix/{visit.id}.oga", visit_id=visit.id))
     return {
         "users": users,
         "headers": {role: {**make.token(user), **PHONE} for role, user in users.items()} | {"anonymous": PHONE},
@@ -84,6 +91,7 @@ def world(make):
             "in_visit": in_visit.id, "visit": visit.id, "agreement_a": agreements["a"].id,
             "agreement_b": agreements["b"].id, "flag_a": flags["a"].id, "flag_b": flags["b"].id,
             "complaint": complaint.id, "loan_a": case_a.loan_ref, "job": job.id,
+            "recording": recording.id,
         },
     }
 
@@ -267,6 +275,7 @@ MATRIX = [
     ("api.audit.list_events", "GET", "/api/v1/audit/events?format=ndjson", None, AUDITORS),
     ("api.audit.list_visits", "GET", "/api/v1/audit/visits", None, READ_STAFF),
     ("api.audit.list_visits", "GET", "/api/v1/audit/visits?format=csv", None, READ_STAFF),
+    ("api.audit.play_recording", "GET", "/api/v1/audit/recordings/{recording}", None, READ_STAFF),
     ("api.audit.verify_chain", "GET", "/api/v1/audit/verify", None, AUDITORS),
     ("api.audit.chain_head", "GET", "/api/v1/audit/head", None, AUDITORS),
     ("api.audit.chain_head", "GET", "/api/v1/audit/head?date=2020-01-01", None, AUDITORS),

@@ -43,7 +43,12 @@ def test_a_supervisor_plans_the_day_sees_the_draft_beside_the_current_plan_and_c
     sign_in(page, served)
     open_day(page)
     page.click("#plan")
+    # While it plans: the phase, the seconds so far and the planner's budget (1 s for these servers).
+    progress = page.locator("#plan-progress")
+    expect(progress).to_contain_text("Planning…")
+    assert re.search(r"\d+ s of about 1 s", progress.inner_text())
     page.wait_for_selector("#commit")
+    expect(progress).to_be_hidden()
     table = page.inner_text("table.comparison")
     assert "Current plan" in table and "Draft" in table and "none committed" in table
     assert re.search(r"Assigned\s+none committed\s+\d+", table)
@@ -286,6 +291,14 @@ def test_flags_on_the_attention_tab_name_their_debtor_loan_and_visit(served, new
     facts = flag.locator(".flag-facts").inner_text()
     assert "Loan: SH" in facts and "Debtor:" in facts and "Open the visit" in facts
     screenshot(page, "board-attention")
+    loan = re.search(r"Loan: (\S+)", facts).group(1)
+    desk = new_page(viewport=DESKTOP)
+    desk.goto(served.url + flag.locator(".flag-facts a").get_attribute("href"))
+    desk.fill("input[name=username]", "supervisor")
+    desk.fill("input[name=password]", "supervisor-demo-pass")
+    desk.click("#signin-form button[type=submit]")
+    expect(desk.locator("#detail-title")).to_contain_text(loan)  # the flag's visit, opened
+    assert not desk.js_errors
 
 
 def test_the_plan_tab_in_chinese_groups_and_translates_why_work_was_left_out(served, new_page):
@@ -300,4 +313,48 @@ def test_the_plan_tab_in_chinese_groups_and_translates_why_work_was_left_out(ser
     widths = page.evaluate("[...document.querySelectorAll('.reasons-groups summary')].map(e => e.getBoundingClientRect().width)")
     assert min(widths) > 150
     screenshot(page, "board-why-unassigned-zh")
+    assert not page.js_errors
+
+
+def test_a_plan_asked_for_in_a_tab_since_closed_is_picked_up_again(served, new_page):
+    day = (TODAY + timedelta(days=14)).isoformat()
+    supervisor = Phone(served.url)
+    supervisor.login("supervisor", "supervisor-demo-pass")
+    status, job = supervisor.call("POST", "/api/v1/jobs", {"name": "plan_scope",
+                                                           "params": {"date": day, "team": "SH-CENTRAL"}})
+    assert status == 202, job
+    page = new_page(viewport=DESKTOP)
+    sign_in(page, served)
+    key = f"fc.planJob:date={day}&team=SH-CENTRAL"
+    page.evaluate("([key, id]) => localStorage.setItem(key, id)", [key, job["id"]])  # what the closed tab left
+    open_day(page, day)
+    page.wait_for_selector("#commit", timeout=30000)
+    assert "none committed" in page.inner_text("table.comparison")
+    assert page.get_attribute(".tabs [data-tab=draft]", "aria-selected") == "true"
+    assert page.evaluate("(key) => localStorage.getItem(key)", key) is None
+    assert not page.js_errors
+
+
+def test_a_stop_dragged_on_the_map_onto_a_crew_gets_the_policys_answer(served, new_page, committed):
+    """On the map: a stop's pin dropped on a crew's home marker is judged like a drop on the
+    list; the pin goes back to its debtor's door."""
+    task = next(t for t in committed["board"]["tasks"] if t["crew"] == "SH-CENTRAL-K02" and t["status"] == "assigned")
+    page = new_page(viewport=DESKTOP, locale="zh-CN")
+    sign_in(page, served)
+    open_day(page)
+    pin = page.locator(f".leaflet-marker-pane .pin[data-task='{task['id']}']")
+    home = page.locator("path.crew-home-SH-CENTRAL-K05")
+    pin.wait_for()
+    start, target, start_map = pin.bounding_box(), home.bounding_box(), page.locator("#map").bounding_box()
+    page.mouse.move(start["x"] + 12, start["y"] + 12)
+    page.mouse.down()
+    page.mouse.move(target["x"] + target["width"] / 2, target["y"] + target["height"] / 2, steps=12)
+    page.mouse.up()
+    refusal = page.locator(f".stop[data-task='{task['id']}'] .refusal.error")
+    expect(refusal).to_contain_text("cn.qualification")
+    assert "培训" in refusal.inner_text()  # the policy's reason in the user's language
+    after, before_map, after_map = pin.bounding_box(), start_map, page.locator("#map").bounding_box()
+    assert abs((after["x"] - after_map["x"]) - (start["x"] - before_map["x"])) < 2
+    assert abs((after["y"] - after_map["y"]) - (start["y"] - before_map["y"])) < 2
+    screenshot(page, "board-map-drop-zh")
     assert not page.js_errors

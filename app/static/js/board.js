@@ -54,6 +54,7 @@
       "draft.onMap": "The draft is drawn on the map (dashed lines, hollow pins); {n} stop(s) change crew (ringed).",
       "draft.progress": "Planning… {phase} · {elapsed} s", "draft.expected": " of about {expected} s",
       "draft.phase.asking": "sending the day to the planner", "draft.phase.solving": "the engine is searching",
+      "draft.phase.queued": "waiting for a worker",
       "draft.count": "{n}", "draft.cases": "Show the cases",
       "legend.title": "Legend", "legend.changed": "changed by the draft", "legend.draft": "draft stop",
       "why.capacity": "Crews that could go are full with visits of equal or higher priority",
@@ -113,6 +114,7 @@
       "draft.onMap": "草稿已画在地图上（虚线、空心标记）；{n} 个上门点更换小组（加圈标出）。",
       "draft.progress": "正在计算… {phase} · 已用 {elapsed} 秒", "draft.expected": "，约需 {expected} 秒",
       "draft.phase.asking": "正在把当天任务交给规划引擎", "draft.phase.solving": "引擎正在搜索路线",
+      "draft.phase.queued": "等待后台处理",
       "draft.count": "{n}", "draft.cases": "查看案件",
       "legend.title": "图例", "legend.changed": "草稿中有改动", "legend.draft": "草稿中的上门点",
       "why.capacity": "可上门的小组已被同等或更高优先级的任务排满",
@@ -241,6 +243,7 @@
       // under the supervisor's hand would cancel the drag.
       if (state.dragging) { state.renderAfterDrag = state.renderAfterDrag || fit || "later"; return; }
       render(fit);
+      if (fit) resumePlanning();
     } catch (error) {
       if (error.status === 401) return showSignin();
       $("live").textContent = i18n.t("board.offline");
@@ -297,7 +300,7 @@
       if (crew.home) points.push([crew.home.lat, crew.home.lon]);
       crewStops(crew.code).filter((t) => t.status !== "withdrawn").forEach((t) => points.push([t.lat, t.lon]));
       map.route(points, colour, crew.code);
-      if (crew.home) map.home(crew.home.lat, crew.home.lon, colour, `${crew.code} — ${crew.members.join(", ")}`);
+      if (crew.home) map.home(crew.home.lat, crew.home.lon, colour, `${crew.code} — ${crew.members.join(", ")}`, crew.code);
       if (crew.position) map.position(crew.position.lat, crew.position.lon, colour,
         `${crew.code}: ${i18n.t("board.position", { time: i18n.time(crew.position.at, board.timezone) })}`);
     });
@@ -305,6 +308,7 @@
     board.tasks.filter((t) => t.lat != null).forEach((t) => {
       const colour = t.crew ? map.crewColour(state.crewIndex[t.crew] ?? 0) : null;
       const marker = map.pin(t.lat, t.lon, {
+        key: t.id,
         colour, number: t.status === "withdrawn" ? null : t.sequence, status: t.display_status,
         changed: t.case_id in changed, draggable: movable(t),
         label: `${t.crew ? `${t.crew} #${t.sequence ?? "–"} · ` : ""}${t.loan_ref} · ${i18n.t(`status.${t.display_status}`)}`,
@@ -603,22 +607,58 @@
     line.textContent = text || "";
   }
 
+  const planJobKey = (query) => `fc.planJob:${query}`;
+  const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  /** Plan the day as a background job: the board follows it (phase, elapsed and expected
+   * time), and a tab opened again on the same day and scope picks it up where it was. */
   async function planDay() {
-    const { kind, code } = scopeQuery();
+    const { kind, code, query } = scopeQuery();
     showTab("draft");
-    const box = clear($("draft"));
-    const started = Date.now();
-    const expected = Number(document.body.dataset.planSeconds) || null;
-    const tick = () => {
-      const elapsed = Math.round((Date.now() - started) / 1000);
-      const phase = i18n.t(elapsed < 1 ? "draft.phase.asking" : "draft.phase.solving");
-      progress(i18n.t("draft.progress", { phase, elapsed }) + (expected ? i18n.t("draft.expected", { expected }) : ""));
-    };
-    tick();
-    const ticking = setInterval(tick, 500);
+    clear($("draft"));
     $("plan").disabled = true;
+    const started = Date.now();
+    const ticking = setInterval(() => showProgress({ status: "asking" }, started), 500);
+    showProgress({ status: "asking" }, started);
     try {
-      state.draft = await api.call("POST", "/api/v1/dispatch/plans", { date: $("day").value, [kind]: code });
+      const job = await api.call("POST", "/api/v1/jobs", { name: "plan_scope", params: { date: $("day").value, [kind]: code } });
+      localStorage.setItem(planJobKey(query), job.id);
+      clearInterval(ticking);
+      await followPlanJob(job, query);
+    } catch (error) {
+      clear($("draft")).append(h("p", { class: "error" }, refusalText(error)));
+    } finally {
+      clearInterval(ticking);
+      progress("");
+      $("plan").disabled = false;
+    }
+  }
+
+  function showProgress(job, since) {
+    const from = job.started_at ? Date.parse(job.started_at) : job.created_at ? Date.parse(job.created_at) : since;
+    const elapsed = Math.max(0, Math.round((Date.now() - from) / 1000));
+    const expected = Number(document.body.dataset.planSeconds) || null;
+    const phase = i18n.t({ asking: "draft.phase.asking", queued: "draft.phase.queued", retrying: "draft.phase.queued" }[job.status]
+                         || "draft.phase.solving");
+    progress(i18n.t("draft.progress", { phase, elapsed }) + (expected ? i18n.t("draft.expected", { expected }) : ""));
+  }
+
+  async function followPlanJob(job, query) {
+    state.following = job.id;
+    try {
+      while (["queued", "running", "retrying"].includes(job.status)) {
+        showProgress(job);
+        await sleep(1000);
+        if (scopeQuery().query !== query || state.following !== job.id) return;
+        job = await api.call("GET", `/api/v1/jobs/${job.id}`);
+      }
+      localStorage.removeItem(planJobKey(query));
+      progress("");
+      if (job.status !== "finished") {
+        clear($("draft")).append(h("p", { class: "error" }, job.error || job.status));
+        return;
+      }
+      state.draft = await api.call("GET", `/api/v1/dispatch/plans/${job.result.plan_id}`);
       // The draft is shown beside the plan of its own day and scope, never a board still on its way.
       const board = state.board, draft = state.draft;
       if (!board || board.date !== draft.date || board.team !== draft.team || board.region !== draft.region) {
@@ -626,13 +666,26 @@
       }
       renderDraft();
       renderMap(false);
-    } catch (error) {
-      clear(box).append(h("p", { class: "error" }, refusalText(error)));
     } finally {
-      clearInterval(ticking);
-      progress("");
-      $("plan").disabled = false;
+      if (state.following === job.id) state.following = null;
     }
+  }
+
+  /** A planning job this day and scope started earlier (another tab, a closed one). */
+  async function resumePlanning() {
+    const query = scopeQuery().query;
+    const id = localStorage.getItem(planJobKey(query));
+    if (!id || state.following === id || api.user.role === "auditor") return;
+    let job;
+    try { job = await api.call("GET", `/api/v1/jobs/${encodeURIComponent(id)}`); } catch (error) {
+      localStorage.removeItem(planJobKey(query));
+      return;
+    }
+    showTab("draft");
+    clear($("draft"));
+    try { await followPlanJob(job, query); } catch (error) {
+      clear($("draft")).append(h("p", { class: "error" }, refusalText(error)));
+    } finally { progress(""); }
   }
 
   /** The reasons tasks were left out, grouped (one line per reason with its count, the

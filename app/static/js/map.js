@@ -63,9 +63,11 @@
       return L.polyline(points, { color: colour, weight: 3, opacity: 0.8 }).bindTooltip(asText(label)).addTo(this.layer);
     }
 
-    home(lat, lon, colour, label) {
-      return L.circleMarker([lat, lon], { radius: 7, color: "#111827", weight: 2, fillColor: colour, fillOpacity: 1 })
-        .bindTooltip(asText(label)).addTo(this.layer);
+    home(lat, lon, colour, label, key) {
+      // ``key`` (a crew's code) names the marker in the page, so a stop can be dropped on it.
+      const options = { radius: 7, color: "#111827", weight: 2, fillColor: colour, fillOpacity: 1 };
+      if (key) options.className = `crew-home crew-home-${String(key).replace(/[^A-Za-z0-9_-]/g, "_")}`;
+      return L.circleMarker([lat, lon], options).bindTooltip(asText(label)).addTo(this.layer);
     }
 
     position(lat, lon, colour, label) {
@@ -90,6 +92,7 @@
       const face = document.createElement("div");
       face.className = `pin pin-${o.status || "assigned"}${o.changed ? " pin-changed" : ""}${o.draft ? " pin-draft" : ""}`;
       face.textContent = o.number === null || o.number === undefined ? "" : String(o.number);
+      if (o.key !== undefined) face.dataset.task = String(o.key);
       if (o.colour && o.status !== "withdrawn" && o.status !== "open") face.style.backgroundColor = o.colour;
       if (o.draft && o.colour) { face.style.borderColor = o.colour; face.style.color = o.colour; face.style.backgroundColor = "#fff"; }
       const marker = L.marker([lat, lon], {
@@ -180,7 +183,9 @@
 
     fit() {
       const bounds = this.layer.getBounds();
-      if (bounds.isValid()) this.map.fitBounds(bounds.pad(0.1));
+      // One point (a check-in exactly at the address) has no extent to fit: centre on it.
+      if (bounds.isValid() && bounds.getSouthWest().equals(bounds.getNorthEast())) this.map.setView(bounds.getCenter(), 16);
+      else if (bounds.isValid()) this.map.fitBounds(bounds.pad(0.1));
       if (this.drawGraticule) this.drawGraticule();
     }
   }
