@@ -475,6 +475,84 @@ class PlanIn(DayScope):
     """The day to plan, for a team or a region."""
 
 
+class RuleVerdictOut(Schema):
+    """One rule's answer, as the policy gives it (``rules.Decision.as_dict``)."""
+    rule_id = fields.String()
+    profile = fields.String()
+    allowed = fields.Boolean()
+    reason_en = fields.String()
+    reason_zh = fields.String()
+    details = fields.Dict(keys=fields.String(), metadata={"description": "The facts the rule was judged on."})
+
+
+class WhyOut(Schema):
+    rule = fields.String()
+    text = fields.String()
+
+
+class PlanSummaryOut(Schema):
+    assigned = fields.Integer()
+    unassigned = fields.Integer()
+    blocked_by_policy = fields.Integer()
+    no_location = fields.Integer()
+    priority_sum = fields.Integer()
+    distance_km = fields.Float()
+    solve_seconds = fields.Float()
+    crews_eligible = fields.Integer()
+    crews_ineligible = fields.Integer()
+    load = fields.Dict(keys=fields.String(), values=fields.Integer(), metadata={"description": "Stops per crew."})
+
+
+class _PlanEntryOut(Schema):
+    task = fields.String(metadata={"description": "The engine's task key (case-<id>)."})
+    case_id = fields.Integer()
+    debtor_id = fields.Integer()
+    loan_ref = fields.String()
+    team = fields.String()
+    profile = fields.String()
+    lat = fields.Float(allow_none=True)
+    lon = fields.Float(allow_none=True)
+
+
+class PlanStopOut(_PlanEntryOut):
+    sequence = fields.Integer()
+    arrival = fields.String(metadata={"description": "HH:MM, local"})
+    start = fields.String(metadata={"description": "HH:MM, local"})
+    end = fields.String(metadata={"description": "HH:MM, local"})
+    why = fields.Nested(WhyOut)
+
+
+class PlanRouteOut(Schema):
+    crew = fields.String()
+    distance_km = fields.Float()
+    stops = fields.List(fields.Nested(PlanStopOut))
+
+
+class PlanLeftOutOut(_PlanEntryOut):
+    reason = fields.String(metadata={"description": "policy, no_location, capacity, skills, no_eligible_collector, "
+                                                    "window_unreachable"})
+    rules = fields.List(fields.Nested(RuleVerdictOut))
+    why = fields.String(allow_none=True, metadata={"description": "The reason in words (English)."})
+    why_zh = fields.String(metadata={"description": "no_location: the reason in Chinese."})
+    location_note = fields.Raw(allow_none=True, metadata={
+        "description": "no_location: why the address has no place yet (the geocoder's answer), en and zh."})
+
+
+class PlanCrewOut(Schema):
+    crew = fields.String()
+    team = fields.String()
+    eligible = fields.Boolean()
+    members = fields.List(fields.String())
+    rules = fields.List(fields.Nested(RuleVerdictOut))
+    note = fields.String(allow_none=True)
+
+
+class TravelOut(Schema):
+    source = fields.String(metadata={"description": "routing (road times from ROUTING_URL) or model"})
+    locations = fields.Integer(metadata={"description": "routing: places in the road matrix"})
+    note = fields.String(allow_none=True, metadata={"description": "model: why roads were not used"})
+
+
 class PlanOut(Schema):
     id = fields.Integer()
     date = fields.Date(attribute="plan_date")
@@ -482,34 +560,25 @@ class PlanOut(Schema):
     region = fields.Function(lambda p: p.region.code if p.region else None)
     status = fields.String()
     policy_profile = fields.String()
-    summary = fields.Dict()
-    routes = fields.Method("_routes", metadata={
+    summary = fields.Nested(PlanSummaryOut)
+    routes = fields.List(fields.Nested(PlanRouteOut), attribute="result.routes", metadata={
         "description": "Per crew: ordered stops with times, why, and where the debtor is (lat/lon)."})
-    unassigned = fields.Method("_unassigned", metadata={
+    unassigned = fields.List(fields.Nested(PlanLeftOutOut), attribute="result.unassigned", metadata={
         "description": "Tasks left out, each with its reason and rule ids "
                        "(no_location: the debtor has only an address yet)."})
-    travel = fields.Function(lambda p: p.result.get("travel", {"source": "model"}),
-                             metadata={"description": "source: routing (road times from ROUTING_URL) or model"})
-    crews = fields.Function(lambda p: p.result["crews"],
-                            metadata={"description": "Every crew considered, eligible or with the rules refusing it."})
+    travel = fields.Nested(TravelOut, attribute="result.travel", dump_default={"source": "model"})
+    crews = fields.List(fields.Nested(PlanCrewOut), attribute="result.crews", metadata={
+        "description": "Every crew considered, eligible or with the rules refusing it."})
     created_at = fields.AwareDateTime()
     committed_at = fields.AwareDateTime(allow_none=True)
 
-    @staticmethod
-    def _placed(entries):
+    @pre_dump
+    def placed_debtors_read(self, plan, **kwargs):
         # A stop carries where its debtor is (the board draws the draft): a personal read.
-        for entry in entries:
+        for entry in [stop for route in plan.result["routes"] for stop in route["stops"]] + plan.result["unassigned"]:
             if "lat" in entry:
                 note_personal_read(entry.get("debtor_id"), entry.get("case_id"), ("lat", "lon"))
-        return entries
-
-    def _routes(self, plan):
-        for route in plan.result["routes"]:
-            self._placed(route["stops"])
-        return plan.result["routes"]
-
-    def _unassigned(self, plan):
-        return self._placed(plan.result["unassigned"])
+        return plan
 
 
 class AssignIn(BaseSchema):
@@ -525,6 +594,22 @@ class UnassignIn(BaseSchema):
     reason = Text(500, required=True)
 
 
+class TaskReasonOut(Schema):
+    """Why a task is where it is: its route's reason, or why it was left out, withdrawn, moved."""
+    reason = fields.String(metadata={"description": "policy, no_location, capacity, manual, withdrawn, time_passed, "
+                                                    "crew, stopped, …"})
+    rule = fields.String()
+    rule_id = fields.String()
+    profile = fields.String()
+    text = fields.String(allow_none=True)
+    text_zh = fields.String()
+    cause = fields.String()
+    by = fields.String(metadata={"description": "manual: who moved it"})
+    note = fields.String(allow_none=True, metadata={"description": "manual: the reason given"})
+    override_frequency = fields.Boolean()
+    rules = fields.List(fields.Nested(RuleVerdictOut))
+
+
 class TaskOut(Schema):
     id = fields.Integer()
     case_id = fields.Integer()
@@ -536,7 +621,7 @@ class TaskOut(Schema):
     planned_start = fields.AwareDateTime(allow_none=True)
     planned_end = fields.AwareDateTime(allow_none=True)
     priority = fields.Integer()
-    reason = fields.Dict()
+    reason = fields.Nested(TaskReasonOut, allow_none=True)
     location = fields.Function(lambda t: {"lat": t.case.debtor.lat, "lon": t.case.debtor.lon},
                                metadata={"description": "The debtor's home (personal data: reads are logged)."})
 
@@ -975,17 +1060,76 @@ class BoardQuery(DayScope):
     """The day the board shows, for a team or a region."""
 
 
+class BoardPointOut(Schema):
+    lat = fields.Float()
+    lon = fields.Float()
+
+
+class BoardPositionOut(BoardPointOut):
+    at = fields.AwareDateTime()
+
+
+class LastCheckInOut(Schema):
+    at = fields.AwareDateTime()
+    loan_ref = fields.String()
+
+
+class BoardCrewOut(Schema):
+    code = fields.String()
+    team = fields.String()
+    members = fields.List(fields.String(), metadata={"description": "Active members' names."})
+    home = fields.Nested(BoardPointOut, allow_none=True, metadata={"description": "The centre of the members' homes."})
+    position = fields.Nested(BoardPositionOut, allow_none=True, metadata={
+        "description": "The latest check-in or check-out position that day."})
+    last_check_in = fields.Nested(LastCheckInOut, allow_none=True)
+    capacity = fields.Integer()
+
+
+class BoardTaskOut(Schema):
+    id = fields.Integer()
+    case_id = fields.Integer()
+    debtor_id = fields.Integer()
+    loan_ref = fields.String()
+    status = fields.String()
+    display_status = fields.String(metadata={"description": "status, or flagged for a visit with an open flag"})
+    crew = fields.String(allow_none=True)
+    sequence = fields.Integer(allow_none=True)
+    planned_start = fields.AwareDateTime(allow_none=True)
+    planned_end = fields.AwareDateTime(allow_none=True)
+    priority = fields.Integer()
+    lat = fields.Float(allow_none=True)
+    lon = fields.Float(allow_none=True)
+    debtor = fields.String(metadata={"description": "The debtor's name, masked."})
+    address = fields.String()
+    reason = fields.Nested(TaskReasonOut, allow_none=True)
+    visit_id = fields.Integer(allow_none=True)
+    outcome = fields.String(allow_none=True)
+
+
+class BoardPlanOut(Schema):
+    id = fields.Integer()
+    status = fields.String()
+    summary = fields.Nested(PlanSummaryOut)
+    committed_at = fields.AwareDateTime(allow_none=True)
+
+
+class AttentionOut(Schema):
+    open_flags = fields.Integer()
+    pending_approvals = fields.Integer()
+
+
 class BoardOut(Schema):
     date = fields.Date()
     team = fields.String(allow_none=True)
     region = fields.String()
     timezone = fields.String()
-    plan = fields.Dict(allow_none=True)
-    crews = fields.List(fields.Dict())
-    tasks = fields.List(fields.Dict(), metadata={"description": "Every task of the day with status, crew, order, "
-                                                                "position and reason."})
-    counts = fields.Dict()
-    attention = fields.Dict()
+    plan = fields.Nested(BoardPlanOut, allow_none=True)
+    crews = fields.List(fields.Nested(BoardCrewOut))
+    tasks = fields.List(fields.Nested(BoardTaskOut), metadata={
+        "description": "Every task of the day with status, crew, order, position and reason."})
+    counts = fields.Dict(keys=fields.String(), values=fields.Integer(), metadata={
+        "description": "Tasks per status, and flagged."})
+    attention = fields.Nested(AttentionOut)
 
 
 class JobParams(BaseSchema):
