@@ -9,7 +9,8 @@ def create_blueprint():
     for module in (auth, users, org, collectors, cases, dispatch, field, agreements, money, conduct, jobs,
                    openapi):
         bp.register_blueprint(module.bp)
-    from api import audit
+    from api import audit, geocoding
 
     bp.register_blueprint(audit.bp)
+    bp.register_blueprint(geocoding.bp)
     return bp

@@ -97,6 +97,7 @@ def world(make):
         "task_id": task.id, "case_id": case.id, "debtor_id": case.debtor_id, "collector_id": other_collector.id,
         "crew_id": other_crew.id, "plan_id": plan.id, "agreement_id": agreement.id, "flag_id": flag.id,
         "complaint_id": complaint.id, "user_id": other_agent.id, "job_id": job.id,
+        "recording_id": recording.id,
     }
     return {
         "headers": {"agent": {**make.token(agent), "X-Device-Id": "phone-hostile-01", "X-Device-Time": now.isoformat(),
