@@ -113,7 +113,8 @@ def create_agreement(case, data, *, visit=None, actor=None, today=None):
     db.session.flush()
     if flag is not None:
         conduct.raise_flag(flag, collector_id=visit.collector_id if visit else None,
-                           crew_id=visit.crew_id if visit else None, case_id=case.id, visit_id=visit.id if visit else None)
+                           crew_id=visit.crew_id if visit else None, case_id=case.id, visit_id=visit.id if visit else None,
+                           about={"agreement_id": agreement.id})
     elif waiver:
         _apply_waiver(case, agreement)
     audit.record("agreement.created", agreement, after={
@@ -155,6 +156,7 @@ def approve(agreement, actor, note):
     if case.stage != "agreement" and case.stage not in ("resolved", "closed"):
         case.stage = "agreement"
     db.session.flush()
+    conduct.close_waiver_flags(agreement, actor, "approved", note)
     audit.record("agreement.approved", agreement, before={"status": "pending_approval"},
                  after={"status": "active", "outstanding_minor": case.outstanding_minor},
                  extra={"note": note, "rule_id": decision.rule_id, "limit_percent": decision.details["limit"],
@@ -170,6 +172,7 @@ def reject(agreement, actor, reason):
     agreement.approved_at = None
     _back_to_the_door(agreement)
     db.session.flush()
+    conduct.close_waiver_flags(agreement, actor, "rejected", reason)
     audit.record("agreement.rejected", agreement, before={"status": "pending_approval"},
                  after={"status": "rejected"},
                  extra={"reason": reason, "rule_id": decision.rule_id, "limit_percent": decision.details.get("limit"),
@@ -200,6 +203,7 @@ def counter(agreement, actor, waiver_minor, note):
     agreement.counter_waiver_minor = waiver_minor
     _back_to_the_door(agreement)
     db.session.flush()
+    conduct.close_waiver_flags(agreement, actor, "countered", note)
     audit.record("agreement.countered", agreement, before={"status": "pending_approval"},
                  after={"status": "countered", "counter_waiver_minor": waiver_minor},
                  extra={"note": note, "rule_id": decision.rule_id, "limit_percent": decision.details["limit"],

@@ -13,12 +13,13 @@ from app.services import door
 from app.services.common import paginate
 
 
-def raise_flag(flag, *, collector_id=None, crew_id=None, case_id=None, task_id=None, visit_id=None):
-    """Store a ``rules.Flag`` as an open conduct flag, with its audit event."""
+def raise_flag(flag, *, collector_id=None, crew_id=None, case_id=None, task_id=None, visit_id=None, about=None):
+    """Store a ``rules.Flag`` as an open conduct flag, with its audit event. ``about``: more
+    facts kept in its details (e.g. the agreement a waiver flag waits on)."""
     row = ConductFlag(
         kind=flag.kind, rule_id=flag.rule_id, profile_version=flag.profile, collector_id=collector_id,
         crew_id=crew_id, case_id=case_id, task_id=task_id, visit_id=visit_id, status="open",
-        details={"reason_en": flag.reason_en, "reason_zh": flag.reason_zh, **flag.details},
+        details={"reason_en": flag.reason_en, "reason_zh": flag.reason_zh, **flag.details, **(about or {})},
         raised_at=clock.now(),
     )
     db.session.add(row)
@@ -65,6 +66,27 @@ def review_flag(flag, data, user):
     audit.record("conduct_flag.reviewed", flag, before=before, after={"status": flag.status},
                  extra={"notes": data["notes"]})
     return flag
+
+
+def close_waiver_flags(agreement, user, decision, note):
+    """A waiver decided (approved, rejected or countered) closes the flag that asked for the
+    decision, with the decision as its review — the attention list holds only what still
+    waits. Flags from before they named their agreement are matched by the visit."""
+    flags = db.session.scalars(select(ConductFlag).where(
+        ConductFlag.case_id == agreement.case_id, ConductFlag.kind == "waiver_above_limit",
+        ConductFlag.status.in_(("open", "reviewed")))).all()
+    closed = []
+    for flag in flags:
+        named = (flag.details or {}).get("agreement_id")
+        if named == agreement.id or (named is None and flag.visit_id is not None and flag.visit_id == agreement.visit_id):
+            before = {"status": flag.status}
+            flag.status, flag.review_notes = "resolved", f"waiver {decision}: {note}"
+            flag.reviewed_by_id, flag.reviewed_at = user.id, clock.now()
+            db.session.flush()
+            audit.record("conduct_flag.reviewed", flag, before=before, after={"status": "resolved"},
+                         extra={"notes": flag.review_notes, "agreement_id": agreement.id, "decision": decision})
+            closed.append(flag)
+    return closed
 
 
 # ---------------------------------------------------------------- complaints

@@ -327,7 +327,8 @@ def _ask_waiver(client, day, waiver="3000.00", total="5000.00"):
     check_in(client, day, day.tasks[0])
     response = visit(client, day, day.tasks[0], {"outcome": "promise_to_pay", "person_met": "debtor", "agreement": {
         "kind": "promise", "total": total, "waiver": waiver, "due_date": PROMISE_DAY, "acknowledgement": ACK}})
-    assert response.json["agreement"]["status"] == "pending_approval"
+    assert "agreement" in response.json, response.json
+    assert response.json["agreement"]["status"] == "pending_approval", response.json
     return response.json["agreement"]["id"]
 
 
@@ -369,3 +370,34 @@ def test_a_refused_waiver_sends_the_case_back_to_the_door(app, db, client, make,
     agreement = pending(make, case, 30_000)
     client.post(f"/api/v1/agreements/{agreement.id}/reject", headers=sup, json={"reason": "no"})
     assert case_row(app, db, case.id).stage == "field_visit"
+
+
+# ---------------------------------------------------------------- the decision closes the flag
+
+@pytest.mark.parametrize("decision,body", [("approve", {"note": "payslips seen"}),
+                                           ("reject", {"reason": "no payslips"}),
+                                           ("counter", {"waiver": "1000.00", "note": "a third of it"})])
+def test_deciding_a_waiver_closes_the_flag_that_asked_for_it_with_the_decision(app, db, client, day, decision, body):
+    from app.models import ConductFlag
+
+    agreement_id = _ask_waiver(client, day)
+    open_flags = client.get("/api/v1/conduct/flags?status=open&kind=waiver_above_limit", headers=day.sup).json
+    assert [f["details"]["agreement_id"] for f in open_flags["items"]] == [agreement_id]
+    response = client.post(f"/api/v1/agreements/{agreement_id}/{decision}", headers=day.sup, json=body)
+    assert response.status_code == 200, response.json
+    assert client.get("/api/v1/conduct/flags?status=open&kind=waiver_above_limit", headers=day.sup).json["items"] == []
+    with app.app_context():
+        flag = db.session.scalars(sa.select(ConductFlag).where(ConductFlag.kind == "waiver_above_limit")).one()
+        assert flag.status == "resolved" and flag.reviewed_by_id is not None
+        assert flag.review_notes.startswith({"approve": "waiver approved", "reject": "waiver rejected",
+                                             "counter": "waiver countered"}[decision])
+        event = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "conduct_flag.reviewed")).one()
+        assert event.entity_id == str(flag.id)
+
+
+def test_a_refused_decision_leaves_the_flag_open(client, day, make):
+    agreement_id = _ask_waiver(client, day, waiver="4000.00", total="4000.00")  # 50 %: above a supervisor's 40 %
+    response = client.post(f"/api/v1/agreements/{agreement_id}/approve", headers=day.sup, json={"note": "ok"})
+    assert response.status_code in (403, 409, 422), response.json
+    assert len(client.get("/api/v1/conduct/flags?status=open&kind=waiver_above_limit",
+                          headers=day.sup).json["items"]) == 1

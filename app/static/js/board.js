@@ -72,6 +72,7 @@
       "rule.collector_inactive": "A crew member is not active", "rule.crew_inactive": "The crew is not active",
       "attention.debtor": "Debtor", "attention.loan": "Loan", "attention.visit": "Visit",
       "attention.openVisit": "Open the visit", "attention.reject": "Reject", "attention.needNote": "Write a note first.",
+      "attention.counter": "Counter-offer", "attention.counterAmount": "waiver offered",
     },
     zh: {
       "signin.title": "调度看板 — 登录", "signin.username": "用户名", "signin.password": "密码", "signin.submit": "登录",
@@ -130,6 +131,7 @@
       "rule.collector_inactive": "小组成员未在岗", "rule.crew_inactive": "小组已停用",
       "attention.debtor": "债务人", "attention.loan": "借款", "attention.visit": "上门",
       "attention.openVisit": "查看上门记录", "attention.reject": "驳回", "attention.needNote": "请先填写备注。",
+      "attention.counter": "还价", "attention.counterAmount": "可减免金额",
     },
   });
 
@@ -753,11 +755,31 @@
 
   // ---------------------------------------------------------------- attention
 
+  /** What the supervisor has open and typed on the attention tab, kept across its live
+   * refreshes (a refresh while a note was being written closed it and lost the note). */
+  function kept(key, element) {
+    state.attentionKept = state.attentionKept || {};
+    const memory = state.attentionKept[key] = state.attentionKept[key] || {};
+    element.querySelectorAll("input").forEach((input, index) => {
+      if (memory[index] !== undefined) input.value = memory[index];
+      input.addEventListener("input", () => { memory[index] = input.value; });
+    });
+    const details = element.querySelector("details");
+    if (details) {
+      if (memory.open) details.open = true;
+      details.addEventListener("toggle", () => { memory.open = details.open; });
+    }
+    return element;
+  }
+
   async function loadAttention() {
     const [flags, approvals] = await Promise.all([
       api.call("GET", "/api/v1/conduct/flags?status=open&limit=100"),
       api.call("GET", "/api/v1/agreements?status=pending_approval&limit=100"),
     ]);
+    const focused = document.activeElement && document.activeElement.closest("#tab-attention [data-keep]");
+    const focusKey = focused && focused.dataset.keep;
+    const focusIndex = focused ? [...focused.querySelectorAll("input")].indexOf(document.activeElement) : -1;
     const flagBox = clear($("flags"));
     if (!flags.items.length) flagBox.append(h("p", { class: "muted" }, i18n.t("attention.none")));
     for (const flag of flags.items) {
@@ -776,37 +798,51 @@
         flag.loan_ref ? [h("span", {}, `${i18n.t("attention.loan")}: `, flag.loan_ref), " · "] : null,
         flag.visit_id ? h("a", { href: `/audit?visit=${encodeURIComponent(flag.visit_id)}`, target: "_blank", rel: "noopener" },
           `${i18n.t("attention.openVisit")} #${flag.visit_id}`) : null);
-      flagBox.append(h("div", { class: "item flag", dataset: { flag: flag.id } },
+      flagBox.append(kept(`flag:${flag.id}`, h("div", { class: "item flag", dataset: { flag: flag.id, keep: `flag:${flag.id}` } },
         h("div", {}, h("span", { class: "pill open-flag" }, flag.kind), " ", flag.collector || "", " · ",
           i18n.dateTime(flag.raised_at, state.board && state.board.timezone)),
         facts,
         h("details", {}, h("summary", {}, i18n.t("attention.open")),
           h("p", {}, i18n.reason(flag.details)), h("p", { class: "muted" }, `${flag.rule_id} · ${flag.profile_version}`),
           h("div", {}, notes, " ", h("button", { onclick: review("resolved") }, i18n.t("attention.resolve")), " ",
-            h("button", { onclick: review("dismissed") }, i18n.t("attention.dismiss"))))));
+            h("button", { onclick: review("dismissed") }, i18n.t("attention.dismiss")))))));
     }
     const approvalBox = clear($("approvals"));
     if (!approvals.items.length) approvalBox.append(h("p", { class: "muted" }, i18n.t("attention.none")));
     for (const agreement of approvals.items) {
       const note = h("input", { placeholder: i18n.t("attention.notes"), size: 18, "aria-label": i18n.t("attention.notes") });
-      const decide = async () => {
+      const counterWaiver = h("input", { inputmode: "decimal", size: 8, placeholder: i18n.t("attention.counterAmount"),
+                                         "aria-label": i18n.t("attention.counterAmount") });
+      // Every decision needs its note (the agent reads it on the phone); it closes the waiver's flag.
+      const decide = (kind) => async () => {
         const action = beginAction();
-        if (!note.value.trim()) { toast(i18n.t("attention.needNote"), true, action); note.focus(); return; }
+        const text = note.value.trim();
+        if (!text) { toast(i18n.t("attention.needNote"), true, action); note.focus(); return; }
+        const body = kind === "reject" ? { reason: text }
+          : kind === "counter" ? { note: text, waiver: counterWaiver.value.trim() } : { note: text };
         try {
-          await api.call("POST", `/api/v1/agreements/${agreement.id}/approve`, { note: note.value.trim() });
+          await api.call("POST", `/api/v1/agreements/${agreement.id}/${kind}`, body);
           toast(i18n.t("attention.done"), false, action);
           loadAttention();
           refresh(false);
         } catch (error) { toast(refusalText(error), true, action); }
       };
-      approvalBox.append(h("div", { class: "item approval", dataset: { agreement: agreement.id } },
+      approvalBox.append(kept(`agreement:${agreement.id}`, h("div", { class: "item approval",
+                                                                   dataset: { agreement: agreement.id, keep: `agreement:${agreement.id}` } },
         h("div", {}, agreement.loan_ref, " · ", i18n.money(agreement.total, agreement.currency), " (−",
           i18n.money(agreement.waiver, agreement.currency), " / ", i18n.money(agreement.owed, agreement.currency), ")"),
         h("details", {}, h("summary", {}, i18n.t("attention.open")),
-          h("ul", {}, agreement.instalments.map((i) => h("li", {}, `${i18n.date(i.due_date)}: `,
+          h("ul", {}, (agreement.instalments || []).map((i) => h("li", {}, `${i18n.date(i.due_date)}: `,
             i18n.money(i.amount, agreement.currency)))),
-          api.user.role === "auditor" ? null : h("div", {}, note, " ",
-            h("button", { class: "primary", onclick: decide }, i18n.t("attention.approve"))))));
+          api.user.role === "auditor" ? null : h("div", { class: "decision" }, note, " ",
+            h("button", { class: "primary", onclick: decide("approve") }, i18n.t("attention.approve")), " ",
+            h("button", { class: "danger", onclick: decide("reject") }, i18n.t("attention.reject")), " ",
+            counterWaiver, h("button", { onclick: decide("counter") }, i18n.t("attention.counter")))))));
+    }
+    if (focusKey && focusIndex >= 0) {
+      const again = document.querySelector(`#tab-attention [data-keep='${focusKey}']`);
+      const input = again && again.querySelectorAll("input")[focusIndex];
+      if (input) input.focus();
     }
   }
 
