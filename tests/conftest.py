@@ -162,9 +162,53 @@ class _JoinedSession(flask_sqlalchemy.session.Session):
         return bind or self.bind
 
 
+def _joined_session(connection):
+    """A scoped session every statement of which runs on ``connection``; each of its
+    transactions is a SAVEPOINT inside whatever transaction the connection is in."""
+    from app.extensions import db as _db
+
+    return _db._make_scoped_session(
+        {"bind": connection, "join_transaction_mode": "create_savepoint", "class_": _JoinedSession})
+
+
+@pytest.fixture(scope="module")
+def module_db(app):
+    """One connection and one transaction for the whole module (per backend), rolled back
+    when the module is done: a world built once in it (``module_make``) is seen by each test,
+    and each test's own ``db`` is a SAVEPOINT inside it, rolled back after the test."""
+    from app.extensions import db as _db
+
+    app.config["CLOCK"].set(TEST_NOW)
+    with app.app_context():
+        connection = _db.engine.connect()
+        outer = connection.begin()
+        original = _db.session
+        _db.session = _joined_session(connection)
+        app.extensions["module_db"] = connection
+        try:
+            yield _db
+        finally:
+            app.extensions.pop("module_db", None)
+            _db.session.remove()
+            _db.session = original
+            outer.rollback()
+            connection.close()
+
+
+@pytest.fixture(scope="module")
+def module_make(app, module_db):
+    """A ``Factory`` for a world built once per module (see ``module_db``)."""
+    factory = Factory(app, module_db)
+    app.extensions["module_factory"] = factory
+    yield factory
+    app.extensions.pop("module_factory", None)
+
+
 @pytest.fixture()
 def db(app, tmp_path):
     """The test's transaction: every session of the test joins it; it is rolled back at the end.
+    In a module that built a world once (``module_db``), it is a SAVEPOINT on the module's
+    connection (a second connection would wait for the module's write lock on SQLite).
     The server's clock stands at ``TEST_NOW`` when the test begins; the audit chain's anchors,
     which live outside the database, go to a folder of the test's own."""
     from app.extensions import db as _db
@@ -172,19 +216,25 @@ def db(app, tmp_path):
     app.config["CLOCK"].set(TEST_NOW)
     app.config["ANCHOR_DIR"] = str(tmp_path / "anchors")
     app.extensions.pop("anchor_store", None)
+    shared = app.extensions.get("module_db")
     with app.app_context():
-        connection = _db.engine.connect()
-        outer = connection.begin()
+        if shared is not None:
+            connection = shared
+            outer = connection.begin_nested()
+        else:
+            connection = _db.engine.connect()
+            outer = connection.begin()
         original = _db.session
-        _db.session = _db._make_scoped_session(
-            {"bind": connection, "join_transaction_mode": "create_savepoint", "class_": _JoinedSession})
+        _db.session = _joined_session(connection)
         try:
             yield _db
         finally:
             _db.session.remove()
             _db.session = original
-            outer.rollback()
-            connection.close()
+            if outer.is_active:
+                outer.rollback()
+            if shared is None:
+                connection.close()
 
 
 @pytest.fixture()
@@ -372,7 +422,10 @@ class Factory:
 
 @pytest.fixture()
 def make(app, db):
-    return Factory(app, db)
+    factory = Factory(app, db)
+    # Beside a module's world, number on from where its builder stopped (codes stay unique).
+    factory.n = getattr(app.extensions.get("module_factory"), "n", 0)
+    return factory
 
 
 def count_rows(app, db, model):

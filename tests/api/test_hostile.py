@@ -24,9 +24,10 @@ MISSING_ID = 999_999_999
 MISSING_JOB = "ffffffff-ffff-4fff-bfff-ffffffffffff"
 
 
-@pytest.fixture()
-def world(make):
-    """Team A has two crews: the agent's, and another one whose rows are "foreign".
+@pytest.fixture(scope="module")
+def world(module_make):
+    """Built once per module and backend; each test's changes are rolled back (``module_db``).
+    Team A has two crews: the agent's, and another one whose rows are "foreign".
     The supervisor of team B sees none of team A. Every foreign row is in team A on
     the other crew, so it is out of scope for both the agent and supervisor B."""
     from app.models import (
@@ -41,6 +42,7 @@ def world(make):
         VisitTask,
     )
 
+    make = module_make
     team_a = make.team(code="TEAM-A", region=make.region(code="RA"))
     team_b = make.team(code="TEAM-B", region=make.region(code="RB"))
     own_crew = make.crew(team=team_a, members=0, code="CREW-OWN")
@@ -409,8 +411,7 @@ def probed(app, client, world, make, monkeypatch):
     login probe reaches the database instead of stopping at 429."""
     monkeypatch.setitem(app.config, "LOGIN_RATE_LIMIT", "100000 per minute")
     admin, auditor = make.user("admin", username="probe-admin"), make.user("auditor", username="probe-auditor")
-    world["headers"] |= {"admin": make.token(admin), "auditor": make.token(auditor)}
-    return world
+    return {**world, "headers": world["headers"] | {"admin": make.token(admin), "auditor": make.token(auditor)}}
 
 
 def _snapshot(app, db):
