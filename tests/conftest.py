@@ -101,21 +101,6 @@ def migrate_to_head(app):
         flask_migrate.upgrade()
 
 
-@pytest.fixture(autouse=True)
-def service_loggers_as_they_were():
-    """Building an app outside testing mode points the service's loggers at its JSON handler
-    (a process-wide change, as a server wants); put them back after each test, so no test
-    depends on which ran before it."""
-    import logging
-
-    saved = {name: (list(logging.getLogger(name).handlers), logging.getLogger(name).level,
-                    logging.getLogger(name).propagate) for name in ("app", "api")}
-    yield
-    for name, (handlers, level, propagate) in saved.items():
-        logger = logging.getLogger(name)
-        logger.handlers[:], logger.level, logger.propagate = handlers, level, propagate
-
-
 @pytest.fixture()
 def redis_connection():
     """A connection to the test Redis; the test fails, saying so, when none answers."""
