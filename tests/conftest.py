@@ -46,10 +46,15 @@ def pytest_collection_modifyitems(config, items):
 # ---------------------------------------------------------------- databases
 
 @contextmanager
-def throwaway_database(backend, tmp_path_factory, name_hint="t"):
-    """An empty database of the given backend, removed afterwards."""
+def throwaway_database(backend, tmp_path_factory, name_hint="t", template=None):
+    """An empty database of the given backend, removed afterwards; with ``template`` (the URL
+    of a database of the same backend, nobody connected to it), a copy of that one."""
     if backend == "sqlite":
         path = tmp_path_factory.mktemp("sqlite") / f"{name_hint}.db"
+        if template is not None:
+            import shutil
+
+            shutil.copyfile(sa.engine.make_url(template).database, path)
         yield f"sqlite:///{path}"
         return
     from app.config import normalise_database_url
@@ -58,7 +63,8 @@ def throwaway_database(backend, tmp_path_factory, name_hint="t"):
     name = f"fc_test_{name_hint}_{uuid.uuid4().hex[:8]}"
     try:
         with admin.connect() as conn:
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+            copy = f' TEMPLATE "{sa.engine.make_url(template).database}"' if template is not None else ""
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"{copy}')
     except sa.exc.OperationalError as exc:
         pytest.exit(f"PostgreSQL is not reachable at {PG_ADMIN_URL} ({exc.orig}). Start it, or set "
                     "TEST_BACKENDS=sqlite to run without it.", returncode=3)
@@ -422,6 +428,33 @@ def count_rows(app, db, model):
 def rows(app, db):
     """``rows(Model)``: how many rows the test's transaction holds."""
     return lambda model: count_rows(app, db, model)
+
+
+@pytest.fixture(scope="session")
+def migrated_template(backend, tmp_path_factory):
+    """A database of the current backend migrated to head once per session (and worker),
+    copied by ``migrated_app`` instead of running the migrations again."""
+    with throwaway_database(backend, tmp_path_factory, "template") as url:
+        app = make_app(url, tmp_path_factory.mktemp("template"))
+        migrate_to_head(app)
+        from app.extensions import db as _db
+
+        with app.app_context():
+            _db.engine.dispose()
+        yield url
+
+
+@pytest.fixture()
+def migrated_app(backend, migrated_template, tmp_path_factory, tmp_path):
+    """An app on a brand-new database of its own, migrated to head (a copy of the template),
+    whose transactions really commit."""
+    with throwaway_database(backend, tmp_path_factory, "migrated", template=migrated_template) as url:
+        app = make_app(url, tmp_path)
+        yield app
+        from app.extensions import db as _db
+
+        with app.app_context():
+            _db.engine.dispose()
 
 
 @pytest.fixture()
