@@ -41,6 +41,10 @@ def pytest_collection_modifyitems(config, items):
         for layer in ("unit", "integration", "api", "e2e", "fuzz"):
             if f"tests/{layer}/" in str(item.fspath).replace(os.sep, "/"):
                 item.add_marker(getattr(pytest.mark, layer))
+                if layer == "e2e":
+                    # With pytest-xdist (``--dist loadgroup``) the browser tests share one worker,
+                    # so the served apps are migrated and seeded once.
+                    item.add_marker(pytest.mark.xdist_group("e2e"))
 
 
 # ---------------------------------------------------------------- databases
@@ -127,7 +131,9 @@ def backend(request):
 
 @pytest.fixture(scope="session")
 def database_url(backend, tmp_path_factory):
-    if backend == "postgresql" and os.environ.get("TEST_DATABASE_URL"):
+    # Under pytest-xdist the first worker uses the given database, the others make their own.
+    first_worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0") == "gw0"
+    if backend == "postgresql" and os.environ.get("TEST_DATABASE_URL") and first_worker:
         yield os.environ["TEST_DATABASE_URL"]
         return
     with throwaway_database(backend, tmp_path_factory, "main") as url:
