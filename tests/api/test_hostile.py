@@ -24,10 +24,9 @@ MISSING_ID = 999_999_999
 MISSING_JOB = "ffffffff-ffff-4fff-bfff-ffffffffffff"
 
 
-@pytest.fixture(scope="module")
-def world(module_make):
-    """Built once per module and backend; each test's changes are rolled back (``module_db``).
-    Team A has two crews: the agent's, and another one whose rows are "foreign".
+@pytest.fixture()
+def world(make):
+    """Team A has two crews: the agent's, and another one whose rows are "foreign".
     The supervisor of team B sees none of team A. Every foreign row is in team A on
     the other crew, so it is out of scope for both the agent and supervisor B."""
     from app.models import (
@@ -42,7 +41,6 @@ def world(module_make):
         VisitTask,
     )
 
-    make = module_make
     team_a = make.team(code="TEAM-A", region=make.region(code="RA"))
     team_b = make.team(code="TEAM-B", region=make.region(code="RB"))
     own_crew = make.crew(team=team_a, members=0, code="CREW-OWN")
@@ -99,6 +97,7 @@ def world(module_make):
         "task_id": task.id, "case_id": case.id, "debtor_id": case.debtor_id, "collector_id": other_collector.id,
         "crew_id": other_crew.id, "plan_id": plan.id, "agreement_id": agreement.id, "flag_id": flag.id,
         "complaint_id": complaint.id, "user_id": other_agent.id, "job_id": job.id,
+        "recording_id": recording.id,
     }
     return {
         "headers": {"agent": {**make.token(agent), "X-Device-Id": "phone-hostile-01", "X-Device-Time": now.isoformat(),
@@ -411,7 +410,8 @@ def probed(app, client, world, make, monkeypatch):
     login probe reaches the database instead of stopping at 429."""
     monkeypatch.setitem(app.config, "LOGIN_RATE_LIMIT", "100000 per minute")
     admin, auditor = make.user("admin", username="probe-admin"), make.user("auditor", username="probe-auditor")
-    return {**world, "headers": world["headers"] | {"admin": make.token(admin), "auditor": make.token(auditor)}}
+    world["headers"] |= {"admin": make.token(admin), "auditor": make.token(auditor)}
+    return world
 
 
 def _snapshot(app, db):

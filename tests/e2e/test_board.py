@@ -32,9 +32,11 @@ def open_day(page, day=BOARD_DAY):
 
 
 @pytest.fixture(scope="module")
-def committed(served):
+def committed(served, e2e_clock):
     """The board's day, planned and committed once for the module (through the API, as the
-    page does), whichever test asks first: ``{"board": the day's board}``."""
+    page does), whichever test asks first: ``{"board": the day's board}``. Planned at
+    ``TEST_NOW`` (a module fixture is made before the per-test clock reset)."""
+    e2e_clock.set(TEST_NOW)
     supervisor = Phone(served.url)
     supervisor.login("supervisor", "supervisor-demo-pass")
     status, plan = supervisor.call("POST", "/api/v1/dispatch/plans", {"date": BOARD_DAY, "team": "SH-CENTRAL"})
