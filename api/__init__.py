@@ -8,7 +8,8 @@ def create_blueprint():
     bp = Blueprint("api", __name__, url_prefix="/api/v1")
     for module in (auth, users, org, collectors, cases, dispatch, field, agreements, conduct, jobs, openapi):
         bp.register_blueprint(module.bp)
-    from api import audit
+    from api import audit, geocoding
 
     bp.register_blueprint(audit.bp)
+    bp.register_blueprint(geocoding.bp)
     return bp

@@ -178,6 +178,9 @@ class VisitLogOut(Schema):
     team = fields.String()
     crew = fields.String()
     collector = fields.String(metadata={"description": "Code of the collector who checked in."})
+    collector_name = fields.String(metadata={"description": "That collector's name."})
+    timezone = fields.String(metadata={"description": "The debtor's time zone (IANA), where rules about hours "
+                                                      "are judged.", "example": "Asia/Shanghai"})
     check_in = fields.Nested(VisitPlace)
     check_out = fields.Nested(VisitPlace, allow_none=True)
     outcome = fields.String(allow_none=True)

@@ -2,7 +2,17 @@
 from flask import Blueprint, g
 
 from api.base import endpoint, page_of
-from api.schemas import AssignIn, BoardOut, BoardQuery, PlanIn, PlanOut, TaskOut, TaskQuery, UnassignIn
+from api.schemas import (
+    AssignIn,
+    BoardOut,
+    BoardQuery,
+    MoveOptionsOut,
+    PlanIn,
+    PlanOut,
+    TaskOut,
+    TaskQuery,
+    UnassignIn,
+)
 from app.authz import get_visible
 from app.models import VisitTask
 from app.services import board, dispatch
@@ -36,6 +46,13 @@ def commit_plan(plan_id):
 def list_tasks(args):
     """Visit tasks of the caller's teams, by date, status or crew."""
     return dispatch.list_tasks(args, g.user)
+
+
+@bp.get("/tasks/<id:task_id>/move-options")
+@endpoint(permission="dispatch:plan", response=MoveOptionsOut)
+def move_options(task_id):
+    """Each crew of the task's team and whether a move there would pass the policy and its room now (nothing moves)."""
+    return dispatch.move_options(get_visible(VisitTask, task_id, g.user, "task"))
 
 
 @bp.post("/tasks/<id:task_id>/assign")

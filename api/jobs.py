@@ -3,7 +3,7 @@ from flask import Blueprint, Response, g, stream_with_context
 
 from api.audit_schemas import AuditEventQuery, VisitLogQuery
 from api.base import endpoint, load
-from api.schemas import JobIn, JobOut
+from api.schemas import JobIn, JobOut, PlanIn
 from app import jobs
 from app.errors import ValidationFailed
 from app.services import audit_log
@@ -21,6 +21,12 @@ def _as_json(values):
 
 def _params(name, params):
     """The job's parameters as stored: JSON values, exports' filters checked like the pulls' own."""
+    if name == "plan_scope":  # the same day and scope as POST /dispatch/plans
+        try:
+            return _as_json(load(PlanIn(), {k: v.isoformat() if hasattr(v, "isoformat") else v
+                                             for k, v in params.items()}))
+        except ValidationFailed as exc:
+            raise ValidationFailed("The day or scope is not valid.", fields={"params": exc.fields}) from None
     params = _as_json(params)
     if name not in EXPORT_FILTERS:
         extra = sorted(set(params) & {"format", "filters"})
@@ -40,7 +46,14 @@ def _params(name, params):
 @endpoint(permission="jobs:submit", body=JobIn, response=JobOut, status=202)
 def submit_job(data):
     """Queue a job (nightly planning, agreement evaluation, a large export); poll it by id."""
-    job, _ = jobs.submit(data["name"], _params(data["name"], data["params"]), g.user)
+    params = _params(data["name"], data["params"])
+    if data["name"] == "plan_scope":  # a team or region the caller may plan, as POST /dispatch/plans asks
+        from datetime import date
+
+        from app.services import dispatch
+
+        dispatch.resolve_scope({**params, "date": date.fromisoformat(params["date"])}, g.user)
+    job, _ = jobs.submit(data["name"], params, g.user)
     return job
 
 

@@ -1,4 +1,5 @@
 """The OpenAPI 3 document, built from the schemas each endpoint declares."""
+import json
 import re
 
 from apispec import APISpec
@@ -6,6 +7,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Blueprint, current_app, jsonify
 
 from api.base import ErrorSchema
+from api.examples import FIELD_EXAMPLES
 from api.fields import ID_MAX
 from app import authz
 
@@ -20,6 +22,7 @@ _ERRORS = {
     409: "Conflicts with the current state, or with data already stored.",
     413: "Body too large.",
     415: "Body is not JSON.",
+    416: "The byte range asked for (Range header) lies past the end of the file; Content-Range gives its length.",
     422: "Validation failed; `fields` names each bad field.",
     429: "Too many attempts.",
     500: "Unexpected error (a bug); it is logged with the request id.",
@@ -100,6 +103,8 @@ def _operation(meta, params, endpoint, method):
         op["responses"][str(meta["status"])] = {"description": "A file", "content": {
             media_type: {"schema": {"type": "string", "format": "binary", "description": description}}
             for media_type, description in meta["streams"].items()}}
+        for status, description in meta.get("also", {}).items():
+            op["responses"][str(status)] = {**op["responses"][str(meta["status"])], "description": description}
     else:
         op["responses"][str(meta["status"])] = {"description": "Done; no body."}
     statuses = {400, 413, 415, 500, 503} | meta["errors"]
@@ -120,6 +125,10 @@ def _operation(meta, params, endpoint, method):
     for status in sorted(statuses):
         op["responses"][str(status)] = {"description": _ERRORS[status],
                                         "content": {"application/json": {"schema": "Error"}}}
+    example = FIELD_EXAMPLES.get(endpoint)
+    if example is not None:
+        op["requestBody"]["content"]["application/json"]["example"] = example["request"]
+        op["responses"][str(example["status"])]["content"]["application/json"]["example"] = example["answer"]
     return op
 
 
@@ -138,4 +147,14 @@ def docs():
     from flask import render_template
 
     spec = current_app.extensions.get("openapi_spec") or build_spec(current_app)
-    return render_template("api_docs.html", spec=spec)
+    groups = {}
+    for path, operations in spec["paths"].items():
+        for method, op in operations.items():
+            if method != "parameters":
+                groups.setdefault(op["tags"][0], []).append((method, path, op))
+    examples = {endpoint.replace(".", "_"): {
+        "path": example["path"], "status": example["status"],
+        "request": json.dumps(example["request"], ensure_ascii=False, indent=2),
+        "answer": json.dumps(example["answer"], ensure_ascii=False, indent=2)}
+        for endpoint, example in FIELD_EXAMPLES.items()}
+    return render_template("api_docs.html", spec=spec, groups=sorted(groups.items()), examples=examples)

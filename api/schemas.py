@@ -20,6 +20,7 @@ from api.fields import (
 )
 from app import authz, money, pii
 from app.models import CONTACT_CHANNELS, CONTACT_PURPOSES, CONTACT_RESULTS, PLACE_KINDS, ROLES, STAGES
+from app.services import geocoding
 from app.services.field import OUTCOMES as _OUTCOME_CODES, PEOPLE as _PEOPLE
 
 def Code(**kwargs):
@@ -263,8 +264,9 @@ class DebtorIn(BaseSchema):
     national_id = fields.String(allow_none=True, validate=validate.Regexp(r"^[0-9A-Za-z]{4,40}$",
                                                                           error="letters and digits, 4 to 40"))
     address = Text(500, required=True)
-    lat = Latitude(required=True)
-    lon = Longitude(required=True)
+    lat = Latitude(metadata={"description": "With lon, or neither: an address-only debtor is geocoded (or pinned "
+                                            "by a supervisor) and planned once placed."})
+    lon = Longitude()
     timezone = Text(64)
     language = Text(16, allow_none=True)
     availability = fields.List(fields.Nested(AvailabilityWindow), validate=validate.Length(max=14))
@@ -272,6 +274,12 @@ class DebtorIn(BaseSchema):
     places = fields.List(fields.Nested(KnownPlace), validate=validate.Length(max=10), metadata={
         "description": "Other places known for the debtor (workplace, hospital, public): a check-in there is "
                        "refused where the policy profile says so. Replaces the list when given."})
+
+    @validates_schema
+    def lat_with_lon(self, data, **kwargs):
+        if ("lat" in data) != ("lon" in data):
+            missing = "lon" if "lat" in data else "lat"
+            raise ValidationError("give lat and lon together, or neither (address only)", missing)
 
     @post_load
     def availability_as_json(self, data, **kwargs):
@@ -299,8 +307,14 @@ class DebtorOut(Schema):
     national_id = fields.Function(_masked("national_id", pii.mask_national_id), allow_none=True,
                                   metadata={"description": "Whole for admins only; masked for others."})
     address = fields.String()
-    lat = fields.Float()
-    lon = fields.Float()
+    lat = fields.Float(allow_none=True)
+    lon = fields.Float(allow_none=True)
+    location_status = fields.String(metadata={"description": "located; pending (waits for the geocoder); "
+                                                             "needs_pin (a supervisor places the pin)"})
+    location_source = fields.String(allow_none=True, metadata={"description": "given, geocoded or pin"})
+    location_note = fields.Function(lambda d: geocoding.note_text(d.location_note) if d.location_note else None,
+                                    allow_none=True, metadata={"description": "Why there is no point yet: "
+                                                                              "{code, en, zh}"})
     timezone = fields.String()
     language = fields.String(allow_none=True)
     availability = fields.List(fields.Dict())
@@ -432,6 +446,10 @@ class ImportReport(Schema):
     rejected = fields.Integer()
     problems = fields.List(fields.Nested(ImportProblem))
     ignored_columns = fields.List(fields.String())
+    address_only = fields.Integer(metadata={"description": "Rows given without lat/lon: geocoded by a job, "
+                                                           "or pinned by hand"})
+    geocode_job = fields.String(allow_none=True, metadata={"description": "The geocoding job's id (GET /jobs/<id> "
+                                                                          "shows its progress), if one started"})
 
 
 class MeOut(UserOut):
@@ -457,6 +475,84 @@ class PlanIn(DayScope):
     """The day to plan, for a team or a region."""
 
 
+class RuleVerdictOut(Schema):
+    """One rule's answer, as the policy gives it (``rules.Decision.as_dict``)."""
+    rule_id = fields.String()
+    profile = fields.String()
+    allowed = fields.Boolean()
+    reason_en = fields.String()
+    reason_zh = fields.String()
+    details = fields.Dict(keys=fields.String(), metadata={"description": "The facts the rule was judged on."})
+
+
+class WhyOut(Schema):
+    rule = fields.String()
+    text = fields.String()
+
+
+class PlanSummaryOut(Schema):
+    assigned = fields.Integer()
+    unassigned = fields.Integer()
+    blocked_by_policy = fields.Integer()
+    no_location = fields.Integer()
+    priority_sum = fields.Integer()
+    distance_km = fields.Float()
+    solve_seconds = fields.Float()
+    crews_eligible = fields.Integer()
+    crews_ineligible = fields.Integer()
+    load = fields.Dict(keys=fields.String(), values=fields.Integer(), metadata={"description": "Stops per crew."})
+
+
+class _PlanEntryOut(Schema):
+    task = fields.String(metadata={"description": "The engine's task key (case-<id>)."})
+    case_id = fields.Integer()
+    debtor_id = fields.Integer()
+    loan_ref = fields.String()
+    team = fields.String()
+    profile = fields.String()
+    lat = fields.Float(allow_none=True)
+    lon = fields.Float(allow_none=True)
+
+
+class PlanStopOut(_PlanEntryOut):
+    sequence = fields.Integer()
+    arrival = fields.String(metadata={"description": "HH:MM, local"})
+    start = fields.String(metadata={"description": "HH:MM, local"})
+    end = fields.String(metadata={"description": "HH:MM, local"})
+    why = fields.Nested(WhyOut)
+
+
+class PlanRouteOut(Schema):
+    crew = fields.String()
+    distance_km = fields.Float()
+    stops = fields.List(fields.Nested(PlanStopOut))
+
+
+class PlanLeftOutOut(_PlanEntryOut):
+    reason = fields.String(metadata={"description": "policy, no_location, capacity, skills, no_eligible_collector, "
+                                                    "window_unreachable"})
+    rules = fields.List(fields.Nested(RuleVerdictOut))
+    why = fields.String(allow_none=True, metadata={"description": "The reason in words (English)."})
+    why_zh = fields.String(metadata={"description": "no_location: the reason in Chinese."})
+    location_note = fields.Raw(allow_none=True, metadata={
+        "description": "no_location: why the address has no place yet (the geocoder's answer), en and zh."})
+
+
+class PlanCrewOut(Schema):
+    crew = fields.String()
+    team = fields.String()
+    eligible = fields.Boolean()
+    members = fields.List(fields.String())
+    rules = fields.List(fields.Nested(RuleVerdictOut))
+    note = fields.String(allow_none=True)
+
+
+class TravelOut(Schema):
+    source = fields.String(metadata={"description": "routing (road times from ROUTING_URL) or model"})
+    locations = fields.Integer(metadata={"description": "routing: places in the road matrix"})
+    note = fields.String(allow_none=True, metadata={"description": "model: why roads were not used"})
+
+
 class PlanOut(Schema):
     id = fields.Integer()
     date = fields.Date(attribute="plan_date")
@@ -464,15 +560,25 @@ class PlanOut(Schema):
     region = fields.Function(lambda p: p.region.code if p.region else None)
     status = fields.String()
     policy_profile = fields.String()
-    summary = fields.Dict()
-    routes = fields.Function(lambda p: p.result["routes"],
-                             metadata={"description": "Per crew: ordered stops with times and why."})
-    unassigned = fields.Function(lambda p: p.result["unassigned"],
-                                 metadata={"description": "Tasks left out, each with its reason and rule ids."})
-    crews = fields.Function(lambda p: p.result["crews"],
-                            metadata={"description": "Every crew considered, eligible or with the rules refusing it."})
+    summary = fields.Nested(PlanSummaryOut)
+    routes = fields.List(fields.Nested(PlanRouteOut), attribute="result.routes", metadata={
+        "description": "Per crew: ordered stops with times, why, and where the debtor is (lat/lon)."})
+    unassigned = fields.List(fields.Nested(PlanLeftOutOut), attribute="result.unassigned", metadata={
+        "description": "Tasks left out, each with its reason and rule ids "
+                       "(no_location: the debtor has only an address yet)."})
+    travel = fields.Nested(TravelOut, attribute="result.travel", dump_default={"source": "model"})
+    crews = fields.List(fields.Nested(PlanCrewOut), attribute="result.crews", metadata={
+        "description": "Every crew considered, eligible or with the rules refusing it."})
     created_at = fields.AwareDateTime()
     committed_at = fields.AwareDateTime(allow_none=True)
+
+    @pre_dump
+    def placed_debtors_read(self, plan, **kwargs):
+        # A stop carries where its debtor is (the board draws the draft): a personal read.
+        for entry in [stop for route in plan.result["routes"] for stop in route["stops"]] + plan.result["unassigned"]:
+            if "lat" in entry:
+                note_personal_read(entry.get("debtor_id"), entry.get("case_id"), ("lat", "lon"))
+        return plan
 
 
 class AssignIn(BaseSchema):
@@ -488,6 +594,22 @@ class UnassignIn(BaseSchema):
     reason = Text(500, required=True)
 
 
+class TaskReasonOut(Schema):
+    """Why a task is where it is: its route's reason, or why it was left out, withdrawn, moved."""
+    reason = fields.String(metadata={"description": "policy, no_location, capacity, manual, withdrawn, time_passed, "
+                                                    "crew, stopped, …"})
+    rule = fields.String()
+    rule_id = fields.String()
+    profile = fields.String()
+    text = fields.String(allow_none=True)
+    text_zh = fields.String()
+    cause = fields.String()
+    by = fields.String(metadata={"description": "manual: who moved it"})
+    note = fields.String(allow_none=True, metadata={"description": "manual: the reason given"})
+    override_frequency = fields.Boolean()
+    rules = fields.List(fields.Nested(RuleVerdictOut))
+
+
 class TaskOut(Schema):
     id = fields.Integer()
     case_id = fields.Integer()
@@ -499,7 +621,7 @@ class TaskOut(Schema):
     planned_start = fields.AwareDateTime(allow_none=True)
     planned_end = fields.AwareDateTime(allow_none=True)
     priority = fields.Integer()
-    reason = fields.Dict()
+    reason = fields.Nested(TaskReasonOut, allow_none=True)
     location = fields.Function(lambda t: {"lat": t.case.debtor.lat, "lon": t.case.debtor.lon},
                                metadata={"description": "The debtor's home (personal data: reads are logged)."})
 
@@ -640,6 +762,24 @@ class RuleRefusalOut(Schema):
     allowed = fields.Boolean()
     reason_en = fields.String()
     reason_zh = fields.String()
+
+
+class MoveOptionOut(Schema):
+    crew = fields.String()
+    current = fields.Boolean(metadata={"description": "The task is on this crew now."})
+    stops = fields.Integer(metadata={"description": "The crew's other stops that day."})
+    capacity = fields.Integer()
+    full = fields.Boolean()
+    allowed = fields.Boolean(metadata={"description": "A move here would pass the policy and the crew's room now "
+                                                      "(its day's times are fitted when it is made)."})
+    rules = fields.List(fields.Nested(RuleRefusalOut), metadata={"description": "The policy's refusals, if any."})
+
+
+class MoveOptionsOut(Schema):
+    task_id = fields.Integer()
+    status = fields.String()
+    visit_date = fields.Date()
+    crews = fields.List(fields.Nested(MoveOptionOut))
 
 
 class FieldEventErrorOut(Schema):
@@ -819,13 +959,23 @@ class FlagOut(Schema):
     profile_version = fields.String()
     status = fields.String()
     collector = fields.Function(lambda f: f.collector.code if f.collector else None)
+    collector_name = fields.Function(lambda f: f.collector.name if f.collector else None)
     case_id = fields.Integer(allow_none=True)
+    loan_ref = fields.Function(lambda f: f.case.loan_ref if f.case else None,
+                               metadata={"description": "The loan of the flag's case, so a reviewer can find it."})
+    debtor = fields.Method("_debtor", metadata={"description": "The debtor's name, masked."})
     task_id = fields.Integer(allow_none=True)
     visit_id = fields.Integer(allow_none=True)
     details = fields.Dict()
     raised_at = fields.AwareDateTime()
     review_notes = fields.String(allow_none=True)
     reviewed_at = fields.AwareDateTime(allow_none=True)
+
+    def _debtor(self, flag):
+        if flag.case is None:
+            return None
+        note_personal_read(flag.case.debtor_id, flag.case_id, ("name",))
+        return pii.mask_name(flag.case.debtor.name)
 
 
 class FlagQuery(PageQuery):
@@ -910,23 +1060,84 @@ class BoardQuery(DayScope):
     """The day the board shows, for a team or a region."""
 
 
+class BoardPointOut(Schema):
+    lat = fields.Float()
+    lon = fields.Float()
+
+
+class BoardPositionOut(BoardPointOut):
+    at = fields.AwareDateTime()
+
+
+class LastCheckInOut(Schema):
+    at = fields.AwareDateTime()
+    loan_ref = fields.String()
+
+
+class BoardCrewOut(Schema):
+    code = fields.String()
+    team = fields.String()
+    members = fields.List(fields.String(), metadata={"description": "Active members' names."})
+    home = fields.Nested(BoardPointOut, allow_none=True, metadata={"description": "The centre of the members' homes."})
+    position = fields.Nested(BoardPositionOut, allow_none=True, metadata={
+        "description": "The latest check-in or check-out position that day."})
+    last_check_in = fields.Nested(LastCheckInOut, allow_none=True)
+    capacity = fields.Integer()
+
+
+class BoardTaskOut(Schema):
+    id = fields.Integer()
+    case_id = fields.Integer()
+    debtor_id = fields.Integer()
+    loan_ref = fields.String()
+    status = fields.String()
+    display_status = fields.String(metadata={"description": "status, or flagged for a visit with an open flag"})
+    crew = fields.String(allow_none=True)
+    sequence = fields.Integer(allow_none=True)
+    planned_start = fields.AwareDateTime(allow_none=True)
+    planned_end = fields.AwareDateTime(allow_none=True)
+    priority = fields.Integer()
+    lat = fields.Float(allow_none=True)
+    lon = fields.Float(allow_none=True)
+    debtor = fields.String(metadata={"description": "The debtor's name, masked."})
+    address = fields.String()
+    reason = fields.Nested(TaskReasonOut, allow_none=True)
+    visit_id = fields.Integer(allow_none=True)
+    outcome = fields.String(allow_none=True)
+
+
+class BoardPlanOut(Schema):
+    id = fields.Integer()
+    status = fields.String()
+    summary = fields.Nested(PlanSummaryOut)
+    committed_at = fields.AwareDateTime(allow_none=True)
+
+
+class AttentionOut(Schema):
+    open_flags = fields.Integer()
+    pending_approvals = fields.Integer()
+
+
 class BoardOut(Schema):
     date = fields.Date()
     team = fields.String(allow_none=True)
     region = fields.String()
     timezone = fields.String()
-    plan = fields.Dict(allow_none=True)
-    crews = fields.List(fields.Dict())
-    tasks = fields.List(fields.Dict(), metadata={"description": "Every task of the day with status, crew, order, "
-                                                                "position and reason."})
-    counts = fields.Dict()
-    attention = fields.Dict()
+    plan = fields.Nested(BoardPlanOut, allow_none=True)
+    crews = fields.List(fields.Nested(BoardCrewOut))
+    tasks = fields.List(fields.Nested(BoardTaskOut), metadata={
+        "description": "Every task of the day with status, crew, order, position and reason."})
+    counts = fields.Dict(keys=fields.String(), values=fields.Integer(), metadata={
+        "description": "Tasks per status, and flagged."})
+    attention = fields.Nested(AttentionOut)
 
 
 class JobParams(BaseSchema):
-    date = fields.Date(metadata={"description": "plan_day, evaluate_agreements: the day."})
+    date = fields.Date(metadata={"description": "plan_day, evaluate_agreements, plan_scope: the day."})
     teams = fields.List(Code(), validate=validate.Length(max=200),
                         metadata={"description": "plan_day, check_tasks: only these teams."})
+    team = Code(metadata={"description": "plan_scope: the team to plan (or region)."})
+    region = Code(metadata={"description": "plan_scope: the region to plan (or team)."})
     format = fields.String(validate=validate.OneOf(("csv", "ndjson")),
                            metadata={"description": "Exports: csv (default) or ndjson."})
     filters = fields.Dict(keys=fields.String(), metadata={
@@ -937,9 +1148,19 @@ class JobParams(BaseSchema):
 
 class JobIn(BaseSchema):
     name = fields.String(required=True, validate=validate.OneOf(
-        ("plan_day", "evaluate_agreements", "check_tasks", "export_audit_events", "export_visits",
-         "anchor_audit_head", "retention_sweep")))
+        ("plan_day", "plan_scope", "evaluate_agreements", "check_tasks", "export_audit_events", "export_visits",
+         "anchor_audit_head", "retention_sweep", "geocode_addresses")), metadata={
+        "description": "plan_scope: a supervisor's plan of one day for a team or region, as POST /dispatch/plans "
+                       "but in the background (the board follows it, and picks it up again in a new tab)."})
     params = fields.Nested(JobParams, load_default=dict)
+
+
+class JobProgress(Schema):
+    total = fields.Integer(metadata={"description": "items the job took on"})
+    done = fields.Integer()
+    located = fields.Integer(metadata={"description": "geocode_addresses: placed by the geocoder"})
+    needs_pin = fields.Integer(metadata={"description": "geocode_addresses: sent to the pin queue"})
+    retry_later = fields.Integer(metadata={"description": "geocode_addresses: the geocoder failed; tried again later"})
 
 
 class JobOut(Schema):
@@ -950,6 +1171,7 @@ class JobOut(Schema):
     runner = fields.String(metadata={"description": "rq (a worker on Redis) or inline (in-process)"})
     attempts = fields.Integer()
     result = fields.Dict(allow_none=True)
+    progress = fields.Nested(JobProgress, allow_none=True)
     error = fields.String(allow_none=True)
     created_at = fields.AwareDateTime()
     started_at = fields.AwareDateTime(allow_none=True)

@@ -65,12 +65,14 @@ PERMISSIONS = {
 # Who may ask for each background job: the permission of the work it does.
 JOB_PERMISSIONS = {
     "plan_day": "jobs:run",
+    "plan_scope": "dispatch:plan",
     "evaluate_agreements": "jobs:run",
     "check_tasks": "jobs:run",
     "export_audit_events": "audit:read",
     "export_visits": "audit:visits",
     "anchor_audit_head": "jobs:run",
     "retention_sweep": "jobs:run",
+    "geocode_addresses": "cases:import",
 }
 
 # Personal fields returned whole only to these roles; everyone else gets them masked.

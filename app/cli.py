@@ -176,6 +176,9 @@ def import_command(path, team, mode, dry_run):
     with open(path, "rb") as handle:
         content = handle.read()
     report = _commit_or_fail(lambda: import_cases(content, None, default_team=team, mode=mode, dry_run=dry_run))
+    if report.start_geocoding is not None:
+        click.echo(f"geocoding {report.address_only} address-only row(s): job {report.geocode_job}")
+        report.start_geocoding()
     for problem in report.problems[:100]:
         click.echo(f"row {problem['row']}, {problem['column'] or '-'}: {problem['message']}", err=True)
     click.echo(f"rows {report.rows}: created {report.created}, updated {report.updated}, "

@@ -24,6 +24,16 @@ def _int(name, default):
         raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
 
 
+def _float(name, default):
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+
+
 def normalise_database_url(url):
     """Use the psycopg 3 driver for PostgreSQL URLs however they are spelled."""
     for prefix in ("postgres://", "postgresql://"):
@@ -76,6 +86,29 @@ def from_environment(instance_path):
         "JOB_RETRY_INTERVALS": [int(s) for s in os.environ.get("JOB_RETRY_INTERVALS", "10,60,300").split(",") if s],
         "JOB_TIMEOUT": _int("JOB_TIMEOUT", 1800),
         "AUDIT_VERIFY_WORKERS": _int("AUDIT_VERIFY_WORKERS", 1),
+        # Geocoding address-only debtors (app/services/geocoding.py; README "Addresses and places").
+        # GEOCODER is any geopy geocoder by name (nominatim, baiduv3, arcgis, ...); unset with
+        # GEOCODER_DOMAIN set means nominatim; both unset: no geocoder, supervisors pin by hand.
+        "GEOCODER": os.environ.get("GEOCODER") or ("nominatim" if os.environ.get("GEOCODER_DOMAIN") else None),
+        "GEOCODER_DOMAIN": os.environ.get("GEOCODER_DOMAIN") or None,
+        "GEOCODER_SCHEME": os.environ.get("GEOCODER_SCHEME") or None,
+        "GEOCODER_API_KEY": os.environ.get("GEOCODER_API_KEY") or None,
+        "GEOCODER_USER_AGENT": os.environ.get("GEOCODER_USER_AGENT") or "fieldcollect/1.0",
+        "GEOCODER_MIN_DELAY_SECONDS": _float("GEOCODER_MIN_DELAY_SECONDS", 1.0),
+        "GEOCODER_TIMEOUT_SECONDS": _float("GEOCODER_TIMEOUT_SECONDS", 10.0),
+        "GEOCODER_MAX_RETRIES": _int("GEOCODER_MAX_RETRIES", 2),
+        "GEOCODER_ERROR_WAIT_SECONDS": _float("GEOCODER_ERROR_WAIT_SECONDS", 5.0),
+        "GEOCODER_RETRY_SECONDS": _int("GEOCODER_RETRY_SECONDS", 600),
+        "GEOCODER_MAX_ATTEMPTS": _int("GEOCODER_MAX_ATTEMPTS", 6),
+        "GEOCODER_MIN_PLACE_RANK": _int("GEOCODER_MIN_PLACE_RANK", 26),
+        "GEOCODER_AMBIGUOUS_METRES": _int("GEOCODER_AMBIGUOUS_METRES", 1000),
+        "GEOCODER_COUNTRY_CODES": os.environ.get("GEOCODER_COUNTRY_CODES") or None,
+        # An OSRM-compatible table service (e.g. http://osrm:5000): planning then uses road
+        # durations and distances; unset, the engine's own travel model.
+        "ROUTING_URL": os.environ.get("ROUTING_URL") or None,
+        "ROUTING_PROFILE": os.environ.get("ROUTING_PROFILE", "driving"),
+        "ROUTING_MAX_LOCATIONS": _int("ROUTING_MAX_LOCATIONS", 100),
+        "ROUTING_TIMEOUT_SECONDS": _float("ROUTING_TIMEOUT_SECONDS", 30.0),
         # Testing and development only: the served app's clock starts at this instant (ISO 8601).
         "CLOCK_START": os.environ.get("CLOCK_START") or None,
         # Testing and development only: a file the tests write the served app's time into.
@@ -118,6 +151,15 @@ def check(config):
     if len(config["SECRET_KEY"]) < 16 and env == "production":
         raise ConfigError("SECRET_KEY is too short: use at least 16 random characters")
     _check_pii_keys(config)
+    if config.get("GEOCODER"):
+        from geopy.geocoders import get_geocoder_for_service
+
+        try:
+            get_geocoder_for_service(config["GEOCODER"])
+        except Exception:  # geopy's GeocoderNotFound
+            raise ConfigError(f"GEOCODER: geopy has no geocoder named {config['GEOCODER']!r}") from None
+    if config.get("GEOCODER_MIN_DELAY_SECONDS", 0) < 0:
+        raise ConfigError("GEOCODER_MIN_DELAY_SECONDS must be 0 or more")
     if config.get("HSTS_MAX_AGE", 0) < 0:
         raise ConfigError("HSTS_MAX_AGE must be 0 or more seconds")
 

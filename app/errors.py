@@ -90,6 +90,18 @@ class PayloadTooLarge(DomainError):
     code = "payload_too_large"
 
 
+class RangeNotSatisfiable(DomainError):
+    """A byte range (HTTP Range) that lies wholly past the end of the file; the answer
+    says how long the file is (``Content-Range: bytes */length``)."""
+
+    status = 416
+    code = "range_not_satisfiable"
+
+    def __init__(self, message, *, length, **kwargs):
+        super().__init__(message, fields={"Range": [f"the file has {length} bytes"]}, **kwargs)
+        self.headers = {"Content-Range": f"bytes */{length}"}
+
+
 class ServiceUnavailable(DomainError):
     status = 503
     code = "service_unavailable"
@@ -104,6 +116,7 @@ _HTTP_CODES = {
     409: "conflict",
     413: "payload_too_large",
     415: "unsupported_media_type",
+    416: "range_not_satisfiable",
     422: "validation_error",
     429: "too_many_requests",
     500: "internal_error",
@@ -138,7 +151,9 @@ def _handle_domain_error(exc):
                  "rules": exc.rules or []}
     if exc.details is not None:
         extra["details"] = exc.details
-    return envelope(exc.status, exc.code, exc.message, exc.fields, **extra)
+    response, status = envelope(exc.status, exc.code, exc.message, exc.fields, **extra)
+    response.headers.update(getattr(exc, "headers", None) or {})
+    return response, status
 
 
 def _handle_http_error(exc):

@@ -48,6 +48,27 @@ def plan_day(params, job=None):
     return {"plans": drafted}
 
 
+def plan_scope(params, job=None):
+    """One day planned for a team or region, as the supervisor who asked would plan it (a
+    draft, like POST /dispatch/plans); the board follows the job and shows the draft."""
+    from app.services import dispatch
+
+    user = _requester(job)
+    data = {"date": date.fromisoformat(params["date"]), **{k: params[k] for k in ("team", "region") if params.get(k)}}
+    plan = dispatch.create_plan(data, user)
+    return {"plan_id": plan.id, "date": plan.plan_date.isoformat(), "assigned": plan.summary["assigned"],
+            "unassigned": plan.summary["unassigned"]}
+
+
+def _requester(job):
+    """The account that asked for a job, still active and still allowed to ask for it."""
+    user = db.session.get(User, job.requested_by_id) if job is not None and job.requested_by_id else None
+    if user is None or not user.active:
+        raise PermissionError("the account that asked for this job is gone or deactivated")
+    authz.require_job(user, job.name)
+    return user
+
+
 def evaluate_agreements(params, job=None):
     from app.services.agreements import evaluate
 
@@ -71,10 +92,7 @@ def _exporter(produce):
     """A job that writes an audit pull to storage, as the user who asked for it sees it."""
 
     def export(params, job):
-        user = db.session.get(User, job.requested_by_id) if job.requested_by_id else None
-        if user is None or not user.active:
-            raise PermissionError("the account that asked for this export is gone or deactivated")
-        authz.require_job(user, job.name)  # still allowed now that it runs
+        user = _requester(job)  # still allowed now that it runs
         fmt = params["format"]
         args = {k: (datetime.fromisoformat(v) if k in ("from", "to") and v else v)
                 for k, v in params.get("filters", {}).items()}
@@ -113,9 +131,18 @@ def retention_sweep(params, job=None):
     return retention.sweep(day, dry_run=bool(params.get("dry_run")), commit_each=True)
 
 
-JOBS = {"plan_day": plan_day, "evaluate_agreements": evaluate_agreements, "check_tasks": check_tasks,
-        "export_audit_events": _exporter(audit_log.export_events), "export_visits": _exporter(audit_log.export_visits),
-        "anchor_audit_head": anchor_audit_head, "retention_sweep": retention_sweep}
+def geocode_addresses(params, job=None):
+    """Geocode the address-only debtors whose turn has come (after an import, and on a
+    schedule for the ones whose geocoder call failed, with a growing pause)."""
+    from app.services import geocoding
+
+    return geocoding.geocode_pending(job)
+
+
+JOBS = {"plan_day": plan_day, "plan_scope": plan_scope, "evaluate_agreements": evaluate_agreements,
+        "check_tasks": check_tasks, "export_audit_events": _exporter(audit_log.export_events), "export_visits": _exporter(audit_log.export_visits),
+        "anchor_audit_head": anchor_audit_head, "retention_sweep": retention_sweep,
+        "geocode_addresses": geocode_addresses}
 
 
 # ---------------------------------------------------------------- submitting

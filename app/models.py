@@ -61,6 +61,11 @@ AGREEMENT_STATUSES = ("pending_approval", "active", "kept", "broken", "cancelled
 INSTALMENT_STATUSES = ("open", "paid", "late", "missed")
 COMPLAINT_STATUSES = ("open", "under_review", "substantiated", "unsubstantiated", "withdrawn")
 FLAG_STATUSES = ("open", "reviewed", "resolved", "dismissed")
+# Where a debtor's point is: located (lat/lon known), pending (an address waits for the
+# geocoder), needs_pin (the geocoder's answer was not usable: a supervisor places the pin).
+LOCATION_STATUSES = ("located", "pending", "needs_pin")
+LOCATION_SOURCES = ("given", "geocoded", "pin")
+GEOCODE_STATUSES = ("ok", "ambiguous", "too_coarse", "not_found")
 
 
 def utcnow():
@@ -228,7 +233,11 @@ class TrainingRecord(db.Model):
 
 class Debtor(db.Model):
     __tablename__ = "debtors"
-    __table_args__ = (*_lat_lon_checks(),)
+    __table_args__ = (
+        *_lat_lon_checks(),
+        CheckConstraint("(lat IS NULL) = (lon IS NULL)", name="lat_lon_together"),
+        CheckConstraint(_in("location_status", LOCATION_STATUSES), name="location_status_known"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     # Personal data: encrypted at rest (app/crypto.py), returned whole only to roles that
@@ -237,8 +246,17 @@ class Debtor(db.Model):
     national_id: Mapped[str | None] = mapped_column(Encrypted("debtors.national_id"))
     national_id_index: Mapped[str | None] = mapped_column(String(64), unique=True)
     address: Mapped[str] = mapped_column(Text)
-    lat: Mapped[float] = mapped_column()
-    lon: Mapped[float] = mapped_column()
+    # None while only the address is known: the case waits for the geocoder or a pin.
+    lat: Mapped[float | None] = mapped_column()
+    lon: Mapped[float | None] = mapped_column()
+    location_status: Mapped[str] = mapped_column(String(20), default="located", server_default="located",
+                                                 index=True)
+    location_source: Mapped[str | None] = mapped_column(String(20))
+    # Why the point is missing (a reason code of app.services.geocoding.NOTES), and the
+    # geocoder's tries: a failed call is tried again after a growing pause.
+    location_note: Mapped[str | None] = mapped_column(String(40))
+    geocode_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    geocode_next_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     timezone: Mapped[str] = mapped_column(String(64))
     language: Mapped[str | None] = mapped_column(String(16))
     # Stated availability: [{"days": [0..6] (Monday = 0), "start": "HH:MM", "end": "HH:MM"}].
@@ -551,6 +569,7 @@ class ConductFlag(db.Model):
     review_notes: Mapped[str | None] = mapped_column(Text)
 
     collector: Mapped[Collector | None] = relationship()
+    case: Mapped["Case | None"] = relationship()
 
 
 class ClientEvent(db.Model):
@@ -701,6 +720,33 @@ class Job(db.Model):
     result: Mapped[dict | None] = mapped_column(JSON)
     error: Mapped[str | None] = mapped_column(Text)
     requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # How far a long job has come, written as it goes: {"done": n, "total": m, ...}.
+    progress: Mapped[dict | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class GeocodeResult(db.Model):
+    """A geocoder's answer for one normalised address, kept so no address is asked twice.
+
+    The address itself is not kept here (only the SHA-256 of its normalised text), so
+    anonymising a debtor leaves no copy of their address behind in the cache."""
+
+    __tablename__ = "geocode_results"
+    __table_args__ = (
+        UniqueConstraint("provider", "query_sha256", name="uq_geocode_results_query"),
+        CheckConstraint(_in("status", GEOCODE_STATUSES), name="status_known"),
+        *_lat_lon_checks(),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider: Mapped[str] = mapped_column(String(40))
+    query_sha256: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(20))
+    lat: Mapped[float | None] = mapped_column()
+    lon: Mapped[float | None] = mapped_column()
+    # The provider's own measure (Nominatim: place_rank and importance; Baidu: confidence).
+    precision: Mapped[str | None] = mapped_column(String(40))
+    confidence: Mapped[float | None] = mapped_column()
+    raw_sha256: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -89,6 +89,16 @@ class LocalStorage:
         except OSError as exc:
             raise _local_error(exc, key) from exc
 
+    def open_range(self, key, start):
+        """A binary file object positioned at byte ``start`` (the caller reads what it needs)."""
+        handle = self.open(key)
+        try:
+            handle.seek(start)
+        except OSError as exc:
+            handle.close()
+            raise _local_error(exc, key) from exc
+        return handle
+
     def exists(self, key):
         try:
             self._path(key).stat()
@@ -185,6 +195,10 @@ class S3Storage:
 
     def open(self, key):
         return self._call(key, self.client.get_object, Bucket=self.bucket, Key=key)["Body"]
+
+    def open_range(self, key, start):
+        """The object's body from byte ``start`` on (an S3 ranged GET)."""
+        return self._call(key, self.client.get_object, Bucket=self.bucket, Key=key, Range=f"bytes={start}-")["Body"]
 
     def exists(self, key):
         try:

@@ -34,6 +34,7 @@ from app.models import (
     Collector,
     ConductFlag,
     Crew,
+    Debtor,
     Recording,
     RepaymentAgreement,
     Team,
@@ -352,9 +353,10 @@ def _visits_select(args, user):
                Visit.check_out_lat, Visit.check_out_lon,
                Visit.check_out_accuracy_m, Visit.check_out_distance_m, Visit.check_out_mock,
                Visit.outcome, Visit.outcome_at, Visit.outcome_received_at, Visit.outcome_device_at,
-               Visit.person_met, Visit.notes)
+               Visit.person_met, Visit.notes, Collector.name.label("collector_name"), Debtor.timezone)
         .join(VisitTask, VisitTask.id == Visit.task_id)
         .join(Case, Case.id == VisitTask.case_id)
+        .join(Debtor, Debtor.id == Case.debtor_id)
         .join(Team, Team.id == Case.team_id)
         .join(Crew, Crew.id == Visit.crew_id)
         .join(Collector, Collector.id == Visit.collector_id)
@@ -435,8 +437,8 @@ def _visit_records(batch):
     return [{
         "id": row.id, "task_id": row.task_id, "visit_date": row.visit_date,
         "case": {"id": row.case_id, "loan_ref": row.loan_ref}, "debtor_id": row.debtor_id,
-        "team": row.team, "crew": row.crew, "collector": row.collector,
-        "check_in": _place(*row[9:18]), "check_out": _place(*row[18:27]),
+        "team": row.team, "crew": row.crew, "collector": row.collector, "collector_name": row.collector_name,
+        "timezone": row.timezone, "check_in": _place(*row[9:18]), "check_out": _place(*row[18:27]),
         "outcome": row.outcome, "outcome_at": row.outcome_at, "outcome_received_at": row.outcome_received_at,
         "outcome_device_at": row.outcome_device_at, "person_met": row.person_met, "notes": row.notes,
         "recordings": recordings[row.id], "agreements": agreements[row.id], "flags": flags[row.id],
@@ -515,13 +517,14 @@ def _visits_ndjson(batch):
                    for v in _visit_records(batch))
 
 
-def export_visits(args, user, fmt, summary=None, entity=None):
-    """The filtered visit log as CSV or NDJSON text chunks, by visit id."""
+def export_visits(args, user, fmt, summary=None, entity=None, bom=True):
+    """The filtered visit log as CSV or NDJSON text chunks, by visit id. ``bom``: the CSV
+    starts with a byte order mark (the default, for downloads and export jobs alike), which Excel needs to read UTF-8 (the notes are Chinese)."""
     stmt = _visits_select(args, user)
     if args.get("limit"):
         stmt = stmt.limit(args["limit"])
     if fmt == "csv":
-        return _prefixed(",".join(VISIT_CSV_HEADER) + "\n",
+        return _prefixed(("\ufeff" if bom else "") + ",".join(VISIT_CSV_HEADER) + "\n",
                          _stream(stmt, user, "visits", fmt, args, _visits_csv, "id", summary, reads_of=_visit_reads,
                                  entity=entity))
     return _stream(stmt, user, "visits", fmt, args, _visits_ndjson, "id", summary, reads_of=_visit_reads,

@@ -26,7 +26,7 @@ def board_state(data, user):
         if task_ids else {}
     flagged = set(db.session.scalars(select(ConductFlag.task_id).where(
         ConductFlag.task_id.in_(task_ids), ConductFlag.status == "open"))) if task_ids else set()
-    positions = _last_positions([c.id for c in crews], day)
+    positions, check_ins = _last_positions([c.id for c in crews], day)
     plan = db.session.scalars(select(DispatchPlan).where(
         DispatchPlan.plan_date == day, DispatchPlan.team_id == (team.id if team else None),
         DispatchPlan.region_id == (None if team else region.id), DispatchPlan.status == "committed")).first()
@@ -43,7 +43,7 @@ def board_state(data, user):
                                            "committed_at": plan.committed_at},
         "crews": [{
             "code": crew.code, "team": crew.team.code, "members": [m.name for m in crew.members if m.active],
-            "home": _centre(crew), "position": positions.get(crew.id),
+            "home": _centre(crew), "position": positions.get(crew.id), "last_check_in": check_ins.get(crew.id),
             "capacity": min((m.daily_capacity for m in crew.members if m.active), default=0),
         } for crew in crews],
         "tasks": [_task_view(t, visits.get(t.id), t.id in flagged) for t in tasks],
@@ -61,24 +61,29 @@ def _centre(crew):
 
 
 def _last_positions(crew_ids, day):
-    """Each crew's latest check-in or check-out position that day."""
-    out = {}
+    """Each crew's latest check-in or check-out position that day, and its last check-in
+    (the time and the loan it was at)."""
+    out, check_ins = {}, {}
     if not crew_ids:
-        return out
-    rows = db.session.scalars(select(Visit).join(VisitTask, VisitTask.id == Visit.task_id).where(
-        Visit.crew_id.in_(crew_ids), VisitTask.visit_date == day).order_by(Visit.check_in_at))
-    for visit in rows:
+        return out, check_ins
+    rows = db.session.execute(select(Visit, Case.loan_ref).join(VisitTask, VisitTask.id == Visit.task_id)
+                              .join(Case, Case.id == VisitTask.case_id)
+                              .where(Visit.crew_id.in_(crew_ids), VisitTask.visit_date == day)
+                              .order_by(Visit.check_in_at))
+    for visit, loan_ref in rows:
         if visit.check_out_at is not None and visit.check_out_lat is not None:
             out[visit.crew_id] = {"lat": visit.check_out_lat, "lon": visit.check_out_lon, "at": visit.check_out_at}
         else:
             out[visit.crew_id] = {"lat": visit.check_in_lat, "lon": visit.check_in_lon, "at": visit.check_in_at}
-    return out
+        check_ins[visit.crew_id] = {"at": visit.check_in_at, "loan_ref": loan_ref}
+    return out, check_ins
 
 
 def _task_view(task, visit, flagged):
     debtor = task.case.debtor
     return {
-        "id": task.id, "case_id": task.case_id, "loan_ref": task.case.loan_ref, "status": task.status,
+        "id": task.id, "case_id": task.case_id, "debtor_id": task.case.debtor_id, "loan_ref": task.case.loan_ref,
+        "status": task.status,
         "display_status": "flagged" if flagged else task.status, "crew": task.crew.code if task.crew else None,
         "sequence": task.sequence, "planned_start": task.planned_start, "planned_end": task.planned_end,
         "priority": task.priority, "lat": debtor.lat, "lon": debtor.lon, "debtor": pii.mask_name(debtor.name),

@@ -7,7 +7,7 @@ from app import audit, authz, clock, crypto, geo, money
 from app.errors import Conflict, ValidationFailed
 from app.extensions import db
 from app.models import Case, ContactAttempt, Debtor
-from app.services import door
+from app.services import door, geocoding
 from app.services.common import apply, paginate, snapshot, unique_or_fail
 from app.services.org import check_timezone
 
@@ -21,8 +21,8 @@ TRANSITIONS = {
     "closed": set(),
 }
 
-DEBTOR_FIELDS = ("name", "phone", "national_id", "address", "lat", "lon", "timezone", "language",
-                 "availability", "flags", "places")
+DEBTOR_FIELDS = ("name", "phone", "national_id", "address", "lat", "lon", "location_status", "timezone",
+                 "language", "availability", "flags", "places")
 DEBTOR_EDITABLE = ("name", "phone", "address", "lat", "lon", "timezone", "language", "availability", "places")
 CASE_FIELDS = ("loan_ref", "product", "currency", "principal_minor", "outstanding_minor", "days_past_due",
                "stage", "priority", "team_id", "debtor_id")
@@ -39,6 +39,8 @@ def resolve_timezone(data, team):
     """The debtor's zone: as given, else from the coordinates, else the team's region."""
     if data.get("timezone"):
         return check_timezone(data["timezone"], "debtor.timezone")
+    if data.get("lat") is None:  # address only: the team's region until it is placed
+        return team.region.timezone
     return geo.timezone_at(data["lat"], data["lon"]) or team.region.timezone
 
 
@@ -46,9 +48,12 @@ def _new_debtor(data, team):
     if data.get("national_id"):
         _national_id_free(data["national_id"],
                           message="A debtor with this national id exists; refer to it by debtor_id.")
+    located = data.get("lat") is not None
+    where = {"location_status": "located", "location_source": "given"} if located else geocoding.initial_state()
     debtor = Debtor(
         name=data["name"], phone=data.get("phone"), national_id=data.get("national_id"),
-        address=data["address"], lat=data["lat"], lon=data["lon"], timezone=resolve_timezone(data, team),
+        address=data["address"], lat=data.get("lat"), lon=data.get("lon"), **where,
+        timezone=resolve_timezone(data, team),
         language=data.get("language"), availability=data.get("availability", []), flags=data.get("flags", {}),
         places=data.get("places", []),
     )
@@ -77,6 +82,8 @@ def create_case(data, actor):
         debtor = authz.get_visible(Debtor, data["debtor_id"], actor, "debtor")
     elif data.get("debtor") is not None:
         debtor = _new_debtor(data["debtor"], team)
+        if debtor.lat is None:
+            geocoding.after_intake(actor, 1)
     else:
         raise ValidationFailed("Give the debtor, or the id of a known debtor.",
                                fields={"debtor": ["required unless debtor_id is given"]})
@@ -119,6 +126,8 @@ def update_debtor(debtor, data):
         _national_id_free(data["national_id"], exclude_id=debtor.id)
         debtor.national_id = data["national_id"]
     apply(debtor, data, DEBTOR_EDITABLE)
+    if "lat" in data and (data["lat"], data["lon"]) != (before["lat"], before["lon"]):
+        debtor.location_status, debtor.location_source, debtor.location_note = "located", "given", None
     if "flags" in data:
         # Flags are merged, so one caller setting "dispute" does not clear "cease".
         debtor.flags = {**(debtor.flags or {}), **data["flags"]}

@@ -2,6 +2,7 @@
 from datetime import datetime, timezone
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
 from app import audit, authz, clock, policy
 from app.errors import Conflict, NotFound, ValidationFailed
@@ -28,7 +29,10 @@ def raise_flag(flag, *, collector_id=None, crew_id=None, case_id=None, task_id=N
 
 
 def _scoped_flags(user):
-    return authz.scope(select(ConductFlag), ConductFlag, user)
+    # The collector, the case and its debtor come with each flag (a page names them all).
+    return authz.scope(select(ConductFlag).options(
+        selectinload(ConductFlag.collector), selectinload(ConductFlag.case).selectinload(Case.debtor)),
+        ConductFlag, user)
 
 
 def list_flags(args, user):

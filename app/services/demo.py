@@ -2,10 +2,20 @@
 
 Sixteen real districts with their coordinates, four teams, 48 collectors in crews
 of two with training records (some expiring soon, one lapsed), overdue cases in
-every stage with contact history and some blocking flags, and one account per role.
+every stage with contact history and some blocking flags, a handful of cases known
+only by their address (for the pin queue), and one account per role.
+
+The operation is set up on the morning of the day before, and that day is worked
+through the service itself, on a clock moved stop by stop: the demo agent's crew
+visits its first stops (outcomes, a promise to pay, a recording, a visit closed without
+its recording and so flagged), so the audit desk and the board have a true finished
+day to show from the first minute. Then today's plan is committed.
 """
+import contextlib
+import hashlib
 import random
-from datetime import date, time, timedelta
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
@@ -84,7 +94,39 @@ def seed(case_count=1200, seed=7, today=None):
         return None
     rng = random.Random(seed)
     local_today = today or clock.today(TZ)
+    yesterday = local_today - timedelta(days=1)
+    past = clock.FrozenClock(datetime.combine(yesterday, time(7, 0), ZoneInfo(TZ)))
+    with _clock(past):
+        collectors = _seed_operation(rng, case_count, local_today)
+        _work_a_past_day(yesterday, past)
+    # Today's plan for the supervisor's team is committed, so the board and the field
+    # app have a day to show from the first minute.
+    from app.services import dispatch
 
+    plan = dispatch.create_plan({"date": local_today, "team": "SH-CENTRAL"}, None, time_limit=2)
+    dispatch.commit_plan(plan, None)
+    audit.record("demo.seeded", entity_type="system",
+                 extra={"collectors": len(collectors), "cases": case_count, "seed": seed,
+                        "worked_day": yesterday.isoformat()})
+    return CREDENTIALS
+
+
+@contextlib.contextmanager
+def _clock(replacement):
+    """The server's clock replaced while the demo's past is written (the audit log's
+    stamps follow it, so they never go backwards)."""
+    from flask import current_app
+
+    config = current_app.config
+    saved = config.get("CLOCK")
+    config["CLOCK"] = replacement
+    try:
+        yield replacement
+    finally:
+        config["CLOCK"] = saved
+
+
+def _seed_operation(rng, case_count, local_today):
     region = Region(code=REGION[0], name=REGION[1], timezone=REGION[2])
     db.session.add(region)
     db.session.flush()
@@ -108,16 +150,61 @@ def seed(case_count=1200, seed=7, today=None):
 
     collectors = _seed_collectors(rng, teams, users, local_today)
     _seed_cases(rng, teams, case_count, local_today)
+    _seed_address_only(teams, local_today)
     db.session.flush()
-    # Today's plan for the supervisor's team is committed, so the board and the field
-    # app have a day to show from the first minute.
-    from app.services import dispatch
+    return collectors
 
-    plan = dispatch.create_plan({"date": local_today, "team": "SH-CENTRAL"}, None, time_limit=2)
+
+# What the demo agent's crew did at its first stops the day before: (outcome, person met,
+# notes, minutes at the door, a recording of this many seconds or None).
+PAST_STOPS = [
+    ("promise_to_pay", "debtor", "债务人同意周五前还清本月款项。", 14, 95),
+    ("not_home", "nobody", "敲门无人应答，已留联系卡。", 6, 70),
+    ("third_party_only", "neighbour", "邻居开门，未透露任何信息。", 5, None),
+    ("refused", "debtor", "债务人称收入中断，拒绝还款，态度平和。", 18, 120),
+]
+
+
+def _work_a_past_day(day, past):
+    """Plan ``day`` for the supervisor's team at 07:00, commit it, and work the demo
+    agent's first stops through the field service as the phone would, online."""
+    from api.schemas import PositionIn, VisitIn
+    from app.services import dispatch, field, field_events
+
+    plan = dispatch.create_plan({"date": day, "team": "SH-CENTRAL"}, None, time_limit=2)
     dispatch.commit_plan(plan, None)
-    audit.record("demo.seeded", entity_type="system",
-                 extra={"collectors": len(collectors), "cases": case_count, "seed": seed})
-    return CREDENTIALS
+    agent = db.session.scalars(select(User).where(User.username == "agent")).one()
+    stops = [stop for stop in field.route(agent, day)["stops"] if stop["status"] == "assigned"]
+    zone = ZoneInfo(TZ)
+    for number, (stop, (outcome, person, notes, minutes, seconds)) in enumerate(zip(stops, PAST_STOPS), 1):
+        arrive = max(past(), datetime.fromisoformat(stop["planned_start"]))
+        past.set(arrive.astimezone(zone).replace(second=0, microsecond=0) + timedelta(minutes=2))
+        place = {"lat": round(stop["debtor"]["lat"] + 0.0003, 6), "lon": stop["debtor"]["lon"], "accuracy_m": 9.0}
+        task = stop["task_id"]
+        data = PositionIn().load({"client_event_id": f"demo-{day}-{number}-in", **place,
+                                  "device_time": past().isoformat()})
+        status, answer = field_events.act(agent, "check_in", task, data)
+        if status != "accepted":  # the policy said no at the door: the demo keeps that too
+            continue
+        recording_ids = []
+        if seconds is not None:
+            past.advance(minutes=1)
+            content = b"OggS" + f"demo recording {day} stop {number}".encode() * 64
+            recording, _ = field.store_recording(agent, {"task_id": task, "sha256": hashlib.sha256(content).hexdigest(),
+                                                         "duration_seconds": seconds}, content, "audio/ogg")
+            recording_ids.append(recording.id)
+        past.advance(minutes=minutes)
+        body = {"client_event_id": f"demo-{day}-{number}-visit", "outcome": outcome, "person_met": person,
+                "notes": notes, "recording_ids": recording_ids, "device_time": past().isoformat()}
+        if outcome == "promise_to_pay":
+            due = stop["case"]["amount_due"]
+            body["agreement"] = {"kind": "promise", "total": due, "due_date": (day + timedelta(days=4)).isoformat(),
+                                 "acknowledgement": {"kind": "otp", "ref": f"OTP-{day:%m%d}-{number:02d}"}}
+        field_events.act(agent, "visit", task, VisitIn().load(body))
+        past.advance(minutes=1)
+        field_events.act(agent, "check_out", task, PositionIn().load(
+            {"client_event_id": f"demo-{day}-{number}-out", **place, "device_time": past().isoformat()}))
+        past.advance(minutes=20)
 
 
 def _seed_collectors(rng, teams, users, today):
@@ -163,6 +250,36 @@ def _seed_collectors(rng, teams, users, today):
         audit.record("collector.created", collector, after={"code": collector.code, "team_id": collector.team_id})
     db.session.flush()
     return collectors
+
+
+# Cases the loan system sent with an address only: they wait for the geocoder (or, with
+# none configured, the supervisor's pin) before they can be planned.
+ADDRESS_ONLY = ["上海市黄浦区福州路318号", "上海市静安区昌平路990号", "上海市徐汇区衡山路12弄5号",
+                "上海市长宁区武夷路521号201室", "上海市虹口区多伦路88号"]
+
+
+def _seed_address_only(teams, today):
+    from app.services import geocoding
+
+    rng = random.Random(19)  # a generator of their own: the rest of the demo stays as it was
+    now = clock.now()
+    for serial, address in enumerate(ADDRESS_ONLY, start=1):
+        debtor = Debtor(name=_name(rng), phone=_phone(rng), national_id=_national_id(rng, 900 + serial),
+                        address=address, lat=None, lon=None, timezone=TZ, language="zh", availability=[], flags={},
+                        **geocoding.initial_state())
+        db.session.add(debtor)
+        db.session.flush()
+        principal = rng.randrange(50, 2000) * 10000
+        case = Case(loan_ref=f"SH{today:%y}9{serial:05d}", debtor_id=debtor.id, team_id=teams["SH-CENTRAL"].id,
+                    product="cash_loan", currency="CNY", principal_minor=principal,
+                    outstanding_minor=int(principal * 0.8), days_past_due=rng.randrange(60, 200),
+                    stage="field_visit", priority=rng.randrange(40, 90))
+        db.session.add(case)
+        db.session.flush()
+        db.session.add(ContactAttempt(case_id=case.id, channel="call", purpose="contact", result="no_answer",
+                                      occurred_at=now - timedelta(days=3)))
+        audit.record("case.created", case, after={"loan_ref": case.loan_ref, "stage": case.stage,
+                                                  "address_only": True})
 
 
 def _seed_cases(rng, teams, case_count, today):

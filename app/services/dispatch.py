@@ -15,15 +15,16 @@ For a date and a team (or every team of a region):
 Every task carries why it went to its crew or why it stayed unassigned: the engine's
 reason, or the policy's rule ids when the policy kept it out of the plan.
 """
+import logging
 from datetime import datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import dispatch
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from app import audit, authz, clock, policy
+from app import audit, authz, clock, policy, routing
 from app.errors import Conflict, NotFound, PolicyViolation, ValidationFailed
 from app.extensions import db
 from app.models import (
@@ -37,9 +38,10 @@ from app.models import (
     VisitTask,
 )
 from app.policy import rules
-from app.services import conduct, door
+from app.services import conduct, door, geocoding
 from app.services.common import paginate
 
+log = logging.getLogger(__name__)
 ACTIVE_TASK = ("assigned", "checked_in", "done")
 STARTED = ("checked_in", "done")
 
@@ -214,7 +216,15 @@ def build_problem(teams, zone_name, plan_date):
                                 now, plan_date, today)
         if not windows and not refusals:
             refusals.append(rules.no_window_refusal(profile, plan_date))
-        entry = {"case_id": case.id, "loan_ref": case.loan_ref, "team": case.team.code, "profile": profile.label}
+        # Where the debtor is: the board draws a draft on the map beside the committed plan.
+        entry = {"case_id": case.id, "loan_ref": case.loan_ref, "team": case.team.code, "profile": profile.label,
+                 "debtor_id": debtor.id, "lat": debtor.lat, "lon": debtor.lon}
+        if debtor.lat is None:
+            # Address only: no place to route to until geocoded or pinned (the pin queue).
+            blocked.append({**entry, "task": _task_key(case.id), "rules": [d.as_dict() for d in refusals],
+                            **geocoding.NO_LOCATION,
+                            "location_note": geocoding.note_text(debtor.location_note)})
+            continue
         if refusals:
             blocked.append({**entry, "task": _task_key(case.id), "reason": "policy",
                             "rules": [d.as_dict() for d in refusals]})
@@ -246,8 +256,10 @@ def create_plan(data, user, time_limit=None):
     # Tasks of days that ended unstarted go back to the pool first, with their reason.
     door.withdraw_past_days([t.id for t in teams])
     problem, context = build_problem(teams, region.timezone, plan_date)
+    travel = _with_roads(problem, plan_date)
     engine_plan = dispatch.solve(problem, time_limit=time_limit or current_app.config.get("DISPATCH_TIME_LIMIT"))
     result = _explain(problem, engine_plan, context)
+    result["travel"] = travel
     profile = policy.current().for_team(team or teams[0])
     plan = DispatchPlan(plan_date=plan_date, team_id=team.id if team else None,
                         region_id=None if team else region.id, status="draft", policy_profile=profile.label,
@@ -257,6 +269,21 @@ def create_plan(data, user, time_limit=None):
     db.session.flush()
     audit.record("plan.drafted", plan, after={"date": plan_date.isoformat(), "summary": plan.summary})
     return plan
+
+
+def _with_roads(problem, day):
+    """Road durations and distances from the table service (``ROUTING_URL``) as the
+    problem's matrix; without it, or when it fails, the engine's own model. Says which."""
+    if not routing.configured():
+        return {"source": "model"}
+    if not problem["tasks"] or not problem["collectors"]:
+        return {"source": "model", "note": "nothing to route"}
+    try:
+        problem["matrix"] = routing.matrix_for(problem, day)
+    except routing.RoutingError as exc:
+        log.warning("road travel times unavailable, planning with the model: %s", exc)
+        return {"source": "model", "note": f"routing service failed: {exc}"}
+    return {"source": "routing", "locations": len(problem["matrix"]["locations"])}
 
 
 def _explain(problem, engine_plan, context):
@@ -286,6 +313,7 @@ def _summary(result, engine_plan):
         "assigned": engine_plan["summary"]["assigned"],
         "unassigned": len(result["unassigned"]),
         "blocked_by_policy": sum(1 for u in result["unassigned"] if u["reason"] == "policy"),
+        "no_location": sum(1 for u in result["unassigned"] if u["reason"] == "no_location"),
         "priority_sum": engine_plan["summary"]["priority_sum"],
         "distance_km": engine_plan["summary"]["distance_km"],
         "solve_seconds": engine_plan["summary"]["solve_seconds"],
@@ -378,7 +406,8 @@ def commit_plan(plan, user):
         task = existing.get(entry["case_id"])
         if case is None or (task is not None and task.status in STARTED):
             continue
-        why = {"reason": entry["reason"], "rules": entry.get("rules", []), "text": entry.get("why")}
+        why = {"reason": entry["reason"], "rules": entry.get("rules", []), "text": entry.get("why"),
+               **({"text_zh": entry["why_zh"]} if entry.get("why_zh") else {})}
         changed += _write_task(task, case, plan, None, None, zone, why)
     for crew in crews.values():
         door.renumber(crew.id, plan.plan_date)
@@ -463,6 +492,8 @@ def _assign(task, data, user):
     if crew is None or crew.team_id != task.case.team_id:
         raise ValidationFailed("No such crew in this task's team.", fields={"crew": ["not a crew of this team"]})
     case = task.case
+    if case.debtor.lat is None:
+        raise Conflict(f"{geocoding.NO_LOCATION['why']} / {geocoding.NO_LOCATION['why_zh']}", code="no_location")
     profile = policy.current().for_team(case.team)
     zone = ZoneInfo(crew.team.region.timezone)
     if task.visit_date < _today(ZoneInfo(case.debtor.timezone)):
@@ -497,6 +528,36 @@ def _assign(task, data, user):
     audit.record("task.assigned", task, before=before, after={"status": task.status, "crew_id": crew.id},
                  extra={"note": data.get("reason"), "override_frequency": override})
     return task
+
+
+def move_options(task):
+    """Each crew of the task's team and what a move there would meet now: the policy's
+    refusals (rule ids, in English and Chinese) and the crew's room, judged as a move
+    would be but changing nothing. The board marks the crews the policy would refuse and
+    answers a dragged stop before it is dropped; the move itself is judged again."""
+    case = task.case
+    profile = policy.current().for_team(case.team)
+    crews = db.session.scalars(select(Crew).options(selectinload(Crew.members)).where(Crew.team_id == case.team_id)
+                               .order_by(Crew.code)).all()
+    stops = dict(db.session.execute(
+        select(VisitTask.crew_id, func.count()).where(
+            VisitTask.crew_id.in_([c.id for c in crews]), VisitTask.visit_date == task.visit_date,
+            VisitTask.status.in_(ACTIVE_TASK), VisitTask.id != task.id).group_by(VisitTask.crew_id)).all())
+    facts = door.day_facts([case])
+    past_day = [rules.planned_day(profile, task.visit_date, case.debtor.timezone, clock.now())] \
+        if task.visit_date < _today(ZoneInfo(case.debtor.timezone)) else []
+    # A debtor known only by an address has no place to route to: no crew may take it yet.
+    movable = task.status in ("open", "assigned", "withdrawn") and case.debtor.lat is not None
+    options = []
+    for crew in crews:
+        refusals = past_day + door.day_refusals(case, crew, task.visit_date, facts, exclude_task_id=task.id)
+        active = [m for m in crew.members if m.active]
+        capacity = min(m.daily_capacity for m in active) if active else 0
+        full = stops.get(crew.id, 0) >= capacity
+        options.append({"crew": crew.code, "current": crew.id == task.crew_id, "stops": stops.get(crew.id, 0),
+                        "capacity": capacity, "full": full, "rules": [r.as_dict() for r in refusals],
+                        "allowed": movable and not refusals and not full and crew.id != task.crew_id})
+    return {"task_id": task.id, "status": task.status, "visit_date": task.visit_date, "crews": options}
 
 
 def _route_with(crew, task, windows):
@@ -534,6 +595,7 @@ def _route_with(crew, task, windows):
                               "windows": [w for w in ([_hhmm(a, zone, t.visit_date), _hhmm(b, zone, t.visit_date)]
                                                       for a, b in task_windows) if w[0] < w[1]]})
     problem = {"date": task.visit_date.isoformat(), "timezone": zone.key, "collectors": [unit], "tasks": problem_tasks}
+    _with_roads(problem, task.visit_date)
     # One crew's day, inside a supervisor's request: a short search, not a day's planning budget.
     plan = dispatch.solve(problem, time_limit=current_app.config["MOVE_TIME_LIMIT"])
     placed = {s["task"]: s for r in plan["routes"] for s in r["stops"]}

@@ -28,11 +28,14 @@ from app import audit, authz, clock, crypto, geo, money
 from app.errors import ValidationFailed
 from app.extensions import db
 from app.models import STAGES, Case, Debtor, Team
+from app.services import geocoding
 from app.services.org import check_timezone
 
 REQUIRED = ("loan_ref", "product", "currency", "principal", "outstanding", "days_past_due",
-            "debtor_name", "address", "lat", "lon")
-OPTIONAL = ("stage", "priority", "team", "phone", "national_id", "timezone", "language")
+            "debtor_name", "address")
+# lat and lon: both or neither. A row with only the address is valid: its debtor waits
+# for the geocoder (or a supervisor's pin) before the case can be planned.
+OPTIONAL = ("lat", "lon", "stage", "priority", "team", "phone", "national_id", "timezone", "language")
 COLUMNS = REQUIRED + OPTIONAL
 CHUNK = 900  # below SQLite's bound-parameter limit for IN lists
 UPDATABLE = ("product", "principal_minor", "outstanding_minor", "days_past_due", "priority", "team_id")
@@ -128,6 +131,10 @@ class Report:
         self.rows = self.created = self.updated = self.unchanged = self.rejected = 0
         self.problems = []
         self.ignored_columns = []
+        self.address_only = 0
+        self.geocode_job = None
+        # Outside a request the caller commits, then calls this to start the geocoding job.
+        self.start_geocoding = None
 
     def problem(self, row, column, message):
         self.problems.append({"row": row, "column": column, "message": message})
@@ -169,6 +176,9 @@ def _clean(values, seen):
             problems.append((column, "missing"))
     if problems:
         return row, problems
+    if ("lat" in row) != ("lon" in row):
+        missing = "lon" if "lat" in row else "lat"
+        problems.append((missing, "give lat and lon together, or neither (address only)"))
     if "team" not in row:
         problems.append(("team", "required (or give ?team= for the whole file)"))
     for column in ("principal", "outstanding"):
@@ -259,11 +269,14 @@ def import_cases(content, actor, *, default_team=None, mode="all_or_nothing", dr
         report.created, report.updated = len(creates), len(updates)
         return report
 
-    _write_creates(creates, report)
+    _write_creates(creates, report, teams)
     _write_updates(updates, report)
     audit.record("cases.imported", entity_type="import", entity_id=None,
                  extra={"rows": report.rows, "created": report.created, "updated": report.updated,
-                        "unchanged": report.unchanged, "rejected": report.rejected, "mode": mode})
+                        "unchanged": report.unchanged, "rejected": report.rejected, "mode": mode,
+                        "address_only": report.address_only})
+    job, report.start_geocoding = geocoding.after_intake(actor, report.address_only)
+    report.geocode_job = job.id if job is not None else None
     report.committed = True
     return report
 
@@ -282,7 +295,7 @@ def _allocate_ids(model, count):
     return list(range(start, start + count))
 
 
-def _write_creates(creates, report):
+def _write_creates(creates, report, teams):
     if not creates:
         return
     # Debtors are matched by national id through its blind index: one index lookup per
@@ -298,18 +311,26 @@ def _write_creates(creates, report):
             by_national_id[index] = debtor_id
 
     now = clock.now()
+    zones = {t.id: t.region.timezone for t in teams.values()}
+    waiting = geocoding.initial_state()
     new_debtors, debtor_rows = [], []
     for row in creates:
         nid = row.get("national_id")
         if nid and indexes[nid] in by_national_id:
             continue
+        located = "lat" in row
         debtor = {
             "name": row["debtor_name"], "phone": row.get("phone"), "national_id": nid,
             "national_id_index": indexes.get(nid),
-            "address": row["address"], "lat": row["lat"], "lon": row["lon"],
-            "timezone": row.get("timezone") or geo.timezone_at(row["lat"], row["lon"]) or "UTC",
+            "address": row["address"], "lat": row.get("lat"), "lon": row.get("lon"),
+            # Address only: the team's region's zone until the debtor is placed.
+            "timezone": row.get("timezone") or (geo.timezone_at(row["lat"], row["lon"]) if located else
+                                                zones.get(row["team_id"])) or "UTC",
             "language": row.get("language"), "availability": [], "flags": {}, "created_at": now, "updated_at": now,
+            "location_status": "located", "location_source": "given", "location_note": None,
+            "geocode_attempts": 0, **({} if located else waiting),
         }
+        report.address_only += 0 if located else 1
         if nid:
             by_national_id[indexes[nid]] = None  # created below; the first row for an id wins
         new_debtors.append(row)

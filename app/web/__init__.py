@@ -27,7 +27,19 @@ FIELD_SCOPE = "/field"
 def page_config():
     """What the scripts need to know, handed over as data attributes (no inline script)."""
     config = current_app.config
-    return {"tile-url": config.get("MAP_TILE_URL") or "", "tile-attribution": config.get("MAP_TILE_ATTRIBUTION") or ""}
+    limit = config.get("DISPATCH_TIME_LIMIT")
+    return {"tile-url": config.get("MAP_TILE_URL") or "", "tile-attribution": config.get("MAP_TILE_ATTRIBUTION") or "",
+            # The planner's budget, for the board's progress line (empty: it depends on the day's size).
+            "plan-seconds": f"{limit:g}" if limit else ""}
+
+
+@bp.get("/")
+def home():
+    """The landing page: the four ways in, and the demo accounts in development only."""
+    from app.services.demo import CREDENTIALS
+
+    env = current_app.config["APP_ENV"]
+    return render_template("web/home.html", env=env, demo_accounts=CREDENTIALS if env == "development" else ())
 
 
 @bp.get("/board")

@@ -173,7 +173,7 @@ def test_the_visit_log_exports_as_csv_with_one_row_per_visit(client, field):
     response = pull(client, field, "?format=csv")
     assert response.mimetype == "text/csv"
     assert response.headers["Content-Disposition"] == 'attachment; filename="visits.csv"'
-    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+    rows = list(csv.DictReader(io.StringIO(response.data.decode("utf-8-sig"))))
     assert [int(r["id"]) for r in rows] == sorted(v.id for v in field["visits"].values())
     full = rows[0]
     assert full["recording_sha256"] == f"{'a' * 64};{'b' * 64}"
@@ -184,13 +184,35 @@ def test_the_visit_log_exports_as_csv_with_one_row_per_visit(client, field):
     assert rows[1]["check_out_at"] == "" and rows[1]["person_met"] == ""
 
 
+def test_the_csv_starts_with_a_byte_order_mark_so_excel_reads_chinese_notes(make, client, field):
+    case = make.case(team=make.team(code="TEAM-X"))
+    make_visit(make, case, make.crew(team=make.team(code="TEAM-Y"), members=0), make.collector(), T0,
+               notes="债务人同意周五还款")
+    body = pull(client, field, f"?case={case.id}&format=csv").data
+    assert body.startswith(b"\xef\xbb\xbfid,") and "债务人同意周五还款" in body.decode("utf-8-sig")
+    assert not pull(client, field, f"?case={case.id}&format=ndjson").data.startswith(b"\xef\xbb\xbf")
+
+
+@pytest.mark.parametrize("query,name", [
+    ("?from=2026-03-01&to=2026-03-31&collector=C-1", "visits-2026-03-01-2026-03-31-C-1.csv"),
+    ("?crew=K-A&outcome=refused&format=ndjson", "visits-K-A-refused.ndjson"),
+    ("?from=2026-03-01T08:00:00%2B08:00", "visits-2026-03-01T080000_0800.csv"),
+    ("?loan_ref=%22%3B%20filename%3D..%2Fevil", "visits-filename_._evil.csv"),
+])
+def test_an_export_is_named_after_its_filter_in_letters_a_header_cannot_misread(client, field, query, name):
+    fmt = "" if "format=" in query else "&format=csv"
+    response = pull(client, field, query + fmt)
+    assert response.status_code == 200
+    assert response.headers["Content-Disposition"] == f'attachment; filename="{name}"'
+
+
 def test_free_text_that_a_spreadsheet_would_run_is_defused_in_csv_but_exact_in_ndjson(make, client, field):
     case = make.case(team=make.team(code="TEAM-X"))
     crew = make.crew(team=make.team(code="TEAM-Y"), members=0)
     make_visit(make, case, crew, make.collector(), T0, notes='=HYPERLINK("http://evil.example","click")',
                person_met="-relative")
     row = list(csv.DictReader(io.StringIO(pull(client, field, f"?case={case.id}&format=csv")
-                                          .get_data(as_text=True))))[0]
+                                          .data.decode("utf-8-sig"))))[0]
     assert row["notes"] == '\'=HYPERLINK("http://evil.example","click")' and row["person_met"] == "'-relative"
     line = json.loads(pull(client, field, f"?case={case.id}&format=ndjson").get_data(as_text=True))
     assert line["notes"] == '=HYPERLINK("http://evil.example","click")'

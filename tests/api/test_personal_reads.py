@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 import pytest
 import sqlalchemy as sa
 
-from app.models import AuditEvent, AuditEventSubject, VisitTask
+from app.models import AuditEvent, AuditEventSubject, Recording, VisitTask
 
 DAY = date(2026, 6, 11)
 
@@ -74,7 +74,8 @@ def walk_world(app, db, client, make):
                      after={k: PLANTED[k] for k in ("name", "phone", "address")})
         db.session.commit()
         ids = {"case_id": case.id, "debtor_id": debtor.id, "collector_id": collector.id, "crew_id": crew.id,
-               "complaint_id": complaint.id, "visit_id": visit.id}
+               "complaint_id": complaint.id, "visit_id": visit.id,
+               "recording_id": db.session.scalar(sa.select(Recording.id).where(Recording.visit_id == visit.id))}
     users = {"auditor": make.user("auditor"), "admin": make.user("admin")}
     headers = {role: make.token(user) for role, user in users.items()}
     ids.update({

@@ -75,6 +75,13 @@ def world(module_make):
 
     job = make._save(Job(id="00000000-0000-4000-8000-000000000001", name="evaluate_agreements", params={},
                          status="finished", runner="inline"))
+    from app import storage
+    from app.models import Recording
+
+    with make.app.app_context():
+        storage.current().put(f"recordings/matrix/{visit.id}.oga", b"OggS-matrix", "audio/ogg")
+    recording = make._save(Recording(sha256="0f" * 32, size_bytes=11, content_type="audio/ogg", kind="audio",
+                                     storage_key=f"recordings/matrix/{visit.id}.oga", visit_id=visit.id))
     return {
         "users": users,
         "headers": {role: {**make.token(user), **PHONE} for role, user in users.items()} | {"anonymous": PHONE},
@@ -86,6 +93,7 @@ def world(module_make):
             "in_visit": in_visit.id, "visit": visit.id, "agreement_a": agreements["a"].id,
             "agreement_b": agreements["b"].id, "flag_a": flags["a"].id, "flag_b": flags["b"].id,
             "complaint": complaint.id, "loan_a": case_a.loan_ref, "job": job.id,
+            "recording": recording.id,
         },
     }
 
@@ -189,6 +197,11 @@ MATRIX = [
     ("api.cases.update_debtor", "PATCH", "/api/v1/debtors/{debtor_b}", lambda role: {"flags": {"dispute": True}},
      UPDATE_OTHER_TEAM),
     ("api.cases.subject_access", "GET", "/api/v1/debtors/{debtor_a}/subject-access", None, ADMIN_ONLY),
+    ("api.geocoding.pin_queue", "GET", "/api/v1/pin-queue", None, UPDATE_MANAGERS),
+    ("api.geocoding.place_pin", "PUT", "/api/v1/debtors/{debtor_a}/pin", lambda role: {"lat": 31.3, "lon": 121.5},
+     UPDATE_MANAGERS),
+    ("api.geocoding.place_pin", "PUT", "/api/v1/debtors/{debtor_b}/pin", lambda role: {"lat": 31.3, "lon": 121.5},
+     UPDATE_OTHER_TEAM),
     ("api.cases.list_contact_attempts", "GET", "/api/v1/cases/{case_a}/contact-attempts", None, READ_STAFF),
     ("api.cases.list_contact_attempts", "GET", "/api/v1/cases/{case_b}/contact-attempts", None, READ_OTHER_TEAM),
     ("api.cases.record_contact_attempt", "POST", "/api/v1/cases/{case_a}/contact-attempts",
@@ -210,6 +223,8 @@ MATRIX = [
      lambda role: {"crew": "CREW-FULL", "reason": "matrix"}, UPDATE_MANAGERS),
     ("api.dispatch.assign_task", "POST", "/api/v1/tasks/{other_task}/assign",
      lambda role: {"crew": "CREW-FULL", "reason": "matrix"}, UPDATE_OTHER_TEAM | {"admin": 422}),
+    ("api.dispatch.move_options", "GET", "/api/v1/tasks/{open_task}/move-options", None, UPDATE_MANAGERS),
+    ("api.dispatch.move_options", "GET", "/api/v1/tasks/{other_task}/move-options", None, UPDATE_OTHER_TEAM),
     ("api.dispatch.unassign_task", "POST", "/api/v1/tasks/{crew_task}/unassign",
      lambda role: {"reason": "matrix"}, UPDATE_MANAGERS),
     ("api.field.get_route", "GET", "/api/v1/agent/route?date={day}", None, AGENT_ONLY),
@@ -262,6 +277,7 @@ MATRIX = [
     ("api.audit.list_events", "GET", "/api/v1/audit/events?format=ndjson", None, AUDITORS),
     ("api.audit.list_visits", "GET", "/api/v1/audit/visits", None, READ_STAFF),
     ("api.audit.list_visits", "GET", "/api/v1/audit/visits?format=csv", None, READ_STAFF),
+    ("api.audit.play_recording", "GET", "/api/v1/audit/recordings/{recording}", None, READ_STAFF),
     ("api.audit.verify_chain", "GET", "/api/v1/audit/verify", None, AUDITORS),
     ("api.audit.chain_head", "GET", "/api/v1/audit/head", None, AUDITORS),
     ("api.audit.chain_head", "GET", "/api/v1/audit/head?date=2020-01-01", None, AUDITORS),

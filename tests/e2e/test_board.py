@@ -5,6 +5,7 @@ from datetime import datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.conftest import TEST_NOW
 from tests.e2e.conftest import DESKTOP, PHONE, screenshot
@@ -14,8 +15,11 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 TODAY = TEST_NOW.astimezone(SHANGHAI).date()
 # Days of their own, a week or more from the others' (one visit per debtor in any 7 days).
 BOARD_DAY = (TODAY + timedelta(days=7)).isoformat()
-# The day the supervisor plans and commits through the page (none committed before it).
-PAGE_DAY = (TODAY + timedelta(days=84)).isoformat()
+# The day the supervisor plans and commits through the page (none committed before it; the
+# other browser tests use days up to TODAY + 84).
+PAGE_DAY = (TODAY + timedelta(days=112)).isoformat()
+# Tall enough that a stop and the crew it is dragged onto are on screen together.
+TALL = {"width": 1400, "height": 4200}
 
 
 def sign_in(page, served, username="supervisor", password="supervisor-demo-pass"):
@@ -53,16 +57,38 @@ def test_a_supervisor_plans_the_day_sees_the_draft_beside_the_current_plan_and_c
     sign_in(page, served)
     open_day(page, PAGE_DAY)
     page.click("#plan")
+    # While it plans: the phase, the seconds so far and the planner's budget (1 s for these servers).
+    progress = page.locator("#plan-progress")
+    expect(progress).to_contain_text("Planning…")
+    assert re.search(r"\d+ s of about 1 s", progress.inner_text())
     page.wait_for_selector("#commit")
+    expect(progress).to_be_hidden()
     table = page.inner_text("table.comparison")
     assert "Current plan" in table and "Draft" in table and "none committed" in table
     assert re.search(r"Assigned\s+none committed\s+\d+", table)
-    assert page.locator("table.unassigned-reasons tr").count() > 0
+    # Why unassigned: one line per reason with its count, worded for a supervisor, cases folded away.
+    groups = page.locator(".reasons-groups details")
+    assert groups.count() > 0
+    counts = [int(n) for n in page.locator(".reasons-groups .count").all_inner_texts()]
+    assert sum(counts) == int(re.search(r"Unassigned\s+\S+\s+(\d+)", table).group(1))
+    assert counts == sorted(counts, reverse=True) and groups.count() < sum(counts)
+    groups.first.locator("summary").click()
+    assert groups.first.locator("li").count() == counts[0]
     assert "[cn.qualification]" in page.inner_text("#draft")  # the crew with lapsed training, and why
+    # The draft is drawn on the map beside the committed plan: dashed routes, hollow numbered pins.
+    assert page.locator(".leaflet-marker-pane .pin-draft").count() > 0
+    assert "draft" in page.inner_text(".draft-on-map").lower()
     screenshot(page, "board-draft-desktop")
     page.click("#commit")
     page.wait_for_selector(".crew .stop")
-    assert page.locator(".crew[data-crew='SH-CENTRAL-K01'] .stop").count() > 0
+    k01 = page.locator(".crew[data-crew='SH-CENTRAL-K01'] .stop")
+    assert k01.count() > 0
+    # Pins numbered in route order, coloured by crew, with a legend of shapes and crews.
+    page.wait_for_function("document.querySelectorAll('.leaflet-marker-pane .pin-draft').length === 0")
+    numbers = page.locator(".leaflet-marker-pane .pin-assigned").all_inner_texts()
+    assert numbers and all(n.isdigit() for n in numbers) and "1" in numbers
+    legend = page.inner_text(".map-legend")
+    assert "planned" in legend and "done" in legend and "SH-CENTRAL-K01" in legend
     assert not page.js_errors
     screenshot(page, "board-desktop")
     supervisor = Phone(served.url)
@@ -73,16 +99,20 @@ def test_a_supervisor_plans_the_day_sees_the_draft_beside_the_current_plan_and_c
 
 def test_a_move_the_policy_refuses_is_shown_with_its_reason_and_not_made(served, new_page, committed):
     task = next(t for t in committed["board"]["tasks"] if t["crew"] == "SH-CENTRAL-K02")
-    page = new_page(viewport=DESKTOP)
+    page = new_page(viewport=TALL)
     sign_in(page, served)
     open_day(page)
     row = page.locator(f".stop[data-task='{task['id']}']")
     row.locator("details.move summary").click()
-    row.locator("select").select_option("SH-CENTRAL-K05")
-    row.locator("button", has_text="Move").click()
+    # The menu marks the crew the policy would refuse, with its rule, before anything is tried.
+    refused = row.locator("select[aria-label='Move to'] option[value='SH-CENTRAL-K05']")
+    expect(refused).to_be_disabled()
+    assert "cn.qualification" in refused.inner_text() and "training" in refused.get_attribute("title")
+    # Dragged onto that crew, the stop is refused with the rule and stays where it was.
+    row.locator("> strong").drag_to(page.locator(".crew[data-crew='SH-CENTRAL-K05'] h4"))
     refusal = row.locator(".refusal.error")
-    refusal.wait_for()
-    assert "cn.qualification" in refusal.inner_text() and "training" in refusal.inner_text()
+    expect(refusal).to_contain_text("cn.qualification")
+    assert "training" in refusal.inner_text()
     screenshot(page, "board-refused-move")
     supervisor = Phone(served.url)
     supervisor.login("supervisor", "supervisor-demo-pass")
@@ -186,3 +216,158 @@ def test_the_board_opens_on_today_in_the_supervisors_zone(served, new_page):
     page.clock.set_fixed_time(datetime.combine(utc_today - timedelta(days=1), time(23, 30), timezone.utc))
     sign_in(page, served)
     assert page.input_value("#day") == utc_today.isoformat()
+
+
+MARKUP = '<img src=x onerror="window.__pwned = 1"><b class="planted">Wang</b>'
+
+
+def test_a_name_with_markup_stays_text_in_every_kind_of_map_tooltip(served, new_page):
+    """Leaflet writes a string tooltip as HTML: a collector's name with markup in it (the
+    CSP stops its script, but the elements still landed) must show as the letters typed."""
+    page = new_page(viewport=DESKTOP)
+    page.goto(served.url + "/board")
+    page.wait_for_function("window.FCMap !== undefined")
+    shown = page.evaluate("""(label) => {
+        const box = document.createElement("div");
+        box.style.cssText = "width: 400px; height: 300px";
+        document.body.appendChild(box);
+        const map = new FCMap(box, {});
+        const layers = [map.route([[31.23, 121.47], [31.24, 121.48]], "#000", label),
+                        map.home(31.23, 121.47, "#000", label), map.position(31.231, 121.471, "#000", label),
+                        map.task(31.232, 121.472, "assigned", label),
+                        map.pin(31.233, 121.473, {status: "done", number: 3, colour: "#000", label})];
+        map.fit();
+        return layers.map((layer) => {
+            layer.openTooltip();
+            const element = layer.getTooltip().getElement();
+            return {text: element.textContent, elements: element.querySelectorAll("img, b").length};
+        });
+    }""", MARKUP)
+    assert shown == [{"text": MARKUP, "elements": 0}] * 5
+    assert page.evaluate("window.__pwned") is None and page.locator(".planted").count() == 0
+    assert not page.js_errors
+
+
+def test_a_stop_dragged_onto_a_crew_moves_after_a_reason_and_both_routes_stay_numbered(served, new_page, committed):
+    supervisor = Phone(served.url)
+    supervisor.login("supervisor", "supervisor-demo-pass")
+    _, board = supervisor.call("GET", f"/api/v1/board?date={BOARD_DAY}&team=SH-CENTRAL")
+    task, crew = None, None
+    for candidate in (t for t in board["tasks"] if t["status"] == "assigned" and t["crew"] != "SH-CENTRAL-K02"):
+        _, options = supervisor.call("GET", f"/api/v1/tasks/{candidate['id']}/move-options")
+        crew = next((o["crew"] for o in options["crews"] if o["allowed"]), None)
+        if crew:
+            task = candidate
+            break
+    assert task, "some stop may move to some crew"
+    page = new_page(viewport=TALL)
+    sign_in(page, served)
+    open_day(page)
+    row = page.locator(f".stop[data-task='{task['id']}']")
+    target = page.locator(f".crew[data-crew='{crew}'] h4")
+    row.locator("> strong").drag_to(target)
+    # The policy's answer came first; the move waits for a reason.
+    menu = row.locator("details.move")
+    expect(menu).to_have_attribute("open", "")
+    assert row.locator("select[aria-label='Move to']").input_value() == crew
+    expect(row.locator(".move-verdict")).to_contain_text("may take it")
+    row.locator("button", has_text="Move").click()
+    expect(row.locator(".refusal.error")).to_contain_text("reason")
+    row.locator("select.move-reason").select_option("workload")
+    row.locator("button", has_text="Move").click()
+    moved = page.locator(f".crew[data-crew='{crew}'] .stop[data-task='{task['id']}']")
+    moved.wait_for()
+    expect(page.locator("#toast")).to_contain_text(f"moved to {crew}")
+    for code in (task["crew"], crew):
+        numbers = page.locator(f".crew[data-crew='{code}'] .stop:not([data-status=withdrawn]) > strong").all_inner_texts()
+        assert numbers == [str(n) for n in range(1, len(numbers) + 1)], (code, numbers)
+    screenshot(page, "board-dragged-move")
+    # A refused try, then a successful unassign: only the latest action speaks.
+    other = page.locator(".crew[data-crew='SH-CENTRAL-K02'] .stop").first
+    other.locator("> strong").drag_to(page.locator(".crew[data-crew='SH-CENTRAL-K05'] h4"))
+    expect(page.locator("#toast")).to_have_class(re.compile("bad"))
+    moved.locator("details.move summary").click() if moved.locator("details.move[open]").count() == 0 else None
+    moved.locator("select.move-reason").select_option("debtor_request")
+    moved.locator("button", has_text="Unassign").click()
+    expect(page.locator("#toast")).to_contain_text("unassigned")
+    expect(page.locator("#toast")).not_to_have_class(re.compile("bad"))
+    assert not page.js_errors
+
+
+def test_flags_on_the_attention_tab_name_their_debtor_loan_and_visit(served, new_page, committed):
+    page = new_page(viewport=DESKTOP)
+    sign_in(page, served)
+    page.click(".tabs [role=tab][data-tab=attention]")
+    assert page.get_attribute(".tabs [data-tab=attention]", "aria-selected") == "true"
+    flag = page.locator(".item.flag").first
+    flag.wait_for()
+    facts = flag.locator(".flag-facts").inner_text()
+    assert "Loan: SH" in facts and "Debtor:" in facts and "Open the visit" in facts
+    screenshot(page, "board-attention")
+    loan = re.search(r"Loan: (\S+)", facts).group(1)
+    desk = new_page(viewport=DESKTOP)
+    desk.goto(served.url + flag.locator(".flag-facts a").get_attribute("href"))
+    desk.fill("input[name=username]", "supervisor")
+    desk.fill("input[name=password]", "supervisor-demo-pass")
+    desk.click("#signin-form button[type=submit]")
+    expect(desk.locator("#detail-title")).to_contain_text(loan)  # the flag's visit, opened
+    assert not desk.js_errors
+
+
+def test_the_plan_tab_in_chinese_groups_and_translates_why_work_was_left_out(served, new_page):
+    page = new_page(viewport=PHONE, locale="zh-CN")
+    sign_in(page, served)
+    open_day(page, (TODAY + timedelta(days=14)).isoformat())
+    page.click("#plan")
+    page.wait_for_selector("#commit", timeout=60000)
+    text = page.inner_text(".reasons-groups")
+    assert re.search(r"[\u4e00-\u9fff]{4,}", text) and "eligible collectors could do it alone" not in text
+    # No column narrow enough to stand Chinese one character per line.
+    widths = page.evaluate("[...document.querySelectorAll('.reasons-groups summary')].map(e => e.getBoundingClientRect().width)")
+    assert min(widths) > 150
+    screenshot(page, "board-why-unassigned-zh")
+    assert not page.js_errors
+
+
+def test_a_plan_asked_for_in_a_tab_since_closed_is_picked_up_again(served, new_page):
+    day = (TODAY + timedelta(days=14)).isoformat()
+    supervisor = Phone(served.url)
+    supervisor.login("supervisor", "supervisor-demo-pass")
+    status, job = supervisor.call("POST", "/api/v1/jobs", {"name": "plan_scope",
+                                                           "params": {"date": day, "team": "SH-CENTRAL"}})
+    assert status == 202, job
+    page = new_page(viewport=DESKTOP)
+    sign_in(page, served)
+    key = f"fc.planJob:date={day}&team=SH-CENTRAL"
+    page.evaluate("([key, id]) => localStorage.setItem(key, id)", [key, job["id"]])  # what the closed tab left
+    open_day(page, day)
+    page.wait_for_selector("#commit", timeout=30000)
+    assert "none committed" in page.inner_text("table.comparison")
+    assert page.get_attribute(".tabs [data-tab=draft]", "aria-selected") == "true"
+    assert page.evaluate("(key) => localStorage.getItem(key)", key) is None
+    assert not page.js_errors
+
+
+def test_a_stop_dragged_on_the_map_onto_a_crew_gets_the_policys_answer(served, new_page, committed):
+    """On the map: a stop's pin dropped on a crew's home marker is judged like a drop on the
+    list; the pin goes back to its debtor's door."""
+    task = next(t for t in committed["board"]["tasks"] if t["crew"] == "SH-CENTRAL-K02" and t["status"] == "assigned")
+    page = new_page(viewport=DESKTOP, locale="zh-CN")
+    sign_in(page, served)
+    open_day(page)
+    pin = page.locator(f".leaflet-marker-pane .pin[data-task='{task['id']}']")
+    home = page.locator("path.crew-home-SH-CENTRAL-K05")
+    pin.wait_for()
+    start, target, start_map = pin.bounding_box(), home.bounding_box(), page.locator("#map").bounding_box()
+    page.mouse.move(start["x"] + 12, start["y"] + 12)
+    page.mouse.down()
+    page.mouse.move(target["x"] + target["width"] / 2, target["y"] + target["height"] / 2, steps=12)
+    page.mouse.up()
+    refusal = page.locator(f".stop[data-task='{task['id']}'] .refusal.error")
+    expect(refusal).to_contain_text("cn.qualification")
+    assert "培训" in refusal.inner_text()  # the policy's reason in the user's language
+    after, before_map, after_map = pin.bounding_box(), start_map, page.locator("#map").bounding_box()
+    assert abs((after["x"] - after_map["x"]) - (start["x"] - before_map["x"])) < 2
+    assert abs((after["y"] - after_map["y"]) - (start["y"] - before_map["y"])) < 2
+    screenshot(page, "board-map-drop-zh")
+    assert not page.js_errors

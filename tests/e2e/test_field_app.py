@@ -133,7 +133,10 @@ def record_outcome(page, outcome, person=None, notes=None):
 
 
 def check_out(page):
+    """Check out; a warning that the recording is short or missing is confirmed."""
     page.click("#check-out")
+    if page.locator("#checkout-confirm").count():
+        page.click("#checkout-confirm")
     page.wait_for_selector("#checkout-line")
 
 
@@ -567,4 +570,119 @@ def test_a_refused_check_in_and_a_conflicting_resend_stay_in_the_outbox_with_the
                       f"AND details::text LIKE '%{reused}%'" if served.backend == "postgresql" else
                       f"SELECT count(*) FROM conduct_flags WHERE kind = 'event_payload_mismatch' "
                       f"AND details LIKE '%{reused}%'")[0][0] == 1
+    assert_page_was_clean(page)
+
+
+# ---------------------------------------------------------------- the recording minimum, the way there, the reminders
+
+LANGUAGE_NAMES = {"en-GB": {"zh": "Chinese", "wuu": "Wu Chinese", "en": "English"},
+                  "zh-CN": {"zh": "中文", "wuu": "吴语", "en": "英语"}}
+PRODUCT_NAMES = {"en-GB": {"cash_loan": "Cash loan", "consumer_instalment": "Consumer instalment loan",
+                           "credit_card": "Credit card"},
+                 "zh-CN": {"cash_loan": "现金贷", "consumer_instalment": "消费分期", "credit_card": "信用卡"}}
+
+
+def assert_the_stop_reads_by_name_with_ways_to_get_there(page, stop, locale):
+    debtor = stop["debtor"]
+    nav = page.locator("#nav-links a")
+    geo = page.locator("#nav-links a[data-nav=geo]").get_attribute("href")
+    assert geo.startswith(f"geo:{debtor['lat']},{debtor['lon']}?q={debtor['lat']},{debtor['lon']}(")
+    if locale == "zh-CN":
+        assert nav.count() == 3
+        amap = page.locator("#nav-links a[data-nav=amap]").get_attribute("href")
+        assert amap.startswith(f"https://uri.amap.com/marker?position={debtor['lon']},{debtor['lat']}&name=")
+        assert "coordinate=wgs84" in amap
+        baidu = page.locator("#nav-links a[data-nav=baidu]").get_attribute("href")
+        assert baidu.startswith(f"baidumap://map/marker?location={debtor['lat']},{debtor['lon']}&title=")
+        assert "coord_type=wgs84" in baidu
+    else:
+        assert nav.count() == 1  # Amap and Baidu are for China, offered in Chinese
+    # The route gives the agent a masked number: said so, and not offered as a link to dial.
+    assert "****" in debtor["phone"]
+    assert page.locator("#phone-masked").is_visible() and page.locator("a[href^='tel:']").count() == 0
+    assert ("masked" if locale == "en-GB" else "已遮蔽") in page.inner_text("#phone")
+    assert page.inner_text("#language") == LANGUAGE_NAMES[locale][debtor["language"]]
+    assert page.inner_text("#loan") == f"{stop['case']['loan_ref']} · {PRODUCT_NAMES[locale][stop['case']['product']]}"
+
+
+def test_the_recording_minimum_counts_down_and_reached_the_visit_closes_unflagged(served, phone_page, planned):
+    day = planned(77)
+    stop = day.stops[0]
+    minimum = day.route["limits"]["recording_min_seconds"]
+    assert minimum == 60
+    page = phone_page(stop)
+    sign_in_and_open_day(page, served, day.day)
+    reminders = page.locator("#reminders")
+    assert reminders.get_attribute("open") is not None
+    page.click("#reminders summary")  # folded away, and remembered
+    assert reminders.get_attribute("open") is None
+    page.reload()
+    page.wait_for_selector("#stops li")
+    assert page.locator("#reminders").get_attribute("open") is None
+    open_stop(page, stop)
+    assert page.locator("#stop-reminders").get_attribute("open") is None
+    assert_the_stop_reads_by_name_with_ways_to_get_there(page, stop, "en-GB")
+
+    check_in(page, stop)
+    page.wait_for_selector("#rec-clock")
+    countdown = page.locator("#rec-countdown")
+    expect(countdown).to_contain_text("Recording minimum 60 s:")
+    assert "to go" in countdown.inner_text() and countdown.get_attribute("data-met") == "no"
+    page.clock.run_for(20_000)
+    expect(countdown).to_contain_text(re.compile(r"0:[34][0-9] to go"))
+    record_outcome(page, "not_home")
+    page.click("#save-outcome")
+    event_row(page, "visit", "accepted")
+    shot(page, "field-recording-countdown-en")
+    page.click("#check-out")  # too early: what will be flagged is said first
+    warning = page.locator("#checkout-warning")
+    expect(warning).to_be_visible()
+    assert warning.get_attribute("data-flag") == "short_recording"
+    assert "shorter than the 60 s minimum" in warning.inner_text()
+    shot(page, "field-checkout-warning-en")
+    page.click("#checkout-cancel")  # keep recording
+    expect(warning).to_have_count(0)
+    assert page.locator("#checkout-line").count() == 0
+    page.clock.run_for(45_000)
+    expect(countdown).to_have_attribute("data-met", "yes")
+    assert "reached" in countdown.inner_text()
+    page.click("#check-out")  # no warning now
+    page.wait_for_selector("#checkout-line")
+    assert page.locator("#checkout-warning").count() == 0
+    event_row(page, "recording", "accepted")
+    event_row(page, "check_out", "accepted")
+    visit_id = served.sql(f"SELECT id FROM visits WHERE task_id = {stop['task_id']}")[0][0]
+    assert served.sql(f"SELECT sum(duration_seconds) FROM recordings WHERE visit_id = {visit_id}")[0][0] >= 60
+    assert served.sql(f"SELECT count(*) FROM conduct_flags WHERE visit_id = {visit_id} "
+                      f"AND kind IN ('short_recording', 'missing_recording')")[0][0] == 0
+    assert_page_was_clean(page)
+
+
+def test_checking_out_early_warns_in_chinese_and_the_visit_is_flagged_as_warned(served, phone_page, planned):
+    day = planned(84)
+    stop = day.stops[0]
+    page = phone_page(stop, locale="zh-CN")
+    sign_in_and_open_day(page, served, day.day)
+    open_stop(page, stop)
+    assert_the_stop_reads_by_name_with_ways_to_get_there(page, stop, "zh-CN")
+    shot(page, "field-stop-navigation-zh")
+    check_in(page, stop)
+    countdown = page.locator("#rec-countdown")
+    expect(countdown).to_contain_text("录音至少 60 秒：还差")
+    record_outcome(page, "not_home")
+    page.click("#save-outcome")
+    event_row(page, "visit", "accepted")
+    page.clock.run_for(5_000)
+    page.click("#check-out")
+    warning = page.locator("#checkout-warning")
+    expect(warning).to_be_visible()
+    assert "短于规定的 60 秒" in warning.inner_text()
+    shot(page, "field-checkout-warning-zh")
+    page.click("#checkout-confirm")
+    page.wait_for_selector("#checkout-line")
+    flagged = event_row(page, "check_out", "accepted")
+    assert "60" in flagged.inner_text()
+    visit_id = served.sql(f"SELECT id FROM visits WHERE task_id = {stop['task_id']}")[0][0]
+    assert served.sql(f"SELECT kind FROM conduct_flags WHERE visit_id = {visit_id} "
+                      f"AND kind IN ('short_recording', 'missing_recording')") == [("short_recording",)]
     assert_page_was_clean(page)

@@ -42,6 +42,7 @@ KNOWN_IDS = {
     "flag_id": ("flag_a", "flag_b"),
     "complaint_id": ("complaint",),
     "job_id": ("job",),
+    "recording_id": ("recording",),
     # Only the bystander account: deactivating or re-roling a caller would end the run's tokens.
     "user_id": ("user_x",),
 }

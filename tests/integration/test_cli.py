@@ -1,10 +1,25 @@
 """The flask commands an operator runs."""
 from datetime import timedelta
 
+from zoneinfo import ZoneInfo
+
 import sqlalchemy as sa
 
 from app import audit
-from app.models import Case, Collector, ContactAttempt, Crew, Debtor, TrainingRecord, User
+from app.models import (
+    Case,
+    Collector,
+    ConductFlag,
+    ContactAttempt,
+    Crew,
+    Debtor,
+    Recording,
+    RepaymentAgreement,
+    TrainingRecord,
+    User,
+    Visit,
+    VisitTask,
+)
 
 
 def test_the_first_admin_is_made_with_a_password_from_stdin(app, db):
@@ -53,9 +68,36 @@ def test_the_demo_seeds_a_realistic_shanghai_operation(app, db, rows, make):
         assert any(e < today for e in expiries), "one collector's training has lapsed"
         assert any(today <= e <= today + timedelta(days=15) for e in expiries), "some expire soon"
         assert rows(ContactAttempt) > 500
-        lats = session.scalars(sa.select(Debtor.lat)).all()
+        lats = session.scalars(sa.select(Debtor.lat).where(Debtor.lat.is_not(None))).all()
         assert 30.6 < min(lats) and max(lats) < 31.9  # Shanghai
+        # A handful known only by their address wait for a pin (no geocoder configured).
+        assert session.scalar(sa.select(sa.func.count()).select_from(Debtor).where(
+            Debtor.location_status == "pending", Debtor.location_note == "no_geocoder")) == 5
         assert session.scalar(sa.select(sa.func.count()).select_from(Crew)) >= 20
+        assert audit.verify_chain()["ok"]
+
+
+def test_the_demo_has_a_finished_day_before_today_worked_through_the_service(app, db, rows, make):
+    """So the audit desk's first screen is not empty: yesterday, the demo agent's crew
+    visited its first stops (outcomes, a promise, recordings, a flag), judged on the
+    clock of that day; today's plan is committed as before."""
+    result = app.test_cli_runner().invoke(args=["demo", "--cases", "300"])
+    assert result.exit_code == 0, result.output
+    yesterday = make.today() - timedelta(days=1)
+    zone = ZoneInfo("Asia/Shanghai")
+    with app.app_context():
+        session = db.session
+        visits = session.scalars(sa.select(Visit).order_by(Visit.check_in_at)).all()
+        assert len(visits) >= 3
+        assert {v.check_in_at.astimezone(zone).date() for v in visits} == {yesterday}
+        assert all(v.check_out_at is not None and v.outcome for v in visits)
+        assert all(9 <= v.check_in_at.astimezone(zone).hour < 21 for v in visits)
+        assert "promise_to_pay" in {v.outcome for v in visits} and rows(RepaymentAgreement) >= 1
+        assert rows(Recording) >= 2
+        flags = set(session.scalars(sa.select(ConductFlag.kind)))
+        assert "missing_recording" in flags
+        tasks = session.scalars(sa.select(VisitTask.visit_date).distinct()).all()
+        assert {yesterday, make.today()} <= set(tasks)
         assert audit.verify_chain()["ok"]
 
 

@@ -46,6 +46,50 @@ def test_nightly_planning_drafts_a_plan_per_team(app, db, client, make):
         assert (plan.status, plan.plan_date.isoformat(), plan.summary["assigned"]) == ("draft", day, 1)
 
 
+def test_a_supervisor_plans_their_teams_day_in_the_background_and_reads_the_draft(app, db, client, make):
+    team = make.team(code="SH-A", region=make.region(code="SH"))
+    make.trained_crew(team)
+    make.dispatchable_case(team)
+    supervisor = make.token(make.user("supervisor", team=team))
+    day = (make.today() + timedelta(days=1)).isoformat()
+    submitted = client.post("/api/v1/jobs", json={"name": "plan_scope", "params": {"date": day, "team": "SH-A"}},
+                            headers=supervisor)
+    assert submitted.status_code == 202, submitted.json
+    job = client.get(f"/api/v1/jobs/{submitted.json['id']}", headers=supervisor).json
+    assert job["status"] == "finished" and job["result"]["assigned"] == 1, job
+    plan = client.get(f"/api/v1/dispatch/plans/{job['result']['plan_id']}", headers=supervisor).json
+    assert (plan["status"], plan["date"], plan["team"]) == ("draft", day, "SH-A")
+    with app.app_context():
+        drafted = db.session.get(DispatchPlan, plan["id"])
+        assert drafted.created_by_id is not None  # drafted as the supervisor who asked
+
+
+@pytest.mark.parametrize("params,field", [
+    ({"date": "2026-06-11"}, "team"),
+    ({"date": "2026-06-11", "team": "SH-A", "region": "SH"}, "team"),
+    ({"team": "SH-A"}, "date"),
+    ({"date": "2026-02-30", "team": "SH-A"}, "date"),
+])
+def test_a_background_plan_with_no_day_or_scope_is_refused_naming_it(client, make, params, field):
+    team = make.team(code="SH-A", region=make.region(code="SH"))
+    supervisor = make.token(make.user("supervisor", team=team))
+    answer = client.post("/api/v1/jobs", json={"name": "plan_scope", "params": params}, headers=supervisor)
+    assert answer.status_code == 422 and field in answer.json["error"]["fields"]["params"], answer.json
+
+
+def test_another_teams_day_cannot_be_planned_in_the_background(app, db, client, make, rows):
+    mine = make.team(code="SH-A", region=make.region(code="SH"))
+    make.team(code="SH-B", region=make.region(code="SH2"))
+    supervisor = make.token(make.user("supervisor", team=mine))
+    before = rows(Job)
+    answer = client.post("/api/v1/jobs", json={"name": "plan_scope", "params": {"date": "2026-06-11", "team": "SH-B"}},
+                         headers=supervisor)
+    assert answer.status_code in (404, 422) and rows(Job) == before
+    agent = make.token(make.user("agent"))
+    assert client.post("/api/v1/jobs", json={"name": "plan_scope", "params": {"date": "2026-06-11", "team": "SH-A"}},
+                       headers=agent).status_code == 403
+
+
 def test_a_failing_in_process_job_is_marked_failed_with_its_error(app, db, client, make, monkeypatch):
     def broken(params, job):
         raise RuntimeError("the servicing system is down")

@@ -49,6 +49,9 @@
       (root || document).querySelectorAll("[data-i18n-placeholder]").forEach((el) => {
         el.placeholder = i18n.t(el.dataset.i18nPlaceholder);
       });
+      (root || document).querySelectorAll("[data-i18n-label]").forEach((el) => {
+        el.setAttribute("aria-label", i18n.t(el.dataset.i18nLabel));
+      });
       document.dispatchEvent(new CustomEvent("fc:lang"));
     },
     money(amount, currency) {
@@ -131,7 +134,9 @@
         const response = await fetch(path, { headers: { Authorization: `Bearer ${client.session.access_token}` } });
         if (!response.ok) throw new ApiError(response.status, null);
         const blob = await response.blob();
-        const link = h("a", { href: URL.createObjectURL(blob), download: filename });
+        // The server names the file after the filter; ``filename`` is the fallback.
+        const named = /filename="([^"]+)"/.exec(response.headers.get("Content-Disposition") || "");
+        const link = h("a", { href: URL.createObjectURL(blob), download: named ? named[1] : filename });
         document.body.append(link);
         link.click();
         link.remove();

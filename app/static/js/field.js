@@ -197,9 +197,111 @@
     recordingNotice: {}, forms: new Map(), shell: "pending", online: navigator.onLine, view: null, timer: null,
   };
 
+  i18n.add({
+    en: {
+      rec_left: "Recording minimum {min} s: {left} to go", rec_met: "Recording minimum {min} s reached ({total}).",
+      rec_total_short: "Recorded {total} of the {min} s minimum.",
+      checkout_flag_missing: "Checking out now will flag this visit: there is no recording, and the rules ask for at least {min} s.",
+      checkout_flag_short: "Checking out now will flag this visit: the recording is {total}, shorter than the {min} s minimum.",
+      checkout_confirm: "Check out anyway", checkout_cancel: "Keep recording",
+      navigate: "Navigate", nav_geo: "Map app", nav_amap: "Amap", nav_baidu: "Baidu Maps",
+      phone_masked: "masked — call through the call centre, not from this phone",
+      prod_cash_loan: "Cash loan", prod_consumer_instalment: "Consumer instalment loan", prod_credit_card: "Credit card",
+    },
+    zh: {
+      rec_left: "录音至少 {min} 秒：还差 {left}", rec_met: "已达到录音最短时长 {min} 秒（{total}）。",
+      rec_total_short: "已录 {total}，规定至少 {min} 秒。",
+      checkout_flag_missing: "现在签退，本次上门将被标记：没有录音，规定至少录音 {min} 秒。",
+      checkout_flag_short: "现在签退，本次上门将被标记：录音 {total}，短于规定的 {min} 秒。",
+      checkout_confirm: "仍然签退", checkout_cancel: "继续录音",
+      navigate: "导航", nav_geo: "地图应用", nav_amap: "高德地图", nav_baidu: "百度地图",
+      phone_masked: "已遮蔽——请通过呼叫中心联系，不能在本机直接拨打",
+      prod_cash_loan: "现金贷", prod_consumer_instalment: "消费分期", prod_credit_card: "信用卡",
+    },
+  });
+  const REMINDERS_KEY = "fc.field.reminders";
+
   // ---------------------------------------------------------------- small helpers
 
   function pad(n) { return String(n).padStart(2, "0"); }
+
+  function minSec(s) { return `${Math.floor(s / 60)}:${pad(s % 60)}`; }
+
+  /** A language code as its name in the page's language ("wuu" → "Wu Chinese" / "吴语"). */
+  function languageName(code) {
+    if (!code) return "–";
+    try {
+      const name = new Intl.DisplayNames([i18n.locale], { type: "language" }).of(code);
+      return name && name !== code ? name : code;
+    } catch (e) { return code; }
+  }
+
+  function productName(code) { return code && i18n.has(`prod_${code}`) ? t(`prod_${code}`) : (code || "–"); }
+
+  /** Ways to get to the door: a geo: URI any map app opens, and in Chinese the Amap and
+   * Baidu links (both told the coordinates are WGS84, as stored). */
+  function navLinks(stop) {
+    const { lat, lon, address, name } = stop.debtor;
+    const label = address || name || "";
+    const links = [h("a", { class: "nav-link", dataset: { nav: "geo" },
+                            href: `geo:${lat},${lon}?q=${lat},${lon}(${encodeURIComponent(label)})` }, t("nav_geo"))];
+    if (i18n.lang === "zh") {
+      links.push(h("a", { class: "nav-link", dataset: { nav: "amap" }, target: "_blank", rel: "noopener noreferrer",
+                          href: `https://uri.amap.com/marker?position=${lon},${lat}&name=${encodeURIComponent(label)}`
+                                + "&coordinate=wgs84&callnative=1" }, t("nav_amap")));
+      links.push(h("a", { class: "nav-link", dataset: { nav: "baidu" },
+                          href: `baidumap://map/marker?location=${lat},${lon}&title=${encodeURIComponent(label)}`
+                                + `&content=${encodeURIComponent(label)}&coord_type=wgs84&src=fieldcollect` },
+                   t("nav_baidu")));
+    }
+    return h("span", { class: "nav-links", id: "nav-links" }, links);
+  }
+
+  /** The debtor's phone as a tel: link when the route gives it whole; a masked one is said to be masked. */
+  function phoneLine(phone) {
+    if (!phone) return "–";
+    if (/^\+?[0-9][0-9 ()-]{4,}$/.test(phone)) {
+      return h("a", { href: `tel:${phone.replace(/[^0-9+]/g, "")}`, id: "phone-link" }, phone);
+    }
+    return h("span", { id: "phone-masked" }, phone, h("span", { class: "muted small" }, ` (${t("phone_masked")})`));
+  }
+
+  /** Reminders stay open or closed as the agent last left them, on every screen. */
+  function remembered(details) {
+    details.open = localStorage.getItem(REMINDERS_KEY) !== "closed";
+    details.addEventListener("toggle", () => localStorage.setItem(REMINDERS_KEY, details.open ? "open" : "closed"));
+    return details;
+  }
+
+  /** Seconds recorded at this visit so far: the parts kept on the phone and the one running. */
+  function recordedSeconds(stop, visit) {
+    const kept = ((visit && visit.recordings) || []).filter((r) => !REFUSED.includes(r.status))
+      .reduce((sum, r) => sum + (r.seconds || 0), 0);
+    return kept + (S.recorder && S.recorder.recording(stop.task_id) ? S.recorder.elapsedSeconds() : 0);
+  }
+
+  /** What check-out would be flagged for, judged on the phone from the route's limits (the server decides). */
+  function recordingShortfall(stop, visit) {
+    const lim = limits();
+    if (!lim.recording_required) return null;
+    const total = recordedSeconds(stop, visit);
+    const min = lim.recording_min_seconds || 0;
+    if (total <= 0) return { kind: "missing", total, min };
+    if (total < min) return { kind: "short", total, min };
+    return null;
+  }
+
+  function countdownText(stop, visit) {
+    const lim = limits();
+    if (!lim.recording_required || !lim.recording_min_seconds) return null;
+    const min = lim.recording_min_seconds;
+    const total = recordedSeconds(stop, visit);
+    if (total >= min) return { met: true, text: t("rec_met", { min, total: minSec(total) }) };
+    if (S.recorder && S.recorder.recording(stop.task_id)) {
+      return { met: false, text: t("rec_left", { min, left: minSec(min - total) }) };
+    }
+    return { met: false, text: t("rec_total_short", { min, total: minSec(total) }) };
+  }
 
   const localToday = FC.localToday;
 
@@ -383,6 +485,7 @@
 
     const reminders = route ? route.reminders[i18n.lang === "zh" ? "zh" : "en"] || [] : [];
     $("reminders").hidden = !reminders.length;
+    if (!$("reminders").dataset.remembered) { remembered($("reminders")); $("reminders").dataset.remembered = "yes"; }
     clear($("reminder-list")).append(...reminders.map((r) => h("li", null, r)));
 
     const list = clear($("stops"));
@@ -488,9 +591,11 @@
         " · ", t("days_past_due", { days: stop.case.days_past_due })),
       h("dl", { class: "facts" },
         h("dt", null, t("planned")), h("dd", { id: "planned" }, plannedWindow(stop) || "–"),
-        h("dt", null, t("phone")), h("dd", null, stop.debtor.phone || "–"),
-        h("dt", null, t("loan")), h("dd", null, `${stop.case.loan_ref} · ${stop.case.product}`),
-        h("dt", null, t("language")), h("dd", null, stop.debtor.language || "–"),
+        h("dt", null, t("navigate")), h("dd", null, navLinks(stop)),
+        h("dt", null, t("phone")), h("dd", { id: "phone" }, phoneLine(stop.debtor.phone)),
+        h("dt", null, t("loan")), h("dd", { id: "loan" }, `${stop.case.loan_ref} · ${productName(stop.case.product)}`),
+        h("dt", null, t("language")), h("dd", { id: "language", title: stop.debtor.language || "" },
+          languageName(stop.debtor.language)),
         stop.debtor.availability && stop.debtor.availability.length ? [h("dt", null, t("availability")),
           h("dd", null, stop.debtor.availability.map((w) => `${w.days ? `${w.days.map(weekday).join(" ")} ` : ""}${w.start}–${w.end}`).join("; "))] : null)));
 
@@ -508,8 +613,8 @@
             date: i18n.date(history.active_agreement.next_due.date) })}` : ""] : t("none")))));
 
     const reminders = (S.route.reminders || {})[i18n.lang === "zh" ? "zh" : "en"] || [];
-    view.append(h("details", { class: "card reminders" }, h("summary", null, t("reminders")),
-      h("ul", null, reminders.map((r) => h("li", null, r)))));
+    view.append(remembered(h("details", { class: "card reminders", id: "stop-reminders" },
+      h("summary", null, t("reminders")), h("ul", null, reminders.map((r) => h("li", null, r))))));
 
     const visit = visitOf(taskId);
     const actions = h("div", { class: "card actions", id: "actions" });
@@ -590,6 +695,11 @@
       else block.append(h("p", { class: "muted" }, t("recording_off")));
       block.append(h("button", { type: "button", id: "rec-start", onclick: () => startRecording(stop, visit) }, t("recording_resume")));
     }
+    const countdown = countdownText(stop, visit);
+    if (countdown) {
+      block.append(h("p", { class: countdown.met ? "ok small" : "warn small", id: "rec-countdown",
+                            dataset: { task: stop.task_id, met: countdown.met ? "yes" : "no" } }, countdown.text));
+    }
     const kept = (visit && visit.recordings) || [];
     for (const r of kept.filter((r) => r.interrupted)) {
       block.append(h("p", { class: "muted small" }, t("recording_interrupted", { s: r.seconds })));
@@ -623,12 +733,13 @@
     }
     actions.append(refusalBlock(visit && visit.checkout, "checkout-refusal") || "");
     const button = h("button", { type: "button", class: "primary big", id: "check-out",
-                                 onclick: (e) => checkOut(stop, e.currentTarget) }, t("check_out"));
+                                 onclick: (e) => askCheckOut(stop, e.currentTarget) }, t("check_out"));
     if (!live(outcome)) {
       button.disabled = true;
       actions.append(h("p", { class: "muted small" }, t("outcome_first")));
     }
-    actions.append(button);
+    const asked = S.checkoutAsked === stop.task_id && live(outcome) ? checkoutWarning(stop, button) : null;
+    actions.append(asked || "", button);
   }
 
   function renderDone(actions, stop, visit) {
@@ -1030,6 +1141,40 @@
     await afterQueued(t("outcome_saved"));
   }
 
+  /** Before check-out: if the recording is missing or shorter than the profile's minimum,
+   * say what will be flagged and let the agent keep recording or check out anyway. */
+  function askCheckOut(stop, button) {
+    if (!recordingShortfall(stop, visitOf(stop.task_id))) return checkOut(stop, button);
+    S.checkoutAsked = stop.task_id;  // kept across redraws (an answer from the server redraws the stop)
+    const old = $("checkout-warning");
+    if (old) old.remove();
+    const warning = checkoutWarning(stop, button);
+    if (warning) button.before(warning);
+    if ($("checkout-confirm")) $("checkout-confirm").focus();
+    return null;
+  }
+
+  function checkoutWarning(stop, button) {
+    const shortfall = recordingShortfall(stop, visitOf(stop.task_id));
+    if (!shortfall) return null;
+    const text = shortfall.kind === "missing" ? t("checkout_flag_missing", { min: shortfall.min })
+                                              : t("checkout_flag_short", { min: shortfall.min, total: minSec(shortfall.total) });
+    const warning = h("div", { class: "card warn checkout-warning", id: "checkout-warning", role: "alertdialog",
+                               "aria-labelledby": "checkout-warning-text", dataset: { flag: `${shortfall.kind}_recording` } },
+      h("p", { id: "checkout-warning-text" }, text),
+      h("div", { class: "row buttons" },
+        h("button", { type: "button", id: "checkout-cancel", class: "grow", onclick: () => {
+          S.checkoutAsked = null;
+          warning.remove();
+        } }, t("checkout_cancel")),
+        h("button", { type: "button", id: "checkout-confirm", class: "danger grow", onclick: () => {
+          S.checkoutAsked = null;
+          warning.remove();
+          checkOut(stop, $("check-out") || button);
+        } }, t("checkout_confirm"))));
+    return warning;
+  }
+
   async function checkOut(stop, button) {
     button.disabled = true;
     // The recording ends at check-out and is queued before it, so the server has it when it closes the visit.
@@ -1172,6 +1317,8 @@
 
   function setLangButton() {
     $("lang").textContent = i18n.lang === "zh" ? "EN" : "中文";
+    // The accessible name holds the visible text (a voice user says what they see).
+    $("lang").setAttribute("aria-label", i18n.lang === "zh" ? "EN — English" : "中文 — Chinese");
     document.documentElement.lang = i18n.locale;
   }
 
@@ -1221,6 +1368,14 @@
     setInterval(() => {
       const clock = $("rec-clock");
       if (clock && S.recorder) clock.textContent = recordingClock();
+      const countdown = $("rec-countdown");
+      const stop = countdown && stopById(Number(countdown.dataset.task));
+      const shown = stop && countdownText(stop, visitOf(stop.task_id));
+      if (shown) {
+        countdown.textContent = shown.text;
+        countdown.className = shown.met ? "ok small" : "warn small";
+        countdown.dataset.met = shown.met ? "yes" : "no";
+      }
     }, 1000);
   }
 

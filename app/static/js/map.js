@@ -29,6 +29,15 @@
     return draw;
   }
 
+  /* Leaflet puts a string tooltip in with innerHTML: a collector's or debtor's name with
+   * markup in it would become elements. Every label goes in as a text node instead. */
+  function asText(label) {
+    if (label instanceof Node) return label;
+    const span = document.createElement("span");
+    span.textContent = label == null ? "" : String(label);
+    return span;
+  }
+
   class FCMap {
     constructor(element, options) {
       this.map = L.map(element, { preferCanvas: false, zoomControl: true }).setView([31.23, 121.47], 11);
@@ -51,29 +60,132 @@
 
     route(points, colour, label) {
       if (points.length < 2) return null;
-      return L.polyline(points, { color: colour, weight: 3, opacity: 0.8 }).bindTooltip(label).addTo(this.layer);
+      return L.polyline(points, { color: colour, weight: 3, opacity: 0.8 }).bindTooltip(asText(label)).addTo(this.layer);
     }
 
-    home(lat, lon, colour, label) {
-      return L.circleMarker([lat, lon], { radius: 7, color: "#111827", weight: 2, fillColor: colour, fillOpacity: 1 })
-        .bindTooltip(label).addTo(this.layer);
+    home(lat, lon, colour, label, key) {
+      // ``key`` (a crew's code) names the marker in the page, so a stop can be dropped on it.
+      const options = { radius: 7, color: "#111827", weight: 2, fillColor: colour, fillOpacity: 1 };
+      if (key) options.className = `crew-home crew-home-${String(key).replace(/[^A-Za-z0-9_-]/g, "_")}`;
+      return L.circleMarker([lat, lon], options).bindTooltip(asText(label)).addTo(this.layer);
     }
 
     position(lat, lon, colour, label) {
       return L.circleMarker([lat, lon], { radius: 5, color: colour, weight: 3, fillColor: "#fff", fillOpacity: 1 })
-        .bindTooltip(label).addTo(this.layer);
+        .bindTooltip(asText(label)).addTo(this.layer);
     }
 
     task(lat, lon, status, label, onClick) {
       const marker = L.circleMarker([lat, lon], { radius: 6, color: "#fff", weight: 1.5,
-        fillColor: this.statusColour(status), fillOpacity: 0.95 }).bindTooltip(label).addTo(this.layer);
+        fillColor: this.statusColour(status), fillOpacity: 0.95 }).bindTooltip(asText(label)).addTo(this.layer);
       if (onClick) marker.on("click", onClick);
       return marker;
     }
 
+    /* A stop's pin: its number in the route, its crew's colour, its status as a shape or
+     * ring (planned: a disc; at the door: an amber ring; done: a square; done with a
+     * flag: a square with a red ring; withdrawn: a hollow dashed disc; unassigned: a grey
+     * diamond); ``changed`` rings it in magenta (a draft moves it). Built from elements,
+     * never markup. */
+    pin(lat, lon, options) {
+      const o = options || {};
+      const face = document.createElement("div");
+      face.className = `pin pin-${o.status || "assigned"}${o.changed ? " pin-changed" : ""}${o.draft ? " pin-draft" : ""}`;
+      face.textContent = o.number === null || o.number === undefined ? "" : String(o.number);
+      if (o.key !== undefined) face.dataset.task = String(o.key);
+      if (o.colour && o.status !== "withdrawn" && o.status !== "open") face.style.backgroundColor = o.colour;
+      if (o.draft && o.colour) { face.style.borderColor = o.colour; face.style.color = o.colour; face.style.backgroundColor = "#fff"; }
+      const marker = L.marker([lat, lon], {
+        icon: L.divIcon({ html: face, className: "pin-icon", iconSize: [24, 24], iconAnchor: [12, 12] }),
+        draggable: !!o.draggable, keyboard: false, title: "", riseOnHover: true,
+      });
+      marker.bindTooltip(asText(o.label)).addTo(this.layer);
+      if (o.onClick) marker.on("click", o.onClick);
+      return marker;
+    }
+
+    /* A dashed line: a draft's route beside the committed one. */
+    draftRoute(points, colour, label) {
+      if (points.length < 2) return null;
+      return L.polyline(points, { color: colour, weight: 3, opacity: 0.9, dashArray: "6 6" })
+        .bindTooltip(asText(label)).addTo(this.layer);
+    }
+
+    /* The legend: what each pin shape means, and each crew's colour. ``items`` are
+     * [{kind: "status"|"crew", key, label, colour}]. */
+    legend(items, title) {
+      if (this.legendControl) this.legendControl.remove();
+      const control = L.control({ position: "bottomleft" });
+      control.onAdd = () => {
+        // Folded on a narrow screen, where it would cover the map; open on a wide one.
+        const box = document.createElement("details");
+        box.className = "map-legend";
+        box.open = this.legendOpen ?? this.map.getSize().x > 600;
+        box.addEventListener("toggle", () => { this.legendOpen = box.open; });
+        if (title) {
+          const summary = document.createElement("summary");
+          summary.textContent = title;
+          box.append(summary);
+        }
+        for (const item of items) {
+          const row = document.createElement("div");
+          const mark = document.createElement("span");
+          mark.className = item.kind === "crew" ? "legend-line" : `pin pin-${item.key} legend-pin`;
+          if (item.colour) mark.style.backgroundColor = item.colour;
+          const text = document.createElement("span");
+          text.textContent = item.label;
+          row.append(mark, text);
+          box.append(row);
+        }
+        L.DomEvent.disableClickPropagation(box);
+        return box;
+      };
+      control.addTo(this.map);
+      this.legendControl = control;
+      return control;
+    }
+
+    /* Which point of ``candidates`` ({key, lat, lon}) lies within ``pixels`` of ``latlng``
+     * on screen, nearest first (null: none). */
+    nearest(latlng, candidates, pixels) {
+      const at = this.map.latLngToContainerPoint(latlng);
+      let best = null;
+      for (const c of candidates) {
+        const d = at.distanceTo(this.map.latLngToContainerPoint([c.lat, c.lon]));
+        if (d <= pixels && (!best || d < best.d)) best = { key: c.key, d };
+      }
+      return best && best.key;
+    }
+
+    /* A pin a supervisor places or corrects: dragged, or moved to where the map is
+     * clicked; ``onMove(latlng)`` hears every move. Kept across the board's refreshes. */
+    editPin(lat, lon, onMove) {
+      this.stopPin();
+      const face = document.createElement("div");
+      face.className = "pin-edit-shape";
+      const icon = L.divIcon({ html: face, className: "pin-edit-marker", iconSize: [22, 22], iconAnchor: [11, 26] });
+      this.pinMarker = L.marker([lat, lon], { draggable: true, autoPan: true, icon, zIndexOffset: 1000 })
+        .addTo(this.map);
+      this.pinMarker.on("drag dragend", () => onMove(this.pinMarker.getLatLng()));
+      this.pinClick = (e) => { this.pinMarker.setLatLng(e.latlng); onMove(e.latlng); };
+      this.map.on("click", this.pinClick);
+      this.map.setView([lat, lon], Math.max(this.map.getZoom(), 14));
+      return this.pinMarker;
+    }
+
+    stopPin() {
+      if (this.pinMarker) this.pinMarker.remove();
+      if (this.pinClick) this.map.off("click", this.pinClick);
+      this.pinMarker = this.pinClick = null;
+    }
+
+    centre() { const c = this.map.getCenter(); return { lat: c.lat, lon: c.lng }; }
+
     fit() {
       const bounds = this.layer.getBounds();
-      if (bounds.isValid()) this.map.fitBounds(bounds.pad(0.1));
+      // One point (a check-in exactly at the address) has no extent to fit: centre on it.
+      if (bounds.isValid() && bounds.getSouthWest().equals(bounds.getNorthEast())) this.map.setView(bounds.getCenter(), 16);
+      else if (bounds.isValid()) this.map.fitBounds(bounds.pad(0.1));
       if (this.drawGraticule) this.drawGraticule();
     }
   }
