@@ -15,9 +15,9 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 TODAY = TEST_NOW.astimezone(SHANGHAI).date()
 # Days of their own, a week or more from the others' (one visit per debtor in any 7 days).
 BOARD_DAY = (TODAY + timedelta(days=7)).isoformat()
-# The day the supervisor plans and commits through the page (none committed before it; the
-# other browser tests use days up to TODAY + 84).
-PAGE_DAY = (TODAY + timedelta(days=112)).isoformat()
+# The day the supervisor plans and commits through the page (none committed before it; no
+# other browser test commits a day before BOARD_DAY but today).
+PAGE_DAY = (TODAY + timedelta(days=4)).isoformat()
 # Tall enough that a stop and the crew it is dragged onto are on screen together.
 TALL = {"width": 1400, "height": 4200}
 
@@ -36,10 +36,10 @@ def open_day(page, day=BOARD_DAY):
 
 
 @pytest.fixture(scope="module")
-def committed(served, e2e_clock):
+def board_day_committed(served, e2e_clock):
     """The board's day, planned and committed once for the module (through the API, as the
-    page does), whichever test asks first: ``{"board": the day's board}``. Planned at
-    ``TEST_NOW`` (a module fixture is made before the per-test clock reset)."""
+    page does), whichever test asks first. Planned at ``TEST_NOW`` (a module fixture is made
+    before the per-test clock reset)."""
     e2e_clock.set(TEST_NOW)
     supervisor = Phone(served.url)
     supervisor.login("supervisor", "supervisor-demo-pass")
@@ -47,7 +47,16 @@ def committed(served, e2e_clock):
     assert status == 201, plan
     status, answer = supervisor.call("POST", f"/api/v1/dispatch/plans/{plan['id']}/commit")
     assert status == 200, answer
-    _, board = supervisor.call("GET", f"/api/v1/board?date={BOARD_DAY}&team=SH-CENTRAL")
+    return BOARD_DAY
+
+
+@pytest.fixture()
+def committed(served, board_day_committed):
+    """``{"board": the committed day's board}`` as it stands when the test begins (the tests
+    run in any order; some move stops)."""
+    supervisor = Phone(served.url)
+    supervisor.login("supervisor", "supervisor-demo-pass")
+    _, board = supervisor.call("GET", f"/api/v1/board?date={board_day_committed}&team=SH-CENTRAL")
     assert board["plan"]["status"] == "committed"
     return {"board": board}
 
