@@ -17,7 +17,16 @@ changes, request_id, client_ip, lat, lon, prev_hash]`` as
 """
 import hashlib
 import json
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from hashlib import _Hash
+
+# A row of ``COLUMNS``, as a driver returns it.
+Row = Sequence[Any]
+Problem = dict[str, Any]
 
 GENESIS_HASH = "0" * 64
 # The key of the object that stands in ``changes`` for a personal value.
@@ -27,11 +36,15 @@ COMMITMENT = "$pii"
 COLUMNS = ("seq", "occurred_at", "actor_user_id", "actor_role", "action", "entity_type", "entity_id", "changes",
            "request_id", "client_ip", "lat", "lon", "prev_hash", "hash")
 
-_encode_string = json.encoder.encode_basestring  # what json.dumps(..., ensure_ascii=False) uses
+# What json.dumps(..., ensure_ascii=False) uses.
+_encode_string: Callable[[str], str] = json.encoder.encode_basestring
 
 
-def link_hash_values(seq, occurred_at_iso, actor_user_id, actor_role, action, entity_type, entity_id, changes,
-                     request_id, client_ip, lat, lon, prev_hash, *, _enc=_encode_string, _sha=hashlib.sha256):
+def link_hash_values(seq: int, occurred_at_iso: str, actor_user_id: int | None, actor_role: str | None, action: str,
+                     entity_type: str, entity_id: str | None, changes: str, request_id: str | None,
+                     client_ip: str | None, lat: float | None, lon: float | None, prev_hash: str, *,
+                     _enc: Callable[[str], str] = _encode_string,
+                     _sha: "Callable[[bytes], _Hash]" = hashlib.sha256) -> str:
     """The hash of one link from its stored values.
 
     The JSON is built here by hand, byte for byte what ``json.dumps`` would produce
@@ -49,7 +62,9 @@ def link_hash_values(seq, occurred_at_iso, actor_user_id, actor_role, action, en
     return _sha(content.encode("utf-8")).hexdigest()
 
 
-def commitment(salt_hex, pointer, value, *, _enc=_encode_string, _sha=hashlib.sha256, _fromhex=bytes.fromhex):
+def commitment(salt_hex: str, pointer: str, value: Any, *, _enc: Callable[[str], str] = _encode_string,
+               _sha: "Callable[[bytes], _Hash]" = hashlib.sha256,
+               _fromhex: Callable[[str], bytes] = bytes.fromhex) -> str:
     """What the chain hashes in place of a personal value: SHA-256 of the salt's 16 bytes,
     the value's JSON pointer in ``changes`` (UTF-8) and a NUL, then the value as canonical
     JSON (sorted keys, no spaces, UTF-8). The pointer binds a value to its place."""
@@ -59,7 +74,7 @@ def commitment(salt_hex, pointer, value, *, _enc=_encode_string, _sha=hashlib.sh
     return _sha(_fromhex(salt_hex) + (pointer + "\x00" + text).encode("utf-8")).hexdigest()
 
 
-def committed(changes_text, held):
+def committed(changes_text: str, held: Mapping[str, Sequence[Any]]) -> str | None:
     """The first JSON pointer of ``held`` ({pointer: [salt hex, value]}) whose commitment the
     event's stored ``changes`` text does not hold, or None when all match. The commitment
     binds its place, so finding it in the hashed text is enough: no JSON to parse."""
@@ -69,7 +84,8 @@ def committed(changes_text, held):
     return None
 
 
-def check_links(batches, first_seq, prev, *, times_as_text=False):
+def check_links(batches: Iterable[Sequence[Row]], first_seq: int, prev: str | None, *,
+                times_as_text: bool = False) -> tuple[int, str | None, Problem | None]:
     """Check consecutive links from ``first_seq``, the first expected to point at ``prev``.
 
     ``batches`` yields lists of rows in ``COLUMNS`` order, by ``seq``. Answers
@@ -114,7 +130,7 @@ SEGMENT_QUERY = (f"SELECT {', '.join(c if c != 'occurred_at' else 'occurred_at A
                  " FROM audit_events WHERE seq BETWEEN %(first)s AND %(last)s ORDER BY seq")
 
 
-def check_segment(dsn, first, last, batch_size):
+def check_segment(dsn: str, first: int, last: int, batch_size: int) -> dict[str, Any]:
     """In a worker process: check links ``first``..``last`` on PostgreSQL.
 
     The segment's first link is taken to point where it says; whoever splits the chain
@@ -128,7 +144,7 @@ def check_segment(dsn, first, last, batch_size):
         head = cursor.fetchmany(batch_size)
         first_prev = head[0][12] if head else None
 
-        def batches():
+        def batches() -> Iterator[Sequence[Row]]:
             yield head
             while batch := cursor.fetchmany(batch_size):
                 yield batch

@@ -30,8 +30,12 @@ class JSONProvider(DefaultJSONProvider):
         return DefaultJSONProvider.default(value)
 
 
-def create_app(config=None):
-    """Build the app. ``config`` (a dict) overrides what the environment says."""
+def create_app(config=None, *, serving=False):
+    """Build the app. ``config`` (a dict) overrides what the environment says.
+
+    ``serving``: this process is the app's server or worker (``wsgi.py``, a job worker), so
+    the service's loggers are pointed at its JSON handler — a change to the whole process,
+    made by its entry point only, never by a test or a script that merely builds an app."""
     app = Flask(__name__, instance_relative_config=True)
     app.json = JSONProvider(app)
     app.config.update(config_module.from_environment(app.instance_path))
@@ -52,6 +56,8 @@ def create_app(config=None):
     errors.register(app)
     _install_request_hooks(app)
     observability.install(app)
+    if serving:
+        observability.configure_logging(app)
     with app.app_context():
         _configure_sqlite(db.engine)
 

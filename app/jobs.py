@@ -210,7 +210,7 @@ def execute(job_id):
         return _execute(job_id)
     from app import create_app
 
-    with create_app().app_context():
+    with create_app(serving=True).app_context():
         return _execute(job_id)
 
 

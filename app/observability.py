@@ -96,6 +96,8 @@ def log_handler(stream=None):
 
 
 def configure_logging(app):
+    """The service's loggers write JSON lines through the masking filter, and only there
+    (they no longer reach the root logger). Process-wide: ``create_app(serving=True)``."""
     if app.config.get("LOG_FORMAT", "json") != "json" or app.testing:
         return
     handler = log_handler()
@@ -107,8 +109,6 @@ def configure_logging(app):
 
 
 def install(app):
-    configure_logging(app)
-
     @app.before_request
     def start_timer():
         g.started = time.perf_counter()

@@ -41,15 +41,24 @@ def pytest_collection_modifyitems(config, items):
         for layer in ("unit", "integration", "api", "e2e", "fuzz"):
             if f"tests/{layer}/" in str(item.fspath).replace(os.sep, "/"):
                 item.add_marker(getattr(pytest.mark, layer))
+                if layer == "e2e":
+                    # With pytest-xdist (``--dist loadgroup``) the browser tests share one worker,
+                    # so the served apps are migrated and seeded once.
+                    item.add_marker(pytest.mark.xdist_group("e2e"))
 
 
 # ---------------------------------------------------------------- databases
 
 @contextmanager
-def throwaway_database(backend, tmp_path_factory, name_hint="t"):
-    """An empty database of the given backend, removed afterwards."""
+def throwaway_database(backend, tmp_path_factory, name_hint="t", template=None):
+    """An empty database of the given backend, removed afterwards; with ``template`` (the URL
+    of a database of the same backend, nobody connected to it), a copy of that one."""
     if backend == "sqlite":
         path = tmp_path_factory.mktemp("sqlite") / f"{name_hint}.db"
+        if template is not None:
+            import shutil
+
+            shutil.copyfile(sa.engine.make_url(template).database, path)
         yield f"sqlite:///{path}"
         return
     from app.config import normalise_database_url
@@ -58,7 +67,8 @@ def throwaway_database(backend, tmp_path_factory, name_hint="t"):
     name = f"fc_test_{name_hint}_{uuid.uuid4().hex[:8]}"
     try:
         with admin.connect() as conn:
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+            copy = f' TEMPLATE "{sa.engine.make_url(template).database}"' if template is not None else ""
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"{copy}')
     except sa.exc.OperationalError as exc:
         pytest.exit(f"PostgreSQL is not reachable at {PG_ADMIN_URL} ({exc.orig}). Start it, or set "
                     "TEST_BACKENDS=sqlite to run without it.", returncode=3)
@@ -101,21 +111,6 @@ def migrate_to_head(app):
         flask_migrate.upgrade()
 
 
-@pytest.fixture(autouse=True)
-def service_loggers_as_they_were():
-    """Building an app outside testing mode points the service's loggers at its JSON handler
-    (a process-wide change, as a server wants); put them back after each test, so no test
-    depends on which ran before it."""
-    import logging
-
-    saved = {name: (list(logging.getLogger(name).handlers), logging.getLogger(name).level,
-                    logging.getLogger(name).propagate) for name in ("app", "api")}
-    yield
-    for name, (handlers, level, propagate) in saved.items():
-        logger = logging.getLogger(name)
-        logger.handlers[:], logger.level, logger.propagate = handlers, level, propagate
-
-
 @pytest.fixture()
 def redis_connection():
     """A connection to the test Redis; the test fails, saying so, when none answers."""
@@ -136,7 +131,9 @@ def backend(request):
 
 @pytest.fixture(scope="session")
 def database_url(backend, tmp_path_factory):
-    if backend == "postgresql" and os.environ.get("TEST_DATABASE_URL"):
+    # Under pytest-xdist the first worker uses the given database, the others make their own.
+    first_worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0") == "gw0"
+    if backend == "postgresql" and os.environ.get("TEST_DATABASE_URL") and first_worker:
         yield os.environ["TEST_DATABASE_URL"]
         return
     with throwaway_database(backend, tmp_path_factory, "main") as url:
@@ -162,9 +159,53 @@ class _JoinedSession(flask_sqlalchemy.session.Session):
         return bind or self.bind
 
 
+def _joined_session(connection):
+    """A scoped session every statement of which runs on ``connection``; each of its
+    transactions is a SAVEPOINT inside whatever transaction the connection is in."""
+    from app.extensions import db as _db
+
+    return _db._make_scoped_session(
+        {"bind": connection, "join_transaction_mode": "create_savepoint", "class_": _JoinedSession})
+
+
+@pytest.fixture(scope="module")
+def module_db(app):
+    """One connection and one transaction for the whole module (per backend), rolled back
+    when the module is done: a world built once in it (``module_make``) is seen by each test,
+    and each test's own ``db`` is a SAVEPOINT inside it, rolled back after the test."""
+    from app.extensions import db as _db
+
+    app.config["CLOCK"].set(TEST_NOW)
+    with app.app_context():
+        connection = _db.engine.connect()
+        outer = connection.begin()
+        original = _db.session
+        _db.session = _joined_session(connection)
+        app.extensions["module_db"] = connection
+        try:
+            yield _db
+        finally:
+            app.extensions.pop("module_db", None)
+            _db.session.remove()
+            _db.session = original
+            outer.rollback()
+            connection.close()
+
+
+@pytest.fixture(scope="module")
+def module_make(app, module_db):
+    """A ``Factory`` for a world built once per module (see ``module_db``)."""
+    factory = Factory(app, module_db)
+    app.extensions["module_factory"] = factory
+    yield factory
+    app.extensions.pop("module_factory", None)
+
+
 @pytest.fixture()
 def db(app, tmp_path):
     """The test's transaction: every session of the test joins it; it is rolled back at the end.
+    In a module that built a world once (``module_db``), it is a SAVEPOINT on the module's
+    connection (a second connection would wait for the module's write lock on SQLite).
     The server's clock stands at ``TEST_NOW`` when the test begins; the audit chain's anchors,
     which live outside the database, go to a folder of the test's own."""
     from app.extensions import db as _db
@@ -172,19 +213,25 @@ def db(app, tmp_path):
     app.config["CLOCK"].set(TEST_NOW)
     app.config["ANCHOR_DIR"] = str(tmp_path / "anchors")
     app.extensions.pop("anchor_store", None)
+    shared = app.extensions.get("module_db")
     with app.app_context():
-        connection = _db.engine.connect()
-        outer = connection.begin()
+        if shared is not None:
+            connection = shared
+            outer = connection.begin_nested()
+        else:
+            connection = _db.engine.connect()
+            outer = connection.begin()
         original = _db.session
-        _db.session = _db._make_scoped_session(
-            {"bind": connection, "join_transaction_mode": "create_savepoint", "class_": _JoinedSession})
+        _db.session = _joined_session(connection)
         try:
             yield _db
         finally:
             _db.session.remove()
             _db.session = original
-            outer.rollback()
-            connection.close()
+            if outer.is_active:
+                outer.rollback()
+            if shared is None:
+                connection.close()
 
 
 @pytest.fixture()
@@ -372,7 +419,10 @@ class Factory:
 
 @pytest.fixture()
 def make(app, db):
-    return Factory(app, db)
+    factory = Factory(app, db)
+    # Beside a module's world, number on from where its builder stopped (codes stay unique).
+    factory.n = getattr(app.extensions.get("module_factory"), "n", 0)
+    return factory
 
 
 def count_rows(app, db, model):
@@ -384,6 +434,33 @@ def count_rows(app, db, model):
 def rows(app, db):
     """``rows(Model)``: how many rows the test's transaction holds."""
     return lambda model: count_rows(app, db, model)
+
+
+@pytest.fixture(scope="session")
+def migrated_template(backend, tmp_path_factory):
+    """A database of the current backend migrated to head once per session (and worker),
+    copied by ``migrated_app`` instead of running the migrations again."""
+    with throwaway_database(backend, tmp_path_factory, "template") as url:
+        app = make_app(url, tmp_path_factory.mktemp("template"))
+        migrate_to_head(app)
+        from app.extensions import db as _db
+
+        with app.app_context():
+            _db.engine.dispose()
+        yield url
+
+
+@pytest.fixture()
+def migrated_app(backend, migrated_template, tmp_path_factory, tmp_path):
+    """An app on a brand-new database of its own, migrated to head (a copy of the template),
+    whose transactions really commit."""
+    with throwaway_database(backend, tmp_path_factory, "migrated", template=migrated_template) as url:
+        app = make_app(url, tmp_path)
+        yield app
+        from app.extensions import db as _db
+
+        with app.app_context():
+            _db.engine.dispose()
 
 
 @pytest.fixture()

@@ -10,12 +10,14 @@ from app.extensions import db as _db
 from tests.conftest import TEST_NOW
 
 
-@pytest.fixture()
-def setup(make):
+@pytest.fixture(scope="module")
+def setup(module_make):
+    """Built once per module and backend; each test's changes are rolled back (``module_db``)."""
     from datetime import timedelta
 
     from app.models import Complaint, ConductFlag, RepaymentAgreement, Visit, VisitTask
 
+    make = module_make
     region = make.region(code="RA")
     team = make.team(code="TEAM-A", region=region)
     crew = make.crew(team=team, members=1)

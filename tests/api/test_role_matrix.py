@@ -15,8 +15,10 @@ ROLES = ("anonymous", "agent", "supervisor", "auditor", "admin")
 PHONE = {"X-Device-Id": "phone-matrix-0001", "X-Device-Time": TEST_NOW.isoformat(), "X-Device-Seq": "1"}
 
 
-@pytest.fixture()
-def world(make):
+@pytest.fixture(scope="module")
+def world(module_make):
+    """Built once per module and backend; each test's changes are rolled back (``module_db``)."""
+    make = module_make
     region = make.region(code="RA")
     team_a = make.team(code="TEAM-A", region=region)
     team_b = make.team(code="TEAM-B", region=make.region(code="RB"))

@@ -15,6 +15,9 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 TODAY = TEST_NOW.astimezone(SHANGHAI).date()
 # Days of their own, a week or more from the others' (one visit per debtor in any 7 days).
 BOARD_DAY = (TODAY + timedelta(days=7)).isoformat()
+# The day the supervisor plans and commits through the page (none committed before it; no
+# other browser test commits a day before BOARD_DAY but today).
+PAGE_DAY = (TODAY + timedelta(days=4)).isoformat()
 # Tall enough that a stop and the crew it is dragged onto are on screen together.
 TALL = {"width": 1400, "height": 4200}
 
@@ -33,15 +36,35 @@ def open_day(page, day=BOARD_DAY):
 
 
 @pytest.fixture(scope="module")
-def committed(served):
-    """The board's day, planned and committed once for the module through the page."""
-    return {}
+def board_day_committed(served, e2e_clock):
+    """The board's day, planned and committed once for the module (through the API, as the
+    page does), whichever test asks first. Planned at ``TEST_NOW`` (a module fixture is made
+    before the per-test clock reset)."""
+    e2e_clock.set(TEST_NOW)
+    supervisor = Phone(served.url)
+    supervisor.login("supervisor", "supervisor-demo-pass")
+    status, plan = supervisor.call("POST", "/api/v1/dispatch/plans", {"date": BOARD_DAY, "team": "SH-CENTRAL"})
+    assert status == 201, plan
+    status, answer = supervisor.call("POST", f"/api/v1/dispatch/plans/{plan['id']}/commit")
+    assert status == 200, answer
+    return BOARD_DAY
 
 
-def test_a_supervisor_plans_the_day_sees_the_draft_beside_the_current_plan_and_commits(served, new_page, committed):
+@pytest.fixture()
+def committed(served, board_day_committed):
+    """``{"board": the committed day's board}`` as it stands when the test begins (the tests
+    run in any order; some move stops)."""
+    supervisor = Phone(served.url)
+    supervisor.login("supervisor", "supervisor-demo-pass")
+    _, board = supervisor.call("GET", f"/api/v1/board?date={board_day_committed}&team=SH-CENTRAL")
+    assert board["plan"]["status"] == "committed"
+    return {"board": board}
+
+
+def test_a_supervisor_plans_the_day_sees_the_draft_beside_the_current_plan_and_commits(served, new_page):
     page = new_page(viewport=DESKTOP)
     sign_in(page, served)
-    open_day(page)
+    open_day(page, PAGE_DAY)
     page.click("#plan")
     # While it plans: the phase, the seconds so far and the planner's budget (1 s for these servers).
     progress = page.locator("#plan-progress")
@@ -79,9 +102,8 @@ def test_a_supervisor_plans_the_day_sees_the_draft_beside_the_current_plan_and_c
     screenshot(page, "board-desktop")
     supervisor = Phone(served.url)
     supervisor.login("supervisor", "supervisor-demo-pass")
-    _, board = supervisor.call("GET", f"/api/v1/board?date={BOARD_DAY}&team=SH-CENTRAL")
+    _, board = supervisor.call("GET", f"/api/v1/board?date={PAGE_DAY}&team=SH-CENTRAL")
     assert board["plan"]["status"] == "committed"
-    committed["board"] = board
 
 
 def test_a_move_the_policy_refuses_is_shown_with_its_reason_and_not_made(served, new_page, committed):

@@ -8,7 +8,6 @@ would serialise everything), so each gets a fresh migrated database of its own.
 import multiprocessing
 import threading
 
-import flask_migrate
 import pytest
 import sqlalchemy as sa
 
@@ -23,10 +22,8 @@ PROCESSES = 4  # each process imports the whole app: fewer, to keep the suite qu
 
 
 @pytest.fixture()
-def live_app(empty_app):
-    with empty_app.app_context():
-        flask_migrate.upgrade()
-    return empty_app
+def live_app(migrated_app):
+    return migrated_app
 
 
 def append_events(app, writer, transactions, start=None):

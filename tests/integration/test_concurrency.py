@@ -5,7 +5,6 @@ import threading
 from datetime import time, timedelta
 from zoneinfo import ZoneInfo
 
-import flask_migrate
 import pytest
 import sqlalchemy as sa
 
@@ -33,11 +32,10 @@ DAY = TODAY + timedelta(days=1)
 
 
 @pytest.fixture()
-def live(empty_app):
+def live(migrated_app):
     """A migrated database with a team, three crews and open tasks, all committed."""
-    app = empty_app
+    app = migrated_app
     with app.app_context():
-        flask_migrate.upgrade()
         region = Region(code="SH", name="Shanghai", timezone="Asia/Shanghai")
         db.session.add(region)
         db.session.flush()

@@ -7,7 +7,6 @@ import uuid
 from datetime import timedelta
 from pathlib import Path
 
-import flask_migrate
 import pytest
 
 from app import jobs
@@ -111,12 +110,11 @@ def test_an_unknown_job_is_refused(client, make):
 # ---------------------------------------------------------------- a real worker on Redis
 
 @pytest.fixture()
-def queued(empty_app, backend, redis_connection):
+def queued(migrated_app, backend, redis_connection):
     """A migrated, committed database and an app that queues jobs on Redis."""
+    empty_app = migrated_app
     queue_name = f"test-{uuid.uuid4().hex[:8]}"
     empty_app.config.update(REDIS_URL=REDIS_URL, JOB_QUEUE=queue_name, JOB_RETRIES=2, JOB_RETRY_INTERVALS=[0, 0])
-    with empty_app.app_context():
-        flask_migrate.upgrade()
     env = {**os.environ, "FLASK_APP": "wsgi.py", "APP_ENV": "development",
            "DATABASE_URL": empty_app.config["SQLALCHEMY_DATABASE_URI"], "REDIS_URL": REDIS_URL,
            "JOB_QUEUE": queue_name, "JOB_RETRIES": "2", "JOB_RETRY_INTERVALS": "0,0"}

@@ -130,3 +130,44 @@ def test_extensions_are_created_unbound():
             "try:\n    e.db.engine\nexcept RuntimeError:\n    print('unbound')\n")
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert result.stdout.strip() == "unbound", result.stderr
+
+
+def _service_loggers():
+    import logging
+
+    return {name: (list(logging.getLogger(name).handlers), logging.getLogger(name).level,
+                   logging.getLogger(name).propagate) for name in ("app", "api")}
+
+
+def test_building_a_production_app_leaves_the_process_s_loggers_alone(clean_env):
+    """A test or a script that builds an app must not stop the service's logs from reaching
+    the root logger (where pytest, or the script, reads them)."""
+    clean_env.setenv("SECRET_KEY", "x" * 40)
+    for name, value in TEST_PII_CONFIG.items():
+        clean_env.setenv(name, value)
+    before = _service_loggers()
+    create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"})
+    assert _service_loggers() == before
+
+
+def test_a_serving_process_logs_json_lines_through_the_masking_filter(clean_env):
+    import logging
+
+    from app.observability import JSONFormatter, RedactingFilter
+
+    clean_env.setenv("SECRET_KEY", "x" * 40)
+    for name, value in TEST_PII_CONFIG.items():
+        clean_env.setenv(name, value)
+    before = _service_loggers()
+    try:
+        create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"}, serving=True)
+        for name in ("app", "api"):
+            logger = logging.getLogger(name)
+            [handler] = logger.handlers
+            assert isinstance(handler.formatter, JSONFormatter)
+            assert any(isinstance(f, RedactingFilter) for f in handler.filters)
+            assert logger.propagate is False
+    finally:
+        for name, (handlers, level, propagate) in before.items():
+            logger = logging.getLogger(name)
+            logger.handlers[:], logger.level, logger.propagate = handlers, level, propagate
