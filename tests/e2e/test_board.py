@@ -303,14 +303,19 @@ def test_a_stop_dragged_onto_a_crew_moves_after_a_reason_and_both_routes_stay_nu
     assert not page.js_errors
 
 
-def test_flags_on_the_attention_tab_name_their_debtor_loan_and_visit(served, new_page, committed):
-    page = new_page(viewport=DESKTOP)
+@pytest.mark.parametrize("locale", ["en-GB", "zh-CN"])
+def test_flags_on_the_attention_tab_name_their_debtor_loan_and_visit(served, new_page, committed, locale):
+    page = new_page(viewport=DESKTOP, locale=locale)
     sign_in(page, served)
     page.click(".tabs [role=tab][data-tab=attention]")
     assert page.get_attribute(".tabs [data-tab=attention]", "aria-selected") == "true"
     flag = page.locator(".item.flag").first
     flag.wait_for()
     facts = flag.locator(".flag-facts").inner_text()
+    if locale == "zh-CN":
+        assert "借款: SH" in facts and "债务人:" in facts and "查看上门记录" in facts
+        screenshot(page, "board-attention-zh")
+        return
     assert "Loan: SH" in facts and "Debtor:" in facts and "Open the visit" in facts
     screenshot(page, "board-attention")
     loan = re.search(r"Loan: (\S+)", facts).group(1)

@@ -186,7 +186,11 @@ def test_planted_text_stays_text_in_the_field_app(served, new_page, hostile, e2e
 @pytest.mark.parametrize("locale", ["en-GB", "zh-CN"])
 def test_the_start_page_and_the_docs_are_accessible(served, new_page, locale):
     page = watch_csp(new_page(viewport=DESKTOP, locale=locale))
-    for path in ("/", "/api/v1/docs"):
+    for path, name in (("/", "start"), ("/api/v1/docs", "docs")):
         page.goto(served.url + path)
         assert_safe(page, path)
         assert axe_violations(page) == [], path
+        screenshot(page, f"{name}-{locale}")
+    page.goto(served.url + "/")
+    page.click("text=Dispatch board")
+    page.wait_for_selector("#signin:not([hidden])")  # the start page leads to the board's sign-in
