@@ -351,14 +351,16 @@
     if (fit) map.fit();
   }
 
+  /** The crew a pin was dropped on: a crew's home marker first, else the nearest of its stops. */
   function nearestCrew(latlng, task) {
-    const candidates = [];
+    const homes = [], stops = [];
     for (const crew of state.board.crews) {
       if (crew.code === task.crew) continue;
-      if (crew.home) candidates.push({ key: crew.code, lat: crew.home.lat, lon: crew.home.lon });
-      crewStops(crew.code).forEach((t) => candidates.push({ key: crew.code, lat: t.lat, lon: t.lon }));
+      if (crew.home) homes.push({ key: crew.code, lat: crew.home.lat, lon: crew.home.lon });
+      crewStops(crew.code).filter((t) => t.lat !== null && t.lat !== undefined)
+        .forEach((t) => stops.push({ key: crew.code, lat: t.lat, lon: t.lon }));
     }
-    return state.map.nearest(latlng, candidates, 30);
+    return state.map.nearest(latlng, homes, 20) || state.map.nearest(latlng, stops, 30);
   }
 
   function focusStop(taskId) {
