@@ -124,6 +124,18 @@ def served(backend, tmp_path_factory, e2e_clock):
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 SCREENSHOTS = ROOT / "tests" / "e2e" / "screenshots"
+
+
+def _patient_expectations():
+    """Assertions on the page wait as long as its actions do (15 s, not Playwright's 5 s):
+    an answer the page waits for (the policy's verdict on a move) can take seconds on a
+    loaded two-core CI machine."""
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=15_000)
+
+
+_patient_expectations()
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1366, "height": 900}
 

@@ -117,7 +117,10 @@ def test_a_supervisor_plans_the_day_sees_the_draft_beside_the_current_plan_and_c
 
 
 def test_a_move_the_policy_refuses_is_shown_with_its_reason_and_not_made(served, new_page, committed):
-    task = next(t for t in committed["board"]["tasks"] if t["crew"] == "SH-CENTRAL-K02")
+    # Any planned stop of a crew other than K05 (whose member's training has lapsed): which
+    # crews get stops depends on the engine's second of search on a loaded machine.
+    task = next(t for t in committed["board"]["tasks"]
+                if t["status"] == "assigned" and t["crew"] not in (None, "SH-CENTRAL-K05"))
     page = new_page(viewport=TALL)
     sign_in(page, served)
     open_day(page)
@@ -136,7 +139,7 @@ def test_a_move_the_policy_refuses_is_shown_with_its_reason_and_not_made(served,
     supervisor = Phone(served.url)
     supervisor.login("supervisor", "supervisor-demo-pass")
     _, board = supervisor.call("GET", f"/api/v1/board?date={BOARD_DAY}&team=SH-CENTRAL")
-    assert next(t for t in board["tasks"] if t["id"] == task["id"])["crew"] == "SH-CENTRAL-K02"
+    assert next(t for t in board["tasks"] if t["id"] == task["id"])["crew"] == task["crew"]
 
 
 def test_an_agents_check_in_shows_on_the_board_without_a_reload(served, new_page, committed, e2e_clock):
@@ -183,7 +186,7 @@ def test_the_board_in_chinese_at_phone_width(served, new_page, committed):
 
 
 def test_text_from_debtors_is_shown_as_text_never_run(served, new_page, committed):
-    task = next(t for t in committed["board"]["tasks"] if t["crew"] == "SH-CENTRAL-K03")
+    task = next(t for t in committed["board"]["tasks"] if t["status"] == "assigned" and t["crew"])
     hostile = "<script>window.__pwned = 1</script><img src=x onerror=\"window.__pwned = 2\">"
     supervisor = Phone(served.url)
     supervisor.login("supervisor", "supervisor-demo-pass")
@@ -302,7 +305,7 @@ def test_a_stop_dragged_onto_a_crew_moves_after_a_reason_and_both_routes_stay_nu
         assert numbers == [str(n) for n in range(1, len(numbers) + 1)], (code, numbers)
     screenshot(page, "board-dragged-move")
     # A refused try, then a successful unassign: only the latest action speaks.
-    other = page.locator(".crew[data-crew='SH-CENTRAL-K02'] .stop").first
+    other = page.locator(".crew:not([data-crew='SH-CENTRAL-K05']) .stop[data-status=assigned]").first
     other.locator("> strong").drag_to(page.locator(".crew[data-crew='SH-CENTRAL-K05'] h4"))
     expect(page.locator("#toast")).to_have_class(re.compile("bad"))
     moved.locator("details.move summary").click() if moved.locator("details.move[open]").count() == 0 else None
@@ -375,7 +378,8 @@ def test_a_plan_asked_for_in_a_tab_since_closed_is_picked_up_again(served, new_p
 def test_a_stop_dragged_on_the_map_onto_a_crew_gets_the_policys_answer(served, new_page, committed):
     """On the map: a stop's pin dropped on a crew's home marker is judged like a drop on the
     list; the pin goes back to its debtor's door."""
-    task = next(t for t in committed["board"]["tasks"] if t["crew"] == "SH-CENTRAL-K02" and t["status"] == "assigned")
+    task = next(t for t in committed["board"]["tasks"]
+                if t["status"] == "assigned" and t["crew"] not in (None, "SH-CENTRAL-K05"))
     page = new_page(viewport=DESKTOP, locale="zh-CN")
     sign_in(page, served)
     open_day(page)

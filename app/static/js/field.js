@@ -232,12 +232,21 @@
   function minSec(s) { return `${Math.floor(s / 60)}:${pad(s % 60)}`; }
 
   /** A language code as its name in the page's language ("wuu" → "Wu Chinese" / "吴语"). */
+  // The languages collectors meet that a browser's Intl may not name (Chromium builds differ:
+  // some answer "wuu" for Wu).
+  const LANGUAGE_NAMES = {
+    wuu: { en: "Wu Chinese", zh: "吴语" }, yue: { en: "Cantonese", zh: "粤语" },
+    nan: { en: "Min Nan Chinese", zh: "闽南语" }, hak: { en: "Hakka Chinese", zh: "客家话" },
+  };
+
   function languageName(code) {
     if (!code) return "–";
     try {
       const name = new Intl.DisplayNames([i18n.locale], { type: "language" }).of(code);
-      return name && name !== code ? name : code;
-    } catch (e) { return code; }
+      if (name && name !== code) return name;
+    } catch (e) { /* an unknown code: named below or shown as is */ }
+    const known = LANGUAGE_NAMES[code];
+    return known ? known[i18n.lang] || known.en : code;
   }
 
   function productName(code) { return code && i18n.has(`prod_${code}`) ? t(`prod_${code}`) : (code || "–"); }
