@@ -373,29 +373,3 @@ def test_a_plan_asked_for_in_a_tab_since_closed_is_picked_up_again(served, new_p
     assert page.get_attribute(".tabs [data-tab=draft]", "aria-selected") == "true"
     assert page.evaluate("(key) => localStorage.getItem(key)", key) is None
     assert not page.js_errors
-
-
-def test_a_stop_dragged_on_the_map_onto_a_crew_gets_the_policys_answer(served, new_page, committed):
-    """On the map: a stop's pin dropped on a crew's home marker is judged like a drop on the
-    list; the pin goes back to its debtor's door."""
-    task = next(t for t in committed["board"]["tasks"]
-                if t["status"] == "assigned" and t["crew"] not in (None, "SH-CENTRAL-K05"))
-    page = new_page(viewport=DESKTOP, locale="zh-CN")
-    sign_in(page, served)
-    open_day(page)
-    pin = page.locator(f".leaflet-marker-pane .pin[data-task='{task['id']}']")
-    home = page.locator("path.crew-home-SH-CENTRAL-K05")
-    pin.wait_for()
-    start, target, start_map = pin.bounding_box(), home.bounding_box(), page.locator("#map").bounding_box()
-    page.mouse.move(start["x"] + 12, start["y"] + 12)
-    page.mouse.down()
-    page.mouse.move(target["x"] + target["width"] / 2, target["y"] + target["height"] / 2, steps=12)
-    page.mouse.up()
-    refusal = page.locator(f".stop[data-task='{task['id']}'] .refusal.error")
-    expect(refusal).to_contain_text("cn.qualification")
-    assert "培训" in refusal.inner_text()  # the policy's reason in the user's language
-    after, before_map, after_map = pin.bounding_box(), start_map, page.locator("#map").bounding_box()
-    assert abs((after["x"] - after_map["x"]) - (start["x"] - before_map["x"])) < 2
-    assert abs((after["y"] - after_map["y"]) - (start["y"] - before_map["y"])) < 2
-    screenshot(page, "board-map-drop-zh")
-    assert not page.js_errors

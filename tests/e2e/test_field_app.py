@@ -615,12 +615,12 @@ def test_the_recording_minimum_counts_down_and_reached_the_visit_closes_unflagge
     reminders = page.locator("#reminders")
     assert reminders.get_attribute("open") is not None
     page.click("#reminders summary")  # folded away, and remembered
-    assert reminders.get_attribute("open") is None
+    expect(reminders).not_to_have_attribute("open", "")
     page.reload()
     page.wait_for_selector("#stops li")
-    assert page.locator("#reminders").get_attribute("open") is None
+    expect(page.locator("#reminders")).not_to_have_attribute("open", "")
     open_stop(page, stop)
-    assert page.locator("#stop-reminders").get_attribute("open") is None
+    expect(page.locator("#stop-reminders")).not_to_have_attribute("open", "")
     assert_the_stop_reads_by_name_with_ways_to_get_there(page, stop, "en-GB")
 
     check_in(page, stop)
