@@ -75,8 +75,7 @@ def test_a_supervisor_plans_the_day_sees_the_draft_beside_the_current_plan_and_c
     page.click("#plan")
     # While it plans: the phase, the seconds so far and the planner's budget (1 s for these servers).
     progress = page.locator("#plan-progress")
-    expect(progress).to_contain_text("Planning…")
-    assert re.search(r"\d+ s of about 1 s", progress.inner_text())
+    expect(progress).to_contain_text(re.compile(r"Planning… .* \d+ s of about 1 s"))
     page.wait_for_selector("#commit")
     expect(progress).to_be_hidden()
     table = page.inner_text("table.comparison")
@@ -100,8 +99,7 @@ def test_a_supervisor_plans_the_day_sees_the_draft_beside_the_current_plan_and_c
     screenshot(page, "board-draft-desktop")
     page.click("#commit")
     page.wait_for_selector(".crew .stop")
-    k01 = page.locator(".crew[data-crew='SH-CENTRAL-K01'] .stop")
-    assert k01.count() > 0
+    assert page.locator(".crew .stop").count() > 0
     # Pins numbered in route order, coloured by crew, with a legend of shapes and crews.
     page.wait_for_function("document.querySelectorAll('.leaflet-marker-pane .pin-draft').length === 0")
     numbers = page.locator(".leaflet-marker-pane .pin-assigned").all_inner_texts()
