@@ -76,7 +76,7 @@ def test_a_supervisor_plans_the_day_sees_the_draft_beside_the_current_plan_and_c
     # While it plans: the phase, the seconds so far and the planner's budget (1 s for these servers).
     progress = page.locator("#plan-progress")
     expect(progress).to_contain_text(re.compile(r"Planning… .* \d+ s of about 1 s"))
-    page.wait_for_selector("#commit")
+    page.wait_for_selector("#commit", timeout=60000)  # a plan takes longer on a loaded machine
     expect(progress).to_be_hidden()
     table = page.inner_text("table.comparison")
     assert "Current plan" in table and "Draft" in table
