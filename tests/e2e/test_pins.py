@@ -47,7 +47,7 @@ def test_an_unresolvable_address_goes_to_the_pin_queue_and_a_pin_makes_it_dispat
     sign_in(page, served)
     open_day(page, PIN_DAY)
     page.click("#plan")
-    page.wait_for_selector("#commit")
+    page.wait_for_selector("#commit", timeout=60000)  # a plan takes longer on a loaded machine
     group = page.locator(".reasons-groups details[data-rules=no_location]")
     group.locator("summary").click()
     assert "No place on the map yet" in group.inner_text() and "PIN-E2E-1" in group.inner_text()
@@ -75,7 +75,7 @@ def test_an_unresolvable_address_goes_to_the_pin_queue_and_a_pin_makes_it_dispat
     page.locator(".item.pin-queue-item", has_text="PIN-E2E-1").wait_for(state="detached")
 
     page.click("#plan")
-    page.wait_for_selector("#commit")
+    page.wait_for_selector("#commit", timeout=60000)  # a plan takes longer on a loaded machine
     page.locator(".reasons-groups").wait_for()
     assert "PIN-E2E-1" not in page.locator(".reasons-groups").inner_text()
     assert not page.js_errors
