@@ -1157,7 +1157,8 @@ class PaymentOut(Schema):
     currency = fields.String()
     paid_at = fields.AwareDateTime()
     received_at = fields.AwareDateTime()
-    duplicate = fields.Boolean()
+    duplicate = fields.Boolean(dump_default=False, metadata={
+        "description": "true (and status 200) when this reference was already recorded: nothing new was written"})
 
 
 # ---------------------------------------------------------------- conduct
