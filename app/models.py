@@ -559,7 +559,9 @@ class LedgerEntry(db.Model):
         CheckConstraint("delta_minor = 0 OR delta_minor = amount_minor OR delta_minor = -amount_minor",
                         name="delta_is_the_amount"),
         CheckConstraint("length(currency) = 3", name="currency_code"),
+        # The portfolio report: a period's payments, and each case's movements since a moment.
         Index("ix_ledger_entries_kind_created_at", "kind", "created_at"),
+        Index("ix_ledger_entries_case_created_at", "case_id", "created_at"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)

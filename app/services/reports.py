@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Date, Integer, String, and_, case, func, literal, or_, select, union_all
+from sqlalchemy import Date, String, and_, case, func, literal, select, text, union_all
 
 from app import authz
 from app.errors import Forbidden, ValidationFailed
@@ -174,11 +174,25 @@ class _Query:
 
     def __init__(self, scope, start, end, zones, group_by):
         self.scope, self.group_by = scope, group_by
+        self.dialect = db.session.get_bind().dialect.name
         self.period = _calendar(zones, _slots(start, end, None), "period")
         self.slots = _calendar(zones, _slots(start, end, group_by), "slots") if group_by in TIME_GROUPS \
             else self.period
         self.lo, self.hi = _bounds(zones, start, end)
         self.first, self.last = start, end
+        # Each case's DPD at the start and at the end of the period, worked out once per
+        # statement (materialised on PostgreSQL, which would otherwise repeat the lookups).
+        p = self.period
+
+        def states(name, *columns):
+            stmt = select(Case.id.label("case_id"), *columns).select_from(Case) \
+                .join(Team, Team.id == Case.team_id).join(Region, Region.id == Team.region_id) \
+                .join(p, p.c.tz == Region.timezone).where(self.teams(Case.team_id))
+            return stmt.cte(name).prefix_with("MATERIALIZED", dialect="postgresql")
+
+        start_dpd = _dpd_at(Case.id, p.c.start_at).label("d0")
+        self.starts = states("starts", start_dpd)  # the group key of grouping by bucket
+        self.states = states("states", start_dpd, _dpd_at(Case.id, p.c.end_at).label("d1"))  # roll rates
 
     def teams(self, team_col):
         return True if self.scope.team_ids is None else team_col.in_(sorted(self.scope.team_ids))
@@ -199,19 +213,19 @@ class _Query:
         if g == "collector":
             return collector
         if g == "dpd_bucket":
-            moment = self.period.c.start_at
-            return case((case_id.is_(None), -1), else_=_dpd_at(case_id, moment))
+            return case((case_id.is_(None), -1), else_=self.starts.c.d0)
         raise ValueError(g)
 
     def outer_key(self, raw):
         return bucket_of(raw) if self.group_by == "dpd_bucket" else raw
 
-    def joins(self, stmt, team_id, cal):
-        """Join the team, its region and the calendar windows of its time zone."""
+    def joins(self, stmt, team_id, cal, case_id):
+        """Join the team, its region, the calendar windows of its time zone and (grouping by
+        bucket) the case's DPD states."""
         stmt = stmt.join(Team, Team.id == team_id).join(Region, Region.id == Team.region_id)
         stmt = stmt.join(cal, cal.c.tz == Region.timezone)
-        if cal is not self.period and self.group_by == "dpd_bucket":
-            stmt = stmt.join(self.period, self.period.c.tz == Region.timezone)
+        if self.group_by == "dpd_bucket" and case_id is not None:
+            stmt = stmt.outerjoin(self.starts, self.starts.c.case_id == case_id)
         return stmt.where(self.teams(Team.id))
 
     def in_window(self, column, cal):
@@ -223,7 +237,7 @@ class _Query:
 def _recovered(q):
     k = q.case_key(Case.id, q.slots).label("k")
     inner = q.joins(select(k, LedgerEntry.currency.label("currency"), LedgerEntry.amount_minor.label("amount"))
-                    .select_from(LedgerEntry).join(Case, Case.id == LedgerEntry.case_id), Case.team_id, q.slots)
+                    .select_from(LedgerEntry).join(Case, Case.id == LedgerEntry.case_id), Case.team_id, q.slots, Case.id)
     inner = inner.where(LedgerEntry.kind == "payment", q.in_window(LedgerEntry.created_at, q.slots)).subquery()
     key = q.outer_key(inner.c.k)
     rows = db.session.execute(select(key, inner.c.currency, func.count(), func.sum(inner.c.amount))
@@ -238,13 +252,13 @@ def _outstanding(q):
     """Each case's balance when the period began: today's balance less every ledger movement
     since; a case created later had nothing outstanding then."""
     since = q.joins(select(LedgerEntry.case_id.label("case_id"), func.sum(LedgerEntry.delta_minor).label("moved"))
-                    .select_from(LedgerEntry).join(Case, Case.id == LedgerEntry.case_id), Case.team_id, q.period)
+                    .select_from(LedgerEntry).join(Case, Case.id == LedgerEntry.case_id), Case.team_id, q.period, None)
     since = since.where(LedgerEntry.created_at >= q.period.c.start_at, LedgerEntry.created_at >= q.lo) \
         .group_by(LedgerEntry.case_id).subquery()
     k = q.case_key(Case.id, q.period).label("k")
     balance = Case.outstanding_minor - Case.credit_minor - func.coalesce(since.c.moved, 0)
     inner = q.joins(select(k, Case.currency.label("currency"), balance.label("balance")).select_from(Case),
-                    Case.team_id, q.period)
+                    Case.team_id, q.period, Case.id)
     inner = inner.outerjoin(since, since.c.case_id == Case.id).where(Case.created_at < q.period.c.start_at).subquery()
     key = q.outer_key(inner.c.k)
     positive = case((inner.c.balance > 0, inner.c.balance), else_=0)
@@ -259,7 +273,7 @@ def _promises(q):
     k = q.case_key(Case.id, q.slots, crew=Visit.crew_id, collector=Visit.collector_id).label("k")
     inner = q.joins(select(k, RepaymentAgreement.status.label("status")).select_from(RepaymentAgreement)
                     .join(Case, Case.id == RepaymentAgreement.case_id)
-                    .outerjoin(Visit, Visit.id == RepaymentAgreement.visit_id), Case.team_id, q.slots)
+                    .outerjoin(Visit, Visit.id == RepaymentAgreement.visit_id), Case.team_id, q.slots, Case.id)
     inner = inner.where(RepaymentAgreement.status.in_(MADE),
                         q.in_window(RepaymentAgreement.created_at, q.slots)).subquery()
     key = q.outer_key(inner.c.k)
@@ -273,7 +287,7 @@ def _promises(q):
 def _remote(q):
     k = q.case_key(Case.id, q.slots).label("k")
     inner = q.joins(select(k, ContactAttempt.result.label("result")).select_from(ContactAttempt)
-                    .join(Case, Case.id == ContactAttempt.case_id), Case.team_id, q.slots)
+                    .join(Case, Case.id == ContactAttempt.case_id), Case.team_id, q.slots, Case.id)
     inner = inner.where(ContactAttempt.channel != "in_person", ContactAttempt.purpose == "contact",
                         q.in_window(ContactAttempt.occurred_at, q.slots)).subquery()
     key = q.outer_key(inner.c.k)
@@ -282,18 +296,18 @@ def _remote(q):
     return {key_: {"remote_attempts": n, "remote_debtor_met": int(met)} for key_, n, met in rows}
 
 
-def _visit_rows(q, dialect):
+def _visit_rows(q):
     k = q.case_key(Case.id, q.slots, crew=Visit.crew_id, collector=Visit.collector_id).label("k")
-    seconds = case((Visit.check_out_at.is_not(None), _door_seconds(dialect)), else_=None).label("seconds")
+    seconds = case((Visit.check_out_at.is_not(None), _door_seconds(q.dialect)), else_=None).label("seconds")
     inner = q.joins(select(k, Visit.person_met.label("met"), Visit.outcome.label("outcome"), seconds)
                     .select_from(Visit).join(VisitTask, VisitTask.id == Visit.task_id)
-                    .join(Case, Case.id == VisitTask.case_id), Case.team_id, q.slots)
+                    .join(Case, Case.id == VisitTask.case_id), Case.team_id, q.slots, Case.id)
     return inner.where(VisitTask.visit_date >= q.slots.c.first_day, VisitTask.visit_date <= q.slots.c.last_day,
                        VisitTask.visit_date >= q.first, VisitTask.visit_date <= q.last).subquery()
 
 
-def _visits(q, dialect):
-    inner = _visit_rows(q, dialect)
+def _visits(q):
+    inner = _visit_rows(q)
     key = q.outer_key(inner.c.k)
     rows = db.session.execute(select(
         key, func.count(), func.sum(case((inner.c.met == "debtor", 1), else_=0)), func.count(inner.c.seconds),
@@ -302,8 +316,8 @@ def _visits(q, dialect):
                    "door_seconds": float(seconds or 0)} for key_, n, met, timed, seconds in rows}
 
 
-def _outcomes(q, dialect):
-    inner = _visit_rows(q, dialect)
+def _outcomes(q):
+    inner = _visit_rows(q)
     key = q.outer_key(inner.c.k)
     outcome = func.coalesce(inner.c.outcome, NONE)
     out = defaultdict(dict)
@@ -315,7 +329,7 @@ def _outcomes(q, dialect):
 def _crew_days(q):
     k = q.case_key(Case.id, q.slots, crew=VisitTask.crew_id).label("k")
     inner = q.joins(select(k, VisitTask.crew_id.label("crew_id"), VisitTask.visit_date.label("day"))
-                    .select_from(VisitTask).join(Case, Case.id == VisitTask.case_id), Case.team_id, q.slots)
+                    .select_from(VisitTask).join(Case, Case.id == VisitTask.case_id), Case.team_id, q.slots, Case.id)
     inner = inner.where(VisitTask.crew_id.is_not(None), VisitTask.status.in_(WORKING_TASKS),
                         VisitTask.visit_date >= q.slots.c.first_day, VisitTask.visit_date <= q.slots.c.last_day,
                         VisitTask.visit_date >= q.first, VisitTask.visit_date <= q.last).subquery()
@@ -335,7 +349,7 @@ def _flags(q):
     inner = q.joins(select(k, ConductFlag.rule_id.label("rule_id")).select_from(ConductFlag)
                     .outerjoin(Case, Case.id == ConductFlag.case_id)
                     .outerjoin(Collector, Collector.id == ConductFlag.collector_id),
-                    _about_team(ConductFlag), q.slots)
+                    _about_team(ConductFlag), q.slots, ConductFlag.case_id)
     inner = inner.where(q.in_window(ConductFlag.raised_at, q.slots)).subquery()
     key = q.outer_key(inner.c.k)
     out = defaultdict(dict)
@@ -348,7 +362,8 @@ def _flags(q):
 def _complaints(q):
     k = q.case_key(Complaint.case_id, q.slots, crew=Collector.crew_id, collector=Complaint.collector_id).label("k")
     inner = q.joins(select(k).select_from(Complaint).outerjoin(Case, Case.id == Complaint.case_id)
-                    .outerjoin(Collector, Collector.id == Complaint.collector_id), _about_team(Complaint), q.slots)
+                    .outerjoin(Collector, Collector.id == Complaint.collector_id), _about_team(Complaint), q.slots,
+                    Complaint.case_id)
     inner = inner.where(q.in_window(Complaint.received_at, q.slots)).subquery()
     key = q.outer_key(inner.c.k)
     return {key_: n for key_, n in db.session.execute(select(key, func.count()).group_by(key))}
@@ -356,15 +371,14 @@ def _complaints(q):
 
 def _rolls(q):
     """Cases known at the period's start, by their bucket then and at its end."""
-    k = q.case_key(Case.id, q.period).label("k")
-    inner = q.joins(select(k, _dpd_at(Case.id, q.period.c.start_at).label("d0"),
-                           _dpd_at(Case.id, q.period.c.end_at).label("d1")).select_from(Case),
-                    Case.team_id, q.period)
-    inner = inner.where(Case.created_at < q.period.c.end_at).subquery()
+    states = q.states
+    k = (states.c.d0 if q.group_by == "dpd_bucket" else q.case_key(Case.id, q.period)).label("k")
+    stmt = select(k, states.c.d0.label("d0"), states.c.d1.label("d1")).select_from(states) \
+        .join(Case, Case.id == states.c.case_id).join(Team, Team.id == Case.team_id)
+    inner = stmt.where(states.c.d0.is_not(None)).subquery()
     key, b0, b1 = q.outer_key(inner.c.k), bucket_of(inner.c.d0), bucket_of(inner.c.d1)
     out = defaultdict(dict)
-    for key_, start, end, n in db.session.execute(select(key, b0, b1, func.count())
-                                                  .where(inner.c.d0.is_not(None)).group_by(key, b0, b1)):
+    for key_, start, end, n in db.session.execute(select(key, b0, b1, func.count()).group_by(key, b0, b1)):
         out[key_][(start, end)] = n
     return out
 
@@ -377,18 +391,37 @@ def _ratio(numerator, denominator, scale=1, places=4):
     return round(numerator * scale / denominator, places)
 
 
-def _run(scope, start, end, zones, group_by, dialect):
+FAMILIES = {"recovered": _recovered, "outstanding": _outstanding, "promises": _promises, "remote": _remote,
+            "crew_days": _crew_days, "flags": _flags, "complaints": _complaints, "rolls": _rolls,
+            "visits": _visits, "outcomes": _outcomes}
+NOT_ADDITIVE = ("crew_days",)  # a crew-day may hold tasks of two groups
+
+
+def _sum(values):
+    """The sum of a family's groups: numbers added, nested dicts added key by key."""
+    total = {}
+    for value in values:
+        for k, v in value.items():
+            if isinstance(v, dict):
+                total[k] = _sum([total.get(k, {}), v])
+            else:
+                total[k] = total.get(k, 0) + v
+    return total
+
+
+def _run(scope, start, end, zones, group_by):
+    """Each family's grouped rows, and the totals: summed from the groups where every row is
+    in exactly one group (no second pass over the rows), queried again where not."""
     q = _Query(scope, start, end, zones, group_by)
-    g = group_by or "team"  # with no grouping (totals) every family applies
-    fam = {}
-    for name, run in (("recovered", _recovered), ("outstanding", _outstanding), ("promises", _promises),
-                      ("remote", _remote), ("crew_days", _crew_days), ("flags", _flags),
-                      ("complaints", _complaints), ("rolls", _rolls)):
-        if group_by is None or g in SUPPORTS[name]:
-            fam[name] = run(q)
-    fam["visits"] = _visits(q, dialect)
-    fam["outcomes"] = _outcomes(q, dialect)
-    return fam
+    grouped = {name: run(q) for name, run in FAMILIES.items() if group_by in SUPPORTS[name]}
+    totals = {name: {ALL: _sum(list(rows.values()))} if all(isinstance(v, dict) for v in rows.values())
+              else {ALL: sum(rows.values())}
+              for name, rows in grouped.items() if name not in NOT_ADDITIVE}
+    rest = [name for name in FAMILIES if name not in totals]
+    if rest:
+        q_all = _Query(scope, start, end, zones, None)
+        totals.update({name: FAMILIES[name](q_all) for name in rest})
+    return grouped, totals
 
 
 def _figures(fam, key, group_by, outstanding_key=None):
@@ -488,6 +521,10 @@ def portfolio(user, start, end, group_by="team", team_code=None, region_code=Non
         zones_stmt = zones_stmt.where(Team.id.in_(sorted(scope.team_ids)))
     zones = set(db.session.scalars(zones_stmt)) or {"UTC"}
     dialect = db.session.get_bind().dialect.name
+    if dialect == "postgresql":
+        # These statements are estimated costly enough for PostgreSQL to compile them to machine
+        # code (JIT), which took seconds where running them takes milliseconds.
+        db.session.execute(text("SET LOCAL jit = off"))
     strategy = default_strategy()
     result = {"from": start, "to": end, "group_by": group_by, "strategy": f"{strategy.id}@{strategy.version}",
               "buckets": list(strategy.bucket_ids), "groups": [], "totals": None}
@@ -495,8 +532,7 @@ def portfolio(user, start, end, group_by="team", team_code=None, region_code=Non
         fam = {"visits": {}, "outcomes": {}, "flags": {}, "complaints": {}}
         result["totals"] = _figures(fam, ALL, None)
         return result
-    grouped = _run(scope, start, end, zones, group_by, dialect)
-    totals = _run(scope, start, end, zones, None, dialect)
+    grouped, totals = _run(scope, start, end, zones, group_by)
     result["totals"] = _figures(totals, ALL, None)
     if group_by in TIME_GROUPS:
         # The denominator of each slot's recovery rate: what was outstanding when the period began.

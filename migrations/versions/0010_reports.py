@@ -52,6 +52,7 @@ def upgrade():
     op.create_index('ix_repayment_agreements_created_at', 'repayment_agreements', ['created_at'], unique=False)
     op.create_index('ix_complaints_received_at', 'complaints', ['received_at'], unique=False)
     op.create_index('ix_ledger_entries_kind_created_at', 'ledger_entries', ['kind', 'created_at'], unique=False)
+    op.create_index('ix_ledger_entries_case_created_at', 'ledger_entries', ['case_id', 'created_at'], unique=False)
     # One mark per existing case: its DPD today, from its creation (nothing earlier is known).
     # Buckets as the strategy file defines them today.
     from app.policy.strategy import CURRENT, default_strategy
@@ -65,6 +66,7 @@ def upgrade():
 
 
 def downgrade():
+    op.drop_index('ix_ledger_entries_case_created_at', table_name='ledger_entries')
     op.drop_index('ix_ledger_entries_kind_created_at', table_name='ledger_entries')
     op.drop_index('ix_complaints_received_at', table_name='complaints')
     op.drop_index('ix_repayment_agreements_created_at', table_name='repayment_agreements')
