@@ -1,9 +1,15 @@
 """Reports on how collection is going: the portfolio report and the teams' weekly files."""
 from flask import Blueprint, Response, g
 
-from api.base import endpoint
-from api.report_schemas import PortfolioOut, PortfolioQuery
-from app.services import reports, report_export
+from api.base import endpoint, printable
+from api.report_schemas import (
+    PortfolioOut,
+    PortfolioQuery,
+    TeamReportFileQuery,
+    TeamReportPage,
+    TeamReportQuery,
+)
+from app.services import report_export, reports, weekly_reports
 
 bp = Blueprint("reports", __name__)
 
@@ -21,3 +27,24 @@ def portfolio_report(args):
         response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
         return response
     return result
+
+
+@bp.get("/reports/weekly")
+@endpoint(permission="reports:read", query=TeamReportQuery, response=TeamReportPage)
+def list_weekly_reports(args):
+    """The teams' weekly reports (CSV and printable page) the caller may read, newest week first."""
+    return {"items": weekly_reports.visible(g.user, args.get("team"))}
+
+
+@bp.get("/reports/weekly/<id:report_id>/file")
+@endpoint(permission="reports:read", query=TeamReportFileQuery,
+          streams={"text/csv": "format=csv: the week's portfolio report by day (UTF-8 with BOM).",
+                   "text/html": "format=html: the one-page printable report with its charts (no script)."})
+def download_weekly_report(report_id, args):
+    """Download a team's weekly report as CSV or as a printable page (the download is logged)."""
+    content, media_type, name = weekly_reports.open_file(report_id, args["format"], g.user)
+    if args["format"] == "html":
+        return printable(content, name)
+    response = Response(content, mimetype=media_type)
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response

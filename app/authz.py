@@ -78,6 +78,7 @@ JOB_PERMISSIONS = {
     "anchor_audit_head": "jobs:run",
     "retention_sweep": "jobs:run",
     "geocode_addresses": "cases:import",
+    "weekly_reports": "jobs:run",
 }
 
 # Personal fields returned whole only to these roles; everyone else gets them masked.

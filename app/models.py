@@ -859,6 +859,12 @@ class TeamReport(db.Model):
 
     team: Mapped[Team] = relationship()
 
+    @property
+    def week_end(self):
+        from datetime import timedelta
+
+        return self.week_start + timedelta(days=6)
+
 
 def dpd_mark_rows(changes, at):
     """Rows of ``case_dpd_marks`` for writers that bypass the ORM (the importer's bulk

@@ -395,6 +395,7 @@ FAMILIES = {"recovered": _recovered, "outstanding": _outstanding, "promises": _p
             "crew_days": _crew_days, "flags": _flags, "complaints": _complaints, "rolls": _rolls,
             "visits": _visits, "outcomes": _outcomes}
 NOT_ADDITIVE = ("crew_days",)  # a crew-day may hold tasks of two groups
+COUNTED = ("complaints", "crew_days")  # families whose groups hold a number, not a dict
 
 
 def _sum(values):
@@ -414,8 +415,7 @@ def _run(scope, start, end, zones, group_by):
     in exactly one group (no second pass over the rows), queried again where not."""
     q = _Query(scope, start, end, zones, group_by)
     grouped = {name: run(q) for name, run in FAMILIES.items() if group_by in SUPPORTS[name]}
-    totals = {name: {ALL: _sum(list(rows.values()))} if all(isinstance(v, dict) for v in rows.values())
-              else {ALL: sum(rows.values())}
+    totals = {name: {ALL: sum(rows.values()) if name in COUNTED else _sum(list(rows.values()))}
               for name, rows in grouped.items() if name not in NOT_ADDITIVE}
     rest = [name for name in FAMILIES if name not in totals]
     if rest:
@@ -449,12 +449,12 @@ def _figures(fam, key, group_by, outstanding_key=None):
     else:
         row["money"] = None
     if has("promises"):
-        p = fam["promises"].get(key, {"promises_made": 0, "promises_kept": 0, "promises_broken": 0})
+        p = {"promises_made": 0, "promises_kept": 0, "promises_broken": 0, **fam["promises"].get(key, {})}
         row.update(p, promise_kept_rate=_ratio(p["promises_kept"], p["promises_kept"] + p["promises_broken"]))
     else:
         row.update(promises_made=None, promises_kept=None, promises_broken=None, promise_kept_rate=None)
     if has("remote"):
-        r = fam["remote"].get(key, {"remote_attempts": 0, "remote_debtor_met": 0})
+        r = {"remote_attempts": 0, "remote_debtor_met": 0, **fam["remote"].get(key, {})}
         row.update(r, remote_contact_rate=_ratio(r["remote_debtor_met"], r["remote_attempts"]))
     else:
         row.update(remote_attempts=None, remote_debtor_met=None, remote_contact_rate=None)
@@ -515,13 +515,16 @@ def _labels(group_by, keys, scope):
 def portfolio(user, start, end, group_by="team", team_code=None, region_code=None):
     """The portfolio report for ``user``'s scope (narrowed to a team or region)."""
     check_period(start, end, group_by)
-    scope = resolve_scope(user, team_code, region_code)
+    return report_for(resolve_scope(user, team_code, region_code), start, end, group_by)
+
+
+def report_for(scope, start, end, group_by):
+    """The portfolio report over ``scope``'s teams (the weekly job asks for one team's)."""
     zones_stmt = select(Region.timezone).join(Team, Team.region_id == Region.id).distinct()
     if scope.team_ids is not None:
         zones_stmt = zones_stmt.where(Team.id.in_(sorted(scope.team_ids)))
     zones = set(db.session.scalars(zones_stmt)) or {"UTC"}
-    dialect = db.session.get_bind().dialect.name
-    if dialect == "postgresql":
+    if db.session.get_bind().dialect.name == "postgresql":
         # These statements are estimated costly enough for PostgreSQL to compile them to machine
         # code (JIT), which took seconds where running them takes milliseconds.
         db.session.execute(text("SET LOCAL jit = off"))

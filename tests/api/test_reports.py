@@ -189,6 +189,16 @@ def test_grouped_by_week_the_week_is_keyed_by_its_monday(client, world):
     assert [g["key"] for g in body["groups"]] == ["2026-06-01", "2026-06-08"]
 
 
+@pytest.mark.parametrize("group_by", ["team", "crew", "dpd_bucket", "day"])
+def test_a_team_with_nothing_in_the_period_reads_as_zeros(client, world, group_by):
+    response = _get(client, world, WEEK + f"&team=TEAM-C&group_by={group_by}", role="admin")
+    assert response.status_code == 200, response.get_json()
+    totals = response.get_json()["totals"]
+    assert (totals["promises_made"], totals["remote_attempts"], totals["visits"], totals["complaints"],
+            totals["flags"], totals["crew_days"], totals["money"], totals["roll_rates"]) == (0, 0, 0, 0, 0, 0, [], [])
+    assert totals["promise_kept_rate"] is None and totals["door_minutes_avg"] is None
+
+
 @pytest.mark.parametrize("role, query, status, field", [
     ("agent", WEEK, 403, None),
     ("supervisor", WEEK + "&team=TEAM-B", 403, "team"),
