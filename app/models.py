@@ -889,17 +889,17 @@ def note_dpd_changes(session, _flush_context, _instances):
     for obj in list(session.new) + list(session.dirty):
         if not isinstance(obj, Case) or obj.days_past_due is None:
             continue
+        bucket = strategy.bucket_for(obj.days_past_due)
         if obj in session.new:
-            before = None
+            at = obj.created_at or clock.now()  # a new case: from its creation
         else:
             history = attributes.get_history(obj, "days_past_due")
-            if not history.has_changes() or not history.deleted:
+            if not history.has_changes():
                 continue
-            before = history.deleted[0]
-        bucket = strategy.bucket_for(obj.days_past_due)
-        if before is not None and strategy.bucket_for(before) == bucket:
-            continue
-        at = (obj.created_at if before is None else None) or clock.now()  # a new case: from its creation
+            if history.deleted and history.deleted[0] is not None \
+                    and strategy.bucket_for(history.deleted[0]) == bucket:
+                continue  # the same bucket: nothing a report could tell apart
+            at = clock.now()
         session.add(CaseDpdMark(case=obj, at=at, days_past_due=obj.days_past_due, bucket=bucket,
                                 strategy_version=strategy.version))
 
