@@ -1376,7 +1376,7 @@ class JobParams(BaseSchema):
 class JobIn(BaseSchema):
     name = fields.String(required=True, validate=validate.OneOf(
         ("plan_day", "plan_scope", "evaluate_agreements", "check_tasks", "export_audit_events", "export_visits",
-         "anchor_audit_head", "retention_sweep", "geocode_addresses")), metadata={
+         "anchor_audit_head", "retention_sweep", "geocode_addresses", "weekly_reports")), metadata={
         "description": "plan_scope: a supervisor's plan of one day for a team or region, as POST /dispatch/plans "
                        "but in the background (the board follows it, and picks it up again in a new tab)."})
     params = fields.Nested(JobParams, load_default=dict)
