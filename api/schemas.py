@@ -1,9 +1,10 @@
 """Shapes of the API: ``*In`` schemas load request bodies, ``*Out`` schemas dump
 responses. Cross-field rules live in ``@validates_schema``; nothing here queries
 the database or reads the request."""
+import warnings
 from datetime import date as _date
 
-from marshmallow import RAISE, Schema, ValidationError, fields, post_load, pre_dump, validate, validates_schema
+from marshmallow import RAISE, Schema, ValidationError, fields, post_dump, post_load, pre_dump, validate, validates_schema
 
 from api.base import BaseSchema, PageQuery, note_personal_read, viewer
 from api.fields import (
@@ -1424,6 +1425,12 @@ class _RetentionDebtorOut(Schema):
     error = fields.String()
 
 
+class _WeeklyReportWrittenOut(Schema):
+    team = fields.String()
+    week_start = fields.String()
+    report_id = fields.Integer()
+
+
 class JobResultOut(Schema):
     """A finished job's result. Each key names the jobs that give it."""
     plans = fields.Dict(keys=fields.String(), values=fields.Nested(_PlanDraftedOut), metadata={
@@ -1464,6 +1471,17 @@ class JobResultOut(Schema):
     cached = fields.Integer(metadata={"description": "geocode_addresses: answered from earlier results"})
     skipped = fields.Integer(metadata={"description": "geocode_addresses"})
     note = fields.String(metadata={"description": "geocode_addresses: why nothing was done"})
+    reports = fields.Integer(metadata={"description": "weekly_reports: reports written"})
+    written = fields.List(fields.Nested(_WeeklyReportWrittenOut), metadata={"description": "weekly_reports"})
+
+    @post_dump(pass_original=True)
+    def nothing_undocumented(self, data, original, **kwargs):
+        # A job that returns a key not declared here would lose it from the answer: a
+        # warning (an error in the tests, filterwarnings = error) names it.
+        undeclared = set(original or {}) - set(self.fields)
+        if undeclared:
+            warnings.warn(f"job result keys not in JobResultOut: {sorted(undeclared)}", stacklevel=2)
+        return data
 
 
 class JobOut(Schema):
