@@ -14,7 +14,7 @@ MAX_MINOR = 10**15  # far beyond any consumer loan; keeps values inside BIGINT a
 MAX_DIGITS = 3  # no active currency has more minor digits (BHD, KWD, …: 3)
 # Shape only: at most 15 integer digits, at most MAX_DIGITS decimals. The currency's
 # own number of decimals is judged once the currency is known.
-_AMOUNT = re.compile(r"^(-)?(0|[1-9][0-9]{0,14})(?:\.([0-9]{1,%d}))?$" % MAX_DIGITS)
+_AMOUNT = re.compile(rf"^(-)?(0|[1-9][0-9]{{0,14}})(?:\.([0-9]{{1,{MAX_DIGITS}}}))?$")
 
 
 class MoneyError(ValueError):

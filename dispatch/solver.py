@@ -209,7 +209,7 @@ def improve_groups(inst: Instance, routes: dict[int, list[int]], budget: Budget)
                 continue
             candidate = solve_part(inst, tasks, sorted(members), GROUP_LEVEL)
             if objective(inst, candidate) > objective(inst, current):
-                for c, route in current.items():
+                for route in current.values():
                     routed[route] = False
                 for c, route in candidate.items():
                     routed[route] = True

@@ -519,7 +519,8 @@ def _visits_ndjson(batch):
 
 def export_visits(args, user, fmt, summary=None, entity=None, bom=True):
     """The filtered visit log as CSV or NDJSON text chunks, by visit id. ``bom``: the CSV
-    starts with a byte order mark (the default, for downloads and export jobs alike), which Excel needs to read UTF-8 (the notes are Chinese)."""
+    starts with a byte order mark (the default, for downloads and export jobs alike), which
+    Excel needs to read UTF-8 (the notes are Chinese)."""
     stmt = _visits_select(args, user)
     if args.get("limit"):
         stmt = stmt.limit(args["limit"])
@@ -547,7 +548,8 @@ def head(day=None):
     if day is None:
         return {"date": None, "as_of": clock.now(), "final": False, **audit.chain_head()}
     if day >= clock.now().date():
-        raise ValidationFailed("That day has not ended yet (UTC).", fields={"date": ["must be a UTC day that has ended"]})
+        raise ValidationFailed("That day has not ended yet (UTC).",
+                               fields={"date": ["must be a UTC day that has ended"]})
     result = audit.daily_head(day)
     return {"date": result["date"], "as_of": result["end"], "final": result["final"], "seq": result["seq"],
             "hash": result["hash"]}
