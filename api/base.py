@@ -243,7 +243,8 @@ def commit():
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
-        raise Conflict("This conflicts with data already stored (a duplicate or a reference that no longer holds).")
+        raise Conflict(
+            "This conflicts with data already stored (a duplicate or a reference that no longer holds).") from None
 
 
 def streamed(chunks, mimetype, filename):

@@ -19,6 +19,9 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import event
 
+# The geocoder and router servers the address tests run against (fixtures geo_server, geocoder).
+pytest_plugins = ["tests.geoservers"]
+
 BACKENDS = [b.strip() for b in os.environ.get("TEST_BACKENDS", "sqlite,postgresql").split(",") if b.strip()]
 PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 TEST_SECRET = "test-secret-key-0123456789abcdef"

@@ -10,7 +10,6 @@ from app.models import AuditEvent, Case, Debtor, GeocodeResult
 from app.services import geocoding
 from tests.api.test_dispatch import DAY, plan, where
 from tests.api.test_field import HOME, check_in
-from tests.geoservers import geo_server, geocoder  # noqa: F401 (fixtures)
 
 HEADER = "loan_ref,product,currency,principal,outstanding,days_past_due,debtor_name,national_id,address,lat,lon\n"
 

@@ -272,7 +272,7 @@ def test_every_endpoint_that_takes_a_json_body_is_covered(app):
         if spec and spec["body"]:
             path = rule.rule
             for name in rule.arguments:
-                path = re.sub(rf"<(?:\w+:)?{name}>", "{%s}" % name, path)
+                path = re.sub(rf"<(?:\w+:)?{name}>", f"{{{name}}}", path)
             methods = rule.methods - {"HEAD", "OPTIONS"}
             assert any(m in methods and _same_route(p, path) for m, p in covered), rule.rule
 

@@ -600,12 +600,12 @@ def test_json_nested_as_deep_as_the_parser_allows_or_deeper_is_never_a_500(app, 
     for leaf in ('"\\u0000"', "1"):
         nested = '{"a":' * depth + leaf + "}" * depth
         for path, body, role in (
-                ("/api/v1/auth/login", '{"username": %s, "password": "x"}' % nested, None),
-                ("/api/v1/complaints", '{"text": "a", "channel": "phone", "category": "other", "x": %s}' % nested,
+                ("/api/v1/auth/login", f'{{"username": {nested}, "password": "x"}}', None),
+                ("/api/v1/complaints", f'{{"text": "a", "channel": "phone", "category": "other", "x": {nested}}}',
                  "admin"),
-                ("/api/v1/agent/sync", '{"events": [%s]}' % nested, "agent"),
-                ("/api/v1/agent/sync", '{"events": [{"type": "visit", "task_id": %d, "client_event_id": "deep-%d", '
-                 '"outcome": "not_home", "notes": %s}]}' % (probed["own_task"], depth, nested), "agent")):
+                ("/api/v1/agent/sync", f'{{"events": [{nested}]}}', "agent"),
+                ("/api/v1/agent/sync", f'{{"events": [{{"type": "visit", "task_id": {probed["own_task"]:d}, '
+                 f'"client_event_id": "deep-{depth:d}", "outcome": "not_home", "notes": {nested}}}]}}', "agent")):
             response = client.post(path, data=body, content_type="application/json",
                                    headers=probed["headers"][role] if role else {})
             _check(response, (path, depth, leaf))

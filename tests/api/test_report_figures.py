@@ -54,7 +54,7 @@ def book(module_make, app):
         for c in db.session.scalars(db.select(Collector)).all():
             collectors.append((c.id, c.crew_id, c.team_id))
     cases = []
-    for n in range(40):
+    for _ in range(40):
         team = rng.choice(teams)
         created = _moment(rng) - timedelta(days=10)
         clock.set(created)
@@ -77,7 +77,7 @@ def book(module_make, app):
         sign = 1 if kind == "principal" else -1
         rows.append(LedgerEntry(case_id=case.id, kind=kind, amount_minor=amount, delta_minor=sign * amount,
                                 balance_minor=0, currency=case.currency, source="test", created_at=_moment(rng)))
-    for n in range(25):
+    for _ in range(25):
         case = rng.choice(cases)
         rows.append(ContactAttempt(case_id=case.id, channel=rng.choice(("call", "sms", "in_person")),
                                    purpose=rng.choice(("contact", "contact", "overdue_notice")),
@@ -85,7 +85,7 @@ def book(module_make, app):
     make._save(*rows)
     visits = []
     used = set()
-    for n in range(50):
+    for _ in range(50):
         case = rng.choice(cases)
         day = FROM + timedelta(days=rng.randrange(-5, 25))
         if (case.id, day) in used:
@@ -104,13 +104,13 @@ def book(module_make, app):
                 check_in_lat=31.2, check_in_lon=121.4, outcome=rng.choice(OUTCOMES),
                 person_met=rng.choice(("debtor", "nobody", "spouse")))))
     rows = []
-    for n in range(25):
+    for _ in range(25):
         case = rng.choice(cases)
         visit = rng.choice(visits + [None, None])
         rows.append(RepaymentAgreement(case_id=case.id, visit_id=visit.id if visit else None, kind="promise",
                                        status=rng.choice(STATUSES), currency=case.currency, total_minor=100,
                                        owed_minor=100, created_at=_moment(rng)))
-    for n in range(20):
+    for _ in range(20):
         case = rng.choice(cases + [None])
         collector = rng.choice(collectors + [None]) if case else rng.choice(collectors)
         rows.append(ConductFlag(kind="k", rule_id=rng.choice(("cn.hours", "cn.two_person", "cn.geofence")),

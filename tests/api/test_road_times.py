@@ -5,7 +5,6 @@ from collections import OrderedDict
 import pytest
 
 from tests.api.test_dispatch import plan
-from tests.geoservers import geo_server  # noqa: F401 (fixture)
 
 
 @pytest.fixture()

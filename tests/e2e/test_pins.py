@@ -8,7 +8,6 @@ from datetime import timedelta
 from tests.conftest import TEST_NOW
 from tests.e2e.conftest import DESKTOP, ROOT, screenshot
 from tests.e2e.test_board import TODAY, open_day, sign_in
-from tests.geoservers import geo_server  # noqa: F401 (fixture)
 from tests.phone import Phone
 
 # A day of its own, two weeks from the others' (one visit per debtor in any 7 days).

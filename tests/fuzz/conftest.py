@@ -1,6 +1,9 @@
 """Counts what the fuzz run sent, for the closing summary (README's reliability table quotes it)."""
 import pytest
 
+# The role-matrix world (two teams, a crew mid-visit, agreements, flags...) is the fuzzer's world too.
+from tests.api.test_role_matrix import world  # noqa: F401  (a fixture, used by name)
+
 SENT = {"cases": 0, "requests": 0}
 
 

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from app.models import AuditEvent, Debtor, GeocodeResult
 from app.services import geocoding
-from tests.geoservers import district, geo_server, geocoder, place  # noqa: F401 (fixtures)
+from tests.geoservers import district, place
 
 CHANGNING = "上海市长宁区延安西路1111号"
 
