@@ -57,8 +57,7 @@ SUPPORTS = {
     "outstanding": ("team", "region", "dpd_bucket"),
     "promises": GROUPS,
     "remote": CASE_GROUPS,
-    "visits": GROUPS,
-    "outcomes": GROUPS,
+    "visits": GROUPS,  # with the outcome mix
     "crew_days": ("team", "crew", "region", "dpd_bucket", "day", "week"),
     "flags": GROUPS,
     "complaints": GROUPS,
@@ -180,19 +179,22 @@ class _Query:
             else self.period
         self.lo, self.hi = _bounds(zones, start, end)
         self.first, self.last = start, end
-        # Each case's DPD at the start and at the end of the period, worked out once per
-        # statement (materialised on PostgreSQL, which would otherwise repeat the lookups).
+        # Each case's DPD at the start and at the end of the period (roll rates), worked out
+        # once per statement (materialised on PostgreSQL, which would otherwise repeat the lookups).
         p = self.period
+        states = select(Case.id.label("case_id"), _dpd_at(Case.id, p.c.start_at).label("d0"),
+                        _dpd_at(Case.id, p.c.end_at).label("d1")).select_from(Case) \
+            .join(Team, Team.id == Case.team_id).join(Region, Region.id == Team.region_id) \
+            .join(p, p.c.tz == Region.timezone).where(self.teams(Case.team_id))
+        self.states = states.cte("states").prefix_with("MATERIALIZED", dialect="postgresql")
 
-        def states(name, *columns):
-            stmt = select(Case.id.label("case_id"), *columns).select_from(Case) \
-                .join(Team, Team.id == Case.team_id).join(Region, Region.id == Team.region_id) \
-                .join(p, p.c.tz == Region.timezone).where(self.teams(Case.team_id))
+    def rows(self, stmt, name):
+        """A family's rows before grouping. Grouping by bucket, each row's key is a lookup of
+        its case's DPD: the rows are materialised on PostgreSQL, so the lookup runs once a row
+        and not once for each branch of the bucket's CASE."""
+        if self.group_by == "dpd_bucket":
             return stmt.cte(name).prefix_with("MATERIALIZED", dialect="postgresql")
-
-        start_dpd = _dpd_at(Case.id, p.c.start_at).label("d0")
-        self.starts = states("starts", start_dpd)  # the group key of grouping by bucket
-        self.states = states("states", start_dpd, _dpd_at(Case.id, p.c.end_at).label("d1"))  # roll rates
+        return stmt.subquery(name)
 
     def teams(self, team_col):
         return True if self.scope.team_ids is None else team_col.in_(sorted(self.scope.team_ids))
@@ -213,19 +215,16 @@ class _Query:
         if g == "collector":
             return collector
         if g == "dpd_bucket":
-            return case((case_id.is_(None), -1), else_=self.starts.c.d0)
+            return case((case_id.is_(None), -1), else_=_dpd_at(case_id, self.period.c.start_at))
         raise ValueError(g)
 
     def outer_key(self, raw):
         return bucket_of(raw) if self.group_by == "dpd_bucket" else raw
 
-    def joins(self, stmt, team_id, cal, case_id):
-        """Join the team, its region, the calendar windows of its time zone and (grouping by
-        bucket) the case's DPD states."""
+    def joins(self, stmt, team_id, cal):
+        """Join the team, its region and the calendar windows of its time zone."""
         stmt = stmt.join(Team, Team.id == team_id).join(Region, Region.id == Team.region_id)
         stmt = stmt.join(cal, cal.c.tz == Region.timezone)
-        if self.group_by == "dpd_bucket" and case_id is not None:
-            stmt = stmt.outerjoin(self.starts, self.starts.c.case_id == case_id)
         return stmt.where(self.teams(Team.id))
 
     def in_window(self, column, cal):
@@ -237,8 +236,8 @@ class _Query:
 def _recovered(q):
     k = q.case_key(Case.id, q.slots).label("k")
     inner = q.joins(select(k, LedgerEntry.currency.label("currency"), LedgerEntry.amount_minor.label("amount"))
-                    .select_from(LedgerEntry).join(Case, Case.id == LedgerEntry.case_id), Case.team_id, q.slots, Case.id)
-    inner = inner.where(LedgerEntry.kind == "payment", q.in_window(LedgerEntry.created_at, q.slots)).subquery()
+                    .select_from(LedgerEntry).join(Case, Case.id == LedgerEntry.case_id), Case.team_id, q.slots)
+    inner = q.rows(inner.where(LedgerEntry.kind == "payment", q.in_window(LedgerEntry.created_at, q.slots)), "paid")
     key = q.outer_key(inner.c.k)
     rows = db.session.execute(select(key, inner.c.currency, func.count(), func.sum(inner.c.amount))
                               .group_by(key, inner.c.currency))
@@ -252,14 +251,15 @@ def _outstanding(q):
     """Each case's balance when the period began: today's balance less every ledger movement
     since; a case created later had nothing outstanding then."""
     since = q.joins(select(LedgerEntry.case_id.label("case_id"), func.sum(LedgerEntry.delta_minor).label("moved"))
-                    .select_from(LedgerEntry).join(Case, Case.id == LedgerEntry.case_id), Case.team_id, q.period, None)
+                    .select_from(LedgerEntry).join(Case, Case.id == LedgerEntry.case_id), Case.team_id, q.period)
     since = since.where(LedgerEntry.created_at >= q.period.c.start_at, LedgerEntry.created_at >= q.lo) \
         .group_by(LedgerEntry.case_id).subquery()
     k = q.case_key(Case.id, q.period).label("k")
     balance = Case.outstanding_minor - Case.credit_minor - func.coalesce(since.c.moved, 0)
     inner = q.joins(select(k, Case.currency.label("currency"), balance.label("balance")).select_from(Case),
-                    Case.team_id, q.period, Case.id)
-    inner = inner.outerjoin(since, since.c.case_id == Case.id).where(Case.created_at < q.period.c.start_at).subquery()
+                    Case.team_id, q.period)
+    inner = q.rows(inner.outerjoin(since, since.c.case_id == Case.id).where(Case.created_at < q.period.c.start_at),
+                   "owed")
     key = q.outer_key(inner.c.k)
     positive = case((inner.c.balance > 0, inner.c.balance), else_=0)
     rows = db.session.execute(select(key, inner.c.currency, func.sum(positive)).group_by(key, inner.c.currency))
@@ -273,9 +273,10 @@ def _promises(q):
     k = q.case_key(Case.id, q.slots, crew=Visit.crew_id, collector=Visit.collector_id).label("k")
     inner = q.joins(select(k, RepaymentAgreement.status.label("status")).select_from(RepaymentAgreement)
                     .join(Case, Case.id == RepaymentAgreement.case_id)
-                    .outerjoin(Visit, Visit.id == RepaymentAgreement.visit_id), Case.team_id, q.slots, Case.id)
+                    .outerjoin(Visit, Visit.id == RepaymentAgreement.visit_id), Case.team_id, q.slots)
     inner = inner.where(RepaymentAgreement.status.in_(MADE),
-                        q.in_window(RepaymentAgreement.created_at, q.slots)).subquery()
+                        q.in_window(RepaymentAgreement.created_at, q.slots))
+    inner = q.rows(inner, "made")
     key = q.outer_key(inner.c.k)
     rows = db.session.execute(select(
         key, func.count(), func.sum(case((inner.c.status == "kept", 1), else_=0)),
@@ -287,52 +288,50 @@ def _promises(q):
 def _remote(q):
     k = q.case_key(Case.id, q.slots).label("k")
     inner = q.joins(select(k, ContactAttempt.result.label("result")).select_from(ContactAttempt)
-                    .join(Case, Case.id == ContactAttempt.case_id), Case.team_id, q.slots, Case.id)
+                    .join(Case, Case.id == ContactAttempt.case_id), Case.team_id, q.slots)
     inner = inner.where(ContactAttempt.channel != "in_person", ContactAttempt.purpose == "contact",
-                        q.in_window(ContactAttempt.occurred_at, q.slots)).subquery()
+                        q.in_window(ContactAttempt.occurred_at, q.slots))
+    inner = q.rows(inner, "tried")
     key = q.outer_key(inner.c.k)
     rows = db.session.execute(select(key, func.count(), func.sum(case((inner.c.result == "reached", 1), else_=0)))
                               .group_by(key))
     return {key_: {"remote_attempts": n, "remote_debtor_met": int(met)} for key_, n, met in rows}
 
 
-def _visit_rows(q):
+def _visits(q):
+    """Visits by group and outcome, in one statement: the outcome mix, and summed over the
+    outcomes, the visits, the debtors met and the time at the door."""
     k = q.case_key(Case.id, q.slots, crew=Visit.crew_id, collector=Visit.collector_id).label("k")
     seconds = case((Visit.check_out_at.is_not(None), _door_seconds(q.dialect)), else_=None).label("seconds")
-    inner = q.joins(select(k, Visit.person_met.label("met"), Visit.outcome.label("outcome"), seconds)
+    inner = q.joins(select(k, Visit.person_met.label("met"), func.coalesce(Visit.outcome, NONE).label("outcome"),
+                           seconds)
                     .select_from(Visit).join(VisitTask, VisitTask.id == Visit.task_id)
-                    .join(Case, Case.id == VisitTask.case_id), Case.team_id, q.slots, Case.id)
-    return inner.where(VisitTask.visit_date >= q.slots.c.first_day, VisitTask.visit_date <= q.slots.c.last_day,
-                       VisitTask.visit_date >= q.first, VisitTask.visit_date <= q.last).subquery()
-
-
-def _visits(q):
-    inner = _visit_rows(q)
+                    .join(Case, Case.id == VisitTask.case_id), Case.team_id, q.slots)
+    inner = q.rows(inner.where(VisitTask.visit_date >= q.slots.c.first_day, VisitTask.visit_date <= q.slots.c.last_day,
+                               VisitTask.visit_date >= q.first, VisitTask.visit_date <= q.last), "visited")
     key = q.outer_key(inner.c.k)
     rows = db.session.execute(select(
-        key, func.count(), func.sum(case((inner.c.met == "debtor", 1), else_=0)), func.count(inner.c.seconds),
-        func.sum(inner.c.seconds)).group_by(key))
-    return {key_: {"visits": n, "visits_debtor_met": int(met), "door_visits_timed": timed,
-                   "door_seconds": float(seconds or 0)} for key_, n, met, timed, seconds in rows}
-
-
-def _outcomes(q):
-    inner = _visit_rows(q)
-    key = q.outer_key(inner.c.k)
-    outcome = func.coalesce(inner.c.outcome, NONE)
-    out = defaultdict(dict)
-    for key_, name, n in db.session.execute(select(key, outcome, func.count()).group_by(key, outcome)):
-        out[key_][name] = n
-    return out
+        key, inner.c.outcome, func.count(), func.sum(case((inner.c.met == "debtor", 1), else_=0)),
+        func.count(inner.c.seconds), func.sum(inner.c.seconds)).group_by(key, inner.c.outcome))
+    visits, outcomes = {}, defaultdict(dict)
+    for key_, outcome, n, met, timed, total in rows:
+        v = visits.setdefault(key_, {"visits": 0, "visits_debtor_met": 0, "door_visits_timed": 0, "door_seconds": 0.0})
+        v["visits"] += n
+        v["visits_debtor_met"] += int(met)
+        v["door_visits_timed"] += timed
+        v["door_seconds"] += float(total or 0)
+        outcomes[key_][outcome] = n
+    return visits, outcomes
 
 
 def _crew_days(q):
     k = q.case_key(Case.id, q.slots, crew=VisitTask.crew_id).label("k")
     inner = q.joins(select(k, VisitTask.crew_id.label("crew_id"), VisitTask.visit_date.label("day"))
-                    .select_from(VisitTask).join(Case, Case.id == VisitTask.case_id), Case.team_id, q.slots, Case.id)
+                    .select_from(VisitTask).join(Case, Case.id == VisitTask.case_id), Case.team_id, q.slots)
     inner = inner.where(VisitTask.crew_id.is_not(None), VisitTask.status.in_(WORKING_TASKS),
                         VisitTask.visit_date >= q.slots.c.first_day, VisitTask.visit_date <= q.slots.c.last_day,
-                        VisitTask.visit_date >= q.first, VisitTask.visit_date <= q.last).subquery()
+                        VisitTask.visit_date >= q.first, VisitTask.visit_date <= q.last)
+    inner = q.rows(inner, "worked")
     distinct = select(q.outer_key(inner.c.k).label("k"), inner.c.crew_id, inner.c.day).distinct().subquery()
     return {key_: n for key_, n in db.session.execute(
         select(distinct.c.k, func.count()).group_by(distinct.c.k))}
@@ -349,8 +348,8 @@ def _flags(q):
     inner = q.joins(select(k, ConductFlag.rule_id.label("rule_id")).select_from(ConductFlag)
                     .outerjoin(Case, Case.id == ConductFlag.case_id)
                     .outerjoin(Collector, Collector.id == ConductFlag.collector_id),
-                    _about_team(ConductFlag), q.slots, ConductFlag.case_id)
-    inner = inner.where(q.in_window(ConductFlag.raised_at, q.slots)).subquery()
+                    _about_team(ConductFlag), q.slots)
+    inner = q.rows(inner.where(q.in_window(ConductFlag.raised_at, q.slots)), "flagged")
     key = q.outer_key(inner.c.k)
     out = defaultdict(dict)
     for key_, rule, n in db.session.execute(select(key, inner.c.rule_id, func.count())
@@ -362,9 +361,8 @@ def _flags(q):
 def _complaints(q):
     k = q.case_key(Complaint.case_id, q.slots, crew=Collector.crew_id, collector=Complaint.collector_id).label("k")
     inner = q.joins(select(k).select_from(Complaint).outerjoin(Case, Case.id == Complaint.case_id)
-                    .outerjoin(Collector, Collector.id == Complaint.collector_id), _about_team(Complaint), q.slots,
-                    Complaint.case_id)
-    inner = inner.where(q.in_window(Complaint.received_at, q.slots)).subquery()
+                    .outerjoin(Collector, Collector.id == Complaint.collector_id), _about_team(Complaint), q.slots)
+    inner = q.rows(inner.where(q.in_window(Complaint.received_at, q.slots)), "complained")
     key = q.outer_key(inner.c.k)
     return {key_: n for key_, n in db.session.execute(select(key, func.count()).group_by(key))}
 
@@ -393,7 +391,7 @@ def _ratio(numerator, denominator, scale=1, places=4):
 
 FAMILIES = {"recovered": _recovered, "outstanding": _outstanding, "promises": _promises, "remote": _remote,
             "crew_days": _crew_days, "flags": _flags, "complaints": _complaints, "rolls": _rolls,
-            "visits": _visits, "outcomes": _outcomes}
+            "visits": _visits}
 NOT_ADDITIVE = ("crew_days",)  # a crew-day may hold tasks of two groups
 COUNTED = ("complaints", "crew_days")  # families whose groups hold a number, not a dict
 
@@ -416,7 +414,11 @@ def _run(scope, start, end, zones, group_by):
     q = _Query(scope, start, end, zones, group_by)
     grouped = {name: run(q) for name, run in FAMILIES.items() if group_by in SUPPORTS[name]}
     totals = {name: {ALL: sum(rows.values()) if name in COUNTED else _sum(list(rows.values()))}
-              for name, rows in grouped.items() if name not in NOT_ADDITIVE}
+              for name, rows in grouped.items() if name not in NOT_ADDITIVE and name != "visits"}
+    if "visits" in grouped:  # visits and the outcome mix come from one statement
+        visits, outcomes = grouped.pop("visits")
+        grouped["visits"], grouped["outcomes"] = visits, outcomes
+        totals["visits"], totals["outcomes"] = {ALL: _sum(list(visits.values()))}, {ALL: _sum(list(outcomes.values()))}
     rest = [name for name in FAMILIES if name not in totals]
     if rest:
         q_all = _Query(scope, start, end, zones, None)
