@@ -213,6 +213,7 @@ def main():
                 _, (seconds, statement, parameters), label = slowest
                 print(f"\nslowest run over 1 s ({label}); its slowest statement took {seconds * 1000:.0f} ms:")
                 with db.engine.connect() as conn:
+                    conn.exec_driver_sql("SET jit = off")  # as the report runs it
                     plan = conn.exec_driver_sql("EXPLAIN (ANALYZE, BUFFERS) " + statement, parameters).scalars().all()
                 print("\n".join(plan))
             print(f"load average after: {os.getloadavg()}")

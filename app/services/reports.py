@@ -54,6 +54,7 @@ WORKING_TASKS = ("assigned", "checked_in", "done")
 CASE_GROUPS = ("team", "region", "dpd_bucket", "day", "week")
 SUPPORTS = {
     "recovered": CASE_GROUPS,
+    "book": ("team", "region", "dpd_bucket"),  # outstanding at the start, and roll rates
     "outstanding": ("team", "region", "dpd_bucket"),
     "promises": GROUPS,
     "remote": CASE_GROUPS,
@@ -179,14 +180,6 @@ class _Query:
             else self.period
         self.lo, self.hi = _bounds(zones, start, end)
         self.first, self.last = start, end
-        # Each case's DPD at the start and at the end of the period (roll rates), worked out
-        # once per statement (materialised on PostgreSQL, which would otherwise repeat the lookups).
-        p = self.period
-        states = select(Case.id.label("case_id"), _dpd_at(Case.id, p.c.start_at).label("d0"),
-                        _dpd_at(Case.id, p.c.end_at).label("d1")).select_from(Case) \
-            .join(Team, Team.id == Case.team_id).join(Region, Region.id == Team.region_id) \
-            .join(p, p.c.tz == Region.timezone).where(self.teams(Case.team_id))
-        self.states = states.cte("states").prefix_with("MATERIALIZED", dialect="postgresql")
 
     def rows(self, stmt, name):
         """A family's rows before grouping. Grouping by bucket, each row's key is a lookup of
@@ -247,26 +240,36 @@ def _recovered(q):
     return out
 
 
-def _outstanding(q):
-    """Each case's balance when the period began: today's balance less every ledger movement
-    since; a case created later had nothing outstanding then."""
+def _book(q):
+    """The cases in scope, in one pass: what each owed when the period began (today's balance
+    less every ledger movement since; nothing for a case created later), and its DPD bucket
+    then and at the period's end. Returns (outstanding by group and currency, rolls by group)."""
+    p = q.period
     since = q.joins(select(LedgerEntry.case_id.label("case_id"), func.sum(LedgerEntry.delta_minor).label("moved"))
-                    .select_from(LedgerEntry).join(Case, Case.id == LedgerEntry.case_id), Case.team_id, q.period)
-    since = since.where(LedgerEntry.created_at >= q.period.c.start_at, LedgerEntry.created_at >= q.lo) \
+                    .select_from(LedgerEntry).join(Case, Case.id == LedgerEntry.case_id), Case.team_id, p)
+    since = since.where(LedgerEntry.created_at >= p.c.start_at, LedgerEntry.created_at >= q.lo) \
         .group_by(LedgerEntry.case_id).subquery()
-    k = q.case_key(Case.id, q.period).label("k")
-    balance = Case.outstanding_minor - Case.credit_minor - func.coalesce(since.c.moved, 0)
-    inner = q.joins(select(k, Case.currency.label("currency"), balance.label("balance")).select_from(Case),
-                    Case.team_id, q.period)
-    inner = q.rows(inner.outerjoin(since, since.c.case_id == Case.id).where(Case.created_at < q.period.c.start_at),
-                   "owed")
-    key = q.outer_key(inner.c.k)
-    positive = case((inner.c.balance > 0, inner.c.balance), else_=0)
-    rows = db.session.execute(select(key, inner.c.currency, func.sum(positive)).group_by(key, inner.c.currency))
-    out = defaultdict(dict)
-    for key_, currency, total in rows:
-        out[key_][currency] = int(total)
-    return out
+    owed = case((Case.created_at < p.c.start_at,
+                 Case.outstanding_minor - Case.credit_minor - func.coalesce(since.c.moved, 0)), else_=None)
+    g = q.group_by
+    key = Team.id if g == "team" else Team.region_id if g == "region" else literal(ALL, String())
+    stmt = q.joins(select(key.label("k"), Case.currency.label("currency"), owed.label("owed"),
+                          _dpd_at(Case.id, p.c.start_at).label("d0"), _dpd_at(Case.id, p.c.end_at).label("d1"))
+                   .select_from(Case), Case.team_id, p).outerjoin(since, since.c.case_id == Case.id)
+    # Materialised on PostgreSQL: each case's two lookups run once, not once per CASE branch.
+    inner = stmt.cte("book").prefix_with("MATERIALIZED", dialect="postgresql")
+    b0, b1 = bucket_of(inner.c.d0), bucket_of(inner.c.d1)
+    outer_key = b0 if g == "dpd_bucket" else inner.c.k
+    positive = case((inner.c.owed > 0, inner.c.owed), (inner.c.owed.is_(None), None), else_=0)
+    rows = db.session.execute(select(outer_key, inner.c.currency, b0, b1, func.sum(positive), func.count())
+                              .group_by(outer_key, inner.c.currency, b0, b1))
+    outstanding, rolls = defaultdict(dict), defaultdict(dict)
+    for key_, currency, start, end, total, n in rows:
+        if total is not None:
+            outstanding[key_][currency] = outstanding[key_].get(currency, 0) + int(total)
+        if start != NEW:  # known when the period began
+            rolls[key_][(start, end)] = rolls[key_].get((start, end), 0) + n
+    return outstanding, rolls
 
 
 def _promises(q):
@@ -367,20 +370,6 @@ def _complaints(q):
     return {key_: n for key_, n in db.session.execute(select(key, func.count()).group_by(key))}
 
 
-def _rolls(q):
-    """Cases known at the period's start, by their bucket then and at its end."""
-    states = q.states
-    k = (states.c.d0 if q.group_by == "dpd_bucket" else q.case_key(Case.id, q.period)).label("k")
-    stmt = select(k, states.c.d0.label("d0"), states.c.d1.label("d1")).select_from(states) \
-        .join(Case, Case.id == states.c.case_id).join(Team, Team.id == Case.team_id)
-    inner = stmt.where(states.c.d0.is_not(None)).subquery()
-    key, b0, b1 = q.outer_key(inner.c.k), bucket_of(inner.c.d0), bucket_of(inner.c.d1)
-    out = defaultdict(dict)
-    for key_, start, end, n in db.session.execute(select(key, b0, b1, func.count()).group_by(key, b0, b1)):
-        out[key_][(start, end)] = n
-    return out
-
-
 # ---------------------------------------------------------------- the report
 
 def _ratio(numerator, denominator, scale=1, places=4):
@@ -389,9 +378,9 @@ def _ratio(numerator, denominator, scale=1, places=4):
     return round(numerator * scale / denominator, places)
 
 
-FAMILIES = {"recovered": _recovered, "outstanding": _outstanding, "promises": _promises, "remote": _remote,
-            "crew_days": _crew_days, "flags": _flags, "complaints": _complaints, "rolls": _rolls,
-            "visits": _visits}
+FAMILIES = {"recovered": _recovered, "book": _book, "promises": _promises, "remote": _remote,
+            "crew_days": _crew_days, "flags": _flags, "complaints": _complaints, "visits": _visits}
+PAIRS = {"book": ("outstanding", "rolls"), "visits": ("visits", "outcomes")}
 NOT_ADDITIVE = ("crew_days",)  # a crew-day may hold tasks of two groups
 COUNTED = ("complaints", "crew_days")  # families whose groups hold a number, not a dict
 
@@ -413,16 +402,20 @@ def _run(scope, start, end, zones, group_by):
     in exactly one group (no second pass over the rows), queried again where not."""
     q = _Query(scope, start, end, zones, group_by)
     grouped = {name: run(q) for name, run in FAMILIES.items() if group_by in SUPPORTS[name]}
+    for pair, (first, second) in PAIRS.items():  # two families from one statement
+        if pair in grouped:
+            grouped[first], grouped[second] = grouped.pop(pair)
     totals = {name: {ALL: sum(rows.values()) if name in COUNTED else _sum(list(rows.values()))}
-              for name, rows in grouped.items() if name not in NOT_ADDITIVE and name != "visits"}
-    if "visits" in grouped:  # visits and the outcome mix come from one statement
-        visits, outcomes = grouped.pop("visits")
-        grouped["visits"], grouped["outcomes"] = visits, outcomes
-        totals["visits"], totals["outcomes"] = {ALL: _sum(list(visits.values()))}, {ALL: _sum(list(outcomes.values()))}
-    rest = [name for name in FAMILIES if name not in totals]
+              for name, rows in grouped.items() if name not in NOT_ADDITIVE}
+    rest = [name for name in FAMILIES if PAIRS.get(name, (name,))[0] not in totals]
     if rest:
         q_all = _Query(scope, start, end, zones, None)
-        totals.update({name: FAMILIES[name](q_all) for name in rest})
+        for name in rest:
+            found = FAMILIES[name](q_all)
+            if name in PAIRS:
+                totals[PAIRS[name][0]], totals[PAIRS[name][1]] = found
+            else:
+                totals[name] = found
     return grouped, totals
 
 
