@@ -15,6 +15,7 @@ not the HTTP layer) for one team and for one whole region, grouped by team, and 
 region grouped by day: best and median of ``--runs``. If the slowest run is over 1 s, the
 EXPLAIN (ANALYZE, BUFFERS) of its slowest statement is printed.
 """
+
 import argparse
 import os
 import platform
@@ -72,7 +73,8 @@ def fill(conn, cases, visits):
                  'M?', 'bench' FROM generate_series(1, {cases // 2}) g""")
     x(f"""INSERT INTO ledger_entries (case_id, kind, amount_minor, delta_minor, balance_minor, currency, source,
                                       created_at)
-          SELECT c, 'payment', a, -a, 0, 'CNY', 'bench', timestamptz '2026-01-01 00:00+00' + random() * interval '364 days'
+          SELECT c, 'payment', a, -a, 0, 'CNY', 'bench',
+                 timestamptz '2026-01-01 00:00+00' + random() * interval '364 days'
           FROM (SELECT (random() * ({cases} - 1))::int + 1 AS c, (random() * 20000)::int + 1 AS a
                 FROM generate_series(1, {cases * 2})) p""")
     # Visit i: on case i % cases + 1, a day of 2026 unique for that case; by a crew of the case's team.
@@ -118,8 +120,16 @@ def _reads(statement):
     """The source tables a report statement reads (to tell the families apart in the output)."""
     import re
 
-    tables = ("ledger_entries", "repayment_agreements", "contact_attempts", "visits", "visit_tasks", "conduct_flags",
-              "complaints", "case_dpd_marks")
+    tables = (
+        "ledger_entries",
+        "repayment_agreements",
+        "contact_attempts",
+        "visits",
+        "visit_tasks",
+        "conduct_flags",
+        "complaints",
+        "case_dpd_marks",
+    )
     return ", ".join(t for t in tables if re.search(rf"FROM {t}\b|JOIN {t}\b", statement)) or "cases"
 
 
@@ -155,8 +165,10 @@ def main():
     from app.models import User
     from app.services import reports
 
-    admin_engine = sa.create_engine(os.environ.get("BENCH_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1/postgres"),
-                                    isolation_level="AUTOCOMMIT")
+    admin_engine = sa.create_engine(
+        os.environ.get("BENCH_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1/postgres"),
+        isolation_level="AUTOCOMMIT",
+    )
     if options.database:
         url, options.keep = options.database, True
     else:
@@ -165,8 +177,10 @@ def main():
             conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
         url = admin_engine.url.set(database=name).render_as_string(hide_password=False)
     app = create_app({"APP_ENV": "development", "SQLALCHEMY_DATABASE_URI": url, "RATELIMIT_STORAGE_URI": "memory://"})
-    print(f"machine: {platform.node()} {platform.processor() or platform.machine()}, {os.cpu_count()} cpus; "
-          f"load average {os.getloadavg()}")
+    print(
+        f"machine: {platform.node()} {platform.processor() or platform.machine()}, {os.cpu_count()} cpus; "
+        f"load average {os.getloadavg()}"
+    )
     try:
         with app.app_context():
             started = time.perf_counter()
@@ -174,9 +188,19 @@ def main():
                 flask_migrate.upgrade()
                 with db.engine.begin() as conn:
                     fill(conn, options.cases, options.visits)
-            counts = {t: db.session.scalar(sa.text(f"SELECT count(*) FROM {t}")) for t in (
-                "cases", "visits", "ledger_entries", "repayment_agreements", "contact_attempts", "conduct_flags",
-                "complaints", "case_dpd_marks")}
+            counts = {
+                t: db.session.scalar(sa.text(f"SELECT count(*) FROM {t}"))
+                for t in (
+                    "cases",
+                    "visits",
+                    "ledger_entries",
+                    "repayment_agreements",
+                    "contact_attempts",
+                    "conduct_flags",
+                    "complaints",
+                    "case_dpd_marks",
+                )
+            }
             print(f"filled in {time.perf_counter() - started:.0f} s: {counts}")
             auditor = db.session.scalars(sa.select(User).where(User.username == "bench-auditor")).one_or_none()
             if auditor is None:
@@ -184,10 +208,12 @@ def main():
                 db.session.add(auditor)
                 db.session.commit()
             month = (date(2026, 6, 1), date(2026, 6, 30))
-            cases_ = [("one team, by team", dict(group_by="team", team_code="T001")),
-                      ("one region (8 teams), by team", dict(group_by="team", region_code="R1")),
-                      ("one region, by day", dict(group_by="day", region_code="R1")),
-                      ("one region, by DPD bucket", dict(group_by="dpd_bucket", region_code="R1"))]
+            cases_ = [
+                ("one team, by team", dict(group_by="team", team_code="T001")),
+                ("one region (8 teams), by team", dict(group_by="team", region_code="R1")),
+                ("one region, by day", dict(group_by="day", region_code="R1")),
+                ("one region, by DPD bucket", dict(group_by="dpd_bucket", region_code="R1")),
+            ]
             slowest = (0, None)
             for label, kwargs in cases_:
                 times = []
@@ -203,9 +229,11 @@ def main():
                     worst = max(listener.seen, key=lambda s: s[0])
                     if elapsed > slowest[0]:
                         slowest = (elapsed, worst, label)
-                print(f"{label:34s} best {min(times) * 1000:7.0f} ms  median {statistics.median(times) * 1000:7.0f} ms"
-                      f"  ({options.runs} runs; visits in it: {result['totals']['visits']}, "
-                      f"groups: {len(result['groups'])}, {len(listener.seen)} statements)")
+                print(
+                    f"{label:34s} best {min(times) * 1000:7.0f} ms  median {statistics.median(times) * 1000:7.0f} ms"
+                    f"  ({options.runs} runs; visits in it: {result['totals']['visits']}, "
+                    f"groups: {len(result['groups'])}, {len(listener.seen)} statements)"
+                )
                 if options.verbose:
                     for seconds, statement, _ in sorted(listener.seen, key=lambda s: -s[0])[:6]:
                         print(f"    {seconds * 1000:6.0f} ms  reads {_reads(statement)}")
