@@ -2,6 +2,7 @@
 
     nice -n 10 .venv/bin/python bench/reports.py            # 1,000,000 visits, 200,000 cases
     .venv/bin/python bench/reports.py --cases 20000 --visits 100000 --runs 3   # a quick look
+    .venv/bin/python bench/reports.py --keep   # then --database URL (printed) to time again on the same data
 
 A throwaway database is migrated to head and filled in SQL (``generate_series``, not the
 ORM): 5 regions of 8 teams (40 teams), 10 crews of two per team, the cases spread evenly
@@ -14,6 +15,7 @@ not the HTTP layer) for one team and for one whole region, grouped by team, and 
 region grouped by day: best and median of ``--runs``. If the slowest run is over 1 s, the
 EXPLAIN (ANALYZE, BUFFERS) of its slowest statement is printed.
 """
+
 import argparse
 import os
 import platform
@@ -39,6 +41,7 @@ def fill(conn, cases, visits):
     def x(sql):
         return conn.exec_driver_sql(sql.replace("%", "%%"))  # the driver reads % as a placeholder
 
+    x("SET session_replication_role = replica")  # a throwaway database: no foreign-key checks while filling
     x("SELECT setseed(0.2)")
     x(f"""INSERT INTO regions (id, code, name, timezone)
           SELECT g, 'R' || g, 'Region ' || g, 'Asia/Shanghai' FROM generate_series(1, {REGIONS}) g""")
@@ -70,7 +73,8 @@ def fill(conn, cases, visits):
                  'M?', 'bench' FROM generate_series(1, {cases // 2}) g""")
     x(f"""INSERT INTO ledger_entries (case_id, kind, amount_minor, delta_minor, balance_minor, currency, source,
                                       created_at)
-          SELECT c, 'payment', a, -a, 0, 'CNY', 'bench', timestamptz '2026-01-01 00:00+00' + random() * interval '364 days'
+          SELECT c, 'payment', a, -a, 0, 'CNY', 'bench',
+                 timestamptz '2026-01-01 00:00+00' + random() * interval '364 days'
           FROM (SELECT (random() * ({cases} - 1))::int + 1 AS c, (random() * 20000)::int + 1 AS a
                 FROM generate_series(1, {cases * 2})) p""")
     # Visit i: on case i % cases + 1, a day of 2026 unique for that case; by a crew of the case's team.
@@ -108,6 +112,7 @@ def fill(conn, cases, visits):
          FROM visits v JOIN visit_tasks t ON t.id = v.task_id WHERE v.id % 200 = 0""")
     for table in ("regions", "teams", "crews", "collectors", "cases", "visit_tasks", "visits"):
         x(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
+    x("SET session_replication_role = DEFAULT")
     x("ANALYZE")
 
 
@@ -115,8 +120,16 @@ def _reads(statement):
     """The source tables a report statement reads (to tell the families apart in the output)."""
     import re
 
-    tables = ("ledger_entries", "repayment_agreements", "contact_attempts", "visits", "visit_tasks", "conduct_flags",
-              "complaints", "case_dpd_marks")
+    tables = (
+        "ledger_entries",
+        "repayment_agreements",
+        "contact_attempts",
+        "visits",
+        "visit_tasks",
+        "conduct_flags",
+        "complaints",
+        "case_dpd_marks",
+    )
     return ", ".join(t for t in tables if re.search(rf"FROM {t}\b|JOIN {t}\b", statement)) or "cases"
 
 
@@ -141,6 +154,7 @@ def main():
     parser.add_argument("--visits", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--verbose", action="store_true", help="the slowest statements of each report")
+    parser.add_argument("--database", help="time the reports on a database an earlier --keep run filled")
     parser.add_argument("--keep", action="store_true", help="keep the database (its URL is printed)")
     options = parser.parse_args()
 
@@ -151,33 +165,55 @@ def main():
     from app.models import User
     from app.services import reports
 
-    admin_engine = sa.create_engine(os.environ.get("BENCH_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1/postgres"),
-                                    isolation_level="AUTOCOMMIT")
-    name = f"fc_bench_reports_{uuid.uuid4().hex[:8]}"
-    with admin_engine.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    url = admin_engine.url.set(database=name).render_as_string(hide_password=False)
+    admin_engine = sa.create_engine(
+        os.environ.get("BENCH_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1/postgres"),
+        isolation_level="AUTOCOMMIT",
+    )
+    if options.database:
+        url, options.keep = options.database, True
+    else:
+        name = f"fc_bench_reports_{uuid.uuid4().hex[:8]}"
+        with admin_engine.connect() as conn:
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        url = admin_engine.url.set(database=name).render_as_string(hide_password=False)
     app = create_app({"APP_ENV": "development", "SQLALCHEMY_DATABASE_URI": url, "RATELIMIT_STORAGE_URI": "memory://"})
-    print(f"machine: {platform.node()} {platform.processor() or platform.machine()}, {os.cpu_count()} cpus; "
-          f"load average {os.getloadavg()}")
+    print(
+        f"machine: {platform.node()} {platform.processor() or platform.machine()}, {os.cpu_count()} cpus; "
+        f"load average {os.getloadavg()}"
+    )
     try:
         with app.app_context():
-            flask_migrate.upgrade()
             started = time.perf_counter()
-            with db.engine.begin() as conn:
-                fill(conn, options.cases, options.visits)
-            counts = {t: db.session.scalar(sa.text(f"SELECT count(*) FROM {t}")) for t in (
-                "cases", "visits", "ledger_entries", "repayment_agreements", "contact_attempts", "conduct_flags",
-                "complaints", "case_dpd_marks")}
+            if not options.database:
+                flask_migrate.upgrade()
+                with db.engine.begin() as conn:
+                    fill(conn, options.cases, options.visits)
+            counts = {
+                t: db.session.scalar(sa.text(f"SELECT count(*) FROM {t}"))
+                for t in (
+                    "cases",
+                    "visits",
+                    "ledger_entries",
+                    "repayment_agreements",
+                    "contact_attempts",
+                    "conduct_flags",
+                    "complaints",
+                    "case_dpd_marks",
+                )
+            }
             print(f"filled in {time.perf_counter() - started:.0f} s: {counts}")
-            auditor = User(username="bench-auditor", password_hash="x", role="auditor", active=True)
-            db.session.add(auditor)
-            db.session.commit()
+            auditor = db.session.scalars(sa.select(User).where(User.username == "bench-auditor")).one_or_none()
+            if auditor is None:
+                auditor = User(username="bench-auditor", password_hash="x", role="auditor", active=True)
+                db.session.add(auditor)
+                db.session.commit()
             month = (date(2026, 6, 1), date(2026, 6, 30))
-            cases_ = [("one team, by team", dict(group_by="team", team_code="T001")),
-                      ("one region (8 teams), by team", dict(group_by="team", region_code="R1")),
-                      ("one region, by day", dict(group_by="day", region_code="R1")),
-                      ("one region, by DPD bucket", dict(group_by="dpd_bucket", region_code="R1"))]
+            cases_ = [
+                ("one team, by team", dict(group_by="team", team_code="T001")),
+                ("one region (8 teams), by team", dict(group_by="team", region_code="R1")),
+                ("one region, by day", dict(group_by="day", region_code="R1")),
+                ("one region, by DPD bucket", dict(group_by="dpd_bucket", region_code="R1")),
+            ]
             slowest = (0, None)
             for label, kwargs in cases_:
                 times = []
@@ -193,9 +229,11 @@ def main():
                     worst = max(listener.seen, key=lambda s: s[0])
                     if elapsed > slowest[0]:
                         slowest = (elapsed, worst, label)
-                print(f"{label:34s} best {min(times) * 1000:7.0f} ms  median {statistics.median(times) * 1000:7.0f} ms"
-                      f"  ({options.runs} runs; visits in it: {result['totals']['visits']}, "
-                      f"groups: {len(result['groups'])}, {len(listener.seen)} statements)")
+                print(
+                    f"{label:34s} best {min(times) * 1000:7.0f} ms  median {statistics.median(times) * 1000:7.0f} ms"
+                    f"  ({options.runs} runs; visits in it: {result['totals']['visits']}, "
+                    f"groups: {len(result['groups'])}, {len(listener.seen)} statements)"
+                )
                 if options.verbose:
                     for seconds, statement, _ in sorted(listener.seen, key=lambda s: -s[0])[:6]:
                         print(f"    {seconds * 1000:6.0f} ms  reads {_reads(statement)}")
@@ -203,6 +241,7 @@ def main():
                 _, (seconds, statement, parameters), label = slowest
                 print(f"\nslowest run over 1 s ({label}); its slowest statement took {seconds * 1000:.0f} ms:")
                 with db.engine.connect() as conn:
+                    conn.exec_driver_sql("SET jit = off")  # as the report runs it
                     plan = conn.exec_driver_sql("EXPLAIN (ANALYZE, BUFFERS) " + statement, parameters).scalars().all()
                 print("\n".join(plan))
             print(f"load average after: {os.getloadavg()}")
@@ -213,7 +252,7 @@ def main():
             print(f"kept: {url}")
         else:
             with admin_engine.connect() as conn:
-                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{sa.engine.make_url(url).database}" WITH (FORCE)')
 
 
 if __name__ == "__main__":

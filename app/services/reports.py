@@ -11,6 +11,7 @@ across time zones and daylight-saving changes.
 Money stays per currency: amounts in integer minor units, never summed across currencies.
 The figures are defined, one line each, in README ("Portfolio report").
 """
+
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
@@ -54,11 +55,11 @@ WORKING_TASKS = ("assigned", "checked_in", "done")
 CASE_GROUPS = ("team", "region", "dpd_bucket", "day", "week")
 SUPPORTS = {
     "recovered": CASE_GROUPS,
+    "book": ("team", "region", "dpd_bucket"),  # outstanding at the start, and roll rates
     "outstanding": ("team", "region", "dpd_bucket"),
     "promises": GROUPS,
     "remote": CASE_GROUPS,
-    "visits": GROUPS,
-    "outcomes": GROUPS,
+    "visits": GROUPS,  # with the outcome mix
     "crew_days": ("team", "crew", "region", "dpd_bucket", "day", "week"),
     "flags": GROUPS,
     "complaints": GROUPS,
@@ -87,8 +88,11 @@ def resolve_scope(user, team_code=None, region_code=None):
         ids = frozenset({team.id})
     if region_code is not None:
         region = db.session.scalars(select(Region).where(Region.code == region_code)).one_or_none()
-        region_teams = frozenset(db.session.scalars(select(Team.id).where(Team.region_id == region.id))) \
-            if region is not None else frozenset()
+        region_teams = (
+            frozenset(db.session.scalars(select(Team.id).where(Team.region_id == region.id)))
+            if region is not None
+            else frozenset()
+        )
         if visible is not None and (region is None or not region_teams <= visible):
             raise Forbidden("That region is not wholly yours.", fields={"region": ["not one of your regions"]})
         if region is None:
@@ -102,12 +106,14 @@ def check_period(start, end, group_by):
         raise ValidationFailed("The period ends before it starts.", fields={"to": ["must not be before from"]})
     longest = MAX_DAYS_BY_DAY if group_by == "day" else MAX_DAYS
     if (end - start).days + 1 > longest:
-        raise ValidationFailed(f"The period is too long: at most {longest} days" +
-                               (" when grouped by day." if group_by == "day" else "."),
-                               fields={"to": [f"at most {longest} days after from"]})
+        raise ValidationFailed(
+            f"The period is too long: at most {longest} days" + (" when grouped by day." if group_by == "day" else "."),
+            fields={"to": [f"at most {longest} days after from"]},
+        )
 
 
 # ---------------------------------------------------------------- the calendar
+
 
 def _slots(start, end, group_by):
     """(key, first day, last day) of each group of a time grouping; one slot otherwise."""
@@ -128,11 +134,16 @@ def _calendar(zones, slots, name):
     for zone in sorted(zones):
         tz = ZoneInfo(zone)
         for key, first, last in slots:
-            selects.append(select(
-                literal(zone, String()).label("tz"), literal(key, String()).label("key"),
-                literal(datetime.combine(first, time(0), tz), UTCDateTime()).label("start_at"),
-                literal(datetime.combine(last + timedelta(1), time(0), tz), UTCDateTime()).label("end_at"),
-                literal(first, Date()).label("first_day"), literal(last, Date()).label("last_day")))
+            selects.append(
+                select(
+                    literal(zone, String()).label("tz"),
+                    literal(key, String()).label("key"),
+                    literal(datetime.combine(first, time(0), tz), UTCDateTime()).label("start_at"),
+                    literal(datetime.combine(last + timedelta(1), time(0), tz), UTCDateTime()).label("end_at"),
+                    literal(first, Date()).label("first_day"),
+                    literal(last, Date()).label("last_day"),
+                )
+            )
     query = selects[0] if len(selects) == 1 else union_all(*selects)
     return query.cte(name)
 
@@ -146,12 +157,16 @@ def _bounds(zones, start, end):
 
 # ---------------------------------------------------------------- building blocks
 
+
 def _dpd_at(case_id, moment):
     """The case's DPD as its latest mark before ``moment`` (NULL: not yet known)."""
-    return (select(CaseDpdMark.days_past_due)
-            .where(CaseDpdMark.case_id == case_id, CaseDpdMark.at < moment)
-            .order_by(CaseDpdMark.at.desc(), CaseDpdMark.id.desc()).limit(1)
-            .scalar_subquery())
+    return (
+        select(CaseDpdMark.days_past_due)
+        .where(CaseDpdMark.case_id == case_id, CaseDpdMark.at < moment)
+        .order_by(CaseDpdMark.at.desc(), CaseDpdMark.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
 
 
 def bucket_of(dpd):
@@ -176,23 +191,17 @@ class _Query:
         self.scope, self.group_by = scope, group_by
         self.dialect = db.session.get_bind().dialect.name
         self.period = _calendar(zones, _slots(start, end, None), "period")
-        self.slots = _calendar(zones, _slots(start, end, group_by), "slots") if group_by in TIME_GROUPS \
-            else self.period
+        self.slots = _calendar(zones, _slots(start, end, group_by), "slots") if group_by in TIME_GROUPS else self.period
         self.lo, self.hi = _bounds(zones, start, end)
         self.first, self.last = start, end
-        # Each case's DPD at the start and at the end of the period, worked out once per
-        # statement (materialised on PostgreSQL, which would otherwise repeat the lookups).
-        p = self.period
 
-        def states(name, *columns):
-            stmt = select(Case.id.label("case_id"), *columns).select_from(Case) \
-                .join(Team, Team.id == Case.team_id).join(Region, Region.id == Team.region_id) \
-                .join(p, p.c.tz == Region.timezone).where(self.teams(Case.team_id))
+    def rows(self, stmt, name):
+        """A family's rows before grouping. Grouping by bucket, each row's key is a lookup of
+        its case's DPD: the rows are materialised on PostgreSQL, so the lookup runs once a row
+        and not once for each branch of the bucket's CASE."""
+        if self.group_by == "dpd_bucket":
             return stmt.cte(name).prefix_with("MATERIALIZED", dialect="postgresql")
-
-        start_dpd = _dpd_at(Case.id, p.c.start_at).label("d0")
-        self.starts = states("starts", start_dpd)  # the group key of grouping by bucket
-        self.states = states("states", start_dpd, _dpd_at(Case.id, p.c.end_at).label("d1"))  # roll rates
+        return stmt.subquery(name)
 
     def teams(self, team_col):
         return True if self.scope.team_ids is None else team_col.in_(sorted(self.scope.team_ids))
@@ -213,19 +222,16 @@ class _Query:
         if g == "collector":
             return collector
         if g == "dpd_bucket":
-            return case((case_id.is_(None), -1), else_=self.starts.c.d0)
+            return case((case_id.is_(None), -1), else_=_dpd_at(case_id, self.period.c.start_at))
         raise ValueError(g)
 
     def outer_key(self, raw):
         return bucket_of(raw) if self.group_by == "dpd_bucket" else raw
 
-    def joins(self, stmt, team_id, cal, case_id):
-        """Join the team, its region, the calendar windows of its time zone and (grouping by
-        bucket) the case's DPD states."""
+    def joins(self, stmt, team_id, cal):
+        """Join the team, its region and the calendar windows of its time zone."""
         stmt = stmt.join(Team, Team.id == team_id).join(Region, Region.id == Team.region_id)
         stmt = stmt.join(cal, cal.c.tz == Region.timezone)
-        if self.group_by == "dpd_bucket" and case_id is not None:
-            stmt = stmt.outerjoin(self.starts, self.starts.c.case_id == case_id)
         return stmt.where(self.teams(Team.id))
 
     def in_window(self, column, cal):
@@ -234,108 +240,193 @@ class _Query:
 
 # ---------------------------------------------------------------- families of figures
 
+
 def _recovered(q):
     k = q.case_key(Case.id, q.slots).label("k")
-    inner = q.joins(select(k, LedgerEntry.currency.label("currency"), LedgerEntry.amount_minor.label("amount"))
-                    .select_from(LedgerEntry).join(Case, Case.id == LedgerEntry.case_id), Case.team_id, q.slots, Case.id)
-    inner = inner.where(LedgerEntry.kind == "payment", q.in_window(LedgerEntry.created_at, q.slots)).subquery()
+    inner = q.joins(
+        select(k, LedgerEntry.currency.label("currency"), LedgerEntry.amount_minor.label("amount"))
+        .select_from(LedgerEntry)
+        .join(Case, Case.id == LedgerEntry.case_id),
+        Case.team_id,
+        q.slots,
+    )
+    inner = q.rows(inner.where(LedgerEntry.kind == "payment", q.in_window(LedgerEntry.created_at, q.slots)), "paid")
     key = q.outer_key(inner.c.k)
-    rows = db.session.execute(select(key, inner.c.currency, func.count(), func.sum(inner.c.amount))
-                              .group_by(key, inner.c.currency))
+    rows = db.session.execute(
+        select(key, inner.c.currency, func.count(), func.sum(inner.c.amount)).group_by(key, inner.c.currency)
+    )
     out = defaultdict(dict)
     for key_, currency, count, total in rows:
         out[key_][currency] = {"payments": count, "recovered_minor": int(total)}
     return out
 
 
-def _outstanding(q):
-    """Each case's balance when the period began: today's balance less every ledger movement
-    since; a case created later had nothing outstanding then."""
-    since = q.joins(select(LedgerEntry.case_id.label("case_id"), func.sum(LedgerEntry.delta_minor).label("moved"))
-                    .select_from(LedgerEntry).join(Case, Case.id == LedgerEntry.case_id), Case.team_id, q.period, None)
-    since = since.where(LedgerEntry.created_at >= q.period.c.start_at, LedgerEntry.created_at >= q.lo) \
-        .group_by(LedgerEntry.case_id).subquery()
-    k = q.case_key(Case.id, q.period).label("k")
-    balance = Case.outstanding_minor - Case.credit_minor - func.coalesce(since.c.moved, 0)
-    inner = q.joins(select(k, Case.currency.label("currency"), balance.label("balance")).select_from(Case),
-                    Case.team_id, q.period, Case.id)
-    inner = inner.outerjoin(since, since.c.case_id == Case.id).where(Case.created_at < q.period.c.start_at).subquery()
-    key = q.outer_key(inner.c.k)
-    positive = case((inner.c.balance > 0, inner.c.balance), else_=0)
-    rows = db.session.execute(select(key, inner.c.currency, func.sum(positive)).group_by(key, inner.c.currency))
-    out = defaultdict(dict)
-    for key_, currency, total in rows:
-        out[key_][currency] = int(total)
-    return out
+def _book(q):
+    """The cases in scope, in one pass: what each owed when the period began (today's balance
+    less every ledger movement since; nothing for a case created later), and its DPD bucket
+    then and at the period's end. Returns (outstanding by group and currency, rolls by group)."""
+    p = q.period
+    since = q.joins(
+        select(LedgerEntry.case_id.label("case_id"), func.sum(LedgerEntry.delta_minor).label("moved"))
+        .select_from(LedgerEntry)
+        .join(Case, Case.id == LedgerEntry.case_id),
+        Case.team_id,
+        p,
+    )
+    since = (
+        since.where(LedgerEntry.created_at >= p.c.start_at, LedgerEntry.created_at >= q.lo)
+        .group_by(LedgerEntry.case_id)
+        .subquery()
+    )
+    owed = case(
+        (Case.created_at < p.c.start_at, Case.outstanding_minor - Case.credit_minor - func.coalesce(since.c.moved, 0)),
+        else_=None,
+    )
+    g = q.group_by
+    key = Team.id if g == "team" else Team.region_id if g == "region" else literal(ALL, String())
+    stmt = q.joins(
+        select(
+            key.label("k"),
+            Case.currency.label("currency"),
+            owed.label("owed"),
+            _dpd_at(Case.id, p.c.start_at).label("d0"),
+            _dpd_at(Case.id, p.c.end_at).label("d1"),
+        ).select_from(Case),
+        Case.team_id,
+        p,
+    ).outerjoin(since, since.c.case_id == Case.id)
+    # Materialised on PostgreSQL: each case's two lookups run once, not once per CASE branch.
+    inner = stmt.cte("book").prefix_with("MATERIALIZED", dialect="postgresql")
+    b0, b1 = bucket_of(inner.c.d0), bucket_of(inner.c.d1)
+    outer_key = b0 if g == "dpd_bucket" else inner.c.k
+    positive = case((inner.c.owed > 0, inner.c.owed), (inner.c.owed.is_(None), None), else_=0)
+    rows = db.session.execute(
+        select(outer_key, inner.c.currency, b0, b1, func.sum(positive), func.count()).group_by(
+            outer_key, inner.c.currency, b0, b1
+        )
+    )
+    outstanding, rolls = defaultdict(dict), defaultdict(dict)
+    for key_, currency, start, end, total, n in rows:
+        if total is not None:
+            outstanding[key_][currency] = outstanding[key_].get(currency, 0) + int(total)
+        if start != NEW:  # known when the period began
+            rolls[key_][(start, end)] = rolls[key_].get((start, end), 0) + n
+    return outstanding, rolls
 
 
 def _promises(q):
     k = q.case_key(Case.id, q.slots, crew=Visit.crew_id, collector=Visit.collector_id).label("k")
-    inner = q.joins(select(k, RepaymentAgreement.status.label("status")).select_from(RepaymentAgreement)
-                    .join(Case, Case.id == RepaymentAgreement.case_id)
-                    .outerjoin(Visit, Visit.id == RepaymentAgreement.visit_id), Case.team_id, q.slots, Case.id)
-    inner = inner.where(RepaymentAgreement.status.in_(MADE),
-                        q.in_window(RepaymentAgreement.created_at, q.slots)).subquery()
+    inner = q.joins(
+        select(k, RepaymentAgreement.status.label("status"))
+        .select_from(RepaymentAgreement)
+        .join(Case, Case.id == RepaymentAgreement.case_id)
+        .outerjoin(Visit, Visit.id == RepaymentAgreement.visit_id),
+        Case.team_id,
+        q.slots,
+    )
+    inner = inner.where(RepaymentAgreement.status.in_(MADE), q.in_window(RepaymentAgreement.created_at, q.slots))
+    inner = q.rows(inner, "made")
     key = q.outer_key(inner.c.k)
-    rows = db.session.execute(select(
-        key, func.count(), func.sum(case((inner.c.status == "kept", 1), else_=0)),
-        func.sum(case((inner.c.status == "broken", 1), else_=0))).group_by(key))
-    return {key_: {"promises_made": made, "promises_kept": int(kept), "promises_broken": int(broken)}
-            for key_, made, kept, broken in rows}
+    rows = db.session.execute(
+        select(
+            key,
+            func.count(),
+            func.sum(case((inner.c.status == "kept", 1), else_=0)),
+            func.sum(case((inner.c.status == "broken", 1), else_=0)),
+        ).group_by(key)
+    )
+    return {
+        key_: {"promises_made": made, "promises_kept": int(kept), "promises_broken": int(broken)}
+        for key_, made, kept, broken in rows
+    }
 
 
 def _remote(q):
     k = q.case_key(Case.id, q.slots).label("k")
-    inner = q.joins(select(k, ContactAttempt.result.label("result")).select_from(ContactAttempt)
-                    .join(Case, Case.id == ContactAttempt.case_id), Case.team_id, q.slots, Case.id)
-    inner = inner.where(ContactAttempt.channel != "in_person", ContactAttempt.purpose == "contact",
-                        q.in_window(ContactAttempt.occurred_at, q.slots)).subquery()
+    inner = q.joins(
+        select(k, ContactAttempt.result.label("result"))
+        .select_from(ContactAttempt)
+        .join(Case, Case.id == ContactAttempt.case_id),
+        Case.team_id,
+        q.slots,
+    )
+    inner = inner.where(
+        ContactAttempt.channel != "in_person",
+        ContactAttempt.purpose == "contact",
+        q.in_window(ContactAttempt.occurred_at, q.slots),
+    )
+    inner = q.rows(inner, "tried")
     key = q.outer_key(inner.c.k)
-    rows = db.session.execute(select(key, func.count(), func.sum(case((inner.c.result == "reached", 1), else_=0)))
-                              .group_by(key))
+    rows = db.session.execute(
+        select(key, func.count(), func.sum(case((inner.c.result == "reached", 1), else_=0))).group_by(key)
+    )
     return {key_: {"remote_attempts": n, "remote_debtor_met": int(met)} for key_, n, met in rows}
 
 
-def _visit_rows(q):
+def _visits(q):
+    """Visits by group and outcome, in one statement: the outcome mix, and summed over the
+    outcomes, the visits, the debtors met and the time at the door."""
     k = q.case_key(Case.id, q.slots, crew=Visit.crew_id, collector=Visit.collector_id).label("k")
     seconds = case((Visit.check_out_at.is_not(None), _door_seconds(q.dialect)), else_=None).label("seconds")
-    inner = q.joins(select(k, Visit.person_met.label("met"), Visit.outcome.label("outcome"), seconds)
-                    .select_from(Visit).join(VisitTask, VisitTask.id == Visit.task_id)
-                    .join(Case, Case.id == VisitTask.case_id), Case.team_id, q.slots, Case.id)
-    return inner.where(VisitTask.visit_date >= q.slots.c.first_day, VisitTask.visit_date <= q.slots.c.last_day,
-                       VisitTask.visit_date >= q.first, VisitTask.visit_date <= q.last).subquery()
-
-
-def _visits(q):
-    inner = _visit_rows(q)
+    inner = q.joins(
+        select(k, Visit.person_met.label("met"), func.coalesce(Visit.outcome, NONE).label("outcome"), seconds)
+        .select_from(Visit)
+        .join(VisitTask, VisitTask.id == Visit.task_id)
+        .join(Case, Case.id == VisitTask.case_id),
+        Case.team_id,
+        q.slots,
+    )
+    inner = q.rows(
+        inner.where(
+            VisitTask.visit_date >= q.slots.c.first_day,
+            VisitTask.visit_date <= q.slots.c.last_day,
+            VisitTask.visit_date >= q.first,
+            VisitTask.visit_date <= q.last,
+        ),
+        "visited",
+    )
     key = q.outer_key(inner.c.k)
-    rows = db.session.execute(select(
-        key, func.count(), func.sum(case((inner.c.met == "debtor", 1), else_=0)), func.count(inner.c.seconds),
-        func.sum(inner.c.seconds)).group_by(key))
-    return {key_: {"visits": n, "visits_debtor_met": int(met), "door_visits_timed": timed,
-                   "door_seconds": float(seconds or 0)} for key_, n, met, timed, seconds in rows}
-
-
-def _outcomes(q):
-    inner = _visit_rows(q)
-    key = q.outer_key(inner.c.k)
-    outcome = func.coalesce(inner.c.outcome, NONE)
-    out = defaultdict(dict)
-    for key_, name, n in db.session.execute(select(key, outcome, func.count()).group_by(key, outcome)):
-        out[key_][name] = n
-    return out
+    rows = db.session.execute(
+        select(
+            key,
+            inner.c.outcome,
+            func.count(),
+            func.sum(case((inner.c.met == "debtor", 1), else_=0)),
+            func.count(inner.c.seconds),
+            func.sum(inner.c.seconds),
+        ).group_by(key, inner.c.outcome)
+    )
+    visits, outcomes = {}, defaultdict(dict)
+    for key_, outcome, n, met, timed, total in rows:
+        v = visits.setdefault(key_, {"visits": 0, "visits_debtor_met": 0, "door_visits_timed": 0, "door_seconds": 0.0})
+        v["visits"] += n
+        v["visits_debtor_met"] += int(met)
+        v["door_visits_timed"] += timed
+        v["door_seconds"] += float(total or 0)
+        outcomes[key_][outcome] = n
+    return visits, outcomes
 
 
 def _crew_days(q):
     k = q.case_key(Case.id, q.slots, crew=VisitTask.crew_id).label("k")
-    inner = q.joins(select(k, VisitTask.crew_id.label("crew_id"), VisitTask.visit_date.label("day"))
-                    .select_from(VisitTask).join(Case, Case.id == VisitTask.case_id), Case.team_id, q.slots, Case.id)
-    inner = inner.where(VisitTask.crew_id.is_not(None), VisitTask.status.in_(WORKING_TASKS),
-                        VisitTask.visit_date >= q.slots.c.first_day, VisitTask.visit_date <= q.slots.c.last_day,
-                        VisitTask.visit_date >= q.first, VisitTask.visit_date <= q.last).subquery()
+    inner = q.joins(
+        select(k, VisitTask.crew_id.label("crew_id"), VisitTask.visit_date.label("day"))
+        .select_from(VisitTask)
+        .join(Case, Case.id == VisitTask.case_id),
+        Case.team_id,
+        q.slots,
+    )
+    inner = inner.where(
+        VisitTask.crew_id.is_not(None),
+        VisitTask.status.in_(WORKING_TASKS),
+        VisitTask.visit_date >= q.slots.c.first_day,
+        VisitTask.visit_date <= q.slots.c.last_day,
+        VisitTask.visit_date >= q.first,
+        VisitTask.visit_date <= q.last,
+    )
+    inner = q.rows(inner, "worked")
     distinct = select(q.outer_key(inner.c.k).label("k"), inner.c.crew_id, inner.c.day).distinct().subquery()
-    return {key_: n for key_, n in db.session.execute(
-        select(distinct.c.k, func.count()).group_by(distinct.c.k))}
+    return {key_: n for key_, n in db.session.execute(select(distinct.c.k, func.count()).group_by(distinct.c.k))}
 
 
 def _about_team(model):
@@ -344,46 +435,45 @@ def _about_team(model):
 
 
 def _flags(q):
-    k = q.case_key(ConductFlag.case_id, q.slots, crew=func.coalesce(ConductFlag.crew_id, Collector.crew_id),
-                   collector=ConductFlag.collector_id).label("k")
-    inner = q.joins(select(k, ConductFlag.rule_id.label("rule_id")).select_from(ConductFlag)
-                    .outerjoin(Case, Case.id == ConductFlag.case_id)
-                    .outerjoin(Collector, Collector.id == ConductFlag.collector_id),
-                    _about_team(ConductFlag), q.slots, ConductFlag.case_id)
-    inner = inner.where(q.in_window(ConductFlag.raised_at, q.slots)).subquery()
+    k = q.case_key(
+        ConductFlag.case_id,
+        q.slots,
+        crew=func.coalesce(ConductFlag.crew_id, Collector.crew_id),
+        collector=ConductFlag.collector_id,
+    ).label("k")
+    inner = q.joins(
+        select(k, ConductFlag.rule_id.label("rule_id"))
+        .select_from(ConductFlag)
+        .outerjoin(Case, Case.id == ConductFlag.case_id)
+        .outerjoin(Collector, Collector.id == ConductFlag.collector_id),
+        _about_team(ConductFlag),
+        q.slots,
+    )
+    inner = q.rows(inner.where(q.in_window(ConductFlag.raised_at, q.slots)), "flagged")
     key = q.outer_key(inner.c.k)
     out = defaultdict(dict)
-    for key_, rule, n in db.session.execute(select(key, inner.c.rule_id, func.count())
-                                            .group_by(key, inner.c.rule_id)):
+    for key_, rule, n in db.session.execute(select(key, inner.c.rule_id, func.count()).group_by(key, inner.c.rule_id)):
         out[key_][rule] = n
     return out
 
 
 def _complaints(q):
     k = q.case_key(Complaint.case_id, q.slots, crew=Collector.crew_id, collector=Complaint.collector_id).label("k")
-    inner = q.joins(select(k).select_from(Complaint).outerjoin(Case, Case.id == Complaint.case_id)
-                    .outerjoin(Collector, Collector.id == Complaint.collector_id), _about_team(Complaint), q.slots,
-                    Complaint.case_id)
-    inner = inner.where(q.in_window(Complaint.received_at, q.slots)).subquery()
+    inner = q.joins(
+        select(k)
+        .select_from(Complaint)
+        .outerjoin(Case, Case.id == Complaint.case_id)
+        .outerjoin(Collector, Collector.id == Complaint.collector_id),
+        _about_team(Complaint),
+        q.slots,
+    )
+    inner = q.rows(inner.where(q.in_window(Complaint.received_at, q.slots)), "complained")
     key = q.outer_key(inner.c.k)
     return {key_: n for key_, n in db.session.execute(select(key, func.count()).group_by(key))}
 
 
-def _rolls(q):
-    """Cases known at the period's start, by their bucket then and at its end."""
-    states = q.states
-    k = (states.c.d0 if q.group_by == "dpd_bucket" else q.case_key(Case.id, q.period)).label("k")
-    stmt = select(k, states.c.d0.label("d0"), states.c.d1.label("d1")).select_from(states) \
-        .join(Case, Case.id == states.c.case_id).join(Team, Team.id == Case.team_id)
-    inner = stmt.where(states.c.d0.is_not(None)).subquery()
-    key, b0, b1 = q.outer_key(inner.c.k), bucket_of(inner.c.d0), bucket_of(inner.c.d1)
-    out = defaultdict(dict)
-    for key_, start, end, n in db.session.execute(select(key, b0, b1, func.count()).group_by(key, b0, b1)):
-        out[key_][(start, end)] = n
-    return out
-
-
 # ---------------------------------------------------------------- the report
+
 
 def _ratio(numerator, denominator, scale=1, places=4):
     if not denominator:
@@ -391,9 +481,17 @@ def _ratio(numerator, denominator, scale=1, places=4):
     return round(numerator * scale / denominator, places)
 
 
-FAMILIES = {"recovered": _recovered, "outstanding": _outstanding, "promises": _promises, "remote": _remote,
-            "crew_days": _crew_days, "flags": _flags, "complaints": _complaints, "rolls": _rolls,
-            "visits": _visits, "outcomes": _outcomes}
+FAMILIES = {
+    "recovered": _recovered,
+    "book": _book,
+    "promises": _promises,
+    "remote": _remote,
+    "crew_days": _crew_days,
+    "flags": _flags,
+    "complaints": _complaints,
+    "visits": _visits,
+}
+PAIRS = {"book": ("outstanding", "rolls"), "visits": ("visits", "outcomes")}
 NOT_ADDITIVE = ("crew_days",)  # a crew-day may hold tasks of two groups
 COUNTED = ("complaints", "crew_days")  # families whose groups hold a number, not a dict
 
@@ -415,12 +513,23 @@ def _run(scope, start, end, zones, group_by):
     in exactly one group (no second pass over the rows), queried again where not."""
     q = _Query(scope, start, end, zones, group_by)
     grouped = {name: run(q) for name, run in FAMILIES.items() if group_by in SUPPORTS[name]}
-    totals = {name: {ALL: sum(rows.values()) if name in COUNTED else _sum(list(rows.values()))}
-              for name, rows in grouped.items() if name not in NOT_ADDITIVE}
-    rest = [name for name in FAMILIES if name not in totals]
+    for pair, (first, second) in PAIRS.items():  # two families from one statement
+        if pair in grouped:
+            grouped[first], grouped[second] = grouped.pop(pair)
+    totals = {
+        name: {ALL: sum(rows.values()) if name in COUNTED else _sum(list(rows.values()))}
+        for name, rows in grouped.items()
+        if name not in NOT_ADDITIVE
+    }
+    rest = [name for name in FAMILIES if PAIRS.get(name, (name,))[0] not in totals]
     if rest:
         q_all = _Query(scope, start, end, zones, None)
-        totals.update({name: FAMILIES[name](q_all) for name in rest})
+        for name in rest:
+            found = FAMILIES[name](q_all)
+            if name in PAIRS:
+                totals[PAIRS[name][0]], totals[PAIRS[name][1]] = found
+            else:
+                totals[name] = found
     return grouped, totals
 
 
@@ -436,15 +545,24 @@ def _figures(fam, key, group_by, outstanding_key=None):
     row = {"key": key}
     if has("recovered"):
         recovered = fam["recovered"].get(key, {})
-        outstanding = fam["outstanding"].get(outstanding_key if outstanding_key is not None else key, {}) \
-            if "outstanding" in fam else {}
+        outstanding = (
+            fam["outstanding"].get(outstanding_key if outstanding_key is not None else key, {})
+            if "outstanding" in fam
+            else {}
+        )
         money = []
         for currency in sorted(set(recovered) | set(outstanding)):
             got = recovered.get(currency, {"payments": 0, "recovered_minor": 0})
             owed = outstanding.get(currency) if "outstanding" in fam else None
-            money.append({"currency": currency, "payments": got["payments"], "recovered_minor": got["recovered_minor"],
-                          "outstanding_at_start_minor": owed,
-                          "recovery_rate": _ratio(got["recovered_minor"], owed) if owed is not None else None})
+            money.append(
+                {
+                    "currency": currency,
+                    "payments": got["payments"],
+                    "recovered_minor": got["recovered_minor"],
+                    "outstanding_at_start_minor": owed,
+                    "recovery_rate": _ratio(got["recovered_minor"], owed) if owed is not None else None,
+                }
+            )
         row["money"] = money
     else:
         row["money"] = None
@@ -467,13 +585,18 @@ def _figures(fam, key, group_by, outstanding_key=None):
         row.update(crew_days=None, visits_per_crew_day=None)
     row["outcomes"] = [{"key": k, "count": n} for k, n in sorted(fam["outcomes"].get(key, {}).items())]
     timed = visits.get("door_visits_timed", 0)
-    row.update(door_visits_timed=timed,
-               door_minutes_avg=round(visits["door_seconds"] / 60 / timed, 1) if timed else None)
+    row.update(
+        door_visits_timed=timed, door_minutes_avg=round(visits["door_seconds"] / 60 / timed, 1) if timed else None
+    )
     rules = fam["flags"].get(key, {})
     total_flags = sum(rules.values())
-    row.update(flags=total_flags, flags_per_100_visits=_ratio(total_flags, n_visits, 100, 2),
-               flags_by_rule=[{"key": r, "count": n, "per_100_visits": _ratio(n, n_visits, 100, 2)}
-                              for r, n in sorted(rules.items())])
+    row.update(
+        flags=total_flags,
+        flags_per_100_visits=_ratio(total_flags, n_visits, 100, 2),
+        flags_by_rule=[
+            {"key": r, "count": n, "per_100_visits": _ratio(n, n_visits, 100, 2)} for r, n in sorted(rules.items())
+        ],
+    )
     row["complaints"] = fam["complaints"].get(key, 0)
     if has("rolls"):
         rolls = fam["rolls"].get(key, {})
@@ -481,8 +604,10 @@ def _figures(fam, key, group_by, outstanding_key=None):
         for (b0, _b1), n in rolls.items():
             from_totals[b0] += n
         order = {b: i for i, b in enumerate((*default_strategy().bucket_ids, NEW, NONE))}
-        row["roll_rates"] = [{"from_bucket": b0, "to_bucket": b1, "cases": n, "rate": _ratio(n, from_totals[b0])}
-                             for (b0, b1), n in sorted(rolls.items(), key=lambda i: (order[i[0][0]], order[i[0][1]]))]
+        row["roll_rates"] = [
+            {"from_bucket": b0, "to_bucket": b1, "cases": n, "rate": _ratio(n, from_totals[b0])}
+            for (b0, b1), n in sorted(rolls.items(), key=lambda i: (order[i[0][0]], order[i[0][1]]))
+        ]
     else:
         row["roll_rates"] = None
     return row
@@ -495,15 +620,21 @@ def _labels(group_by, keys, scope):
         model = Team if group_by == "team" else Region
         stmt = select(model.id, model.code, model.name)
         if scope.team_ids is not None:
-            stmt = stmt.where((Team.id if model is Team else Region.id).in_(
-                sorted(scope.team_ids) if model is Team else
-                select(Team.region_id).where(Team.id.in_(sorted(scope.team_ids)))))
+            stmt = stmt.where(
+                (Team.id if model is Team else Region.id).in_(
+                    sorted(scope.team_ids)
+                    if model is Team
+                    else select(Team.region_id).where(Team.id.in_(sorted(scope.team_ids)))
+                )
+            )
         return [(i, code, name) for i, code, name in db.session.execute(stmt.order_by(model.code))]
     if group_by in ("crew", "collector"):
         model = Crew if group_by == "crew" else Collector
         ids = sorted(k for k in keys if k is not None)
-        found = {i: (code, name) for i, code, name in db.session.execute(
-            select(model.id, model.code, model.name).where(model.id.in_(ids)))}
+        found = {
+            i: (code, name)
+            for i, code, name in db.session.execute(select(model.id, model.code, model.name).where(model.id.in_(ids)))
+        }
         rows = sorted(((i, *found[i]) for i in ids if i in found), key=lambda r: r[1])
         return rows + ([(None, NONE, "")] if None in keys else [])
     if group_by == "dpd_bucket":
@@ -529,8 +660,15 @@ def report_for(scope, start, end, group_by):
         # code (JIT), which took seconds where running them takes milliseconds.
         db.session.execute(text("SET LOCAL jit = off"))
     strategy = default_strategy()
-    result = {"from": start, "to": end, "group_by": group_by, "strategy": f"{strategy.id}@{strategy.version}",
-              "buckets": list(strategy.bucket_ids), "groups": [], "totals": None}
+    result = {
+        "from": start,
+        "to": end,
+        "group_by": group_by,
+        "strategy": f"{strategy.id}@{strategy.version}",
+        "buckets": list(strategy.bucket_ids),
+        "groups": [],
+        "totals": None,
+    }
     if scope.team_ids is not None and not scope.team_ids:
         fam = {"visits": {}, "outcomes": {}, "flags": {}, "complaints": {}}
         result["totals"] = _figures(fam, ALL, None)

@@ -1,14 +1,15 @@
 """The portfolio report against a naive recomputation: a random book (seeded) over two time
 zones, one of them changing to summer time inside the period; every figure of every
 grouping worked out in plain Python from the rows and compared with the API's answer."""
+
 import random
 from collections import defaultdict
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
-UTC = timezone.utc
+UTC = UTC
 FROM, TO = date(2026, 3, 20), date(2026, 4, 5)  # London moves to summer time on 29 March
 SPAN = (datetime(2026, 3, 10, tzinfo=UTC), datetime(2026, 4, 15, tzinfo=UTC))
 MADE = ("active", "kept", "broken", "cancelled")
@@ -40,8 +41,10 @@ def book(module_make, app):
     rng = random.Random(20)
     make = module_make
     clock = app.config["CLOCK"]
-    regions = [make.region(code="SHA", timezone_name="Asia/Shanghai"),
-               make.region(code="LON", timezone_name="Europe/London")]
+    regions = [
+        make.region(code="SHA", timezone_name="Asia/Shanghai"),
+        make.region(code="LON", timezone_name="Europe/London"),
+    ]
     teams = [make.team(code=f"RT{i}", region=regions[i % 2]) for i in range(3)]
     crews, collectors = [], []
     for team in teams:
@@ -58,9 +61,14 @@ def book(module_make, app):
         team = rng.choice(teams)
         created = _moment(rng) - timedelta(days=10)
         clock.set(created)
-        case = make.case(team=team, currency=rng.choice(("CNY", "CNY", "GBP")), days_past_due=rng.randrange(0, 90),
-                         outstanding_minor=rng.randrange(0, 500_000), credit_minor=rng.choice((0, 0, 500)),
-                         created_at=created)
+        case = make.case(
+            team=team,
+            currency=rng.choice(("CNY", "CNY", "GBP")),
+            days_past_due=rng.randrange(0, 90),
+            outstanding_minor=rng.randrange(0, 500_000),
+            credit_minor=rng.choice((0, 0, 500)),
+            created_at=created,
+        )
         cases.append(case)
     with app.app_context():  # DPD moves over the period, through the ORM as the services do
         for _ in range(40):
@@ -75,13 +83,29 @@ def book(module_make, app):
         amount = rng.randrange(1, 50_000)
         kind = rng.choice(("payment", "payment", "waiver", "principal"))
         sign = 1 if kind == "principal" else -1
-        rows.append(LedgerEntry(case_id=case.id, kind=kind, amount_minor=amount, delta_minor=sign * amount,
-                                balance_minor=0, currency=case.currency, source="test", created_at=_moment(rng)))
+        rows.append(
+            LedgerEntry(
+                case_id=case.id,
+                kind=kind,
+                amount_minor=amount,
+                delta_minor=sign * amount,
+                balance_minor=0,
+                currency=case.currency,
+                source="test",
+                created_at=_moment(rng),
+            )
+        )
     for _ in range(25):
         case = rng.choice(cases)
-        rows.append(ContactAttempt(case_id=case.id, channel=rng.choice(("call", "sms", "in_person")),
-                                   purpose=rng.choice(("contact", "contact", "overdue_notice")),
-                                   result=rng.choice(("reached", "no_answer")), occurred_at=_moment(rng)))
+        rows.append(
+            ContactAttempt(
+                case_id=case.id,
+                channel=rng.choice(("call", "sms", "in_person")),
+                purpose=rng.choice(("contact", "contact", "overdue_notice")),
+                result=rng.choice(("reached", "no_answer")),
+                occurred_at=_moment(rng),
+            )
+        )
     make._save(*rows)
     visits = []
     used = set()
@@ -93,33 +117,73 @@ def book(module_make, app):
         used.add((case.id, day))
         crew, _team = rng.choice(crews)
         status = rng.choice(("open", "assigned", "done", "done", "cancelled", "checked_in"))
-        task = make._save(VisitTask(case_id=case.id, visit_date=day, status=status,
-                                    crew_id=None if status in ("open", "cancelled") else crew.id, priority=5))
+        task = make._save(
+            VisitTask(
+                case_id=case.id,
+                visit_date=day,
+                status=status,
+                crew_id=None if status in ("open", "cancelled") else crew.id,
+                priority=5,
+            )
+        )
         if status in ("done", "checked_in"):
             member = rng.choice([c for c in collectors if c[1] == crew.id])
             start = datetime.combine(day, time(10), UTC) + timedelta(minutes=rng.randrange(600))
-            visits.append(make._save(Visit(
-                task_id=task.id, crew_id=crew.id, collector_id=member[0], check_in_at=start,
-                check_out_at=start + timedelta(minutes=rng.randrange(1, 90)) if status == "done" else None,
-                check_in_lat=31.2, check_in_lon=121.4, outcome=rng.choice(OUTCOMES),
-                person_met=rng.choice(("debtor", "nobody", "spouse")))))
+            visits.append(
+                make._save(
+                    Visit(
+                        task_id=task.id,
+                        crew_id=crew.id,
+                        collector_id=member[0],
+                        check_in_at=start,
+                        check_out_at=start + timedelta(minutes=rng.randrange(1, 90)) if status == "done" else None,
+                        check_in_lat=31.2,
+                        check_in_lon=121.4,
+                        outcome=rng.choice(OUTCOMES),
+                        person_met=rng.choice(("debtor", "nobody", "spouse")),
+                    )
+                )
+            )
     rows = []
     for _ in range(25):
         case = rng.choice(cases)
         visit = rng.choice(visits + [None, None])
-        rows.append(RepaymentAgreement(case_id=case.id, visit_id=visit.id if visit else None, kind="promise",
-                                       status=rng.choice(STATUSES), currency=case.currency, total_minor=100,
-                                       owed_minor=100, created_at=_moment(rng)))
+        rows.append(
+            RepaymentAgreement(
+                case_id=case.id,
+                visit_id=visit.id if visit else None,
+                kind="promise",
+                status=rng.choice(STATUSES),
+                currency=case.currency,
+                total_minor=100,
+                owed_minor=100,
+                created_at=_moment(rng),
+            )
+        )
     for _ in range(20):
         case = rng.choice(cases + [None])
         collector = rng.choice(collectors + [None]) if case else rng.choice(collectors)
-        rows.append(ConductFlag(kind="k", rule_id=rng.choice(("cn.hours", "cn.two_person", "cn.geofence")),
-                                profile_version="cn@2026.1", case_id=case.id if case else None,
-                                collector_id=collector[0] if collector else None,
-                                crew_id=collector[1] if collector and rng.random() < 0.5 else None,
-                                raised_at=_moment(rng)))
-        rows.append(Complaint(case_id=case.id if case else None, collector_id=collector[0] if collector else None,
-                              channel="phone", category="c", text="x", received_at=_moment(rng)))
+        rows.append(
+            ConductFlag(
+                kind="k",
+                rule_id=rng.choice(("cn.hours", "cn.two_person", "cn.geofence")),
+                profile_version="cn@2026.1",
+                case_id=case.id if case else None,
+                collector_id=collector[0] if collector else None,
+                crew_id=collector[1] if collector and rng.random() < 0.5 else None,
+                raised_at=_moment(rng),
+            )
+        )
+        rows.append(
+            Complaint(
+                case_id=case.id if case else None,
+                collector_id=collector[0] if collector else None,
+                channel="phone",
+                category="c",
+                text="x",
+                received_at=_moment(rng),
+            )
+        )
     make._save(*rows)
     from tests.conftest import TEST_NOW
 
@@ -147,14 +211,28 @@ def _load_rows(app):
     )
 
     with app.app_context():
+
         def all_of(model):
             return db.session.scalars(db.select(model)).all()
 
-        data = {name: all_of(model) for name, model in (
-            ("cases", Case), ("marks", CaseDpdMark), ("collectors", Collector), ("complaints", Complaint),
-            ("flags", ConductFlag), ("contacts", ContactAttempt), ("crews", Crew), ("ledger", LedgerEntry),
-            ("regions", Region), ("agreements", RepaymentAgreement), ("teams", Team), ("visits", Visit),
-            ("tasks", VisitTask))}
+        data = {
+            name: all_of(model)
+            for name, model in (
+                ("cases", Case),
+                ("marks", CaseDpdMark),
+                ("collectors", Collector),
+                ("complaints", Complaint),
+                ("flags", ConductFlag),
+                ("contacts", ContactAttempt),
+                ("crews", Crew),
+                ("ledger", LedgerEntry),
+                ("regions", Region),
+                ("agreements", RepaymentAgreement),
+                ("teams", Team),
+                ("visits", Visit),
+                ("tasks", VisitTask),
+            )
+        }
         db.session.expunge_all()
     return data
 
@@ -225,8 +303,9 @@ def _naive(data, group_by):
     for case in cases.values():
         if case.created_at >= start_of(case.team_id) or group_by in ("crew", "collector"):
             continue
-        moved = sum(e.delta_minor for e in data["ledger"] if e.case_id == case.id
-                    and e.created_at >= start_of(case.team_id))
+        moved = sum(
+            e.delta_minor for e in data["ledger"] if e.case_id == case.id and e.created_at >= start_of(case.team_id)
+        )
         balance = case.outstanding_minor - case.credit_minor - moved
         k = "all" if group_by in (None, "day", "week") else key(case.team_id, None, case.id)
         outstanding[k][case.currency] += max(balance, 0)
@@ -278,7 +357,8 @@ def _naive(data, group_by):
         day = local_day(c.received_at, team_id)
         if day:
             out[key(team_id, day, c.case_id, collector.crew_id if collector else None, c.collector_id)][
-                "complaints"] += 1
+                "complaints"
+            ] += 1
     rolls = defaultdict(lambda: defaultdict(int))
     for case in cases.values():
         if case.created_at >= end_of(case.team_id) or group_by not in (None, "team", "region", "dpd_bucket"):
@@ -288,8 +368,16 @@ def _naive(data, group_by):
             continue
         d1 = dpd_at(case.id, end_of(case.team_id))
         rolls[key(case.team_id, None, case.id)][(bucket(d0), bucket(d1))] += 1
-    return {"out": out, "money": money, "outstanding": outstanding, "outcomes": outcomes, "door": door,
-            "crew_days": crew_days, "flags": flags, "rolls": rolls}
+    return {
+        "out": out,
+        "money": money,
+        "outstanding": outstanding,
+        "outcomes": outcomes,
+        "door": door,
+        "crew_days": crew_days,
+        "flags": flags,
+        "rolls": rolls,
+    }
 
 
 def _ratio(a, b, scale=1, places=4):
@@ -319,8 +407,9 @@ def _check(row, naive, group_by):
         assert row["money"] is None and row["remote_attempts"] is None
     for name in ("promises_made", "promises_kept", "promises_broken", "visits", "visits_debtor_met", "complaints"):
         assert row[name] == o.get(name, 0), (k, name)
-    assert row["promise_kept_rate"] == _ratio(o.get("promises_kept", 0),
-                                              o.get("promises_kept", 0) + o.get("promises_broken", 0))
+    assert row["promise_kept_rate"] == _ratio(
+        o.get("promises_kept", 0), o.get("promises_kept", 0) + o.get("promises_broken", 0)
+    )
     assert row["field_contact_rate"] == _ratio(o.get("visits_debtor_met", 0), o.get("visits", 0))
     if group_by != "collector":
         assert row["crew_days"] == len(naive["crew_days"].get(k, ())), k
@@ -343,8 +432,7 @@ def _check(row, naive, group_by):
 
 @pytest.mark.parametrize("group_by", GROUPS)
 def test_every_figure_matches_a_naive_recomputation_from_the_rows(client, app, book, group_by):
-    response = client.get(f"/api/v1/reports/portfolio?from={FROM}&to={TO}&group_by={group_by}",
-                          headers=book["headers"])
+    response = client.get(f"/api/v1/reports/portfolio?from={FROM}&to={TO}&group_by={group_by}", headers=book["headers"])
     assert response.status_code == 200, response.get_json()
     body = response.get_json()
     data = _load_rows(app)

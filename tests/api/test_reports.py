@@ -1,12 +1,13 @@
 """The portfolio report: a small week in Shanghai whose every figure is worked out by hand,
 who may read it, its bad parameters, its CSV and its place in the OpenAPI document."""
-from datetime import date, datetime, timedelta, timezone
+
+from datetime import UTC, date, datetime
 
 import pytest
 
 from tests.conftest import TEST_NOW
 
-UTC = timezone.utc
+UTC = UTC
 WEEK = "from=2026-06-01&to=2026-06-07"
 
 
@@ -50,8 +51,16 @@ def world(module_make, app):
     late = make._save(Case(**{**_case_values(make, team_a), "created_at": _at("2026-06-03T09:00")}))
 
     def pay(case, amount, when, balance):
-        return LedgerEntry(case_id=case.id, kind="payment", amount_minor=amount, delta_minor=-amount,
-                           balance_minor=balance, currency=case.currency, source="payment", created_at=when)
+        return LedgerEntry(
+            case_id=case.id,
+            kind="payment",
+            amount_minor=amount,
+            delta_minor=-amount,
+            balance_minor=balance,
+            currency=case.currency,
+            source="payment",
+            created_at=when,
+        )
 
     make._save(
         pay(c1, 100_000, _at("2026-06-03T15:00"), 700_000),
@@ -70,37 +79,103 @@ def world(module_make, app):
     t2 = make._save(VisitTask(case_id=c2.id, visit_date=date(2026, 6, 2), status="done", crew_id=crew.id, priority=5))
     make._save(VisitTask(case_id=c3.id, visit_date=date(2026, 6, 3), status="assigned", crew_id=crew.id, priority=5))
     make._save(VisitTask(case_id=c2.id, visit_date=date(2026, 6, 9), status="assigned", crew_id=crew.id, priority=5))
-    v1 = make._save(Visit(task_id=t1.id, crew_id=crew.id, collector_id=members[0], check_in_at=_at("2026-06-02T10:00"),
-                          check_out_at=_at("2026-06-02T10:30"), check_in_lat=31.2, check_in_lon=121.4,
-                          outcome="promise_to_pay", person_met="debtor"))
-    make._save(Visit(task_id=t2.id, crew_id=crew.id, collector_id=members[1], check_in_at=_at("2026-06-02T10:40"),
-                     check_out_at=_at("2026-06-02T10:50"), check_in_lat=31.2, check_in_lon=121.4,
-                     outcome="not_home", person_met="nobody"))
-    for status, when in (("kept", "2026-06-02T10:20"), ("broken", "2026-06-03T11:00"), ("active", "2026-06-04T11:00"),
-                         ("pending_approval", "2026-06-04T12:00"), ("kept", "2026-05-30T12:00")):
-        make._save(RepaymentAgreement(case_id=c1.id, visit_id=v1.id, kind="promise", status=status, currency="CNY",
-                                      total_minor=1000, owed_minor=1000, created_at=_at(when)))
-    for result, when in (("reached", "2026-06-01T09:00"), ("no_answer", "2026-06-02T09:00"),
-                         ("reached", "2026-06-07T23:00"), ("no_answer", "2026-06-06T09:00"),
-                         ("reached", "2026-06-08T09:00")):
-        make._save(ContactAttempt(case_id=c2.id, channel="call", purpose="contact", result=result,
-                                  occurred_at=_at(when)))
-    make._save(ConductFlag(kind="hours", rule_id="cn.hours", profile_version="cn@2026.1", case_id=c1.id,
-                           collector_id=members[0], raised_at=_at("2026-06-02T10:05")),
-               ConductFlag(kind="crew", rule_id="cn.two_person", profile_version="cn@2026.1", collector_id=members[1],
-                           raised_at=_at("2026-06-03T10:05")),
-               Complaint(case_id=c2.id, channel="phone", category="rudeness", text="x", received_at=_at("2026-06-04T10:00")))
+    v1 = make._save(
+        Visit(
+            task_id=t1.id,
+            crew_id=crew.id,
+            collector_id=members[0],
+            check_in_at=_at("2026-06-02T10:00"),
+            check_out_at=_at("2026-06-02T10:30"),
+            check_in_lat=31.2,
+            check_in_lon=121.4,
+            outcome="promise_to_pay",
+            person_met="debtor",
+        )
+    )
+    make._save(
+        Visit(
+            task_id=t2.id,
+            crew_id=crew.id,
+            collector_id=members[1],
+            check_in_at=_at("2026-06-02T10:40"),
+            check_out_at=_at("2026-06-02T10:50"),
+            check_in_lat=31.2,
+            check_in_lon=121.4,
+            outcome="not_home",
+            person_met="nobody",
+        )
+    )
+    for status, when in (
+        ("kept", "2026-06-02T10:20"),
+        ("broken", "2026-06-03T11:00"),
+        ("active", "2026-06-04T11:00"),
+        ("pending_approval", "2026-06-04T12:00"),
+        ("kept", "2026-05-30T12:00"),
+    ):
+        make._save(
+            RepaymentAgreement(
+                case_id=c1.id,
+                visit_id=v1.id,
+                kind="promise",
+                status=status,
+                currency="CNY",
+                total_minor=1000,
+                owed_minor=1000,
+                created_at=_at(when),
+            )
+        )
+    for result, when in (
+        ("reached", "2026-06-01T09:00"),
+        ("no_answer", "2026-06-02T09:00"),
+        ("reached", "2026-06-07T23:00"),
+        ("no_answer", "2026-06-06T09:00"),
+        ("reached", "2026-06-08T09:00"),
+    ):
+        make._save(
+            ContactAttempt(case_id=c2.id, channel="call", purpose="contact", result=result, occurred_at=_at(when))
+        )
+    make._save(
+        ConductFlag(
+            kind="hours",
+            rule_id="cn.hours",
+            profile_version="cn@2026.1",
+            case_id=c1.id,
+            collector_id=members[0],
+            raised_at=_at("2026-06-02T10:05"),
+        ),
+        ConductFlag(
+            kind="crew",
+            rule_id="cn.two_person",
+            profile_version="cn@2026.1",
+            collector_id=members[1],
+            raised_at=_at("2026-06-03T10:05"),
+        ),
+        Complaint(case_id=c2.id, channel="phone", category="rudeness", text="x", received_at=_at("2026-06-04T10:00")),
+    )
     clock.set(TEST_NOW)
-    users = {"supervisor": make.user("supervisor", team=team_a), "auditor": make.user("auditor"),
-             "admin": make.user("admin"), "agent": make.user("agent"),
-             "regional": make.user("supervisor", region=region)}
+    users = {
+        "supervisor": make.user("supervisor", team=team_a),
+        "auditor": make.user("auditor"),
+        "admin": make.user("admin"),
+        "agent": make.user("agent"),
+        "regional": make.user("supervisor", region=region),
+    }
     return {"headers": {role: make.token(u) for role, u in users.items()}, "late": late.id}
 
 
 def _case_values(make, team):
     debtor = make.debtor()
-    return dict(loan_ref="LATE-1", debtor_id=debtor.id, team_id=team.id, product="cash_loan", currency="CNY",
-                principal_minor=50_000, outstanding_minor=50_000, days_past_due=5, stage="notice")
+    return dict(
+        loan_ref="LATE-1",
+        debtor_id=debtor.id,
+        team_id=team.id,
+        product="cash_loan",
+        currency="CNY",
+        principal_minor=50_000,
+        outstanding_minor=50_000,
+        days_past_due=5,
+        stage="notice",
+    )
 
 
 def _get(client, world, query, role="supervisor"):
@@ -115,10 +190,20 @@ def test_a_supervisor_reads_their_teams_week_figure_by_figure(client, world):
     a = body["groups"][0]
     assert a["label"] == "一队 <b>催收</b>"
     assert a["money"] == [
-        {"currency": "CNY", "payments": 2, "recovered_minor": 120_000, "outstanding_at_start_minor": 1_300_000,
-         "recovery_rate": round(120_000 / 1_300_000, 4)},
-        {"currency": "USD", "payments": 0, "recovered_minor": 0, "outstanding_at_start_minor": 10_000,
-         "recovery_rate": 0.0},
+        {
+            "currency": "CNY",
+            "payments": 2,
+            "recovered_minor": 120_000,
+            "outstanding_at_start_minor": 1_300_000,
+            "recovery_rate": round(120_000 / 1_300_000, 4),
+        },
+        {
+            "currency": "USD",
+            "payments": 0,
+            "recovered_minor": 0,
+            "outstanding_at_start_minor": 10_000,
+            "recovery_rate": 0.0,
+        },
     ]
     assert (a["promises_made"], a["promises_kept"], a["promises_broken"], a["promise_kept_rate"]) == (3, 1, 1, 0.5)
     assert (a["remote_attempts"], a["remote_debtor_met"], a["remote_contact_rate"]) == (4, 2, 0.5)
@@ -127,8 +212,10 @@ def test_a_supervisor_reads_their_teams_week_figure_by_figure(client, world):
     assert a["outcomes"] == [{"key": "not_home", "count": 1}, {"key": "promise_to_pay", "count": 1}]
     assert (a["door_visits_timed"], a["door_minutes_avg"]) == (2, 20.0)
     assert (a["flags"], a["flags_per_100_visits"]) == (2, 100.0)
-    assert a["flags_by_rule"] == [{"key": "cn.hours", "count": 1, "per_100_visits": 50.0},
-                                  {"key": "cn.two_person", "count": 1, "per_100_visits": 50.0}]
+    assert a["flags_by_rule"] == [
+        {"key": "cn.hours", "count": 1, "per_100_visits": 50.0},
+        {"key": "cn.two_person", "count": 1, "per_100_visits": 50.0},
+    ]
     assert a["complaints"] == 1
     assert a["roll_rates"] == [
         {"from_bucket": "M1", "to_bucket": "M2", "cases": 1, "rate": 1.0},
@@ -143,8 +230,15 @@ def test_an_auditor_sees_every_team_and_money_is_never_summed_across_currencies(
     body = _get(client, world, WEEK, role="auditor").get_json()
     assert [g["key"] for g in body["groups"]] == ["TEAM-A", "TEAM-B", "TEAM-C"]
     b = body["groups"][1]
-    assert b["money"] == [{"currency": "CNY", "payments": 1, "recovered_minor": 10_000,
-                           "outstanding_at_start_minor": 100_000, "recovery_rate": 0.1}]
+    assert b["money"] == [
+        {
+            "currency": "CNY",
+            "payments": 1,
+            "recovered_minor": 10_000,
+            "outstanding_at_start_minor": 100_000,
+            "recovery_rate": 0.1,
+        }
+    ]
     totals = {m["currency"]: m for m in body["totals"]["money"]}
     assert totals["CNY"]["recovered_minor"] == 130_000 and totals["USD"]["recovered_minor"] == 0
 
@@ -194,19 +288,30 @@ def test_a_team_with_nothing_in_the_period_reads_as_zeros(client, world, group_b
     response = _get(client, world, WEEK + f"&team=TEAM-C&group_by={group_by}", role="admin")
     assert response.status_code == 200, response.get_json()
     totals = response.get_json()["totals"]
-    assert (totals["promises_made"], totals["remote_attempts"], totals["visits"], totals["complaints"],
-            totals["flags"], totals["crew_days"], totals["money"], totals["roll_rates"]) == (0, 0, 0, 0, 0, 0, [], [])
+    assert (
+        totals["promises_made"],
+        totals["remote_attempts"],
+        totals["visits"],
+        totals["complaints"],
+        totals["flags"],
+        totals["crew_days"],
+        totals["money"],
+        totals["roll_rates"],
+    ) == (0, 0, 0, 0, 0, 0, [], [])
     assert totals["promise_kept_rate"] is None and totals["door_minutes_avg"] is None
 
 
-@pytest.mark.parametrize("role, query, status, field", [
-    ("agent", WEEK, 403, None),
-    ("supervisor", WEEK + "&team=TEAM-B", 403, "team"),
-    ("supervisor", WEEK + "&team=NO-SUCH", 403, "team"),
-    ("supervisor", WEEK + "&region=SH", 403, "region"),
-    ("regional", WEEK + "&region=BJ", 403, "region"),
-    ("admin", WEEK + "&team=NO-SUCH", 422, "team"),
-])
+@pytest.mark.parametrize(
+    "role, query, status, field",
+    [
+        ("agent", WEEK, 403, None),
+        ("supervisor", WEEK + "&team=TEAM-B", 403, "team"),
+        ("supervisor", WEEK + "&team=NO-SUCH", 403, "team"),
+        ("supervisor", WEEK + "&region=SH", 403, "region"),
+        ("regional", WEEK + "&region=BJ", 403, "region"),
+        ("admin", WEEK + "&team=NO-SUCH", 422, "team"),
+    ],
+)
 def test_a_team_or_region_outside_the_callers_scope_is_refused(client, world, role, query, status, field):
     response = _get(client, world, query, role=role)
     assert response.status_code == status
@@ -222,16 +327,19 @@ def test_a_regional_supervisor_reads_their_region(client, world):
     assert [g["key"] for g in body["groups"]] == ["BJ", "SH"]
 
 
-@pytest.mark.parametrize("query, field", [
-    ("from=2026-06-08&to=2026-06-01", "to"),
-    (WEEK + "&group_by=planet", "group_by"),
-    ("from=2025-01-01&to=2026-06-01", "to"),
-    ("from=2026-01-01&to=2026-06-01&group_by=day", "to"),
-    ("from=2026-02-30&to=2026-06-01", "from"),
-    ("to=2026-06-01", "from"),
-    (WEEK + "&format=xlsx", "format"),
-    (WEEK + "&colour=red", "colour"),
-])
+@pytest.mark.parametrize(
+    "query, field",
+    [
+        ("from=2026-06-08&to=2026-06-01", "to"),
+        (WEEK + "&group_by=planet", "group_by"),
+        ("from=2025-01-01&to=2026-06-01", "to"),
+        ("from=2026-01-01&to=2026-06-01&group_by=day", "to"),
+        ("from=2026-02-30&to=2026-06-01", "from"),
+        ("to=2026-06-01", "from"),
+        (WEEK + "&format=xlsx", "format"),
+        (WEEK + "&colour=red", "colour"),
+    ],
+)
 def test_bad_parameters_are_refused_naming_the_field(client, world, query, field):
     response = _get(client, world, query, role="admin")
     assert response.status_code == 422
@@ -248,8 +356,12 @@ def test_the_csv_opens_in_excel_with_chinese_names_and_money_as_decimals(client,
     import io
 
     lines = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"))))
-    assert [(line["key"], line["currency"]) for line in lines] == [("TEAM-A", "CNY"), ("TEAM-A", "USD"),
-                                                                   ("all", "CNY"), ("all", "USD")]
+    assert [(line["key"], line["currency"]) for line in lines] == [
+        ("TEAM-A", "CNY"),
+        ("TEAM-A", "USD"),
+        ("all", "CNY"),
+        ("all", "USD"),
+    ]
     assert lines[0]["label"] == "一队 <b>催收</b>"
     assert lines[0]["recovered"] == "1200.00" and lines[0]["recovered_minor"] == "120000"
     assert lines[0]["outcome:promise_to_pay"] == "1" and lines[0]["flags:cn.hours"] == "1"

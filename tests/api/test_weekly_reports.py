@@ -1,12 +1,13 @@
 """The weekly report per team: made by a job into storage as CSV and a one-page printable
 page, listed and downloaded by the team's supervisor (and auditors), every download logged."""
+
 import csv
 import io
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 
-UTC = timezone.utc
+UTC = UTC
 PLANTED = '<script>alert("x")</script><img src=x onerror=alert(1)>一队'
 
 
@@ -26,22 +27,47 @@ def week(app, make, clock):
     crew = make.trained_crew(team_a)
     case = make.case(team=team_a, days_past_due=20, outstanding_minor=700_000)
     make.case(team=team_b)
-    make._save(LedgerEntry(case_id=case.id, kind="payment", amount_minor=123_456, delta_minor=-123_456,
-                           balance_minor=700_000, currency="CNY", source="payment", created_at=_at("2026-06-03T15:00")))
-    task = make._save(VisitTask(case_id=case.id, visit_date=date(2026, 6, 2), status="done", crew_id=crew.id,
-                                priority=5))
+    make._save(
+        LedgerEntry(
+            case_id=case.id,
+            kind="payment",
+            amount_minor=123_456,
+            delta_minor=-123_456,
+            balance_minor=700_000,
+            currency="CNY",
+            source="payment",
+            created_at=_at("2026-06-03T15:00"),
+        )
+    )
+    task = make._save(
+        VisitTask(case_id=case.id, visit_date=date(2026, 6, 2), status="done", crew_id=crew.id, priority=5)
+    )
     with app.app_context():
         from app.extensions import db
         from app.models import Crew
 
         member = db.session.get(Crew, crew.id).members[0].id
-    make._save(Visit(task_id=task.id, crew_id=crew.id, collector_id=member, check_in_at=_at("2026-06-02T10:00"),
-                     check_out_at=_at("2026-06-02T10:24"), check_in_lat=31.2, check_in_lon=121.4,
-                     outcome="promise_to_pay", person_met="debtor"))
+    make._save(
+        Visit(
+            task_id=task.id,
+            crew_id=crew.id,
+            collector_id=member,
+            check_in_at=_at("2026-06-02T10:00"),
+            check_out_at=_at("2026-06-02T10:24"),
+            check_in_lat=31.2,
+            check_in_lon=121.4,
+            outcome="promise_to_pay",
+            person_met="debtor",
+        )
+    )
     clock.set(datetime(2026, 6, 10, 2, 0, tzinfo=UTC))  # a Wednesday: last week is 1–7 June
-    users = {"admin": make.user("admin"), "supervisor": make.user("supervisor", team=team_a),
-             "other": make.user("supervisor", team=team_b), "auditor": make.user("auditor"),
-             "agent": make.user("agent")}
+    users = {
+        "admin": make.user("admin"),
+        "supervisor": make.user("supervisor", team=team_a),
+        "other": make.user("supervisor", team=team_b),
+        "auditor": make.user("auditor"),
+        "agent": make.user("agent"),
+    }
     return {role: make.token(u) for role, u in users.items()}
 
 
@@ -65,7 +91,9 @@ def test_the_job_writes_last_weeks_files_for_every_team(client, week):
     assert {w["week_start"] for w in job["result"]["written"]} == {"2026-06-01"}
     items = _mine(client, week, role="auditor")
     assert {(i["team"], i["week_start"], i["week_end"]) for i in items} == {
-        ("TEAM-A", "2026-06-01", "2026-06-07"), ("TEAM-B", "2026-06-01", "2026-06-07")}
+        ("TEAM-A", "2026-06-01", "2026-06-07"),
+        ("TEAM-B", "2026-06-01", "2026-06-07"),
+    }
 
 
 def test_the_supervisor_downloads_their_teams_csv_with_the_weeks_figures(client, week, rows):
@@ -106,8 +134,7 @@ def test_other_teams_reports_are_invisible_and_agents_are_refused(client, week):
     b = next(i for i in _mine(client, week, role="auditor") if i["team"] == "TEAM-B")
     response = client.get(f"/api/v1/reports/weekly/{b['id']}/file?format=csv", headers=week["supervisor"])
     assert response.status_code == 404
-    assert client.get(f"/api/v1/reports/weekly/{b['id']}/file?format=csv",
-                      headers=week["auditor"]).status_code == 200
+    assert client.get(f"/api/v1/reports/weekly/{b['id']}/file?format=csv", headers=week["auditor"]).status_code == 200
     assert client.get("/api/v1/reports/weekly", headers=week["agent"]).status_code == 403
     refused = client.get("/api/v1/reports/weekly?team=TEAM-B", headers=week["supervisor"])
     assert refused.status_code == 403 and "team" in refused.get_json()["error"]["fields"]

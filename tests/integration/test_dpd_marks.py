@@ -9,8 +9,11 @@ HEADER = "loan_ref,product,currency,principal,outstanding,days_past_due,debtor_n
 def _marks(db, case_id=None):
     from app.models import Case, CaseDpdMark
 
-    stmt = select(Case.loan_ref, CaseDpdMark.days_past_due, CaseDpdMark.bucket).join(
-        Case, Case.id == CaseDpdMark.case_id).order_by(CaseDpdMark.id)
+    stmt = (
+        select(Case.loan_ref, CaseDpdMark.days_past_due, CaseDpdMark.bucket)
+        .join(Case, Case.id == CaseDpdMark.case_id)
+        .order_by(CaseDpdMark.id)
+    )
     return [tuple(r) for r in db.session.execute(stmt)]
 
 
@@ -24,8 +27,9 @@ def test_imported_cases_are_marked_and_a_reimport_marks_only_bucket_changes(app,
     db.session.commit()
     assert _marks(db) == [("A-1", 10, "M1"), ("A-2", 40, "M2"), ("A-3", 0, "0")]
     clock.advance(days=1)
-    again = csv.replace("A-1,cash_loan,CNY,100.00,90.00,10", "A-1,cash_loan,CNY,100.00,90.00,25") \
-               .replace("A-2,cash_loan,CNY,100.00,90.00,40", "A-2,cash_loan,CNY,100.00,90.00,61")
+    again = csv.replace("A-1,cash_loan,CNY,100.00,90.00,10", "A-1,cash_loan,CNY,100.00,90.00,25").replace(
+        "A-2,cash_loan,CNY,100.00,90.00,40", "A-2,cash_loan,CNY,100.00,90.00,61"
+    )
     import_cases(again.encode(), None)
     db.session.commit()
     assert _marks(db)[3:] == [("A-2", 61, "M3+")]  # A-1 stayed in M1: no mark
@@ -41,7 +45,6 @@ def test_a_case_changed_through_the_orm_is_marked_at_that_moment(app, db, make, 
     db.session.commit()
     row.priority = 7  # another change: no mark
     db.session.commit()
-    marks = db.session.scalars(select(CaseDpdMark).where(CaseDpdMark.case_id == case.id)
-                               .order_by(CaseDpdMark.id)).all()
+    marks = db.session.scalars(select(CaseDpdMark).where(CaseDpdMark.case_id == case.id).order_by(CaseDpdMark.id)).all()
     assert [(m.days_past_due, m.bucket) for m in marks] == [(5, "M1"), (31, "M2")]
     assert marks[0].at == case.created_at and marks[1].at == clock()
