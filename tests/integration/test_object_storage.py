@@ -1,20 +1,32 @@
 """Recordings, exports and anchors on S3, spoken to over HTTP: an S3-compatible server
 (moto in server mode) runs beside the tests."""
+import socket
+
 import pytest
 
 from app import storage as storage_module
 from app.storage import S3Storage
-from tests.conftest import _free_port, s3_server_process
+from tests.conftest import s3_server_process
 
 
-def test_a_missing_object_a_network_error_and_a_permission_error_are_told_apart(s3_server, s3_credentials):
+@pytest.fixture()
+def closed_port():
+    """A port bound but not listening: connections to it are refused, and no other process
+    (another test run's server on a busy machine) can take it while the test runs."""
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        yield held.getsockname()[1]
+
+
+def test_a_missing_object_a_network_error_and_a_permission_error_are_told_apart(s3_server, s3_credentials,
+                                                                               closed_port):
     storage = S3Storage(s3_server.bucket(), s3_server.url)
     storage.put("recordings/ab/abc.oga", b"OggS", "audio/ogg")
     assert storage.get("recordings/ab/abc.oga") == b"OggS"
     assert storage.exists("recordings/ab/abc.oga") and not storage.exists("recordings/ab/none.oga")
     with pytest.raises(storage_module.ObjectMissing):
         storage.get("recordings/ab/none.oga")
-    nobody_listens = S3Storage("any-bucket", f"http://127.0.0.1:{_free_port()}")
+    nobody_listens = S3Storage("any-bucket", f"http://127.0.0.1:{closed_port}")
     with pytest.raises(storage_module.StorageUnavailable):
         nobody_listens.exists("recordings/ab/abc.oga")
     with pytest.raises(storage_module.StorageUnavailable):
@@ -111,10 +123,10 @@ def test_an_export_file_gone_from_the_bucket_answers_404_not_a_500(app, db, clie
     assert response.status_code == 404 and response.json["error"]["code"] == "object_missing"
 
 
-def test_storage_that_cannot_be_reached_answers_503_with_the_envelope(app, db, client, day, monkeypatch):
+def test_storage_that_cannot_be_reached_answers_503_with_the_envelope(app, db, client, day, monkeypatch, closed_port):
     from tests.api.test_field import check_in, upload
 
-    monkeypatch.setitem(app.extensions, "storage", S3Storage("any", f"http://127.0.0.1:{_free_port()}"))
+    monkeypatch.setitem(app.extensions, "storage", S3Storage("any", f"http://127.0.0.1:{closed_port}"))
     check_in(client, day, day.tasks[0])
     response = upload(client, day, day.tasks[0])
     assert response.status_code == 503 and response.json["error"]["code"] == "storage_unavailable"
