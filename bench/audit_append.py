@@ -14,6 +14,9 @@ worst case, and what every append did before the log was partitioned); ``spread`
 each writer its own actor, so with ``--chains`` > 1 their appends land on different
 chains (``AUDIT_CHAINS``; ignored by a build without partitions). ``both`` runs the two.
 
+"head lock wait": the share of the writers' time spent in the statement that locks a
+chain head, i.e. queued behind another writer of the same chain (0 % would be no queue).
+
 Each run ends with ``verify_chain``: the figures count only appends that verify. The load
 average is printed before and after: the machine is shared, so compare the rows of one
 run with each other rather than with another machine's. The database is dropped at the end.
@@ -33,6 +36,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 os.environ.setdefault("APP_ENV", "development")
 
 import flask_migrate  # noqa: E402
+from sqlalchemy import event  # noqa: E402
 
 import sync_batch  # noqa: E402
 from app import audit, create_app  # noqa: E402
@@ -44,11 +48,24 @@ def writer(app, number, spread, start, go, stop_at, results):
     with app.app_context():
         db.engine.dispose(close=False)  # the parent's pool is not this process's
         actor = SimpleNamespace(id=1000 + (number if spread else 0), role="agent")
+        # Time spent in the statement that locks a chain head (waiting for the writer before).
+        waited, started = [0.0], [0.0]
+
+        def before(conn, cursor, statement, *rest):
+            started[0] = time.perf_counter() if "FOR UPDATE" in statement else 0.0
+
+        def after(conn, cursor, statement, *rest):
+            if started[0]:
+                waited[0] += time.perf_counter() - started[0]
+
+        event.listen(db.engine, "before_cursor_execute", before)
+        event.listen(db.engine, "after_cursor_execute", after)
         # Warm up: the first statement of a connection pays for connecting.
         audit.record("bench.warmup", entity_type="bench", entity_id=number, actor=actor)
         db.session.commit()
         start.wait()
         go.wait()
+        waited[0] = 0.0
         appended, n = 0, 0
         deadline = stop_at.value
         while time.time() < deadline:
@@ -60,7 +77,7 @@ def writer(app, number, spread, start, go, stop_at, results):
             appended += 1
         db.session.remove()
         db.engine.dispose()
-    results.put(appended)
+    results.put((appended, waited[0]))
 
 
 def run(app, writers, seconds, spread):
@@ -80,7 +97,7 @@ def run(app, writers, seconds, spread):
     wall = time.time() - began
     for process in processes:
         process.join(timeout=60)
-    return sum(counts), wall
+    return sum(c for c, _ in counts), wall, sum(w for _, w in counts) / (wall * writers)
 
 
 def main():
@@ -102,13 +119,14 @@ def main():
         print(f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
               f"PostgreSQL local; load average before {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
         print(f"AUDIT_CHAINS={args.chains}, {args.seconds:g} s per row", flush=True)
-        print(f"{'writers':>8}{'actors':>9}{'appends':>10}{'appends/s':>11}{'per writer/s':>14}{'load':>7}",
+        print(f"{'writers':>8}{'actors':>9}{'appends':>10}{'appends/s':>11}{'per writer/s':>14}"
+              f"{'head lock wait':>16}{'load':>7}",
               flush=True)
         for mode in modes:
             for writers in args.writers:
-                appended, wall = run(app, writers, args.seconds, mode == "spread")
+                appended, wall, locked = run(app, writers, args.seconds, mode == "spread")
                 print(f"{writers:>8}{mode:>9}{appended:>10}{appended / wall:>11.0f}{appended / wall / writers:>14.1f}"
-                      f"{os.getloadavg()[0]:>7.2f}", flush=True)
+                      f"{locked:>16.0%}{os.getloadavg()[0]:>7.2f}", flush=True)
         with app.app_context():
             result = audit.verify_chain()
             print(f"verify_chain: ok={result['ok']}, {result['checked']} events", flush=True)
