@@ -14,7 +14,9 @@ worst case, and what every append did before the log was partitioned); ``spread`
 each writer its own actor, so with ``--chains`` > 1 their appends land on different
 chains (``AUDIT_CHAINS``; ignored by a build without partitions). ``both`` runs the two.
 
-"head lock wait": the share of the writers' time spent in the statement that locks a
+"app ms" / "pg ms": CPU milliseconds per append of the writer processes and of their
+PostgreSQL backends (from /proc; PostgreSQL runs on the same machine), which is what a
+capacity model needs (docs/capacity.md). "head lock wait": the share of the writers' time spent in the statement that locks a
 chain head, i.e. queued behind another writer of the same chain (0 % would be no queue).
 
 Each run ends with ``verify_chain``: the figures count only appends that verify. The load
@@ -37,10 +39,19 @@ os.environ.setdefault("APP_ENV", "development")
 
 import flask_migrate  # noqa: E402
 from sqlalchemy import event  # noqa: E402
+from sqlalchemy import text as sa_text  # noqa: E402
 
 import sync_batch  # noqa: E402
 from app import audit, create_app  # noqa: E402
 from app.extensions import db  # noqa: E402
+
+
+def cpu_seconds(pid):
+    """CPU time (user + system) of a process so far, from /proc: PostgreSQL's backend of a
+    connection runs on this machine, so its share of an append can be read directly."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def writer(app, number, spread, start, go, stop_at, results):
@@ -63,9 +74,12 @@ def writer(app, number, spread, start, go, stop_at, results):
         # Warm up: the first statement of a connection pays for connecting.
         audit.record("bench.warmup", entity_type="bench", entity_id=number, actor=actor)
         db.session.commit()
+        backend = db.session.execute(sa_text("SELECT pg_backend_pid()")).scalar_one()
+        db.session.commit()
         start.wait()
         go.wait()
         waited[0] = 0.0
+        cpu, pg_cpu = time.process_time(), cpu_seconds(backend)
         appended, n = 0, 0
         deadline = stop_at.value
         while time.time() < deadline:
@@ -75,9 +89,10 @@ def writer(app, number, spread, start, go, stop_at, results):
                          lat=31.2 + number / 1000, lon=121.4)
             db.session.commit()
             appended += 1
+        cpu, pg_cpu = time.process_time() - cpu, cpu_seconds(backend) - pg_cpu
         db.session.remove()
         db.engine.dispose()
-    results.put((appended, waited[0]))
+    results.put((appended, waited[0], cpu, pg_cpu))
 
 
 def run(app, writers, seconds, spread):
@@ -97,7 +112,9 @@ def run(app, writers, seconds, spread):
     wall = time.time() - began
     for process in processes:
         process.join(timeout=60)
-    return sum(c for c, _ in counts), wall, sum(w for _, w in counts) / (wall * writers)
+    appended = sum(c[0] for c in counts)
+    return (appended, wall, sum(c[1] for c in counts) / (wall * writers),
+            1000 * sum(c[2] for c in counts) / max(appended, 1), 1000 * sum(c[3] for c in counts) / max(appended, 1))
 
 
 def main():
@@ -120,13 +137,13 @@ def main():
               f"PostgreSQL local; load average before {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
         print(f"AUDIT_CHAINS={args.chains}, {args.seconds:g} s per row", flush=True)
         print(f"{'writers':>8}{'actors':>9}{'appends':>10}{'appends/s':>11}{'per writer/s':>14}"
-              f"{'head lock wait':>16}{'load':>7}",
+              f"{'head lock wait':>16}{'app ms':>10}{'pg ms':>10}{'load':>7}",
               flush=True)
         for mode in modes:
             for writers in args.writers:
-                appended, wall, locked = run(app, writers, args.seconds, mode == "spread")
+                appended, wall, locked, cpu, pg_cpu = run(app, writers, args.seconds, mode == "spread")
                 print(f"{writers:>8}{mode:>9}{appended:>10}{appended / wall:>11.0f}{appended / wall / writers:>14.1f}"
-                      f"{locked:>16.0%}{os.getloadavg()[0]:>7.2f}", flush=True)
+                      f"{locked:>16.0%}{cpu:>10.2f}{pg_cpu:>10.2f}{os.getloadavg()[0]:>7.2f}", flush=True)
         with app.app_context():
             result = audit.verify_chain()
             print(f"verify_chain: ok={result['ok']}, {result['checked']} events", flush=True)
