@@ -5,7 +5,8 @@ capacity model in docs/capacity.md.
 
 Through the Flask test client on PostgreSQL (as bench/request_cost.py): one agent works a
 seeded day — fetches the route, then check-in, outcome and check-out at each stop — and
-for each kind of request this prints the median wall time, the CPU milliseconds of this
+for each kind of request (and the login, with the production password hashing
+parameters: the bench runs as development, which uses them) this prints the median wall time, the CPU milliseconds of this
 process (the web worker's share) and of the connection's PostgreSQL backend (read from
 /proc: PostgreSQL runs on this machine), the SQL statements, and the audit events the
 request appended. CPU is what sizes machines; wall time on a shared machine is not.
@@ -109,11 +110,16 @@ def main():
             answer = client.get(f"/api/v1/agent/route?date={day}", headers=headers)
             assert answer.status_code == 200, answer.json
 
+        def login():
+            answer = client.post("/api/v1/auth/login", json={"username": "agent001", "password": "bench-password"})
+            assert answer.status_code == 200, answer.json
+
         for e in events[:30]:  # warm up
             act(e)
         rows = {"field action (in/outcome/out)": [measure(lambda e=e: act(e)) for e in events[30:]],
                 "GET /api/v1/agent/route": [measure(route) for _ in range(40)],
-                "GET /api/v1/me": [measure(lambda: client.get("/api/v1/me", headers=headers)) for _ in range(100)]}
+                "GET /api/v1/me": [measure(lambda: client.get("/api/v1/me", headers=headers)) for _ in range(100)],
+                "POST /api/v1/auth/login": [measure(login) for _ in range(10)]}
         print(f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; PostgreSQL local; "
               f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}; {args.stops} stops")
         print(f"{'request':<32}{'n':>5}{'wall ms':>9}{'app CPU ms':>12}{'pg CPU ms':>11}{'stmts':>7}{'audit':>7}")
