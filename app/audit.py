@@ -202,6 +202,12 @@ def _append_pending(session):
     connection = session.connection()
     chains = _configured_chains()
     chain = _chain_for(pending, chains)
+    opened = current_app.extensions.setdefault("audit_chains_opened", set()) if has_app_context() else set()
+    if chains > 1 and chains not in opened:
+        # Once per process: the heads of every chain, and the sequence past the numbers
+        # a single chain used until now (its writers do not take them from the sequence).
+        _open_chains(connection, chains)
+        opened.add(chains)
     head = _lock_head(connection, chain)
     if head is None:  # this chain's first append: open the configured chains
         _open_chains(connection, chains)

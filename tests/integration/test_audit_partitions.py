@@ -18,6 +18,16 @@ from auditchain import GENESIS_HASH, chain_genesis, heads_hash
 CHAINS = 4
 
 
+@pytest.fixture(autouse=True)
+def one_chain_again(app):
+    """The app is shared by the session: put its single chain back after each test, and
+    forget the chains this process opened (the test's transaction is rolled back)."""
+    app.extensions.pop("audit_chains_opened", None)
+    yield
+    app.config["AUDIT_CHAINS"] = 1
+    app.extensions.pop("audit_chains_opened", None)
+
+
 def actor(n):
     """A person whose events go on chain 1 + n % CHAINS."""
     return SimpleNamespace(id=n, role="agent")
@@ -137,6 +147,19 @@ def test_a_log_of_one_chain_goes_on_as_chain_one_when_it_is_partitioned(app, db)
     first_on_chain_one = next(e for e in stored[3:] if e["chain"] == 1)
     assert first_on_chain_one["prev_hash"] == single["hash"]  # the old chain goes on
     assert len({e["seq"] for e in stored}) == 7 and min(e["seq"] for e in stored[3:]) > single["seq"]
+    assert verify(app)["ok"]
+
+
+def test_the_first_append_after_partitioning_takes_a_number_past_the_single_chains_even_on_chain_one(app, db):
+    app.config["AUDIT_CHAINS"] = 1
+    with app.app_context():
+        for i in range(3):
+            audit.record("before.partitions", entity_type="things", entity_id=i, actor=actor(4))
+            db.session.commit()
+    write(app, db, 4, 8, 1)  # chain 1 first (4 % 4 == 0), then chain 1 again, then chain 2
+    stored = events(app, db)
+    assert len(stored) == 6 and len({e["seq"] for e in stored}) == 6
+    assert [e["chain"] for e in stored] == [1, 1, 1, 1, 1, 2]
     assert verify(app)["ok"]
 
 
