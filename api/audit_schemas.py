@@ -196,18 +196,32 @@ class VisitLogOut(Schema):
     flags = fields.List(fields.Nested(VisitFlag))
 
 
+class ChainPart(Schema):
+    chain = fields.Integer()
+    seq = fields.Integer(metadata={"description": "The chain's last event (0: none yet)."})
+    hash = fields.String()
+
+
+CHAINS_DESCRIPTION = ("A partitioned log (AUDIT_CHAINS > 1) only: the head of each chain. Then seq is the highest "
+                      "of them and hash binds them all: SHA-256 of \"heads\" followed by the JSON "
+                      "[[chain, seq, hash], ...] in chain order.")
+
+
 class ChainHead(Schema):
     seq = fields.Integer()
     hash = fields.String()
+    chains = fields.List(fields.Nested(ChainPart), metadata={"description": CHAINS_DESCRIPTION})
 
 
 class BrokenLink(Schema):
     seq = fields.Integer(allow_none=True)
+    chain = fields.Integer(metadata={"description": "A partitioned log: the chain the broken link is on."})
     what = fields.String(metadata={"description": "missing (a gap), prev_hash (a broken link), hash (the event's "
                                                   "content was altered), head, personal_value (a value kept beside "
                                                   "the chain differs from its commitment) or anchor (an external "
                                                   "anchor shows a cut tail, a rewound head or a rewritten link, or "
-                                                  "an anchor is not validly signed)."})
+                                                  "an anchor is not validly signed), or chain (an event on a chain that has no "
+                                                  "head)."})
     detail = fields.String()
 
 
@@ -238,5 +252,6 @@ class HeadOut(Schema):
     as_of = fields.AwareDateTime(metadata={"description": "The end of the day (next UTC midnight), or now."})
     seq = fields.Integer()
     hash = fields.String()
+    chains = fields.List(fields.Nested(ChainPart), metadata={"description": CHAINS_DESCRIPTION})
     final = fields.Boolean(metadata={"description": "True once an event of a later day exists: the day's head "
                                                     "can no longer change."})
