@@ -510,6 +510,8 @@ class PlanSummaryOut(Schema):
     priority_sum = fields.Integer()
     distance_km = fields.Float()
     solve_seconds = fields.Float()
+    solves = fields.Integer(metadata={"description": "How many times the engine solved: more than 1 when what the "
+                                                     "plan is made of changed during a solve and it solved again."})
     crews_eligible = fields.Integer()
     crews_ineligible = fields.Integer()
     load = fields.Dict(keys=fields.String(), values=fields.Integer(), metadata={"description": "Stops per crew."})
