@@ -753,13 +753,19 @@ class InstalmentBriefOut(Schema):
     amount = fields.String(metadata={"example": "333.34"})
 
 
-class AgreementSummaryOut(Schema):
+class AgreementBriefOut(Schema):
+    """An agreement at a glance, its amounts as exact decimal text (a stop's history on the
+    phone; a visit on the audit desk)."""
+
     id = fields.Integer()
     kind = fields.String()
     status = fields.String()
     currency = fields.String()
-    total = fields.String()
-    waiver = fields.String()
+    total = fields.String(metadata={"example": "1234.50"})
+    waiver = fields.String(metadata={"example": "0.00"})
+
+
+class AgreementSummaryOut(AgreementBriefOut):
     instalments = fields.List(fields.Nested(InstalmentBriefOut))
 
 
@@ -1154,12 +1160,18 @@ class PaymentOut(Schema):
 
 # ---------------------------------------------------------------- conduct
 
-class FlagOut(Schema):
+class FlagBriefOut(Schema):
+    """A conduct flag at a glance (the audit desk's visit log lists a visit's flags so)."""
+
     id = fields.Integer()
     kind = fields.String()
     rule_id = fields.String()
     profile_version = fields.String()
     status = fields.String()
+    raised_at = fields.AwareDateTime()
+
+
+class FlagOut(FlagBriefOut):
     collector = fields.Function(lambda f: f.collector.code if f.collector else None)
     collector_name = fields.Function(lambda f: f.collector.name if f.collector else None)
     case_id = fields.Integer(allow_none=True)
@@ -1169,7 +1181,6 @@ class FlagOut(Schema):
     task_id = fields.Integer(allow_none=True)
     visit_id = fields.Integer(allow_none=True)
     details = fields.Dict()
-    raised_at = fields.AwareDateTime()
     review_notes = fields.String(allow_none=True)
     reviewed_at = fields.AwareDateTime(allow_none=True)
 
