@@ -7,6 +7,7 @@ refuses to start the service, naming the file and the key.
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
@@ -55,7 +56,7 @@ class _BucketSchema(Schema):
     max_dpd = fields.Integer(load_default=None, strict=True, validate=validate.Range(1, 10000))
 
     @validates_schema
-    def ordered(self, data, **kwargs):
+    def ordered(self, data: dict[str, Any], **kwargs: Any) -> None:
         if data.get("max_dpd") is not None and data.get("min_dpd") and data["max_dpd"] < data["min_dpd"]:
             raise ValidationError("must not be below min_dpd", "max_dpd")
 
@@ -71,7 +72,7 @@ class _StrategySchema(Schema):
     buckets = fields.List(fields.Nested(_BucketSchema), required=True, validate=validate.Length(1, 12))
 
     @validates_schema
-    def contiguous(self, data, **kwargs):
+    def contiguous(self, data: dict[str, Any], **kwargs: Any) -> None:
         buckets = data.get("buckets") or []
         expected = 1
         for index, bucket in enumerate(buckets):
@@ -94,7 +95,7 @@ def load_strategy(path: Path) -> Strategy:
     try:
         data = _StrategySchema().load(raw)
     except ValidationError as exc:
-        raise ProfileError(f"{path.name}: {exc.normalized_messages()}") from None
+        raise ProfileError(f"{path.name}: {exc.messages_dict}") from None
     buckets = tuple(Bucket(b["id"], b["min_dpd"], b["max_dpd"]) for b in data["buckets"])
     return Strategy(data["id"], data["version"], data["name"], data["name_zh"], buckets)
 
