@@ -5,8 +5,9 @@ of the audit log and the visit log (written to storage, downloaded once finished
 With ``REDIS_URL`` set, jobs go to an RQ queue on Redis and run in workers
 (``flask jobs worker``) on this or other machines, retried up to ``JOB_RETRIES``
 times; without it they run in-process, in the server's worker, once the answer to the
-request that asked for them has been sent (so its 202 is not held back by the job). Either way every job has a row in ``jobs`` whose status, attempts, result
-and error anyone allowed can read (``GET /api/v1/jobs/<id>``).
+request that asked for them has been sent (so its 202 is not held back by the job).
+Either way every job has a row in ``jobs`` whose status, attempts, result and error
+anyone allowed can read (``GET /api/v1/jobs/<id>``).
 """
 import hashlib
 import logging

@@ -14,10 +14,10 @@ import uuid
 from contextlib import contextmanager
 from datetime import datetime, time, timedelta, timezone
 
-from flask.testing import FlaskClient
 import flask_sqlalchemy.session
 import pytest
 import sqlalchemy as sa
+from flask.testing import FlaskClient
 from sqlalchemy import event
 
 BACKENDS = [b.strip() for b in os.environ.get("TEST_BACKENDS", "sqlite,postgresql").split(",") if b.strip()]
