@@ -372,12 +372,12 @@ def test_the_answer_to_an_in_process_job_arrives_before_the_job_has_finished(liv
     from app.models import Job
 
     app, ids, tokens = live
-    started, release = threading.Event(), threading.Event()
+    started, release, real = threading.Event(), threading.Event(), jobs.JOBS["evaluate_agreements"]
 
     def slow(params, job=None):
         started.set()
         release.wait(60)
-        return {"slow": True}
+        return real(params, job)
 
     monkeypatch.setitem(jobs.JOBS, "evaluate_agreements", slow)
     server = make_server("127.0.0.1", 0, app, threaded=True)
@@ -405,7 +405,7 @@ def test_the_answer_to_an_in_process_job_arrives_before_the_job_has_finished(liv
             finished.wait(0.1)
         assert finished.is_set()
         with app.app_context():
-            assert db.session.get(Job, submitted["id"]).result == {"slow": True}
+            assert "date" in db.session.get(Job, submitted["id"]).result
     finally:
         release.set()
         server.shutdown()
