@@ -246,8 +246,9 @@ def test_a_name_with_markup_stays_text_in_every_kind_of_map_tooltip(served, new_
     CSP stops its script, but the elements still landed) must show as the letters typed."""
     page = new_page(viewport=DESKTOP)
     page.goto(served.url + "/board")
-    page.wait_for_function("window.FCMap !== undefined")
-    shown = page.evaluate("""(label) => {
+    page.wait_for_function("typeof L !== 'undefined'")
+    shown = page.evaluate("""async (label) => {
+        const { FCMap } = await import("/static/js/map.js");  // the module the board itself uses
         const box = document.createElement("div");
         box.style.cssText = "width: 400px; height: 300px";
         document.body.appendChild(box);
