@@ -69,7 +69,11 @@ async function start() {
     state.map = new FCMap($("map"), { tileUrl: document.body.dataset.tileUrl,
                                       attribution: document.body.dataset.tileAttribution });
   }
+  // Planning names a team or region: not before the list of them is in (a click on a
+  // slow connection would otherwise ask to plan no scope at all).
+  $("plan").disabled = true;
   await loadScopes(user);
+  $("plan").disabled = false;
   await refresh(true);
   if (user.role !== "auditor") loadPins();
   schedule();
