@@ -177,8 +177,11 @@ def test_the_board_in_chinese_at_phone_width(served, new_page, committed):
     open_day(page)
     page.wait_for_selector(".crew .stop")
     assert "调度看板" in page.inner_text("header") and "已计划" in page.inner_text("#crews")
+    # Accessible names come from the same catalog (data-i18n-label), in the page's language.
+    assert page.get_attribute("#map", "aria-label") == "小组与上门点地图"
     page.click(".lang-switch >> nth=1")
     assert "Dispatch board" in page.inner_text("header")
+    assert page.get_attribute("#map", "aria-label") == "Map of crews and stops"
     screenshot(page, "board-phone")
     assert not page.js_errors
 

@@ -495,6 +495,7 @@ def test_a_stop_withdrawn_after_planning_leaves_the_route_with_its_reason(served
     gone = page.wait_for_selector(f"#withdrawn li[data-task='{stop['task_id']}']")
     assert stop["case"]["loan_ref"] in gone.inner_text() and "cn.blocking_flag" in gone.inner_text()
     assert "要求停止催收" in gone.inner_text()  # the reason in the agent's language
+    assert page.get_attribute("#back", "aria-label") == "返回"  # data-i18n-label, from the same catalog
     assert page.locator(f"#stops li[data-task='{stop['task_id']}']").count() == 0
     shot(page, "field-withdrawn-zh")
     assert page.js_errors == []

@@ -14,7 +14,7 @@ export const THIRD_PARTIES = ["spouse", "relative", "household_member", "neighbo
 export const RANK = { open: 0, assigned: 0, checked_in: 1, done: 2 };
 export const REFUSED = sync.REFUSED;
 
-
+// The app's state: one object the views and actions all read and change.
 export const S = {
   user: null, date: null, route: null, routeSavedAt: null, visits: new Map(), log: [], waiting: [],
   position: null, positionError: null, locating: false, outbox: null, recorder: null, map: null,
