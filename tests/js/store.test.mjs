@@ -2,8 +2,11 @@
 // with IndexedDB's rules (memory-backend.mjs).
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { webcrypto } from "node:crypto";
 import { makeStore, done, SCHEMA } from "../../app/static/js/field/store.js";
 import { memoryBackend } from "./memory-backend.mjs";
+
+globalThis.crypto ??= webcrypto;  // Debian's Node 18 has no global crypto (20 has)
 
 function memoryStorage() {
   const data = new Map();

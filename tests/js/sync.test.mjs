@@ -2,10 +2,13 @@
 // only once the server answered it, over the in-memory store and a fake server.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { webcrypto } from "node:crypto";
 import { Outbox, effectiveStatus, eventId } from "../../app/static/js/field/sync.js";
 import { ApiError } from "../../app/static/js/api.js";
 import { makeStore } from "../../app/static/js/field/store.js";
 import { memoryBackend } from "./memory-backend.mjs";
+
+globalThis.crypto ??= webcrypto;  // Debian's Node 18 has no global crypto (20 has)
 
 const USER = "ag1";
 
