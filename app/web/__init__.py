@@ -15,12 +15,24 @@ bp = Blueprint("web", __name__)
 
 # The field app's shell: everything /field needs to start with no network. The
 # service worker caches exactly these (plus the page and its manifest).
+# Every module the app imports is here (an offline phone cannot fetch a missing one), and
+# so are the translation catalogs fc.js loads; tests/api/test_field_web.py checks that the
+# list holds every import of the entry module, followed through.
+FIELD_ENTRY = "js/field/app.js"
+FIELD_MODULES = (
+    "js/fc.js", "js/api.js", "js/i18n.js", "js/money.js", "js/map.js",
+    "js/field/store.js", "js/field/sync.js", "js/field/recorder.js", "js/field/common.js", "js/field/actions.js",
+    "js/field/views/shell.js", "js/field/views/day.js", "js/field/views/stop.js", "js/field/views/outcome-form.js",
+    "js/field/views/outbox.js", FIELD_ENTRY,
+)
 FIELD_SHELL = (
-    "vendor/leaflet/leaflet.css", "css/app.css", "css/field.css",
-    "vendor/leaflet/leaflet.js", "js/fc.js", "js/map.js", "js/field-money.js", "js/field-store.js",
-    "js/field-sync.js", "js/field-recorder.js", "js/field.js",
+    "vendor/leaflet/leaflet.css", "css/app.css", "css/field.css", "vendor/leaflet/leaflet.js",
+    *FIELD_MODULES, "i18n/en.json", "i18n/zh-CN.json",
     "field/icon.svg", "field/icon-192.png", "field/icon-512.png",
 )
+# Changes whenever the way the shell is cached changes (2: ES modules and JSON catalogs),
+# on top of the digest of its files: a phone holding the classic-script shell drops it.
+SHELL_FORMAT = 2
 FIELD_SCOPE = "/field"
 
 
@@ -66,8 +78,8 @@ def _static_path(name):
 def _shell_version():
     """A digest of the shell's files and the page, so a deploy that changes any of
     them changes the service worker, which then re-caches the shell."""
-    digest = hashlib.sha256()
-    for name in FIELD_SHELL + ("js/field-sw.js",):
+    digest = hashlib.sha256(f"shell-format-{SHELL_FORMAT}".encode())
+    for name in FIELD_SHELL + ("js/field/sw.js",):
         digest.update(name.encode())
         digest.update(_static_path(name).read_bytes())
     template = Path(current_app.root_path) / current_app.template_folder / "web" / "field.html"
@@ -79,7 +91,8 @@ def _shell_version():
 @bp.get("/field")
 def field_app():
     return render_template("web/field.html", config=page_config(), scope=FIELD_SCOPE,
-                           shell=[url_for("static", filename=name) for name in FIELD_SHELL])
+                           entry=url_for("static", filename=FIELD_ENTRY),
+                           modules=[url_for("static", filename=name) for name in FIELD_MODULES])
 
 
 @bp.get("/field/manifest.webmanifest")
@@ -109,7 +122,7 @@ def field_service_worker():
     shell = {"version": _shell_version(), "scope": FIELD_SCOPE,
              "urls": [FIELD_SCOPE, url_for("web.field_manifest")] +
                      [url_for("static", filename=name) for name in FIELD_SHELL]}
-    source = _static_path("js/field-sw.js").read_text(encoding="utf-8")
+    source = _static_path("js/field/sw.js").read_text(encoding="utf-8")
     body = f"self.FC_SHELL = {json.dumps(shell)};\n{source}"
     response = Response(body, mimetype="text/javascript")
     response.headers["Service-Worker-Allowed"] = FIELD_SCOPE

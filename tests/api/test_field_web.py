@@ -1,6 +1,7 @@
 """The field app's shell as the server hands it out: the page, its manifest and the
 service worker that keeps it for use with no network."""
 import json
+import posixpath
 import re
 import struct
 
@@ -62,3 +63,26 @@ def test_the_manifest_makes_the_app_installable_with_its_icons(client):
         else:
             assert icon["type"] == "image/svg+xml" and body.lstrip().startswith(b"<svg")
     assert sizes == {"192x192": "192x192", "512x512": "512x512"}
+
+
+def test_the_service_worker_caches_every_module_the_app_imports_and_the_translations(client):
+    """An offline phone cannot fetch a module the shell forgot: every import, followed from
+    the page's entry module, is in the worker's list, and so is each language's catalog."""
+    _, shell = shell_of(client)
+    page = client.get("/field").get_data(as_text=True)
+    entries = re.findall(r'<script type="module" src="(/static/js/[^"]+)"', page)
+    assert len(entries) == 1
+    seen, todo = set(), list(entries)
+    while todo:
+        url = todo.pop()
+        if url in seen:
+            continue
+        seen.add(url)
+        with client.get(url) as response:
+            assert response.status_code == 200, url
+            source = response.get_data(as_text=True)
+        for target in re.findall(r'^\s*(?:import|export)\b[^;]*?\bfrom\s+"(\.[^"]+)"', source, re.M):
+            todo.append(posixpath.normpath(posixpath.join(posixpath.dirname(url), target)))
+    assert {"/static/js/fc.js", "/static/js/field/store.js", "/static/js/field/views/stop.js"} <= seen
+    assert seen <= set(shell["urls"])
+    assert {"/static/i18n/en.json", "/static/i18n/zh-CN.json"} <= set(shell["urls"])

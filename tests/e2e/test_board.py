@@ -177,8 +177,11 @@ def test_the_board_in_chinese_at_phone_width(served, new_page, committed):
     open_day(page)
     page.wait_for_selector(".crew .stop")
     assert "调度看板" in page.inner_text("header") and "已计划" in page.inner_text("#crews")
+    # Accessible names come from the same catalog (data-i18n-label), in the page's language.
+    assert page.get_attribute("#map", "aria-label") == "小组与上门点地图"
     page.click(".lang-switch >> nth=1")
     assert "Dispatch board" in page.inner_text("header")
+    assert page.get_attribute("#map", "aria-label") == "Map of crews and stops"
     screenshot(page, "board-phone")
     assert not page.js_errors
 
@@ -246,8 +249,9 @@ def test_a_name_with_markup_stays_text_in_every_kind_of_map_tooltip(served, new_
     CSP stops its script, but the elements still landed) must show as the letters typed."""
     page = new_page(viewport=DESKTOP)
     page.goto(served.url + "/board")
-    page.wait_for_function("window.FCMap !== undefined")
-    shown = page.evaluate("""(label) => {
+    page.wait_for_function("typeof L !== 'undefined'")
+    shown = page.evaluate("""async (label) => {
+        const { FCMap } = await import("/static/js/map.js");  // the module the board itself uses
         const box = document.createElement("div");
         box.style.cssText = "width: 400px; height: 300px";
         document.body.appendChild(box);

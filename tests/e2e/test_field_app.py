@@ -438,7 +438,8 @@ def test_an_outcome_half_typed_when_the_app_closes_is_there_when_it_opens_again(
 
     page.click("#save-outcome")
     event_row(page, "visit", "accepted")
-    assert page.evaluate(f"FCStore.meta.get('draft|{AGENT[0]}|{stop['task_id']}')") is None
+    assert page.evaluate(f"import('/static/js/field/store.js').then(({{ store }}) => "
+                         f"store.meta.get('draft|{AGENT[0]}|{stop['task_id']}'))") is None
     agreement = served.sql(f"SELECT a.kind, a.total_minor FROM repayment_agreements a JOIN visits v "
                            f"ON v.id = a.visit_id WHERE v.task_id = {stop['task_id']}")
     assert agreement == [("promise", 12050)]
@@ -462,15 +463,17 @@ def test_the_phone_computes_the_schedule_exactly_as_the_server_does(served, new_
         server = [(d.isoformat(), amount) for d, amount in schedule(
             "instalment", total, {"count": count, "frequency": frequency, "first_due_date": date.fromisoformat(first)})]
         phone = page.evaluate(
-            """([total, count, frequency, first]) => FCMoney.schedule({kind: "instalment", totalMinor: BigInt(total),
-                 currency: "CNY", firstDueDate: first, count, frequency}).map((p) => [p.due_date, p.minor.toString()])""",
+            """async ([total, count, frequency, first]) => (await import("/static/js/money.js")).schedule({
+                 kind: "instalment", totalMinor: BigInt(total), currency: "CNY", firstDueDate: first, count, frequency,
+               }).map((p) => [p.due_date, p.minor.toString()])""",
             [str(total), count, frequency, first])
         assert [(d, int(a)) for d, a in phone] == server, (total, count, frequency, first)
-    conversions = page.evaluate("""() => [FCMoney.toMinor("1234.5", "CNY"), FCMoney.toMinor("0.10", "CNY"),
+    conversions = page.evaluate("""async () => { const FCMoney = await import("/static/js/money.js"); return [
+        FCMoney.toMinor("1234.5", "CNY"), FCMoney.toMinor("0.10", "CNY"),
         FCMoney.toMinor("12.340", "CNY"), FCMoney.toMinor("0.001", "CNY"), FCMoney.toMinor("1e3", "CNY"),
         FCMoney.toMinor("-5", "CNY"), FCMoney.toMinor("100", "JPY"), FCMoney.toMinor("100.5", "JPY"),
         FCMoney.toDecimal(5n, "CNY"), FCMoney.toDecimal(123450n, "CNY"), FCMoney.toDecimal(100n, "JPY")]
-        .map((v) => (v === null ? null : String(v)))""")
+        .map((v) => (v === null ? null : String(v))); }""")
     assert conversions == ["123450", "10", "1234", None, None, None, "100", None, "0.05", "1234.50", "100"]
     assert page.js_errors == []
 
@@ -492,6 +495,7 @@ def test_a_stop_withdrawn_after_planning_leaves_the_route_with_its_reason(served
     gone = page.wait_for_selector(f"#withdrawn li[data-task='{stop['task_id']}']")
     assert stop["case"]["loan_ref"] in gone.inner_text() and "cn.blocking_flag" in gone.inner_text()
     assert "要求停止催收" in gone.inner_text()  # the reason in the agent's language
+    assert page.get_attribute("#back", "aria-label") == "返回"  # data-i18n-label, from the same catalog
     assert page.locator(f"#stops li[data-task='{stop['task_id']}']").count() == 0
     shot(page, "field-withdrawn-zh")
     assert page.js_errors == []
@@ -500,6 +504,7 @@ def test_a_stop_withdrawn_after_planning_leaves_the_route_with_its_reason(served
 # ---------------------------------------------------------------- a refusal and a conflict, in the outbox
 
 REUSE_CHECK_IN_ID = """async ([user, taskId, lat, lon]) => {
+    const { store: FCStore } = await import("/static/js/field/store.js");  // the app's own store module
     // A phone with a bug: the check-in's id sent again with another position.
     const log = await FCStore.byUser("log", user);
     const first = log.find((e) => e.type === "check_in" && e.task_id === taskId && e.status === "accepted");

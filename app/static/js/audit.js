@@ -1,568 +1,461 @@
 /* The audit desk: the visit log (filter, open a visit, play and verify its recordings,
  * export CSV), the action timeline of every audit event, and the chain's verification.
- * Everything from the API goes into the page as text (FC.h / textContent). */
-(function () {
-  "use strict";
-  const { h, clear, i18n, api, ApiError } = FC;
-  const $ = (id) => document.getElementById(id);
-  const OUTCOMES = ["met_debtor", "promise_to_pay", "agreement_signed", "paid_on_spot", "refused", "not_home", "moved",
-    "wrong_address", "third_party_only", "hardship_claimed", "dispute_raised", "cease_requested", "deceased_reported",
-    "capacity_concern", "aggression"];
-  const FLAGS = ["out_of_hours", "off_geofence", "poor_accuracy", "mock_location", "impossible_travel",
-    "missing_recording", "short_recording", "frequency_override", "waiver_above_limit", "complaint_received"];
-  // Actions and entities offered as suggestions in the timeline's filter (any other may be typed).
-  const ACTIONS = ["auth.login", "auth.logout", "pii.read", "audit.exported", "audit.export_downloaded",
-    "plan.drafted", "plan.committed", "task.assigned", "task.assign_refused", "task.unassigned", "task.unassign_refused",
-    "task.withdrawn", "visit.checked_in", "visit.outcome_recorded", "visit.checked_out", "recording.stored",
-    "field.event_refused", "field.check_in.rejected", "field.check_out.rejected", "field.outcome.rejected",
-    "agreement.created", "agreement.approved", "conduct_flag.raised", "conduct_flag.reviewed", "conduct_flag.resolved",
-    "complaint.received", "payment.recorded", "case.updated", "debtor.updated"];
-  const ENTITIES = ["visits", "visit_tasks", "cases", "debtors", "collectors", "crews", "agreements", "conduct_flags",
-    "recordings", "dispatch_plans", "users", "jobs", "client_events"];
+ * Everything from the API goes into the page as text (h() / textContent). */
+import { h, clear, i18n, api, ApiError } from "./fc.js";
+import { FCMap } from "./map.js";
 
-  // Readable labels: the outcome's words are the service's own (app/services/field.py OUTCOMES).
-  const LABELS = {
-    en: {
-      "outcome.met_debtor": "Met the debtor; no agreement", "outcome.promise_to_pay": "Promise to pay",
-      "outcome.agreement_signed": "Instalment plan agreed", "outcome.paid_on_spot": "Paid on the spot",
-      "outcome.refused": "Debtor refused to pay", "outcome.not_home": "Nobody home",
-      "outcome.moved": "Debtor has moved away", "outcome.wrong_address": "Wrong address",
-      "outcome.third_party_only": "Met a third party only", "outcome.hardship_claimed": "Debtor claims hardship",
-      "outcome.dispute_raised": "Debtor disputes the debt", "outcome.cease_requested": "Debtor asked us to stop",
-      "outcome.deceased_reported": "Debtor reported deceased", "outcome.capacity_concern": "Debtor may lack capacity",
-      "outcome.aggression": "Ended for the crew's safety",
-      "person.debtor": "The debtor", "person.spouse": "Spouse", "person.relative": "A relative",
-      "person.household_member": "Someone of the household", "person.neighbour": "A neighbour",
-      "person.other": "Someone else", "person.nobody": "Nobody",
-      "agreement.pending_approval": "awaiting approval", "agreement.active": "active", "agreement.kept": "kept",
-      "agreement.broken": "broken", "agreement.cancelled": "cancelled",
-      "akind.promise": "Promise to pay", "akind.instalment": "Instalment plan",
-      "flag.out_of_hours": "Outside permitted hours", "flag.off_geofence": "Checked in away from the address",
-      "flag.poor_accuracy": "Poor location accuracy", "flag.mock_location": "Mocked location",
-      "flag.impossible_travel": "Impossible travel", "flag.missing_recording": "Recording missing",
-      "flag.short_recording": "Recording too short", "flag.frequency_override": "Visit frequency overridden",
-      "flag.waiver_above_limit": "Waiver above the limit", "flag.complaint_received": "Complaint received",
-      "fstatus.open": "open", "fstatus.reviewed": "reviewed", "fstatus.resolved": "resolved",
-      "fstatus.dismissed": "dismissed", "rkind.audio": "Audio", "rkind.photo": "Photo",
-    },
-    zh: {
-      "outcome.met_debtor": "见到债务人，未达成协议", "outcome.promise_to_pay": "承诺还款",
-      "outcome.agreement_signed": "签订分期还款协议", "outcome.paid_on_spot": "当场还款",
-      "outcome.refused": "债务人拒绝还款", "outcome.not_home": "无人在家", "outcome.moved": "债务人已搬走",
-      "outcome.wrong_address": "地址错误", "outcome.third_party_only": "仅见到第三方",
-      "outcome.hardship_claimed": "债务人声称经济困难", "outcome.dispute_raised": "债务人对债务提出异议",
-      "outcome.cease_requested": "债务人要求停止催收", "outcome.deceased_reported": "债务人已故",
-      "outcome.capacity_concern": "债务人可能缺乏行为能力", "outcome.aggression": "为保障催收员安全结束上门",
-      "person.debtor": "债务人本人", "person.spouse": "配偶", "person.relative": "亲属",
-      "person.household_member": "同住人员", "person.neighbour": "邻居", "person.other": "其他人", "person.nobody": "无人",
-      "agreement.pending_approval": "待审批", "agreement.active": "生效中", "agreement.kept": "已履行",
-      "agreement.broken": "已违约", "agreement.cancelled": "已取消",
-      "akind.promise": "承诺还款", "akind.instalment": "分期还款",
-      "flag.out_of_hours": "超出允许时段", "flag.off_geofence": "签到位置偏离住址", "flag.poor_accuracy": "定位精度不足",
-      "flag.mock_location": "模拟定位", "flag.impossible_travel": "不可能的移动速度", "flag.missing_recording": "缺少录音",
-      "flag.short_recording": "录音过短", "flag.frequency_override": "人工突破上门频率", "flag.waiver_above_limit": "减免超限",
-      "flag.complaint_received": "收到投诉", "fstatus.open": "待处理", "fstatus.reviewed": "已复核",
-      "fstatus.resolved": "已解决", "fstatus.dismissed": "已驳回", "rkind.audio": "录音", "rkind.photo": "照片",
-    },
-  };
-  i18n.add(LABELS);
-  i18n.add({
-    en: {
-      "signin.title": "Audit desk — sign in", "signin.username": "Username", "signin.password": "Password",
-      "signin.submit": "Sign in", "signout": "Sign out", "desk.title": "Audit desk", "f.collector": "Collector code",
-      "f.crew": "Crew", "f.case": "Loan ref", "f.from": "From", "f.to": "To", "f.outcome": "Outcome", "f.flag": "Flag",
-      "f.apply": "Filter", "f.export": "Export CSV", "v.run": "Verify the chain", "v.running": "Verifying…",
-      "v.ok": "Intact: {checked} events checked; head #{seq} {hash}.", "v.broken": "Broken at #{seq}: {what} — {detail}",
-      "c.when": "Check-in", "c.case": "Case", "c.crew": "Crew", "c.outcome": "Outcome", "c.distance": "Distance",
-      "c.flags": "Flags", "more": "More", "count": "{n} shown", "none": "No visits match.",
-      "filter.bad": "The filter was not applied: {message} Nothing is listed until it is fixed.",
-      "d.checkIn": "Check-in", "d.checkOut": "Check-out", "d.place": "Place", "d.collector": "Collector",
-      "t.judged": "judged at {t}", "t.received": "server received {t}", "t.device": "phone's clock {t}",
-      "t.utc": "{t} UTC",
-      "basis.server": "server's clock (sent online)", "basis.device_corrected": "phone's time, corrected by its measured clock offset (queued offline)",
-      "basis.device_bounded": "phone's time moved to what the server can prove (queued offline)",
-      "d.distance": "From the registered address", "d.accuracy": "Accuracy", "d.person": "Person met",
-      "d.outcome": "Outcome", "d.notes": "Notes", "d.recordings": "Recordings", "d.agreements": "Agreement",
-      "d.flags": "Conduct flags", "d.address": "Registered address", "d.mock": "mocked location", "d.none": "none",
-      "d.map": "Map of the visit: check-in, check-out and the registered address",
-      "r.play": "Play and verify", "r.loading": "Fetching the recording…", "r.verified": "Verified: the SHA-256 of the bytes played matches the stored hash.",
-      "r.mismatch": "NOT verified: the bytes played hash to {got}, the stored hash is {want}.",
-      "r.noCrypto": "Cannot verify here: this browser offers no SHA-256 on an insecure (non-HTTPS) page.",
-      "r.failed": "Could not fetch the recording: {message}", "r.seconds": "{n} s", "r.hash": "stored SHA-256",
-      "exported": "Exported {n} bytes.", "role.notAllowed": "This page is for auditors.",
-      "tabs.label": "Audit desk views", "tab.visits": "Visit log", "tab.events": "Action timeline",
-      "e.actor": "Actor (user id)", "e.action": "Action", "e.entityType": "Entity", "e.entityId": "Entity id",
-      "e.seq": "#", "e.when": "Time (UTC)", "e.actor.col": "Who", "e.action.col": "Action", "e.entity.col": "Entity",
-      "e.what": "What", "e.none": "No events match.", "e.system": "system", "e.refused": "refused",
-      "e.rule": "rule {rule}", "e.fields": "fields: {fields}", "e.masked": "masked: {fields}",
-      "e.changed": "changed: {fields}", "e.detail": "Event #{seq}", "e.hash": "Hash", "e.prev": "Previous hash",
-      "e.request": "Request", "e.ip": "Client address", "e.byActor": "Only this actor's events",
-    },
-    zh: {
-      "signin.title": "审计台 — 登录", "signin.username": "用户名", "signin.password": "密码", "signin.submit": "登录",
-      "signout": "退出", "desk.title": "审计台", "f.collector": "催收员编号", "f.crew": "小组", "f.case": "借款编号",
-      "f.from": "起始", "f.to": "截止", "f.outcome": "结果", "f.flag": "标记", "f.apply": "筛选", "f.export": "导出 CSV",
-      "v.run": "校验哈希链", "v.running": "校验中…", "v.ok": "完整：已校验 {checked} 条；链头 #{seq} {hash}。",
-      "v.broken": "在 #{seq} 处断开：{what} — {detail}", "c.when": "签到", "c.case": "案件", "c.crew": "小组",
-      "c.outcome": "结果", "c.distance": "距离", "c.flags": "标记", "more": "更多", "count": "已显示 {n} 条",
-      "none": "没有符合条件的上门记录。", "filter.bad": "筛选条件无效，未执行：{message} 修正之前不显示任何记录。",
-      "d.checkIn": "签到", "d.checkOut": "签退", "d.collector": "催收员",
-      "t.judged": "判定时间 {t}", "t.received": "服务器接收 {t}", "t.device": "手机时钟 {t}", "t.utc": "{t}（UTC）",
-      "basis.server": "服务器时钟（在线发送）", "basis.device_corrected": "手机时间，已按测得的时钟偏差校正（离线排队）",
-      "basis.device_bounded": "手机时间，已移至服务器可证明的范围（离线排队）",
-      "d.place": "位置", "d.distance": "距登记住址", "d.accuracy": "定位精度", "d.person": "见到的人", "d.outcome": "结果",
-      "d.notes": "备注", "d.recordings": "录音", "d.agreements": "还款协议", "d.flags": "行为标记",
-      "d.address": "登记住址", "d.mock": "模拟定位", "d.none": "无", "d.map": "上门地图：签到、签退与登记住址",
-      "r.play": "播放并校验", "r.loading": "正在获取录音…", "r.verified": "已校验：播放内容的 SHA-256 与存档哈希一致。",
-      "r.mismatch": "校验失败：播放内容的哈希为 {got}，存档哈希为 {want}。",
-      "r.noCrypto": "无法在此校验：非 HTTPS 页面上浏览器不提供 SHA-256。",
-      "r.failed": "无法获取录音：{message}", "r.seconds": "{n} 秒", "r.hash": "存档 SHA-256",
-      "exported": "已导出 {n} 字节。", "role.notAllowed": "此页面供审计人员使用。",
-      "tabs.label": "审计台视图", "tab.visits": "上门记录", "tab.events": "操作时间线",
-      "e.actor": "操作人（用户 ID）", "e.action": "操作", "e.entityType": "对象", "e.entityId": "对象 ID",
-      "e.seq": "#", "e.when": "时间（UTC）", "e.actor.col": "操作人", "e.action.col": "操作", "e.entity.col": "对象",
-      "e.what": "内容", "e.none": "没有符合条件的事件。", "e.system": "系统", "e.refused": "被拒绝",
-      "e.rule": "规则 {rule}", "e.fields": "字段：{fields}", "e.masked": "已遮蔽：{fields}", "e.changed": "变更：{fields}",
-      "e.detail": "事件 #{seq}", "e.hash": "哈希", "e.prev": "前一哈希", "e.request": "请求", "e.ip": "客户端地址",
-      "e.byActor": "只看此操作人的事件",
-    },
+const $ = (id) => document.getElementById(id);
+const OUTCOMES = ["met_debtor", "promise_to_pay", "agreement_signed", "paid_on_spot", "refused", "not_home", "moved",
+  "wrong_address", "third_party_only", "hardship_claimed", "dispute_raised", "cease_requested", "deceased_reported",
+  "capacity_concern", "aggression"];
+const FLAGS = ["out_of_hours", "off_geofence", "poor_accuracy", "mock_location", "impossible_travel",
+  "missing_recording", "short_recording", "frequency_override", "waiver_above_limit", "complaint_received"];
+// Actions and entities offered as suggestions in the timeline's filter (any other may be typed).
+const ACTIONS = ["auth.login", "auth.logout", "pii.read", "audit.exported", "audit.export_downloaded",
+  "plan.drafted", "plan.committed", "task.assigned", "task.assign_refused", "task.unassigned", "task.unassign_refused",
+  "task.withdrawn", "visit.checked_in", "visit.outcome_recorded", "visit.checked_out", "recording.stored",
+  "field.event_refused", "field.check_in.rejected", "field.check_out.rejected", "field.outcome.rejected",
+  "agreement.created", "agreement.approved", "conduct_flag.raised", "conduct_flag.reviewed", "conduct_flag.resolved",
+  "complaint.received", "payment.recorded", "case.updated", "debtor.updated"];
+const ENTITIES = ["visits", "visit_tasks", "cases", "debtors", "collectors", "crews", "agreements", "conduct_flags",
+  "recordings", "dispatch_plans", "users", "jobs", "client_events"];
+
+// Readable labels (outcome.*, flag.*, …) are in the shared catalogs: app/static/i18n/*.json.
+// The outcome's words are the service's own (app/services/field.py OUTCOMES).
+
+const label = (kind, code) => (code && i18n.has(`${kind}.${code}`) ? i18n.t(`${kind}.${code}`) : code || "—");
+const state = { rows: [], next: null, map: null, selected: null, visitError: null,
+                events: [], eventsNext: null, eventsLoaded: false, eventError: null, eventSelected: null,
+                blobs: [], debtor: null };
+
+function query(form, extra) {
+  const params = new URLSearchParams();
+  for (const [key, value] of new FormData(form).entries()) if (value.trim()) params.set(key, value.trim());
+  for (const [key, value] of Object.entries(extra || {})) params.set(key, value);
+  return params.toString();
+}
+
+// ---------------------------------------------------------------- filter errors, beside the field
+
+function clearErrors(form) {
+  form.querySelectorAll(".field-error").forEach((el) => el.remove());
+  form.querySelectorAll("[aria-invalid]").forEach((el) => el.removeAttribute("aria-invalid"));
+  form.querySelector(".form-error").textContent = "";
+}
+
+function showErrors(form, error) {
+  // The API's 422 names each bad field; its message goes beside that field's box.
+  clearErrors(form);
+  const fields = (error instanceof ApiError && error.fields) || {};
+  let placed = 0;
+  for (const [name, messages] of Object.entries(fields)) {
+    const input = form.querySelector(`[name="${CSS.escape(name)}"]`);
+    if (!input) continue;
+    const id = `${form.id}-${name}-error`;
+    input.setAttribute("aria-invalid", "true");
+    input.setAttribute("aria-describedby", id);
+    input.closest("label").append(h("span", { class: "field-error error", id, role: "alert" },
+      [].concat(messages).join("; ")));
+    placed += 1;
+  }
+  if (!placed) form.querySelector(".form-error").textContent = i18n.t("filter.bad", { message: error.message });
+}
+
+function showSignin() {
+  $("desk").hidden = true;
+  $("signin").hidden = false;
+  i18n.apply();
+}
+
+async function start() {
+  if (!api.signedIn()) return showSignin();
+  if (!["auditor", "admin", "supervisor"].includes(api.user.role)) {
+    $("signin-error").textContent = i18n.t("desk.notAllowed");
+    return showSignin();
+  }
+  $("signin").hidden = true;
+  $("desk").hidden = false;
+  // The action timeline is for auditors and admins (audit:read); supervisors see their teams' visits.
+  $("tab-events").hidden = !["auditor", "admin"].includes(api.user.role);
+  $("who").textContent = `${api.user.display_name || api.user.username} (${api.user.role})`;
+  applyLabels();
+  await load(false);
+  await openLinked();
+}
+
+/** ``/audit?visit=ID`` (the board's link from a flag): that visit opened, if the caller may
+ * read it. The log is in visit id order, so the one row after ID − 1 is the visit. */
+async function openLinked() {
+  const id = Number(new URLSearchParams(location.search).get("visit"));
+  if (!Number.isInteger(id) || id < 1) return;
+  try {
+    const page = await api.call("GET", `/api/v1/audit/visits?after=${id - 1}&limit=1`);
+    const visit = page.items[0];
+    if (visit && visit.id === id) await open(visit);
+  } catch (error) { /* not one the caller may read: the desk opens as usual */ }
+}
+
+function applyLabels() {
+  i18n.apply();
+  document.querySelectorAll("select[name=outcome] option[value]:not([value=''])").forEach((o) => {
+    o.textContent = label("outcome", o.value);
   });
+  document.querySelectorAll("select[name=flag] option[value]:not([value=''])").forEach((o) => {
+    o.textContent = label("flag", o.value);
+  });
+}
 
-  const label = (kind, code) => (code && i18n.has(`${kind}.${code}`) ? i18n.t(`${kind}.${code}`) : code || "—");
-  const state = { rows: [], next: null, map: null, selected: null, visitError: null,
-                  events: [], eventsNext: null, eventsLoaded: false, eventError: null, eventSelected: null,
-                  blobs: [], debtor: null };
+// ---------------------------------------------------------------- the visit log
 
-  function query(form, extra) {
-    const params = new URLSearchParams();
-    for (const [key, value] of new FormData(form).entries()) if (value.trim()) params.set(key, value.trim());
-    for (const [key, value] of Object.entries(extra || {})) params.set(key, value);
-    return params.toString();
-  }
-
-  // ---------------------------------------------------------------- filter errors, beside the field
-
-  function clearErrors(form) {
-    form.querySelectorAll(".field-error").forEach((el) => el.remove());
-    form.querySelectorAll("[aria-invalid]").forEach((el) => el.removeAttribute("aria-invalid"));
-    form.querySelector(".form-error").textContent = "";
-  }
-
-  function showErrors(form, error) {
-    // The API's 422 names each bad field; its message goes beside that field's box.
-    clearErrors(form);
-    const fields = (error instanceof ApiError && error.fields) || {};
-    let placed = 0;
-    for (const [name, messages] of Object.entries(fields)) {
-      const input = form.querySelector(`[name="${CSS.escape(name)}"]`);
-      if (!input) continue;
-      const id = `${form.id}-${name}-error`;
-      input.setAttribute("aria-invalid", "true");
-      input.setAttribute("aria-describedby", id);
-      input.closest("label").append(h("span", { class: "field-error error", id, role: "alert" },
-        [].concat(messages).join("; ")));
-      placed += 1;
-    }
-    if (!placed) form.querySelector(".form-error").textContent = i18n.t("filter.bad", { message: error.message });
-  }
-
-  function showSignin() {
-    $("desk").hidden = true;
-    $("signin").hidden = false;
-    i18n.apply();
-  }
-
-  async function start() {
-    if (!api.signedIn()) return showSignin();
-    if (!["auditor", "admin", "supervisor"].includes(api.user.role)) {
-      $("signin-error").textContent = i18n.t("role.notAllowed");
-      return showSignin();
-    }
-    $("signin").hidden = true;
-    $("desk").hidden = false;
-    // The action timeline is for auditors and admins (audit:read); supervisors see their teams' visits.
-    $("tab-events").hidden = !["auditor", "admin"].includes(api.user.role);
-    $("who").textContent = `${api.user.display_name || api.user.username} (${api.user.role})`;
-    applyLabels();
-    await load(false);
-    await openLinked();
-  }
-
-  /** ``/audit?visit=ID`` (the board's link from a flag): that visit opened, if the caller may
-   * read it. The log is in visit id order, so the one row after ID − 1 is the visit. */
-  async function openLinked() {
-    const id = Number(new URLSearchParams(location.search).get("visit"));
-    if (!Number.isInteger(id) || id < 1) return;
-    try {
-      const page = await api.call("GET", `/api/v1/audit/visits?after=${id - 1}&limit=1`);
-      const visit = page.items[0];
-      if (visit && visit.id === id) await open(visit);
-    } catch (error) { /* not one the caller may read: the desk opens as usual */ }
-  }
-
-  function applyLabels() {
-    i18n.apply();
-    document.querySelectorAll("[data-i18n-label]").forEach((el) => el.setAttribute("aria-label",
-      i18n.t(el.dataset.i18nLabel)));
-    document.querySelectorAll("select[name=outcome] option[value]:not([value=''])").forEach((o) => {
-      o.textContent = label("outcome", o.value);
-    });
-    document.querySelectorAll("select[name=flag] option[value]:not([value=''])").forEach((o) => {
-      o.textContent = label("flag", o.value);
-    });
-  }
-
-  // ---------------------------------------------------------------- the visit log
-
-  async function load(more) {
-    const form = $("filters");
-    const params = query(form, more && state.next ? { after: state.next } : {});
-    let page;
-    try {
-      page = await api.call("GET", `/api/v1/audit/visits?${params}`);
-    } catch (error) {
-      // A refused filter matches nothing: the old rows go, so none is taken for an answer to it.
-      state.rows = [];
-      state.next = null;
-      state.visitError = error;
-      closeDetail();
-      render();
-      showErrors(form, error);
-      return;
-    }
-    clearErrors(form);
-    state.visitError = null;
-    state.rows = more ? state.rows.concat(page.items) : page.items;
-    state.next = page.next_after;
-    render();
-  }
-
-  function render() {
-    const body = clear($("visits").querySelector("tbody"));
-    if (!state.rows.length) {
-      body.append(h("tr", {}, h("td", { colspan: 6, class: "muted" },
-        state.visitError ? i18n.t("filter.bad", { message: state.visitError.message }) : i18n.t("none"))));
-    }
-    for (const visit of state.rows) {
-      body.append(h("tr", { dataset: { visit: visit.id }, class: state.selected === visit.id ? "selected" : null,
-                           onclick: () => open(visit) },
-        h("td", {}, i18n.dateTime(visit.check_in.at, visit.timezone)),
-        h("td", {}, visit.case.loan_ref),
-        h("td", {}, visit.crew, " · ", collectorName(visit)),
-        h("td", { title: visit.outcome || "" }, visit.outcome ? label("outcome", visit.outcome) : "—"),
-        h("td", {}, visit.check_in.distance_m === null ? "—" : `${Math.round(visit.check_in.distance_m)} m`),
-        h("td", {}, visit.flags.map((f) => h("span", { class: "pill open-flag", title: f.rule_id },
-          label("flag", f.kind))))));
-    }
-    $("more").hidden = !state.next;
-    $("count").textContent = state.visitError ? "" : i18n.t("count", { n: state.rows.length });
-  }
-
-  const collectorName = (visit) => (visit.collector_name ? `${visit.collector_name} (${visit.collector})`
-                                                         : visit.collector);
-
-  function times(place, zone) {
-    // In the debtor's own zone (that is where the rules about hours apply), and in UTC as
-    // stored. The time judged comes first; the server's receive time and the phone's clock are evidence.
-    if (!place) return "—";
-    const at = (value) => (value ? i18n.dateTime(value, zone) : "—");
-    const utc = (value) => (value ? i18n.t("t.utc", { t: i18n.dateTime(value, "UTC") }) : "");
-    return h("div", { class: "times" },
-      h("div", { dataset: { time: "judged" } }, i18n.t("t.judged", { t: at(place.at) }), zone ? ` (${zone})` : "",
-        place.time_basis ? h("span", { class: "muted" }, ` — ${i18n.t(`basis.${place.time_basis}`)}`) : null),
-      h("div", { dataset: { time: "judged-utc" }, class: "muted" }, utc(place.at)),
-      h("div", { dataset: { time: "received" } }, i18n.t("t.received", { t: at(place.received_at) }),
-        place.received_at ? h("span", { class: "muted" }, ` · ${utc(place.received_at)}`) : null),
-      h("div", { dataset: { time: "device" } }, i18n.t("t.device", { t: at(place.device_at) }),
-        place.device_at ? h("span", { class: "muted" }, ` · ${utc(place.device_at)}`) : null));
-  }
-
-  function closeDetail() {
-    state.selected = null;
-    $("detail").hidden = true;
-    for (const url of state.blobs.splice(0)) URL.revokeObjectURL(url);
-  }
-
-  async function open(visit) {
+async function load(more) {
+  const form = $("filters");
+  const params = query(form, more && state.next ? { after: state.next } : {});
+  let page;
+  try {
+    page = await api.call("GET", `/api/v1/audit/visits?${params}`);
+  } catch (error) {
+    // A refused filter matches nothing: the old rows go, so none is taken for an answer to it.
+    state.rows = [];
+    state.next = null;
+    state.visitError = error;
     closeDetail();
-    state.selected = visit.id;
     render();
-    $("detail").hidden = false;
-    $("detail-title").textContent = `${visit.case.loan_ref} · ${i18n.date(visit.visit_date)}`;
-    // Kept while the same debtor is shown: redrawing in the other language is not another read.
-    let debtor = state.debtor && state.debtor.id === visit.debtor_id ? state.debtor : null;
-    if (!debtor) {
-      try { debtor = await api.call("GET", `/api/v1/debtors/${visit.debtor_id}`); } catch (e) { debtor = null; }
-      state.debtor = debtor;
-    }
-    if (state.selected !== visit.id) return;  // another visit was opened meanwhile
-    if (!state.map) state.map = new FCMap($("detail-map"), { tileUrl: document.body.dataset.tileUrl,
-                                                             attribution: document.body.dataset.tileAttribution });
-    state.map.clear();
-    if (debtor) state.map.home(debtor.lat, debtor.lon, "#111827", i18n.t("d.address"));
-    state.map.position(visit.check_in.lat, visit.check_in.lon, "#d97706", i18n.t("d.checkIn"));
-    if (visit.check_out) state.map.position(visit.check_out.lat, visit.check_out.lon, "#16a34a", i18n.t("d.checkOut"));
-    state.map.map.invalidateSize();
-    state.map.fit();
-    const facts = clear($("detail-facts"));
-    const fact = (key, ...value) => facts.append(h("dt", {}, i18n.t(key)), h("dd", { dataset: { fact: key } }, ...value));
-    const zone = visit.timezone || (debtor ? debtor.timezone : undefined);
-    fact("d.collector", collectorName(visit), " · ", visit.crew, " · ", visit.team);
-    fact("d.checkIn", times(visit.check_in, zone));
-    fact("d.checkOut", times(visit.check_out, zone));
-    fact("d.place", `${visit.check_in.lat.toFixed(5)}, ${visit.check_in.lon.toFixed(5)}`,
-      visit.check_in.mock ? h("span", { class: "pill open-flag" }, i18n.t("d.mock")) : null);
-    if (debtor) fact("d.address", debtor.address);
-    fact("d.distance", visit.check_in.distance_m === null ? "—" : `${visit.check_in.distance_m.toFixed(1)} m`);
-    fact("d.accuracy", visit.check_in.accuracy_m === null ? "—" : `${visit.check_in.accuracy_m} m`);
-    fact("d.person", visit.person_met ? label("person", visit.person_met) : "—");
-    fact("d.outcome", visit.outcome ? label("outcome", visit.outcome) : "—");
-    fact("d.notes", visit.notes || "—");
-    fact("d.recordings", visit.recordings.length ? visit.recordings.map(recordingBox) : i18n.t("d.none"));
-    fact("d.agreements", visit.agreements.length ? visit.agreements.map((a) => h("div", { dataset: { agreement: a.id } },
-      `${label("akind", a.kind)} · `, h("span", { class: `status status-${a.status}` }, label("agreement", a.status)),
-      " · ", i18n.money(a.total, a.currency), a.waiver !== "0.00" ? ` (−${i18n.money(a.waiver, a.currency)})` : ""))
-      : i18n.t("d.none"));
-    fact("d.flags", visit.flags.length ? visit.flags.map((f) => h("div", { dataset: { flag: f.kind } },
-      label("flag", f.kind), " · ", h("span", { class: "muted" }, f.rule_id), " · ", label("fstatus", f.status)))
-      : i18n.t("d.none"));
+    showErrors(form, error);
+    return;
   }
+  clearErrors(form);
+  state.visitError = null;
+  state.rows = more ? state.rows.concat(page.items) : page.items;
+  state.next = page.next_after;
+  render();
+}
 
-  // ---------------------------------------------------------------- recordings: play and verify
-
-  function recordingBox(recording) {
-    const status = h("div", { class: "verify-status", role: "status" });
-    const player = h("div", { class: "player" });
-    const button = h("button", { type: "button", class: "play", onclick: () => play(recording, button, player, status) },
-      i18n.t("r.play"));
-    return h("div", { class: "recording", dataset: { recording: recording.id } },
-      h("div", {}, label("rkind", recording.kind), " · ",
-        recording.duration_seconds === null ? "?" : i18n.t("r.seconds", { n: recording.duration_seconds }), " · ",
-        `${Math.round(recording.size_bytes / 1024)} KB`, " ", button),
-      h("div", { class: "hash", title: i18n.t("r.hash") }, recording.sha256), player, status);
+function render() {
+  const body = clear($("visits").querySelector("tbody"));
+  if (!state.rows.length) {
+    body.append(h("tr", {}, h("td", { colspan: 6, class: "muted" },
+      state.visitError ? i18n.t("filter.bad", { message: state.visitError.message }) : i18n.t("v.none"))));
   }
-
-  function hex(buffer) {
-    return Array.from(new Uint8Array(buffer), (b) => b.toString(16).padStart(2, "0")).join("");
+  for (const visit of state.rows) {
+    body.append(h("tr", { dataset: { visit: visit.id }, class: state.selected === visit.id ? "selected" : null,
+                         onclick: () => open(visit) },
+      h("td", {}, i18n.dateTime(visit.check_in.at, visit.timezone)),
+      h("td", {}, visit.case.loan_ref),
+      h("td", {}, visit.crew, " · ", collectorName(visit)),
+      h("td", { title: visit.outcome || "" }, visit.outcome ? label("outcome", visit.outcome) : "—"),
+      h("td", {}, visit.check_in.distance_m === null ? "—" : `${Math.round(visit.check_in.distance_m)} m`),
+      h("td", {}, visit.flags.map((f) => h("span", { class: "pill open-flag", title: f.rule_id },
+        label("flag", f.kind))))));
   }
+  $("more").hidden = !state.next;
+  $("count").textContent = state.visitError ? "" : i18n.t("v.count", { n: state.rows.length });
+}
 
-  async function play(recording, button, player, status) {
-    // The page holds a bearer token, which an <audio src> cannot send: the bytes are fetched
-    // with it (the token never goes into a URL, a log or a Referer), hashed here, and played
-    // from a blob URL. One fetch is one play on the log (a pii.read of the debtor).
-    button.disabled = true;
-    clear(player);
-    status.className = "verify-status muted";
-    status.textContent = i18n.t("r.loading");
-    let bytes;
-    let type;
-    try {
-      const response = await fetch(`/api/v1/audit/recordings/${recording.id}`, {
-        headers: { Authorization: `Bearer ${api.session.access_token}` } });
-      if (!response.ok) {
-        let body = null;
-        try { body = await response.json(); } catch (e) { body = null; }
-        throw new ApiError(response.status, body);
-      }
-      type = response.headers.get("Content-Type") || recording.content_type;
-      bytes = await response.arrayBuffer();
-    } catch (error) {
-      status.className = "verify-status error";
-      status.textContent = i18n.t("r.failed", { message: error.message });
-      button.disabled = false;
-      return;
+const collectorName = (visit) => (visit.collector_name ? `${visit.collector_name} (${visit.collector})`
+                                                       : visit.collector);
+
+function times(place, zone) {
+  // In the debtor's own zone (that is where the rules about hours apply), and in UTC as
+  // stored. The time judged comes first; the server's receive time and the phone's clock are evidence.
+  if (!place) return "—";
+  const at = (value) => (value ? i18n.dateTime(value, zone) : "—");
+  const utc = (value) => (value ? i18n.t("t.utc", { t: i18n.dateTime(value, "UTC") }) : "");
+  return h("div", { class: "times" },
+    h("div", { dataset: { time: "judged" } }, i18n.t("t.judged", { t: at(place.at) }), zone ? ` (${zone})` : "",
+      place.time_basis ? h("span", { class: "muted" }, ` — ${i18n.t(`basis.${place.time_basis}`)}`) : null),
+    h("div", { dataset: { time: "judged-utc" }, class: "muted" }, utc(place.at)),
+    h("div", { dataset: { time: "received" } }, i18n.t("t.received", { t: at(place.received_at) }),
+      place.received_at ? h("span", { class: "muted" }, ` · ${utc(place.received_at)}`) : null),
+    h("div", { dataset: { time: "device" } }, i18n.t("t.device", { t: at(place.device_at) }),
+      place.device_at ? h("span", { class: "muted" }, ` · ${utc(place.device_at)}`) : null));
+}
+
+function closeDetail() {
+  state.selected = null;
+  $("detail").hidden = true;
+  for (const url of state.blobs.splice(0)) URL.revokeObjectURL(url);
+}
+
+async function open(visit) {
+  closeDetail();
+  state.selected = visit.id;
+  render();
+  $("detail").hidden = false;
+  $("detail-title").textContent = `${visit.case.loan_ref} · ${i18n.date(visit.visit_date)}`;
+  // Kept while the same debtor is shown: redrawing in the other language is not another read.
+  let debtor = state.debtor && state.debtor.id === visit.debtor_id ? state.debtor : null;
+  if (!debtor) {
+    try { debtor = await api.call("GET", `/api/v1/debtors/${visit.debtor_id}`); } catch (e) { debtor = null; }
+    state.debtor = debtor;
+  }
+  if (state.selected !== visit.id) return;  // another visit was opened meanwhile
+  if (!state.map) state.map = new FCMap($("detail-map"), { tileUrl: document.body.dataset.tileUrl,
+                                                           attribution: document.body.dataset.tileAttribution });
+  state.map.clear();
+  if (debtor) state.map.home(debtor.lat, debtor.lon, "#111827", i18n.t("d.address"));
+  state.map.position(visit.check_in.lat, visit.check_in.lon, "#d97706", i18n.t("d.checkIn"));
+  if (visit.check_out) state.map.position(visit.check_out.lat, visit.check_out.lon, "#16a34a", i18n.t("d.checkOut"));
+  state.map.map.invalidateSize();
+  state.map.fit();
+  const facts = clear($("detail-facts"));
+  const fact = (key, ...value) => facts.append(h("dt", {}, i18n.t(key)), h("dd", { dataset: { fact: key } }, ...value));
+  const zone = visit.timezone || (debtor ? debtor.timezone : undefined);
+  fact("d.collector", collectorName(visit), " · ", visit.crew, " · ", visit.team);
+  fact("d.checkIn", times(visit.check_in, zone));
+  fact("d.checkOut", times(visit.check_out, zone));
+  fact("d.place", `${visit.check_in.lat.toFixed(5)}, ${visit.check_in.lon.toFixed(5)}`,
+    visit.check_in.mock ? h("span", { class: "pill open-flag" }, i18n.t("d.mock")) : null);
+  if (debtor) fact("d.address", debtor.address);
+  fact("d.distance", visit.check_in.distance_m === null ? "—" : `${visit.check_in.distance_m.toFixed(1)} m`);
+  fact("d.accuracy", visit.check_in.accuracy_m === null ? "—" : `${visit.check_in.accuracy_m} m`);
+  fact("d.person", visit.person_met ? label("person", visit.person_met) : "—");
+  fact("d.outcome", visit.outcome ? label("outcome", visit.outcome) : "—");
+  fact("d.notes", visit.notes || "—");
+  fact("d.recordings", visit.recordings.length ? visit.recordings.map(recordingBox) : i18n.t("d.none"));
+  fact("d.agreements", visit.agreements.length ? visit.agreements.map((a) => h("div", { dataset: { agreement: a.id } },
+    `${label("akind", a.kind)} · `, h("span", { class: `status status-${a.status}` }, label("agreement", a.status)),
+    " · ", i18n.money(a.total, a.currency), a.waiver !== "0.00" ? ` (−${i18n.money(a.waiver, a.currency)})` : ""))
+    : i18n.t("d.none"));
+  fact("d.flags", visit.flags.length ? visit.flags.map((f) => h("div", { dataset: { flag: f.kind } },
+    label("flag", f.kind), " · ", h("span", { class: "muted" }, f.rule_id), " · ", label("fstatus", f.status)))
+    : i18n.t("d.none"));
+}
+
+// ---------------------------------------------------------------- recordings: play and verify
+
+function recordingBox(recording) {
+  const status = h("div", { class: "verify-status", role: "status" });
+  const player = h("div", { class: "player" });
+  const button = h("button", { type: "button", class: "play", onclick: () => play(recording, button, player, status) },
+    i18n.t("r.play"));
+  return h("div", { class: "recording", dataset: { recording: recording.id } },
+    h("div", {}, label("rkind", recording.kind), " · ",
+      recording.duration_seconds === null ? "?" : i18n.t("r.seconds", { n: recording.duration_seconds }), " · ",
+      `${Math.round(recording.size_bytes / 1024)} KB`, " ", button),
+    h("div", { class: "hash", title: i18n.t("r.hash") }, recording.sha256), player, status);
+}
+
+function hex(buffer) {
+  return Array.from(new Uint8Array(buffer), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+async function play(recording, button, player, status) {
+  // The page holds a bearer token, which an <audio src> cannot send: the bytes are fetched
+  // with it (the token never goes into a URL, a log or a Referer), hashed here, and played
+  // from a blob URL. One fetch is one play on the log (a pii.read of the debtor).
+  button.disabled = true;
+  clear(player);
+  status.className = "verify-status muted";
+  status.textContent = i18n.t("r.loading");
+  let bytes;
+  let type;
+  try {
+    const response = await fetch(`/api/v1/audit/recordings/${recording.id}`, {
+      headers: { Authorization: `Bearer ${api.session.access_token}` } });
+    if (!response.ok) {
+      let body = null;
+      try { body = await response.json(); } catch (e) { body = null; }
+      throw new ApiError(response.status, body);
     }
-    const url = URL.createObjectURL(new Blob([bytes], { type }));
-    state.blobs.push(url);
-    player.append(type.startsWith("image/") ? h("img", { src: url, alt: label("rkind", recording.kind), class: "photo" })
-                                            : h("audio", { controls: true, preload: "metadata", src: url }));
-    if (!(window.crypto && crypto.subtle)) {
-      status.className = "verify-status error";
-      status.textContent = i18n.t("r.noCrypto");
-      return;
-    }
-    const got = hex(await crypto.subtle.digest("SHA-256", bytes));
-    const ok = got === recording.sha256.toLowerCase();
-    status.className = `verify-status ${ok ? "ok" : "error"}`;
-    status.dataset.verified = ok ? "yes" : "no";
-    status.textContent = ok ? `✓ ${i18n.t("r.verified")}` : i18n.t("r.mismatch", { got, want: recording.sha256 });
+    type = response.headers.get("Content-Type") || recording.content_type;
+    bytes = await response.arrayBuffer();
+  } catch (error) {
+    status.className = "verify-status error";
+    status.textContent = i18n.t("r.failed", { message: error.message });
     button.disabled = false;
+    return;
   }
-
-  // ---------------------------------------------------------------- the action timeline
-
-  const REFUSED = /(_refused|\.rejected|\.conflict)$/;
-
-  function summary(event) {
-    const changes = event.changes && typeof event.changes === "object" ? event.changes : {};
-    const extra = changes.extra && typeof changes.extra === "object" ? changes.extra : {};
-    const parts = [];
-    if (extra.rule_id) parts.push(i18n.t("e.rule", { rule: extra.rule_id }));
-    else if (extra.code && REFUSED.test(event.action)) parts.push(extra.code);
-    if (extra.message && REFUSED.test(event.action)) parts.push(extra.message);
-    if (event.action === "pii.read") {
-      if (extra.fields && extra.fields.length) parts.push(i18n.t("e.fields", { fields: extra.fields.join(", ") }));
-      if (extra.masked && extra.masked.length) parts.push(i18n.t("e.masked", { fields: extra.masked.join(", ") }));
-    }
-    const changed = Object.keys(changes).filter((k) => k !== "extra" && k !== "position");
-    if (changed.length) parts.push(i18n.t("e.changed", { fields: changed.join(", ") }));
-    if (typeof event.changes === "string") parts.push(event.changes.slice(0, 120));
-    return parts.join(" · ");
+  const url = URL.createObjectURL(new Blob([bytes], { type }));
+  state.blobs.push(url);
+  player.append(type.startsWith("image/") ? h("img", { src: url, alt: label("rkind", recording.kind), class: "photo" })
+                                          : h("audio", { controls: true, preload: "metadata", src: url }));
+  if (!(window.crypto && crypto.subtle)) {
+    status.className = "verify-status error";
+    status.textContent = i18n.t("r.noCrypto");
+    return;
   }
+  const got = hex(await crypto.subtle.digest("SHA-256", bytes));
+  const ok = got === recording.sha256.toLowerCase();
+  status.className = `verify-status ${ok ? "ok" : "error"}`;
+  status.dataset.verified = ok ? "yes" : "no";
+  status.textContent = ok ? `✓ ${i18n.t("r.verified")}` : i18n.t("r.mismatch", { got, want: recording.sha256 });
+  button.disabled = false;
+}
 
-  const actorName = (e) => (e.actor_user_id === null ? i18n.t("e.system")
-    : `${e.actor_username || "?"} #${e.actor_user_id}${e.actor_role ? ` (${e.actor_role})` : ""}`);
+// ---------------------------------------------------------------- the action timeline
 
-  async function loadEvents(more) {
-    const form = $("event-filters");
-    const params = query(form, more && state.eventsNext ? { after: state.eventsNext } : {});
-    let page;
-    try {
-      page = await api.call("GET", `/api/v1/audit/events?${params}`);
-    } catch (error) {
-      state.events = [];
-      state.eventsNext = null;
-      state.eventError = error;
-      $("event-detail").hidden = true;
-      renderEvents();
-      showErrors(form, error);
-      return;
-    }
-    clearErrors(form);
-    state.eventError = null;
-    state.eventsLoaded = true;
-    state.events = more ? state.events.concat(page.items) : page.items;
-    state.eventsNext = page.next_after;
+const REFUSED = /(_refused|\.rejected|\.conflict)$/;
+
+function summary(event) {
+  const changes = event.changes && typeof event.changes === "object" ? event.changes : {};
+  const extra = changes.extra && typeof changes.extra === "object" ? changes.extra : {};
+  const parts = [];
+  if (extra.rule_id) parts.push(i18n.t("e.rule", { rule: extra.rule_id }));
+  else if (extra.code && REFUSED.test(event.action)) parts.push(extra.code);
+  if (extra.message && REFUSED.test(event.action)) parts.push(extra.message);
+  if (event.action === "pii.read") {
+    if (extra.fields && extra.fields.length) parts.push(i18n.t("e.fields", { fields: extra.fields.join(", ") }));
+    if (extra.masked && extra.masked.length) parts.push(i18n.t("e.masked", { fields: extra.masked.join(", ") }));
+  }
+  const changed = Object.keys(changes).filter((k) => k !== "extra" && k !== "position");
+  if (changed.length) parts.push(i18n.t("e.changed", { fields: changed.join(", ") }));
+  if (typeof event.changes === "string") parts.push(event.changes.slice(0, 120));
+  return parts.join(" · ");
+}
+
+const actorName = (e) => (e.actor_user_id === null ? i18n.t("e.system")
+  : `${e.actor_username || "?"} #${e.actor_user_id}${e.actor_role ? ` (${e.actor_role})` : ""}`);
+
+async function loadEvents(more) {
+  const form = $("event-filters");
+  const params = query(form, more && state.eventsNext ? { after: state.eventsNext } : {});
+  let page;
+  try {
+    page = await api.call("GET", `/api/v1/audit/events?${params}`);
+  } catch (error) {
+    state.events = [];
+    state.eventsNext = null;
+    state.eventError = error;
+    $("event-detail").hidden = true;
     renderEvents();
+    showErrors(form, error);
+    return;
   }
+  clearErrors(form);
+  state.eventError = null;
+  state.eventsLoaded = true;
+  state.events = more ? state.events.concat(page.items) : page.items;
+  state.eventsNext = page.next_after;
+  renderEvents();
+}
 
-  function renderEvents() {
-    const body = clear($("events").querySelector("tbody"));
-    if (!state.events.length) {
-      body.append(h("tr", {}, h("td", { colspan: 6, class: "muted" },
-        state.eventError ? i18n.t("filter.bad", { message: state.eventError.message }) : i18n.t("e.none"))));
-    }
-    for (const event of state.events) {
-      const refused = REFUSED.test(event.action);
-      body.append(h("tr", { dataset: { seq: event.seq, action: event.action },
-                           class: [refused ? "refused" : "", state.eventSelected === event.seq ? "selected" : ""]
-                             .join(" ").trim() || null,
-                           onclick: () => openEvent(event) },
-        h("td", {}, String(event.seq)),
-        h("td", {}, i18n.dateTime(event.occurred_at, "UTC")),
-        h("td", {}, actorName(event)),
-        h("td", {}, h("code", {}, event.action),
-          refused ? h("span", { class: "pill open-flag" }, i18n.t("e.refused")) : null),
-        h("td", {}, event.entity_type, event.entity_id ? ` #${event.entity_id}` : ""),
-        h("td", { class: "what" }, summary(event))));
-    }
-    $("events-more").hidden = !state.eventsNext;
-    $("events-count").textContent = state.eventError ? "" : i18n.t("count", { n: state.events.length });
+function renderEvents() {
+  const body = clear($("events").querySelector("tbody"));
+  if (!state.events.length) {
+    body.append(h("tr", {}, h("td", { colspan: 6, class: "muted" },
+      state.eventError ? i18n.t("filter.bad", { message: state.eventError.message }) : i18n.t("e.none"))));
   }
-
-  function openEvent(event) {
-    state.eventSelected = event.seq;
-    renderEvents();
-    $("event-detail").hidden = false;
-    $("event-detail-title").textContent = i18n.t("e.detail", { seq: event.seq });
-    const facts = clear($("event-facts"));
-    const fact = (key, ...value) => facts.append(h("dt", {}, i18n.t(key)), h("dd", {}, ...value));
-    fact("e.when", i18n.t("t.utc", { t: i18n.dateTime(event.occurred_at, "UTC") }));
-    fact("e.actor.col", actorName(event), " ", event.actor_user_id === null ? null : h("button", {
-      type: "button", class: "link", onclick: () => {
-        $("event-filters").elements.actor.value = String(event.actor_user_id);
-        loadEvents(false);
-      } }, i18n.t("e.byActor")));
-    fact("e.action.col", event.action);
-    fact("e.entity.col", event.entity_type, event.entity_id ? ` #${event.entity_id}` : "");
-    fact("e.request", event.request_id || "—");
-    fact("e.ip", event.client_ip || "—");
-    fact("e.prev", h("span", { class: "hash" }, event.prev_hash));
-    fact("e.hash", h("span", { class: "hash" }, event.hash));
-    $("event-changes").textContent = typeof event.changes === "string" ? event.changes
-      : JSON.stringify(event.changes, null, 2);
+  for (const event of state.events) {
+    const refused = REFUSED.test(event.action);
+    body.append(h("tr", { dataset: { seq: event.seq, action: event.action },
+                         class: [refused ? "refused" : "", state.eventSelected === event.seq ? "selected" : ""]
+                           .join(" ").trim() || null,
+                         onclick: () => openEvent(event) },
+      h("td", {}, String(event.seq)),
+      h("td", {}, i18n.dateTime(event.occurred_at, "UTC")),
+      h("td", {}, actorName(event)),
+      h("td", {}, h("code", {}, event.action),
+        refused ? h("span", { class: "pill open-flag" }, i18n.t("e.refused")) : null),
+      h("td", {}, event.entity_type, event.entity_id ? ` #${event.entity_id}` : ""),
+      h("td", { class: "what" }, summary(event))));
   }
+  $("events-more").hidden = !state.eventsNext;
+  $("events-count").textContent = state.eventError ? "" : i18n.t("v.count", { n: state.events.length });
+}
 
-  // ---------------------------------------------------------------- tabs
+function openEvent(event) {
+  state.eventSelected = event.seq;
+  renderEvents();
+  $("event-detail").hidden = false;
+  $("event-detail-title").textContent = i18n.t("e.detail", { seq: event.seq });
+  const facts = clear($("event-facts"));
+  const fact = (key, ...value) => facts.append(h("dt", {}, i18n.t(key)), h("dd", {}, ...value));
+  fact("e.when", i18n.t("t.utc", { t: i18n.dateTime(event.occurred_at, "UTC") }));
+  fact("e.actor.col", actorName(event), " ", event.actor_user_id === null ? null : h("button", {
+    type: "button", class: "link", onclick: () => {
+      $("event-filters").elements.actor.value = String(event.actor_user_id);
+      loadEvents(false);
+    } }, i18n.t("e.byActor")));
+  fact("e.action.col", event.action);
+  fact("e.entity.col", event.entity_type, event.entity_id ? ` #${event.entity_id}` : "");
+  fact("e.request", event.request_id || "—");
+  fact("e.ip", event.client_ip || "—");
+  fact("e.prev", h("span", { class: "hash" }, event.prev_hash));
+  fact("e.hash", h("span", { class: "hash" }, event.hash));
+  $("event-changes").textContent = typeof event.changes === "string" ? event.changes
+    : JSON.stringify(event.changes, null, 2);
+}
 
-  function selectTab(name) {
-    for (const tab of document.querySelectorAll("[role=tab]")) {
-      const selected = tab.id === `tab-${name}`;
-      tab.setAttribute("aria-selected", String(selected));
-      tab.tabIndex = selected ? 0 : -1;
-      $(tab.getAttribute("aria-controls")).hidden = !selected;
-    }
-    if (name === "events" && !state.eventsLoaded && !state.eventError) loadEvents(false);
+// ---------------------------------------------------------------- tabs
+
+function selectTab(name) {
+  for (const tab of document.querySelectorAll("[role=tab]")) {
+    const selected = tab.id === `tab-${name}`;
+    tab.setAttribute("aria-selected", String(selected));
+    tab.tabIndex = selected ? 0 : -1;
+    $(tab.getAttribute("aria-controls")).hidden = !selected;
   }
+  if (name === "events" && !state.eventsLoaded && !state.eventError) loadEvents(false);
+}
 
-  function onTabKey(event) {
-    const tabs = Array.from(document.querySelectorAll("[role=tab]")).filter((t) => !t.hidden);
-    const at = tabs.indexOf(event.target);
-    const step = { ArrowRight: 1, ArrowLeft: -1 }[event.key];
-    if (at < 0 || !step) return;
-    const next = tabs[(at + step + tabs.length) % tabs.length];
-    selectTab(next.id.replace("tab-", ""));
-    next.focus();
+function onTabKey(event) {
+  const tabs = Array.from(document.querySelectorAll("[role=tab]")).filter((t) => !t.hidden);
+  const at = tabs.indexOf(event.target);
+  const step = { ArrowRight: 1, ArrowLeft: -1 }[event.key];
+  if (at < 0 || !step) return;
+  const next = tabs[(at + step + tabs.length) % tabs.length];
+  selectTab(next.id.replace("tab-", ""));
+  next.focus();
+  event.preventDefault();
+}
+
+async function verify() {
+  const box = clear($("verify-result"));
+  box.append(h("span", { class: "muted" }, i18n.t("v.running")));
+  const result = await api.call("GET", "/api/v1/audit/verify");
+  clear(box).append(result.ok
+    ? h("p", { class: "ok" }, i18n.t("v.ok", { checked: result.checked, seq: result.head.seq,
+                                               hash: result.head.hash.slice(0, 16) + "…" }))
+    : h("p", { class: "error" }, i18n.t("v.broken", result.first_broken)));
+}
+
+// A module runs once the page is parsed (and fc.js has its translations): no need to wait for DOMContentLoaded.
+{
+  document.documentElement.lang = i18n.locale;
+  const outcome = document.querySelector("select[name=outcome]");
+  OUTCOMES.forEach((o) => outcome.append(h("option", { value: o }, label("outcome", o))));
+  const flag = document.querySelector("select[name=flag]");
+  FLAGS.forEach((f) => flag.append(h("option", { value: f }, label("flag", f))));
+  ACTIONS.forEach((a) => $("event-actions").append(h("option", { value: a })));
+  ENTITIES.forEach((e) => $("event-entities").append(h("option", { value: e })));
+  $("signin-form").addEventListener("submit", async (event) => {
     event.preventDefault();
-  }
-
-  async function verify() {
-    const box = clear($("verify-result"));
-    box.append(h("span", { class: "muted" }, i18n.t("v.running")));
-    const result = await api.call("GET", "/api/v1/audit/verify");
-    clear(box).append(result.ok
-      ? h("p", { class: "ok" }, i18n.t("v.ok", { checked: result.checked, seq: result.head.seq,
-                                                 hash: result.head.hash.slice(0, 16) + "…" }))
-      : h("p", { class: "error" }, i18n.t("v.broken", result.first_broken)));
-  }
-
-  document.addEventListener("DOMContentLoaded", () => {
-    document.documentElement.lang = i18n.locale;
-    const outcome = document.querySelector("select[name=outcome]");
-    OUTCOMES.forEach((o) => outcome.append(h("option", { value: o }, label("outcome", o))));
-    const flag = document.querySelector("select[name=flag]");
-    FLAGS.forEach((f) => flag.append(h("option", { value: f }, label("flag", f))));
-    ACTIONS.forEach((a) => $("event-actions").append(h("option", { value: a })));
-    ENTITIES.forEach((e) => $("event-entities").append(h("option", { value: e })));
-    $("signin-form").addEventListener("submit", async (event) => {
-      event.preventDefault();
-      const form = new FormData(event.target);
-      $("signin-error").textContent = "";
-      try {
-        await api.login(form.get("username"), form.get("password"));
-        await start();
-      } catch (error) { $("signin-error").textContent = error.message; }
-    });
-    $("filters").addEventListener("submit", (event) => { event.preventDefault(); load(false); });
-    $("event-filters").addEventListener("submit", (event) => { event.preventDefault(); loadEvents(false); });
-    $("more").addEventListener("click", () => load(true));
-    $("events-more").addEventListener("click", () => loadEvents(true));
-    $("verify").addEventListener("click", verify);
-    document.querySelectorAll("[role=tab]").forEach((tab) => {
-      tab.addEventListener("click", () => selectTab(tab.id.replace("tab-", "")));
-      tab.addEventListener("keydown", onTabKey);
-    });
-    $("export").addEventListener("click", async () => {
-      try {
-        const bytes = await api.download(`/api/v1/audit/visits?${query($("filters"), { format: "csv" })}`,
-                                         "visits.csv");
-        $("count").textContent = i18n.t("exported", { n: bytes });
-      } catch (error) { showErrors($("filters"), error); }
-    });
-    document.querySelectorAll(".lang-switch").forEach((b) => b.addEventListener("click", () => {
-      i18n.set(i18n.lang === "zh" ? "en" : "zh");
-      applyLabels();
-      render();
-      renderEvents();
-      const visit = state.rows.find((v) => v.id === state.selected);
-      if (visit) open(visit);
-    }));
-    $("signout").addEventListener("click", async () => {
-      await api.logout();
-      closeDetail();
-      state.debtor = null;
-      showSignin();
-    });
-    start();
+    const form = new FormData(event.target);
+    $("signin-error").textContent = "";
+    try {
+      await api.login(form.get("username"), form.get("password"));
+      await start();
+    } catch (error) { $("signin-error").textContent = error.message; }
   });
-})();
+  $("filters").addEventListener("submit", (event) => { event.preventDefault(); load(false); });
+  $("event-filters").addEventListener("submit", (event) => { event.preventDefault(); loadEvents(false); });
+  $("more").addEventListener("click", () => load(true));
+  $("events-more").addEventListener("click", () => loadEvents(true));
+  $("verify").addEventListener("click", verify);
+  document.querySelectorAll("[role=tab]").forEach((tab) => {
+    tab.addEventListener("click", () => selectTab(tab.id.replace("tab-", "")));
+    tab.addEventListener("keydown", onTabKey);
+  });
+  $("export").addEventListener("click", async () => {
+    try {
+      const bytes = await api.download(`/api/v1/audit/visits?${query($("filters"), { format: "csv" })}`,
+                                       "visits.csv");
+      $("count").textContent = i18n.t("exported", { n: bytes });
+    } catch (error) { showErrors($("filters"), error); }
+  });
+  document.querySelectorAll(".lang-switch").forEach((b) => b.addEventListener("click", () => {
+    i18n.set(i18n.lang === "zh" ? "en" : "zh");
+    applyLabels();
+    render();
+    renderEvents();
+    const visit = state.rows.find((v) => v.id === state.selected);
+    if (visit) open(visit);
+  }));
+  $("signout").addEventListener("click", async () => {
+    await api.logout();
+    closeDetail();
+    state.debtor = null;
+    showSignin();
+  });
+  start();
+}
