@@ -52,7 +52,7 @@ def parse(text: object, *, negative: bool = False) -> Decimal:
     """
     if isinstance(text, bool) or not isinstance(text, (str, int)):
         raise MoneyError('send the amount as a decimal string such as "1234.50"')
-    match = _AMOUNT.match(str(text))
+    match = _AMOUNT.fullmatch(str(text))  # not .match: "$" also matches before a final newline
     if match is None:
         raise MoneyError("not an amount: digits with an optional point and up to 3 decimals, "
                          "no exponent" + ("" if negative else ", no sign") + ", below 10^15")
