@@ -9,10 +9,11 @@ ORM): 5 regions of 8 teams (40 teams), 10 crews of two per team, the cases sprea
 over the teams, a DPD mark per case plus one bucket change for half of them, 2 payments
 per case, an agreement per 2 cases, 2 contact attempts per case, the visits (each on its
 own task) over the year 2026, a conduct flag per 20 visits and a complaint per 200. The
-database is VACUUMed and ANALYZEd (as autovacuum leaves a live one), then the report for one month (June 2026) is timed through the
-service (``app.services.reports.portfolio``: every query and the shaping of the answer,
-not the HTTP layer) for one team and for one whole region, grouped by team, and for the
-region grouped by day: best and median of ``--runs``. If the slowest run is over 1 s, the
+database is VACUUMed and ANALYZEd (as autovacuum keeps a live one), then the report for one
+month (June 2026) is timed through the service (``app.services.reports.portfolio``: every
+query and the shaping of the answer, not the HTTP layer) for one team and for one whole
+region, grouped by team, and for the region grouped by day and by DPD bucket: best and
+median of ``--runs``. If the slowest run is over 1 s, the
 EXPLAIN (ANALYZE, BUFFERS) of its slowest statement is printed.
 """
 
