@@ -9,7 +9,10 @@ by team.
 - case_dpd_marks (case_id, at, id, days_past_due) replaces (case_id, at, id): a case's latest
   mark before a moment; and (at, case_id): the cases with a mark inside a period;
 - visit_tasks (visit_date, case_id, id, crew_id, status): a period's tasks with their case,
-  crew and status.
+  crew and status;
+- ledger_entries (kind, created_at, case_id, currency, amount_minor) replaces (kind, created_at):
+  a period's payments; contact_attempts (occurred_at, case_id, channel, purpose, result)
+  replaces (occurred_at): a period's attempts.
 
 Revision ID: 0011
 Revises: 0010
@@ -45,9 +48,27 @@ def upgrade():
     op.create_index(
         "ix_visit_tasks_date_case", "visit_tasks", ["visit_date", "case_id", "id", "crew_id", "status"], unique=False
     )
+    op.create_index(
+        "ix_ledger_entries_kind_created_cover",
+        "ledger_entries",
+        ["kind", "created_at", "case_id", "currency", "amount_minor"],
+        unique=False,
+    )
+    op.drop_index("ix_ledger_entries_kind_created_at", table_name="ledger_entries")
+    op.create_index(
+        "ix_contact_attempts_occurred_cover",
+        "contact_attempts",
+        ["occurred_at", "case_id", "channel", "purpose", "result"],
+        unique=False,
+    )
+    op.drop_index("ix_contact_attempts_occurred_at", table_name="contact_attempts")
 
 
 def downgrade():
+    op.create_index("ix_contact_attempts_occurred_at", "contact_attempts", ["occurred_at"], unique=False)
+    op.drop_index("ix_contact_attempts_occurred_cover", table_name="contact_attempts")
+    op.create_index("ix_ledger_entries_kind_created_at", "ledger_entries", ["kind", "created_at"], unique=False)
+    op.drop_index("ix_ledger_entries_kind_created_cover", table_name="ledger_entries")
     op.drop_index("ix_visit_tasks_date_case", table_name="visit_tasks")
     op.drop_index("ix_case_dpd_marks_at_case", table_name="case_dpd_marks")
     op.create_index("ix_case_dpd_marks_case_at", "case_dpd_marks", ["case_id", "at", "id"], unique=False)
