@@ -29,6 +29,8 @@ Row = Sequence[Any]
 Problem = dict[str, Any]
 
 GENESIS_HASH = "0" * 64
+# The most chains a log may be partitioned into (``AUDIT_CHAINS``).
+MAX_CHAINS = 64
 # The key of the object that stands in ``changes`` for a personal value.
 COMMITMENT = "$pii"
 # The columns a check reads, in this order; ``occurred_at`` as a naive UTC datetime
@@ -84,13 +86,38 @@ def committed(changes_text: str, held: Mapping[str, Sequence[Any]]) -> str | Non
     return None
 
 
+def chain_genesis(chain: int) -> str:
+    """What the first link of ``chain`` points at. Chain 1 is the log as it was before it
+    was partitioned (``GENESIS_HASH``); every other chain starts from a value of its own,
+    so a chain's links cannot be passed off as another's."""
+    if chain == 1:
+        return GENESIS_HASH
+    return hashlib.sha256(f"fieldcollect audit chain {chain}".encode()).hexdigest()
+
+
+def heads_hash(heads: Mapping[int, tuple[int, str]]) -> str:
+    """One hash that binds the head of every chain ({chain: (seq, hash)}): what an anchor
+    signs and the log's head shows. A log of one chain (chain 1) answers its head's hash,
+    as it did before the log was partitioned."""
+    if set(heads) == {1}:
+        return heads[1][1]
+    content = json.dumps([[chain, heads[chain][0], heads[chain][1]] for chain in sorted(heads)],
+                         separators=(",", ":"))
+    return hashlib.sha256(("heads" + content).encode("utf-8")).hexdigest()
+
+
 def check_links(batches: Iterable[Sequence[Row]], first_seq: int, prev: str | None, *,
-                times_as_text: bool = False) -> tuple[int, str | None, Problem | None]:
+                times_as_text: bool = False, contiguous: bool = True) -> tuple[int, str | None, Problem | None]:
     """Check consecutive links from ``first_seq``, the first expected to point at ``prev``.
 
     ``batches`` yields lists of rows in ``COLUMNS`` order, by ``seq``. Answers
     ``(checked, last_hash, problem)``: how many links held, the hash of the last one,
     and the first that did not (``{"seq", "what", "detail"}``) or None.
+
+    ``contiguous``: the links' ``seq`` must be ``first_seq``, ``first_seq`` + 1, ... (a log of
+    one chain). The chains of a partitioned log share one sequence, so each chain's
+    numbers have gaps (the other chains' events): then ``first_seq`` is only where the count
+    starts, and a removed link shows as the next one's ``prev_hash``.
     """
     parse = datetime.fromisoformat
     enc, sha, float_repr = _encode_string, hashlib.sha256, float.__repr__
@@ -98,7 +125,7 @@ def check_links(batches: Iterable[Sequence[Row]], first_seq: int, prev: str | No
     for batch in batches:
         for (seq, occurred, actor, role, action, entity_type, entity_id, changes, request_id, client_ip,
              lat, lon, prev_hash, stored) in batch:
-            if seq != expected:
+            if seq != expected and contiguous:
                 return expected - first_seq, prev, {"seq": expected, "what": "missing",
                                                     "detail": f"next event found is {seq}"}
             if prev_hash != prev:
@@ -152,3 +179,24 @@ def check_segment(dsn: str, first: int, last: int, batch_size: int) -> dict[str,
         checked, last_hash, problem = check_links(batches(), first, first_prev)
     return {"first": first, "first_prev": first_prev, "first_found": head[0][0] if head else None,
             "checked": checked, "last_hash": last_hash, "problem": problem}
+
+
+CHAIN_QUERY = (f"SELECT {', '.join(c if c != 'occurred_at' else 'occurred_at AT TIME ZONE %(utc)s' for c in COLUMNS)}"
+               " FROM audit_events WHERE chain = %(chain)s AND seq <= %(last)s ORDER BY seq")
+
+
+def check_chain(dsn: str, chain: int, last: int, batch_size: int) -> dict[str, Any]:
+    """In a worker process: check one chain of a partitioned log on PostgreSQL, from its
+    genesis up to ``last`` (its head's ``seq`` when the check began)."""
+    import psycopg
+
+    with psycopg.connect(dsn) as connection, connection.cursor(name="audit_verify_chain") as cursor:
+        cursor.itersize = batch_size
+        cursor.execute(CHAIN_QUERY, {"utc": "UTC", "chain": chain, "last": last})
+
+        def batches() -> Iterator[Sequence[Row]]:
+            while batch := cursor.fetchmany(batch_size):
+                yield batch
+
+        checked, last_hash, problem = check_links(batches(), 1, chain_genesis(chain), contiguous=False)
+    return {"chain": chain, "checked": checked, "last_hash": last_hash, "problem": problem}

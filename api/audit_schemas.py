@@ -5,7 +5,7 @@ from marshmallow import Schema, ValidationError, fields, post_load, validate, va
 
 from api.base import BaseSchema
 from api.fields import ID_MAX, SEQ_MAX, Id
-from api.schemas import Code, Text
+from api.schemas import AgreementBriefOut, Code, FlagBriefOut, RecordingOut, StopCaseOut, Text
 
 FORMATS = ("json", "csv", "ndjson")
 MAX_PAGE = 500
@@ -118,9 +118,11 @@ class AuditEventOut(Schema):
     hash = fields.String()
 
 
-class CaseRef(Schema):
-    id = fields.Integer()
-    loan_ref = fields.String()
+class CaseRef(StopCaseOut):
+    """The case a visit was for: the phone's case shape, its id and loan only."""
+
+    class Meta:
+        fields = ("id", "loan_ref")
 
 
 TIME_BASES = ("server: the server's receive time (sent online); device_corrected: the phone's time corrected by "
@@ -140,33 +142,18 @@ class VisitPlace(Schema):
     mock = fields.Boolean(metadata={"description": "The phone reported a mock location."})
 
 
-class VisitRecording(Schema):
-    id = fields.Integer()
-    sha256 = fields.String()
-    kind = fields.String()
-    content_type = fields.String()
-    size_bytes = fields.Integer()
-    duration_seconds = fields.Integer(allow_none=True)
-    uploaded_at = fields.AwareDateTime()
+class VisitRecording(RecordingOut):
+    """A recording of the visit, as its upload was answered (its visit is the row it is in)."""
+
+    class Meta:
+        exclude = ("visit_id",)
 
 
-class VisitAgreement(Schema):
-    id = fields.Integer()
-    kind = fields.String()
-    status = fields.String()
-    currency = fields.String()
-    total = fields.String(metadata={"example": "1234.50"})
-    waiver = fields.String(metadata={"example": "0.00"})
+class VisitAgreement(AgreementBriefOut):
     created_at = fields.AwareDateTime()
 
 
-class VisitFlag(Schema):
-    id = fields.Integer()
-    kind = fields.String()
-    rule_id = fields.String()
-    profile_version = fields.String()
-    status = fields.String()
-    raised_at = fields.AwareDateTime()
+VisitFlag = FlagBriefOut
 
 
 class VisitLogOut(Schema):
@@ -196,18 +183,32 @@ class VisitLogOut(Schema):
     flags = fields.List(fields.Nested(VisitFlag))
 
 
+class ChainPart(Schema):
+    chain = fields.Integer()
+    seq = fields.Integer(metadata={"description": "The chain's last event (0: none yet)."})
+    hash = fields.String()
+
+
+CHAINS_DESCRIPTION = ("A partitioned log (AUDIT_CHAINS > 1) only: the head of each chain. Then seq is the highest "
+                      "of them and hash binds them all: SHA-256 of \"heads\" followed by the JSON "
+                      "[[chain, seq, hash], ...] in chain order.")
+
+
 class ChainHead(Schema):
     seq = fields.Integer()
     hash = fields.String()
+    chains = fields.List(fields.Nested(ChainPart), metadata={"description": CHAINS_DESCRIPTION})
 
 
 class BrokenLink(Schema):
     seq = fields.Integer(allow_none=True)
+    chain = fields.Integer(metadata={"description": "A partitioned log: the chain the broken link is on."})
     what = fields.String(metadata={"description": "missing (a gap), prev_hash (a broken link), hash (the event's "
                                                   "content was altered), head, personal_value (a value kept beside "
                                                   "the chain differs from its commitment) or anchor (an external "
                                                   "anchor shows a cut tail, a rewound head or a rewritten link, or "
-                                                  "an anchor is not validly signed)."})
+                                                  "an anchor is not validly signed), or chain (an event on a chain that has no "
+                                                  "head)."})
     detail = fields.String()
 
 
@@ -238,5 +239,6 @@ class HeadOut(Schema):
     as_of = fields.AwareDateTime(metadata={"description": "The end of the day (next UTC midnight), or now."})
     seq = fields.Integer()
     hash = fields.String()
+    chains = fields.List(fields.Nested(ChainPart), metadata={"description": CHAINS_DESCRIPTION})
     final = fields.Boolean(metadata={"description": "True once an event of a later day exists: the day's head "
                                                     "can no longer change."})

@@ -521,6 +521,8 @@ class PlanSummaryOut(Schema):
     priority_sum = fields.Integer()
     distance_km = fields.Float()
     solve_seconds = fields.Float()
+    solves = fields.Integer(metadata={"description": "How many times the engine solved: more than 1 when what the "
+                                                     "plan is made of changed during a solve and it solved again."})
     crews_eligible = fields.Integer()
     crews_ineligible = fields.Integer()
     load = fields.Dict(keys=fields.String(), values=fields.Integer(), metadata={"description": "Stops per crew."})
@@ -762,13 +764,19 @@ class InstalmentBriefOut(Schema):
     amount = fields.String(metadata={"example": "333.34"})
 
 
-class AgreementSummaryOut(Schema):
+class AgreementBriefOut(Schema):
+    """An agreement at a glance, its amounts as exact decimal text (a stop's history on the
+    phone; a visit on the audit desk)."""
+
     id = fields.Integer()
     kind = fields.String()
     status = fields.String()
     currency = fields.String()
-    total = fields.String()
-    waiver = fields.String()
+    total = fields.String(metadata={"example": "1234.50"})
+    waiver = fields.String(metadata={"example": "0.00"})
+
+
+class AgreementSummaryOut(AgreementBriefOut):
     instalments = fields.List(fields.Nested(InstalmentBriefOut))
 
 
@@ -1164,12 +1172,18 @@ class PaymentOut(Schema):
 
 # ---------------------------------------------------------------- conduct
 
-class FlagOut(Schema):
+class FlagBriefOut(Schema):
+    """A conduct flag at a glance (the audit desk's visit log lists a visit's flags so)."""
+
     id = fields.Integer()
     kind = fields.String()
     rule_id = fields.String()
     profile_version = fields.String()
     status = fields.String()
+    raised_at = fields.AwareDateTime()
+
+
+class FlagOut(FlagBriefOut):
     collector = fields.Function(lambda f: f.collector.code if f.collector else None)
     collector_name = fields.Function(lambda f: f.collector.name if f.collector else None)
     case_id = fields.Integer(allow_none=True)
@@ -1182,7 +1196,6 @@ class FlagOut(Schema):
     reason_zh = fields.Function(lambda f: (f.details or {}).get("reason_zh"), allow_none=True)
     details = Facts(metadata={"description": "The facts the rule was judged on (and its reason, as reason_en "
                                              "and reason_zh), e.g. the hour of a late check-in or the waiver asked."})
-    raised_at = fields.AwareDateTime()
     review_notes = fields.String(allow_none=True)
     reviewed_at = fields.AwareDateTime(allow_none=True)
 

@@ -10,7 +10,7 @@ from flask import Flask, g, request
 from flask.json.provider import DefaultJSONProvider
 from sqlalchemy import event
 
-from app import audit, clock, config as config_module, crypto, errors, observability, policy
+from app import audit, clock, config as config_module, crypto, errors, observability, policy, transactions
 from app.extensions import db, limiter, migrate
 
 MIGRATIONS = str(Path(__file__).resolve().parent.parent / "migrations")
@@ -103,9 +103,10 @@ def _engine_options(uri):
 def _configure_sqlite(engine):
     """SQLite: enforce foreign keys, use WAL, and let SQLAlchemy own BEGIN.
 
-    Transactions start with BEGIN IMMEDIATE, so writers queue for the lock at the
-    start instead of failing halfway; with the driver's own transaction handling
-    off, SAVEPOINT works as on PostgreSQL (the recipe in SQLAlchemy's pysqlite notes).
+    A writer's transaction starts with BEGIN IMMEDIATE, so writers queue for the lock at
+    the start instead of failing halfway; a reader's starts deferred and reads beside
+    the writer (``app.transactions``). With the driver's own transaction handling off,
+    SAVEPOINT works as on PostgreSQL (the recipe in SQLAlchemy's pysqlite notes).
     """
     if engine.dialect.name != "sqlite":
         return
@@ -120,9 +121,7 @@ def _configure_sqlite(engine):
             cursor.execute("PRAGMA journal_mode=WAL")
         cursor.close()
 
-    @event.listens_for(engine, "begin")
-    def on_begin(connection):
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    transactions.install(engine)
 
 
 def _hsts(config):

@@ -212,10 +212,15 @@ def anchor_head(day=None):
         head, as_of = audit.chain_head(), clock.now()
     else:
         daily = audit.daily_head(day)
-        head, as_of = {"seq": daily["seq"], "hash": daily["hash"]}, daily["end"]
+        head, as_of = {k: daily[k] for k in ("seq", "hash", "chains") if k in daily}, daily["end"]
     now = clock.now()
     anchor = {"v": VERSION, "seq": head["seq"], "hash": head["hash"], "as_of": as_of.isoformat(),
               "anchored_at": now.isoformat(), "key_id": key_id(key.public_key())}
+    if head.get("chains"):
+        # A partitioned log: the head of every chain, each checked on its own, and bound
+        # together by ``hash`` (auditchain.heads_hash) under the one signature.
+        anchor["v"] = 2
+        anchor["chains"] = [[c["chain"], c["seq"], c["hash"]] for c in head["chains"]]
     anchor["signature"] = base64.b64encode(key.sign(signed_bytes(anchor))).decode()
     name = f"{now:%Y%m%dT%H%M%S%fZ}-{head['seq']:012d}.json"
     target = store()
@@ -237,6 +242,47 @@ def _valid(anchor, keys):
         return True
     except (InvalidSignature, ValueError):
         return False
+
+
+def _heads_of(anchor):
+    """What an anchor holds, by chain: {chain: (seq, hash)}. A v1 anchor is of a log of one
+    chain, which is chain 1 of a partitioned log."""
+    if anchor.get("chains"):
+        return {int(chain): (int(seq), digest) for chain, seq, digest in anchor["chains"]}
+    return {1: (anchor["seq"], anchor["hash"])}
+
+
+def _against_chains(anchors, heads):
+    """The first thing a validly signed anchor shows about the chains as they are now
+    (``heads``: {chain: (seq, hash)}): a chain cut short or its head moved back (the anchor
+    holds a link beyond the head), or a link rewritten since (the anchor's hash is not the
+    stored one, or the link is on another chain now)."""
+    wanted = set()
+    for a in reversed(anchors):  # the furthest along first
+        for chain, (seq, digest) in _heads_of(a).items():
+            head_seq = heads.get(chain, (0, None))[0]
+            if seq > head_seq:
+                where = f"chain {chain} ends" if len(heads) > 1 or chain != 1 else "the chain ends"
+                return {"seq": head_seq + 1, "what": "anchor", **({"chain": chain} if chain != 1 or len(heads) > 1 else {}),
+                        "detail": f"anchor {a['name']} (written {a['anchored_at']}) holds seq {seq}, but {where} "
+                                  f"at seq {head_seq}: events after {head_seq} were removed and the head moved back"}
+            if seq > 0:
+                wanted.add(seq)
+    if not wanted:
+        return None
+    stored = {row.seq: (row.hash, row.chain) for row in db.session.execute(
+        select(AuditEvent.seq, AuditEvent.hash, AuditEvent.chain).where(AuditEvent.seq.in_(sorted(wanted))))}
+    for a in anchors:
+        for chain, (seq, digest) in sorted(_heads_of(a).items(), key=lambda item: item[1][0]):
+            if seq == 0:
+                continue
+            now_hash, now_chain = stored.get(seq, (None, None))
+            if now_hash != digest or now_chain != chain:
+                return {"seq": seq, "what": "anchor", **({"chain": chain} if len(heads) > 1 else {}),
+                        "detail": f"anchor {a['name']} (written {a['anchored_at']}) holds hash {digest[:16]}… "
+                                  f"for seq {seq}; the chain now has {str(now_hash)[:16]}…: "
+                                  "the chain was rewritten from there"}
+    return None
 
 
 def check(result):
@@ -261,24 +307,7 @@ def check(result):
             continue
         anchors.append({**anchor, "name": name})
     anchors.sort(key=lambda a: (a["seq"], a["anchored_at"]))
-    head_seq = result["head"]["seq"]
-    beyond = [a for a in anchors if a["seq"] > head_seq]
-    if beyond and problem is None:
-        a = beyond[-1]
-        problem = {"seq": head_seq + 1, "what": "anchor",
-                   "detail": f"anchor {a['name']} (written {a['anchored_at']}) holds seq {a['seq']}, but the chain "
-                             f"ends at seq {head_seq}: events after {head_seq} were removed and the head moved back"}
-    within = [a for a in anchors if 0 < a["seq"] <= head_seq]
-    if within and problem is None:
-        seqs = sorted({a["seq"] for a in within})
-        hashes = dict(db.session.execute(select(AuditEvent.seq, AuditEvent.hash).where(AuditEvent.seq.in_(seqs))).all())
-        for a in within:
-            if hashes.get(a["seq"]) != a["hash"]:
-                problem = {"seq": a["seq"], "what": "anchor",
-                           "detail": f"anchor {a['name']} (written {a['anchored_at']}) holds hash {a['hash'][:16]}… "
-                                     f"for seq {a['seq']}; the chain now has {str(hashes.get(a['seq']))[:16]}…: "
-                                     "the chain was rewritten from there"}
-                break
+    problem = _against_chains(anchors, audit.heads_in(result["head"]))
     # What the validly signed anchors show about the chain comes first; then a forged one.
     problem = problem or unsigned
     # The latest: written last; of two written at the same instant, the one further along the chain.

@@ -25,8 +25,8 @@ import os
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, time, timedelta, timezone
 
-from flask import g, has_request_context
-from sqlalchemy import event, insert, select, update
+from flask import current_app, g, has_app_context, has_request_context
+from sqlalchemy import event, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from app import clock
@@ -37,10 +37,13 @@ from auditchain import (
     COLUMNS,
     COMMITMENT,
     GENESIS_HASH,
+    chain_genesis,
+    check_chain,
     check_links,
     check_segment,
     commitment,
     committed,
+    heads_hash,
     link_hash_values,
 )
 
@@ -197,33 +200,40 @@ def _append_pending(session):
     if any(ev["entity"] is not None and ev["entity_id"] is None for _, ev in pending):
         session.flush()  # primary keys of new entities
     connection = session.connection()
-    # The head and the last event's stamp in one round trip; only the head row is locked.
-    # When another writer moved the head while this one waited for the lock, PostgreSQL
-    # re-reads the locked head but not the joined event (it is newer than this statement's
-    # snapshot), so the stamp comes back empty and is read again in a statement of its own.
-    head = connection.execute(
-        select(AuditChainHead.seq, AuditChainHead.hash, AuditEvent.occurred_at)
-        .outerjoin(AuditEvent, AuditEvent.seq == AuditChainHead.seq)
-        .where(AuditChainHead.id == 1).with_for_update(of=AuditChainHead)
-    ).one()
+    chains = _configured_chains()
+    chain = _chain_for(pending, chains)
+    opened = current_app.extensions.setdefault("audit_chains_opened", set()) if has_app_context() else set()
+    if chains > 1 and chains not in opened:
+        # Once per process: the heads of every chain, and the sequence past the numbers
+        # a single chain used until now (its writers do not take them from the sequence).
+        _open_chains(connection, chains)
+        opened.add(chains)
+    head = _lock_head(connection, chain)
+    if head is None:  # this chain's first append: open the configured chains
+        _open_chains(connection, chains)
+        head = _lock_head(connection, chain)
     seq, prev = head.seq, head.hash
     # The log's clock never goes backwards: an event is stamped when it is appended,
-    # and never earlier than the event before it (another server's clock may lag).
-    # So chain order is time order, and a time range is a range of sequence numbers.
+    # and never earlier than the event before it on its chain (another server's clock may
+    # lag). So a chain's order is time order.
     now = clock.now()
     if seq:
         last = head.occurred_at
         if last is None:
             last = connection.execute(select(AuditEvent.occurred_at).where(AuditEvent.seq == seq)).scalar_one()
         now = max(now, last)
+    if chains == 1:
+        # One chain: its head's seq is the log's, and the next numbers follow it with no gap.
+        numbers = list(range(seq + 1, seq + 1 + len(pending)))
+    else:
+        numbers = _take_numbers(connection, len(pending))
     rows, values, subjects = [], [], []
-    for _, ev in pending:
+    for (_, ev), seq in zip(pending, numbers):
         ev["occurred_at"] = now
         entity = ev.pop("entity")
         if ev["entity_id"] is None and entity is not None:
             ev["entity_id"] = str(db.inspect(entity).identity[0])
-        seq += 1
-        ev["seq"], ev["prev_hash"] = seq, prev
+        ev["seq"], ev["prev_hash"], ev["chain"] = seq, prev, chain
         ev["hash"] = prev = link_hash(ev)
         personal, about = ev.pop("personal"), ev.pop("subjects")
         if about is None and ev["entity_type"] == "debtors" and (ev["entity_id"] or "").isdigit():
@@ -237,7 +247,66 @@ def _append_pending(session):
         connection.execute(insert(AuditPersonalValue), values)
     if subjects:
         connection.execute(insert(AuditEventSubject), subjects)
-    connection.execute(update(AuditChainHead).where(AuditChainHead.id == 1).values(seq=seq, hash=prev))
+    connection.execute(update(AuditChainHead).where(AuditChainHead.id == chain).values(seq=seq, hash=prev))
+
+
+def _configured_chains():
+    return current_app.config.get("AUDIT_CHAINS", 1) if has_app_context() else 1
+
+
+def _chain_for(pending, chains):
+    """The chain a transaction's events go on: its actor's (so one person's events stay in
+    their order on one chain), or, for the system's own work, this process's."""
+    if chains == 1:
+        return 1
+    actor = next((ev["actor_user_id"] for _, ev in pending if ev["actor_user_id"] is not None), None)
+    return 1 + (actor if actor is not None else os.getpid()) % chains
+
+
+def _lock_head(connection, chain):
+    """A chain's head and its last event's stamp in one round trip; only the head row is
+    locked, so writers on other chains go on. When another writer moved the head while
+    this one waited for the lock, PostgreSQL re-reads the locked head but not the joined
+    event (it is newer than this statement's snapshot), so the stamp comes back empty and
+    is read again in a statement of its own."""
+    return connection.execute(
+        select(AuditChainHead.seq, AuditChainHead.hash, AuditEvent.occurred_at)
+        .outerjoin(AuditEvent, AuditEvent.seq == AuditChainHead.seq)
+        .where(AuditChainHead.id == chain).with_for_update(of=AuditChainHead)
+    ).one_or_none()
+
+
+def _open_chains(connection, chains):
+    """Create the head of every configured chain that has none yet (at its genesis), and
+    move the shared sequence past every number the single chain used. Under the lock of
+    chain 1's head, which exists from the first migration on."""
+    connection.execute(select(AuditChainHead.id).where(AuditChainHead.id == 1).with_for_update())
+    heads = [{"id": c, "seq": 0, "hash": chain_genesis(c)} for c in range(1, chains + 1)]
+    if connection.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    connection.execute(dialect_insert(AuditChainHead).values(heads).on_conflict_do_nothing(index_elements=["id"]))
+    if connection.dialect.name == "postgresql":
+        # Forward only, and only when the single chain went past it (never back under a
+        # number another chain's writer may hold).
+        connection.exec_driver_sql(
+            "SELECT setval('audit_event_seq', t.m) FROM (SELECT max(seq) AS m FROM audit_events) t, audit_event_seq s "
+            "WHERE t.m > s.last_value OR (t.m = s.last_value AND NOT s.is_called)")
+
+
+def _take_numbers(connection, count):
+    """``count`` new sequence numbers for a chain of a partitioned log, in increasing order.
+
+    On PostgreSQL from the ``audit_event_seq`` sequence: no lock, so writers on other
+    chains take theirs at the same time (a number taken by a commit that then fails is
+    never used: the chains do not need the numbers to follow each other). SQLite runs one
+    write transaction at a time, so the next numbers are the highest stored plus one."""
+    if connection.dialect.name == "postgresql":
+        return sorted(connection.exec_driver_sql(
+            f"SELECT nextval('audit_event_seq') FROM generate_series(1, {int(count)})").scalars())
+    top = connection.execute(select(func.coalesce(func.max(AuditEvent.seq), 0))).scalar_one()
+    return list(range(top + 1, top + 1 + count))
 
 
 def _within(transaction, ancestor):
@@ -322,16 +391,42 @@ def _check_personal_values(last_seq, batch_size=20000):
     return checked, None
 
 
+def chain_heads():
+    """The head of every chain: {chain: (seq, hash)}. A log that was never partitioned
+    has one, chain 1."""
+    return {row.id: (row.seq, row.hash) for row in
+            db.session.execute(select(AuditChainHead.id, AuditChainHead.seq, AuditChainHead.hash)
+                               .order_by(AuditChainHead.id))}
+
+
+def head_answer(heads):
+    """The log's head as callers see it: a log of one chain, that chain's head
+    ``{"seq", "hash"}`` as always; a partitioned log, the highest ``seq`` of any chain, the
+    hash that binds every chain's head (``auditchain.heads_hash``) and each chain's head."""
+    if set(heads) == {1}:
+        return {"seq": heads[1][0], "hash": heads[1][1]}
+    return {"seq": max((seq for seq, _ in heads.values()), default=0), "hash": heads_hash(heads),
+            "chains": [{"chain": chain, "seq": seq, "hash": digest} for chain, (seq, digest) in sorted(heads.items())]}
+
+
+def heads_in(answer):
+    """The other way: {chain: (seq, hash)} from a ``head_answer`` (or a v1 anchor's fields)."""
+    if answer.get("chains"):
+        return {c["chain"]: (c["seq"], c["hash"]) for c in answer["chains"]}
+    return {1: (answer["seq"], answer["hash"])}
+
+
 def chain_head():
-    row = db.session.execute(select(AuditChainHead.seq, AuditChainHead.hash)).one()
-    return {"seq": row.seq, "hash": row.hash}
+    return head_answer(chain_heads())
 
 
 def first_seq_at_or_after(instant):
     """The first event stamped at or after ``instant`` (None: there is none yet).
 
     Exact because stamps never decrease along the chain; one step down the
-    ``occurred_at`` index.
+    ``occurred_at`` index. (Chains of a partitioned log are each in time order; between
+    two chains, numbers taken within the same few microseconds may be stamped the other
+    way round.)
     """
     return db.session.scalar(select(AuditEvent.seq).where(AuditEvent.occurred_at >= instant)
                              .order_by(AuditEvent.occurred_at, AuditEvent.seq).limit(1))
@@ -340,24 +435,35 @@ def first_seq_at_or_after(instant):
 def daily_head(day):
     """The chain head as of the end of a UTC day, for anchoring elsewhere.
 
-    It is the last link stamped before the next UTC midnight. Once an event of a later
-    day exists it can no longer change (``final``): stamps never decrease along the
-    chain. Until then the answer is the head so far and ``final`` is false.
+    It is the last link stamped before the next UTC midnight (of a partitioned log: of
+    each chain, bound into one hash). Once an event of a later day exists it can no longer
+    change (``final``): stamps never decrease along a chain. Until then the answer is the
+    head so far and ``final`` is false.
     """
     end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=timezone.utc)
     first_after = first_seq_at_or_after(end)
-    if first_after is None:
-        head, final = chain_head(), False
-    else:
-        seq = first_after - 1
-        digest = GENESIS_HASH if seq == 0 else db.session.scalar(
-            select(AuditEvent.hash).where(AuditEvent.seq == seq))
-        head, final = {"seq": seq, "hash": digest}, True
-    return {"date": day, "end": end, "seq": head["seq"], "hash": head["hash"], "final": final}
+    heads = chain_heads()
+    if set(heads) == {1}:
+        if first_after is None:
+            head, final = chain_head(), False
+        else:
+            seq = first_after - 1
+            digest = GENESIS_HASH if seq == 0 else db.session.scalar(
+                select(AuditEvent.hash).where(AuditEvent.seq == seq))
+            head, final = {"seq": seq, "hash": digest}, True
+        return {"date": day, "end": end, "seq": head["seq"], "hash": head["hash"], "final": final}
+    at_end = {}
+    for chain in heads:
+        row = db.session.execute(
+            select(AuditEvent.seq, AuditEvent.hash).where(AuditEvent.chain == chain, AuditEvent.occurred_at < end)
+            .order_by(AuditEvent.occurred_at.desc(), AuditEvent.seq.desc()).limit(1)).one_or_none()
+        at_end[chain] = (row.seq, row.hash) if row is not None else (0, chain_genesis(chain))
+    return {"date": day, "end": end, **head_answer(at_end), "final": first_after is not None}
 
 
-def _raw_batches(last_seq, batch_size):
-    """Events 1..``last_seq`` by ``seq``, in lists of plain tuples straight from the driver.
+def _raw_batches(last_seq, batch_size, chain=None):
+    """Events 1..``last_seq`` by ``seq`` (of one chain, when given), in lists of plain
+    tuples straight from the driver.
 
     On PostgreSQL through a server-side cursor (constant memory). Skipping SQLAlchemy's
     per-row processing matters: it would cost more than the hashing.
@@ -373,7 +479,11 @@ def _raw_batches(last_seq, batch_size):
         cursor = dbapi.cursor()
         placeholder = "?"
     try:
-        cursor.execute(f"SELECT {columns} FROM audit_events WHERE seq <= {placeholder} ORDER BY seq", (last_seq,))
+        if chain is None:
+            cursor.execute(f"SELECT {columns} FROM audit_events WHERE seq <= {placeholder} ORDER BY seq", (last_seq,))
+        else:
+            cursor.execute(f"SELECT {columns} FROM audit_events WHERE chain = {placeholder} AND seq <= {placeholder} "
+                           "ORDER BY seq", (chain, last_seq))
         while batch := cursor.fetchmany(batch_size):
             yield batch
     finally:
@@ -387,27 +497,116 @@ def verify_chain(batch_size=20000, workers=1):
     next one. With ``workers`` > 1 on PostgreSQL the chain is cut into that many
     segments, checked by as many processes at once, and the joins between them checked
     here: the same answer, sooner on a machine with cores to spare.
+
+    A partitioned log (``AUDIT_CHAINS`` > 1) is checked chain by chain, each from its
+    own genesis up to its head (with ``workers`` > 1 on PostgreSQL, chains in parallel);
+    an event on a chain that has no head is reported too.
     """
     db.session.flush()
-    head = chain_head()
-    if workers > 1 and head["seq"] >= 2 * batch_size and db.session.connection().dialect.name == "postgresql":
-        checked, prev, problem = _check_in_parallel(head["seq"], batch_size, workers)
+    heads, beyond = _heads_and_beyond()
+    head = head_answer(heads)
+    postgres = db.session.connection().dialect.name == "postgresql"
+    if set(heads) == {1}:
+        checked, problem = _verify_single(heads[1], batch_size, workers, postgres)
     else:
-        batches = _raw_batches(head["seq"], batch_size)
-        try:
-            checked, prev, problem = check_links(batches, 1, GENESIS_HASH,
-                                                 times_as_text=db.session.connection().dialect.name == "sqlite")
-        finally:
-            batches.close()
-    if problem is None and checked < head["seq"]:
-        problem = {"seq": checked + 1, "what": "missing", "detail": "chain head is beyond the last event found"}
-    elif problem is None and prev != head["hash"]:
-        problem = {"seq": head["seq"], "what": "head", "detail": "the chain head's hash is not the last event's"}
+        checked, problem = _verify_chains(heads, batch_size, workers, postgres)
+    if problem is None and beyond:
+        chain, seq = min(beyond.items(), key=lambda item: item[1])
+        problem = {"seq": seq, "what": "head", **({"chain": chain} if "chains" in head else {}),
+                   "detail": f"event {seq} is past the head of its chain (seq {heads[chain][0]}), which every append "
+                             "moves in the same transaction: it was written around the log"}
+    if problem is None:
+        problem = _stray_chain(heads)
     values_checked = 0
     if problem is None:
         values_checked, problem = _check_personal_values(head["seq"])
     return {"ok": problem is None, "checked": checked, "first_broken": problem, "head": head,
             "personal_values_checked": values_checked}
+
+
+def _heads_and_beyond():
+    """Every chain's head, and the first event past it on its chain, if any: in one
+    statement, so one snapshot, in which an append's events and its head move together."""
+    rows = db.session.execute(text(
+        "SELECT h.id, h.seq, h.hash, (SELECT min(e.seq) FROM audit_events e WHERE e.chain = h.id AND e.seq > h.seq) "
+        "FROM audit_chain_head h ORDER BY h.id")).all()
+    return {r[0]: (r[1], r[2]) for r in rows}, {r[0]: r[3] for r in rows if r[3] is not None}
+
+
+def _verify_single(head, batch_size, workers, postgres):
+    head_seq, head_hash = head
+    if workers > 1 and head_seq >= 2 * batch_size and postgres:
+        checked, prev, problem = _check_in_parallel(head_seq, batch_size, workers)
+    else:
+        batches = _raw_batches(head_seq, batch_size)
+        try:
+            checked, prev, problem = check_links(batches, 1, GENESIS_HASH, times_as_text=not postgres)
+        finally:
+            batches.close()
+    if problem is None and checked < head_seq:
+        problem = {"seq": checked + 1, "what": "missing", "detail": "chain head is beyond the last event found"}
+    elif problem is None and prev != head_hash:
+        problem = {"seq": head_seq, "what": "head", "detail": "the chain head's hash is not the last event's"}
+    return checked, problem
+
+
+def _verify_chains(heads, batch_size, workers, postgres):
+    todo = [chain for chain, (seq, _) in heads.items() if seq > 0]
+    if workers > 1 and postgres and len(todo) > 1:
+        dsn = db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["auditchain"])
+        with ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=context) as pool:
+            results = list(pool.map(check_chain, [dsn] * len(todo), todo, [heads[c][0] for c in todo],
+                                    [batch_size] * len(todo)))
+        found = {r["chain"]: (r["checked"], r["last_hash"], r["problem"]) for r in results}
+    else:
+        found = {}
+        for chain in todo:
+            batches = _raw_batches(heads[chain][0], batch_size, chain)
+            try:
+                found[chain] = check_links(batches, 1, chain_genesis(chain), times_as_text=not postgres,
+                                           contiguous=False)
+            finally:
+                batches.close()
+    checked, problems = 0, []
+    for chain, (head_seq, head_hash) in sorted(heads.items()):
+        if head_seq == 0:
+            if head_hash != chain_genesis(chain):
+                problems.append({"seq": 0, "chain": chain, "what": "head",
+                                 "detail": f"chain {chain} is empty but its head is not its genesis"})
+            continue
+        count, last_hash, problem = found[chain]
+        checked += count
+        if problem is not None:
+            problems.append({**problem, "chain": chain})
+        elif last_hash != head_hash:
+            last_seq = 0 if count == 0 else db.session.scalar(select(AuditEvent.seq).where(AuditEvent.hash == last_hash))
+            if last_seq is not None and last_seq < head_seq:
+                problems.append({"seq": head_seq, "chain": chain, "what": "missing",
+                                 "detail": f"chain {chain}'s head is seq {head_seq}, beyond the last event found "
+                                           f"on it ({last_seq}): events at its end were removed"})
+            else:
+                problems.append({"seq": head_seq, "chain": chain, "what": "head",
+                                 "detail": f"chain {chain}'s head hash is not its last event's"})
+    # The first broken link of the log: the lowest seq any chain reports.
+    problem = min(problems, key=lambda p: (p["seq"], p["chain"]), default=None)
+    return checked, problem
+
+
+def _stray_chain(heads):
+    """An event on a chain that has no head is on no chain that is checked: report it.
+    The chains present are found by skipping through the (chain, seq) index."""
+    present = db.session.execute(text(
+        "WITH RECURSIVE c(chain) AS (SELECT min(chain) FROM audit_events UNION ALL "
+        "SELECT (SELECT min(chain) FROM audit_events WHERE chain > c.chain) FROM c WHERE c.chain IS NOT NULL) "
+        "SELECT chain FROM c WHERE chain IS NOT NULL")).scalars().all()
+    stray = sorted(set(present) - set(heads))
+    if not stray:
+        return None
+    seq = db.session.scalar(select(func.min(AuditEvent.seq)).where(AuditEvent.chain == stray[0]))
+    return {"seq": seq, "chain": stray[0], "what": "chain",
+            "detail": f"event {seq} is on chain {stray[0]}, which has no head: it is on no chain that verifies"}
 
 
 def _check_in_parallel(last_seq, batch_size, workers):

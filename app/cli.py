@@ -128,7 +128,8 @@ def head_command(day, as_json):
         _fail(exc.message)
     if as_json:
         click.echo(json.dumps({"date": head["date"] and head["date"].isoformat(), "as_of": head["as_of"].isoformat(),
-                               "seq": head["seq"], "hash": head["hash"], "final": head["final"]}))
+                               "seq": head["seq"], "hash": head["hash"], "final": head["final"],
+                               **({"chains": head["chains"]} if "chains" in head else {})}))
     elif day:
         click.echo(f"{head['date'].isoformat()} {head['seq']} {head['hash']} "
                    f"{'final' if head['final'] else 'provisional'}")

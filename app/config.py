@@ -6,6 +6,8 @@ service runs on a SQLite file and a storage folder under ``instance/``.
 import os
 from pathlib import Path
 
+from auditchain import MAX_CHAINS
+
 INSECURE_SECRET_KEY = "dev-insecure-secret-key"
 ENVIRONMENTS = ("development", "production", "testing")
 
@@ -86,6 +88,9 @@ def from_environment(instance_path):
         "JOB_RETRY_INTERVALS": [int(s) for s in os.environ.get("JOB_RETRY_INTERVALS", "10,60,300").split(",") if s],
         "JOB_TIMEOUT": _int("JOB_TIMEOUT", 1800),
         "AUDIT_VERIFY_WORKERS": _int("AUDIT_VERIFY_WORKERS", 1),
+        # Chains the audit log is partitioned into (README "The audit log"): writers on
+        # different chains append at once. Unset: 16, or 1 under APP_ENV=testing (see check).
+        **({"AUDIT_CHAINS": _int("AUDIT_CHAINS", 16)} if os.environ.get("AUDIT_CHAINS") else {}),
         # Geocoding address-only debtors (app/services/geocoding.py; README "Addresses and places").
         # GEOCODER is any geopy geocoder by name (nominatim, baiduv3, arcgis, ...); unset with
         # GEOCODER_DOMAIN set means nominatim; both unset: no geocoder, supervisors pin by hand.
@@ -160,6 +165,12 @@ def check(config):
             raise ConfigError(f"GEOCODER: geopy has no geocoder named {config['GEOCODER']!r}") from None
     if config.get("GEOCODER_MIN_DELAY_SECONDS", 0) < 0:
         raise ConfigError("GEOCODER_MIN_DELAY_SECONDS must be 0 or more")
+    # Unset: one chain. More chains let writers append at once, but an auditor's
+    # incremental pull at the live head may pass an event that commits late (README "Chains"):
+    # a lender turns it on knowingly, with every process restarted.
+    config.setdefault("AUDIT_CHAINS", 1)
+    if not 1 <= config["AUDIT_CHAINS"] <= MAX_CHAINS:
+        raise ConfigError(f"AUDIT_CHAINS must be from 1 to {MAX_CHAINS}, got {config['AUDIT_CHAINS']}")
     if config.get("HSTS_MAX_AGE", 0) < 0:
         raise ConfigError("HSTS_MAX_AGE must be 0 or more seconds")
 

@@ -4,9 +4,10 @@ of the audit log and the visit log (written to storage, downloaded once finished
 
 With ``REDIS_URL`` set, jobs go to an RQ queue on Redis and run in workers
 (``flask jobs worker``) on this or other machines, retried up to ``JOB_RETRIES``
-times; without it they run in-process, right after the request that asked for them
-commits. Either way every job has a row in ``jobs`` whose status, attempts, result
-and error anyone allowed can read (``GET /api/v1/jobs/<id>``).
+times; without it they run in-process, in the server's worker, once the answer to the
+request that asked for them has been sent (so its 202 is not held back by the job).
+Either way every job has a row in ``jobs`` whose status, attempts, result and error
+anyone allowed can read (``GET /api/v1/jobs/<id>``).
 """
 import hashlib
 import logging
@@ -182,11 +183,27 @@ def submit(name, params, user):
     if has_request_context():
         @after_this_request
         def start_after_commit(response):
-            start()
+            if response.status_code >= 400:  # the request failed: its job row was not committed
+                return response
+            if runner == "rq":
+                start()
+            else:
+                # In-process: after the answer has been sent (the server closes the response
+                # once the client has it), so the 202 is not held back by the job it describes.
+                response.call_on_close(lambda: _run_after_answer(app, job_id))
             return response
 
         return job, None
     return job, start
+
+
+def _run_after_answer(app, job_id):
+    """Run an in-process job once its request is over, in an app context (and session) of its own."""
+    try:
+        with app.app_context():
+            execute(job_id)
+    except Exception:  # nobody is left to answer: the job row says how it went
+        log.exception("in-process job %s could not run", job_id)
 
 
 def queue(app=None):

@@ -17,6 +17,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    SmallInteger,
     String,
     Text,
     Time,
@@ -717,6 +718,9 @@ class AuditEvent(db.Model):
         Index("ix_audit_events_actor_seq", "actor_user_id", "seq"),
         Index("ix_audit_events_action_seq", "action", "seq"),
         Index("ix_audit_events_occurred_at_seq", "occurred_at", "seq"),
+        # A partitioned log is checked chain by chain, and a chain's daily head found by time.
+        Index("ix_audit_events_chain_seq", "chain", "seq"),
+        Index("ix_audit_events_chain_occurred_at", "chain", "occurred_at"),
     )
     seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False)
     # When the event was appended to the chain: never earlier than the event before it.
@@ -734,6 +738,9 @@ class AuditEvent(db.Model):
     lon: Mapped[float | None] = mapped_column()
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # Which chain of a partitioned log (``AUDIT_CHAINS``) the event links into; 1 for a log
+    # of one chain. Not hashed: an event moved to another chain breaks the links of both.
+    chain: Mapped[int] = mapped_column(SmallInteger, default=1, server_default="1")
 
 
 class AuditPersonalValue(db.Model):
@@ -763,11 +770,12 @@ class AuditEventSubject(db.Model):
 
 
 class AuditChainHead(db.Model):
-    """The last link of the chain, one row; writers lock it to append in order."""
+    """The last link of each chain (``id`` is the chain: 1 for a log of one chain, up to
+    ``AUDIT_CHAINS``); a writer locks its chain's row to append in order."""
 
     __tablename__ = "audit_chain_head"
-    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
-    id: Mapped[int] = mapped_column(primary_key=True)
+    __table_args__ = (CheckConstraint("id BETWEEN 1 AND 64", name="chain_number"),)
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     seq: Mapped[int] = mapped_column(BigInteger)
     hash: Mapped[str] = mapped_column(String(64))
 

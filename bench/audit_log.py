@@ -168,24 +168,25 @@ def fill_visits(conn, rng, visits):
                     f"GREATEST((SELECT max(id) FROM {table}), 1))")
 
 
-def fill_events(conn, rng, count, people):
-    """``count`` events over six months, 90% by the collectors' agent accounts, correctly chained."""
+def fill_events(conn, rng, count, people, chains=1):
+    """``count`` events over six months, 90% by the collectors' agent accounts, correctly chained
+    (``chains`` > 1: a partitioned log, each event on its actor's chain as ``app.audit`` puts it)."""
     import json
 
-    from app.audit import GENESIS_HASH, canonical_json, commit_personal, link_hash_values
+    from app.audit import canonical_json, commit_personal, link_hash_values
+    from auditchain import chain_genesis
 
     cur = conn.cursor()
     span = (END - START).total_seconds()
     stamps = sorted(rng.random() * span for _ in range(count))
     actions = [a for a in ACTIONS for _ in range(a[2])]
     agents, staff = people["agent_user_ids"], people["staff_user_ids"]
-    prev = GENESIS_HASH
+    heads = {c: (0, chain_genesis(c)) for c in range(1, chains + 1)}
     columns = ("seq", "occurred_at", "actor_user_id", "actor_role", "action", "entity_type", "entity_id",
-               "changes", "request_id", "client_ip", "lat", "lon", "prev_hash", "hash")
+               "changes", "request_id", "client_ip", "lat", "lon", "prev_hash", "hash", "chain")
     beside, subjects = [], []
 
     def rows():
-        nonlocal prev
         for seq in range(1, count + 1):
             at = START + timedelta(seconds=stamps[seq - 1])
             action, entity_type, _, field = rng.choice(actions)
@@ -208,16 +209,21 @@ def fill_events(conn, rng, count, people):
             request_id, client_ip = uuid.UUID(int=rng.getrandbits(128)).hex, f"10.{seq % 256}.{seq // 256 % 256}.7"
             lat = round(31.0 + rng.random() * 0.5, 6) if field else None
             lon = round(121.2 + rng.random() * 0.5, 6) if field else None
+            chain = 1 if chains == 1 else 1 + actor % chains
+            prev = heads[chain][1]
             digest = link_hash_values(seq, at.isoformat(), actor, role, action, entity_type, entity_id, changes,
                                       request_id, client_ip, lat, lon, prev)
             yield (seq, at, actor, role, action, entity_type, entity_id, changes, request_id, client_ip, lat, lon,
-                   prev, digest)
-            prev = digest
+                   prev, digest, chain)
+            heads[chain] = (seq, digest)
 
     copy_rows(cur, "audit_events", columns, rows())
     copy_rows(cur, "audit_personal_values", ("seq", "values"), beside)
     copy_rows(cur, "audit_event_subjects", ("debtor_id", "seq"), subjects)
-    cur.execute("UPDATE audit_chain_head SET seq = %s, hash = %s WHERE id = 1", (count, prev))
+    for chain, (seq, digest) in heads.items():
+        cur.execute("INSERT INTO audit_chain_head (id, seq, hash) VALUES (%s, %s, %s) "
+                    "ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash", (chain, seq, digest))
+    cur.execute("SELECT setval('audit_event_seq', %s)", (count,))
     log(f"    {len(beside):,} events carry personal values (committed; the values kept beside the chain)")
 
 
@@ -327,7 +333,7 @@ def run(args):
             conn.commit()
             log(f"filled organisation and {args.visits:,} visits in {time.perf_counter() - started:.1f} s")
             started = time.perf_counter()
-            fill_events(conn, rng, args.events, people)
+            fill_events(conn, rng, args.events, people, args.chains)
             conn.commit()
             log(f"filled {args.events:,} chained events in {time.perf_counter() - started:.1f} s")
             conn.autocommit = True
@@ -438,10 +444,12 @@ def main():
     parser.add_argument("--no-compare", dest="compare", action="store_false",
                         help="Skip the foundation's verify_chain (the side-by-side reference).")
     parser.add_argument("--keep", action="store_true", help="Keep the database.")
+    parser.add_argument("--chains", type=int, default=1,
+                        help="A partitioned log of this many chains (AUDIT_CHAINS); 1: one chain.")
     args = parser.parse_args()
     with open("/proc/loadavg") as loadavg:
         load = loadavg.read().split()[:3]
-    log(f"{args.events:,} events, {args.visits:,} visits; {platform.machine()}, {os.cpu_count()} cores, "
+    log(f"{args.events:,} events on {args.chains} chain(s), {args.visits:,} visits; {platform.machine()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}, load average {' '.join(load)}")
     results = run(args)
     log("\n(a) pages through the API (auditor token; each figure over "

@@ -17,6 +17,7 @@ from datetime import datetime, time, timedelta, timezone
 import flask_sqlalchemy.session
 import pytest
 import sqlalchemy as sa
+from flask.testing import FlaskClient
 from sqlalchemy import event
 
 # The geocoder and router servers the address tests run against (fixtures geo_server, geocoder).
@@ -120,7 +121,18 @@ def make_app(url, tmp_path, **overrides):
         **TEST_PII_CONFIG,
     }
     config.update(overrides)
-    return create_app(config)
+    app = create_app(config)
+    app.test_client_class = ServedClient
+    return app
+
+
+class ServedClient(FlaskClient):
+    """A test client that reads each answer whole and then closes it, as a server does once it
+    has sent it: what runs after the answer (an in-process job) has run when the call returns.
+    ``buffered=False`` keeps a streamed answer open, for a test that reads it chunk by chunk."""
+
+    def open(self, *args, buffered=True, **kwargs):
+        return super().open(*args, buffered=buffered, **kwargs)
 
 
 def migrate_to_head(app):

@@ -33,6 +33,7 @@ from app.models import (
 )
 from app.policy import rules
 from app.services import conduct, ledger
+from app.services.allocation import allocate
 from app.services.common import Data, paginate
 
 FREQUENCIES = ("weekly", "fortnightly", "monthly")
@@ -323,17 +324,8 @@ def _allocate(case, payment):
             RepaymentAgreement.case_id == case.id, RepaymentAgreement.status == "active",
             Instalment.status.in_(("open", "late")))
         .order_by(Instalment.due_date, Instalment.agreement_id, Instalment.seq).with_for_update()).all()
-    left, allocations = payment.amount_minor, []
-    for instalment in instalments:
-        if left == 0:
-            break
-        portion = min(left, instalment.amount_minor - instalment.paid_minor)
-        if portion <= 0:
-            continue
-        instalment.paid_minor += portion
-        left -= portion
-        if instalment.paid_minor == instalment.amount_minor:
-            instalment.status = "paid"
+    allocations = []
+    for instalment, portion in allocate(payment.amount_minor, instalments):
         db.session.add(PaymentAllocation(payment_id=payment.id, instalment_id=instalment.id, amount_minor=portion))
         ledger.memo(case, "allocation", portion, f"payment:{payment.reference}", payment_id=payment.id,
                     agreement_id=instalment.agreement_id, instalment_id=instalment.id)

@@ -562,4 +562,4 @@ def head(day: date | None = None) -> dict[str, Any]:
                                fields={"date": ["must be a UTC day that has ended"]})
     result = audit.daily_head(day)
     return {"date": result["date"], "as_of": result["end"], "final": result["final"], "seq": result["seq"],
-            "hash": result["hash"]}
+            "hash": result["hash"], **({"chains": result["chains"]} if "chains" in result else {})}

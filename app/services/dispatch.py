@@ -15,6 +15,8 @@ For a date and a team (or every team of a region):
 Every task carries why it went to its crew or why it stayed unassigned: the engine's
 reason, or the policy's rule ids when the policy kept it out of the plan.
 """
+import hashlib
+import json
 import logging
 from datetime import datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -24,7 +26,7 @@ from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from app import audit, authz, clock, policy, routing
+from app import audit, authz, clock, policy, routing, transactions
 from app.errors import Conflict, NotFound, PolicyViolation, ValidationFailed
 from app.extensions import db
 from app.models import (
@@ -162,16 +164,18 @@ def _open_windows(windows, now, plan_date, today):
     return [(max(a, now), b) for a, b in windows if b > now]
 
 
-def build_problem(teams, zone_name, plan_date):
+def build_problem(teams, zone_name, plan_date, now=None):
     """The engine's problem for these teams on this date, with what the policy decided.
 
     Planning a day that has started keeps every started or finished stop as it is and
-    plans the rest from each crew's last known position and the current time."""
+    plans the rest from each crew's last known position and the current time (``now``:
+    the server's clock unless given, so a problem can be gathered again as of the same
+    moment and compared)."""
     engine = policy.current()
     team_ids = [t.id for t in teams]
     zone = ZoneInfo(zone_name)
-    now = clock.now()
-    today = _today(zone)
+    now = now or clock.now()
+    today = now.astimezone(zone).date()
     if plan_date < today:
         raise ValidationFailed("That day is over; plan today or a later day.",
                                fields={"date": [f"must be {today.isoformat()} or later"]})
@@ -249,21 +253,75 @@ def build_problem(teams, zone_name, plan_date):
 
 # ---------------------------------------------------------------- plans
 
+# Solves of one request: the first, and a fresh one each time its inputs moved underneath.
+PLAN_ATTEMPTS = 3
+
+
 def create_plan(data, user, time_limit=None):
-    """Plan the day: a draft the supervisor previews before committing."""
-    teams, region, team = resolve_scope(data, user)
+    """Plan the day: a draft the supervisor previews before committing.
+
+    The solve takes seconds, so it runs outside any database transaction: the problem is
+    gathered in a read transaction (on SQLite a deferred one, beside other writers), the
+    engine solves with no transaction open, and the draft is written in a short
+    transaction that first gathers the problem again, as of the same moment. If anything
+    the solve used moved meanwhile (tasks, crews and collectors, training, a debtor's
+    availability or place, a case's stage or priority, the day's started stops, the
+    policy's verdicts), the draft is not written from the stale solve: the engine solves
+    again on the new inputs, up to ``PLAN_ATTEMPTS`` solves; after that the request is
+    refused (409 ``plan_inputs_changed``). The draft's transaction is left to the caller
+    to commit, like any service's change; the phases before it commit themselves.
+    """
+    time_limit = time_limit or current_app.config.get("DISPATCH_TIME_LIMIT")
     plan_date = data["date"]
-    # Tasks of days that ended unstarted go back to the pool first, with their reason.
+    teams, _region, _team = resolve_scope(data, user)
+    # Tasks of days that ended unstarted go back to the pool first, with their reason:
+    # a change (and its audit events) of its own, committed before the plan is gathered.
     door.withdraw_past_days([t.id for t in teams])
-    problem, context = build_problem(teams, region.timezone, plan_date)
+    db.session.commit()
+    now = clock.now()
+    with transactions.reading():
+        problem, context = _gather(data, user, plan_date, now)
+    db.session.rollback()  # nothing was written: this ends the read transaction
+    for attempt in range(1, PLAN_ATTEMPTS + 1):
+        inputs = _digest(problem, context)
+        result, summary = _solve(problem, context, plan_date, time_limit)
+        # The draft's transaction: the scope and the problem judged again on the state now.
+        problem, context = _gather(data, user, plan_date, now)
+        if _digest(problem, context) == inputs:
+            return _write_draft(data, user, plan_date, result, summary, attempt)
+        log.info("plan of %s for %s: inputs changed during solve %s of %s", plan_date,
+                 data.get("team") or data.get("region"), attempt, PLAN_ATTEMPTS)
+        db.session.rollback()
+    raise Conflict(f"What the plan is made of changed during each of its {PLAN_ATTEMPTS} solves "
+                   "(tasks, crews, training or availability); plan again.", code="plan_inputs_changed")
+
+
+def _gather(data, user, plan_date, now):
+    teams, region, _team = resolve_scope(data, user)
+    return build_problem(teams, region.timezone, plan_date, now=now)
+
+
+def _digest(problem, context):
+    """A fingerprint of everything a solve reads (its problem and the policy's verdicts)."""
+    text = json.dumps([problem, context], sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _solve(problem, context, plan_date, time_limit):
+    """The engine's routes (and the road times they use) and their explanation: no database."""
     travel = _with_roads(problem, plan_date)
-    engine_plan = dispatch.solve(problem, time_limit=time_limit or current_app.config.get("DISPATCH_TIME_LIMIT"))
+    engine_plan = dispatch.solve(problem, time_limit=time_limit)
     result = _explain(problem, engine_plan, context)
     result["travel"] = travel
+    return result, _summary(result, engine_plan)
+
+
+def _write_draft(data, user, plan_date, result, summary, attempt):
+    teams, region, team = resolve_scope(data, user)
     profile = policy.current().for_team(team or teams[0])
     plan = DispatchPlan(plan_date=plan_date, team_id=team.id if team else None,
                         region_id=None if team else region.id, status="draft", policy_profile=profile.label,
-                        result=result, summary=_summary(result, engine_plan),
+                        result=result, summary={**summary, "solves": attempt},
                         created_by_id=user.id if user is not None else None)
     db.session.add(plan)
     db.session.flush()

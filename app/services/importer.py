@@ -4,8 +4,9 @@ Semantics (documented in the README):
 
 * The file must be UTF-8 CSV with a header row; columns are named as in ``COLUMNS``;
   other columns are ignored and listed in the report.
-* Every row is checked before anything is written. The report names each problem
-  by row (the header is row 1), column and reason.
+* Every row is checked before anything is written, by the rules POST /cases applies: the
+  row is loaded through the API's schema (``CaseIn``, its money field and all). The report
+  names each problem by row (the header is row 1), column and reason.
 * ``all_or_nothing`` (the default): if any row has a problem, nothing is written.
   ``valid_rows``: the good rows are written, the bad ones reported and skipped.
 * Idempotent on ``loan_ref``: a row whose case exists with the same values is
@@ -18,15 +19,17 @@ Rows are written with bulk statements and one audit event per created or updated
 """
 import csv
 import io
+import json
 import re
 
+from marshmallow import ValidationError, fields
 from sqlalchemy import func, insert, select, update
 from sqlalchemy import text as sa_text
 
 from app import audit, authz, clock, crypto, geo, money
 from app.errors import ValidationFailed
 from app.extensions import db
-from app.models import STAGES, Case, CaseDpdMark, Debtor, Team, dpd_mark_rows
+from app.models import Case, CaseDpdMark, Debtor, Team, dpd_mark_rows
 from app.services import geocoding, ledger
 from app.services.org import check_timezone
 
@@ -40,87 +43,60 @@ CHUNK = 900  # below SQLite's bound-parameter limit for IN lists
 UPDATABLE = ("product", "principal_minor", "outstanding_minor", "days_past_due", "priority", "team_id")
 
 
-def _text(max_length):
-    def parse(value):
-        if len(value) > max_length:
-            raise ValueError(f"longer than {max_length} characters")
-        return value
-    return parse
-
-
-def _matching(pattern, message):
-    compiled = re.compile(pattern)
-
-    def parse(value):
-        if not compiled.match(value):
-            raise ValueError(message)
-        return value
-    return parse
-
-
-def _decimal(value):
-    # The API's money rule (app.money.parse), so a file and a request are read alike.
-    return money.parse(value)
-
-
-def _currency(value):
-    if not money.is_currency(value):
-        raise ValueError("must be an active ISO 4217 code such as CNY")
-    return value
-
-
-def _whole(low, high):
-    def parse(value):
-        try:
-            number = int(value)
-        except ValueError:
-            raise ValueError("not a whole number") from None
-        if not low <= number <= high:
-            raise ValueError(f"must be between {low} and {high}")
-        return number
-    return parse
-
-
-def _degrees(limit):
-    def parse(value):
-        try:
-            number = float(value)
-        except ValueError:
-            raise ValueError("not a number") from None
-        if not -limit <= number <= limit:  # also refuses NaN
-            raise ValueError(f"must be between -{limit} and {limit}")
-        return number
-    return parse
-
-
-def _one_of(choices):
-    def parse(value):
-        if value not in choices:
-            raise ValueError(f"must be one of {', '.join(choices)}")
-        return value
-    return parse
-
-
-# Each column's parser turns the cell's text into a value or raises ValueError(reason).
-PARSERS = {
-    "loan_ref": _text(80),
-    "product": _text(80),
-    "currency": _currency,
-    "principal": _decimal,
-    "outstanding": _decimal,
-    "days_past_due": _whole(0, 100000),
-    "debtor_name": _text(200),
-    "address": _text(500),
-    "lat": _degrees(90),
-    "lon": _degrees(180),
-    "stage": _one_of(STAGES),
-    "priority": _whole(0, 100),
-    "team": _text(40),
-    "phone": _matching(r"^\+?[0-9 \-]{5,30}$", "not a phone number"),
-    "national_id": _matching(r"^[0-9A-Za-z]{4,40}$", "letters and digits, 4 to 40"),
-    "timezone": _text(64),
-    "language": _text(16),
+# Where each column sits in the body POST /cases takes: a row is loaded through the API's
+# own schema (``api.schemas.CaseIn``, with its money, currency, code and coordinate fields),
+# so a file and a request are judged by one set of rules.
+PLACES = {
+    "loan_ref": ("loan_ref",), "product": ("product",), "currency": ("currency",), "principal": ("principal",),
+    "outstanding": ("outstanding",), "days_past_due": ("days_past_due",), "stage": ("stage",),
+    "priority": ("priority",), "team": ("team",), "debtor_name": ("debtor", "name"),
+    "address": ("debtor", "address"), "lat": ("debtor", "lat"), "lon": ("debtor", "lon"),
+    "phone": ("debtor", "phone"), "national_id": ("debtor", "national_id"),
+    "timezone": ("debtor", "timezone"), "language": ("debtor", "language"),
 }
+COLUMN_AT = {place: column for column, place in PLACES.items()}
+# A cell is text; where the schema takes a number it is read as the JSON number it spells
+# ("45", "31.2"), so "45.0" is no whole number and "thirty" no number, exactly as in JSON.
+_JSON_NUMBER = re.compile(r"^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$")
+
+
+def _row_schema():
+    from api.schemas import CaseIn  # the HTTP edge's schema; imported late, as api imports the services
+
+    schema = CaseIn()
+    number_at = {place for place in COLUMN_AT if isinstance(_field_at(schema, place), fields.Number)}
+    return schema, number_at
+
+
+def _field_at(schema, place):
+    field = schema.fields[place[0]]
+    return field.schema.fields[place[1]] if len(place) == 2 else field
+
+
+def _as_body(values, number_at):
+    """The row's cells as the JSON body of POST /cases."""
+    body = {"debtor": {}}
+    for column, text in values.items():
+        place = PLACES[column]
+        value = json.loads(text) if place in number_at and _JSON_NUMBER.match(text) else text
+        (body["debtor"] if len(place) == 2 else body)[place[-1]] = value
+    return body
+
+
+def _from_body(data):
+    """The loaded body back as {column: value}."""
+    debtor = data.pop("debtor", {})
+    return {**{k: v for k, v in data.items() if k in PLACES},
+            **{COLUMN_AT[("debtor", k)]: v for k, v in debtor.items() if ("debtor", k) in COLUMN_AT}}
+
+
+def _problems(messages, prefix=()):
+    """marshmallow's messages as [(column, reason)]."""
+    for key, value in messages.items():
+        if isinstance(value, dict):
+            yield from _problems(value, (*prefix, key))
+        else:
+            yield COLUMN_AT.get((*prefix, key), key), "; ".join(value)
 
 
 class Report:
@@ -159,26 +135,18 @@ def _read(content):
     return reader, [c for c in header if c not in COLUMNS]
 
 
-def _clean(values, seen):
+def _clean(values, seen, schema):
     """The row's typed values and its problems as [(column, reason)]."""
-    row, problems = {}, []
-    for column in COLUMNS:
-        if column in values and "\x00" in values[column]:  # PostgreSQL text cannot hold it
-            problems.append((column, "contains the NUL character (U+0000)"))
-        elif column in values:
-            try:
-                row[column] = PARSERS[column](values[column])
-            except ValueError as exc:
-                problems.append((column, str(exc)))
-        elif column in REQUIRED:
-            problems.append((column, "missing"))
+    problems = [(column, "contains the NUL character (U+0000)") for column in COLUMNS
+                if column in values and "\x00" in values[column]]  # PostgreSQL text cannot hold it
     if problems:
-        return row, problems
-    if ("lat" in row) != ("lon" in row):
-        missing = "lon" if "lat" in row else "lat"
-        problems.append((missing, "give lat and lon together, or neither (address only)"))
-    if "team" not in row:
-        problems.append(("team", "required (or give ?team= for the whole file)"))
+        return {}, problems
+    row_schema, number_at = schema
+    try:
+        row = _from_body(row_schema.load(_as_body(values, number_at)))
+    except ValidationError as exc:
+        return {}, [(column, "required (or give ?team= for the whole file)" if column == "team" and
+                     "team" not in values else message) for column, message in _problems(exc.messages)]
     for column in ("principal", "outstanding"):
         try:
             row[f"{column}_minor"] = money.to_minor(row.pop(column), row["currency"])
@@ -196,7 +164,7 @@ def _clean(values, seen):
 
 def _parse(reader, report, default_team):
     """Validate every row; yield (line number, clean values) of the good ones."""
-    seen = {}
+    seen, schema = {}, _row_schema()
     for line, raw in enumerate(reader, start=2):
         report.rows += 1
         if None in raw:
@@ -205,7 +173,7 @@ def _parse(reader, report, default_team):
         values = {k: v.strip() for k, v in raw.items() if k in COLUMNS and v is not None and v.strip() != ""}
         if default_team:
             values.setdefault("team", default_team)
-        row, problems = _clean(values, seen)
+        row, problems = _clean(values, seen, schema)
         for column, message in problems:
             report.problem(line, column, message)
         if not problems:

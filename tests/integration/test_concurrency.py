@@ -255,3 +255,157 @@ def test_two_phones_of_one_crew_checking_in_at_two_doors_at_once_one_wins(live):
     assert sorted(r.status_code for r in responses) == [201, 422], [r.json for r in responses]
     assert next(r for r in responses if r.status_code == 422).json["error"]["rule_id"] == "cn.one_visit_at_a_time"
     assert count(app, Visit) == 1
+
+
+def within(seconds, call):
+    """``call()``'s result, or a failure if it has not answered within ``seconds``."""
+    result, done = {}, threading.Event()
+
+    def run():
+        try:
+            result["value"] = call()
+        finally:
+            done.set()
+
+    threading.Thread(target=run, daemon=True).start()
+    assert done.wait(seconds), f"no answer within {seconds} s"
+    return result["value"]
+
+
+@pytest.fixture()
+def held_solve(monkeypatch):
+    """The engine's first solve (a plan's) held until the test releases it: (solving, release)
+    events. Later solves (a manual move's check, a plan's second solve) run at once."""
+    import dispatch as engine
+
+    solving, release, real = threading.Event(), threading.Event(), engine.solve
+
+    def solve(problem, **kwargs):
+        if not solving.is_set():
+            solving.set()
+            release.wait(60)
+        return real(problem, **kwargs)
+
+    monkeypatch.setattr(engine, "solve", solve)
+    yield solving, release
+    release.set()
+
+
+def test_readers_and_writers_are_answered_while_a_plan_is_being_solved(live, held_solve):
+    app, ids, tokens = live
+    solving, release = held_solve
+    answers = {}
+
+    def make_plan():
+        answers["plan"] = app.test_client().post("/api/v1/dispatch/plans", headers=tokens["sup0"],
+                                                 json={"date": DAY.isoformat(), "team": "T"})
+
+    planner = threading.Thread(target=make_plan)
+    planner.start()
+    try:
+        assert solving.wait(30), "the plan never reached the engine"
+        board = within(10, lambda: app.test_client().get(f"/api/v1/board?date={DAY.isoformat()}&team=T",
+                                                         headers=tokens["sup1"]))
+        assert board.status_code == 200, board.json
+        moved = within(10, lambda: app.test_client().post(f"/api/v1/tasks/{ids['tasks'][0]}/assign",
+                                                          headers=tokens["sup1"],
+                                                          json={"crew": ids["crews"][0], "reason": "urgent"}))
+        assert moved.status_code == 200, moved.json
+    finally:
+        release.set()
+        planner.join(60)
+    assert answers["plan"].status_code == 201, answers["plan"].json
+    assert answers["plan"].json["status"] == "draft"
+
+
+def test_a_reader_is_answered_while_a_writer_holds_the_write_lock(live):
+    """On SQLite a GET begins deferred: it reads beside a writer (a long import, a plan's draft)
+    instead of queueing behind it for the write lock. (A read that shows personal data writes
+    its audit event, so it does wait for the writer: see the test below.)"""
+    app, ids, tokens = live
+    job = app.test_client().post("/api/v1/jobs", headers=tokens["admin"], json={"name": "evaluate_agreements"}).json
+    with app.app_context():
+        writer = db.engine.connect()
+        transaction = writer.begin()  # outside a request: a writer, BEGIN IMMEDIATE on SQLite
+        writer.execute(sa.update(Team).where(Team.code == "T").values(name="Renamed"))
+        try:
+            polled = within(10, lambda: app.test_client().get(f"/api/v1/jobs/{job['id']}", headers=tokens["admin"]))
+            teams = within(10, lambda: app.test_client().get("/api/v1/teams", headers=tokens["sup1"]))
+        finally:
+            transaction.rollback()
+            writer.close()
+    assert polled.status_code == 200 and polled.json["status"] == "finished"
+    assert teams.status_code == 200 and "Renamed" not in teams.text  # the writer's change is unseen until it commits
+
+
+def test_reads_that_log_personal_data_beside_parallel_payments_all_answer_and_the_chain_holds(live):
+    """A GET that records what it showed begins as a reader and becomes a writer at its first
+    write: beside writers it still queues for the lock rather than failing, and the audit chain
+    it appends to has no fork or gap."""
+    from app.audit import verify_chain
+
+    app, ids, tokens = live
+
+    def read(case_id):
+        return lambda: app.test_client().get(f"/api/v1/cases/{case_id}", headers=tokens["admin"]).status_code
+
+    def pay(n):
+        return lambda: app.test_client().post("/api/v1/payments", headers=tokens["admin"], json={
+            "reference": f"BANK-{n}", "loan_ref": ids["loan_refs"][n], "amount": "10.00", "currency": "CNY",
+            "paid_at": "2026-11-20T10:00:00+08:00"}).status_code
+
+    statuses = at_once([read(c) for c in ids["cases"][:6]] + [pay(n) for n in range(4)])
+    assert statuses == [200] * 6 + [201] * 4
+    assert count(app, Payment) == 4
+    with app.app_context():
+        result = verify_chain()
+    assert result["ok"], result
+
+
+def test_the_answer_to_an_in_process_job_arrives_before_the_job_has_finished(live, monkeypatch):
+    import json
+    import urllib.request
+
+    from werkzeug.serving import make_server
+
+    from app import jobs
+    from app.models import Job
+
+    app, ids, tokens = live
+    started, release, real = threading.Event(), threading.Event(), jobs.JOBS["evaluate_agreements"]
+
+    def slow(params, job=None):
+        started.set()
+        release.wait(60)
+        return real(params, job)
+
+    monkeypatch.setitem(jobs.JOBS, "evaluate_agreements", slow)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_port}/api/v1"
+
+    def call(method, path, body=None):
+        request = urllib.request.Request(base + path, method=method, headers={**tokens["admin"],
+                                         "Content-Type": "application/json"},
+                                         data=None if body is None else json.dumps(body).encode())
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+
+    try:
+        status, submitted = call("POST", "/jobs", {"name": "evaluate_agreements"})
+        assert status == 202 and not release.is_set()  # answered while the job could not have finished
+        assert started.wait(10), "the job never started after its answer"
+        assert call("GET", f"/jobs/{submitted['id']}")[1]["status"] == "running"
+        release.set()
+        finished = threading.Event()
+        for _ in range(100):
+            if call("GET", f"/jobs/{submitted['id']}")[1]["status"] == "finished":
+                finished.set()
+                break
+            finished.wait(0.1)
+        assert finished.is_set()
+        with app.app_context():
+            assert "date" in db.session.get(Job, submitted["id"]).result
+    finally:
+        release.set()
+        server.shutdown()
