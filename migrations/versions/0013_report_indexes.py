@@ -14,8 +14,8 @@ by team.
   a period's payments; contact_attempts (occurred_at, case_id, channel, purpose, result)
   replaces (occurred_at): a period's attempts.
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0013
+Revises: 0012
 Create Date: 2026-12-01 05:30:00
 
 """
@@ -23,8 +23,8 @@ Create Date: 2026-12-01 05:30:00
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision = "0011"
-down_revision = "0010"
+revision = "0013"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
