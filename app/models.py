@@ -297,6 +297,8 @@ class Case(db.Model):
         CheckConstraint("credit_minor >= 0", name="credit_not_negative"),
         CheckConstraint("days_past_due >= 0", name="dpd_not_negative"),
         CheckConstraint("length(currency) = 3", name="currency_code"),
+        # The portfolio report: a team's cases with what it reads of them, from the index alone.
+        Index("ix_cases_team_book", "team_id", "id", "created_at", "currency", "outstanding_minor", "credit_minor"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     loan_ref: Mapped[str] = mapped_column(String(80), unique=True)
@@ -327,13 +329,15 @@ class ContactAttempt(db.Model):
         CheckConstraint(_in("channel", CONTACT_CHANNELS), name="channel_known"),
         CheckConstraint(_in("purpose", CONTACT_PURPOSES), name="purpose_known"),
         CheckConstraint(_in("result", CONTACT_RESULTS), name="result_known"),
+        # Attempts by time; with what the portfolio report reads of them, from the index alone.
+        Index("ix_contact_attempts_occurred_cover", "occurred_at", "case_id", "channel", "purpose", "result"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
     channel: Mapped[str] = mapped_column(String(20))
     purpose: Mapped[str] = mapped_column(String(30), default="contact")
     result: Mapped[str] = mapped_column(String(20))
-    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # For a visit notice (CONC 7.9.12 R): the date announced to the debtor.
     planned_visit_date: Mapped[date | None] = mapped_column(Date)
     notes: Mapped[str | None] = mapped_column(Text)
@@ -376,6 +380,8 @@ class VisitTask(db.Model):
         CheckConstraint("status IN ('open', 'cancelled', 'withdrawn') OR crew_id IS NOT NULL", name="assigned_has_crew"),
         CheckConstraint("priority >= 0 AND priority <= 100", name="priority_range"),
         UniqueConstraint("case_id", "visit_date", name="uq_visit_tasks_case_date"),
+        # The portfolio report: a period's tasks with their case, crew and status, from the index alone.
+        Index("ix_visit_tasks_date_case", "visit_date", "case_id", "id", "crew_id", "status"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
@@ -561,8 +567,8 @@ class LedgerEntry(db.Model):
                         name="delta_is_the_amount"),
         CheckConstraint("length(currency) = 3", name="currency_code"),
         # The portfolio report: a period's payments, and each case's movements since a moment.
-        Index("ix_ledger_entries_kind_created_at", "kind", "created_at"),
-        Index("ix_ledger_entries_case_created_at", "case_id", "created_at"),
+        Index("ix_ledger_entries_kind_created_cover", "kind", "created_at", "case_id", "currency", "amount_minor"),
+        Index("ix_ledger_entries_case_created_delta", "case_id", "created_at", "delta_minor"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
@@ -837,7 +843,9 @@ class CaseDpdMark(db.Model):
     __tablename__ = "case_dpd_marks"
     __table_args__ = (
         CheckConstraint("days_past_due >= 0", name="dpd_not_negative"),
-        Index("ix_case_dpd_marks_case_at", "case_id", "at", "id"),
+        # A case's latest mark before a moment, read from the index alone; a period's marks.
+        Index("ix_case_dpd_marks_case_at_dpd", "case_id", "at", "id", "days_past_due"),
+        Index("ix_case_dpd_marks_at_case", "at", "case_id"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))

@@ -232,7 +232,9 @@ class _Query:
         """Join the team, its region and the calendar windows of its time zone."""
         stmt = stmt.join(Team, Team.id == team_id).join(Region, Region.id == Team.region_id)
         stmt = stmt.join(cal, cal.c.tz == Region.timezone)
-        return stmt.where(self.teams(Team.id))
+        # The scope's teams named on the row's own team column too: the planner then reads
+        # only their cases (ix_cases_team_book) instead of every case joined to the teams.
+        return stmt.where(self.teams(Team.id), self.teams(team_id))
 
     def in_window(self, column, cal):
         return and_(column >= cal.c.start_at, column < cal.c.end_at, column >= self.lo, column < self.hi)
@@ -264,39 +266,54 @@ def _recovered(q):
 def _book(q):
     """The cases in scope, in one pass: what each owed when the period began (today's balance
     less every ledger movement since; nothing for a case created later), and its DPD bucket
-    then and at the period's end. Returns (outstanding by group and currency, rolls by group)."""
+    then and at the period's end. Returns (outstanding by group and currency, rolls by group).
+
+    Each case is read through indexes alone: its ledger movements since the start and its
+    latest DPD mark before the end are index probes of that case (ix_ledger_entries_case_created_delta,
+    ix_case_dpd_marks_case_at_dpd). Its DPD at the start is the same mark unless the case has a mark
+    inside the period (few do: a mark is a bucket change), found in one range read of the marks
+    by time; only those cases are probed a second time."""
     p = q.period
-    since = q.joins(
-        select(LedgerEntry.case_id.label("case_id"), func.sum(LedgerEntry.delta_minor).label("moved"))
-        .select_from(LedgerEntry)
-        .join(Case, Case.id == LedgerEntry.case_id),
-        Case.team_id,
-        p,
-    )
-    since = (
-        since.where(LedgerEntry.created_at >= p.c.start_at, LedgerEntry.created_at >= q.lo)
-        .group_by(LedgerEntry.case_id)
-        .subquery()
+    moved = (
+        select(func.sum(LedgerEntry.delta_minor))
+        .where(LedgerEntry.case_id == Case.id, LedgerEntry.created_at >= p.c.start_at)
+        .scalar_subquery()
     )
     owed = case(
-        (Case.created_at < p.c.start_at, Case.outstanding_minor - Case.credit_minor - func.coalesce(since.c.moved, 0)),
+        (Case.created_at < p.c.start_at, Case.outstanding_minor - Case.credit_minor - func.coalesce(moved, 0)),
         else_=None,
+    )
+    # Cases with a mark inside the widest bounds of the period (a superset of those with one
+    # inside their own time zone's period): their DPD at the start may differ from the end's.
+    changed = (
+        select(CaseDpdMark.case_id.label("case_id"))
+        .where(CaseDpdMark.at >= q.lo, CaseDpdMark.at < q.hi)
+        .distinct()
+        .subquery("changed")
     )
     g = q.group_by
     key = Team.id if g == "team" else Team.region_id if g == "region" else literal(ALL, String())
-    stmt = q.joins(
+    ends = q.joins(
         select(
             key.label("k"),
+            Case.id.label("case_id"),
             Case.currency.label("currency"),
+            p.c.start_at.label("start_at"),
             owed.label("owed"),
-            _dpd_at(Case.id, p.c.start_at).label("d0"),
             _dpd_at(Case.id, p.c.end_at).label("d1"),
+            changed.c.case_id.label("changed"),
         ).select_from(Case),
         Case.team_id,
         p,
-    ).outerjoin(since, since.c.case_id == Case.id)
-    # Materialised on PostgreSQL: each case's two lookups run once, not once per CASE branch.
-    inner = stmt.cte("book").prefix_with("MATERIALIZED", dialect="postgresql")
+    ).outerjoin(changed, changed.c.case_id == Case.id)
+    # Materialised on PostgreSQL: each case's lookups run once, not once per CASE branch.
+    ends = ends.cte("book_ends").prefix_with("MATERIALIZED", dialect="postgresql")
+    d0 = case((ends.c.changed.is_(None), ends.c.d1), else_=_dpd_at(ends.c.case_id, ends.c.start_at))
+    inner = (
+        select(ends.c.k, ends.c.currency, ends.c.owed, d0.label("d0"), ends.c.d1)
+        .cte("book")
+        .prefix_with("MATERIALIZED", dialect="postgresql")
+    )
     b0, b1 = bucket_of(inner.c.d0), bucket_of(inner.c.d1)
     outer_key = b0 if g == "dpd_bucket" else inner.c.k
     positive = case((inner.c.owed > 0, inner.c.owed), (inner.c.owed.is_(None), None), else_=0)
