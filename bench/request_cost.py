@@ -44,6 +44,8 @@ def timed(call, n):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stops", type=int, default=200)
+    parser.add_argument("--trace", action="store_true",
+                        help="print the SQL of one check-in, one outcome and one check-out")
     args = parser.parse_args()
     url, (admin, name) = sync_batch.database("postgresql")
     try:
@@ -58,14 +60,21 @@ def main():
         token = client.post("/api/v1/auth/login", json={"username": "agent001", "password": "bench-password"})
         headers = {"Authorization": f"Bearer {token.json['access_token']}"}
         statements = []
-        event.listen(engine, "before_cursor_execute", lambda *a: statements.append(1))
+        event.listen(engine, "before_cursor_execute",
+                     lambda conn, cursor, statement, *a: statements.append(" ".join(statement.split())))
+
+        outbox = iter(range(1, 10**6))
 
         def act(e):
             body = {k: v for k, v in e.items() if k not in ("type", "task_id")}
+            body["seq"] = next(outbox)
             if "device_time" in body:  # the phone's clock is the machine's (no clock_skew flag)
                 body["device_time"] = datetime.now(timezone.utc).isoformat()
+            # As the field app: the phone, its clock and its outbox's high-water mark.
+            phone = {"X-Device-Id": "request-cost-phone", "X-Device-Time": datetime.now(timezone.utc).isoformat(),
+                     "X-Device-Seq": str(body["seq"])}
             answer = client.post(f"/api/v1/agent/tasks/{e['task_id']}/{PATHS[e['type']]}", json=body,
-                                 headers=headers)
+                                 headers={**headers, **phone})
             assert answer.status_code in (200, 201), answer.json
 
         warm, measured = events[:30], events[30:]
@@ -78,6 +87,10 @@ def main():
             act(e)
             costs.append((time.perf_counter() - start) * 1000)
             counts.append(len(statements))
+            if args.trace and len(counts) <= 3:  # the first check-in, outcome and check-out
+                print(f"--- {e['type']}: {len(statements)} statements")
+                for n, text in enumerate(statements, 1):
+                    print(f"{n:>3}. {text[:160]}")
         me = timed(lambda: client.get("/api/v1/me", headers=headers), 300)
         health = timed(lambda: client.get("/healthz"), 300)
         print(f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
