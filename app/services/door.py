@@ -17,7 +17,7 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import contains_eager, joinedload, selectinload
 
 from app import audit, clock, geo, policy
 from app.errors import PolicyViolation
@@ -115,13 +115,15 @@ def lock_for_visit(task):
     each other in a circle): two phones of one crew, or two crews at one debtor's door,
     check in one after the other, each seeing what the other did."""
     # The crew with its members and their trainings in one statement (only the crew row is
-    # locked); the debtor locked and read afresh in one; then its case read afresh.
+    # locked); then the case with its debtor and team read afresh in one, only the debtor's
+    # row locked.
     crew = db.session.scalars(select(Crew).options(joinedload(Crew.members).joinedload(Collector.trainings))
                               .where(Crew.id == task.crew_id).with_for_update(of=Crew)
                               .execution_options(populate_existing=True)).unique().one()
-    db.session.scalars(select(Debtor).where(Debtor.id == task.case.debtor_id).with_for_update()
-                       .execution_options(populate_existing=True)).one()
-    db.session.refresh(task.case)
+    db.session.scalars(select(Case).join(Debtor, Debtor.id == Case.debtor_id)
+                       .options(contains_eager(Case.debtor), joinedload(Case.team).joinedload(Team.region))
+                       .where(Case.id == task.case_id).with_for_update(of=Debtor)
+                       .execution_options(populate_existing=True)).unique().one()
     return crew
 
 
