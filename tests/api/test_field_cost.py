@@ -26,6 +26,8 @@ CHECK_IN_STATEMENTS = 24
 # The outcome after it: token, phone (3), claim, task, order, the visit, its change, the
 # debtor's tasks re-judged, the answer, the audit append (3: no position), the savepoint (2).
 OUTCOME_STATEMENTS = 16
+# GET /api/v1/me for an agent: the token with its user, collector, team and crew (was 3).
+ME_SELECTS = 1
 
 
 @contextmanager
@@ -106,3 +108,12 @@ def test_a_refused_check_in_with_one_savepoint_leaves_only_the_event_and_its_aud
             ClientEvent.client_event_id == "evt-cost-late")).one()
         assert stored.status == "rejected" and stored.response["error"]["rule_id"].endswith("visiting_hours")
         assert stored.sequence_note == {"status": "in_order"}
+
+
+def test_who_am_i_for_an_agent_is_one_statement(client, day, db):
+    """The token, its user and the agent's collector with its team and crew in one query."""
+    with statements(db) as seen:
+        response = client.get("/api/v1/me", headers=day.headers)
+    assert response.status_code == 200 and response.json["collector"]["crew"] == day.crew.code
+    work = [s for s in _without_harness(seen) if s.startswith("SELECT")]
+    assert len(work) <= ME_SELECTS, "\n".join(work)
