@@ -16,7 +16,7 @@ from sqlalchemy.orm import joinedload
 from app import audit, clock
 from app.errors import Unauthorized
 from app.extensions import db
-from app.models import ApiToken, User
+from app.models import ApiToken, Collector, User
 
 MIN_PASSWORD_LENGTH = 10
 _hashers = {}
@@ -86,9 +86,11 @@ def authenticate_request():
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("Sign in first: send 'Authorization: Bearer <token>'.", code="missing_token")
-    # One round trip for the token, its user and (for an agent) their collector profile.
+    # One round trip for the token, its user and (for an agent) their collector profile
+    # with its team and crew (which /me, the route and every field action read).
+    collector = joinedload(ApiToken.user).joinedload(User.collector)
     row = db.session.execute(
-        select(ApiToken).options(joinedload(ApiToken.user).joinedload(User.collector))
+        select(ApiToken).options(collector.joinedload(Collector.team), collector.joinedload(Collector.crew))
         .where(ApiToken.token_hash == _token_digest(token.strip()))
     ).unique().scalar_one_or_none()
     now = clock.now()

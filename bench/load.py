@@ -28,7 +28,7 @@ import tempfile
 import time
 import urllib.request
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -56,7 +56,10 @@ def seed(database_url, phones, stops):
     app = create_app({"APP_ENV": "development", "SQLALCHEMY_DATABASE_URI": database_url,
                       "RATELIMIT_STORAGE_URI": "memory://", "ARGON2_PARAMS": {"time_cost": 1, "memory_cost": 1024},
                       **PII_KEYS})
-    day = (datetime.now(SHANGHAI) - timedelta(days=1)).date()
+    # Today in the debtors' zone: a check-in is judged on the server's clock, and a visit
+    # planned for another day is refused (cn.planned_day). Run it between 08:00 and 22:00
+    # Shanghai time (00:00-14:00 UTC), the visiting hours.
+    day = datetime.now(SHANGHAI).date()
     with app.app_context():
         flask_migrate.upgrade()
         field_day(db, day=day, phones=phones, stops=stops, password="load-test-password")
@@ -161,10 +164,22 @@ def main():
                  ("floor: minimal action", floor_action)]:
             print(f"{label:<26} {row['Request Count']:>9} {float(row['Requests/s']):8.1f} {row['50%']:>7} "
                   f"{row['95%']:>7} {row['99%']:>7} {row['Failure Count']:>7}")
+        # The field actions alone (what the floor's minimal action stands for), without the
+        # phones' sign-in and route fetch at the start: the sum of their rates, and the worst
+        # of their p99s (an upper bound of the p99 of them together).
+        actions = [v for k, v in rows.items() if k in ("check-in", "visit", "check-out", "/api/v1/agent/sync")]
+        if actions:
+            action_rate = sum(float(v["Requests/s"]) for v in actions)
+            action_p99 = max(float(v["99%"]) for v in actions)
+            print(f"field actions only: {sum(int(v['Request Count']) for v in actions)} requests, {action_rate:.1f} req/s, "
+                  f"p99 <= {action_p99:.0f} ms; / floor minimal action: throughput "
+                  f"{action_rate / float(floor_action['Requests/s']):.2f}, p99 {action_p99 / float(floor_action['99%']):.2f}")
         rate = float(field["Requests/s"])
         print(f"field / trivial throughput: {rate / float(trivial['Requests/s']):.2f}; "
               f"field / authenticated trivial: {rate / float(me['Requests/s']):.2f}")
         trivial_rate = float(trivial["Requests/s"])
+        print(f"field / floor minimal action: throughput {rate / float(floor_action['Requests/s']):.2f}, "
+              f"p99 {float(field['99%']) / float(floor_action['99%']):.2f} (goal: >= 0.8 and <= 2)")
         print(f"floor / trivial throughput: one INSERT {float(floor_write['Requests/s']) / trivial_rate:.2f}, "
               f"minimal action {float(floor_action['Requests/s']) / trivial_rate:.2f}")
         print(f"acknowledged events: {len(set(acks))} distinct ({len(acks)} acknowledgements incl. resends); "

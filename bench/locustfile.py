@@ -9,7 +9,8 @@ Acknowledged client_event_ids are written to $LOAD_ACKS (one per line) at the en
 import itertools
 import os
 import random
-from datetime import datetime, timedelta
+import uuid
+from datetime import datetime, timezone
 
 from locust import HttpUser, between, events, task
 
@@ -27,20 +28,33 @@ class Phone(HttpUser):
         answer = self.client.post("/api/v1/auth/login", json={"username": f"agent{n:03d}",
                                                                "password": "load-test-password"}).json()
         self.client.headers["Authorization"] = f"Bearer {answer['access_token']}"
+        # As the field app: every request names the phone, its clock and its outbox's
+        # high-water mark (app/static/js/field-store.js), and every action is numbered.
+        self.device = f"load-{uuid.uuid4().hex}"
+        self.seq = 0
         self.stops = self.route()
         self.sent = []
-        self.clock = datetime.fromisoformat(f"{DAY}T09:00:00+08:00")
+
+    def headers(self):
+        return {"X-Device-Id": self.device, "X-Device-Time": datetime.now(timezone.utc).isoformat(),
+                "X-Device-Seq": str(self.seq)}
+
+    def numbered(self, event):
+        self.seq += 1
+        return {**event, "seq": self.seq}
 
     def route(self):
-        return list(self.client.get(f"/api/v1/agent/route?date={DAY}", name="/api/v1/agent/route").json()["stops"])
+        return list(self.client.get(f"/api/v1/agent/route?date={DAY}", name="/api/v1/agent/route",
+                                    headers=self.headers()).json()["stops"])
 
     def position(self, stop):
-        self.clock += timedelta(minutes=1)
+        # The phone's clock is the machine's: the server judges on its own clock, and a
+        # phone far from it would draw a clock_skew flag on every action.
         return {"lat": stop["debtor"]["lat"], "lon": stop["debtor"]["lon"], "accuracy_m": 8.0,
-                "device_time": self.clock.isoformat()}
+                "device_time": datetime.now(timezone.utc).isoformat()}
 
     def send(self, path, body, name):
-        with self.client.post(path, json=body, name=name, catch_response=True) as response:
+        with self.client.post(path, json=body, name=name, catch_response=True, headers=self.headers()) as response:
             if response.status_code in (200, 201):
                 answer = response.json()
                 if "results" in answer:
@@ -63,7 +77,7 @@ class Phone(HttpUser):
     def work(self):
         if not self.stops:
             if random.random() < 0.2:
-                self.client.get(f"/api/v1/agent/route?date={DAY}", name="/api/v1/agent/route")
+                self.client.get(f"/api/v1/agent/route?date={DAY}", name="/api/v1/agent/route", headers=self.headers())
             elif self.sent:
                 self.send(*random.choice(self.sent))  # a resend: must answer duplicate
             return
@@ -71,19 +85,20 @@ class Phone(HttpUser):
         tid = stop["task_id"]
         outcome = {"outcome": "not_home", "person_met": "nobody", "notes": "left a card"}
         if random.random() < 0.25:  # worked offline, synced later
-            batch = [{"type": "check_in", "task_id": tid, "client_event_id": self.event_id("in", tid),
-                      **self.position(stop)},
-                     {"type": "visit", "task_id": tid, "client_event_id": self.event_id("visit", tid), **outcome},
-                     {"type": "check_out", "task_id": tid, "client_event_id": self.event_id("out", tid),
-                      **self.position(stop)}]
+            batch = [self.numbered({"type": "check_in", "task_id": tid, "client_event_id": self.event_id("in", tid),
+                                    **self.position(stop)}),
+                     self.numbered({"type": "visit", "task_id": tid, "client_event_id": self.event_id("visit", tid),
+                                    **outcome}),
+                     self.numbered({"type": "check_out", "task_id": tid, "client_event_id": self.event_id("out", tid),
+                                    **self.position(stop)})]
             self.send("/api/v1/agent/sync", {"events": batch}, "/api/v1/agent/sync")
             return
         self.send(f"/api/v1/agent/tasks/{tid}/check-in",
-                  {"client_event_id": self.event_id("in", tid), **self.position(stop)}, "check-in")
-        self.send(f"/api/v1/agent/tasks/{tid}/visit", {"client_event_id": self.event_id("visit", tid), **outcome},
-                  "visit")
+                  self.numbered({"client_event_id": self.event_id("in", tid), **self.position(stop)}), "check-in")
+        self.send(f"/api/v1/agent/tasks/{tid}/visit",
+                  self.numbered({"client_event_id": self.event_id("visit", tid), **outcome}), "visit")
         self.send(f"/api/v1/agent/tasks/{tid}/check-out",
-                  {"client_event_id": self.event_id("out", tid), **self.position(stop)}, "check-out")
+                  self.numbered({"client_event_id": self.event_id("out", tid), **self.position(stop)}), "check-out")
 
 
 class Trivial(HttpUser):

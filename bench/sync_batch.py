@@ -35,12 +35,12 @@ def database(backend):
     return admin.url.set(database=name).render_as_string(hide_password=False), (admin, name)
 
 
-def seed(db, stops):
+def seed(db, stops, day=None):
     """A committed day of ``stops`` for one crew, and the events of working it offline."""
     from tests.worlds import field_day
 
     zone = ZoneInfo("Asia/Shanghai")
-    day = (datetime.now(zone) - timedelta(hours=14)).date()
+    day = day or (datetime.now(zone) - timedelta(hours=14)).date()
     tasks = field_day(db, day=day, phones=1, stops=stops, password="bench-password")[0]["tasks"]
     start = datetime.combine(day, clock(9), zone)
     events = []

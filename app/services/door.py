@@ -17,7 +17,7 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import contains_eager, joinedload, selectinload
 
 from app import audit, clock, geo, policy
 from app.errors import PolicyViolation
@@ -53,8 +53,9 @@ class DayFacts:
         return days
 
 
-def day_facts(cases):
-    """The facts of ``cases`` (with their debtors loaded) that the day rules ask about."""
+def day_facts(cases, *, visits_only=False):
+    """The facts of ``cases`` (with their debtors loaded) that the day rules ask about;
+    ``visits_only``: without the tasks committed (for rules asked with ``visits_only``)."""
     case_ids = [c.id for c in cases]
     debtor_ids = list({c.debtor_id for c in cases})
     facts = DayFacts(contacts={cid: [] for cid in case_ids})
@@ -68,7 +69,7 @@ def day_facts(cases):
                 .join(VisitTask, VisitTask.id == Visit.task_id).join(Case, Case.id == VisitTask.case_id)
                 .join(Debtor, Debtor.id == Case.debtor_id).where(Case.debtor_id.in_(chunk))):
             days[debtor_id].append((at.astimezone(ZoneInfo(zone)).date(), task_id, "visit"))
-        for debtor_id, task_id, day, status in db.session.execute(
+        for debtor_id, task_id, day, status in () if visits_only else db.session.execute(
                 select(Case.debtor_id, VisitTask.id, VisitTask.visit_date, VisitTask.status)
                 .join(Case, Case.id == VisitTask.case_id)
                 .where(Case.debtor_id.in_(chunk), VisitTask.status.in_(COMMITTED))):
@@ -113,12 +114,16 @@ def lock_for_visit(task):
     """Lock the crew's and the debtor's rows (in that order, so two check-ins never wait on
     each other in a circle): two phones of one crew, or two crews at one debtor's door,
     check in one after the other, each seeing what the other did."""
-    crew = db.session.scalars(select(Crew).options(selectinload(Crew.members).selectinload(Collector.trainings))
+    # The crew with its members and their trainings in one statement (only the crew row is
+    # locked); then the case with its debtor and team read afresh in one, only the debtor's
+    # row locked.
+    crew = db.session.scalars(select(Crew).options(joinedload(Crew.members).joinedload(Collector.trainings))
                               .where(Crew.id == task.crew_id).with_for_update(of=Crew)
-                              .execution_options(populate_existing=True)).one()
-    db.session.scalars(select(Debtor.id).where(Debtor.id == task.case.debtor_id).with_for_update()).one()
-    db.session.refresh(task.case.debtor)
-    db.session.refresh(task.case)
+                              .execution_options(populate_existing=True)).unique().one()
+    db.session.scalars(select(Case).join(Debtor, Debtor.id == Case.debtor_id)
+                       .options(contains_eager(Case.debtor), joinedload(Case.team).joinedload(Team.region))
+                       .where(Case.id == task.case_id).with_for_update(of=Debtor)
+                       .execution_options(populate_existing=True)).unique().one()
     return crew
 
 
@@ -135,7 +140,7 @@ def check_in_refusals(task, crew, collector, judged_at, lat, lon):
     if not planned.allowed:
         refusals.append(planned)
     local_day = judged_at.astimezone(ZoneInfo(debtor.timezone)).date()
-    facts = day_facts([case])
+    facts = day_facts([case], visits_only=True)
     refusals += day_refusals(case, crew, local_day, facts, exclude_task_id=task.id, visits_only=True,
                              override_frequency=bool((task.reason or {}).get("override_frequency")))
     hours, hours_flag = rules.check_in_time(profile, debtor.timezone, judged_at,

@@ -26,7 +26,8 @@ import re
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.exc import StaleDataError
@@ -109,41 +110,44 @@ def process(user, kind, task_id, data, judged, contact=None):
     answer is what the phone is told (and what a resend will be told)."""
     client_event_id = data["client_event_id"]
     digest = fingerprint(_content(kind, task_id, data))
-    stored = _stored(user, client_event_id)
-    if stored is not None:
+    # Claim the event id first: a copy of this event arriving at the same moment waits on
+    # the unique index until this transaction ends, then finds it and answers duplicate.
+    # No savepoint is needed for it: the insert does nothing where the id is taken.
+    event_id = _claim(user_id=user.id, client_event_id=client_event_id, kind=kind, status="processing",
+                      task_id=task_id, payload=_jsonable(data), response={}, received_at=judged.received_at,
+                      device_id=contact.device.id if contact is not None else None, device_seq=data.get("seq"),
+                      device_time=judged.device_time, judged_at=judged.at, time_basis=judged.basis,
+                      payload_sha256=digest)
+    if event_id is None:
+        stored = _stored(user, client_event_id)
+        if stored is None:  # taken and gone again: cannot happen once the claim has waited
+            raise Conflict("This event is being recorded at the same moment; send it again.",
+                           code="changed_meanwhile")
         return _resent(user, stored, digest, kind, task_id, data)
     task = db.session.scalars(select(VisitTask).options(*_TASK_CONTEXT).where(VisitTask.id == task_id)).first() \
         if task_id is not None else None
     crew_id = crew_id_of(user)
     base = {"client_event_id": client_event_id, "task_id": task_id, "kind": kind,
             "judged_at": judged.at.isoformat(), "time_basis": judged.basis}
-    # Claim the event id first: a copy of this event arriving at the same moment waits on
-    # the unique index until this transaction ends, then finds it and answers duplicate.
-    claim = db.session.begin_nested()
-    try:
-        event = ClientEvent(user_id=user.id, client_event_id=client_event_id, kind=kind, status="processing",
-                            task_id=task_id, payload=_jsonable(data), response={}, received_at=judged.received_at,
-                            device_id=contact.device.id if contact is not None else None,
-                            device_seq=data.get("seq"), device_time=judged.device_time, judged_at=judged.at,
-                            time_basis=judged.basis, payload_sha256=digest)
-        db.session.add(event)
-        db.session.flush()
-    except IntegrityError:
-        claim.rollback()
-        stored = _stored(user, client_event_id)
-        if stored is None:
-            raise
-        return _resent(user, stored, digest, kind, task_id, data)
-    base["sequence"] = event.sequence_note = devices.note_sequence(contact, data.get("seq"))
+    sequence_note = base["sequence"] = devices.note_sequence(contact, data.get("seq"))
     if task is None or (task.crew_id != crew_id and crew_id not in (task.crew_history or [])):
         # Not a task of this crew (or none at all): answered alike, and kept like any answer.
         status, answer = _refused(base, NotFound("No such task on your crew."))
     else:
         status, answer = _apply(user, kind, task, crew_id, data, judged, base)
-    event.status, event.response = status, answer
-    db.session.flush()
-    claim.commit()
+    db.session.execute(update(ClientEvent).where(ClientEvent.id == event_id)
+                       .values(status=status, response=answer, sequence_note=sequence_note)
+                       .execution_options(synchronize_session=False))
     return status, answer
+
+
+def _claim(**values):
+    """Store a client event unless its (user, client_event_id) is already stored (or being
+    stored by a transaction still open, which this one then waits for): its id, or None."""
+    dialect = db.session.get_bind().dialect.name
+    statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(ClientEvent).values(**values)
+    return db.session.execute(statement.on_conflict_do_nothing(index_elements=["user_id", "client_event_id"])
+                              .returning(ClientEvent.id)).scalar()
 
 
 def _stored(user, client_event_id):
