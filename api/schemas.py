@@ -367,7 +367,15 @@ class CaseUpdate(BaseSchema):
     days_past_due = Integer(validate=validate.Range(0, 100000))
     stage = fields.String(validate=validate.OneOf(STAGES))
     priority = Integer(validate=validate.Range(0, 100))
+    priority_source = fields.String(validate=validate.OneOf(("strategy",)), metadata={
+        "description": "strategy: hand the priority back to the collection strategy's nightly score (a priority "
+                       "given here, or by the importer, is an override the score leaves alone)."})
     team = Code()
+
+    @validates_schema
+    def one_priority(self, data, **kwargs):
+        if "priority" in data and "priority_source" in data:
+            raise ValidationError("give a priority, or hand it back to the strategy, not both", "priority_source")
 
 
 class CaseOut(Schema):
@@ -382,6 +390,8 @@ class CaseOut(Schema):
     days_past_due = fields.Integer()
     stage = fields.String()
     priority = fields.Integer()
+    priority_source = fields.String(metadata={
+        "description": "strategy (the nightly score), import or manual (overrides the score leaves alone)."})
     team = fields.Function(lambda c: c.team.code)
     debtor = fields.Nested(DebtorOut)
     created_at = fields.AwareDateTime()
@@ -1335,7 +1345,7 @@ class BoardOut(Schema):
 class JobParams(BaseSchema):
     date = fields.Date(metadata={"description": "plan_day, evaluate_agreements, plan_scope: the day."})
     teams = fields.List(Code(), validate=validate.Length(max=200),
-                        metadata={"description": "plan_day, check_tasks: only these teams."})
+                        metadata={"description": "plan_day, check_tasks, apply_strategy: only these teams."})
     team = Code(metadata={"description": "plan_scope: the team to plan (or region)."})
     region = Code(metadata={"description": "plan_scope: the region to plan (or team)."})
     format = fields.String(validate=validate.OneOf(("csv", "ndjson")),
@@ -1349,9 +1359,10 @@ class JobParams(BaseSchema):
 class JobIn(BaseSchema):
     name = fields.String(required=True, validate=validate.OneOf(
         ("plan_day", "plan_scope", "evaluate_agreements", "check_tasks", "export_audit_events", "export_visits",
-         "anchor_audit_head", "retention_sweep", "geocode_addresses")), metadata={
+         "anchor_audit_head", "retention_sweep", "geocode_addresses", "apply_strategy")), metadata={
         "description": "plan_scope: a supervisor's plan of one day for a team or region, as POST /dispatch/plans "
-                       "but in the background (the board follows it, and picks it up again in a new tab)."})
+                       "but in the background (the board follows it, and picks it up again in a new tab). apply_strategy: "
+                       "the collection strategy's escalations and priority scores (nightly, or now)."})
     params = fields.Nested(JobParams, load_default=dict)
 
 

@@ -77,6 +77,7 @@ JOB_PERMISSIONS = {
     "anchor_audit_head": "jobs:run",
     "retention_sweep": "jobs:run",
     "geocode_addresses": "cases:import",
+    "apply_strategy": "jobs:run",
 }
 
 # Personal fields returned whole only to these roles; everyone else gets them masked.

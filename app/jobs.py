@@ -139,10 +139,21 @@ def geocode_addresses(params, job=None):
     return geocoding.geocode_pending(job)
 
 
+def apply_strategy(params, job=None):
+    """The collection strategy's nightly pass: escalate cases by its rules (remote contact ->
+    field visits, ...) and keep each case's priority at its score, unless overridden."""
+    from app.services import strategy
+
+    team_ids = None
+    if params.get("teams"):
+        team_ids = list(db.session.scalars(select(Team.id).where(Team.code.in_(params["teams"]))))
+    return strategy.apply(team_ids=team_ids, commit_each=True)
+
+
 JOBS = {"plan_day": plan_day, "plan_scope": plan_scope, "evaluate_agreements": evaluate_agreements,
         "check_tasks": check_tasks, "export_audit_events": _exporter(audit_log.export_events), "export_visits": _exporter(audit_log.export_visits),
         "anchor_audit_head": anchor_audit_head, "retention_sweep": retention_sweep,
-        "geocode_addresses": geocode_addresses}
+        "geocode_addresses": geocode_addresses, "apply_strategy": apply_strategy}
 
 
 # ---------------------------------------------------------------- submitting

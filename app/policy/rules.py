@@ -180,6 +180,25 @@ def debtor_conditions(flags):
     return active
 
 
+def blocking_flag_refusals(profile, debtor_flags):
+    """The debtor's flags that forbid any visit under this profile (dispute, cease, ...)."""
+    conditions = debtor_conditions(debtor_flags)
+    return [_deny(profile, "blocking_flag", flag=FLAG_LABELS[flag][0], flag_zh=FLAG_LABELS[flag][1], flag_id=flag)
+            for flag in profile.blocking["flags"] if flag in conditions]
+
+
+def escalation_refusals(profile, *, to_stage, debtor_flags):
+    """Why a strategy may not move a case to ``to_stage`` (empty: it may).
+
+    Moving a case to field visits is a decision to visit, not a visit: only what forbids
+    any visit at all (a blocking flag) stops it here; the day's and the door's rules
+    still judge each visit when it is planned, moved and checked in.
+    """
+    if to_stage != "field_visit":
+        return []
+    return blocking_flag_refusals(profile, debtor_flags)
+
+
 def task_blockers(profile, *, debtor_flags, contact_attempts, visit_date, debtor_tz, visit_days=(),
                   override_frequency=False):
     """Why this debtor may not be visited on ``visit_date``: a list of refusals (empty: dispatchable).
@@ -188,12 +207,7 @@ def task_blockers(profile, *, debtor_flags, contact_attempts, visit_date, debtor
     ``planned_visit_date``. ``visit_days``: the debtor's other visit days (local dates),
     made or committed, whoever made them.
     """
-    refusals = []
-    conditions = debtor_conditions(debtor_flags)
-    for flag in profile.blocking["flags"]:
-        if flag in conditions:
-            refusals.append(_deny(profile, "blocking_flag", flag=FLAG_LABELS[flag][0], flag_zh=FLAG_LABELS[flag][1],
-                                  flag_id=flag))
+    refusals = blocking_flag_refusals(profile, debtor_flags)
     zone = ZoneInfo(debtor_tz)
     day_start = datetime.combine(visit_date, datetime.min.time(), zone)
     before = [a for a in contact_attempts if a.occurred_at < day_start]

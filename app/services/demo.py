@@ -3,7 +3,9 @@
 Sixteen real districts with their coordinates, four teams, 48 collectors in crews
 of two with training records (some expiring soon, one lapsed), overdue cases in
 every stage with contact history and some blocking flags, a handful of cases known
-only by their address (for the pin queue), and one account per role.
+only by their address (for the pin queue), a few in remote contact that the collection
+strategy's nightly job (``flask jobs submit apply_strategy``) moves into field visits by
+its rules, and one account per role.
 
 The operation is set up on the morning of the day before, and that day is worked
 through the service itself, on a clock moved stop by stop: the demo agent's crew
@@ -21,7 +23,9 @@ from sqlalchemy import select
 
 from app import audit, auth, clock
 from app.extensions import db
-from app.models import Case, Collector, ContactAttempt, Crew, Debtor, Region, Team, TrainingRecord, User
+from app.models import (
+    Case, Collector, ContactAttempt, Crew, Debtor, Region, RepaymentAgreement, Team, TrainingRecord, User,
+)
 
 TZ = "Asia/Shanghai"
 REGION = ("SH", "Shanghai", TZ)
@@ -151,6 +155,7 @@ def _seed_operation(rng, case_count, local_today):
     collectors = _seed_collectors(rng, teams, users, local_today)
     _seed_cases(rng, teams, case_count, local_today)
     _seed_address_only(teams, local_today)
+    _seed_for_escalation(teams, local_today)
     db.session.flush()
     return collectors
 
@@ -280,6 +285,53 @@ def _seed_address_only(teams, today):
                                       occurred_at=now - timedelta(days=3)))
         audit.record("case.created", case, after={"loan_ref": case.loan_ref, "stage": case.stage,
                                                   "address_only": True})
+
+
+# Cases in remote contact for the strategy's nightly job (app/policy/strategies/default.toml):
+# (days past due, failed calls in the last days, broken promises, debtor flags, what the job does).
+FOR_ESCALATION = [
+    (42, 3, 0, {}, "default.remote_to_field"),
+    (75, 4, 0, {}, "default.remote_to_field"),
+    (58, 5, 0, {"vulnerable": True}, "default.remote_to_field"),  # vulnerable does not block under cn
+    (120, 3, 0, {}, "default.remote_to_field"),
+    (46, 0, 1, {}, "default.broken_promise_to_field"),
+    (90, 4, 0, {"cease": True}, None),  # a cease request: never sent to the field (cn.blocking_flag)
+    (65, 2, 0, {}, None),  # two failed calls are not yet three
+    (21, 4, 0, {}, None),  # M1: too early for the field
+]
+
+
+def _seed_for_escalation(teams, today):
+    """Cases the strategy job moves into field visits, and some it must leave where they are."""
+    rng = random.Random(23)  # a generator of their own: the rest of the demo stays as it was
+    now = clock.now()
+    district = DISTRICTS[1]  # Jing'an, the supervisor's team
+    for serial, (dpd, failed, broken, flags, _) in enumerate(FOR_ESCALATION, start=1):
+        lat, lon = _near(rng, district[2], district[3], district[5])
+        debtor = Debtor(name=_name(rng), phone=_phone(rng), national_id=_national_id(rng, 800 + serial),
+                        address=f"上海市{district[1]}{rng.choice(ROADS)}{rng.randrange(1, 1500)}弄{serial}号",
+                        lat=lat, lon=lon, timezone=TZ, language="zh", availability=[], flags=flags)
+        db.session.add(debtor)
+        db.session.flush()
+        principal = rng.randrange(200, 3000) * 10000
+        case = Case(loan_ref=f"SH{today:%y}8{serial:05d}", debtor_id=debtor.id, team_id=teams["SH-CENTRAL"].id,
+                    product="cash_loan", currency="CNY", principal_minor=principal,
+                    outstanding_minor=int(principal * 0.9), days_past_due=dpd, stage="remote_contact", priority=0)
+        db.session.add(case)
+        db.session.flush()
+        for number in range(failed):
+            db.session.add(ContactAttempt(case_id=case.id, channel="call", purpose="contact",
+                                          result=("no_answer", "voicemail")[number % 2],
+                                          occurred_at=now - timedelta(days=2 + 3 * number, hours=rng.randrange(0, 8))))
+        if broken:
+            db.session.add(ContactAttempt(case_id=case.id, channel="call", purpose="contact", result="reached",
+                                          occurred_at=now - timedelta(days=20)))
+            db.session.add(RepaymentAgreement(case_id=case.id, kind="promise", status="broken", currency="CNY",
+                                              total_minor=case.outstanding_minor, owed_minor=case.outstanding_minor,
+                                              acknowledgement_kind="otp",
+                                              acknowledgement_ref=f"OTP-{today:%m%d}-{serial:02d}"))
+        audit.record("case.created", case, after={"loan_ref": case.loan_ref, "stage": case.stage,
+                                                  "days_past_due": dpd})
 
 
 def _seed_cases(rng, teams, case_count, today):
