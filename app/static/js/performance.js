@@ -172,14 +172,16 @@ function barChart(figure, { title, labels, values, colour, format, table }) {
   const xs = labels.map((_, i) => i);
   const top = Math.max(...values.filter((v) => v !== null), 0);
   const width = Math.max(280, plot.clientWidth || figure.clientWidth - 24);
+  // Long or many labels (crew codes, rule ids) are slanted so that none covers the next.
+  const slanted = labels.length > 6 || labels.some((label) => label.length > 12);
   const chart = new uPlot({
-    width, height: 240,
+    width, height: slanted ? 300 : 240,
     legend: { show: false },
     cursor: { show: false },
     scales: { x: { time: false, range: [-0.6, labels.length - 0.4] }, y: { range: [0, top > 0 ? top * 1.15 : 1] } },
     axes: [
-      { splits: () => xs, values: (u, splits) => splits.map((i) => labels[i] ?? ""), gap: 4, size: 56,
-        rotate: labels.length > 6 ? -35 : 0, grid: { show: false } },
+      { splits: () => xs, values: (u, splits) => splits.map((i) => labels[i] ?? ""), gap: 4,
+        size: slanted ? 110 : 40, rotate: slanted ? -30 : 0, grid: { show: false } },
       { values: (u, splits) => splits.map((v) => format(v)), size: 70 },
     ],
     series: [{}, { label: title, fill: colour + "cc", stroke: colour, width: 1, points: { show: false },
