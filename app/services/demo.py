@@ -344,7 +344,7 @@ HISTORY_WEEKS = 8
 def _seed_paid_history(today):
     """Payments over the last eight weeks (through the payment service, each on its own
     day's clock) and DPD that grew across a bucket, on cases of their own in remote contact."""
-    from app.services import agreements
+    from app.services import agreements, ledger
 
     rng = random.Random(29)  # a generator of their own: the rest of the demo stays as it was
     zone = ZoneInfo(TZ)
@@ -367,6 +367,7 @@ def _seed_paid_history(today):
                         priority=0)
             db.session.add(case)
             db.session.flush()
+            ledger.open_case(case)  # what it owed then: the recovery rate's denominator
             audit.record("case.created", case, after={"loan_ref": case.loan_ref, "stage": case.stage})
             for number in range(rng.randrange(2, 5)):
                 day = today - timedelta(weeks=rng.randrange(0, HISTORY_WEEKS), days=rng.randrange(1, 7))

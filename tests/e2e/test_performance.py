@@ -39,7 +39,7 @@ def test_a_supervisor_sees_recovery_promises_flags_and_rolls_drawn_from_the_demo
     recovery = page.locator("#chart-recovery")
     expect(recovery.locator("canvas")).to_be_visible()
     assert recovery.locator("tbody tr").count() >= 8
-    amounts = recovery.locator("tbody td:nth-child(2)").all_inner_texts()
+    amounts = recovery.locator("tbody td:nth-child(2)").all_text_contents()
     assert any(re.search(r"[1-9]", a) and "¥" in a for a in amounts), amounts
     # Yesterday's visit closed without its recording is a flag of its rule, per 100 visits.
     flags = page.locator("#chart-flags")

@@ -19,7 +19,7 @@ const STRINGS = {
     "perf.board": "Dispatch board", "perf.readonly": "read-only",
     "perf.notAllowed": "This page is for supervisors, auditors and administrators.",
     "perf.scope": "{from} – {to} · {visits} visits · {made} promises made · DPD buckets of {strategy}",
-    "perf.loading": "Loading…", "perf.error": "The report could not be loaded: {message}",
+    "perf.loading": "Loading…", "perf.noCrew": "(no crew)", "perf.error": "The report could not be loaded: {message}",
     "chart.recovery": "Recovered per week", "chart.kept": "Promises kept, by crew",
     "chart.flags": "Conduct flags per 100 visits, by rule", "chart.roll": "Roll rates between DPD buckets",
     "chart.table": "The numbers", "chart.empty": "Nothing in this period.",
@@ -35,7 +35,7 @@ const STRINGS = {
     "perf.title": "业绩", "perf.from": "开始", "perf.to": "结束", "perf.show": "查看", "perf.board": "调度看板",
     "perf.readonly": "只读", "perf.notAllowed": "此页面供主管、审计员和管理员使用。",
     "perf.scope": "{from} – {to} · 上门{visits}次 · 承诺还款{made}笔 · 逾期分组依据{strategy}",
-    "perf.loading": "加载中…", "perf.error": "报表加载失败：{message}",
+    "perf.loading": "加载中…", "perf.noCrew": "（无小组）", "perf.error": "报表加载失败：{message}",
     "chart.recovery": "每周回收金额", "chart.kept": "各小组承诺兑现率", "chart.flags": "每百次上门的合规标记（按规则）",
     "chart.roll": "逾期分组迁徙率", "chart.table": "数据表", "chart.empty": "此期间没有数据。",
     "chart.summary": "柱状图，{title}：{items}。", "chart.more": "另有{n}项",
@@ -160,7 +160,7 @@ function barChart(figure, { title, labels, values, colour, format, table }) {
   const holder = figure.querySelector(".table");
   plot.replaceChildren();
   holder.replaceChildren(table);
-  const shown = labels.map((label, i) => `${label} ${format(values[i])}`);
+  const shown = labels.map((label, i) => `${label} ${values[i] === null ? "—" : format(values[i])}`);
   const items = shown.length > 12 ? [...shown.slice(0, 12), t("chart.more", { n: shown.length - 12 })] : shown;
   plot.setAttribute("role", "img");
   plot.setAttribute("aria-label", labels.length ? t("chart.summary", { title, items: items.join("; ") })
@@ -223,11 +223,13 @@ function draw({ weekly, crews }) {
   });
   const kept = crews.groups.filter((g) => g.promises_made > 0 || g.promises_kept > 0 || g.promises_broken > 0);
   barChart(document.getElementById("chart-kept"), {
-    title: t("chart.kept"), labels: kept.map((g) => g.key),
-    values: kept.map((g) => (g.promise_kept_rate === null ? 0 : g.promise_kept_rate)), colour: COLOURS.kept,
+    // No bar where no promise has come due yet (a rate of nothing is not 0 %).
+    title: t("chart.kept"), labels: kept.map((g) => (g.key === "none" ? t("perf.noCrew") : g.key)),
+    values: kept.map((g) => g.promise_kept_rate), colour: COLOURS.kept,
     format: percent,
     table: table([t("col.crew"), t("col.made"), t("col.kept"), t("col.broken"), t("col.keptRate")],
-      kept.map((g) => [g.label && g.label !== g.key ? `${g.key} · ${g.label}` : g.key, number(g.promises_made, 0),
+      kept.map((g) => [g.key === "none" ? t("perf.noCrew") : (g.label && g.label !== g.key ? `${g.key} · ${g.label}` : g.key),
+        number(g.promises_made, 0),
         number(g.promises_kept, 0), number(g.promises_broken, 0), percent(g.promise_kept_rate)])),
   });
   const flags = (weekly.totals.flags_by_rule || []).slice().sort((a, b) => b.count - a.count);
