@@ -5,7 +5,8 @@ of two with training records (some expiring soon, one lapsed), overdue cases in
 every stage with contact history and some blocking flags, a handful of cases known
 only by their address (for the pin queue), a few in remote contact that the collection
 strategy's nightly job (``flask jobs submit apply_strategy``) moves into field visits by
-its rules, and one account per role.
+its rules, ten more paid in part over the last eight weeks (some ageing from M1 into M2,
+for the Performance page), and one account per role.
 
 The operation is set up on the morning of the day before, and that day is worked
 through the service itself, on a clock moved stop by stop: the demo agent's crew
