@@ -188,14 +188,14 @@ def blocking_flag_refusals(profile, debtor_flags):
 
 
 def escalation_refusals(profile, *, to_stage, debtor_flags):
-    """Why a strategy may not move a case to ``to_stage`` (empty: it may).
+    """Why a strategy may not move a case on to ``to_stage`` (empty: it may).
 
     Moving a case to field visits is a decision to visit, not a visit: only what forbids
     any visit at all (a blocking flag) stops it here; the day's and the door's rules
-    still judge each visit when it is planned, moved and checked in.
+    still judge each visit when it is planned, moved and checked in. The same flags stop
+    a move to remote contact too: a cease request, a dispute or an attorney on file is a
+    reason to stop pressing, and no rule of a strategy presses on past it (a person may).
     """
-    if to_stage != "field_visit":
-        return []
     return blocking_flag_refusals(profile, debtor_flags)
 
 

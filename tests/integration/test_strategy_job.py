@@ -81,6 +81,12 @@ def test_a_debtor_under_a_cease_request_or_dispute_is_never_sent_to_the_field(ap
     assert events(app, ceased, "case.escalated") == []
 
 
+def test_a_debtor_who_asked_to_cease_is_not_moved_on_to_remote_contact_either(app, db, make):
+    case = make.case(debtor=make.debtor(flags={"cease": True}), stage="notice", days_past_due=20)
+    report = run(app)
+    assert reload(app, case).stage == "notice" and report["blocked"] == {"default.notice_to_remote": 1}
+
+
 def test_the_blocking_flags_are_the_teams_policy_profile(app, db, make):
     """Vulnerable blocks nothing under cn; under uk-conc it forbids any visit."""
     cn_team = make.team(code="SH-A", region=make.region(code="SH"))

@@ -152,3 +152,23 @@ def test_a_balance_in_a_currency_the_strategy_does_not_weigh_scores_no_balance_p
 
 def test_the_shipped_strategy_file_is_the_one_loaded():
     assert Path(STRATEGY_DIR / "default.toml").exists() and default_strategy().version == "2026.2"
+
+
+# ---------------------------------------------------------------- the conduct policy's say
+
+def test_only_a_flag_that_forbids_any_visit_stops_a_move_to_the_field_naming_its_rule():
+    from app.policy import load_profiles, rules
+
+    profiles = load_profiles()
+    refusals = rules.escalation_refusals(profiles["cn"], to_stage="field_visit", debtor_flags={"cease": True})
+    assert [(r.rule_id, r.details["flag_id"]) for r in refusals] == [("cn.blocking_flag", "cease")]
+    assert rules.escalation_refusals(profiles["cn"], to_stage="field_visit", debtor_flags={"vulnerable": True}) == []
+    assert [r.rule_id for r in rules.escalation_refusals(profiles["uk-conc"], to_stage="field_visit",
+                                                         debtor_flags={"vulnerable": True})] == ["uk-conc.blocking_flag"]
+    # A verified dispute no longer blocks under us-fdcpa; an unverified one does.
+    assert rules.escalation_refusals(profiles["us-fdcpa"], to_stage="field_visit",
+                                     debtor_flags={"dispute": True, "dispute_verified": True}) == []
+    assert rules.escalation_refusals(profiles["us-fdcpa"], to_stage="field_visit", debtor_flags={"dispute": True})
+    # Nor does a strategy start calling a debtor who asked for it to cease.
+    assert [r.rule_id for r in rules.escalation_refusals(profiles["cn"], to_stage="remote_contact",
+                                                         debtor_flags={"cease": True})] == ["cn.blocking_flag"]
