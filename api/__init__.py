@@ -9,8 +9,9 @@ def create_blueprint():
     for module in (auth, users, org, collectors, cases, dispatch, field, agreements, money, conduct, jobs,
                    openapi):
         bp.register_blueprint(module.bp)
-    from api import audit, geocoding
+    from api import audit, geocoding, reports
 
     bp.register_blueprint(audit.bp)
+    bp.register_blueprint(reports.bp)
     bp.register_blueprint(geocoding.bp)
     return bp

@@ -33,16 +33,25 @@ class PageQuery(BaseSchema):
                            metadata={"description": "Keyset cursor: the last id of the previous page."})
 
 
+class _RefusingRule(Schema):
+    allowed = fields.Boolean()
+    rule_id = fields.String()
+    profile = fields.String()
+    reason_en = fields.String()
+    reason_zh = fields.String()
+    details = fields.Dict(keys=fields.String(), metadata={"description": "The facts the rule was judged on."})
+
+
 class ErrorBody(Schema):
     code = fields.String(required=True)
     message = fields.String(required=True)
     rule_id = fields.String()
     profile_version = fields.String()
     reason_zh = fields.String(metadata={"description": "A policy refusal's reason in Chinese."})
-    rules = fields.List(fields.Dict(), metadata={
+    rules = fields.List(fields.Nested(_RefusingRule), metadata={
         "description": "Every rule that refused it (rule_id, profile, reason_en, reason_zh, details)."})
-    details = fields.Raw()
-    field_errors = fields.Dict(required=True, data_key="fields",
+    details = fields.Dict(keys=fields.String(), metadata={"description": "More about the error, by name."})
+    field_errors = fields.Dict(required=True, data_key="fields", keys=fields.String(),
                                metadata={"description": "Each bad field with its messages."})
 
 

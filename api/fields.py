@@ -128,3 +128,21 @@ class Instant(fields.AwareDateTime):
 
     def _deserialize(self, value, attr, data, **kwargs):
         return super()._deserialize(value, attr, data, **kwargs).astimezone(timezone.utc)
+
+
+_FACT_TYPES = [{"type": "string"}, {"type": "number"}, {"type": "boolean"},
+               {"type": "array", "items": {"oneOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}]}}]
+
+
+class Fact(fields.Raw):
+    """One fact a rule was judged on: a string (dates and times as ISO 8601), a number, a
+    boolean, a list of those, or null. Answers only; the value is passed through as stored."""
+
+    def __init__(self, **kwargs):
+        metadata = {"oneOf": _FACT_TYPES, "nullable": True, **kwargs.pop("metadata", {})}
+        super().__init__(allow_none=True, metadata=metadata, **kwargs)
+
+
+def Facts(**kwargs):
+    """The facts a rule was judged on, by name."""
+    return fields.Dict(keys=fields.String(), values=Fact(), **kwargs)

@@ -3,17 +3,12 @@ from marshmallow import Schema, fields, validate
 
 from api.audit_schemas import VisitFlag, VisitRecording
 from api.base import BaseSchema
+from api.schemas import AvailabilityOut
 
 
 class SubjectAccessQuery(BaseSchema):
     format = fields.String(load_default="json", validate=validate.OneOf(("json", "html")), metadata={
         "description": "json: the data; html: a printable page of the same (to print or save as PDF)."})
-
-
-class AvailabilityOut(Schema):
-    days = fields.List(fields.Integer(), metadata={"description": "Weekdays, Monday = 0; all days when absent."})
-    start = fields.String()
-    end = fields.String()
 
 
 class DebtorHeld(Schema):

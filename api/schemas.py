@@ -1,9 +1,10 @@
 """Shapes of the API: ``*In`` schemas load request bodies, ``*Out`` schemas dump
 responses. Cross-field rules live in ``@validates_schema``; nothing here queries
 the database or reads the request."""
+import warnings
 from datetime import date as _date
 
-from marshmallow import RAISE, Schema, ValidationError, fields, post_load, pre_dump, validate, validates_schema
+from marshmallow import RAISE, Schema, ValidationError, fields, post_dump, post_load, pre_dump, validate, validates_schema
 
 from api.base import BaseSchema, PageQuery, note_personal_read, viewer
 from api.fields import (
@@ -11,6 +12,8 @@ from api.fields import (
     Amount,
     ClockTime,
     Currency,
+    Fact,
+    Facts,
     Flags,
     Id,
     Instant,
@@ -309,6 +312,13 @@ def _masked(field, mask):
     return get
 
 
+class AvailabilityOut(Schema):
+    """A window the debtor said they are at home."""
+    days = fields.List(fields.Integer(), metadata={"description": "Weekdays, Monday = 0; all days when absent."})
+    start = fields.String(metadata={"description": "HH:MM, the debtor's local time"})
+    end = fields.String(metadata={"description": "HH:MM, the debtor's local time"})
+
+
 class DebtorOut(Schema):
     id = fields.Integer()
     name = fields.String()
@@ -327,8 +337,9 @@ class DebtorOut(Schema):
                                                                               "{code, en, zh}"})
     timezone = fields.String()
     language = fields.String(allow_none=True)
-    availability = fields.List(fields.Dict())
-    flags = fields.Dict()
+    availability = fields.List(fields.Nested(AvailabilityOut), metadata={
+        "description": "When the debtor said they are at home."})
+    flags = Flags()
     places = fields.List(fields.Nested(KnownPlace))
 
     @pre_dump
@@ -504,7 +515,7 @@ class RuleVerdictOut(Schema):
     allowed = fields.Boolean()
     reason_en = fields.String()
     reason_zh = fields.String()
-    details = fields.Dict(keys=fields.String(), metadata={"description": "The facts the rule was judged on."})
+    details = Facts(metadata={"description": "The facts the rule was judged on."})
 
 
 class WhyOut(Schema):
@@ -1157,7 +1168,8 @@ class PaymentOut(Schema):
     currency = fields.String()
     paid_at = fields.AwareDateTime()
     received_at = fields.AwareDateTime()
-    duplicate = fields.Boolean()
+    duplicate = fields.Boolean(dump_default=False, metadata={
+        "description": "true (and status 200) when this reference was already recorded: nothing new was written"})
 
 
 # ---------------------------------------------------------------- conduct
@@ -1176,7 +1188,10 @@ class FlagOut(Schema):
     debtor = fields.Method("_debtor", metadata={"description": "The debtor's name, masked."})
     task_id = fields.Integer(allow_none=True)
     visit_id = fields.Integer(allow_none=True)
-    details = fields.Dict()
+    reason_en = fields.Function(lambda f: (f.details or {}).get("reason_en"), allow_none=True)
+    reason_zh = fields.Function(lambda f: (f.details or {}).get("reason_zh"), allow_none=True)
+    details = Facts(metadata={"description": "The facts the rule was judged on (and its reason, as reason_en "
+                                             "and reason_zh), e.g. the hour of a late check-in or the waiver asked."})
     raised_at = fields.AwareDateTime()
     review_notes = fields.String(allow_none=True)
     reviewed_at = fields.AwareDateTime(allow_none=True)
@@ -1255,15 +1270,28 @@ class PeriodQuery(BaseSchema):
             raise ValidationError("must not be before from", "to")
 
 
+class ComplaintCountsOut(Schema):
+    total = fields.Integer()
+    substantiated = fields.Integer()
+    by_status = fields.Dict(keys=fields.String(), values=fields.Integer())
+
+
+class AgreementCountsOut(Schema):
+    made = fields.Integer()
+    kept = fields.Integer()
+    broken = fields.Integer()
+    by_status = fields.Dict(keys=fields.String(), values=fields.Integer())
+
+
 class ConductRecordOut(Schema):
     collector = fields.String()
     since = fields.Date(data_key="from")
     until = fields.Date(data_key="to")
     visits = fields.Integer()
-    flags = fields.Dict()
+    flags = fields.Dict(keys=fields.String(), values=fields.Integer(), metadata={"description": "Flags by kind."})
     flags_total = fields.Integer()
-    complaints = fields.Dict()
-    agreements = fields.Dict()
+    complaints = fields.Nested(ComplaintCountsOut)
+    agreements = fields.Nested(AgreementCountsOut)
 
 
 class BoardQuery(DayScope):
@@ -1359,7 +1387,7 @@ class JobParams(BaseSchema):
 class JobIn(BaseSchema):
     name = fields.String(required=True, validate=validate.OneOf(
         ("plan_day", "plan_scope", "evaluate_agreements", "check_tasks", "export_audit_events", "export_visits",
-         "anchor_audit_head", "retention_sweep", "geocode_addresses", "apply_strategy")), metadata={
+         "anchor_audit_head", "retention_sweep", "geocode_addresses", "weekly_reports", "apply_strategy")), metadata={
         "description": "plan_scope: a supervisor's plan of one day for a team or region, as POST /dispatch/plans "
                        "but in the background (the board follows it, and picks it up again in a new tab). apply_strategy: "
                        "the collection strategy's escalations and priority scores (nightly, or now)."})
@@ -1374,14 +1402,117 @@ class JobProgress(Schema):
     retry_later = fields.Integer(metadata={"description": "geocode_addresses: the geocoder failed; tried again later"})
 
 
+class JobParamsOut(Schema):
+    """The parameters a job was asked with, as stored (days as ISO 8601 strings)."""
+    date = fields.String()
+    teams = fields.List(fields.String())
+    team = fields.String()
+    region = fields.String()
+    format = fields.String()
+    filters = fields.Dict(keys=fields.String(), values=fields.String(allow_none=True))
+    dry_run = fields.Boolean()
+
+
+class _PlanDraftedOut(Schema):
+    plan_id = fields.Integer()
+    date = fields.String()
+    assigned = fields.Integer()
+    unassigned = fields.Integer()
+
+
+class _RetentionHoldOut(Schema):
+    hold = fields.String()
+    reason = fields.String()
+    reason_zh = fields.String()
+
+
+class _RetentionDebtorOut(Schema):
+    debtor_id = fields.Integer()
+    cases = fields.List(fields.Integer())
+    due = fields.String()
+    holds = fields.List(fields.Nested(_RetentionHoldOut))
+    removed = fields.Dict(keys=fields.String(), values=Fact(), metadata={
+        "description": "What goes: the debtor's fields, and counts of visits, recordings, ..."})
+    error = fields.String()
+
+
+class _WeeklyReportWrittenOut(Schema):
+    team = fields.String()
+    week_start = fields.String()
+    report_id = fields.Integer()
+
+
+class JobResultOut(Schema):
+    """A finished job's result. Each key names the jobs that give it."""
+    plans = fields.Dict(keys=fields.String(), values=fields.Nested(_PlanDraftedOut), metadata={
+        "description": "plan_day: the draft of each team, by team code."})
+    plan_id = fields.Integer(metadata={"description": "plan_scope: the draft."})
+    date = fields.String(metadata={"description": "plan_scope, evaluate_agreements, retention_sweep: the day."})
+    assigned = fields.Integer(metadata={"description": "plan_scope"})
+    unassigned = fields.Integer(metadata={"description": "plan_scope"})
+    late = fields.Integer(metadata={"description": "evaluate_agreements: instalments marked late"})
+    missed = fields.Integer(metadata={"description": "evaluate_agreements: instalments marked missed"})
+    kept = fields.Integer(metadata={"description": "evaluate_agreements: agreements kept"})
+    broken = fields.Integer(metadata={"description": "evaluate_agreements: agreements broken"})
+    withdrawn_past_day = fields.Integer(metadata={"description": "check_tasks"})
+    withdrawn_unlawful = fields.Integer(metadata={"description": "check_tasks"})
+    format = fields.String(metadata={"description": "exports: csv or ndjson"})
+    rows = fields.Integer(metadata={"description": "exports"})
+    bytes = fields.Integer(metadata={"description": "exports"})
+    sha256 = fields.String(metadata={"description": "exports: of the file"})
+    file = fields.String(metadata={"description": "exports: the storage key"})
+    seq = fields.Integer(metadata={"description": "anchor_audit_head: the anchored event"})
+    hash = fields.String(metadata={"description": "anchor_audit_head"})
+    as_of = fields.String(metadata={"description": "anchor_audit_head"})
+    anchored_at = fields.String(metadata={"description": "anchor_audit_head"})
+    name = fields.String(metadata={"description": "anchor_audit_head: the anchor's name in its store"})
+    store = fields.String(metadata={"description": "anchor_audit_head"})
+    dry_run = fields.Boolean(metadata={"description": "retention_sweep"})
+    anonymised = fields.List(fields.Nested(_RetentionDebtorOut), metadata={"description": "retention_sweep"})
+    held = fields.List(fields.Nested(_RetentionDebtorOut), metadata={"description": "retention_sweep"})
+    waiting = fields.Integer(metadata={"description": "retention_sweep"})
+    failed = fields.List(fields.Nested(_RetentionDebtorOut), metadata={"description": "retention_sweep"})
+    geocoder = fields.String(allow_none=True, metadata={"description": "geocode_addresses: the provider"})
+    total = fields.Integer(metadata={"description": "geocode_addresses"})
+    done = fields.Integer(metadata={"description": "geocode_addresses"})
+    located = fields.Integer(metadata={"description": "geocode_addresses"})
+    needs_pin = fields.Integer(metadata={"description": "geocode_addresses"})
+    retry_later = fields.Integer(metadata={"description": "geocode_addresses"})
+    asked = fields.Integer(metadata={"description": "geocode_addresses: addresses sent to the geocoder"})
+    cached = fields.Integer(metadata={"description": "geocode_addresses: answered from earlier results"})
+    skipped = fields.Integer(metadata={"description": "geocode_addresses; apply_strategy: changes not written because "
+                                                      "the case changed after it was read"})
+    note = fields.String(metadata={"description": "geocode_addresses: why nothing was done"})
+    reports = fields.Integer(metadata={"description": "weekly_reports: reports written"})
+    written = fields.List(fields.Nested(_WeeklyReportWrittenOut), metadata={"description": "weekly_reports"})
+    strategy = fields.String(metadata={"description": "apply_strategy: the strategy and its version, default@2026.2"})
+    cases = fields.Integer(metadata={"description": "apply_strategy: open cases judged"})
+    escalated = fields.Dict(keys=fields.String(), values=fields.Integer(), metadata={
+        "description": "apply_strategy: cases moved, by escalation rule id"})
+    blocked = fields.Dict(keys=fields.String(), values=fields.Integer(), metadata={
+        "description": "apply_strategy: moves a rule asked for and a blocking flag of the policy refused, by rule id"})
+    rescored = fields.Integer(metadata={"description": "apply_strategy: priorities changed to the score"})
+    overridden = fields.Integer(metadata={"description": "apply_strategy: priorities set by import or by hand, left alone"})
+
+    @post_dump(pass_original=True)
+    def nothing_undocumented(self, data, original, **kwargs):
+        # A job that returns a key not declared here would lose it from the answer: a
+        # warning (an error in the tests, filterwarnings = error) names it.
+        undeclared = set(original or {}) - set(self.fields)
+        if undeclared:
+            warnings.warn(f"job result keys not in JobResultOut: {sorted(undeclared)}", stacklevel=2)
+        return data
+
+
 class JobOut(Schema):
     id = fields.String()
     name = fields.String()
-    params = fields.Dict()
+    params = fields.Nested(JobParamsOut)
     status = fields.String(metadata={"description": "queued, running, retrying, finished or failed"})
     runner = fields.String(metadata={"description": "rq (a worker on Redis) or inline (in-process)"})
     attempts = fields.Integer()
-    result = fields.Dict(allow_none=True)
+    result = fields.Nested(JobResultOut, allow_none=True, metadata={
+        "description": "What the job did; which keys depends on the job (each key names its jobs)."})
     progress = fields.Nested(JobProgress, allow_none=True)
     error = fields.String(allow_none=True)
     created_at = fields.AwareDateTime()

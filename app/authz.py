@@ -56,6 +56,7 @@ PERMISSIONS = {
     "ledger:read": STAFF,
     "refunds:approve": MANAGERS,
     "reports:reconciliation": STAFF,  # a supervisor: their own teams
+    "reports:read": STAFF,  # the portfolio report and the weekly files: a supervisor, their own teams
     "payments:write": frozenset({"admin"}),
     "flags:read": STAFF,
     "flags:review": STAFF,  # an auditor writes nothing but review notes
@@ -77,6 +78,7 @@ JOB_PERMISSIONS = {
     "anchor_audit_head": "jobs:run",
     "retention_sweep": "jobs:run",
     "geocode_addresses": "cases:import",
+    "weekly_reports": "jobs:run",
     "apply_strategy": "jobs:run",
 }
 

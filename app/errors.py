@@ -5,6 +5,7 @@ status code. Every 4xx and 5xx answers
 ``{"error": {"code": ..., "message": ..., "fields": {...}}}``.
 """
 import logging
+from typing import Any
 
 from flask import current_app, jsonify
 from werkzeug.exceptions import HTTPException
@@ -19,7 +20,8 @@ class DomainError(Exception):
     # about the refusal, and nothing else, since the attempt was undone before raising.
     keep_record = False
 
-    def __init__(self, message, *, fields=None, code=None, details=None):
+    def __init__(self, message: str, *, fields: dict[str, Any] | None = None, code: str | None = None,
+                 details: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.fields = fields or {}
@@ -58,7 +60,8 @@ class PolicyViolation(DomainError):
 
     status = 422
 
-    def __init__(self, message, *, rule_id, profile_version=None, fields=None, details=None):
+    def __init__(self, message: str, *, rule_id: str, profile_version: str | None = None,
+                 fields: dict[str, Any] | None = None, details: dict[str, Any] | None = None) -> None:
         super().__init__(message, fields=fields, code="policy_violation", details=details)
         self.rule_id = rule_id
         self.profile_version = profile_version

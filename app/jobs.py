@@ -150,10 +150,18 @@ def apply_strategy(params, job=None):
     return strategy.apply(team_ids=team_ids, commit_each=True)
 
 
+def weekly_reports(params, job=None):
+    """Each team's last whole week (or the week holding ``date``) as CSV and printable HTML in storage."""
+    from app.services import weekly_reports as weekly
+
+    day = date.fromisoformat(params["date"]) if params.get("date") else None
+    return weekly.write_all(day, params.get("teams"), job.id if job is not None else None)
+
+
 JOBS = {"plan_day": plan_day, "plan_scope": plan_scope, "evaluate_agreements": evaluate_agreements,
         "check_tasks": check_tasks, "export_audit_events": _exporter(audit_log.export_events), "export_visits": _exporter(audit_log.export_visits),
         "anchor_audit_head": anchor_audit_head, "retention_sweep": retention_sweep,
-        "geocode_addresses": geocode_addresses, "apply_strategy": apply_strategy}
+        "geocode_addresses": geocode_addresses, "weekly_reports": weekly_reports, "apply_strategy": apply_strategy}
 
 
 # ---------------------------------------------------------------- submitting

@@ -338,7 +338,7 @@ class ContactAttempt(db.Model):
     channel: Mapped[str] = mapped_column(String(20))
     purpose: Mapped[str] = mapped_column(String(30), default="contact")
     result: Mapped[str] = mapped_column(String(20))
-    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     # For a visit notice (CONC 7.9.12 R): the date announced to the debtor.
     planned_visit_date: Mapped[date | None] = mapped_column(Date)
     notes: Mapped[str | None] = mapped_column(Text)
@@ -498,7 +498,7 @@ class RepaymentAgreement(db.Model):
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     decision_note: Mapped[str | None] = mapped_column(Text)
     counter_waiver_minor: Mapped[int | None] = mapped_column(BigInteger)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
     instalments: Mapped[list["Instalment"]] = relationship(
         back_populates="agreement", order_by="Instalment.seq"
@@ -565,6 +565,9 @@ class LedgerEntry(db.Model):
         CheckConstraint("delta_minor = 0 OR delta_minor = amount_minor OR delta_minor = -amount_minor",
                         name="delta_is_the_amount"),
         CheckConstraint("length(currency) = 3", name="currency_code"),
+        # The portfolio report: a period's payments, and each case's movements since a moment.
+        Index("ix_ledger_entries_kind_created_at", "kind", "created_at"),
+        Index("ix_ledger_entries_case_created_at", "case_id", "created_at"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
@@ -609,7 +612,7 @@ class Complaint(db.Model):
     category: Mapped[str] = mapped_column(String(40))
     text: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(20), default="open")
-    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     resolution_notes: Mapped[str | None] = mapped_column(Text)
@@ -816,3 +819,98 @@ class GeocodeResult(db.Model):
     confidence: Mapped[float | None] = mapped_column()
     raw_sha256: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# ---------------------------------------------------------------- reports
+
+class CaseDpdMark(db.Model):
+    """A case's days past due from a moment on: written when a case arrives and whenever
+    its DPD moves into another bucket of the collection strategy (``note_dpd_changes``).
+
+    ``cases.days_past_due`` is only today's value; reports need each case's bucket at the
+    start and the end of a period (roll rates), which is the latest mark before that moment.
+    A mark per bucket change, not per day, keeps the table near one row per case.
+    """
+
+    __tablename__ = "case_dpd_marks"
+    __table_args__ = (
+        CheckConstraint("days_past_due >= 0", name="dpd_not_negative"),
+        Index("ix_case_dpd_marks_case_at", "case_id", "at", "id"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    days_past_due: Mapped[int] = mapped_column(Integer)
+    bucket: Mapped[str] = mapped_column(String(20))
+    strategy_version: Mapped[str] = mapped_column(String(40))
+
+    case: Mapped[Case] = relationship()
+
+
+class TeamReport(db.Model):
+    """A team's weekly report as produced by the ``weekly_reports`` job: its CSV and its
+    printable page in storage."""
+
+    __tablename__ = "team_reports"
+    __table_args__ = (UniqueConstraint("team_id", "week_start", name="uq_team_reports_team_week"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"))
+    week_start: Mapped[date] = mapped_column(Date)
+    csv_key: Mapped[str] = mapped_column(String(255))
+    html_key: Mapped[str] = mapped_column(String(255))
+    csv_sha256: Mapped[str] = mapped_column(String(64))
+    html_sha256: Mapped[str] = mapped_column(String(64))
+    job_id: Mapped[str | None] = mapped_column(String(36))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    team: Mapped[Team] = relationship()
+
+    @property
+    def week_end(self):
+        from datetime import timedelta
+
+        return self.week_start + timedelta(days=6)
+
+
+def dpd_mark_rows(changes, at):
+    """Rows of ``case_dpd_marks`` for writers that bypass the ORM (the importer's bulk
+    statements): ``changes`` are (case id, DPD before or None for a new case, DPD now)."""
+    from app.policy.strategy import default_strategy
+
+    strategy = default_strategy()
+    return [{"case_id": case_id, "at": at, "days_past_due": now, "bucket": strategy.bucket_for(now),
+             "strategy_version": strategy.version}
+            for case_id, before, now in changes
+            if before is None or strategy.bucket_for(before) != strategy.bucket_for(now)]
+
+
+def note_dpd_changes(session, _flush_context, _instances):
+    """Before each flush: a DPD mark for every new case and every case whose DPD moved into
+    another bucket, whoever changed it (import, API, demo), in the same transaction."""
+    from sqlalchemy.orm import attributes
+
+    from app.policy.strategy import default_strategy
+
+    strategy = default_strategy()
+    for obj in list(session.new) + list(session.dirty):
+        if not isinstance(obj, Case) or obj.days_past_due is None:
+            continue
+        bucket = strategy.bucket_for(obj.days_past_due)
+        if obj in session.new:
+            at = obj.created_at or clock.now()  # a new case: from its creation
+        else:
+            history = attributes.get_history(obj, "days_past_due")
+            if not history.has_changes():
+                continue
+            if history.deleted and history.deleted[0] is not None \
+                    and strategy.bucket_for(history.deleted[0]) == bucket:
+                continue  # the same bucket: nothing a report could tell apart
+            at = clock.now()
+        session.add(CaseDpdMark(case=obj, at=at, days_past_due=obj.days_past_due, bucket=bucket,
+                                strategy_version=strategy.version))
+
+
+from sqlalchemy import event as _event  # noqa: E402
+from sqlalchemy.orm import Session as _Session  # noqa: E402
+
+_event.listen(_Session, "before_flush", note_dpd_changes)

@@ -14,7 +14,7 @@ MAX_MINOR = 10**15  # far beyond any consumer loan; keeps values inside BIGINT a
 MAX_DIGITS = 3  # no active currency has more minor digits (BHD, KWD, …: 3)
 # Shape only: at most 15 integer digits, at most MAX_DIGITS decimals. The currency's
 # own number of decimals is judged once the currency is known.
-_AMOUNT = re.compile(r"^(-)?(0|[1-9][0-9]{0,14})(?:\.([0-9]{1,%d}))?$" % MAX_DIGITS)
+_AMOUNT = re.compile(rf"^(-)?(0|[1-9][0-9]{{0,14}})(?:\.([0-9]{{1,{MAX_DIGITS}}}))?$")
 
 
 class MoneyError(ValueError):
@@ -22,7 +22,7 @@ class MoneyError(ValueError):
 
 
 @functools.cache
-def currencies():
+def currencies() -> dict[str, int]:
     """{code: minor digits} of the ISO 4217 currencies in use (CLDR's territory data: legal
     tender in some territory, with no end date)."""
     from babel.core import get_global
@@ -33,18 +33,18 @@ def currencies():
     return {code: get_currency_precision(code) for code in sorted(active)}
 
 
-def is_currency(code):
+def is_currency(code: object) -> bool:
     return isinstance(code, str) and code in currencies()
 
 
-def exponent(currency):
+def exponent(currency: str) -> int:
     try:
         return currencies()[currency]
     except KeyError:
         raise MoneyError(f"{currency!r} is not an active ISO 4217 currency") from None
 
 
-def parse(text, *, negative=False):
+def parse(text: object, *, negative: bool = False) -> Decimal:
     """A decimal amount as text (an int is taken as its digits) → ``Decimal``, shape checked.
 
     Refuses exponents, signs (a leading ``-`` only when ``negative``), floats, blanks and
@@ -61,12 +61,15 @@ def parse(text, *, negative=False):
     return Decimal(str(text))
 
 
-def to_minor(amount, currency):
+def to_minor(amount: object, currency: str) -> int:
     """A parsed amount (``Decimal``, or text put through :func:`parse`) → integer minor units."""
     if not isinstance(amount, Decimal):
         amount = parse(amount, negative=True)
     places = exponent(currency)
-    if amount.as_tuple().exponent < -places and amount != amount.quantize(Decimal(1).scaleb(-places)):
+    digits = amount.as_tuple().exponent
+    if not isinstance(digits, int):  # NaN or infinity: only a Decimal made elsewhere can be one
+        raise MoneyError("not an amount")
+    if digits < -places and amount != amount.quantize(Decimal(1).scaleb(-places)):
         raise MoneyError(f"{currency} has at most {places} decimal places" if places
                          else f"{currency} has no decimal places")
     minor = int(amount.scaleb(places))
@@ -75,7 +78,7 @@ def to_minor(amount, currency):
     return minor
 
 
-def to_decimal_string(minor, currency):
+def to_decimal_string(minor: int, currency: str) -> str:
     """Integer minor units → '1234.50' (as many places as the currency has)."""
     places = currencies().get(currency, 2)
     value = Decimal(minor).scaleb(-places)

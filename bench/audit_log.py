@@ -393,7 +393,7 @@ def run(args):
             runs = []
             for workers in args.verify_workers:
                 for _ in range(args.verify_runs):
-                    verified, wall, cpu = cpu_and_wall(lambda: audit.verify_chain(workers=workers))
+                    verified, wall, cpu = cpu_and_wall(lambda w=workers: audit.verify_chain(workers=w))
                     runs.append({"checked": verified["checked"], "ok": verified["ok"], "seconds": wall, "cpu": cpu,
                                  "workers": workers})
             results["verify"] = runs

@@ -107,7 +107,7 @@ def verdict(engine: dict, peer: dict) -> str:
 
 
 def load() -> str:
-    return "load %.2f %.2f %.2f" % os.getloadavg()
+    return "load {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
 
 
 def baseline_root(rev: str, out: Path) -> Path:

@@ -23,17 +23,21 @@ Two schedule checks complement each other:
 from __future__ import annotations
 
 import math
+from typing import Any, Literal
 
 from .model import REASONS
-from .problem import Problem, is_hhmm, parse, parse_hhmm
+from .problem import Collector, Matrix, Problem, Task, is_hhmm, parse, parse_hhmm
 
 EARTH_RADIUS_KM = 6371.0088
 TOLERANCE_MINUTES = 1.0
 EPSILON = 1e-6  # float noise on exact schedules, far below any real violation
 SOLVER_ROUNDING_MINUTES = 0.05  # a solver may round each leg up by a few seconds
 
+Place = tuple[Literal["task", "start", "end"], Task | Collector]
+Windows = list[tuple[int, int]]
 
-def _km(lat1, lon1, lat2, lon2, circuity) -> float:
+
+def _km(lat1: float, lon1: float, lat2: float, lon2: float, circuity: float) -> float:
     p1, p2 = math.radians(lat1), math.radians(lat2)
     h = (math.sin((p2 - p1) / 2) ** 2
          + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2)
@@ -48,10 +52,10 @@ class _Legs:
     it is the contract's travel model.
     """
 
-    def __init__(self, p: Problem):
+    def __init__(self, p: Problem) -> None:
         self.p = p
 
-    def __call__(self, a, b) -> tuple[float, float]:
+    def __call__(self, a: Place, b: Place) -> tuple[float, float]:
         mx = self.p.matrix
         if mx is not None:
             i, j = self._row(mx, a), self._row(mx, b)
@@ -60,28 +64,30 @@ class _Legs:
         return km, km / self.p.speed_kmh * 60
 
     @staticmethod
-    def _row(mx, place) -> int:
+    def _row(mx: Matrix, place: Place) -> int:
         kind, obj = place
         if kind == "end" and f"{obj.id}:end" in mx.index:
             return mx.index[f"{obj.id}:end"]
         return mx.index[obj.id]
 
     @staticmethod
-    def _point(place) -> tuple[float, float]:
+    def _point(place: Place) -> tuple[float, float]:
         kind, obj = place
-        return (obj.end_lat, obj.end_lon) if kind == "end" else (obj.lat, obj.lon)
+        if kind == "end" and isinstance(obj, Collector):
+            return obj.end_lat, obj.end_lon
+        return obj.lat, obj.lon
 
 
-def _windows(task, collector):
+def _windows(task: Task, collector: Collector) -> Windows:
     """The task's windows in minutes; the default is the collector's shift."""
     if task.windows is None:
         return [(collector.shift_start, collector.shift_end)]
     return list(task.windows)
 
 
-def _earliest(windows, arrival):
+def _earliest(windows: Windows, arrival: float) -> float | None:
     """Earliest start at or after ``arrival`` inside one window; None if none."""
-    best = None
+    best: float | None = None
     for a, b in windows:
         if arrival <= b + EPSILON:
             start = max(a, arrival)
@@ -89,11 +95,11 @@ def _earliest(windows, arrival):
     return best
 
 
-def _hhmm(value):
+def _hhmm(value: object) -> int | None:
     return parse_hhmm(value) if is_hhmm(value) else None
 
 
-def _may_serve(task, collector) -> str | None:
+def _may_serve(task: Task, collector: Collector) -> str | None:
     """Why ``collector`` may not take ``task`` by the rules; None if it may."""
     if not task.skills <= collector.skills:
         return f"lacks skills {sorted(task.skills - collector.skills)}"
@@ -104,7 +110,7 @@ def _may_serve(task, collector) -> str | None:
     return None
 
 
-def _alone_feasible(p: Problem, task, collector, margin: float = 0.0) -> bool:
+def _alone_feasible(p: Problem, task: Task, collector: Collector, margin: float = 0.0) -> bool:
     """Whether the collector could do just this task in its shift (visits aside).
 
     ``margin`` minutes are added to each leg, to ask "clearly feasible".
@@ -117,7 +123,7 @@ def _alone_feasible(p: Problem, task, collector, margin: float = 0.0) -> bool:
             and start + task.service_minutes + back + margin <= collector.shift_end + EPSILON)
 
 
-def check(problem: dict, plan: dict) -> list[str]:
+def check(problem: dict[str, Any], plan: object) -> list[str]:
     """Every violation found in ``plan``; [] when it is feasible and consistent.
 
     Raises ``ProblemError`` if the problem itself is invalid.
@@ -126,8 +132,9 @@ def check(problem: dict, plan: dict) -> list[str]:
     out: list[str] = []
     if not isinstance(plan, dict):
         return ["plan: must be a JSON object"]
-    tasks = {t.id: t for t in p.tasks}
-    collectors = {c.id: c for c in p.collectors}
+    # Keyed by object: the plan may name a task or collector with any JSON value.
+    tasks: dict[object, Task] = {t.id: t for t in p.tasks}
+    collectors: dict[object, Collector] = {c.id: c for c in p.collectors}
     seen: dict[str, str] = {}
     total_km = 0.0
     priority_sum = assigned = 0
@@ -136,7 +143,7 @@ def check(problem: dict, plan: dict) -> list[str]:
     if not isinstance(routes, list):
         out.append("routes: must be a list")
         routes = []
-    used_collectors = set()
+    used_collectors: set[str] = set()
     for i, route in enumerate(routes):
         path = f"routes[{i}]"
         if not isinstance(route, dict):
@@ -153,7 +160,7 @@ def check(problem: dict, plan: dict) -> list[str]:
         if not isinstance(stops, list):
             out.append(f"{path}.stops: must be a list")
             continue
-        route_tasks = []
+        route_tasks: list[tuple[int, Task, dict[str, Any]]] = []
         for k, stop in enumerate(stops):
             task = tasks.get(stop.get("task")) if isinstance(stop, dict) else None
             if task is None:
@@ -207,12 +214,13 @@ def check(problem: dict, plan: dict) -> list[str]:
     return out
 
 
-def _check_schedule(p: Problem, collector, route_tasks, path, out) -> float:
+def _check_schedule(p: Problem, collector: Collector, route_tasks: list[tuple[int, Task, dict[str, Any]]],
+                    path: str, out: list[str]) -> float:
     """Check one route's reported and exact schedules; returns its exact km."""
     legs = _Legs(p)
-    here = ("start", collector)
+    here: Place = ("start", collector)
     exact_clock = float(collector.shift_start)
-    reported_end = None  # previous stop's reported end
+    reported_end: int | None = None  # previous stop's reported end
     km_total = 0.0
     for k, task, stop in route_tasks:
         spath = f"{path}.stops[{k}]"
@@ -229,7 +237,7 @@ def _check_schedule(p: Problem, collector, route_tasks, path, out) -> float:
             exact_clock = exact_start + task.service_minutes
 
         arrival, start, end = (_hhmm(stop.get(key)) for key in ("arrival", "start", "end"))
-        if None in (arrival, start, end):
+        if arrival is None or start is None or end is None:
             out.append(f"{spath}: arrival, start and end must be HH:MM times")
         else:
             earliest_arrival = (collector.shift_start if reported_end is None
@@ -259,7 +267,7 @@ def _check_schedule(p: Problem, collector, route_tasks, path, out) -> float:
     return km_total
 
 
-def _reason_contradiction(p: Problem, task, reason) -> str | None:
+def _reason_contradiction(p: Problem, task: Task, reason: str) -> str | None:
     """What makes ``reason`` untrue for ``task``; None if it holds."""
     holders = [c for c in p.collectors if task.skills <= c.skills]
     may = [c for c in p.collectors if _may_serve(task, c) is None]
@@ -281,7 +289,8 @@ def _reason_contradiction(p: Problem, task, reason) -> str | None:
     return None
 
 
-def _check_summary(summary, assigned, unassigned, priority_sum, total_km, out) -> None:
+def _check_summary(summary: object, assigned: int, unassigned: int, priority_sum: int, total_km: float,
+                   out: list[str]) -> None:
     if not isinstance(summary, dict):
         out.append("summary: must be an object")
         return

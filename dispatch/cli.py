@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import Any
 
 from .check import check
 from .generate import CITIES, FAMILIES, generate, generate_family
@@ -19,7 +20,7 @@ from .solver import solve
 EXIT_INVALID = 2
 
 
-def _load(path: str, what: str):
+def _load(path: str, what: str) -> Any:
     """Parsed JSON of a file or ``-`` (stdin); raises ProblemError if unreadable."""
     try:
         if path == "-":
@@ -32,7 +33,7 @@ def _load(path: str, what: str):
         raise ProblemError([f"{what}: not valid JSON: {exc}"]) from None
 
 
-def _cmd_solve(args) -> int:
+def _cmd_solve(args: argparse.Namespace) -> int:
     plan = solve(_load(args.problem, "problem"), time_limit=args.time_limit)
     text = json.dumps(plan, ensure_ascii=False, indent=1)
     if args.output:
@@ -43,7 +44,7 @@ def _cmd_solve(args) -> int:
     return 0
 
 
-def _cmd_check(args) -> int:
+def _cmd_check(args: argparse.Namespace) -> int:
     problem = _load(args.problem, "problem")
     plan = _load(args.plan, "plan")
     violations = check(problem, plan)
@@ -54,7 +55,7 @@ def _cmd_check(args) -> int:
     return 1 if violations else 0
 
 
-def _cmd_generate(args) -> int:
+def _cmd_generate(args: argparse.Namespace) -> int:
     if (args.tasks or 0) < 0 or (args.collectors or 0) < 0:
         raise ProblemError(["generate: --tasks and --collectors must not be negative"])
     if args.family:
@@ -96,7 +97,8 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return args.run(args)
+        code: int = args.run(args)
+        return code
     except ProblemError as exc:
         for line in exc.errors:
             print(line, file=sys.stderr)

@@ -63,8 +63,8 @@ def assign_tasks(inst: Instance, parts: list[np.ndarray], slack: float) -> list[
     tasks to drop rather than sending them far away up front.
     """
     part_of = np.empty(inst.m, dtype=np.int64)
-    for p, members in enumerate(parts):
-        part_of[members] = p
+    for p, part in enumerate(parts):
+        part_of[part] = p
     servable = np.flatnonzero(inst.servable)
     # Highest priority first, so that the notional capacity goes to them.
     order = servable[np.argsort(-inst.priority[servable], kind="stable")]
@@ -91,7 +91,7 @@ def assign_tasks(inst: Instance, parts: list[np.ndarray], slack: float) -> list[
                     break
             spare[chosen] -= 1
             home[task] = part_of[chosen]
-    members = [[] for _ in parts]
+    members: list[list[int]] = [[] for _ in parts]
     for task in servable:
         members[home[task]].append(task)
     return [np.array(m, dtype=np.int64) for m in members]

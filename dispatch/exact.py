@@ -29,7 +29,8 @@ MAX_WORK = 150_000
 
 def work(k: int, m: int) -> int:
     """The number of elementary steps the exact search takes for k tasks, m collectors."""
-    return m * (2 ** k) * k * k + max(0, m - 1) * 3 ** k
+    steps: int = m * (2 ** k) * k * k + max(0, m - 1) * 3 ** k  # int ** int is Any to mypy
+    return steps
 
 
 def plan(inst: Instance) -> dict[int, list[int]] | None:
@@ -60,12 +61,12 @@ def plan(inst: Instance) -> dict[int, list[int]] | None:
         best = merged
     prio = [int(inst.priority[t]) for t in tasks]
 
-    def key(mask):
+    def key(mask: int) -> tuple[int, int, int]:
         bits = [b for b in range(k) if mask >> b & 1]
         return sum(prio[b] for b in bits), len(bits), -best[mask][0]
 
     winner = max(sorted(best), key=key)
-    out = {c: [] for c in range(m)}
+    out: dict[int, list[int]] = {c: [] for c in range(m)}
     out.update(best[winner][1])
     return out
 
@@ -111,7 +112,7 @@ def _routes_of(inst: Instance, c: int, tasks: list[int], own: list[int]
     return out
 
 
-def _add(front: list, label: tuple) -> None:
+def _add(front: list[tuple[int, int, list[int]]], label: tuple[int, int, list[int]]) -> None:
     """Insert ``label`` into a Pareto front of (time, metres), dropping dominated ones."""
     ready, metres = label[0], label[1]
     for other in front:

@@ -11,10 +11,12 @@ the same problem.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 # (district, lat, lon, weight of demand, spread in km)
-CITIES: dict[str, dict] = {
+CITIES: dict[str, dict[str, Any]] = {
     "shanghai": {
         "timezone": "Asia/Shanghai",
         "districts": [
@@ -72,20 +74,21 @@ _SHIFT_MIX = [(["09:00", "18:00"], 0.70), (["08:30", "17:30"], 0.12), (["12:00",
 KM_PER_DEG_LAT = 111.2
 
 
-def _scatter(rng, lat, lon, spread_km, n):
+def _scatter(rng: np.random.Generator, lat: float, lon: float, spread_km: float,
+             n: int) -> tuple[np.ndarray, np.ndarray]:
     """``n`` points around a centre, normally distributed with ``spread_km``."""
     dlat = rng.normal(0.0, spread_km, n) / KM_PER_DEG_LAT
     dlon = rng.normal(0.0, spread_km, n) / (KM_PER_DEG_LAT * np.cos(np.radians(lat)))
     return lat + dlat, lon + dlon
 
 
-def _pick(rng, options, n):
+def _pick(rng: np.random.Generator, options: list[tuple[Any, float]], n: int) -> np.ndarray:
     shares = np.array([share for _, share in options], dtype=float)
     return rng.choice(len(options), size=n, p=shares / shares.sum())
 
 
 def generate(tasks: int, collectors: int, seed: int = 1, city: str = "shanghai",
-             date: str = "2026-12-01") -> dict:
+             date: str = "2026-12-01") -> dict[str, Any]:
     """A problem dict following the contract, deterministic for ``seed``."""
     if city not in CITIES:
         raise ValueError(f"unknown city {city!r}; known: {', '.join(sorted(CITIES))}")
@@ -99,7 +102,7 @@ def generate(tasks: int, collectors: int, seed: int = 1, city: str = "shanghai",
     # Collectors are staffed by demand, so each district gets its share.
     c_district = rng.choice(len(districts), size=collectors, p=weights)
     c_shift = _pick(rng, _SHIFT_MIX, collectors)
-    collector_list = []
+    collector_list: list[dict[str, Any]] = []
     for i in range(collectors):
         _, lat, lon, _, spread = districts[c_district[i]]
         clat, clon = _scatter(rng, lat, lon, spread, 1)
@@ -108,7 +111,7 @@ def generate(tasks: int, collectors: int, seed: int = 1, city: str = "shanghai",
             skills.append(local)
         if rng.random() < 0.15:
             skills.append(foreign)
-        collector = {
+        collector: dict[str, Any] = {
             "id": f"c-{i + 1:04d}",
             "lat": round(float(clat[0]), 6), "lon": round(float(clon[0]), 6),
             "shift": _SHIFT_MIX[c_shift[i]][0],
@@ -126,14 +129,14 @@ def generate(tasks: int, collectors: int, seed: int = 1, city: str = "shanghai",
     t_window = _pick(rng, _WINDOW_MIX, tasks)
     # Mostly mid priorities, a tail of urgent accounts.
     priorities = np.clip(np.rint(rng.gamma(3.0, 12.0, tasks)), 0, 100).astype(int)
-    task_list = []
+    task_list: list[dict[str, Any]] = []
     for i in range(tasks):
         _, lat, lon, _, spread = districts[t_district[i]]
         tlat, tlon = _scatter(rng, lat, lon, spread, 1)
         roll = rng.random()
         skills = [native] if roll < 0.55 else [] if roll < 0.80 else [local] if roll < 0.96 \
             else [foreign] if roll < 0.99 else [local, foreign]
-        task = {
+        task: dict[str, Any] = {
             "id": f"t-{i + 1:05d}",
             "lat": round(float(tlat[0]), 6), "lon": round(float(tlon[0]), 6),
             "service_minutes": int(rng.choice([20, 30, 30, 30, 45])),
@@ -164,7 +167,8 @@ def generate(tasks: int, collectors: int, seed: int = 1, city: str = "shanghai",
     }
 
 
-def _nearest_collectors(collectors, lats, lons, lat, lon, k):
+def _nearest_collectors(collectors: list[dict[str, Any]], lats: np.ndarray, lons: np.ndarray,
+                        lat: float, lon: float, k: int) -> list[str]:
     d2 = (lats - lat) ** 2 + ((lons - lon) * np.cos(np.radians(lat))) ** 2
     return [collectors[j]["id"] for j in np.argsort(d2, kind="stable")[:k]]
 
@@ -177,7 +181,7 @@ def _nearest_collectors(collectors, lats, lons, lat, lon, k):
 # and a supplied road-like matrix instead of the travel model.
 #   tasks, crews, places, side of the square (km), windows (shortest, longest
 #   minutes; longest 540 = the whole shift), service minutes, depot, matrix
-FAMILIES: dict[str, dict] = {
+FAMILIES: dict[str, dict[str, Any]] = {
     "wide-uniform-3": dict(tasks=100, crews=3, places="uniform", side_km=6.0,
                            windows=(120, 540), service=(5, 10), depot=False, matrix=False),
     "wide-clustered-5": dict(tasks=150, crews=5, places="clustered", side_km=10.0,
@@ -202,7 +206,7 @@ def _hhmm(minutes: int) -> str:
 
 
 def generate_family(family: str, seed: int = 1, tasks: int | None = None,
-                    collectors: int | None = None, date: str = "2026-12-01") -> dict:
+                    collectors: int | None = None, date: str = "2026-12-01") -> dict[str, Any]:
     """A problem of one benchmark family (``FAMILIES``), deterministic for ``seed``.
 
     ``tasks`` and ``collectors`` override the family's sizes.  Every crew works
@@ -220,7 +224,7 @@ def generate_family(family: str, seed: int = 1, tasks: int | None = None,
     lat0, lon0 = FAMILY_CENTRE
     km_lon = KM_PER_DEG_LAT * np.cos(np.radians(lat0))
 
-    def to_latlon(xy):
+    def to_latlon(xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return lat0 + xy[:, 1] / KM_PER_DEG_LAT, lon0 + xy[:, 0] / km_lon
 
     if spec["places"] == "uniform":
@@ -244,9 +248,9 @@ def generate_family(family: str, seed: int = 1, tasks: int | None = None,
     collector_list = [{"id": f"c-{j + 1:03d}", "lat": round(float(clat[j]), 6),
                        "lon": round(float(clon[j]), 6), "shift": list(FAMILY_SHIFT)}
                       for j in range(m)]
-    task_list = []
+    task_list: list[dict[str, Any]] = []
     for i in range(n):
-        task = {"id": f"t-{i + 1:04d}", "lat": round(float(tlat[i]), 6),
+        task: dict[str, Any] = {"id": f"t-{i + 1:04d}", "lat": round(float(tlat[i]), 6),
                 "lon": round(float(tlon[i]), 6), "service_minutes": int(service[i]),
                 "priority": int(priorities[i])}
         length = int(round(lengths[i] / 5.0)) * 5
@@ -254,7 +258,7 @@ def generate_family(family: str, seed: int = 1, tasks: int | None = None,
             begin = shift_start + int(starts[i] * (shift_end - shift_start - length) / 5) * 5
             task["windows"] = [[_hhmm(begin), _hhmm(begin + length)]]
         task_list.append(task)
-    problem = {"date": date, "timezone": "Asia/Shanghai",
+    problem: dict[str, Any] = {"date": date, "timezone": "Asia/Shanghai",
                "travel": {"speed_kmh": 25, "circuity": 1.3},
                "collectors": collector_list, "tasks": task_list}
     if spec["matrix"]:
@@ -262,7 +266,8 @@ def generate_family(family: str, seed: int = 1, tasks: int | None = None,
     return problem
 
 
-def road_like_matrix(rng, problem: dict, speed_kmh: float = 25.0) -> dict:
+def road_like_matrix(rng: np.random.Generator, problem: dict[str, Any],
+                     speed_kmh: float = 25.0) -> dict[str, Any]:
     """A supplied matrix that behaves like a road network's, for benchmarks.
 
     Distances are Manhattan distances on a street grid at a random angle,

@@ -37,6 +37,8 @@ LEVEL = 1  # VROOM's ruin depth inside its local search from the given routes
 NEAR_FOR_UNASSIGNED = 5
 SEED = 20260601
 REBUILD_SEARCHES = 2
+# (priority sum, tasks assigned, -metres): a plan is better when this is larger
+Value = tuple[int, int, int]
 
 
 @dataclass(frozen=True)
@@ -136,8 +138,8 @@ def improve(inst: Instance, routes: dict[int, list[int]], budget: Budget) -> Non
                 routes.update({c: list(r) for c, r in current.items()})
 
 
-def _ruin(route_of: dict[int, int], routes, order: np.ndarray, size: int,
-          step_tasks: int) -> tuple[set, set]:
+def _ruin(route_of: dict[int, int], routes: dict[int, list[int]], order: np.ndarray, size: int,
+          step_tasks: int) -> tuple[set[int], set[int]]:
     """Routes to re-plan and the tasks taken out of them, nearest to the seed first."""
     chosen: set[int] = set()
     removed: set[int] = set()
@@ -157,7 +159,8 @@ def _ruin(route_of: dict[int, int], routes, order: np.ndarray, size: int,
     return chosen, removed
 
 
-def _insertion_order(rng, removed: set, xy: np.ndarray, seed: int, priority) -> list[int]:
+def _insertion_order(rng: np.random.Generator, removed: set[int], xy: np.ndarray, seed: int,
+                     priority: np.ndarray) -> list[int]:
     """Removed tasks in the order to put them back: highest priority first, then
     at random, farthest from the seed first or nearest first."""
     tasks = sorted(removed)
@@ -177,9 +180,10 @@ def _recreate(inst: Instance, routes: dict[int, list[int]], order: list[int]) ->
     for task in order:
         best = None
         for c, route in routes.items():
-            if not inst.eligible[task, c] or times[c] is None:
+            route_times = times[c]
+            if not inst.eligible[task, c] or route_times is None:
                 continue
-            found = best_insertion(inst, task, c, route, times[c])
+            found = best_insertion(inst, task, c, route, route_times)
             if found and (best is None or found.added_metres < best.added_metres):
                 best = found
         if best is not None:
@@ -193,13 +197,16 @@ def _nearest(inst: Instance, task: int, cache: dict[int, list[int]]) -> list[int
     return cache[task]
 
 
-def _value(inst: Instance, routes, metres, base=None, changed=None, old=None):
+def _value(inst: Instance, routes: dict[int, list[int]], metres: dict[int, int],
+           base: Value | None = None, changed: dict[int, list[int]] | None = None,
+           old: dict[int, list[int]] | None = None) -> Value:
     """(priority sum, assigned, -metres) of a plan; from ``base`` when only ``changed`` moved."""
     if base is None:
         prio = sum(int(inst.priority[r].sum()) for r in routes.values() if r)
         count = sum(len(r) for r in routes.values())
         return prio, count, -sum(metres.values())
     prio, count, neg = base
+    assert changed is not None and old is not None  # given with base
     for c, r in changed.items():
         prio += int(inst.priority[r].sum()) if r else 0
         prio -= int(inst.priority[old[c]].sum()) if old[c] else 0

@@ -11,13 +11,18 @@ re-planner and the unassigned reasons alike, so that they cannot disagree.
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 import numpy as np
+import numpy.typing as npt
 
 from . import travel
 from .problem import DAY_MINUTES, Problem
 
 DAY = DAY_MINUTES * 60
 UNLIMITED_VISITS = 1 << 30
+
+_Clock = TypeVar("_Clock", int, float)  # whole seconds for the solver, float minutes for plans
 
 # Why a task is not in any route.  The first four are decided before solving
 # from the task alone (see ``Instance.reasons``); ``capacity`` is the answer
@@ -50,6 +55,7 @@ class Instance:
         self.lon = np.array([t.lon for t in tasks] + [c.lon for c in collectors]
                             + [c.end_lon for c in collectors], dtype=np.float64)
         self.lat0 = float(np.mean(self.lat)) if len(self.lat) else 0.0
+        self.travel: travel.Travel
         if problem.matrix is None:
             self.travel = travel.ModelTravel(self.lat, self.lon, problem.speed_kmh,
                                              problem.circuity)
@@ -84,19 +90,19 @@ class Instance:
     def end_loc(self, c: int) -> int:
         return self.n + self.m + c
 
-    def km_matrix(self, rows, cols) -> np.ndarray:
+    def km_matrix(self, rows: npt.ArrayLike, cols: npt.ArrayLike) -> np.ndarray:
         """Road km from every location of ``rows`` to every one of ``cols``."""
         return self.travel.km(rows, cols)
 
-    def matrices(self, locs) -> tuple[np.ndarray, np.ndarray]:
+    def matrices(self, locs: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:
         """(seconds, metres) between every pair of ``locs``."""
         return self.travel.matrices(locs)
 
-    def legs_km(self, a, b) -> np.ndarray:
+    def legs_km(self, a: npt.ArrayLike, b: npt.ArrayLike) -> np.ndarray:
         """Road km of the legs a[i] -> b[i], element-wise (exact)."""
         return self.travel.legs_km(a, b)
 
-    def legs_minutes(self, a, b) -> np.ndarray:
+    def legs_minutes(self, a: npt.ArrayLike, b: npt.ArrayLike) -> np.ndarray:
         """Travel minutes of the legs a[i] -> b[i], element-wise (exact)."""
         return self.travel.legs_minutes(a, b)
 
@@ -104,7 +110,7 @@ class Instance:
         """(seconds, metres) of one leg, scalar and fast for small loops."""
         return self.travel.leg(a, b)
 
-    def earliest_start(self, task: int, arrival: float):
+    def earliest_start(self, task: int, arrival: _Clock) -> _Clock | None:
         """Earliest start inside one of the task's windows at or after ``arrival``; None if none."""
         for a, b in self.windows[task]:
             if arrival <= b:
@@ -116,7 +122,7 @@ class Instance:
         """Skills, allowed and excluded collectors: (n, m) bool."""
         tasks, collectors = self.problem.tasks, self.problem.collectors
         ok = np.ones((self.n, self.m), dtype=bool)
-        by_skills: dict[frozenset, np.ndarray] = {}
+        by_skills: dict[frozenset[str], np.ndarray] = {}
         index = {cid: j for j, cid in enumerate(self.collector_ids)}
         for i, t in enumerate(tasks):
             if t.skills:

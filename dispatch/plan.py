@@ -9,6 +9,8 @@ minute, which keeps a start inside whole-minute window bounds.
 
 from __future__ import annotations
 
+from typing import Any
+
 from .model import Instance
 from .problem import format_hhmm
 from .routes import OPEN, Release
@@ -26,14 +28,16 @@ def route_schedule(inst: Instance, c: int, route: list[int], release: Release = 
         if k == release.fixed:
             clock = max(clock, release.not_before / 60.0)
         arrival = clock + minutes[k]
-        begin = inst.earliest_start(task, arrival * 60.0) / 60.0
+        start = inst.earliest_start(task, arrival * 60.0)
+        assert start is not None  # the route was evaluated feasible
+        begin = start / 60.0
         clock = begin + inst.service[task] / 60.0
         stops.append((arrival, begin, clock))
     return stops, float(km.sum()) if route else 0.0
 
 
 def build_plan(inst: Instance, routes: dict[int, list[int]], reasons: dict[int, str],
-               solve_seconds: float, releases: dict[int, Release] | None = None) -> dict:
+               solve_seconds: float, releases: dict[int, Release] | None = None) -> dict[str, Any]:
     """The plan dict; ``reasons`` gives the reason of every task in no route."""
     releases = releases or {}
     out_routes = []

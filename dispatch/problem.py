@@ -21,6 +21,7 @@ import math
 import re
 import zoneinfo
 from dataclasses import dataclass
+from typing import Any, TypeGuard
 
 import numpy as np
 
@@ -100,7 +101,7 @@ class Problem:
     matrix: Matrix | None = None
 
 
-def is_hhmm(value) -> bool:
+def is_hhmm(value: object) -> TypeGuard[str]:
     """Whether ``value`` is a ``HH:MM`` string between 00:00 and 23:59."""
     return isinstance(value, str) and _HHMM.match(value) is not None
 
@@ -120,29 +121,30 @@ def format_hhmm(minutes: float) -> str:
     return f"{whole // 60:02d}:{whole % 60:02d}"
 
 
-def _is_number(value) -> bool:
+def _is_number(value: object) -> TypeGuard[float]:
     # bool is an int subclass in Python; true/false are not coordinates.
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _is_int(value) -> bool:
+def _is_int(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
 class _Validator:
     """Walks the raw dict once, appending ``path: message`` lines."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.errors: list[str] = []
 
     def err(self, path: str, message: str) -> None:
         self.errors.append(f"{path}: {message}")
 
-    def unknown_keys(self, obj: dict, allowed: set[str], path: str) -> None:
+    def unknown_keys(self, obj: dict[str, Any], allowed: set[str], path: str) -> None:
         for key in sorted(set(obj) - allowed, key=str):
             self.err(f"{path}.{key}" if path else str(key), "unknown field")
 
-    def number(self, obj, key, path, lo, hi, required=True, lo_open=False):
+    def number(self, obj: dict[str, Any], key: str, path: str, lo: float, hi: float,
+               required: bool = True, lo_open: bool = False) -> float | None:
         if key not in obj:
             if required:
                 self.err(f"{path}.{key}", "is required")
@@ -157,7 +159,7 @@ class _Validator:
             return None
         return value
 
-    def integer(self, obj, key, path, lo, hi):
+    def integer(self, obj: dict[str, Any], key: str, path: str, lo: int, hi: int) -> int | None:
         if key not in obj or obj[key] is None:
             return None
         value = obj[key]
@@ -169,13 +171,13 @@ class _Validator:
             return None
         return value
 
-    def hhmm(self, value, path):
+    def hhmm(self, value: object, path: str) -> int | None:
         if not is_hhmm(value):
             self.err(path, "must be a time HH:MM between 00:00 and 23:59")
             return None
         return parse_hhmm(value)
 
-    def interval(self, value, path):
+    def interval(self, value: object, path: str) -> tuple[int, int] | None:
         """A ``["HH:MM", "HH:MM"]`` pair with start before end."""
         if not isinstance(value, list) or len(value) != 2:
             self.err(path, 'must be a pair ["HH:MM", "HH:MM"]')
@@ -189,7 +191,8 @@ class _Validator:
             return None
         return start, end
 
-    def string_list(self, obj, key, path, allow_null=False):
+    def string_list(self, obj: dict[str, Any], key: str, path: str,
+                    allow_null: bool = False) -> list[str] | None:
         if key not in obj:
             return None
         value = obj[key]
@@ -202,7 +205,7 @@ class _Validator:
             return None
         return value
 
-    def ident(self, obj, path, seen: set):
+    def ident(self, obj: dict[str, Any], path: str, seen: set[str]) -> str | None:
         value = obj.get("id")
         if "id" not in obj:
             self.err(f"{path}.id", "is required")
@@ -216,7 +219,7 @@ class _Validator:
         return None
 
 
-def validate(raw) -> list[str]:
+def validate(raw: object) -> list[str]:
     """Every problem found in ``raw``, one ``path: message`` line each; [] if valid."""
     v = _Validator()
     if not isinstance(raw, dict):
@@ -309,7 +312,8 @@ def validate(raw) -> list[str]:
     return v.errors
 
 
-def _matrix_names(collectors: list, tasks: list) -> tuple[dict, set, list]:
+def _matrix_names(collectors: list[Any], tasks: list[Any]
+                  ) -> tuple[dict[str, str], set[str], list[tuple[str, str]]]:
     """Location names a matrix may list: name -> what it is, required names, clashes.
 
     A collector's end (``id:end``) is required only when it differs from its start.
@@ -336,7 +340,7 @@ def _matrix_names(collectors: list, tasks: list) -> tuple[dict, set, list]:
     return names, required, clashes
 
 
-def _validate_matrix(v: _Validator, matrix, collectors: list, tasks: list) -> None:
+def _validate_matrix(v: _Validator, matrix: object, collectors: list[Any], tasks: list[Any]) -> None:
     """The supplied matrix: every location named once, square, whole non-negative numbers."""
     if not isinstance(matrix, dict):
         v.err("matrix", "must be an object with locations, durations_s and distances_m")
@@ -369,7 +373,7 @@ def _validate_matrix(v: _Validator, matrix, collectors: list, tasks: list) -> No
         _validate_square(v, matrix, key, size)
 
 
-def _validate_square(v: _Validator, matrix: dict, key: str, size: int | None) -> None:
+def _validate_square(v: _Validator, matrix: dict[str, Any], key: str, size: int | None) -> None:
     path = f"matrix.{key}"
     rows = matrix.get(key)
     if not isinstance(rows, list):
@@ -392,11 +396,11 @@ def _validate_square(v: _Validator, matrix: dict, key: str, size: int | None) ->
         v.err(path, f"{bad - MATRIX_MAX_ROW_ERRORS} more rows are invalid")
 
 
-def _or_default(value, default):
+def _or_default(value: int | None, default: int) -> int:
     return default if value is None else value
 
 
-def parse(raw: dict) -> Problem:
+def parse(raw: dict[str, Any]) -> Problem:
     """A validated, immutable ``Problem``; raises ``ProblemError`` listing every error."""
     errors = validate(raw)
     if errors:

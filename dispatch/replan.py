@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import copy
 import time
+from collections.abc import Collection
+from typing import Any
 
 from .model import Instance, nearest_eligible
 from .plan import build_plan
@@ -30,14 +32,14 @@ EJECTION_CANDIDATES = 30
 class _Day:
     """A committed plan loaded onto an ``Instance``, with its frozen prefixes."""
 
-    def __init__(self, problem: dict, plan: dict, now: str | None):
+    def __init__(self, problem: dict[str, Any], plan: dict[str, Any], now: str | None):
         self.inst = inst = Instance(parse(problem))
         task_index = {tid: i for i, tid in enumerate(inst.task_ids)}
         collector_index = {cid: j for j, cid in enumerate(inst.collector_ids)}
         now_s = None if now is None else _parse_now(now)
         self.routes: dict[int, list[int]] = {c: [] for c in range(inst.m)}
         self.releases: dict[int, Release] = {}
-        self.fixed_times: dict[int, list[dict]] = {}
+        self.fixed_times: dict[int, list[dict[str, Any]]] = {}
         self.reasons: dict[int, str] = {}
         try:
             for route in plan["routes"]:
@@ -61,12 +63,12 @@ class _Day:
         if now_s is not None:
             for c in range(inst.m):
                 self.releases.setdefault(c, Release(0, max(int(inst.shift_start[c]), now_s)))
-        self.moves: list[dict] = []
+        self.moves: list[dict[str, Any]] = []
 
     def release(self, c: int) -> Release:
         return self.releases.get(c, Release())
 
-    def cheapest(self, task: int, exclude=()):
+    def cheapest(self, task: int, exclude: Collection[int] = ()) -> tuple[int, int, int] | None:
         """Best (added metres, collector, position) over eligible routes, or None."""
         best = None
         for c in range(self.inst.m):
@@ -80,7 +82,7 @@ class _Day:
                 best = (found.added_metres, c, found.position)
         return best
 
-    def place(self, task: int, exclude=()) -> int | None:
+    def place(self, task: int, exclude: Collection[int] = ()) -> int | None:
         """Insert ``task``, ejecting at most one lower-priority stop; its collector or None."""
         inst = self.inst
         best = self.cheapest(task, exclude)
@@ -88,7 +90,7 @@ class _Day:
             _, c, pos = best
             self.routes[c].insert(pos, task)
             return c
-        ejection = None  # (ejected priority, added metres, collector, ejected position, position)
+        ejection: tuple[int, int, int, int, int] | None = None  # (ejected priority, added metres, collector, ejected position, position)
         for c in nearest_eligible(inst, task, EJECTION_CANDIDATES):
             if c in exclude:
                 continue
@@ -118,7 +120,7 @@ class _Day:
                            "to": None if target is None else inst.collector_ids[target[1]]})
         return c
 
-    def plan(self, began: float) -> dict:
+    def plan(self, began: float) -> dict[str, Any]:
         inst = self.inst
         routed = {t for route in self.routes.values() for t in route}
         reasons = {t: r for t, r in self.reasons.items() if t not in routed}
@@ -141,7 +143,7 @@ def _parse_now(now: str) -> int:
     return parse_hhmm(now) * 60
 
 
-def insert_task(problem: dict, plan: dict, task: dict, now: str | None = None) -> dict:
+def insert_task(problem: dict[str, Any], plan: dict[str, Any], task: dict[str, Any], now: str | None = None) -> dict[str, Any]:
     """Add an urgent ``task`` (contract format) to a committed ``plan``.
 
     Returns ``{"problem", "plan", "moves"}``: the problem with the task
@@ -159,7 +161,7 @@ def insert_task(problem: dict, plan: dict, task: dict, now: str | None = None) -
     return {"problem": new_problem, "plan": day.plan(began), "moves": day.moves}
 
 
-def drop_collector(problem: dict, plan: dict, collector_id: str, now: str | None = None) -> dict:
+def drop_collector(problem: dict[str, Any], plan: dict[str, Any], collector_id: str, now: str | None = None) -> dict[str, Any]:
     """Re-plan the stops of a collector who drops out at ``now``.
 
     Stops the collector has already started stay theirs; the rest go, highest
@@ -188,9 +190,10 @@ def drop_collector(problem: dict, plan: dict, collector_id: str, now: str | None
     return {"plan": day.plan(began), "moves": day.moves}
 
 
-def _plan_stops(plan: dict, collector_id: str) -> list[dict]:
+def _plan_stops(plan: dict[str, Any], collector_id: str) -> list[dict[str, Any]]:
     """The stops of one collector in a plan ([] if it has no route)."""
     for route in plan["routes"]:
         if route["collector"] == collector_id:
-            return route["stops"]
+            stops: list[dict[str, Any]] = route["stops"]
+            return stops
     return []

@@ -77,6 +77,7 @@ def _latest_start(inst: Instance, task: int, cap: int) -> int:
         if a <= cap:
             best = min(b, cap)
     # The route is feasible, so some window starts before cap.
+    assert best is not None
     return best
 
 

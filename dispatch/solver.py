@@ -29,6 +29,7 @@ walks further along the same path, so its plan is never worse.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import numpy as np
 
@@ -37,7 +38,7 @@ from .budget import Budget
 from .model import Instance, nearest_eligible
 from .plan import build_plan
 from .problem import parse
-from .routes import best_insertion, evaluate, objective
+from .routes import RouteTimes, best_insertion, evaluate, objective
 from .vroom_backend import VroomInputException, solve_part
 
 COLLECTORS_PER_PART = 30
@@ -57,7 +58,7 @@ def default_time_limit(n_tasks: int) -> float:
     return min(45.0, max(5.0, n_tasks / 200.0))
 
 
-def solve(problem: dict, time_limit: float | None = None) -> dict:
+def solve(problem: dict[str, Any], time_limit: float | None = None) -> dict[str, Any]:
     """A plan dict for a problem dict; raises ``ProblemError`` if it is invalid.
 
     ``time_limit`` bounds the whole call in seconds, except that the first
@@ -139,13 +140,16 @@ def insert_unassigned(inst: Instance, routes: dict[int, list[int]]) -> None:
         routed[route] = True
     waiting = np.flatnonzero(~routed & inst.servable)
     waiting = waiting[np.argsort(-inst.priority[waiting], kind="stable")]
-    times = {}
+    times: dict[int, RouteTimes | None] = {}
     for task in waiting:
         best = None
         for c in nearest_eligible(inst, int(task), INSERT_CANDIDATES):
             if c not in times:
                 times[c] = evaluate(inst, c, routes[c])
-            found = best_insertion(inst, int(task), c, routes[c], times[c])
+            route_times = times[c]
+            if route_times is None:
+                continue  # an infeasible route takes nothing more
+            found = best_insertion(inst, int(task), c, routes[c], route_times)
             if found and (best is None or found.added_metres < best.added_metres):
                 best = found
         if best is not None:
@@ -193,8 +197,8 @@ def improve_groups(inst: Instance, routes: dict[int, list[int]], budget: Budget)
             group = np.argpartition(d, size - 1)[:size] if size < inst.m else np.arange(inst.m)
             members = set(int(c) for c in group)
             spare = []
-            for t in np.flatnonzero(~routed & inst.servable):
-                t = int(t)
+            for flat in np.flatnonzero(~routed & inst.servable):
+                t = int(flat)
                 if t not in near_of_task:
                     near_of_task[t] = nearest_eligible(inst, t, NEAR_FOR_GROUPS)
                 if members.intersection(near_of_task[t]):
@@ -205,7 +209,7 @@ def improve_groups(inst: Instance, routes: dict[int, list[int]], budget: Budget)
                 continue
             candidate = solve_part(inst, tasks, sorted(members), GROUP_LEVEL)
             if objective(inst, candidate) > objective(inst, current):
-                for c, route in current.items():
+                for route in current.values():
                     routed[route] = False
                 for c, route in candidate.items():
                     routed[route] = True
@@ -220,4 +224,5 @@ def improve_groups(inst: Instance, routes: dict[int, list[int]], budget: Budget)
 def _route_centre(inst: Instance, c: int, route: list[int]) -> np.ndarray:
     """Plane km of a route's centre of gravity, counting its start once."""
     locs = list(route) + [inst.start_loc(c)]
-    return decompose.plane_xy(inst.lat[locs], inst.lon[locs], inst.lat0).mean(axis=0)
+    centre: np.ndarray = decompose.plane_xy(inst.lat[locs], inst.lon[locs], inst.lat0).mean(axis=0)
+    return centre

@@ -18,25 +18,30 @@ and nothing else in the solver needs to know which one it asks.
 from __future__ import annotations
 
 import math
+from typing import Protocol
 
 import numpy as np
+import numpy.typing as npt
 
 EARTH_RADIUS_KM = 6371.0088
 
 
-def distance_km(lat1, lon1, lat2, lon2, circuity: float) -> np.ndarray:
+def distance_km(lat1: npt.ArrayLike, lon1: npt.ArrayLike, lat2: npt.ArrayLike, lon2: npt.ArrayLike,
+                circuity: float) -> np.ndarray:
     """Road distance between every point of set 1 (rows) and set 2 (columns)."""
     p1 = np.radians(np.asarray(lat1, dtype=np.float64))[:, None]
     p2 = np.radians(np.asarray(lat2, dtype=np.float64))[None, :]
     l1 = np.radians(np.asarray(lon1, dtype=np.float64))[:, None]
     l2 = np.radians(np.asarray(lon2, dtype=np.float64))[None, :]
     h = np.sin((p2 - p1) / 2.0) ** 2 + np.cos(p1) * np.cos(p2) * np.sin((l2 - l1) / 2.0) ** 2
-    return 2.0 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.minimum(h, 1.0))) * circuity
+    km: np.ndarray = 2.0 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.minimum(h, 1.0))) * circuity
+    return km
 
 
-def km_to_minutes(km, speed_kmh: float):
+def km_to_minutes(km: np.ndarray, speed_kmh: float) -> np.ndarray:
     """Travel minutes for a road distance (float, exact model)."""
-    return km / speed_kmh * 60.0
+    minutes: np.ndarray = km / speed_kmh * 60.0
+    return minutes
 
 
 def km_to_seconds_ceil(km: np.ndarray, speed_kmh: float) -> np.ndarray:
@@ -47,6 +52,17 @@ def km_to_seconds_ceil(km: np.ndarray, speed_kmh: float) -> np.ndarray:
 def km_to_metres(km: np.ndarray) -> np.ndarray:
     """Whole metres, used as the cost that the solvers minimise."""
     return np.rint(km * 1000.0).astype(np.int64)
+
+
+class Travel(Protocol):
+    """What the solver asks of a travel model; ``ModelTravel`` and ``MatrixTravel`` both answer it."""
+
+    def km(self, rows: npt.ArrayLike, cols: npt.ArrayLike) -> np.ndarray: ...
+    def seconds(self, rows: npt.ArrayLike, cols: npt.ArrayLike) -> np.ndarray: ...
+    def matrices(self, locs: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]: ...
+    def legs_km(self, a: npt.ArrayLike, b: npt.ArrayLike) -> np.ndarray: ...
+    def legs_minutes(self, a: npt.ArrayLike, b: npt.ArrayLike) -> np.ndarray: ...
+    def leg(self, a: int, b: int) -> tuple[int, int]: ...
 
 
 class ModelTravel:
@@ -60,26 +76,27 @@ class ModelTravel:
         self.lat, self.lon = lat, lon
         self.speed_kmh, self.circuity = speed_kmh, circuity
 
-    def km(self, rows, cols) -> np.ndarray:
+    def km(self, rows: npt.ArrayLike, cols: npt.ArrayLike) -> np.ndarray:
         rows, cols = np.asarray(rows), np.asarray(cols)
         return distance_km(self.lat[rows], self.lon[rows], self.lat[cols], self.lon[cols],
                            self.circuity)
 
-    def seconds(self, rows, cols) -> np.ndarray:
+    def seconds(self, rows: npt.ArrayLike, cols: npt.ArrayLike) -> np.ndarray:
         return km_to_seconds_ceil(self.km(rows, cols), self.speed_kmh)
 
-    def matrices(self, locs) -> tuple[np.ndarray, np.ndarray]:
+    def matrices(self, locs: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:
         km = self.km(locs, locs)
         return km_to_seconds_ceil(km, self.speed_kmh), km_to_metres(km)
 
-    def legs_km(self, a, b) -> np.ndarray:
+    def legs_km(self, a: npt.ArrayLike, b: npt.ArrayLike) -> np.ndarray:
         a, b = np.asarray(a), np.asarray(b)
         p1, p2 = np.radians(self.lat[a]), np.radians(self.lat[b])
         dl = np.radians(self.lon[b] - self.lon[a])
         h = np.sin((p2 - p1) / 2.0) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2.0) ** 2
-        return 2.0 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.minimum(h, 1.0))) * self.circuity
+        km: np.ndarray = 2.0 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.minimum(h, 1.0))) * self.circuity
+        return km
 
-    def legs_minutes(self, a, b) -> np.ndarray:
+    def legs_minutes(self, a: npt.ArrayLike, b: npt.ArrayLike) -> np.ndarray:
         return km_to_minutes(self.legs_km(a, b), self.speed_kmh)
 
     def leg(self, a: int, b: int) -> tuple[int, int]:
@@ -102,23 +119,27 @@ class MatrixTravel:
         self.rows = rows
         self.durations_s, self.distances_m = durations_s, distances_m
 
-    def _pick(self, table, rows, cols) -> np.ndarray:
-        return table[np.ix_(self.rows[np.asarray(rows)], self.rows[np.asarray(cols)])]
+    def _pick(self, table: np.ndarray, rows: npt.ArrayLike, cols: npt.ArrayLike) -> np.ndarray:
+        picked: np.ndarray = table[np.ix_(self.rows[np.asarray(rows)], self.rows[np.asarray(cols)])]
+        return picked
 
-    def km(self, rows, cols) -> np.ndarray:
-        return self._pick(self.distances_m, rows, cols) / 1000.0
+    def km(self, rows: npt.ArrayLike, cols: npt.ArrayLike) -> np.ndarray:
+        km: np.ndarray = self._pick(self.distances_m, rows, cols) / 1000.0
+        return km
 
-    def seconds(self, rows, cols) -> np.ndarray:
+    def seconds(self, rows: npt.ArrayLike, cols: npt.ArrayLike) -> np.ndarray:
         return self._pick(self.durations_s, rows, cols)
 
-    def matrices(self, locs) -> tuple[np.ndarray, np.ndarray]:
+    def matrices(self, locs: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:
         return self._pick(self.durations_s, locs, locs), self._pick(self.distances_m, locs, locs)
 
-    def legs_km(self, a, b) -> np.ndarray:
-        return self.distances_m[self.rows[np.asarray(a)], self.rows[np.asarray(b)]] / 1000.0
+    def legs_km(self, a: npt.ArrayLike, b: npt.ArrayLike) -> np.ndarray:
+        km: np.ndarray = self.distances_m[self.rows[np.asarray(a)], self.rows[np.asarray(b)]] / 1000.0
+        return km
 
-    def legs_minutes(self, a, b) -> np.ndarray:
-        return self.durations_s[self.rows[np.asarray(a)], self.rows[np.asarray(b)]] / 60.0
+    def legs_minutes(self, a: npt.ArrayLike, b: npt.ArrayLike) -> np.ndarray:
+        minutes: np.ndarray = self.durations_s[self.rows[np.asarray(a)], self.rows[np.asarray(b)]] / 60.0
+        return minutes
 
     def leg(self, a: int, b: int) -> tuple[int, int]:
         ra, rb = self.rows[a], self.rows[b]

@@ -15,6 +15,7 @@ distinct sets (a handful, plus one per task with its own allow/exclude list).
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 import vroom
 from vroom._vroom import VroomInputException  # pyvroom exports it nowhere else
 from vroom.solution.solution import Solution
@@ -24,7 +25,7 @@ from .model import Instance
 __all__ = ["VroomInputException", "solve_part"]
 
 
-def solve_part(inst: Instance, tasks, collectors, exploration_level: int = 5,
+def solve_part(inst: Instance, tasks: npt.ArrayLike, collectors: npt.ArrayLike, exploration_level: int = 5,
                threads: int = 2, initial: dict[int, list[int]] | None = None,
                searches: int | None = None) -> dict[int, list[int]]:
     """Routes (collector index -> ordered task indices) for ``tasks`` over ``collectors``.
@@ -56,13 +57,13 @@ def solve_part(inst: Instance, tasks, collectors, exploration_level: int = 5,
             task_skill[row] = skill_of_set.setdefault(key, len(skill_of_set))
     vehicle_skills: list[set[int]] = [set() for _ in range(k)]
     for key, skill in skill_of_set.items():
-        for j in np.flatnonzero(np.frombuffer(key, dtype=bool)):
-            vehicle_skills[j].add(skill)
+        for holder in np.flatnonzero(np.frombuffer(key, dtype=bool)):
+            vehicle_skills[holder].add(skill)
 
     row_of = {int(task): row for row, task in enumerate(tasks)}
     for j, c in enumerate(collectors):
         visits = int(inst.max_visits[c])
-        steps = () if initial is None else (
+        vehicle_steps = () if initial is None else (
             [vroom.VehicleStepStart()]
             + [vroom.VehicleStepSingle(row_of[task]) for task in initial[int(c)]]
             + [vroom.VehicleStepEnd()])
@@ -71,7 +72,7 @@ def solve_part(inst: Instance, tasks, collectors, exploration_level: int = 5,
             time_window=vroom.TimeWindow(int(inst.shift_start[c]), int(inst.shift_end[c])),
             skills=vehicle_skills[j],
             max_tasks=min(visits, t),
-            steps=steps,
+            steps=vehicle_steps,
         ))
     for row, task in enumerate(tasks):
         problem.add_job(vroom.Job(

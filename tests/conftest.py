@@ -36,7 +36,9 @@ TEST_PII_CONFIG = {
 }
 
 
+@pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config, items):
+    _browser_tests_in_written_order(items)
     for item in items:
         for layer in ("unit", "integration", "api", "e2e", "fuzz"):
             if f"tests/{layer}/" in str(item.fspath).replace(os.sep, "/"):
@@ -45,6 +47,20 @@ def pytest_collection_modifyitems(config, items):
                     # With pytest-xdist (``--dist loadgroup``) the browser tests share one worker,
                     # so the served apps are migrated and seeded once.
                     item.add_marker(pytest.mark.xdist_group("e2e"))
+
+
+def _browser_tests_in_written_order(items):
+    """Under random order (pytest-randomly) every test moves except the browser tests: they
+    drive one served demo whose days they share out (each file plans its own days), so they
+    keep the order they are written in, file by file, in the places the shuffle gave them."""
+    def is_browser(item):
+        return "tests/e2e/" in str(item.fspath).replace(os.sep, "/")
+
+    places = [index for index, item in enumerate(items) if is_browser(item)]
+    written = sorted((items[index] for index in places),
+                     key=lambda item: (str(item.fspath), item.location[1] or 0, item.nodeid))
+    for index, item in zip(places, written):
+        items[index] = item
 
 
 # ---------------------------------------------------------------- databases

@@ -5,7 +5,9 @@ active profile is ``POLICY_PROFILE``; a region or a team may name another. The c
 strategy (``strategy``: buckets, escalations, priority score) is loaded beside them, and
 a malformed one refuses to start the service just the same.
 """
-from flask import current_app
+from typing import Any
+
+from flask import Flask, current_app
 
 from app.policy import rules
 from app.policy.profile import Profile, ProfileError, load_profiles
@@ -13,25 +15,25 @@ from app.policy.strategy import Strategy, default_strategy, load_strategies
 
 
 class Policy:
-    def __init__(self, profiles, default_id):
+    def __init__(self, profiles: dict[str, Profile], default_id: str) -> None:
         if default_id not in profiles:
             raise ProfileError(f"POLICY_PROFILE: no profile {default_id!r}; known: {', '.join(sorted(profiles))}")
         self.profiles = profiles
         self.default = profiles[default_id]
 
-    def get(self, profile_id=None):
+    def get(self, profile_id: str | None = None) -> Profile:
         if profile_id is None:
             return self.default
         if profile_id not in self.profiles:
             raise ProfileError(f"unknown policy profile {profile_id!r}")
         return self.profiles[profile_id]
 
-    def for_team(self, team):
+    def for_team(self, team: Any) -> Profile:
         """The team's own profile, else its region's, else the service default."""
         return self.get(team.policy_profile or team.region.policy_profile or None)
 
 
-def init_app(app):
+def init_app(app: Flask) -> None:
     directory = app.config.get("POLICY_PROFILE_DIR")
     profiles = load_profiles(directory) if directory else load_profiles()
     app.extensions["policy"] = Policy(profiles, app.config["POLICY_PROFILE"])
@@ -45,8 +47,9 @@ def init_app(app):
         app.extensions["strategy"] = default_strategy()
 
 
-def current():
-    return current_app.extensions["policy"]
+def current() -> Policy:
+    policy: Policy = current_app.extensions["policy"]
+    return policy
 
 
 def strategy() -> Strategy:

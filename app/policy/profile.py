@@ -5,7 +5,9 @@ A malformed profile refuses to start the service, naming the file and the key.
 import tomllib
 from dataclasses import dataclass
 from datetime import time
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
@@ -18,8 +20,9 @@ class ProfileError(RuntimeError):
     """A profile file is missing or malformed; the message names the file and the key."""
 
 
-class _Clock(fields.Field):
-    def _deserialize(self, value, attr, data, **kwargs):
+class _Clock(fields.Field[time]):
+    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None,
+                     **kwargs: Any) -> time:
         try:
             hours, minutes = str(value).split(":")
             return time(int(hours), int(minutes))
@@ -40,7 +43,7 @@ class _Hours(_Section):
     consent_allows_outside = fields.Boolean(required=True)
 
     @validates_schema
-    def ordered(self, data, **kwargs):
+    def ordered(self, data: dict[str, Any], **kwargs: Any) -> None:
         if "start" in data and "end" in data and data["end"] <= data["start"]:
             raise ValidationError("must be after start", "end")
 
@@ -82,7 +85,7 @@ class _Place(_Section):
     public = fields.String(required=True, validate=validate.OneOf(PLACE_TREATMENTS))
 
     @validates_schema
-    def hard_limit_outside_the_geofence(self, data, **kwargs):
+    def hard_limit_outside_the_geofence(self, data: dict[str, Any], **kwargs: Any) -> None:
         if data.get("max_distance_m", 0) < data.get("geofence_radius_m", 0):
             raise ValidationError("must be at least geofence_radius_m", "max_distance_m")
 
@@ -143,7 +146,7 @@ class _Retention(_Section):
                         values=fields.Nested(_RetentionKind), required=True)
 
     @validates_schema
-    def every_kind(self, data, **kwargs):
+    def every_kind(self, data: dict[str, Any], **kwargs: Any) -> None:
         missing = [k for k in RECORD_KINDS if k not in data.get("kinds", {})]
         if missing:
             raise ValidationError(f"state the retention of every record kind; missing: {', '.join(missing)}",
@@ -189,27 +192,27 @@ class Profile:
     version: str
     name: str
     name_zh: str
-    visiting_hours: dict
-    crew: dict
-    qualification: dict
-    before_first_visit: dict
-    blocking: dict
-    place: dict
-    clock: dict
-    recording: dict
-    frequency: dict
-    agreements: dict
-    travel: dict
-    retention: dict
-    reminders: dict
+    visiting_hours: dict[str, Any]
+    crew: dict[str, Any]
+    qualification: dict[str, Any]
+    before_first_visit: dict[str, Any]
+    blocking: dict[str, Any]
+    place: dict[str, Any]
+    clock: dict[str, Any]
+    recording: dict[str, Any]
+    frequency: dict[str, Any]
+    agreements: dict[str, Any]
+    travel: dict[str, Any]
+    retention: dict[str, Any]
+    reminders: dict[str, Any]
 
     @property
-    def label(self):
+    def label(self) -> str:
         """Profile and version, as every decision names them: ``cn@2026.1``."""
         return f"{self.id}@{self.version}"
 
 
-def _flatten(messages, prefix=""):
+def _flatten(messages: Mapping[Any, Any], prefix: str = "") -> Iterator[tuple[str, str]]:
     for key, value in messages.items():
         path = f"{prefix}.{key}" if prefix else str(key)
         if isinstance(value, dict):
@@ -218,7 +221,7 @@ def _flatten(messages, prefix=""):
             yield path, "; ".join(map(str, value)) if isinstance(value, list) else str(value)
 
 
-def load_profile(path):
+def load_profile(path: str | Path) -> Profile:
     path = Path(path)
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -229,14 +232,14 @@ def load_profile(path):
     try:
         data = _ProfileSchema().load(raw)
     except ValidationError as exc:
-        problems = ", ".join(f"{key}: {why}" for key, why in _flatten(exc.messages))
+        problems = ", ".join(f"{key}: {why}" for key, why in _flatten(exc.messages_dict))
         raise ProfileError(f"policy profile {path.name}: {problems}") from None
     if data["id"] != path.stem:
         raise ProfileError(f"policy profile {path.name}: id: must match the file name ({path.stem!r})")
     return Profile(**data)
 
 
-def load_profiles(directory=PROFILE_DIR):
+def load_profiles(directory: str | Path = PROFILE_DIR) -> dict[str, Profile]:
     profiles = {}
     for path in sorted(Path(directory).glob("*.toml")):
         profile = load_profile(path)

@@ -15,11 +15,14 @@ run from ``start`` inclusive to ``end`` exclusive, so with 08:00–22:00 a check
 profile's ``validity_months`` after it was passed.
 """
 import calendar
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from app.errors import PolicyViolation
+from app.policy.profile import Profile
 
 # rule → (English, Chinese) reason templates
 REASONS = {
@@ -109,6 +112,52 @@ FLAG_LABELS = {
 }
 
 
+# The facts callers hand in: the ORM rows fit these shapes, and so does any plain object.
+class ContactFacts(Protocol):
+    @property
+    def purpose(self) -> str: ...
+    @property
+    def result(self) -> str | None: ...
+    @property
+    def occurred_at(self) -> datetime: ...
+    @property
+    def planned_visit_date(self) -> date | None: ...
+
+
+class TrainingFacts(Protocol):
+    @property
+    def module(self) -> str: ...
+    @property
+    def passed_at(self) -> date: ...
+    @property
+    def expires_at(self) -> date: ...
+
+
+class CollectorFacts(Protocol):
+    @property
+    def id(self) -> int: ...
+    @property
+    def code(self) -> str: ...
+    @property
+    def active(self) -> bool: ...
+    @property
+    def background_cleared(self) -> bool: ...
+    @property
+    def crew_id(self) -> int | None: ...
+    @property
+    def trainings(self) -> Sequence[TrainingFacts]: ...
+
+
+class CrewFacts(Protocol):
+    @property
+    def code(self) -> str: ...
+    @property
+    def members(self) -> Sequence[CollectorFacts]: ...
+
+
+Availability = Sequence[Mapping[str, Any]]  # the debtor's stated windows: {"days", "start", "end"}
+
+
 @dataclass(frozen=True)
 class Decision:
     allowed: bool
@@ -116,16 +165,16 @@ class Decision:
     profile: str
     reason_en: str = ""
     reason_zh: str = ""
-    details: dict = field(default_factory=dict)
+    details: dict[str, Any] = field(default_factory=dict)
 
-    def enforce(self):
+    def enforce(self) -> "Decision":
         """Raise the refusal as a PolicyViolation naming its rule; a no-op when allowed."""
         if not self.allowed:
             raise PolicyViolation(self.reason_en, rule_id=self.rule_id, profile_version=self.profile,
                                   details={"reason_zh": self.reason_zh, **self.details})
         return self
 
-    def as_dict(self):
+    def as_dict(self) -> dict[str, Any]:
         return {"allowed": self.allowed, "rule_id": self.rule_id, "profile": self.profile,
                 "reason_en": self.reason_en, "reason_zh": self.reason_zh, "details": self.details}
 
@@ -139,40 +188,40 @@ class Flag:
     profile: str
     reason_en: str
     reason_zh: str
-    details: dict = field(default_factory=dict)
+    details: dict[str, Any] = field(default_factory=dict)
 
 
-def _text(rule, **values):
+def _text(rule: str, **values: Any) -> tuple[str, str]:
     en, zh = REASONS[rule]
     return en.format(**values), zh.format(**values)
 
 
-def _deny(profile, rule, **values):
+def _deny(profile: Profile, rule: str, **values: Any) -> Decision:
     en, zh = _text(rule, **values)
     return Decision(False, f"{profile.id}.{rule}", profile.label, en, zh, _plain(values))
 
 
-def _allow(profile, rule):
+def _allow(profile: Profile, rule: str) -> Decision:
     return Decision(True, f"{profile.id}.{rule}", profile.label)
 
 
-def _flag(profile, kind, rule=None, **values):
+def _flag(profile: Profile, kind: str, rule: str | None = None, **values: Any) -> Flag:
     rule = rule or kind
     en, zh = _text(rule, **values)
     return Flag(kind, f"{profile.id}.{rule}", profile.label, en, zh, _plain(values))
 
 
-def _plain(values):
+def _plain(values: dict[str, Any]) -> dict[str, Any]:
     return {k: (v.isoformat() if isinstance(v, (date, datetime)) else v) for k, v in values.items()}
 
 
-def _hhmm(value):
+def _hhmm(value: time) -> str:
     return value.strftime("%H:%M")
 
 
 # ---------------------------------------------------------------- at dispatch
 
-def debtor_conditions(flags):
+def debtor_conditions(flags: Mapping[str, Any] | None) -> set[str]:
     """The debtor's flags plus the conditions derived from them."""
     active = {name for name, on in (flags or {}).items() if on}
     if "dispute" in active and "dispute_verified" not in active:
@@ -180,14 +229,15 @@ def debtor_conditions(flags):
     return active
 
 
-def blocking_flag_refusals(profile, debtor_flags):
+def blocking_flag_refusals(profile: Profile, debtor_flags: Mapping[str, Any] | None) -> list[Decision]:
     """The debtor's flags that forbid any visit under this profile (dispute, cease, ...)."""
     conditions = debtor_conditions(debtor_flags)
     return [_deny(profile, "blocking_flag", flag=FLAG_LABELS[flag][0], flag_zh=FLAG_LABELS[flag][1], flag_id=flag)
             for flag in profile.blocking["flags"] if flag in conditions]
 
 
-def escalation_refusals(profile, *, to_stage, debtor_flags):
+def escalation_refusals(profile: Profile, *, to_stage: str,
+                        debtor_flags: Mapping[str, Any] | None) -> list[Decision]:
     """Why a strategy may not move a case on to ``to_stage`` (empty: it may).
 
     Moving a case to field visits is a decision to visit, not a visit: only what forbids
@@ -199,8 +249,9 @@ def escalation_refusals(profile, *, to_stage, debtor_flags):
     return blocking_flag_refusals(profile, debtor_flags)
 
 
-def task_blockers(profile, *, debtor_flags, contact_attempts, visit_date, debtor_tz, visit_days=(),
-                  override_frequency=False):
+def task_blockers(profile: Profile, *, debtor_flags: Mapping[str, Any] | None,
+                  contact_attempts: Iterable[ContactFacts], visit_date: date, debtor_tz: str,
+                  visit_days: Iterable[date] | None = (), override_frequency: bool = False) -> list[Decision]:
     """Why this debtor may not be visited on ``visit_date``: a list of refusals (empty: dispatchable).
 
     ``contact_attempts``: objects with ``purpose``, ``result``, ``occurred_at`` (UTC) and
@@ -230,14 +281,14 @@ def task_blockers(profile, *, debtor_flags, contact_attempts, visit_date, debtor
     return refusals
 
 
-def _too_close(profile, visit_days, visit_date):
+def _too_close(profile: Profile, visit_days: Iterable[date] | None, visit_date: date) -> date | None:
     """The nearest other visit day closer to ``visit_date`` than the profile allows, or None."""
     days = profile.frequency["min_days_between_visits"]
     close = [d for d in visit_days or () if abs((visit_date - d).days) < days] if days else []
     return min(close, key=lambda d: (abs((visit_date - d).days), d)) if close else None
 
 
-def frequency_refusal(profile, visit_days, visit_date):
+def frequency_refusal(profile: Profile, visit_days: Iterable[date] | None, visit_date: date) -> Decision | None:
     """At most one visit per debtor in any ``min_days_between_visits`` days, before or after."""
     other = _too_close(profile, visit_days, visit_date)
     if other is None:
@@ -245,7 +296,7 @@ def frequency_refusal(profile, visit_days, visit_date):
     return _deny(profile, "frequency_cap", other=other, days=profile.frequency["min_days_between_visits"])
 
 
-def frequency_override_flag(profile, visit_days, visit_date):
+def frequency_override_flag(profile: Profile, visit_days: Iterable[date] | None, visit_date: date) -> Flag | None:
     """The flag a manual override of the frequency cap raises, or None if no cap was broken."""
     other = _too_close(profile, visit_days, visit_date)
     if other is None:
@@ -253,18 +304,18 @@ def frequency_override_flag(profile, visit_days, visit_date):
     return _flag(profile, "frequency_override", days=profile.frequency["min_days_between_visits"], last=other)
 
 
-def _add_months(day, months):
+def _add_months(day: date, months: int) -> date:
     index = day.month - 1 + months
     year, month = day.year + index // 12, index % 12 + 1
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
-def training_valid(profile, record, on_date):
+def training_valid(profile: Profile, record: TrainingFacts, on_date: date) -> bool:
     cap = _add_months(record.passed_at, profile.qualification["validity_months"])
     return record.passed_at <= on_date < min(record.expires_at, cap)
 
 
-def collector_blockers(profile, collector, on_date):
+def collector_blockers(profile: Profile, collector: CollectorFacts, on_date: date) -> list[Decision]:
     """Why this collector may not visit on ``on_date``: inactive, not vetted, training lapsed."""
     refusals = []
     if not collector.active:
@@ -277,7 +328,7 @@ def collector_blockers(profile, collector, on_date):
     return refusals
 
 
-def crew_blockers(profile, crew, on_date):
+def crew_blockers(profile: Profile, crew: CrewFacts, on_date: date) -> list[Decision]:
     """Why this crew may not be dispatched on ``on_date`` (empty: eligible)."""
     members = [m for m in crew.members if m.active]
     refusals = []
@@ -291,7 +342,8 @@ def crew_blockers(profile, crew, on_date):
     return refusals
 
 
-def complaint_conflict(profile, crew, collectors_under_complaint):
+def complaint_conflict(profile: Profile, crew: CrewFacts, collectors_under_complaint: Collection[int]
+                       ) -> Decision | None:
     """A refusal if a crew member has an open complaint from this debtor."""
     if not profile.blocking["complaint_against_collector"]:
         return None
@@ -301,13 +353,16 @@ def complaint_conflict(profile, crew, collectors_under_complaint):
     return None
 
 
-def case_stage_refusal(profile, stage):
+def case_stage_refusal(profile: Profile, stage: str) -> Decision | None:
     """Only a case in field visits may be visited."""
     return None if stage == "field_visit" else _deny(profile, "case_stage", stage=stage)
 
 
-def visit_refusals(profile, *, case_stage, debtor_flags, contact_attempts, visit_date, debtor_tz, availability,
-                   visit_days=(), crew=None, collectors_under_complaint=(), override_frequency=False):
+def visit_refusals(profile: Profile, *, case_stage: str, debtor_flags: Mapping[str, Any] | None,
+                   contact_attempts: Iterable[ContactFacts], visit_date: date, debtor_tz: str,
+                   availability: Availability | None, visit_days: Iterable[date] | None = (),
+                   crew: CrewFacts | None = None, collectors_under_complaint: Collection[int] = (),
+                   override_frequency: bool = False) -> list[Decision]:
     """Everything that forbids ``crew`` visiting this debtor on ``visit_date``, time of day aside.
 
     The one list of day rules: planning, committing, a manual move, the check-in at the
@@ -328,7 +383,8 @@ def visit_refusals(profile, *, case_stage, debtor_flags, contact_attempts, visit
     return refusals
 
 
-def visiting_windows(profile, debtor_tz, availability, visit_date):
+def visiting_windows(profile: Profile, debtor_tz: str, availability: Availability | None,
+                     visit_date: date) -> list[tuple[datetime, datetime]]:
     """The debtor's visitable windows on ``visit_date`` as UTC (start, end) pairs.
 
     Visiting hours in the debtor's zone, narrowed to their stated availability for
@@ -347,18 +403,18 @@ def visiting_windows(profile, debtor_tz, availability, visit_date):
              datetime.combine(visit_date, b, zone).astimezone(timezone.utc)) for a, b in sorted(base)]
 
 
-def no_window_refusal(profile, visit_date):
+def no_window_refusal(profile: Profile, visit_date: date) -> Decision:
     return _deny(profile, "no_visiting_window", date=visit_date)
 
 
-def _clock(text):
+def _clock(text: str) -> time:
     hours, minutes = text.split(":")
     return datetime.min.time().replace(hour=int(hours), minute=int(minutes))
 
 
 # ---------------------------------------------------------------- at the door
 
-def planned_day(profile, planned, debtor_tz, at_utc):
+def planned_day(profile: Profile, planned: date, debtor_tz: str, at_utc: datetime) -> Decision:
     """A visit happens on the day it was planned for, in the debtor's zone."""
     today = at_utc.astimezone(ZoneInfo(debtor_tz)).date()
     if today == planned:
@@ -366,7 +422,8 @@ def planned_day(profile, planned, debtor_tz, at_utc):
     return _deny(profile, "planned_day", planned=planned, today=today, tz=debtor_tz)
 
 
-def check_in_time(profile, debtor_tz, at_utc, consent=False, availability=None):
+def check_in_time(profile: Profile, debtor_tz: str, at_utc: datetime, consent: bool = False,
+                  availability: Availability | None = None) -> tuple[Decision, Flag | None]:
     """(decision, flag): refused outside visiting hours, unless the profile lets the
     debtor's recorded consent stand, in which case it is allowed and flagged; refused
     outside the debtor's stated availability (the windows the planner honours too)."""
@@ -386,7 +443,8 @@ def check_in_time(profile, debtor_tz, at_utc, consent=False, availability=None):
     return _deny(profile, "visiting_hours", **values), None
 
 
-def check_in_where(profile, distance_m, places=(), debtor_flags=None):
+def check_in_where(profile: Profile, distance_m: float | None, places: Iterable[tuple[str, float]] = (),
+                   debtor_flags: Mapping[str, Any] | None = None) -> list[Decision]:
     """Refusals for where a check-in was made: too far from the registered address for a
     profile that allows only that address, or at another place the case knows of (a
     workplace, a hospital, a public place) that the profile forbids.
@@ -415,19 +473,19 @@ def check_in_where(profile, distance_m, places=(), debtor_flags=None):
     return refusals
 
 
-def one_visit_at_a_time(profile, crew_code, open_task_id):
+def one_visit_at_a_time(profile: Profile, crew_code: str, open_task_id: int | None) -> Decision:
     """A crew is at one door at a time: no check-in while another visit is still open."""
     if open_task_id is None:
         return _allow(profile, "one_visit_at_a_time")
     return _deny(profile, "one_visit_at_a_time", crew=crew_code, task=open_task_id)
 
 
-def payload_mismatch_flag(profile, event_id, first_sha256, this_sha256):
+def payload_mismatch_flag(profile: Profile, event_id: str, first_sha256: str, this_sha256: str) -> Flag:
     """A flag when an event id comes back with other content: a phone's bug, or tampering."""
     return _flag(profile, "event_payload_mismatch", event=event_id, first=first_sha256, this=this_sha256)
 
 
-def clock_skew_flag(profile, device_time, judged_at):
+def clock_skew_flag(profile: Profile, device_time: datetime | None, judged_at: datetime) -> Flag | None:
     """A flag when the phone's clock and the time judged differ by more than the profile allows."""
     if device_time is None:
         return None
@@ -440,7 +498,7 @@ def clock_skew_flag(profile, device_time, judged_at):
                  limit_s=limit)
 
 
-def check_in_place(profile, distance_m, accuracy_m, mock):
+def check_in_place(profile: Profile, distance_m: float | None, accuracy_m: float | None, mock: bool) -> list[Flag]:
     """Flags for where a check-in was made: off the geofence, poor accuracy, mocked."""
     place, flags = profile.place, []
     if distance_m is not None and distance_m > place["geofence_radius_m"]:
@@ -452,7 +510,7 @@ def check_in_place(profile, distance_m, accuracy_m, mock):
     return flags
 
 
-def travel_flag(profile, distance_km, seconds):
+def travel_flag(profile: Profile, distance_km: float, seconds: float) -> Flag | None:
     """A flag if moving ``distance_km`` in ``seconds`` is faster than the profile allows."""
     limit = profile.travel["max_speed_kmh"]
     if seconds <= 0:
@@ -465,13 +523,13 @@ def travel_flag(profile, distance_km, seconds):
                  speed_kmh=min(speed, 99999), limit_kmh=limit)
 
 
-def collector_on_crew(profile, collector, crew_id):
+def collector_on_crew(profile: Profile, collector: CollectorFacts | None, crew_id: int | None) -> Decision:
     if collector is not None and collector.crew_id == crew_id and crew_id is not None:
         return _allow(profile, "crew_membership")
     return _deny(profile, "crew_membership", collector=collector.code if collector else "?")
 
 
-def recording_flag(profile, recording_seconds):
+def recording_flag(profile: Profile, recording_seconds: Sequence[float | None] | None) -> Flag | None:
     """At check-out: a flag if the required recording is missing or too short.
 
     ``recording_seconds``: durations of the visit's audio recordings (None when unknown).
@@ -487,7 +545,7 @@ def recording_flag(profile, recording_seconds):
     return None
 
 
-def waiver_flag(profile, amount_due_minor, waiver_minor):
+def waiver_flag(profile: Profile, amount_due_minor: int, waiver_minor: int) -> Flag | None:
     """A flag (and so a supervisor's approval) when the waiver is above the profile's limit."""
     if waiver_minor <= 0 or amount_due_minor <= 0:
         return None
@@ -501,7 +559,7 @@ def waiver_flag(profile, amount_due_minor, waiver_minor):
 APPROVAL_TIERS = ("supervisor", "regional_supervisor", "admin")
 
 
-def approval_tier(role, team_scoped):
+def approval_tier(role: str, team_scoped: bool) -> str | None:
     """Which approval limit a user has: a team's supervisor, a region's, or an admin."""
     if role == "admin":
         return "admin"
@@ -510,7 +568,7 @@ def approval_tier(role, team_scoped):
     return None
 
 
-def waiver_approval(profile, tier, owed_minor, waiver_minor):
+def waiver_approval(profile: Profile, tier: str | None, owed_minor: int, waiver_minor: int) -> Decision:
     """May someone of this tier approve this waiver? Allowed up to the profile's limit for
     the tier (as a share of what was owed when the agreement was made)."""
     limit = profile.agreements["approval_limits"].get(tier, -1) if tier else -1
@@ -524,18 +582,19 @@ def waiver_approval(profile, tier, owed_minor, waiver_minor):
                  next=higher[0].replace("_", " ") if higher else "nobody")
 
 
-def complaint_flag(profile, category):
+def complaint_flag(profile: Profile, category: str) -> Flag:
     return _flag(profile, "complaint_received", category=category)
 
 
-def retention_until(profile, recorded_on, kind=None):
+def retention_until(profile: Profile, recorded_on: date, kind: str | None = None) -> date:
     """The first day a record made (or counted from) ``recorded_on`` may be deleted: after
     the profile's period for that record kind (``years`` when no kind is named)."""
     years = profile.retention["kinds"][kind]["years"] if kind else profile.retention["years"]
     return _add_months(recorded_on, 12 * years)
 
 
-def retention_due(profile, case_closed, last_activity, latest_records):
+def retention_due(profile: Profile, case_closed: date, last_activity: date,
+                  latest_records: Mapping[str, date | None]) -> tuple[date, dict[str, date]]:
     """The first day a closed case's records may all be anonymised, and why.
 
     ``latest_records``: per record kind, the day of its latest record on the case (absent
@@ -549,10 +608,10 @@ def retention_due(profile, case_closed, last_activity, latest_records):
         if rule["counted_from"] == "record":
             if kind in ("debtor", "case"):
                 start = case_closed
-            elif latest_records.get(kind) is None:
+            elif (latest := latest_records.get(kind)) is None:
                 continue  # no record of this kind on the case
             else:
-                start = latest_records[kind]
+                start = latest
         else:
             start = starts[rule["counted_from"]]
         by_kind[kind] = retention_until(profile, start, kind)
@@ -566,7 +625,7 @@ HOLD_REASONS = {
 }
 
 
-def legal_holds(debtor_flags, open_complaints):
+def legal_holds(debtor_flags: Mapping[str, Any] | None, open_complaints: object) -> list[dict[str, str]]:
     """What stops a debtor's data from being anonymised: an open dispute, a complaint not
     yet closed, a litigation flag. Each hold names itself and its reason."""
     flags = debtor_flags or {}
@@ -580,7 +639,7 @@ def legal_holds(debtor_flags, open_complaints):
     return [{"hold": h, "reason": HOLD_REASONS[h][0], "reason_zh": HOLD_REASONS[h][1]} for h in holds]
 
 
-def phone_limits(profile):
+def phone_limits(profile: Profile) -> dict[str, Any]:
     """The profile's values the phone warns about before the server decides (the server's
     rules above stay the judge): visiting hours, geofence, accuracy, recording, waiver."""
     return {"visiting_hours": {"start": _hhmm(profile.visiting_hours["start"]),
@@ -593,5 +652,5 @@ def phone_limits(profile):
             "waiver_limit_percent": profile.agreements["waiver_limit_percent"]}
 
 
-def reminders(profile, language="en"):
+def reminders(profile: Profile, language: str = "en") -> list[str]:
     return list(profile.reminders["zh" if language.startswith("zh") else "en"])

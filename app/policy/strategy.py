@@ -12,6 +12,7 @@ may be visited at all is still the conduct policy's call (``app.policy.rules``).
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
@@ -172,7 +173,7 @@ class _BucketSchema(_Strict):
     max_dpd = _whole(1, 10000, load_default=None)
 
     @validates_schema
-    def ordered(self, data, **kwargs):
+    def ordered(self, data: dict[str, Any], **kwargs: Any) -> None:
         if data.get("max_dpd") is not None and data.get("min_dpd") and data["max_dpd"] < data["min_dpd"]:
             raise ValidationError("must not be below min_dpd", "max_dpd")
 
@@ -231,7 +232,7 @@ class _StrategySchema(_Strict):
     priority = fields.Nested(_PrioritySchema, required=True)
 
     @validates_schema
-    def contiguous(self, data, **kwargs):
+    def contiguous(self, data: dict[str, Any], **kwargs: Any) -> None:
         buckets = data.get("buckets") or []
         expected = 1
         for index, bucket in enumerate(buckets):

@@ -5,8 +5,12 @@ parts of ``total // count``; the remainder (fewer than ``count`` minor units) go
 one unit each to the earliest instalments, so the parts sum to the total exactly and
 no two differ by more than one fen/cent.
 """
+from __future__ import annotations
+
 import calendar
+from collections.abc import Collection
 from datetime import date, timedelta
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -23,17 +27,19 @@ from app.models import (
     PaymentAllocation,
     RepaymentAgreement,
     Team,
+    User,
+    Visit,
     VisitTask,
 )
 from app.policy import rules
 from app.services import conduct, ledger
-from app.services.common import paginate
+from app.services.common import Data, paginate
 
 FREQUENCIES = ("weekly", "fortnightly", "monthly")
 MAX_INSTALMENTS = 60
 
 
-def split_total(total_minor, count):
+def split_total(total_minor: int, count: int) -> list[int]:
     """``count`` amounts summing to ``total_minor``; earlier ones carry the remainder."""
     if count < 1:
         raise ValueError("count must be at least 1")
@@ -41,13 +47,13 @@ def split_total(total_minor, count):
     return [base + (1 if i < remainder else 0) for i in range(count)]
 
 
-def _add_months(day, months):
+def _add_months(day: date, months: int) -> date:
     index = day.month - 1 + months
     year, month = day.year + index // 12, index % 12 + 1
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
-def due_dates(first, count, frequency):
+def due_dates(first: date, count: int, frequency: str) -> list[date]:
     if frequency == "weekly":
         return [first + timedelta(weeks=i) for i in range(count)]
     if frequency == "fortnightly":
@@ -55,7 +61,7 @@ def due_dates(first, count, frequency):
     return [_add_months(first, i) for i in range(count)]
 
 
-def schedule(kind, total_minor, data):
+def schedule(kind: str, total_minor: int, data: Data) -> list[tuple[date, int]]:
     """The instalments of an agreement as [(due_date, amount_minor)]."""
     if kind == "promise":
         return [(data["due_date"], total_minor)]
@@ -66,7 +72,8 @@ def schedule(kind, total_minor, data):
     return list(zip(due_dates(data["first_due_date"], count, data["frequency"]), split_total(total_minor, count)))
 
 
-def create_agreement(case, data, *, visit=None, actor=None, today=None):
+def create_agreement(case: Case, data: Data, *, visit: Visit | None = None, actor: User | None = None,
+                     today: date | None = None) -> RepaymentAgreement:
     """Record an agreement made at the door. A waiver above the profile's limit
     leaves it ``pending_approval`` (and flagged) until a supervisor approves."""
     currency = case.currency
@@ -143,7 +150,7 @@ def _decide(agreement, actor, waiver_minor):
     return rules.waiver_approval(profile, tier, agreement.owed_minor, waiver_minor)
 
 
-def approve(agreement, actor, note):
+def approve(agreement: RepaymentAgreement, actor: User, note: str | None) -> RepaymentAgreement:
     """Approve a waiver within the caller's limit: the agreement becomes active and the
     waiver is a ledger row. Above the limit it is refused naming the rule."""
     _pending(agreement, "approved")
@@ -164,7 +171,7 @@ def approve(agreement, actor, note):
     return agreement
 
 
-def reject(agreement, actor, reason):
+def reject(agreement: RepaymentAgreement, actor: User, reason: str) -> RepaymentAgreement:
     """Refuse a waiver, with the reason the agent reads on the phone; the case's balance is as it was."""
     _pending(agreement, "rejected")
     decision = _decide(agreement, actor, agreement.waiver_minor)
@@ -191,7 +198,7 @@ def _back_to_the_door(agreement):
         case.stage = policy.current().for_team(case.team).agreements["broken_returns_to"]
 
 
-def counter(agreement, actor, waiver_minor, note):
+def counter(agreement: RepaymentAgreement, actor: User, waiver_minor: int, note: str | None) -> RepaymentAgreement:
     """Answer a waiver with a smaller one the caller may approve: the agent takes it back to
     the debtor and records a new agreement; this one is closed as ``countered``."""
     _pending(agreement, "countered")
@@ -216,7 +223,7 @@ def _agreement_stmt():
                                               selectinload(RepaymentAgreement.case))
 
 
-def list_agreements(args, user):
+def list_agreements(args: Data, user: User) -> dict[str, Any]:
     stmt = authz.scope(_agreement_stmt(), RepaymentAgreement, user)
     if args.get("status"):
         stmt = stmt.where(RepaymentAgreement.status == args["status"])
@@ -225,7 +232,7 @@ def list_agreements(args, user):
     return paginate(stmt, RepaymentAgreement, args)
 
 
-def get_agreement(agreement_id, user):
+def get_agreement(agreement_id: int, user: User) -> RepaymentAgreement:
     agreement = db.session.scalars(authz.scope(_agreement_stmt().where(RepaymentAgreement.id == agreement_id),
                                                RepaymentAgreement, user)).one_or_none()
     if agreement is None:
@@ -235,7 +242,7 @@ def get_agreement(agreement_id, user):
 
 # ---------------------------------------------------------------- payments
 
-def record_payment(data):
+def record_payment(data: Data) -> tuple[Payment, bool]:
     """A payment from the servicing system, idempotent on its reference.
 
     Returns (payment, created). The same reference with the same content answers the
@@ -272,7 +279,7 @@ def record_payment(data):
     return payment, True
 
 
-def apply_payment(case, payment):
+def apply_payment(case: Case, payment: Payment) -> list[list[int]]:
     """Post a stored payment to its locked case: ledger, allocations, stage, audit."""
     amount = payment.amount_minor
     before = {"outstanding_minor": case.outstanding_minor, "credit_minor": case.credit_minor, "stage": case.stage}
@@ -336,7 +343,7 @@ def _allocate(case, payment):
 
 # ---------------------------------------------------------------- daily evaluation
 
-def evaluate(on_date, team_ids=None):
+def evaluate(on_date: date, team_ids: Collection[int] | None = None) -> dict[str, int]:
     """Mark instalments late or missed and agreements kept or broken, as of ``on_date``
     (for the given teams only, when named).
 
@@ -399,7 +406,7 @@ def evaluate(on_date, team_ids=None):
     return counts
 
 
-def evaluate_for(user, data):
+def evaluate_for(user: User, data: Data) -> dict[str, Any]:
     """The evaluation run by a supervisor (their teams, or some of them) or an admin (any)."""
     visible = authz.visible_team_ids(user)
     if data.get("teams"):
@@ -425,7 +432,7 @@ def _withdraw_waiver(case, agreement):
                     note="waiver withdrawn: the agreement was broken")
 
 
-def cancel_future_visits(debtor_id, after_date, reason):
+def cancel_future_visits(debtor_id: int, after_date: date, reason: str) -> int:
     """Stop visits to a debtor: open or assigned tasks after ``after_date`` are cancelled."""
     tasks = db.session.scalars(select(VisitTask).join(Case).where(
         Case.debtor_id == debtor_id, VisitTask.visit_date > after_date,

@@ -16,10 +16,15 @@ cursor on PostgreSQL), formatted batch by batch, never a list of every row. The 
 event is recorded when the stream ends (or the client goes away mid-way, with
 ``complete: false``) and committed with it.
 """
+from __future__ import annotations
+
 import csv
 import io
 import json
 from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from datetime import date
+from typing import Any
 
 from flask import current_app
 from sqlalchemy import ARRAY, DateTime, Integer, any_, bindparam, exists, false, func, select, type_coerce
@@ -42,6 +47,7 @@ from app.models import (
     Visit,
     VisitTask,
 )
+from app.services.common import Data
 
 PAGE_SIZE = 50
 # The export formats and the media type each is sent or stored as.
@@ -53,7 +59,9 @@ DEBTOR_PERSONAL_FIELDS = ("name", "phone", "national_id", "address", "lat", "lon
 
 # ---------------------------------------------------------------- reads of personal data
 
-def record_personal_reads(user, reads, via, *, masked=(), entity_type=None, entity_id=None):
+def record_personal_reads(user: User, reads: Iterable[tuple[int, int | None, Iterable[str]]], via: str, *,
+                          masked: Iterable[str] = (), entity_type: str | None = None,
+                          entity_id: int | None = None) -> None:
     """Log that an answer carried debtors' personal data to a user whose reads are logged
     (auditors and admins): one ``pii.read`` event per answer, naming every debtor shown
     (indexed, so a subject access request finds it), the cases, the fields seen whole
@@ -182,7 +190,7 @@ def _usernames(user_ids=None):
     return dict(db.session.execute(stmt).all())
 
 
-def parsed_changes(text):
+def parsed_changes(text: str) -> Any:
     """The stored ``changes`` as JSON; text that does not parse (an altered row) stays text."""
     try:
         return json.loads(text)
@@ -199,7 +207,7 @@ def _readable_changes(text, values):
     return changes
 
 
-def events_page(args, user):
+def events_page(args: Data, user: User) -> dict[str, Any]:
     """A page of audit events in chain order (keyset on ``seq``)."""
     rows, next_after = _page(_events_select(args), args, "seq")
     names = _usernames({r.actor_user_id for r in rows if r.actor_user_id is not None})
@@ -313,7 +321,8 @@ def _events_ndjson(names, revealed):
     return format_batch
 
 
-def export_events(args, user, fmt, summary=None, entity=None):
+def export_events(args: Data, user: User, fmt: str, summary: dict[str, Any] | None = None,
+                  entity: tuple[str, int] | None = None) -> Iterator[str]:
     """The filtered events as CSV or NDJSON text chunks, in chain order. CSV carries the
     stored (hashed) columns, personal values as their commitments; NDJSON, like a page,
     the personal values still held (whose reading is then logged)."""
@@ -445,7 +454,7 @@ def _visit_records(batch):
     } for row in batch]
 
 
-def visits_page(args, user):
+def visits_page(args: Data, user: User) -> dict[str, Any]:
     """A page of the visit log (keyset on the visit id); the pull is itself logged."""
     rows, next_after = _page(_visits_select(args, user), args, "id")
     items = _visit_records(rows)
@@ -517,9 +526,11 @@ def _visits_ndjson(batch):
                    for v in _visit_records(batch))
 
 
-def export_visits(args, user, fmt, summary=None, entity=None, bom=True):
+def export_visits(args: Data, user: User, fmt: str, summary: dict[str, Any] | None = None,
+                  entity: tuple[str, int] | None = None, bom: bool = True) -> Iterator[str]:
     """The filtered visit log as CSV or NDJSON text chunks, by visit id. ``bom``: the CSV
-    starts with a byte order mark (the default, for downloads and export jobs alike), which Excel needs to read UTF-8 (the notes are Chinese)."""
+    starts with a byte order mark (the default, for downloads and export jobs alike), which
+    Excel needs to read UTF-8 (the notes are Chinese)."""
     stmt = _visits_select(args, user)
     if args.get("limit"):
         stmt = stmt.limit(args["limit"])
@@ -533,7 +544,7 @@ def export_visits(args, user, fmt, summary=None, entity=None, bom=True):
 
 # ---------------------------------------------------------------- proof of integrity
 
-def verify(workers=None):
+def verify(workers: int | None = None) -> dict[str, Any]:
     """The chain recomputed link by link, its personal values checked against their
     commitments, and the whole checked against every external anchor."""
     from app import anchors
@@ -542,12 +553,13 @@ def verify(workers=None):
     return anchors.check(result)
 
 
-def head(day=None):
+def head(day: date | None = None) -> dict[str, Any]:
     """The live chain head, or the head as of the end of a UTC day that has ended."""
     if day is None:
         return {"date": None, "as_of": clock.now(), "final": False, **audit.chain_head()}
     if day >= clock.now().date():
-        raise ValidationFailed("That day has not ended yet (UTC).", fields={"date": ["must be a UTC day that has ended"]})
+        raise ValidationFailed("That day has not ended yet (UTC).",
+                               fields={"date": ["must be a UTC day that has ended"]})
     result = audit.daily_head(day)
     return {"date": result["date"], "as_of": result["end"], "final": result["final"], "seq": result["seq"],
             "hash": result["hash"]}

@@ -1,16 +1,23 @@
 """The day's state for the dispatch board: crews, where they are, their routes and
 every task's status, with the conduct flags and approvals that need a person."""
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import date
+from typing import Any
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from app import authz, pii
 from app.extensions import db
-from app.models import Case, ConductFlag, Crew, DispatchPlan, RepaymentAgreement, Visit, VisitTask
+from app.models import Case, ConductFlag, Crew, DispatchPlan, RepaymentAgreement, User, Visit, VisitTask
 from app.services.audit_log import record_personal_reads
+from app.services.common import Data
 from app.services.dispatch import resolve_scope
 
 
-def board_state(data, user):
+def board_state(data: Data, user: User) -> dict[str, Any]:
     teams, region, team = resolve_scope(data, user)
     team_ids = [t.id for t in teams]
     day = data["date"]
@@ -52,7 +59,7 @@ def board_state(data, user):
     }
 
 
-def _centre(crew):
+def _centre(crew: Crew) -> dict[str, float] | None:
     members = [m for m in crew.members if m.active] or crew.members
     if not members:
         return None
@@ -60,10 +67,11 @@ def _centre(crew):
             "lon": round(sum(m.home_lon for m in members) / len(members), 6)}
 
 
-def _last_positions(crew_ids, day):
+def _last_positions(crew_ids: Sequence[int], day: date) -> tuple[dict[int, dict[str, Any]], dict[int, dict[str, Any]]]:
     """Each crew's latest check-in or check-out position that day, and its last check-in
     (the time and the loan it was at)."""
-    out, check_ins = {}, {}
+    out: dict[int, dict[str, Any]] = {}
+    check_ins: dict[int, dict[str, Any]] = {}
     if not crew_ids:
         return out, check_ins
     rows = db.session.execute(select(Visit, Case.loan_ref).join(VisitTask, VisitTask.id == Visit.task_id)
@@ -79,7 +87,7 @@ def _last_positions(crew_ids, day):
     return out, check_ins
 
 
-def _task_view(task, visit, flagged):
+def _task_view(task: VisitTask, visit: Visit | None, flagged: bool) -> dict[str, Any]:
     debtor = task.case.debtor
     return {
         "id": task.id, "case_id": task.case_id, "debtor_id": task.case.debtor_id, "loan_ref": task.case.loan_ref,
@@ -92,8 +100,8 @@ def _task_view(task, visit, flagged):
     }
 
 
-def _counts(tasks, flagged):
-    counts = {}
+def _counts(tasks: Sequence[VisitTask], flagged: Collection[int | None]) -> dict[str, int]:
+    counts: dict[str, int] = {}
     for task in tasks:
         counts[task.status] = counts.get(task.status, 0) + 1
     counts["flagged"] = sum(1 for t in tasks if t.id in flagged)

@@ -1,4 +1,10 @@
 """Collectors, the crews they visit in, and their training records."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import time
+from typing import Any
+
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -7,7 +13,7 @@ from app.errors import ValidationFailed
 from app.extensions import db
 from app.models import Collector, Crew, TrainingRecord, User
 from app.services import door
-from app.services.common import apply, paginate, snapshot, unique_or_fail
+from app.services.common import Data, apply, paginate, snapshot, unique_or_fail
 
 COLLECTOR_FIELDS = ("code", "name", "team_id", "crew_id", "home_lat", "home_lon", "languages",
                     "shift_start", "shift_end", "daily_capacity", "background_cleared", "active", "user_id")
@@ -15,7 +21,7 @@ EDITABLE = ("name", "home_lat", "home_lon", "languages", "shift_start", "shift_e
             "background_cleared", "active")
 
 
-def _flatten_home(data):
+def _flatten_home(data: Data) -> dict[str, Any]:
     data = dict(data)
     home = data.pop("home", None)
     if home is not None:
@@ -23,12 +29,12 @@ def _flatten_home(data):
     return data
 
 
-def _check_shift(start, end):
+def _check_shift(start: time, end: time) -> None:
     if start >= end:
         raise ValidationFailed("The shift must end after it starts.", fields={"shift_end": ["must be after shift_start"]})
 
 
-def _agent_user(username, exclude_collector_id=None):
+def _agent_user(username: str, exclude_collector_id: int | None = None) -> User:
     user = db.session.scalars(select(User).where(User.username == username)).one_or_none()
     if user is None or user.role != "agent":
         raise ValidationFailed("No agent account with that username.", fields={"user": ["must name an agent account"]})
@@ -38,7 +44,7 @@ def _agent_user(username, exclude_collector_id=None):
     return user
 
 
-def create_collector(data, actor):
+def create_collector(data: Data, actor: User) -> Collector:
     data = _flatten_home(data)
     unique_or_fail(Collector, "code", data["code"])
     team = authz.writable_team(actor, data["team"])
@@ -53,7 +59,7 @@ def create_collector(data, actor):
     return collector
 
 
-def update_collector(collector, data, actor):
+def update_collector(collector: Collector, data: Data, actor: User) -> Collector:
     data = _flatten_home(data)
     before = snapshot(collector, COLLECTOR_FIELDS)
     if "team" in data:
@@ -74,7 +80,7 @@ def update_collector(collector, data, actor):
     return collector
 
 
-def add_training(collector, data):
+def add_training(collector: Collector, data: Data) -> TrainingRecord:
     if data["expires_at"] <= data["passed_at"]:
         raise ValidationFailed("A training must expire after it was passed.",
                                fields={"expires_at": ["must be after passed_at"]})
@@ -88,7 +94,7 @@ def add_training(collector, data):
     return record
 
 
-def _members(codes, team_id, actor, crew_id=None):
+def _members(codes: Sequence[str], team_id: int, actor: User, crew_id: int | None = None) -> list[Collector]:
     if len(set(codes)) != len(codes):
         raise ValidationFailed("A collector is listed twice.", fields={"members": ["duplicate collector"]})
     members = []
@@ -103,7 +109,7 @@ def _members(codes, team_id, actor, crew_id=None):
     return members
 
 
-def create_crew(data, actor):
+def create_crew(data: Data, actor: User) -> Crew:
     unique_or_fail(Crew, "code", data["code"])
     team = authz.writable_team(actor, data["team"])
     members = _members(data["members"], team.id, actor)
@@ -118,7 +124,7 @@ def create_crew(data, actor):
     return crew
 
 
-def update_crew(crew, data, actor):
+def update_crew(crew: Crew, data: Data, actor: User) -> Crew:
     before = {"name": crew.name, "active": crew.active, "members": [c.code for c in crew.members]}
     if "members" in data:
         members = _members(data["members"], crew.team_id, actor, crew.id)
@@ -137,7 +143,7 @@ def update_crew(crew, data, actor):
     return crew
 
 
-def list_collectors(args, user):
+def list_collectors(args: Data, user: User) -> dict[str, Any]:
     stmt = authz.scope(select(Collector).options(
         selectinload(Collector.team), selectinload(Collector.crew), selectinload(Collector.user)), Collector, user)
     if args.get("team"):
@@ -147,12 +153,12 @@ def list_collectors(args, user):
     return paginate(stmt, Collector, args)
 
 
-def list_crews(args, user):
+def list_crews(args: Data, user: User) -> dict[str, Any]:
     stmt = authz.scope(select(Crew).options(selectinload(Crew.team), selectinload(Crew.members)), Crew, user)
     if args.get("team"):
         stmt = stmt.where(Crew.team.has(code=args["team"]))
     return paginate(stmt, Crew, args)
 
 
-def list_trainings(collector):
+def list_trainings(collector: Collector) -> dict[str, Any]:
     return {"items": collector.trainings}

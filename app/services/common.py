@@ -1,12 +1,21 @@
-from datetime import date, datetime, time
+"""Helpers every service uses: audit snapshots, lookups that fail as the API expects, keyset pages."""
+from __future__ import annotations
 
-from sqlalchemy import select
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime, time
+from typing import Any, TypeVar
+
+from sqlalchemy import Select, select
 
 from app.errors import NotFound, ValidationFailed
 from app.extensions import db
 
+# What a view hands a service: a request body or query string validated by its schema.
+Data = Mapping[str, Any]
+_M = TypeVar("_M")
 
-def snapshot(obj, names):
+
+def snapshot(obj: object, names: Iterable[str]) -> dict[str, Any]:
     """Plain JSON-able values of some attributes, for audit before/after."""
     out = {}
     for name in names:
@@ -21,14 +30,14 @@ def snapshot(obj, names):
     return out
 
 
-def apply(obj, data, names):
+def apply(obj: object, data: Data, names: Iterable[str]) -> None:
     """Set the attributes named in ``names`` that ``data`` carries."""
     for name in names:
         if name in data:
             setattr(obj, name, data[name])
 
 
-def by_code(model, code, field, what=None):
+def by_code(model: type[_M], code: str, field: str, what: str | None = None) -> _M:
     """Resolve a reference given by code, as a field error when it does not exist."""
     row = db.session.scalars(select(model).where(model.code == code)).one_or_none()
     if row is None:
@@ -36,14 +45,15 @@ def by_code(model, code, field, what=None):
     return row
 
 
-def require_row(model, ident, what):
+def require_row(model: type[_M], ident: int, what: str) -> _M:
     row = db.session.get(model, ident)
     if row is None:
         raise NotFound(f"No such {what}.")
     return row
 
 
-def unique_or_fail(model, field, value, *, exclude_id=None, message=None):
+def unique_or_fail(model: type[Any], field: str, value: object, *, exclude_id: int | None = None,
+                   message: str | None = None) -> None:
     stmt = select(model.id).where(getattr(model, field) == value)
     if exclude_id is not None:
         stmt = stmt.where(model.id != exclude_id)
@@ -51,7 +61,7 @@ def unique_or_fail(model, field, value, *, exclude_id=None, message=None):
         raise ValidationFailed(message or f"{field} is already taken.", fields={field: ["already exists"]})
 
 
-def paginate(stmt, model, args):
+def paginate(stmt: Select[Any], model: type[Any], args: Data) -> dict[str, Any]:
     """Keyset pagination on the primary key: stable under inserts, no OFFSET scans."""
     if args.get("after") is not None:
         stmt = stmt.where(model.id > args["after"])

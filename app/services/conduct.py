@@ -1,19 +1,24 @@
 """Conduct flags: raised from the policy's findings, reviewed and resolved by people."""
-from datetime import datetime, timezone
+from __future__ import annotations
 
-from sqlalchemy import func, select
+from datetime import date, datetime, timezone
+from typing import Any
+
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import selectinload
 
 from app import audit, authz, clock, policy
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.extensions import db
-from app.models import Case, Collector, Complaint, ConductFlag, Debtor, RepaymentAgreement, Visit
+from app.models import Case, Collector, Complaint, ConductFlag, Debtor, RepaymentAgreement, User, Visit
 from app.policy import rules
 from app.services import door
-from app.services.common import paginate
+from app.services.common import Data, paginate
 
 
-def raise_flag(flag, *, collector_id=None, crew_id=None, case_id=None, task_id=None, visit_id=None, about=None):
+def raise_flag(flag: rules.Flag, *, collector_id: int | None = None, crew_id: int | None = None,
+               case_id: int | None = None, task_id: int | None = None, visit_id: int | None = None,
+               about: dict[str, Any] | None = None) -> ConductFlag:
     """Store a ``rules.Flag`` as an open conduct flag, with its audit event. ``about``: more
     facts kept in its details (e.g. the agreement a waiver flag waits on)."""
     row = ConductFlag(
@@ -29,14 +34,14 @@ def raise_flag(flag, *, collector_id=None, crew_id=None, case_id=None, task_id=N
     return row
 
 
-def _scoped_flags(user):
+def _scoped_flags(user: User) -> Select[ConductFlag]:
     # The collector, the case and its debtor come with each flag (a page names them all).
     return authz.scope(select(ConductFlag).options(
         selectinload(ConductFlag.collector), selectinload(ConductFlag.case).selectinload(Case.debtor)),
         ConductFlag, user)
 
 
-def list_flags(args, user):
+def list_flags(args: Data, user: User) -> dict[str, Any]:
     stmt = _scoped_flags(user)
     for name in ("status", "kind"):
         if args.get(name):
@@ -48,14 +53,14 @@ def list_flags(args, user):
     return paginate(stmt, ConductFlag, args)
 
 
-def get_flag(flag_id, user):
+def get_flag(flag_id: int, user: User) -> ConductFlag:
     flag = db.session.scalars(_scoped_flags(user).where(ConductFlag.id == flag_id)).one_or_none()
     if flag is None:
         raise NotFound("No such conduct flag.")
     return flag
 
 
-def review_flag(flag, data, user):
+def review_flag(flag: ConductFlag, data: Data, user: User) -> ConductFlag:
     """Review notes from a supervisor or auditor; a flag may be reviewed, resolved or dismissed."""
     if flag.status in ("resolved", "dismissed") and data["status"] != "reviewed":
         raise Conflict(f"The flag is already {flag.status}.")
@@ -68,7 +73,8 @@ def review_flag(flag, data, user):
     return flag
 
 
-def close_waiver_flags(agreement, user, decision, note):
+def close_waiver_flags(agreement: RepaymentAgreement, user: User, decision: str,
+                       note: str | None) -> list[ConductFlag]:
     """A waiver decided (approved, rejected or countered) closes the flag that asked for the
     decision, with the decision as its review — the attention list holds only what still
     waits. Flags from before they named their agreement are matched by the visit."""
@@ -91,7 +97,7 @@ def close_waiver_flags(agreement, user, decision, note):
 
 # ---------------------------------------------------------------- complaints
 
-def create_complaint(data, user):
+def create_complaint(data: Data, user: User) -> Complaint:
     """A complaint from any channel. It raises a conduct flag; while it is open, the
     collector it names is kept away from that debtor (the policy's complaint rule)."""
     case = debtor_id = collector = None
@@ -134,25 +140,25 @@ def create_complaint(data, user):
     return complaint
 
 
-def list_complaints(args, user):
+def list_complaints(args: Data, user: User) -> dict[str, Any]:
     stmt = list_complaints_stmt(user)
     if args.get("status"):
         stmt = stmt.where(Complaint.status == args["status"])
     return paginate(stmt, Complaint, args)
 
 
-def get_complaint(complaint_id, user):
+def get_complaint(complaint_id: int, user: User) -> Complaint:
     complaint = db.session.scalars(list_complaints_stmt(user).where(Complaint.id == complaint_id)).one_or_none()
     if complaint is None:
         raise NotFound("No such complaint.")
     return complaint
 
 
-def list_complaints_stmt(user):
+def list_complaints_stmt(user: User) -> Select[Complaint]:
     return authz.scope(select(Complaint), Complaint, user)
 
 
-def resolve_complaint(complaint, data, user):
+def resolve_complaint(complaint: Complaint, data: Data, user: User) -> Complaint:
     if complaint.status in ("substantiated", "unsubstantiated", "withdrawn"):
         raise Conflict(f"The complaint is already {complaint.status}.")
     before = {"status": complaint.status}
@@ -168,7 +174,7 @@ def resolve_complaint(complaint, data, user):
 
 # ---------------------------------------------------------------- a collector's record
 
-def conduct_record(collector, since, until):
+def conduct_record(collector: Collector, since: date, until: date) -> dict[str, Any]:
     """Visits, flags by kind, complaints, agreements made and kept, over a period."""
     start = datetime.combine(since, datetime.min.time(), timezone.utc)
     end = datetime.combine(until, datetime.max.time(), timezone.utc)

@@ -12,16 +12,20 @@ The geocoder is asked outside any transaction: the job reads a batch, lets the
 transaction go, asks, then writes the batch in one short transaction that skips a
 debtor pinned meanwhile.
 """
+from __future__ import annotations
+
 import hashlib
 import inspect
 import json
 import logging
 import re
 import unicodedata
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from time import sleep as _real_sleep
 from timeit import default_timer
+from typing import Any
 
 from flask import current_app
 from geopy.exc import GeopyError
@@ -34,8 +38,8 @@ from sqlalchemy.orm import selectinload
 
 from app import audit, authz, clock, geo
 from app.extensions import db
-from app.models import Case, Debtor, GeocodeResult, Job, Team
-from app.services.common import paginate
+from app.models import Case, Debtor, GeocodeResult, Job, Team, User
+from app.services.common import Data, paginate
 
 log = logging.getLogger(__name__)
 BATCH = 200
@@ -60,23 +64,23 @@ NO_LOCATION = {"reason": "no_location", "why": "The debtor has no place on the m
                "why_zh": "债务人尚无地图位置（仅有地址）：需先地理编码或由主管手动标注。"}
 
 
-def note_text(code):
+def note_text(code: str) -> dict[str, str]:
     en, zh = NOTES.get(code, (code, code)) if code else ("", "")
     return {"code": code, "en": en, "zh": zh}
 
 
-def normalise(address):
+def normalise(address: str) -> str:
     """The form an address is cached under: Unicode NFKC (full-width digits and letters
     become ASCII), case folded, whitespace collapsed."""
     text = unicodedata.normalize("NFKC", address or "").casefold()
     return re.sub(r"\s+", " ", text).strip()
 
 
-def query_key(address):
+def query_key(address: str) -> str:
     return hashlib.sha256(normalise(address).encode("utf-8")).hexdigest()
 
 
-def configured():
+def configured() -> bool:
     return bool(current_app.config.get("GEOCODER"))
 
 
@@ -172,7 +176,7 @@ _COARSE = {"country", "state", "province", "region", "county", "city", "town", "
            "administrative"}
 
 
-def judge(provider, locations, config):
+def judge(provider: str, locations: Sequence[Any] | None, config: Mapping[str, Any]) -> Answer:
     """An answer from the geocoder's locations: the first precise one, unless another
     precise one lies far from it (ambiguous); none precise: too coarse; none: not found."""
     if not locations:
@@ -200,14 +204,14 @@ def _digest(raws):
 
 # ---------------------------------------------------------------- intake
 
-def initial_state():
+def initial_state() -> dict[str, str]:
     """Where a new address-only debtor starts: waiting for the geocoder, or for a pin."""
     if configured():
         return {"location_status": "pending", "location_note": "awaiting_geocoder"}
     return {"location_status": "pending", "location_note": "no_geocoder"}
 
 
-def after_intake(actor, count):
+def after_intake(actor: User | None, count: int) -> tuple[Any, Any]:
     """Submit the geocoding job for newly taken address-only debtors (when there is a
     geocoder): (job, start) as ``jobs.submit`` answers (start is None inside a request,
     which starts it once committed), or (None, None)."""
@@ -220,7 +224,7 @@ def after_intake(actor, count):
 
 # ---------------------------------------------------------------- the job
 
-def geocode_pending(job=None, *, batch=BATCH):
+def geocode_pending(job: Job | None = None, *, batch: int = BATCH) -> dict[str, Any]:
     """Ask the geocoder for every pending debtor whose next try is due; progress is
     written on the job as each batch is stored."""
     config = current_app.config
@@ -329,7 +333,7 @@ def _store(provider, chunk, keys, answers, errors, already_cached, stats, now):
 
 # ---------------------------------------------------------------- pins and the queue
 
-def place_pin(debtor, data, actor):
+def place_pin(debtor: Debtor, data: Data, actor: User) -> dict[str, Any]:
     """A supervisor places or corrects the debtor's pin: audited with before and after and
     the distance moved; the door's geofence judges check-ins against it from now on."""
     previous = {"lat": debtor.lat, "lon": debtor.lon} if debtor.lat is not None else None
@@ -348,7 +352,7 @@ def place_pin(debtor, data, actor):
             "location_source": "pin", "previous": previous, "moved_m": moved}
 
 
-def pin_queue(args, user):
+def pin_queue(args: Data, user: User) -> dict[str, Any]:
     """Debtors of the caller's teams still without a point: waiting for the geocoder, or for a pin."""
     stmt = authz.scope(select(Debtor).options(selectinload(Debtor.cases).selectinload(Case.team))
                        .where(Debtor.location_status != "located"), Debtor, user)

@@ -26,7 +26,7 @@ from sqlalchemy import text as sa_text
 from app import audit, authz, clock, crypto, geo, money
 from app.errors import ValidationFailed
 from app.extensions import db
-from app.models import STAGES, Case, Debtor, Team
+from app.models import STAGES, Case, CaseDpdMark, Debtor, Team, dpd_mark_rows
 from app.services import geocoding, ledger
 from app.services.org import check_timezone
 
@@ -355,6 +355,9 @@ def _write_creates(creates, report, teams):
             "created_at": now, "updated_at": now,
         })
     db.session.execute(insert(Case), case_rows)
+    marks = dpd_mark_rows([(c["id"], None, c["days_past_due"]) for c in case_rows], now)
+    if marks:
+        db.session.execute(insert(CaseDpdMark), marks)
     ledger.open_imported(case_rows)
     for case in case_rows:
         audit.record("case.imported", entity_type="cases", entity_id=case["id"],
@@ -374,6 +377,10 @@ def _write_updates(updates, report):
     for case, changed in updates:
         if "outstanding_minor" in changed:  # the balance moves by a ledger row, not by this update
             ledger.adjust_imported(case, changed["outstanding_minor"])
+    marks = dpd_mark_rows([(case.id, case.days_past_due, changed["days_past_due"])
+                           for case, changed in updates if "days_past_due" in changed], now)
     db.session.execute(update(Case), [{"id": case.id, **{k: v for k, v in changed.items() if k != "outstanding_minor"},
                                        "updated_at": now} for case, changed in updates])
+    if marks:
+        db.session.execute(insert(CaseDpdMark), marks)
     report.updated = len(updates)

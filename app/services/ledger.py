@@ -10,13 +10,19 @@ went and leave the balance as it is.
 Callers lock the case first (:func:`lock_case`), so two requests moving one balance
 queue on its row instead of one overwriting the other.
 """
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
 from sqlalchemy import insert, select
 from sqlalchemy.orm import selectinload
 
 from app import audit, authz, money
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.extensions import db
-from app.models import Case, LedgerEntry, Team
+from app.models import Case, LedgerEntry, Team, User
+from app.services.common import Data
 
 REOPENED_TO = "remote_contact"
 SIGNS = {"principal": 1, "payment": -1, "waiver": -1, "refund": 1, "allocation": 0, "credit": 0}
@@ -27,7 +33,7 @@ class LedgerMismatch(RuntimeError):
     without a row), never the caller's fault."""
 
 
-def lock_case(case_id):
+def lock_case(case_id: int) -> Case:
     """The case, its row locked until the transaction ends, its values read fresh."""
     case = db.session.scalars(
         select(Case).options(selectinload(Case.team).selectinload(Team.region)).where(Case.id == case_id)
@@ -37,30 +43,31 @@ def lock_case(case_id):
     return case
 
 
-def balance(case):
+def balance(case: Case) -> int:
     return case.outstanding_minor - (case.credit_minor or 0)
 
 
-def _last(case):
+def _last(case: Case) -> LedgerEntry | None:
     return db.session.scalars(select(LedgerEntry).where(LedgerEntry.case_id == case.id)
                               .order_by(LedgerEntry.id.desc()).limit(1)).one_or_none()
 
 
-def _row(case, kind, amount, delta, balance_after, source, **links):
+def _row(case: Case, kind: str, amount: int, delta: int, balance_after: int, source: str,
+         **links: Any) -> LedgerEntry:
     row = LedgerEntry(case_id=case.id, kind=kind, amount_minor=amount, delta_minor=delta,
                       balance_minor=balance_after, currency=case.currency, source=source, **links)
     db.session.add(row)
     return row
 
 
-def open_case(case, source="case.created"):
+def open_case(case: Case, source: str = "case.created") -> None:
     """The opening row of a new case: what it owes as it enters the service."""
     if case.outstanding_minor > 0:
         _row(case, "principal", case.outstanding_minor, case.outstanding_minor, case.outstanding_minor, source,
              note="owed when the case was opened")
 
 
-def _checked(case):
+def _checked(case: Case) -> int:
     """The balance before a movement, checked against the last row (a case from before
     the ledger, without rows, is opened with its balance as it stands)."""
     last = _last(case)
@@ -75,7 +82,8 @@ def _checked(case):
     return current
 
 
-def post(case, kind, amount, source, *, delta=None, **links):
+def post(case: Case, kind: str, amount: int, source: str, *, delta: int | None = None,
+         **links: Any) -> LedgerEntry:
     """A movement of ``amount`` (> 0) on a locked case: its row, the new balance on the case,
     and a credit memo when a payment takes the balance below zero. Returns the row."""
     if amount <= 0:
@@ -96,12 +104,13 @@ def post(case, kind, amount, source, *, delta=None, **links):
     return row
 
 
-def memo(case, kind, amount, source, **links):
+def memo(case: Case, kind: str, amount: int, source: str, **links: Any) -> LedgerEntry:
     """A row that changes no balance (an allocation to an instalment)."""
     return _row(case, kind, amount, 0, balance(case), source, **links)
 
 
-def adjust_to(case, outstanding, source, note=None, actor=None):
+def adjust_to(case: Case, outstanding: int, source: str, note: str | None = None,
+              actor: User | None = None) -> None:
     """Set what the case owes (an operator's correction or a loan system's new figure)."""
     if case.credit_minor:
         raise Conflict("The case holds a credit; refund it before changing what is owed.",
@@ -112,7 +121,7 @@ def adjust_to(case, outstanding, source, note=None, actor=None):
              approved_by_id=getattr(actor, "id", None))
 
 
-def open_imported(case_rows):
+def open_imported(case_rows: Iterable[Mapping[str, Any]]) -> None:
     """Opening rows for cases a file created in bulk (``case_rows``: the inserted values)."""
     rows = [{"case_id": c["id"], "kind": "principal", "amount_minor": c["outstanding_minor"],
              "delta_minor": c["outstanding_minor"], "balance_minor": c["outstanding_minor"], "currency": c["currency"],
@@ -122,7 +131,7 @@ def open_imported(case_rows):
         db.session.execute(insert(LedgerEntry), rows)
 
 
-def adjust_imported(case, outstanding):
+def adjust_imported(case: Case, outstanding: int) -> None:
     """A loan system's new figure for what a case owes: an adjustment row (a credit held
     on the case nets against it)."""
     case = lock_case(case.id)
@@ -131,7 +140,7 @@ def adjust_imported(case, outstanding):
         post(case, "adjustment", abs(delta), "import", delta=delta, note="outstanding from the loan system")
 
 
-def refund(case, amount, actor, note, reference=None):
+def refund(case: Case, amount: int, actor: User, note: str, reference: str | None = None) -> LedgerEntry:
     """Pay back (part of) a credit: a refund row naming its approver."""
     if amount <= 0:
         raise ValidationFailed("The refund must be positive.", fields={"amount": ["must be positive"]})
@@ -148,7 +157,7 @@ def refund(case, amount, actor, note, reference=None):
     return row
 
 
-def entries(case):
+def entries(case: Case) -> Sequence[LedgerEntry]:
     return db.session.scalars(select(LedgerEntry).where(LedgerEntry.case_id == case.id)
                               .order_by(LedgerEntry.id)).all()
 
@@ -158,7 +167,7 @@ def entries(case):
 class CaseLedger:
     """A case's rows with their totals, as the ledger endpoint answers them."""
 
-    def __init__(self, case, rows):
+    def __init__(self, case: Case, rows: Sequence[LedgerEntry]) -> None:
         self.case_id, self.loan_ref, self.currency = case.id, case.loan_ref, case.currency
         self.entries = rows
         text = lambda minor: money.to_decimal_string(minor, case.currency)  # noqa: E731
@@ -168,7 +177,7 @@ class CaseLedger:
             running += row.delta_minor
             self.balanced &= row.balance_minor == running
         self.balanced &= running == balance(case)
-        sums = {}
+        sums: dict[str, int] = {}
         for row in rows:
             key = "adjustment" if row.kind == "adjustment" else row.kind
             sums[key] = sums.get(key, 0) + (row.delta_minor if row.kind == "adjustment" else row.amount_minor)
@@ -177,12 +186,12 @@ class CaseLedger:
             ("credits", "credit"), ("refunds", "refund"), ("adjustments", "adjustment"))}
 
 
-def case_ledger(case_id, user):
+def case_ledger(case_id: int, user: User) -> CaseLedger:
     case = authz.get_visible(Case, case_id, user, "case")
     return CaseLedger(case, entries(case))
 
 
-def refund_case(case_id, data, actor):
+def refund_case(case_id: int, data: Data, actor: User) -> CaseLedger:
     """A refund of a case's credit, approved by the caller."""
     case = authz.get_visible(Case, case_id, actor, "case")
     case = lock_case(case.id)

@@ -1,4 +1,7 @@
 """Regions and teams: the geography that scopes supervisors and plans."""
+from __future__ import annotations
+
+from typing import Any
 from zoneinfo import available_timezones
 
 from sqlalchemy import select
@@ -7,13 +10,13 @@ from sqlalchemy.orm import selectinload
 from app import audit, authz, policy
 from app.errors import ValidationFailed
 from app.extensions import db
-from app.models import Region, Team
-from app.services.common import by_code, snapshot, unique_or_fail
+from app.models import Region, Team, User
+from app.services.common import Data, by_code, snapshot, unique_or_fail
 
-_ZONES = None
+_ZONES: set[str] | None = None
 
 
-def check_timezone(name, field="timezone"):
+def check_timezone(name: str, field: str = "timezone") -> str:
     global _ZONES
     if _ZONES is None:
         _ZONES = available_timezones()
@@ -22,14 +25,14 @@ def check_timezone(name, field="timezone"):
     return name
 
 
-def check_profile(profile_id):
+def check_profile(profile_id: str | None) -> None:
     """A region or team may name another policy profile, but only one that exists."""
     if profile_id is not None and profile_id not in policy.current().profiles:
         raise ValidationFailed("Unknown policy profile.", fields={"policy_profile": [
             f"must be one of {', '.join(sorted(policy.current().profiles))}"]})
 
 
-def create_region(data):
+def create_region(data: Data) -> Region:
     unique_or_fail(Region, "code", data["code"])
     check_timezone(data["timezone"])
     check_profile(data.get("policy_profile"))
@@ -41,7 +44,7 @@ def create_region(data):
     return region
 
 
-def create_team(data):
+def create_team(data: Data) -> Team:
     unique_or_fail(Team, "code", data["code"])
     region = by_code(Region, data["region"], "region")
     check_profile(data.get("policy_profile"))
@@ -52,10 +55,10 @@ def create_team(data):
     return team
 
 
-def list_regions():
+def list_regions() -> dict[str, Any]:
     return {"items": db.session.scalars(select(Region).order_by(Region.code)).all()}
 
 
-def list_teams(user):
+def list_teams(user: User) -> dict[str, Any]:
     stmt = authz.scope(select(Team).options(selectinload(Team.region)), Team, user)
     return {"items": db.session.scalars(stmt.order_by(Team.code)).all()}

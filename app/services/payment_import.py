@@ -16,8 +16,12 @@ Semantics (README, "Payment files"):
   resolved at zero, an audit event), in bulk: the cases are locked in id order, their
   ledgers read once, and rows written with bulk statements.
 """
+from __future__ import annotations
+
 import csv
 import io
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 from sqlalchemy import any_, bindparam, func, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -33,6 +37,7 @@ from app.models import (
     PaymentAllocation,
     RepaymentAgreement,
     UnmatchedPayment,
+    User,
 )
 from app.services.importer import _allocate_ids, _chunks
 from app.services.ledger import LedgerMismatch
@@ -41,7 +46,7 @@ COLUMNS = ("reference", "loan_ref", "amount", "currency", "paid_at")
 MAX_ROWS = 100_000
 
 
-def _postgres():
+def _postgres() -> bool:
     return db.session.get_bind().dialect.name == "postgresql"
 
 
@@ -57,16 +62,17 @@ def _among(column, values):
 
 
 class Report:
-    def __init__(self, mode, dry_run):
+    def __init__(self, mode: str, dry_run: bool) -> None:
         self.mode, self.dry_run, self.committed = mode, dry_run, False
         self.rows = self.created = self.duplicate = self.unmatched = self.rejected = 0
-        self.problems, self.results = [], []
+        self.problems: list[dict[str, Any]] = []
+        self.results: list[dict[str, Any]] = []
 
-    def problem(self, row, column, message):
+    def problem(self, row: int, column: str | None, message: str) -> None:
         self.problems.append({"row": row, "column": column, "message": message})
 
 
-def rows_from_csv(content):
+def rows_from_csv(content: bytes | str) -> Iterator[tuple[int, dict[str, str] | None]]:
     """(line, {column: text}) of a CSV file whose header names ``COLUMNS``."""
     try:
         text = content.decode("utf-8-sig") if isinstance(content, bytes) else content
@@ -86,7 +92,8 @@ def rows_from_csv(content):
         yield line, {k: v.strip() for k, v in raw.items() if k in COLUMNS and v is not None and v.strip() != ""}
 
 
-def import_payments(rows, load_row, actor, *, mode="all_or_nothing", dry_run=False):
+def import_payments(rows: Iterable[tuple[int, Any]], load_row: Callable[[dict[str, Any]], dict[str, Any]],
+                    actor: User, *, mode: str = "all_or_nothing", dry_run: bool = False) -> Report:
     """``rows``: (row number, raw values or None); ``load_row(values)`` → the loaded payment or
     raises ValidationFailed naming its fields."""
     report = Report(mode, dry_run)

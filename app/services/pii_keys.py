@@ -1,6 +1,9 @@
 """Rotation of the keys that protect personal data at rest (see app/crypto.py)."""
+from __future__ import annotations
+
 import base64
 import os
+from collections.abc import Callable
 
 from sqlalchemy import Integer, String, Text, bindparam, column, select, table
 
@@ -11,13 +14,13 @@ _DEBTORS = table("debtors", column("id", Integer), column("phone", Text), column
                  column("national_id_index", String))
 
 
-def new_keys(key_id):
+def new_keys(key_id: str) -> dict[str, str]:
     """Fresh keys, as the settings hold them."""
     return {"PII_ENCRYPTION_KEYS": f"{key_id}:{base64.b64encode(os.urandom(32)).decode()}",
             "PII_INDEX_KEY": base64.b64encode(os.urandom(32)).decode()}
 
 
-def rotate_keys(batch_size=1000, commit=None):
+def rotate_keys(batch_size: int = 1000, commit: Callable[[], None] | None = None) -> dict[str, int]:
     """Re-encrypt every phone and national id under the first key of PII_ENCRYPTION_KEYS (a
     value in clear is encrypted too) and recompute every blind index with PII_INDEX_KEY.
 

@@ -5,24 +5,28 @@ A team's day is its region's calendar day. Every figure is a sum of ledger rows 
 report ties back to the ledger by construction, and a test ties it back independently):
 ``received = allocated + left_on_cases + credits`` for each team and currency.
 """
-from datetime import datetime, time, timedelta
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
 from app import authz, money
 from app.extensions import db
-from app.models import Case, LedgerEntry, Team, UnmatchedPayment
+from app.models import Case, LedgerEntry, Team, UnmatchedPayment, User
 
 KINDS = {"payment": "received", "allocation": "allocated", "credit": "credits", "refund": "refunds"}
 
 
-def _bounds(day, zone):
+def _bounds(day: date, zone: str) -> tuple[datetime, datetime]:
     start = datetime.combine(day, time(0), ZoneInfo(zone))
     return start, start + timedelta(days=1)
 
 
-def report(day, user, team_code=None):
+def report(day: date, user: User, team_code: str | None = None) -> dict[str, Any]:
     teams = db.session.scalars(authz.scope(select(Team), Team, user).order_by(Team.code)).all()
     if team_code is not None:
         teams = [t for t in teams if t.code == team_code]
@@ -64,7 +68,7 @@ def report(day, user, team_code=None):
 CSV_COLUMNS = ("team", "currency", "payments", "received", "allocated", "left_on_cases", "credits", "refunds")
 
 
-def as_csv(result):
+def as_csv(result: Mapping[str, Any]) -> str:
     import csv
     import io
 

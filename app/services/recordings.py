@@ -5,14 +5,18 @@ A recording is the debtor's voice at their door: every answer that hands its byt
 user whose reads are logged (auditors, admins) writes a ``pii.read`` naming the debtor,
 in the request's own transaction, as the visit log itself does.
 """
+from __future__ import annotations
+
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 
 from app import authz, storage
 from app.errors import NotFound, RangeNotSatisfiable
 from app.extensions import db
-from app.models import Case, Recording, Visit, VisitTask
+from app.models import Case, Recording, User, Visit, VisitTask
 from app.services import audit_log
 from app.services.field import ALLOWED_TYPES
 
@@ -26,9 +30,9 @@ class Playback:
     stop: int  # exclusive
     partial: bool
     media_type: str
-    handle: object  # the stored file, read from ``start``; closed by ``chunks`` or the response
+    handle: Any  # the stored file, read from ``start``; closed by ``chunks`` or the response
 
-    def chunks(self):
+    def chunks(self) -> Iterator[bytes]:
         """The bytes from ``start`` to ``stop``, a chunk at a time."""
         remaining = self.stop - self.start
         with self.handle:
@@ -40,11 +44,11 @@ class Playback:
                 yield chunk
 
     @property
-    def content_range(self):
+    def content_range(self) -> str:
         return f"bytes {self.start}-{self.stop - 1}/{self.recording.size_bytes}"
 
 
-def byte_range(header, length):
+def byte_range(header: str | None, length: int) -> tuple[int, int] | None:
     """The one range a ``Range`` header asks for, as ``(start, stop)`` with ``stop``
     exclusive, or ``None`` for the whole file: no header, a header this server does not
     take (not bytes, several ranges, not well formed: RFC 9110 lets a server ignore it).
@@ -69,7 +73,7 @@ def byte_range(header, length):
     return start, stop
 
 
-def play(recording_id, user, range_header):
+def play(recording_id: int, user: User, range_header: str | None) -> Playback:
     """The recording's bytes (or the range asked for), if ``user`` may read its visit."""
     stmt = (select(Recording, VisitTask.case_id, Case.debtor_id)
             .join(Visit, Visit.id == Recording.visit_id)

@@ -25,9 +25,13 @@ audit event stay, so totals and reports add up as before. Each debtor is one
 transaction: recordings are deleted before it commits (deleting a file already gone is
 not an error, so a failed commit is simply done again at the next sweep).
 """
+from __future__ import annotations
+
 import logging
 from collections import defaultdict
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
@@ -61,12 +65,13 @@ ANONYMISED = "[anonymised]"
 CHUNK = 500
 
 
-def sweep(day=None, *, dry_run=False, commit_each=False):
+def sweep(day: date | None = None, *, dry_run: bool = False, commit_each: bool = False) -> dict[str, Any]:
     """Anonymise every debtor due on ``day`` (default today, UTC); with ``dry_run`` change
     nothing and say what would go. ``commit_each``: commit after each debtor (the job and
     the CLI), so one failure (storage unreachable) leaves the others done."""
     day = day or clock.now().date()
-    report = {"date": day.isoformat(), "dry_run": dry_run, "anonymised": [], "held": [], "waiting": 0, "failed": []}
+    report: dict[str, Any] = {"date": day.isoformat(), "dry_run": dry_run, "anonymised": [], "held": [],
+                              "waiting": 0, "failed": []}
     candidates = db.session.scalars(
         select(Debtor.id).where(Debtor.anonymised_at.is_(None), Debtor.cases.any(),
                                 ~Debtor.cases.any(Case.stage.not_in(CLOSED))).order_by(Debtor.id)).all()
@@ -219,7 +224,7 @@ def _scrubbed(value):
     return value
 
 
-def anonymise(debtor_id, case_ids, due):
+def anonymise(debtor_id: int, case_ids: Sequence[int], due: date) -> dict[str, int]:
     """Remove the personal data of one debtor and their cases (see the module's docstring);
     flushes, and records ``debtor.anonymised``. Storage errors propagate (nothing is kept
     half-done: the caller rolls back)."""

@@ -8,6 +8,10 @@ personal values still held; and who read their data and when (the ``pii.read`` e
 naming them). Producing it is itself on the log: a ``pii.read`` by the admin, ``via``
 ``debtors.subject_access``, in the request's transaction.
 """
+from __future__ import annotations
+
+from typing import Any
+
 from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
@@ -111,7 +115,7 @@ def _events(debtor_id, case_ids):
     return events, reads
 
 
-def subject_access(debtor_id, user, fmt):
+def subject_access(debtor_id: int, user: User, fmt: str) -> dict[str, Any]:
     """Everything held on one debtor (see the module's docstring), as one dict."""
     debtor = authz.get_visible(Debtor, debtor_id, user, "debtor")
     cases = db.session.scalars(select(Case).options(selectinload(Case.team)).where(Case.debtor_id == debtor.id)

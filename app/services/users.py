@@ -1,4 +1,8 @@
 """Accounts and roles."""
+from __future__ import annotations
+
+from typing import Any
+
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -6,12 +10,12 @@ from app import audit, auth
 from app.errors import NotFound, ValidationFailed
 from app.extensions import db
 from app.models import Region, Team, User
-from app.services.common import by_code, paginate, snapshot, unique_or_fail
+from app.services.common import Data, by_code, paginate, snapshot, unique_or_fail
 
 FIELDS = ("username", "display_name", "role", "team_id", "region_id", "active")
 
 
-def _check_password(password):
+def _check_password(password: str) -> None:
     if len(password) < auth.MIN_PASSWORD_LENGTH:
         raise ValidationFailed(
             f"The password must have at least {auth.MIN_PASSWORD_LENGTH} characters.",
@@ -19,7 +23,7 @@ def _check_password(password):
         )
 
 
-def _resolve_scope(data, role):
+def _resolve_scope(data: Data, role: str) -> tuple[int | None, int | None]:
     team_id = region_id = None
     if data.get("team"):
         team_id = by_code(Team, data["team"], "team").id
@@ -31,7 +35,7 @@ def _resolve_scope(data, role):
     return team_id, region_id
 
 
-def create_user(data, actor=None):
+def create_user(data: Data, actor: User | None = None) -> User:
     unique_or_fail(User, "username", data["username"])
     _check_password(data["password"])
     team_id, region_id = _resolve_scope(data, data["role"])
@@ -50,7 +54,7 @@ def create_user(data, actor=None):
     return user
 
 
-def update_user(user, data, actor=None):
+def update_user(user: User, data: Data, actor: User | None = None) -> User:
     before = snapshot(user, FIELDS)
     role = data.get("role", user.role)
     if "team" in data or "region" in data or role != user.role:
@@ -75,18 +79,18 @@ def update_user(user, data, actor=None):
     return user
 
 
-def deactivate_user(user, actor=None):
+def deactivate_user(user: User, actor: User | None = None) -> User:
     return update_user(user, {"active": False}, actor=actor)
 
 
-def list_users(args):
+def list_users(args: Data) -> dict[str, Any]:
     stmt = select(User).options(selectinload(User.team), selectinload(User.region))
     if args.get("role"):
         stmt = stmt.where(User.role == args["role"])
     return paginate(stmt, User, args)
 
 
-def get_user(user_id):
+def get_user(user_id: int) -> User:
     user = db.session.get(User, user_id)
     if user is None:
         raise NotFound("No such user.")

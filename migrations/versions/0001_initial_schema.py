@@ -1,7 +1,7 @@
 """Initial schema: accounts, organisation, collectors, cases, visits, agreements, audit log.
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-29 02:05:44.456350
 
 """

@@ -154,24 +154,24 @@ def backfill(connection):
                                   .order_by(allocations.c.payment_id, allocations.c.instalment_id)):
         allocated.setdefault(row.payment_id, []).append(row)
     rows = []
+
+    def add(case, balance, kind, amount, delta, **values):
+        rows.append({'case_id': case.id, 'kind': kind, 'amount_minor': amount, 'delta_minor': delta,
+                     'balance_minor': balance, 'currency': case.currency, 'payment_id': None,
+                     'agreement_id': None, 'instalment_id': None, 'note': None, **values})
+
     for case in connection.execute(sa.select(cases).order_by(cases.c.id)):
         received = paid.get(case.id, [])
         balance = case.outstanding_minor + sum(p.amount_minor for p in received)
-
-        def add(kind, amount, delta, **values):
-            rows.append({'case_id': case.id, 'kind': kind, 'amount_minor': amount, 'delta_minor': delta,
-                         'balance_minor': balance, 'currency': case.currency, 'payment_id': None,
-                         'agreement_id': None, 'instalment_id': None, 'note': None, **values})
-
         if balance > 0:
-            add('principal', balance, balance, source='backfill', note='owed before the ledger began',
+            add(case, balance, 'principal', balance, balance, source='backfill', note='owed before the ledger began',
                 created_at=case.created_at)
         for payment in received:
             balance -= payment.amount_minor
-            add('payment', payment.amount_minor, -payment.amount_minor, source=f'payment:{payment.reference}'[:80],
-                payment_id=payment.id, created_at=payment.received_at)
+            add(case, balance, 'payment', payment.amount_minor, -payment.amount_minor,
+                source=f'payment:{payment.reference}'[:80], payment_id=payment.id, created_at=payment.received_at)
             for share in allocated.get(payment.id, []):
-                add('allocation', share.amount_minor, 0, source=f'payment:{payment.reference}'[:80],
+                add(case, balance, 'allocation', share.amount_minor, 0, source=f'payment:{payment.reference}'[:80],
                     payment_id=payment.id, agreement_id=share.agreement_id, instalment_id=share.instalment_id,
                     created_at=payment.received_at)
     for start in range(0, len(rows), 1000):

@@ -83,6 +83,12 @@ def world(module_make):
         storage.current().put(f"recordings/matrix/{visit.id}.oga", b"OggS-matrix", "audio/ogg")
     recording = make._save(Recording(sha256="0f" * 32, size_bytes=11, content_type="audio/ogg", kind="audio",
                                      storage_key=f"recordings/matrix/{visit.id}.oga", visit_id=visit.id))
+    from app.models import TeamReport
+
+    with make.app.app_context():
+        storage.current().put("reports/weekly/matrix.csv", b"\xef\xbb\xbfkey\r\n", "text/csv")
+    weekly = make._save(TeamReport(team_id=team_a.id, week_start=day, csv_key="reports/weekly/matrix.csv",
+                                   html_key="reports/weekly/matrix.html", csv_sha256="0" * 64, html_sha256="0" * 64))
     return {
         "users": users,
         "headers": {role: {**make.token(user), **PHONE} for role, user in users.items()} | {"anonymous": PHONE},
@@ -94,7 +100,7 @@ def world(module_make):
             "in_visit": in_visit.id, "visit": visit.id, "agreement_a": agreements["a"].id,
             "agreement_b": agreements["b"].id, "flag_a": flags["a"].id, "flag_b": flags["b"].id,
             "complaint": complaint.id, "loan_a": case_a.loan_ref, "job": job.id, "credit_case": credit_case.id,
-            "recording": recording.id,
+            "recording": recording.id, "weekly_a": weekly.id,
         },
     }
 
@@ -272,6 +278,12 @@ MATRIX = [
     ("api.money.reconciliation_report", "GET", "/api/v1/reports/reconciliation?date={day}", None, READ_STAFF),
     ("api.money.reconciliation_report", "GET", "/api/v1/reports/reconciliation?date={day}&team=TEAM-B", None,
      READ_STAFF | {"supervisor": 422}),
+    ("api.reports.portfolio_report", "GET", "/api/v1/reports/portfolio?from={day}&to={day}", None, READ_STAFF),
+    ("api.reports.portfolio_report", "GET", "/api/v1/reports/portfolio?from={day}&to={day}&team=TEAM-B", None,
+     READ_STAFF | {"supervisor": 403}),
+    ("api.reports.list_weekly_reports", "GET", "/api/v1/reports/weekly", None, READ_STAFF),
+    ("api.reports.download_weekly_report", "GET", "/api/v1/reports/weekly/{weekly_a}/file?format=csv", None,
+     READ_STAFF),
     ("api.conduct.list_flags", "GET", "/api/v1/conduct/flags", None, READ_STAFF),
     ("api.conduct.get_flag", "GET", "/api/v1/conduct/flags/{flag_a}", None, READ_STAFF),
     ("api.conduct.get_flag", "GET", "/api/v1/conduct/flags/{flag_b}", None, READ_OTHER_TEAM),
