@@ -1463,7 +1463,7 @@ class JobResultOut(Schema):
     file = fields.String(metadata={"description": "exports: the storage key"})
     seq = fields.Integer(metadata={"description": "anchor_audit_head: the anchored event"})
     hash = fields.String(metadata={"description": "anchor_audit_head"})
-    as_of = fields.String(metadata={"description": "anchor_audit_head"})
+    as_of = fields.String(metadata={"description": "anchor_audit_head; apply_strategy: the server's time it judged on"})
     anchored_at = fields.String(metadata={"description": "anchor_audit_head"})
     name = fields.String(metadata={"description": "anchor_audit_head: the anchor's name in its store"})
     store = fields.String(metadata={"description": "anchor_audit_head"})
