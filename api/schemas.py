@@ -378,7 +378,15 @@ class CaseUpdate(BaseSchema):
     days_past_due = Integer(validate=validate.Range(0, 100000))
     stage = fields.String(validate=validate.OneOf(STAGES))
     priority = Integer(validate=validate.Range(0, 100))
+    priority_source = fields.String(validate=validate.OneOf(("strategy",)), metadata={
+        "description": "strategy: hand the priority back to the collection strategy's nightly score (a priority "
+                       "given here, or by the importer, is an override the score leaves alone)."})
     team = Code()
+
+    @validates_schema
+    def one_priority(self, data, **kwargs):
+        if "priority" in data and "priority_source" in data:
+            raise ValidationError("give a priority, or hand it back to the strategy, not both", "priority_source")
 
 
 class CaseOut(Schema):
@@ -393,6 +401,8 @@ class CaseOut(Schema):
     days_past_due = fields.Integer()
     stage = fields.String()
     priority = fields.Integer()
+    priority_source = fields.String(metadata={
+        "description": "strategy (the nightly score), import or manual (overrides the score leaves alone)."})
     team = fields.Function(lambda c: c.team.code)
     debtor = fields.Nested(DebtorOut)
     created_at = fields.AwareDateTime()
@@ -1376,7 +1386,7 @@ class BoardOut(Schema):
 class JobParams(BaseSchema):
     date = fields.Date(metadata={"description": "plan_day, evaluate_agreements, plan_scope: the day."})
     teams = fields.List(Code(), validate=validate.Length(max=200),
-                        metadata={"description": "plan_day, check_tasks: only these teams."})
+                        metadata={"description": "plan_day, check_tasks, apply_strategy: only these teams."})
     team = Code(metadata={"description": "plan_scope: the team to plan (or region)."})
     region = Code(metadata={"description": "plan_scope: the region to plan (or team)."})
     format = fields.String(validate=validate.OneOf(("csv", "ndjson")),
@@ -1390,9 +1400,10 @@ class JobParams(BaseSchema):
 class JobIn(BaseSchema):
     name = fields.String(required=True, validate=validate.OneOf(
         ("plan_day", "plan_scope", "evaluate_agreements", "check_tasks", "export_audit_events", "export_visits",
-         "anchor_audit_head", "retention_sweep", "geocode_addresses", "weekly_reports")), metadata={
+         "anchor_audit_head", "retention_sweep", "geocode_addresses", "weekly_reports", "apply_strategy")), metadata={
         "description": "plan_scope: a supervisor's plan of one day for a team or region, as POST /dispatch/plans "
-                       "but in the background (the board follows it, and picks it up again in a new tab)."})
+                       "but in the background (the board follows it, and picks it up again in a new tab). apply_strategy: "
+                       "the collection strategy's escalations and priority scores (nightly, or now)."})
     params = fields.Nested(JobParams, load_default=dict)
 
 
@@ -1465,7 +1476,7 @@ class JobResultOut(Schema):
     file = fields.String(metadata={"description": "exports: the storage key"})
     seq = fields.Integer(metadata={"description": "anchor_audit_head: the anchored event"})
     hash = fields.String(metadata={"description": "anchor_audit_head"})
-    as_of = fields.String(metadata={"description": "anchor_audit_head"})
+    as_of = fields.String(metadata={"description": "anchor_audit_head; apply_strategy: the server's time it judged on"})
     anchored_at = fields.String(metadata={"description": "anchor_audit_head"})
     name = fields.String(metadata={"description": "anchor_audit_head: the anchor's name in its store"})
     store = fields.String(metadata={"description": "anchor_audit_head"})
@@ -1482,10 +1493,19 @@ class JobResultOut(Schema):
     retry_later = fields.Integer(metadata={"description": "geocode_addresses"})
     asked = fields.Integer(metadata={"description": "geocode_addresses: addresses sent to the geocoder"})
     cached = fields.Integer(metadata={"description": "geocode_addresses: answered from earlier results"})
-    skipped = fields.Integer(metadata={"description": "geocode_addresses"})
+    skipped = fields.Integer(metadata={"description": "geocode_addresses; apply_strategy: changes not written because "
+                                                      "the case changed after it was read"})
     note = fields.String(metadata={"description": "geocode_addresses: why nothing was done"})
     reports = fields.Integer(metadata={"description": "weekly_reports: reports written"})
     written = fields.List(fields.Nested(_WeeklyReportWrittenOut), metadata={"description": "weekly_reports"})
+    strategy = fields.String(metadata={"description": "apply_strategy: the strategy and its version, default@2026.2"})
+    cases = fields.Integer(metadata={"description": "apply_strategy: open cases judged"})
+    escalated = fields.Dict(keys=fields.String(), values=fields.Integer(), metadata={
+        "description": "apply_strategy: cases moved, by escalation rule id"})
+    blocked = fields.Dict(keys=fields.String(), values=fields.Integer(), metadata={
+        "description": "apply_strategy: moves a rule asked for and a blocking flag of the policy refused, by rule id"})
+    rescored = fields.Integer(metadata={"description": "apply_strategy: priorities changed to the score"})
+    overridden = fields.Integer(metadata={"description": "apply_strategy: priorities set by import or by hand, left alone"})
 
     @post_dump(pass_original=True)
     def nothing_undocumented(self, data, original, **kwargs):

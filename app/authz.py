@@ -79,6 +79,7 @@ JOB_PERMISSIONS = {
     "retention_sweep": "jobs:run",
     "geocode_addresses": "cases:import",
     "weekly_reports": "jobs:run",
+    "apply_strategy": "jobs:run",
 }
 
 # Personal fields returned whole only to these roles; everyone else gets them masked.

@@ -140,6 +140,17 @@ def geocode_addresses(params, job=None):
     return geocoding.geocode_pending(job)
 
 
+def apply_strategy(params, job=None):
+    """The collection strategy's nightly pass: escalate cases by its rules (remote contact ->
+    field visits, ...) and keep each case's priority at its score, unless overridden."""
+    from app.services import strategy
+
+    team_ids = None
+    if params.get("teams"):
+        team_ids = list(db.session.scalars(select(Team.id).where(Team.code.in_(params["teams"]))))
+    return strategy.apply(team_ids=team_ids, commit_each=True)
+
+
 def weekly_reports(params, job=None):
     """Each team's last whole week (or the week holding ``date``) as CSV and printable HTML in storage."""
     from app.services import weekly_reports as weekly
@@ -151,7 +162,7 @@ def weekly_reports(params, job=None):
 JOBS = {"plan_day": plan_day, "plan_scope": plan_scope, "evaluate_agreements": evaluate_agreements,
         "check_tasks": check_tasks, "export_audit_events": _exporter(audit_log.export_events), "export_visits": _exporter(audit_log.export_visits),
         "anchor_audit_head": anchor_audit_head, "retention_sweep": retention_sweep,
-        "geocode_addresses": geocode_addresses, "weekly_reports": weekly_reports}
+        "geocode_addresses": geocode_addresses, "weekly_reports": weekly_reports, "apply_strategy": apply_strategy}
 
 
 # ---------------------------------------------------------------- submitting

@@ -32,6 +32,9 @@ from app.extensions import db
 
 ROLES = ("agent", "supervisor", "auditor", "admin")
 STAGES = ("notice", "remote_contact", "field_visit", "agreement", "resolved", "closed")
+# Who set a case's priority: the strategy's score (the nightly job keeps it current), or
+# an override the job leaves alone (the importer's column, a supervisor's PATCH).
+PRIORITY_SOURCES = ("strategy", "import", "manual")
 # withdrawn: a task the rules no longer allow (a change made it unlawful, or its day passed
 # unstarted); its reason names the rule. The case goes back to the planner's pool.
 TASK_STATUSES = ("open", "assigned", "checked_in", "done", "cancelled", "withdrawn")
@@ -297,6 +300,8 @@ class Case(db.Model):
         CheckConstraint("credit_minor >= 0", name="credit_not_negative"),
         CheckConstraint("days_past_due >= 0", name="dpd_not_negative"),
         CheckConstraint("length(currency) = 3", name="currency_code"),
+        CheckConstraint("priority >= 0 AND priority <= 100", name="priority_range"),
+        CheckConstraint(_in("priority_source", PRIORITY_SOURCES), name="priority_source_known"),
         # The portfolio report: a team's cases with what it reads of them, from the index alone.
         Index("ix_cases_team_book", "team_id", "id", "created_at", "currency", "outstanding_minor", "credit_minor"),
     )
@@ -313,6 +318,7 @@ class Case(db.Model):
     days_past_due: Mapped[int] = mapped_column(Integer)
     stage: Mapped[str] = mapped_column(String(20), default="notice", index=True)
     priority: Mapped[int] = mapped_column(Integer, default=0)
+    priority_source: Mapped[str] = mapped_column(String(20), default="strategy", server_default="strategy")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

@@ -1,7 +1,9 @@
 """The conduct policy: profiles (data) and the one module that decides every rule.
 
 ``rules`` decides; ``profile`` loads and validates the versioned profile files. The
-active profile is ``POLICY_PROFILE``; a region or a team may name another.
+active profile is ``POLICY_PROFILE``; a region or a team may name another. The collection
+strategy (``strategy``: buckets, escalations, priority score) is loaded beside them, and
+a malformed one refuses to start the service just the same.
 """
 from typing import Any
 
@@ -9,6 +11,7 @@ from flask import Flask, current_app
 
 from app.policy import rules
 from app.policy.profile import Profile, ProfileError, load_profiles
+from app.policy.strategy import Strategy, default_strategy, load_strategies
 
 
 class Policy:
@@ -34,6 +37,14 @@ def init_app(app: Flask) -> None:
     directory = app.config.get("POLICY_PROFILE_DIR")
     profiles = load_profiles(directory) if directory else load_profiles()
     app.extensions["policy"] = Policy(profiles, app.config["POLICY_PROFILE"])
+    strategy_dir = app.config.get("STRATEGY_DIR")
+    if strategy_dir:
+        strategies = load_strategies(strategy_dir)
+        if "default" not in strategies:
+            raise ProfileError(f"STRATEGY_DIR: no default.toml in {strategy_dir}")
+        app.extensions["strategy"] = strategies["default"]
+    else:
+        app.extensions["strategy"] = default_strategy()
 
 
 def current() -> Policy:
@@ -41,4 +52,9 @@ def current() -> Policy:
     return policy
 
 
-__all__ = ["Policy", "Profile", "ProfileError", "current", "init_app", "rules"]
+def strategy() -> Strategy:
+    """The collection strategy the service runs (``default.toml``)."""
+    return current_app.extensions["strategy"]
+
+
+__all__ = ["Policy", "Profile", "ProfileError", "Strategy", "current", "init_app", "rules", "strategy"]

@@ -229,6 +229,26 @@ def debtor_conditions(flags: Mapping[str, Any] | None) -> set[str]:
     return active
 
 
+def blocking_flag_refusals(profile: Profile, debtor_flags: Mapping[str, Any] | None) -> list[Decision]:
+    """The debtor's flags that forbid any visit under this profile (dispute, cease, ...)."""
+    conditions = debtor_conditions(debtor_flags)
+    return [_deny(profile, "blocking_flag", flag=FLAG_LABELS[flag][0], flag_zh=FLAG_LABELS[flag][1], flag_id=flag)
+            for flag in profile.blocking["flags"] if flag in conditions]
+
+
+def escalation_refusals(profile: Profile, *, to_stage: str,
+                        debtor_flags: Mapping[str, Any] | None) -> list[Decision]:
+    """Why a strategy may not move a case on to ``to_stage`` (empty: it may).
+
+    Moving a case to field visits is a decision to visit, not a visit: only what forbids
+    any visit at all (a blocking flag) stops it here; the day's and the door's rules
+    still judge each visit when it is planned, moved and checked in. The same flags stop
+    a move to remote contact too: a cease request, a dispute or an attorney on file is a
+    reason to stop pressing, and no rule of a strategy presses on past it (a person may).
+    """
+    return blocking_flag_refusals(profile, debtor_flags)
+
+
 def task_blockers(profile: Profile, *, debtor_flags: Mapping[str, Any] | None,
                   contact_attempts: Iterable[ContactFacts], visit_date: date, debtor_tz: str,
                   visit_days: Iterable[date] | None = (), override_frequency: bool = False) -> list[Decision]:
@@ -238,12 +258,7 @@ def task_blockers(profile: Profile, *, debtor_flags: Mapping[str, Any] | None,
     ``planned_visit_date``. ``visit_days``: the debtor's other visit days (local dates),
     made or committed, whoever made them.
     """
-    refusals = []
-    conditions = debtor_conditions(debtor_flags)
-    for flag in profile.blocking["flags"]:
-        if flag in conditions:
-            refusals.append(_deny(profile, "blocking_flag", flag=FLAG_LABELS[flag][0], flag_zh=FLAG_LABELS[flag][1],
-                                  flag_id=flag))
+    refusals = blocking_flag_refusals(profile, debtor_flags)
     zone = ZoneInfo(debtor_tz)
     day_start = datetime.combine(visit_date, datetime.min.time(), zone)
     before = [a for a in contact_attempts if a.occurred_at < day_start]

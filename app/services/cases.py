@@ -25,7 +25,7 @@ DEBTOR_FIELDS = ("name", "phone", "national_id", "address", "lat", "lon", "locat
                  "language", "availability", "flags", "places")
 DEBTOR_EDITABLE = ("name", "phone", "address", "lat", "lon", "timezone", "language", "availability", "places")
 CASE_FIELDS = ("loan_ref", "product", "currency", "principal_minor", "outstanding_minor", "days_past_due",
-               "stage", "priority", "team_id", "debtor_id")
+               "stage", "priority", "priority_source", "team_id", "debtor_id")
 
 
 def minor_amount(data, key, currency, field=None):
@@ -91,6 +91,8 @@ def create_case(data, actor):
         loan_ref=data["loan_ref"], debtor_id=debtor.id, team_id=team.id, product=data["product"],
         currency=currency, principal_minor=principal, outstanding_minor=outstanding,
         days_past_due=data["days_past_due"], stage=data.get("stage", "notice"), priority=data.get("priority", 0),
+        # A priority the loan system gives is an override the strategy's score leaves alone.
+        priority_source="import" if "priority" in data else "strategy",
     )
     if case.stage == "resolved" and outstanding > 0:
         raise ValidationFailed("A case that still owes money is not resolved.",
@@ -124,6 +126,10 @@ def update_case(case, data, actor):
         team = authz.writable_team(actor, data["team"])
         case.team_id = team.id
     apply(case, data, ("product", "days_past_due", "priority"))
+    if "priority" in data:
+        case.priority_source = "manual"  # set by hand: the nightly score leaves it alone
+    elif data.get("priority_source") == "strategy":
+        case.priority_source = "strategy"  # handed back: the next nightly run scores it
     db.session.flush()
     audit.record("case.updated", case, before=before, after=snapshot(case, CASE_FIELDS))
     door.withdraw_unlawful(case_ids=[case.id], cause="case.updated")

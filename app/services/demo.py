@@ -3,7 +3,10 @@
 Sixteen real districts with their coordinates, four teams, 48 collectors in crews
 of two with training records (some expiring soon, one lapsed), overdue cases in
 every stage with contact history and some blocking flags, a handful of cases known
-only by their address (for the pin queue), and one account per role.
+only by their address (for the pin queue), a few in remote contact that the collection
+strategy's nightly job (``flask jobs submit apply_strategy``) moves into field visits by
+its rules, ten more paid in part over the last eight weeks (some ageing from M1 into M2,
+for the Performance page), and one account per role.
 
 The operation is set up on the morning of the day before, and that day is worked
 through the service itself, on a clock moved stop by stop: the demo agent's crew
@@ -19,9 +22,11 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from app import audit, auth, clock
+from app import audit, auth, clock, money
 from app.extensions import db
-from app.models import Case, Collector, ContactAttempt, Crew, Debtor, Region, Team, TrainingRecord, User
+from app.models import (
+    Case, Collector, ContactAttempt, Crew, Debtor, Region, RepaymentAgreement, Team, TrainingRecord, User,
+)
 
 TZ = "Asia/Shanghai"
 REGION = ("SH", "Shanghai", TZ)
@@ -99,6 +104,7 @@ def seed(case_count=1200, seed=7, today=None):
     with _clock(past):
         collectors = _seed_operation(rng, case_count, local_today)
         _work_a_past_day(yesterday, past)
+    _seed_paid_history(local_today)
     # Today's plan for the supervisor's team is committed, so the board and the field
     # app have a day to show from the first minute.
     from app.services import dispatch
@@ -151,6 +157,7 @@ def _seed_operation(rng, case_count, local_today):
     collectors = _seed_collectors(rng, teams, users, local_today)
     _seed_cases(rng, teams, case_count, local_today)
     _seed_address_only(teams, local_today)
+    _seed_for_escalation(teams, local_today)
     db.session.flush()
     return collectors
 
@@ -280,6 +287,110 @@ def _seed_address_only(teams, today):
                                       occurred_at=now - timedelta(days=3)))
         audit.record("case.created", case, after={"loan_ref": case.loan_ref, "stage": case.stage,
                                                   "address_only": True})
+
+
+# Cases in remote contact for the strategy's nightly job (app/policy/strategies/default.toml):
+# (days past due, failed calls in the last days, broken promises, debtor flags, what the job does).
+FOR_ESCALATION = [
+    (42, 3, 0, {}, "default.remote_to_field"),
+    (75, 4, 0, {}, "default.remote_to_field"),
+    (58, 5, 0, {"vulnerable": True}, "default.remote_to_field"),  # vulnerable does not block under cn
+    (120, 3, 0, {}, "default.remote_to_field"),
+    (46, 0, 1, {}, "default.broken_promise_to_field"),
+    (90, 4, 0, {"cease": True}, None),  # a cease request: never sent to the field (cn.blocking_flag)
+    (65, 2, 0, {}, None),  # two failed calls are not yet three
+    (21, 4, 0, {}, None),  # M1: too early for the field
+]
+
+
+def _seed_for_escalation(teams, today):
+    """Cases the strategy job moves into field visits, and some it must leave where they are."""
+    rng = random.Random(23)  # a generator of their own: the rest of the demo stays as it was
+    now = clock.now()
+    district = DISTRICTS[1]  # Jing'an, the supervisor's team
+    for serial, (dpd, failed, broken, flags, _) in enumerate(FOR_ESCALATION, start=1):
+        lat, lon = _near(rng, district[2], district[3], district[5])
+        debtor = Debtor(name=_name(rng), phone=_phone(rng), national_id=_national_id(rng, 800 + serial),
+                        address=f"上海市{district[1]}{rng.choice(ROADS)}{rng.randrange(1, 1500)}弄{serial}号",
+                        lat=lat, lon=lon, timezone=TZ, language="zh", availability=[], flags=flags)
+        db.session.add(debtor)
+        db.session.flush()
+        principal = rng.randrange(200, 3000) * 10000
+        case = Case(loan_ref=f"SH{today:%y}8{serial:05d}", debtor_id=debtor.id, team_id=teams["SH-CENTRAL"].id,
+                    product="cash_loan", currency="CNY", principal_minor=principal,
+                    outstanding_minor=int(principal * 0.9), days_past_due=dpd, stage="remote_contact", priority=0)
+        db.session.add(case)
+        db.session.flush()
+        for number in range(failed):
+            db.session.add(ContactAttempt(case_id=case.id, channel="call", purpose="contact",
+                                          result=("no_answer", "voicemail")[number % 2],
+                                          occurred_at=now - timedelta(days=2 + 3 * number, hours=rng.randrange(0, 8))))
+        if broken:
+            db.session.add(ContactAttempt(case_id=case.id, channel="call", purpose="contact", result="reached",
+                                          occurred_at=now - timedelta(days=20)))
+            db.session.add(RepaymentAgreement(case_id=case.id, kind="promise", status="broken", currency="CNY",
+                                              total_minor=case.outstanding_minor, owed_minor=case.outstanding_minor,
+                                              acknowledgement_kind="otp",
+                                              acknowledgement_ref=f"OTP-{today:%m%d}-{serial:02d}"))
+        audit.record("case.created", case, after={"loan_ref": case.loan_ref, "stage": case.stage,
+                                                  "days_past_due": dpd})
+
+
+# The Performance page's past: cases the supervisor's team has been collecting for about
+# two months, paid in part week by week, some rolling from M1 into M2 on the way.
+HISTORY_CASES = 10
+HISTORY_WEEKS = 8
+
+
+def _seed_paid_history(today):
+    """Payments over the last eight weeks (through the payment service, each on its own
+    day's clock) and DPD that grew across a bucket, on cases of their own in remote contact."""
+    from app.services import agreements, ledger
+
+    rng = random.Random(29)  # a generator of their own: the rest of the demo stays as it was
+    zone = ZoneInfo(TZ)
+    team = db.session.scalars(select(Team).where(Team.code == "SH-CENTRAL")).one()
+    district = DISTRICTS[0]  # Huangpu
+    start = datetime.combine(today - timedelta(weeks=HISTORY_WEEKS + 1), time(9, 0), zone)
+    events = []
+    with _clock(clock.FrozenClock(start)):
+        for serial in range(1, HISTORY_CASES + 1):
+            lat, lon = _near(rng, district[2], district[3], district[5])
+            debtor = Debtor(name=_name(rng), phone=_phone(rng), national_id=_national_id(rng, 700 + serial),
+                            address=f"上海市{district[1]}{rng.choice(ROADS)}{rng.randrange(1, 1500)}号",
+                            lat=lat, lon=lon, timezone=TZ, language="zh", availability=[], flags={})
+            db.session.add(debtor)
+            db.session.flush()
+            principal = rng.randrange(300, 1500) * 10000
+            case = Case(loan_ref=f"SH{today:%y}7{serial:05d}", debtor_id=debtor.id, team_id=team.id,
+                        product="consumer_instalment", currency="CNY", principal_minor=principal,
+                        outstanding_minor=principal, days_past_due=rng.randrange(10, 28), stage="remote_contact",
+                        priority=0)
+            db.session.add(case)
+            db.session.flush()
+            ledger.open_case(case)  # what it owed then: the recovery rate's denominator
+            audit.record("case.created", case, after={"loan_ref": case.loan_ref, "stage": case.stage})
+            for number in range(rng.randrange(2, 5)):
+                day = today - timedelta(weeks=rng.randrange(0, HISTORY_WEEKS), days=rng.randrange(1, 7))
+                amount = rng.randrange(30, 200) * 1000  # 300.00 to 1,990.00 yuan
+                events.append((datetime.combine(day, time(rng.randrange(9, 20), rng.randrange(0, 60)), zone),
+                               "pay", case.id, f"DEMO-PAY-{case.loan_ref}-{number + 1}", amount))
+            if serial % 3:  # two in three stayed unpaid long enough to roll into M2
+                events.append((start + timedelta(days=30), "age", case.id, None, 30))
+    for moment, kind, case_id, reference, amount in sorted(events, key=lambda e: (e[0], e[2])):
+        with _clock(clock.FrozenClock(moment)):
+            case = db.session.get(Case, case_id)
+            if kind == "age":
+                before = case.days_past_due
+                case.days_past_due = before + amount
+                db.session.flush()
+                audit.record("case.updated", case, before={"days_past_due": before},
+                             after={"days_past_due": case.days_past_due})
+            elif case.outstanding_minor > 0:
+                major = money.to_decimal_string(min(amount, case.outstanding_minor), "CNY")
+                agreements.record_payment({"reference": reference, "case_id": case.id, "amount": major,
+                                           "currency": "CNY", "paid_at": moment})
+    db.session.flush()
 
 
 def _seed_cases(rng, teams, case_count, today):

@@ -221,6 +221,8 @@ def import_cases(content, actor, *, default_team=None, mode="all_or_nothing", dr
             report.problem(line, "currency", f"the case is held in {case.currency}")
             continue
         changed = {k: row[k] for k in UPDATABLE if k in row and row[k] != getattr(case, k)}
+        if "priority" in row and case.priority_source != "import":
+            changed["priority_source"] = "import"  # the file now sets it: an override from here on
         if changed:
             updates.append((case, changed))
         else:
@@ -316,6 +318,8 @@ def _write_creates(creates, report, teams):
             "product": row["product"], "currency": row["currency"], "principal_minor": row["principal_minor"],
             "outstanding_minor": row["outstanding_minor"], "days_past_due": row["days_past_due"],
             "stage": row.get("stage", "notice"), "priority": row.get("priority", 0),
+            # A priority column is the loan system's override; without it the strategy scores the case.
+            "priority_source": "import" if "priority" in row else "strategy",
             "created_at": now, "updated_at": now,
         })
     db.session.execute(insert(Case), case_rows)
@@ -327,7 +331,7 @@ def _write_creates(creates, report, teams):
         audit.record("case.imported", entity_type="cases", entity_id=case["id"],
                          after={k: case[k] for k in ("loan_ref", "debtor_id", "team_id", "product", "currency",
                                                      "principal_minor", "outstanding_minor", "days_past_due",
-                                                     "stage", "priority")})
+                                                     "stage", "priority", "priority_source")})
     report.created = len(case_rows)
 
 

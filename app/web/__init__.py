@@ -59,6 +59,13 @@ def board():
     return render_template("web/board.html", config=page_config())
 
 
+@bp.get("/board/performance")
+def performance():
+    """Charts of the portfolio report (GET /api/v1/reports/portfolio): supervisors, and
+    auditors read-only (the page only reads)."""
+    return render_template("web/performance.html")
+
+
 @bp.get("/audit")
 def audit_desk():
     return render_template("web/audit.html", config=page_config())

@@ -224,7 +224,7 @@ def test_a_supervisor_reads_their_teams_week_figure_by_figure(client, world):
         {"from_bucket": "M3+", "to_bucket": "M3+", "cases": 1, "rate": 1.0},
     ]
     assert body["totals"]["key"] == "all" and body["totals"]["money"] == a["money"]
-    assert body["strategy"] == "default@2026.1" and body["buckets"] == ["0", "M1", "M2", "M3+"]
+    assert body["strategy"] == "default@2026.2" and body["buckets"] == ["0", "M1", "M2", "M3+"]
 
 
 def test_an_auditor_sees_every_team_and_money_is_never_summed_across_currencies(client, world):
