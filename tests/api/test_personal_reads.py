@@ -1,7 +1,7 @@
 """Every answer that carries a debtor's personal data to an auditor or an admin is
 written to the audit log as a ``pii.read`` event."""
 import json
-from datetime import date
+from datetime import date, timedelta
 from urllib.parse import urlencode
 
 import pytest
@@ -76,6 +76,16 @@ def walk_world(app, db, client, make):
         ids = {"case_id": case.id, "debtor_id": debtor.id, "collector_id": collector.id, "crew_id": crew.id,
                "complaint_id": complaint.id, "visit_id": visit.id,
                "recording_id": db.session.scalar(sa.select(Recording.id).where(Recording.visit_id == visit.id))}
+    # A team's weekly report (figures, no debtor in it), so its download is walked too.
+    from app import storage
+    from app.models import TeamReport
+
+    with app.app_context():
+        for fmt in ("csv", "html"):
+            storage.current().put(f"reports/weekly/walk.{fmt}", b"key\r\nWALK-T\r\n", "text/plain")
+    ids["report_id"] = make._save(TeamReport(team_id=team.id, week_start=DAY - timedelta(days=DAY.weekday() + 7),
+                                             csv_key="reports/weekly/walk.csv", html_key="reports/weekly/walk.html",
+                                             csv_sha256="0" * 64, html_sha256="0" * 64)).id
     users = {"auditor": make.user("auditor"), "admin": make.user("admin")}
     headers = {role: make.token(user) for role, user in users.items()}
     ids.update({
