@@ -15,6 +15,7 @@ changes, request_id, client_ip, lat, lon, prev_hash]`` as
 ``json.dumps(..., separators=(",", ":"), ensure_ascii=False)`` writes it, with
 ``occurred_at`` the UTC ISO 8601 text (``2026-03-01T08:00:00.123456+00:00``).
 """
+
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -35,18 +36,45 @@ MAX_CHAINS = 64
 COMMITMENT = "$pii"
 # The columns a check reads, in this order; ``occurred_at`` as a naive UTC datetime
 # (or, from SQLite, the naive UTC text SQLAlchemy stores).
-COLUMNS = ("seq", "occurred_at", "actor_user_id", "actor_role", "action", "entity_type", "entity_id", "changes",
-           "request_id", "client_ip", "lat", "lon", "prev_hash", "hash")
+COLUMNS = (
+    "seq",
+    "occurred_at",
+    "actor_user_id",
+    "actor_role",
+    "action",
+    "entity_type",
+    "entity_id",
+    "changes",
+    "request_id",
+    "client_ip",
+    "lat",
+    "lon",
+    "prev_hash",
+    "hash",
+)
 
 # What json.dumps(..., ensure_ascii=False) uses.
 _encode_string: Callable[[str], str] = json.encoder.encode_basestring
 
 
-def link_hash_values(seq: int, occurred_at_iso: str, actor_user_id: int | None, actor_role: str | None, action: str,
-                     entity_type: str, entity_id: str | None, changes: str, request_id: str | None,
-                     client_ip: str | None, lat: float | None, lon: float | None, prev_hash: str, *,
-                     _enc: Callable[[str], str] = _encode_string,
-                     _sha: "Callable[[bytes], _Hash]" = hashlib.sha256) -> str:
+def link_hash_values(
+    seq: int,
+    occurred_at_iso: str,
+    actor_user_id: int | None,
+    actor_role: str | None,
+    action: str,
+    entity_type: str,
+    entity_id: str | None,
+    changes: str,
+    request_id: str | None,
+    client_ip: str | None,
+    lat: float | None,
+    lon: float | None,
+    prev_hash: str,
+    *,
+    _enc: Callable[[str], str] = _encode_string,
+    _sha: "Callable[[bytes], _Hash]" = hashlib.sha256,
+) -> str:
     """The hash of one link from its stored values.
 
     The JSON is built here by hand, byte for byte what ``json.dumps`` would produce
@@ -54,25 +82,34 @@ def link_hash_values(seq: int, occurred_at_iso: str, actor_user_id: int | None, 
     check recomputes it for every event and ``json.dumps`` is the slow part.
     """
     content = (
-        f'[{seq},{_enc(occurred_at_iso)},{"null" if actor_user_id is None else actor_user_id},'
-        f'{"null" if actor_role is None else _enc(actor_role)},{_enc(action)},{_enc(entity_type)},'
-        f'{"null" if entity_id is None else _enc(entity_id)},{_enc(changes)},'
-        f'{"null" if request_id is None else _enc(request_id)},{"null" if client_ip is None else _enc(client_ip)},'
-        f'{"null" if lat is None else float.__repr__(lat)},{"null" if lon is None else float.__repr__(lon)},'
-        f'{_enc(prev_hash)}]'
+        f"[{seq},{_enc(occurred_at_iso)},{'null' if actor_user_id is None else actor_user_id},"
+        f"{'null' if actor_role is None else _enc(actor_role)},{_enc(action)},{_enc(entity_type)},"
+        f"{'null' if entity_id is None else _enc(entity_id)},{_enc(changes)},"
+        f"{'null' if request_id is None else _enc(request_id)},{'null' if client_ip is None else _enc(client_ip)},"
+        f"{'null' if lat is None else float.__repr__(lat)},{'null' if lon is None else float.__repr__(lon)},"
+        f"{_enc(prev_hash)}]"
     )
     return _sha(content.encode("utf-8")).hexdigest()
 
 
-def commitment(salt_hex: str, pointer: str, value: Any, *, _enc: Callable[[str], str] = _encode_string,
-               _sha: "Callable[[bytes], _Hash]" = hashlib.sha256,
-               _fromhex: Callable[[str], bytes] = bytes.fromhex) -> str:
+def commitment(
+    salt_hex: str,
+    pointer: str,
+    value: Any,
+    *,
+    _enc: Callable[[str], str] = _encode_string,
+    _sha: "Callable[[bytes], _Hash]" = hashlib.sha256,
+    _fromhex: Callable[[str], bytes] = bytes.fromhex,
+) -> str:
     """What the chain hashes in place of a personal value: SHA-256 of the salt's 16 bytes,
     the value's JSON pointer in ``changes`` (UTF-8) and a NUL, then the value as canonical
     JSON (sorted keys, no spaces, UTF-8). The pointer binds a value to its place."""
     # A string (nearly every personal value) is written by json's own encoder directly.
-    text = _enc(value) if type(value) is str else json.dumps(value, sort_keys=True, separators=(",", ":"),
-                                                              ensure_ascii=False)
+    text = (
+        _enc(value)
+        if type(value) is str
+        else json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    )
     return _sha(_fromhex(salt_hex) + (pointer + "\x00" + text).encode("utf-8")).hexdigest()
 
 
@@ -101,13 +138,18 @@ def heads_hash(heads: Mapping[int, tuple[int, str]]) -> str:
     as it did before the log was partitioned."""
     if set(heads) == {1}:
         return heads[1][1]
-    content = json.dumps([[chain, heads[chain][0], heads[chain][1]] for chain in sorted(heads)],
-                         separators=(",", ":"))
+    content = json.dumps([[chain, heads[chain][0], heads[chain][1]] for chain in sorted(heads)], separators=(",", ":"))
     return hashlib.sha256(("heads" + content).encode("utf-8")).hexdigest()
 
 
-def check_links(batches: Iterable[Sequence[Row]], first_seq: int, prev: str | None, *,
-                times_as_text: bool = False, contiguous: bool = True) -> tuple[int, str | None, Problem | None]:
+def check_links(
+    batches: Iterable[Sequence[Row]],
+    first_seq: int,
+    prev: str | None,
+    *,
+    times_as_text: bool = False,
+    contiguous: bool = True,
+) -> tuple[int, str | None, Problem | None]:
     """Check consecutive links from ``first_seq``, the first expected to point at ``prev``.
 
     ``batches`` yields lists of rows in ``COLUMNS`` order, by ``seq``. Answers
@@ -123,38 +165,62 @@ def check_links(batches: Iterable[Sequence[Row]], first_seq: int, prev: str | No
     enc, sha, float_repr = _encode_string, hashlib.sha256, float.__repr__
     expected = first_seq
     for batch in batches:
-        for (seq, occurred, actor, role, action, entity_type, entity_id, changes, request_id, client_ip,
-             lat, lon, prev_hash, stored) in batch:
+        for (
+            seq,
+            occurred,
+            actor,
+            role,
+            action,
+            entity_type,
+            entity_id,
+            changes,
+            request_id,
+            client_ip,
+            lat,
+            lon,
+            prev_hash,
+            stored,
+        ) in batch:
             if seq != expected and contiguous:
-                return expected - first_seq, prev, {"seq": expected, "what": "missing",
-                                                    "detail": f"next event found is {seq}"}
+                return (
+                    expected - first_seq,
+                    prev,
+                    {"seq": expected, "what": "missing", "detail": f"next event found is {seq}"},
+                )
             if prev_hash != prev:
-                return expected - first_seq, prev, {"seq": seq, "what": "prev_hash",
-                                                    "detail": "does not match the previous event's hash"}
+                return (
+                    expected - first_seq,
+                    prev,
+                    {"seq": seq, "what": "prev_hash", "detail": "does not match the previous event's hash"},
+                )
             occurred = (parse(occurred) if times_as_text else occurred).isoformat()
             # link_hash_values, inlined (a call per event is a tenth of the time). Two strings
             # need no escaping here: the ISO time just written, and prev_hash, which equals the
             # previous link's computed hex digest (or the genesis) by the check above.
             content = (
                 f'[{seq},"{occurred}+00:00",{"null" if actor is None else actor},'
-                f'{"null" if role is None else enc(role)},{enc(action)},{enc(entity_type)},'
-                f'{"null" if entity_id is None else enc(entity_id)},{enc(changes)},'
-                f'{"null" if request_id is None else enc(request_id)},'
-                f'{"null" if client_ip is None else enc(client_ip)},'
-                f'{"null" if lat is None else float_repr(lat)},{"null" if lon is None else float_repr(lon)},'
+                f"{'null' if role is None else enc(role)},{enc(action)},{enc(entity_type)},"
+                f"{'null' if entity_id is None else enc(entity_id)},{enc(changes)},"
+                f"{'null' if request_id is None else enc(request_id)},"
+                f"{'null' if client_ip is None else enc(client_ip)},"
+                f"{'null' if lat is None else float_repr(lat)},{'null' if lon is None else float_repr(lon)},"
                 f'"{prev_hash}"]'
             )
             if sha(content.encode("utf-8")).hexdigest() != stored:
-                return expected - first_seq, prev, {"seq": seq, "what": "hash",
-                                                    "detail": "content differs from what was hashed "
-                                                              "(an altered field)"}
+                return (
+                    expected - first_seq,
+                    prev,
+                    {"seq": seq, "what": "hash", "detail": "content differs from what was hashed (an altered field)"},
+                )
             prev = stored
             expected += 1
     return expected - first_seq, prev, None
 
 
-SEGMENT_QUERY = (f"SELECT {', '.join(c if c != 'occurred_at' else 'occurred_at AT TIME ZONE %(utc)s' for c in COLUMNS)}"
-                 " FROM audit_events WHERE seq BETWEEN %(first)s AND %(last)s ORDER BY seq")
+SEGMENT_QUERY = (
+    f"SELECT {', '.join(c if c != 'occurred_at' else 'occurred_at AT TIME ZONE %(utc)s' for c in COLUMNS)}"
+    " FROM audit_events WHERE seq BETWEEN %(first)s AND %(last)s ORDER BY seq"
+)
 
 
 def check_segment(dsn: str, first: int, last: int, batch_size: int) -> dict[str, Any]:
@@ -177,12 +243,20 @@ def check_segment(dsn: str, first: int, last: int, batch_size: int) -> dict[str,
                 yield batch
 
         checked, last_hash, problem = check_links(batches(), first, first_prev)
-    return {"first": first, "first_prev": first_prev, "first_found": head[0][0] if head else None,
-            "checked": checked, "last_hash": last_hash, "problem": problem}
+    return {
+        "first": first,
+        "first_prev": first_prev,
+        "first_found": head[0][0] if head else None,
+        "checked": checked,
+        "last_hash": last_hash,
+        "problem": problem,
+    }
 
 
-CHAIN_QUERY = (f"SELECT {', '.join(c if c != 'occurred_at' else 'occurred_at AT TIME ZONE %(utc)s' for c in COLUMNS)}"
-               " FROM audit_events WHERE chain = %(chain)s AND seq <= %(last)s ORDER BY seq")
+CHAIN_QUERY = (
+    f"SELECT {', '.join(c if c != 'occurred_at' else 'occurred_at AT TIME ZONE %(utc)s' for c in COLUMNS)}"
+    " FROM audit_events WHERE chain = %(chain)s AND seq <= %(last)s ORDER BY seq"
+)
 
 
 def check_chain(dsn: str, chain: int, last: int, batch_size: int) -> dict[str, Any]:

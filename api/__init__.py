@@ -1,4 +1,5 @@
 """The REST API under /api/v1: one blueprint per resource, one shared edge (``api.base``)."""
+
 from flask import Blueprint
 
 
@@ -6,8 +7,7 @@ def create_blueprint():
     from api import agreements, auth, cases, collectors, conduct, dispatch, field, jobs, money, openapi, org, users
 
     bp = Blueprint("api", __name__, url_prefix="/api/v1")
-    for module in (auth, users, org, collectors, cases, dispatch, field, agreements, money, conduct, jobs,
-                   openapi):
+    for module in (auth, users, org, collectors, cases, dispatch, field, agreements, money, conduct, jobs, openapi):
         bp.register_blueprint(module.bp)
     from api import audit, geocoding, reports
 

@@ -1,4 +1,5 @@
 """Repayment agreements, waiver approvals, and payments from the servicing system."""
+
 from flask import Blueprint, g
 
 from api.base import endpoint, page_of
@@ -68,8 +69,13 @@ def evaluate_agreements(data):
 
 
 @bp.post("/payments")
-@endpoint(permission="payments:write", body=PaymentIn, response=PaymentOut, status=201,
-          also={200: "The same reference again: the payment already recorded, with duplicate true."})
+@endpoint(
+    permission="payments:write",
+    body=PaymentIn,
+    response=PaymentOut,
+    status=201,
+    also={200: "The same reference again: the payment already recorded, with duplicate true."},
+)
 def record_payment(data):
     """A payment from the servicing system; idempotent on its reference."""
     payment, created = agreements.record_payment(data)

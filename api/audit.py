@@ -1,5 +1,6 @@
 """The auditors' API: the audit events and the visit log (pages or streamed exports), and
 proof that the log is intact. There is no way to change or delete either here."""
+
 import re
 
 from flask import Blueprint, Response, g, request, stream_with_context
@@ -22,14 +23,14 @@ bp = Blueprint("audit", __name__)
 
 EVENT_STREAMS = {
     "text/csv": "format=csv: a header row, then one row per event, columns as the JSON item's "
-                "(changes as its stored canonical JSON text).",
+    "(changes as its stored canonical JSON text).",
     "application/x-ndjson": "format=ndjson: one JSON object per line, shaped like an item of the page.",
 }
 VISIT_STREAMS = {
     "text/csv": "format=csv: UTF-8 with a byte order mark (so Excel reads Chinese text), one row per visit; "
-                "several recordings, agreements or flags are joined with ';'. "
-                "Free text beginning with = + - @ is prefixed with ' so spreadsheets do not run it. "
-                "The file is named after the filter (visits-<from>-<to>-<collector>….csv).",
+    "several recordings, agreements or flags are joined with ';'. "
+    "Free text beginning with = + - @ is prefixed with ' so spreadsheets do not run it. "
+    "The file is named after the filter (visits-<from>-<to>-<collector>….csv).",
     "application/x-ndjson": "format=ndjson: one JSON object per line, shaped like an item of the page.",
 }
 
@@ -73,19 +74,27 @@ def list_visits(args):
 
 RECORDING_STREAMS = {
     media_type: "The recording (or photo) as uploaded. Send `Range: bytes=start-end` for a part: answered 206 "
-                "with Content-Range. Every answer to an auditor or admin is logged as a pii.read of the debtor."
+    "with Content-Range. Every answer to an auditor or admin is logged as a pii.read of the debtor."
     for media_type in sorted(ALLOWED_TYPES | {"application/octet-stream"})
 }
 
 
 @bp.get("/audit/recordings/<id:recording_id>")
-@endpoint(permission="audit:visits", streams=RECORDING_STREAMS, errors={416},
-          also={206: "Partial content: the byte range asked for (Content-Range names it)."})
+@endpoint(
+    permission="audit:visits",
+    streams=RECORDING_STREAMS,
+    errors={416},
+    also={206: "Partial content: the byte range asked for (Content-Range names it)."},
+)
 def play_recording(recording_id):
     """A visit's recording, whole or a byte range, for whoever may read the visit (every play is logged)."""
     playback = recordings.play(recording_id, g.user, request.headers.get("Range"))
-    response = Response(stream_with_context(playback.chunks()), mimetype=playback.media_type,
-                        status=206 if playback.partial else 200, direct_passthrough=True)
+    response = Response(
+        stream_with_context(playback.chunks()),
+        mimetype=playback.media_type,
+        status=206 if playback.partial else 200,
+        direct_passthrough=True,
+    )
     response.call_on_close(playback.handle.close)
     response.headers["Accept-Ranges"] = "bytes"
     response.headers["Content-Length"] = str(playback.stop - playback.start)

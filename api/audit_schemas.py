@@ -1,5 +1,6 @@
 """Shapes of the audit API: the auditors' filters and what they get back."""
-from datetime import date, datetime, time, timedelta, timezone
+
+from datetime import UTC, date, datetime, time, timedelta
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
@@ -19,9 +20,12 @@ class DayOrInstant(fields.Field):
 
     def __init__(self, *, day_end=False, **kwargs):
         self.day_end = day_end
-        metadata = {"type": "string", "example": "2026-03-01",
-                    "description": "A UTC day (YYYY-MM-DD) or an ISO 8601 time with its offset "
-                                   "(write '+' as %2B in a URL, or use Z)."}
+        metadata = {
+            "type": "string",
+            "example": "2026-03-01",
+            "description": "A UTC day (YYYY-MM-DD) or an ISO 8601 time with its offset "
+            "(write '+' as %2B in a URL, or use Z).",
+        }
         metadata.update(kwargs.pop("metadata", {}))
         super().__init__(metadata=metadata, **kwargs)
 
@@ -31,27 +35,40 @@ class DayOrInstant(fields.Field):
         try:
             if len(value) == 10:
                 day = date.fromisoformat(value)
-                start = datetime.combine(day, time(0), tzinfo=timezone.utc)
+                start = datetime.combine(day, time(0), tzinfo=UTC)
                 return start + timedelta(days=1) if self.day_end else start
             instant = datetime.fromisoformat(value)
         except ValueError:
             raise ValidationError("must be a date (YYYY-MM-DD) or an ISO 8601 time with its offset") from None
         if instant.tzinfo is None:
             raise ValidationError("give the time with its offset, e.g. Z or +08:00")
-        return instant.astimezone(timezone.utc)
+        return instant.astimezone(UTC)
 
 
 class _PullQuery(BaseSchema):
     from_ = DayOrInstant(data_key="from")
-    to = DayOrInstant(day_end=True, metadata={"description": "End of the range, exclusive for a time; a day "
-                                                             "(YYYY-MM-DD) includes that whole UTC day."})
-    after = fields.Integer(validate=validate.Range(0, SEQ_MAX),
-                           metadata={"description": "Keyset cursor: `next_after` of the previous page."})
-    limit = fields.Integer(validate=validate.Range(1, SEQ_MAX), metadata={
-        "description": f"Page size (default 50, at most {MAX_PAGE}); with format=csv|ndjson, the most rows "
-                       "to export (default: every match)."})
-    format = fields.String(load_default="json", validate=validate.OneOf(FORMATS), metadata={
-        "description": "json: a page; csv or ndjson: every match, streamed (`after` resumes an export)."})
+    to = DayOrInstant(
+        day_end=True,
+        metadata={
+            "description": "End of the range, exclusive for a time; a day (YYYY-MM-DD) includes that whole UTC day."
+        },
+    )
+    after = fields.Integer(
+        validate=validate.Range(0, SEQ_MAX),
+        metadata={"description": "Keyset cursor: `next_after` of the previous page."},
+    )
+    limit = fields.Integer(
+        validate=validate.Range(1, SEQ_MAX),
+        metadata={
+            "description": f"Page size (default 50, at most {MAX_PAGE}); with format=csv|ndjson, the most rows "
+            "to export (default: every match)."
+        },
+    )
+    format = fields.String(
+        load_default="json",
+        validate=validate.OneOf(FORMATS),
+        metadata={"description": "json: a page; csv or ndjson: every match, streamed (`after` resumes an export)."},
+    )
 
     @validates_schema
     def consistent(self, data, **kwargs):
@@ -71,13 +88,19 @@ class AuditEventQuery(_PullQuery):
     entity_type = Text(40, metadata={"description": "The table of the entity, e.g. cases, debtors, visits."})
     entity_id = Text(80)
     actor = Id(strict=False, metadata={"description": "Id of the acting user."})
-    collector = Code(metadata={"description": "Collector code: the events their agent account performed "
-                                              "(events about the collector: entity_type=collectors&entity_id=ID)."})
+    collector = Code(
+        metadata={
+            "description": "Collector code: the events their agent account performed "
+            "(events about the collector: entity_type=collectors&entity_id=ID)."
+        }
+    )
 
 
 class VisitLogQuery(_PullQuery):
-    after = fields.Integer(validate=validate.Range(0, ID_MAX),  # a visit id: a 32-bit column, unlike seq
-                           metadata={"description": "Keyset cursor: `next_after` of the previous page."})
+    after = fields.Integer(
+        validate=validate.Range(0, ID_MAX),  # a visit id: a 32-bit column, unlike seq
+        metadata={"description": "Keyset cursor: `next_after` of the previous page."},
+    )
     collector = Code(metadata={"description": "Code of the collector who checked in."})
     crew = Code()
     case = Id(strict=False, metadata={"description": "Case id."})
@@ -92,8 +115,9 @@ class VerifyQuery(BaseSchema):
 
 
 class HeadQuery(BaseSchema):
-    date = fields.Date(metadata={"description": "A UTC day that has ended: the head as of its end. "
-                                                "Without it, the live head."})
+    date = fields.Date(
+        metadata={"description": "A UTC day that has ended: the head as of its end. Without it, the live head."}
+    )
 
 
 class AuditEventOut(Schema):
@@ -101,15 +125,20 @@ class AuditEventOut(Schema):
     occurred_at = fields.AwareDateTime()
     actor_user_id = fields.Integer(allow_none=True)
     actor_role = fields.String(allow_none=True)
-    actor_username = fields.String(allow_none=True, metadata={"description": "The actor's current username "
-                                                                             "(not part of the hash)."})
+    actor_username = fields.String(
+        allow_none=True, metadata={"description": "The actor's current username (not part of the hash)."}
+    )
     action = fields.String()
     entity_type = fields.String()
     entity_id = fields.String(allow_none=True)
-    changes = fields.Raw(metadata={
-        "type": "object", "description": "Before/after of the changed fields, personal data masked; stored "
-                                         "(and hashed) as canonical JSON text. Text that does not parse (an "
-                                         "altered row) is answered as a string."})
+    changes = fields.Raw(
+        metadata={
+            "type": "object",
+            "description": "Before/after of the changed fields, personal data masked; stored "
+            "(and hashed) as canonical JSON text. Text that does not parse (an "
+            "altered row) is answered as a string.",
+        }
+    )
     request_id = fields.String(allow_none=True)
     client_ip = fields.String(allow_none=True)
     lat = fields.Float(allow_none=True)
@@ -125,9 +154,11 @@ class CaseRef(StopCaseOut):
         fields = ("id", "loan_ref")
 
 
-TIME_BASES = ("server: the server's receive time (sent online); device_corrected: the phone's time corrected by "
-              "its measured clock offset (queued offline); device_bounded: that, moved to the nearest time the "
-              "server can prove (after the phone's last contact before it was queued, before it arrived)")
+TIME_BASES = (
+    "server: the server's receive time (sent online); device_corrected: the phone's time corrected by "
+    "its measured clock offset (queued offline); device_bounded: that, moved to the nearest time the "
+    "server can prove (after the phone's last contact before it was queued, before it arrived)"
+)
 
 
 class VisitPlace(Schema):
@@ -166,15 +197,21 @@ class VisitLogOut(Schema):
     crew = fields.String()
     collector = fields.String(metadata={"description": "Code of the collector who checked in."})
     collector_name = fields.String(metadata={"description": "That collector's name."})
-    timezone = fields.String(metadata={"description": "The debtor's time zone (IANA), where rules about hours "
-                                                      "are judged.", "example": "Asia/Shanghai"})
+    timezone = fields.String(
+        metadata={
+            "description": "The debtor's time zone (IANA), where rules about hours are judged.",
+            "example": "Asia/Shanghai",
+        }
+    )
     check_in = fields.Nested(VisitPlace)
     check_out = fields.Nested(VisitPlace, allow_none=True)
     outcome = fields.String(allow_none=True)
-    outcome_at = fields.AwareDateTime(allow_none=True, metadata={"description": "When the outcome was recorded "
-                                                                                "(the time judged)."})
-    outcome_received_at = fields.AwareDateTime(allow_none=True, metadata={"description": "When the server received "
-                                                                                         "the outcome."})
+    outcome_at = fields.AwareDateTime(
+        allow_none=True, metadata={"description": "When the outcome was recorded (the time judged)."}
+    )
+    outcome_received_at = fields.AwareDateTime(
+        allow_none=True, metadata={"description": "When the server received the outcome."}
+    )
     outcome_device_at = fields.AwareDateTime(allow_none=True, metadata={"description": "The phone's clock then."})
     person_met = fields.String(allow_none=True)
     notes = fields.String(allow_none=True)
@@ -189,9 +226,11 @@ class ChainPart(Schema):
     hash = fields.String()
 
 
-CHAINS_DESCRIPTION = ("A partitioned log (AUDIT_CHAINS > 1) only: the head of each chain. Then seq is the highest "
-                      "of them and hash binds them all: SHA-256 of \"heads\" followed by the JSON "
-                      "[[chain, seq, hash], ...] in chain order.")
+CHAINS_DESCRIPTION = (
+    "A partitioned log (AUDIT_CHAINS > 1) only: the head of each chain. Then seq is the highest "
+    'of them and hash binds them all: SHA-256 of "heads" followed by the JSON '
+    "[[chain, seq, hash], ...] in chain order."
+)
 
 
 class ChainHead(Schema):
@@ -203,12 +242,16 @@ class ChainHead(Schema):
 class BrokenLink(Schema):
     seq = fields.Integer(allow_none=True)
     chain = fields.Integer(metadata={"description": "A partitioned log: the chain the broken link is on."})
-    what = fields.String(metadata={"description": "missing (a gap), prev_hash (a broken link), hash (the event's "
-                                                  "content was altered), head, personal_value (a value kept beside "
-                                                  "the chain differs from its commitment) or anchor (an external "
-                                                  "anchor shows a cut tail, a rewound head or a rewritten link, or "
-                                                  "an anchor is not validly signed), or chain (an event on a chain that has no "
-                                                  "head)."})
+    what = fields.String(
+        metadata={
+            "description": "missing (a gap), prev_hash (a broken link), hash (the event's "
+            "content was altered), head, personal_value (a value kept beside "
+            "the chain differs from its commitment) or anchor (an external "
+            "anchor shows a cut tail, a rewound head or a rewritten link, or "
+            "an anchor is not validly signed), or chain (an event on a chain that has no "
+            "head)."
+        }
+    )
     detail = fields.String()
 
 
@@ -229,8 +272,9 @@ class VerifyOut(Schema):
     checked = fields.Integer(metadata={"description": "Events verified intact, from seq 1."})
     first_broken = fields.Nested(BrokenLink, allow_none=True)
     head = fields.Nested(ChainHead)
-    personal_values_checked = fields.Integer(metadata={
-        "description": "Events whose personal values, kept beside the chain, matched their commitments."})
+    personal_values_checked = fields.Integer(
+        metadata={"description": "Events whose personal values, kept beside the chain, matched their commitments."}
+    )
     anchors = fields.Nested(AnchorsChecked)
 
 
@@ -240,5 +284,6 @@ class HeadOut(Schema):
     seq = fields.Integer()
     hash = fields.String()
     chains = fields.List(fields.Nested(ChainPart), metadata={"description": CHAINS_DESCRIPTION})
-    final = fields.Boolean(metadata={"description": "True once an event of a later day exists: the day's head "
-                                                    "can no longer change."})
+    final = fields.Boolean(
+        metadata={"description": "True once an event of a later day exists: the day's head can no longer change."}
+    )

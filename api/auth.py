@@ -1,4 +1,5 @@
 """Sign in, sign out, who am I."""
+
 from flask import Blueprint, current_app, g, request
 
 from api.base import endpoint

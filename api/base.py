@@ -6,6 +6,7 @@ A view therefore only calls a service function and returns what it got. The
 decorator also records each endpoint's schemas and permission, from which the
 OpenAPI document and the role-matrix test are built.
 """
+
 import functools
 import json
 
@@ -29,8 +30,12 @@ class BaseSchema(Schema):
 
 class PageQuery(BaseSchema):
     limit = fields.Integer(load_default=50, validate=validate.Range(1, 500))
-    after = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(0, ID_MAX),
-                           metadata={"description": "Keyset cursor: the last id of the previous page."})
+    after = fields.Integer(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Range(0, ID_MAX),
+        metadata={"description": "Keyset cursor: the last id of the previous page."},
+    )
 
 
 class _RefusingRule(Schema):
@@ -48,11 +53,17 @@ class ErrorBody(Schema):
     rule_id = fields.String()
     profile_version = fields.String()
     reason_zh = fields.String(metadata={"description": "A policy refusal's reason in Chinese."})
-    rules = fields.List(fields.Nested(_RefusingRule), metadata={
-        "description": "Every rule that refused it (rule_id, profile, reason_en, reason_zh, details)."})
+    rules = fields.List(
+        fields.Nested(_RefusingRule),
+        metadata={"description": "Every rule that refused it (rule_id, profile, reason_en, reason_zh, details)."},
+    )
     details = fields.Dict(keys=fields.String(), metadata={"description": "More about the error, by name."})
-    field_errors = fields.Dict(required=True, data_key="fields", keys=fields.String(),
-                               metadata={"description": "Each bad field with its messages."})
+    field_errors = fields.Dict(
+        required=True,
+        data_key="fields",
+        keys=fields.String(),
+        metadata={"description": "Each bad field with its messages."},
+    )
 
 
 class ErrorSchema(Schema):
@@ -62,10 +73,14 @@ class ErrorSchema(Schema):
 def page_of(item_schema):
     """A schema for {"items": [...], "next_after": id|null}."""
     name = f"{item_schema.__name__.removesuffix('Schema').removesuffix('Out')}Page"
-    return type(name, (Schema,), {
-        "items": fields.List(fields.Nested(item_schema), required=True),
-        "next_after": fields.Integer(allow_none=True, required=True),
-    })
+    return type(
+        name,
+        (Schema,),
+        {
+            "items": fields.List(fields.Nested(item_schema), required=True),
+            "next_after": fields.Integer(allow_none=True, required=True),
+        },
+    )
 
 
 def _json_body():
@@ -132,13 +147,22 @@ class DeviceHeaders(BaseSchema):
     class Meta:
         unknown = EXCLUDE
 
-    key = fields.String(data_key="X-Device-Id", validate=validate.Regexp(
-        r"^[A-Za-z0-9._\-]{8,64}$", error="8 to 64 letters, digits, '.', '_' or '-'"),
-        metadata={"description": "The phone's own id, made once and kept (e.g. a UUID)."})
-    device_time = Instant(data_key="X-Device-Time", load_default=None, metadata={
-        "description": "The phone's clock when it sent the request, ISO 8601 with offset."})
-    seq_high = fields.Integer(data_key="X-Device-Seq", load_default=None, validate=validate.Range(0, 2**53), metadata={
-        "description": "The highest outbox sequence number the phone has handed out so far."})
+    key = fields.String(
+        data_key="X-Device-Id",
+        validate=validate.Regexp(r"^[A-Za-z0-9._\-]{8,64}$", error="8 to 64 letters, digits, '.', '_' or '-'"),
+        metadata={"description": "The phone's own id, made once and kept (e.g. a UUID)."},
+    )
+    device_time = Instant(
+        data_key="X-Device-Time",
+        load_default=None,
+        metadata={"description": "The phone's clock when it sent the request, ISO 8601 with offset."},
+    )
+    seq_high = fields.Integer(
+        data_key="X-Device-Seq",
+        load_default=None,
+        validate=validate.Range(0, 2**53),
+        metadata={"description": "The highest outbox sequence number the phone has handed out so far."},
+    )
 
 
 def _device_contact(user, required):
@@ -150,19 +174,36 @@ def _device_contact(user, required):
     present = {name: request.headers[name] for name in names if name in request.headers}
     if "X-Device-Id" not in present:
         if required:
-            raise ValidationFailed("Say which phone is sending: the X-Device-Id and X-Device-Time headers.",
-                                   fields={"X-Device-Id": ["required for this request"]})
+            raise ValidationFailed(
+                "Say which phone is sending: the X-Device-Id and X-Device-Time headers.",
+                fields={"X-Device-Id": ["required for this request"]},
+            )
         g.device_contact = None
         return
     loaded = load(DeviceHeaders(), present)
     if required and loaded["device_time"] is None:
-        raise ValidationFailed("Send the phone's clock with the batch (X-Device-Time).",
-                               fields={"X-Device-Time": ["required for this request"]})
+        raise ValidationFailed(
+            "Send the phone's clock with the batch (X-Device-Time).",
+            fields={"X-Device-Time": ["required for this request"]},
+        )
     g.device_contact = devices.note_contact(user, devices.Report(**loaded), g.received_at)
 
 
-def endpoint(*, permission, body=None, query=None, response=None, status=200, partial=False,
-             raw_body=None, response_content_type=None, streams=None, errors=(), also=None, device=None):
+def endpoint(
+    *,
+    permission,
+    body=None,
+    query=None,
+    response=None,
+    status=200,
+    partial=False,
+    raw_body=None,
+    response_content_type=None,
+    streams=None,
+    errors=(),
+    also=None,
+    device=None,
+):
     """Declare an API view: who may call it, what it takes and what it answers.
 
     ``permission`` names an entry of ``app.authz.PERMISSIONS`` (``None`` for a public
@@ -244,7 +285,8 @@ def commit():
     except IntegrityError:
         db.session.rollback()
         raise Conflict(
-            "This conflicts with data already stored (a duplicate or a reference that no longer holds).") from None
+            "This conflicts with data already stored (a duplicate or a reference that no longer holds)."
+        ) from None
 
 
 def streamed(chunks, mimetype, filename):

@@ -1,4 +1,5 @@
 """Debtors, cases, contact attempts and the CSV import."""
+
 from flask import Blueprint, current_app, g, render_template, request
 
 from api.base import endpoint, page_of, printable
@@ -56,18 +57,17 @@ def update_case(case_id, data):
 
 
 @bp.post("/cases/import")
-@endpoint(permission="cases:import", query=ImportQuery, response=ImportReport,
-          raw_body="text/csv")
+@endpoint(permission="cases:import", query=ImportQuery, response=ImportReport, raw_body="text/csv")
 def import_cases(args):
     """Import a loan system's CSV export (idempotent on loan_ref); answers a per-row report."""
     request.max_content_length = current_app.config["IMPORT_MAX_BYTES"]
     upload = request.files.get("file") if request.mimetype == "multipart/form-data" else None
     content = upload.read() if upload is not None else request.get_data()
     if not content:
-        raise ValidationFailed("Send the CSV file as the body or as form field 'file'.",
-                               fields={"file": ["missing"]})
-    report = importer.import_cases(content, g.user, default_team=args.get("team"), mode=args["mode"],
-                                   dry_run=args["dry_run"])
+        raise ValidationFailed("Send the CSV file as the body or as form field 'file'.", fields={"file": ["missing"]})
+    report = importer.import_cases(
+        content, g.user, default_team=args.get("team"), mode=args["mode"], dry_run=args["dry_run"]
+    )
     if report.problems and not report.committed and args["mode"] == "all_or_nothing":
         raise ValidationFailed(
             f"{report.rejected} row(s) have problems; nothing was imported.",
@@ -92,8 +92,12 @@ def update_debtor(debtor_id, data):
 
 
 @bp.get("/debtors/<id:debtor_id>/subject-access")
-@endpoint(permission="privacy:subject_access", query=SubjectAccessQuery, response=SubjectAccessOut,
-          streams={"text/html": "format=html: the same, as a printable page."})
+@endpoint(
+    permission="privacy:subject_access",
+    query=SubjectAccessQuery,
+    response=SubjectAccessOut,
+    streams={"text/html": "format=html: the same, as a printable page."},
+)
 def subject_access(debtor_id, args):
     """Everything held on one debtor, for their request for their data (the export is itself logged)."""
     held = subject_access_service.subject_access(debtor_id, g.user, args["format"])

@@ -1,4 +1,5 @@
 """Collectors, crews and training records."""
+
 from flask import Blueprint, g
 
 from api.base import endpoint, page_of

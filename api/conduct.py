@@ -1,4 +1,5 @@
 """Conduct flags, complaints and collectors' conduct records."""
+
 from flask import Blueprint, g
 
 from api.base import endpoint, page_of

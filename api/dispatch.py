@@ -1,4 +1,5 @@
 """Planning a day, committing it, and moving tasks by hand."""
+
 from flask import Blueprint, g
 
 from api.base import endpoint, page_of

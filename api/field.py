@@ -1,4 +1,5 @@
 """The field agent's API: the day's route, check-in/out, outcomes, recordings, sync."""
+
 from flask import Blueprint, current_app, g, request
 
 from api.base import endpoint, load
@@ -38,11 +39,19 @@ def get_route(args):
 
 
 @bp.post("/agent/tasks/<id:task_id>/check-in")
-@endpoint(permission="field:act", body=PositionIn, response=FieldEventOut, status=201, device="optional",
-          also={200: "The same client_event_id again: the answer it got the first time."})
+@endpoint(
+    permission="field:act",
+    body=PositionIn,
+    response=FieldEventOut,
+    status=201,
+    device="optional",
+    also={200: "The same client_event_id again: the answer it got the first time."},
+)
 def check_in(task_id, data):
     """Check in at the door: position, accuracy, device time; judged by the policy."""
-    return _answer(*field_events.act(g.user, "check_in", task_id, data, g.device_contact, g.received_at), accepted_status=201)
+    return _answer(
+        *field_events.act(g.user, "check_in", task_id, data, g.device_contact, g.received_at), accepted_status=201
+    )
 
 
 @bp.post("/agent/tasks/<id:task_id>/check-out")
@@ -88,15 +97,22 @@ def sync(data):
 
 
 @bp.post("/agent/recordings")
-@endpoint(permission="field:act", response=RecordingOut, status=201, raw_body="multipart/form-data", device="optional",
-          also={200: "The same file again: the recording already stored."})
+@endpoint(
+    permission="field:act",
+    response=RecordingOut,
+    status=201,
+    raw_body="multipart/form-data",
+    device="optional",
+    also={200: "The same file again: the recording already stored."},
+)
 def upload_recording():
     """Upload a visit's recording or photo; the SHA-256 sent with it is checked."""
     request.max_content_length = current_app.config["RECORDING_MAX_BYTES"] + 64 * 1024
     upload = request.files.get("file") if request.mimetype == "multipart/form-data" else None
     if upload is None:
-        raise ValidationFailed("Send the file as form field 'file' (multipart/form-data).",
-                               fields={"file": ["missing"]})
+        raise ValidationFailed(
+            "Send the file as form field 'file' (multipart/form-data).", fields={"file": ["missing"]}
+        )
     form = load(RecordingForm(), request.form.to_dict(flat=True))
     recording, created = field.store_recording(g.user, form, upload.read(), upload.mimetype, g.device_contact)
     return recording, 201 if created else 200  # the same file again: the stored one

@@ -1,6 +1,7 @@
 """Strict field types for the API: JSON numbers are numbers, booleans are booleans."""
+
 import re
-from datetime import time, timezone
+from datetime import UTC, time
 
 from marshmallow import ValidationError, fields, validate
 from werkzeug.exceptions import NotFound
@@ -72,10 +73,14 @@ class Amount(fields.Field):
     def __init__(self, *, negative=False, **kwargs):
         self.negative = negative
         sign = "-?" if negative else ""
-        metadata = {"type": "string", "pattern": rf"^{sign}(0|[1-9][0-9]{{0,14}})(\.[0-9]{{1,3}})?$",
-                    "example": "1234.50", "maxLength": 20,
-                    "description": "A decimal amount in the currency's major unit, with at most the currency's "
-                                   "minor digits; no exponent" + ("" if negative else ", no sign") + "."}
+        metadata = {
+            "type": "string",
+            "pattern": rf"^{sign}(0|[1-9][0-9]{{0,14}})(\.[0-9]{{1,3}})?$",
+            "example": "1234.50",
+            "maxLength": 20,
+            "description": "A decimal amount in the currency's major unit, with at most the currency's "
+            "minor digits; no exponent" + ("" if negative else ", no sign") + ".",
+        }
         super().__init__(metadata={**metadata, **kwargs.pop("metadata", {})}, **kwargs)
 
     def _serialize(self, value, attr, obj, **kwargs):
@@ -127,11 +132,15 @@ class Instant(fields.AwareDateTime):
     """An ISO 8601 time with its offset; stored and answered in UTC."""
 
     def _deserialize(self, value, attr, data, **kwargs):
-        return super()._deserialize(value, attr, data, **kwargs).astimezone(timezone.utc)
+        return super()._deserialize(value, attr, data, **kwargs).astimezone(UTC)
 
 
-_FACT_TYPES = [{"type": "string"}, {"type": "number"}, {"type": "boolean"},
-               {"type": "array", "items": {"oneOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}]}}]
+_FACT_TYPES = [
+    {"type": "string"},
+    {"type": "number"},
+    {"type": "boolean"},
+    {"type": "array", "items": {"oneOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}]}},
+]
 
 
 class Fact(fields.Raw):

@@ -1,4 +1,5 @@
 """The pin queue and a supervisor's pins: debtors known only by their address."""
+
 from flask import Blueprint, g
 
 from api.base import endpoint, page_of

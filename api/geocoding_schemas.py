@@ -1,4 +1,5 @@
 """Shapes of the pin queue and of a supervisor's pin."""
+
 from marshmallow import Schema, fields, pre_dump, validate
 
 from api.base import BaseSchema, PageQuery, note_personal_read

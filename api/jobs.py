@@ -1,4 +1,5 @@
 """Background jobs: submit one, see how it went, download what an export made."""
+
 from flask import Blueprint, Response, g, stream_with_context
 
 from api.audit_schemas import AuditEventQuery, VisitLogQuery
@@ -23,15 +24,18 @@ def _params(name, params):
     """The job's parameters as stored: JSON values, exports' filters checked like the pulls' own."""
     if name == "plan_scope":  # the same day and scope as POST /dispatch/plans
         try:
-            return _as_json(load(PlanIn(), {k: v.isoformat() if hasattr(v, "isoformat") else v
-                                             for k, v in params.items()}))
+            return _as_json(
+                load(PlanIn(), {k: v.isoformat() if hasattr(v, "isoformat") else v for k, v in params.items()})
+            )
         except ValidationFailed as exc:
             raise ValidationFailed("The day or scope is not valid.", fields={"params": exc.fields}) from None
     params = _as_json(params)
     if name not in EXPORT_FILTERS:
         extra = sorted(set(params) & {"format", "filters"})
         if extra:
-            raise ValidationFailed("Only exports take these.", fields={"params": {k: ["only for exports"] for k in extra}})
+            raise ValidationFailed(
+                "Only exports take these.", fields={"params": {k: ["only for exports"] for k in extra}}
+            )
         return params
     fmt = params.get("format", "csv")
     try:

@@ -1,4 +1,5 @@
 """Schemas of the money endpoints added for reconciliation: payment files and the daily report."""
+
 from datetime import date
 
 from marshmallow import Schema, fields, validate
@@ -17,9 +18,15 @@ class PaymentImportQuery(BaseSchema):
 class PaymentBatchIn(BaseSchema):
     elements_loaded_one_by_one = True  # each payment is checked (and answered) on its own
 
-    payments = fields.List(fields.Raw(), required=True, validate=validate.Length(1, MAX_BATCH), metadata={
-        "description": "Payments shaped like the body of POST /payments; each is answered on its own row "
-                       "(its position, counted from 1)."})
+    payments = fields.List(
+        fields.Raw(),
+        required=True,
+        validate=validate.Length(1, MAX_BATCH),
+        metadata={
+            "description": "Payments shaped like the body of POST /payments; each is answered on its own row "
+            "(its position, counted from 1)."
+        },
+    )
 
 
 class PaymentRowOut(Schema):
@@ -49,8 +56,11 @@ class PaymentImportOut(Schema):
 
 
 class ReconciliationQuery(BaseSchema):
-    date = fields.Date(required=True, validate=validate.Range(date(2000, 1, 1), date(2999, 12, 31)),
-                       metadata={"description": "The day, in each team's region."})
+    date = fields.Date(
+        required=True,
+        validate=validate.Range(date(2000, 1, 1), date(2999, 12, 31)),
+        metadata={"description": "The day, in each team's region."},
+    )
     team = Code()
     format = fields.String(load_default="json", validate=validate.OneOf(("json", "csv")))
 
@@ -78,6 +88,7 @@ class UnmatchedOut(Schema):
 class ReconciliationOut(Schema):
     date = fields.Date()
     teams = fields.List(fields.Nested(ReconciliationLineOut))
-    unmatched = fields.List(fields.Nested(UnmatchedOut), metadata={
-        "description": "Payments whose loan reference named no case (for those who read every team)."})
-
+    unmatched = fields.List(
+        fields.Nested(UnmatchedOut),
+        metadata={"description": "Payments whose loan reference named no case (for those who read every team)."},
+    )

@@ -1,4 +1,5 @@
 """The OpenAPI 3 document, built from the schemas each endpoint declares."""
+
 import json
 import re
 
@@ -43,8 +44,10 @@ def build_spec(app):
         version="1.0.0",
         openapi_version="3.0.3",
         plugins=[MarshmallowPlugin(schema_name_resolver=lambda s: _schema_name(s if isinstance(s, type) else type(s)))],
-        info={"description": "Home-visit tasks, dispatch, field check-ins, agreements and the audit log. "
-                             "Every error answers `{\"error\": {\"code\", \"message\", \"fields\"}}`."},
+        info={
+            "description": "Home-visit tasks, dispatch, field check-ins, agreements and the audit log. "
+            'Every error answers `{"error": {"code", "message", "fields"}}`.'
+        },
     )
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     spec.components.schema("Error", schema=ErrorSchema)
@@ -54,8 +57,10 @@ def build_spec(app):
         if meta is None:
             continue
         path = _CONVERTER.sub(lambda m: "{" + m.group(2) + "}", rule.rule)
-        params = [{"name": name, "in": "path", "required": True, "schema": _PATH_SCHEMAS.get(conv, {"type": "string"})}
-                  for conv, name in _CONVERTER.findall(rule.rule)]
+        params = [
+            {"name": name, "in": "path", "required": True, "schema": _PATH_SCHEMAS.get(conv, {"type": "string"})}
+            for conv, name in _CONVERTER.findall(rule.rule)
+        ]
         operations = {}
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             operations[method.lower()] = _operation(meta, params, rule.endpoint, method)
@@ -68,17 +73,32 @@ def _device_headers(required):
 
     out = []
     for name, field in DeviceHeaders().fields.items():
-        schema = {"type": "integer", "minimum": 0} if name == "seq_high" else \
-            {"type": "string", "format": "date-time"} if name == "device_time" else {"type": "string"}
-        out.append({"name": field.data_key, "in": "header", "schema": schema,
-                    "required": required and name in ("key", "device_time"),
-                    "description": field.metadata.get("description", "")})
+        schema = (
+            {"type": "integer", "minimum": 0}
+            if name == "seq_high"
+            else {"type": "string", "format": "date-time"}
+            if name == "device_time"
+            else {"type": "string"}
+        )
+        out.append(
+            {
+                "name": field.data_key,
+                "in": "header",
+                "schema": schema,
+                "required": required and name in ("key", "device_time"),
+                "description": field.metadata.get("description", ""),
+            }
+        )
     return out
 
 
 def _operation(meta, params, endpoint, method):
-    op = {"operationId": endpoint.replace(".", "_"), "summary": meta["summary"],
-          "tags": [endpoint.split(".")[1] if "." in endpoint else "api"], "responses": {}}
+    op = {
+        "operationId": endpoint.replace(".", "_"),
+        "summary": meta["summary"],
+        "tags": [endpoint.split(".")[1] if "." in endpoint else "api"],
+        "responses": {},
+    }
     if params or meta["query"] or meta.get("device"):
         op["parameters"] = list(params)
         if meta["query"]:
@@ -93,18 +113,27 @@ def _operation(meta, params, endpoint, method):
         op["requestBody"] = {"required": True, "content": {meta["raw_body"]: {"schema": {"type": "string"}}}}
     if meta["response"]:
         content_type = meta["response_content_type"] or "application/json"
-        op["responses"][str(meta["status"])] = {"description": "Success",
-                                                "content": {content_type: {"schema": meta["response"]}}}
+        op["responses"][str(meta["status"])] = {
+            "description": "Success",
+            "content": {content_type: {"schema": meta["response"]}},
+        }
         for media_type, description in meta.get("streams", {}).items():
             op["responses"][str(meta["status"])]["content"][media_type] = {
-                "schema": {"type": "string", "description": description}}
+                "schema": {"type": "string", "description": description}
+            }
         for status, description in meta.get("also", {}).items():
-            op["responses"][str(status)] = {"description": description,
-                                            "content": {content_type: {"schema": meta["response"]}}}
+            op["responses"][str(status)] = {
+                "description": description,
+                "content": {content_type: {"schema": meta["response"]}},
+            }
     elif meta.get("streams"):
-        op["responses"][str(meta["status"])] = {"description": "A file", "content": {
-            media_type: {"schema": {"type": "string", "format": "binary", "description": description}}
-            for media_type, description in meta["streams"].items()}}
+        op["responses"][str(meta["status"])] = {
+            "description": "A file",
+            "content": {
+                media_type: {"schema": {"type": "string", "format": "binary", "description": description}}
+                for media_type, description in meta["streams"].items()
+            },
+        }
         for status, description in meta.get("also", {}).items():
             op["responses"][str(status)] = {**op["responses"][str(meta["status"])], "description": description}
     else:
@@ -125,8 +154,10 @@ def _operation(meta, params, endpoint, method):
     if endpoint.endswith("auth.login"):
         statuses |= {429, 401}
     for status in sorted(statuses):
-        op["responses"][str(status)] = {"description": _ERRORS[status],
-                                        "content": {"application/json": {"schema": "Error"}}}
+        op["responses"][str(status)] = {
+            "description": _ERRORS[status],
+            "content": {"application/json": {"schema": "Error"}},
+        }
     example = FIELD_EXAMPLES.get(endpoint)
     if example is not None:
         op["requestBody"]["content"]["application/json"]["example"] = example["request"]
@@ -154,9 +185,13 @@ def docs():
         for method, op in operations.items():
             if method != "parameters":
                 groups.setdefault(op["tags"][0], []).append((method, path, op))
-    examples = {endpoint.replace(".", "_"): {
-        "path": example["path"], "status": example["status"],
-        "request": json.dumps(example["request"], ensure_ascii=False, indent=2),
-        "answer": json.dumps(example["answer"], ensure_ascii=False, indent=2)}
-        for endpoint, example in FIELD_EXAMPLES.items()}
+    examples = {
+        endpoint.replace(".", "_"): {
+            "path": example["path"],
+            "status": example["status"],
+            "request": json.dumps(example["request"], ensure_ascii=False, indent=2),
+            "answer": json.dumps(example["answer"], ensure_ascii=False, indent=2),
+        }
+        for endpoint, example in FIELD_EXAMPLES.items()
+    }
     return render_template("api_docs.html", spec=spec, groups=sorted(groups.items()), examples=examples)

@@ -1,4 +1,5 @@
 """Regions and teams."""
+
 from flask import Blueprint, g
 from marshmallow import Schema, fields
 

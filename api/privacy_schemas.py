@@ -1,4 +1,5 @@
 """Shapes of a subject access export: everything held on one debtor."""
+
 from marshmallow import Schema, fields, validate
 
 from api.audit_schemas import VisitFlag, VisitRecording
@@ -7,8 +8,11 @@ from api.schemas import AvailabilityOut
 
 
 class SubjectAccessQuery(BaseSchema):
-    format = fields.String(load_default="json", validate=validate.OneOf(("json", "html")), metadata={
-        "description": "json: the data; html: a printable page of the same (to print or save as PDF)."})
+    format = fields.String(
+        load_default="json",
+        validate=validate.OneOf(("json", "html")),
+        metadata={"description": "json: the data; html: a printable page of the same (to print or save as PDF)."},
+    )
 
 
 class DebtorHeld(Schema):
@@ -150,8 +154,12 @@ class EventHeld(Schema):
     actor_username = fields.String(allow_none=True)
     entity_type = fields.String()
     entity_id = fields.String(allow_none=True)
-    changes = fields.Raw(metadata={"type": "object", "description": "Before/after, personal values still held "
-                                                                    "in place (masked as logged)."})
+    changes = fields.Raw(
+        metadata={
+            "type": "object",
+            "description": "Before/after, personal values still held in place (masked as logged).",
+        }
+    )
 
 
 class SubjectAccessOut(Schema):
@@ -160,6 +168,7 @@ class SubjectAccessOut(Schema):
     debtor = fields.Nested(DebtorHeld)
     cases = fields.List(fields.Nested(CaseHeld))
     complaints = fields.List(fields.Nested(ComplaintHeld))
-    reads = fields.List(fields.Nested(ReadHeld), metadata={"description": "Who read this debtor's personal "
-                                                                          "data, and when."})
+    reads = fields.List(
+        fields.Nested(ReadHeld), metadata={"description": "Who read this debtor's personal data, and when."}
+    )
     audit_events = fields.List(fields.Nested(EventHeld))

@@ -1,10 +1,21 @@
 """Shapes of the API: ``*In`` schemas load request bodies, ``*Out`` schemas dump
 responses. Cross-field rules live in ``@validates_schema``; nothing here queries
 the database or reads the request."""
+
 import warnings
 from datetime import date as _date
 
-from marshmallow import RAISE, Schema, ValidationError, fields, post_dump, post_load, pre_dump, validate, validates_schema
+from marshmallow import (
+    RAISE,
+    Schema,
+    ValidationError,
+    fields,
+    post_dump,
+    post_load,
+    pre_dump,
+    validate,
+    validates_schema,
+)
 
 from api.base import BaseSchema, PageQuery, note_personal_read, viewer
 from api.fields import (
@@ -34,12 +45,18 @@ from app.models import (
     STAGES,
 )
 from app.services import geocoding
-from app.services.field import OUTCOMES as _OUTCOME_CODES, PEOPLE as _PEOPLE
+from app.services.field import OUTCOMES as _OUTCOME_CODES
+from app.services.field import PEOPLE as _PEOPLE
+
 
 def Code(**kwargs):
     """A short identifier such as a team or collector code."""
-    return fields.String(validate=validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,39}$",
-                                                  error="letters, digits, '-', '_' and '.', at most 40"), **kwargs)
+    return fields.String(
+        validate=validate.Regexp(
+            r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,39}$", error="letters, digits, '-', '_' and '.', at most 40"
+        ),
+        **kwargs,
+    )
 
 
 def Text(max_length, **kwargs):
@@ -47,6 +64,7 @@ def Text(max_length, **kwargs):
 
 
 # ---------------------------------------------------------------- auth and users
+
 
 class LoginIn(BaseSchema):
     username = Text(80, required=True)
@@ -72,8 +90,10 @@ class LoginOut(Schema):
 
 
 class UserIn(BaseSchema):
-    username = fields.String(required=True, validate=validate.Regexp(
-        r"^[A-Za-z0-9_.\-]{3,80}$", error="3 to 80 letters, digits, '_', '.' or '-'"))
+    username = fields.String(
+        required=True,
+        validate=validate.Regexp(r"^[A-Za-z0-9_.\-]{3,80}$", error="3 to 80 letters, digits, '_', '.' or '-'"),
+    )
     password = fields.String(required=True, load_only=True, validate=validate.Length(min=10, max=200))
     display_name = Text(200)
     role = fields.String(required=True, validate=validate.OneOf(ROLES))
@@ -95,6 +115,7 @@ class UserQuery(PageQuery):
 
 
 # ---------------------------------------------------------------- organisation
+
 
 class RegionIn(BaseSchema):
     code = Code(required=True)
@@ -127,6 +148,7 @@ class TeamOut(Schema):
 
 
 # ---------------------------------------------------------------- collectors
+
 
 class Point(BaseSchema):
     lat = Latitude(required=True)
@@ -240,9 +262,13 @@ class CrewQuery(PageQuery):
 
 # ---------------------------------------------------------------- debtors and cases
 
+
 class AvailabilityWindow(BaseSchema):
-    days = fields.List(Integer(validate=validate.Range(0, 6)), validate=validate.Length(min=1, max=7),
-                       metadata={"description": "Weekdays, Monday = 0; all days when absent."})
+    days = fields.List(
+        Integer(validate=validate.Range(0, 6)),
+        validate=validate.Length(min=1, max=7),
+        metadata={"description": "Weekdays, Monday = 0; all days when absent."},
+    )
     start = ClockTime(required=True)
     end = ClockTime(required=True)
 
@@ -274,19 +300,29 @@ class KnownPlace(BaseSchema):
 class DebtorIn(BaseSchema):
     name = Text(200, required=True)
     phone = fields.String(allow_none=True, validate=validate.Regexp(r"^\+?[0-9 \-]{5,30}$", error="not a phone number"))
-    national_id = fields.String(allow_none=True, validate=validate.Regexp(r"^[0-9A-Za-z]{4,40}$",
-                                                                          error="letters and digits, 4 to 40"))
+    national_id = fields.String(
+        allow_none=True, validate=validate.Regexp(r"^[0-9A-Za-z]{4,40}$", error="letters and digits, 4 to 40")
+    )
     address = Text(500, required=True)
-    lat = Latitude(metadata={"description": "With lon, or neither: an address-only debtor is geocoded (or pinned "
-                                            "by a supervisor) and planned once placed."})
+    lat = Latitude(
+        metadata={
+            "description": "With lon, or neither: an address-only debtor is geocoded (or pinned "
+            "by a supervisor) and planned once placed."
+        }
+    )
     lon = Longitude()
     timezone = Text(64)
     language = Text(16, allow_none=True)
     availability = fields.List(fields.Nested(AvailabilityWindow), validate=validate.Length(max=14))
     flags = Flags()
-    places = fields.List(fields.Nested(KnownPlace), validate=validate.Length(max=10), metadata={
-        "description": "Other places known for the debtor (workplace, hospital, public): a check-in there is "
-                       "refused where the policy profile says so. Replaces the list when given."})
+    places = fields.List(
+        fields.Nested(KnownPlace),
+        validate=validate.Length(max=10),
+        metadata={
+            "description": "Other places known for the debtor (workplace, hospital, public): a check-in there is "
+            "refused where the policy profile says so. Replaces the list when given."
+        },
+    )
 
     @validates_schema
     def lat_with_lon(self, data, **kwargs):
@@ -309,11 +345,13 @@ def _masked(field, mask):
     def get(debtor):
         value = getattr(debtor, field)
         return value if authz.sees_whole(viewer(), field) else mask(value)
+
     return get
 
 
 class AvailabilityOut(Schema):
     """A window the debtor said they are at home."""
+
     days = fields.List(fields.Integer(), metadata={"description": "Weekdays, Monday = 0; all days when absent."})
     start = fields.String(metadata={"description": "HH:MM, the debtor's local time"})
     end = fields.String(metadata={"description": "HH:MM, the debtor's local time"})
@@ -322,23 +360,33 @@ class AvailabilityOut(Schema):
 class DebtorOut(Schema):
     id = fields.Integer()
     name = fields.String()
-    phone = fields.Function(_masked("phone", pii.mask_phone), allow_none=True,
-                            metadata={"description": "Whole for supervisors and admins; masked for others."})
-    national_id = fields.Function(_masked("national_id", pii.mask_national_id), allow_none=True,
-                                  metadata={"description": "Whole for admins only; masked for others."})
+    phone = fields.Function(
+        _masked("phone", pii.mask_phone),
+        allow_none=True,
+        metadata={"description": "Whole for supervisors and admins; masked for others."},
+    )
+    national_id = fields.Function(
+        _masked("national_id", pii.mask_national_id),
+        allow_none=True,
+        metadata={"description": "Whole for admins only; masked for others."},
+    )
     address = fields.String()
     lat = fields.Float(allow_none=True)
     lon = fields.Float(allow_none=True)
-    location_status = fields.String(metadata={"description": "located; pending (waits for the geocoder); "
-                                                             "needs_pin (a supervisor places the pin)"})
+    location_status = fields.String(
+        metadata={"description": "located; pending (waits for the geocoder); needs_pin (a supervisor places the pin)"}
+    )
     location_source = fields.String(allow_none=True, metadata={"description": "given, geocoded or pin"})
-    location_note = fields.Function(lambda d: geocoding.note_text(d.location_note) if d.location_note else None,
-                                    allow_none=True, metadata={"description": "Why there is no point yet: "
-                                                                              "{code, en, zh}"})
+    location_note = fields.Function(
+        lambda d: geocoding.note_text(d.location_note) if d.location_note else None,
+        allow_none=True,
+        metadata={"description": "Why there is no point yet: {code, en, zh}"},
+    )
     timezone = fields.String()
     language = fields.String(allow_none=True)
-    availability = fields.List(fields.Nested(AvailabilityOut), metadata={
-        "description": "When the debtor said they are at home."})
+    availability = fields.List(
+        fields.Nested(AvailabilityOut), metadata={"description": "When the debtor said they are at home."}
+    )
     flags = Flags()
     places = fields.List(fields.Nested(KnownPlace))
 
@@ -378,9 +426,13 @@ class CaseUpdate(BaseSchema):
     days_past_due = Integer(validate=validate.Range(0, 100000))
     stage = fields.String(validate=validate.OneOf(STAGES))
     priority = Integer(validate=validate.Range(0, 100))
-    priority_source = fields.String(validate=validate.OneOf(("strategy",)), metadata={
-        "description": "strategy: hand the priority back to the collection strategy's nightly score (a priority "
-                       "given here, or by the importer, is an override the score leaves alone)."})
+    priority_source = fields.String(
+        validate=validate.OneOf(("strategy",)),
+        metadata={
+            "description": "strategy: hand the priority back to the collection strategy's nightly score (a priority "
+            "given here, or by the importer, is an override the score leaves alone)."
+        },
+    )
     team = Code()
 
     @validates_schema
@@ -396,13 +448,15 @@ class CaseOut(Schema):
     currency = fields.String()
     principal = fields.Function(_money("principal_minor"))
     outstanding = fields.Function(_money("outstanding_minor"))
-    credit = fields.Function(_money("credit_minor"), metadata={
-        "description": "Paid beyond the balance, held for a refund decision."})
+    credit = fields.Function(
+        _money("credit_minor"), metadata={"description": "Paid beyond the balance, held for a refund decision."}
+    )
     days_past_due = fields.Integer()
     stage = fields.String()
     priority = fields.Integer()
-    priority_source = fields.String(metadata={
-        "description": "strategy (the nightly score), import or manual (overrides the score leaves alone)."})
+    priority_source = fields.String(
+        metadata={"description": "strategy (the nightly score), import or manual (overrides the score leaves alone)."}
+    )
     team = fields.Function(lambda c: c.team.code)
     debtor = fields.Nested(DebtorOut)
     created_at = fields.AwareDateTime()
@@ -479,10 +533,13 @@ class ImportReport(Schema):
     rejected = fields.Integer()
     problems = fields.List(fields.Nested(ImportProblem))
     ignored_columns = fields.List(fields.String())
-    address_only = fields.Integer(metadata={"description": "Rows given without lat/lon: geocoded by a job, "
-                                                           "or pinned by hand"})
-    geocode_job = fields.String(allow_none=True, metadata={"description": "The geocoding job's id (GET /jobs/<id> "
-                                                                          "shows its progress), if one started"})
+    address_only = fields.Integer(
+        metadata={"description": "Rows given without lat/lon: geocoded by a job, or pinned by hand"}
+    )
+    geocode_job = fields.String(
+        allow_none=True,
+        metadata={"description": "The geocoding job's id (GET /jobs/<id> shows its progress), if one started"},
+    )
 
 
 class MeOut(UserOut):
@@ -490,6 +547,7 @@ class MeOut(UserOut):
 
 
 # ---------------------------------------------------------------- dispatch
+
 
 class DayScope(BaseSchema):
     """A day for one team or one whole region."""
@@ -510,6 +568,7 @@ class PlanIn(DayScope):
 
 class RuleVerdictOut(Schema):
     """One rule's answer, as the policy gives it (``rules.Decision.as_dict``)."""
+
     rule_id = fields.String()
     profile = fields.String()
     allowed = fields.Boolean()
@@ -531,8 +590,12 @@ class PlanSummaryOut(Schema):
     priority_sum = fields.Integer()
     distance_km = fields.Float()
     solve_seconds = fields.Float()
-    solves = fields.Integer(metadata={"description": "How many times the engine solved: more than 1 when what the "
-                                                     "plan is made of changed during a solve and it solved again."})
+    solves = fields.Integer(
+        metadata={
+            "description": "How many times the engine solved: more than 1 when what the "
+            "plan is made of changed during a solve and it solved again."
+        }
+    )
     crews_eligible = fields.Integer()
     crews_ineligible = fields.Integer()
     load = fields.Dict(keys=fields.String(), values=fields.Integer(), metadata={"description": "Stops per crew."})
@@ -564,13 +627,16 @@ class PlanRouteOut(Schema):
 
 
 class PlanLeftOutOut(_PlanEntryOut):
-    reason = fields.String(metadata={"description": "policy, no_location, capacity, skills, no_eligible_collector, "
-                                                    "window_unreachable"})
+    reason = fields.String(
+        metadata={"description": "policy, no_location, capacity, skills, no_eligible_collector, window_unreachable"}
+    )
     rules = fields.List(fields.Nested(RuleVerdictOut))
     why = fields.String(allow_none=True, metadata={"description": "The reason in words (English)."})
     why_zh = fields.String(metadata={"description": "no_location: the reason in Chinese."})
-    location_note = fields.Raw(allow_none=True, metadata={
-        "description": "no_location: why the address has no place yet (the geocoder's answer), en and zh."})
+    location_note = fields.Raw(
+        allow_none=True,
+        metadata={"description": "no_location: why the address has no place yet (the geocoder's answer), en and zh."},
+    )
 
 
 class PlanCrewOut(Schema):
@@ -596,14 +662,25 @@ class PlanOut(Schema):
     status = fields.String()
     policy_profile = fields.String()
     summary = fields.Nested(PlanSummaryOut)
-    routes = fields.List(fields.Nested(PlanRouteOut), attribute="result.routes", metadata={
-        "description": "Per crew: ordered stops with times, why, and where the debtor is (lat/lon)."})
-    unassigned = fields.List(fields.Nested(PlanLeftOutOut), attribute="result.unassigned", metadata={
-        "description": "Tasks left out, each with its reason and rule ids "
-                       "(no_location: the debtor has only an address yet)."})
+    routes = fields.List(
+        fields.Nested(PlanRouteOut),
+        attribute="result.routes",
+        metadata={"description": "Per crew: ordered stops with times, why, and where the debtor is (lat/lon)."},
+    )
+    unassigned = fields.List(
+        fields.Nested(PlanLeftOutOut),
+        attribute="result.unassigned",
+        metadata={
+            "description": "Tasks left out, each with its reason and rule ids "
+            "(no_location: the debtor has only an address yet)."
+        },
+    )
     travel = fields.Nested(TravelOut, attribute="result.travel", dump_default={"source": "model"})
-    crews = fields.List(fields.Nested(PlanCrewOut), attribute="result.crews", metadata={
-        "description": "Every crew considered, eligible or with the rules refusing it."})
+    crews = fields.List(
+        fields.Nested(PlanCrewOut),
+        attribute="result.crews",
+        metadata={"description": "Every crew considered, eligible or with the rules refusing it."},
+    )
     created_at = fields.AwareDateTime()
     committed_at = fields.AwareDateTime(allow_none=True)
 
@@ -620,9 +697,14 @@ class AssignIn(BaseSchema):
     crew = Code(required=True)
     reason = Text(500, required=True)
     override_frequency = StrictBoolean(load_default=False)
-    from_crew = fields.String(allow_none=True, validate=validate.Length(max=40), metadata={
-        "description": "The crew the caller saw the task on (null: unassigned). If the task has moved since, "
-                       "the answer is 409 and nothing changes."})
+    from_crew = fields.String(
+        allow_none=True,
+        validate=validate.Length(max=40),
+        metadata={
+            "description": "The crew the caller saw the task on (null: unassigned). If the task has moved since, "
+            "the answer is 409 and nothing changes."
+        },
+    )
 
 
 class UnassignIn(BaseSchema):
@@ -631,8 +713,10 @@ class UnassignIn(BaseSchema):
 
 class TaskReasonOut(Schema):
     """Why a task is where it is: its route's reason, or why it was left out, withdrawn, moved."""
-    reason = fields.String(metadata={"description": "policy, no_location, capacity, manual, withdrawn, time_passed, "
-                                                    "crew, stopped, …"})
+
+    reason = fields.String(
+        metadata={"description": "policy, no_location, capacity, manual, withdrawn, time_passed, crew, stopped, …"}
+    )
     rule = fields.String()
     rule_id = fields.String()
     profile = fields.String()
@@ -657,8 +741,10 @@ class TaskOut(Schema):
     planned_end = fields.AwareDateTime(allow_none=True)
     priority = fields.Integer()
     reason = fields.Nested(TaskReasonOut, allow_none=True)
-    location = fields.Function(lambda t: {"lat": t.case.debtor.lat, "lon": t.case.debtor.lon},
-                               metadata={"description": "The debtor's home (personal data: reads are logged)."})
+    location = fields.Function(
+        lambda t: {"lat": t.case.debtor.lat, "lon": t.case.debtor.lon},
+        metadata={"description": "The debtor's home (personal data: reads are logged)."},
+    )
 
     @pre_dump
     def personal_read(self, task, **kwargs):
@@ -674,11 +760,13 @@ class TaskQuery(PageQuery):
 
 # ---------------------------------------------------------------- the field
 
+
 def ClientEventId():
     return fields.String(
         required=True,
         validate=validate.Regexp(r"^[A-Za-z0-9_.:\-]{8,80}$", error="8 to 80 letters, digits, '-', '_', ':' or '.'"),
-        metadata={"description": "Made by the phone, unique per action; resending it never repeats the action."})
+        metadata={"description": "Made by the phone, unique per action; resending it never repeats the action."},
+    )
 
 
 OUTBOX_SEQ = validate.Range(1, 2**53)
@@ -696,8 +784,11 @@ class PositionIn(BaseSchema):
 
 class AcknowledgementIn(BaseSchema):
     kind = fields.String(required=True, validate=validate.OneOf(("signature", "otp")))
-    ref = fields.String(required=True, validate=validate.Length(4, 128),
-                        metadata={"description": "SHA-256 of the signature image, or the OTP reference."})
+    ref = fields.String(
+        required=True,
+        validate=validate.Length(4, 128),
+        metadata={"description": "SHA-256 of the signature image, or the OTP reference."},
+    )
 
 
 class AgreementIn(BaseSchema):
@@ -744,18 +835,29 @@ class SyncEvent(BaseSchema):
 
     type = fields.String(required=True, validate=validate.OneOf(("check_in", "check_out", "visit")))
     task_id = Id(required=True)
-    seq = Integer(required=True, validate=OUTBOX_SEQ, metadata={
-        "description": "The action's number in this phone's outbox (it only grows); with the phone's "
-                       "X-Device-Seq reports it bounds when the action can have been queued."})
+    seq = Integer(
+        required=True,
+        validate=OUTBOX_SEQ,
+        metadata={
+            "description": "The action's number in this phone's outbox (it only grows); with the phone's "
+            "X-Device-Seq reports it bounds when the action can have been queued."
+        },
+    )
 
 
 class SyncIn(BaseSchema):
     elements_loaded_one_by_one = True  # api.base.load: each element is checked when it is loaded
 
-    events = fields.List(fields.Raw(allow_none=True), required=True, validate=validate.Length(1, 500), metadata={
-        "description": "In the order they happened: each {type, task_id, seq, …the body of that action…}. Every "
-                       "element is answered on its own, whatever it is (an element that is not an action is "
-                       "answered rejected, naming what is wrong)."})
+    events = fields.List(
+        fields.Raw(allow_none=True),
+        required=True,
+        validate=validate.Length(1, 500),
+        metadata={
+            "description": "In the order they happened: each {type, task_id, seq, …the body of that action…}. Every "
+            "element is answered on its own, whatever it is (an element that is not an action is "
+            "answered rejected, naming what is wrong)."
+        },
+    )
 
 
 class VisitSummaryOut(Schema):
@@ -811,8 +913,12 @@ class MoveOptionOut(Schema):
     stops = fields.Integer(metadata={"description": "The crew's other stops that day."})
     capacity = fields.Integer()
     full = fields.Boolean()
-    allowed = fields.Boolean(metadata={"description": "A move here would pass the policy and the crew's room now "
-                                                      "(its day's times are fitted when it is made)."})
+    allowed = fields.Boolean(
+        metadata={
+            "description": "A move here would pass the policy and the crew's room now "
+            "(its day's times are fitted when it is made)."
+        }
+    )
     rules = fields.List(fields.Nested(RuleRefusalOut), metadata={"description": "The policy's refusals, if any."})
 
 
@@ -824,11 +930,19 @@ class MoveOptionsOut(Schema):
 
 
 class FieldEventErrorOut(Schema):
-    code = fields.String(metadata={"description": "e.g. policy_violation, validation_error, not_found, "
-                                                  "task_reassigned, event_payload_mismatch"})
+    code = fields.String(
+        metadata={
+            "description": "e.g. policy_violation, validation_error, not_found, task_reassigned, event_payload_mismatch"
+        }
+    )
     message = fields.String()
-    field_errors = fields.Dict(data_key="fields", attribute="fields", keys=fields.String(), values=fields.Raw(), metadata={
-        "description": "The error envelope's fields: each bad field with its messages."})
+    field_errors = fields.Dict(
+        data_key="fields",
+        attribute="fields",
+        keys=fields.String(),
+        values=fields.Raw(),
+        metadata={"description": "The error envelope's fields: each bad field with its messages."},
+    )
     rule_id = fields.String()
     profile_version = fields.String()
     reason_zh = fields.String(allow_none=True)
@@ -840,8 +954,12 @@ class FieldEventErrorOut(Schema):
 
 
 class SequenceNoteOut(Schema):
-    status = fields.String(metadata={"description": "in_order; gap (numbers before it never arrived); late (it "
-                                                    "arrived after a higher number); unnumbered"})
+    status = fields.String(
+        metadata={
+            "description": "in_order; gap (numbers before it never arrived); late (it "
+            "arrived after a higher number); unnumbered"
+        }
+    )
     missing = fields.List(fields.Integer(), metadata={"description": "gap: the first and last number missing"})
     after = fields.Integer(metadata={"description": "late: the highest number already received"})
 
@@ -888,8 +1006,10 @@ class HoursOut(Schema):
 class PhoneLimitsOut(Schema):
     visiting_hours = fields.Nested(HoursOut)
     geofence_radius_m = fields.Float()
-    max_distance_m = fields.Float(allow_none=True, metadata={
-        "description": "Beyond it a check-in is refused (registered address only); null: no such limit."})
+    max_distance_m = fields.Float(
+        allow_none=True,
+        metadata={"description": "Beyond it a check-in is refused (registered address only); null: no such limit."},
+    )
     max_accuracy_m = fields.Float()
     recording_required = fields.Boolean()
     recording_min_seconds = fields.Integer()
@@ -906,8 +1026,9 @@ class OutcomeOptionOut(Schema):
     en = fields.String()
     zh = fields.String()
     person_met = fields.String(metadata={"description": "debtor, nobody, third_party or any"})
-    agreement = fields.String(allow_none=True, metadata={"description": "promise or instalment: the agreement the "
-                                                                        "outcome needs"})
+    agreement = fields.String(
+        allow_none=True, metadata={"description": "promise or instalment: the agreement the outcome needs"}
+    )
 
 
 class StopCaseOut(Schema):
@@ -993,20 +1114,39 @@ class RouteOut(Schema):
     members = fields.List(fields.String())
     profile = fields.String()
     reminders = fields.Nested(RemindersOut)
-    limits = fields.Nested(PhoneLimitsOut, metadata={
-        "description": "The profile's visiting hours, geofence radius, accuracy limit, recording minimum and "
-                       "waiver limit, for warnings on the phone (the server stays the judge)."})
-    outcomes = fields.List(fields.Nested(OutcomeOptionOut), metadata={
-        "description": "Outcome codes with en/zh labels, who must have been met and the agreement kind the "
-                       "outcome needs, if any."})
-    stops = fields.List(fields.Nested(RouteStopOut), metadata={
-        "description": "Ordered stops: task, planned times, case (amount due), debtor (masked phone), history."})
-    withdrawn = fields.List(fields.Nested("WithdrawnStopOut"), metadata={
-        "description": "Stops of the day the rules took off the route since it was planned, with why."})
+    limits = fields.Nested(
+        PhoneLimitsOut,
+        metadata={
+            "description": "The profile's visiting hours, geofence radius, accuracy limit, recording minimum and "
+            "waiver limit, for warnings on the phone (the server stays the judge)."
+        },
+    )
+    outcomes = fields.List(
+        fields.Nested(OutcomeOptionOut),
+        metadata={
+            "description": "Outcome codes with en/zh labels, who must have been met and the agreement kind the "
+            "outcome needs, if any."
+        },
+    )
+    stops = fields.List(
+        fields.Nested(RouteStopOut),
+        metadata={
+            "description": "Ordered stops: task, planned times, case (amount due), debtor (masked phone), history."
+        },
+    )
+    withdrawn = fields.List(
+        fields.Nested("WithdrawnStopOut"),
+        metadata={"description": "Stops of the day the rules took off the route since it was planned, with why."},
+    )
     server_time = fields.AwareDateTime(metadata={"description": "The server's clock, the one every rule is judged on."})
-    currency_digits = fields.Dict(keys=fields.String(), values=fields.Integer(), metadata={
-        "description": "Minor digits of each currency on the route (ISO 4217 via CLDR): the phone parses and "
-                       "formats amounts with these, the server's numbers."})
+    currency_digits = fields.Dict(
+        keys=fields.String(),
+        values=fields.Integer(),
+        metadata={
+            "description": "Minor digits of each currency on the route (ISO 4217 via CLDR): the phone parses and "
+            "formats amounts with these, the server's numbers."
+        },
+    )
 
 
 class WithdrawnStopOut(Schema):
@@ -1042,6 +1182,7 @@ class RecordingForm(BaseSchema):
 
 # ---------------------------------------------------------------- agreements and payments
 
+
 class InstalmentOut(Schema):
     seq = fields.Integer()
     due_date = fields.Date()
@@ -1067,9 +1208,12 @@ class AgreementOut(Schema):
     approved_at = fields.AwareDateTime(allow_none=True)
     decision_note = fields.String(allow_none=True, metadata={"description": "A waiver decision's reason or note."})
     counter_waiver = fields.Function(
-        lambda a: None if a.counter_waiver_minor is None else money.to_decimal_string(a.counter_waiver_minor,
-                                                                                      a.currency),
-        allow_none=True, metadata={"description": "countered: the waiver offered instead."})
+        lambda a: (
+            None if a.counter_waiver_minor is None else money.to_decimal_string(a.counter_waiver_minor, a.currency)
+        ),
+        allow_none=True,
+        metadata={"description": "countered: the waiver offered instead."},
+    )
     created_at = fields.AwareDateTime()
 
 
@@ -1087,8 +1231,13 @@ class RejectIn(BaseSchema):
 
 
 class CounterIn(BaseSchema):
-    waiver = Amount(required=True, metadata={"description": "The waiver the caller offers instead (below the one "
-                                                            "asked, within the caller's approval limit)."})
+    waiver = Amount(
+        required=True,
+        metadata={
+            "description": "The waiver the caller offers instead (below the one "
+            "asked, within the caller's approval limit)."
+        },
+    )
     note = Text(1000, required=True)
 
 
@@ -1100,13 +1249,21 @@ class RefundIn(BaseSchema):
 
 class LedgerEntryOut(Schema):
     id = fields.Integer()
-    kind = fields.String(metadata={"description": "principal, payment, allocation, waiver, credit, refund or "
-                                                  "adjustment (allocation and credit are memos: no balance moves)"})
+    kind = fields.String(
+        metadata={
+            "description": "principal, payment, allocation, waiver, credit, refund or "
+            "adjustment (allocation and credit are memos: no balance moves)"
+        }
+    )
     amount = fields.Function(lambda e: money.to_decimal_string(e.amount_minor, e.currency))
-    delta = fields.Function(lambda e: money.to_decimal_string(e.delta_minor, e.currency), metadata={
-        "description": "The row's effect on the balance (negative lowers it)."})
-    balance = fields.Function(lambda e: money.to_decimal_string(e.balance_minor, e.currency), metadata={
-        "description": "The running balance after the row; negative: a credit held for the debtor."})
+    delta = fields.Function(
+        lambda e: money.to_decimal_string(e.delta_minor, e.currency),
+        metadata={"description": "The row's effect on the balance (negative lowers it)."},
+    )
+    balance = fields.Function(
+        lambda e: money.to_decimal_string(e.balance_minor, e.currency),
+        metadata={"description": "The running balance after the row; negative: a credit held for the debtor."},
+    )
     currency = fields.String()
     source = fields.String(metadata={"description": "What made it: payment:REF, agreement:ID, refund, import, …"})
     payment_id = fields.Integer(allow_none=True)
@@ -1139,10 +1296,15 @@ class LedgerOut(Schema):
 
 
 class EvaluateIn(BaseSchema):
-    date = fields.Date(validate=validate.Range(_date(2000, 1, 1), _date(2999, 12, 31)),
-                       metadata={"description": "The day judged (default: today)."})
-    teams = fields.List(Code(), validate=validate.Length(max=200), metadata={
-        "description": "Only these teams (a supervisor: default and limit, their own)."})
+    date = fields.Date(
+        validate=validate.Range(_date(2000, 1, 1), _date(2999, 12, 31)),
+        metadata={"description": "The day judged (default: today)."},
+    )
+    teams = fields.List(
+        Code(),
+        validate=validate.Length(max=200),
+        metadata={"description": "Only these teams (a supervisor: default and limit, their own)."},
+    )
 
 
 class EvaluateOut(Schema):
@@ -1176,11 +1338,16 @@ class PaymentOut(Schema):
     currency = fields.String()
     paid_at = fields.AwareDateTime()
     received_at = fields.AwareDateTime()
-    duplicate = fields.Boolean(dump_default=False, metadata={
-        "description": "true (and status 200) when this reference was already recorded: nothing new was written"})
+    duplicate = fields.Boolean(
+        dump_default=False,
+        metadata={
+            "description": "true (and status 200) when this reference was already recorded: nothing new was written"
+        },
+    )
 
 
 # ---------------------------------------------------------------- conduct
+
 
 class FlagBriefOut(Schema):
     """A conduct flag at a glance (the audit desk's visit log lists a visit's flags so)."""
@@ -1197,15 +1364,21 @@ class FlagOut(FlagBriefOut):
     collector = fields.Function(lambda f: f.collector.code if f.collector else None)
     collector_name = fields.Function(lambda f: f.collector.name if f.collector else None)
     case_id = fields.Integer(allow_none=True)
-    loan_ref = fields.Function(lambda f: f.case.loan_ref if f.case else None,
-                               metadata={"description": "The loan of the flag's case, so a reviewer can find it."})
+    loan_ref = fields.Function(
+        lambda f: f.case.loan_ref if f.case else None,
+        metadata={"description": "The loan of the flag's case, so a reviewer can find it."},
+    )
     debtor = fields.Method("_debtor", metadata={"description": "The debtor's name, masked."})
     task_id = fields.Integer(allow_none=True)
     visit_id = fields.Integer(allow_none=True)
     reason_en = fields.Function(lambda f: (f.details or {}).get("reason_en"), allow_none=True)
     reason_zh = fields.Function(lambda f: (f.details or {}).get("reason_zh"), allow_none=True)
-    details = Facts(metadata={"description": "The facts the rule was judged on (and its reason, as reason_en "
-                                             "and reason_zh), e.g. the hour of a late check-in or the waiver asked."})
+    details = Facts(
+        metadata={
+            "description": "The facts the rule was judged on (and its reason, as reason_en "
+            "and reason_zh), e.g. the hour of a late check-in or the waiver asked."
+        }
+    )
     review_notes = fields.String(allow_none=True)
     reviewed_at = fields.AwareDateTime(allow_none=True)
 
@@ -1233,11 +1406,25 @@ class ComplaintIn(BaseSchema):
     debtor_id = Id()
     collector = Code()
     visit_id = Id()
-    channel = fields.String(required=True, validate=validate.OneOf(("phone", "letter", "email", "in_person",
-                                                                     "regulator", "app", "other")))
-    category = fields.String(required=True, validate=validate.OneOf((
-        "rudeness", "threat", "third_party_disclosure", "out_of_hours", "workplace_visit", "wrong_debt",
-        "harassment", "privacy", "other")))
+    channel = fields.String(
+        required=True, validate=validate.OneOf(("phone", "letter", "email", "in_person", "regulator", "app", "other"))
+    )
+    category = fields.String(
+        required=True,
+        validate=validate.OneOf(
+            (
+                "rudeness",
+                "threat",
+                "third_party_disclosure",
+                "out_of_hours",
+                "workplace_visit",
+                "wrong_debt",
+                "harassment",
+                "privacy",
+                "other",
+            )
+        ),
+    )
     text = Text(4000, required=True)
     received_at = Instant()
 
@@ -1263,13 +1450,15 @@ class ComplaintOut(Schema):
 
 
 class ComplaintQuery(PageQuery):
-    status = fields.String(validate=validate.OneOf(("open", "under_review", "substantiated", "unsubstantiated",
-                                                    "withdrawn")))
+    status = fields.String(
+        validate=validate.OneOf(("open", "under_review", "substantiated", "unsubstantiated", "withdrawn"))
+    )
 
 
 class ComplaintUpdate(BaseSchema):
-    status = fields.String(required=True, validate=validate.OneOf(("under_review", "substantiated",
-                                                                   "unsubstantiated", "withdrawn")))
+    status = fields.String(
+        required=True, validate=validate.OneOf(("under_review", "substantiated", "unsubstantiated", "withdrawn"))
+    )
     notes = Text(4000, required=True)
 
 
@@ -1330,8 +1519,11 @@ class BoardCrewOut(Schema):
     team = fields.String()
     members = fields.List(fields.String(), metadata={"description": "Active members' names."})
     home = fields.Nested(BoardPointOut, allow_none=True, metadata={"description": "The centre of the members' homes."})
-    position = fields.Nested(BoardPositionOut, allow_none=True, metadata={
-        "description": "The latest check-in or check-out position that day."})
+    position = fields.Nested(
+        BoardPositionOut,
+        allow_none=True,
+        metadata={"description": "The latest check-in or check-out position that day."},
+    )
     last_check_in = fields.Nested(LastCheckInOut, allow_none=True)
     capacity = fields.Integer()
 
@@ -1376,34 +1568,62 @@ class BoardOut(Schema):
     timezone = fields.String()
     plan = fields.Nested(BoardPlanOut, allow_none=True)
     crews = fields.List(fields.Nested(BoardCrewOut))
-    tasks = fields.List(fields.Nested(BoardTaskOut), metadata={
-        "description": "Every task of the day with status, crew, order, position and reason."})
-    counts = fields.Dict(keys=fields.String(), values=fields.Integer(), metadata={
-        "description": "Tasks per status, and flagged."})
+    tasks = fields.List(
+        fields.Nested(BoardTaskOut),
+        metadata={"description": "Every task of the day with status, crew, order, position and reason."},
+    )
+    counts = fields.Dict(
+        keys=fields.String(), values=fields.Integer(), metadata={"description": "Tasks per status, and flagged."}
+    )
     attention = fields.Nested(AttentionOut)
 
 
 class JobParams(BaseSchema):
     date = fields.Date(metadata={"description": "plan_day, evaluate_agreements, plan_scope: the day."})
-    teams = fields.List(Code(), validate=validate.Length(max=200),
-                        metadata={"description": "plan_day, check_tasks, apply_strategy: only these teams."})
+    teams = fields.List(
+        Code(),
+        validate=validate.Length(max=200),
+        metadata={"description": "plan_day, check_tasks, apply_strategy: only these teams."},
+    )
     team = Code(metadata={"description": "plan_scope: the team to plan (or region)."})
     region = Code(metadata={"description": "plan_scope: the region to plan (or team)."})
-    format = fields.String(validate=validate.OneOf(("csv", "ndjson")),
-                           metadata={"description": "Exports: csv (default) or ndjson."})
-    filters = fields.Dict(keys=fields.String(), metadata={
-        "description": "Exports: the filters of GET /audit/events (export_audit_events) or GET /audit/visits "
-                       "(export_visits), e.g. {\"collector\": \"SH-C-001\", \"from\": \"2026-11-01\"}; "
-                       "`limit` caps the rows."})
+    format = fields.String(
+        validate=validate.OneOf(("csv", "ndjson")), metadata={"description": "Exports: csv (default) or ndjson."}
+    )
+    filters = fields.Dict(
+        keys=fields.String(),
+        metadata={
+            "description": "Exports: the filters of GET /audit/events (export_audit_events) or GET /audit/visits "
+            '(export_visits), e.g. {"collector": "SH-C-001", "from": "2026-11-01"}; '
+            "`limit` caps the rows."
+        },
+    )
 
 
 class JobIn(BaseSchema):
-    name = fields.String(required=True, validate=validate.OneOf(
-        ("plan_day", "plan_scope", "evaluate_agreements", "check_tasks", "export_audit_events", "export_visits",
-         "anchor_audit_head", "retention_sweep", "geocode_addresses", "weekly_reports", "apply_strategy")), metadata={
-        "description": "plan_scope: a supervisor's plan of one day for a team or region, as POST /dispatch/plans "
-                       "but in the background (the board follows it, and picks it up again in a new tab). apply_strategy: "
-                       "the collection strategy's escalations and priority scores (nightly, or now)."})
+    name = fields.String(
+        required=True,
+        validate=validate.OneOf(
+            (
+                "plan_day",
+                "plan_scope",
+                "evaluate_agreements",
+                "check_tasks",
+                "export_audit_events",
+                "export_visits",
+                "anchor_audit_head",
+                "retention_sweep",
+                "geocode_addresses",
+                "weekly_reports",
+                "apply_strategy",
+            )
+        ),
+        metadata={
+            "description": "plan_scope: a supervisor's plan of one day for a team or region, as POST /dispatch/plans "
+            "but in the background (the board follows it, and picks it up again in a new tab). apply_strategy: "
+            "the collection strategy's escalations and priority scores (nightly, or now)."
+        },
+    )
     params = fields.Nested(JobParams, load_default=dict)
 
 
@@ -1417,6 +1637,7 @@ class JobProgress(Schema):
 
 class JobParamsOut(Schema):
     """The parameters a job was asked with, as stored (days as ISO 8601 strings)."""
+
     date = fields.String()
     teams = fields.List(fields.String())
     team = fields.String()
@@ -1444,8 +1665,11 @@ class _RetentionDebtorOut(Schema):
     cases = fields.List(fields.Integer())
     due = fields.String()
     holds = fields.List(fields.Nested(_RetentionHoldOut))
-    removed = fields.Dict(keys=fields.String(), values=Fact(), metadata={
-        "description": "What goes: the debtor's fields, and counts of visits, recordings, ..."})
+    removed = fields.Dict(
+        keys=fields.String(),
+        values=Fact(),
+        metadata={"description": "What goes: the debtor's fields, and counts of visits, recordings, ..."},
+    )
     error = fields.String()
 
 
@@ -1457,8 +1681,12 @@ class _WeeklyReportWrittenOut(Schema):
 
 class JobResultOut(Schema):
     """A finished job's result. Each key names the jobs that give it."""
-    plans = fields.Dict(keys=fields.String(), values=fields.Nested(_PlanDraftedOut), metadata={
-        "description": "plan_day: the draft of each team, by team code."})
+
+    plans = fields.Dict(
+        keys=fields.String(),
+        values=fields.Nested(_PlanDraftedOut),
+        metadata={"description": "plan_day: the draft of each team, by team code."},
+    )
     plan_id = fields.Integer(metadata={"description": "plan_scope: the draft."})
     date = fields.String(metadata={"description": "plan_scope, evaluate_agreements, retention_sweep: the day."})
     assigned = fields.Integer(metadata={"description": "plan_scope"})
@@ -1493,19 +1721,34 @@ class JobResultOut(Schema):
     retry_later = fields.Integer(metadata={"description": "geocode_addresses"})
     asked = fields.Integer(metadata={"description": "geocode_addresses: addresses sent to the geocoder"})
     cached = fields.Integer(metadata={"description": "geocode_addresses: answered from earlier results"})
-    skipped = fields.Integer(metadata={"description": "geocode_addresses; apply_strategy: changes not written because "
-                                                      "the case changed after it was read"})
+    skipped = fields.Integer(
+        metadata={
+            "description": "geocode_addresses; apply_strategy: changes not written because "
+            "the case changed after it was read"
+        }
+    )
     note = fields.String(metadata={"description": "geocode_addresses: why nothing was done"})
     reports = fields.Integer(metadata={"description": "weekly_reports: reports written"})
     written = fields.List(fields.Nested(_WeeklyReportWrittenOut), metadata={"description": "weekly_reports"})
     strategy = fields.String(metadata={"description": "apply_strategy: the strategy and its version, default@2026.2"})
     cases = fields.Integer(metadata={"description": "apply_strategy: open cases judged"})
-    escalated = fields.Dict(keys=fields.String(), values=fields.Integer(), metadata={
-        "description": "apply_strategy: cases moved, by escalation rule id"})
-    blocked = fields.Dict(keys=fields.String(), values=fields.Integer(), metadata={
-        "description": "apply_strategy: moves a rule asked for and a blocking flag of the policy refused, by rule id"})
+    escalated = fields.Dict(
+        keys=fields.String(),
+        values=fields.Integer(),
+        metadata={"description": "apply_strategy: cases moved, by escalation rule id"},
+    )
+    blocked = fields.Dict(
+        keys=fields.String(),
+        values=fields.Integer(),
+        metadata={
+            "description": "apply_strategy: moves a rule asked for and a blocking flag of the policy refused, "
+            "by rule id"
+        },
+    )
     rescored = fields.Integer(metadata={"description": "apply_strategy: priorities changed to the score"})
-    overridden = fields.Integer(metadata={"description": "apply_strategy: priorities set by import or by hand, left alone"})
+    overridden = fields.Integer(
+        metadata={"description": "apply_strategy: priorities set by import or by hand, left alone"}
+    )
 
     @post_dump(pass_original=True)
     def nothing_undocumented(self, data, original, **kwargs):
@@ -1524,8 +1767,11 @@ class JobOut(Schema):
     status = fields.String(metadata={"description": "queued, running, retrying, finished or failed"})
     runner = fields.String(metadata={"description": "rq (a worker on Redis) or inline (in-process)"})
     attempts = fields.Integer()
-    result = fields.Nested(JobResultOut, allow_none=True, metadata={
-        "description": "What the job did; which keys depends on the job (each key names its jobs)."})
+    result = fields.Nested(
+        JobResultOut,
+        allow_none=True,
+        metadata={"description": "What the job did; which keys depends on the job (each key names its jobs)."},
+    )
     progress = fields.Nested(JobProgress, allow_none=True)
     error = fields.String(allow_none=True)
     created_at = fields.AwareDateTime()

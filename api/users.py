@@ -1,4 +1,5 @@
 """Accounts and roles (admin)."""
+
 from flask import Blueprint, g
 
 from api.base import endpoint, page_of

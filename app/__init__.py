@@ -1,16 +1,17 @@
 """The application factory."""
+
 import re
 import uuid
-from pathlib import Path
-
 from datetime import date, datetime
 from decimal import Decimal
+from pathlib import Path
 
 from flask import Flask, g, request
 from flask.json.provider import DefaultJSONProvider
 from sqlalchemy import event
 
-from app import audit, clock, config as config_module, crypto, errors, observability, policy, transactions
+from app import audit, clock, crypto, errors, observability, policy, transactions
+from app import config as config_module
 from app.extensions import db, limiter, migrate
 
 MIGRATIONS = str(Path(__file__).resolve().parent.parent / "migrations")
@@ -64,7 +65,6 @@ def create_app(config=None, *, serving=False):
     from api import create_blueprint
     from api.fields import IdConverter
     from api.health import bp as health_bp
-
     from app.web import bp as web_bp
 
     app.url_map.converters["id"] = IdConverter
@@ -157,13 +157,12 @@ def _install_request_hooks(app):
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "no-referrer")
-        response.headers.setdefault("Content-Security-Policy",
-                                    "default-src 'self'; img-src 'self' data: blob: https:; "
-                                    "media-src 'self' blob:; frame-ancestors 'none'")
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data: blob: https:; media-src 'self' blob:; frame-ancestors 'none'",
+        )
         if request.path.startswith("/api/"):
             response.headers.setdefault("Cache-Control", "no-store")
         if hsts is not None:
             response.headers.setdefault("Strict-Transport-Security", hsts)
         return response
-
-

@@ -16,11 +16,12 @@ owner can delete or overwrite it; every version of every key is read back.
 ``flask audit anchor`` writes one (run it daily from cron, and on demand); the
 ``anchor_audit_head`` job does the same on a worker.
 """
+
 import base64
 import hashlib
 import json
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from flask import current_app
@@ -44,6 +45,7 @@ class AnchorSetupError(DomainError):
 
 
 # ---------------------------------------------------------------- keys
+
 
 def _private_key(config):
     from cryptography.hazmat.primitives import serialization
@@ -94,8 +96,9 @@ def new_signing_key():
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     key = Ed25519PrivateKey.generate()
-    private = key.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
-                                serialization.NoEncryption())
+    private = key.private_bytes(
+        serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+    )
     return base64.b64encode(private).decode(), base64.b64encode(_raw_public(key.public_key())).decode()
 
 
@@ -106,6 +109,7 @@ def signed_bytes(anchor):
 
 
 # ---------------------------------------------------------------- stores
+
 
 class LocalAnchorStore:
     """A folder of anchor files, each created once (never replaced) and made read-only."""
@@ -159,11 +163,20 @@ class S3AnchorStore:
 
     def write(self, name, data):
         key = PREFIX + name
-        retain_until = datetime.now(timezone.utc) + timedelta(days=self.lock_days)
+        retain_until = datetime.now(UTC) + timedelta(days=self.lock_days)
         # Not the service's clock: the store judges the lock by its own, real time.
-        self._call(key, self.client.put_object, Bucket=self.bucket, Key=key, Body=data,
-                   ContentType="application/json", ChecksumAlgorithm="SHA256", ObjectLockMode="COMPLIANCE",
-                   ObjectLockRetainUntilDate=retain_until, IfNoneMatch="*")
+        self._call(
+            key,
+            self.client.put_object,
+            Bucket=self.bucket,
+            Key=key,
+            Body=data,
+            ContentType="application/json",
+            ChecksumAlgorithm="SHA256",
+            ObjectLockMode="COMPLIANCE",
+            ObjectLockRetainUntilDate=retain_until,
+            IfNoneMatch="*",
+        )
 
     def read_all(self):
         """Every version of every anchor object: an overwritten one is read in full too."""
@@ -178,8 +191,13 @@ class S3AnchorStore:
             raise translated from exc
         for page in pages:
             for version in page.get("Versions", []):
-                body = self._call(version["Key"], self.client.get_object, Bucket=self.bucket, Key=version["Key"],
-                                  VersionId=version["VersionId"])["Body"].read()
+                body = self._call(
+                    version["Key"],
+                    self.client.get_object,
+                    Bucket=self.bucket,
+                    Key=version["Key"],
+                    VersionId=version["VersionId"],
+                )["Body"].read()
                 out.append((version["Key"].removeprefix(PREFIX), body))
         return sorted(out)
 
@@ -189,9 +207,11 @@ def store():
     if existing is None:
         config = current_app.config
         if config.get("ANCHOR_S3_BUCKET"):
-            existing = S3AnchorStore(config["ANCHOR_S3_BUCKET"],
-                                     config.get("ANCHOR_S3_ENDPOINT_URL") or config.get("S3_ENDPOINT_URL"),
-                                     config.get("ANCHOR_LOCK_DAYS", 3653))
+            existing = S3AnchorStore(
+                config["ANCHOR_S3_BUCKET"],
+                config.get("ANCHOR_S3_ENDPOINT_URL") or config.get("S3_ENDPOINT_URL"),
+                config.get("ANCHOR_LOCK_DAYS", 3653),
+            )
         else:
             existing = LocalAnchorStore(config["ANCHOR_DIR"])
         current_app.extensions["anchor_store"] = existing
@@ -200,13 +220,16 @@ def store():
 
 # ---------------------------------------------------------------- writing and checking
 
+
 def anchor_head(day=None):
     """Sign the chain head (live, or a UTC day's head) and write it to the anchor store.
     The anchor is itself recorded as an audit event (committed by the caller)."""
     key = _private_key(current_app.config)
     if key is None:
-        raise AnchorSetupError("No anchor signing key: set ANCHOR_SIGNING_KEY (from `flask audit keygen`) or "
-                               "ANCHOR_SIGNING_KEY_FILE, and keep the key away from the database.")
+        raise AnchorSetupError(
+            "No anchor signing key: set ANCHOR_SIGNING_KEY (from `flask audit keygen`) or "
+            "ANCHOR_SIGNING_KEY_FILE, and keep the key away from the database."
+        )
     db.session.flush()
     if day is None:
         head, as_of = audit.chain_head(), clock.now()
@@ -214,8 +237,14 @@ def anchor_head(day=None):
         daily = audit.daily_head(day)
         head, as_of = {k: daily[k] for k in ("seq", "hash", "chains") if k in daily}, daily["end"]
     now = clock.now()
-    anchor = {"v": VERSION, "seq": head["seq"], "hash": head["hash"], "as_of": as_of.isoformat(),
-              "anchored_at": now.isoformat(), "key_id": key_id(key.public_key())}
+    anchor = {
+        "v": VERSION,
+        "seq": head["seq"],
+        "hash": head["hash"],
+        "as_of": as_of.isoformat(),
+        "anchored_at": now.isoformat(),
+        "key_id": key_id(key.public_key()),
+    }
     if head.get("chains"):
         # A partitioned log: the head of every chain, each checked on its own, and bound
         # together by ``hash`` (auditchain.heads_hash) under the one signature.
@@ -225,9 +254,18 @@ def anchor_head(day=None):
     name = f"{now:%Y%m%dT%H%M%S%fZ}-{head['seq']:012d}.json"
     target = store()
     target.write(name, json.dumps(anchor, sort_keys=True, indent=1).encode("utf-8") + b"\n")
-    audit.record("audit.anchored", entity_type="audit_chain", entity_id=str(head["seq"]),
-                 extra={"seq": head["seq"], "hash": head["hash"], "as_of": anchor["as_of"], "anchor": name,
-                        "store": target.describe()})
+    audit.record(
+        "audit.anchored",
+        entity_type="audit_chain",
+        entity_id=str(head["seq"]),
+        extra={
+            "seq": head["seq"],
+            "hash": head["hash"],
+            "as_of": anchor["as_of"],
+            "anchor": name,
+            "store": target.describe(),
+        },
+    )
     return {**anchor, "name": name, "store": target.describe()}
 
 
@@ -259,29 +297,41 @@ def _against_chains(anchors, heads):
     stored one, or the link is on another chain now)."""
     wanted = set()
     for a in reversed(anchors):  # the furthest along first
-        for chain, (seq, digest) in _heads_of(a).items():
+        for chain, (seq, _digest) in _heads_of(a).items():
             head_seq = heads.get(chain, (0, None))[0]
             if seq > head_seq:
                 where = f"chain {chain} ends" if len(heads) > 1 or chain != 1 else "the chain ends"
-                return {"seq": head_seq + 1, "what": "anchor", **({"chain": chain} if chain != 1 or len(heads) > 1 else {}),
-                        "detail": f"anchor {a['name']} (written {a['anchored_at']}) holds seq {seq}, but {where} "
-                                  f"at seq {head_seq}: events after {head_seq} were removed and the head moved back"}
+                return {
+                    "seq": head_seq + 1,
+                    "what": "anchor",
+                    **({"chain": chain} if chain != 1 or len(heads) > 1 else {}),
+                    "detail": f"anchor {a['name']} (written {a['anchored_at']}) holds seq {seq}, but {where} "
+                    f"at seq {head_seq}: events after {head_seq} were removed and the head moved back",
+                }
             if seq > 0:
                 wanted.add(seq)
     if not wanted:
         return None
-    stored = {row.seq: (row.hash, row.chain) for row in db.session.execute(
-        select(AuditEvent.seq, AuditEvent.hash, AuditEvent.chain).where(AuditEvent.seq.in_(sorted(wanted))))}
+    stored = {
+        row.seq: (row.hash, row.chain)
+        for row in db.session.execute(
+            select(AuditEvent.seq, AuditEvent.hash, AuditEvent.chain).where(AuditEvent.seq.in_(sorted(wanted)))
+        )
+    }
     for a in anchors:
         for chain, (seq, digest) in sorted(_heads_of(a).items(), key=lambda item: item[1][0]):
             if seq == 0:
                 continue
             now_hash, now_chain = stored.get(seq, (None, None))
             if now_hash != digest or now_chain != chain:
-                return {"seq": seq, "what": "anchor", **({"chain": chain} if len(heads) > 1 else {}),
-                        "detail": f"anchor {a['name']} (written {a['anchored_at']}) holds hash {digest[:16]}… "
-                                  f"for seq {seq}; the chain now has {str(now_hash)[:16]}…: "
-                                  "the chain was rewritten from there"}
+                return {
+                    "seq": seq,
+                    "what": "anchor",
+                    **({"chain": chain} if len(heads) > 1 else {}),
+                    "detail": f"anchor {a['name']} (written {a['anchored_at']}) holds hash {digest[:16]}… "
+                    f"for seq {seq}; the chain now has {str(now_hash)[:16]}…: "
+                    "the chain was rewritten from there",
+                }
     return None
 
 
@@ -301,9 +351,12 @@ def check(result):
         except ValueError:
             ok = False
         if not ok:
-            unsigned = unsigned or {"seq": None, "what": "anchor",
-                                    "detail": f"anchor {name} is not signed by a known anchor key: the anchor store "
-                                              "was written by someone else, or the key is not configured"}
+            unsigned = unsigned or {
+                "seq": None,
+                "what": "anchor",
+                "detail": f"anchor {name} is not signed by a known anchor key: the anchor store "
+                "was written by someone else, or the key is not configured",
+            }
             continue
         anchors.append({**anchor, "name": name})
     anchors.sort(key=lambda a: (a["seq"], a["anchored_at"]))
@@ -312,8 +365,11 @@ def check(result):
     problem = problem or unsigned
     # The latest: written last; of two written at the same instant, the one further along the chain.
     latest = max(anchors, key=lambda a: (a["anchored_at"], a["seq"]), default=None)
-    result["anchors"] = {"checked": len(anchors), "store": store().describe(),
-                         "latest": None if latest is None else {k: latest[k] for k in ("seq", "hash", "anchored_at")}}
+    result["anchors"] = {
+        "checked": len(anchors),
+        "store": store().describe(),
+        "latest": None if latest is None else {k: latest[k] for k in ("seq", "hash", "anchored_at")},
+    }
     if problem is not None and result["ok"]:
         result["ok"], result["first_broken"] = False, problem
     return result

@@ -18,12 +18,13 @@ commitment (``auditchain.commitment``) and kept, with its salt, in
 ``audit_event_subjects``, so erasing a debtor's values (``erase_personal_values``)
 finds them, and the chain still verifies afterwards.
 """
+
 import json
 import math
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 
 from flask import current_app, g, has_app_context, has_request_context
 from sqlalchemy import event, func, insert, select, text, update
@@ -65,9 +66,19 @@ def _json_default(value):
 def link_hash(row):
     """The hash of one event from its stored fields and the previous hash."""
     return link_hash_values(
-        row["seq"], row["occurred_at"].astimezone(timezone.utc).isoformat(), row["actor_user_id"],
-        row["actor_role"], row["action"], row["entity_type"], row["entity_id"], row["changes"],
-        row["request_id"], row["client_ip"], row["lat"], row["lon"], row["prev_hash"],
+        row["seq"],
+        row["occurred_at"].astimezone(UTC).isoformat(),
+        row["actor_user_id"],
+        row["actor_role"],
+        row["action"],
+        row["entity_type"],
+        row["entity_id"],
+        row["changes"],
+        row["request_id"],
+        row["client_ip"],
+        row["lat"],
+        row["lon"],
+        row["prev_hash"],
     )
 
 
@@ -125,8 +136,21 @@ def reveal(changes, values):
     return changes
 
 
-def record(action, entity=None, *, entity_type=None, entity_id=None, before=None, after=None,
-           lat=None, lon=None, actor=None, extra=None, session=None, subjects=None):
+def record(
+    action,
+    entity=None,
+    *,
+    entity_type=None,
+    entity_id=None,
+    before=None,
+    after=None,
+    lat=None,
+    lon=None,
+    actor=None,
+    extra=None,
+    session=None,
+    subjects=None,
+):
     """Queue an audit event in the current transaction.
 
     ``entity`` may be an ORM object whose primary key is not known yet; it is read
@@ -272,7 +296,8 @@ def _lock_head(connection, chain):
     return connection.execute(
         select(AuditChainHead.seq, AuditChainHead.hash, AuditEvent.occurred_at)
         .outerjoin(AuditEvent, AuditEvent.seq == AuditChainHead.seq)
-        .where(AuditChainHead.id == chain).with_for_update(of=AuditChainHead)
+        .where(AuditChainHead.id == chain)
+        .with_for_update(of=AuditChainHead)
     ).one_or_none()
 
 
@@ -292,7 +317,8 @@ def _open_chains(connection, chains):
         # number another chain's writer may hold).
         connection.exec_driver_sql(
             "SELECT setval('audit_event_seq', t.m) FROM (SELECT max(seq) AS m FROM audit_events) t, audit_event_seq s "
-            "WHERE t.m > s.last_value OR (t.m = s.last_value AND NOT s.is_called)")
+            "WHERE t.m > s.last_value OR (t.m = s.last_value AND NOT s.is_called)"
+        )
 
 
 def _take_numbers(connection, count):
@@ -303,8 +329,11 @@ def _take_numbers(connection, count):
     never used: the chains do not need the numbers to follow each other). SQLite runs one
     write transaction at a time, so the next numbers are the highest stored plus one."""
     if connection.dialect.name == "postgresql":
-        return sorted(connection.exec_driver_sql(
-            f"SELECT nextval('audit_event_seq') FROM generate_series(1, {int(count)})").scalars())
+        return sorted(
+            connection.exec_driver_sql(
+                f"SELECT nextval('audit_event_seq') FROM generate_series(1, {int(count)})"
+            ).scalars()
+        )
     top = connection.execute(select(func.coalesce(func.max(AuditEvent.seq), 0))).scalar_one()
     return list(range(top + 1, top + 1 + count))
 
@@ -351,14 +380,25 @@ def erase_personal_values(debtor_ids, entities=None):
     or about any of ``entities`` ({entity_type: [ids]}: their cases, visits, …); the chain's
     commitments stay, so it verifies as before. Answers how many events lost theirs."""
     table = AuditPersonalValue.__table__
-    erased = db.session.execute(table.delete().where(AuditPersonalValue.seq.in_(
-        select(AuditEventSubject.seq).where(AuditEventSubject.debtor_id.in_(list(debtor_ids)))))).rowcount
+    erased = db.session.execute(
+        table.delete().where(
+            AuditPersonalValue.seq.in_(
+                select(AuditEventSubject.seq).where(AuditEventSubject.debtor_id.in_(list(debtor_ids)))
+            )
+        )
+    ).rowcount
     for entity_type, ids in (entities or {}).items():
         for start in range(0, len(ids), 500):
-            chunk = [str(i) for i in ids[start:start + 500]]
-            erased += db.session.execute(table.delete().where(AuditPersonalValue.seq.in_(
-                select(AuditEvent.seq).where(AuditEvent.entity_type == entity_type,
-                                             AuditEvent.entity_id.in_(chunk))))).rowcount
+            chunk = [str(i) for i in ids[start : start + 500]]
+            erased += db.session.execute(
+                table.delete().where(
+                    AuditPersonalValue.seq.in_(
+                        select(AuditEvent.seq).where(
+                            AuditEvent.entity_type == entity_type, AuditEvent.entity_id.in_(chunk)
+                        )
+                    )
+                )
+            ).rowcount
     return erased
 
 
@@ -373,8 +413,11 @@ def _check_personal_values(last_seq, batch_size=20000):
     placeholder = "%s" if postgres else "?"
     checked = 0
     try:
-        cursor.execute("SELECT v.seq, v.\"values\", e.changes FROM audit_personal_values v JOIN audit_events e "
-                       f"ON e.seq = v.seq WHERE v.seq <= {placeholder} ORDER BY v.seq", (last_seq,))
+        cursor.execute(
+            'SELECT v.seq, v."values", e.changes FROM audit_personal_values v JOIN audit_events e '
+            f"ON e.seq = v.seq WHERE v.seq <= {placeholder} ORDER BY v.seq",
+            (last_seq,),
+        )
         while batch := cursor.fetchmany(batch_size):
             for seq, text, changes in batch:
                 try:
@@ -382,9 +425,12 @@ def _check_personal_values(last_seq, batch_size=20000):
                 except (ValueError, TypeError, AttributeError):
                     wrong = "(unreadable)"
                 if wrong is not None:
-                    return checked, {"seq": seq, "what": "personal_value",
-                                     "detail": f"the personal value at {wrong}, kept beside the chain, does not match "
-                                               "its commitment in the event"}
+                    return checked, {
+                        "seq": seq,
+                        "what": "personal_value",
+                        "detail": f"the personal value at {wrong}, kept beside the chain, does not match "
+                        "its commitment in the event",
+                    }
                 checked += 1
     finally:
         cursor.close()
@@ -394,9 +440,12 @@ def _check_personal_values(last_seq, batch_size=20000):
 def chain_heads():
     """The head of every chain: {chain: (seq, hash)}. A log that was never partitioned
     has one, chain 1."""
-    return {row.id: (row.seq, row.hash) for row in
-            db.session.execute(select(AuditChainHead.id, AuditChainHead.seq, AuditChainHead.hash)
-                               .order_by(AuditChainHead.id))}
+    return {
+        row.id: (row.seq, row.hash)
+        for row in db.session.execute(
+            select(AuditChainHead.id, AuditChainHead.seq, AuditChainHead.hash).order_by(AuditChainHead.id)
+        )
+    }
 
 
 def head_answer(heads):
@@ -405,8 +454,11 @@ def head_answer(heads):
     hash that binds every chain's head (``auditchain.heads_hash``) and each chain's head."""
     if set(heads) == {1}:
         return {"seq": heads[1][0], "hash": heads[1][1]}
-    return {"seq": max((seq for seq, _ in heads.values()), default=0), "hash": heads_hash(heads),
-            "chains": [{"chain": chain, "seq": seq, "hash": digest} for chain, (seq, digest) in sorted(heads.items())]}
+    return {
+        "seq": max((seq for seq, _ in heads.values()), default=0),
+        "hash": heads_hash(heads),
+        "chains": [{"chain": chain, "seq": seq, "hash": digest} for chain, (seq, digest) in sorted(heads.items())],
+    }
 
 
 def heads_in(answer):
@@ -428,8 +480,12 @@ def first_seq_at_or_after(instant):
     two chains, numbers taken within the same few microseconds may be stamped the other
     way round.)
     """
-    return db.session.scalar(select(AuditEvent.seq).where(AuditEvent.occurred_at >= instant)
-                             .order_by(AuditEvent.occurred_at, AuditEvent.seq).limit(1))
+    return db.session.scalar(
+        select(AuditEvent.seq)
+        .where(AuditEvent.occurred_at >= instant)
+        .order_by(AuditEvent.occurred_at, AuditEvent.seq)
+        .limit(1)
+    )
 
 
 def daily_head(day):
@@ -440,7 +496,7 @@ def daily_head(day):
     change (``final``): stamps never decrease along a chain. Until then the answer is the
     head so far and ``final`` is false.
     """
-    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=timezone.utc)
+    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=UTC)
     first_after = first_seq_at_or_after(end)
     heads = chain_heads()
     if set(heads) == {1}:
@@ -448,15 +504,19 @@ def daily_head(day):
             head, final = chain_head(), False
         else:
             seq = first_after - 1
-            digest = GENESIS_HASH if seq == 0 else db.session.scalar(
-                select(AuditEvent.hash).where(AuditEvent.seq == seq))
+            digest = (
+                GENESIS_HASH if seq == 0 else db.session.scalar(select(AuditEvent.hash).where(AuditEvent.seq == seq))
+            )
             head, final = {"seq": seq, "hash": digest}, True
         return {"date": day, "end": end, "seq": head["seq"], "hash": head["hash"], "final": final}
     at_end = {}
     for chain in heads:
         row = db.session.execute(
-            select(AuditEvent.seq, AuditEvent.hash).where(AuditEvent.chain == chain, AuditEvent.occurred_at < end)
-            .order_by(AuditEvent.occurred_at.desc(), AuditEvent.seq.desc()).limit(1)).one_or_none()
+            select(AuditEvent.seq, AuditEvent.hash)
+            .where(AuditEvent.chain == chain, AuditEvent.occurred_at < end)
+            .order_by(AuditEvent.occurred_at.desc(), AuditEvent.seq.desc())
+            .limit(1)
+        ).one_or_none()
         at_end[chain] = (row.seq, row.hash) if row is not None else (0, chain_genesis(chain))
     return {"date": day, "end": end, **head_answer(at_end), "final": first_after is not None}
 
@@ -482,8 +542,10 @@ def _raw_batches(last_seq, batch_size, chain=None):
         if chain is None:
             cursor.execute(f"SELECT {columns} FROM audit_events WHERE seq <= {placeholder} ORDER BY seq", (last_seq,))
         else:
-            cursor.execute(f"SELECT {columns} FROM audit_events WHERE chain = {placeholder} AND seq <= {placeholder} "
-                           "ORDER BY seq", (chain, last_seq))
+            cursor.execute(
+                f"SELECT {columns} FROM audit_events WHERE chain = {placeholder} AND seq <= {placeholder} ORDER BY seq",
+                (chain, last_seq),
+            )
         while batch := cursor.fetchmany(batch_size):
             yield batch
     finally:
@@ -512,24 +574,37 @@ def verify_chain(batch_size=20000, workers=1):
         checked, problem = _verify_chains(heads, batch_size, workers, postgres)
     if problem is None and beyond:
         chain, seq = min(beyond.items(), key=lambda item: item[1])
-        problem = {"seq": seq, "what": "head", **({"chain": chain} if "chains" in head else {}),
-                   "detail": f"event {seq} is past the head of its chain (seq {heads[chain][0]}), which every append "
-                             "moves in the same transaction: it was written around the log"}
+        problem = {
+            "seq": seq,
+            "what": "head",
+            **({"chain": chain} if "chains" in head else {}),
+            "detail": f"event {seq} is past the head of its chain (seq {heads[chain][0]}), which every append "
+            "moves in the same transaction: it was written around the log",
+        }
     if problem is None:
         problem = _stray_chain(heads)
     values_checked = 0
     if problem is None:
         values_checked, problem = _check_personal_values(head["seq"])
-    return {"ok": problem is None, "checked": checked, "first_broken": problem, "head": head,
-            "personal_values_checked": values_checked}
+    return {
+        "ok": problem is None,
+        "checked": checked,
+        "first_broken": problem,
+        "head": head,
+        "personal_values_checked": values_checked,
+    }
 
 
 def _heads_and_beyond():
     """Every chain's head, and the first event past it on its chain, if any: in one
     statement, so one snapshot, in which an append's events and its head move together."""
-    rows = db.session.execute(text(
-        "SELECT h.id, h.seq, h.hash, (SELECT min(e.seq) FROM audit_events e WHERE e.chain = h.id AND e.seq > h.seq) "
-        "FROM audit_chain_head h ORDER BY h.id")).all()
+    rows = db.session.execute(
+        text(
+            "SELECT h.id, h.seq, h.hash, "
+            "(SELECT min(e.seq) FROM audit_events e WHERE e.chain = h.id AND e.seq > h.seq) "
+            "FROM audit_chain_head h ORDER BY h.id"
+        )
+    ).all()
     return {r[0]: (r[1], r[2]) for r in rows}, {r[0]: r[3] for r in rows if r[3] is not None}
 
 
@@ -557,38 +632,60 @@ def _verify_chains(heads, batch_size, workers, postgres):
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(["auditchain"])
         with ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=context) as pool:
-            results = list(pool.map(check_chain, [dsn] * len(todo), todo, [heads[c][0] for c in todo],
-                                    [batch_size] * len(todo)))
+            results = list(
+                pool.map(check_chain, [dsn] * len(todo), todo, [heads[c][0] for c in todo], [batch_size] * len(todo))
+            )
         found = {r["chain"]: (r["checked"], r["last_hash"], r["problem"]) for r in results}
     else:
         found = {}
         for chain in todo:
             batches = _raw_batches(heads[chain][0], batch_size, chain)
             try:
-                found[chain] = check_links(batches, 1, chain_genesis(chain), times_as_text=not postgres,
-                                           contiguous=False)
+                found[chain] = check_links(
+                    batches, 1, chain_genesis(chain), times_as_text=not postgres, contiguous=False
+                )
             finally:
                 batches.close()
     checked, problems = 0, []
     for chain, (head_seq, head_hash) in sorted(heads.items()):
         if head_seq == 0:
             if head_hash != chain_genesis(chain):
-                problems.append({"seq": 0, "chain": chain, "what": "head",
-                                 "detail": f"chain {chain} is empty but its head is not its genesis"})
+                problems.append(
+                    {
+                        "seq": 0,
+                        "chain": chain,
+                        "what": "head",
+                        "detail": f"chain {chain} is empty but its head is not its genesis",
+                    }
+                )
             continue
         count, last_hash, problem = found[chain]
         checked += count
         if problem is not None:
             problems.append({**problem, "chain": chain})
         elif last_hash != head_hash:
-            last_seq = 0 if count == 0 else db.session.scalar(select(AuditEvent.seq).where(AuditEvent.hash == last_hash))
+            last_seq = (
+                0 if count == 0 else db.session.scalar(select(AuditEvent.seq).where(AuditEvent.hash == last_hash))
+            )
             if last_seq is not None and last_seq < head_seq:
-                problems.append({"seq": head_seq, "chain": chain, "what": "missing",
-                                 "detail": f"chain {chain}'s head is seq {head_seq}, beyond the last event found "
-                                           f"on it ({last_seq}): events at its end were removed"})
+                problems.append(
+                    {
+                        "seq": head_seq,
+                        "chain": chain,
+                        "what": "missing",
+                        "detail": f"chain {chain}'s head is seq {head_seq}, beyond the last event found "
+                        f"on it ({last_seq}): events at its end were removed",
+                    }
+                )
             else:
-                problems.append({"seq": head_seq, "chain": chain, "what": "head",
-                                 "detail": f"chain {chain}'s head hash is not its last event's"})
+                problems.append(
+                    {
+                        "seq": head_seq,
+                        "chain": chain,
+                        "what": "head",
+                        "detail": f"chain {chain}'s head hash is not its last event's",
+                    }
+                )
     # The first broken link of the log: the lowest seq any chain reports.
     problem = min(problems, key=lambda p: (p["seq"], p["chain"]), default=None)
     return checked, problem
@@ -597,16 +694,27 @@ def _verify_chains(heads, batch_size, workers, postgres):
 def _stray_chain(heads):
     """An event on a chain that has no head is on no chain that is checked: report it.
     The chains present are found by skipping through the (chain, seq) index."""
-    present = db.session.execute(text(
-        "WITH RECURSIVE c(chain) AS (SELECT min(chain) FROM audit_events UNION ALL "
-        "SELECT (SELECT min(chain) FROM audit_events WHERE chain > c.chain) FROM c WHERE c.chain IS NOT NULL) "
-        "SELECT chain FROM c WHERE chain IS NOT NULL")).scalars().all()
+    present = (
+        db.session.execute(
+            text(
+                "WITH RECURSIVE c(chain) AS (SELECT min(chain) FROM audit_events UNION ALL "
+                "SELECT (SELECT min(chain) FROM audit_events WHERE chain > c.chain) FROM c WHERE c.chain IS NOT NULL) "
+                "SELECT chain FROM c WHERE chain IS NOT NULL"
+            )
+        )
+        .scalars()
+        .all()
+    )
     stray = sorted(set(present) - set(heads))
     if not stray:
         return None
     seq = db.session.scalar(select(func.min(AuditEvent.seq)).where(AuditEvent.chain == stray[0]))
-    return {"seq": seq, "chain": stray[0], "what": "chain",
-            "detail": f"event {seq} is on chain {stray[0]}, which has no head: it is on no chain that verifies"}
+    return {
+        "seq": seq,
+        "chain": stray[0],
+        "what": "chain",
+        "detail": f"event {seq} is on chain {stray[0]}, which has no head: it is on no chain that verifies",
+    }
 
 
 def _check_in_parallel(last_seq, batch_size, workers):
@@ -618,20 +726,30 @@ def _check_in_parallel(last_seq, batch_size, workers):
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["auditchain"])
     with ProcessPoolExecutor(max_workers=len(segments), mp_context=context) as pool:
-        results = list(pool.map(check_segment, [dsn] * len(segments), [f for f, _ in segments],
-                                [last for _, last in segments], [batch_size] * len(segments)))
+        results = list(
+            pool.map(
+                check_segment,
+                [dsn] * len(segments),
+                [f for f, _ in segments],
+                [last for _, last in segments],
+                [batch_size] * len(segments),
+            )
+        )
     checked, prev = 0, GENESIS_HASH
     for n, ((first, last), result) in enumerate(zip(segments, results)):
         if result["first_found"] == first and result["first_prev"] != prev:
-            return checked, prev, {"seq": first, "what": "prev_hash",
-                                   "detail": "does not match the previous event's hash"}
+            return (
+                checked,
+                prev,
+                {"seq": first, "what": "prev_hash", "detail": "does not match the previous event's hash"},
+            )
         if result["checked"]:
             prev = result["last_hash"]
         checked += result["checked"]
         if result["problem"] is not None:
             return checked, prev, result["problem"]
         if result["checked"] < last - first + 1:  # the segment ran out: where does the chain go on?
-            found = next((r["first_found"] for r in results[n + 1:] if r["first_found"] is not None), None)
+            found = next((r["first_found"] for r in results[n + 1 :] if r["first_found"] is not None), None)
             if found is None:
                 return checked, prev, None  # nothing after: the caller compares with the head
             return checked, prev, {"seq": checked + 1, "what": "missing", "detail": f"next event found is {found}"}

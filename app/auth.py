@@ -3,6 +3,7 @@
 Passwords are hashed with argon2id. A token is 32 random bytes given to the client
 once; the database keeps only its SHA-256, its expiry and whether it was revoked.
 """
+
 import hashlib
 import secrets
 from datetime import timedelta
@@ -89,10 +90,15 @@ def authenticate_request():
     # One round trip for the token, its user and (for an agent) their collector profile
     # with its team and crew (which /me, the route and every field action read).
     collector = joinedload(ApiToken.user).joinedload(User.collector)
-    row = db.session.execute(
-        select(ApiToken).options(collector.joinedload(Collector.team), collector.joinedload(Collector.crew))
-        .where(ApiToken.token_hash == _token_digest(token.strip()))
-    ).unique().scalar_one_or_none()
+    row = (
+        db.session.execute(
+            select(ApiToken)
+            .options(collector.joinedload(Collector.team), collector.joinedload(Collector.crew))
+            .where(ApiToken.token_hash == _token_digest(token.strip()))
+        )
+        .unique()
+        .scalar_one_or_none()
+    )
     now = clock.now()
     if row is None or row.revoked_at is not None:
         raise Unauthorized("This token is not valid; sign in again.", code="invalid_token")

@@ -10,6 +10,7 @@ only their team, or every team of their region; an auditor reads everything and
 writes nothing but review notes; an admin manages users and everything else.
 A row outside the caller's scope is answered 404, so its existence does not leak.
 """
+
 from sqlalchemy import exists, or_, select
 
 from app.errors import Forbidden, NotFound, ValidationFailed
@@ -141,9 +142,7 @@ def scope(stmt, model, user):
     if model is Debtor:
         return stmt.where(exists().where(Case.debtor_id == Debtor.id, Case.team_id.in_(teams)))
     if model is TrainingRecord:
-        return stmt.where(
-            exists().where(Collector.id == TrainingRecord.collector_id, Collector.team_id.in_(teams))
-        )
+        return stmt.where(exists().where(Collector.id == TrainingRecord.collector_id, Collector.team_id.in_(teams)))
     if model is ContactAttempt:
         return stmt.where(exists().where(Case.id == ContactAttempt.case_id, Case.team_id.in_(teams)))
     if model is VisitTask:
@@ -153,15 +152,22 @@ def scope(stmt, model, user):
     if model is RepaymentAgreement:
         return stmt.where(RepaymentAgreement.case_id.in_(select(Case.id).where(Case.team_id.in_(teams))))
     if model in (ConductFlag, Complaint):
-        return stmt.where(or_(model.case_id.in_(select(Case.id).where(Case.team_id.in_(teams))),
-                              model.collector_id.in_(select(Collector.id).where(Collector.team_id.in_(teams)))))
+        return stmt.where(
+            or_(
+                model.case_id.in_(select(Case.id).where(Case.team_id.in_(teams))),
+                model.collector_id.in_(select(Collector.id).where(Collector.team_id.in_(teams))),
+            )
+        )
     if model is Visit:
         # A team's visits: those on its cases, and those its crews made.
-        return stmt.where(or_(
-            exists().where(VisitTask.id == Visit.task_id, Case.id == VisitTask.case_id, Case.team_id.in_(teams))
-            .correlate(Visit),
-            exists().where(Crew.id == Visit.crew_id, Crew.team_id.in_(teams)).correlate(Visit),
-        ))
+        return stmt.where(
+            or_(
+                exists()
+                .where(VisitTask.id == Visit.task_id, Case.id == VisitTask.case_id, Case.team_id.in_(teams))
+                .correlate(Visit),
+                exists().where(Crew.id == Visit.crew_id, Crew.team_id.in_(teams)).correlate(Visit),
+            )
+        )
     raise NotImplementedError(f"no scope rule for {model.__name__}")
 
 
@@ -223,8 +229,9 @@ def writable_team(user, code, field="team"):
 def visible_collector(user, code, field):
     """The collector with this code if the user may see them; otherwise one answer
     for "no such collector" and "not one of yours"."""
-    collector = db.session.scalars(scope(select(Collector).where(Collector.code == code), Collector, user)
-                                   ).one_or_none()
+    collector = db.session.scalars(
+        scope(select(Collector).where(Collector.code == code), Collector, user)
+    ).one_or_none()
     if collector is None:
         raise ValidationFailed(f"No collector {code!r}.", fields={field: [f"{code}: does not exist"]})
     return collector

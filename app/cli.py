@@ -2,10 +2,12 @@
 
 Each command owns its transaction: it commits once at the end, or not at all.
 """
+
 import json
 import sys
 
 import click
+
 from app import clock
 from app.errors import DomainError
 from app.extensions import db
@@ -22,8 +24,9 @@ def _commit_or_fail(work):
         return result
     except DomainError as exc:
         db.session.rollback()
-        details = "; ".join(f"{k}: {', '.join(map(str, v)) if isinstance(v, list) else v}"
-                            for k, v in exc.fields.items())
+        details = "; ".join(
+            f"{k}: {', '.join(map(str, v)) if isinstance(v, list) else v}" for k, v in exc.fields.items()
+        )
         _fail(f"{exc.message} {details}".strip())
 
 
@@ -58,10 +61,18 @@ def create_user_command(username, role, team, region, display_name, password_std
         password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    user = _commit_or_fail(lambda: create_user({
-        "username": username, "password": password, "role": role, "team": team, "region": region,
-        "display_name": display_name or username,
-    }))
+    user = _commit_or_fail(
+        lambda: create_user(
+            {
+                "username": username,
+                "password": password,
+                "role": role,
+                "team": team,
+                "region": region,
+                "display_name": display_name or username,
+            }
+        )
+    )
     click.echo(f"created {user.role} {user.username} (id {user.id})")
 
 
@@ -87,8 +98,13 @@ def audit_cli():
 
 
 @audit_cli.command("verify")
-@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
-              help="Processes that check segments of the chain at once (PostgreSQL).")
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Processes that check segments of the chain at once (PostgreSQL).",
+)
 def verify_command(workers):
     """Recompute the hash chain and check it against every anchor; exit 1 and name the first broken link."""
     from app.services import audit_log
@@ -96,23 +112,30 @@ def verify_command(workers):
     result = audit_log.verify(workers=workers)
     anchored = result["anchors"]
     latest = anchored["latest"]
-    anchors_line = (f"anchors: {anchored['checked']} in {anchored['store']}" +
-                    (f", latest seq {latest['seq']} written {latest['anchored_at']}" if latest
-                     else " (none written yet)"))
+    anchors_line = f"anchors: {anchored['checked']} in {anchored['store']}" + (
+        f", latest seq {latest['seq']} written {latest['anchored_at']}" if latest else " (none written yet)"
+    )
     if result["ok"]:
         click.echo(f"intact: {result['checked']} events, head {result['head']['seq']} {result['head']['hash']}")
         click.echo(anchors_line)
         return
     click.echo(anchors_line, err=True)
     broken = result["first_broken"]
-    click.echo(f"BROKEN at seq {broken['seq']}: {broken['what']} — {broken['detail']} "
-               f"({result['checked']} events verified before it)", err=True)
+    click.echo(
+        f"BROKEN at seq {broken['seq']}: {broken['what']} — {broken['detail']} "
+        f"({result['checked']} events verified before it)",
+        err=True,
+    )
     sys.exit(1)
 
 
 @audit_cli.command("head")
-@click.option("--date", "day", type=click.DateTime(formats=["%Y-%m-%d"]),
-              help="A UTC day that has ended: the head as of its end, for a daily anchor.")
+@click.option(
+    "--date",
+    "day",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="A UTC day that has ended: the head as of its end, for a daily anchor.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
 def head_command(day, as_json):
     """Print the chain head (sequence and hash), live or as of the end of a UTC day, for anchoring elsewhere.
@@ -127,26 +150,42 @@ def head_command(day, as_json):
     except DomainError as exc:
         _fail(exc.message)
     if as_json:
-        click.echo(json.dumps({"date": head["date"] and head["date"].isoformat(), "as_of": head["as_of"].isoformat(),
-                               "seq": head["seq"], "hash": head["hash"], "final": head["final"],
-                               **({"chains": head["chains"]} if "chains" in head else {})}))
+        click.echo(
+            json.dumps(
+                {
+                    "date": head["date"] and head["date"].isoformat(),
+                    "as_of": head["as_of"].isoformat(),
+                    "seq": head["seq"],
+                    "hash": head["hash"],
+                    "final": head["final"],
+                    **({"chains": head["chains"]} if "chains" in head else {}),
+                }
+            )
+        )
     elif day:
-        click.echo(f"{head['date'].isoformat()} {head['seq']} {head['hash']} "
-                   f"{'final' if head['final'] else 'provisional'}")
+        click.echo(
+            f"{head['date'].isoformat()} {head['seq']} {head['hash']} {'final' if head['final'] else 'provisional'}"
+        )
     else:
         click.echo(f"{head['seq']} {head['hash']}")
 
 
 @audit_cli.command("anchor")
-@click.option("--date", "day", type=click.DateTime(formats=["%Y-%m-%d"]),
-              help="Anchor the head as of the end of this UTC day (default: the live head).")
+@click.option(
+    "--date",
+    "day",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="Anchor the head as of the end of this UTC day (default: the live head).",
+)
 def anchor_command(day):
     """Sign the chain head and write it to the anchor store (daily from cron, and on demand)."""
     from app import anchors
 
     anchor = _commit_or_fail(lambda: anchors.anchor_head(day.date() if day else None))
-    click.echo(f"anchored seq {anchor['seq']} {anchor['hash']} as of {anchor['as_of']} in {anchor['store']} "
-               f"({anchor['name']}, key {anchor['key_id']})")
+    click.echo(
+        f"anchored seq {anchor['seq']} {anchor['hash']} as of {anchor['as_of']} in {anchor['store']} "
+        f"({anchor['name']}, key {anchor['key_id']})"
+    )
 
 
 @audit_cli.command("keygen")
@@ -167,8 +206,9 @@ def cases_cli():
 @cases_cli.command("import")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 @click.option("--team", help="Team for rows without a team column.")
-@click.option("--mode", type=click.Choice(["all_or_nothing", "valid_rows"]), default="all_or_nothing",
-              show_default=True)
+@click.option(
+    "--mode", type=click.Choice(["all_or_nothing", "valid_rows"]), default="all_or_nothing", show_default=True
+)
 @click.option("--dry-run", is_flag=True)
 def import_command(path, team, mode, dry_run):
     """Import a loan system's CSV export (idempotent on loan_ref)."""
@@ -182,9 +222,11 @@ def import_command(path, team, mode, dry_run):
         report.start_geocoding()
     for problem in report.problems[:100]:
         click.echo(f"row {problem['row']}, {problem['column'] or '-'}: {problem['message']}", err=True)
-    click.echo(f"rows {report.rows}: created {report.created}, updated {report.updated}, "
-               f"unchanged {report.unchanged}, rejected {report.rejected}; "
-               f"{'committed' if report.committed else 'nothing written'}")
+    click.echo(
+        f"rows {report.rows}: created {report.created}, updated {report.updated}, "
+        f"unchanged {report.unchanged}, rejected {report.rejected}; "
+        f"{'committed' if report.committed else 'nothing written'}"
+    )
     if report.problems and not report.committed:
         sys.exit(1)
 
@@ -195,8 +237,13 @@ def agreements_cli():
 
 
 @agreements_cli.command("evaluate")
-@click.option("--date", "on_date", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
-              help="Evaluate as of this day (default: today, UTC).")
+@click.option(
+    "--date",
+    "on_date",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="Evaluate as of this day (default: today, UTC).",
+)
 def evaluate_command(on_date):
     """Mark instalments late/missed and agreements kept/broken; broken ones send the case back."""
 
@@ -225,8 +272,11 @@ def submit_command(name, on_date, teams):
     job_id = job.id
     start()
     job = jobs.get(job_id)
-    click.echo(f"job {job.id} {job.name}: {job.status}" + (f" — {job.result}" if job.result else "")
-               + (f" — {job.error}" if job.error else ""))
+    click.echo(
+        f"job {job.id} {job.name}: {job.status}"
+        + (f" — {job.result}" if job.result else "")
+        + (f" — {job.error}" if job.error else "")
+    )
     if job.status == "failed":
         sys.exit(1)
 
@@ -281,8 +331,13 @@ def retention_cli():
 
 
 @retention_cli.command("sweep")
-@click.option("--date", "on_date", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
-              help="Judge retention as of this day (default: today, UTC).")
+@click.option(
+    "--date",
+    "on_date",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="Judge retention as of this day (default: today, UTC).",
+)
 @click.option("--dry-run", is_flag=True, help="Say what would be anonymised and what is held; change nothing.")
 def retention_sweep_command(on_date, dry_run):
     """Anonymise the debtors whose cases are all closed and past their profile's retention."""
@@ -290,14 +345,18 @@ def retention_sweep_command(on_date, dry_run):
 
     report = retention.sweep(on_date.date() if on_date else None, dry_run=dry_run, commit_each=True)
     for item in report["anonymised"]:
-        click.echo(f"{'would anonymise' if dry_run else 'anonymised'} debtor {item['debtor_id']} "
-                   f"(cases {', '.join(map(str, item['cases']))}; due {item['due']}): "
-                   + ", ".join(f"{k} {v}" for k, v in item["removed"].items()))
+        click.echo(
+            f"{'would anonymise' if dry_run else 'anonymised'} debtor {item['debtor_id']} "
+            f"(cases {', '.join(map(str, item['cases']))}; due {item['due']}): "
+            + ", ".join(f"{k} {v}" for k, v in item["removed"].items())
+        )
     for item in report["held"]:
         click.echo(f"held: debtor {item['debtor_id']} — {'; '.join(h['reason'] for h in item['holds'])}")
     for item in report["failed"]:
         click.echo(f"failed: debtor {item['debtor_id']} — {item['error']}", err=True)
-    click.echo(f"{report['date']}: {len(report['anonymised'])} {'to anonymise' if dry_run else 'anonymised'}, "
-               f"{len(report['held'])} held, {report['waiting']} not yet due, {len(report['failed'])} failed")
+    click.echo(
+        f"{report['date']}: {len(report['anonymised'])} {'to anonymise' if dry_run else 'anonymised'}, "
+        f"{len(report['held'])} held, {report['waiting']} not yet due, {len(report['failed'])} failed"
+    )
     if report["failed"]:
         sys.exit(1)

@@ -8,9 +8,10 @@ it runs at the wall clock's pace; ``CLOCK_FILE`` names a file a test writes an i
 into (``FileClock.write``), which every worker of the server then reads, so a browser
 test can work a day, and an hour of it, that is not the wall clock's.
 """
+
 import json
 import os
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -18,14 +19,14 @@ from flask import current_app, has_app_context
 
 
 def wall() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def now() -> datetime:
     """The server's time, in UTC."""
     clock = current_app.config.get("CLOCK") if has_app_context() else None
     moment = clock() if clock is not None else wall()
-    return moment.astimezone(timezone.utc)
+    return moment.astimezone(UTC)
 
 
 def today(zone: str | ZoneInfo) -> date:
@@ -42,7 +43,7 @@ class FrozenClock:
     def set(self, moment: datetime) -> datetime:
         if moment.tzinfo is None:
             raise ValueError("a clock needs an aware datetime")
-        self.moment = moment.astimezone(timezone.utc)
+        self.moment = moment.astimezone(UTC)
         return self.moment
 
     def advance(self, delta: timedelta = timedelta(0), **kwargs) -> datetime:
@@ -57,7 +58,7 @@ class OffsetClock:
     """The wall clock shifted so that it read ``start`` when this clock was made."""
 
     def __init__(self, start: datetime):
-        self.offset = start.astimezone(timezone.utc) - wall()
+        self.offset = start.astimezone(UTC) - wall()
 
     def __call__(self) -> datetime:
         return wall() + self.offset

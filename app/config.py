@@ -3,6 +3,7 @@
 Every setting has an environment variable of the same name. With nothing set, the
 service runs on a SQLite file and a storage folder under ``instance/``.
 """
+
 import os
 from pathlib import Path
 
@@ -40,7 +41,7 @@ def normalise_database_url(url):
     """Use the psycopg 3 driver for PostgreSQL URLs however they are spelled."""
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
+            return "postgresql+psycopg://" + url[len(prefix) :]
     return url
 
 
@@ -75,7 +76,9 @@ def from_environment(instance_path):
         "RECORDING_MAX_BYTES": _int("RECORDING_MAX_BYTES", 50 * 1024 * 1024),
         "VISIT_SERVICE_MINUTES": _int("VISIT_SERVICE_MINUTES", 30),
         # Seconds the engine may spend on a plan (unset: its own budget, 5 s up to 1,000 tasks).
-        "DISPATCH_TIME_LIMIT": float(os.environ["DISPATCH_TIME_LIMIT"]) if os.environ.get("DISPATCH_TIME_LIMIT") else None,
+        "DISPATCH_TIME_LIMIT": float(os.environ["DISPATCH_TIME_LIMIT"])
+        if os.environ.get("DISPATCH_TIME_LIMIT")
+        else None,
         # Seconds a manual move may spend re-routing the crew's day (inside the request).
         "MOVE_TIME_LIMIT": float(os.environ.get("MOVE_TIME_LIMIT") or 1.0),
         # e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png; without it the maps draw plain projected geography.
@@ -134,7 +137,8 @@ def from_environment(instance_path):
         "ANCHOR_PUBLIC_KEYS": os.environ.get("ANCHOR_PUBLIC_KEYS") or None,
         # Strict-Transport-Security on every answer in production (0 withdraws it).
         "HSTS_MAX_AGE": _int("HSTS_MAX_AGE", 31536000),
-        "HSTS_INCLUDE_SUBDOMAINS": os.environ.get("HSTS_INCLUDE_SUBDOMAINS", "true").lower() not in ("0", "false", "no"),
+        "HSTS_INCLUDE_SUBDOMAINS": os.environ.get("HSTS_INCLUDE_SUBDOMAINS", "true").lower()
+        not in ("0", "false", "no"),
         "HSTS_PRELOAD": os.environ.get("HSTS_PRELOAD", "false").lower() in ("1", "true", "yes"),
     }
 
@@ -179,14 +183,17 @@ def _check_pii_keys(config):
     """Development and testing may run on the built-in development keys; production may not."""
     from app import crypto
 
-    for name, development in (("PII_ENCRYPTION_KEYS", crypto.DEVELOPMENT_ENCRYPTION_KEYS),
-                              ("PII_INDEX_KEY", crypto.DEVELOPMENT_INDEX_KEY)):
+    for name, development in (
+        ("PII_ENCRYPTION_KEYS", crypto.DEVELOPMENT_ENCRYPTION_KEYS),
+        ("PII_INDEX_KEY", crypto.DEVELOPMENT_INDEX_KEY),
+    ):
         if not config.get(name):
             if config["APP_ENV"] == "production":
                 raise ConfigError(
                     f"{name} is not set: in production national ids and phone numbers are encrypted with keys of "
                     "your own, kept outside the database (see README, 'Personal data'). Generate them with "
-                    "`flask pii keygen`.")
+                    "`flask pii keygen`."
+                )
             config[name] = development
         elif config["APP_ENV"] == "production" and development in config[name]:
             raise ConfigError(f"{name}: the development key may not be used in production")

@@ -20,6 +20,7 @@ Keys come from the environment, never from the database:
 In development and testing, without those variables, fixed development keys are used;
 production refuses to start without its own (``app.config.check``).
 """
+
 import base64
 import binascii
 import hashlib
@@ -33,7 +34,9 @@ from app.config import ConfigError
 
 PREFIX = "fc1"
 # Development only: production refuses these (config.check).
-DEVELOPMENT_ENCRYPTION_KEYS = "dev:" + base64.b64encode(hashlib.sha256(b"fieldcollect development pii").digest()).decode()
+DEVELOPMENT_ENCRYPTION_KEYS = (
+    "dev:" + base64.b64encode(hashlib.sha256(b"fieldcollect development pii").digest()).decode()
+)
 DEVELOPMENT_INDEX_KEY = base64.b64encode(hashlib.sha256(b"fieldcollect development index").digest()).decode()
 
 
@@ -78,8 +81,10 @@ class Keyring:
             return stored  # written before encryption: `flask pii rotate-keys` encrypts it
         _, key_id, text = stored.split(":", 2)
         if key_id not in self.keys:
-            raise LookupError(f"personal data encrypted under key {key_id!r}, which PII_ENCRYPTION_KEYS no longer "
-                              "lists: add it back (after the new one) and run `flask pii rotate-keys`")
+            raise LookupError(
+                f"personal data encrypted under key {key_id!r}, which PII_ENCRYPTION_KEYS no longer "
+                "lists: add it back (after the new one) and run `flask pii rotate-keys`"
+            )
         raw = base64.b64decode(text)
         return self.keys[key_id].decrypt(raw[:12], raw[12:], column.encode()).decode("utf-8")
 

@@ -4,6 +4,7 @@ Services raise ``DomainError`` subclasses; only the HTTP edge turns them into a
 status code. Every 4xx and 5xx answers
 ``{"error": {"code": ..., "message": ..., "fields": {...}}}``.
 """
+
 import logging
 from typing import Any
 
@@ -20,8 +21,14 @@ class DomainError(Exception):
     # about the refusal, and nothing else, since the attempt was undone before raising.
     keep_record = False
 
-    def __init__(self, message: str, *, fields: dict[str, Any] | None = None, code: str | None = None,
-                 details: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        fields: dict[str, Any] | None = None,
+        code: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.fields = fields or {}
@@ -60,8 +67,15 @@ class PolicyViolation(DomainError):
 
     status = 422
 
-    def __init__(self, message: str, *, rule_id: str, profile_version: str | None = None,
-                 fields: dict[str, Any] | None = None, details: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        rule_id: str,
+        profile_version: str | None = None,
+        fields: dict[str, Any] | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(message, fields=fields, code="policy_violation", details=details)
         self.rule_id = rule_id
         self.profile_version = profile_version
@@ -150,8 +164,12 @@ def _handle_domain_error(exc):
     if isinstance(exc, PolicyViolation):
         extra = {"rule_id": exc.rule_id, "profile_version": exc.profile_version}
     elif isinstance(exc, FieldEventRefused) and exc.rule_id:
-        extra = {"rule_id": exc.rule_id, "profile_version": exc.profile_version, "reason_zh": exc.reason_zh,
-                 "rules": exc.rules or []}
+        extra = {
+            "rule_id": exc.rule_id,
+            "profile_version": exc.profile_version,
+            "reason_zh": exc.reason_zh,
+            "rules": exc.rules or [],
+        }
     if exc.details is not None:
         extra["details"] = exc.details
     response, status = envelope(exc.status, exc.code, exc.message, exc.fields, **extra)

@@ -1,4 +1,5 @@
 """Places: time zones from coordinates, distances on the ellipsoid."""
+
 import functools
 
 from geopy.distance import geodesic

@@ -9,6 +9,7 @@ request that asked for them has been sent (so its 202 is not held back by the jo
 Either way every job has a row in ``jobs`` whose status, attempts, result and error
 anyone allowed can read (``GET /api/v1/jobs/<id>``).
 """
+
 import hashlib
 import logging
 import tempfile
@@ -32,6 +33,7 @@ QUEUE = "fieldcollect"
 
 # ---------------------------------------------------------------- the jobs themselves
 
+
 def plan_day(params, job=None):
     """Draft tomorrow's plan (or the given day's) for every team, or the listed ones."""
     from app.services import dispatch
@@ -41,11 +43,18 @@ def plan_day(params, job=None):
         teams = [t for t in teams if t.code in params["teams"]]
     drafted = {}
     for team in teams:
-        day = date.fromisoformat(params["date"]) if params.get("date") else \
-            clock.today(team.region.timezone) + timedelta(days=1)
+        day = (
+            date.fromisoformat(params["date"])
+            if params.get("date")
+            else clock.today(team.region.timezone) + timedelta(days=1)
+        )
         plan = dispatch.create_plan({"date": day, "team": team.code}, None)
-        drafted[team.code] = {"plan_id": plan.id, "date": day.isoformat(), "assigned": plan.summary["assigned"],
-                              "unassigned": plan.summary["unassigned"]}
+        drafted[team.code] = {
+            "plan_id": plan.id,
+            "date": day.isoformat(),
+            "assigned": plan.summary["assigned"],
+            "unassigned": plan.summary["unassigned"],
+        }
     return {"plans": drafted}
 
 
@@ -57,8 +66,12 @@ def plan_scope(params, job=None):
     user = _requester(job)
     data = {"date": date.fromisoformat(params["date"]), **{k: params[k] for k in ("team", "region") if params.get(k)}}
     plan = dispatch.create_plan(data, user)
-    return {"plan_id": plan.id, "date": plan.plan_date.isoformat(), "assigned": plan.summary["assigned"],
-            "unassigned": plan.summary["unassigned"]}
+    return {
+        "plan_id": plan.id,
+        "date": plan.plan_date.isoformat(),
+        "assigned": plan.summary["assigned"],
+        "unassigned": plan.summary["unassigned"],
+    }
 
 
 def _requester(job):
@@ -95,8 +108,10 @@ def _exporter(produce):
     def export(params, job):
         user = _requester(job)  # still allowed now that it runs
         fmt = params["format"]
-        args = {k: (datetime.fromisoformat(v) if k in ("from", "to") and v else v)
-                for k, v in params.get("filters", {}).items()}
+        args = {
+            k: (datetime.fromisoformat(v) if k in ("from", "to") and v else v)
+            for k, v in params.get("filters", {}).items()
+        }
         args["format"] = fmt
         summary = {}
         digest, size = hashlib.sha256(), 0
@@ -159,24 +174,42 @@ def weekly_reports(params, job=None):
     return weekly.write_all(day, params.get("teams"), job.id if job is not None else None)
 
 
-JOBS = {"plan_day": plan_day, "plan_scope": plan_scope, "evaluate_agreements": evaluate_agreements,
-        "check_tasks": check_tasks, "export_audit_events": _exporter(audit_log.export_events), "export_visits": _exporter(audit_log.export_visits),
-        "anchor_audit_head": anchor_audit_head, "retention_sweep": retention_sweep,
-        "geocode_addresses": geocode_addresses, "weekly_reports": weekly_reports, "apply_strategy": apply_strategy}
+JOBS = {
+    "plan_day": plan_day,
+    "plan_scope": plan_scope,
+    "evaluate_agreements": evaluate_agreements,
+    "check_tasks": check_tasks,
+    "export_audit_events": _exporter(audit_log.export_events),
+    "export_visits": _exporter(audit_log.export_visits),
+    "anchor_audit_head": anchor_audit_head,
+    "retention_sweep": retention_sweep,
+    "geocode_addresses": geocode_addresses,
+    "weekly_reports": weekly_reports,
+    "apply_strategy": apply_strategy,
+}
 
 
 # ---------------------------------------------------------------- submitting
+
 
 def submit(name, params, user):
     if name not in JOBS:
         raise ValidationFailed("Unknown job.", fields={"name": [f"must be one of {', '.join(sorted(JOBS))}"]})
     authz.require_job(user, name)
     if name.startswith("export_") and user is None:
-        raise ValidationFailed("An export is asked for by a signed-in user, whose view of the log it follows.",
-                               fields={"name": ["submit exports through the API"]})
+        raise ValidationFailed(
+            "An export is asked for by a signed-in user, whose view of the log it follows.",
+            fields={"name": ["submit exports through the API"]},
+        )
     runner = "rq" if current_app.config.get("REDIS_URL") else "inline"
-    job = Job(id=str(uuid.uuid4()), name=name, params=params, status="queued", runner=runner,
-              requested_by_id=getattr(user, "id", None))
+    job = Job(
+        id=str(uuid.uuid4()),
+        name=name,
+        params=params,
+        status="queued",
+        runner=runner,
+        requested_by_id=getattr(user, "id", None),
+    )
     db.session.add(job)
     db.session.flush()
     audit.record("job.submitted", job, extra={"job": name, "params": params, "runner": runner})
@@ -192,6 +225,7 @@ def submit(name, params, user):
             execute(job_id)
 
     if has_request_context():
+
         @after_this_request
         def start_after_commit(response):
             if response.status_code >= 400:  # the request failed: its job row was not committed
@@ -231,14 +265,20 @@ def _enqueue(app, job_id):
     retries = app.config.get("JOB_RETRIES", 3)
     intervals = app.config.get("JOB_RETRY_INTERVALS", [10, 60, 300])[:retries]
     try:
-        queue(app).enqueue("app.jobs.execute", job_id, job_id=job_id, job_timeout=app.config.get("JOB_TIMEOUT", 1800),
-                           retry=Retry(max=retries, interval=intervals) if retries else None)
+        queue(app).enqueue(
+            "app.jobs.execute",
+            job_id,
+            job_id=job_id,
+            job_timeout=app.config.get("JOB_TIMEOUT", 1800),
+            retry=Retry(max=retries, interval=intervals) if retries else None,
+        )
     except Exception:  # Redis unreachable: say so on the job rather than leave it queued forever
         log.exception("could not enqueue job %s", job_id)
         _finish(job_id, "failed", error="could not reach the job queue")
 
 
 # ---------------------------------------------------------------- running
+
 
 def execute(job_id):
     """Run one job (in a worker, or in-process); raises on failure so RQ can retry."""
@@ -270,8 +310,13 @@ def _execute(job_id):
         retries = current_app.config.get("JOB_RETRIES", 3) if job.runner == "rq" else 0
         status = "retrying" if job.attempts <= retries else "failed"
         _finish(job_id, status, error=f"{type(exc).__name__}: {exc}"[:2000])
-        log.error("job %s (%s) attempt %s failed: %s", job_id, job.name, job.attempts,
-                  traceback.format_exception_only(exc)[-1].strip())
+        log.error(
+            "job %s (%s) attempt %s failed: %s",
+            job_id,
+            job.name,
+            job.attempts,
+            traceback.format_exception_only(exc)[-1].strip(),
+        )
         if job.runner == "rq":
             raise
         return None
@@ -301,16 +346,22 @@ def export_file(job_id, user):
     if not job.name.startswith("export_"):
         raise NotFound("This job makes no file.")
     if job.status != "finished":
-        raise Conflict(f"The export is {job.status}; its file is there once it has finished.",
-                       code="export_not_ready")
+        raise Conflict(f"The export is {job.status}; its file is there once it has finished.", code="export_not_ready")
     fmt = job.result["format"]
-    audit.record("audit.export_downloaded", job, actor=user,
-                 extra={"job": job.name, "rows": job.result["rows"], "sha256": job.result["sha256"]})
+    audit.record(
+        "audit.export_downloaded",
+        job,
+        actor=user,
+        extra={"job": job.name, "rows": job.result["rows"], "sha256": job.result["sha256"]},
+    )
     # Each download hands the export's personal data out again: the debtors the export read.
-    debtors = db.session.scalars(select(AuditEventSubject.debtor_id).join(
-        AuditEvent, AuditEvent.seq == AuditEventSubject.seq).where(
-        AuditEvent.entity_type == "jobs", AuditEvent.entity_id == job.id, AuditEvent.action == "pii.read")).all()
-    audit_log.record_personal_reads(user, [(d, None, ("export",)) for d in debtors], via="jobs.export_file",
-                                    entity_type="jobs", entity_id=job.id)
+    debtors = db.session.scalars(
+        select(AuditEventSubject.debtor_id)
+        .join(AuditEvent, AuditEvent.seq == AuditEventSubject.seq)
+        .where(AuditEvent.entity_type == "jobs", AuditEvent.entity_id == job.id, AuditEvent.action == "pii.read")
+    ).all()
+    audit_log.record_personal_reads(
+        user, [(d, None, ("export",)) for d in debtors], via="jobs.export_file", entity_type="jobs", entity_id=job.id
+    )
     name = f"{job.name.removeprefix('export_').replace('_', '-')}-{job.id[:8]}.{fmt}"
     return storage.current().open(job.result["file"]), audit_log.MEDIA_TYPES[fmt], name

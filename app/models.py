@@ -5,7 +5,8 @@ migrations on SQLite and PostgreSQL alike.
 Money is stored as integer minor units (fen, cents) beside an ISO 4217 currency
 code; times are stored in UTC; coordinates are WGS84 degrees.
 """
-from datetime import date, datetime, time, timezone
+
+from datetime import UTC, date, datetime, time
 
 from sqlalchemy import (
     JSON,
@@ -96,15 +97,15 @@ class UTCDateTime(TypeDecorator):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given where a UTC time is stored")
-        value = value.astimezone(timezone.utc)
+        value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value, dialect):
         if value is None:
             return None
         if value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc)
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
 
 
 def _in(column, values):
@@ -258,8 +259,7 @@ class Debtor(db.Model):
     # None while only the address is known: the case waits for the geocoder or a pin.
     lat: Mapped[float | None] = mapped_column()
     lon: Mapped[float | None] = mapped_column()
-    location_status: Mapped[str] = mapped_column(String(20), default="located", server_default="located",
-                                                 index=True)
+    location_status: Mapped[str] = mapped_column(String(20), default="located", server_default="located", index=True)
     location_source: Mapped[str | None] = mapped_column(String(20))
     # Why the point is missing (a reason code of app.services.geocoding.NOTES), and the
     # geocoder's tries: a failed call is tried again after a growing pause.
@@ -383,7 +383,9 @@ class VisitTask(db.Model):
     __tablename__ = "visit_tasks"
     __table_args__ = (
         CheckConstraint(_in("status", TASK_STATUSES), name="status_known"),
-        CheckConstraint("status IN ('open', 'cancelled', 'withdrawn') OR crew_id IS NOT NULL", name="assigned_has_crew"),
+        CheckConstraint(
+            "status IN ('open', 'cancelled', 'withdrawn') OR crew_id IS NOT NULL", name="assigned_has_crew"
+        ),
         CheckConstraint("priority >= 0 AND priority <= 100", name="priority_range"),
         UniqueConstraint("case_id", "visit_date", name="uq_visit_tasks_case_date"),
         # The portfolio report: a period's tasks with their case, crew and status, from the index alone.
@@ -507,9 +509,7 @@ class RepaymentAgreement(db.Model):
     counter_waiver_minor: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
-    instalments: Mapped[list["Instalment"]] = relationship(
-        back_populates="agreement", order_by="Instalment.seq"
-    )
+    instalments: Mapped[list["Instalment"]] = relationship(back_populates="agreement", order_by="Instalment.seq")
     case: Mapped[Case] = relationship()
 
 
@@ -549,8 +549,10 @@ class Payment(db.Model):
 
 class PaymentAllocation(db.Model):
     __tablename__ = "payment_allocations"
-    __table_args__ = (CheckConstraint("amount_minor > 0", name="amount_positive"),
-                      UniqueConstraint("payment_id", "instalment_id", name="uq_payment_allocations_payment_instalment"))
+    __table_args__ = (
+        CheckConstraint("amount_minor > 0", name="amount_positive"),
+        UniqueConstraint("payment_id", "instalment_id", name="uq_payment_allocations_payment_instalment"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id"), index=True)
     instalment_id: Mapped[int] = mapped_column(ForeignKey("instalments.id"), index=True)
@@ -569,8 +571,9 @@ class LedgerEntry(db.Model):
     __table_args__ = (
         CheckConstraint(_in("kind", LEDGER_KINDS), name="kind_known"),
         CheckConstraint("amount_minor > 0", name="amount_positive"),
-        CheckConstraint("delta_minor = 0 OR delta_minor = amount_minor OR delta_minor = -amount_minor",
-                        name="delta_is_the_amount"),
+        CheckConstraint(
+            "delta_minor = 0 OR delta_minor = amount_minor OR delta_minor = -amount_minor", name="delta_is_the_amount"
+        ),
         CheckConstraint("length(currency) = 3", name="currency_code"),
         # The portfolio report: a period's payments, and each case's movements since a moment.
         Index("ix_ledger_entries_kind_created_cover", "kind", "created_at", "case_id", "currency", "amount_minor"),
@@ -728,7 +731,9 @@ class AuditEvent(db.Model):
         Index("ix_audit_events_chain_seq", "chain", "seq"),
         Index("ix_audit_events_chain_occurred_at", "chain", "occurred_at"),
     )
-    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
+    )
     # When the event was appended to the chain: never earlier than the event before it.
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
     actor_user_id: Mapped[int | None] = mapped_column(Integer)
@@ -759,8 +764,9 @@ class AuditPersonalValue(db.Model):
     """
 
     __tablename__ = "audit_personal_values"
-    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
-                                     autoincrement=False)
+    seq: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
+    )
     # {"/after/phone": ["<salt hex>", <value>], ...}: JSON pointers into ``changes``.
     values: Mapped[str] = mapped_column(Text)
 
@@ -771,8 +777,9 @@ class AuditEventSubject(db.Model):
 
     __tablename__ = "audit_event_subjects"
     debtor_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
-                                     autoincrement=False)
+    seq: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
+    )
 
 
 class AuditChainHead(db.Model):
@@ -837,6 +844,7 @@ class GeocodeResult(db.Model):
 
 # ---------------------------------------------------------------- reports
 
+
 class CaseDpdMark(db.Model):
     """A case's days past due from a moment on: written when a case arrives and whenever
     its DPD moves into another bucket of the collection strategy (``note_dpd_changes``).
@@ -894,10 +902,17 @@ def dpd_mark_rows(changes, at):
     from app.policy.strategy import default_strategy
 
     strategy = default_strategy()
-    return [{"case_id": case_id, "at": at, "days_past_due": now, "bucket": strategy.bucket_for(now),
-             "strategy_version": strategy.version}
-            for case_id, before, now in changes
-            if before is None or strategy.bucket_for(before) != strategy.bucket_for(now)]
+    return [
+        {
+            "case_id": case_id,
+            "at": at,
+            "days_past_due": now,
+            "bucket": strategy.bucket_for(now),
+            "strategy_version": strategy.version,
+        }
+        for case_id, before, now in changes
+        if before is None or strategy.bucket_for(before) != strategy.bucket_for(now)
+    ]
 
 
 def note_dpd_changes(session, _flush_context, _instances):
@@ -918,12 +933,14 @@ def note_dpd_changes(session, _flush_context, _instances):
             history = attributes.get_history(obj, "days_past_due")
             if not history.has_changes():
                 continue
-            if history.deleted and history.deleted[0] is not None \
-                    and strategy.bucket_for(history.deleted[0]) == bucket:
+            if history.deleted and history.deleted[0] is not None and strategy.bucket_for(history.deleted[0]) == bucket:
                 continue  # the same bucket: nothing a report could tell apart
             at = clock.now()
-        session.add(CaseDpdMark(case=obj, at=at, days_past_due=obj.days_past_due, bucket=bucket,
-                                strategy_version=strategy.version))
+        session.add(
+            CaseDpdMark(
+                case=obj, at=at, days_past_due=obj.days_past_due, bucket=bucket, strategy_version=strategy.version
+            )
+        )
 
 
 from sqlalchemy import event as _event  # noqa: E402

@@ -6,6 +6,7 @@ currency's minor digits; no exponent, no sign unless the field allows one, no mo
 than :data:`MAX_MINOR` minor units. Currency codes and their minor digits come from
 CLDR through Babel: the ISO 4217 codes that are legal tender somewhere today.
 """
+
 import functools
 import re
 from decimal import Decimal
@@ -28,8 +29,12 @@ def currencies() -> dict[str, int]:
     from babel.core import get_global
     from babel.numbers import get_currency_precision
 
-    active = {code for history in get_global("territory_currencies").values()
-              for code, _start, end, tender in history if tender and end is None}
+    active = {
+        code
+        for history in get_global("territory_currencies").values()
+        for code, _start, end, tender in history
+        if tender and end is None
+    }
     return {code: get_currency_precision(code) for code in sorted(active)}
 
 
@@ -54,8 +59,10 @@ def parse(text: object, *, negative: bool = False) -> Decimal:
         raise MoneyError('send the amount as a decimal string such as "1234.50"')
     match = _AMOUNT.fullmatch(str(text))  # not .match: "$" also matches before a final newline
     if match is None:
-        raise MoneyError("not an amount: digits with an optional point and up to 3 decimals, "
-                         "no exponent" + ("" if negative else ", no sign") + ", below 10^15")
+        raise MoneyError(
+            "not an amount: digits with an optional point and up to 3 decimals, "
+            "no exponent" + ("" if negative else ", no sign") + ", below 10^15"
+        )
     if match.group(1) and not negative:
         raise MoneyError("must not be negative")
     return Decimal(str(text))
@@ -70,8 +77,9 @@ def to_minor(amount: object, currency: str) -> int:
     if not isinstance(digits, int):  # NaN or infinity: only a Decimal made elsewhere can be one
         raise MoneyError("not an amount")
     if digits < -places and amount != amount.quantize(Decimal(1).scaleb(-places)):
-        raise MoneyError(f"{currency} has at most {places} decimal places" if places
-                         else f"{currency} has no decimal places")
+        raise MoneyError(
+            f"{currency} has at most {places} decimal places" if places else f"{currency} has no decimal places"
+        )
     minor = int(amount.scaleb(places))
     if abs(minor) >= MAX_MINOR:
         raise MoneyError("amount is too large")

@@ -6,23 +6,29 @@ request counts and latencies (shared across gunicorn workers when
 ``PROMETHEUS_MULTIPROC_DIR`` is set), and, read from the database when scraped,
 queue depth, plans made and conduct flags raised.
 """
+
 import json
 import logging
 import os
 import re
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from flask import Response, current_app, g, has_request_context, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 
 REQUESTS = Counter("fieldcollect_http_requests", "HTTP requests answered", ["method", "endpoint", "status"])
-LATENCY = Histogram("fieldcollect_http_request_seconds", "Time to answer an HTTP request", ["method", "endpoint"],
-                    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2.5, 5, 10))
+LATENCY = Histogram(
+    "fieldcollect_http_request_seconds",
+    "Time to answer an HTTP request",
+    ["method", "endpoint"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2.5, 5, 10),
+)
 # Elements of a sync batch answered without a usable client_event_id (so not stored under one).
-FIELD_EVENTS_WITHOUT_ID = Counter("fieldcollect_field_events_without_id",
-                                  "Field events answered that carried no usable client_event_id")
+FIELD_EVENTS_WITHOUT_ID = Counter(
+    "fieldcollect_field_events_without_id", "Field events answered that carried no usable client_event_id"
+)
 access_log = logging.getLogger("app.access")
 
 
@@ -36,8 +42,7 @@ _REDACTIONS = (
     # PostgreSQL repeats the offending values: Key (national_id)=(310101...) already exists.
     (re.compile(r"(Key \([^)]*\)=\()[^\n]*?(\) )"), r"\1redacted\2"),
     (re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=\-]+"), r"\1 [redacted]"),
-    (re.compile(rf"(?i)([\"']?\b{_SECRET_NAMES}[\"']?\s*[:=]\s*)(\"[^\"]*\"|'[^']*'|[^\s,;&}}]+)"),
-     r"\1[redacted]"),
+    (re.compile(rf"(?i)([\"']?\b{_SECRET_NAMES}[\"']?\s*[:=]\s*)(\"[^\"]*\"|'[^']*'|[^\s,;&}}]+)"), r"\1[redacted]"),
     (re.compile(rf"(?i)([?&]{_PII_NAMES}=)[^&\s#]*"), r"\1[redacted]"),
 )
 _NATIONAL_ID = re.compile(r"(?<![\w.])(\d{6})\d{8}(\d{3}[\dXx])(?![\w.])")
@@ -72,8 +77,10 @@ class RedactingFilter(logging.Filter):
 class JSONFormatter(logging.Formatter):
     def format(self, record):
         entry = {
-            "ts": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
-            "level": record.levelname.lower(), "logger": record.name, "message": record.getMessage(),
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
         }
         if has_request_context():
             entry["request_id"] = g.get("request_id")
@@ -119,9 +126,19 @@ def install(app):
         endpoint = request.url_rule.rule if request.url_rule else "unmatched"
         REQUESTS.labels(request.method, endpoint, str(response.status_code)).inc()
         LATENCY.labels(request.method, endpoint).observe(elapsed)
-        access_log.info("%s %s %s", request.method, endpoint, response.status_code, extra={
-            "method": request.method, "path": endpoint, "status": response.status_code,
-            "duration_ms": round(elapsed * 1000, 1), "user_id": g.get("user_id")})
+        access_log.info(
+            "%s %s %s",
+            request.method,
+            endpoint,
+            response.status_code,
+            extra={
+                "method": request.method,
+                "path": endpoint,
+                "status": response.status_code,
+                "duration_ms": round(elapsed * 1000, 1),
+                "user_id": g.get("user_id"),
+            },
+        )
         return response
 
     @app.get("/metrics")
@@ -153,13 +170,18 @@ class _DomainCollector:
 
         with self.app.app_context():
             plans = GaugeMetricFamily("fieldcollect_plans", "Dispatch plans made, by status", labels=["status"])
-            for status, count in db.session.execute(select(DispatchPlan.status, func.count())
-                                                    .group_by(DispatchPlan.status)):
+            for status, count in db.session.execute(
+                select(DispatchPlan.status, func.count()).group_by(DispatchPlan.status)
+            ):
                 plans.add_metric([status], count)
-            flags = GaugeMetricFamily("fieldcollect_conduct_flags", "Conduct flags raised, by kind and status",
-                                      labels=["kind", "status"])
-            for kind, status, count in db.session.execute(select(ConductFlag.kind, ConductFlag.status, func.count())
-                                                          .group_by(ConductFlag.kind, ConductFlag.status)):
+            flags = GaugeMetricFamily(
+                "fieldcollect_conduct_flags", "Conduct flags raised, by kind and status", labels=["kind", "status"]
+            )
+            for kind, status, count in db.session.execute(
+                select(ConductFlag.kind, ConductFlag.status, func.count()).group_by(
+                    ConductFlag.kind, ConductFlag.status
+                )
+            ):
                 flags.add_metric([kind, status], count)
             jobs = GaugeMetricFamily("fieldcollect_jobs", "Background jobs, by status", labels=["status"])
             for status, count in db.session.execute(select(Job.status, func.count()).group_by(Job.status)):

@@ -42,8 +42,9 @@ MASKS = {
 
 def mask_fields(values):
     """A copy of ``values`` with every personal field masked."""
-    return {key: MASKS[key](value) if key in MASKS and isinstance(value, str) else value
-            for key, value in values.items()}
+    return {
+        key: MASKS[key](value) if key in MASKS and isinstance(value, str) else value for key, value in values.items()
+    }
 
 
 # Keys whose values the audit log keeps out of its hash chain (app/audit.py): the value is

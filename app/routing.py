@@ -6,6 +6,7 @@ model. A table larger than ``ROUTING_MAX_LOCATIONS`` (OSRM's ``--max-table-size`
 100 by default) is asked for in blocks of sources × destinations. Answers are cached
 per day (the same places on the same day are asked once per process).
 """
+
 import json
 import logging
 import urllib.error
@@ -15,7 +16,7 @@ from collections import OrderedDict
 from flask import current_app
 
 log = logging.getLogger(__name__)
-UNREACHABLE = 10 ** 9  # the engine's largest leg: a pair the road network does not join is never taken
+UNREACHABLE = 10**9  # the engine's largest leg: a pair the road network does not join is never taken
 CACHE_SIZE = 64
 
 
@@ -80,8 +81,10 @@ def _fill(points, sources, targets, durations, distances):
     path = ";".join(f"{points[i][1]:.6f},{points[i][0]:.6f}" for i in coords)  # OSRM wants lon,lat
     src = ";".join(str(k) for k in range(len(sources)))
     dst = ";".join(str(coords.index(t)) for t in targets)
-    url = (f"{config['ROUTING_URL'].rstrip('/')}/table/v1/{config.get('ROUTING_PROFILE', 'driving')}/{path}"
-           f"?annotations=duration,distance&sources={src}&destinations={dst}")
+    url = (
+        f"{config['ROUTING_URL'].rstrip('/')}/table/v1/{config.get('ROUTING_PROFILE', 'driving')}/{path}"
+        f"?annotations=duration,distance&sources={src}&destinations={dst}"
+    )
     try:
         with urllib.request.urlopen(url, timeout=config.get("ROUTING_TIMEOUT_SECONDS", 30.0)) as response:
             answer = json.loads(response.read().decode("utf-8"))

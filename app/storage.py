@@ -8,6 +8,7 @@ Failures are told apart, never all "missing": ``ObjectMissing`` (no such object:
 503, for the operator to fix). Each is a ``DomainError``, so a request that meets one
 answers with the error envelope.
 """
+
 import os
 import shutil
 import tempfile
@@ -70,6 +71,7 @@ class LocalStorage:
 
     def put_file(self, key, source, content_type):
         """Keep the file at ``source`` (a temporary file of the caller's) under ``key``."""
+
         def copy(handle):
             with open(source, "rb") as src:
                 shutil.copyfileobj(src, handle, CHUNK)
@@ -126,8 +128,18 @@ def _local_error(exc, key):
 
 # S3 error codes, by what they mean for the caller.
 _MISSING = {"NoSuchKey", "404", "NotFound", "NoSuchVersion"}
-_REFUSED = {"AccessDenied", "403", "Forbidden", "InvalidAccessKeyId", "SignatureDoesNotMatch", "AllAccessDisabled",
-            "AccountProblem", "InvalidToken", "ExpiredToken", "InvalidObjectState"}
+_REFUSED = {
+    "AccessDenied",
+    "403",
+    "Forbidden",
+    "InvalidAccessKeyId",
+    "SignatureDoesNotMatch",
+    "AllAccessDisabled",
+    "AccountProblem",
+    "InvalidToken",
+    "ExpiredToken",
+    "InvalidObjectState",
+}
 
 
 def s3_error(exc, key):
@@ -156,8 +168,11 @@ def s3_client(endpoint_url=None):
     from botocore.config import Config
 
     # Short connect timeout and few retries: an unreachable store is reported in seconds.
-    return boto3.client("s3", endpoint_url=endpoint_url, config=Config(
-        connect_timeout=5, read_timeout=60, retries={"max_attempts": 3, "mode": "standard"}))
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint_url,
+        config=Config(connect_timeout=5, read_timeout=60, retries={"max_attempts": 3, "mode": "standard"}),
+    )
 
 
 class S3Storage:
@@ -182,8 +197,9 @@ class S3Storage:
         from boto3.exceptions import S3UploadFailedError
 
         try:
-            self._call(key, self.client.upload_file, str(source), self.bucket, key,
-                       ExtraArgs={"ContentType": content_type})
+            self._call(
+                key, self.client.upload_file, str(source), self.bucket, key, ExtraArgs={"ContentType": content_type}
+            )
         except S3UploadFailedError as exc:  # boto3 wraps the ClientError of a multipart upload
             cause = exc.__context__ or exc.__cause__
             translated = s3_error(cause, key) if cause is not None else None

@@ -21,6 +21,7 @@ UPDATE``, the audit chain's head) or savepoint: its read snapshot ends and it be
 what it read, so nothing it writes depends on the snapshot it gave up; the chain head is
 read after the upgrade, under the write lock. PostgreSQL needs none of this.
 """
+
 import re
 from contextlib import contextmanager
 from contextvars import ContextVar

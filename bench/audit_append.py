@@ -16,13 +16,15 @@ chains (``AUDIT_CHAINS``; ignored by a build without partitions). ``both`` runs 
 
 "app ms" / "pg ms": CPU milliseconds per append of the writer processes and of their
 PostgreSQL backends (from /proc; PostgreSQL runs on the same machine), which is what a
-capacity model needs (docs/capacity.md). "head lock wait": the share of the writers' time spent in the statement that locks a
-chain head, i.e. queued behind another writer of the same chain (0 % would be no queue).
+capacity model needs (docs/capacity.md). "head lock wait": the share of the writers' time
+spent in the statement that locks a chain head, i.e. queued behind another writer of the
+same chain (0 % would be no queue).
 
 Each run ends with ``verify_chain``: the figures count only appends that verify. The load
 average is printed before and after: the machine is shared, so compare the rows of one
 run with each other rather than with another machine's. The database is dropped at the end.
 """
+
 import argparse
 import multiprocessing
 import os
@@ -38,10 +40,10 @@ sys.path.insert(0, str(ROOT / "bench"))
 os.environ.setdefault("APP_ENV", "development")
 
 import flask_migrate  # noqa: E402
+import sync_batch  # noqa: E402
 from sqlalchemy import event  # noqa: E402
 from sqlalchemy import text as sa_text  # noqa: E402
 
-import sync_batch  # noqa: E402
 from app import audit, create_app  # noqa: E402
 from app.extensions import db  # noqa: E402
 
@@ -84,9 +86,16 @@ def writer(app, number, spread, start, go, stop_at, results):
         deadline = stop_at.value
         while time.time() < deadline:
             n += 1
-            audit.record("bench.appended", entity_type="visits", entity_id=f"{number}-{n}", actor=actor,
-                         before={"status": "planned"}, after={"status": "visited", "phone": "13800001111"},
-                         lat=31.2 + number / 1000, lon=121.4)
+            audit.record(
+                "bench.appended",
+                entity_type="visits",
+                entity_id=f"{number}-{n}",
+                actor=actor,
+                before={"status": "planned"},
+                after={"status": "visited", "phone": "13800001111"},
+                lat=31.2 + number / 1000,
+                lon=121.4,
+            )
             db.session.commit()
             appended += 1
         cpu, pg_cpu = time.process_time() - cpu, cpu_seconds(backend) - pg_cpu
@@ -100,8 +109,9 @@ def run(app, writers, seconds, spread):
     start, go = context.Barrier(writers + 1), context.Barrier(writers + 1)
     stop_at = context.Value("d", 0.0)
     results = context.Queue()
-    processes = [context.Process(target=writer, args=(app, n, spread, start, go, stop_at, results))
-                 for n in range(writers)]
+    processes = [
+        context.Process(target=writer, args=(app, n, spread, start, go, stop_at, results)) for n in range(writers)
+    ]
     for process in processes:
         process.start()
     start.wait()  # every writer connected and warm
@@ -113,8 +123,13 @@ def run(app, writers, seconds, spread):
     for process in processes:
         process.join(timeout=60)
     appended = sum(c[0] for c in counts)
-    return (appended, wall, sum(c[1] for c in counts) / (wall * writers),
-            1000 * sum(c[2] for c in counts) / max(appended, 1), 1000 * sum(c[3] for c in counts) / max(appended, 1))
+    return (
+        appended,
+        wall,
+        sum(c[1] for c in counts) / (wall * writers),
+        1000 * sum(c[2] for c in counts) / max(appended, 1),
+        1000 * sum(c[3] for c in counts) / max(appended, 1),
+    )
 
 
 def main():
@@ -126,24 +141,38 @@ def main():
     args = parser.parse_args()
     url, (admin, name) = sync_batch.database("postgresql")
     try:
-        app = create_app({"SQLALCHEMY_DATABASE_URI": url, "RATELIMIT_ENABLED": False, "LOG_FORMAT": "none",
-                          "AUDIT_CHAINS": args.chains})
+        app = create_app(
+            {
+                "SQLALCHEMY_DATABASE_URI": url,
+                "RATELIMIT_ENABLED": False,
+                "LOG_FORMAT": "none",
+                "AUDIT_CHAINS": args.chains,
+            }
+        )
         with app.app_context():
             flask_migrate.upgrade(directory=str(ROOT / "migrations"))
             db.session.remove()
             db.engine.dispose()
         modes = ("same", "spread") if args.spread == "both" else (args.spread,)
-        print(f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
-              f"PostgreSQL local; load average before {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
+        print(
+            f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
+            f"PostgreSQL local; load average before {' '.join(f'{x:.2f}' for x in os.getloadavg())}",
+            flush=True,
+        )
         print(f"AUDIT_CHAINS={args.chains}, {args.seconds:g} s per row", flush=True)
-        print(f"{'writers':>8}{'actors':>9}{'appends':>10}{'appends/s':>11}{'per writer/s':>14}"
-              f"{'head lock wait':>16}{'app ms':>10}{'pg ms':>10}{'load':>7}",
-              flush=True)
+        print(
+            f"{'writers':>8}{'actors':>9}{'appends':>10}{'appends/s':>11}{'per writer/s':>14}"
+            f"{'head lock wait':>16}{'app ms':>10}{'pg ms':>10}{'load':>7}",
+            flush=True,
+        )
         for mode in modes:
             for writers in args.writers:
                 appended, wall, locked, cpu, pg_cpu = run(app, writers, args.seconds, mode == "spread")
-                print(f"{writers:>8}{mode:>9}{appended:>10}{appended / wall:>11.0f}{appended / wall / writers:>14.1f}"
-                      f"{locked:>16.0%}{cpu:>10.2f}{pg_cpu:>10.2f}{os.getloadavg()[0]:>7.2f}", flush=True)
+                print(
+                    f"{writers:>8}{mode:>9}{appended:>10}{appended / wall:>11.0f}{appended / wall / writers:>14.1f}"
+                    f"{locked:>16.0%}{cpu:>10.2f}{pg_cpu:>10.2f}{os.getloadavg()[0]:>7.2f}",
+                    flush=True,
+                )
         with app.app_context():
             result = audit.verify_chain()
             print(f"verify_chain: ok={result['ok']}, {result['checked']} events", flush=True)

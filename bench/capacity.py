@@ -6,11 +6,12 @@ capacity model in docs/capacity.md.
 Through the Flask test client on PostgreSQL (as bench/request_cost.py): one agent works a
 seeded day — fetches the route, then check-in, outcome and check-out at each stop — and
 for each kind of request (and the login, with the production password hashing
-parameters: the bench runs as development, which uses them) this prints the median wall time, the CPU milliseconds of this
-process (the web worker's share) and of the connection's PostgreSQL backend (read from
-/proc: PostgreSQL runs on this machine), the SQL statements, and the audit events the
-request appended. CPU is what sizes machines; wall time on a shared machine is not.
+parameters: the bench runs as development, which uses them) this prints the median wall
+time, the CPU milliseconds of this process (the web worker's share) and of the
+connection's PostgreSQL backend (read from /proc: PostgreSQL runs on this machine), the SQL
+statements, and the audit events the request appended. CPU is what sizes machines; wall time on a shared machine is not.
 """
+
 import argparse
 import os
 import platform
@@ -27,13 +28,13 @@ sys.path.insert(0, str(ROOT / "bench"))
 os.environ.setdefault("APP_ENV", "development")
 
 import flask_migrate  # noqa: E402
+import sync_batch  # noqa: E402
+from audit_append import cpu_seconds  # noqa: E402
 from sqlalchemy import event, func, select, text  # noqa: E402
 
-import sync_batch  # noqa: E402
 from app import create_app  # noqa: E402
 from app.extensions import db  # noqa: E402
 from app.models import AuditEvent  # noqa: E402
-from audit_append import cpu_seconds  # noqa: E402
 
 PATHS = {"check_in": "check-in", "visit": "visit", "check_out": "check-out"}
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -52,12 +53,27 @@ def seed(db, stops):
         at = start + timedelta(seconds=30 * n)
         position = {"lat": lat, "lon": lon, "accuracy_m": 8.0}
         events += [
-            {"type": "check_in", "task_id": task_id, "client_event_id": f"in-{task_id}-bench",
-             "device_time": at.isoformat(), **position},
-            {"type": "visit", "task_id": task_id, "client_event_id": f"visit-{task_id}-bench", "outcome": "not_home",
-             "person_met": "nobody"},
-            {"type": "check_out", "task_id": task_id, "client_event_id": f"out-{task_id}-bench",
-             "device_time": (at + timedelta(seconds=20)).isoformat(), **position},
+            {
+                "type": "check_in",
+                "task_id": task_id,
+                "client_event_id": f"in-{task_id}-bench",
+                "device_time": at.isoformat(),
+                **position,
+            },
+            {
+                "type": "visit",
+                "task_id": task_id,
+                "client_event_id": f"visit-{task_id}-bench",
+                "outcome": "not_home",
+                "person_met": "nobody",
+            },
+            {
+                "type": "check_out",
+                "task_id": task_id,
+                "client_event_id": f"out-{task_id}-bench",
+                "device_time": (at + timedelta(seconds=20)).isoformat(),
+                **position,
+            },
         ]
     return events
 
@@ -69,8 +85,14 @@ def main():
     url, (admin, name) = sync_batch.database("postgresql")
     try:
         # One connection, so one PostgreSQL backend does all of this process's work.
-        app = create_app({"SQLALCHEMY_DATABASE_URI": url, "RATELIMIT_ENABLED": False, "LOG_FORMAT": "none",
-                          "SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": 1, "max_overflow": 0}})
+        app = create_app(
+            {
+                "SQLALCHEMY_DATABASE_URI": url,
+                "RATELIMIT_ENABLED": False,
+                "LOG_FORMAT": "none",
+                "SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": 1, "max_overflow": 0},
+            }
+        )
         with app.app_context():
             flask_migrate.upgrade(directory=str(ROOT / "migrations"))
             events = seed(db, args.stops)
@@ -94,14 +116,17 @@ def main():
             statements.clear()
             wall, cpu, pg = time.perf_counter(), time.process_time(), cpu_seconds(backend)
             call()
-            row = ((time.perf_counter() - wall) * 1000, (time.process_time() - cpu) * 1000,
-                   (cpu_seconds(backend) - pg) * 1000, len(statements))
+            row = (
+                (time.perf_counter() - wall) * 1000,
+                (time.process_time() - cpu) * 1000,
+                (cpu_seconds(backend) - pg) * 1000,
+                len(statements),
+            )
             return (*row, audit_count() - before_events)
 
         def act(e):
             body = {k: v for k, v in e.items() if k not in ("type", "task_id")}
-            answer = client.post(f"/api/v1/agent/tasks/{e['task_id']}/{PATHS[e['type']]}", json=body,
-                                 headers=headers)
+            answer = client.post(f"/api/v1/agent/tasks/{e['task_id']}/{PATHS[e['type']]}", json=body, headers=headers)
             assert answer.status_code in (200, 201), answer.json
 
         day = events[0]["device_time"][:10]
@@ -116,19 +141,25 @@ def main():
 
         for e in events[:30]:  # warm up
             act(e)
-        rows = {"field action (in/outcome/out)": [measure(lambda e=e: act(e)) for e in events[30:]],
-                "GET /api/v1/agent/route": [measure(route) for _ in range(40)],
-                "GET /api/v1/me": [measure(lambda: client.get("/api/v1/me", headers=headers)) for _ in range(100)],
-                "POST /api/v1/auth/login": [measure(login) for _ in range(10)]}
-        print(f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; PostgreSQL local; "
-              f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}; {args.stops} stops")
+        rows = {
+            "field action (in/outcome/out)": [measure(lambda e=e: act(e)) for e in events[30:]],
+            "GET /api/v1/agent/route": [measure(route) for _ in range(40)],
+            "GET /api/v1/me": [measure(lambda: client.get("/api/v1/me", headers=headers)) for _ in range(100)],
+            "POST /api/v1/auth/login": [measure(login) for _ in range(10)],
+        }
+        print(
+            f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; PostgreSQL local; "
+            f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}; {args.stops} stops"
+        )
         print(f"{'request':<32}{'n':>5}{'wall ms':>9}{'app CPU ms':>12}{'pg CPU ms':>11}{'stmts':>7}{'audit':>7}")
         for label, got in rows.items():
             # CPU is summed over the run and divided (the /proc clock ticks in 10 ms).
             n = len(got)
-            print(f"{label:<32}{n:>5}{statistics.median(r[0] for r in got):>9.2f}"
-                  f"{sum(r[1] for r in got) / n:>12.2f}{sum(r[2] for r in got) / n:>11.2f}"
-                  f"{statistics.median(r[3] for r in got):>7.0f}{sum(r[4] for r in got) / n:>7.2f}")
+            print(
+                f"{label:<32}{n:>5}{statistics.median(r[0] for r in got):>9.2f}"
+                f"{sum(r[1] for r in got) / n:>12.2f}{sum(r[2] for r in got) / n:>11.2f}"
+                f"{statistics.median(r[3] for r in got):>7.0f}{sum(r[4] for r in got) / n:>7.2f}"
+            )
     finally:
         with admin.connect() as conn:
             conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

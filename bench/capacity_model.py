@@ -12,6 +12,7 @@ web worker and of PostgreSQL, and audit events per field action, from bench/capa
 ``--chain-commits-per-s``: what one audit chain carries when every writer queues on its
 head (bench/audit_append.py, the "same" rows at 16 and 64 writers).
 """
+
 import argparse
 import math
 
@@ -20,8 +21,18 @@ SIZES = (1_000, 10_000, 100_000)
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    for name in ("field-app-ms", "field-pg-ms", "field-audit", "route-app-ms", "route-pg-ms", "me-app-ms",
-                 "me-pg-ms", "login-app-ms", "login-pg-ms", "chain-commits-per-s"):
+    for name in (
+        "field-app-ms",
+        "field-pg-ms",
+        "field-audit",
+        "route-app-ms",
+        "route-pg-ms",
+        "me-app-ms",
+        "me-pg-ms",
+        "login-app-ms",
+        "login-pg-ms",
+        "chain-commits-per-s",
+    ):
         p.add_argument(f"--{name}", type=float, required=True)
     # Assumptions (docs/capacity.md says where each comes from).
     p.add_argument("--stops", type=int, default=12, help="Doors per collector-day.")
@@ -47,11 +58,15 @@ def main():
     app_ms = sum(n * c for n, c, _ in day.values())
     pg_ms = sum(n * c for n, _, c in day.values())
     appends = 3 * a.stops * a.field_audit
-    print(f"per collector-day: {requests} requests ({3 * a.stops} field actions), {app_ms:,.0f} ms web CPU, "
-          f"{pg_ms:,.0f} ms PostgreSQL CPU, {appends:.0f} audit events in {3 * a.stops} append transactions")
+    print(
+        f"per collector-day: {requests} requests ({3 * a.stops} field actions), {app_ms:,.0f} ms web CPU, "
+        f"{pg_ms:,.0f} ms PostgreSQL CPU, {appends:.0f} audit events in {3 * a.stops} append transactions"
+    )
     window = a.hours * 3600
-    print(f"{'collectors':>11}{'peak req/s':>11}{'web cores':>10}{'gunicorn':>9}{'web hosts':>10}{'pg cores':>9}"
-          f"{'commits/s':>10}{'chains':>7}{'plans':>6}{'rq':>4}{'events/yr':>11}")
+    print(
+        f"{'collectors':>11}{'peak req/s':>11}{'web cores':>10}{'gunicorn':>9}{'web hosts':>10}{'pg cores':>9}"
+        f"{'commits/s':>10}{'chains':>7}{'plans':>6}{'rq':>4}{'events/yr':>11}"
+    )
     for n in SIZES:
         rate = n * requests / window * a.peak
         web_cores = n * app_ms / 1000 / window * a.peak / a.utilisation
@@ -63,8 +78,10 @@ def main():
         teams = math.ceil(n / a.collectors_per_team)
         rq = max(1, math.ceil(teams * a.plan_seconds / (a.night_hours * 3600) / a.utilisation))
         events_year = n * appends * 250
-        print(f"{n:>11,}{rate:>11.0f}{web_cores:>10.1f}{workers:>9}{hosts:>10}{pg_cores:>9.2f}{commits:>10.0f}"
-              f"{chains:>7}{teams:>6}{rq:>4}{events_year / 1e9:>10.2f}B")
+        print(
+            f"{n:>11,}{rate:>11.0f}{web_cores:>10.1f}{workers:>9}{hosts:>10}{pg_cores:>9.2f}{commits:>10.0f}"
+            f"{chains:>7}{teams:>6}{rq:>4}{events_year / 1e9:>10.2f}B"
+        )
 
 
 if __name__ == "__main__":

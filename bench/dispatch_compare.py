@@ -56,10 +56,12 @@ def run_peer(peer: str, problem: Path, plan: Path, timeout: float, env: dict | N
     from other load, CPU time much less.
     """
     began = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, str(HERE / "dispatch_peers.py"), peer,
-                             str(problem), str(plan)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            env=None if env is None else {**os.environ, **env})
+    proc = subprocess.Popen(
+        [sys.executable, str(HERE / "dispatch_peers.py"), peer, str(problem), str(plan)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=None if env is None else {**os.environ, **env},
+    )
     while True:
         pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
         if pid:
@@ -68,9 +70,12 @@ def run_peer(peer: str, problem: Path, plan: Path, timeout: float, env: dict | N
             proc.send_signal(signal.SIGKILL)
             _, status, usage = os.wait4(proc.pid, 0)
             proc.returncode = -9
-            return {"wall": time.perf_counter() - began, "peak_mb": usage.ru_maxrss / 1024,
-                    "cpu": usage.ru_utime + usage.ru_stime,
-                    "error": f"timed out after {timeout:.0f} s"}
+            return {
+                "wall": time.perf_counter() - began,
+                "peak_mb": usage.ru_maxrss / 1024,
+                "cpu": usage.ru_utime + usage.ru_stime,
+                "error": f"timed out after {timeout:.0f} s",
+            }
         time.sleep(0.05)
     proc.returncode = os.waitstatus_to_exitcode(status)
     error = None
@@ -78,8 +83,12 @@ def run_peer(peer: str, problem: Path, plan: Path, timeout: float, env: dict | N
         lines = proc.stderr.read().decode(errors="replace").strip().splitlines()
         error = lines[-1] if lines else f"exit {proc.returncode}"
     proc.stderr.close()
-    return {"wall": time.perf_counter() - began, "peak_mb": usage.ru_maxrss / 1024,
-            "cpu": usage.ru_utime + usage.ru_stime, "error": error}
+    return {
+        "wall": time.perf_counter() - began,
+        "peak_mb": usage.ru_maxrss / 1024,
+        "cpu": usage.ru_utime + usage.ru_stime,
+        "error": error,
+    }
 
 
 def verdict(engine: dict, peer: dict) -> str:
@@ -89,6 +98,7 @@ def verdict(engine: dict, peer: dict) -> str:
     "within" when priority sum and assigned count are within 1% and the
     distance within 3% of the peer's, else "worse"; with the differences.
     """
+
     def pct(key):
         return 100.0 * (engine[key] - peer[key]) / peer[key] if peer[key] else 0.0
 
@@ -102,8 +112,10 @@ def verdict(engine: dict, peer: dict) -> str:
         word = "within"
     else:
         word = "worse"
-    return (f"{word:<6} (priority {pct('priority_sum'):+.2f}%, assigned {pct('assigned'):+.2f}%, "
-            f"km {pct('distance_km'):+.2f}%)")
+    return (
+        f"{word:<6} (priority {pct('priority_sum'):+.2f}%, assigned {pct('assigned'):+.2f}%, "
+        f"km {pct('distance_km'):+.2f}%)"
+    )
 
 
 def load() -> str:
@@ -115,8 +127,9 @@ def baseline_root(rev: str, out: Path) -> Path:
     root = out / f"engine-{rev}"
     if not (root / "dispatch").is_dir():
         root.mkdir(parents=True, exist_ok=True)
-        archive = subprocess.run(["git", "-C", str(HERE.parent), "archive", rev, "dispatch"],
-                                 check=True, capture_output=True).stdout
+        archive = subprocess.run(
+            ["git", "-C", str(HERE.parent), "archive", rev, "dispatch"], check=True, capture_output=True
+        ).stdout
         subprocess.run(["tar", "-x", "-C", str(root)], input=archive, check=True)
     return root
 
@@ -137,12 +150,10 @@ def compare_families(args, out: Path) -> None:
     seeds = [int(x) for x in args.seeds.split(",")]
     engines = [("engine", None)]
     if args.baseline:
-        engines.append((f"engine@{args.baseline}",
-                        {"DISPATCH_ENGINE_ROOT": str(baseline_root(args.baseline, out))}))
+        engines.append((f"engine@{args.baseline}", {"DISPATCH_ENGINE_ROOT": str(baseline_root(args.baseline, out))}))
     lines = [f"machine: {os.cpu_count()} CPUs, {load()}"]
     print(lines[0], flush=True)
-    header = (f"{'family':<22} {'seed':>4} {'peer':<16} {'assigned':>8} {'km':>9} "
-              f"{'gap':>7} {'seconds':>8}  note")
+    header = f"{'family':<22} {'seed':>4} {'peer':<16} {'assigned':>8} {'km':>9} {'gap':>7} {'seconds':>8}  note"
     print(header)
     lines.append(header)
     summary = []
@@ -161,8 +172,10 @@ def compare_families(args, out: Path) -> None:
                 lines.append(line)
                 continue
             vroom_rows.append(v)
-            line = (f"{family:<22} {seed:>4} {'vroom5':<16} {v['assigned']:>8} "
-                    f"{v['distance_km']:>9.1f} {'':>7} {v['solve_seconds']:>8.2f}")
+            line = (
+                f"{family:<22} {seed:>4} {'vroom5':<16} {v['assigned']:>8} "
+                f"{v['distance_km']:>9.1f} {'':>7} {v['solve_seconds']:>8.2f}"
+            )
             print(line, flush=True)
             lines.append(line)
             limit = SAME_TIME_SHARE * v["solve_seconds"]
@@ -170,22 +183,22 @@ def compare_families(args, out: Path) -> None:
                 limit = min(limit, default_time_limit(len(problem["tasks"])))
             for name, env in engines:
                 path = out / f"plan-{family}-{seed}-{name}.json"
-                e = solved(run_peer(f"engine:{limit:.3f}", problem_path, path, args.timeout, env),
-                           problem, path)
+                e = solved(run_peer(f"engine:{limit:.3f}", problem_path, path, args.timeout, env), problem, path)
                 if e is None:
                     line = f"{family:<22} {seed:>4} {name:<16} failed or infeasible"
                 else:
                     e["gap"] = 100.0 * (e["distance_km"] / v["distance_km"] - 1.0)
                     e["missed"] = len(v["tasks"] - e["tasks"])
-                    e["key"] = (e["priority_sum"], e["assigned"]) >= (v["priority_sum"],
-                                                                        v["assigned"])
+                    e["key"] = (e["priority_sum"], e["assigned"]) >= (v["priority_sum"], v["assigned"])
                     rows[name].append(e)
                     note = "" if e["key"] else "fewer priority/assigned than vroom5"
                     if e["missed"]:
                         note += f" {e['missed']} of vroom5's tasks left out"
-                    line = (f"{family:<22} {seed:>4} {name:<16} {e['assigned']:>8} "
-                            f"{e['distance_km']:>9.1f} {e['gap']:>+6.2f}% "
-                            f"{e['solve_seconds']:>8.2f}  {note.strip()}")
+                    line = (
+                        f"{family:<22} {seed:>4} {name:<16} {e['assigned']:>8} "
+                        f"{e['distance_km']:>9.1f} {e['gap']:>+6.2f}% "
+                        f"{e['solve_seconds']:>8.2f}  {note.strip()}"
+                    )
                 print(line, flush=True)
                 lines.append(line)
         for name, _ in engines:
@@ -200,9 +213,12 @@ def compare_families(args, out: Path) -> None:
                 f"{sum(v['assigned'] for v in vroom_rows):<6} "
                 f"{sum(e['missed'] for e in got):>6} "
                 f"{sum(e['solve_seconds'] for e in got) / len(got):>7.2f} "
-                f"{sum(v['solve_seconds'] for v in vroom_rows) / len(vroom_rows):>7.2f}  {load()}")
-    head = (f"{'family':<22} {'engine':<16} {'n':>3} {'mean gap':>8} {'worst':>8} "
-            f"{'assigned/vroom5':>13} {'missed':>6} {'eng s':>7} {'vroom s':>7}")
+                f"{sum(v['solve_seconds'] for v in vroom_rows) / len(vroom_rows):>7.2f}  {load()}"
+            )
+    head = (
+        f"{'family':<22} {'engine':<16} {'n':>3} {'mean gap':>8} {'worst':>8} "
+        f"{'assigned/vroom5':>13} {'missed':>6} {'eng s':>7} {'vroom s':>7}"
+    )
     print()
     print(head)
     print("\n".join(summary))
@@ -217,13 +233,19 @@ def main() -> None:
     parser.add_argument("--peers", default=",".join(PEERS))
     parser.add_argument("--timeout", type=float, default=600.0)
     parser.add_argument("--out", default=str(HERE / "out"))
-    parser.add_argument("--families", default=None,
-                        help="comma-separated family names or 'all': compare with VROOM level 5")
-    parser.add_argument("--engine-seconds", choices=["vroom5", "default"], default="vroom5",
-                        help="with --families: the engine's limit is VROOM level 5's seconds "
-                             "on the problem, or that but at most its default budget")
-    parser.add_argument("--baseline", default=None,
-                        help="also run the engine of this git revision, with the same limit")
+    parser.add_argument(
+        "--families", default=None, help="comma-separated family names or 'all': compare with VROOM level 5"
+    )
+    parser.add_argument(
+        "--engine-seconds",
+        choices=["vroom5", "default"],
+        default="vroom5",
+        help="with --families: the engine's limit is VROOM level 5's seconds "
+        "on the problem, or that but at most its default budget",
+    )
+    parser.add_argument(
+        "--baseline", default=None, help="also run the engine of this git revision, with the same limit"
+    )
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -232,11 +254,12 @@ def main() -> None:
         return
     peers = args.peers.split(",")
     if args.baseline:
-        peers.insert(peers.index("engine") + 1 if "engine" in peers else 0,
-                     f"engine@{args.baseline}")
+        peers.insert(peers.index("engine") + 1 if "engine" in peers else 0, f"engine@{args.baseline}")
     rows, verdicts = [], []
-    header = (f"{'tasks':>6} {'seed':>4} {'peer':<15} {'priority':>9} {'assigned':>8} "
-              f"{'km':>9} {'seconds':>8} {'cpu s':>7} {'peak MB':>8}  check / note")
+    header = (
+        f"{'tasks':>6} {'seed':>4} {'peer':<15} {'priority':>9} {'assigned':>8} "
+        f"{'km':>9} {'seconds':>8} {'cpu s':>7} {'peak MB':>8}  check / note"
+    )
     print(header)
     print("-" * len(header))
     for size in (int(s) for s in args.sizes.split(",")):
@@ -255,8 +278,10 @@ def main() -> None:
                     skip = f"skipped: timed out ({args.timeout:.0f} s) on seed {timed_out[peer]}"
                 elif SLOWER_THAN.get(peer) in timed_out or SLOWER_THAN.get(peer) in too_slow:
                     too_slow.add(peer)  # so that the next level up is skipped as well
-                    skip = (f"skipped: a lower VROOM level already timed out "
-                            f"({args.timeout:.0f} s); level {peer[5:]} is slower")
+                    skip = (
+                        f"skipped: a lower VROOM level already timed out "
+                        f"({args.timeout:.0f} s); level {peer[5:]} is slower"
+                    )
                 if skip:
                     line = f"{prefix} {'-':>9} {'-':>8} {'-':>9} {'-':>8} {'-':>7} {'-':>8}  {skip}"
                     print(line, flush=True)
@@ -267,33 +292,34 @@ def main() -> None:
                 env = None
                 if peer.startswith("engine@"):
                     env = {"DISPATCH_ENGINE_ROOT": str(baseline_root(peer[7:], out))}
-                result = run_peer("engine" if env else peer, problem_path, plan_path,
-                                  args.timeout, env)
+                result = run_peer("engine" if env else peer, problem_path, plan_path, args.timeout, env)
                 if result["error"]:
                     if result["error"].startswith("timed out"):
                         timed_out[peer] = seed
-                    line = (f"{prefix} {'-':>9} {'-':>8} {'-':>9} {result['wall']:>8.1f} "
-                            f"{result['cpu']:>7.1f} {result['peak_mb']:>8.0f}  {result['error']}")
+                    line = (
+                        f"{prefix} {'-':>9} {'-':>8} {'-':>9} {result['wall']:>8.1f} "
+                        f"{result['cpu']:>7.1f} {result['peak_mb']:>8.0f}  {result['error']}"
+                    )
                 else:
                     plan = json.loads(plan_path.read_text(encoding="utf-8"))
                     violations = check(problem, plan)
                     s = plan["summary"]
                     summaries[peer] = s
                     status = "ok" if not violations else f"FAILED: {len(violations)} violations"
-                    line = (f"{prefix} {s['priority_sum']:>9} {s['assigned']:>8} "
-                            f"{s['distance_km']:>9.1f} {s['solve_seconds']:>8.1f} "
-                            f"{result['cpu']:>7.1f} {result['peak_mb']:>8.0f}  {status}")
+                    line = (
+                        f"{prefix} {s['priority_sum']:>9} {s['assigned']:>8} "
+                        f"{s['distance_km']:>9.1f} {s['solve_seconds']:>8.1f} "
+                        f"{result['cpu']:>7.1f} {result['peak_mb']:>8.0f}  {status}"
+                    )
                 print(line, flush=True)
                 rows.append(line)
             if "engine" in summaries:
                 for peer, s in summaries.items():
                     if peer != "engine":
-                        verdicts.append(f"{size:>6} {seed:>4} engine vs {peer:<8} "
-                                        f"{verdict(summaries['engine'], s)}")
+                        verdicts.append(f"{size:>6} {seed:>4} engine vs {peer:<8} {verdict(summaries['engine'], s)}")
     print()
     print("\n".join(verdicts))
-    (out / "dispatch_compare.txt").write_text("\n".join([header] + rows + [""] + verdicts)
-                                              + "\n", encoding="utf-8")
+    (out / "dispatch_compare.txt").write_text("\n".join([header] + rows + [""] + verdicts) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

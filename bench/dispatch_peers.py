@@ -26,8 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, os.environ.get("DISPATCH_ENGINE_ROOT")
-                or str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, os.environ.get("DISPATCH_ENGINE_ROOT") or str(Path(__file__).resolve().parent.parent))
 
 from dispatch import solve  # noqa: E402
 from dispatch.model import Instance  # noqa: E402
@@ -95,8 +94,7 @@ def run_ortools(inst: Instance) -> dict[int, list[int]]:
     service = np.zeros(len(locs), dtype=np.int64)
     service[:t] = inst.service[tasks]
     travel = (seconds + service[:, None]).tolist()
-    manager = pywrapcp.RoutingIndexManager(len(locs), m, [t + j for j in range(m)],
-                                           [t + m + j for j in range(m)])
+    manager = pywrapcp.RoutingIndexManager(len(locs), m, [t + j for j in range(m)], [t + m + j for j in range(m)])
     routing = pywrapcp.RoutingModel(manager)
     cost = routing.RegisterTransitMatrix(metres.tolist())
     routing.SetArcCostEvaluatorOfAllVehicles(cost)
@@ -105,7 +103,8 @@ def run_ortools(inst: Instance) -> dict[int, list[int]]:
     clock = routing.GetDimensionOrDie("time")
     count = routing.RegisterUnaryTransitVector([1] * t + [0] * (2 * m))
     routing.AddDimensionWithVehicleCapacity(
-        count, 0, [int(min(inst.max_visits[c], t)) for c in range(m)], True, "visits")
+        count, 0, [int(min(inst.max_visits[c], t)) for c in range(m)], True, "visits"
+    )
     big_task = int(metres.max()) * (t + 2 * m) + 1
     big_priority = big_task * (len(servable) + 1)
     nodes_of: dict[int, list[int]] = {}
@@ -123,8 +122,7 @@ def run_ortools(inst: Instance) -> dict[int, list[int]]:
             clock.CumulVar(index).SetRange(int(inst.shift_start[c]), int(inst.shift_end[c]))
     params = pywrapcp.DefaultRoutingSearchParameters()
     params.first_solution_strategy = routing_enums_pb2.FirstSolutionStrategy.PATH_CHEAPEST_ARC
-    params.local_search_metaheuristic = \
-        routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
+    params.local_search_metaheuristic = routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
     params.time_limit.seconds = ortools_time_limit(t)
     solution = routing.SolveWithParameters(params)
     routes = {c: [] for c in range(m)}
@@ -153,8 +151,7 @@ def main(peer: str, problem_path: str, plan_path: str) -> None:
             routes = run_greedy(inst)
         else:
             raise SystemExit(f"unknown peer {peer!r}")
-        plan = build_plan(inst, routes, unassigned_reasons(inst, routes),
-                          time.perf_counter() - began)
+        plan = build_plan(inst, routes, unassigned_reasons(inst, routes), time.perf_counter() - began)
     Path(plan_path).write_text(json.dumps(plan), encoding="utf-8")
 
 

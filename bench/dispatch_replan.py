@@ -34,8 +34,7 @@ def main() -> None:
     args = parser.parse_args()
     problem = generate(args.tasks, args.collectors, seed=args.seed)
     plan = solve(problem)
-    print(f"day: {args.tasks} tasks, {args.collectors} collectors, "
-          f"{plan['summary']['assigned']} assigned")
+    print(f"day: {args.tasks} tasks, {args.collectors} collectors, {plan['summary']['assigned']} assigned")
     rng = np.random.default_rng(args.seed)
     lats = [t["lat"] for t in problem["tasks"]]
     lons = [t["lon"] for t in problem["tasks"]]
@@ -44,8 +43,13 @@ def main() -> None:
     for now in MOMENTS:
         for k in range(args.repeats):
             j = int(rng.integers(len(lats)))
-            urgent = {"id": f"urgent-{now}-{k}", "lat": lats[j] + 0.003, "lon": lons[j],
-                      "priority": 100, "windows": [[now, "20:00"]]}
+            urgent = {
+                "id": f"urgent-{now}-{k}",
+                "lat": lats[j] + 0.003,
+                "lon": lons[j],
+                "priority": 100,
+                "windows": [[now, "20:00"]],
+            }
             began = time.perf_counter()
             result = insert_task(problem, plan, urgent, now=now)
             inserts.append(time.perf_counter() - began)
@@ -58,8 +62,10 @@ def main() -> None:
             failures += bool(check(problem, result["plan"]))
 
     for name, times in (("insert_task", inserts), ("drop_collector", drops)):
-        print(f"{name:<15} calls {len(times):>3}  median {statistics.median(times) * 1000:7.1f} ms"
-              f"  max {max(times) * 1000:7.1f} ms")
+        print(
+            f"{name:<15} calls {len(times):>3}  median {statistics.median(times) * 1000:7.1f} ms"
+            f"  max {max(times) * 1000:7.1f} ms"
+        )
     print(f"insert_task moved other stops in {sum(m > 0 for m in moves)} of {len(moves)} calls")
     print(f"plans failing check: {failures}")
 

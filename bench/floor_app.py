@@ -12,6 +12,7 @@ locust as the service.
 It uses its own tables (floor_*) in the load run's throwaway database; bench/load.py
 creates them, starts this app beside the service and prints its figures in the same table.
 """
+
 import os
 
 import sqlalchemy as sa
@@ -30,8 +31,9 @@ SCHEMA = [
 ]
 
 app = Flask(__name__)
-engine = sa.create_engine(os.environ.get("FLOOR_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1/postgres"),
-                          pool_pre_ping=True)  # as the service's engine
+engine = sa.create_engine(
+    os.environ.get("FLOOR_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1/postgres"), pool_pre_ping=True
+)  # as the service's engine
 
 
 @app.get("/healthz")
@@ -42,8 +44,10 @@ def healthz():
 @app.post("/write")
 def write():
     with engine.begin() as conn:
-        new_id = conn.execute(sa.text("INSERT INTO floor_events (client_event_id, task_id, payload) "
-                                      "VALUES (:e, 1, '{}') RETURNING id"), {"e": request.json["e"]}).scalar()
+        new_id = conn.execute(
+            sa.text("INSERT INTO floor_events (client_event_id, task_id, payload) VALUES (:e, 1, '{}') RETURNING id"),
+            {"e": request.json["e"]},
+        ).scalar()
     return jsonify(id=new_id), 201
 
 
@@ -55,12 +59,18 @@ def minimal_action():
         conn.execute(sa.text("SELECT id FROM floor_tokens WHERE token_hash = md5(:t)"), {"t": str(task_id)}).first()
         conn.execute(sa.text("SELECT id FROM floor_events WHERE client_event_id = :e"), {"e": body["e"]}).first()
         version = conn.execute(sa.text("SELECT version FROM floor_tasks WHERE id = :id"), {"id": task_id}).scalar()
-        event_id = conn.execute(sa.text("INSERT INTO floor_events (client_event_id, task_id, payload) "
-                                        "VALUES (:e, :id, '{}') RETURNING id"), {"e": body["e"], "id": task_id}).scalar()
-        conn.execute(sa.text("UPDATE floor_tasks SET version = version + 1 WHERE id = :id AND version = :v"),
-                     {"id": task_id, "v": version})
+        event_id = conn.execute(
+            sa.text("INSERT INTO floor_events (client_event_id, task_id, payload) VALUES (:e, :id, '{}') RETURNING id"),
+            {"e": body["e"], "id": task_id},
+        ).scalar()
+        conn.execute(
+            sa.text("UPDATE floor_tasks SET version = version + 1 WHERE id = :id AND version = :v"),
+            {"id": task_id, "v": version},
+        )
         seq = conn.execute(sa.text("SELECT seq FROM floor_head WHERE id = 1 FOR UPDATE")).scalar() + 1
-        conn.execute(sa.text("INSERT INTO floor_audit (seq, action, hash) VALUES (:s, 'field.check_in', md5(:e))"),
-                     {"s": seq, "e": body["e"]})
+        conn.execute(
+            sa.text("INSERT INTO floor_audit (seq, action, hash) VALUES (:s, 'field.check_in', md5(:e))"),
+            {"s": seq, "e": body["e"]},
+        )
         conn.execute(sa.text("UPDATE floor_head SET seq = :s WHERE id = 1"), {"s": seq})
     return jsonify(id=event_id, status="accepted"), 201

@@ -6,6 +6,7 @@ Each backend gets a fresh database built by the migrations. The first import cre
 every case (with its debtor and audit event); the second imports the same file again
 and must change nothing. Times are wall-clock for the whole import and its commit.
 """
+
 import argparse
 import os
 import platform
@@ -32,23 +33,27 @@ def make_csv(rows, seed=1):
         lines.append(
             f"B{n:08d},cash_loan,CNY,{principal}.00,{principal * rng.uniform(0.3, 1):.2f},{rng.randrange(31, 400)},"
             f"王{n % 97}芳,1{rng.randrange(3, 10)}{rng.randrange(10**9):09d},{310101197001010000 + n},"
-            f"上海市徐汇区漕溪北路{n % 1500}号,{31.0 + rng.random() * 0.5:.6f},{121.2 + rng.random() * 0.5:.6f}\n")
+            f"上海市徐汇区漕溪北路{n % 1500}号,{31.0 + rng.random() * 0.5:.6f},{121.2 + rng.random() * 0.5:.6f}\n"
+        )
     return "".join(lines).encode("utf-8")
 
 
 def run(backend, content):
+    import flask_migrate
+
     from app import create_app
     from app.extensions import db
     from app.models import Region, Team
     from app.services.importer import import_cases
-    import flask_migrate
 
     admin = None
     if backend == "sqlite":
         url = f"sqlite:///{tempfile.mkdtemp()}/bench.db"
     else:
-        admin = sa.create_engine(os.environ.get("BENCH_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1/postgres"),
-                                 isolation_level="AUTOCOMMIT")
+        admin = sa.create_engine(
+            os.environ.get("BENCH_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1/postgres"),
+            isolation_level="AUTOCOMMIT",
+        )
         name = f"fc_bench_{uuid.uuid4().hex[:8]}"
         with admin.connect() as conn:
             conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
@@ -83,13 +88,17 @@ def main():
     parser.add_argument("--backends", default="sqlite,postgresql")
     args = parser.parse_args()
     content = make_csv(args.rows)
-    print(f"{args.rows} rows, {len(content) / 1e6:.1f} MB; {platform.machine()}, {os.cpu_count()} cores, "
-          f"Python {platform.python_version()}")
+    print(
+        f"{args.rows} rows, {len(content) / 1e6:.1f} MB; {platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}"
+    )
     print(f"{'backend':<11} {'run':<13} {'seconds':>8} {'rows/s':>9}  report")
     for backend in args.backends.split(","):
         for label, (seconds, report) in run(backend, content).items():
-            print(f"{backend:<11} {label:<13} {seconds:8.1f} {args.rows / seconds:9.0f}  created {report.created}, "
-                  f"updated {report.updated}, unchanged {report.unchanged}, rejected {report.rejected}")
+            print(
+                f"{backend:<11} {label:<13} {seconds:8.1f} {args.rows / seconds:9.0f}  created {report.created}, "
+                f"updated {report.updated}, unchanged {report.unchanged}, rejected {report.rejected}"
+            )
 
 
 if __name__ == "__main__":

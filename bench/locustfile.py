@@ -6,11 +6,12 @@ endpoint, for the ratio.
 
 Acknowledged client_event_ids are written to $LOAD_ACKS (one per line) at the end.
 """
+
 import itertools
 import os
 import random
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from locust import HttpUser, between, events, task
 
@@ -25,8 +26,9 @@ class Phone(HttpUser):
 
     def on_start(self):
         n = next(AGENTS)
-        answer = self.client.post("/api/v1/auth/login", json={"username": f"agent{n:03d}",
-                                                               "password": "load-test-password"}).json()
+        answer = self.client.post(
+            "/api/v1/auth/login", json={"username": f"agent{n:03d}", "password": "load-test-password"}
+        ).json()
         self.client.headers["Authorization"] = f"Bearer {answer['access_token']}"
         # As the field app: every request names the phone, its clock and its outbox's
         # high-water mark (app/static/js/field-store.js), and every action is numbered.
@@ -36,22 +38,32 @@ class Phone(HttpUser):
         self.sent = []
 
     def headers(self):
-        return {"X-Device-Id": self.device, "X-Device-Time": datetime.now(timezone.utc).isoformat(),
-                "X-Device-Seq": str(self.seq)}
+        return {
+            "X-Device-Id": self.device,
+            "X-Device-Time": datetime.now(UTC).isoformat(),
+            "X-Device-Seq": str(self.seq),
+        }
 
     def numbered(self, event):
         self.seq += 1
         return {**event, "seq": self.seq}
 
     def route(self):
-        return list(self.client.get(f"/api/v1/agent/route?date={DAY}", name="/api/v1/agent/route",
-                                    headers=self.headers()).json()["stops"])
+        return list(
+            self.client.get(
+                f"/api/v1/agent/route?date={DAY}", name="/api/v1/agent/route", headers=self.headers()
+            ).json()["stops"]
+        )
 
     def position(self, stop):
         # The phone's clock is the machine's: the server judges on its own clock, and a
         # phone far from it would draw a clock_skew flag on every action.
-        return {"lat": stop["debtor"]["lat"], "lon": stop["debtor"]["lon"], "accuracy_m": 8.0,
-                "device_time": datetime.now(timezone.utc).isoformat()}
+        return {
+            "lat": stop["debtor"]["lat"],
+            "lon": stop["debtor"]["lon"],
+            "accuracy_m": 8.0,
+            "device_time": datetime.now(UTC).isoformat(),
+        }
 
     def send(self, path, body, name):
         with self.client.post(path, json=body, name=name, catch_response=True, headers=self.headers()) as response:
@@ -85,20 +97,44 @@ class Phone(HttpUser):
         tid = stop["task_id"]
         outcome = {"outcome": "not_home", "person_met": "nobody", "notes": "left a card"}
         if random.random() < 0.25:  # worked offline, synced later
-            batch = [self.numbered({"type": "check_in", "task_id": tid, "client_event_id": self.event_id("in", tid),
-                                    **self.position(stop)}),
-                     self.numbered({"type": "visit", "task_id": tid, "client_event_id": self.event_id("visit", tid),
-                                    **outcome}),
-                     self.numbered({"type": "check_out", "task_id": tid, "client_event_id": self.event_id("out", tid),
-                                    **self.position(stop)})]
+            batch = [
+                self.numbered(
+                    {
+                        "type": "check_in",
+                        "task_id": tid,
+                        "client_event_id": self.event_id("in", tid),
+                        **self.position(stop),
+                    }
+                ),
+                self.numbered(
+                    {"type": "visit", "task_id": tid, "client_event_id": self.event_id("visit", tid), **outcome}
+                ),
+                self.numbered(
+                    {
+                        "type": "check_out",
+                        "task_id": tid,
+                        "client_event_id": self.event_id("out", tid),
+                        **self.position(stop),
+                    }
+                ),
+            ]
             self.send("/api/v1/agent/sync", {"events": batch}, "/api/v1/agent/sync")
             return
-        self.send(f"/api/v1/agent/tasks/{tid}/check-in",
-                  self.numbered({"client_event_id": self.event_id("in", tid), **self.position(stop)}), "check-in")
-        self.send(f"/api/v1/agent/tasks/{tid}/visit",
-                  self.numbered({"client_event_id": self.event_id("visit", tid), **outcome}), "visit")
-        self.send(f"/api/v1/agent/tasks/{tid}/check-out",
-                  self.numbered({"client_event_id": self.event_id("out", tid), **self.position(stop)}), "check-out")
+        self.send(
+            f"/api/v1/agent/tasks/{tid}/check-in",
+            self.numbered({"client_event_id": self.event_id("in", tid), **self.position(stop)}),
+            "check-in",
+        )
+        self.send(
+            f"/api/v1/agent/tasks/{tid}/visit",
+            self.numbered({"client_event_id": self.event_id("visit", tid), **outcome}),
+            "visit",
+        )
+        self.send(
+            f"/api/v1/agent/tasks/{tid}/check-out",
+            self.numbered({"client_event_id": self.event_id("out", tid), **self.position(stop)}),
+            "check-out",
+        )
 
 
 class Trivial(HttpUser):
@@ -128,8 +164,9 @@ class Me(HttpUser):
 
     def on_start(self):
         n = next(AGENTS)
-        answer = self.client.post("/api/v1/auth/login", json={"username": f"agent{n:03d}",
-                                                               "password": "load-test-password"}).json()
+        answer = self.client.post(
+            "/api/v1/auth/login", json={"username": f"agent{n:03d}", "password": "load-test-password"}
+        ).json()
         self.client.headers["Authorization"] = f"Bearer {answer['access_token']}"
 
     @task
@@ -154,5 +191,8 @@ class FloorAction(HttpUser):
 
     @task
     def act(self):
-        self.client.post("/minimal-action", json={"e": f"a-{random.getrandbits(64):016x}",
-                                                  "task": random.randint(1, 1000)}, name="/minimal-action")
+        self.client.post(
+            "/minimal-action",
+            json={"e": f"a-{random.getrandbits(64):016x}", "task": random.randint(1, 1000)},
+            name="/minimal-action",
+        )

@@ -7,6 +7,7 @@ Each backend gets a fresh migrated database; the batch goes through the HTTP lay
 (Flask's test client, in process), so validation, policy checks, flags, audit chain
 and the request's one commit are all in the figure.
 """
+
 import argparse
 import os
 import platform
@@ -14,7 +15,8 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import datetime, time as clock, timedelta
+from datetime import datetime, timedelta
+from datetime import time as clock
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -27,8 +29,10 @@ import sqlalchemy as sa  # noqa: E402
 def database(backend):
     if backend == "sqlite":
         return f"sqlite:///{tempfile.mkdtemp()}/bench.db", None
-    admin = sa.create_engine(os.environ.get("BENCH_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1/postgres"),
-                             isolation_level="AUTOCOMMIT")
+    admin = sa.create_engine(
+        os.environ.get("BENCH_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1/postgres"),
+        isolation_level="AUTOCOMMIT",
+    )
     name = f"fc_bench_{uuid.uuid4().hex[:8]}"
     with admin.connect() as conn:
         conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
@@ -48,24 +52,47 @@ def seed(db, stops, day=None):
         at = start + timedelta(minutes=4 * n)
         position = {"lat": lat, "lon": lon, "accuracy_m": 8.0}
         events += [
-            {"type": "check_in", "task_id": task_id, "client_event_id": f"in-{task_id}-bench",
-             "device_time": at.isoformat(), **position},
-            {"type": "visit", "task_id": task_id, "client_event_id": f"visit-{task_id}-bench", "outcome": "not_home",
-             "person_met": "nobody"},
-            {"type": "check_out", "task_id": task_id, "client_event_id": f"out-{task_id}-bench",
-             "device_time": (at + timedelta(minutes=2)).isoformat(), **position},
+            {
+                "type": "check_in",
+                "task_id": task_id,
+                "client_event_id": f"in-{task_id}-bench",
+                "device_time": at.isoformat(),
+                **position,
+            },
+            {
+                "type": "visit",
+                "task_id": task_id,
+                "client_event_id": f"visit-{task_id}-bench",
+                "outcome": "not_home",
+                "person_met": "nobody",
+            },
+            {
+                "type": "check_out",
+                "task_id": task_id,
+                "client_event_id": f"out-{task_id}-bench",
+                "device_time": (at + timedelta(minutes=2)).isoformat(),
+                **position,
+            },
         ]
     return events
 
 
 def run(backend, count):
-    from app import create_app
-    from app.extensions import db
     import flask_migrate
 
+    from app import create_app
+    from app.extensions import db
+
     url, cleanup = database(backend)
-    app = create_app({"APP_ENV": "development", "SQLALCHEMY_DATABASE_URI": url, "RATELIMIT_STORAGE_URI": "memory://", "LOG_FORMAT": "none",
-                      "STORAGE_DIR": tempfile.mkdtemp()})
+    app = create_app(
+        {
+            "APP_ENV": "development",
+            "SQLALCHEMY_DATABASE_URI": url,
+            "RATELIMIT_STORAGE_URI": "memory://",
+            "LOG_FORMAT": "none",
+            "STORAGE_DIR": tempfile.mkdtemp(),
+        }
+    )
     try:
         with app.app_context():
             flask_migrate.upgrade()
@@ -95,7 +122,9 @@ def main():
     parser.add_argument("--events", type=int, default=500)
     parser.add_argument("--backends", default="sqlite,postgresql")
     args = parser.parse_args()
-    print(f"{args.events}-event batch; {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    print(
+        f"{args.events}-event batch; {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    )
     print(f"{'backend':<11} {'run':<11} {'seconds':>8} {'events/s':>9}  answers")
     for backend in args.backends.split(","):
         for label, seconds, status, counts in run(backend, args.events):

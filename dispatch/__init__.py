@@ -11,5 +11,4 @@ from .problem import ProblemError, validate
 from .replan import drop_collector, insert_task
 from .solver import solve
 
-__all__ = ["solve", "check", "validate", "generate", "insert_task", "drop_collector",
-           "ProblemError", "REASONS"]
+__all__ = ["solve", "check", "validate", "generate", "insert_task", "drop_collector", "ProblemError", "REASONS"]

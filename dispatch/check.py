@@ -39,8 +39,7 @@ Windows = list[tuple[int, int]]
 
 def _km(lat1: float, lon1: float, lat2: float, lon2: float, circuity: float) -> float:
     p1, p2 = math.radians(lat1), math.radians(lat2)
-    h = (math.sin((p2 - p1) / 2) ** 2
-         + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2)
+    h = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2
     return 2 * EARTH_RADIUS_KM * math.asin(math.sqrt(min(1.0, h))) * circuity
 
 
@@ -119,8 +118,7 @@ def _alone_feasible(p: Problem, task: Task, collector: Collector, margin: float 
     go = legs(("start", collector), ("task", task))[1]
     back = legs(("task", task), ("end", collector))[1]
     start = _earliest(_windows(task, collector), collector.shift_start + go + margin)
-    return (start is not None
-            and start + task.service_minutes + back + margin <= collector.shift_end + EPSILON)
+    return start is not None and start + task.service_minutes + back + margin <= collector.shift_end + EPSILON
 
 
 def check(problem: dict[str, Any], plan: object) -> list[str]:
@@ -164,8 +162,9 @@ def check(problem: dict[str, Any], plan: object) -> list[str]:
         for k, stop in enumerate(stops):
             task = tasks.get(stop.get("task")) if isinstance(stop, dict) else None
             if task is None:
-                out.append(f"{path}.stops[{k}].task: unknown task "
-                           f"{stop.get('task') if isinstance(stop, dict) else stop!r}")
+                out.append(
+                    f"{path}.stops[{k}].task: unknown task {stop.get('task') if isinstance(stop, dict) else stop!r}"
+                )
                 continue
             if task.id in seen:
                 out.append(f"{path}.stops[{k}].task: {task.id} already appears in {seen[task.id]}")
@@ -175,15 +174,17 @@ def check(problem: dict[str, Any], plan: object) -> list[str]:
                 out.append(f"{path}.stops[{k}]: collector {collector.id} {why} of task {task.id}")
             route_tasks.append((k, task, stop))
         if collector.max_visits is not None and len(stops) > collector.max_visits:
-            out.append(f"{path}: {len(stops)} stops exceed max_visits {collector.max_visits} "
-                       f"of {collector.id}")
+            out.append(f"{path}: {len(stops)} stops exceed max_visits {collector.max_visits} of {collector.id}")
         km = _check_schedule(p, collector, route_tasks, path, out)
         total_km += km
         assigned += len(route_tasks)
         priority_sum += sum(t.priority for _, t, _ in route_tasks)
         reported = route.get("distance_km")
-        if not isinstance(reported, (int, float)) or isinstance(reported, bool) \
-                or abs(reported - km) > max(0.01, 1e-4 * km):
+        if (
+            not isinstance(reported, (int, float))
+            or isinstance(reported, bool)
+            or abs(reported - km) > max(0.01, 1e-4 * km)
+        ):
             out.append(f"{path}.distance_km: {reported!r} but the travel model gives {km:.3f}")
 
     unassigned = plan.get("unassigned")
@@ -214,8 +215,9 @@ def check(problem: dict[str, Any], plan: object) -> list[str]:
     return out
 
 
-def _check_schedule(p: Problem, collector: Collector, route_tasks: list[tuple[int, Task, dict[str, Any]]],
-                    path: str, out: list[str]) -> float:
+def _check_schedule(
+    p: Problem, collector: Collector, route_tasks: list[tuple[int, Task, dict[str, Any]]], path: str, out: list[str]
+) -> float:
     """Check one route's reported and exact schedules; returns its exact km."""
     legs = _Legs(p)
     here: Place = ("start", collector)
@@ -230,8 +232,10 @@ def _check_schedule(p: Problem, collector: Collector, route_tasks: list[tuple[in
 
         exact_start = _earliest(windows, exact_clock + leg_min)
         if exact_start is None:
-            out.append(f"{spath}: task {task.id} cannot start inside a window in this order "
-                       f"(earliest arrival {exact_clock + leg_min:.1f} min)")
+            out.append(
+                f"{spath}: task {task.id} cannot start inside a window in this order "
+                f"(earliest arrival {exact_clock + leg_min:.1f} min)"
+            )
             exact_clock = exact_clock + leg_min + task.service_minutes
         else:
             exact_clock = exact_start + task.service_minutes
@@ -240,29 +244,29 @@ def _check_schedule(p: Problem, collector: Collector, route_tasks: list[tuple[in
         if arrival is None or start is None or end is None:
             out.append(f"{spath}: arrival, start and end must be HH:MM times")
         else:
-            earliest_arrival = (collector.shift_start if reported_end is None
-                                else reported_end) + leg_min
+            earliest_arrival = (collector.shift_start if reported_end is None else reported_end) + leg_min
             if arrival < earliest_arrival - TOLERANCE_MINUTES:
-                out.append(f"{spath}.arrival: {stop['arrival']} is earlier than the travel "
-                           f"model allows ({earliest_arrival:.1f} min)")
+                out.append(
+                    f"{spath}.arrival: {stop['arrival']} is earlier than the travel "
+                    f"model allows ({earliest_arrival:.1f} min)"
+                )
             if start < arrival:
                 out.append(f"{spath}.start: {stop['start']} is before arrival {stop['arrival']}")
             if not any(a <= start <= b for a, b in windows):
-                out.append(f"{spath}.start: {stop['start']} is not inside any window of "
-                           f"task {task.id}")
+                out.append(f"{spath}.start: {stop['start']} is not inside any window of task {task.id}")
             if abs(end - (start + task.service_minutes)) > TOLERANCE_MINUTES:
-                out.append(f"{spath}.end: {stop['end']} is not start plus "
-                           f"{task.service_minutes} minutes of service")
+                out.append(f"{spath}.end: {stop['end']} is not start plus {task.service_minutes} minutes of service")
             reported_end = end
         here = ("task", task)
     if route_tasks:
         home_km, home_min = legs(here, ("end", collector))
         km_total += home_km
         if exact_clock + home_min > collector.shift_end + EPSILON:
-            out.append(f"{path}: back at the end point at {exact_clock + home_min:.1f} min, "
-                       f"after shift end {collector.shift_end} min")
-        elif reported_end is not None and \
-                reported_end + home_min > collector.shift_end + TOLERANCE_MINUTES:
+            out.append(
+                f"{path}: back at the end point at {exact_clock + home_min:.1f} min, "
+                f"after shift end {collector.shift_end} min"
+            )
+        elif reported_end is not None and reported_end + home_min > collector.shift_end + TOLERANCE_MINUTES:
             out.append(f"{path}: reported times bring {collector.id} home after shift end")
     return km_total
 
@@ -282,25 +286,23 @@ def _reason_contradiction(p: Problem, task: Task, reason: str) -> str | None:
         # The solver rounds legs up to whole seconds; only a clear contradiction counts.
         clearly = [c for c in may if _alone_feasible(p, task, c, margin=SOLVER_ROUNDING_MINUTES)]
         if not may or clearly:
-            return (f"{clearly[0].id} could do it alone" if clearly
-                    else "no collector is eligible by the rules")
+            return f"{clearly[0].id} could do it alone" if clearly else "no collector is eligible by the rules"
     if reason == "capacity" and not any(_alone_feasible(p, task, c) for c in may):
         return "no eligible collector could do it even alone"
     return None
 
 
-def _check_summary(summary: object, assigned: int, unassigned: int, priority_sum: int, total_km: float,
-                   out: list[str]) -> None:
+def _check_summary(
+    summary: object, assigned: int, unassigned: int, priority_sum: int, total_km: float, out: list[str]
+) -> None:
     if not isinstance(summary, dict):
         out.append("summary: must be an object")
         return
-    for key, actual in (("assigned", assigned), ("unassigned", unassigned),
-                        ("priority_sum", priority_sum)):
+    for key, actual in (("assigned", assigned), ("unassigned", unassigned), ("priority_sum", priority_sum)):
         if summary.get(key) != actual:
             out.append(f"summary.{key}: {summary.get(key)!r} but the plan has {actual}")
     km = summary.get("distance_km")
-    if not isinstance(km, (int, float)) or isinstance(km, bool) \
-            or abs(km - total_km) > max(0.05, 1e-4 * total_km):
+    if not isinstance(km, (int, float)) or isinstance(km, bool) or abs(km - total_km) > max(0.05, 1e-4 * total_km):
         out.append(f"summary.distance_km: {km!r} but the routes add up to {total_km:.3f}")
     seconds = summary.get("solve_seconds")
     if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or seconds < 0:

@@ -59,8 +59,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     if (args.tasks or 0) < 0 or (args.collectors or 0) < 0:
         raise ProblemError(["generate: --tasks and --collectors must not be negative"])
     if args.family:
-        problem = generate_family(args.family, seed=args.seed, tasks=args.tasks,
-                                  collectors=args.collectors)
+        problem = generate_family(args.family, seed=args.seed, tasks=args.tasks, collectors=args.collectors)
     elif args.tasks is None or args.collectors is None:
         raise ProblemError(["generate: --tasks and --collectors are required without --family"])
     else:
@@ -70,14 +69,14 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m dispatch",
-                                     description="Plan field-collection visits.")
+    parser = argparse.ArgumentParser(prog="python -m dispatch", description="Plan field-collection visits.")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("solve", help="solve a problem, print the plan")
     p.add_argument("problem", help="problem JSON file, or - for standard input")
     p.add_argument("-o", "--output", help="write the plan here instead of standard output")
-    p.add_argument("--time-limit", type=float, default=None,
-                   help="seconds to spend (default: grows with the number of tasks)")
+    p.add_argument(
+        "--time-limit", type=float, default=None, help="seconds to spend (default: grows with the number of tasks)"
+    )
     p.set_defaults(run=_cmd_solve)
     p = sub.add_parser("check", help="verify a plan against its problem")
     p.add_argument("problem")
@@ -88,8 +87,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--collectors", type=int, help="required unless --family gives it")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--city", default="shanghai", choices=sorted(CITIES))
-    p.add_argument("--family", choices=sorted(FAMILIES),
-                   help="a benchmark family (small days, wide windows, supplied matrix, ...)")
+    p.add_argument(
+        "--family", choices=sorted(FAMILIES), help="a benchmark family (small days, wide windows, supplied matrix, ...)"
+    )
     p.set_defaults(run=_cmd_generate)
     return parser
 

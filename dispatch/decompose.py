@@ -34,7 +34,7 @@ def plane_xy(lat: np.ndarray, lon: np.ndarray, lat0: float) -> np.ndarray:
 
 def territories(inst: Instance, collectors_per_part: int) -> list[np.ndarray]:
     """Groups of collector indices, compact and of (nearly) equal size."""
-    xy = plane_xy(inst.lat[inst.n:inst.n + inst.m], inst.lon[inst.n:inst.n + inst.m], inst.lat0)
+    xy = plane_xy(inst.lat[inst.n : inst.n + inst.m], inst.lon[inst.n : inst.n + inst.m], inst.lat0)
     parts: list[np.ndarray] = []
 
     def split(members: np.ndarray) -> None:
@@ -72,12 +72,11 @@ def assign_tasks(inst: Instance, parts: list[np.ndarray], slack: float) -> list[
     home = np.empty(inst.n, dtype=np.int64)
     starts = np.arange(inst.m) + inst.n
     for lo in range(0, len(order), 1024):
-        rows = order[lo:lo + 1024]
+        rows = order[lo : lo + 1024]
         km = inst.km_matrix(rows, starts)
         km[~inst.eligible[rows]] = np.inf
         k = min(NEAREST_CANDIDATES, inst.m)
-        near = np.argpartition(km, k - 1, axis=1)[:, :k] if k < inst.m else \
-            np.tile(np.arange(inst.m), (len(rows), 1))
+        near = np.argpartition(km, k - 1, axis=1)[:, :k] if k < inst.m else np.tile(np.arange(inst.m), (len(rows), 1))
         near_km = np.take_along_axis(km, near, axis=1)
         near = np.take_along_axis(near, np.argsort(near_km, axis=1, kind="stable"), axis=1)
         near_km = np.sort(near_km, axis=1)

@@ -29,7 +29,7 @@ MAX_WORK = 150_000
 
 def work(k: int, m: int) -> int:
     """The number of elementary steps the exact search takes for k tasks, m collectors."""
-    steps: int = m * (2 ** k) * k * k + max(0, m - 1) * 3 ** k  # int ** int is Any to mypy
+    steps: int = m * (2**k) * k * k + max(0, m - 1) * 3**k  # int ** int is Any to mypy
     return steps
 
 
@@ -71,8 +71,7 @@ def plan(inst: Instance) -> dict[int, list[int]] | None:
     return out
 
 
-def _routes_of(inst: Instance, c: int, tasks: list[int], own: list[int]
-               ) -> dict[int, tuple[int, list[int]]]:
+def _routes_of(inst: Instance, c: int, tasks: list[int], own: list[int]) -> dict[int, tuple[int, list[int]]]:
     """Shortest feasible route of collector ``c`` for every subset of ``own`` (bitmasks)."""
     start, end = inst.start_loc(c), inst.end_loc(c)
     shift_start, shift_end = int(inst.shift_start[c]), int(inst.shift_end[c])
@@ -107,8 +106,10 @@ def _routes_of(inst: Instance, c: int, tasks: list[int], own: list[int]
                     begin = inst.earliest_start(t, ready + leg_s)
                     if begin is None:
                         continue
-                    _add(labels.setdefault((mask | 1 << b, b), []),
-                         (begin + int(inst.service[t]), metres + leg_m, route + [t]))
+                    _add(
+                        labels.setdefault((mask | 1 << b, b), []),
+                        (begin + int(inst.service[t]), metres + leg_m, route + [t]),
+                    )
     return out
 
 

@@ -74,8 +74,9 @@ _SHIFT_MIX = [(["09:00", "18:00"], 0.70), (["08:30", "17:30"], 0.12), (["12:00",
 KM_PER_DEG_LAT = 111.2
 
 
-def _scatter(rng: np.random.Generator, lat: float, lon: float, spread_km: float,
-             n: int) -> tuple[np.ndarray, np.ndarray]:
+def _scatter(
+    rng: np.random.Generator, lat: float, lon: float, spread_km: float, n: int
+) -> tuple[np.ndarray, np.ndarray]:
     """``n`` points around a centre, normally distributed with ``spread_km``."""
     dlat = rng.normal(0.0, spread_km, n) / KM_PER_DEG_LAT
     dlon = rng.normal(0.0, spread_km, n) / (KM_PER_DEG_LAT * np.cos(np.radians(lat)))
@@ -87,8 +88,9 @@ def _pick(rng: np.random.Generator, options: list[tuple[Any, float]], n: int) ->
     return rng.choice(len(options), size=n, p=shares / shares.sum())
 
 
-def generate(tasks: int, collectors: int, seed: int = 1, city: str = "shanghai",
-             date: str = "2026-12-01") -> dict[str, Any]:
+def generate(
+    tasks: int, collectors: int, seed: int = 1, city: str = "shanghai", date: str = "2026-12-01"
+) -> dict[str, Any]:
     """A problem dict following the contract, deterministic for ``seed``."""
     if city not in CITIES:
         raise ValueError(f"unknown city {city!r}; known: {', '.join(sorted(CITIES))}")
@@ -113,7 +115,8 @@ def generate(tasks: int, collectors: int, seed: int = 1, city: str = "shanghai",
             skills.append(foreign)
         collector: dict[str, Any] = {
             "id": f"c-{i + 1:04d}",
-            "lat": round(float(clat[0]), 6), "lon": round(float(clon[0]), 6),
+            "lat": round(float(clat[0]), 6),
+            "lon": round(float(clon[0]), 6),
             "shift": _SHIFT_MIX[c_shift[i]][0],
             "max_visits": int(rng.integers(8, 13)),
             "skills": skills,
@@ -134,11 +137,21 @@ def generate(tasks: int, collectors: int, seed: int = 1, city: str = "shanghai",
         _, lat, lon, _, spread = districts[t_district[i]]
         tlat, tlon = _scatter(rng, lat, lon, spread, 1)
         roll = rng.random()
-        skills = [native] if roll < 0.55 else [] if roll < 0.80 else [local] if roll < 0.96 \
-            else [foreign] if roll < 0.99 else [local, foreign]
+        skills = (
+            [native]
+            if roll < 0.55
+            else []
+            if roll < 0.80
+            else [local]
+            if roll < 0.96
+            else [foreign]
+            if roll < 0.99
+            else [local, foreign]
+        )
         task: dict[str, Any] = {
             "id": f"t-{i + 1:05d}",
-            "lat": round(float(tlat[0]), 6), "lon": round(float(tlon[0]), 6),
+            "lat": round(float(tlat[0]), 6),
+            "lon": round(float(tlon[0]), 6),
             "service_minutes": int(rng.choice([20, 30, 30, 30, 45])),
             "priority": int(priorities[i]),
             "skills": skills,
@@ -149,8 +162,7 @@ def generate(tasks: int, collectors: int, seed: int = 1, city: str = "shanghai",
         roll = rng.random()
         if roll < 0.02 and collectors:
             # A follow-up visit reserved for the collectors who met the debtor.
-            near = _nearest_collectors(collector_list, c_lat, c_lon, tlat[0], tlon[0],
-                                       int(rng.integers(1, 4)))
+            near = _nearest_collectors(collector_list, c_lat, c_lon, tlat[0], tlon[0], int(rng.integers(1, 4)))
             task["allowed_collectors"] = near
         elif roll < 0.07 and collectors:
             # A complaint against a nearby collector excludes them.
@@ -167,11 +179,11 @@ def generate(tasks: int, collectors: int, seed: int = 1, city: str = "shanghai",
     }
 
 
-def _nearest_collectors(collectors: list[dict[str, Any]], lats: np.ndarray, lons: np.ndarray,
-                        lat: float, lon: float, k: int) -> list[str]:
+def _nearest_collectors(
+    collectors: list[dict[str, Any]], lats: np.ndarray, lons: np.ndarray, lat: float, lon: float, k: int
+) -> list[str]:
     d2 = (lats - lat) ** 2 + ((lons - lon) * np.cos(np.radians(lat))) ** 2
     return [collectors[j]["id"] for j in np.argsort(d2, kind="stable")[:k]]
-
 
 
 # -- benchmark families -------------------------------------------------------
@@ -182,20 +194,76 @@ def _nearest_collectors(collectors: list[dict[str, Any]], lats: np.ndarray, lons
 #   tasks, crews, places, side of the square (km), windows (shortest, longest
 #   minutes; longest 540 = the whole shift), service minutes, depot, matrix
 FAMILIES: dict[str, dict[str, Any]] = {
-    "wide-uniform-3": dict(tasks=100, crews=3, places="uniform", side_km=6.0,
-                           windows=(120, 540), service=(5, 10), depot=False, matrix=False),
-    "wide-clustered-5": dict(tasks=150, crews=5, places="clustered", side_km=10.0,
-                             windows=(120, 540), service=(5, 10), depot=False, matrix=False),
-    "mixed-uniform-10": dict(tasks=200, crews=10, places="uniform", side_km=12.0,
-                             windows=(30, 540), service=(10, 20), depot=False, matrix=False),
-    "mixed-clustered-25": dict(tasks=200, crews=25, places="clustered", side_km=20.0,
-                               windows=(30, 540), service=(20, 30), depot=False, matrix=False),
-    "tight-uniform-25": dict(tasks=100, crews=25, places="uniform", side_km=15.0,
-                             windows=(30, 90), service=(15, 30), depot=False, matrix=False),
-    "matrix-depot-wide-8": dict(tasks=100, crews=8, places="clustered", side_km=10.0,
-                                windows=(120, 540), service=(10, 15), depot=True, matrix=True),
-    "matrix-depot-mixed-25": dict(tasks=100, crews=25, places="uniform", side_km=12.0,
-                                  windows=(30, 540), service=(10, 20), depot=True, matrix=True),
+    "wide-uniform-3": dict(
+        tasks=100,
+        crews=3,
+        places="uniform",
+        side_km=6.0,
+        windows=(120, 540),
+        service=(5, 10),
+        depot=False,
+        matrix=False,
+    ),
+    "wide-clustered-5": dict(
+        tasks=150,
+        crews=5,
+        places="clustered",
+        side_km=10.0,
+        windows=(120, 540),
+        service=(5, 10),
+        depot=False,
+        matrix=False,
+    ),
+    "mixed-uniform-10": dict(
+        tasks=200,
+        crews=10,
+        places="uniform",
+        side_km=12.0,
+        windows=(30, 540),
+        service=(10, 20),
+        depot=False,
+        matrix=False,
+    ),
+    "mixed-clustered-25": dict(
+        tasks=200,
+        crews=25,
+        places="clustered",
+        side_km=20.0,
+        windows=(30, 540),
+        service=(20, 30),
+        depot=False,
+        matrix=False,
+    ),
+    "tight-uniform-25": dict(
+        tasks=100,
+        crews=25,
+        places="uniform",
+        side_km=15.0,
+        windows=(30, 90),
+        service=(15, 30),
+        depot=False,
+        matrix=False,
+    ),
+    "matrix-depot-wide-8": dict(
+        tasks=100,
+        crews=8,
+        places="clustered",
+        side_km=10.0,
+        windows=(120, 540),
+        service=(10, 15),
+        depot=True,
+        matrix=True,
+    ),
+    "matrix-depot-mixed-25": dict(
+        tasks=100,
+        crews=25,
+        places="uniform",
+        side_km=12.0,
+        windows=(30, 540),
+        service=(10, 20),
+        depot=True,
+        matrix=True,
+    ),
 }
 FAMILY_SHIFT = ("09:00", "18:00")
 FAMILY_CENTRE = (31.2304, 121.4737)  # People's Square, Shanghai
@@ -205,8 +273,9 @@ def _hhmm(minutes: int) -> str:
     return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
 
-def generate_family(family: str, seed: int = 1, tasks: int | None = None,
-                    collectors: int | None = None, date: str = "2026-12-01") -> dict[str, Any]:
+def generate_family(
+    family: str, seed: int = 1, tasks: int | None = None, collectors: int | None = None, date: str = "2026-12-01"
+) -> dict[str, Any]:
     """A problem of one benchmark family (``FAMILIES``), deterministic for ``seed``.
 
     ``tasks`` and ``collectors`` override the family's sizes.  Every crew works
@@ -245,29 +314,42 @@ def generate_family(family: str, seed: int = 1, tasks: int | None = None,
     service = rng.integers(spec["service"][0], spec["service"][1] + 1, n)
     priorities = np.clip(np.rint(rng.gamma(3.0, 12.0, n)), 0, 100).astype(int)
 
-    collector_list = [{"id": f"c-{j + 1:03d}", "lat": round(float(clat[j]), 6),
-                       "lon": round(float(clon[j]), 6), "shift": list(FAMILY_SHIFT)}
-                      for j in range(m)]
+    collector_list = [
+        {
+            "id": f"c-{j + 1:03d}",
+            "lat": round(float(clat[j]), 6),
+            "lon": round(float(clon[j]), 6),
+            "shift": list(FAMILY_SHIFT),
+        }
+        for j in range(m)
+    ]
     task_list: list[dict[str, Any]] = []
     for i in range(n):
-        task: dict[str, Any] = {"id": f"t-{i + 1:04d}", "lat": round(float(tlat[i]), 6),
-                "lon": round(float(tlon[i]), 6), "service_minutes": int(service[i]),
-                "priority": int(priorities[i])}
+        task: dict[str, Any] = {
+            "id": f"t-{i + 1:04d}",
+            "lat": round(float(tlat[i]), 6),
+            "lon": round(float(tlon[i]), 6),
+            "service_minutes": int(service[i]),
+            "priority": int(priorities[i]),
+        }
         length = int(round(lengths[i] / 5.0)) * 5
         if length < shift_end - shift_start - 15:
             begin = shift_start + int(starts[i] * (shift_end - shift_start - length) / 5) * 5
             task["windows"] = [[_hhmm(begin), _hhmm(begin + length)]]
         task_list.append(task)
-    problem: dict[str, Any] = {"date": date, "timezone": "Asia/Shanghai",
-               "travel": {"speed_kmh": 25, "circuity": 1.3},
-               "collectors": collector_list, "tasks": task_list}
+    problem: dict[str, Any] = {
+        "date": date,
+        "timezone": "Asia/Shanghai",
+        "travel": {"speed_kmh": 25, "circuity": 1.3},
+        "collectors": collector_list,
+        "tasks": task_list,
+    }
     if spec["matrix"]:
         problem["matrix"] = road_like_matrix(rng, problem)
     return problem
 
 
-def road_like_matrix(rng: np.random.Generator, problem: dict[str, Any],
-                     speed_kmh: float = 25.0) -> dict[str, Any]:
+def road_like_matrix(rng: np.random.Generator, problem: dict[str, Any], speed_kmh: float = 25.0) -> dict[str, Any]:
     """A supplied matrix that behaves like a road network's, for benchmarks.
 
     Distances are Manhattan distances on a street grid at a random angle,
@@ -276,8 +358,9 @@ def road_like_matrix(rng: np.random.Generator, problem: dict[str, Any],
     a congestion factor, slower near the centre, so a detour round the centre
     can be quicker than the straight way, as on real roads.
     """
-    places = ([(c["id"], c["lat"], c["lon"]) for c in problem["collectors"]]
-              + [(t["id"], t["lat"], t["lon"]) for t in problem["tasks"]])
+    places = [(c["id"], c["lat"], c["lon"]) for c in problem["collectors"]] + [
+        (t["id"], t["lat"], t["lon"]) for t in problem["tasks"]
+    ]
     lat = np.array([p[1] for p in places])
     lon = np.array([p[2] for p in places])
     y = (lat - lat.mean()) * KM_PER_DEG_LAT
@@ -290,9 +373,8 @@ def road_like_matrix(rng: np.random.Generator, problem: dict[str, Any],
     enter_km = rng.uniform(0.0, 0.3, len(places))
     km = grid_km + leave_km[:, None] + enter_km[None, :]
     np.fill_diagonal(km, 0.0)
-    slow = 1.0 + 0.6 * np.exp(-(x ** 2 + y ** 2) / 20.0)
+    slow = 1.0 + 0.6 * np.exp(-(x**2 + y**2) / 20.0)
     factor = (slow[:, None] + slow[None, :]) / 2.0
     seconds = np.rint(km / speed_kmh * 3600.0 * factor).astype(int)
     metres = np.rint(km * 1000.0).astype(int)
-    return {"locations": [p[0] for p in places],
-            "durations_s": seconds.tolist(), "distances_m": metres.tolist()}
+    return {"locations": [p[0] for p in places], "durations_s": seconds.tolist(), "distances_m": metres.tolist()}

@@ -46,15 +46,18 @@ class Move:
     """One way of making a step: how much to take out of how many routes, and how
     to put it back (``insert``: cheapest insertion in Python, then VROOM's local
     search; ``vroom``: VROOM inserts and searches; ``rebuild``: VROOM from scratch)."""
+
     name: str
     share: tuple[float, float]  # of the servable tasks
     most: int  # tasks taken out at most
     step_tasks: int  # stop adding routes once they hold this many tasks (at least two)
 
 
-MOVES = (Move("insert", (0.05, 0.25), 50, 60),
-         Move("vroom", (0.2, 0.4), 40, 1 << 30),
-         Move("rebuild", (0.05, 0.25), 50, 60))
+MOVES = (
+    Move("insert", (0.05, 0.25), 50, 60),
+    Move("vroom", (0.2, 0.4), 40, 1 << 30),
+    Move("rebuild", (0.05, 0.25), 50, 60),
+)
 # How often each move is drawn: on days of long routes (``LONG_ROUTE`` tasks per
 # collector or more) large ruins that VROOM repairs pay best; on days of many
 # short routes, cheap insertion and rebuilding a few routes from scratch.
@@ -73,8 +76,8 @@ def improve(inst: Instance, routes: dict[int, list[int]], budget: Budget) -> Non
     if len(servable) == 0 or inst.m == 0:
         return
     rng = np.random.default_rng(SEED)
-    xy = plane_xy(inst.lat[:inst.n], inst.lon[:inst.n], inst.lat0)
-    home = plane_xy(inst.lat[inst.n:inst.n + inst.m], inst.lon[inst.n:inst.n + inst.m], inst.lat0)
+    xy = plane_xy(inst.lat[: inst.n], inst.lon[: inst.n], inst.lat0)
+    home = plane_xy(inst.lat[inst.n : inst.n + inst.m], inst.lon[inst.n : inst.n + inst.m], inst.lat0)
     middle = np.array([(w[0][0] + w[-1][1]) / 2.0 for w in inst.windows], dtype=np.float64)
     current = {c: list(r) for c, r in routes.items()}
     metres = {c: route_metres(inst, c, r) for c, r in current.items()}
@@ -93,8 +96,7 @@ def improve(inst: Instance, routes: dict[int, list[int]], budget: Budget) -> Non
         if kind == 0:
             order = np.hypot(*(xy[servable] - xy[seed]).T)
         elif kind == 1:  # a kilometre weighs like four minutes of window
-            order = np.hypot(*(xy[servable] - xy[seed]).T) / 2.0 \
-                + np.abs(middle[servable] - middle[seed]) / 480.0
+            order = np.hypot(*(xy[servable] - xy[seed]).T) / 2.0 + np.abs(middle[servable] - middle[seed]) / 480.0
         else:
             order = rng.random(len(servable))
         order = servable[np.argsort(order, kind="stable")]
@@ -106,18 +108,17 @@ def improve(inst: Instance, routes: dict[int, list[int]], budget: Budget) -> Non
             chosen.add(idle[int(np.argmin(np.hypot(*(home[idle] - xy[seed]).T)))])
         if not chosen:
             chosen = set(_nearest(inst, seed, near)[:ROUTES_PER_STEP])
-        spare = [int(t) for t in servable if int(t) not in route_of
-                 and chosen.intersection(_nearest(inst, int(t), near))]
+        spare = [
+            int(t) for t in servable if int(t) not in route_of and chosen.intersection(_nearest(inst, int(t), near))
+        ]
         tasks = sorted({t for c in chosen for t in current[c]} | set(spare))
         start = {c: [t for t in current[c] if t not in removed] for c in chosen}
         try:
             if move.name == "rebuild":  # VROOM's constructions may split the work anew
-                found = solve_part(inst, tasks, sorted(chosen), LEVEL, threads=1,
-                                   searches=REBUILD_SEARCHES)
+                found = solve_part(inst, tasks, sorted(chosen), LEVEL, threads=1, searches=REBUILD_SEARCHES)
             else:
                 if move.name == "insert":
-                    _recreate(inst, start, _insertion_order(rng, removed, xy, seed,
-                                                            inst.priority))
+                    _recreate(inst, start, _insertion_order(rng, removed, xy, seed, inst.priority))
                 found = solve_part(inst, tasks, sorted(chosen), LEVEL, threads=1, initial=start)
         except VroomInputException:
             continue  # a supplied matrix without the triangle inequality: skip this ruin
@@ -126,11 +127,10 @@ def improve(inst: Instance, routes: dict[int, list[int]], budget: Budget) -> Non
         candidate.update(found)
         candidate_metres = dict(metres)
         candidate_metres.update(found_metres)
-        new_value = _value(inst, candidate, candidate_metres, base=value, changed=found,
-                           old=current)
+        new_value = _value(inst, candidate, candidate_metres, base=value, changed=found, old=current)
         if new_value[:2] > value[:2] or (
-                new_value[:2] == value[:2]
-                and -new_value[2] <= -best_value[2] * (1.0 + DEVIATION)):
+            new_value[:2] == value[:2] and -new_value[2] <= -best_value[2] * (1.0 + DEVIATION)
+        ):
             current, metres, value = candidate, candidate_metres, new_value
             if value > best_value:
                 best_value = value
@@ -138,8 +138,9 @@ def improve(inst: Instance, routes: dict[int, list[int]], budget: Budget) -> Non
                 routes.update({c: list(r) for c, r in current.items()})
 
 
-def _ruin(route_of: dict[int, int], routes: dict[int, list[int]], order: np.ndarray, size: int,
-          step_tasks: int) -> tuple[set[int], set[int]]:
+def _ruin(
+    route_of: dict[int, int], routes: dict[int, list[int]], order: np.ndarray, size: int, step_tasks: int
+) -> tuple[set[int], set[int]]:
     """Routes to re-plan and the tasks taken out of them, nearest to the seed first."""
     chosen: set[int] = set()
     removed: set[int] = set()
@@ -159,8 +160,9 @@ def _ruin(route_of: dict[int, int], routes: dict[int, list[int]], order: np.ndar
     return chosen, removed
 
 
-def _insertion_order(rng: np.random.Generator, removed: set[int], xy: np.ndarray, seed: int,
-                     priority: np.ndarray) -> list[int]:
+def _insertion_order(
+    rng: np.random.Generator, removed: set[int], xy: np.ndarray, seed: int, priority: np.ndarray
+) -> list[int]:
     """Removed tasks in the order to put them back: highest priority first, then
     at random, farthest from the seed first or nearest first."""
     tasks = sorted(removed)
@@ -197,9 +199,14 @@ def _nearest(inst: Instance, task: int, cache: dict[int, list[int]]) -> list[int
     return cache[task]
 
 
-def _value(inst: Instance, routes: dict[int, list[int]], metres: dict[int, int],
-           base: Value | None = None, changed: dict[int, list[int]] | None = None,
-           old: dict[int, list[int]] | None = None) -> Value:
+def _value(
+    inst: Instance,
+    routes: dict[int, list[int]],
+    metres: dict[int, int],
+    base: Value | None = None,
+    changed: dict[int, list[int]] | None = None,
+    old: dict[int, list[int]] | None = None,
+) -> Value:
     """(priority sum, assigned, -metres) of a plan; from ``base`` when only ``changed`` moved."""
     if base is None:
         prio = sum(int(inst.priority[r].sum()) for r in routes.values() if r)

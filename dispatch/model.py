@@ -30,12 +30,11 @@ _Clock = TypeVar("_Clock", int, float)  # whole seconds for the solver, float mi
 # that did not fit beside the higher-value tasks the plan kept.
 REASONS = {
     "skills": "the task needs skills that no collector holds all of",
-    "no_eligible_collector": "allowed_collectors/excluded_collectors leave no collector "
-                             "who also holds the skills",
+    "no_eligible_collector": "allowed_collectors/excluded_collectors leave no collector who also holds the skills",
     "window_unreachable": "no eligible collector can start it inside one of its windows and be "
-                          "back by the end of the shift, even with nothing else to do",
+    "back by the end of the shift, even with nothing else to do",
     "capacity": "eligible collectors could do it alone, but their visits or hours are taken "
-                "by tasks of higher or equal value in this plan",
+    "by tasks of higher or equal value in this plan",
 }
 
 
@@ -50,33 +49,35 @@ class Instance:
         self.task_ids = [t.id for t in tasks]
         self.collector_ids = [c.id for c in collectors]
 
-        self.lat = np.array([t.lat for t in tasks] + [c.lat for c in collectors]
-                            + [c.end_lat for c in collectors], dtype=np.float64)
-        self.lon = np.array([t.lon for t in tasks] + [c.lon for c in collectors]
-                            + [c.end_lon for c in collectors], dtype=np.float64)
+        self.lat = np.array(
+            [t.lat for t in tasks] + [c.lat for c in collectors] + [c.end_lat for c in collectors], dtype=np.float64
+        )
+        self.lon = np.array(
+            [t.lon for t in tasks] + [c.lon for c in collectors] + [c.end_lon for c in collectors], dtype=np.float64
+        )
         self.lat0 = float(np.mean(self.lat)) if len(self.lat) else 0.0
         self.travel: travel.Travel
         if problem.matrix is None:
-            self.travel = travel.ModelTravel(self.lat, self.lon, problem.speed_kmh,
-                                             problem.circuity)
+            self.travel = travel.ModelTravel(self.lat, self.lon, problem.speed_kmh, problem.circuity)
         else:
             mx = problem.matrix
-            rows = np.array([mx.index[t] for t in self.task_ids]
-                            + [mx.start_row(c) for c in self.collector_ids]
-                            + [mx.end_row(c) for c in self.collector_ids], dtype=np.int64)
-            self.travel = travel.MatrixTravel(rows, problem.matrix.durations_s,
-                                              problem.matrix.distances_m)
+            rows = np.array(
+                [mx.index[t] for t in self.task_ids]
+                + [mx.start_row(c) for c in self.collector_ids]
+                + [mx.end_row(c) for c in self.collector_ids],
+                dtype=np.int64,
+            )
+            self.travel = travel.MatrixTravel(rows, problem.matrix.durations_s, problem.matrix.distances_m)
         self.service = np.array([t.service_minutes * 60 for t in tasks], dtype=np.int64)
         self.priority = np.array([t.priority for t in tasks], dtype=np.int64)
         self.windows = [
-            ((0, DAY),) if t.windows is None else _merge([(a * 60, b * 60) for a, b in t.windows])
-            for t in tasks
+            ((0, DAY),) if t.windows is None else _merge([(a * 60, b * 60) for a, b in t.windows]) for t in tasks
         ]
         self.shift_start = np.array([c.shift_start * 60 for c in collectors], dtype=np.int64)
         self.shift_end = np.array([c.shift_end * 60 for c in collectors], dtype=np.int64)
         self.max_visits = np.array(
-            [UNLIMITED_VISITS if c.max_visits is None else c.max_visits for c in collectors],
-            dtype=np.int64)
+            [UNLIMITED_VISITS if c.max_visits is None else c.max_visits for c in collectors], dtype=np.int64
+        )
 
         self.static_ok = self._static_eligibility()
         self.reach_ok = self._single_visit_feasibility(chunk)

@@ -16,8 +16,9 @@ from .problem import format_hhmm
 from .routes import OPEN, Release
 
 
-def route_schedule(inst: Instance, c: int, route: list[int], release: Release = OPEN
-                   ) -> tuple[list[tuple[float, float, float]], float]:
+def route_schedule(
+    inst: Instance, c: int, route: list[int], release: Release = OPEN
+) -> tuple[list[tuple[float, float, float]], float]:
     """Exact (arrival, start, end) minutes of each stop, and the route's km."""
     seq = [inst.start_loc(c)] + list(route) + [inst.end_loc(c)]
     km = inst.legs_km(seq[:-1], seq[1:])
@@ -36,8 +37,13 @@ def route_schedule(inst: Instance, c: int, route: list[int], release: Release = 
     return stops, float(km.sum()) if route else 0.0
 
 
-def build_plan(inst: Instance, routes: dict[int, list[int]], reasons: dict[int, str],
-               solve_seconds: float, releases: dict[int, Release] | None = None) -> dict[str, Any]:
+def build_plan(
+    inst: Instance,
+    routes: dict[int, list[int]],
+    reasons: dict[int, str],
+    solve_seconds: float,
+    releases: dict[int, Release] | None = None,
+) -> dict[str, Any]:
     """The plan dict; ``reasons`` gives the reason of every task in no route."""
     releases = releases or {}
     out_routes = []
@@ -52,18 +58,30 @@ def build_plan(inst: Instance, routes: dict[int, list[int]], reasons: dict[int, 
         total_km += round(km, 3)
         priority_sum += int(sum(inst.priority[t] for t in route))
         assigned += len(route)
-        out_routes.append({
-            "collector": inst.collector_ids[c],
-            "distance_km": round(km, 3),
-            "stops": [{"task": inst.task_ids[t], "arrival": format_hhmm(a),
-                       "start": format_hhmm(s), "end": format_hhmm(e)}
-                      for t, (a, s, e) in zip(route, stops)],
-        })
+        out_routes.append(
+            {
+                "collector": inst.collector_ids[c],
+                "distance_km": round(km, 3),
+                "stops": [
+                    {
+                        "task": inst.task_ids[t],
+                        "arrival": format_hhmm(a),
+                        "start": format_hhmm(s),
+                        "end": format_hhmm(e),
+                    }
+                    for t, (a, s, e) in zip(route, stops)
+                ],
+            }
+        )
     unassigned = [{"task": inst.task_ids[t], "reason": reasons[t]} for t in sorted(reasons)]
     return {
         "routes": out_routes,
         "unassigned": unassigned,
-        "summary": {"assigned": assigned, "unassigned": len(unassigned),
-                    "priority_sum": priority_sum, "distance_km": round(total_km, 3),
-                    "solve_seconds": round(solve_seconds, 3)},
+        "summary": {
+            "assigned": assigned,
+            "unassigned": len(unassigned),
+            "priority_sum": priority_sum,
+            "distance_km": round(total_km, 3),
+            "solve_seconds": round(solve_seconds, 3),
+        },
     }

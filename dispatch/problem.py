@@ -37,8 +37,17 @@ MATRIX_MAX_VALUE = 1_000_000_000  # seconds (31 years) or metres (a million km)
 MATRIX_MAX_ROW_ERRORS = 20  # a matrix of the wrong kind would otherwise flood the report
 _TRAVEL_KEYS = {"speed_kmh", "circuity"}
 _COLLECTOR_KEYS = {"id", "lat", "lon", "end_lat", "end_lon", "shift", "max_visits", "skills"}
-_TASK_KEYS = {"id", "lat", "lon", "windows", "service_minutes", "priority", "skills",
-              "allowed_collectors", "excluded_collectors"}
+_TASK_KEYS = {
+    "id",
+    "lat",
+    "lon",
+    "windows",
+    "service_minutes",
+    "priority",
+    "skills",
+    "allowed_collectors",
+    "excluded_collectors",
+}
 
 
 class ProblemError(ValueError):
@@ -78,6 +87,7 @@ class Task:
 @dataclass(frozen=True, eq=False)
 class Matrix:
     """A supplied travel matrix: ``index`` maps a location name to its row."""
+
     index: dict[str, int]
     durations_s: np.ndarray  # (L, L) int64
     distances_m: np.ndarray
@@ -143,8 +153,16 @@ class _Validator:
         for key in sorted(set(obj) - allowed, key=str):
             self.err(f"{path}.{key}" if path else str(key), "unknown field")
 
-    def number(self, obj: dict[str, Any], key: str, path: str, lo: float, hi: float,
-               required: bool = True, lo_open: bool = False) -> float | None:
+    def number(
+        self,
+        obj: dict[str, Any],
+        key: str,
+        path: str,
+        lo: float,
+        hi: float,
+        required: bool = True,
+        lo_open: bool = False,
+    ) -> float | None:
         if key not in obj:
             if required:
                 self.err(f"{path}.{key}", "is required")
@@ -191,8 +209,7 @@ class _Validator:
             return None
         return start, end
 
-    def string_list(self, obj: dict[str, Any], key: str, path: str,
-                    allow_null: bool = False) -> list[str] | None:
+    def string_list(self, obj: dict[str, Any], key: str, path: str, allow_null: bool = False) -> list[str] | None:
         if key not in obj:
             return None
         value = obj[key]
@@ -312,8 +329,7 @@ def validate(raw: object) -> list[str]:
     return v.errors
 
 
-def _matrix_names(collectors: list[Any], tasks: list[Any]
-                  ) -> tuple[dict[str, str], set[str], list[tuple[str, str]]]:
+def _matrix_names(collectors: list[Any], tasks: list[Any]) -> tuple[dict[str, str], set[str], list[tuple[str, str]]]:
     """Location names a matrix may list: name -> what it is, required names, clashes.
 
     A collector's end (``id:end``) is required only when it differs from its start.
@@ -327,8 +343,7 @@ def _matrix_names(collectors: list[Any], tasks: list[Any]
         names[c["id"]] = f"collectors[{i}]"
         names[f"{c['id']}:end"] = f"collectors[{i}]"
         required.add(c["id"])
-        if (c.get("end_lat", c.get("lat")), c.get("end_lon", c.get("lon"))) != \
-                (c.get("lat"), c.get("lon")):
+        if (c.get("end_lat", c.get("lat")), c.get("end_lon", c.get("lon"))) != (c.get("lat"), c.get("lon")):
             required.add(f"{c['id']}:end")
     for i, t in enumerate(tasks):
         if not isinstance(t, dict) or not isinstance(t.get("id"), str) or not t["id"]:
@@ -348,8 +363,11 @@ def _validate_matrix(v: _Validator, matrix: object, collectors: list[Any], tasks
     v.unknown_keys(matrix, _MATRIX_KEYS, "matrix")
     names, required, clashes = _matrix_names(collectors, tasks)
     for path, name in clashes:
-        v.err(path, f"{name!r} is also a collector's location name in the matrix; "
-                    "with a matrix, task and collector ids must differ")
+        v.err(
+            path,
+            f"{name!r} is also a collector's location name in the matrix; "
+            "with a matrix, task and collector ids must differ",
+        )
     locations = matrix.get("locations")
     size = None
     if not isinstance(locations, list):
@@ -363,8 +381,7 @@ def _validate_matrix(v: _Validator, matrix: object, collectors: list[Any], tasks
             elif name in seen:
                 v.err(f"matrix.locations[{i}]", f"duplicate location {name!r}")
             elif name not in names:
-                v.err(f"matrix.locations[{i}]",
-                      f"unknown location {name!r} (not a task id, collector id or id:end)")
+                v.err(f"matrix.locations[{i}]", f"unknown location {name!r} (not a task id, collector id or id:end)")
             else:
                 seen.add(name)
         for name in sorted(required - seen):
@@ -385,13 +402,15 @@ def _validate_square(v: _Validator, matrix: dict[str, Any], key: str, size: int 
         v.err(path, f"must have {size} rows, one per location; has {len(rows)}")
     bad = 0
     for i, row in enumerate(rows):
-        if isinstance(row, list) and len(row) == size and all(
-                type(x) is int and 0 <= x <= MATRIX_MAX_VALUE for x in row):
+        if (
+            isinstance(row, list)
+            and len(row) == size
+            and all(type(x) is int and 0 <= x <= MATRIX_MAX_VALUE for x in row)
+        ):
             continue
         bad += 1
         if bad <= MATRIX_MAX_ROW_ERRORS:
-            v.err(f"{path}[{i}]", f"must be a list of {size} integers between 0 and "
-                                  f"{MATRIX_MAX_VALUE}")
+            v.err(f"{path}[{i}]", f"must be a list of {size} integers between 0 and {MATRIX_MAX_VALUE}")
     if bad > MATRIX_MAX_ROW_ERRORS:
         v.err(path, f"{bad - MATRIX_MAX_ROW_ERRORS} more rows are invalid")
 
@@ -409,35 +428,49 @@ def parse(raw: dict[str, Any]) -> Problem:
     collectors = []
     for c in raw["collectors"]:
         start, end = (parse_hhmm(x) for x in c["shift"])
-        collectors.append(Collector(
-            id=c["id"], lat=float(c["lat"]), lon=float(c["lon"]),
-            end_lat=float(c.get("end_lat", c["lat"])), end_lon=float(c.get("end_lon", c["lon"])),
-            shift_start=start, shift_end=end,
-            max_visits=c.get("max_visits"),
-            skills=frozenset(c.get("skills") or ()),
-        ))
+        collectors.append(
+            Collector(
+                id=c["id"],
+                lat=float(c["lat"]),
+                lon=float(c["lon"]),
+                end_lat=float(c.get("end_lat", c["lat"])),
+                end_lon=float(c.get("end_lon", c["lon"])),
+                shift_start=start,
+                shift_end=end,
+                max_visits=c.get("max_visits"),
+                skills=frozenset(c.get("skills") or ()),
+            )
+        )
     tasks = []
     for t in raw["tasks"]:
         windows = t.get("windows")
         allowed = t.get("allowed_collectors")
-        tasks.append(Task(
-            id=t["id"], lat=float(t["lat"]), lon=float(t["lon"]),
-            windows=None if windows is None else tuple(
-                sorted((parse_hhmm(a), parse_hhmm(b)) for a, b in windows)),
-            service_minutes=_or_default(t.get("service_minutes"), DEFAULT_SERVICE_MINUTES),
-            priority=t.get("priority") or 0,
-            skills=frozenset(t.get("skills") or ()),
-            allowed_collectors=None if allowed is None else frozenset(allowed),
-            excluded_collectors=frozenset(t.get("excluded_collectors") or ()),
-        ))
+        tasks.append(
+            Task(
+                id=t["id"],
+                lat=float(t["lat"]),
+                lon=float(t["lon"]),
+                windows=None if windows is None else tuple(sorted((parse_hhmm(a), parse_hhmm(b)) for a, b in windows)),
+                service_minutes=_or_default(t.get("service_minutes"), DEFAULT_SERVICE_MINUTES),
+                priority=t.get("priority") or 0,
+                skills=frozenset(t.get("skills") or ()),
+                allowed_collectors=None if allowed is None else frozenset(allowed),
+                excluded_collectors=frozenset(t.get("excluded_collectors") or ()),
+            )
+        )
     matrix = raw.get("matrix")
     if matrix is not None:
-        matrix = Matrix(index={name: i for i, name in enumerate(matrix["locations"])},
-                        durations_s=np.array(matrix["durations_s"], dtype=np.int64),
-                        distances_m=np.array(matrix["distances_m"], dtype=np.int64))
+        matrix = Matrix(
+            index={name: i for i, name in enumerate(matrix["locations"])},
+            durations_s=np.array(matrix["durations_s"], dtype=np.int64),
+            distances_m=np.array(matrix["distances_m"], dtype=np.int64),
+        )
     return Problem(
-        date=raw.get("date"), timezone=raw.get("timezone"),
+        date=raw.get("date"),
+        timezone=raw.get("timezone"),
         speed_kmh=float(travel.get("speed_kmh", DEFAULT_SPEED_KMH)),
         circuity=float(travel.get("circuity", DEFAULT_CIRCUITY)),
-        collectors=tuple(collectors), tasks=tuple(tasks), matrix=matrix,
+        collectors=tuple(collectors),
+        tasks=tuple(tasks),
+        matrix=matrix,
     )

@@ -90,7 +90,9 @@ class _Day:
             _, c, pos = best
             self.routes[c].insert(pos, task)
             return c
-        ejection: tuple[int, int, int, int, int] | None = None  # (ejected priority, added metres, collector, ejected position, position)
+        ejection: tuple[int, int, int, int, int] | None = (
+            None  # (ejected priority, added metres, collector, ejected position, position)
+        )
         for c in nearest_eligible(inst, task, EJECTION_CANDIDATES):
             if c in exclude:
                 continue
@@ -98,7 +100,7 @@ class _Day:
             for k in range(release.fixed, len(route)):
                 if inst.priority[route[k]] >= inst.priority[task]:
                     continue
-                shorter = route[:k] + route[k + 1:]
+                shorter = route[:k] + route[k + 1 :]
                 times = evaluate(inst, c, shorter, release)
                 found = times and best_insertion(inst, task, c, shorter, times, release)
                 if found:
@@ -116,8 +118,13 @@ class _Day:
             self.routes[to].insert(at, ejected)
         else:
             self.reasons[ejected] = "capacity"
-        self.moves.append({"task": inst.task_ids[ejected], "from": inst.collector_ids[c],
-                           "to": None if target is None else inst.collector_ids[target[1]]})
+        self.moves.append(
+            {
+                "task": inst.task_ids[ejected],
+                "from": inst.collector_ids[c],
+                "to": None if target is None else inst.collector_ids[target[1]],
+            }
+        )
         return c
 
     def plan(self, began: float) -> dict[str, Any]:
@@ -133,7 +140,7 @@ class _Day:
         for c, stops in self.fixed_times.items():
             route = by_collector.get(inst.collector_ids[c])
             if route is not None:
-                route["stops"][:len(stops)] = stops
+                route["stops"][: len(stops)] = stops
         return plan
 
 
@@ -143,7 +150,9 @@ def _parse_now(now: str) -> int:
     return parse_hhmm(now) * 60
 
 
-def insert_task(problem: dict[str, Any], plan: dict[str, Any], task: dict[str, Any], now: str | None = None) -> dict[str, Any]:
+def insert_task(
+    problem: dict[str, Any], plan: dict[str, Any], task: dict[str, Any], now: str | None = None
+) -> dict[str, Any]:
     """Add an urgent ``task`` (contract format) to a committed ``plan``.
 
     Returns ``{"problem", "plan", "moves"}``: the problem with the task
@@ -161,7 +170,9 @@ def insert_task(problem: dict[str, Any], plan: dict[str, Any], task: dict[str, A
     return {"problem": new_problem, "plan": day.plan(began), "moves": day.moves}
 
 
-def drop_collector(problem: dict[str, Any], plan: dict[str, Any], collector_id: str, now: str | None = None) -> dict[str, Any]:
+def drop_collector(
+    problem: dict[str, Any], plan: dict[str, Any], collector_id: str, now: str | None = None
+) -> dict[str, Any]:
     """Re-plan the stops of a collector who drops out at ``now``.
 
     Stops the collector has already started stay theirs; the rest go, highest
@@ -175,18 +186,22 @@ def drop_collector(problem: dict[str, Any], plan: dict[str, Any], collector_id: 
         raise ProblemError([f"collector: unknown collector id {collector_id!r}"])
     c = inst.collector_ids.index(collector_id)
     now_s = None if now is None else _parse_now(now)
-    kept = [t for t, s in zip(day.routes[c], _plan_stops(plan, collector_id))
-            if now_s is not None and parse_hhmm(s["start"]) * 60 <= now_s]
-    orphans = day.routes[c][len(kept):]
+    kept = [
+        t
+        for t, s in zip(day.routes[c], _plan_stops(plan, collector_id))
+        if now_s is not None and parse_hhmm(s["start"]) * 60 <= now_s
+    ]
+    orphans = day.routes[c][len(kept) :]
     day.routes[c] = kept
     day.releases[c] = Release(len(kept), day.release(c).not_before)
-    day.fixed_times[c] = day.fixed_times.get(c, [])[:len(kept)]
+    day.fixed_times[c] = day.fixed_times.get(c, [])[: len(kept)]
     for task in sorted(orphans, key=lambda t: -int(inst.priority[t])):
         to = day.place(task, exclude={c})
         if to is None:
             day.reasons[task] = "capacity"
-        day.moves.append({"task": inst.task_ids[task], "from": collector_id,
-                          "to": None if to is None else inst.collector_ids[to]})
+        day.moves.append(
+            {"task": inst.task_ids[task], "from": collector_id, "to": None if to is None else inst.collector_ids[to]}
+        )
     return {"plan": day.plan(began), "moves": day.moves}
 
 

@@ -34,13 +34,13 @@ OPEN = Release()
 @dataclass
 class RouteTimes:
     """Earliest and latest feasible start of every stop; None if infeasible."""
+
     starts: list[int]
     latest: list[int]
     metres: int
 
 
-def evaluate(inst: Instance, c: int, route: list[int],
-             release: Release = OPEN) -> RouteTimes | None:
+def evaluate(inst: Instance, c: int, route: list[int], release: Release = OPEN) -> RouteTimes | None:
     """Earliest/latest starts and length of ``route`` for collector ``c``; None if infeasible."""
     if len(route) > inst.max_visits[c]:
         return None
@@ -106,8 +106,9 @@ class Insertion:
     added_metres: int
 
 
-def best_insertion(inst: Instance, task: int, c: int, route: list[int],
-                   times: RouteTimes, release: Release = OPEN) -> Insertion | None:
+def best_insertion(
+    inst: Instance, task: int, c: int, route: list[int], times: RouteTimes, release: Release = OPEN
+) -> Insertion | None:
     """Cheapest feasible position of ``task`` in collector ``c``'s evaluated route."""
     if len(route) + 1 > inst.max_visits[c]:
         return None

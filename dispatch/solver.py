@@ -69,8 +69,7 @@ def solve(problem: dict[str, Any], time_limit: float | None = None) -> dict[str,
     inst = Instance(parse(problem))
     seconds = default_time_limit(inst.n) if time_limit is None else time_limit
     routes = plan_routes(inst, Budget(began + seconds))
-    return build_plan(inst, routes, unassigned_reasons(inst, routes),
-                      time.perf_counter() - began)
+    return build_plan(inst, routes, unassigned_reasons(inst, routes), time.perf_counter() - began)
 
 
 def unassigned_reasons(inst: Instance, routes: dict[int, list[int]]) -> dict[int, str]:
@@ -94,8 +93,7 @@ def plan_routes(inst: Instance, budget: Budget) -> dict[int, list[int]]:
     if inst.n <= GROUPS_MIN_TASKS:
         # VROOM's four quick searches over the whole day: a start from the best
         # of several constructions is worth its time when routes are long.
-        routes.update(solve_part(inst, np.flatnonzero(inst.servable), np.arange(inst.m),
-                                 PART_LEVEL))
+        routes.update(solve_part(inst, np.flatnonzero(inst.servable), np.arange(inst.m), PART_LEVEL))
         insert_unassigned(inst, routes)
         lns.improve(inst, routes, budget)
         return routes
@@ -121,8 +119,7 @@ def polish(inst: Instance, routes: dict[int, list[int]]) -> None:
     goes unpolished.
     """
     try:
-        candidate = solve_part(inst, np.flatnonzero(inst.servable), np.arange(inst.m),
-                               PART_LEVEL, initial=routes)
+        candidate = solve_part(inst, np.flatnonzero(inst.servable), np.arange(inst.m), PART_LEVEL, initial=routes)
     except VroomInputException:
         return
     if objective(inst, candidate) > objective(inst, routes):

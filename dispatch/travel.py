@@ -26,8 +26,9 @@ import numpy.typing as npt
 EARTH_RADIUS_KM = 6371.0088
 
 
-def distance_km(lat1: npt.ArrayLike, lon1: npt.ArrayLike, lat2: npt.ArrayLike, lon2: npt.ArrayLike,
-                circuity: float) -> np.ndarray:
+def distance_km(
+    lat1: npt.ArrayLike, lon1: npt.ArrayLike, lat2: npt.ArrayLike, lon2: npt.ArrayLike, circuity: float
+) -> np.ndarray:
     """Road distance between every point of set 1 (rows) and set 2 (columns)."""
     p1 = np.radians(np.asarray(lat1, dtype=np.float64))[:, None]
     p2 = np.radians(np.asarray(lat2, dtype=np.float64))[None, :]
@@ -78,8 +79,7 @@ class ModelTravel:
 
     def km(self, rows: npt.ArrayLike, cols: npt.ArrayLike) -> np.ndarray:
         rows, cols = np.asarray(rows), np.asarray(cols)
-        return distance_km(self.lat[rows], self.lon[rows], self.lat[cols], self.lon[cols],
-                           self.circuity)
+        return distance_km(self.lat[rows], self.lon[rows], self.lat[cols], self.lon[cols], self.circuity)
 
     def seconds(self, rows: npt.ArrayLike, cols: npt.ArrayLike) -> np.ndarray:
         return km_to_seconds_ceil(self.km(rows, cols), self.speed_kmh)

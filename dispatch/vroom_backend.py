@@ -25,9 +25,15 @@ from .model import Instance
 __all__ = ["VroomInputException", "solve_part"]
 
 
-def solve_part(inst: Instance, tasks: npt.ArrayLike, collectors: npt.ArrayLike, exploration_level: int = 5,
-               threads: int = 2, initial: dict[int, list[int]] | None = None,
-               searches: int | None = None) -> dict[int, list[int]]:
+def solve_part(
+    inst: Instance,
+    tasks: npt.ArrayLike,
+    collectors: npt.ArrayLike,
+    exploration_level: int = 5,
+    threads: int = 2,
+    initial: dict[int, list[int]] | None = None,
+    searches: int | None = None,
+) -> dict[int, list[int]]:
     """Routes (collector index -> ordered task indices) for ``tasks`` over ``collectors``.
 
     With ``initial`` routes, VROOM skips its construction heuristics and runs
@@ -63,30 +69,43 @@ def solve_part(inst: Instance, tasks: npt.ArrayLike, collectors: npt.ArrayLike, 
     row_of = {int(task): row for row, task in enumerate(tasks)}
     for j, c in enumerate(collectors):
         visits = int(inst.max_visits[c])
-        vehicle_steps = () if initial is None else (
-            [vroom.VehicleStepStart()]
-            + [vroom.VehicleStepSingle(row_of[task]) for task in initial[int(c)]]
-            + [vroom.VehicleStepEnd()])
-        problem.add_vehicle(vroom.Vehicle(
-            j, start=t + j, end=t + k + j,
-            time_window=vroom.TimeWindow(int(inst.shift_start[c]), int(inst.shift_end[c])),
-            skills=vehicle_skills[j],
-            max_tasks=min(visits, t),
-            steps=vehicle_steps,
-        ))
+        vehicle_steps = (
+            ()
+            if initial is None
+            else (
+                [vroom.VehicleStepStart()]
+                + [vroom.VehicleStepSingle(row_of[task]) for task in initial[int(c)]]
+                + [vroom.VehicleStepEnd()]
+            )
+        )
+        problem.add_vehicle(
+            vroom.Vehicle(
+                j,
+                start=t + j,
+                end=t + k + j,
+                time_window=vroom.TimeWindow(int(inst.shift_start[c]), int(inst.shift_end[c])),
+                skills=vehicle_skills[j],
+                max_tasks=min(visits, t),
+                steps=vehicle_steps,
+            )
+        )
     for row, task in enumerate(tasks):
-        problem.add_job(vroom.Job(
-            row, location=row,
-            default_service=int(inst.service[task]),
-            skills=set() if task_skill[row] < 0 else {int(task_skill[row])},
-            priority=int(inst.priority[task]),
-            time_windows=[vroom.TimeWindow(a, b) for a, b in inst.windows[task]],
-        ))
+        problem.add_job(
+            vroom.Job(
+                row,
+                location=row,
+                default_service=int(inst.service[task]),
+                skills=set() if task_skill[row] < 0 else {int(task_skill[row])},
+                priority=int(inst.priority[task]),
+                time_windows=[vroom.TimeWindow(a, b) for a, b in inst.windows[task]],
+            )
+        )
     if searches is None:
         solution = problem.solve(exploration_level=exploration_level, nb_threads=threads)
     else:  # pyvroom's binding of VROOM's (searches, depth) entry point
-        solution = Solution(problem._solve(nb_searches=searches, depth=exploration_level,
-                                           nb_threads=threads, timeout=None))
+        solution = Solution(
+            problem._solve(nb_searches=searches, depth=exploration_level, nb_threads=threads, timeout=None)
+        )
     steps = np.asarray(solution._routes_numpy())
     routes: dict[int, list[int]] = {int(c): [] for c in collectors}
     is_job = steps["type"].astype("U9") == "job"

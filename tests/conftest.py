@@ -9,10 +9,11 @@ one); otherwise a database is created on ``TEST_PG_ADMIN_URL`` (default: the loc
 server, user postgres) and dropped at the end. ``TEST_BACKENDS=sqlite`` runs SQLite
 only, for a machine without PostgreSQL; it is never the default.
 """
+
 import os
 import uuid
 from contextlib import contextmanager
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 
 import flask_sqlalchemy.session
 import pytest
@@ -30,7 +31,7 @@ TEST_SECRET = "test-secret-key-0123456789abcdef"
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
 # The moment the server's clock shows in a test, unless the test moves it: a Wednesday,
 # 10:00 in Shanghai. Tests never read the wall clock.
-TEST_NOW = datetime(2026, 6, 10, 2, 0, tzinfo=timezone.utc)
+TEST_NOW = datetime(2026, 6, 10, 2, 0, tzinfo=UTC)
 # Keys of the tests' own (never a deployment's): personal data at rest, its blind index,
 # and the signature of the audit chain's anchors. Served apps get them as environment variables.
 TEST_PII_CONFIG = {
@@ -57,17 +58,20 @@ def _browser_tests_in_written_order(items):
     """Under random order (pytest-randomly) every test moves except the browser tests: they
     drive one served demo whose days they share out (each file plans its own days), so they
     keep the order they are written in, file by file, in the places the shuffle gave them."""
+
     def is_browser(item):
         return "tests/e2e/" in str(item.fspath).replace(os.sep, "/")
 
     places = [index for index, item in enumerate(items) if is_browser(item)]
-    written = sorted((items[index] for index in places),
-                     key=lambda item: (str(item.fspath), item.location[1] or 0, item.nodeid))
+    written = sorted(
+        (items[index] for index in places), key=lambda item: (str(item.fspath), item.location[1] or 0, item.nodeid)
+    )
     for index, item in zip(places, written):
         items[index] = item
 
 
 # ---------------------------------------------------------------- databases
+
 
 @contextmanager
 def throwaway_database(backend, tmp_path_factory, name_hint="t", template=None):
@@ -90,8 +94,11 @@ def throwaway_database(backend, tmp_path_factory, name_hint="t", template=None):
             copy = f' TEMPLATE "{sa.engine.make_url(template).database}"' if template is not None else ""
             conn.exec_driver_sql(f'CREATE DATABASE "{name}"{copy}')
     except sa.exc.OperationalError as exc:
-        pytest.exit(f"PostgreSQL is not reachable at {PG_ADMIN_URL} ({exc.orig}). Start it, or set "
-                    "TEST_BACKENDS=sqlite to run without it.", returncode=3)
+        pytest.exit(
+            f"PostgreSQL is not reachable at {PG_ADMIN_URL} ({exc.orig}). Start it, or set "
+            "TEST_BACKENDS=sqlite to run without it.",
+            returncode=3,
+        )
     url = admin.url.set(database=name).render_as_string(hide_password=False)
     try:
         yield url
@@ -108,7 +115,8 @@ def make_app(url, tmp_path, **overrides):
     config = {
         "CLOCK": FrozenClock(TEST_NOW),
         # The engine uses all the time it is given: tests give it little (their days are small).
-        "DISPATCH_TIME_LIMIT": 0.3, "MOVE_TIME_LIMIT": 0.2,
+        "DISPATCH_TIME_LIMIT": 0.3,
+        "MOVE_TIME_LIMIT": 0.2,
         "TESTING": True,
         "APP_ENV": "testing",
         "SECRET_KEY": TEST_SECRET,
@@ -196,7 +204,8 @@ def _joined_session(connection):
     from app.extensions import db as _db
 
     return _db._make_scoped_session(
-        {"bind": connection, "join_transaction_mode": "create_savepoint", "class_": _JoinedSession})
+        {"bind": connection, "join_transaction_mode": "create_savepoint", "class_": _JoinedSession}
+    )
 
 
 @pytest.fixture(scope="module")
@@ -304,6 +313,7 @@ def query_counter(app, db):
 
 # ---------------------------------------------------------------- factories
 
+
 class Factory:
     """Small builders of valid rows, committed to the test's transaction. Times and dates
     are taken from the server's (test) clock, never the wall clock."""
@@ -356,9 +366,18 @@ class Factory:
         with self.app.app_context():
             password_hash = hash_password(password)
         n = self._next()
-        return self._save(User(username=username or f"{role}{n}", display_name=f"{role} {n}",
-                               password_hash=password_hash, role=role, active=kw.pop("active", True),
-                               team_id=team.id if team else None, region_id=region.id if region else None, **kw))
+        return self._save(
+            User(
+                username=username or f"{role}{n}",
+                display_name=f"{role} {n}",
+                password_hash=password_hash,
+                role=role,
+                active=kw.pop("active", True),
+                team_id=team.id if team else None,
+                region_id=region.id if region else None,
+                **kw,
+            )
+        )
 
     def token(self, user, expires_in=timedelta(days=3)):
         """Headers with a bearer token for the user (no login round-trip)."""
@@ -368,8 +387,7 @@ class Factory:
         from app.models import ApiToken
 
         raw = secrets.token_urlsafe(24)
-        self._save(ApiToken(user_id=user.id, token_hash=_token_digest(raw),
-                            expires_at=self.now() + expires_in))
+        self._save(ApiToken(user_id=user.id, token_hash=_token_digest(raw), expires_at=self.now() + expires_in))
         return {"Authorization": f"Bearer {raw}"}
 
     def collector(self, team=None, crew=None, user=None, lat=31.23, lon=121.47, **kw):
@@ -377,10 +395,21 @@ class Factory:
 
         team = team or self.team()
         n = self._next()
-        values = dict(code=f"C{n:04d}", name=f"Collector {n}", team_id=team.id, crew_id=crew.id if crew else None,
-                      home_lat=lat, home_lon=lon, languages=["zh"], shift_start=time(9), shift_end=time(18),
-                      daily_capacity=10, background_cleared=True, active=True,
-                      user_id=user.id if user else None)
+        values = dict(
+            code=f"C{n:04d}",
+            name=f"Collector {n}",
+            team_id=team.id,
+            crew_id=crew.id if crew else None,
+            home_lat=lat,
+            home_lon=lon,
+            languages=["zh"],
+            shift_start=time(9),
+            shift_end=time(18),
+            daily_capacity=10,
+            background_cleared=True,
+            active=True,
+            user_id=user.id if user else None,
+        )
         values.update(kw)
         return self._save(Collector(**values))
 
@@ -399,8 +428,14 @@ class Factory:
         from app.models import TrainingRecord
 
         passed_at = passed_at or self.today() - timedelta(days=30)
-        return self._save(TrainingRecord(collector_id=collector.id, module=module, passed_at=passed_at,
-                                         expires_at=expires_at or passed_at + timedelta(days=365)))
+        return self._save(
+            TrainingRecord(
+                collector_id=collector.id,
+                module=module,
+                passed_at=passed_at,
+                expires_at=expires_at or passed_at + timedelta(days=365),
+            )
+        )
 
     def trained_crew(self, team, size=2, lat=31.23, lon=121.47, languages=("zh",), modules=None, **kw):
         """A crew whose members hold every module the cn profile requires, valid for a year."""
@@ -414,9 +449,16 @@ class Factory:
     def contact(self, case, purpose="contact", days_ago=3, result="no_answer", planned_visit_date=None):
         from app.models import ContactAttempt
 
-        return self._save(ContactAttempt(case_id=case.id, channel="call", purpose=purpose, result=result,
-                                         occurred_at=self.now() - timedelta(days=days_ago),
-                                         planned_visit_date=planned_visit_date))
+        return self._save(
+            ContactAttempt(
+                case_id=case.id,
+                channel="call",
+                purpose=purpose,
+                result=result,
+                occurred_at=self.now() - timedelta(days=days_ago),
+                planned_visit_date=planned_visit_date,
+            )
+        )
 
     def dispatchable_case(self, team, lat=31.2317, lon=121.4846, **kw):
         """A field_visit case whose cn preconditions hold (a prior contact attempt)."""
@@ -429,9 +471,18 @@ class Factory:
         from app.models import Debtor
 
         n = self._next()
-        values = dict(name=f"Debtor {n}", phone=f"1380000{n:04d}", national_id=f"31010119900101{n:04d}",
-                      address=f"{n} Test Road, Shanghai", lat=lat, lon=lon, timezone=timezone_name,
-                      language="zh", availability=[], flags={})
+        values = dict(
+            name=f"Debtor {n}",
+            phone=f"1380000{n:04d}",
+            national_id=f"31010119900101{n:04d}",
+            address=f"{n} Test Road, Shanghai",
+            lat=lat,
+            lon=lon,
+            timezone=timezone_name,
+            language="zh",
+            availability=[],
+            flags={},
+        )
         values.update(kw)
         return self._save(Debtor(**values))
 
@@ -441,9 +492,18 @@ class Factory:
         team = team or self.team()
         debtor = debtor or self.debtor()
         n = self._next()
-        values = dict(loan_ref=f"L{n:06d}", debtor_id=debtor.id, team_id=team.id, product="cash_loan",
-                      currency="CNY", principal_minor=1_000_000, outstanding_minor=800_000, days_past_due=60,
-                      stage=stage, priority=50)
+        values = dict(
+            loan_ref=f"L{n:06d}",
+            debtor_id=debtor.id,
+            team_id=team.id,
+            product="cash_loan",
+            currency="CNY",
+            principal_minor=1_000_000,
+            outstanding_minor=800_000,
+            days_past_due=60,
+            stage=stage,
+            priority=50,
+        )
         values.update(kw)
         return self._save(Case(**values))
 
@@ -508,6 +568,7 @@ def empty_app(backend, tmp_path_factory, tmp_path):
 
 # ---------------------------------------------------------------- S3 over HTTP
 
+
 class S3Server:
     """An S3-compatible server (moto in server mode) in a process of its own, spoken to over HTTP."""
 
@@ -517,8 +578,13 @@ class S3Server:
     def client(self, access_key="testing", secret_key="testing"):
         import boto3
 
-        return boto3.client("s3", endpoint_url=self.url, region_name="us-east-1", aws_access_key_id=access_key,
-                            aws_secret_access_key=secret_key)
+        return boto3.client(
+            "s3",
+            endpoint_url=self.url,
+            region_name="us-east-1",
+            aws_access_key_id=access_key,
+            aws_secret_access_key=secret_key,
+        )
 
     def bucket(self, object_lock=False):
         """A new, empty bucket's name."""
@@ -543,10 +609,12 @@ def s3_server_process(**env):
     import urllib.request
 
     port = _free_port()
-    process = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                               env={**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                                    **env},
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        env={**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30

@@ -7,6 +7,7 @@ answer a list of places, an HTTP status, or ``("slow", seconds, answer)``; the l
 repeats). An address not scripted gets a house-level place of its own, derived from
 its text, unless it contains ``无此地址`` (no such address: an empty list).
 """
+
 import hashlib
 import json
 import math
@@ -24,16 +25,29 @@ LICENCE = "Data © OpenStreetMap contributors, ODbL 1.0. http://osm.org/copyrigh
 def place(lat, lon, name, *, rank=30, addresstype="building", importance=0.00008, cls="building", kind="yes"):
     """One Nominatim result as ``format=json`` gives it (numbers as strings, like the service)."""
     digest = int(hashlib.sha256(f"{lat},{lon},{name}".encode()).hexdigest()[:8], 16)
-    return {"place_id": digest, "licence": LICENCE, "osm_type": "way", "osm_id": digest // 3,
-            "lat": f"{lat:.7f}", "lon": f"{lon:.7f}", "class": cls, "type": kind, "place_rank": rank,
-            "importance": importance, "addresstype": addresstype, "name": "", "display_name": name,
-            "boundingbox": [f"{lat - 0.0002:.7f}", f"{lat + 0.0002:.7f}", f"{lon - 0.0002:.7f}", f"{lon + 0.0002:.7f}"]}
+    return {
+        "place_id": digest,
+        "licence": LICENCE,
+        "osm_type": "way",
+        "osm_id": digest // 3,
+        "lat": f"{lat:.7f}",
+        "lon": f"{lon:.7f}",
+        "class": cls,
+        "type": kind,
+        "place_rank": rank,
+        "importance": importance,
+        "addresstype": addresstype,
+        "name": "",
+        "display_name": name,
+        "boundingbox": [f"{lat - 0.0002:.7f}", f"{lat + 0.0002:.7f}", f"{lon - 0.0002:.7f}", f"{lon + 0.0002:.7f}"],
+    }
 
 
 def district(lat, lon, name):
     """Only a district: what Nominatim answers when it knows the district but not the street."""
-    return place(lat, lon, name, rank=14, addresstype="city_district", importance=0.41, cls="boundary",
-                 kind="administrative")
+    return place(
+        lat, lon, name, rank=14, addresstype="city_district", importance=0.41, cls="boundary", kind="administrative"
+    )
 
 
 def point_of(text):
@@ -53,8 +67,8 @@ class GeoServer:
     def __init__(self):
         self.scripts = {}
         self.knows_nothing = False  # every address not scripted: no result
-        self.searches = []      # the q of every /search, in order
-        self.tables = []        # (coordinates, sources, destinations) of every /table request
+        self.searches = []  # the q of every /search, in order
+        self.tables = []  # (coordinates, sources, destinations) of every /table request
         self.lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
@@ -139,9 +153,14 @@ class GeoServer:
             def _table(self, path, args):
                 coords = [tuple(map(float, c.split(","))) for c in unquote(path.split("/", 4)[4]).split(";")]
                 points = [(lat, lon) for lon, lat in coords]
-                sources = [int(i) for i in args["sources"].split(";")] if "sources" in args else list(range(len(points)))
-                targets = [int(i) for i in args["destinations"].split(";")] if "destinations" in args \
+                sources = (
+                    [int(i) for i in args["sources"].split(";")] if "sources" in args else list(range(len(points)))
+                )
+                targets = (
+                    [int(i) for i in args["destinations"].split(";")]
+                    if "destinations" in args
                     else list(range(len(points)))
+                )
                 with server.lock:
                     server.tables.append((points, sources, targets))
                 if args.get("annotations") != "duration,distance":
@@ -150,9 +169,16 @@ class GeoServer:
                 distances = [[round(_metres(points[s], points[t]) * 1.4, 1) for t in targets] for s in sources]
                 durations = [[round(d / 8.0, 1) for d in row] for row in distances]
                 waypoint = [{"hint": "", "distance": 0.0, "name": "", "location": [lon, lat]} for lat, lon in points]
-                self._send(200, {"code": "Ok", "durations": durations, "distances": distances,
-                                 "sources": [waypoint[s] for s in sources],
-                                 "destinations": [waypoint[t] for t in targets]})
+                self._send(
+                    200,
+                    {
+                        "code": "Ok",
+                        "durations": durations,
+                        "distances": distances,
+                        "sources": [waypoint[s] for s in sources],
+                        "destinations": [waypoint[t] for t in targets],
+                    },
+                )
 
         return Handler
 
@@ -185,11 +211,18 @@ def geocoder(app, geo_server, monkeypatch):
     the rate limiter; the server's script and log start empty."""
     geo_server.reset()
     timer = FakeTimer()
-    for key, value in {"GEOCODER": "nominatim", "GEOCODER_DOMAIN": geo_server.domain, "GEOCODER_SCHEME": "http",
-                       "GEOCODER_USER_AGENT": "fieldcollect-tests/1.0", "GEOCODER_MIN_DELAY_SECONDS": 0.0,
-                       "GEOCODER_ERROR_WAIT_SECONDS": 0.0, "GEOCODER_MAX_RETRIES": 2,
-                       "GEOCODER_TIMEOUT_SECONDS": 2.0, "GEOCODER_TIMER": timer,
-                       "GEOCODER_SLEEP": timer.sleep}.items():
+    for key, value in {
+        "GEOCODER": "nominatim",
+        "GEOCODER_DOMAIN": geo_server.domain,
+        "GEOCODER_SCHEME": "http",
+        "GEOCODER_USER_AGENT": "fieldcollect-tests/1.0",
+        "GEOCODER_MIN_DELAY_SECONDS": 0.0,
+        "GEOCODER_ERROR_WAIT_SECONDS": 0.0,
+        "GEOCODER_MAX_RETRIES": 2,
+        "GEOCODER_TIMEOUT_SECONDS": 2.0,
+        "GEOCODER_TIMER": timer,
+        "GEOCODER_SLEEP": timer.sleep,
+    }.items():
         monkeypatch.setitem(app.config, key, value)
     timer.server = geo_server
     return timer

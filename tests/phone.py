@@ -9,14 +9,15 @@ is sent a second time as a phone does when it never saw the first answer. Every
 request names the phone and says what its clock reads. Only the standard library is used,
 so it runs anywhere the server is reachable.
 """
+
 import hashlib
 import json
 import sys
 import urllib.error
 import urllib.request
 import uuid
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_DOWN, Decimal
-from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 
@@ -74,15 +75,28 @@ class Phone:
 
     def upload(self, task_id, content, content_type="audio/ogg", duration_seconds=95):
         boundary = uuid.uuid4().hex
-        fields = {"task_id": str(task_id), "sha256": hashlib.sha256(content).hexdigest(),
-                  "duration_seconds": str(duration_seconds)}
-        parts = [f"--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n".encode()
-                 for k, v in fields.items()]
-        parts.append(f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"visit.ogg\"\r\n"
-                     f"Content-Type: {content_type}\r\n\r\n".encode() + content + b"\r\n")
+        fields = {
+            "task_id": str(task_id),
+            "sha256": hashlib.sha256(content).hexdigest(),
+            "duration_seconds": str(duration_seconds),
+        }
+        parts = [
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
+            for k, v in fields.items()
+        ]
+        parts.append(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="visit.ogg"\r\n'
+            f"Content-Type: {content_type}\r\n\r\n".encode()
+            + content
+            + b"\r\n"
+        )
         parts.append(f"--{boundary}--\r\n".encode())
-        return self.call("POST", "/api/v1/agent/recordings", raw=b"".join(parts),
-                         content_type=f"multipart/form-data; boundary={boundary}")
+        return self.call(
+            "POST",
+            "/api/v1/agent/recordings",
+            raw=b"".join(parts),
+            content_type=f"multipart/form-data; boundary={boundary}",
+        )
 
 
 def _event_id(kind, task_id):
@@ -90,12 +104,16 @@ def _event_id(kind, task_id):
 
 
 def _position(stop, at):
-    return {"lat": stop["debtor"]["lat"], "lon": stop["debtor"]["lon"], "accuracy_m": 9.0,
-            "device_time": at.isoformat(), "mock_location": False}
+    return {
+        "lat": stop["debtor"]["lat"],
+        "lon": stop["debtor"]["lon"],
+        "accuracy_m": 9.0,
+        "device_time": at.isoformat(),
+        "mock_location": False,
+    }
 
 
-def play_day(base_url, username, password, day, online_stops=2, start=time(10, 0), server_clock=None,
-             phone_clock=None):
+def play_day(base_url, username, password, day, online_stops=2, start=time(10, 0), server_clock=None, phone_clock=None):
     """Work the crew's day from ``start`` (the debtors' local time); return what was sent
     and what the server answered. ``server_clock(moment)``, when given, moves the server's
     clock along with the phone's (a test's served app); else the phone's clock is the
@@ -120,39 +138,65 @@ def play_day(base_url, username, password, day, online_stops=2, start=time(10, 0
     for index, stop in enumerate(stops[:online_stops]):
         task = stop["task_id"]
         now(clock)
-        status, answer = phone.call("POST", f"/api/v1/agent/tasks/{task}/check-in",
-                                    {"client_event_id": _event_id("in", task), **_position(stop, clock)})
+        status, answer = phone.call(
+            "POST",
+            f"/api/v1/agent/tasks/{task}/check-in",
+            {"client_event_id": _event_id("in", task), **_position(stop, clock)},
+        )
         report["online"].append(("check_in", status, answer.get("status") if isinstance(answer, dict) else None))
         upload_status, _ = phone.upload(task, b"OggS" + uuid.uuid4().bytes * 64)
         report["online"].append(("recording", upload_status, None))
         if index == 0:
             half = str((Decimal(stop["case"]["amount_due"]) / 2).quantize(Decimal("0.01"), rounding=ROUND_DOWN))
-            outcome = {"outcome": "agreement_signed", "person_met": "debtor", "notes": "agreed three instalments",
-                       "agreement": {"kind": "instalment", "total": half, "first_due_date": (day + timedelta(days=7))
-                                     .isoformat(), "count": 3, "frequency": "monthly",
-                                     "acknowledgement": {"kind": "otp", "ref": "OTP-123456"}}}
+            outcome = {
+                "outcome": "agreement_signed",
+                "person_met": "debtor",
+                "notes": "agreed three instalments",
+                "agreement": {
+                    "kind": "instalment",
+                    "total": half,
+                    "first_due_date": (day + timedelta(days=7)).isoformat(),
+                    "count": 3,
+                    "frequency": "monthly",
+                    "acknowledgement": {"kind": "otp", "ref": "OTP-123456"},
+                },
+            }
         else:
             outcome = {"outcome": "not_home", "person_met": "nobody", "notes": "left a card"}
-        status, answer = phone.call("POST", f"/api/v1/agent/tasks/{task}/visit",
-                                    {"client_event_id": _event_id("visit", task), **outcome})
+        status, answer = phone.call(
+            "POST", f"/api/v1/agent/tasks/{task}/visit", {"client_event_id": _event_id("visit", task), **outcome}
+        )
         report["online"].append(("visit", status, answer.get("status")))
         clock += timedelta(minutes=20)
         now(clock)
-        status, answer = phone.call("POST", f"/api/v1/agent/tasks/{task}/check-out",
-                                    {"client_event_id": _event_id("out", task), **_position(stop, clock)})
+        status, answer = phone.call(
+            "POST",
+            f"/api/v1/agent/tasks/{task}/check-out",
+            {"client_event_id": _event_id("out", task), **_position(stop, clock)},
+        )
         report["online"].append(("check_out", status, answer.get("status")))
         report["events_sent"] += 3
         clock += timedelta(minutes=5)
     queued = []
     for stop in stops[online_stops:]:
         task = stop["task_id"]
-        queued.append({"type": "check_in", "task_id": task, "client_event_id": _event_id("in", task),
-                       **_position(stop, clock)})
-        queued.append({"type": "visit", "task_id": task, "client_event_id": _event_id("visit", task),
-                       "outcome": "third_party_only", "person_met": "relative", "notes": "nothing disclosed"})
+        queued.append(
+            {"type": "check_in", "task_id": task, "client_event_id": _event_id("in", task), **_position(stop, clock)}
+        )
+        queued.append(
+            {
+                "type": "visit",
+                "task_id": task,
+                "client_event_id": _event_id("visit", task),
+                "outcome": "third_party_only",
+                "person_met": "relative",
+                "notes": "nothing disclosed",
+            }
+        )
         clock += timedelta(minutes=3)
-        queued.append({"type": "check_out", "task_id": task, "client_event_id": _event_id("out", task),
-                       **_position(stop, clock)})
+        queued.append(
+            {"type": "check_out", "task_id": task, "client_event_id": _event_id("out", task), **_position(stop, clock)}
+        )
         clock += timedelta(minutes=2)
     if queued:
         phone.number(queued)
@@ -169,8 +213,11 @@ def main(argv):
     base, username, password = argv[1:4]
     # From the command line this is a real phone: its clock is the machine's.
     day = date.fromisoformat(argv[4]) if len(argv) > 4 else datetime.now().date()
-    print(json.dumps(play_day(base, username, password, day, phone_clock=lambda: datetime.now(timezone.utc)),
-                     indent=2, default=str))
+    print(
+        json.dumps(
+            play_day(base, username, password, day, phone_clock=lambda: datetime.now(UTC)), indent=2, default=str
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
 """Seeded worlds shared by tests and benchmarks that need a really committed database."""
+
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -28,30 +29,66 @@ def field_day(db, *, day, phones=1, stops=10, password="agent-password", passwor
         db.session.add_all([crew, agent])
         db.session.flush()
         for n in range(2):
-            member = Collector(code=f"C{p:03d}{n}", name="C", team_id=team.id, crew_id=crew.id, home_lat=31.2,
-                               home_lon=121.4, languages=["zh"], shift_start=time(8), shift_end=time(22),
-                               daily_capacity=100, background_cleared=True, user_id=agent.id if n == 0 else None)
+            member = Collector(
+                code=f"C{p:03d}{n}",
+                name="C",
+                team_id=team.id,
+                crew_id=crew.id,
+                home_lat=31.2,
+                home_lon=121.4,
+                languages=["zh"],
+                shift_start=time(8),
+                shift_end=time(22),
+                daily_capacity=100,
+                background_cleared=True,
+                user_id=agent.id if n == 0 else None,
+            )
             db.session.add(member)
             db.session.flush()
             for module in ("law_compliance", "communication"):
-                db.session.add(TrainingRecord(collector_id=member.id, module=module, passed_at=day - timedelta(days=30),
-                                              expires_at=day + timedelta(days=300)))
+                db.session.add(
+                    TrainingRecord(
+                        collector_id=member.id,
+                        module=module,
+                        passed_at=day - timedelta(days=30),
+                        expires_at=day + timedelta(days=300),
+                    )
+                )
         tasks = []
         for s in range(stops):
             lat = 31.1 + (p * stops + s) / 20000
-            debtor = Debtor(name=f"D{p}-{s}", address="x", lat=lat, lon=121.4, timezone=SHANGHAI,
-                            availability=[], flags={})
+            debtor = Debtor(
+                name=f"D{p}-{s}", address="x", lat=lat, lon=121.4, timezone=SHANGHAI, availability=[], flags={}
+            )
             db.session.add(debtor)
             db.session.flush()
-            case = Case(loan_ref=f"L{p:03d}-{s:04d}", debtor_id=debtor.id, team_id=team.id, product="p",
-                        currency="CNY", principal_minor=100000, outstanding_minor=100000, days_past_due=40,
-                        stage="field_visit")
+            case = Case(
+                loan_ref=f"L{p:03d}-{s:04d}",
+                debtor_id=debtor.id,
+                team_id=team.id,
+                product="p",
+                currency="CNY",
+                principal_minor=100000,
+                outstanding_minor=100000,
+                days_past_due=40,
+                stage="field_visit",
+            )
             db.session.add(case)
             db.session.flush()
-            db.session.add(ContactAttempt(case_id=case.id, channel="call", purpose="contact", result="no_answer",
-                                          occurred_at=contacted))
-            task = VisitTask(case_id=case.id, visit_date=day, status="assigned", crew_id=crew.id, sequence=s + 1,
-                             priority=10, crew_history=[crew.id])
+            db.session.add(
+                ContactAttempt(
+                    case_id=case.id, channel="call", purpose="contact", result="no_answer", occurred_at=contacted
+                )
+            )
+            task = VisitTask(
+                case_id=case.id,
+                visit_date=day,
+                status="assigned",
+                crew_id=crew.id,
+                sequence=s + 1,
+                priority=10,
+                crew_history=[crew.id],
+            )
             db.session.add(task)
             db.session.flush()
             tasks.append((task.id, lat, 121.4))

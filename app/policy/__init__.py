@@ -5,6 +5,7 @@ active profile is ``POLICY_PROFILE``; a region or a team may name another. The c
 strategy (``strategy``: buckets, escalations, priority score) is loaded beside them, and
 a malformed one refuses to start the service just the same.
 """
+
 from typing import Any
 
 from flask import Flask, current_app
@@ -54,7 +55,8 @@ def current() -> Policy:
 
 def strategy() -> Strategy:
     """The collection strategy the service runs (``default.toml``)."""
-    return current_app.extensions["strategy"]
+    chosen: Strategy = current_app.extensions["strategy"]
+    return chosen
 
 
 __all__ = ["Policy", "Profile", "ProfileError", "Strategy", "current", "init_app", "rules", "strategy"]

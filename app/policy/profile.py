@@ -2,18 +2,27 @@
 
 A malformed profile refuses to start the service, naming the file and the key.
 """
+
 import tomllib
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import time
-from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 PROFILE_DIR = Path(__file__).parent / "profiles"
-KNOWN_FLAGS = ("dispute", "dispute_unverified", "cease", "vulnerable", "deceased", "capacity_concern",
-               "attorney", "breathing_space")
+KNOWN_FLAGS = (
+    "dispute",
+    "dispute_unverified",
+    "cease",
+    "vulnerable",
+    "deceased",
+    "capacity_concern",
+    "attorney",
+    "breathing_space",
+)
 
 
 class ProfileError(RuntimeError):
@@ -21,8 +30,7 @@ class ProfileError(RuntimeError):
 
 
 class _Clock(fields.Field[time]):
-    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None,
-                     **kwargs: Any) -> time:
+    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any) -> time:
         try:
             hours, minutes = str(value).split(":")
             return time(int(hours), int(minutes))
@@ -116,8 +124,7 @@ class _Agreements(_Section):
     broken_returns_to = fields.String(required=True, validate=validate.OneOf(("field_visit", "remote_contact")))
     # A kept agreement that leaves a balance (it was for less than owed, no waiver covered
     # the rest): the queue the case goes back to.
-    kept_remainder_returns_to = fields.String(required=True,
-                                              validate=validate.OneOf(("field_visit", "remote_contact")))
+    kept_remainder_returns_to = fields.String(required=True, validate=validate.OneOf(("field_visit", "remote_contact")))
     # Who may approve a waiver, by share of what was owed: {supervisor, regional_supervisor, admin}.
     approval_limits = fields.Nested(_ApprovalLimits, required=True)
 
@@ -142,15 +149,15 @@ class _RetentionKind(Schema):
 
 class _Retention(_Section):
     years = fields.Integer(required=True, strict=True, validate=validate.Range(1, 50))
-    kinds = fields.Dict(keys=fields.String(validate=validate.OneOf(RECORD_KINDS)),
-                        values=fields.Nested(_RetentionKind), required=True)
+    kinds = fields.Dict(
+        keys=fields.String(validate=validate.OneOf(RECORD_KINDS)), values=fields.Nested(_RetentionKind), required=True
+    )
 
     @validates_schema
     def every_kind(self, data: dict[str, Any], **kwargs: Any) -> None:
         missing = [k for k in RECORD_KINDS if k not in data.get("kinds", {})]
         if missing:
-            raise ValidationError(f"state the retention of every record kind; missing: {', '.join(missing)}",
-                                  "kinds")
+            raise ValidationError(f"state the retention of every record kind; missing: {', '.join(missing)}", "kinds")
 
 
 class _Reminders(Schema):
@@ -245,5 +252,3 @@ def load_profiles(directory: str | Path = PROFILE_DIR) -> dict[str, Profile]:
         profile = load_profile(path)
         profiles[profile.id] = profile
     return profiles
-
-

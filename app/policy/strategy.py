@@ -9,6 +9,7 @@ Nothing here touches the database: the nightly job (``app.services.strategy``) g
 each case's facts and asks ``escalation_for`` and ``priority_score``; whether the debtor
 may be visited at all is still the conduct policy's call (``app.policy.rules``).
 """
+
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,7 +47,9 @@ class CaseFacts:
     days_past_due: int
     outstanding_minor: int
     currency: str
-    failed_attempts: dict = field(default_factory=dict)  # window in days -> failed remote attempts in it
+    failed_attempts: dict[int | None, int] = field(
+        default_factory=dict
+    )  # window in days -> failed remote attempts in it
     broken_promises: int = 0
     kept_promises: int = 0
     days_since_contact: int | None = None  # None: never contacted (no attempt, no visit)
@@ -71,9 +74,9 @@ class Escalation:
             return False
         return facts.broken_promises >= self.min_broken_promises
 
-    def evidence(self, facts: CaseFacts) -> dict:
+    def evidence(self, facts: CaseFacts) -> dict[str, int | None]:
         """The facts the rule decided on, for the audit event."""
-        found = {"days_past_due": facts.days_past_due}
+        found: dict[str, int | None] = {"days_past_due": facts.days_past_due}
         if self.min_failed_attempts:
             found.update(failed_attempts=facts.failed_attempts.get(self.within_days, 0), within_days=self.within_days)
         if self.min_broken_promises:
@@ -87,7 +90,7 @@ class PriorityWeights:
     dpd_points: int
     dpd_full_days: int
     balance_points: int
-    balance_full_minor: dict  # currency -> balance (minor units) that earns all the balance points
+    balance_full_minor: dict[str, int]  # currency -> balance (minor units) that earns all the balance points
     broken_promise_points: int
     kept_promise_points: int
     promise_count_max: int
@@ -109,11 +112,11 @@ class Strategy:
     failed_results: tuple[str, ...] = ()
 
     @property
-    def label(self):
+    def label(self) -> str:
         """Strategy and version, as every change it makes names them: ``default@2026.1``."""
         return f"{self.id}@{self.version}"
 
-    def rule_id(self, rule):
+    def rule_id(self, rule: str) -> str:
         return f"{self.id}.{rule}"
 
     def bucket_for(self, dpd: int) -> str:
@@ -130,18 +133,23 @@ class Strategy:
     @property
     def attempt_windows(self) -> tuple[int, ...]:
         """The windows (days) over which the rules count failed attempts."""
-        return tuple(sorted({e.within_days for e in self.escalations if e.min_failed_attempts}))
+        return tuple(sorted({e.within_days for e in self.escalations if e.within_days is not None}))
 
     def escalation_for(self, facts: CaseFacts) -> Escalation | None:
         """The first rule, in file order, that moves this case; None when none does."""
         return next((rule for rule in self.escalations if rule.matches(facts)), None)
 
-    def priority_parts(self, facts: CaseFacts) -> dict:
+    def priority_parts(self, facts: CaseFacts) -> dict[str, int]:
         """Each term of the score (README, "Priority score"), whole points, floored."""
         w = self.priority
+        if w is None:
+            raise ProfileError(f"strategy {self.id}: no [priority] weights")
         full = w.balance_full_minor.get(facts.currency)
-        silence = w.silence_full_days if facts.days_since_contact is None else \
-            min(facts.days_since_contact, w.silence_full_days)
+        silence = (
+            w.silence_full_days
+            if facts.days_since_contact is None
+            else min(facts.days_since_contact, w.silence_full_days)
+        )
         met = facts.days_since_debtor_met is not None and facts.days_since_debtor_met <= w.debtor_met_days
         return {
             "base": w.base,
@@ -163,7 +171,7 @@ class _Strict(Schema):
         unknown = RAISE
 
 
-def _whole(low, high, **kwargs):
+def _whole(low: int, high: int, **kwargs: Any) -> fields.Integer:
     return fields.Integer(strict=True, validate=validate.Range(low, high), **kwargs)
 
 
@@ -179,11 +187,13 @@ class _BucketSchema(_Strict):
 
 
 class _EscalationSchema(_Strict):
-    id = fields.String(required=True, validate=validate.Regexp(r"^[a-z][a-z0-9_]{0,39}$",
-                                                               error="lower-case letters, digits and _"))
+    id = fields.String(
+        required=True, validate=validate.Regexp(r"^[a-z][a-z0-9_]{0,39}$", error="lower-case letters, digits and _")
+    )
     description = fields.String(required=True, validate=validate.Length(1, 300))
-    from_stages = fields.List(fields.String(validate=validate.OneOf(ESCALATION_STAGES[:-1])), required=True,
-                              validate=validate.Length(1, 2))
+    from_stages = fields.List(
+        fields.String(validate=validate.OneOf(ESCALATION_STAGES[:-1])), required=True, validate=validate.Length(1, 2)
+    )
     to_stage = fields.String(required=True, validate=validate.OneOf(ESCALATION_STAGES[1:]))
     min_dpd = _whole(0, 10000, required=True)
     min_failed_attempts = _whole(0, 100, load_default=0)
@@ -191,16 +201,18 @@ class _EscalationSchema(_Strict):
     min_broken_promises = _whole(0, 100, load_default=0)
 
     @validates_schema
-    def coherent(self, data, **kwargs):
+    def coherent(self, data: dict[str, Any], **kwargs: Any) -> None:
         if bool(data.get("min_failed_attempts")) != (data.get("within_days") is not None):
             raise ValidationError("give within_days exactly when min_failed_attempts is above 0", "within_days")
         order = ESCALATION_STAGES.index
         if "to_stage" in data and any(order(s) >= order(data["to_stage"]) for s in data.get("from_stages", ())):
-            raise ValidationError("a rule moves a case forward: every from_stage must come before to_stage",
-                                  "from_stages")
+            raise ValidationError(
+                "a rule moves a case forward: every from_stage must come before to_stage", "from_stages"
+            )
         if not data.get("min_dpd") and not data.get("min_failed_attempts") and not data.get("min_broken_promises"):
-            raise ValidationError("a rule needs a condition (min_dpd, min_failed_attempts or min_broken_promises)",
-                                  "min_dpd")
+            raise ValidationError(
+                "a rule needs a condition (min_dpd, min_failed_attempts or min_broken_promises)", "min_dpd"
+            )
 
 
 class _PrioritySchema(_Strict):
@@ -208,9 +220,12 @@ class _PrioritySchema(_Strict):
     dpd_points = _whole(0, 100, required=True)
     dpd_full_days = _whole(1, 10000, required=True)
     balance_points = _whole(0, 100, required=True)
-    balance_full_minor = fields.Dict(keys=fields.String(validate=validate.Regexp(r"^[A-Z]{3}$",
-                                                                                  error="an ISO 4217 code")),
-                                     values=_whole(1, 10**15), required=True, validate=validate.Length(min=1))
+    balance_full_minor = fields.Dict(
+        keys=fields.String(validate=validate.Regexp(r"^[A-Z]{3}$", error="an ISO 4217 code")),
+        values=_whole(1, 10**15),
+        required=True,
+        validate=validate.Length(min=1),
+    )
     broken_promise_points = _whole(0, 100, required=True)
     kept_promise_points = _whole(0, 100, required=True)
     promise_count_max = _whole(1, 20, required=True)
@@ -226,8 +241,9 @@ class _StrategySchema(_Strict):
     name = fields.String(required=True)
     name_zh = fields.String(required=True)
     buckets = fields.List(fields.Nested(_BucketSchema), required=True, validate=validate.Length(1, 12))
-    failed_results = fields.List(fields.String(validate=validate.OneOf(CONTACT_RESULTS)), required=True,
-                                 validate=validate.Length(min=1))
+    failed_results = fields.List(
+        fields.String(validate=validate.OneOf(CONTACT_RESULTS)), required=True, validate=validate.Length(min=1)
+    )
     escalations = fields.List(fields.Nested(_EscalationSchema), required=True, validate=validate.Length(0, 20))
     priority = fields.Nested(_PrioritySchema, required=True)
 
@@ -247,7 +263,7 @@ class _StrategySchema(_Strict):
             raise ValidationError("bucket ids must be unique and not '0'", "buckets")
 
     @validates_schema
-    def unique_rules(self, data, **kwargs):
+    def unique_rules(self, data: dict[str, Any], **kwargs: Any) -> None:
         ids = [rule["id"] for rule in data.get("escalations") or []]
         if len(set(ids)) != len(ids) or "priority" in ids:
             raise ValidationError("rule ids must be unique and not 'priority'", "escalations")
@@ -262,16 +278,34 @@ def load_strategy(path: Path) -> Strategy:
     try:
         data = _StrategySchema().load(raw)
     except ValidationError as exc:
-        problems = ", ".join(f"{key}: {why}" for key, why in _flatten(exc.messages))
+        problems = ", ".join(f"{key}: {why}" for key, why in _flatten(exc.messages_dict))
         raise ProfileError(f"strategy {path.name}: {problems}") from None
     if data["id"] != path.stem:
         raise ProfileError(f"strategy {path.name}: id: must match the file name ({path.stem!r})")
     buckets = tuple(Bucket(b["id"], b["min_dpd"], b["max_dpd"]) for b in data["buckets"])
-    escalations = tuple(Escalation(e["id"], e["description"], tuple(e["from_stages"]), e["to_stage"], e["min_dpd"],
-                                   e["min_failed_attempts"], e["within_days"], e["min_broken_promises"])
-                        for e in data["escalations"])
-    return Strategy(data["id"], data["version"], data["name"], data["name_zh"], buckets, escalations,
-                    PriorityWeights(**data["priority"]), tuple(data["failed_results"]))
+    escalations = tuple(
+        Escalation(
+            e["id"],
+            e["description"],
+            tuple(e["from_stages"]),
+            e["to_stage"],
+            e["min_dpd"],
+            e["min_failed_attempts"],
+            e["within_days"],
+            e["min_broken_promises"],
+        )
+        for e in data["escalations"]
+    )
+    return Strategy(
+        data["id"],
+        data["version"],
+        data["name"],
+        data["name_zh"],
+        buckets,
+        escalations,
+        PriorityWeights(**data["priority"]),
+        tuple(data["failed_results"]),
+    )
 
 
 def load_strategies(directory: Path = STRATEGY_DIR) -> dict[str, Strategy]:

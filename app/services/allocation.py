@@ -1,5 +1,6 @@
 """How a payment is spread over a case's open instalments: the one rule, for a payment
 posted through the API and for a payment file alike."""
+
 from collections.abc import Iterable
 from typing import Protocol, TypeVar
 

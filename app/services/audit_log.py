@@ -16,6 +16,7 @@ cursor on PostgreSQL), formatted batch by batch, never a list of every row. The 
 event is recorded when the stream ends (or the client goes away mid-way, with
 ``complete: false``) and committed with it.
 """
+
 from __future__ import annotations
 
 import csv
@@ -59,9 +60,16 @@ DEBTOR_PERSONAL_FIELDS = ("name", "phone", "national_id", "address", "lat", "lon
 
 # ---------------------------------------------------------------- reads of personal data
 
-def record_personal_reads(user: User, reads: Iterable[tuple[int, int | None, Iterable[str]]], via: str, *,
-                          masked: Iterable[str] = (), entity_type: str | None = None,
-                          entity_id: int | None = None) -> None:
+
+def record_personal_reads(
+    user: User,
+    reads: Iterable[tuple[int, int | None, Iterable[str]]],
+    via: str,
+    *,
+    masked: Iterable[str] = (),
+    entity_type: str | None = None,
+    entity_id: int | None = None,
+) -> None:
     """Log that an answer carried debtors' personal data to a user whose reads are logged
     (auditors and admins): one ``pii.read`` event per answer, naming every debtor shown
     (indexed, so a subject access request finds it), the cases, the fields seen whole
@@ -83,14 +91,19 @@ def record_personal_reads(user: User, reads: Iterable[tuple[int, int | None, Ite
         extra["cases"] = sorted(cases)
     if len(debtors) == 1 and entity_type is None:
         entity_type, entity_id = "debtors", next(iter(debtors))
-    audit.record("pii.read", entity_type=entity_type or "debtors", entity_id=entity_id, actor=user, extra=extra,
-                 subjects=debtors)
+    audit.record(
+        "pii.read", entity_type=entity_type or "debtors", entity_id=entity_id, actor=user, extra=extra, subjects=debtors
+    )
 
 
 def _record_export(user, resource, fmt, args, rows, last, complete):
     filters = {k: v for k, v in args.items() if k != "format" and v is not None}
-    audit.record("audit.exported", entity_type=resource, actor=user,
-                 extra={"format": fmt, "filters": filters, "rows": rows, "last": last, "complete": complete})
+    audit.record(
+        "audit.exported",
+        entity_type=resource,
+        actor=user,
+        extra={"format": fmt, "filters": filters, "rows": rows, "last": last, "complete": complete},
+    )
 
 
 def _stream(stmt, user, resource, fmt, args, format_batch, key, summary=None, reads_of=None, entity=None):
@@ -117,8 +130,12 @@ def _stream(stmt, user, resource, fmt, args, format_batch, key, summary=None, re
                 result.close()  # the server-side cursor, also when the client went away mid-stream
             _record_export(user, resource, fmt, args, rows, last, complete)
             if reads:
-                record_personal_reads(user, reads, via=f"audit.{resource}.export",
-                                      **({"entity_type": entity[0], "entity_id": entity[1]} if entity else {}))
+                record_personal_reads(
+                    user,
+                    reads,
+                    via=f"audit.{resource}.export",
+                    **({"entity_type": entity[0], "entity_id": entity[1]} if entity else {}),
+                )
             if summary is not None:
                 summary.update(rows=rows, complete=complete)
 
@@ -139,8 +156,22 @@ def _iso(value):
 
 # ---------------------------------------------------------------- audit events
 
-EVENT_COLUMNS = ("seq", "occurred_at", "actor_user_id", "actor_role", "action", "entity_type", "entity_id",
-                 "changes", "request_id", "client_ip", "lat", "lon", "prev_hash", "hash")
+EVENT_COLUMNS = (
+    "seq",
+    "occurred_at",
+    "actor_user_id",
+    "actor_role",
+    "action",
+    "entity_type",
+    "entity_id",
+    "changes",
+    "request_id",
+    "client_ip",
+    "lat",
+    "lon",
+    "prev_hash",
+    "hash",
+)
 # Not hashed: the actor's current username, for reading.
 EVENT_CSV_HEADER = (*EVENT_COLUMNS, "actor_username")
 
@@ -215,8 +246,11 @@ def events_page(args: Data, user: User) -> dict[str, Any]:
     record_personal_reads(user, _revealed_reads(values), via="audit.events")
     items = []
     for r in rows:
-        item = {**r._asdict(), "changes": _readable_changes(r.changes, values.get(r.seq)),
-                "actor_username": names.get(r.actor_user_id)}
+        item = {
+            **r._asdict(),
+            "changes": _readable_changes(r.changes, values.get(r.seq)),
+            "actor_username": names.get(r.actor_user_id),
+        }
         items.append(_with_position(item))
     return {"items": items, "next_after": next_after}
 
@@ -237,8 +271,12 @@ def _revealed_reads(values):
     if not values:
         return []
     fields = {seq: tuple(sorted({p.rsplit("/", 1)[-1] for p in held})) for seq, held in values.items()}
-    return [(debtor_id, None, fields[seq]) for seq, debtor_id in db.session.execute(
-        select(AuditEventSubject.seq, AuditEventSubject.debtor_id).where(AuditEventSubject.seq.in_(list(values))))]
+    return [
+        (debtor_id, None, fields[seq])
+        for seq, debtor_id in db.session.execute(
+            select(AuditEventSubject.seq, AuditEventSubject.debtor_id).where(AuditEventSubject.seq.in_(list(values)))
+        )
+    ]
 
 
 def _csv_line(values):
@@ -258,22 +296,59 @@ def _events_csv(names):
     def format_batch(batch):
         lines = []
         append = lines.append
-        for (seq, occurred, actor, role, action, entity_type, entity_id, changes, request_id, client_ip, lat, lon,
-             prev_hash, digest) in batch:
+        for (
+            seq,
+            occurred,
+            actor,
+            role,
+            action,
+            entity_type,
+            entity_id,
+            changes,
+            request_id,
+            client_ip,
+            lat,
+            lon,
+            prev_hash,
+            digest,
+        ) in batch:
             name = names.get(actor)
             occurred = occurred.isoformat() + "+00:00"
-            text = (f"{role or ''}{action}{entity_type}{entity_id or ''}{request_id or ''}{client_ip or ''}"
-                    f"{prev_hash}{digest}{name or ''}")
+            text = (
+                f"{role or ''}{action}{entity_type}{entity_id or ''}{request_id or ''}{client_ip or ''}"
+                f"{prev_hash}{digest}{name or ''}"
+            )
             if '"' in text or "," in text or "\n" in text or "\r" in text or "\n" in changes or "\r" in changes:
-                append(_csv_line((seq, occurred, actor, role, action, entity_type, entity_id, changes, request_id,
-                                  client_ip, lat, lon, prev_hash, digest, name)))
+                append(
+                    _csv_line(
+                        (
+                            seq,
+                            occurred,
+                            actor,
+                            role,
+                            action,
+                            entity_type,
+                            entity_id,
+                            changes,
+                            request_id,
+                            client_ip,
+                            lat,
+                            lon,
+                            prev_hash,
+                            digest,
+                            name,
+                        )
+                    )
+                )
                 continue
             if '"' in changes or "," in changes:
                 changes = '"' + changes.replace('"', '""') + '"'
-            append(f'{seq},{occurred},{"" if actor is None else actor},{role or ""},{action},{entity_type},'
-                   f'{entity_id or ""},{changes},{request_id or ""},{client_ip or ""},'
-                   f'{"" if lat is None else float.__repr__(lat)},{"" if lon is None else float.__repr__(lon)},'
-                   f'{prev_hash},{digest},{name or ""}\n')
+            append(
+                f"{seq},{occurred},{'' if actor is None else actor},{role or ''},{action},{entity_type},"
+                f"{entity_id or ''},{changes},{request_id or ''},{client_ip or ''},"
+                f"{'' if lat is None else float.__repr__(lat)},{'' if lon is None else float.__repr__(lon)},"
+                f"{prev_hash},{digest},{name or ''}\n"
+            )
         return "".join(lines)
 
     return format_batch
@@ -292,8 +367,22 @@ def _events_ndjson(names, revealed):
         append = lines.append
         held = audit.personal_values(first=batch[0][0], last=batch[-1][0])
         revealed.extend(_revealed_reads(held))
-        for (seq, occurred, actor, role, action, entity_type, entity_id, changes, request_id, client_ip, lat, lon,
-             prev_hash, digest) in batch:
+        for (
+            seq,
+            occurred,
+            actor,
+            role,
+            action,
+            entity_type,
+            entity_id,
+            changes,
+            request_id,
+            client_ip,
+            lat,
+            lon,
+            prev_hash,
+            digest,
+        ) in batch:
             if seq in held:
                 readable = _readable_changes(changes, held[seq])
                 if lat is None and isinstance(readable, dict):
@@ -306,23 +395,26 @@ def _events_ndjson(names, revealed):
                 except ValueError:
                     changes = _enc(changes)
             name = names.get(actor)
-            append(f'{{"seq":{seq},"occurred_at":"{occurred.isoformat()}+00:00",'
-                   f'"actor_user_id":{"null" if actor is None else actor},'
-                   f'"actor_role":{"null" if role is None else _enc(role)},'
-                   f'"actor_username":{"null" if name is None else _enc(name)},"action":{_enc(action)},'
-                   f'"entity_type":{_enc(entity_type)},"entity_id":{"null" if entity_id is None else _enc(entity_id)},'
-                   f'"request_id":{"null" if request_id is None else _enc(request_id)},'
-                   f'"client_ip":{"null" if client_ip is None else _enc(client_ip)},'
-                   f'"lat":{"null" if lat is None else float.__repr__(lat)},'
-                   f'"lon":{"null" if lon is None else float.__repr__(lon)},'
-                   f'"prev_hash":{_enc(prev_hash)},"hash":{_enc(digest)},"changes":{changes}}}\n')
+            append(
+                f'{{"seq":{seq},"occurred_at":"{occurred.isoformat()}+00:00",'
+                f'"actor_user_id":{"null" if actor is None else actor},'
+                f'"actor_role":{"null" if role is None else _enc(role)},'
+                f'"actor_username":{"null" if name is None else _enc(name)},"action":{_enc(action)},'
+                f'"entity_type":{_enc(entity_type)},"entity_id":{"null" if entity_id is None else _enc(entity_id)},'
+                f'"request_id":{"null" if request_id is None else _enc(request_id)},'
+                f'"client_ip":{"null" if client_ip is None else _enc(client_ip)},'
+                f'"lat":{"null" if lat is None else float.__repr__(lat)},'
+                f'"lon":{"null" if lon is None else float.__repr__(lon)},'
+                f'"prev_hash":{_enc(prev_hash)},"hash":{_enc(digest)},"changes":{changes}}}\n'
+            )
         return "".join(lines)
 
     return format_batch
 
 
-def export_events(args: Data, user: User, fmt: str, summary: dict[str, Any] | None = None,
-                  entity: tuple[str, int] | None = None) -> Iterator[str]:
+def export_events(
+    args: Data, user: User, fmt: str, summary: dict[str, Any] | None = None, entity: tuple[str, int] | None = None
+) -> Iterator[str]:
     """The filtered events as CSV or NDJSON text chunks, in chain order. CSV carries the
     stored (hashed) columns, personal values as their commitments; NDJSON, like a page,
     the personal values still held (whose reading is then logged)."""
@@ -340,8 +432,18 @@ def export_events(args: Data, user: User, fmt: str, summary: dict[str, Any] | No
         revealed.clear()
         return taken
 
-    return _stream(stmt, user, "audit_events", fmt, args, _events_ndjson(names, revealed), "seq", summary,
-                   reads_of=reads_of, entity=entity)
+    return _stream(
+        stmt,
+        user,
+        "audit_events",
+        fmt,
+        args,
+        _events_ndjson(names, revealed),
+        "seq",
+        summary,
+        reads_of=reads_of,
+        entity=entity,
+    )
 
 
 def _prefixed(first, chunks):
@@ -351,18 +453,46 @@ def _prefixed(first, chunks):
 
 # ---------------------------------------------------------------- the visit log
 
+
 def _visits_select(args, user):
     stmt = (
-        select(Visit.id, Visit.task_id, VisitTask.visit_date, VisitTask.case_id, Case.loan_ref, Case.debtor_id,
-               Team.code.label("team"), Crew.code.label("crew"), Collector.code.label("collector"),
-               Visit.check_in_at, Visit.check_in_received_at, Visit.check_in_device_at, Visit.check_in_basis,
-               Visit.check_in_lat, Visit.check_in_lon,
-               Visit.check_in_accuracy_m, Visit.check_in_distance_m, Visit.check_in_mock,
-               Visit.check_out_at, Visit.check_out_received_at, Visit.check_out_device_at, Visit.check_out_basis,
-               Visit.check_out_lat, Visit.check_out_lon,
-               Visit.check_out_accuracy_m, Visit.check_out_distance_m, Visit.check_out_mock,
-               Visit.outcome, Visit.outcome_at, Visit.outcome_received_at, Visit.outcome_device_at,
-               Visit.person_met, Visit.notes, Collector.name.label("collector_name"), Debtor.timezone)
+        select(
+            Visit.id,
+            Visit.task_id,
+            VisitTask.visit_date,
+            VisitTask.case_id,
+            Case.loan_ref,
+            Case.debtor_id,
+            Team.code.label("team"),
+            Crew.code.label("crew"),
+            Collector.code.label("collector"),
+            Visit.check_in_at,
+            Visit.check_in_received_at,
+            Visit.check_in_device_at,
+            Visit.check_in_basis,
+            Visit.check_in_lat,
+            Visit.check_in_lon,
+            Visit.check_in_accuracy_m,
+            Visit.check_in_distance_m,
+            Visit.check_in_mock,
+            Visit.check_out_at,
+            Visit.check_out_received_at,
+            Visit.check_out_device_at,
+            Visit.check_out_basis,
+            Visit.check_out_lat,
+            Visit.check_out_lon,
+            Visit.check_out_accuracy_m,
+            Visit.check_out_distance_m,
+            Visit.check_out_mock,
+            Visit.outcome,
+            Visit.outcome_at,
+            Visit.outcome_received_at,
+            Visit.outcome_device_at,
+            Visit.person_met,
+            Visit.notes,
+            Collector.name.label("collector_name"),
+            Debtor.timezone,
+        )
         .join(VisitTask, VisitTask.id == Visit.task_id)
         .join(Case, Case.id == VisitTask.case_id)
         .join(Debtor, Debtor.id == Case.debtor_id)
@@ -388,8 +518,9 @@ def _visits_select(args, user):
     if args.get("outcome") is not None:
         stmt = stmt.where(Visit.outcome == args["outcome"])
     if args.get("flag") is not None:
-        stmt = stmt.where(exists().where(ConductFlag.visit_id == Visit.id, ConductFlag.kind == args["flag"])
-                          .correlate(Visit))
+        stmt = stmt.where(
+            exists().where(ConductFlag.visit_id == Visit.id, ConductFlag.kind == args["flag"]).correlate(Visit)
+        )
     if args.get("after") is not None:
         stmt = stmt.where(Visit.id > args["after"])
     return stmt.order_by(Visit.id)
@@ -409,49 +540,125 @@ def _visit_children(ids):
     if not ids:
         return recordings, agreements, flags
     for r in db.session.execute(
-            select(Recording.visit_id, Recording.id, Recording.sha256, Recording.kind, Recording.content_type,
-                   Recording.size_bytes, Recording.duration_seconds, Recording.uploaded_at)
-            .where(_among(Recording.visit_id, ids)).order_by(Recording.id)):
-        recordings[r.visit_id].append({
-            "id": r.id, "sha256": r.sha256, "kind": r.kind, "content_type": r.content_type,
-            "size_bytes": r.size_bytes, "duration_seconds": r.duration_seconds, "uploaded_at": r.uploaded_at})
+        select(
+            Recording.visit_id,
+            Recording.id,
+            Recording.sha256,
+            Recording.kind,
+            Recording.content_type,
+            Recording.size_bytes,
+            Recording.duration_seconds,
+            Recording.uploaded_at,
+        )
+        .where(_among(Recording.visit_id, ids))
+        .order_by(Recording.id)
+    ):
+        recordings[r.visit_id].append(
+            {
+                "id": r.id,
+                "sha256": r.sha256,
+                "kind": r.kind,
+                "content_type": r.content_type,
+                "size_bytes": r.size_bytes,
+                "duration_seconds": r.duration_seconds,
+                "uploaded_at": r.uploaded_at,
+            }
+        )
     for a in db.session.execute(
-            select(RepaymentAgreement.visit_id, RepaymentAgreement.id, RepaymentAgreement.kind,
-                   RepaymentAgreement.status, RepaymentAgreement.currency, RepaymentAgreement.total_minor,
-                   RepaymentAgreement.waiver_minor, RepaymentAgreement.created_at)
-            .where(_among(RepaymentAgreement.visit_id, ids)).order_by(RepaymentAgreement.id)):
-        agreements[a.visit_id].append({
-            "id": a.id, "kind": a.kind, "status": a.status, "currency": a.currency,
-            "total": money.to_decimal_string(a.total_minor, a.currency),
-            "waiver": money.to_decimal_string(a.waiver_minor, a.currency), "created_at": a.created_at})
+        select(
+            RepaymentAgreement.visit_id,
+            RepaymentAgreement.id,
+            RepaymentAgreement.kind,
+            RepaymentAgreement.status,
+            RepaymentAgreement.currency,
+            RepaymentAgreement.total_minor,
+            RepaymentAgreement.waiver_minor,
+            RepaymentAgreement.created_at,
+        )
+        .where(_among(RepaymentAgreement.visit_id, ids))
+        .order_by(RepaymentAgreement.id)
+    ):
+        agreements[a.visit_id].append(
+            {
+                "id": a.id,
+                "kind": a.kind,
+                "status": a.status,
+                "currency": a.currency,
+                "total": money.to_decimal_string(a.total_minor, a.currency),
+                "waiver": money.to_decimal_string(a.waiver_minor, a.currency),
+                "created_at": a.created_at,
+            }
+        )
     for f in db.session.execute(
-            select(ConductFlag.visit_id, ConductFlag.id, ConductFlag.kind, ConductFlag.rule_id,
-                   ConductFlag.profile_version, ConductFlag.status, ConductFlag.raised_at)
-            .where(_among(ConductFlag.visit_id, ids)).order_by(ConductFlag.id)):
-        flags[f.visit_id].append({
-            "id": f.id, "kind": f.kind, "rule_id": f.rule_id, "profile_version": f.profile_version,
-            "status": f.status, "raised_at": f.raised_at})
+        select(
+            ConductFlag.visit_id,
+            ConductFlag.id,
+            ConductFlag.kind,
+            ConductFlag.rule_id,
+            ConductFlag.profile_version,
+            ConductFlag.status,
+            ConductFlag.raised_at,
+        )
+        .where(_among(ConductFlag.visit_id, ids))
+        .order_by(ConductFlag.id)
+    ):
+        flags[f.visit_id].append(
+            {
+                "id": f.id,
+                "kind": f.kind,
+                "rule_id": f.rule_id,
+                "profile_version": f.profile_version,
+                "status": f.status,
+                "raised_at": f.raised_at,
+            }
+        )
     return recordings, agreements, flags
 
 
 def _place(at, received_at, device_at, basis, lat, lon, accuracy_m, distance_m, mock):
     if at is None:
         return None
-    return {"at": at, "received_at": received_at, "device_at": device_at, "time_basis": basis, "lat": lat,
-            "lon": lon, "accuracy_m": accuracy_m, "distance_m": distance_m, "mock": mock}
+    return {
+        "at": at,
+        "received_at": received_at,
+        "device_at": device_at,
+        "time_basis": basis,
+        "lat": lat,
+        "lon": lon,
+        "accuracy_m": accuracy_m,
+        "distance_m": distance_m,
+        "mock": mock,
+    }
 
 
 def _visit_records(batch):
     recordings, agreements, flags = _visit_children([row.id for row in batch])
-    return [{
-        "id": row.id, "task_id": row.task_id, "visit_date": row.visit_date,
-        "case": {"id": row.case_id, "loan_ref": row.loan_ref}, "debtor_id": row.debtor_id,
-        "team": row.team, "crew": row.crew, "collector": row.collector, "collector_name": row.collector_name,
-        "timezone": row.timezone, "check_in": _place(*row[9:18]), "check_out": _place(*row[18:27]),
-        "outcome": row.outcome, "outcome_at": row.outcome_at, "outcome_received_at": row.outcome_received_at,
-        "outcome_device_at": row.outcome_device_at, "person_met": row.person_met, "notes": row.notes,
-        "recordings": recordings[row.id], "agreements": agreements[row.id], "flags": flags[row.id],
-    } for row in batch]
+    return [
+        {
+            "id": row.id,
+            "task_id": row.task_id,
+            "visit_date": row.visit_date,
+            "case": {"id": row.case_id, "loan_ref": row.loan_ref},
+            "debtor_id": row.debtor_id,
+            "team": row.team,
+            "crew": row.crew,
+            "collector": row.collector,
+            "collector_name": row.collector_name,
+            "timezone": row.timezone,
+            "check_in": _place(*row[9:18]),
+            "check_out": _place(*row[18:27]),
+            "outcome": row.outcome,
+            "outcome_at": row.outcome_at,
+            "outcome_received_at": row.outcome_received_at,
+            "outcome_device_at": row.outcome_device_at,
+            "person_met": row.person_met,
+            "notes": row.notes,
+            "recordings": recordings[row.id],
+            "agreements": agreements[row.id],
+            "flags": flags[row.id],
+        }
+        for row in batch
+    ]
 
 
 def visits_page(args: Data, user: User) -> dict[str, Any]:
@@ -469,14 +676,46 @@ def _visit_reads(batch):
 
 
 VISIT_CSV_HEADER = (
-    "id", "task_id", "visit_date", "case_id", "loan_ref", "debtor_id", "team", "crew", "collector",
-    "check_in_at", "check_in_received_at", "check_in_device_at", "check_in_time_basis", "check_in_lat",
-    "check_in_lon", "check_in_accuracy_m", "check_in_distance_m", "check_in_mock",
-    "check_out_at", "check_out_received_at", "check_out_device_at", "check_out_time_basis", "check_out_lat",
-    "check_out_lon", "check_out_accuracy_m", "check_out_distance_m", "check_out_mock", "outcome", "outcome_at",
-    "outcome_received_at", "outcome_device_at", "person_met",
-    "notes", "recording_sha256", "agreement_kind", "agreement_status", "agreement_total", "agreement_currency",
-    "flag_kinds", "flag_rule_ids",
+    "id",
+    "task_id",
+    "visit_date",
+    "case_id",
+    "loan_ref",
+    "debtor_id",
+    "team",
+    "crew",
+    "collector",
+    "check_in_at",
+    "check_in_received_at",
+    "check_in_device_at",
+    "check_in_time_basis",
+    "check_in_lat",
+    "check_in_lon",
+    "check_in_accuracy_m",
+    "check_in_distance_m",
+    "check_in_mock",
+    "check_out_at",
+    "check_out_received_at",
+    "check_out_device_at",
+    "check_out_time_basis",
+    "check_out_lat",
+    "check_out_lon",
+    "check_out_accuracy_m",
+    "check_out_distance_m",
+    "check_out_mock",
+    "outcome",
+    "outcome_at",
+    "outcome_received_at",
+    "outcome_device_at",
+    "person_met",
+    "notes",
+    "recording_sha256",
+    "agreement_kind",
+    "agreement_status",
+    "agreement_total",
+    "agreement_currency",
+    "flag_kinds",
+    "flag_rule_ids",
 )
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -494,20 +733,42 @@ def _joined(items, key):
 
 def _place_cells(place):
     place = place or {}
-    return (_iso(place.get("at")), _iso(place.get("received_at")), _iso(place.get("device_at")),
-            place.get("time_basis"), place.get("lat"), place.get("lon"), place.get("accuracy_m"),
-            place.get("distance_m"), place.get("mock"))
+    return (
+        _iso(place.get("at")),
+        _iso(place.get("received_at")),
+        _iso(place.get("device_at")),
+        place.get("time_basis"),
+        place.get("lat"),
+        place.get("lon"),
+        place.get("accuracy_m"),
+        place.get("distance_m"),
+        place.get("mock"),
+    )
 
 
 def _visit_csv_row(v):
     return (
-        v["id"], v["task_id"], v["visit_date"].isoformat(), v["case"]["id"], v["case"]["loan_ref"], v["debtor_id"],
-        v["team"], v["crew"], v["collector"], *_place_cells(v["check_in"]), *_place_cells(v["check_out"]),
-        _cell_text(v["outcome"]), _iso(v["outcome_at"]), _iso(v["outcome_received_at"]), _iso(v["outcome_device_at"]),
-        _cell_text(v["person_met"]), _cell_text(v["notes"]),
+        v["id"],
+        v["task_id"],
+        v["visit_date"].isoformat(),
+        v["case"]["id"],
+        v["case"]["loan_ref"],
+        v["debtor_id"],
+        v["team"],
+        v["crew"],
+        v["collector"],
+        *_place_cells(v["check_in"]),
+        *_place_cells(v["check_out"]),
+        _cell_text(v["outcome"]),
+        _iso(v["outcome_at"]),
+        _iso(v["outcome_received_at"]),
+        _iso(v["outcome_device_at"]),
+        _cell_text(v["person_met"]),
+        _cell_text(v["notes"]),
         _joined(v["recordings"], "sha256"),
         *(_joined(v["agreements"], k) for k in ("kind", "status", "total", "currency")),
-        _joined(v["flags"], "kind"), _joined(v["flags"], "rule_id"),
+        _joined(v["flags"], "kind"),
+        _joined(v["flags"], "rule_id"),
     )
 
 
@@ -522,12 +783,20 @@ def _json_default(value):
 
 
 def _visits_ndjson(batch):
-    return "".join(json.dumps(v, ensure_ascii=False, separators=(",", ":"), default=_json_default) + "\n"
-                   for v in _visit_records(batch))
+    return "".join(
+        json.dumps(v, ensure_ascii=False, separators=(",", ":"), default=_json_default) + "\n"
+        for v in _visit_records(batch)
+    )
 
 
-def export_visits(args: Data, user: User, fmt: str, summary: dict[str, Any] | None = None,
-                  entity: tuple[str, int] | None = None, bom: bool = True) -> Iterator[str]:
+def export_visits(
+    args: Data,
+    user: User,
+    fmt: str,
+    summary: dict[str, Any] | None = None,
+    entity: tuple[str, int] | None = None,
+    bom: bool = True,
+) -> Iterator[str]:
     """The filtered visit log as CSV or NDJSON text chunks, by visit id. ``bom``: the CSV
     starts with a byte order mark (the default, for downloads and export jobs alike), which
     Excel needs to read UTF-8 (the notes are Chinese)."""
@@ -535,14 +804,15 @@ def export_visits(args: Data, user: User, fmt: str, summary: dict[str, Any] | No
     if args.get("limit"):
         stmt = stmt.limit(args["limit"])
     if fmt == "csv":
-        return _prefixed(("\ufeff" if bom else "") + ",".join(VISIT_CSV_HEADER) + "\n",
-                         _stream(stmt, user, "visits", fmt, args, _visits_csv, "id", summary, reads_of=_visit_reads,
-                                 entity=entity))
-    return _stream(stmt, user, "visits", fmt, args, _visits_ndjson, "id", summary, reads_of=_visit_reads,
-                   entity=entity)
+        return _prefixed(
+            ("\ufeff" if bom else "") + ",".join(VISIT_CSV_HEADER) + "\n",
+            _stream(stmt, user, "visits", fmt, args, _visits_csv, "id", summary, reads_of=_visit_reads, entity=entity),
+        )
+    return _stream(stmt, user, "visits", fmt, args, _visits_ndjson, "id", summary, reads_of=_visit_reads, entity=entity)
 
 
 # ---------------------------------------------------------------- proof of integrity
+
 
 def verify(workers: int | None = None) -> dict[str, Any]:
     """The chain recomputed link by link, its personal values checked against their
@@ -558,8 +828,15 @@ def head(day: date | None = None) -> dict[str, Any]:
     if day is None:
         return {"date": None, "as_of": clock.now(), "final": False, **audit.chain_head()}
     if day >= clock.now().date():
-        raise ValidationFailed("That day has not ended yet (UTC).",
-                               fields={"date": ["must be a UTC day that has ended"]})
+        raise ValidationFailed(
+            "That day has not ended yet (UTC).", fields={"date": ["must be a UTC day that has ended"]}
+        )
     result = audit.daily_head(day)
-    return {"date": result["date"], "as_of": result["end"], "final": result["final"], "seq": result["seq"],
-            "hash": result["hash"], **({"chains": result["chains"]} if "chains" in result else {})}
+    return {
+        "date": result["date"],
+        "as_of": result["end"],
+        "final": result["final"],
+        "seq": result["seq"],
+        "hash": result["hash"],
+        **({"chains": result["chains"]} if "chains" in result else {}),
+    }

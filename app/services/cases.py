@@ -21,11 +21,34 @@ TRANSITIONS = {
     "closed": set(),
 }
 
-DEBTOR_FIELDS = ("name", "phone", "national_id", "address", "lat", "lon", "location_status", "timezone",
-                 "language", "availability", "flags", "places")
+DEBTOR_FIELDS = (
+    "name",
+    "phone",
+    "national_id",
+    "address",
+    "lat",
+    "lon",
+    "location_status",
+    "timezone",
+    "language",
+    "availability",
+    "flags",
+    "places",
+)
 DEBTOR_EDITABLE = ("name", "phone", "address", "lat", "lon", "timezone", "language", "availability", "places")
-CASE_FIELDS = ("loan_ref", "product", "currency", "principal_minor", "outstanding_minor", "days_past_due",
-               "stage", "priority", "priority_source", "team_id", "debtor_id")
+CASE_FIELDS = (
+    "loan_ref",
+    "product",
+    "currency",
+    "principal_minor",
+    "outstanding_minor",
+    "days_past_due",
+    "stage",
+    "priority",
+    "priority_source",
+    "team_id",
+    "debtor_id",
+)
 
 
 def minor_amount(data, key, currency, field=None):
@@ -46,15 +69,23 @@ def resolve_timezone(data, team):
 
 def _new_debtor(data, team):
     if data.get("national_id"):
-        _national_id_free(data["national_id"],
-                          message="A debtor with this national id exists; refer to it by debtor_id.")
+        _national_id_free(
+            data["national_id"], message="A debtor with this national id exists; refer to it by debtor_id."
+        )
     located = data.get("lat") is not None
     where = {"location_status": "located", "location_source": "given"} if located else geocoding.initial_state()
     debtor = Debtor(
-        name=data["name"], phone=data.get("phone"), national_id=data.get("national_id"),
-        address=data["address"], lat=data.get("lat"), lon=data.get("lon"), **where,
+        name=data["name"],
+        phone=data.get("phone"),
+        national_id=data.get("national_id"),
+        address=data["address"],
+        lat=data.get("lat"),
+        lon=data.get("lon"),
+        **where,
         timezone=resolve_timezone(data, team),
-        language=data.get("language"), availability=data.get("availability", []), flags=data.get("flags", {}),
+        language=data.get("language"),
+        availability=data.get("availability", []),
+        flags=data.get("flags", {}),
         places=data.get("places", []),
     )
     db.session.add(debtor)
@@ -85,18 +116,27 @@ def create_case(data, actor):
         if debtor.lat is None:
             geocoding.after_intake(actor, 1)
     else:
-        raise ValidationFailed("Give the debtor, or the id of a known debtor.",
-                               fields={"debtor": ["required unless debtor_id is given"]})
+        raise ValidationFailed(
+            "Give the debtor, or the id of a known debtor.", fields={"debtor": ["required unless debtor_id is given"]}
+        )
     case = Case(
-        loan_ref=data["loan_ref"], debtor_id=debtor.id, team_id=team.id, product=data["product"],
-        currency=currency, principal_minor=principal, outstanding_minor=outstanding,
-        days_past_due=data["days_past_due"], stage=data.get("stage", "notice"), priority=data.get("priority", 0),
+        loan_ref=data["loan_ref"],
+        debtor_id=debtor.id,
+        team_id=team.id,
+        product=data["product"],
+        currency=currency,
+        principal_minor=principal,
+        outstanding_minor=outstanding,
+        days_past_due=data["days_past_due"],
+        stage=data.get("stage", "notice"),
+        priority=data.get("priority", 0),
         # A priority the loan system gives is an override the strategy's score leaves alone.
         priority_source="import" if "priority" in data else "strategy",
     )
     if case.stage == "resolved" and outstanding > 0:
-        raise ValidationFailed("A case that still owes money is not resolved.",
-                               fields={"stage": ["resolved needs nothing outstanding"]})
+        raise ValidationFailed(
+            "A case that still owes money is not resolved.", fields={"stage": ["resolved needs nothing outstanding"]}
+        )
     db.session.add(case)
     db.session.flush()
     ledger.open_case(case)
@@ -116,11 +156,15 @@ def update_case(case, data, actor):
         case.principal_minor = amounts["principal"]  # the loan's original principal: no balance moves
     if "stage" in data and data["stage"] != case.stage:
         if data["stage"] not in TRANSITIONS[case.stage]:
-            raise Conflict(f"A case cannot move from {case.stage} to {data['stage']}.",
-                           fields={"stage": [f"not reachable from {case.stage}"]})
+            raise Conflict(
+                f"A case cannot move from {case.stage} to {data['stage']}.",
+                fields={"stage": [f"not reachable from {case.stage}"]},
+            )
         if data["stage"] == "resolved" and case.outstanding_minor > 0:
-            raise Conflict("A case that still owes money is not resolved; record the payment, a waiver or an "
-                           "adjustment first.", fields={"stage": ["resolved needs nothing outstanding"]})
+            raise Conflict(
+                "A case that still owes money is not resolved; record the payment, a waiver or an adjustment first.",
+                fields={"stage": ["resolved needs nothing outstanding"]},
+            )
         case.stage = data["stage"]
     if "team" in data:
         team = authz.writable_team(actor, data["team"])
@@ -159,20 +203,31 @@ def update_debtor(debtor, data):
 
 def record_contact_attempt(case, data, actor):
     if data["occurred_at"] > clock.now():
-        raise ValidationFailed("A contact attempt cannot be in the future.",
-                               fields={"occurred_at": ["must not be in the future"]})
+        raise ValidationFailed(
+            "A contact attempt cannot be in the future.", fields={"occurred_at": ["must not be in the future"]}
+        )
     attempt = ContactAttempt(
-        case_id=case.id, channel=data["channel"], purpose=data.get("purpose", "contact"), result=data["result"],
-        occurred_at=data["occurred_at"], planned_visit_date=data.get("planned_visit_date"),
-        notes=data.get("notes"), recorded_by_id=actor.id,
+        case_id=case.id,
+        channel=data["channel"],
+        purpose=data.get("purpose", "contact"),
+        result=data["result"],
+        occurred_at=data["occurred_at"],
+        planned_visit_date=data.get("planned_visit_date"),
+        notes=data.get("notes"),
+        recorded_by_id=actor.id,
     )
     db.session.add(attempt)
     if case.stage == "notice" and data.get("purpose", "contact") == "contact":
         case.stage = "remote_contact"
     db.session.flush()
-    audit.record("contact_attempt.recorded", attempt,
-                 after={**snapshot(attempt, ("channel", "purpose", "result", "occurred_at", "planned_visit_date")),
-                        "case_id": case.id})
+    audit.record(
+        "contact_attempt.recorded",
+        attempt,
+        after={
+            **snapshot(attempt, ("channel", "purpose", "result", "occurred_at", "planned_visit_date")),
+            "case_id": case.id,
+        },
+    )
     return attempt
 
 
@@ -181,8 +236,7 @@ def contact_attempts_stmt(case):
 
 
 def list_cases(args, user):
-    stmt = authz.scope(
-        select(Case).options(selectinload(Case.debtor), selectinload(Case.team)), Case, user)
+    stmt = authz.scope(select(Case).options(selectinload(Case.debtor), selectinload(Case.team)), Case, user)
     if args.get("stage"):
         stmt = stmt.where(Case.stage == args["stage"])
     if args.get("team"):

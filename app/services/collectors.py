@@ -1,4 +1,5 @@
 """Collectors, the crews they visit in, and their training records."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -15,10 +16,32 @@ from app.models import Collector, Crew, TrainingRecord, User
 from app.services import door
 from app.services.common import Data, apply, paginate, snapshot, unique_or_fail
 
-COLLECTOR_FIELDS = ("code", "name", "team_id", "crew_id", "home_lat", "home_lon", "languages",
-                    "shift_start", "shift_end", "daily_capacity", "background_cleared", "active", "user_id")
-EDITABLE = ("name", "home_lat", "home_lon", "languages", "shift_start", "shift_end", "daily_capacity",
-            "background_cleared", "active")
+COLLECTOR_FIELDS = (
+    "code",
+    "name",
+    "team_id",
+    "crew_id",
+    "home_lat",
+    "home_lon",
+    "languages",
+    "shift_start",
+    "shift_end",
+    "daily_capacity",
+    "background_cleared",
+    "active",
+    "user_id",
+)
+EDITABLE = (
+    "name",
+    "home_lat",
+    "home_lon",
+    "languages",
+    "shift_start",
+    "shift_end",
+    "daily_capacity",
+    "background_cleared",
+    "active",
+)
 
 
 def _flatten_home(data: Data) -> dict[str, Any]:
@@ -31,7 +54,9 @@ def _flatten_home(data: Data) -> dict[str, Any]:
 
 def _check_shift(start: time, end: time) -> None:
     if start >= end:
-        raise ValidationFailed("The shift must end after it starts.", fields={"shift_end": ["must be after shift_start"]})
+        raise ValidationFailed(
+            "The shift must end after it starts.", fields={"shift_end": ["must be after shift_start"]}
+        )
 
 
 def _agent_user(username: str, exclude_collector_id: int | None = None) -> User:
@@ -40,7 +65,9 @@ def _agent_user(username: str, exclude_collector_id: int | None = None) -> User:
         raise ValidationFailed("No agent account with that username.", fields={"user": ["must name an agent account"]})
     taken = db.session.scalars(select(Collector.id).where(Collector.user_id == user.id)).first()
     if taken is not None and taken != exclude_collector_id:
-        raise ValidationFailed("That account already belongs to another collector.", fields={"user": ["already linked"]})
+        raise ValidationFailed(
+            "That account already belongs to another collector.", fields={"user": ["already linked"]}
+        )
     return user
 
 
@@ -65,8 +92,10 @@ def update_collector(collector: Collector, data: Data, actor: User) -> Collector
     if "team" in data:
         team = authz.writable_team(actor, data["team"])
         if collector.crew_id is not None and collector.crew.team_id != team.id:
-            raise ValidationFailed("Take the collector out of their crew before moving team.",
-                                   fields={"team": ["collector is in a crew of another team"]})
+            raise ValidationFailed(
+                "Take the collector out of their crew before moving team.",
+                fields={"team": ["collector is in a crew of another team"]},
+            )
         collector.team_id = team.id
     apply(collector, data, EDITABLE)
     _check_shift(collector.shift_start, collector.shift_end)
@@ -82,15 +111,26 @@ def update_collector(collector: Collector, data: Data, actor: User) -> Collector
 
 def add_training(collector: Collector, data: Data) -> TrainingRecord:
     if data["expires_at"] <= data["passed_at"]:
-        raise ValidationFailed("A training must expire after it was passed.",
-                               fields={"expires_at": ["must be after passed_at"]})
-    record = TrainingRecord(collector_id=collector.id, module=data["module"], passed_at=data["passed_at"],
-                            expires_at=data["expires_at"], certificate_ref=data.get("certificate_ref"))
+        raise ValidationFailed(
+            "A training must expire after it was passed.", fields={"expires_at": ["must be after passed_at"]}
+        )
+    record = TrainingRecord(
+        collector_id=collector.id,
+        module=data["module"],
+        passed_at=data["passed_at"],
+        expires_at=data["expires_at"],
+        certificate_ref=data.get("certificate_ref"),
+    )
     db.session.add(record)
     db.session.flush()
-    audit.record("training.recorded", record,
-                 after={**snapshot(record, ("module", "passed_at", "expires_at", "certificate_ref")),
-                        "collector": collector.code})
+    audit.record(
+        "training.recorded",
+        record,
+        after={
+            **snapshot(record, ("module", "passed_at", "expires_at", "certificate_ref")),
+            "collector": collector.code,
+        },
+    )
     return record
 
 
@@ -103,8 +143,10 @@ def _members(codes: Sequence[str], team_id: int, actor: User, crew_id: int | Non
         if collector.team_id != team_id:
             raise ValidationFailed(f"{code} is in another team.", fields={"members": [f"{code}: not in this team"]})
         if collector.crew_id is not None and collector.crew_id != crew_id:
-            raise ValidationFailed(f"{code} is already in another crew.",
-                                   fields={"members": [f"{code}: already in crew {collector.crew.code}"]})
+            raise ValidationFailed(
+                f"{code} is already in another crew.",
+                fields={"members": [f"{code}: already in crew {collector.crew.code}"]},
+            )
         members.append(collector)
     return members
 
@@ -119,8 +161,11 @@ def create_crew(data: Data, actor: User) -> Crew:
     for collector in members:
         collector.crew_id = crew.id
     db.session.flush()
-    audit.record("crew.created", crew, after={"code": crew.code, "team": team.code, "active": crew.active,
-                                              "members": [c.code for c in members]})
+    audit.record(
+        "crew.created",
+        crew,
+        after={"code": crew.code, "team": team.code, "active": crew.active, "members": [c.code for c in members]},
+    )
     return crew
 
 
@@ -144,8 +189,13 @@ def update_crew(crew: Crew, data: Data, actor: User) -> Crew:
 
 
 def list_collectors(args: Data, user: User) -> dict[str, Any]:
-    stmt = authz.scope(select(Collector).options(
-        selectinload(Collector.team), selectinload(Collector.crew), selectinload(Collector.user)), Collector, user)
+    stmt = authz.scope(
+        select(Collector).options(
+            selectinload(Collector.team), selectinload(Collector.crew), selectinload(Collector.user)
+        ),
+        Collector,
+        user,
+    )
     if args.get("team"):
         stmt = stmt.where(Collector.team.has(code=args["team"]))
     if args.get("active") is not None:

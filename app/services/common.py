@@ -1,4 +1,5 @@
 """Helpers every service uses: audit snapshots, lookups that fail as the API expects, keyset pages."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
@@ -52,8 +53,9 @@ def require_row(model: type[_M], ident: int, what: str) -> _M:
     return row
 
 
-def unique_or_fail(model: type[Any], field: str, value: object, *, exclude_id: int | None = None,
-                   message: str | None = None) -> None:
+def unique_or_fail(
+    model: type[Any], field: str, value: object, *, exclude_id: int | None = None, message: str | None = None
+) -> None:
     stmt = select(model.id).where(getattr(model, field) == value)
     if exclude_id is not None:
         stmt = stmt.where(model.id != exclude_id)

@@ -14,6 +14,7 @@ visits its first stops (outcomes, a promise to pay, a recording, a visit closed 
 its recording and so flagged), so the audit desk and the board have a true finished
 day to show from the first minute. Then today's plan is committed.
 """
+
 import contextlib
 import hashlib
 import random
@@ -25,7 +26,16 @@ from sqlalchemy import select
 from app import audit, auth, clock, money
 from app.extensions import db
 from app.models import (
-    Case, Collector, ContactAttempt, Crew, Debtor, Region, RepaymentAgreement, Team, TrainingRecord, User,
+    Case,
+    Collector,
+    ContactAttempt,
+    Crew,
+    Debtor,
+    Region,
+    RepaymentAgreement,
+    Team,
+    TrainingRecord,
+    User,
 )
 
 TZ = "Asia/Shanghai"
@@ -55,8 +65,26 @@ TEAMS = [
     ("SH-NORTHWEST", "Putuo, Baoshan, Jiading & Chongming"),
     ("SH-SOUTH", "Minhang & the southern districts"),
 ]
-ROADS = ["南京西路", "淮海中路", "四川北路", "长寿路", "张杨路", "漕溪北路", "虹桥路", "控江路", "共和新路",
-         "沪太路", "莘庄路", "人民北路", "城中路", "青松路", "南桥路", "陈家镇路", "世纪大道", "肇嘉浜路"]
+ROADS = [
+    "南京西路",
+    "淮海中路",
+    "四川北路",
+    "长寿路",
+    "张杨路",
+    "漕溪北路",
+    "虹桥路",
+    "控江路",
+    "共和新路",
+    "沪太路",
+    "莘庄路",
+    "人民北路",
+    "城中路",
+    "青松路",
+    "南桥路",
+    "陈家镇路",
+    "世纪大道",
+    "肇嘉浜路",
+]
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾萧田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
 GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华建国志强海燕红梅晓东文博子涵浩然欣怡宇轩"
 PRODUCTS = ["cash_loan", "consumer_instalment", "credit_card"]
@@ -68,8 +96,14 @@ CREDENTIALS = [
     ("agent", "agent-demo-pass", "agent"),
     ("agent2", "agent-demo-pass", "agent"),
 ]
-STAGE_WEIGHTS = [("notice", 12), ("remote_contact", 25), ("field_visit", 38), ("agreement", 10),
-                 ("resolved", 8), ("closed", 7)]
+STAGE_WEIGHTS = [
+    ("notice", 12),
+    ("remote_contact", 25),
+    ("field_visit", 38),
+    ("agreement", 10),
+    ("resolved", 8),
+    ("closed", 7),
+]
 
 
 def _name(rng):
@@ -111,9 +145,11 @@ def seed(case_count=1200, seed=7, today=None):
 
     plan = dispatch.create_plan({"date": local_today, "team": "SH-CENTRAL"}, None, time_limit=2)
     dispatch.commit_plan(plan, None)
-    audit.record("demo.seeded", entity_type="system",
-                 extra={"collectors": len(collectors), "cases": case_count, "seed": seed,
-                        "worked_day": yesterday.isoformat()})
+    audit.record(
+        "demo.seeded",
+        entity_type="system",
+        extra={"collectors": len(collectors), "cases": case_count, "seed": seed, "worked_day": yesterday.isoformat()},
+    )
     return CREDENTIALS
 
 
@@ -147,8 +183,13 @@ def _seed_operation(rng, case_count, local_today):
     users = {}
     for username, password, role in CREDENTIALS:
         users[username] = User(
-            username=username, display_name=username.capitalize(), password_hash=auth.hash_password(password),
-            role=role, team_id=teams["SH-CENTRAL"].id if role == "supervisor" else None, active=True)
+            username=username,
+            display_name=username.capitalize(),
+            password_hash=auth.hash_password(password),
+            role=role,
+            team_id=teams["SH-CENTRAL"].id if role == "supervisor" else None,
+            active=True,
+        )
         db.session.add(users[username])
     db.session.flush()
     for user in users.values():
@@ -188,8 +229,9 @@ def _work_a_past_day(day, past):
         past.set(arrive.astimezone(zone).replace(second=0, microsecond=0) + timedelta(minutes=2))
         place = {"lat": round(stop["debtor"]["lat"] + 0.0003, 6), "lon": stop["debtor"]["lon"], "accuracy_m": 9.0}
         task = stop["task_id"]
-        data = PositionIn().load({"client_event_id": f"demo-{day}-{number}-in", **place,
-                                  "device_time": past().isoformat()})
+        data = PositionIn().load(
+            {"client_event_id": f"demo-{day}-{number}-in", **place, "device_time": past().isoformat()}
+        )
         status, answer = field_events.act(agent, "check_in", task, data)
         if status != "accepted":  # the policy said no at the door: the demo keeps that too
             continue
@@ -197,20 +239,40 @@ def _work_a_past_day(day, past):
         if seconds is not None:
             past.advance(minutes=1)
             content = b"OggS" + f"demo recording {day} stop {number}".encode() * 64
-            recording, _ = field.store_recording(agent, {"task_id": task, "sha256": hashlib.sha256(content).hexdigest(),
-                                                         "duration_seconds": seconds}, content, "audio/ogg")
+            recording, _ = field.store_recording(
+                agent,
+                {"task_id": task, "sha256": hashlib.sha256(content).hexdigest(), "duration_seconds": seconds},
+                content,
+                "audio/ogg",
+            )
             recording_ids.append(recording.id)
         past.advance(minutes=minutes)
-        body = {"client_event_id": f"demo-{day}-{number}-visit", "outcome": outcome, "person_met": person,
-                "notes": notes, "recording_ids": recording_ids, "device_time": past().isoformat()}
+        body = {
+            "client_event_id": f"demo-{day}-{number}-visit",
+            "outcome": outcome,
+            "person_met": person,
+            "notes": notes,
+            "recording_ids": recording_ids,
+            "device_time": past().isoformat(),
+        }
         if outcome == "promise_to_pay":
             due = stop["case"]["amount_due"]
-            body["agreement"] = {"kind": "promise", "total": due, "due_date": (day + timedelta(days=4)).isoformat(),
-                                 "acknowledgement": {"kind": "otp", "ref": f"OTP-{day:%m%d}-{number:02d}"}}
+            body["agreement"] = {
+                "kind": "promise",
+                "total": due,
+                "due_date": (day + timedelta(days=4)).isoformat(),
+                "acknowledgement": {"kind": "otp", "ref": f"OTP-{day:%m%d}-{number:02d}"},
+            }
         field_events.act(agent, "visit", task, VisitIn().load(body))
         past.advance(minutes=1)
-        field_events.act(agent, "check_out", task, PositionIn().load(
-            {"client_event_id": f"demo-{day}-{number}-out", **place, "device_time": past().isoformat()}))
+        field_events.act(
+            agent,
+            "check_out",
+            task,
+            PositionIn().load(
+                {"client_event_id": f"demo-{day}-{number}-out", **place, "device_time": past().isoformat()}
+            ),
+        )
         past.advance(minutes=20)
 
 
@@ -227,15 +289,23 @@ def _seed_collectors(rng, teams, users, today):
             db.session.add(crew)
             db.session.flush()
             district = team_districts[team_code][(crew_no - 1) % len(team_districts[team_code])]
-            for member in range(2):
+            for _member in range(2):
                 serial = len(collectors) + 1
                 lat, lon = _near(rng, district[2], district[3], district[5])
                 languages = ["zh"] + (["wuu"] if rng.random() < 0.5 else []) + (["en"] if rng.random() < 0.15 else [])
                 collector = Collector(
-                    code=f"C{serial:03d}", name=_name(rng), team_id=team.id, crew_id=crew.id,
-                    home_lat=lat, home_lon=lon, languages=languages,
-                    shift_start=time(9, 0), shift_end=time(21, 0) if crew_no % 3 == 0 else time(18, 0),
-                    daily_capacity=rng.choice((8, 10, 10, 12)), background_cleared=True, active=True,
+                    code=f"C{serial:03d}",
+                    name=_name(rng),
+                    team_id=team.id,
+                    crew_id=crew.id,
+                    home_lat=lat,
+                    home_lon=lon,
+                    languages=languages,
+                    shift_start=time(9, 0),
+                    shift_end=time(21, 0) if crew_no % 3 == 0 else time(18, 0),
+                    daily_capacity=rng.choice((8, 10, 10, 12)),
+                    background_cleared=True,
+                    active=True,
                 )
                 db.session.add(collector)
                 collectors.append(collector)
@@ -252,8 +322,15 @@ def _seed_collectors(rng, teams, users, today):
             if index == 9 and module == "law_compliance":
                 expires = today - timedelta(days=4)  # lapsed: this crew is not eligible
                 passed = expires - timedelta(days=365)
-            db.session.add(TrainingRecord(collector_id=collector.id, module=module, passed_at=passed,
-                                          expires_at=expires, certificate_ref=f"NIFA-{collector.code}-{module[:3]}"))
+            db.session.add(
+                TrainingRecord(
+                    collector_id=collector.id,
+                    module=module,
+                    passed_at=passed,
+                    expires_at=expires,
+                    certificate_ref=f"NIFA-{collector.code}-{module[:3]}",
+                )
+            )
         audit.record("collector.created", collector, after={"code": collector.code, "team_id": collector.team_id})
     db.session.flush()
     return collectors
@@ -261,8 +338,13 @@ def _seed_collectors(rng, teams, users, today):
 
 # Cases the loan system sent with an address only: they wait for the geocoder (or, with
 # none configured, the supervisor's pin) before they can be planned.
-ADDRESS_ONLY = ["上海市黄浦区福州路318号", "上海市静安区昌平路990号", "上海市徐汇区衡山路12弄5号",
-                "上海市长宁区武夷路521号201室", "上海市虹口区多伦路88号"]
+ADDRESS_ONLY = [
+    "上海市黄浦区福州路318号",
+    "上海市静安区昌平路990号",
+    "上海市徐汇区衡山路12弄5号",
+    "上海市长宁区武夷路521号201室",
+    "上海市虹口区多伦路88号",
+]
 
 
 def _seed_address_only(teams, today):
@@ -271,22 +353,46 @@ def _seed_address_only(teams, today):
     rng = random.Random(19)  # a generator of their own: the rest of the demo stays as it was
     now = clock.now()
     for serial, address in enumerate(ADDRESS_ONLY, start=1):
-        debtor = Debtor(name=_name(rng), phone=_phone(rng), national_id=_national_id(rng, 900 + serial),
-                        address=address, lat=None, lon=None, timezone=TZ, language="zh", availability=[], flags={},
-                        **geocoding.initial_state())
+        debtor = Debtor(
+            name=_name(rng),
+            phone=_phone(rng),
+            national_id=_national_id(rng, 900 + serial),
+            address=address,
+            lat=None,
+            lon=None,
+            timezone=TZ,
+            language="zh",
+            availability=[],
+            flags={},
+            **geocoding.initial_state(),
+        )
         db.session.add(debtor)
         db.session.flush()
         principal = rng.randrange(50, 2000) * 10000
-        case = Case(loan_ref=f"SH{today:%y}9{serial:05d}", debtor_id=debtor.id, team_id=teams["SH-CENTRAL"].id,
-                    product="cash_loan", currency="CNY", principal_minor=principal,
-                    outstanding_minor=int(principal * 0.8), days_past_due=rng.randrange(60, 200),
-                    stage="field_visit", priority=rng.randrange(40, 90))
+        case = Case(
+            loan_ref=f"SH{today:%y}9{serial:05d}",
+            debtor_id=debtor.id,
+            team_id=teams["SH-CENTRAL"].id,
+            product="cash_loan",
+            currency="CNY",
+            principal_minor=principal,
+            outstanding_minor=int(principal * 0.8),
+            days_past_due=rng.randrange(60, 200),
+            stage="field_visit",
+            priority=rng.randrange(40, 90),
+        )
         db.session.add(case)
         db.session.flush()
-        db.session.add(ContactAttempt(case_id=case.id, channel="call", purpose="contact", result="no_answer",
-                                      occurred_at=now - timedelta(days=3)))
-        audit.record("case.created", case, after={"loan_ref": case.loan_ref, "stage": case.stage,
-                                                  "address_only": True})
+        db.session.add(
+            ContactAttempt(
+                case_id=case.id,
+                channel="call",
+                purpose="contact",
+                result="no_answer",
+                occurred_at=now - timedelta(days=3),
+            )
+        )
+        audit.record("case.created", case, after={"loan_ref": case.loan_ref, "stage": case.stage, "address_only": True})
 
 
 # Cases in remote contact for the strategy's nightly job (app/policy/strategies/default.toml):
@@ -310,30 +416,68 @@ def _seed_for_escalation(teams, today):
     district = DISTRICTS[1]  # Jing'an, the supervisor's team
     for serial, (dpd, failed, broken, flags, _) in enumerate(FOR_ESCALATION, start=1):
         lat, lon = _near(rng, district[2], district[3], district[5])
-        debtor = Debtor(name=_name(rng), phone=_phone(rng), national_id=_national_id(rng, 800 + serial),
-                        address=f"上海市{district[1]}{rng.choice(ROADS)}{rng.randrange(1, 1500)}弄{serial}号",
-                        lat=lat, lon=lon, timezone=TZ, language="zh", availability=[], flags=flags)
+        debtor = Debtor(
+            name=_name(rng),
+            phone=_phone(rng),
+            national_id=_national_id(rng, 800 + serial),
+            address=f"上海市{district[1]}{rng.choice(ROADS)}{rng.randrange(1, 1500)}弄{serial}号",
+            lat=lat,
+            lon=lon,
+            timezone=TZ,
+            language="zh",
+            availability=[],
+            flags=flags,
+        )
         db.session.add(debtor)
         db.session.flush()
         principal = rng.randrange(200, 3000) * 10000
-        case = Case(loan_ref=f"SH{today:%y}8{serial:05d}", debtor_id=debtor.id, team_id=teams["SH-CENTRAL"].id,
-                    product="cash_loan", currency="CNY", principal_minor=principal,
-                    outstanding_minor=int(principal * 0.9), days_past_due=dpd, stage="remote_contact", priority=0)
+        case = Case(
+            loan_ref=f"SH{today:%y}8{serial:05d}",
+            debtor_id=debtor.id,
+            team_id=teams["SH-CENTRAL"].id,
+            product="cash_loan",
+            currency="CNY",
+            principal_minor=principal,
+            outstanding_minor=int(principal * 0.9),
+            days_past_due=dpd,
+            stage="remote_contact",
+            priority=0,
+        )
         db.session.add(case)
         db.session.flush()
         for number in range(failed):
-            db.session.add(ContactAttempt(case_id=case.id, channel="call", purpose="contact",
-                                          result=("no_answer", "voicemail")[number % 2],
-                                          occurred_at=now - timedelta(days=2 + 3 * number, hours=rng.randrange(0, 8))))
+            db.session.add(
+                ContactAttempt(
+                    case_id=case.id,
+                    channel="call",
+                    purpose="contact",
+                    result=("no_answer", "voicemail")[number % 2],
+                    occurred_at=now - timedelta(days=2 + 3 * number, hours=rng.randrange(0, 8)),
+                )
+            )
         if broken:
-            db.session.add(ContactAttempt(case_id=case.id, channel="call", purpose="contact", result="reached",
-                                          occurred_at=now - timedelta(days=20)))
-            db.session.add(RepaymentAgreement(case_id=case.id, kind="promise", status="broken", currency="CNY",
-                                              total_minor=case.outstanding_minor, owed_minor=case.outstanding_minor,
-                                              acknowledgement_kind="otp",
-                                              acknowledgement_ref=f"OTP-{today:%m%d}-{serial:02d}"))
-        audit.record("case.created", case, after={"loan_ref": case.loan_ref, "stage": case.stage,
-                                                  "days_past_due": dpd})
+            db.session.add(
+                ContactAttempt(
+                    case_id=case.id,
+                    channel="call",
+                    purpose="contact",
+                    result="reached",
+                    occurred_at=now - timedelta(days=20),
+                )
+            )
+            db.session.add(
+                RepaymentAgreement(
+                    case_id=case.id,
+                    kind="promise",
+                    status="broken",
+                    currency="CNY",
+                    total_minor=case.outstanding_minor,
+                    owed_minor=case.outstanding_minor,
+                    acknowledgement_kind="otp",
+                    acknowledgement_ref=f"OTP-{today:%m%d}-{serial:02d}",
+                )
+            )
+        audit.record("case.created", case, after={"loan_ref": case.loan_ref, "stage": case.stage, "days_past_due": dpd})
 
 
 # The Performance page's past: cases the supervisor's team has been collecting for about
@@ -356,16 +500,33 @@ def _seed_paid_history(today):
     with _clock(clock.FrozenClock(start)):
         for serial in range(1, HISTORY_CASES + 1):
             lat, lon = _near(rng, district[2], district[3], district[5])
-            debtor = Debtor(name=_name(rng), phone=_phone(rng), national_id=_national_id(rng, 700 + serial),
-                            address=f"上海市{district[1]}{rng.choice(ROADS)}{rng.randrange(1, 1500)}号",
-                            lat=lat, lon=lon, timezone=TZ, language="zh", availability=[], flags={})
+            debtor = Debtor(
+                name=_name(rng),
+                phone=_phone(rng),
+                national_id=_national_id(rng, 700 + serial),
+                address=f"上海市{district[1]}{rng.choice(ROADS)}{rng.randrange(1, 1500)}号",
+                lat=lat,
+                lon=lon,
+                timezone=TZ,
+                language="zh",
+                availability=[],
+                flags={},
+            )
             db.session.add(debtor)
             db.session.flush()
             principal = rng.randrange(300, 1500) * 10000
-            case = Case(loan_ref=f"SH{today:%y}7{serial:05d}", debtor_id=debtor.id, team_id=team.id,
-                        product="consumer_instalment", currency="CNY", principal_minor=principal,
-                        outstanding_minor=principal, days_past_due=rng.randrange(10, 28), stage="remote_contact",
-                        priority=0)
+            case = Case(
+                loan_ref=f"SH{today:%y}7{serial:05d}",
+                debtor_id=debtor.id,
+                team_id=team.id,
+                product="consumer_instalment",
+                currency="CNY",
+                principal_minor=principal,
+                outstanding_minor=principal,
+                days_past_due=rng.randrange(10, 28),
+                stage="remote_contact",
+                priority=0,
+            )
             db.session.add(case)
             db.session.flush()
             ledger.open_case(case)  # what it owed then: the recovery rate's denominator
@@ -373,8 +534,15 @@ def _seed_paid_history(today):
             for number in range(rng.randrange(2, 5)):
                 day = today - timedelta(weeks=rng.randrange(0, HISTORY_WEEKS), days=rng.randrange(1, 7))
                 amount = rng.randrange(30, 200) * 1000  # 300.00 to 1,990.00 yuan
-                events.append((datetime.combine(day, time(rng.randrange(9, 20), rng.randrange(0, 60)), zone),
-                               "pay", case.id, f"DEMO-PAY-{case.loan_ref}-{number + 1}", amount))
+                events.append(
+                    (
+                        datetime.combine(day, time(rng.randrange(9, 20), rng.randrange(0, 60)), zone),
+                        "pay",
+                        case.id,
+                        f"DEMO-PAY-{case.loan_ref}-{number + 1}",
+                        amount,
+                    )
+                )
             if serial % 3:  # two in three stayed unpaid long enough to roll into M2
                 events.append((start + timedelta(days=30), "age", case.id, None, 30))
     for moment, kind, case_id, reference, amount in sorted(events, key=lambda e: (e[0], e[2])):
@@ -384,12 +552,14 @@ def _seed_paid_history(today):
                 before = case.days_past_due
                 case.days_past_due = before + amount
                 db.session.flush()
-                audit.record("case.updated", case, before={"days_past_due": before},
-                             after={"days_past_due": case.days_past_due})
+                audit.record(
+                    "case.updated", case, before={"days_past_due": before}, after={"days_past_due": case.days_past_due}
+                )
             elif case.outstanding_minor > 0:
                 major = money.to_decimal_string(min(amount, case.outstanding_minor), "CNY")
-                agreements.record_payment({"reference": reference, "case_id": case.id, "amount": major,
-                                           "currency": "CNY", "paid_at": moment})
+                agreements.record_payment(
+                    {"reference": reference, "case_id": case.id, "amount": major, "currency": "CNY", "paid_at": moment}
+                )
     db.session.flush()
 
 
@@ -411,35 +581,53 @@ def _seed_cases(rng, teams, case_count, today):
             flags["deceased"] = True
         availability = []
         if rng.random() < 0.3:
-            availability = [{"start": "18:00", "end": "21:00"}] if rng.random() < 0.5 else \
-                [{"days": [5, 6], "start": "09:00", "end": "12:00"}]
+            availability = (
+                [{"start": "18:00", "end": "21:00"}]
+                if rng.random() < 0.5
+                else [{"days": [5, 6], "start": "09:00", "end": "12:00"}]
+            )
         debtor = Debtor(
-            name=_name(rng), phone=_phone(rng), national_id=_national_id(rng, serial),
+            name=_name(rng),
+            phone=_phone(rng),
+            national_id=_national_id(rng, serial),
             address=f"上海市{district[1]}{rng.choice(ROADS)}{rng.randrange(1, 1500)}弄{rng.randrange(1, 40)}号"
-                    f"{rng.randrange(1, 30)}0{rng.randrange(1, 6)}室",
-            lat=lat, lon=lon, timezone=TZ, language="wuu" if rng.random() < 0.2 else "zh",
-            availability=availability, flags=flags,
+            f"{rng.randrange(1, 30)}0{rng.randrange(1, 6)}室",
+            lat=lat,
+            lon=lon,
+            timezone=TZ,
+            language="wuu" if rng.random() < 0.2 else "zh",
+            availability=availability,
+            flags=flags,
         )
         db.session.add(debtor)
         db.session.flush()
         principal = rng.randrange(50, 2000) * 10000  # 500.00 to 20,000.00 yuan, in fen
         stage = rng.choice(stages)
         case = Case(
-            loan_ref=f"SH{today:%y}{serial:06d}", debtor_id=debtor.id, team_id=teams[district[4]].id,
-            product=rng.choice(PRODUCTS), currency="CNY", principal_minor=principal,
+            loan_ref=f"SH{today:%y}{serial:06d}",
+            debtor_id=debtor.id,
+            team_id=teams[district[4]].id,
+            product=rng.choice(PRODUCTS),
+            currency="CNY",
+            principal_minor=principal,
             outstanding_minor=0 if stage == "resolved" else int(principal * rng.uniform(0.3, 1.15)),
             days_past_due=rng.randrange(5, 30) if stage == "notice" else rng.randrange(30, 360),
-            stage=stage, priority=rng.randrange(10, 100),
+            stage=stage,
+            priority=rng.randrange(10, 100),
         )
         db.session.add(case)
         db.session.flush()
         if stage != "notice":
             for _ in range(rng.randrange(1, 5)):
                 occurred = now - timedelta(days=rng.randrange(1, 40), minutes=rng.randrange(0, 600))
-                db.session.add(ContactAttempt(
-                    case_id=case.id, channel=rng.choice(("call", "call", "sms")), purpose="contact",
-                    result=rng.choice(("no_answer", "no_answer", "reached", "refused", "voicemail")),
-                    occurred_at=occurred,
-                ))
+                db.session.add(
+                    ContactAttempt(
+                        case_id=case.id,
+                        channel=rng.choice(("call", "call", "sms")),
+                        purpose="contact",
+                        result=rng.choice(("no_answer", "no_answer", "reached", "refused", "voicemail")),
+                        occurred_at=occurred,
+                    )
+                )
         audit.record("case.created", case, after={"loan_ref": case.loan_ref, "stage": stage})
     db.session.flush()

@@ -15,6 +15,7 @@ mark moves, the last time it heard from the phone at the old mark.
   the action's sequence number (it was queued after that contact), never later than
   the batch's arrival. When the bound moves the time, the basis says so.
 """
+
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -45,9 +46,9 @@ class Contact:
 
     device: Device
     received_at: datetime
-    offset: timedelta | None         # measured by this request (None: no clock reading in it)
-    previous_at: datetime | None     # the phone's previous contact, if any
-    previous_seq_high: int           # its outbox high-water mark at that contact
+    offset: timedelta | None  # measured by this request (None: no clock reading in it)
+    previous_at: datetime | None  # the phone's previous contact, if any
+    previous_seq_high: int  # its outbox high-water mark at that contact
     previous_offset: timedelta | None
 
 
@@ -58,7 +59,7 @@ class Judged:
     at: datetime
     device_time: datetime | None
     received_at: datetime
-    basis: str                       # server | device_corrected | device_bounded
+    basis: str  # server | device_corrected | device_bounded
     not_before: datetime | None = None
 
 
@@ -70,8 +71,13 @@ def note_contact(user, report, received_at):
     if first:
         try:
             with db.session.begin_nested():
-                device = Device(user_id=user.id, device_key=report.key, first_seen_at=received_at,
-                                last_contact_at=received_at, seq_high=0)
+                device = Device(
+                    user_id=user.id,
+                    device_key=report.key,
+                    first_seen_at=received_at,
+                    last_contact_at=received_at,
+                    seq_high=0,
+                )
                 db.session.add(device)
                 db.session.flush()
         except IntegrityError:
@@ -80,8 +86,11 @@ def note_contact(user, report, received_at):
     if first:
         previous = (None, 0, None)
     else:
-        previous = (device.last_contact_at, device.seq_high,
-                    timedelta(milliseconds=device.offset_ms) if device.offset_ms is not None else None)
+        previous = (
+            device.last_contact_at,
+            device.seq_high,
+            timedelta(milliseconds=device.offset_ms) if device.offset_ms is not None else None,
+        )
     seq_high = report.seq_high if report.seq_high is not None else device.seq_high
     if seq_high > device.seq_high and previous[0] is not None:
         # The old mark's last contact: events numbered above it were queued after that moment.
@@ -93,13 +102,23 @@ def note_contact(user, report, received_at):
         device.last_device_time = report.device_time
         device.offset_ms = int(offset.total_seconds() * 1000)
     db.session.flush()
-    return Contact(device=device, received_at=received_at, offset=offset, previous_at=previous[0],
-                   previous_seq_high=previous[1], previous_offset=previous[2])
+    return Contact(
+        device=device,
+        received_at=received_at,
+        offset=offset,
+        previous_at=previous[0],
+        previous_seq_high=previous[1],
+        previous_offset=previous[2],
+    )
 
 
 def _locked(user, key):
-    return db.session.scalars(select(Device).where(Device.user_id == user.id, Device.device_key == key)
-                              .with_for_update().execution_options(populate_existing=True)).one_or_none()
+    return db.session.scalars(
+        select(Device)
+        .where(Device.user_id == user.id, Device.device_key == key)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one_or_none()
 
 
 def queued_after(contact, seq):
@@ -109,9 +128,12 @@ def queued_after(contact, seq):
         return None
     if seq > contact.previous_seq_high:
         return contact.previous_at
-    return db.session.scalar(select(DeviceContact.at).where(
-        DeviceContact.device_id == contact.device.id, DeviceContact.seq_high < seq)
-        .order_by(DeviceContact.seq_high.desc()).limit(1))
+    return db.session.scalar(
+        select(DeviceContact.at)
+        .where(DeviceContact.device_id == contact.device.id, DeviceContact.seq_high < seq)
+        .order_by(DeviceContact.seq_high.desc())
+        .limit(1)
+    )
 
 
 def judge_online(device_time, received_at):
@@ -124,18 +146,23 @@ def judge_offline(contact, device_time, seq, received_at):
     the server can prove (see the module's docstring)."""
     not_before = queued_after(contact, seq) or received_at - OFFLINE_HORIZON
     if device_time is None:
-        return Judged(at=received_at, device_time=None, received_at=received_at, basis="server",
-                      not_before=not_before)
+        return Judged(at=received_at, device_time=None, received_at=received_at, basis="server", not_before=not_before)
     offset = None
     if contact is not None:
         offset = contact.offset if contact.offset is not None else contact.previous_offset
     corrected = device_time - (offset or timedelta(0))
     at = min(max(corrected, not_before), received_at)
-    return Judged(at=at, device_time=device_time, received_at=received_at,
-                  basis="device_corrected" if at == corrected else "device_bounded", not_before=not_before)
+    return Judged(
+        at=at,
+        device_time=device_time,
+        received_at=received_at,
+        basis="device_corrected" if at == corrected else "device_bounded",
+        not_before=not_before,
+    )
 
 
 # ---------------------------------------------------------------- the phone's order
+
 
 def note_sequence(contact, seq):
     """Where this number stands in the phone's sequence: ``in_order``, a ``gap`` before it
@@ -153,6 +180,10 @@ def note_sequence(contact, seq):
         note = {"status": "late", "after": seen}
     device.seq_seen = max(seen, seq)
     if note["status"] != "in_order":
-        audit.record(f"field.sequence_{note['status']}", entity_type="devices", entity_id=device.id,
-                     extra={"seq": seq, **{k: v for k, v in note.items() if k != "status"}})
+        audit.record(
+            f"field.sequence_{note['status']}",
+            entity_type="devices",
+            entity_id=device.id,
+            extra={"seq": seq, **{k: v for k, v in note.items() if k != "status"}},
+        )
     return note

@@ -15,17 +15,18 @@ For a date and a team (or every team of a region):
 Every task carries why it went to its crew or why it stayed unassigned: the engine's
 reason, or the policy's rule ids when the policy kept it out of the plan.
 """
+
 import hashlib
 import json
 import logging
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-import dispatch
 from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
+import dispatch
 from app import audit, authz, clock, policy, routing, transactions
 from app.errors import Conflict, NotFound, PolicyViolation, ValidationFailed
 from app.extensions import db
@@ -58,6 +59,7 @@ def _case_id(task_key):
 
 # ---------------------------------------------------------------- scope
 
+
 def resolve_scope(data, user):
     """The teams a plan covers, and the zone its times are written in."""
     if bool(data.get("team")) == bool(data.get("region")):
@@ -65,20 +67,27 @@ def resolve_scope(data, user):
     # No user: the service itself (nightly planning) plans for any team.
     visible = authz.visible_team_ids(user) if user is not None else None
     if data.get("team"):
-        team = db.session.scalars(select(Team).options(selectinload(Team.region))
-                                  .where(Team.code == data["team"])).one_or_none()
+        team = db.session.scalars(
+            select(Team).options(selectinload(Team.region)).where(Team.code == data["team"])
+        ).one_or_none()
         if team is None or (visible is not None and team.id not in visible):
             raise ValidationFailed("No such team among yours.", fields={"team": ["not one of your teams"]})
         return [team], team.region, team
     region = db.session.scalars(select(Region).where(Region.code == data["region"])).one_or_none()
-    teams = [] if region is None else db.session.scalars(
-        select(Team).options(selectinload(Team.region)).where(Team.region_id == region.id)).all()
+    teams = (
+        []
+        if region is None
+        else db.session.scalars(
+            select(Team).options(selectinload(Team.region)).where(Team.region_id == region.id)
+        ).all()
+    )
     if region is None or not teams or (visible is not None and not {t.id for t in teams} <= visible):
         raise ValidationFailed("No such region among yours.", fields={"region": ["not your region"]})
     return teams, region, None
 
 
 # ---------------------------------------------------------------- the engine's problem
+
 
 def _hhmm(moment, zone, plan_date):
     local = moment.astimezone(zone)
@@ -90,8 +99,11 @@ def _hhmm(moment, zone, plan_date):
 
 
 def _ceil_minute(moment):
-    return moment if moment == moment.replace(second=0, microsecond=0) else \
-        moment.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    return (
+        moment
+        if moment == moment.replace(second=0, microsecond=0)
+        else moment.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    )
 
 
 def _crew_unit(crew, capacity_used):
@@ -104,7 +116,9 @@ def _crew_unit(crew, capacity_used):
     start = max(m.shift_start for m in members)
     end = min(m.shift_end for m in members)
     return {
-        "id": crew.code, "lat": round(lat, 6), "lon": round(lon, 6),
+        "id": crew.code,
+        "lat": round(lat, 6),
+        "lon": round(lon, 6),
         "shift": [start.strftime("%H:%M"), end.strftime("%H:%M")],
         "max_visits": max(min(m.daily_capacity for m in members) - capacity_used, 0),
         "skills": sorted({lang for m in members for lang in (m.languages or [])}),
@@ -122,7 +136,9 @@ def _resume(unit, started, now, zone):
         last = max(visits, key=lambda v: v.check_in_at)
         if last.check_out_at is None:
             unit["lat"], unit["lon"] = last.check_in_lat, last.check_in_lon
-            start = max(start, last.check_in_at + timedelta(minutes=current_app.config.get("VISIT_SERVICE_MINUTES", 30)))
+            start = max(
+                start, last.check_in_at + timedelta(minutes=current_app.config.get("VISIT_SERVICE_MINUTES", 30))
+            )
         else:
             unit["lat"], unit["lon"] = last.check_out_lat, last.check_out_lon
     unit["end_lat"], unit["end_lon"] = home
@@ -135,17 +151,24 @@ def _resume(unit, started, now, zone):
 
 def _crews(team_ids):
     return db.session.scalars(
-        select(Crew).options(selectinload(Crew.members).selectinload(Collector.trainings),
-                             selectinload(Crew.team).selectinload(Team.region))
-        .where(Crew.team_id.in_(team_ids), Crew.active.is_(True)).order_by(Crew.code)).all()
+        select(Crew)
+        .options(
+            selectinload(Crew.members).selectinload(Collector.trainings),
+            selectinload(Crew.team).selectinload(Team.region),
+        )
+        .where(Crew.team_id.in_(team_ids), Crew.active.is_(True))
+        .order_by(Crew.code)
+    ).all()
 
 
 def _started(team_ids, plan_date):
     """Tasks already started or done that day, per crew (with their visits)."""
     rows = db.session.execute(
-        select(VisitTask, Visit).outerjoin(Visit, Visit.task_id == VisitTask.id)
+        select(VisitTask, Visit)
+        .outerjoin(Visit, Visit.task_id == VisitTask.id)
         .join(Case, Case.id == VisitTask.case_id)
-        .where(Case.team_id.in_(team_ids), VisitTask.visit_date == plan_date, VisitTask.status.in_(STARTED)))
+        .where(Case.team_id.in_(team_ids), VisitTask.visit_date == plan_date, VisitTask.status.in_(STARTED))
+    )
     by_crew = {}
     for task, visit in rows:
         task.visit = visit
@@ -177,8 +200,9 @@ def build_problem(teams, zone_name, plan_date, now=None):
     now = now or clock.now()
     today = now.astimezone(zone).date()
     if plan_date < today:
-        raise ValidationFailed("That day is over; plan today or a later day.",
-                               fields={"date": [f"must be {today.isoformat()} or later"]})
+        raise ValidationFailed(
+            "That day is over; plan today or a later day.", fields={"date": [f"must be {today.isoformat()} or later"]}
+        )
     started = _started(team_ids, plan_date)
     started_cases = {t.case_id for tasks in started.values() for t in tasks}
 
@@ -186,8 +210,13 @@ def build_problem(teams, zone_name, plan_date, now=None):
     for crew in crews:
         profile = engine.for_team(crew.team)
         refusals = rules.crew_blockers(profile, crew, plan_date)
-        report = {"crew": crew.code, "team": crew.team.code, "eligible": not refusals,
-                  "members": [m.code for m in crew.members], "rules": [d.as_dict() for d in refusals]}
+        report = {
+            "crew": crew.code,
+            "team": crew.team.code,
+            "eligible": not refusals,
+            "members": [m.code for m in crew.members],
+            "rules": [d.as_dict() for d in refusals],
+        }
         crew_report.append(report)
         if refusals:
             continue
@@ -202,9 +231,11 @@ def build_problem(teams, zone_name, plan_date, now=None):
         eligible_crews.append((crew, unit))
 
     cases = db.session.scalars(
-        select(Case).options(selectinload(Case.debtor), selectinload(Case.team).selectinload(Team.region))
+        select(Case)
+        .options(selectinload(Case.debtor), selectinload(Case.team).selectinload(Team.region))
         .where(Case.team_id.in_(team_ids), Case.stage == "field_visit")
-        .order_by(Case.priority.desc(), Case.id)).all()
+        .order_by(Case.priority.desc(), Case.id)
+    ).all()
     cases = [c for c in cases if c.id not in started_cases]
     facts = door.day_facts(cases)
 
@@ -216,38 +247,63 @@ def build_problem(teams, zone_name, plan_date, now=None):
         if debtor.id in planned_debtors:
             # One visit covers the debtor: a second case of theirs is not planned the same day.
             refusals += [r for r in [rules.frequency_refusal(profile, {plan_date}, plan_date)] if r]
-        windows = _open_windows(rules.visiting_windows(profile, debtor.timezone, debtor.availability, plan_date),
-                                now, plan_date, today)
+        windows = _open_windows(
+            rules.visiting_windows(profile, debtor.timezone, debtor.availability, plan_date), now, plan_date, today
+        )
         if not windows and not refusals:
             refusals.append(rules.no_window_refusal(profile, plan_date))
         # Where the debtor is: the board draws a draft on the map beside the committed plan.
-        entry = {"case_id": case.id, "loan_ref": case.loan_ref, "team": case.team.code, "profile": profile.label,
-                 "debtor_id": debtor.id, "lat": debtor.lat, "lon": debtor.lon}
+        entry = {
+            "case_id": case.id,
+            "loan_ref": case.loan_ref,
+            "team": case.team.code,
+            "profile": profile.label,
+            "debtor_id": debtor.id,
+            "lat": debtor.lat,
+            "lon": debtor.lon,
+        }
         if debtor.lat is None:
             # Address only: no place to route to until geocoded or pinned (the pin queue).
-            blocked.append({**entry, "task": _task_key(case.id), "rules": [d.as_dict() for d in refusals],
-                            **geocoding.NO_LOCATION,
-                            "location_note": geocoding.note_text(debtor.location_note)})
+            blocked.append(
+                {
+                    **entry,
+                    "task": _task_key(case.id),
+                    "rules": [d.as_dict() for d in refusals],
+                    **geocoding.NO_LOCATION,
+                    "location_note": geocoding.note_text(debtor.location_note),
+                }
+            )
             continue
         if refusals:
-            blocked.append({**entry, "task": _task_key(case.id), "reason": "policy",
-                            "rules": [d.as_dict() for d in refusals]})
+            blocked.append(
+                {**entry, "task": _task_key(case.id), "reason": "policy", "rules": [d.as_dict() for d in refusals]}
+            )
             continue
         planned_debtors.add(debtor.id)
-        excluded = [crew.code for crew, _ in eligible_crews
-                    if rules.complaint_conflict(profile, crew, facts.complaints.get(debtor.id, set())) is not None]
+        excluded = [
+            crew.code
+            for crew, _ in eligible_crews
+            if rules.complaint_conflict(profile, crew, facts.complaints.get(debtor.id, set())) is not None
+        ]
         task = {
-            "id": _task_key(case.id), "lat": debtor.lat, "lon": debtor.lon,
+            "id": _task_key(case.id),
+            "lat": debtor.lat,
+            "lon": debtor.lon,
             "windows": [[_hhmm(a, zone, plan_date), _hhmm(b, zone, plan_date)] for a, b in windows],
             "service_minutes": current_app.config.get("VISIT_SERVICE_MINUTES", 30),
-            "priority": case.priority, "skills": [debtor.language] if debtor.language else [],
+            "priority": case.priority,
+            "skills": [debtor.language] if debtor.language else [],
             "excluded_collectors": excluded,
         }
         task["windows"] = [w for w in task["windows"] if w[0] < w[1]]
         tasks.append(task)
         context[task["id"]] = entry
-    problem = {"date": plan_date.isoformat(), "timezone": zone_name,
-               "collectors": [unit for _, unit in eligible_crews], "tasks": tasks}
+    problem = {
+        "date": plan_date.isoformat(),
+        "timezone": zone_name,
+        "collectors": [unit for _, unit in eligible_crews],
+        "tasks": tasks,
+    }
     return problem, {"tasks": context, "blocked": blocked, "crews": crew_report, "offsets": offsets}
 
 
@@ -289,11 +345,19 @@ def create_plan(data, user, time_limit=None):
         problem, context = _gather(data, user, plan_date, now)
         if _digest(problem, context) == inputs:
             return _write_draft(data, user, plan_date, result, summary, attempt)
-        log.info("plan of %s for %s: inputs changed during solve %s of %s", plan_date,
-                 data.get("team") or data.get("region"), attempt, PLAN_ATTEMPTS)
+        log.info(
+            "plan of %s for %s: inputs changed during solve %s of %s",
+            plan_date,
+            data.get("team") or data.get("region"),
+            attempt,
+            PLAN_ATTEMPTS,
+        )
         db.session.rollback()
-    raise Conflict(f"What the plan is made of changed during each of its {PLAN_ATTEMPTS} solves "
-                   "(tasks, crews, training or availability); plan again.", code="plan_inputs_changed")
+    raise Conflict(
+        f"What the plan is made of changed during each of its {PLAN_ATTEMPTS} solves "
+        "(tasks, crews, training or availability); plan again.",
+        code="plan_inputs_changed",
+    )
 
 
 def _gather(data, user, plan_date, now):
@@ -319,10 +383,16 @@ def _solve(problem, context, plan_date, time_limit):
 def _write_draft(data, user, plan_date, result, summary, attempt):
     teams, region, team = resolve_scope(data, user)
     profile = policy.current().for_team(team or teams[0])
-    plan = DispatchPlan(plan_date=plan_date, team_id=team.id if team else None,
-                        region_id=None if team else region.id, status="draft", policy_profile=profile.label,
-                        result=result, summary={**summary, "solves": attempt},
-                        created_by_id=user.id if user is not None else None)
+    plan = DispatchPlan(
+        plan_date=plan_date,
+        team_id=team.id if team else None,
+        region_id=None if team else region.id,
+        status="draft",
+        policy_profile=profile.label,
+        result=result,
+        summary={**summary, "solves": attempt},
+        created_by_id=user.id if user is not None else None,
+    )
     db.session.add(plan)
     db.session.flush()
     audit.record("plan.drafted", plan, after={"date": plan_date.isoformat(), "summary": plan.summary})
@@ -353,16 +423,37 @@ def _explain(problem, engine_plan, context):
         offset = context.get("offsets", {}).get(route["collector"], 0)
         for order, stop in enumerate(route["stops"], start=1):
             entry = tasks[stop["task"]]
-            stops.append({**stop, **entry, "sequence": offset + order,
-                          "why": {"rule": "dispatch.route",
-                                  "text": f"Crew {route['collector']} is eligible and has room; the engine's "
-                                          f"route reaches the debtor at {stop['arrival']} inside a visiting window."}})
+            stops.append(
+                {
+                    **stop,
+                    **entry,
+                    "sequence": offset + order,
+                    "why": {
+                        "rule": "dispatch.route",
+                        "text": f"Crew {route['collector']} is eligible and has room; the engine's "
+                        f"route reaches the debtor at {stop['arrival']} inside a visiting window.",
+                    },
+                }
+            )
         routes.append({"crew": route["collector"], "distance_km": route["distance_km"], "stops": stops})
-    unassigned = [{**tasks[u["task"]], "task": u["task"], "reason": u["reason"],
-                   "rules": [], "why": dispatch.REASONS.get(u["reason"], u["reason"])}
-                  for u in engine_plan["unassigned"]]
-    return {"timezone": problem["timezone"], "routes": routes, "unassigned": unassigned + context["blocked"],
-            "crews": context["crews"], "problem": problem, "engine": engine_plan["summary"]}
+    unassigned = [
+        {
+            **tasks[u["task"]],
+            "task": u["task"],
+            "reason": u["reason"],
+            "rules": [],
+            "why": dispatch.REASONS.get(u["reason"], u["reason"]),
+        }
+        for u in engine_plan["unassigned"]
+    ]
+    return {
+        "timezone": problem["timezone"],
+        "routes": routes,
+        "unassigned": unassigned + context["blocked"],
+        "crews": context["crews"],
+        "problem": problem,
+        "engine": engine_plan["summary"],
+    }
 
 
 def _summary(result, engine_plan):
@@ -387,8 +478,11 @@ def get_plan(plan_id, user):
         raise NotFound("No such plan.")
     visible = authz.visible_team_ids(user)
     if visible is not None:
-        teams = {plan.team_id} if plan.team_id else set(db.session.scalars(
-            select(Team.id).where(Team.region_id == plan.region_id)))
+        teams = (
+            {plan.team_id}
+            if plan.team_id
+            else set(db.session.scalars(select(Team.id).where(Team.region_id == plan.region_id)))
+        )
         if not teams <= visible:
             raise NotFound("No such plan.")
     return plan
@@ -396,9 +490,14 @@ def get_plan(plan_id, user):
 
 def current_plan(plan):
     """The committed plan this draft would replace, if any."""
-    return db.session.scalars(select(DispatchPlan).where(
-        DispatchPlan.plan_date == plan.plan_date, DispatchPlan.team_id == plan.team_id,
-        DispatchPlan.region_id == plan.region_id, DispatchPlan.status == "committed")).first()
+    return db.session.scalars(
+        select(DispatchPlan).where(
+            DispatchPlan.plan_date == plan.plan_date,
+            DispatchPlan.team_id == plan.team_id,
+            DispatchPlan.region_id == plan.region_id,
+            DispatchPlan.status == "committed",
+        )
+    ).first()
 
 
 def _plan_team_ids(plan):
@@ -421,16 +520,39 @@ def commit_plan(plan, user):
     previous = current_plan(plan)
     if previous is not None:
         previous.status = "superseded"
-    case_ids = [s["case_id"] for r in plan.result["routes"] for s in r["stops"]] + \
-               [u["case_id"] for u in plan.result["unassigned"]]
-    cases = {c.id: c for c in db.session.scalars(
-        select(Case).options(selectinload(Case.debtor), selectinload(Case.team).selectinload(Team.region))
-        .where(Case.id.in_(case_ids)))} if case_ids else {}
-    existing = {t.case_id: t for t in db.session.scalars(select(VisitTask).where(
-        VisitTask.visit_date == plan.plan_date, VisitTask.case_id.in_(case_ids)))} if case_ids else {}
-    crews = {c.code: c for c in db.session.scalars(
-        select(Crew).options(selectinload(Crew.members).selectinload(Collector.trainings))
-        .where(Crew.code.in_([r["crew"] for r in plan.result["routes"]])))}
+    case_ids = [s["case_id"] for r in plan.result["routes"] for s in r["stops"]] + [
+        u["case_id"] for u in plan.result["unassigned"]
+    ]
+    cases = (
+        {
+            c.id: c
+            for c in db.session.scalars(
+                select(Case)
+                .options(selectinload(Case.debtor), selectinload(Case.team).selectinload(Team.region))
+                .where(Case.id.in_(case_ids))
+            )
+        }
+        if case_ids
+        else {}
+    )
+    existing = (
+        {
+            t.case_id: t
+            for t in db.session.scalars(
+                select(VisitTask).where(VisitTask.visit_date == plan.plan_date, VisitTask.case_id.in_(case_ids))
+            )
+        }
+        if case_ids
+        else {}
+    )
+    crews = {
+        c.code: c
+        for c in db.session.scalars(
+            select(Crew)
+            .options(selectinload(Crew.members).selectinload(Collector.trainings))
+            .where(Crew.code.in_([r["crew"] for r in plan.result["routes"]]))
+        )
+    }
     facts = door.day_facts(list(cases.values()))
     changed, dropped = 0, 0
     for route in plan.result["routes"]:
@@ -440,18 +562,32 @@ def commit_plan(plan, user):
             task = existing.get(stop["case_id"])
             if case is None or (task is not None and task.status in STARTED):
                 continue
-            refusals = door.day_refusals(case, crew, plan.plan_date, facts,
-                                         exclude_task_id=task.id if task is not None else None,
-                                         replanned_day=plan.plan_date) if crew is not None else []
+            refusals = (
+                door.day_refusals(
+                    case,
+                    crew,
+                    plan.plan_date,
+                    facts,
+                    exclude_task_id=task.id if task is not None else None,
+                    replanned_day=plan.plan_date,
+                )
+                if crew is not None
+                else []
+            )
             start = _local_to_utc(plan.plan_date, stop["start"], zone)
             if refusals:
-                why = {"reason": "policy", "rules": [d.as_dict() for d in refusals],
-                       "text": f"Not committed: {refusals[0].reason_en}"}
+                why = {
+                    "reason": "policy",
+                    "rules": [d.as_dict() for d in refusals],
+                    "text": f"Not committed: {refusals[0].reason_en}",
+                }
             elif crew is None or not crew.active:
                 why = {"reason": "crew", "text": f"Crew {route['crew']} is no longer available."}
             elif start < now:
-                why = {"reason": "time_passed",
-                       "text": f"Its planned time ({stop['start']}) passed before the plan was committed; plan again."}
+                why = {
+                    "reason": "time_passed",
+                    "text": f"Its planned time ({stop['start']}) passed before the plan was committed; plan again.",
+                }
             else:
                 changed += _write_task(task, case, plan, crew, stop, zone, stop["why"])
                 # The debtor now has a visit that day: another case of theirs in this draft is judged with it.
@@ -464,19 +600,32 @@ def commit_plan(plan, user):
         task = existing.get(entry["case_id"])
         if case is None or (task is not None and task.status in STARTED):
             continue
-        why = {"reason": entry["reason"], "rules": entry.get("rules", []), "text": entry.get("why"),
-               **({"text_zh": entry["why_zh"]} if entry.get("why_zh") else {})}
+        why = {
+            "reason": entry["reason"],
+            "rules": entry.get("rules", []),
+            "text": entry.get("why"),
+            **({"text_zh": entry["why_zh"]} if entry.get("why_zh") else {}),
+        }
         changed += _write_task(task, case, plan, None, None, zone, why)
     for crew in crews.values():
         door.renumber(crew.id, plan.plan_date)
     plan.status, plan.committed_at = "committed", now
     db.session.flush()
     # Tasks of the superseded plan this draft did not cover, judged again like the rest.
-    withdrawn = door.withdraw_unlawful(team_ids=_plan_team_ids(plan), visit_date=plan.plan_date,
-                                       cause=f"plan_committed:{plan.id}")
-    audit.record("plan.committed", plan, after={"date": plan.plan_date.isoformat(), "tasks_written": changed,
-                                                "dropped_at_commit": dropped, "withdrawn": len(withdrawn),
-                                                "superseded": previous.id if previous else None})
+    withdrawn = door.withdraw_unlawful(
+        team_ids=_plan_team_ids(plan), visit_date=plan.plan_date, cause=f"plan_committed:{plan.id}"
+    )
+    audit.record(
+        "plan.committed",
+        plan,
+        after={
+            "date": plan.plan_date.isoformat(),
+            "tasks_written": changed,
+            "dropped_at_commit": dropped,
+            "withdrawn": len(withdrawn),
+            "superseded": previous.id if previous else None,
+        },
+    )
     return plan
 
 
@@ -488,7 +637,7 @@ def _remember_crew(task, crew):
 
 def _local_to_utc(plan_date, hhmm, zone):
     hours, minutes = map(int, hhmm.split(":"))
-    return datetime.combine(plan_date, time(hours, minutes), zone).astimezone(timezone.utc)
+    return datetime.combine(plan_date, time(hours, minutes), zone).astimezone(UTC)
 
 
 def _write_task(task, case, plan, crew, stop, zone, why):
@@ -514,11 +663,15 @@ def _write_task(task, case, plan, crew, stop, zone, why):
 
 # ---------------------------------------------------------------- manual moves
 
+
 def _refusal_kept(action, task, user, exc, **extra):
     """A supervisor's refused move is on record like a refused field action: the attempt's
     changes are undone, the refusal is written and kept, and the answer is the error."""
-    audit.record(action, task, extra={"code": exc.code, "rule_id": getattr(exc, "rule_id", None),
-                                      "message": exc.message, **extra})
+    audit.record(
+        action,
+        task,
+        extra={"code": exc.code, "rule_id": getattr(exc, "rule_id", None), "message": exc.message, **extra},
+    )
     exc.keep_record = True
     return exc
 
@@ -531,8 +684,9 @@ def assign_task(task, data, user):
         result = _assign(task, data, user)
     except (PolicyViolation, Conflict) as exc:
         attempt.rollback()
-        raise _refusal_kept("task.assign_refused", task, user, exc, crew=data.get("crew"),
-                            note=data.get("reason")) from None
+        raise _refusal_kept(
+            "task.assign_refused", task, user, exc, crew=data.get("crew"), note=data.get("reason")
+        ) from None
     attempt.commit()
     return result
 
@@ -543,8 +697,11 @@ def _assign(task, data, user):
     if "from_crew" in data:
         seen = data["from_crew"] or None
         if seen != (task.crew.code if task.crew else None):
-            raise Conflict("The task was moved by someone else meanwhile; reload the board.", code="task_changed",
-                           details={"now_crew": task.crew.code if task.crew else None})
+            raise Conflict(
+                "The task was moved by someone else meanwhile; reload the board.",
+                code="task_changed",
+                details={"now_crew": task.crew.code if task.crew else None},
+            )
     # Locking the crew row serialises parallel moves onto one crew, so capacity holds.
     crew = db.session.scalars(select(Crew).where(Crew.code == data["crew"]).with_for_update()).one_or_none()
     if crew is None or crew.team_id != task.case.team_id:
@@ -558,10 +715,15 @@ def _assign(task, data, user):
         door.refuse([rules.planned_day(profile, task.visit_date, case.debtor.timezone, clock.now())])
     override = data.get("override_frequency", False)
     facts = door.day_facts([case])
-    refusals = door.day_refusals(case, crew, task.visit_date, facts, exclude_task_id=task.id,
-                                 override_frequency=override)
-    windows = _open_windows(rules.visiting_windows(profile, case.debtor.timezone, case.debtor.availability,
-                                                   task.visit_date), clock.now(), task.visit_date, _today(zone))
+    refusals = door.day_refusals(
+        case, crew, task.visit_date, facts, exclude_task_id=task.id, override_frequency=override
+    )
+    windows = _open_windows(
+        rules.visiting_windows(profile, case.debtor.timezone, case.debtor.availability, task.visit_date),
+        clock.now(),
+        task.visit_date,
+        _today(zone),
+    )
     if not windows and not any(r.rule_id.endswith(".no_visiting_window") for r in refusals):
         refusals.append(rules.no_window_refusal(profile, task.visit_date))
     if refusals:
@@ -573,9 +735,13 @@ def _assign(task, data, user):
     old_crew_id = task.crew_id
     task.crew_id, task.status = crew.id, "assigned"
     _remember_crew(task, crew)
-    task.reason = {"reason": "manual", "by": user.username, "note": data.get("reason"),
-                   "override_frequency": bool(override),
-                   "text": f"Moved by hand to crew {crew.code}: {data.get('reason') or 'no note'}"}
+    task.reason = {
+        "reason": "manual",
+        "by": user.username,
+        "note": data.get("reason"),
+        "override_frequency": bool(override),
+        "text": f"Moved by hand to crew {crew.code}: {data.get('reason') or 'no note'}",
+    }
     db.session.flush()
     if old_crew_id is not None:
         door.renumber(old_crew_id, task.visit_date)
@@ -583,8 +749,13 @@ def _assign(task, data, user):
     flag = rules.frequency_override_flag(profile, visit_days, task.visit_date) if override else None
     if flag is not None:
         conduct.raise_flag(flag, crew_id=crew.id, case_id=case.id, task_id=task.id)
-    audit.record("task.assigned", task, before=before, after={"status": task.status, "crew_id": crew.id},
-                 extra={"note": data.get("reason"), "override_frequency": override})
+    audit.record(
+        "task.assigned",
+        task,
+        before=before,
+        after={"status": task.status, "crew_id": crew.id},
+        extra={"note": data.get("reason"), "override_frequency": override},
+    )
     return task
 
 
@@ -595,15 +766,27 @@ def move_options(task):
     answers a dragged stop before it is dropped; the move itself is judged again."""
     case = task.case
     profile = policy.current().for_team(case.team)
-    crews = db.session.scalars(select(Crew).options(selectinload(Crew.members)).where(Crew.team_id == case.team_id)
-                               .order_by(Crew.code)).all()
-    stops = dict(db.session.execute(
-        select(VisitTask.crew_id, func.count()).where(
-            VisitTask.crew_id.in_([c.id for c in crews]), VisitTask.visit_date == task.visit_date,
-            VisitTask.status.in_(ACTIVE_TASK), VisitTask.id != task.id).group_by(VisitTask.crew_id)).all())
+    crews = db.session.scalars(
+        select(Crew).options(selectinload(Crew.members)).where(Crew.team_id == case.team_id).order_by(Crew.code)
+    ).all()
+    stops = dict(
+        db.session.execute(
+            select(VisitTask.crew_id, func.count())
+            .where(
+                VisitTask.crew_id.in_([c.id for c in crews]),
+                VisitTask.visit_date == task.visit_date,
+                VisitTask.status.in_(ACTIVE_TASK),
+                VisitTask.id != task.id,
+            )
+            .group_by(VisitTask.crew_id)
+        ).all()
+    )
     facts = door.day_facts([case])
-    past_day = [rules.planned_day(profile, task.visit_date, case.debtor.timezone, clock.now())] \
-        if task.visit_date < _today(ZoneInfo(case.debtor.timezone)) else []
+    past_day = (
+        [rules.planned_day(profile, task.visit_date, case.debtor.timezone, clock.now())]
+        if task.visit_date < _today(ZoneInfo(case.debtor.timezone))
+        else []
+    )
     # A debtor known only by an address has no place to route to: no crew may take it yet.
     movable = task.status in ("open", "assigned", "withdrawn") and case.debtor.lat is not None
     options = []
@@ -612,22 +795,38 @@ def move_options(task):
         active = [m for m in crew.members if m.active]
         capacity = min(m.daily_capacity for m in active) if active else 0
         full = stops.get(crew.id, 0) >= capacity
-        options.append({"crew": crew.code, "current": crew.id == task.crew_id, "stops": stops.get(crew.id, 0),
-                        "capacity": capacity, "full": full, "rules": [r.as_dict() for r in refusals],
-                        "allowed": movable and not refusals and not full and crew.id != task.crew_id})
+        options.append(
+            {
+                "crew": crew.code,
+                "current": crew.id == task.crew_id,
+                "stops": stops.get(crew.id, 0),
+                "capacity": capacity,
+                "full": full,
+                "rules": [r.as_dict() for r in refusals],
+                "allowed": movable and not refusals and not full and crew.id != task.crew_id,
+            }
+        )
     return {"task_id": task.id, "status": task.status, "visit_date": task.visit_date, "crews": options}
 
 
 def _route_with(crew, task, windows):
     """Order the crew's day with the new task by the engine; refuse if it cannot fit. A
     day under way keeps its started stops and goes on from where the crew is now."""
-    day = db.session.scalars(select(VisitTask).options(selectinload(VisitTask.case).selectinload(Case.debtor))
-                             .where(VisitTask.crew_id == crew.id, VisitTask.visit_date == task.visit_date,
-                                    VisitTask.status.in_(ACTIVE_TASK), VisitTask.id != task.id)).all()
+    day = db.session.scalars(
+        select(VisitTask)
+        .options(selectinload(VisitTask.case).selectinload(Case.debtor))
+        .where(
+            VisitTask.crew_id == crew.id,
+            VisitTask.visit_date == task.visit_date,
+            VisitTask.status.in_(ACTIVE_TASK),
+            VisitTask.id != task.id,
+        )
+    ).all()
     capacity = min(m.daily_capacity for m in crew.members if m.active)
     if len(day) >= capacity:
-        raise Conflict(f"Crew {crew.code} already has {len(day)} visits on {task.visit_date}, its capacity.",
-                       code="crew_full")
+        raise Conflict(
+            f"Crew {crew.code} already has {len(day)} visits on {task.visit_date}, its capacity.", code="crew_full"
+        )
     zone = ZoneInfo(crew.team.region.timezone)
     profile = policy.current().for_team(crew.team)
     now, today = clock.now(), _today(zone)
@@ -635,8 +834,11 @@ def _route_with(crew, task, windows):
     started = [t for t in day if t.status in STARTED]
     unit = _crew_unit(crew, len(started))
     if task.visit_date == today:
-        visits = {v.task_id: v for v in db.session.scalars(
-            select(Visit).where(Visit.task_id.in_([t.id for t in started])))} if started else {}
+        visits = (
+            {v.task_id: v for v in db.session.scalars(select(Visit).where(Visit.task_id.in_([t.id for t in started])))}
+            if started
+            else {}
+        )
         for t in started:
             t.visit = visits.get(t.id)
         unit = _resume(unit, started, now, zone)
@@ -645,13 +847,30 @@ def _route_with(crew, task, windows):
     problem_tasks = []
     for t in pending:
         debtor = t.case.debtor
-        task_windows = windows if t is task else _open_windows(
-            rules.visiting_windows(profile, debtor.timezone, debtor.availability, t.visit_date), now, t.visit_date,
-            today)
-        problem_tasks.append({"id": str(t.id), "lat": debtor.lat, "lon": debtor.lon, "priority": t.priority,
-                              "service_minutes": current_app.config.get("VISIT_SERVICE_MINUTES", 30),
-                              "windows": [w for w in ([_hhmm(a, zone, t.visit_date), _hhmm(b, zone, t.visit_date)]
-                                                      for a, b in task_windows) if w[0] < w[1]]})
+        task_windows = (
+            windows
+            if t is task
+            else _open_windows(
+                rules.visiting_windows(profile, debtor.timezone, debtor.availability, t.visit_date),
+                now,
+                t.visit_date,
+                today,
+            )
+        )
+        problem_tasks.append(
+            {
+                "id": str(t.id),
+                "lat": debtor.lat,
+                "lon": debtor.lon,
+                "priority": t.priority,
+                "service_minutes": current_app.config.get("VISIT_SERVICE_MINUTES", 30),
+                "windows": [
+                    w
+                    for w in ([_hhmm(a, zone, t.visit_date), _hhmm(b, zone, t.visit_date)] for a, b in task_windows)
+                    if w[0] < w[1]
+                ],
+            }
+        )
     problem = {"date": task.visit_date.isoformat(), "timezone": zone.key, "collectors": [unit], "tasks": problem_tasks}
     _with_roads(problem, task.visit_date)
     # One crew's day, inside a supervisor's request: a short search, not a day's planning budget.
@@ -659,14 +878,18 @@ def _route_with(crew, task, windows):
     placed = {s["task"]: s for r in plan["routes"] for s in r["stops"]}
     if str(task.id) not in placed:
         reason = next((u["reason"] for u in plan["unassigned"] if u["task"] == str(task.id)), "capacity")
-        raise Conflict(f"Crew {crew.code}'s day has no room for this visit ({reason}: "
-                       f"{dispatch.REASONS.get(reason, reason)}).", code="route_infeasible")
+        raise Conflict(
+            f"Crew {crew.code}'s day has no room for this visit ({reason}: {dispatch.REASONS.get(reason, reason)}).",
+            code="route_infeasible",
+        )
     order = [s["task"] for r in plan["routes"] for s in r["stops"]]
     for t in pending:
         stop = placed.get(str(t.id))
         if stop is None:  # the engine would drop another stop to fit this one: refuse instead
-            raise Conflict(f"Fitting this visit would push another of crew {crew.code}'s stops off its day.",
-                           code="route_infeasible")
+            raise Conflict(
+                f"Fitting this visit would push another of crew {crew.code}'s stops off its day.",
+                code="route_infeasible",
+            )
         t.sequence = len(started) + 1 + order.index(str(t.id))
         t.planned_start = _local_to_utc(t.visit_date, stop["start"], zone)
         t.planned_end = _local_to_utc(t.visit_date, stop["end"], zone)
@@ -681,18 +904,30 @@ def unassign_task(task, data, user):
     crew_id = task.crew_id
     task.crew_id, task.status, task.sequence = None, "open", None
     task.planned_start = task.planned_end = None
-    task.reason = {"reason": "manual", "by": user.username, "note": data["reason"],
-                   "text": f"Unassigned by hand: {data['reason']}"}
+    task.reason = {
+        "reason": "manual",
+        "by": user.username,
+        "note": data["reason"],
+        "text": f"Unassigned by hand: {data['reason']}",
+    }
     db.session.flush()
     door.renumber(crew_id, task.visit_date)
-    audit.record("task.unassigned", task, before=before, after={"status": "open", "crew_id": None},
-                 extra={"note": data["reason"]})
+    audit.record(
+        "task.unassigned",
+        task,
+        before=before,
+        after={"status": "open", "crew_id": None},
+        extra={"note": data["reason"]},
+    )
     return task
 
 
 def list_tasks(args, user):
-    stmt = authz.scope(select(VisitTask).options(
-        selectinload(VisitTask.case).selectinload(Case.debtor), selectinload(VisitTask.crew)), VisitTask, user)
+    stmt = authz.scope(
+        select(VisitTask).options(selectinload(VisitTask.case).selectinload(Case.debtor), selectinload(VisitTask.crew)),
+        VisitTask,
+        user,
+    )
     if args.get("date"):
         stmt = stmt.where(VisitTask.visit_date == args["date"])
     if args.get("status"):
@@ -700,4 +935,3 @@ def list_tasks(args, user):
     if args.get("crew"):
         stmt = stmt.where(VisitTask.crew.has(code=args["crew"]))
     return paginate(stmt, VisitTask, args)
-

@@ -11,6 +11,7 @@ judged too — each time with the facts as they stand at that moment, on the ser
 clock. This module gathers those facts in a few queries and asks ``app.policy.rules``;
 it decides nothing itself.
 """
+
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -35,9 +36,9 @@ NOT_STARTED = ("assigned",)
 class DayFacts:
     """What the day rules need to know about a set of cases, read in a few queries."""
 
-    contacts: dict = field(default_factory=dict)       # case id → contact attempts
-    visit_days: dict = field(default_factory=dict)     # debtor id → [(local date, task id, kind)]
-    complaints: dict = field(default_factory=dict)     # debtor id → collector ids under complaint
+    contacts: dict = field(default_factory=dict)  # case id → contact attempts
+    visit_days: dict = field(default_factory=dict)  # debtor id → [(local date, task id, kind)]
+    complaints: dict = field(default_factory=dict)  # debtor id → collector ids under complaint
 
     def days_for(self, debtor_id, *, exclude_task_id=None, replanned_day=None, visits_only=False):
         """The debtor's other visit days: visits made and (unless ``visits_only``) tasks
@@ -65,18 +66,30 @@ def day_facts(cases, *, visits_only=False):
     days = defaultdict(list)
     for chunk in _chunks(debtor_ids):
         for debtor_id, task_id, at, zone in db.session.execute(
-                select(Case.debtor_id, Visit.task_id, Visit.check_in_at, Debtor.timezone)
-                .join(VisitTask, VisitTask.id == Visit.task_id).join(Case, Case.id == VisitTask.case_id)
-                .join(Debtor, Debtor.id == Case.debtor_id).where(Case.debtor_id.in_(chunk))):
+            select(Case.debtor_id, Visit.task_id, Visit.check_in_at, Debtor.timezone)
+            .join(VisitTask, VisitTask.id == Visit.task_id)
+            .join(Case, Case.id == VisitTask.case_id)
+            .join(Debtor, Debtor.id == Case.debtor_id)
+            .where(Case.debtor_id.in_(chunk))
+        ):
             days[debtor_id].append((at.astimezone(ZoneInfo(zone)).date(), task_id, "visit"))
-        for debtor_id, task_id, day, status in () if visits_only else db.session.execute(
+        for debtor_id, task_id, day, status in (
+            ()
+            if visits_only
+            else db.session.execute(
                 select(Case.debtor_id, VisitTask.id, VisitTask.visit_date, VisitTask.status)
                 .join(Case, Case.id == VisitTask.case_id)
-                .where(Case.debtor_id.in_(chunk), VisitTask.status.in_(COMMITTED))):
+                .where(Case.debtor_id.in_(chunk), VisitTask.status.in_(COMMITTED))
+            )
+        ):
             days[debtor_id].append((day, task_id, status))
-        for debtor_id, collector_id in db.session.execute(select(Complaint.debtor_id, Complaint.collector_id).where(
-                Complaint.debtor_id.in_(chunk), Complaint.collector_id.is_not(None),
-                Complaint.status.in_(OPEN_COMPLAINT))):
+        for debtor_id, collector_id in db.session.execute(
+            select(Complaint.debtor_id, Complaint.collector_id).where(
+                Complaint.debtor_id.in_(chunk),
+                Complaint.collector_id.is_not(None),
+                Complaint.status.in_(OPEN_COMPLAINT),
+            )
+        ):
             facts.complaints.setdefault(debtor_id, set()).add(collector_id)
     facts.visit_days = dict(days)
     return facts
@@ -84,31 +97,53 @@ def day_facts(cases, *, visits_only=False):
 
 def _chunks(ids, size=900):
     for start in range(0, len(ids), size):
-        yield ids[start:start + size]
+        yield ids[start : start + size]
 
 
-def day_refusals(case, crew, visit_date, facts, *, exclude_task_id=None, replanned_day=None,
-                 override_frequency=False, visits_only=False):
+def day_refusals(
+    case,
+    crew,
+    visit_date,
+    facts,
+    *,
+    exclude_task_id=None,
+    replanned_day=None,
+    override_frequency=False,
+    visits_only=False,
+):
     """Why ``crew`` may not visit ``case``'s debtor on ``visit_date`` (empty: it may)."""
     profile = policy.current().for_team(case.team)
     debtor = case.debtor
     return rules.visit_refusals(
-        profile, case_stage=case.stage, debtor_flags=debtor.flags, contact_attempts=facts.contacts.get(case.id, []),
-        visit_date=visit_date, debtor_tz=debtor.timezone, availability=debtor.availability,
-        visit_days=facts.days_for(debtor.id, exclude_task_id=exclude_task_id, replanned_day=replanned_day,
-                                  visits_only=visits_only),
-        crew=crew, collectors_under_complaint=facts.complaints.get(debtor.id, set()),
-        override_frequency=override_frequency)
+        profile,
+        case_stage=case.stage,
+        debtor_flags=debtor.flags,
+        contact_attempts=facts.contacts.get(case.id, []),
+        visit_date=visit_date,
+        debtor_tz=debtor.timezone,
+        availability=debtor.availability,
+        visit_days=facts.days_for(
+            debtor.id, exclude_task_id=exclude_task_id, replanned_day=replanned_day, visits_only=visits_only
+        ),
+        crew=crew,
+        collectors_under_complaint=facts.complaints.get(debtor.id, set()),
+        override_frequency=override_frequency,
+    )
 
 
 def refuse(refusals):
     """Raise the first refusal as a PolicyViolation that lists them all."""
     first = refusals[0]
-    raise PolicyViolation(first.reason_en, rule_id=first.rule_id, profile_version=first.profile,
-                          details={"reason_zh": first.reason_zh, "rules": [d.as_dict() for d in refusals]})
+    raise PolicyViolation(
+        first.reason_en,
+        rule_id=first.rule_id,
+        profile_version=first.profile,
+        details={"reason_zh": first.reason_zh, "rules": [d.as_dict() for d in refusals]},
+    )
 
 
 # ---------------------------------------------------------------- at the door
+
 
 def lock_for_visit(task):
     """Lock the crew's and the debtor's rows (in that order, so two check-ins never wait on
@@ -117,13 +152,25 @@ def lock_for_visit(task):
     # The crew with its members and their trainings in one statement (only the crew row is
     # locked); then the case with its debtor and team read afresh in one, only the debtor's
     # row locked.
-    crew = db.session.scalars(select(Crew).options(joinedload(Crew.members).joinedload(Collector.trainings))
-                              .where(Crew.id == task.crew_id).with_for_update(of=Crew)
-                              .execution_options(populate_existing=True)).unique().one()
-    db.session.scalars(select(Case).join(Debtor, Debtor.id == Case.debtor_id)
-                       .options(contains_eager(Case.debtor), joinedload(Case.team).joinedload(Team.region))
-                       .where(Case.id == task.case_id).with_for_update(of=Debtor)
-                       .execution_options(populate_existing=True)).unique().one()
+    crew = (
+        db.session.scalars(
+            select(Crew)
+            .options(joinedload(Crew.members).joinedload(Collector.trainings))
+            .where(Crew.id == task.crew_id)
+            .with_for_update(of=Crew)
+            .execution_options(populate_existing=True)
+        )
+        .unique()
+        .one()
+    )
+    db.session.scalars(
+        select(Case)
+        .join(Debtor, Debtor.id == Case.debtor_id)
+        .options(contains_eager(Case.debtor), joinedload(Case.team).joinedload(Team.region))
+        .where(Case.id == task.case_id)
+        .with_for_update(of=Debtor)
+        .execution_options(populate_existing=True)
+    ).unique().one()
     return crew
 
 
@@ -134,28 +181,52 @@ def check_in_refusals(task, crew, collector, judged_at, lat, lon):
     profile = policy.current().for_team(case.team)
     refusals = [d for d in [rules.collector_on_crew(profile, collector, task.crew_id)] if not d.allowed]
     if collector is not None and not collector.active:
-        refusals += [d for d in rules.collector_blockers(profile, collector, task.visit_date)
-                     if d.rule_id.endswith(".collector_inactive")]
+        refusals += [
+            d
+            for d in rules.collector_blockers(profile, collector, task.visit_date)
+            if d.rule_id.endswith(".collector_inactive")
+        ]
     planned = rules.planned_day(profile, task.visit_date, debtor.timezone, judged_at)
     if not planned.allowed:
         refusals.append(planned)
     local_day = judged_at.astimezone(ZoneInfo(debtor.timezone)).date()
     facts = day_facts([case], visits_only=True)
-    refusals += day_refusals(case, crew, local_day, facts, exclude_task_id=task.id, visits_only=True,
-                             override_frequency=bool((task.reason or {}).get("override_frequency")))
-    hours, hours_flag = rules.check_in_time(profile, debtor.timezone, judged_at,
-                                            consent=debtor.flag("out_of_hours_consent"),
-                                            availability=debtor.availability)
+    refusals += day_refusals(
+        case,
+        crew,
+        local_day,
+        facts,
+        exclude_task_id=task.id,
+        visits_only=True,
+        override_frequency=bool((task.reason or {}).get("override_frequency")),
+    )
+    hours, hours_flag = rules.check_in_time(
+        profile,
+        debtor.timezone,
+        judged_at,
+        consent=debtor.flag("out_of_hours_consent"),
+        availability=debtor.availability,
+    )
     if not hours.allowed:
         refusals.append(hours)
     distance = geo.distance_m(lat, lon, debtor.lat, debtor.lon)
-    places = [(p["kind"], geo.distance_m(lat, lon, p["lat"], p["lon"])) for p in debtor.places or []
-              if p.get("lat") is not None and p.get("lon") is not None]
+    places = [
+        (p["kind"], geo.distance_m(lat, lon, p["lat"], p["lon"]))
+        for p in debtor.places or []
+        if p.get("lat") is not None and p.get("lon") is not None
+    ]
     refusals += rules.check_in_where(profile, distance, places, debtor.flags)
     # The crew's visit still open today (one left open on an earlier day is flagged, not a lock).
-    open_visit = db.session.scalar(select(VisitTask.id).where(
-        VisitTask.crew_id == task.crew_id, VisitTask.status == "checked_in", VisitTask.id != task.id,
-        VisitTask.visit_date == task.visit_date).limit(1))
+    open_visit = db.session.scalar(
+        select(VisitTask.id)
+        .where(
+            VisitTask.crew_id == task.crew_id,
+            VisitTask.status == "checked_in",
+            VisitTask.id != task.id,
+            VisitTask.visit_date == task.visit_date,
+        )
+        .limit(1)
+    )
     door = rules.one_visit_at_a_time(profile, crew.code, open_visit)
     if not door.allowed:
         refusals.append(door)
@@ -164,6 +235,7 @@ def check_in_refusals(task, crew, collector, judged_at, lat, lon):
 
 # ---------------------------------------------------------------- changes withdraw what they make unlawful
 
+
 def _affected(where, *, from_day=None):
     """Tasks not yet started matching ``where`` (today and later in their debtor's zone)."""
     now = clock.now()
@@ -171,13 +243,16 @@ def _affected(where, *, from_day=None):
     # measured against its own debtor's date below.
     earliest = (now - timedelta(hours=14)).date() if from_day is None else from_day
     tasks = db.session.scalars(
-        select(VisitTask).options(selectinload(VisitTask.case).selectinload(Case.debtor),
-                                  selectinload(VisitTask.case).selectinload(Case.team).selectinload(Team.region),
-                                  selectinload(VisitTask.crew).selectinload(Crew.members)
-                                  .selectinload(Collector.trainings))
+        select(VisitTask)
+        .options(
+            selectinload(VisitTask.case).selectinload(Case.debtor),
+            selectinload(VisitTask.case).selectinload(Case.team).selectinload(Team.region),
+            selectinload(VisitTask.crew).selectinload(Crew.members).selectinload(Collector.trainings),
+        )
         .join(Case, Case.id == VisitTask.case_id)
         .where(VisitTask.status.in_(NOT_STARTED), VisitTask.visit_date >= earliest, *where)
-        .order_by(VisitTask.id)).all()
+        .order_by(VisitTask.id)
+    ).all()
     return [t for t in tasks if t.visit_date >= clock.today(t.case.debtor.timezone)]
 
 
@@ -202,14 +277,21 @@ def withdraw_unlawful(*, debtor_ids=None, case_ids=None, crew_ids=None, team_ids
     facts = day_facts([t.case for t in tasks])
     withdrawn = []
     for task in tasks:
-        refusals = day_refusals(task.case, task.crew, task.visit_date, facts, exclude_task_id=task.id,
-                                override_frequency=bool((task.reason or {}).get("override_frequency")))
+        refusals = day_refusals(
+            task.case,
+            task.crew,
+            task.visit_date,
+            facts,
+            exclude_task_id=task.id,
+            override_frequency=bool((task.reason or {}).get("override_frequency")),
+        )
         if refusals:
             withdraw(task, refusals, cause)
             withdrawn.append(task)
             # Its day no longer holds a visit to this debtor: later tasks are judged without it.
             facts.visit_days[task.case.debtor_id] = [
-                entry for entry in facts.visit_days.get(task.case.debtor_id, []) if entry[1] != task.id]
+                entry for entry in facts.visit_days.get(task.case.debtor_id, []) if entry[1] != task.id
+            ]
     return withdrawn
 
 
@@ -219,22 +301,34 @@ def withdraw(task, refusals, cause):
     before = {"status": task.status, "crew_id": task.crew_id, "sequence": task.sequence}
     first = refusals[0]
     task.status, task.sequence = "withdrawn", None
-    task.reason = {"reason": "withdrawn", "rule_id": first.rule_id, "profile": first.profile,
-                   "text": first.reason_en, "text_zh": first.reason_zh, "cause": cause,
-                   "rules": [d.as_dict() for d in refusals]}
+    task.reason = {
+        "reason": "withdrawn",
+        "rule_id": first.rule_id,
+        "profile": first.profile,
+        "text": first.reason_en,
+        "text_zh": first.reason_zh,
+        "cause": cause,
+        "rules": [d.as_dict() for d in refusals],
+    }
     db.session.flush()
     if task.crew_id is not None:
         renumber(task.crew_id, task.visit_date)
-    audit.record("task.withdrawn", task, before=before,
-                 after={"status": "withdrawn", "crew_id": task.crew_id, "sequence": None},
-                 extra={"rule_ids": [d.rule_id for d in refusals], "cause": cause})
+    audit.record(
+        "task.withdrawn",
+        task,
+        before=before,
+        after={"status": "withdrawn", "crew_id": task.crew_id, "sequence": None},
+        extra={"rule_ids": [d.rule_id for d in refusals], "cause": cause},
+    )
 
 
 def renumber(crew_id, visit_date):
     """Number a crew's stops of a day 1, 2, 3… in their order, without gaps."""
-    remaining = db.session.scalars(select(VisitTask).where(
-        VisitTask.crew_id == crew_id, VisitTask.visit_date == visit_date,
-        VisitTask.status.in_(COMMITTED)).order_by(VisitTask.sequence, VisitTask.id)).all()
+    remaining = db.session.scalars(
+        select(VisitTask)
+        .where(VisitTask.crew_id == crew_id, VisitTask.visit_date == visit_date, VisitTask.status.in_(COMMITTED))
+        .order_by(VisitTask.sequence, VisitTask.id)
+    ).all()
     for number, task in enumerate(remaining, start=1):
         if task.sequence != number:
             task.sequence = number
@@ -249,9 +343,15 @@ def withdraw_past_days(team_ids=None):
     if team_ids is not None:
         where.append(Case.team_id.in_(team_ids))
     tasks = db.session.scalars(
-        select(VisitTask).options(selectinload(VisitTask.case).selectinload(Case.debtor),
-                                  selectinload(VisitTask.case).selectinload(Case.team).selectinload(Team.region))
-        .join(Case, Case.id == VisitTask.case_id).where(*where).order_by(VisitTask.id)).all()
+        select(VisitTask)
+        .options(
+            selectinload(VisitTask.case).selectinload(Case.debtor),
+            selectinload(VisitTask.case).selectinload(Case.team).selectinload(Team.region),
+        )
+        .join(Case, Case.id == VisitTask.case_id)
+        .where(*where)
+        .order_by(VisitTask.id)
+    ).all()
     withdrawn = []
     for task in tasks:
         debtor = task.case.debtor
@@ -267,6 +367,9 @@ def sweep(team_ids=None):
     """The daily re-check: past days' unstarted tasks withdrawn, then every task of today
     and later judged again (a training that expired overnight, a profile that changed)."""
     past = withdraw_past_days(team_ids)
-    unlawful = withdraw_unlawful(team_ids=team_ids, cause="daily_check") if team_ids is not None else \
-        withdraw_unlawful(cause="daily_check")
+    unlawful = (
+        withdraw_unlawful(team_ids=team_ids, cause="daily_check")
+        if team_ids is not None
+        else withdraw_unlawful(cause="daily_check")
+    )
     return {"withdrawn_past_day": len(past), "withdrawn_unlawful": len(unlawful)}

@@ -20,6 +20,7 @@ applied in the order the phone sent them; a number missing from a phone's sequen
 one arriving after a higher one, is answered (``sequence``) and recorded, never
 silently re-ordered.
 """
+
 import hashlib
 import json
 import re
@@ -46,12 +47,15 @@ CLIENT_EVENT_ID = re.compile(r"^[A-Za-z0-9_.:\-]{8,80}$")
 ID_MAX = 2**31 - 1
 
 # What every field action reads about its task, fetched with the task in one query.
-_TASK_CONTEXT = (joinedload(VisitTask.case).joinedload(Case.debtor),
-                 joinedload(VisitTask.case).joinedload(Case.team).joinedload(Team.region),
-                 joinedload(VisitTask.crew))
+_TASK_CONTEXT = (
+    joinedload(VisitTask.case).joinedload(Case.debtor),
+    joinedload(VisitTask.case).joinedload(Case.team).joinedload(Team.region),
+    joinedload(VisitTask.crew),
+)
 
 
 # ---------------------------------------------------------------- the payload's fingerprint
+
 
 def _jsonable(value):
     """What the phone sent, as plain JSON (dates as ISO text, amounts as decimal text)."""
@@ -97,6 +101,7 @@ def usable_id(raw):
 
 # ---------------------------------------------------------------- one event
 
+
 def act(user, kind, task_id, data, contact=None, received_at=None):
     """A field action sent straight to its endpoint (online): judged at the server's
     receive time, the phone's time kept beside it."""
@@ -113,31 +118,52 @@ def process(user, kind, task_id, data, judged, contact=None):
     # Claim the event id first: a copy of this event arriving at the same moment waits on
     # the unique index until this transaction ends, then finds it and answers duplicate.
     # No savepoint is needed for it: the insert does nothing where the id is taken.
-    event_id = _claim(user_id=user.id, client_event_id=client_event_id, kind=kind, status="processing",
-                      task_id=task_id, payload=_jsonable(data), response={}, received_at=judged.received_at,
-                      device_id=contact.device.id if contact is not None else None, device_seq=data.get("seq"),
-                      device_time=judged.device_time, judged_at=judged.at, time_basis=judged.basis,
-                      payload_sha256=digest)
+    event_id = _claim(
+        user_id=user.id,
+        client_event_id=client_event_id,
+        kind=kind,
+        status="processing",
+        task_id=task_id,
+        payload=_jsonable(data),
+        response={},
+        received_at=judged.received_at,
+        device_id=contact.device.id if contact is not None else None,
+        device_seq=data.get("seq"),
+        device_time=judged.device_time,
+        judged_at=judged.at,
+        time_basis=judged.basis,
+        payload_sha256=digest,
+    )
     if event_id is None:
         stored = _stored(user, client_event_id)
         if stored is None:  # taken and gone again: cannot happen once the claim has waited
-            raise Conflict("This event is being recorded at the same moment; send it again.",
-                           code="changed_meanwhile")
+            raise Conflict("This event is being recorded at the same moment; send it again.", code="changed_meanwhile")
         return _resent(user, stored, digest, kind, task_id, data)
-    task = db.session.scalars(select(VisitTask).options(*_TASK_CONTEXT).where(VisitTask.id == task_id)).first() \
-        if task_id is not None else None
+    task = (
+        db.session.scalars(select(VisitTask).options(*_TASK_CONTEXT).where(VisitTask.id == task_id)).first()
+        if task_id is not None
+        else None
+    )
     crew_id = crew_id_of(user)
-    base = {"client_event_id": client_event_id, "task_id": task_id, "kind": kind,
-            "judged_at": judged.at.isoformat(), "time_basis": judged.basis}
+    base = {
+        "client_event_id": client_event_id,
+        "task_id": task_id,
+        "kind": kind,
+        "judged_at": judged.at.isoformat(),
+        "time_basis": judged.basis,
+    }
     sequence_note = base["sequence"] = devices.note_sequence(contact, data.get("seq"))
     if task is None or (task.crew_id != crew_id and crew_id not in (task.crew_history or [])):
         # Not a task of this crew (or none at all): answered alike, and kept like any answer.
         status, answer = _refused(base, NotFound("No such task on your crew."))
     else:
         status, answer = _apply(user, kind, task, crew_id, data, judged, base)
-    db.session.execute(update(ClientEvent).where(ClientEvent.id == event_id)
-                       .values(status=status, response=answer, sequence_note=sequence_note)
-                       .execution_options(synchronize_session=False))
+    db.session.execute(
+        update(ClientEvent)
+        .where(ClientEvent.id == event_id)
+        .values(status=status, response=answer, sequence_note=sequence_note)
+        .execution_options(synchronize_session=False)
+    )
     return status, answer
 
 
@@ -146,13 +172,15 @@ def _claim(**values):
     stored by a transaction still open, which this one then waits for): its id, or None."""
     dialect = db.session.get_bind().dialect.name
     statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(ClientEvent).values(**values)
-    return db.session.execute(statement.on_conflict_do_nothing(index_elements=["user_id", "client_event_id"])
-                              .returning(ClientEvent.id)).scalar()
+    return db.session.execute(
+        statement.on_conflict_do_nothing(index_elements=["user_id", "client_event_id"]).returning(ClientEvent.id)
+    ).scalar()
 
 
 def _stored(user, client_event_id):
-    return db.session.scalars(select(ClientEvent).where(
-        ClientEvent.user_id == user.id, ClientEvent.client_event_id == client_event_id)).one_or_none()
+    return db.session.scalars(
+        select(ClientEvent).where(ClientEvent.user_id == user.id, ClientEvent.client_event_id == client_event_id)
+    ).one_or_none()
 
 
 def _resent(user, stored, digest, kind, task_id, data):
@@ -165,28 +193,46 @@ def _resent(user, stored, digest, kind, task_id, data):
 def _mismatch(user, stored, digest, sent):
     """A resend with other content: the first stands; the difference is on record, once
     per distinct content (a phone resending it again gets the same answer)."""
-    answer = {"client_event_id": stored.client_event_id, "task_id": stored.task_id, "kind": stored.kind,
-              "status": "conflict", "original_status": stored.status, "http_status": 409,
-              "payload_sha256": digest,
-              "error": {"code": "event_payload_mismatch",
-                        "message": "This client_event_id was already used for an action with other content; the "
-                                   "first is kept and this one is not applied.",
-                        "fields": {"client_event_id": ["already used for other content"]},
-                        "first_payload_sha256": stored.payload_sha256, "this_payload_sha256": digest}}
+    answer = {
+        "client_event_id": stored.client_event_id,
+        "task_id": stored.task_id,
+        "kind": stored.kind,
+        "status": "conflict",
+        "original_status": stored.status,
+        "http_status": 409,
+        "payload_sha256": digest,
+        "error": {
+            "code": "event_payload_mismatch",
+            "message": "This client_event_id was already used for an action with other content; the "
+            "first is kept and this one is not applied.",
+            "fields": {"client_event_id": ["already used for other content"]},
+            "first_payload_sha256": stored.payload_sha256,
+            "this_payload_sha256": digest,
+        },
+    }
     if digest not in (stored.mismatches or []):
         stored.mismatches = [*(stored.mismatches or []), digest]
         task = db.session.get(VisitTask, stored.task_id) if stored.task_id is not None else None
         team = task.case.team if task is not None else None
         profile = policy.current().for_team(team) if team is not None else policy.current().get()
         collector = user.collector
-        conduct.raise_flag(rules.payload_mismatch_flag(profile, stored.client_event_id, stored.payload_sha256, digest),
-                           collector_id=collector.id if collector else None,
-                           crew_id=collector.crew_id if collector else None,
-                           case_id=task.case_id if task is not None else None,
-                           task_id=task.id if task is not None else None)
-        audit.record("field.event_payload_mismatch", stored, extra={
-            "client_event_id": stored.client_event_id, "first_payload_sha256": stored.payload_sha256,
-            "this_payload_sha256": digest, "sent": sent})
+        conduct.raise_flag(
+            rules.payload_mismatch_flag(profile, stored.client_event_id, stored.payload_sha256, digest),
+            collector_id=collector.id if collector else None,
+            crew_id=collector.crew_id if collector else None,
+            case_id=task.case_id if task is not None else None,
+            task_id=task.id if task is not None else None,
+        )
+        audit.record(
+            "field.event_payload_mismatch",
+            stored,
+            extra={
+                "client_event_id": stored.client_event_id,
+                "first_payload_sha256": stored.payload_sha256,
+                "this_payload_sha256": digest,
+                "sent": sent,
+            },
+        )
         db.session.flush()
     return answer
 
@@ -194,13 +240,22 @@ def _mismatch(user, stored, digest, sent):
 def _apply(user, kind, task, crew_id, data, judged, base):
     if task.crew_id != crew_id:
         now_crew = task.crew.code if task.crew else None
-        answer = {**base, "status": "conflict", "http_status": 409, "error": {
-            "code": "task_reassigned",
-            "message": f"This task was moved to {'crew ' + now_crew if now_crew else 'no crew'} while you were "
-                       f"offline; your {kind.replace('_', '-')} was recorded but not applied.",
-            "fields": {}, "task_status": task.status, "now_crew": now_crew}}
-        audit.record(f"field.{kind}.conflict", task, extra={"client_event_id": data["client_event_id"],
-                                                            "now_crew": now_crew})
+        answer = {
+            **base,
+            "status": "conflict",
+            "http_status": 409,
+            "error": {
+                "code": "task_reassigned",
+                "message": f"This task was moved to {'crew ' + now_crew if now_crew else 'no crew'} while you were "
+                f"offline; your {kind.replace('_', '-')} was recorded but not applied.",
+                "fields": {},
+                "task_status": task.status,
+                "now_crew": now_crew,
+            },
+        }
+        audit.record(
+            f"field.{kind}.conflict", task, extra={"client_event_id": data["client_event_id"], "now_crew": now_crew}
+        )
         return "conflict", answer
     inner = db.session.begin_nested()
     try:
@@ -209,8 +264,9 @@ def _apply(user, kind, task, crew_id, data, judged, base):
     except StaleDataError:
         # Another phone of the crew changed this task at the same moment.
         inner.rollback()
-        exc = Conflict("The task changed at the same moment on another phone; reload the route.",
-                       code="changed_meanwhile")
+        exc = Conflict(
+            "The task changed at the same moment on another phone; reload the route.", code="changed_meanwhile"
+        )
         return _rejected(kind, task, data, base, exc, judged)
     except DomainError as exc:
         inner.rollback()
@@ -221,8 +277,12 @@ def _apply(user, kind, task, crew_id, data, judged, base):
 def _error(exc):
     error = {"code": exc.code, "message": exc.message, "fields": exc.fields}
     if getattr(exc, "rule_id", None):
-        error |= {"rule_id": exc.rule_id, "profile_version": exc.profile_version,
-                  "reason_zh": (exc.details or {}).get("reason_zh"), "rules": (exc.details or {}).get("rules", [])}
+        error |= {
+            "rule_id": exc.rule_id,
+            "profile_version": exc.profile_version,
+            "reason_zh": (exc.details or {}).get("reason_zh"),
+            "rules": (exc.details or {}).get("rules", []),
+        }
     return error
 
 
@@ -232,13 +292,23 @@ def _refused(base, exc):
 
 def _rejected(kind, task, data, base, exc, judged):
     """The answer to a refused event, which is kept on record like any other."""
-    audit.record(f"field.{kind}.rejected", task, lat=data.get("lat"), lon=data.get("lon"),
-                 extra={"client_event_id": data["client_event_id"], "code": exc.code,
-                        "rule_id": getattr(exc, "rule_id", None), **times_of(judged)})
+    audit.record(
+        f"field.{kind}.rejected",
+        task,
+        lat=data.get("lat"),
+        lon=data.get("lon"),
+        extra={
+            "client_event_id": data["client_event_id"],
+            "code": exc.code,
+            "rule_id": getattr(exc, "rule_id", None),
+            **times_of(judged),
+        },
+    )
     return _refused(base, exc)
 
 
 # ---------------------------------------------------------------- a batch
+
 
 def sync(user, events, load, contact, received_at=None):
     """Apply a batch of queued offline events in order; each is answered on its own,
@@ -268,11 +338,16 @@ def _invalid(user, raw, exc, contact, received_at):
     element = raw if isinstance(raw, dict) else {}
     kind = element.get("type") if element.get("type") in KINDS else None
     task_id = element.get("task_id")
-    task_id = task_id if isinstance(task_id, int) and not isinstance(task_id, bool) and 1 <= task_id <= ID_MAX \
-        else None
+    task_id = task_id if isinstance(task_id, int) and not isinstance(task_id, bool) and 1 <= task_id <= ID_MAX else None
     client_event_id = usable_id(raw)
-    answer = {"client_event_id": client_event_id, "task_id": task_id, "kind": kind, "status": "rejected",
-              "http_status": exc.status, "error": _error(exc)}
+    answer = {
+        "client_event_id": client_event_id,
+        "task_id": task_id,
+        "kind": kind,
+        "status": "rejected",
+        "http_status": exc.status,
+        "error": _error(exc),
+    }
     if client_event_id is None:
         FIELD_EVENTS_WITHOUT_ID.inc()
         return "rejected", answer
@@ -280,14 +355,29 @@ def _invalid(user, raw, exc, contact, received_at):
     stored = _stored(user, client_event_id)
     if stored is not None:
         return _resent(user, stored, digest, kind, task_id, element)
-    seq = element.get("seq") if isinstance(element.get("seq"), int) and not isinstance(element.get("seq"), bool) \
-        and 1 <= element["seq"] <= 2**53 else None
+    seq = (
+        element.get("seq")
+        if isinstance(element.get("seq"), int)
+        and not isinstance(element.get("seq"), bool)
+        and 1 <= element["seq"] <= 2**53
+        else None
+    )
     claim = db.session.begin_nested()
     try:
-        event = ClientEvent(user_id=user.id, client_event_id=client_event_id, kind=kind or "invalid",
-                            status="rejected", task_id=task_id, received_at=received_at, response=answer,
-                            payload={}, raw=canonical(_raw_content(raw)), payload_sha256=digest,
-                            device_id=contact.device.id if contact is not None else None, device_seq=seq)
+        event = ClientEvent(
+            user_id=user.id,
+            client_event_id=client_event_id,
+            kind=kind or "invalid",
+            status="rejected",
+            task_id=task_id,
+            received_at=received_at,
+            response=answer,
+            payload={},
+            raw=canonical(_raw_content(raw)),
+            payload_sha256=digest,
+            device_id=contact.device.id if contact is not None else None,
+            device_seq=seq,
+        )
         db.session.add(event)
         db.session.flush()
     except IntegrityError:
@@ -300,6 +390,10 @@ def _invalid(user, raw, exc, contact, received_at):
     answer = event.response = {**answer, "sequence": event.sequence_note}
     db.session.flush()
     claim.commit()
-    audit.record("field.event_refused", entity_type="client_events", entity_id=event.id,
-                 extra={"client_event_id": client_event_id, "code": exc.code, "payload_sha256": digest})
+    audit.record(
+        "field.event_refused",
+        entity_type="client_events",
+        entity_id=event.id,
+        extra={"client_event_id": client_event_id, "code": exc.code, "payload_sha256": digest},
+    )
     return "rejected", answer

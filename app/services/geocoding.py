@@ -12,6 +12,7 @@ The geocoder is asked outside any transaction: the job reads a batch, lets the
 transaction go, asks, then writes the batch in one short transaction that skips a
 debtor pinned meanwhile.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -49,19 +50,29 @@ NOTES = {
     "no_geocoder": ("No geocoder is configured: place the pin by hand.", "未配置地理编码服务：请手动标注位置。"),
     "awaiting_geocoder": ("The address waits for the geocoder.", "地址等待地理编码。"),
     "geocoder_error": ("The geocoder did not answer; it is asked again later.", "地理编码服务未响应，稍后重试。"),
-    "geocoder_gave_up": ("The geocoder did not answer after repeated tries: place the pin by hand.",
-                         "地理编码服务多次未响应：请手动标注位置。"),
-    "not_found": ("The geocoder found no place for this address: place the pin by hand.",
-                  "地理编码未找到该地址：请手动标注位置。"),
-    "too_coarse": ("The geocoder placed the address only roughly (e.g. a district): place the pin by hand.",
-                   "地理编码只定位到大致区域（如区县）：请手动标注位置。"),
-    "ambiguous": ("The geocoder found several places far apart for this address: place the pin by hand.",
-                  "该地址对应多个相距较远的位置：请手动标注位置。"),
+    "geocoder_gave_up": (
+        "The geocoder did not answer after repeated tries: place the pin by hand.",
+        "地理编码服务多次未响应：请手动标注位置。",
+    ),
+    "not_found": (
+        "The geocoder found no place for this address: place the pin by hand.",
+        "地理编码未找到该地址：请手动标注位置。",
+    ),
+    "too_coarse": (
+        "The geocoder placed the address only roughly (e.g. a district): place the pin by hand.",
+        "地理编码只定位到大致区域（如区县）：请手动标注位置。",
+    ),
+    "ambiguous": (
+        "The geocoder found several places far apart for this address: place the pin by hand.",
+        "该地址对应多个相距较远的位置：请手动标注位置。",
+    ),
 }
 # The reason a case without a point stays out of the plan (planner and board).
-NO_LOCATION = {"reason": "no_location", "why": "The debtor has no place on the map yet (address only): "
-                                               "it is geocoded or pinned by a supervisor first.",
-               "why_zh": "债务人尚无地图位置（仅有地址）：需先地理编码或由主管手动标注。"}
+NO_LOCATION = {
+    "reason": "no_location",
+    "why": "The debtor has no place on the map yet (address only): it is geocoded or pinned by a supervisor first.",
+    "why_zh": "债务人尚无地图位置（仅有地址）：需先地理编码或由主管手动标注。",
+}
 
 
 def note_text(code: str) -> dict[str, str]:
@@ -86,6 +97,7 @@ def configured() -> bool:
 
 # ---------------------------------------------------------------- asking the geocoder
 
+
 class _RateLimiter(RateLimiter):
     """geopy's RateLimiter with its clock and sleep given, so a test can time the limit
     without waiting."""
@@ -104,7 +116,7 @@ class _RateLimiter(RateLimiter):
 
 @dataclass
 class Answer:
-    status: str                 # ok, ambiguous, too_coarse, not_found
+    status: str  # ok, ambiguous, too_coarse, not_found
     lat: float | None = None
     lon: float | None = None
     precision: str | None = None
@@ -119,17 +131,26 @@ class Geocoder:
         self.config = config
         self.provider = config["GEOCODER"].lower()
         cls = get_geocoder_for_service(self.provider)
-        offered = {"domain": config.get("GEOCODER_DOMAIN"), "scheme": config.get("GEOCODER_SCHEME"),
-                   "api_key": config.get("GEOCODER_API_KEY"), "user_agent": config.get("GEOCODER_USER_AGENT"),
-                   "timeout": config.get("GEOCODER_TIMEOUT_SECONDS")}
+        offered = {
+            "domain": config.get("GEOCODER_DOMAIN"),
+            "scheme": config.get("GEOCODER_SCHEME"),
+            "api_key": config.get("GEOCODER_API_KEY"),
+            "user_agent": config.get("GEOCODER_USER_AGENT"),
+            "timeout": config.get("GEOCODER_TIMEOUT_SECONDS"),
+        }
         accepted = inspect.signature(cls.__init__).parameters
         # Each geocoder takes its own options (Nominatim no api_key, Baidu no domain): give what it takes.
         self.geocoder = cls(**{k: v for k, v in offered.items() if v is not None and k in accepted})
         delay = float(config.get("GEOCODER_MIN_DELAY_SECONDS", 1.0))
         self.ask = _RateLimiter(
-            self._geocode, min_delay_seconds=delay, max_retries=int(config.get("GEOCODER_MAX_RETRIES", 2)),
+            self._geocode,
+            min_delay_seconds=delay,
+            max_retries=int(config.get("GEOCODER_MAX_RETRIES", 2)),
             error_wait_seconds=max(delay, float(config.get("GEOCODER_ERROR_WAIT_SECONDS", 5.0))),
-            swallow_exceptions=False, timer=config.get("GEOCODER_TIMER"), sleep=config.get("GEOCODER_SLEEP"))
+            swallow_exceptions=False,
+            timer=config.get("GEOCODER_TIMER"),
+            sleep=config.get("GEOCODER_SLEEP"),
+        )
 
     def _geocode(self, query):
         kwargs = {"exactly_one": False}
@@ -171,9 +192,25 @@ def _precision(provider, raw):
     return True, None, None  # a provider that reports no precision: its answer is taken as given
 
 
-_COARSE = {"country", "state", "province", "region", "county", "city", "town", "village", "municipality",
-           "city_district", "district", "borough", "suburb", "quarter", "neighbourhood", "postcode",
-           "administrative"}
+_COARSE = {
+    "country",
+    "state",
+    "province",
+    "region",
+    "county",
+    "city",
+    "town",
+    "village",
+    "municipality",
+    "city_district",
+    "district",
+    "borough",
+    "suburb",
+    "quarter",
+    "neighbourhood",
+    "postcode",
+    "administrative",
+}
 
 
 def judge(provider: str, locations: Sequence[Any] | None, config: Mapping[str, Any]) -> Answer:
@@ -190,19 +227,27 @@ def judge(provider: str, locations: Sequence[Any] | None, config: Mapping[str, A
         return Answer("too_coarse", precision=label, confidence=confidence, raw_sha256=digest)
     best, _, label, confidence = usable[0]
     limit = config.get("GEOCODER_AMBIGUOUS_METRES", 1000)
-    if any(geo.distance_m(best.latitude, best.longitude, other.latitude, other.longitude) > limit
-           for other, *_ in usable[1:]):
+    if any(
+        geo.distance_m(best.latitude, best.longitude, other.latitude, other.longitude) > limit
+        for other, *_ in usable[1:]
+    ):
         return Answer("ambiguous", precision=label, confidence=confidence, raw_sha256=digest)
-    return Answer("ok", lat=round(best.latitude, 7), lon=round(best.longitude, 7), precision=label,
-                  confidence=confidence, raw_sha256=digest)
+    return Answer(
+        "ok",
+        lat=round(best.latitude, 7),
+        lon=round(best.longitude, 7),
+        precision=label,
+        confidence=confidence,
+        raw_sha256=digest,
+    )
 
 
 def _digest(raws):
-    return hashlib.sha256(json.dumps(raws, sort_keys=True, ensure_ascii=False, default=str)
-                          .encode("utf-8")).hexdigest()
+    return hashlib.sha256(json.dumps(raws, sort_keys=True, ensure_ascii=False, default=str).encode("utf-8")).hexdigest()
 
 
 # ---------------------------------------------------------------- intake
+
 
 def initial_state() -> dict[str, str]:
     """Where a new address-only debtor starts: waiting for the geocoder, or for a pin."""
@@ -224,29 +269,53 @@ def after_intake(actor: User | None, count: int) -> tuple[Any, Any]:
 
 # ---------------------------------------------------------------- the job
 
+
 def geocode_pending(job: Job | None = None, *, batch: int = BATCH) -> dict[str, Any]:
     """Ask the geocoder for every pending debtor whose next try is due; progress is
     written on the job as each batch is stored."""
     config = current_app.config
     now = clock.now()
-    due = select(Debtor.id).where(Debtor.location_status == "pending",
-                                  (Debtor.geocode_next_at.is_(None)) | (Debtor.geocode_next_at <= now)
-                                  ).order_by(Debtor.id)
+    due = (
+        select(Debtor.id)
+        .where(
+            Debtor.location_status == "pending", (Debtor.geocode_next_at.is_(None)) | (Debtor.geocode_next_at <= now)
+        )
+        .order_by(Debtor.id)
+    )
     if not configured():
         waiting = len(db.session.scalars(due).all())
-        return {"geocoder": None, "total": waiting, "done": 0,
-                "note": "no geocoder configured (GEOCODER): the addresses wait for a pin"}
+        return {
+            "geocoder": None,
+            "total": waiting,
+            "done": 0,
+            "note": "no geocoder configured (GEOCODER): the addresses wait for a pin",
+        }
     geocoder = Geocoder(config)
     ids = list(db.session.scalars(due))
-    stats = {"geocoder": geocoder.provider, "total": len(ids), "done": 0, "located": 0, "needs_pin": 0,
-             "retry_later": 0, "asked": 0, "cached": 0, "skipped": 0}
+    stats = {
+        "geocoder": geocoder.provider,
+        "total": len(ids),
+        "done": 0,
+        "located": 0,
+        "needs_pin": 0,
+        "retry_later": 0,
+        "asked": 0,
+        "cached": 0,
+        "skipped": 0,
+    }
     _progress(job, stats)
     for start in range(0, len(ids), batch):
-        chunk = ids[start:start + batch]
+        chunk = ids[start : start + batch]
         addresses = dict(db.session.execute(select(Debtor.id, Debtor.address).where(Debtor.id.in_(chunk))).all())
         keys = {debtor_id: query_key(address) for debtor_id, address in addresses.items()}
-        cached = {r.query_sha256: r for r in db.session.scalars(select(GeocodeResult).where(
-            GeocodeResult.provider == geocoder.provider, GeocodeResult.query_sha256.in_(set(keys.values()))))}
+        cached = {
+            r.query_sha256: r
+            for r in db.session.scalars(
+                select(GeocodeResult).where(
+                    GeocodeResult.provider == geocoder.provider, GeocodeResult.query_sha256.in_(set(keys.values()))
+                )
+            )
+        }
         answers = {key: _answer_of(row) for key, row in cached.items()}
         db.session.commit()  # nothing held while the geocoder is asked
         errors = {}
@@ -285,11 +354,23 @@ def _store(provider, chunk, keys, answers, errors, already_cached, stats, now):
         # Another job may cache the same address meanwhile: the first answer stays, nobody fails.
         dialect = db.session.get_bind().dialect.name
         insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-        db.session.execute(insert(GeocodeResult).on_conflict_do_nothing(
-            index_elements=["provider", "query_sha256"]), [
-            {"provider": provider, "query_sha256": key, "status": a.status, "lat": a.lat, "lon": a.lon,
-             "precision": a.precision, "confidence": a.confidence, "raw_sha256": a.raw_sha256, "created_at": now}
-            for key, a in ((k, answers[k]) for k in fresh)])
+        db.session.execute(
+            insert(GeocodeResult).on_conflict_do_nothing(index_elements=["provider", "query_sha256"]),
+            [
+                {
+                    "provider": provider,
+                    "query_sha256": key,
+                    "status": a.status,
+                    "lat": a.lat,
+                    "lon": a.lon,
+                    "precision": a.precision,
+                    "confidence": a.confidence,
+                    "raw_sha256": a.raw_sha256,
+                    "created_at": now,
+                }
+                for key, a in ((k, answers[k]) for k in fresh)
+            ],
+        )
     debtors = db.session.scalars(select(Debtor).where(Debtor.id.in_(chunk))).all()
     for debtor in debtors:
         stats["done"] += 1
@@ -297,8 +378,12 @@ def _store(provider, chunk, keys, answers, errors, already_cached, stats, now):
             stats["skipped"] += 1
             continue
         key = keys[debtor.id]
-        before = {"lat": debtor.lat, "lon": debtor.lon, "location_status": debtor.location_status,
-                  "location_note": debtor.location_note}
+        before = {
+            "lat": debtor.lat,
+            "lon": debtor.lon,
+            "location_status": debtor.location_status,
+            "location_note": debtor.location_note,
+        }
         if key in errors:
             debtor.geocode_attempts += 1
             if debtor.geocode_attempts >= config.get("GEOCODER_MAX_ATTEMPTS", 6):
@@ -324,41 +409,71 @@ def _store(provider, chunk, keys, answers, errors, already_cached, stats, now):
             else:
                 debtor.location_status, debtor.location_note = "needs_pin", answer.status
                 stats["needs_pin"] += 1
-        audit.record("debtor.geocoded", debtor, before=before,
-                     after={"lat": debtor.lat, "lon": debtor.lon, "location_status": debtor.location_status,
-                            "location_note": debtor.location_note},
-                     extra={"provider": provider, "error": errors.get(key)})
+        audit.record(
+            "debtor.geocoded",
+            debtor,
+            before=before,
+            after={
+                "lat": debtor.lat,
+                "lon": debtor.lon,
+                "location_status": debtor.location_status,
+                "location_note": debtor.location_note,
+            },
+            extra={"provider": provider, "error": errors.get(key)},
+        )
     db.session.flush()
 
 
 # ---------------------------------------------------------------- pins and the queue
+
 
 def place_pin(debtor: Debtor, data: Data, actor: User) -> dict[str, Any]:
     """A supervisor places or corrects the debtor's pin: audited with before and after and
     the distance moved; the door's geofence judges check-ins against it from now on."""
     previous = {"lat": debtor.lat, "lon": debtor.lon} if debtor.lat is not None else None
     moved = None if previous is None else round(geo.distance_m(debtor.lat, debtor.lon, data["lat"], data["lon"]), 1)
-    before = {"lat": debtor.lat, "lon": debtor.lon, "location_status": debtor.location_status,
-              "location_source": debtor.location_source}
+    before = {
+        "lat": debtor.lat,
+        "lon": debtor.lon,
+        "location_status": debtor.location_status,
+        "location_source": debtor.location_source,
+    }
     debtor.lat, debtor.lon = data["lat"], data["lon"]
     debtor.location_status, debtor.location_source, debtor.location_note = "located", "pin", None
     debtor.geocode_next_at = None
     debtor.updated_at = clock.now()
     db.session.flush()
-    audit.record("debtor.pinned", debtor, before=before,
-                 after={"lat": debtor.lat, "lon": debtor.lon, "location_status": "located", "location_source": "pin"},
-                 extra={"moved_m": moved, "note": data.get("note")})
-    return {"debtor_id": debtor.id, "lat": debtor.lat, "lon": debtor.lon, "location_status": "located",
-            "location_source": "pin", "previous": previous, "moved_m": moved}
+    audit.record(
+        "debtor.pinned",
+        debtor,
+        before=before,
+        after={"lat": debtor.lat, "lon": debtor.lon, "location_status": "located", "location_source": "pin"},
+        extra={"moved_m": moved, "note": data.get("note")},
+    )
+    return {
+        "debtor_id": debtor.id,
+        "lat": debtor.lat,
+        "lon": debtor.lon,
+        "location_status": "located",
+        "location_source": "pin",
+        "previous": previous,
+        "moved_m": moved,
+    }
 
 
 def pin_queue(args: Data, user: User) -> dict[str, Any]:
     """Debtors of the caller's teams still without a point: waiting for the geocoder, or for a pin."""
-    stmt = authz.scope(select(Debtor).options(selectinload(Debtor.cases).selectinload(Case.team))
-                       .where(Debtor.location_status != "located"), Debtor, user)
+    stmt = authz.scope(
+        select(Debtor)
+        .options(selectinload(Debtor.cases).selectinload(Case.team))
+        .where(Debtor.location_status != "located"),
+        Debtor,
+        user,
+    )
     if args.get("team"):
-        stmt = stmt.where(exists().where(Case.debtor_id == Debtor.id, Case.team_id == Team.id,
-                                         Team.code == args["team"]))
+        stmt = stmt.where(
+            exists().where(Case.debtor_id == Debtor.id, Case.team_id == Team.id, Team.code == args["team"])
+        )
     if args.get("status"):
         stmt = stmt.where(Debtor.location_status == args["status"])
     return paginate(stmt, Debtor, args)

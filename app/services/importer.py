@@ -17,6 +17,7 @@ Semantics (documented in the README):
 
 Rows are written with bulk statements and one audit event per created or updated case.
 """
+
 import csv
 import io
 import json
@@ -33,8 +34,7 @@ from app.models import Case, CaseDpdMark, Debtor, Team, dpd_mark_rows
 from app.services import geocoding, ledger
 from app.services.org import check_timezone
 
-REQUIRED = ("loan_ref", "product", "currency", "principal", "outstanding", "days_past_due",
-            "debtor_name", "address")
+REQUIRED = ("loan_ref", "product", "currency", "principal", "outstanding", "days_past_due", "debtor_name", "address")
 # lat and lon: both or neither. A row with only the address is valid: its debtor waits
 # for the geocoder (or a supervisor's pin) before the case can be planned.
 OPTIONAL = ("lat", "lon", "stage", "priority", "team", "phone", "national_id", "timezone", "language")
@@ -47,12 +47,23 @@ UPDATABLE = ("product", "principal_minor", "outstanding_minor", "days_past_due",
 # own schema (``api.schemas.CaseIn``, with its money, currency, code and coordinate fields),
 # so a file and a request are judged by one set of rules.
 PLACES = {
-    "loan_ref": ("loan_ref",), "product": ("product",), "currency": ("currency",), "principal": ("principal",),
-    "outstanding": ("outstanding",), "days_past_due": ("days_past_due",), "stage": ("stage",),
-    "priority": ("priority",), "team": ("team",), "debtor_name": ("debtor", "name"),
-    "address": ("debtor", "address"), "lat": ("debtor", "lat"), "lon": ("debtor", "lon"),
-    "phone": ("debtor", "phone"), "national_id": ("debtor", "national_id"),
-    "timezone": ("debtor", "timezone"), "language": ("debtor", "language"),
+    "loan_ref": ("loan_ref",),
+    "product": ("product",),
+    "currency": ("currency",),
+    "principal": ("principal",),
+    "outstanding": ("outstanding",),
+    "days_past_due": ("days_past_due",),
+    "stage": ("stage",),
+    "priority": ("priority",),
+    "team": ("team",),
+    "debtor_name": ("debtor", "name"),
+    "address": ("debtor", "address"),
+    "lat": ("debtor", "lat"),
+    "lon": ("debtor", "lon"),
+    "phone": ("debtor", "phone"),
+    "national_id": ("debtor", "national_id"),
+    "timezone": ("debtor", "timezone"),
+    "language": ("debtor", "language"),
 }
 COLUMN_AT = {place: column for column, place in PLACES.items()}
 # A cell is text; where the schema takes a number it is read as the JSON number it spells
@@ -86,8 +97,10 @@ def _as_body(values, number_at):
 def _from_body(data):
     """The loaded body back as {column: value}."""
     debtor = data.pop("debtor", {})
-    return {**{k: v for k, v in data.items() if k in PLACES},
-            **{COLUMN_AT[("debtor", k)]: v for k, v in debtor.items() if ("debtor", k) in COLUMN_AT}}
+    return {
+        **{k: v for k, v in data.items() if k in PLACES},
+        **{COLUMN_AT[("debtor", k)]: v for k, v in debtor.items() if ("debtor", k) in COLUMN_AT},
+    }
 
 
 def _problems(messages, prefix=()):
@@ -119,34 +132,48 @@ def _read(content):
         try:
             content = content.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
-            raise ValidationFailed("The file is not UTF-8 text.",
-                                   fields={"file": [f"not UTF-8 at byte {exc.start}"]}) from None
+            raise ValidationFailed(
+                "The file is not UTF-8 text.", fields={"file": [f"not UTF-8 at byte {exc.start}"]}
+            ) from None
     reader = csv.DictReader(io.StringIO(content, newline=""))
     if not reader.fieldnames:
         raise ValidationFailed("The file is empty.", fields={"file": ["no header row"]})
     header = [name.strip() for name in reader.fieldnames]
     if any("\x00" in name for name in header):  # PostgreSQL text cannot hold it; a cell's is its row's problem
-        raise ValidationFailed("The header row contains a NUL character.",
-                               fields={"file": ["NUL character in the header row"]})
+        raise ValidationFailed(
+            "The header row contains a NUL character.", fields={"file": ["NUL character in the header row"]}
+        )
     missing = [c for c in REQUIRED if c not in header]
     if missing:
-        raise ValidationFailed("Required columns are missing.", fields={"file": [f"missing column: {c}" for c in missing]})
+        raise ValidationFailed(
+            "Required columns are missing.", fields={"file": [f"missing column: {c}" for c in missing]}
+        )
     reader.fieldnames = header
     return reader, [c for c in header if c not in COLUMNS]
 
 
 def _clean(values, seen, schema):
     """The row's typed values and its problems as [(column, reason)]."""
-    problems = [(column, "contains the NUL character (U+0000)") for column in COLUMNS
-                if column in values and "\x00" in values[column]]  # PostgreSQL text cannot hold it
+    problems = [
+        (column, "contains the NUL character (U+0000)")
+        for column in COLUMNS
+        if column in values and "\x00" in values[column]
+    ]  # PostgreSQL text cannot hold it
     if problems:
         return {}, problems
     row_schema, number_at = schema
     try:
         row = _from_body(row_schema.load(_as_body(values, number_at)))
     except ValidationError as exc:
-        return {}, [(column, "required (or give ?team= for the whole file)" if column == "team" and
-                     "team" not in values else message) for column, message in _problems(exc.messages)]
+        return {}, [
+            (
+                column,
+                "required (or give ?team= for the whole file)"
+                if column == "team" and "team" not in values
+                else message,
+            )
+            for column, message in _problems(exc.messages)
+        ]
     for column in ("principal", "outstanding"):
         try:
             row[f"{column}_minor"] = money.to_minor(row.pop(column), row["currency"])
@@ -184,7 +211,7 @@ def _parse(reader, report, default_team):
 def _chunks(items, size=CHUNK):
     items = list(items)
     for start in range(0, len(items), size):
-        yield items[start:start + size]
+        yield items[start : start + size]
 
 
 def import_cases(content, actor, *, default_team=None, mode="all_or_nothing", dry_run=False):
@@ -192,8 +219,7 @@ def import_cases(content, actor, *, default_team=None, mode="all_or_nothing", dr
     reader, report.ignored_columns = _read(content)
     good = list(_parse(reader, report, default_team))
 
-    teams = {t.code: t for t in db.session.scalars(
-        select(Team).where(Team.code.in_({row["team"] for _, row in good})))}
+    teams = {t.code: t for t in db.session.scalars(select(Team).where(Team.code.in_({row["team"] for _, row in good})))}
     # The CLI operator (actor None) may import into any team, like an admin.
     visible = authz.visible_team_ids(actor) if actor is not None else None
     checked = []
@@ -239,10 +265,20 @@ def import_cases(content, actor, *, default_team=None, mode="all_or_nothing", dr
 
     _write_creates(creates, report, teams)
     _write_updates(updates, report)
-    audit.record("cases.imported", entity_type="import", entity_id=None,
-                 extra={"rows": report.rows, "created": report.created, "updated": report.updated,
-                        "unchanged": report.unchanged, "rejected": report.rejected, "mode": mode,
-                        "address_only": report.address_only})
+    audit.record(
+        "cases.imported",
+        entity_type="import",
+        entity_id=None,
+        extra={
+            "rows": report.rows,
+            "created": report.created,
+            "updated": report.updated,
+            "unchanged": report.unchanged,
+            "rejected": report.rejected,
+            "mode": mode,
+            "address_only": report.address_only,
+        },
+    )
     job, report.start_geocoding = geocoding.after_intake(actor, report.address_only)
     report.geocode_job = job.id if job is not None else None
     report.committed = True
@@ -256,8 +292,12 @@ def _allocate_ids(model, count):
         return []
     if db.session.get_bind().dialect.name == "postgresql":
         table = model.__tablename__
-        return list(db.session.scalars(sa_text(
-            f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, :n)"), {"n": count}))
+        return list(
+            db.session.scalars(
+                sa_text(f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, :n)"),
+                {"n": count},
+            )
+        )
     # SQLite: the transaction began IMMEDIATE, so no other writer can take these ids meanwhile.
     start = (db.session.scalar(select(func.max(model.id))) or 0) + 1
     return list(range(start, start + count))
@@ -269,13 +309,16 @@ def _write_creates(creates, report, teams):
     # Debtors are matched by national id through its blind index: one index lookup per
     # chunk, nothing decrypted.
     keyring = crypto.keyring()
-    indexes = {nid: keyring.blind_index(nid, "national_id") for nid in {r["national_id"] for r in creates
-                                                                      if r.get("national_id")}}
+    indexes = {
+        nid: keyring.blind_index(nid, "national_id")
+        for nid in {r["national_id"] for r in creates if r.get("national_id")}
+    }
     # Keyed by the index, so "…123x" and "…123X" in one file are one debtor, as in the database.
     by_national_id = {}
     for chunk in _chunks(set(indexes.values())):
         for debtor_id, index in db.session.execute(
-                select(Debtor.id, Debtor.national_id_index).where(Debtor.national_id_index.in_(chunk))):
+            select(Debtor.id, Debtor.national_id_index).where(Debtor.national_id_index.in_(chunk))
+        ):
             by_national_id[index] = debtor_id
 
     now = clock.now()
@@ -288,15 +331,27 @@ def _write_creates(creates, report, teams):
             continue
         located = "lat" in row
         debtor = {
-            "name": row["debtor_name"], "phone": row.get("phone"), "national_id": nid,
+            "name": row["debtor_name"],
+            "phone": row.get("phone"),
+            "national_id": nid,
             "national_id_index": indexes.get(nid),
-            "address": row["address"], "lat": row.get("lat"), "lon": row.get("lon"),
+            "address": row["address"],
+            "lat": row.get("lat"),
+            "lon": row.get("lon"),
             # Address only: the team's region's zone until the debtor is placed.
-            "timezone": row.get("timezone") or (geo.timezone_at(row["lat"], row["lon"]) if located else
-                                                zones.get(row["team_id"])) or "UTC",
-            "language": row.get("language"), "availability": [], "flags": {}, "created_at": now, "updated_at": now,
-            "location_status": "located", "location_source": "given", "location_note": None,
-            "geocode_attempts": 0, **({} if located else waiting),
+            "timezone": row.get("timezone")
+            or (geo.timezone_at(row["lat"], row["lon"]) if located else zones.get(row["team_id"]))
+            or "UTC",
+            "language": row.get("language"),
+            "availability": [],
+            "flags": {},
+            "created_at": now,
+            "updated_at": now,
+            "location_status": "located",
+            "location_source": "given",
+            "location_note": None,
+            "geocode_attempts": 0,
+            **({} if located else waiting),
         }
         report.address_only += 0 if located else 1
         if nid:
@@ -313,25 +368,52 @@ def _write_creates(creates, report, teams):
     for row, case_id in zip(creates, _allocate_ids(Case, len(creates))):
         if "debtor_id" not in row:
             row["debtor_id"] = by_national_id[indexes[row["national_id"]]]
-        case_rows.append({
-            "id": case_id, "loan_ref": row["loan_ref"], "debtor_id": row["debtor_id"], "team_id": row["team_id"],
-            "product": row["product"], "currency": row["currency"], "principal_minor": row["principal_minor"],
-            "outstanding_minor": row["outstanding_minor"], "days_past_due": row["days_past_due"],
-            "stage": row.get("stage", "notice"), "priority": row.get("priority", 0),
-            # A priority column is the loan system's override; without it the strategy scores the case.
-            "priority_source": "import" if "priority" in row else "strategy",
-            "created_at": now, "updated_at": now,
-        })
+        case_rows.append(
+            {
+                "id": case_id,
+                "loan_ref": row["loan_ref"],
+                "debtor_id": row["debtor_id"],
+                "team_id": row["team_id"],
+                "product": row["product"],
+                "currency": row["currency"],
+                "principal_minor": row["principal_minor"],
+                "outstanding_minor": row["outstanding_minor"],
+                "days_past_due": row["days_past_due"],
+                "stage": row.get("stage", "notice"),
+                "priority": row.get("priority", 0),
+                # A priority column is the loan system's override; without it the strategy scores the case.
+                "priority_source": "import" if "priority" in row else "strategy",
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
     db.session.execute(insert(Case), case_rows)
     marks = dpd_mark_rows([(c["id"], None, c["days_past_due"]) for c in case_rows], now)
     if marks:
         db.session.execute(insert(CaseDpdMark), marks)
     ledger.open_imported(case_rows)
     for case in case_rows:
-        audit.record("case.imported", entity_type="cases", entity_id=case["id"],
-                         after={k: case[k] for k in ("loan_ref", "debtor_id", "team_id", "product", "currency",
-                                                     "principal_minor", "outstanding_minor", "days_past_due",
-                                                     "stage", "priority", "priority_source")})
+        audit.record(
+            "case.imported",
+            entity_type="cases",
+            entity_id=case["id"],
+            after={
+                k: case[k]
+                for k in (
+                    "loan_ref",
+                    "debtor_id",
+                    "team_id",
+                    "product",
+                    "currency",
+                    "principal_minor",
+                    "outstanding_minor",
+                    "days_past_due",
+                    "stage",
+                    "priority",
+                    "priority_source",
+                )
+            },
+        )
     report.created = len(case_rows)
 
 
@@ -340,15 +422,31 @@ def _write_updates(updates, report):
         return
     now = clock.now()
     for case, changed in updates:
-        audit.record("case.updated_by_import", entity_type="cases", entity_id=case.id,
-                     before={k: getattr(case, k) for k in changed}, after=changed)
+        audit.record(
+            "case.updated_by_import",
+            entity_type="cases",
+            entity_id=case.id,
+            before={k: getattr(case, k) for k in changed},
+            after=changed,
+        )
     for case, changed in updates:
         if "outstanding_minor" in changed:  # the balance moves by a ledger row, not by this update
             ledger.adjust_imported(case, changed["outstanding_minor"])
-    marks = dpd_mark_rows([(case.id, case.days_past_due, changed["days_past_due"])
-                           for case, changed in updates if "days_past_due" in changed], now)
-    db.session.execute(update(Case), [{"id": case.id, **{k: v for k, v in changed.items() if k != "outstanding_minor"},
-                                       "updated_at": now} for case, changed in updates])
+    marks = dpd_mark_rows(
+        [
+            (case.id, case.days_past_due, changed["days_past_due"])
+            for case, changed in updates
+            if "days_past_due" in changed
+        ],
+        now,
+    )
+    db.session.execute(
+        update(Case),
+        [
+            {"id": case.id, **{k: v for k, v in changed.items() if k != "outstanding_minor"}, "updated_at": now}
+            for case, changed in updates
+        ],
+    )
     if marks:
         db.session.execute(insert(CaseDpdMark), marks)
     report.updated = len(updates)

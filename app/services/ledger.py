@@ -10,6 +10,7 @@ went and leave the balance as it is.
 Callers lock the case first (:func:`lock_case`), so two requests moving one balance
 queue on its row instead of one overwriting the other.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
@@ -36,8 +37,12 @@ class LedgerMismatch(RuntimeError):
 def lock_case(case_id: int) -> Case:
     """The case, its row locked until the transaction ends, its values read fresh."""
     case = db.session.scalars(
-        select(Case).options(selectinload(Case.team).selectinload(Team.region)).where(Case.id == case_id)
-        .with_for_update(of=Case).execution_options(populate_existing=True)).one_or_none()
+        select(Case)
+        .options(selectinload(Case.team).selectinload(Team.region))
+        .where(Case.id == case_id)
+        .with_for_update(of=Case)
+        .execution_options(populate_existing=True)
+    ).one_or_none()
     if case is None:
         raise NotFound("No such case.")
     return case
@@ -48,14 +53,22 @@ def balance(case: Case) -> int:
 
 
 def _last(case: Case) -> LedgerEntry | None:
-    return db.session.scalars(select(LedgerEntry).where(LedgerEntry.case_id == case.id)
-                              .order_by(LedgerEntry.id.desc()).limit(1)).one_or_none()
+    return db.session.scalars(
+        select(LedgerEntry).where(LedgerEntry.case_id == case.id).order_by(LedgerEntry.id.desc()).limit(1)
+    ).one_or_none()
 
 
-def _row(case: Case, kind: str, amount: int, delta: int, balance_after: int, source: str,
-         **links: Any) -> LedgerEntry:
-    row = LedgerEntry(case_id=case.id, kind=kind, amount_minor=amount, delta_minor=delta,
-                      balance_minor=balance_after, currency=case.currency, source=source, **links)
+def _row(case: Case, kind: str, amount: int, delta: int, balance_after: int, source: str, **links: Any) -> LedgerEntry:
+    row = LedgerEntry(
+        case_id=case.id,
+        kind=kind,
+        amount_minor=amount,
+        delta_minor=delta,
+        balance_minor=balance_after,
+        currency=case.currency,
+        source=source,
+        **links,
+    )
     db.session.add(row)
     return row
 
@@ -63,8 +76,15 @@ def _row(case: Case, kind: str, amount: int, delta: int, balance_after: int, sou
 def open_case(case: Case, source: str = "case.created") -> None:
     """The opening row of a new case: what it owes as it enters the service."""
     if case.outstanding_minor > 0:
-        _row(case, "principal", case.outstanding_minor, case.outstanding_minor, case.outstanding_minor, source,
-             note="owed when the case was opened")
+        _row(
+            case,
+            "principal",
+            case.outstanding_minor,
+            case.outstanding_minor,
+            case.outstanding_minor,
+            source,
+            note="owed when the case was opened",
+        )
 
 
 def _checked(case: Case) -> int:
@@ -82,8 +102,7 @@ def _checked(case: Case) -> int:
     return current
 
 
-def post(case: Case, kind: str, amount: int, source: str, *, delta: int | None = None,
-         **links: Any) -> LedgerEntry:
+def post(case: Case, kind: str, amount: int, source: str, *, delta: int | None = None, **links: Any) -> LedgerEntry:
     """A movement of ``amount`` (> 0) on a locked case: its row, the new balance on the case,
     and a credit memo when a payment takes the balance below zero. Returns the row."""
     if amount <= 0:
@@ -98,8 +117,16 @@ def post(case: Case, kind: str, amount: int, source: str, *, delta: int | None =
         case.stage = REOPENED_TO
     new_credit = max(-after, 0) - max(-before, 0)
     if kind == "payment" and new_credit > 0:
-        _row(case, "credit", new_credit, 0, after, source, payment_id=links.get("payment_id"),
-             note="paid beyond the balance: held for a refund decision")
+        _row(
+            case,
+            "credit",
+            new_credit,
+            0,
+            after,
+            source,
+            payment_id=links.get("payment_id"),
+            note="paid beyond the balance: held for a refund decision",
+        )
     db.session.flush()
     return row
 
@@ -109,24 +136,35 @@ def memo(case: Case, kind: str, amount: int, source: str, **links: Any) -> Ledge
     return _row(case, kind, amount, 0, balance(case), source, **links)
 
 
-def adjust_to(case: Case, outstanding: int, source: str, note: str | None = None,
-              actor: User | None = None) -> None:
+def adjust_to(case: Case, outstanding: int, source: str, note: str | None = None, actor: User | None = None) -> None:
     """Set what the case owes (an operator's correction or a loan system's new figure)."""
     if case.credit_minor:
-        raise Conflict("The case holds a credit; refund it before changing what is owed.",
-                       fields={"outstanding": ["the case holds a credit"]})
+        raise Conflict(
+            "The case holds a credit; refund it before changing what is owed.",
+            fields={"outstanding": ["the case holds a credit"]},
+        )
     delta = outstanding - case.outstanding_minor
     if delta:
-        post(case, "adjustment", abs(delta), source, delta=delta, note=note,
-             approved_by_id=getattr(actor, "id", None))
+        post(case, "adjustment", abs(delta), source, delta=delta, note=note, approved_by_id=getattr(actor, "id", None))
 
 
 def open_imported(case_rows: Iterable[Mapping[str, Any]]) -> None:
     """Opening rows for cases a file created in bulk (``case_rows``: the inserted values)."""
-    rows = [{"case_id": c["id"], "kind": "principal", "amount_minor": c["outstanding_minor"],
-             "delta_minor": c["outstanding_minor"], "balance_minor": c["outstanding_minor"], "currency": c["currency"],
-             "source": "import", "note": "owed when the case was opened", "created_at": c["created_at"]}
-            for c in case_rows if c["outstanding_minor"] > 0]
+    rows = [
+        {
+            "case_id": c["id"],
+            "kind": "principal",
+            "amount_minor": c["outstanding_minor"],
+            "delta_minor": c["outstanding_minor"],
+            "balance_minor": c["outstanding_minor"],
+            "currency": c["currency"],
+            "source": "import",
+            "note": "owed when the case was opened",
+            "created_at": c["created_at"],
+        }
+        for c in case_rows
+        if c["outstanding_minor"] > 0
+    ]
     if rows:
         db.session.execute(insert(LedgerEntry), rows)
 
@@ -145,24 +183,32 @@ def refund(case: Case, amount: int, actor: User, note: str, reference: str | Non
     if amount <= 0:
         raise ValidationFailed("The refund must be positive.", fields={"amount": ["must be positive"]})
     if amount > case.credit_minor:
-        raise ValidationFailed("A refund cannot exceed the credit held.",
-                               fields={"amount": ["the case holds a credit of "
-                                                  f"{money.to_decimal_string(case.credit_minor, case.currency)}"]})
+        raise ValidationFailed(
+            "A refund cannot exceed the credit held.",
+            fields={
+                "amount": [f"the case holds a credit of {money.to_decimal_string(case.credit_minor, case.currency)}"]
+            },
+        )
     before = {"credit_minor": case.credit_minor}
-    row = post(case, "refund", amount, f"refund:{reference}" if reference else "refund", approved_by_id=actor.id,
-               note=note)
-    audit.record("case.refunded", case, before=before,
-                 after={"credit_minor": case.credit_minor, "amount_minor": amount, "ledger_entry": row.id},
-                 extra={"note": note, "reference": reference})
+    row = post(
+        case, "refund", amount, f"refund:{reference}" if reference else "refund", approved_by_id=actor.id, note=note
+    )
+    audit.record(
+        "case.refunded",
+        case,
+        before=before,
+        after={"credit_minor": case.credit_minor, "amount_minor": amount, "ledger_entry": row.id},
+        extra={"note": note, "reference": reference},
+    )
     return row
 
 
 def entries(case: Case) -> Sequence[LedgerEntry]:
-    return db.session.scalars(select(LedgerEntry).where(LedgerEntry.case_id == case.id)
-                              .order_by(LedgerEntry.id)).all()
+    return db.session.scalars(select(LedgerEntry).where(LedgerEntry.case_id == case.id).order_by(LedgerEntry.id)).all()
 
 
 # ---------------------------------------------------------------- reading it
+
 
 class CaseLedger:
     """A case's rows with their totals, as the ledger endpoint answers them."""
@@ -181,9 +227,18 @@ class CaseLedger:
         for row in rows:
             key = "adjustment" if row.kind == "adjustment" else row.kind
             sums[key] = sums.get(key, 0) + (row.delta_minor if row.kind == "adjustment" else row.amount_minor)
-        self.totals = {name: text(sums.get(kind, 0)) for name, kind in (
-            ("principal", "principal"), ("payments", "payment"), ("allocated", "allocation"), ("waivers", "waiver"),
-            ("credits", "credit"), ("refunds", "refund"), ("adjustments", "adjustment"))}
+        self.totals = {
+            name: text(sums.get(kind, 0))
+            for name, kind in (
+                ("principal", "principal"),
+                ("payments", "payment"),
+                ("allocated", "allocation"),
+                ("waivers", "waiver"),
+                ("credits", "credit"),
+                ("refunds", "refund"),
+                ("adjustments", "adjustment"),
+            )
+        }
 
 
 def case_ledger(case_id: int, user: User) -> CaseLedger:

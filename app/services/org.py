@@ -1,4 +1,5 @@
 """Regions and teams: the geography that scopes supervisors and plans."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -21,23 +22,28 @@ def check_timezone(name: str, field: str = "timezone") -> str:
     if _ZONES is None:
         _ZONES = available_timezones()
     if name not in _ZONES:
-        raise ValidationFailed("Unknown time zone.", fields={field: ["must be an IANA time zone such as Asia/Shanghai"]})
+        raise ValidationFailed(
+            "Unknown time zone.", fields={field: ["must be an IANA time zone such as Asia/Shanghai"]}
+        )
     return name
 
 
 def check_profile(profile_id: str | None) -> None:
     """A region or team may name another policy profile, but only one that exists."""
     if profile_id is not None and profile_id not in policy.current().profiles:
-        raise ValidationFailed("Unknown policy profile.", fields={"policy_profile": [
-            f"must be one of {', '.join(sorted(policy.current().profiles))}"]})
+        raise ValidationFailed(
+            "Unknown policy profile.",
+            fields={"policy_profile": [f"must be one of {', '.join(sorted(policy.current().profiles))}"]},
+        )
 
 
 def create_region(data: Data) -> Region:
     unique_or_fail(Region, "code", data["code"])
     check_timezone(data["timezone"])
     check_profile(data.get("policy_profile"))
-    region = Region(code=data["code"], name=data["name"], timezone=data["timezone"],
-                    policy_profile=data.get("policy_profile"))
+    region = Region(
+        code=data["code"], name=data["name"], timezone=data["timezone"], policy_profile=data.get("policy_profile")
+    )
     db.session.add(region)
     db.session.flush()
     audit.record("region.created", region, after=snapshot(region, ("code", "name", "timezone", "policy_profile")))
@@ -51,7 +57,9 @@ def create_team(data: Data) -> Team:
     team = Team(code=data["code"], name=data["name"], region_id=region.id, policy_profile=data.get("policy_profile"))
     db.session.add(team)
     db.session.flush()
-    audit.record("team.created", team, after={**snapshot(team, ("code", "name", "policy_profile")), "region": region.code})
+    audit.record(
+        "team.created", team, after={**snapshot(team, ("code", "name", "policy_profile")), "region": region.code}
+    )
     return team
 
 

@@ -1,4 +1,5 @@
 """Rotation of the keys that protect personal data at rest (see app/crypto.py)."""
+
 from __future__ import annotations
 
 import base64
@@ -10,14 +11,21 @@ from sqlalchemy import Integer, String, Text, bindparam, column, select, table
 from app import crypto
 from app.extensions import db
 
-_DEBTORS = table("debtors", column("id", Integer), column("phone", Text), column("national_id", Text),
-                 column("national_id_index", String))
+_DEBTORS = table(
+    "debtors",
+    column("id", Integer),
+    column("phone", Text),
+    column("national_id", Text),
+    column("national_id_index", String),
+)
 
 
 def new_keys(key_id: str) -> dict[str, str]:
     """Fresh keys, as the settings hold them."""
-    return {"PII_ENCRYPTION_KEYS": f"{key_id}:{base64.b64encode(os.urandom(32)).decode()}",
-            "PII_INDEX_KEY": base64.b64encode(os.urandom(32)).decode()}
+    return {
+        "PII_ENCRYPTION_KEYS": f"{key_id}:{base64.b64encode(os.urandom(32)).decode()}",
+        "PII_INDEX_KEY": base64.b64encode(os.urandom(32)).decode(),
+    }
 
 
 def rotate_keys(batch_size: int = 1000, commit: Callable[[], None] | None = None) -> dict[str, int]:
@@ -32,14 +40,19 @@ def rotate_keys(batch_size: int = 1000, commit: Callable[[], None] | None = None
     counts = {"debtors": 0, "reencrypted": 0, "reindexed": 0}
     last = 0
     while True:
-        rows = db.session.execute(select(_DEBTORS).where(_DEBTORS.c.id > last).order_by(_DEBTORS.c.id)
-                                  .limit(batch_size)).all()
+        rows = db.session.execute(
+            select(_DEBTORS).where(_DEBTORS.c.id > last).order_by(_DEBTORS.c.id).limit(batch_size)
+        ).all()
         if not rows:
             return counts
         changed = []
         for row in rows:
-            values = {"key": row.id, "phone": row.phone, "national_id": row.national_id,
-                      "national_id_index": row.national_id_index}
+            values = {
+                "key": row.id,
+                "phone": row.phone,
+                "national_id": row.national_id,
+                "national_id_index": row.national_id_index,
+            }
             reencrypt = False
             for name in ("phone", "national_id"):
                 if not keyring.is_current(values[name]):
@@ -54,9 +67,16 @@ def rotate_keys(batch_size: int = 1000, commit: Callable[[], None] | None = None
                 counts["reencrypted"] += reencrypt
                 changed.append(values)
         if changed:
-            db.session.execute(_DEBTORS.update().where(_DEBTORS.c.id == bindparam("key")).values(
-                phone=bindparam("phone"), national_id=bindparam("national_id"),
-                national_id_index=bindparam("national_id_index")), changed)
+            db.session.execute(
+                _DEBTORS.update()
+                .where(_DEBTORS.c.id == bindparam("key"))
+                .values(
+                    phone=bindparam("phone"),
+                    national_id=bindparam("national_id"),
+                    national_id_index=bindparam("national_id_index"),
+                ),
+                changed,
+            )
         counts["debtors"] += len(rows)
         last = rows[-1].id
         if commit is not None:

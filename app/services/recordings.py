@@ -5,6 +5,7 @@ A recording is the debtor's voice at their door: every answer that hands its byt
 user whose reads are logged (auditors, admins) writes a ``pii.read`` naming the debtor,
 in the request's own transaction, as the visit log itself does.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -68,31 +69,41 @@ def byte_range(header: str | None, length: int) -> tuple[int, int] | None:
     elif stop is None or stop > length:
         stop = length
     if start >= length or start >= stop:
-        raise RangeNotSatisfiable(f"The range asked for starts past the end of the recording ({length} bytes).",
-                                  length=length)
+        raise RangeNotSatisfiable(
+            f"The range asked for starts past the end of the recording ({length} bytes).", length=length
+        )
     return start, stop
 
 
 def play(recording_id: int, user: User, range_header: str | None) -> Playback:
     """The recording's bytes (or the range asked for), if ``user`` may read its visit."""
-    stmt = (select(Recording, VisitTask.case_id, Case.debtor_id)
-            .join(Visit, Visit.id == Recording.visit_id)
-            .join(VisitTask, VisitTask.id == Visit.task_id)
-            .join(Case, Case.id == VisitTask.case_id)
-            .where(Recording.id == recording_id))
+    stmt = (
+        select(Recording, VisitTask.case_id, Case.debtor_id)
+        .join(Visit, Visit.id == Recording.visit_id)
+        .join(VisitTask, VisitTask.id == Visit.task_id)
+        .join(Case, Case.id == VisitTask.case_id)
+        .where(Recording.id == recording_id)
+    )
     row = db.session.execute(authz.scope(stmt, Visit, user)).first()
     if row is None:
         raise NotFound("No such recording.")
     recording, case_id, debtor_id = row
     if recording.erased_at is not None:
-        raise NotFound(f"The recording's file was erased under the retention policy on "
-                       f"{recording.erased_at.date().isoformat()}; its hash and length are kept.",
-                       code="recording_erased")
+        raise NotFound(
+            f"The recording's file was erased under the retention policy on "
+            f"{recording.erased_at.date().isoformat()}; its hash and length are kept.",
+            code="recording_erased",
+        )
     length = recording.size_bytes
     asked = byte_range(range_header, length)
     start, stop = asked or (0, length)
     handle = storage.current().open_range(recording.storage_key, start)
-    audit_log.record_personal_reads(user, [(debtor_id, case_id, ("recording",))], via="audit.recordings",
-                                    entity_type="recordings", entity_id=recording.id)
+    audit_log.record_personal_reads(
+        user,
+        [(debtor_id, case_id, ("recording",))],
+        via="audit.recordings",
+        entity_type="recordings",
+        entity_id=recording.id,
+    )
     media_type = recording.content_type if recording.content_type in ALLOWED_TYPES else "application/octet-stream"
     return Playback(recording, start, stop, asked is not None, media_type, handle)

@@ -25,6 +25,7 @@ audit event stay, so totals and reports add up as before. Each debtor is one
 transaction: recordings are deleted before it commits (deleting a file already gone is
 not an error, so a failed commit is simply done again at the next sweep).
 """
+
 from __future__ import annotations
 
 import logging
@@ -70,20 +71,34 @@ def sweep(day: date | None = None, *, dry_run: bool = False, commit_each: bool =
     nothing and say what would go. ``commit_each``: commit after each debtor (the job and
     the CLI), so one failure (storage unreachable) leaves the others done."""
     day = day or clock.now().date()
-    report: dict[str, Any] = {"date": day.isoformat(), "dry_run": dry_run, "anonymised": [], "held": [],
-                              "waiting": 0, "failed": []}
+    report: dict[str, Any] = {
+        "date": day.isoformat(),
+        "dry_run": dry_run,
+        "anonymised": [],
+        "held": [],
+        "waiting": 0,
+        "failed": [],
+    }
     candidates = db.session.scalars(
-        select(Debtor.id).where(Debtor.anonymised_at.is_(None), Debtor.cases.any(),
-                                ~Debtor.cases.any(Case.stage.not_in(CLOSED))).order_by(Debtor.id)).all()
+        select(Debtor.id)
+        .where(Debtor.anonymised_at.is_(None), Debtor.cases.any(), ~Debtor.cases.any(Case.stage.not_in(CLOSED)))
+        .order_by(Debtor.id)
+    ).all()
     for start in range(0, len(candidates), CHUNK):
-        for debtor_id, holds, due, cases in _judge(candidates[start:start + CHUNK]):
+        for debtor_id, holds, due, cases in _judge(candidates[start : start + CHUNK]):
             if holds:
                 report["held"].append({"debtor_id": debtor_id, "cases": cases, "holds": holds})
             elif due > day:
                 report["waiting"] += 1
             elif dry_run:
-                report["anonymised"].append({"debtor_id": debtor_id, "cases": cases, "due": due.isoformat(),
-                                             "removed": _what_goes(debtor_id, cases)})
+                report["anonymised"].append(
+                    {
+                        "debtor_id": debtor_id,
+                        "cases": cases,
+                        "due": due.isoformat(),
+                        "removed": _what_goes(debtor_id, cases),
+                    }
+                )
             else:
                 try:
                     removed = anonymise(debtor_id, cases, due)
@@ -94,12 +109,21 @@ def sweep(day: date | None = None, *, dry_run: bool = False, commit_each: bool =
                     log.warning("retention: debtor %s not anonymised: %s", debtor_id, exc.message)
                     report["failed"].append({"debtor_id": debtor_id, "error": exc.message})
                     continue
-                report["anonymised"].append({"debtor_id": debtor_id, "cases": cases, "due": due.isoformat(),
-                                             "removed": removed})
+                report["anonymised"].append(
+                    {"debtor_id": debtor_id, "cases": cases, "due": due.isoformat(), "removed": removed}
+                )
     if not dry_run:
-        audit.record("retention.swept", entity_type="retention", extra={
-            "date": report["date"], "anonymised": len(report["anonymised"]), "held": len(report["held"]),
-            "waiting": report["waiting"], "failed": len(report["failed"])})
+        audit.record(
+            "retention.swept",
+            entity_type="retention",
+            extra={
+                "date": report["date"],
+                "anonymised": len(report["anonymised"]),
+                "held": len(report["held"]),
+                "waiting": report["waiting"],
+                "failed": len(report["failed"]),
+            },
+        )
         if commit_each:
             db.session.commit()
     return report
@@ -108,16 +132,29 @@ def sweep(day: date | None = None, *, dry_run: bool = False, commit_each: bool =
 def _judge(debtor_ids):
     """(debtor id, holds, due day, case ids) for each debtor, from a few grouped queries."""
     debtors = {d.id: d for d in db.session.scalars(select(Debtor).where(Debtor.id.in_(debtor_ids)))}
-    cases = db.session.scalars(select(Case).options(selectinload(Case.team).selectinload(Team.region))
-                               .where(Case.debtor_id.in_(debtor_ids)).order_by(Case.id)).all()
+    cases = db.session.scalars(
+        select(Case)
+        .options(selectinload(Case.team).selectinload(Team.region))
+        .where(Case.debtor_id.in_(debtor_ids))
+        .order_by(Case.id)
+    ).all()
     case_ids = [c.id for c in cases]
     latest = _latest_records(case_ids)
-    open_complaints = set(db.session.scalars(select(Complaint.debtor_id).where(
-        Complaint.status.in_(OPEN_COMPLAINTS), or_(Complaint.debtor_id.in_(debtor_ids),
-                                                   Complaint.case_id.in_(case_ids)))))
-    open_complaints |= set(db.session.scalars(select(Case.debtor_id).join(Complaint, Complaint.case_id == Case.id)
-                                              .where(Complaint.status.in_(OPEN_COMPLAINTS),
-                                                     Case.id.in_(case_ids))))
+    open_complaints = set(
+        db.session.scalars(
+            select(Complaint.debtor_id).where(
+                Complaint.status.in_(OPEN_COMPLAINTS),
+                or_(Complaint.debtor_id.in_(debtor_ids), Complaint.case_id.in_(case_ids)),
+            )
+        )
+    )
+    open_complaints |= set(
+        db.session.scalars(
+            select(Case.debtor_id)
+            .join(Complaint, Complaint.case_id == Case.id)
+            .where(Complaint.status.in_(OPEN_COMPLAINTS), Case.id.in_(case_ids))
+        )
+    )
     by_debtor = defaultdict(list)
     for case in cases:
         by_debtor[case.debtor_id].append(case)
@@ -148,39 +185,71 @@ def _latest_records(case_ids):
                 day = moment.date() if isinstance(moment, datetime) else moment
                 out[case_id][kind] = max(out[case_id].get(kind, day), day)
 
-    take("contact_attempt", select(ContactAttempt.case_id, func.max(ContactAttempt.occurred_at))
-         .where(ContactAttempt.case_id.in_(case_ids)).group_by(ContactAttempt.case_id))
+    take(
+        "contact_attempt",
+        select(ContactAttempt.case_id, func.max(ContactAttempt.occurred_at))
+        .where(ContactAttempt.case_id.in_(case_ids))
+        .group_by(ContactAttempt.case_id),
+    )
     for column in (Visit.check_in_at, Visit.check_out_at, Visit.outcome_at):
-        take("visit", select(VisitTask.case_id, func.max(column)).join(Visit, Visit.task_id == VisitTask.id)
-             .where(VisitTask.case_id.in_(case_ids)).group_by(VisitTask.case_id))
-    take("recording", select(VisitTask.case_id, func.max(Recording.uploaded_at))
-         .join(Visit, Visit.task_id == VisitTask.id).join(Recording, Recording.visit_id == Visit.id)
-         .where(VisitTask.case_id.in_(case_ids)).group_by(VisitTask.case_id))
+        take(
+            "visit",
+            select(VisitTask.case_id, func.max(column))
+            .join(Visit, Visit.task_id == VisitTask.id)
+            .where(VisitTask.case_id.in_(case_ids))
+            .group_by(VisitTask.case_id),
+        )
+    take(
+        "recording",
+        select(VisitTask.case_id, func.max(Recording.uploaded_at))
+        .join(Visit, Visit.task_id == VisitTask.id)
+        .join(Recording, Recording.visit_id == Visit.id)
+        .where(VisitTask.case_id.in_(case_ids))
+        .group_by(VisitTask.case_id),
+    )
     for column in (RepaymentAgreement.created_at, RepaymentAgreement.approved_at):
-        take("agreement", select(RepaymentAgreement.case_id, func.max(column))
-             .where(RepaymentAgreement.case_id.in_(case_ids)).group_by(RepaymentAgreement.case_id))
-    take("agreement", select(RepaymentAgreement.case_id, func.max(Instalment.due_date))
-         .join(Instalment, Instalment.agreement_id == RepaymentAgreement.id)
-         .where(RepaymentAgreement.case_id.in_(case_ids)).group_by(RepaymentAgreement.case_id))
+        take(
+            "agreement",
+            select(RepaymentAgreement.case_id, func.max(column))
+            .where(RepaymentAgreement.case_id.in_(case_ids))
+            .group_by(RepaymentAgreement.case_id),
+        )
+    take(
+        "agreement",
+        select(RepaymentAgreement.case_id, func.max(Instalment.due_date))
+        .join(Instalment, Instalment.agreement_id == RepaymentAgreement.id)
+        .where(RepaymentAgreement.case_id.in_(case_ids))
+        .group_by(RepaymentAgreement.case_id),
+    )
     for column in (Payment.paid_at, Payment.received_at):
-        take("payment", select(Payment.case_id, func.max(column))
-             .where(Payment.case_id.in_(case_ids)).group_by(Payment.case_id))
+        take(
+            "payment",
+            select(Payment.case_id, func.max(column)).where(Payment.case_id.in_(case_ids)).group_by(Payment.case_id),
+        )
     for column in (Complaint.received_at, Complaint.resolved_at):
-        take("complaint", select(Complaint.case_id, func.max(column))
-             .where(Complaint.case_id.in_(case_ids)).group_by(Complaint.case_id))
+        take(
+            "complaint",
+            select(Complaint.case_id, func.max(column))
+            .where(Complaint.case_id.in_(case_ids))
+            .group_by(Complaint.case_id),
+        )
     return out
 
 
 # ---------------------------------------------------------------- what goes
+
 
 def _visits_of(case_ids):
     return select(Visit).join(VisitTask, VisitTask.id == Visit.task_id).where(VisitTask.case_id.in_(case_ids))
 
 
 def _recordings_of(case_ids):
-    return (select(Recording).join(Visit, Visit.id == Recording.visit_id)
-            .join(VisitTask, VisitTask.id == Visit.task_id)
-            .where(VisitTask.case_id.in_(case_ids), Recording.erased_at.is_(None)))
+    return (
+        select(Recording)
+        .join(Visit, Visit.id == Recording.visit_id)
+        .join(VisitTask, VisitTask.id == Visit.task_id)
+        .where(VisitTask.case_id.in_(case_ids), Recording.erased_at.is_(None))
+    )
 
 
 def _complaints_of(debtor_id, case_ids):
@@ -198,8 +267,13 @@ def _what_goes(debtor_id, case_ids):
         "recordings": _count(_recordings_of(case_ids)),
         "contact_attempts": _count(select(ContactAttempt).where(ContactAttempt.case_id.in_(case_ids))),
         "complaints": _count(_complaints_of(debtor_id, case_ids)),
-        "audit_values": _count(select(AuditPersonalValue.seq).where(AuditPersonalValue.seq.in_(
-            select(AuditEventSubject.seq).where(AuditEventSubject.debtor_id == debtor_id)))),
+        "audit_values": _count(
+            select(AuditPersonalValue.seq).where(
+                AuditPersonalValue.seq.in_(
+                    select(AuditEventSubject.seq).where(AuditEventSubject.debtor_id == debtor_id)
+                )
+            )
+        ),
     }
 
 
@@ -260,14 +334,27 @@ def anonymise(debtor_id: int, case_ids: Sequence[int], due: date) -> dict[str, i
     debtor.availability = []
     debtor.anonymised_at = now
     db.session.flush()
-    entities = {"cases": case_ids, "visits": [v.id for v in visits], "visit_tasks": task_ids,
-                "recordings": [r.id for r in recordings], "contact_attempts": [a.id for a in attempts],
-                "complaints": [c.id for c in complaints],
-                "conduct_flags": list(db.session.scalars(select(ConductFlag.id).where(
-                    ConductFlag.case_id.in_(case_ids))))}
+    entities = {
+        "cases": case_ids,
+        "visits": [v.id for v in visits],
+        "visit_tasks": task_ids,
+        "recordings": [r.id for r in recordings],
+        "contact_attempts": [a.id for a in attempts],
+        "complaints": [c.id for c in complaints],
+        "conduct_flags": list(db.session.scalars(select(ConductFlag.id).where(ConductFlag.case_id.in_(case_ids)))),
+    }
     values = audit.erase_personal_values([debtor_id], entities)
-    removed = {"visits": len(visits), "recordings": len(recordings), "contact_attempts": len(attempts),
-               "complaints": len(complaints), "audit_values": values}
-    audit.record("debtor.anonymised", entity_type="debtors", entity_id=debtor_id,
-                 extra={"cases": case_ids, "due": due.isoformat(), "removed": removed})
+    removed = {
+        "visits": len(visits),
+        "recordings": len(recordings),
+        "contact_attempts": len(attempts),
+        "complaints": len(complaints),
+        "audit_values": values,
+    }
+    audit.record(
+        "debtor.anonymised",
+        entity_type="debtors",
+        entity_id=debtor_id,
+        extra={"cases": case_ids, "due": due.isoformat(), "removed": removed},
+    )
     return removed

@@ -1,4 +1,5 @@
 """Accounts and roles."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -30,8 +31,9 @@ def _resolve_scope(data: Data, role: str) -> tuple[int | None, int | None]:
     if data.get("region"):
         region_id = by_code(Region, data["region"], "region").id
     if role == "supervisor" and team_id is None and region_id is None:
-        raise ValidationFailed("A supervisor needs a team or a region.",
-                               fields={"team": ["required for a supervisor (or give a region)"]})
+        raise ValidationFailed(
+            "A supervisor needs a team or a region.", fields={"team": ["required for a supervisor (or give a region)"]}
+        )
     return team_id, region_id
 
 
@@ -58,8 +60,10 @@ def update_user(user: User, data: Data, actor: User | None = None) -> User:
     before = snapshot(user, FIELDS)
     role = data.get("role", user.role)
     if "team" in data or "region" in data or role != user.role:
-        merged = {"team": data.get("team", user.team.code if user.team else None),
-                  "region": data.get("region", user.region.code if user.region else None)}
+        merged = {
+            "team": data.get("team", user.team.code if user.team else None),
+            "region": data.get("region", user.region.code if user.region else None),
+        }
         user.team_id, user.region_id = _resolve_scope(merged, role)
     user.role = role
     if "display_name" in data:
@@ -74,8 +78,14 @@ def update_user(user: User, data: Data, actor: User | None = None) -> User:
             auth.revoke_all_tokens(user)
     db.session.flush()
     after = snapshot(user, FIELDS)
-    audit.record("user.updated", user, before=before, after=after,
-                 extra={"password_changed": True} if "password" in data else None, actor=actor)
+    audit.record(
+        "user.updated",
+        user,
+        before=before,
+        after=after,
+        extra={"password_changed": True} if "password" in data else None,
+        actor=actor,
+    )
     return user
 
 

@@ -7,13 +7,13 @@ Revises: 0009
 Create Date: 2026-12-01 04:30:00
 
 """
-from alembic import op
-import sqlalchemy as sa
 
+import sqlalchemy as sa
+from alembic import op
 
 # revision identifiers, used by Alembic.
-revision = '0012'
-down_revision = '0011'
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
@@ -21,19 +21,21 @@ depends_on = None
 def upgrade():
     # A constant default: PostgreSQL adds the column without rewriting a row (the
     # append-only trigger is not involved); SQLite's batch mode copies the table.
-    with op.batch_alter_table('audit_events', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('chain', sa.SmallInteger(), server_default='1', nullable=False))
-        batch_op.create_index('ix_audit_events_chain_seq', ['chain', 'seq'], unique=False)
-        batch_op.create_index('ix_audit_events_chain_occurred_at', ['chain', 'occurred_at'], unique=False)
-    with op.batch_alter_table('audit_chain_head', schema=None) as batch_op:
-        batch_op.drop_constraint(op.f('ck_audit_chain_head_single_row'), type_='check')
-        batch_op.create_check_constraint(op.f('ck_audit_chain_head_chain_number'), 'id BETWEEN 1 AND 64')
-    if op.get_bind().dialect.name == 'postgresql':
+    with op.batch_alter_table("audit_events", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("chain", sa.SmallInteger(), server_default="1", nullable=False))
+        batch_op.create_index("ix_audit_events_chain_seq", ["chain", "seq"], unique=False)
+        batch_op.create_index("ix_audit_events_chain_occurred_at", ["chain", "occurred_at"], unique=False)
+    with op.batch_alter_table("audit_chain_head", schema=None) as batch_op:
+        batch_op.drop_constraint(op.f("ck_audit_chain_head_single_row"), type_="check")
+        batch_op.create_check_constraint(op.f("ck_audit_chain_head_chain_number"), "id BETWEEN 1 AND 64")
+    if op.get_bind().dialect.name == "postgresql":
         op.execute("CREATE SEQUENCE audit_event_seq AS bigint")
         # Past every number the single chain used (the writers of several chains move it
         # again, under chain 1's lock, when they open the chains).
-        op.execute("SELECT setval('audit_event_seq', GREATEST((SELECT max(seq) FROM audit_events), 1), "
-                   "(SELECT max(seq) FROM audit_events) IS NOT NULL)")
+        op.execute(
+            "SELECT setval('audit_event_seq', GREATEST((SELECT max(seq) FROM audit_events), 1), "
+            "(SELECT max(seq) FROM audit_events) IS NOT NULL)"
+        )
 
 
 def downgrade():
@@ -43,12 +45,12 @@ def downgrade():
     if others:
         raise RuntimeError(f"{others} audit events are on chains other than 1: the log cannot go back to one chain")
     op.execute("DELETE FROM audit_chain_head WHERE id <> 1")
-    if bind.dialect.name == 'postgresql':
+    if bind.dialect.name == "postgresql":
         op.execute("DROP SEQUENCE IF EXISTS audit_event_seq")
-    with op.batch_alter_table('audit_chain_head', schema=None) as batch_op:
-        batch_op.drop_constraint(op.f('ck_audit_chain_head_chain_number'), type_='check')
-        batch_op.create_check_constraint(op.f('ck_audit_chain_head_single_row'), 'id = 1')
-    with op.batch_alter_table('audit_events', schema=None) as batch_op:
-        batch_op.drop_index('ix_audit_events_chain_occurred_at')
-        batch_op.drop_index('ix_audit_events_chain_seq')
-        batch_op.drop_column('chain')
+    with op.batch_alter_table("audit_chain_head", schema=None) as batch_op:
+        batch_op.drop_constraint(op.f("ck_audit_chain_head_chain_number"), type_="check")
+        batch_op.create_check_constraint(op.f("ck_audit_chain_head_single_row"), "id = 1")
+    with op.batch_alter_table("audit_events", schema=None) as batch_op:
+        batch_op.drop_index("ix_audit_events_chain_occurred_at")
+        batch_op.drop_index("ix_audit_events_chain_seq")
+        batch_op.drop_column("chain")

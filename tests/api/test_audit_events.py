@@ -1,8 +1,9 @@
 """Auditors pull the audit events, export them, verify the chain and anchor its daily head."""
+
 import csv
 import io
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -22,8 +23,14 @@ def people(make):
     make.collector(team=team, crew=crew, code="COL-NO-ACCOUNT")
     auditor = make.user("auditor", username="the-auditor")
     admin = make.user("admin", username="the-admin")
-    return {"agent": agent, "collector": collector, "auditor": auditor, "admin": admin,
-            "headers": make.token(auditor), "admin_headers": make.token(admin)}
+    return {
+        "agent": agent,
+        "collector": collector,
+        "auditor": auditor,
+        "admin": admin,
+        "headers": make.token(auditor),
+        "admin_headers": make.token(admin),
+    }
 
 
 def write(app, db, action, at=None, clock=None, **kw):
@@ -53,6 +60,7 @@ def pull(client, people, query="", headers=None):
 
 # ---------------------------------------------------------------- pages and filters
 
+
 def test_an_auditor_pages_through_every_event_in_chain_order(app, db, client, people):
     for i in range(7):
         write(app, db, "thing.done", entity_type="things", entity_id=i)
@@ -67,9 +75,18 @@ def test_an_auditor_pages_through_every_event_in_chain_order(app, db, client, pe
 
 
 def test_an_event_answers_who_what_when_where_and_its_links(app, db, client, people):
-    write(app, db, "case.updated", entity_type="cases", entity_id=12, actor=people["agent"],
-          before={"priority": 1, "phone": "13800001111"}, after={"priority": 9, "phone": "13900002222"},
-          lat=31.2, lon=121.4)
+    write(
+        app,
+        db,
+        "case.updated",
+        entity_type="cases",
+        entity_id=12,
+        actor=people["agent"],
+        before={"priority": 1, "phone": "13800001111"},
+        after={"priority": 9, "phone": "13900002222"},
+        lat=31.2,
+        lon=121.4,
+    )
     item = pull(client, people, "?action=case.updated").json["items"][0]
     assert item["actor_user_id"] == people["agent"].id and item["actor_username"] == "agent-a"
     assert item["actor_role"] == "agent" and item["entity_type"] == "cases" and item["entity_id"] == "12"
@@ -97,8 +114,9 @@ def test_events_are_filtered_by_action_entity_and_actor(app, db, client, people)
 
 def test_the_collector_filter_finds_what_their_agent_account_did(app, db, client, people):
     write(app, db, "visit.checked_in", entity_type="visits", entity_id=1, actor=people["agent"])
-    write(app, db, "collector.updated", entity_type="collectors", entity_id=people["collector"].id,
-          actor=people["admin"])
+    write(
+        app, db, "collector.updated", entity_type="collectors", entity_id=people["collector"].id, actor=people["admin"]
+    )
     page = pull(client, people, "?collector=COL-A").json
     assert [item["action"] for item in page["items"]] == ["visit.checked_in"]
     # Events about the collector are found by entity instead.
@@ -109,9 +127,14 @@ def test_the_collector_filter_finds_what_their_agent_account_did(app, db, client
 
 
 def test_a_time_range_is_on_when_the_event_occurred_and_a_day_as_its_end_includes_that_day(
-        app, db, client, people, clock):
-    for stamp in ("2026-02-28T23:59:59+00:00", "2026-03-01T00:00:00+00:00", "2026-03-31T23:59:59.999999+00:00",
-                  "2026-04-01T00:00:00+00:00"):
+    app, db, client, people, clock
+):
+    for stamp in (
+        "2026-02-28T23:59:59+00:00",
+        "2026-03-01T00:00:00+00:00",
+        "2026-03-31T23:59:59.999999+00:00",
+        "2026-04-01T00:00:00+00:00",
+    ):
         write(app, db, "thing.done", at=datetime.fromisoformat(stamp), clock=clock, entity_type="things")
 
     def seqs(query):
@@ -124,9 +147,19 @@ def test_a_time_range_is_on_when_the_event_occurred_and_a_day_as_its_end_include
 
 # ---------------------------------------------------------------- exports
 
+
 def test_an_events_export_in_csv_can_be_rehashed_link_by_link_outside_the_service(app, db, client, people):
-    write(app, db, "case.updated", entity_type="cases", entity_id=1, actor=people["agent"],
-          after={"notes": 'a "quoted", multi\nline note — 王芳'}, lat=31.23, lon=121.47)
+    write(
+        app,
+        db,
+        "case.updated",
+        entity_type="cases",
+        entity_id=1,
+        actor=people["agent"],
+        after={"notes": 'a "quoted", multi\nline note — 王芳'},
+        lat=31.23,
+        lon=121.47,
+    )
     write(app, db, "thing.done", entity_type="things")
     response = pull(client, people, "?format=csv")
     assert response.mimetype == "text/csv"
@@ -141,9 +174,20 @@ def test_an_events_export_in_csv_can_be_rehashed_link_by_link_outside_the_servic
     for r in rows:
         assert r["prev_hash"] == previous
         recomputed = audit.link_hash_values(
-            int(r["seq"]), r["occurred_at"], maybe(r["actor_user_id"], int), maybe(r["actor_role"], str),
-            r["action"], r["entity_type"], maybe(r["entity_id"], str), r["changes"], maybe(r["request_id"], str),
-            maybe(r["client_ip"], str), maybe(r["lat"], float), maybe(r["lon"], float), r["prev_hash"])
+            int(r["seq"]),
+            r["occurred_at"],
+            maybe(r["actor_user_id"], int),
+            maybe(r["actor_role"], str),
+            r["action"],
+            r["entity_type"],
+            maybe(r["entity_id"], str),
+            r["changes"],
+            maybe(r["request_id"], str),
+            maybe(r["client_ip"], str),
+            maybe(r["lat"], float),
+            maybe(r["lon"], float),
+            r["prev_hash"],
+        )
         assert recomputed == r["hash"]
         previous = r["hash"]
     assert rows[0]["actor_username"] == "agent-a"
@@ -151,16 +195,31 @@ def test_an_events_export_in_csv_can_be_rehashed_link_by_link_outside_the_servic
 
 def test_the_fast_csv_writer_writes_exactly_what_csv_writer_would():
     awkward = [None, "", "plain", 'say "hi"', "a,b", "line\nbreak", "cr\rhere", "王芳 é", "'quoted'", "tab\there"]
-    changes = ["{}", '{"after":{"n":1}}', '{"after":{"note":"a, \\"b\\""}}', "not json, \"really\"", "x\ny"]
+    changes = ["{}", '{"after":{"n":1}}', '{"after":{"note":"a, \\"b\\""}}', 'not json, "really"', "x\ny"]
     names = {1: "agent,one", 2: "plain"}
     batch, n = [], 0
     for role in awkward:
         for text in awkward:
             for change in changes:
                 n += 1
-                batch.append((n, datetime(2026, 3, 1, 8, 0, 0, n % 2), (n % 3) or None, role, text or "a", "things",
-                              text, change, text, text, (31.0, -0.0, 1e-05, None)[n % 4], 121.5 if n % 2 else None,
-                              "p" * 64, text or "h", ))
+                batch.append(
+                    (
+                        n,
+                        datetime(2026, 3, 1, 8, 0, 0, n % 2),
+                        (n % 3) or None,
+                        role,
+                        text or "a",
+                        "things",
+                        text,
+                        change,
+                        text,
+                        text,
+                        (31.0, -0.0, 1e-05, None)[n % 4],
+                        121.5 if n % 2 else None,
+                        "p" * 64,
+                        text or "h",
+                    )
+                )
     expected = io.StringIO()
     writer = csv.writer(expected, lineterminator="\n")
     for r in batch:
@@ -211,8 +270,13 @@ def test_an_export_is_itself_logged_with_its_filters_and_row_count(app, db, clie
     event = exported[0]
     assert event.actor_user_id == people["auditor"].id and event.entity_type == "audit_events"
     extra = json.loads(event.changes)["extra"]
-    assert extra == {"format": "csv", "rows": 4, "last": 4, "complete": True,
-                     "filters": {"action": "thing.done", "from": "2020-01-01T00:00:00+00:00"}}
+    assert extra == {
+        "format": "csv",
+        "rows": 4,
+        "last": 4,
+        "complete": True,
+        "filters": {"action": "thing.done", "from": "2020-01-01T00:00:00+00:00"},
+    }
     with app.app_context():
         assert audit.verify_chain()["ok"]
 
@@ -239,14 +303,20 @@ def test_a_page_of_events_is_not_itself_logged(app, db, client, people):
 
 # ---------------------------------------------------------------- verification and the daily head
 
+
 def test_verify_answers_ok_with_the_head_for_an_intact_chain(app, db, client, people):
     for i in range(3):
         write(app, db, "thing.done", entity_type="things", entity_id=i)
     body = client.get("/api/v1/audit/verify", headers=people["headers"]).json
     last = actions(app, db)[-1]
     anchors = body.pop("anchors")
-    assert body == {"ok": True, "checked": 3, "first_broken": None, "head": {"seq": 3, "hash": last.hash},
-                    "personal_values_checked": 0}
+    assert body == {
+        "ok": True,
+        "checked": 3,
+        "first_broken": None,
+        "head": {"seq": 3, "hash": last.hash},
+        "personal_values_checked": 0,
+    }
     assert anchors["checked"] == 0 and anchors["latest"] is None
 
 
@@ -271,8 +341,13 @@ def test_the_head_of_a_day_is_the_last_link_before_the_next_day_began(app, db, c
         write(app, db, "thing.done", at=datetime.fromisoformat(stamp), clock=clock, entity_type="things")
     events = actions(app, db)
     day = client.get("/api/v1/audit/head?date=2026-03-01", headers=people["headers"]).json
-    assert day == {"date": "2026-03-01", "as_of": "2026-03-02T00:00:00+00:00", "seq": 2, "hash": events[1].hash,
-                   "final": True}
+    assert day == {
+        "date": "2026-03-01",
+        "as_of": "2026-03-02T00:00:00+00:00",
+        "seq": 2,
+        "hash": events[1].hash,
+        "final": True,
+    }
     before_any = client.get("/api/v1/audit/head?date=2026-02-01", headers=people["headers"]).json
     assert (before_any["seq"], before_any["hash"], before_any["final"]) == (0, audit.GENESIS_HASH, True)
     # No event of a later day yet: the head so far, which may still grow.
@@ -283,16 +358,15 @@ def test_the_head_of_a_day_is_the_last_link_before_the_next_day_began(app, db, c
 
 
 def test_the_logs_clock_never_goes_backwards_so_a_final_day_head_never_moves(app, db, clock):
-    write(app, db, "thing.done", at=datetime(2026, 3, 1, 12, tzinfo=timezone.utc), clock=clock, entity_type="t")
-    write(app, db, "thing.done", at=datetime(2026, 3, 2, 0, 0, 5, tzinfo=timezone.utc), clock=clock, entity_type="t")
+    write(app, db, "thing.done", at=datetime(2026, 3, 1, 12, tzinfo=UTC), clock=clock, entity_type="t")
+    write(app, db, "thing.done", at=datetime(2026, 3, 2, 0, 0, 5, tzinfo=UTC), clock=clock, entity_type="t")
     with app.app_context():
         before = audit.daily_head(datetime(2026, 3, 1).date())
     # A server whose clock lags (or a transaction that began before midnight) appends now:
     # its event is stamped no earlier than the one before it.
-    write(app, db, "thing.late", at=datetime(2026, 3, 1, 23, 59, 59, tzinfo=timezone.utc), clock=clock,
-          entity_type="t")
+    write(app, db, "thing.late", at=datetime(2026, 3, 1, 23, 59, 59, tzinfo=UTC), clock=clock, entity_type="t")
     late = actions(app, db, action="thing.late")[0]
-    assert late.occurred_at == datetime(2026, 3, 2, 0, 0, 5, tzinfo=timezone.utc)
+    assert late.occurred_at == datetime(2026, 3, 2, 0, 0, 5, tzinfo=UTC)
     with app.app_context():
         assert audit.daily_head(datetime(2026, 3, 1).date()) == before
         assert audit.verify_chain()["ok"]
@@ -306,25 +380,32 @@ def test_the_head_of_a_day_that_has_not_ended_is_refused(client, people, clock):
 
 
 def test_the_daily_head_is_printed_for_anchoring_from_the_command_line(app, db, clock):
-    write(app, db, "thing.done", at=datetime(2026, 3, 1, 9, tzinfo=timezone.utc), clock=clock, entity_type="t")
-    write(app, db, "thing.done", at=datetime(2026, 3, 2, 9, tzinfo=timezone.utc), clock=clock, entity_type="t")
+    write(app, db, "thing.done", at=datetime(2026, 3, 1, 9, tzinfo=UTC), clock=clock, entity_type="t")
+    write(app, db, "thing.done", at=datetime(2026, 3, 2, 9, tzinfo=UTC), clock=clock, entity_type="t")
     first = actions(app, db)[0]
     runner = app.test_cli_runner()
     result = runner.invoke(args=["audit", "head", "--date", "2026-03-01"])
     assert result.exit_code == 0, result.output
     assert result.output.split() == ["2026-03-01", "1", first.hash, "final"]
     as_json = json.loads(runner.invoke(args=["audit", "head", "--date", "2026-03-01", "--json"]).output)
-    assert as_json == {"date": "2026-03-01", "as_of": "2026-03-02T00:00:00+00:00", "seq": 1, "hash": first.hash,
-                       "final": True}
+    assert as_json == {
+        "date": "2026-03-01",
+        "as_of": "2026-03-02T00:00:00+00:00",
+        "seq": 1,
+        "hash": first.hash,
+        "final": True,
+    }
     refused = runner.invoke(args=["audit", "head", "--date", clock().date().isoformat()])
     assert refused.exit_code != 0 and "not ended" in refused.output
 
 
 # ---------------------------------------------------------------- retention: nothing deletes
 
+
 @pytest.mark.parametrize("method", ["DELETE", "PUT", "PATCH", "POST"])
-@pytest.mark.parametrize("path", ["/api/v1/audit/events", "/api/v1/audit/visits", "/api/v1/audit/verify",
-                                  "/api/v1/audit/head"])
+@pytest.mark.parametrize(
+    "path", ["/api/v1/audit/events", "/api/v1/audit/visits", "/api/v1/audit/verify", "/api/v1/audit/head"]
+)
 def test_the_api_offers_no_way_to_change_or_delete_the_log(client, people, method, path):
     response = client.open(path, method=method, headers=people["admin_headers"])
     assert response.status_code == 405

@@ -7,8 +7,9 @@ from tests.conftest import TEST_NOW
 
 
 def login(client, username, password="correct-horse-battery", ip="10.0.0.1"):
-    return client.post("/api/v1/auth/login", json={"username": username, "password": password},
-                       environ_base={"REMOTE_ADDR": ip})
+    return client.post(
+        "/api/v1/auth/login", json={"username": username, "password": password}, environ_base={"REMOTE_ADDR": ip}
+    )
 
 
 def test_login_answers_a_bearer_token_with_its_expiry_and_the_user(client, make):

@@ -1,5 +1,6 @@
 """Bad input to every write endpoint answers 4xx with the error envelope, names the
 field, and leaves the database exactly as it was."""
+
 import json
 import re
 
@@ -27,15 +28,27 @@ def setup(module_make):
     other = make.user("auditor")
     make.trained_crew(team, code="CREW-OK")
     day = make.today()
-    open_task = make._save(VisitTask(case_id=make.dispatchable_case(team).id, visit_date=day, status="open",
-                                     priority=1))
+    open_task = make._save(
+        VisitTask(case_id=make.dispatchable_case(team).id, visit_date=day, status="open", priority=1)
+    )
     # A crew at a door (for check-out, outcome and sync), and another with a visit still to make.
     agent = make.user("agent")
     member = make.collector(team=team, crew=crew, user=agent)
-    in_visit = make._save(VisitTask(case_id=make.dispatchable_case(team).id, visit_date=day, status="checked_in",
-                                    crew_id=crew.id, priority=1))
-    make._save(Visit(task_id=in_visit.id, crew_id=crew.id, collector_id=member.id,
-                     check_in_at=make.now() - timedelta(minutes=20), check_in_lat=31.23, check_in_lon=121.48))
+    in_visit = make._save(
+        VisitTask(
+            case_id=make.dispatchable_case(team).id, visit_date=day, status="checked_in", crew_id=crew.id, priority=1
+        )
+    )
+    make._save(
+        Visit(
+            task_id=in_visit.id,
+            crew_id=crew.id,
+            collector_id=member.id,
+            check_in_at=make.now() - timedelta(minutes=20),
+            check_in_lat=31.23,
+            check_in_lon=121.48,
+        )
+    )
     walker = make.user("agent")
     walking = make.trained_crew(team, code="CREW-WALK")
     with make.app.app_context():
@@ -44,23 +57,54 @@ def setup(module_make):
         first = make.db.session.scalars(sa.select(Collector).where(Collector.crew_id == walking.id)).first()
         first.user_id = walker.id
         make.db.session.commit()
-    assigned = make._save(VisitTask(case_id=make.dispatchable_case(team).id, visit_date=day, status="assigned",
-                                    crew_id=walking.id, priority=1))
-    unassignable = make._save(VisitTask(case_id=case.id, visit_date=day, status="assigned", crew_id=crew.id,
-                                        priority=1))
-    pending = make._save(RepaymentAgreement(case_id=case.id, kind="promise", status="pending_approval",
-                                            currency="CNY", total_minor=90, waiver_minor=10, owed_minor=100))
+    assigned = make._save(
+        VisitTask(
+            case_id=make.dispatchable_case(team).id, visit_date=day, status="assigned", crew_id=walking.id, priority=1
+        )
+    )
+    unassignable = make._save(
+        VisitTask(case_id=case.id, visit_date=day, status="assigned", crew_id=crew.id, priority=1)
+    )
+    pending = make._save(
+        RepaymentAgreement(
+            case_id=case.id,
+            kind="promise",
+            status="pending_approval",
+            currency="CNY",
+            total_minor=90,
+            waiver_minor=10,
+            owed_minor=100,
+        )
+    )
     credit_case = make.case(team=team, stage="resolved", outstanding_minor=0, credit_minor=5000)
-    flag = make._save(ConductFlag(kind="mock_location", rule_id="cn.mock_location", profile_version="cn@2026.1",
-                                  case_id=case.id, details={}))
+    flag = make._save(
+        ConductFlag(
+            kind="mock_location", rule_id="cn.mock_location", profile_version="cn@2026.1", case_id=case.id, details={}
+        )
+    )
     complaint = make._save(Complaint(case_id=case.id, channel="phone", category="other", text="x"))
     phone = {"X-Device-Id": "phone-bad-input-1", "X-Device-Time": make.now().isoformat(), "X-Device-Seq": "5"}
-    return {"headers": make.token(admin), "agent_headers": {**make.token(agent), **phone},
-            "walker_headers": {**make.token(walker), **phone}, "loan_ref": case.loan_ref,
-            "ids": {"user": other.id, "collector": collector.id, "crew": crew.id, "case": case.id,
-                    "debtor": case.debtor_id, "open_task": open_task.id, "assigned_task": assigned.id,
-                    "unassignable_task": unassignable.id, "in_visit": in_visit.id, "agreement": pending.id,
-                    "flag": flag.id, "complaint": complaint.id, "credit_case": credit_case.id}}
+    return {
+        "headers": make.token(admin),
+        "agent_headers": {**make.token(agent), **phone},
+        "walker_headers": {**make.token(walker), **phone},
+        "loan_ref": case.loan_ref,
+        "ids": {
+            "user": other.id,
+            "collector": collector.id,
+            "crew": crew.id,
+            "case": case.id,
+            "debtor": case.debtor_id,
+            "open_task": open_task.id,
+            "assigned_task": assigned.id,
+            "unassignable_task": unassignable.id,
+            "in_visit": in_visit.id,
+            "agreement": pending.id,
+            "flag": flag.id,
+            "complaint": complaint.id,
+            "credit_case": credit_case.id,
+        },
+    }
 
 
 IN_HOURS = TEST_NOW.isoformat()  # the phone's clock agreeing with the server's, inside visiting hours
@@ -71,46 +115,104 @@ VALID = {
     ("PATCH", "/api/v1/users/{user}"): {"display_name": "New name"},
     ("POST", "/api/v1/regions"): {"code": "RN", "name": "North", "timezone": "Asia/Shanghai"},
     ("POST", "/api/v1/teams"): {"code": "TN", "name": "North", "region": "RA"},
-    ("POST", "/api/v1/collectors"): {"code": "CN", "name": "N", "team": "TEAM-A", "home": {"lat": 31.2, "lon": 121.4},
-                                     "shift_start": "09:00", "shift_end": "18:00"},
+    ("POST", "/api/v1/collectors"): {
+        "code": "CN",
+        "name": "N",
+        "team": "TEAM-A",
+        "home": {"lat": 31.2, "lon": 121.4},
+        "shift_start": "09:00",
+        "shift_end": "18:00",
+    },
     ("PATCH", "/api/v1/collectors/{collector}"): {"daily_capacity": 9},
-    ("POST", "/api/v1/collectors/{collector}/trainings"): {"module": "law_compliance", "passed_at": "2026-01-01",
-                                                           "expires_at": "2027-01-01"},
+    ("POST", "/api/v1/collectors/{collector}/trainings"): {
+        "module": "law_compliance",
+        "passed_at": "2026-01-01",
+        "expires_at": "2027-01-01",
+    },
     ("POST", "/api/v1/crews"): {"code": "KN", "team": "TEAM-A", "members": ["FREE-1"]},
     ("PATCH", "/api/v1/crews/{crew}"): {"name": "Renamed"},
-    ("POST", "/api/v1/cases"): {"loan_ref": "LN-1", "product": "cash_loan", "currency": "CNY", "principal": "100.00",
-                                "outstanding": "90.00", "days_past_due": 40, "team": "TEAM-A",
-                                "debtor": {"name": "Li", "address": "1 Road", "lat": 31.2, "lon": 121.4}},
+    ("POST", "/api/v1/cases"): {
+        "loan_ref": "LN-1",
+        "product": "cash_loan",
+        "currency": "CNY",
+        "principal": "100.00",
+        "outstanding": "90.00",
+        "days_past_due": 40,
+        "team": "TEAM-A",
+        "debtor": {"name": "Li", "address": "1 Road", "lat": 31.2, "lon": 121.4},
+    },
     ("PATCH", "/api/v1/cases/{case}"): {"priority": 60},
     ("PATCH", "/api/v1/debtors/{debtor}"): {"lat": 31.3, "lon": 121.5},
     ("PUT", "/api/v1/debtors/{debtor}/pin"): {"lat": 31.3, "lon": 121.5, "note": "south gate"},
-    ("POST", "/api/v1/cases/{case}/contact-attempts"): {"channel": "call", "result": "no_answer",
-                                                        "occurred_at": "2026-06-01T10:00:00+08:00"},
+    ("POST", "/api/v1/cases/{case}/contact-attempts"): {
+        "channel": "call",
+        "result": "no_answer",
+        "occurred_at": "2026-06-01T10:00:00+08:00",
+    },
     ("POST", "/api/v1/dispatch/plans"): {"date": "2030-01-02", "team": "TEAM-A"},
     ("POST", "/api/v1/tasks/{open_task}/assign"): {"crew": "CREW-OK", "reason": "closer"},
     ("POST", "/api/v1/tasks/{unassignable_task}/unassign"): {"reason": "hospital"},
     ("POST", "/api/v1/agent/tasks/{in_visit}/check-out"): {
-        "client_event_id": "evt-bad-input-1", "lat": 31.23, "lon": 121.48, "accuracy_m": 8.0,
-        "device_time": IN_HOURS},
+        "client_event_id": "evt-bad-input-1",
+        "lat": 31.23,
+        "lon": 121.48,
+        "accuracy_m": 8.0,
+        "device_time": IN_HOURS,
+    },
     ("POST", "/api/v1/agent/tasks/{assigned_task}/check-in"): {
-        "client_event_id": "evt-bad-input-2", "lat": 31.23, "lon": 121.48, "accuracy_m": 8.0,
-        "device_time": IN_HOURS},
+        "client_event_id": "evt-bad-input-2",
+        "lat": 31.23,
+        "lon": 121.48,
+        "accuracy_m": 8.0,
+        "device_time": IN_HOURS,
+    },
     ("POST", "/api/v1/agent/tasks/{in_visit}/visit"): {
-        "client_event_id": "evt-bad-input-3", "outcome": "not_home", "person_met": "nobody"},
-    ("POST", "/api/v1/agent/sync"): {"events": [{"type": "visit", "task_id": "{in_visit}", "seq": 5,
-                                                  "client_event_id": "evt-sync-bad-1",
-                                                  "outcome": "not_home", "person_met": "nobody"}]},
+        "client_event_id": "evt-bad-input-3",
+        "outcome": "not_home",
+        "person_met": "nobody",
+    },
+    ("POST", "/api/v1/agent/sync"): {
+        "events": [
+            {
+                "type": "visit",
+                "task_id": "{in_visit}",
+                "seq": 5,
+                "client_event_id": "evt-sync-bad-1",
+                "outcome": "not_home",
+                "person_met": "nobody",
+            }
+        ]
+    },
     ("POST", "/api/v1/agreements/{agreement}/approve"): {"note": "verified"},
     ("POST", "/api/v1/agreements/{agreement}/reject"): {"reason": "no evidence"},
     ("POST", "/api/v1/agreements/{agreement}/counter"): {"waiver": "0.05", "note": "half"},
     ("POST", "/api/v1/agreements/evaluate"): {"date": "2026-12-01"},
     ("POST", "/api/v1/cases/{credit_case}/refunds"): {"amount": "10.00", "note": "to the card"},
-    ("POST", "/api/v1/payments/import"): {"payments": [{"reference": "PI-1", "case_id": "{case}", "amount": "10.00",
-                                                        "currency": "CNY", "paid_at": "2026-11-20T10:00:00+08:00"}]},
-    ("POST", "/api/v1/payments"): {"reference": "P-1", "case_id": "{case}", "amount": "10.00", "currency": "CNY",
-                                   "paid_at": "2026-11-20T10:00:00+08:00"},
+    ("POST", "/api/v1/payments/import"): {
+        "payments": [
+            {
+                "reference": "PI-1",
+                "case_id": "{case}",
+                "amount": "10.00",
+                "currency": "CNY",
+                "paid_at": "2026-11-20T10:00:00+08:00",
+            }
+        ]
+    },
+    ("POST", "/api/v1/payments"): {
+        "reference": "P-1",
+        "case_id": "{case}",
+        "amount": "10.00",
+        "currency": "CNY",
+        "paid_at": "2026-11-20T10:00:00+08:00",
+    },
     ("POST", "/api/v1/conduct/flags/{flag}/review"): {"status": "reviewed", "notes": "seen"},
-    ("POST", "/api/v1/complaints"): {"debtor_id": "{debtor}", "channel": "phone", "category": "rudeness", "text": "rude"},
+    ("POST", "/api/v1/complaints"): {
+        "debtor_id": "{debtor}",
+        "channel": "phone",
+        "category": "rudeness",
+        "text": "rude",
+    },
     ("POST", "/api/v1/complaints/{complaint}/resolve"): {"status": "under_review", "notes": "looking"},
     ("POST", "/api/v1/jobs"): {"name": "evaluate_agreements", "params": {"date": "2026-12-01"}},
 }
@@ -162,9 +264,12 @@ TYPED = [
     (("POST", "/api/v1/agent/tasks/{in_visit}/check-out"), "client_event_id", "x", "client_event_id"),
     (("POST", "/api/v1/agent/tasks/{in_visit}/check-out"), "mock_location", "no", "mock_location"),
     (("POST", "/api/v1/agent/tasks/{in_visit}/visit"), "outcome", "paid_in_kind", "outcome"),
-    (("POST", "/api/v1/agent/tasks/{in_visit}/visit"), "agreement",
-     {"kind": "promise", "total": "-5", "due_date": "2030-01-01", "acknowledgement": {"kind": "otp", "ref": "1234"}},
-     "agreement"),
+    (
+        ("POST", "/api/v1/agent/tasks/{in_visit}/visit"),
+        "agreement",
+        {"kind": "promise", "total": "-5", "due_date": "2030-01-01", "acknowledgement": {"kind": "otp", "ref": "1234"}},
+        "agreement",
+    ),
     (("POST", "/api/v1/agent/sync"), "events", [], "events"),
     (("POST", "/api/v1/agent/sync"), "events", "all of them", "events"),
     (("POST", "/api/v1/payments"), "amount", "-10.00", "amount"),
@@ -181,8 +286,9 @@ TYPED = [
 def database_state(app):
     """Row counts of every table, and the audit chain head."""
     with app.app_context():
-        counts = {t.name: _db.session.scalar(sa.select(sa.func.count()).select_from(t))
-                  for t in _db.metadata.sorted_tables}
+        counts = {
+            t.name: _db.session.scalar(sa.select(sa.func.count()).select_from(t)) for t in _db.metadata.sorted_tables
+        }
         counts["head"] = tuple(_db.session.execute(sa.text("SELECT seq, hash FROM audit_chain_head")).one())
     return counts
 
@@ -199,8 +305,13 @@ def _fill(value, ids):
 
 
 def _send(client, method, path, setup, **kwargs):
-    headers = setup["walker_headers"] if path.endswith("{assigned_task}/check-in") else \
-        setup["agent_headers"] if path.startswith("/api/v1/agent/") else setup["headers"]
+    headers = (
+        setup["walker_headers"]
+        if path.endswith("{assigned_task}/check-in")
+        else setup["agent_headers"]
+        if path.startswith("/api/v1/agent/")
+        else setup["headers"]
+    )
     if "json" in kwargs:
         kwargs["json"] = _fill(kwargs["json"], setup["ids"])
     return client.open(path.format(**setup["ids"]), method=method, headers=headers, **kwargs)
@@ -248,8 +359,9 @@ class TestEveryWriteEndpoint:
         assert database_state(app) == before
 
 
-@pytest.mark.parametrize("endpoint,field,value,named", TYPED,
-                         ids=[f"{e[0]} {e[1]} {f}={v!r}"[:90] for e, f, v, _ in TYPED])
+@pytest.mark.parametrize(
+    "endpoint,field,value,named", TYPED, ids=[f"{e[0]} {e[1]} {f}={v!r}"[:90] for e, f, v, _ in TYPED]
+)
 def test_a_bad_value_is_refused_naming_its_field(app, client, setup, endpoint, field, value, named):
     before = database_state(app)
     response = _send(client, *endpoint, setup, json={**VALID[endpoint], field: value})
@@ -257,8 +369,11 @@ def test_a_bad_value_is_refused_naming_its_field(app, client, setup, endpoint, f
     assert database_state(app) == before
 
 
-@pytest.mark.parametrize("endpoint", [e for e in VALID if e[1] != "/api/v1/auth/login"],
-                         ids=[f"{m} {p}" for m, p in VALID if p != "/api/v1/auth/login"])
+@pytest.mark.parametrize(
+    "endpoint",
+    [e for e in VALID if e[1] != "/api/v1/auth/login"],
+    ids=[f"{m} {p}" for m, p in VALID if p != "/api/v1/auth/login"],
+)
 def test_the_valid_body_used_above_is_accepted(client, setup, endpoint):
     """Guards the tests above: they break one thing in a body that is otherwise good."""
     response = _send(client, *endpoint, setup, json=VALID[endpoint])
@@ -285,8 +400,14 @@ def _same_route(template, rule_path):
 
 def test_a_ten_megabyte_csv_of_garbage_is_refused_and_writes_nothing(app, client, setup):
     before = database_state(app)
-    response = _send(client, "POST", "/api/v1/cases/import?team=TEAM-A", setup,
-                     data=b"\xff\xfe" + b"x" * (10 * 1024 * 1024), content_type="text/csv")
+    response = _send(
+        client,
+        "POST",
+        "/api/v1/cases/import?team=TEAM-A",
+        setup,
+        data=b"\xff\xfe" + b"x" * (10 * 1024 * 1024),
+        content_type="text/csv",
+    )
     _assert_refused(response, 422, "file")
     assert database_state(app) == before
 

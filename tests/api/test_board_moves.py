@@ -1,5 +1,6 @@
 """Moving work on the board: what the policy would say about each crew before a move,
 and stops numbered 1, 2, 3… in time order after any move."""
+
 from datetime import datetime, time, timedelta
 
 import sqlalchemy as sa
@@ -16,9 +17,11 @@ def options(client, headers, task):
 
 def route_of(app, db, crew):
     with app.app_context():
-        tasks = db.session.scalars(sa.select(VisitTask).where(VisitTask.crew_id == crew.id,
-                                                              VisitTask.status == "assigned")
-                                   .order_by(VisitTask.sequence)).all()
+        tasks = db.session.scalars(
+            sa.select(VisitTask)
+            .where(VisitTask.crew_id == crew.id, VisitTask.status == "assigned")
+            .order_by(VisitTask.sequence)
+        ).all()
         return [(t.id, t.sequence, t.planned_start) for t in tasks]
 
 
@@ -47,8 +50,15 @@ def test_a_crew_at_its_capacity_is_marked_full_and_not_offered(app, db, client, 
         db.session.execute(sa.update(Collector).where(Collector.crew_id == small.id).values(daily_capacity=1))
         db.session.commit()
     crews = options(client, day.sup, day.tasks[0])
-    assert crews[small.code] | {"rules": None} == {"crew": small.code, "current": False, "stops": 0, "capacity": 1,
-                                                  "full": False, "allowed": True, "rules": None}
+    assert crews[small.code] | {"rules": None} == {
+        "crew": small.code,
+        "current": False,
+        "stops": 0,
+        "capacity": 1,
+        "full": False,
+        "allowed": True,
+        "rules": None,
+    }
     day.task(day.make.dispatchable_case(day.team, lat=HOME[0], lon=HOME[1]), 1, crew=small)
     crews = options(client, day.sup, day.tasks[0])
     assert crews[small.code]["full"] and not crews[small.code]["allowed"] and crews[small.code]["stops"] == 1
@@ -61,9 +71,17 @@ def test_a_debtor_visited_yesterday_is_refused_for_every_crew_by_the_frequency_r
     done = day.task(day.cases[0], 9, visit_date=yesterday, status="done")
     with app.app_context():
         member = db.session.scalars(sa.select(Collector.id).where(Collector.crew_id == day.crew.id)).first()
-        db.session.add(Visit(task_id=done.id, crew_id=day.crew.id, collector_id=member,
-                             check_in_at=datetime.combine(yesterday, time(10), SHANGHAI),
-                             check_in_lat=HOME[0], check_in_lon=HOME[1], outcome="not_home"))
+        db.session.add(
+            Visit(
+                task_id=done.id,
+                crew_id=day.crew.id,
+                collector_id=member,
+                check_in_at=datetime.combine(yesterday, time(10), SHANGHAI),
+                check_in_lat=HOME[0],
+                check_in_lon=HOME[1],
+                outcome="not_home",
+            )
+        )
         db.session.commit()
     crews = options(client, day.sup, day.tasks[0])
     assert not crews[other.code]["allowed"]
@@ -73,16 +91,22 @@ def test_a_debtor_visited_yesterday_is_refused_for_every_crew_by_the_frequency_r
 def test_after_a_move_both_crews_stops_are_numbered_from_one_in_time_order(app, db, client, day):
     other = day.make.trained_crew(day.team, lat=HOME[0], lon=HOME[1])
     moved = day.tasks[1]
-    answer = client.post(f"/api/v1/tasks/{moved.id}/assign", headers=day.sup,
-                         json={"crew": other.code, "reason": "closer to the second crew", "from_crew": day.crew.code})
+    answer = client.post(
+        f"/api/v1/tasks/{moved.id}/assign",
+        headers=day.sup,
+        json={"crew": other.code, "reason": "closer to the second crew", "from_crew": day.crew.code},
+    )
     assert answer.status_code == 200, answer.json
     for crew, count in ((day.crew, 2), (other, 1)):
         route = route_of(app, db, crew)
         assert [sequence for _, sequence, _ in route] == list(range(1, count + 1))
         starts = [start for _, _, start in route]
         assert starts == sorted(starts)
-    back = client.post(f"/api/v1/tasks/{moved.id}/assign", headers=day.sup,
-                       json={"crew": day.crew.code, "reason": "back again", "from_crew": other.code})
+    back = client.post(
+        f"/api/v1/tasks/{moved.id}/assign",
+        headers=day.sup,
+        json={"crew": day.crew.code, "reason": "back again", "from_crew": other.code},
+    )
     assert back.status_code == 200, back.json
     route = route_of(app, db, day.crew)
     assert [sequence for _, sequence, _ in route] == [1, 2, 3]
@@ -91,7 +115,8 @@ def test_after_a_move_both_crews_stops_are_numbered_from_one_in_time_order(app, 
 
 
 def test_after_an_unassign_the_crew_is_numbered_from_one_again(app, db, client, day):
-    answer = client.post(f"/api/v1/tasks/{day.tasks[0].id}/unassign", headers=day.sup,
-                         json={"reason": "debtor asked for another day"})
+    answer = client.post(
+        f"/api/v1/tasks/{day.tasks[0].id}/unassign", headers=day.sup, json={"reason": "debtor asked for another day"}
+    )
     assert answer.status_code == 200, answer.json
     assert [sequence for _, sequence, _ in route_of(app, db, day.crew)] == [1, 2]

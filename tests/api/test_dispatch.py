@@ -1,5 +1,6 @@
 """Planning a day from the database, under the conduct policy, and moving tasks by hand."""
-from datetime import datetime, timedelta, timezone
+
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -166,8 +167,7 @@ def test_a_region_plan_covers_every_team_of_the_region(app, db, client, make, te
     crews = [make.trained_crew(team), make.trained_crew(second)]
     cases = [make.dispatchable_case(team), make.dispatchable_case(second, lat=31.3)]
     region_sup = make.token(make.user("supervisor", region=region))
-    response = client.post("/api/v1/dispatch/plans", json={"date": DAY.isoformat(), "region": "SH"},
-                           headers=region_sup)
+    response = client.post("/api/v1/dispatch/plans", json={"date": DAY.isoformat(), "region": "SH"}, headers=region_sup)
     assert response.status_code == 201 and response.json["region"] == "SH"
     assert {where(response.json, c)[0] for c in cases} <= {c.code for c in crews}
     assert response.json["summary"]["assigned"] == 2
@@ -177,6 +177,7 @@ def test_a_region_plan_covers_every_team_of_the_region(app, db, client, make, te
 
 
 # ---------------------------------------------------------------- manual moves
+
 
 @pytest.fixture()
 def committed_day(client, make, team, sup):
@@ -196,8 +197,9 @@ def test_a_task_moves_to_another_crew_by_hand(app, db, client, committed_day, su
     crews, cases = committed_day
     task = task_of(app, db, cases[0])
     target = next(c for c in crews if c.id != task.crew_id)
-    response = client.post(f"/api/v1/tasks/{task.id}/assign", json={"crew": target.code, "reason": "closer"},
-                           headers=sup)
+    response = client.post(
+        f"/api/v1/tasks/{task.id}/assign", json={"crew": target.code, "reason": "closer"}, headers=sup
+    )
     assert response.status_code == 200, response.json
     assert response.json["crew"] == target.code and response.json["reason"]["note"] == "closer"
     with app.app_context():
@@ -212,8 +214,7 @@ def test_a_move_the_policy_refuses_names_its_rule_and_changes_nothing(app, db, c
     withdrawn = task_of(app, db, cases[0])
     assert withdrawn.status == "withdrawn" and withdrawn.reason["rule_id"] == "cn.blocking_flag"
     target = next(c for c in crews if c.id != task.crew_id)
-    response = client.post(f"/api/v1/tasks/{task.id}/assign", json={"crew": target.code, "reason": "try"},
-                           headers=sup)
+    response = client.post(f"/api/v1/tasks/{task.id}/assign", json={"crew": target.code, "reason": "try"}, headers=sup)
     assert response.status_code == 422
     assert response.json["error"]["rule_id"] == "cn.blocking_flag"
     assert response.json["error"]["profile_version"] == "cn@2026.1"
@@ -243,8 +244,10 @@ def test_a_move_onto_a_full_crew_is_a_conflict(app, db, client, make, team, comm
             member.daily_capacity = capacity
         db.session.commit()
     movable = [t for t in (task_of(app, db, c) for c in cases) if t.crew_id != target.id]
-    statuses = [client.post(f"/api/v1/tasks/{t.id}/assign", json={"crew": target.code, "reason": "x"},
-                            headers=sup) for t in movable]
+    statuses = [
+        client.post(f"/api/v1/tasks/{t.id}/assign", json={"crew": target.code, "reason": "x"}, headers=sup)
+        for t in movable
+    ]
     assert load(target) == capacity
     refused = [r for r in statuses if r.status_code == 409]
     assert refused and refused[0].json["error"]["code"] == "crew_full"
@@ -256,23 +259,35 @@ def test_overriding_the_frequency_cap_by_hand_raises_a_conduct_flag(app, db, cli
     # visited two days before DAY
     from app.models import Visit
 
-    earlier = make._save(VisitTask(case_id=case.id, visit_date=DAY - timedelta(days=2), status="done",
-                                   crew_id=crew.id, priority=1))
+    earlier = make._save(
+        VisitTask(case_id=case.id, visit_date=DAY - timedelta(days=2), status="done", crew_id=crew.id, priority=1)
+    )
     from app.models import Collector
 
     with app.app_context():
         member = db.session.scalars(sa.select(Collector.id).where(Collector.crew_id == crew.id)).first()
-    make._save(Visit(task_id=earlier.id, crew_id=crew.id, collector_id=member,
-                     check_in_at=datetime.combine(DAY - timedelta(days=2), datetime.min.time(),
-                                                  ZoneInfo("Asia/Shanghai")).replace(hour=10).astimezone(timezone.utc),
-                     check_in_lat=31.23, check_in_lon=121.48))
+    make._save(
+        Visit(
+            task_id=earlier.id,
+            crew_id=crew.id,
+            collector_id=member,
+            check_in_at=datetime.combine(DAY - timedelta(days=2), datetime.min.time(), ZoneInfo("Asia/Shanghai"))
+            .replace(hour=10)
+            .astimezone(UTC),
+            check_in_lat=31.23,
+            check_in_lon=121.48,
+        )
+    )
     crew_code, entry = where(plan(client, sup), case)
     assert crew_code is None and [r["rule_id"] for r in entry["rules"]] == ["cn.frequency_cap"]
     task = make._save(VisitTask(case_id=case.id, visit_date=DAY, status="open", priority=1))
     refused = client.post(f"/api/v1/tasks/{task.id}/assign", json={"crew": crew.code, "reason": "urgent"}, headers=sup)
     assert refused.json["error"]["rule_id"] == "cn.frequency_cap"
-    allowed = client.post(f"/api/v1/tasks/{task.id}/assign", headers=sup,
-                          json={"crew": crew.code, "reason": "debtor asked", "override_frequency": True})
+    allowed = client.post(
+        f"/api/v1/tasks/{task.id}/assign",
+        headers=sup,
+        json={"crew": crew.code, "reason": "debtor asked", "override_frequency": True},
+    )
     assert allowed.status_code == 200, allowed.json
     with app.app_context():
         flag = db.session.scalars(sa.select(ConductFlag)).one()
@@ -293,8 +308,9 @@ def test_tasks_are_listed_by_date_and_status(client, committed_day, sup):
     assert len(listed) == 4 and all(t["crew"] for t in listed)
 
 
-def test_a_phone_of_the_crew_a_task_was_moved_from_is_answered_conflict(app, db, client, make, team, committed_day,
-                                                                      sup):
+def test_a_phone_of_the_crew_a_task_was_moved_from_is_answered_conflict(
+    app, db, client, make, team, committed_day, sup
+):
     crews, cases = committed_day
     task = task_of(app, db, cases[0])
     old = next(c for c in crews if c.id == task.crew_id)
@@ -306,11 +322,23 @@ def test_a_phone_of_the_crew_a_task_was_moved_from_is_answered_conflict(app, db,
         member = db.session.scalars(sa.select(Collector).where(Collector.crew_id == old.id)).first()
         member.user_id = agent.id
         db.session.commit()
-    assert client.post(f"/api/v1/tasks/{task.id}/assign", json={"crew": target.code, "reason": "x"},
-                       headers=sup).status_code == 200
-    response = client.post(f"/api/v1/agent/tasks/{task.id}/check-in", headers=make.token(agent), json={
-        "client_event_id": "evt-moved-away", "lat": 31.23, "lon": 121.48, "accuracy_m": 5.0,
-        "device_time": TEST_NOW.isoformat()})
+    assert (
+        client.post(
+            f"/api/v1/tasks/{task.id}/assign", json={"crew": target.code, "reason": "x"}, headers=sup
+        ).status_code
+        == 200
+    )
+    response = client.post(
+        f"/api/v1/agent/tasks/{task.id}/check-in",
+        headers=make.token(agent),
+        json={
+            "client_event_id": "evt-moved-away",
+            "lat": 31.23,
+            "lon": 121.48,
+            "accuracy_m": 5.0,
+            "device_time": TEST_NOW.isoformat(),
+        },
+    )
     assert response.status_code == 409 and response.json["error"]["code"] == "task_reassigned"
 
 
@@ -318,12 +346,16 @@ def test_a_move_based_on_a_stale_view_of_the_board_is_a_conflict(app, db, client
     crews, cases = committed_day
     task = task_of(app, db, cases[0])
     other = next(c for c in crews if c.id != task.crew_id)
-    response = client.post(f"/api/v1/tasks/{task.id}/assign", headers=sup,
-                           json={"crew": other.code, "reason": "x", "from_crew": "SOMEONE-ELSE"})
+    response = client.post(
+        f"/api/v1/tasks/{task.id}/assign",
+        headers=sup,
+        json={"crew": other.code, "reason": "x", "from_crew": "SOMEONE-ELSE"},
+    )
     assert response.status_code == 409 and response.json["error"]["code"] == "task_changed"
 
 
 # ---------------------------------------------------------------- the solve, outside the transaction
+
 
 class Solving:
     """The engine's solve, watched: whether the request held a transaction open while it ran,
@@ -373,8 +405,12 @@ def _lapse_training(crew):
         from app.models import Collector, TrainingRecord
 
         members = sa.select(Collector.id).where(Collector.crew_id == crew.id)
-        session.execute(sa.update(TrainingRecord).where(TrainingRecord.collector_id.in_(members))
-                        .values(expires_at=TODAY - timedelta(days=1)))
+        session.execute(
+            sa.update(TrainingRecord)
+            .where(TrainingRecord.collector_id.in_(members))
+            .values(expires_at=TODAY - timedelta(days=1))
+        )
+
     return change
 
 
@@ -384,6 +420,7 @@ def _leave_crew(crew):
 
         member = session.scalars(sa.select(Collector).where(Collector.crew_id == crew.id)).first()
         member.crew_id = None
+
     return change
 
 
@@ -392,13 +429,23 @@ def _evening_only(case):
         from app.models import Debtor
 
         session.get(Debtor, case.debtor_id).availability = [{"start": "18:00", "end": "21:00"}]
+
     return change
 
 
 def _started_that_day(case, crew):
     def change(session):
-        session.add(VisitTask(case_id=case.id, visit_date=DAY, status="checked_in", crew_id=crew.id,
-                              crew_history=[crew.id], sequence=1))
+        session.add(
+            VisitTask(
+                case_id=case.id,
+                visit_date=DAY,
+                status="checked_in",
+                crew_id=crew.id,
+                crew_history=[crew.id],
+                sequence=1,
+            )
+        )
+
     return change
 
 
@@ -406,8 +453,12 @@ def _started_that_day(case, crew):
 def test_a_change_while_the_engine_solves_is_planned_by_solving_again(client, make, team, sup, solving, what):
     crew = make.trained_crew(team)
     case = make.dispatchable_case(team)
-    change = {"training": _lapse_training(crew), "collectors": _leave_crew(crew),
-              "availability": _evening_only(case), "frozen_day": _started_that_day(case, crew)}[what]
+    change = {
+        "training": _lapse_training(crew),
+        "collectors": _leave_crew(crew),
+        "availability": _evening_only(case),
+        "frozen_day": _started_that_day(case, crew),
+    }[what]
     solving.during = lambda n: _change(make, change) if n == 1 else None
     result = plan(client, sup)
     assert solving.calls == 2 and result["summary"]["solves"] == 2
@@ -432,7 +483,8 @@ def test_a_case_that_became_visitable_while_the_engine_solved_is_in_the_draft(cl
 
 
 def test_a_plan_whose_inputs_change_during_every_solve_is_refused_and_nothing_is_written(
-        app, db, client, make, team, sup, solving, rows):
+    app, db, client, make, team, sup, solving, rows
+):
     from app.models import DispatchPlan
 
     make.trained_crew(team)

@@ -1,8 +1,7 @@
 """The first run: a start page that leads somewhere, and an API reference that renders
 under the service's own Content-Security-Policy with examples that are true."""
-import re
 
-import pytest
+import re
 
 from api.examples import FIELD_EXAMPLES
 from app import create_app
@@ -63,8 +62,12 @@ def test_the_phones_endpoints_carry_examples_in_the_docs_and_the_openapi_documen
     spec = client.get("/api/v1/openapi.json").json
     page = client.get("/api/v1/docs").get_data(as_text=True)
     for endpoint, example in FIELD_EXAMPLES.items():
-        op = next(op for ops in spec["paths"].values() for op in ops.values()
-                  if isinstance(op, dict) and op.get("operationId") == endpoint.replace(".", "_"))
+        op = next(
+            op
+            for ops in spec["paths"].values()
+            for op in ops.values()
+            if isinstance(op, dict) and op.get("operationId") == endpoint.replace(".", "_")
+        )
         assert op["requestBody"]["content"]["application/json"]["example"] == example["request"]
         assert op["responses"][str(example["status"])]["content"]["application/json"]["example"] == example["answer"]
         assert f'id="{op["operationId"]}"' in page
@@ -90,12 +93,19 @@ def test_each_example_sent_to_a_real_crews_day_is_answered_in_exactly_the_exampl
         path = re.sub(r"/tasks/1/", f"/tasks/{task_ids[1]}/", example["path"])
         body = example["request"]
         if endpoint == "api.field.sync":
-            body = {"events": [{**body["events"][0], "task_id": task_ids[2],
-                                "lat": HOME[0] + 0.01, "device_time": day.clock().isoformat()},
-                               body["events"][1]]}
+            body = {
+                "events": [
+                    {
+                        **body["events"][0],
+                        "task_id": task_ids[2],
+                        "lat": HOME[0] + 0.01,
+                        "device_time": day.clock().isoformat(),
+                    },
+                    body["events"][1],
+                ]
+            }
         else:
             body = {**body, "device_time": day.clock().isoformat()}
         answer = client.post(path, json=body, headers=headers)
         assert answer.status_code == example["status"], answer.json
         assert shape(answer.json) == shape(example["answer"]), endpoint
-

@@ -1,5 +1,6 @@
 """Planning under the door rules: the frequency cap across plans, a commit that judges
 every rule again, and planning a day that has already started."""
+
 from datetime import datetime, timedelta
 
 import pytest
@@ -51,6 +52,7 @@ def tasks(app, db, **where):
 
 # ---------------------------------------------------------------- frequency across plans
 
+
 def test_a_debtor_planned_one_day_is_not_planned_again_within_the_profiles_window(client, make, team, sup):
     make.trained_crew(team)
     case = make.dispatchable_case(team)
@@ -82,6 +84,7 @@ def test_two_cases_of_one_debtor_are_visited_once_that_day(client, make, team, s
 
 
 # ---------------------------------------------------------------- a commit judges again
+
 
 def test_a_commit_drops_a_stop_whose_debtor_was_flagged_since_the_draft(app, db, client, make, team, sup):
     make.trained_crew(team)
@@ -118,8 +121,9 @@ def test_a_commit_drops_a_stop_visited_by_another_crew_since_the_draft(app, db, 
     case = make.dispatchable_case(team)
     day = TODAY + timedelta(days=2)
     draft = plan(client, sup, day)
-    other = make._save(VisitTask(case_id=case.id, visit_date=day - timedelta(days=1), status="assigned",
-                                 crew_id=crew.id, priority=1))
+    other = make._save(
+        VisitTask(case_id=case.id, visit_date=day - timedelta(days=1), status="assigned", crew_id=crew.id, priority=1)
+    )
     commit(client, sup, draft)
     (task,) = tasks(app, db, case_id=case.id, visit_date=day)
     assert task.status == "open" and task.reason["rules"][0]["rule_id"] == "cn.frequency_cap"
@@ -136,12 +140,14 @@ def test_a_draft_for_a_day_that_ended_cannot_be_committed(client, make, team, su
 
 
 def test_a_day_that_is_over_cannot_be_planned(client, make, team, sup):
-    response = client.post("/api/v1/dispatch/plans", json={"date": (TODAY - timedelta(days=1)).isoformat(),
-                                                           "team": "SH-A"}, headers=sup)
+    response = client.post(
+        "/api/v1/dispatch/plans", json={"date": (TODAY - timedelta(days=1)).isoformat(), "team": "SH-A"}, headers=sup
+    )
     assert response.status_code == 422 and "date" in response.json["error"]["fields"]
 
 
 # ---------------------------------------------------------------- a day already under way
+
 
 @pytest.fixture()
 def working_day(app, db, client, make, team, sup, clock):
@@ -163,15 +169,24 @@ def working_day(app, db, client, make, team, sup, clock):
     lat = HOME[0] + cases.index(case) * 0.004
     for kind, at in (("check-in", local(9)), ("check-out", local(9, 30))):
         clock.set(at)
-        response = client.post(f"/api/v1/agent/tasks/{first.id}/{kind}", headers=headers, json={
-            "client_event_id": f"evt-{kind}", "lat": lat, "lon": HOME[1], "accuracy_m": 5.0,
-            "device_time": at.isoformat()})
+        response = client.post(
+            f"/api/v1/agent/tasks/{first.id}/{kind}",
+            headers=headers,
+            json={
+                "client_event_id": f"evt-{kind}",
+                "lat": lat,
+                "lon": HOME[1],
+                "accuracy_m": 5.0,
+                "device_time": at.isoformat(),
+            },
+        )
         assert response.status_code in (200, 201), response.json
     return {"crew": crew, "first": first, "headers": headers, "position": (lat, HOME[1])}
 
 
 def test_replanning_a_started_day_keeps_the_finished_stop_and_plans_the_rest_from_now(
-        app, db, client, sup, clock, working_day):
+    app, db, client, sup, clock, working_day
+):
     clock.set(local(13, 7))
     result = commit(client, sup, plan(client, sup, TODAY))
     day = tasks(app, db, visit_date=TODAY, crew_id=working_day["crew"].id)
@@ -196,15 +211,24 @@ def test_the_phone_gets_a_coherent_route_after_a_replan(app, db, client, sup, cl
 
 
 def test_a_replan_during_an_open_visit_starts_the_crew_after_that_visit_where_it_is(
-        app, db, client, sup, clock, working_day):
+    app, db, client, sup, clock, working_day
+):
     second = next(t for t in tasks(app, db, visit_date=TODAY, status="assigned") if t.sequence == 2)
     with app.app_context():
         debtor = db.session.get(VisitTask, second.id).case.debtor
         where = (debtor.lat, debtor.lon)
     clock.set(local(14))
-    response = client.post(f"/api/v1/agent/tasks/{second.id}/check-in", headers=working_day["headers"], json={
-        "client_event_id": "evt-second-in", "lat": where[0], "lon": where[1], "accuracy_m": 5.0,
-        "device_time": local(14).isoformat()})
+    response = client.post(
+        f"/api/v1/agent/tasks/{second.id}/check-in",
+        headers=working_day["headers"],
+        json={
+            "client_event_id": "evt-second-in",
+            "lat": where[0],
+            "lon": where[1],
+            "accuracy_m": 5.0,
+            "device_time": local(14).isoformat(),
+        },
+    )
     assert response.status_code == 201, response.json
     clock.set(local(14, 5))
     commit(client, sup, plan(client, sup, TODAY))
@@ -221,8 +245,11 @@ def test_a_draft_committed_after_its_first_stops_time_passed_drops_them(app, db,
     cases = [make.dispatchable_case(team, lat=HOME[0] + i * 0.004) for i in range(3)]
     clock.set(local(8))
     draft = plan(client, sup, TODAY)
-    first_start = min(datetime.fromisoformat(s["start"].join(["2026-06-10T", ":00+08:00"]))
-                      for r in draft["routes"] for s in r["stops"])
+    first_start = min(
+        datetime.fromisoformat(s["start"].join(["2026-06-10T", ":00+08:00"]))
+        for r in draft["routes"]
+        for s in r["stops"]
+    )
     clock.set(first_start + timedelta(minutes=1))
     commit(client, sup, draft)
     passed = [t for c in cases for t in tasks(app, db, case_id=c.id) if t.reason.get("reason") == "time_passed"]

@@ -4,6 +4,7 @@ at that moment, on the server's clock. A plan is a proposal; the door decides.
 Each test here stands for a way the first version let harm through (issue 14): it
 failed on that code and passes now.
 """
+
 from datetime import datetime, time, timedelta
 
 import pytest
@@ -11,7 +12,6 @@ import sqlalchemy as sa
 
 from app.models import AuditEvent, ClientEvent, Collector, ConductFlag, Debtor, TrainingRecord, Visit, VisitTask
 from tests.api.test_field import HOME, SHANGHAI, TODAY, check_in, check_out, iso, local
-
 
 
 def at(text):
@@ -114,6 +114,7 @@ def test_the_route_tells_the_phone_the_servers_time(client, day):
 
 # ---------------------------------------------------------------- the planned day
 
+
 def test_a_check_in_on_a_task_planned_for_another_day_is_refused(client, day, make):
     tomorrow = day.task(make.dispatchable_case(day.team), 4, visit_date=TODAY + timedelta(days=1))
     response = check_in(client, day, tomorrow)
@@ -129,8 +130,7 @@ def test_the_planned_day_is_the_debtors_not_the_servers(client, day):
 
 def test_a_task_whose_day_ended_unstarted_is_withdrawn_and_its_case_planned_again(client, day, make):
     yesterday = day.task(make.dispatchable_case(day.team), 4, visit_date=TODAY - timedelta(days=1))
-    response = client.post("/api/v1/dispatch/plans", json={"date": TODAY.isoformat(), "team": "SH-A"},
-                           headers=day.sup)
+    response = client.post("/api/v1/dispatch/plans", json={"date": TODAY.isoformat(), "team": "SH-A"}, headers=day.sup)
     assert response.status_code == 201
     stale = day.get(VisitTask, yesterday.id)
     assert stale.status == "withdrawn" and stale.reason["rule_id"] == "cn.planned_day"
@@ -139,6 +139,7 @@ def test_a_task_whose_day_ended_unstarted_is_withdrawn_and_its_case_planned_agai
 
 
 # ---------------------------------------------------------------- every rule again at check-in
+
 
 def set_flags(day, case, **flags):
     with day.app.app_context():
@@ -157,8 +158,9 @@ def test_a_blocking_flag_set_after_the_plan_is_judged_at_the_door(client, day, f
 
 def members(day, crew=None):
     with day.app.app_context():
-        return day.db.session.scalars(sa.select(Collector).where(
-            Collector.crew_id == (crew or day.crew).id).order_by(Collector.id)).all()
+        return day.db.session.scalars(
+            sa.select(Collector).where(Collector.crew_id == (crew or day.crew).id).order_by(Collector.id)
+        ).all()
 
 
 def change_collector(day, collector_id, **values):
@@ -192,8 +194,11 @@ def test_background_clearance_withdrawn_is_judged_at_the_door(client, day):
 
 def test_training_that_expired_since_the_plan_is_judged_at_the_door(client, day):
     with day.app.app_context():
-        record = day.db.session.scalars(sa.select(TrainingRecord).where(
-            TrainingRecord.collector_id == members(day)[1].id, TrainingRecord.module == "communication")).one()
+        record = day.db.session.scalars(
+            sa.select(TrainingRecord).where(
+                TrainingRecord.collector_id == members(day)[1].id, TrainingRecord.module == "communication"
+            )
+        ).one()
         record.expires_at = TODAY  # valid through yesterday
         day.db.session.commit()
     assert check_in(client, day, day.tasks[0]).json["error"]["rule_id"] == "cn.qualification"
@@ -202,9 +207,17 @@ def test_training_that_expired_since_the_plan_is_judged_at_the_door(client, day)
 def test_an_open_complaint_against_a_crew_member_keeps_the_crew_from_that_door(client, day):
     from app.models import Complaint
 
-    day.make._save(Complaint(debtor_id=day.cases[0].debtor_id, case_id=day.cases[0].id,
-                             collector_id=members(day)[1].id, channel="phone", category="rudeness", text="x",
-                             status="under_review"))
+    day.make._save(
+        Complaint(
+            debtor_id=day.cases[0].debtor_id,
+            case_id=day.cases[0].id,
+            collector_id=members(day)[1].id,
+            channel="phone",
+            category="rudeness",
+            text="x",
+            status="under_review",
+        )
+    )
     assert check_in(client, day, day.tasks[0]).json["error"]["rule_id"] == "cn.complaint_under_review"
 
 
@@ -217,25 +230,52 @@ def test_a_case_no_longer_in_field_visits_is_not_visited(client, day):
     assert check_in(client, day, day.tasks[0]).json["error"]["rule_id"] == "cn.case_stage"
 
 
-def test_a_second_visit_to_a_debtor_within_the_frequency_window_is_refused_whoever_made_the_first(
-        client, day, make):
+def test_a_second_visit_to_a_debtor_within_the_frequency_window_is_refused_whoever_made_the_first(client, day, make):
     other_crew = make.trained_crew(day.team)
-    earlier = make._save(VisitTask(case_id=day.cases[0].id, visit_date=TODAY - timedelta(days=6), status="done",
-                                   crew_id=other_crew.id, priority=1))
-    make._save(Visit(task_id=earlier.id, crew_id=other_crew.id, collector_id=members(day, other_crew)[0].id,
-                     check_in_at=local(11, day=TODAY - timedelta(days=6)), check_in_lat=HOME[0],
-                     check_in_lon=HOME[1]))
+    earlier = make._save(
+        VisitTask(
+            case_id=day.cases[0].id,
+            visit_date=TODAY - timedelta(days=6),
+            status="done",
+            crew_id=other_crew.id,
+            priority=1,
+        )
+    )
+    make._save(
+        Visit(
+            task_id=earlier.id,
+            crew_id=other_crew.id,
+            collector_id=members(day, other_crew)[0].id,
+            check_in_at=local(11, day=TODAY - timedelta(days=6)),
+            check_in_lat=HOME[0],
+            check_in_lon=HOME[1],
+        )
+    )
     response = check_in(client, day, day.tasks[0])
     assert response.json["error"]["rule_id"] == "cn.frequency_cap"
     assert "2026-06-04" in response.json["error"]["message"]
 
 
 def test_seven_days_after_a_visit_the_next_is_allowed(client, day, make):
-    earlier = make._save(VisitTask(case_id=day.cases[0].id, visit_date=TODAY - timedelta(days=7), status="done",
-                                   crew_id=day.crew.id, priority=1))
-    make._save(Visit(task_id=earlier.id, crew_id=day.crew.id, collector_id=members(day)[0].id,
-                     check_in_at=local(11, day=TODAY - timedelta(days=7)), check_in_lat=HOME[0],
-                     check_in_lon=HOME[1]))
+    earlier = make._save(
+        VisitTask(
+            case_id=day.cases[0].id,
+            visit_date=TODAY - timedelta(days=7),
+            status="done",
+            crew_id=day.crew.id,
+            priority=1,
+        )
+    )
+    make._save(
+        Visit(
+            task_id=earlier.id,
+            crew_id=day.crew.id,
+            collector_id=members(day)[0].id,
+            check_in_at=local(11, day=TODAY - timedelta(days=7)),
+            check_in_lat=HOME[0],
+            check_in_lon=HOME[1],
+        )
+    )
     assert check_in(client, day, day.tasks[0]).status_code == 201
 
 
@@ -257,12 +297,14 @@ def test_every_refusal_names_profile_version_and_rule_in_english_and_chinese_and
     assert {r["rule_id"] for r in error["rules"]} == {"cn.blocking_flag", "cn.visiting_hours"}
     assert all(r["reason_zh"] and r["reason_en"] for r in error["rules"])
     with day.app.app_context():
-        refused = day.db.session.scalars(sa.select(AuditEvent).where(
-            AuditEvent.action == "field.check_in.rejected")).one()
+        refused = day.db.session.scalars(
+            sa.select(AuditEvent).where(AuditEvent.action == "field.check_in.rejected")
+        ).one()
         assert "cn.blocking_flag" in refused.changes
 
 
 # ---------------------------------------------------------------- the place
+
 
 def test_a_check_in_30_km_from_the_registered_address_is_refused(client, day):
     response = check_in(client, day, day.tasks[0], lat=HOME[0] + 0.27)
@@ -284,27 +326,38 @@ def test_a_check_in_at_the_debtors_workplace_is_refused_even_near_home(client, d
 
 
 def test_a_known_place_out_of_range_is_refused_by_name(client, day):
-    response = client.patch(f"/api/v1/debtors/{day.cases[0].debtor_id}", headers=day.sup,
-                            json={"places": [{"kind": "workplace", "lat": 95, "lon": 121.0}]})
+    response = client.patch(
+        f"/api/v1/debtors/{day.cases[0].debtor_id}",
+        headers=day.sup,
+        json={"places": [{"kind": "workplace", "lat": 95, "lon": 121.0}]},
+    )
     assert response.status_code == 422 and "places" in response.json["error"]["fields"]
-    response = client.patch(f"/api/v1/debtors/{day.cases[0].debtor_id}", headers=day.sup,
-                            json={"places": [{"kind": "casino", "lat": 31.0, "lon": 121.0}]})
+    response = client.patch(
+        f"/api/v1/debtors/{day.cases[0].debtor_id}",
+        headers=day.sup,
+        json={"places": [{"kind": "casino", "lat": 31.0, "lon": 121.0}]},
+    )
     assert response.status_code == 422 and "places" in response.json["error"]["fields"]
 
 
 # ---------------------------------------------------------------- one door at a time
 
+
 def test_a_crew_is_at_one_door_at_a_time(client, day):
     assert check_in(client, day, day.tasks[0]).status_code == 201
-    response = check_in(client, day, day.tasks[1], event_id="evt-second-door", lat=HOME[0] + 0.01,
-                        at=local(10, 10))
+    response = check_in(client, day, day.tasks[1], event_id="evt-second-door", lat=HOME[0] + 0.01, at=local(10, 10))
     assert response.json["error"]["rule_id"] == "cn.one_visit_at_a_time"
     check_out(client, day, day.tasks[0], at=local(10, 40))
-    assert check_in(client, day, day.tasks[1], event_id="evt-second-door-2", lat=HOME[0] + 0.01,
-                    at=local(10, 50)).status_code == 201
+    assert (
+        check_in(
+            client, day, day.tasks[1], event_id="evt-second-door-2", lat=HOME[0] + 0.01, at=local(10, 50)
+        ).status_code
+        == 201
+    )
 
 
 # ---------------------------------------------------------------- changes withdraw what they make unlawful
+
 
 def patch(client, day, path, body):
     response = client.patch(path, json=body, headers=day.sup)
@@ -324,17 +377,26 @@ def test_a_dispute_withdraws_the_debtors_tasks_at_once_and_the_phone_learns_why(
     assert gone["task_id"] == day.tasks[0].id and gone["rule_id"] == "cn.blocking_flag" and gone["reason_zh"]
     assert [s["sequence"] for s in route["stops"]] == [1, 2]
     with day.app.app_context():
-        actions = day.db.session.scalars(sa.select(AuditEvent.action).where(
-            AuditEvent.action == "task.withdrawn")).all()
+        actions = day.db.session.scalars(
+            sa.select(AuditEvent.action).where(AuditEvent.action == "task.withdrawn")
+        ).all()
         assert len(actions) == 2
     # A check-in queued before the phone heard of it is refused, naming the rule.
     assert check_in(client, day, day.tasks[0]).json["error"]["rule_id"] == "cn.blocking_flag"
 
 
 def test_a_complaint_against_a_collector_withdraws_their_crews_visits_to_that_debtor(client, day):
-    response = client.post("/api/v1/complaints", headers=day.sup, json={
-        "case_id": day.cases[0].id, "collector": members(day)[1].code, "channel": "phone",
-        "category": "rudeness", "text": "shouted at me"})
+    response = client.post(
+        "/api/v1/complaints",
+        headers=day.sup,
+        json={
+            "case_id": day.cases[0].id,
+            "collector": members(day)[1].code,
+            "channel": "phone",
+            "category": "rudeness",
+            "text": "shouted at me",
+        },
+    )
     assert response.status_code == 201
     assert day.get(VisitTask, day.tasks[0].id).reason["rule_id"] == "cn.complaint_under_review"
     assert day.get(VisitTask, day.tasks[1].id).status == "assigned"
@@ -360,8 +422,11 @@ def test_a_crew_shrunk_below_the_minimum_loses_its_tasks(client, day):
 def test_the_daily_check_withdraws_what_an_expired_training_made_unlawful(client, day, app):
     later = day.task(day.cases[0], 9, visit_date=TODAY + timedelta(days=8))
     with day.app.app_context():
-        record = day.db.session.scalars(sa.select(TrainingRecord).where(
-            TrainingRecord.collector_id == members(day)[1].id, TrainingRecord.module == "communication")).one()
+        record = day.db.session.scalars(
+            sa.select(TrainingRecord).where(
+                TrainingRecord.collector_id == members(day)[1].id, TrainingRecord.module == "communication"
+            )
+        ).one()
         record.expires_at = TODAY + timedelta(days=5)
         day.db.session.commit()
     admin = day.make.token(day.make.user("admin"))
@@ -379,10 +444,12 @@ def test_a_visit_made_withdraws_the_debtors_other_tasks_inside_the_frequency_win
 
 # ---------------------------------------------------------------- refused supervisor actions
 
+
 def test_a_refused_manual_move_is_kept_on_the_audit_log(client, day, make):
     lapsed = make.trained_crew(day.team, modules=())
-    response = client.post(f"/api/v1/tasks/{day.tasks[0].id}/assign", json={"crew": lapsed.code, "reason": "try"},
-                           headers=day.sup)
+    response = client.post(
+        f"/api/v1/tasks/{day.tasks[0].id}/assign", json={"crew": lapsed.code, "reason": "try"}, headers=day.sup
+    )
     assert response.status_code == 422 and response.json["error"]["rule_id"] == "cn.qualification"
     with day.app.app_context():
         event = day.db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "task.assign_refused")).one()
@@ -395,11 +462,11 @@ def test_a_refused_unassign_is_kept_on_the_audit_log(client, day):
     response = client.post(f"/api/v1/tasks/{day.tasks[0].id}/unassign", json={"reason": "x"}, headers=day.sup)
     assert response.status_code == 409
     with day.app.app_context():
-        assert day.db.session.scalars(sa.select(AuditEvent).where(
-            AuditEvent.action == "task.unassign_refused")).one()
+        assert day.db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "task.unassign_refused")).one()
 
 
 # ---------------------------------------------------------------- what the auditor sees
+
 
 def test_the_visit_log_shows_the_time_judged_the_servers_receipt_and_the_phones_clock(client, day):
     day.clock.set(local(11))

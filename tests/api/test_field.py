@@ -1,14 +1,14 @@
 """The day at the door through the agent API: route, check-in/out, outcomes,
 agreements, recordings and offline sync."""
+
 import hashlib
 import io
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
 
-from tests.conftest import TEST_NOW
 from app import audit
 from app.models import (
     AuditEvent,
@@ -21,6 +21,7 @@ from app.models import (
     Visit,
     VisitTask,
 )
+from tests.conftest import TEST_NOW
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 HOME = (31.2317, 121.4846)
@@ -57,20 +58,40 @@ class Day:
 
     def task(self, case, seq, crew=None, status="assigned", visit_date=None):
         crew = crew or self.crew
-        start = datetime.combine(visit_date or self.date, time(9 + seq), SHANGHAI).astimezone(timezone.utc)
-        return self.make._save(VisitTask(case_id=case.id, visit_date=visit_date or self.date, status=status,
-                                         crew_id=crew.id, sequence=seq, priority=50, planned_start=start,
-                                         planned_end=start + timedelta(minutes=30), crew_history=[crew.id]))
+        start = datetime.combine(visit_date or self.date, time(9 + seq), SHANGHAI).astimezone(UTC)
+        return self.make._save(
+            VisitTask(
+                case_id=case.id,
+                visit_date=visit_date or self.date,
+                status=status,
+                crew_id=crew.id,
+                sequence=seq,
+                priority=50,
+                planned_start=start,
+                planned_end=start + timedelta(minutes=30),
+                crew_history=[crew.id],
+            )
+        )
 
     def position(self, event_id, lat=HOME[0], lon=HOME[1], at=None, **extra):
         """A check-in or check-out body; the phone's clock reads ``at`` (default: the server's now)."""
-        return {"client_event_id": event_id, "lat": lat, "lon": lon, "accuracy_m": 12.0,
-                "device_time": iso(at or self.clock()), **extra}
+        return {
+            "client_event_id": event_id,
+            "lat": lat,
+            "lon": lon,
+            "accuracy_m": 12.0,
+            "device_time": iso(at or self.clock()),
+            **extra,
+        }
 
     def phone_headers(self, device_time=None, seq_high=None):
         """What the field app sends with every request: this phone, its clock, its outbox mark."""
-        return {**self.headers, "X-Device-Id": "phone-agent-a-0001",
-                "X-Device-Time": iso(device_time or self.clock()), "X-Device-Seq": str(seq_high or self.seq)}
+        return {
+            **self.headers,
+            "X-Device-Id": "phone-agent-a-0001",
+            "X-Device-Time": iso(device_time or self.clock()),
+            "X-Device-Seq": str(seq_high or self.seq),
+        }
 
     def sync(self, client, events, device_time=None):
         """Send queued events as the phone does: numbered in its outbox, with its clock."""
@@ -80,8 +101,11 @@ class Day:
                 self.seq += 1
                 event = {**event, "seq": self.seq}
             numbered.append(event)
-        return client.post("/api/v1/agent/sync", json={"events": numbered},
-                           headers=self.phone_headers(device_time, max([self.seq] + [e["seq"] for e in numbered])))
+        return client.post(
+            "/api/v1/agent/sync",
+            json={"events": numbered},
+            headers=self.phone_headers(device_time, max([self.seq] + [e["seq"] for e in numbered])),
+        )
 
     def count(self, model):
         with self.app.app_context():
@@ -99,11 +123,13 @@ def check_in(client, day, task, event_id="evt-checkin-1", at=None, **kw):
     is moved to ``at`` (the phone's clock agreeing) unless ``device_time`` says otherwise."""
     if at is not None:
         day.clock.set(at)
-    return client.post(f"/api/v1/agent/tasks/{task.id}/check-in", json=day.position(event_id, **kw),
-                       headers=day.headers)
+    return client.post(
+        f"/api/v1/agent/tasks/{task.id}/check-in", json=day.position(event_id, **kw), headers=day.headers
+    )
 
 
 # ---------------------------------------------------------------- the route
+
 
 def test_the_route_lists_the_crews_stops_in_order_with_what_to_know(client, day, make):
     make.contact(day.cases[0], days_ago=2, result="reached")
@@ -130,9 +156,15 @@ def test_the_route_tells_the_phone_what_each_outcome_needs_and_the_limits_it_war
     assert outcomes["promise_to_pay"]["agreement"] == "promise"
     assert (outcomes["not_home"]["person_met"], outcomes["not_home"]["agreement"]) == ("nobody", None)
     assert outcomes["third_party_only"]["person_met"] == "third_party"
-    assert route["limits"] == {"visiting_hours": {"start": "08:00", "end": "22:00"}, "geofence_radius_m": 200,
-                               "max_distance_m": 1000, "max_accuracy_m": 100, "recording_required": True, "recording_min_seconds": 60,
-                               "waiver_limit_percent": 20}
+    assert route["limits"] == {
+        "visiting_hours": {"start": "08:00", "end": "22:00"},
+        "geofence_radius_m": 200,
+        "max_distance_m": 1000,
+        "max_accuracy_m": 100,
+        "recording_required": True,
+        "recording_min_seconds": 60,
+        "waiver_limit_percent": 20,
+    }
 
 
 def test_planned_times_on_the_route_are_iso_8601_with_offset(client, day):
@@ -156,6 +188,7 @@ def test_supervisors_do_not_use_the_agent_api(client, day):
 
 
 # ---------------------------------------------------------------- check-in
+
 
 def test_a_check_in_at_the_door_opens_the_visit_keeping_both_clocks(client, day):
     at = local(10, 15)
@@ -228,8 +261,7 @@ def test_recorded_consent_lets_a_late_check_in_stand_with_a_flag(client, day, ap
 def test_far_from_the_address_inaccurate_or_mocked_check_ins_are_accepted_but_flagged(client, day):
     response = check_in(client, day, day.tasks[0], lat=HOME[0] + 0.005, accuracy_m=500.0, mock_location=True)
     assert response.status_code == 201
-    assert [f["rule_id"] for f in response.json["flags"]] == ["cn.off_geofence", "cn.poor_accuracy",
-                                                              "cn.mock_location"]
+    assert [f["rule_id"] for f in response.json["flags"]] == ["cn.off_geofence", "cn.poor_accuracy", "cn.mock_location"]
     assert day.count(ConductFlag) == 3
 
 
@@ -238,12 +270,14 @@ def test_impossible_travel_between_check_ins_is_flagged(client, day, make):
     first_at = local(10, 0)
     check_in(client, day, day.tasks[0], event_id="evt-travel-1", at=first_at)
     check_out(client, day, day.tasks[0], event_id="evt-travel-1-out", at=first_at + timedelta(minutes=2))
-    response = check_in(client, day, far, event_id="evt-travel-2", at=first_at + timedelta(minutes=5),
-                        lat=HOME[0] + 0.3)
+    response = check_in(
+        client, day, far, event_id="evt-travel-2", at=first_at + timedelta(minutes=5), lat=HOME[0] + 0.3
+    )
     assert [f["kind"] for f in response.json["flags"]] == ["impossible_travel"]
     check_out(client, day, far, event_id="evt-travel-2-out", at=first_at + timedelta(minutes=7), lat=HOME[0] + 0.3)
-    calm = check_in(client, day, day.tasks[2], event_id="evt-travel-3", at=first_at + timedelta(hours=2),
-                    lat=HOME[0] + 0.02)
+    calm = check_in(
+        client, day, day.tasks[2], event_id="evt-travel-3", at=first_at + timedelta(hours=2), lat=HOME[0] + 0.02
+    )
     assert calm.json["flags"] == []
 
 
@@ -263,9 +297,11 @@ def test_a_task_moved_to_another_crew_while_offline_answers_conflict_and_is_kept
 
 # ---------------------------------------------------------------- outcome and agreements
 
+
 def visit(client, day, task, body, event_id="evt-visit-1"):
-    return client.post(f"/api/v1/agent/tasks/{task.id}/visit", json={"client_event_id": event_id, **body},
-                       headers=day.headers)
+    return client.post(
+        f"/api/v1/agent/tasks/{task.id}/visit", json={"client_event_id": event_id, **body}, headers=day.headers
+    )
 
 
 PROMISE_DAY = (TODAY + timedelta(days=10)).isoformat()
@@ -279,50 +315,93 @@ def test_an_outcome_needs_a_check_in_first(client, day):
 
 def test_a_promise_to_pay_records_the_agreement_and_moves_the_case(client, day):
     check_in(client, day, day.tasks[0])
-    response = visit(client, day, day.tasks[0], {
-        "outcome": "promise_to_pay", "person_met": "debtor", "notes": "will pay after payday",
-        "agreement": {"kind": "promise", "total": "2000.00", "due_date": PROMISE_DAY, "acknowledgement": ACK}})
+    response = visit(
+        client,
+        day,
+        day.tasks[0],
+        {
+            "outcome": "promise_to_pay",
+            "person_met": "debtor",
+            "notes": "will pay after payday",
+            "agreement": {"kind": "promise", "total": "2000.00", "due_date": PROMISE_DAY, "acknowledgement": ACK},
+        },
+    )
     assert response.status_code == 200, response.json
     agreement = response.json["agreement"]
     assert agreement["status"] == "active" and agreement["instalments"] == [
-        {"seq": 1, "due_date": PROMISE_DAY, "amount": "2000.00"}]
+        {"seq": 1, "due_date": PROMISE_DAY, "amount": "2000.00"}
+    ]
     assert day.get(Case, day.cases[0].id).stage == "agreement"
 
 
 def test_an_instalment_plan_sums_to_the_total_to_the_fen(client, day):
     check_in(client, day, day.tasks[0])
-    response = visit(client, day, day.tasks[0], {
-        "outcome": "agreement_signed", "person_met": "debtor",
-        "agreement": {"kind": "instalment", "total": "1000.00", "first_due_date": PROMISE_DAY, "count": 3,
-                      "frequency": "monthly", "acknowledgement": {"kind": "signature", "ref": "a" * 64}}})
+    response = visit(
+        client,
+        day,
+        day.tasks[0],
+        {
+            "outcome": "agreement_signed",
+            "person_met": "debtor",
+            "agreement": {
+                "kind": "instalment",
+                "total": "1000.00",
+                "first_due_date": PROMISE_DAY,
+                "count": 3,
+                "frequency": "monthly",
+                "acknowledgement": {"kind": "signature", "ref": "a" * 64},
+            },
+        },
+    )
     instalments = response.json["agreement"]["instalments"]
     assert [i["amount"] for i in instalments] == ["333.34", "333.33", "333.33"]
     first = date.fromisoformat(PROMISE_DAY)
-    assert [i["due_date"] for i in instalments][1] == (first.replace(month=first.month % 12 + 1, year=first.year +
-                                                                     (first.month == 12))).isoformat()
+    assert [i["due_date"] for i in instalments][1] == (
+        first.replace(month=first.month % 12 + 1, year=first.year + (first.month == 12))
+    ).isoformat()
 
 
 def test_a_waiver_above_the_limit_waits_for_a_supervisors_approval(client, day):
     check_in(client, day, day.tasks[0])
-    response = visit(client, day, day.tasks[0], {
-        "outcome": "promise_to_pay", "person_met": "debtor",
-        "agreement": {"kind": "promise", "total": "5000.00", "waiver": "3000.00", "due_date": PROMISE_DAY,
-                      "acknowledgement": ACK}})
+    response = visit(
+        client,
+        day,
+        day.tasks[0],
+        {
+            "outcome": "promise_to_pay",
+            "person_met": "debtor",
+            "agreement": {
+                "kind": "promise",
+                "total": "5000.00",
+                "waiver": "3000.00",
+                "due_date": PROMISE_DAY,
+                "acknowledgement": ACK,
+            },
+        },
+    )
     agreement = response.json["agreement"]
     assert agreement["status"] == "pending_approval"
     assert day.count(ConductFlag) == 1
     pending = client.get("/api/v1/agreements?status=pending_approval", headers=day.sup).json["items"]
     assert [a["id"] for a in pending] == [agreement["id"]]
-    approved = client.post(f"/api/v1/agreements/{agreement['id']}/approve", json={"note": "hardship verified"},
-                           headers=day.sup)
+    approved = client.post(
+        f"/api/v1/agreements/{agreement['id']}/approve", json={"note": "hardship verified"}, headers=day.sup
+    )
     assert approved.status_code == 200 and approved.json["status"] == "active"
 
 
 def test_an_agreement_larger_than_the_debt_is_refused(client, day):
     check_in(client, day, day.tasks[0])
-    response = visit(client, day, day.tasks[0], {
-        "outcome": "promise_to_pay", "person_met": "debtor",
-        "agreement": {"kind": "promise", "total": "9000.00", "due_date": PROMISE_DAY, "acknowledgement": ACK}})
+    response = visit(
+        client,
+        day,
+        day.tasks[0],
+        {
+            "outcome": "promise_to_pay",
+            "person_met": "debtor",
+            "agreement": {"kind": "promise", "total": "9000.00", "due_date": PROMISE_DAY, "acknowledgement": ACK},
+        },
+    )
     assert response.status_code == 422 and "agreement" in response.json["error"]["fields"]
     assert day.count(RepaymentAgreement) == 0
 
@@ -330,20 +409,27 @@ def test_an_agreement_larger_than_the_debt_is_refused(client, day):
 def test_a_dispute_raised_at_the_door_flags_the_debtor_and_stops_later_visits(client, day, make):
     later = day.task(day.cases[0], 9, visit_date=day.date + timedelta(days=8))
     check_in(client, day, day.tasks[0])
-    response = visit(client, day, day.tasks[0], {"outcome": "dispute_raised", "person_met": "debtor",
-                                                 "notes": "says the loan was repaid"})
+    response = visit(
+        client,
+        day,
+        day.tasks[0],
+        {"outcome": "dispute_raised", "person_met": "debtor", "notes": "says the loan was repaid"},
+    )
     assert response.status_code == 200
     assert day.get(Debtor, day.cases[0].debtor_id).flags == {"dispute": True}
     later = day.get(VisitTask, later.id)
     assert later.status == "withdrawn" and later.reason["rule_id"] == "cn.blocking_flag"
 
 
-@pytest.mark.parametrize("outcome,person,field", [
-    ("not_home", "debtor", "person_met"),
-    ("third_party_only", "debtor", "person_met"),
-    ("refused", "neighbour", "person_met"),
-    ("promise_to_pay", "debtor", "agreement"),
-])
+@pytest.mark.parametrize(
+    "outcome,person,field",
+    [
+        ("not_home", "debtor", "person_met"),
+        ("third_party_only", "debtor", "person_met"),
+        ("refused", "neighbour", "person_met"),
+        ("promise_to_pay", "debtor", "agreement"),
+    ],
+)
 def test_an_outcome_that_contradicts_who_was_met_is_refused(client, day, outcome, person, field):
     check_in(client, day, day.tasks[0])
     response = visit(client, day, day.tasks[0], {"outcome": outcome, "person_met": person})
@@ -358,18 +444,24 @@ def test_an_unknown_outcome_code_is_refused_by_name(client, day):
 
 # ---------------------------------------------------------------- check-out and recordings
 
-def upload(client, day, task, content=b"RIFF....WAVEfmt " + b"\x00" * 2000, content_type="audio/wav",
-           sha=None, duration=120):
-    data = {"file": (io.BytesIO(content), "visit.wav", content_type), "task_id": str(task.id),
-            "sha256": sha or hashlib.sha256(content).hexdigest(), "duration_seconds": str(duration)}
-    return client.post("/api/v1/agent/recordings", data=data, headers=day.headers,
-                       content_type="multipart/form-data")
+
+def upload(
+    client, day, task, content=b"RIFF....WAVEfmt " + b"\x00" * 2000, content_type="audio/wav", sha=None, duration=120
+):
+    data = {
+        "file": (io.BytesIO(content), "visit.wav", content_type),
+        "task_id": str(task.id),
+        "sha256": sha or hashlib.sha256(content).hexdigest(),
+        "duration_seconds": str(duration),
+    }
+    return client.post("/api/v1/agent/recordings", data=data, headers=day.headers, content_type="multipart/form-data")
 
 
 def check_out(client, day, task, event_id="evt-checkout-1", at=None, **kw):
     day.clock.set(at or day.clock() + timedelta(minutes=25))
-    return client.post(f"/api/v1/agent/tasks/{task.id}/check-out", json=day.position(event_id, **kw),
-                       headers=day.headers)
+    return client.post(
+        f"/api/v1/agent/tasks/{task.id}/check-out", json=day.position(event_id, **kw), headers=day.headers
+    )
 
 
 def test_a_visit_closed_without_a_recording_is_flagged_until_it_arrives(client, day, app, db):
@@ -409,11 +501,14 @@ def test_a_recording_is_stored_under_its_hash_and_kept_once(client, day, app):
         assert storage.current().get(f"recordings/{first.json['sha256'][:2]}/{first.json['sha256']}.oga") == content
 
 
-@pytest.mark.parametrize("change,field", [
-    ({"sha": "0" * 64}, "sha256"),
-    ({"content_type": "application/x-msdownload"}, "file"),
-    ({"content": b""}, "file"),
-])
+@pytest.mark.parametrize(
+    "change,field",
+    [
+        ({"sha": "0" * 64}, "sha256"),
+        ({"content_type": "application/x-msdownload"}, "file"),
+        ({"content": b""}, "file"),
+    ],
+)
 def test_a_damaged_or_unacceptable_upload_is_refused(client, day, change, field):
     check_in(client, day, day.tasks[0])
     response = upload(client, day, day.tasks[0], **change)
@@ -432,13 +527,20 @@ def test_a_recording_over_the_size_limit_is_refused(client, day, app):
 
 # ---------------------------------------------------------------- offline sync
 
+
 def day_of_events(day, task, prefix="evt-sync"):
     """A visit worked offline from 10:00 to 10:20, sent when the phone is back online at 11:00."""
     day.clock.set(local(11))
     return [
         {"type": "check_in", "task_id": task.id, **day.position(f"{prefix}-1", at=local(10, 0))},
-        {"type": "visit", "task_id": task.id, "client_event_id": f"{prefix}-2", "outcome": "not_home",
-         "person_met": "nobody", "device_time": iso(local(10, 10))},
+        {
+            "type": "visit",
+            "task_id": task.id,
+            "client_event_id": f"{prefix}-2",
+            "outcome": "not_home",
+            "person_met": "nobody",
+            "device_time": iso(local(10, 10)),
+        },
         {"type": "check_out", "task_id": task.id, **day.position(f"{prefix}-3", at=local(10, 20))},
     ]
 
@@ -451,7 +553,10 @@ def test_a_batch_of_offline_events_is_applied_in_order(client, day):
     visit = day.get(Visit, response.json["results"][0]["visit"]["id"])
     # Queued offline: judged at the phone's time (its clock agreed with the server's), received later.
     assert (visit.check_in_at, visit.check_in_received_at, visit.check_in_basis) == (
-        local(10), local(11), "device_corrected")
+        local(10),
+        local(11),
+        "device_corrected",
+    )
 
 
 def test_sending_a_batch_twice_duplicates_nothing(client, day):
@@ -464,8 +569,17 @@ def test_sending_a_batch_twice_duplicates_nothing(client, day):
 
 def test_one_bad_event_does_not_lose_the_rest(client, day):
     events = day_of_events(day, day.tasks[0])
-    events.insert(1, {"type": "check_in", "task_id": day.tasks[1].id, "client_event_id": "evt-bad-1",
-                      "lat": 95, "lon": 121.0, "device_time": iso(local(10))})
+    events.insert(
+        1,
+        {
+            "type": "check_in",
+            "task_id": day.tasks[1].id,
+            "client_event_id": "evt-bad-1",
+            "lat": 95,
+            "lon": 121.0,
+            "device_time": iso(local(10)),
+        },
+    )
     events.append({"type": "teleport", "task_id": day.tasks[2].id, "client_event_id": "evt-bad-2"})
     results = day.sync(client, events).json["results"]
     assert [r["status"] for r in results] == ["accepted", "rejected", "accepted", "accepted", "rejected"]
@@ -480,10 +594,12 @@ def test_a_batch_mixing_refused_and_conflicting_events_answers_each(client, day,
         db.session.commit()
     events = [
         {"type": "check_in", "task_id": day.tasks[0].id, **day.position("evt-mix-1", at=local(23, 0))},
-        {"type": "check_in", "task_id": day.tasks[1].id, **day.position("evt-mix-2", at=local(10),
-                                                                         lat=HOME[0] + 0.01)},
-        {"type": "check_in", "task_id": day.tasks[2].id, **day.position("evt-mix-3", at=local(10, 30),
-                                                                         lat=HOME[0] + 0.02)},
+        {"type": "check_in", "task_id": day.tasks[1].id, **day.position("evt-mix-2", at=local(10), lat=HOME[0] + 0.01)},
+        {
+            "type": "check_in",
+            "task_id": day.tasks[2].id,
+            **day.position("evt-mix-3", at=local(10, 30), lat=HOME[0] + 0.02),
+        },
     ]
     day.clock.set(local(23, 30))
     results = day.sync(client, events).json["results"]
@@ -506,11 +622,20 @@ def test_an_agreement_made_offline_is_judged_on_the_day_of_the_visit(client, day
     two_days_ago = local(10) - timedelta(days=2)
     task = day.task(make.dispatchable_case(day.team), 5, visit_date=two_days_ago.date())
     due = (two_days_ago.date() + timedelta(days=1)).isoformat()  # already past when it syncs
-    results = day.sync(client, [
-        {"type": "check_in", "task_id": task.id, **day.position("evt-old-in", at=two_days_ago)},
-        {"type": "visit", "task_id": task.id, "client_event_id": "evt-old-visit", "outcome": "promise_to_pay",
-         "person_met": "debtor", "device_time": iso(two_days_ago + timedelta(minutes=10)),
-         "agreement": {"kind": "promise", "total": "100.00", "due_date": due, "acknowledgement": ACK}},
-    ]).json["results"]
+    results = day.sync(
+        client,
+        [
+            {"type": "check_in", "task_id": task.id, **day.position("evt-old-in", at=two_days_ago)},
+            {
+                "type": "visit",
+                "task_id": task.id,
+                "client_event_id": "evt-old-visit",
+                "outcome": "promise_to_pay",
+                "person_met": "debtor",
+                "device_time": iso(two_days_ago + timedelta(minutes=10)),
+                "agreement": {"kind": "promise", "total": "100.00", "due_date": due, "acknowledgement": ACK},
+            },
+        ],
+    ).json["results"]
     assert [r["status"] for r in results] == ["accepted", "accepted"], results
     assert results[1]["agreement"]["instalments"][0]["due_date"] == due

@@ -5,6 +5,7 @@ field path fails here (issue 22 part 1; bench/request_cost.py --trace prints the
 The phone has been seen before (its first request adds its row), as at every door but
 the first of a day.
 """
+
 from contextlib import contextmanager
 
 import sqlalchemy as sa
@@ -54,8 +55,9 @@ def _without_harness(seen):
 
 
 def _known_phone(client, day):
-    assert client.get(f"/api/v1/agent/route?date={day.date.isoformat()}",
-                      headers=day.phone_headers()).status_code == 200
+    assert (
+        client.get(f"/api/v1/agent/route?date={day.date.isoformat()}", headers=day.phone_headers()).status_code == 200
+    )
 
 
 def _send(client, day, path, body):
@@ -80,12 +82,17 @@ def test_recording_the_outcome_sends_no_more_statements_than_pinned(client, day,
     day.clock.set(local(10, 15))
     task = day.tasks[0]
     _known_phone(client, day)
-    assert _send(client, day, f"/api/v1/agent/tasks/{task.id}/check-in",
-                 day.position("evt-cost-in-2")).status_code == 201
+    assert (
+        _send(client, day, f"/api/v1/agent/tasks/{task.id}/check-in", day.position("evt-cost-in-2")).status_code == 201
+    )
     day.clock.set(local(10, 25))
     with statements(db) as seen:
-        response = _send(client, day, f"/api/v1/agent/tasks/{task.id}/visit",
-                         {"client_event_id": "evt-cost-visit-2", "outcome": "not_home", "person_met": "nobody"})
+        response = _send(
+            client,
+            day,
+            f"/api/v1/agent/tasks/{task.id}/visit",
+            {"client_event_id": "evt-cost-visit-2", "outcome": "not_home", "person_met": "nobody"},
+        )
     assert response.status_code == 200, response.json
     work = _without_harness(seen)
     assert len(work) <= OUTCOME_STATEMENTS, "\n".join(work)
@@ -104,8 +111,9 @@ def test_a_refused_check_in_with_one_savepoint_leaves_only_the_event_and_its_aud
     assert {model: day.count(model) for model in (Visit, ConductFlag)} == before
     assert day.get(VisitTask, task.id).status == "assigned"
     with day.app.app_context():
-        stored = day.db.session.scalars(sa.select(ClientEvent).where(
-            ClientEvent.client_event_id == "evt-cost-late")).one()
+        stored = day.db.session.scalars(
+            sa.select(ClientEvent).where(ClientEvent.client_event_id == "evt-cost-late")
+        ).one()
         assert stored.status == "rejected" and stored.response["error"]["rule_id"].endswith("visiting_hours")
         assert stored.sequence_note == {"status": "in_order"}
 

@@ -2,6 +2,7 @@
 
 Each test stands for a way the first version lost or misanswered what a phone sent
 (issue 15): it failed on that code and passes now."""
+
 import json
 
 import pytest
@@ -22,6 +23,7 @@ def results(response):
 
 # ---------------------------------------------------------------- every element answered
 
+
 @pytest.mark.parametrize("bad_task_id", ["abc", {}, [], 2**63, -1, 0, None, 1.5, True])
 def test_one_event_with_a_wrong_task_id_does_not_hold_back_the_good_one(client, day, bad_task_id):
     bad = {"type": "visit", "task_id": bad_task_id, "client_event_id": "evt-bad-task-id", "outcome": "not_home"}
@@ -33,8 +35,11 @@ def test_one_event_with_a_wrong_task_id_does_not_hold_back_the_good_one(client, 
 
 @pytest.mark.parametrize("element", ["garbage", 17, None, [1, 2], True])
 def test_an_element_that_is_not_an_object_is_answered_and_the_rest_applied(client, day, element):
-    response = client.post("/api/v1/agent/sync", json={"events": [element, good_check_in(day) | {"seq": 2}]},
-                           headers=day.phone_headers(seq_high=2))
+    response = client.post(
+        "/api/v1/agent/sync",
+        json={"events": [element, good_check_in(day) | {"seq": 2}]},
+        headers=day.phone_headers(seq_high=2),
+    )
     answers = results(response)
     assert [a["status"] for a in answers] == ["rejected", "accepted"]
     assert answers[0]["error"]["fields"] == {"_event": ["must be an object"]}
@@ -46,32 +51,44 @@ def post(client, day, events):
     return client.post("/api/v1/agent/sync", json={"events": events}, headers=day.phone_headers(seq_high=9))
 
 
-@pytest.mark.parametrize("element,field", [
-    ({"type": "teleport", "task_id": 1, "client_event_id": "evt-unknown-type"}, "type"),
-    ({"task_id": 1, "client_event_id": "evt-no-type-at-all"}, "type"),
-    ({"type": "check_in", "client_event_id": "evt-no-task-given"}, "task_id"),
-    ({"type": "check_in", "task_id": 1, "client_event_id": "evt-no-position"}, "lat"),
-    ({"type": "visit", "task_id": 1, "client_event_id": "evt-huge-seq", "seq": 2**63}, "seq"),
-    ({"type": "visit", "task_id": 1, "client_event_id": 12345678}, "client_event_id"),
-])
+@pytest.mark.parametrize(
+    "element,field",
+    [
+        ({"type": "teleport", "task_id": 1, "client_event_id": "evt-unknown-type"}, "type"),
+        ({"task_id": 1, "client_event_id": "evt-no-type-at-all"}, "type"),
+        ({"type": "check_in", "client_event_id": "evt-no-task-given"}, "task_id"),
+        ({"type": "check_in", "task_id": 1, "client_event_id": "evt-no-position"}, "lat"),
+        ({"type": "visit", "task_id": 1, "client_event_id": "evt-huge-seq", "seq": 2**63}, "seq"),
+        ({"type": "visit", "task_id": 1, "client_event_id": 12345678}, "client_event_id"),
+    ],
+)
 def test_every_kind_of_bad_element_is_rejected_naming_its_field(client, day, element, field):
     answer = results(post(client, day, [element]))[0]
     assert answer["status"] == "rejected" and field in answer["error"]["fields"], answer
 
 
 def test_only_the_body_limits_and_a_body_that_is_not_json_refuse_a_whole_batch(client, day):
-    assert client.post("/api/v1/agent/sync", data="{not json", content_type="application/json",
-                       headers=day.phone_headers()).status_code == 400
+    assert (
+        client.post(
+            "/api/v1/agent/sync", data="{not json", content_type="application/json", headers=day.phone_headers()
+        ).status_code
+        == 400
+    )
     too_many = [{"type": "visit"}] * 501
-    assert client.post("/api/v1/agent/sync", json={"events": too_many},
-                       headers=day.phone_headers()).status_code == 422
+    assert client.post("/api/v1/agent/sync", json={"events": too_many}, headers=day.phone_headers()).status_code == 422
 
 
 # ---------------------------------------------------------------- stored once, answered the same
 
+
 def test_an_event_refused_before_it_reaches_a_task_is_kept_and_a_resend_gets_the_same_answer(client, day):
-    bad = {"type": "check_in", "task_id": day.tasks[0].id, "client_event_id": "evt-no-lat", "lon": 121.4,
-           "device_time": iso(local(10))}
+    bad = {
+        "type": "check_in",
+        "task_id": day.tasks[0].id,
+        "client_event_id": "evt-no-lat",
+        "lon": 121.4,
+        "device_time": iso(local(10)),
+    }
     first = results(day.sync(client, [bad]))[0]
     again = results(day.sync(client, [bad]))[0]
     assert first["status"] == "rejected" and again["status"] == "duplicate"
@@ -83,8 +100,13 @@ def test_an_event_refused_before_it_reaches_a_task_is_kept_and_a_resend_gets_the
 
 
 def test_an_event_for_no_task_of_the_crew_is_kept_and_answered_the_same_on_resend(client, day):
-    lost = {"type": "visit", "task_id": 999999, "client_event_id": "evt-no-such-task", "outcome": "not_home",
-            "person_met": "nobody"}
+    lost = {
+        "type": "visit",
+        "task_id": 999999,
+        "client_event_id": "evt-no-such-task",
+        "outcome": "not_home",
+        "person_met": "nobody",
+    }
     first = results(day.sync(client, [lost]))[0]
     assert first["status"] == "rejected" and first["http_status"] == 404
     assert results(day.sync(client, [lost]))[0]["status"] == "duplicate"
@@ -92,10 +114,18 @@ def test_an_event_for_no_task_of_the_crew_is_kept_and_answered_the_same_on_resen
 
 
 def test_a_resent_batch_is_answered_with_the_same_bytes_every_time(client, day):
-    batch = [good_check_in(day, seq=1),
-             {"type": "visit", "task_id": day.tasks[0].id, "seq": 2, "client_event_id": "evt-visit-x",
-              "outcome": "met_debtor", "person_met": "debtor"},
-             {"type": "visit", "task_id": "abc", "seq": 3, "client_event_id": "evt-visit-bad"}]
+    batch = [
+        good_check_in(day, seq=1),
+        {
+            "type": "visit",
+            "task_id": day.tasks[0].id,
+            "seq": 2,
+            "client_event_id": "evt-visit-x",
+            "outcome": "met_debtor",
+            "person_met": "debtor",
+        },
+        {"type": "visit", "task_id": "abc", "seq": 3, "client_event_id": "evt-visit-bad"},
+    ]
     day.seq = 3
     first = day.sync(client, batch)
     second, third = day.sync(client, batch), day.sync(client, batch)
@@ -107,13 +137,15 @@ def test_a_resent_batch_is_answered_with_the_same_bytes_every_time(client, day):
 def test_an_element_without_a_usable_id_is_answered_and_counted(client, day):
     def counted():
         text = client.get("/metrics").get_data(as_text=True)
-        line = next((line for line in text.splitlines()
-                     if line.startswith("fieldcollect_field_events_without_id_total ")), None)
+        line = next(
+            (line for line in text.splitlines() if line.startswith("fieldcollect_field_events_without_id_total ")), None
+        )
         return float(line.split()[1]) if line else 0.0
 
     before = counted()
-    answers = results(post(client, day, [{"type": "visit", "task_id": day.tasks[0].id}, "garbage",
-                                         {"client_event_id": "short"}]))
+    answers = results(
+        post(client, day, [{"type": "visit", "task_id": day.tasks[0].id}, "garbage", {"client_event_id": "short"}])
+    )
     assert [a["status"] for a in answers] == ["rejected"] * 3
     assert all(a["client_event_id"] is None for a in answers)
     assert counted() - before == 3
@@ -122,10 +154,16 @@ def test_an_element_without_a_usable_id_is_answered_and_counted(client, day):
 
 # ---------------------------------------------------------------- same id, other content
 
+
 def test_the_same_id_with_another_outcome_is_a_conflict_and_the_first_stands(client, day):
     assert check_in(client, day, day.tasks[0]).status_code == 201
-    first = {"type": "visit", "task_id": day.tasks[0].id, "client_event_id": "evt-outcome-1",
-             "outcome": "not_home", "person_met": "nobody"}
+    first = {
+        "type": "visit",
+        "task_id": day.tasks[0].id,
+        "client_event_id": "evt-outcome-1",
+        "outcome": "not_home",
+        "person_met": "nobody",
+    }
     other = {**first, "outcome": "refused", "person_met": "debtor"}
     assert results(day.sync(client, [first]))[0]["status"] == "accepted"
     answer = results(day.sync(client, [other]))[0]
@@ -133,13 +171,15 @@ def test_the_same_id_with_another_outcome_is_a_conflict_and_the_first_stands(cli
     assert answer["error"]["first_payload_sha256"] != answer["error"]["this_payload_sha256"]
     with day.app.app_context():
         assert day.db.session.scalars(sa.select(Visit.outcome)).one() == "not_home"
-        flag = day.db.session.scalars(sa.select(ConductFlag).where(
-            ConductFlag.kind == "event_payload_mismatch")).one()
+        flag = day.db.session.scalars(sa.select(ConductFlag).where(ConductFlag.kind == "event_payload_mismatch")).one()
         assert flag.rule_id == "cn.event_payload_mismatch"
-        assert {flag.details["first"], flag.details["this"]} == {answer["error"]["first_payload_sha256"],
-                                                                 answer["error"]["this_payload_sha256"]}
-        event = day.db.session.scalars(sa.select(AuditEvent).where(
-            AuditEvent.action == "field.event_payload_mismatch")).one()
+        assert {flag.details["first"], flag.details["this"]} == {
+            answer["error"]["first_payload_sha256"],
+            answer["error"]["this_payload_sha256"],
+        }
+        event = day.db.session.scalars(
+            sa.select(AuditEvent).where(AuditEvent.action == "field.event_payload_mismatch")
+        ).one()
         assert answer["error"]["this_payload_sha256"] in event.changes
     # The same other content again: the same answer, and no second flag.
     assert results(day.sync(client, [other]))[0] == {**answer, "index": 0}
@@ -169,11 +209,18 @@ def test_a_resend_of_the_same_content_with_its_number_and_a_new_clock_reading_is
 
 # ---------------------------------------------------------------- order per phone
 
+
 def test_a_gap_in_the_phones_numbers_is_answered_and_recorded(client, day):
     first = results(day.sync(client, [good_check_in(day, seq=1)]))[0]
     assert first["sequence"] == {"status": "in_order"}
-    later = {"type": "visit", "task_id": day.tasks[0].id, "seq": 5, "client_event_id": "evt-after-gap",
-             "outcome": "not_home", "person_met": "nobody"}
+    later = {
+        "type": "visit",
+        "task_id": day.tasks[0].id,
+        "seq": 5,
+        "client_event_id": "evt-after-gap",
+        "outcome": "not_home",
+        "person_met": "nobody",
+    }
     day.seq = 5
     answer = results(day.sync(client, [later]))[0]
     assert answer["status"] == "accepted" and answer["sequence"] == {"status": "gap", "missing": [2, 4]}
@@ -183,8 +230,12 @@ def test_a_gap_in_the_phones_numbers_is_answered_and_recorded(client, day):
 
 
 def test_a_number_arriving_after_a_higher_one_is_applied_where_it_arrives_and_answered_late(client, day):
-    check_out = {"type": "check_out", "task_id": day.tasks[0].id, "seq": 3,
-                 **day.position("evt-out-first", at=local(10, 30))}
+    check_out = {
+        "type": "check_out",
+        "task_id": day.tasks[0].id,
+        "seq": 3,
+        **day.position("evt-out-first", at=local(10, 30)),
+    }
     check_in_ = good_check_in(day, seq=2)
     day.seq = 3
     answers = results(day.sync(client, [check_out, check_in_]))
@@ -200,17 +251,37 @@ def test_a_recording_takes_its_place_in_the_phones_sequence(client, day):
     results(day.sync(client, [good_check_in(day, seq=1)]))
     content = b"OggS" + b"\x01" * 3000
     day.seq = 2
-    response = client.post("/api/v1/agent/recordings", headers=day.phone_headers(), content_type="multipart/form-data",
-                           data={"file": (io.BytesIO(content), "a.ogg", "audio/ogg"), "task_id": str(day.tasks[0].id),
-                                 "sha256": hashlib.sha256(content).hexdigest(), "duration_seconds": "90",
-                                 "seq": "2"})
+    response = client.post(
+        "/api/v1/agent/recordings",
+        headers=day.phone_headers(),
+        content_type="multipart/form-data",
+        data={
+            "file": (io.BytesIO(content), "a.ogg", "audio/ogg"),
+            "task_id": str(day.tasks[0].id),
+            "sha256": hashlib.sha256(content).hexdigest(),
+            "duration_seconds": "90",
+            "seq": "2",
+        },
+    )
     assert response.status_code == 201
-    answer = results(day.sync(client, [{"type": "check_out", "task_id": day.tasks[0].id, "seq": 3,
-                                        **day.position("evt-out-after-rec", at=local(10, 30))}]))[0]
+    answer = results(
+        day.sync(
+            client,
+            [
+                {
+                    "type": "check_out",
+                    "task_id": day.tasks[0].id,
+                    "seq": 3,
+                    **day.position("evt-out-after-rec", at=local(10, 30)),
+                }
+            ],
+        )
+    )[0]
     assert answer["sequence"] == {"status": "in_order"}
 
 
 # ---------------------------------------------------------------- the contract
+
 
 def test_the_phones_answers_are_typed_in_the_openapi_document(client):
     spec = client.get("/api/v1/openapi.json").json
@@ -227,14 +298,30 @@ def test_the_phones_answers_are_typed_in_the_openapi_document(client):
 
 def test_stored_tasks_are_unchanged_by_refused_elements(client, day):
     before = day.get(VisitTask, day.tasks[0].id).status
-    day.sync(client, [{"type": "check_in", "task_id": day.tasks[0].id, "client_event_id": "evt-bad-lat",
-                       "lat": 95, "lon": 121.0, "device_time": iso(local(10))}])
+    day.sync(
+        client,
+        [
+            {
+                "type": "check_in",
+                "task_id": day.tasks[0].id,
+                "client_event_id": "evt-bad-lat",
+                "lat": 95,
+                "lon": 121.0,
+                "device_time": iso(local(10)),
+            }
+        ],
+    )
     assert day.get(VisitTask, day.tasks[0].id).status == before == "assigned"
 
 
 def test_a_nul_character_in_one_element_is_that_elements_problem_not_the_batchs(client, day):
-    bad = {"type": "visit", "task_id": day.tasks[0].id, "seq": 1, "client_event_id": "evt-with-nul",
-           "outcome": "not\x00home"}
+    bad = {
+        "type": "visit",
+        "task_id": day.tasks[0].id,
+        "seq": 1,
+        "client_event_id": "evt-with-nul",
+        "outcome": "not\x00home",
+    }
     answers = results(post(client, day, [bad, good_check_in(day) | {"seq": 2}]))
     assert [a["status"] for a in answers] == ["rejected", "accepted"]
     assert answers[0]["error"]["fields"] == {"outcome": ["must not contain a NUL character"]}

@@ -1,5 +1,6 @@
 """The field app's shell as the server hands it out: the page, its manifest and the
 service worker that keeps it for use with no network."""
+
 import json
 import posixpath
 import re
@@ -10,7 +11,7 @@ def shell_of(client):
     response = client.get("/field/sw.js")
     head = response.get_data(as_text=True).split("\n", 1)[0]
     assert head.startswith("self.FC_SHELL = ") and head.endswith(";")
-    return response, json.loads(head[len("self.FC_SHELL = "):-1])
+    return response, json.loads(head[len("self.FC_SHELL = ") : -1])
 
 
 def test_the_field_page_loads_its_scripts_from_the_app_and_runs_no_inline_code(client):
@@ -39,8 +40,12 @@ def test_the_service_worker_caches_every_file_the_page_needs(client):
     page = client.get("/field").get_data(as_text=True)
     needed = set(re.findall(r'(?:src|href)="(/[^"]+)"', page))
     assert needed <= set(shell["urls"])
-    assert {"/field", "/field/manifest.webmanifest", "/static/vendor/leaflet/leaflet.js",
-            "/static/vendor/leaflet/leaflet.css"} <= set(shell["urls"])
+    assert {
+        "/field",
+        "/field/manifest.webmanifest",
+        "/static/vendor/leaflet/leaflet.js",
+        "/static/vendor/leaflet/leaflet.css",
+    } <= set(shell["urls"])
     for url in shell["urls"]:
         with client.get(url) as response:  # static files are streamed: close them
             assert response.status_code == 200, url

@@ -8,6 +8,7 @@
   fields and in the login: never a 500, the envelope on every 4xx, and nothing
   written but the audit events the action legitimately records.
 """
+
 import hashlib
 import io
 import json
@@ -56,29 +57,100 @@ def world(make):
     now = make.now()
 
     own_case = make.dispatchable_case(team_a)
-    own_task = make._save(VisitTask(case_id=own_case.id, visit_date=make.today(), status="checked_in",
-                                    crew_id=own_crew.id, sequence=1, priority=10, crew_history=[own_crew.id]))
-    make._save(Visit(task_id=own_task.id, crew_id=own_crew.id, collector_id=own_collector.id, check_in_at=now,
-                     check_in_lat=31.23, check_in_lon=121.47))
+    own_task = make._save(
+        VisitTask(
+            case_id=own_case.id,
+            visit_date=make.today(),
+            status="checked_in",
+            crew_id=own_crew.id,
+            sequence=1,
+            priority=10,
+            crew_history=[own_crew.id],
+        )
+    )
+    make._save(
+        Visit(
+            task_id=own_task.id,
+            crew_id=own_crew.id,
+            collector_id=own_collector.id,
+            check_in_at=now,
+            check_in_lat=31.23,
+            check_in_lon=121.47,
+        )
+    )
 
     case = make.dispatchable_case(team_a)
-    task = make._save(VisitTask(case_id=case.id, visit_date=make.today(), status="checked_in", crew_id=other_crew.id,
-                                sequence=1, priority=10, crew_history=[other_crew.id]))
-    visit = make._save(Visit(task_id=task.id, crew_id=other_crew.id, collector_id=other_collector.id,
-                             check_in_at=now, check_in_lat=31.23, check_in_lon=121.47))
-    recording = make._save(Recording(sha256="ab" * 32, size_bytes=10, content_type="audio/ogg", kind="audio",
-                                     storage_key=f"recordings/ab/{'ab' * 32}.oga", duration_seconds=90,
-                                     visit_id=visit.id, uploaded_by_id=other_agent.id))
-    agreement = make._save(RepaymentAgreement(case_id=case.id, visit_id=visit.id, kind="promise",
-                                              status="pending_approval", currency="CNY", total_minor=1000,
-                                              waiver_minor=0, owed_minor=1000))
-    flag = make._save(ConductFlag(kind="off_geofence", rule_id="cn.off_geofence", profile_version="cn@2026.1",
-                                  collector_id=other_collector.id, case_id=case.id, visit_id=visit.id, details={}))
-    complaint = make._save(Complaint(case_id=case.id, debtor_id=case.debtor_id, channel="phone",
-                                     category="rudeness", text="x", status="open"))
-    plan = make._save(DispatchPlan(plan_date=day, team_id=team_a.id, status="draft", policy_profile="cn@2026.1",
-                                   result={"timezone": "Asia/Shanghai", "routes": [], "unassigned": [], "crews": []},
-                                   summary={}))
+    task = make._save(
+        VisitTask(
+            case_id=case.id,
+            visit_date=make.today(),
+            status="checked_in",
+            crew_id=other_crew.id,
+            sequence=1,
+            priority=10,
+            crew_history=[other_crew.id],
+        )
+    )
+    visit = make._save(
+        Visit(
+            task_id=task.id,
+            crew_id=other_crew.id,
+            collector_id=other_collector.id,
+            check_in_at=now,
+            check_in_lat=31.23,
+            check_in_lon=121.47,
+        )
+    )
+    recording = make._save(
+        Recording(
+            sha256="ab" * 32,
+            size_bytes=10,
+            content_type="audio/ogg",
+            kind="audio",
+            storage_key=f"recordings/ab/{'ab' * 32}.oga",
+            duration_seconds=90,
+            visit_id=visit.id,
+            uploaded_by_id=other_agent.id,
+        )
+    )
+    agreement = make._save(
+        RepaymentAgreement(
+            case_id=case.id,
+            visit_id=visit.id,
+            kind="promise",
+            status="pending_approval",
+            currency="CNY",
+            total_minor=1000,
+            waiver_minor=0,
+            owed_minor=1000,
+        )
+    )
+    flag = make._save(
+        ConductFlag(
+            kind="off_geofence",
+            rule_id="cn.off_geofence",
+            profile_version="cn@2026.1",
+            collector_id=other_collector.id,
+            case_id=case.id,
+            visit_id=visit.id,
+            details={},
+        )
+    )
+    complaint = make._save(
+        Complaint(
+            case_id=case.id, debtor_id=case.debtor_id, channel="phone", category="rudeness", text="x", status="open"
+        )
+    )
+    plan = make._save(
+        DispatchPlan(
+            plan_date=day,
+            team_id=team_a.id,
+            status="draft",
+            policy_profile="cn@2026.1",
+            result={"timezone": "Asia/Shanghai", "routes": [], "unassigned": [], "crews": []},
+            summary={},
+        )
+    )
     # A finished export with its file, asked for by an auditor: nobody else's to see.
     from app import storage
 
@@ -87,12 +159,22 @@ def world(make):
     key = f"exports/{uuid.uuid4().hex}.csv"
     with make.app.app_context():
         storage.current().put(key, export, "text/csv")
-    job = make._save(Job(id=str(uuid.uuid4()), name="export_visits", params={"format": "csv", "filters": {}},
-                         status="finished", runner="inline", requested_by_id=job_owner.id,
-                         result={"format": "csv", "rows": 1, "file": key,
-                                 "sha256": hashlib.sha256(export).hexdigest()}))
-    contact = make._save(ContactAttempt(case_id=case.id, channel="call", purpose="contact", result="no_answer",
-                                        occurred_at=now - timedelta(days=2)))
+    job = make._save(
+        Job(
+            id=str(uuid.uuid4()),
+            name="export_visits",
+            params={"format": "csv", "filters": {}},
+            status="finished",
+            runner="inline",
+            requested_by_id=job_owner.id,
+            result={"format": "csv", "rows": 1, "file": key, "sha256": hashlib.sha256(export).hexdigest()},
+        )
+    )
+    contact = make._save(
+        ContactAttempt(
+            case_id=case.id, channel="call", purpose="contact", result="no_answer", occurred_at=now - timedelta(days=2)
+        )
+    )
     # Team A's weekly report, its files in storage: supervisor B's to neither list nor fetch.
     from app.models import TeamReport
 
@@ -100,28 +182,54 @@ def world(make):
     with make.app.app_context():
         for fmt, content in pages.items():
             storage.current().put(f"reports/weekly/hostile.{fmt}", content, "text/plain")
-    report = make._save(TeamReport(team_id=team_a.id, week_start=day - timedelta(days=day.weekday() + 7),
-                                   csv_key="reports/weekly/hostile.csv", html_key="reports/weekly/hostile.html",
-                                   csv_sha256=hashlib.sha256(pages["csv"]).hexdigest(),
-                                   html_sha256=hashlib.sha256(pages["html"]).hexdigest()))
+    report = make._save(
+        TeamReport(
+            team_id=team_a.id,
+            week_start=day - timedelta(days=day.weekday() + 7),
+            csv_key="reports/weekly/hostile.csv",
+            html_key="reports/weekly/hostile.html",
+            csv_sha256=hashlib.sha256(pages["csv"]).hexdigest(),
+            html_sha256=hashlib.sha256(pages["html"]).hexdigest(),
+        )
+    )
     foreign = {
-        "task_id": task.id, "case_id": case.id, "debtor_id": case.debtor_id, "collector_id": other_collector.id,
-        "crew_id": other_crew.id, "plan_id": plan.id, "agreement_id": agreement.id, "flag_id": flag.id,
-        "complaint_id": complaint.id, "user_id": other_agent.id, "job_id": job.id,
-        "recording_id": recording.id, "report_id": report.id,
+        "task_id": task.id,
+        "case_id": case.id,
+        "debtor_id": case.debtor_id,
+        "collector_id": other_collector.id,
+        "crew_id": other_crew.id,
+        "plan_id": plan.id,
+        "agreement_id": agreement.id,
+        "flag_id": flag.id,
+        "complaint_id": complaint.id,
+        "user_id": other_agent.id,
+        "job_id": job.id,
+        "recording_id": recording.id,
+        "report_id": report.id,
     }
     return {
-        "headers": {"agent": {**make.token(agent), "X-Device-Id": "phone-hostile-01", "X-Device-Time": now.isoformat(),
-                              "X-Device-Seq": "1"},
-                    "supervisor_b": make.token(supervisor_b)},
+        "headers": {
+            "agent": {
+                **make.token(agent),
+                "X-Device-Id": "phone-hostile-01",
+                "X-Device-Time": now.isoformat(),
+                "X-Device-Seq": "1",
+            },
+            "supervisor_b": make.token(supervisor_b),
+        },
         "users": {"agent": agent, "supervisor_b": supervisor_b},
-        "foreign": foreign, "own_task": own_task.id, "visit": visit.id, "recording": recording.id,
-        "contact": contact.id, "loan_ref": case.loan_ref,
+        "foreign": foreign,
+        "own_task": own_task.id,
+        "visit": visit.id,
+        "recording": recording.id,
+        "contact": contact.id,
+        "loan_ref": case.loan_ref,
         "other_collector_code": other_collector.code,
     }
 
 
 # ---------------------------------------------------------------- helpers
+
 
 def _bodies():
     """A valid body for each endpoint, taken from the role matrix, so the request
@@ -184,6 +292,7 @@ def _assert_envelope(response):
 
 
 # ---------------------------------------------------------------- 1. no existence leak
+
 
 @pytest.mark.parametrize("caller", ["agent", "supervisor_b"])
 def test_a_row_out_of_scope_answers_exactly_like_a_row_that_does_not_exist(app, client, world, caller):
@@ -253,8 +362,14 @@ def _user(make, user_id):
 
 
 def _sync(client, world, task_id):
-    event = {"type": "visit", "task_id": task_id, "client_event_id": f"hostile-{uuid.uuid4().hex[:16]}",
-             "seq": 1, "outcome": "not_home", "person_met": "nobody"}
+    event = {
+        "type": "visit",
+        "task_id": task_id,
+        "client_event_id": f"hostile-{uuid.uuid4().hex[:16]}",
+        "seq": 1,
+        "outcome": "not_home",
+        "person_met": "nobody",
+    }
     # Each phone of its own, so both answers stand in the same place of a phone's sequence.
     headers = {**world["headers"]["agent"], "X-Device-Id": f"phone-hostile-{uuid.uuid4().hex[:12]}"}
     return client.post("/api/v1/agent/sync", json={"events": [event]}, headers=headers)
@@ -265,16 +380,22 @@ def test_an_offline_event_for_another_crew_s_task_answers_like_one_for_no_task(c
     missing = _sync(client, world, MISSING_ID)
     assert foreign.status_code == missing.status_code == 200
     assert foreign.json["results"][0]["http_status"] == 404
-    assert _normalised(foreign, world["foreign"]["task_id"], MISSING_ID) == \
-        _normalised(missing, world["foreign"]["task_id"], MISSING_ID)
+    assert _normalised(foreign, world["foreign"]["task_id"], MISSING_ID) == _normalised(
+        missing, world["foreign"]["task_id"], MISSING_ID
+    )
 
 
 def _upload(client, world, task_id):
     content = b"OggS" + b"x" * 200
-    form = {"task_id": str(task_id), "sha256": hashlib.sha256(content).hexdigest(), "duration_seconds": "90",
-            "file": (io.BytesIO(content), "a.ogg", "audio/ogg")}
-    return client.post("/api/v1/agent/recordings", data=form, headers=world["headers"]["agent"],
-                       content_type="multipart/form-data")
+    form = {
+        "task_id": str(task_id),
+        "sha256": hashlib.sha256(content).hexdigest(),
+        "duration_seconds": "90",
+        "file": (io.BytesIO(content), "a.ogg", "audio/ogg"),
+    }
+    return client.post(
+        "/api/v1/agent/recordings", data=form, headers=world["headers"]["agent"], content_type="multipart/form-data"
+    )
 
 
 def test_a_recording_for_another_crew_s_task_answers_like_one_for_no_task(client, world):
@@ -286,10 +407,15 @@ def test_a_recording_for_another_crew_s_task_answers_like_one_for_no_task(client
 def test_linking_another_agent_s_recording_answers_like_linking_none(client, world):
     answers = []
     for recording_id in (world["recording"], MISSING_ID):
-        body = {"client_event_id": f"hostile-{uuid.uuid4().hex[:16]}", "outcome": "not_home",
-                "person_met": "nobody", "recording_ids": [recording_id]}
-        response = client.post(f"/api/v1/agent/tasks/{world['own_task']}/visit", json=body,
-                               headers=world["headers"]["agent"])
+        body = {
+            "client_event_id": f"hostile-{uuid.uuid4().hex[:16]}",
+            "outcome": "not_home",
+            "person_met": "nobody",
+            "recording_ids": [recording_id],
+        }
+        response = client.post(
+            f"/api/v1/agent/tasks/{world['own_task']}/visit", json=body, headers=world["headers"]["agent"]
+        )
         _assert_envelope(response)
         answers.append(_normalised(response, world["recording"], MISSING_ID))
     assert answers[0][0] == 422
@@ -303,8 +429,9 @@ COMPLAINT = {"channel": "phone", "category": "rudeness", "text": "hostile"}
 def test_a_complaint_about_another_team_s_case_answers_like_one_about_nothing(client, world, field):
     answers = []
     for ident in (world["foreign"][field], MISSING_ID):
-        response = client.post("/api/v1/complaints", json={**COMPLAINT, field: ident},
-                               headers=world["headers"]["supervisor_b"])
+        response = client.post(
+            "/api/v1/complaints", json={**COMPLAINT, field: ident}, headers=world["headers"]["supervisor_b"]
+        )
         _assert_envelope(response)
         answers.append(_normalised(response, world["foreign"][field], MISSING_ID))
     assert answers[0][0] == 404
@@ -315,9 +442,11 @@ def test_a_complaint_cannot_name_another_team_s_visit(client, world, make):
     own_case = make.case(team=_team(make, "TEAM-B"))
     answers = []
     for visit_id in (world["visit"], MISSING_ID):
-        response = client.post("/api/v1/complaints", json={**COMPLAINT, "debtor_id": own_case.debtor_id,
-                                                           "visit_id": visit_id},
-                               headers=world["headers"]["supervisor_b"])
+        response = client.post(
+            "/api/v1/complaints",
+            json={**COMPLAINT, "debtor_id": own_case.debtor_id, "visit_id": visit_id},
+            headers=world["headers"]["supervisor_b"],
+        )
         answers.append(_normalised(response, world["visit"], MISSING_ID))
     assert answers[0][0] == 422, answers[0]
     assert answers[0] == answers[1]
@@ -332,21 +461,37 @@ def _team(make, code):
 
 
 def _collector_body(team):
-    return {"code": f"NEW-{uuid.uuid4().hex[:6]}", "name": "New", "team": team, "home": {"lat": 31.2, "lon": 121.4},
-            "shift_start": "09:00", "shift_end": "18:00"}
+    return {
+        "code": f"NEW-{uuid.uuid4().hex[:6]}",
+        "name": "New",
+        "team": team,
+        "home": {"lat": 31.2, "lon": 121.4},
+        "shift_start": "09:00",
+        "shift_end": "18:00",
+    }
 
 
 def _case_body(team):
-    return {"loan_ref": f"LOAN-{uuid.uuid4().hex[:8]}", "product": "cash_loan", "currency": "CNY",
-            "principal": "1000.00", "outstanding": "900.00", "days_past_due": 40, "team": team,
-            "debtor": {"name": "Li Lei", "address": "1 Road", "lat": 31.2, "lon": 121.4}}
+    return {
+        "loan_ref": f"LOAN-{uuid.uuid4().hex[:8]}",
+        "product": "cash_loan",
+        "currency": "CNY",
+        "principal": "1000.00",
+        "outstanding": "900.00",
+        "days_past_due": 40,
+        "team": team,
+        "debtor": {"name": "Li Lei", "address": "1 Road", "lat": 31.2, "lon": 121.4},
+    }
 
 
-@pytest.mark.parametrize("path,body", [
-    ("/api/v1/collectors", _collector_body),
-    ("/api/v1/cases", _case_body),
-    ("/api/v1/crews", lambda team: {"code": f"CREW-{uuid.uuid4().hex[:6]}", "team": team, "members": ["B-FREE"]}),
-])
+@pytest.mark.parametrize(
+    "path,body",
+    [
+        ("/api/v1/collectors", _collector_body),
+        ("/api/v1/cases", _case_body),
+        ("/api/v1/crews", lambda team: {"code": f"CREW-{uuid.uuid4().hex[:6]}", "team": team, "members": ["B-FREE"]}),
+    ],
+)
 def test_naming_another_team_answers_like_naming_no_team(client, world, path, body):
     answers = []
     for team in ("TEAM-A", "NO-SUCH-TEAM"):
@@ -360,31 +505,58 @@ def test_naming_another_team_answers_like_naming_no_team(client, world, path, bo
 def test_naming_another_team_s_collector_in_a_crew_answers_like_naming_nobody(client, world):
     answers = []
     for code in (world["other_collector_code"], "NOBODY-1"):
-        response = client.post("/api/v1/crews", json={"code": f"CREW-{uuid.uuid4().hex[:6]}", "team": "TEAM-B",
-                                                      "members": [code]},
-                               headers=world["headers"]["supervisor_b"])
+        response = client.post(
+            "/api/v1/crews",
+            json={"code": f"CREW-{uuid.uuid4().hex[:6]}", "team": "TEAM-B", "members": [code]},
+            headers=world["headers"]["supervisor_b"],
+        )
         _assert_envelope(response)
         answers.append(_normalised(response, world["other_collector_code"], "NOBODY-1"))
     assert answers[0][0] == 422
     assert answers[0] == answers[1]
 
 
-@pytest.mark.parametrize("path", [
-    "/api/v1/tasks?crew={crew}", "/api/v1/conduct/flags?collector={collector}",
-    "/api/v1/agreements?case_id={case}", "/api/v1/audit/visits?case={case}", "/api/v1/audit/visits?debtor={debtor}",
-    "/api/v1/audit/visits?crew={crew}", "/api/v1/audit/visits?collector={collector}",
-    "/api/v1/collectors/{collector_id}/conduct?from=2026-01-01&to=2030-01-01",
-    "/api/v1/cases?team={team}", "/api/v1/collectors?team={team}", "/api/v1/crews?team={team}",
-    "/api/v1/board?date=2030-01-01&team={team}", "/api/v1/board?date=2030-01-01&region={region}",
-    "/api/v1/cases?loan_ref={loan_ref}",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/tasks?crew={crew}",
+        "/api/v1/conduct/flags?collector={collector}",
+        "/api/v1/agreements?case_id={case}",
+        "/api/v1/audit/visits?case={case}",
+        "/api/v1/audit/visits?debtor={debtor}",
+        "/api/v1/audit/visits?crew={crew}",
+        "/api/v1/audit/visits?collector={collector}",
+        "/api/v1/collectors/{collector_id}/conduct?from=2026-01-01&to=2030-01-01",
+        "/api/v1/cases?team={team}",
+        "/api/v1/collectors?team={team}",
+        "/api/v1/crews?team={team}",
+        "/api/v1/board?date=2030-01-01&team={team}",
+        "/api/v1/board?date=2030-01-01&region={region}",
+        "/api/v1/cases?loan_ref={loan_ref}",
+    ],
+)
 def test_filtering_by_another_team_s_rows_answers_like_filtering_by_nothing(client, world, path):
     foreign = world["foreign"]
-    real = {"crew": "CREW-OTHER", "collector": world["other_collector_code"], "case": foreign["case_id"],
-            "debtor": foreign["debtor_id"], "collector_id": foreign["collector_id"], "team": "TEAM-A",
-            "region": "RA", "loan_ref": world["loan_ref"]}
-    fake = {"crew": "NO-CREW", "collector": "NO-COLLECTOR", "case": MISSING_ID, "debtor": MISSING_ID,
-            "collector_id": MISSING_ID, "team": "NO-TEAM", "region": "NO-REGION", "loan_ref": "NO-LOAN"}
+    real = {
+        "crew": "CREW-OTHER",
+        "collector": world["other_collector_code"],
+        "case": foreign["case_id"],
+        "debtor": foreign["debtor_id"],
+        "collector_id": foreign["collector_id"],
+        "team": "TEAM-A",
+        "region": "RA",
+        "loan_ref": world["loan_ref"],
+    }
+    fake = {
+        "crew": "NO-CREW",
+        "collector": "NO-COLLECTOR",
+        "case": MISSING_ID,
+        "debtor": MISSING_ID,
+        "collector_id": MISSING_ID,
+        "team": "NO-TEAM",
+        "region": "NO-REGION",
+        "loan_ref": "NO-LOAN",
+    }
     answers = []
     for values in (real, fake):
         response = client.get(path.format(**values), headers=world["headers"]["supervisor_b"])
@@ -430,10 +602,13 @@ def _snapshot(app, db):
     from app.models import AuditEvent
 
     with app.app_context():
-        counts = {table.name: db.session.scalar(sa.select(sa.func.count()).select_from(table))
-                  for table in db.metadata.sorted_tables}
-        head = db.session.execute(sa.select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc())
-                                  .limit(1)).first()
+        counts = {
+            table.name: db.session.scalar(sa.select(sa.func.count()).select_from(table))
+            for table in db.metadata.sorted_tables
+        }
+        head = db.session.execute(
+            sa.select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
+        ).first()
     return counts, tuple(head) if head else None
 
 
@@ -460,8 +635,9 @@ def _unchanged_but_for(app, db, before, allowed_actions, where):
     counts, head = _snapshot(app, db)
     before_counts, before_head = before
     if allowed_actions is REFUSAL_AUDITS:  # the refused event, and a flag if its id came back with other content
-        counts, before_counts = ({k: v for k, v in c.items() if k not in ("client_events", "conduct_flags")}
-                                 for c in (counts, before_counts))
+        counts, before_counts = (
+            {k: v for k, v in c.items() if k not in ("client_events", "conduct_flags")} for c in (counts, before_counts)
+        )
     # The phone's contact is on record even when what it sent was not (its clock, its outbox mark).
     changed = {t for t in counts if counts[t] != before_counts[t]} - AUDIT_TABLES - {"devices", "device_contacts"}
     assert changed == set(), (where, changed)
@@ -509,8 +685,9 @@ def test_probes_in_every_path_segment_answer_404_with_the_envelope(app, db, clie
     for rule, method in _id_routes(app):
         (argument,) = rule.arguments
         for probe in PROBES:
-            path = rule.rule.replace(f"<int:{argument}>", quote(probe, safe="")).replace(f"<{argument}>",
-                                                                                     quote(probe, safe=""))
+            path = rule.rule.replace(f"<int:{argument}>", quote(probe, safe="")).replace(
+                f"<{argument}>", quote(probe, safe="")
+            )
             response = client.open(path, method=method, json={}, headers=probed["headers"]["admin"])
             _check(response, (method, path[:80]))
             assert response.status_code in (404, 405, 422), (method, path[:80], response.status_code)
@@ -567,11 +744,22 @@ def _json_bodies(probed):
 
 
 # What a refused write may still leave behind: the record of the refusal itself.
-REFUSAL_AUDITS = {"field.event_refused", "field.event_payload_mismatch", "field.sequence_gap", "field.sequence_late",
-                  "conduct_flag.raised",
-                  "field.check_in.rejected", "field.check_out.rejected", "field.visit.rejected", "field.synced",
-                  "field.check_in.conflict", "field.check_out.conflict", "field.visit.conflict",
-                  "task.assign_refused", "task.unassign_refused"}
+REFUSAL_AUDITS = {
+    "field.event_refused",
+    "field.event_payload_mismatch",
+    "field.sequence_gap",
+    "field.sequence_late",
+    "conduct_flag.raised",
+    "field.check_in.rejected",
+    "field.check_out.rejected",
+    "field.visit.rejected",
+    "field.synced",
+    "field.check_in.conflict",
+    "field.check_out.conflict",
+    "field.visit.conflict",
+    "task.assign_refused",
+    "task.unassign_refused",
+}
 
 
 def test_probes_in_every_json_string_field_are_refused_or_stored_as_text(app, db, client, probed):
@@ -611,14 +799,19 @@ def test_json_nested_as_deep_as_the_parser_allows_or_deeper_is_never_a_500(app, 
     for leaf in ('"\\u0000"', "1"):
         nested = '{"a":' * depth + leaf + "}" * depth
         for path, body, role in (
-                ("/api/v1/auth/login", f'{{"username": {nested}, "password": "x"}}', None),
-                ("/api/v1/complaints", f'{{"text": "a", "channel": "phone", "category": "other", "x": {nested}}}',
-                 "admin"),
-                ("/api/v1/agent/sync", f'{{"events": [{nested}]}}', "agent"),
-                ("/api/v1/agent/sync", f'{{"events": [{{"type": "visit", "task_id": {probed["own_task"]:d}, '
-                 f'"client_event_id": "deep-{depth:d}", "outcome": "not_home", "notes": {nested}}}]}}', "agent")):
-            response = client.post(path, data=body, content_type="application/json",
-                                   headers=probed["headers"][role] if role else {})
+            ("/api/v1/auth/login", f'{{"username": {nested}, "password": "x"}}', None),
+            ("/api/v1/complaints", f'{{"text": "a", "channel": "phone", "category": "other", "x": {nested}}}', "admin"),
+            ("/api/v1/agent/sync", f'{{"events": [{nested}]}}', "agent"),
+            (
+                "/api/v1/agent/sync",
+                f'{{"events": [{{"type": "visit", "task_id": {probed["own_task"]:d}, '
+                f'"client_event_id": "deep-{depth:d}", "outcome": "not_home", "notes": {nested}}}]}}',
+                "agent",
+            ),
+        ):
+            response = client.post(
+                path, data=body, content_type="application/json", headers=probed["headers"][role] if role else {}
+            )
             _check(response, (path, depth, leaf))
     _unchanged_but_for(app, db, before, REFUSAL_AUDITS, ("deep", depth))
 
@@ -627,9 +820,11 @@ def test_probes_as_login_username_or_password_are_refused_alike(app, db, client,
     before = _snapshot(app, db)
     answers = set()
     for probe in PROBES:
-        for body in ({"username": probe, "password": "whatever-password"},
-                     {"username": "probe-admin", "password": probe},
-                     {"username": probe, "password": probe}):
+        for body in (
+            {"username": probe, "password": "whatever-password"},
+            {"username": "probe-admin", "password": probe},
+            {"username": probe, "password": probe},
+        ):
             response = client.post("/api/v1/auth/login", json=body)
             _check(response, ("login", probe[:30]))
             assert response.status_code in (401, 422), (probe[:30], response.status_code)
@@ -642,10 +837,15 @@ def test_probes_as_login_username_or_password_are_refused_alike(app, db, client,
 @pytest.mark.parametrize("sha256", PROBES + ["../" * 20 + "etc/passwd" + "0" * 10])
 def test_a_recording_upload_cannot_name_its_own_storage_path(client, probed, sha256):
     content = b"OggS" + b"y" * 100
-    form = {"task_id": str(probed["own_task"]), "sha256": sha256, "duration_seconds": "90",
-            "file": (io.BytesIO(content), "../../../../etc/passwd", "audio/ogg")}
-    response = client.post("/api/v1/agent/recordings", data=form, headers=probed["headers"]["agent"],
-                           content_type="multipart/form-data")
+    form = {
+        "task_id": str(probed["own_task"]),
+        "sha256": sha256,
+        "duration_seconds": "90",
+        "file": (io.BytesIO(content), "../../../../etc/passwd", "audio/ogg"),
+    }
+    response = client.post(
+        "/api/v1/agent/recordings", data=form, headers=probed["headers"]["agent"], content_type="multipart/form-data"
+    )
     _check(response, sha256[:30])
     assert response.status_code == 422
 
@@ -654,19 +854,29 @@ def test_an_uploaded_recording_lands_inside_the_storage_folder_whatever_its_file
     from pathlib import Path
 
     content = b"OggS" + b"z" * 100
-    form = {"task_id": str(probed["own_task"]), "sha256": hashlib.sha256(content).hexdigest(),
-            "duration_seconds": "90", "file": (io.BytesIO(content), "../../../../tmp/evil.ogg", "audio/ogg")}
-    response = client.post("/api/v1/agent/recordings", data=form, headers=probed["headers"]["agent"],
-                           content_type="multipart/form-data")
+    form = {
+        "task_id": str(probed["own_task"]),
+        "sha256": hashlib.sha256(content).hexdigest(),
+        "duration_seconds": "90",
+        "file": (io.BytesIO(content), "../../../../tmp/evil.ogg", "audio/ogg"),
+    }
+    response = client.post(
+        "/api/v1/agent/recordings", data=form, headers=probed["headers"]["agent"], content_type="multipart/form-data"
+    )
     assert response.status_code == 201, response.json
     root = Path(app.config["STORAGE_DIR"]).resolve()
-    stored = [p for p in root.rglob("*") if p.is_file() and hashlib.sha256(p.read_bytes()).hexdigest()
-              == hashlib.sha256(content).hexdigest()]
+    stored = [
+        p
+        for p in root.rglob("*")
+        if p.is_file() and hashlib.sha256(p.read_bytes()).hexdigest() == hashlib.sha256(content).hexdigest()
+    ]
     assert stored and all(root in p.resolve().parents for p in stored)
 
 
-@pytest.mark.parametrize("key", PROBES + ["/etc/passwd", "recordings/../../outside", "recordings/%2e%2e/x",
-                                          "recordings/ab/" + "../" * 5 + "x"])
+@pytest.mark.parametrize(
+    "key",
+    PROBES + ["/etc/passwd", "recordings/../../outside", "recordings/%2e%2e/x", "recordings/ab/" + "../" * 5 + "x"],
+)
 def test_no_storage_key_escapes_the_storage_folder(tmp_path, key):
     from app.storage import LocalStorage, StorageError
 
@@ -682,10 +892,42 @@ def test_no_storage_key_escapes_the_storage_folder(tmp_path, key):
         storage.get("../" * 8 + "etc/passwd")
 
 
-IMPORT_COLUMNS = ["loan_ref", "product", "currency", "principal", "outstanding", "days_past_due", "debtor_name",
-                  "address", "lat", "lon", "team", "phone", "national_id", "timezone", "language", "stage"]
-IMPORT_ROW = ["HOSTILE-1", "cash_loan", "CNY", "100.00", "90.00", "31", "Wang Fang", "2 Road", "31.2", "121.4",
-              "TEAM-A", "13800001234", "310101199001011234", "Asia/Shanghai", "zh", "field_visit"]
+IMPORT_COLUMNS = [
+    "loan_ref",
+    "product",
+    "currency",
+    "principal",
+    "outstanding",
+    "days_past_due",
+    "debtor_name",
+    "address",
+    "lat",
+    "lon",
+    "team",
+    "phone",
+    "national_id",
+    "timezone",
+    "language",
+    "stage",
+]
+IMPORT_ROW = [
+    "HOSTILE-1",
+    "cash_loan",
+    "CNY",
+    "100.00",
+    "90.00",
+    "31",
+    "Wang Fang",
+    "2 Road",
+    "31.2",
+    "121.4",
+    "TEAM-A",
+    "13800001234",
+    "310101199001011234",
+    "Asia/Shanghai",
+    "zh",
+    "field_visit",
+]
 
 
 def test_probes_in_every_column_of_a_csv_import_are_refused_or_stored_as_text(app, db, client, probed):
@@ -699,8 +941,11 @@ def test_probes_in_every_column_of_a_csv_import_are_refused_or_stored_as_text(ap
             buffer = io.StringIO()
             csv.writer(buffer).writerows([IMPORT_COLUMNS, row])
             before = _snapshot(app, db)
-            response = client.post("/api/v1/cases/import?team=TEAM-A&dry_run=true", data=buffer.getvalue().encode(),
-                                   headers={**probed["headers"]["admin"], "Content-Type": "text/csv"})
+            response = client.post(
+                "/api/v1/cases/import?team=TEAM-A&dry_run=true",
+                data=buffer.getvalue().encode(),
+                headers={**probed["headers"]["admin"], "Content-Type": "text/csv"},
+            )
             _check(response, (IMPORT_COLUMNS[column], probe[:30]))
             _unchanged_but_for(app, db, before, {"cases.import.dry_run", "import.dry_run"}, IMPORT_COLUMNS[column])
             sent += 1
@@ -716,8 +961,11 @@ def test_importing_into_another_team_answers_like_importing_into_no_team(client,
         row[IMPORT_COLUMNS.index("team")] = team
         buffer = io.StringIO()
         csv.writer(buffer).writerows([IMPORT_COLUMNS, row])
-        response = client.post("/api/v1/cases/import", data=buffer.getvalue().encode(),
-                               headers={**world["headers"]["supervisor_b"], "Content-Type": "text/csv"})
+        response = client.post(
+            "/api/v1/cases/import",
+            data=buffer.getvalue().encode(),
+            headers={**world["headers"]["supervisor_b"], "Content-Type": "text/csv"},
+        )
         answers.append(_normalised(response, "TEAM-A", "NO-SUCH-TEAM"))
     assert answers[0][0] == 422
     assert answers[0] == answers[1]
@@ -765,21 +1013,35 @@ def test_no_phone_national_id_name_password_or_token_reaches_the_logs(app, clien
     make.case(team=team, debtor=debtor)
 
     # Sign in (once wrongly, with the password as the username), read the debtor whole.
-    assert client.post("/api/v1/auth/login", json={"username": PLANTED_PASSWORD, "password": PLANTED_PASSWORD}
-                       ).status_code == 401
-    token = client.post("/api/v1/auth/login", json={"username": "log-admin", "password": PLANTED_PASSWORD}
-                        ).json["access_token"]
+    assert (
+        client.post("/api/v1/auth/login", json={"username": PLANTED_PASSWORD, "password": PLANTED_PASSWORD}).status_code
+        == 401
+    )
+    token = client.post("/api/v1/auth/login", json={"username": "log-admin", "password": PLANTED_PASSWORD}).json[
+        "access_token"
+    ]
     headers = {"Authorization": f"Bearer {token}", "X-Request-ID": "log-test"}
     read = client.get(f"/api/v1/debtors/{debtor.id}", headers=headers)
     assert read.status_code == 200 and read.json["phone"] == PLANTED_PHONE  # the admin sees it whole; logs do not
     # An import carrying personal data, and a refused write carrying it too.
-    csv_body = ("loan_ref,product,currency,principal,outstanding,days_past_due,debtor_name,address,lat,lon,phone,"
-                f"national_id\nLOG-1,cash_loan,CNY,100.00,90.00,31,{PLANTED_NAME},2 Road,31.2,121.4,{PLANTED_PHONE},"
-                f"{PLANTED_NATIONAL_ID}\n")
-    assert client.post("/api/v1/cases/import?team=LOG-TEAM", data=csv_body.encode(),
-                       headers={**headers, "Content-Type": "text/csv"}).status_code == 200
-    refused = client.patch(f"/api/v1/debtors/{debtor.id}", headers=headers,
-                           json={"phone": PLANTED_PHONE, "national_id": PLANTED_NATIONAL_ID, "lat": 91})
+    csv_body = (
+        "loan_ref,product,currency,principal,outstanding,days_past_due,debtor_name,address,lat,lon,phone,"
+        f"national_id\nLOG-1,cash_loan,CNY,100.00,90.00,31,{PLANTED_NAME},2 Road,31.2,121.4,{PLANTED_PHONE},"
+        f"{PLANTED_NATIONAL_ID}\n"
+    )
+    assert (
+        client.post(
+            "/api/v1/cases/import?team=LOG-TEAM",
+            data=csv_body.encode(),
+            headers={**headers, "Content-Type": "text/csv"},
+        ).status_code
+        == 200
+    )
+    refused = client.patch(
+        f"/api/v1/debtors/{debtor.id}",
+        headers=headers,
+        json={"phone": PLANTED_PHONE, "national_id": PLANTED_NATIONAL_ID, "lat": 91},
+    )
     assert refused.status_code == 422
     # Query strings are not logged either.
     client.get(f"/api/v1/cases?loan_ref={PLANTED_PHONE}&team=LOG-TEAM", headers=headers)
@@ -791,8 +1053,11 @@ def test_no_phone_national_id_name_password_or_token_reaches_the_logs(app, clien
         raise sqlalchemy.exc.IntegrityError(
             "INSERT INTO debtors (name, phone, national_id) VALUES (%(name)s, %(phone)s, %(national_id)s)",
             {"name": PLANTED_NAME, "phone": PLANTED_PHONE, "national_id": PLANTED_NATIONAL_ID, "pw": password},
-            Exception(f"duplicate key value violates unique constraint\nDETAIL:  Key (national_id)=("
-                      f"{PLANTED_NATIONAL_ID}) already exists. Authorization: Bearer {token} phone {PLANTED_PHONE}"))
+            Exception(
+                f"duplicate key value violates unique constraint\nDETAIL:  Key (national_id)=("
+                f"{PLANTED_NATIONAL_ID}) already exists. Authorization: Bearer {token} phone {PLANTED_PHONE}"
+            ),
+        )
 
     monkeypatch.setattr(cases, "get_debtor", broken)
     failed = client.get(f"/api/v1/debtors/{debtor.id}", headers=headers)
@@ -804,8 +1069,15 @@ def test_no_phone_national_id_name_password_or_token_reaches_the_logs(app, clien
     assert any(line.get("status") == 500 for line in lines)  # the requests were logged
     assert any("exception" in line and "IntegrityError" in line["exception"] for line in lines)
     assert any(line.get("request_id") == "log-test" for line in lines)
-    for planted in (PLANTED_PHONE, PLANTED_NATIONAL_ID, PLANTED_NAME, PLANTED_PASSWORD, token,
-                    PLANTED_NATIONAL_ID[:-1], "Kongming"):
+    for planted in (
+        PLANTED_PHONE,
+        PLANTED_NATIONAL_ID,
+        PLANTED_NAME,
+        PLANTED_PASSWORD,
+        token,
+        PLANTED_NATIONAL_ID[:-1],
+        "Kongming",
+    ):
         assert planted not in output, planted
     assert "139****5678" in output  # masked, still recognisable to whoever debugs
 
@@ -815,7 +1087,7 @@ def test_the_masking_keeps_what_an_operator_needs():
 
     assert redact("phone 13812345678") == "phone 138****5678"
     assert redact("id 31010119900101123X") == "id 310101********123X"
-    assert redact("Authorization: Bearer abc.DEF-123") .count("abc.DEF-123") == 0
+    assert redact("Authorization: Bearer abc.DEF-123").count("abc.DEF-123") == 0
     assert redact('{"password": "hunter2-hunter2"}') == '{"password": [redacted]}'
     assert redact("GET /x?phone=138&limit=5") == "GET /x?phone=[redacted]&limit=5"
     unchanged = "GET /api/v1/cases/12 200 at 2026-11-29T05:00:00+00:00 seq 1234567 hash 0f3a9912345678901bc"
@@ -823,6 +1095,7 @@ def test_the_masking_keeps_what_an_operator_needs():
 
 
 # ---------------------------------------------------------------- tokens and headers on every route
+
 
 def _every_route(app):
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
@@ -839,9 +1112,13 @@ def test_expired_and_revoked_tokens_are_refused_on_every_authenticated_route(app
     expired = make.token(agent, expires_in=timedelta(seconds=-1))
     revoked = make.token(make.user("admin", username="revoked-admin"))
     with make.app.app_context():
-        db.session.execute(sa.update(ApiToken).where(ApiToken.user_id != agent.id, ApiToken.revoked_at.is_(None),
-                                                     ApiToken.user.has(username="revoked-admin"))
-                           .values(revoked_at=make.now()))
+        db.session.execute(
+            sa.update(ApiToken)
+            .where(
+                ApiToken.user_id != agent.id, ApiToken.revoked_at.is_(None), ApiToken.user.has(username="revoked-admin")
+            )
+            .values(revoked_at=make.now())
+        )
         db.session.commit()
     checked = 0
     for rule, method, path in _every_route(app):
@@ -869,9 +1146,13 @@ def test_security_headers_are_on_every_response_errors_included(app, client, wor
         if rule.endpoint != "api.auth.logout":  # it would revoke the token for the rest
             responses.append(client.open(path, method=method, json={}, headers=world["headers"]["agent"]))
     responses.append(client.post("/api/v1/auth/logout", headers=world["headers"]["agent"]))
-    responses += [client.get("/no/such/page"), client.delete("/api/v1/me"), client.get("/healthz"),
-                  client.get("/api/v1/me"),
-                  client.post("/api/v1/auth/login", data="not json", content_type="application/json")]
+    responses += [
+        client.get("/no/such/page"),
+        client.delete("/api/v1/me"),
+        client.get("/healthz"),
+        client.get("/api/v1/me"),
+        client.post("/api/v1/auth/login", data="not json", content_type="application/json"),
+    ]
     assert {r.status_code for r in responses} >= {200, 400, 401, 403, 404, 405, 500}
     for response in responses:
         headers = response.headers

@@ -1,4 +1,5 @@
 """Bulk CSV import of cases as a loan system exports them."""
+
 import pytest
 import sqlalchemy as sa
 
@@ -20,8 +21,9 @@ def sup(make):
 
 
 def upload(client, headers, text, query="team=TEAM-A"):
-    return client.post(f"/api/v1/cases/import?{query}", data=text.encode("utf-8"),
-                       headers={**headers, "Content-Type": "text/csv"})
+    return client.post(
+        f"/api/v1/cases/import?{query}", data=text.encode("utf-8"), headers={**headers, "Content-Type": "text/csv"}
+    )
 
 
 def test_a_clean_file_creates_every_case_and_shares_debtors_by_national_id(app, db, client, sup, rows):
@@ -39,13 +41,17 @@ def test_a_clean_file_creates_every_case_and_shares_debtors_by_national_id(app, 
 def test_reimporting_the_same_file_changes_nothing(app, db, client, sup, rows):
     upload(client, sup, HEADER + "".join(GOOD))
     with app.app_context():
-        before = [(c.loan_ref, c.outstanding_minor, c.updated_at) for c in
-                  db.session.scalars(sa.select(Case).order_by(Case.id))]
+        before = [
+            (c.loan_ref, c.outstanding_minor, c.updated_at)
+            for c in db.session.scalars(sa.select(Case).order_by(Case.id))
+        ]
     again = upload(client, sup, HEADER + "".join(GOOD)).json
     assert (again["created"], again["updated"], again["unchanged"]) == (0, 0, 3)
     with app.app_context():
-        after = [(c.loan_ref, c.outstanding_minor, c.updated_at) for c in
-                 db.session.scalars(sa.select(Case).order_by(Case.id))]
+        after = [
+            (c.loan_ref, c.outstanding_minor, c.updated_at)
+            for c in db.session.scalars(sa.select(Case).order_by(Case.id))
+        ]
     assert after == before and rows(Debtor) == 2
 
 
@@ -61,11 +67,15 @@ def test_a_newer_export_updates_the_amounts_of_known_loans(app, db, client, sup)
         assert '"outstanding_minor":90050' in event.changes and '"outstanding_minor":70000' in event.changes
 
 
-BAD_ROWS = HEADER + GOOD[0] + (
-    "LN-4,cash_loan,CNY,-5,10,31,赵六,,,地址,31.2,121.4\n"          # row 3: negative money
-    "LN-5,cash_loan,CNY,10,10,31,钱七,,,地址,95,121.4\n"            # row 4: latitude out of range
-    "LN-6,cash_loan,CNY,10.001,10,thirty,孙八,,,地址,31.2,121.4\n"  # row 5: 3 decimals, dpd not a number
-    "LN-1,cash_loan,CNY,10,10,31,周九,,,地址,31.2,121.4\n"          # row 6: repeats row 2's loan ref
+BAD_ROWS = (
+    HEADER
+    + GOOD[0]
+    + (
+        "LN-4,cash_loan,CNY,-5,10,31,赵六,,,地址,31.2,121.4\n"  # row 3: negative money
+        "LN-5,cash_loan,CNY,10,10,31,钱七,,,地址,95,121.4\n"  # row 4: latitude out of range
+        "LN-6,cash_loan,CNY,10.001,10,thirty,孙八,,,地址,31.2,121.4\n"  # row 5: 3 decimals, dpd not a number
+        "LN-1,cash_loan,CNY,10,10,31,周九,,,地址,31.2,121.4\n"  # row 6: repeats row 2's loan ref
+    )
 )
 
 
@@ -118,8 +128,9 @@ def test_a_file_sent_as_a_form_upload_is_accepted(client, sup):
     import io
 
     data = {"file": (io.BytesIO((HEADER + GOOD[0]).encode()), "cases.csv")}
-    response = client.post("/api/v1/cases/import?team=TEAM-A", data=data, headers=sup,
-                           content_type="multipart/form-data")
+    response = client.post(
+        "/api/v1/cases/import?team=TEAM-A", data=data, headers=sup, content_type="multipart/form-data"
+    )
     assert response.status_code == 200 and response.json["created"] == 1
 
 
@@ -127,25 +138,50 @@ def test_a_cell_with_a_nul_character_is_a_problem_of_its_row_and_nothing_is_writ
     # Was stored as is on SQLite and a 500 (DataError) on PostgreSQL.
     response = upload(client, sup, HEADER + GOOD[0] + GOOD[1].replace("李强", "李\x00强"))
     assert response.status_code == 422
-    assert {"row": 3, "column": "debtor_name", "message": "contains the NUL character (U+0000)"} \
-        in response.json["error"]["details"]["problems"]
+    assert {"row": 3, "column": "debtor_name", "message": "contains the NUL character (U+0000)"} in response.json[
+        "error"
+    ]["details"]["problems"]
     assert rows(Case) == 0 and rows(Debtor) == 0
 
 
 # ---------------------------------------------------------------- one rule for a file and a request
 
 ONE_ROW = "loan_ref,product,currency,principal,outstanding,days_past_due,debtor_name,address,lat,lon,phone,{column}\n"
-ROW_VALUES = {"loan_ref": "LN-9", "product": "cash_loan", "currency": "CNY", "principal": "1000.00",
-              "outstanding": "900.00", "days_past_due": "40", "debtor_name": "Li Lei", "address": "1 Road",
-              "lat": "31.2", "lon": "121.4", "phone": "13800000009"}
+ROW_VALUES = {
+    "loan_ref": "LN-9",
+    "product": "cash_loan",
+    "currency": "CNY",
+    "principal": "1000.00",
+    "outstanding": "900.00",
+    "days_past_due": "40",
+    "debtor_name": "Li Lei",
+    "address": "1 Road",
+    "lat": "31.2",
+    "lon": "121.4",
+    "phone": "13800000009",
+}
 
 
 def _api_body(column, value):
-    body = {"loan_ref": "LN-9", "product": "cash_loan", "currency": "CNY", "principal": "1000.00",
-            "outstanding": "900.00", "days_past_due": 40, "team": "TEAM-A",
-            "debtor": {"name": "Li Lei", "address": "1 Road", "lat": 31.2, "lon": 121.4, "phone": "13800000009"}}
-    debtor_side = {"debtor_name": "name", "address": "address", "lat": "lat", "lon": "lon", "phone": "phone",
-                   "national_id": "national_id", "language": "language"}
+    body = {
+        "loan_ref": "LN-9",
+        "product": "cash_loan",
+        "currency": "CNY",
+        "principal": "1000.00",
+        "outstanding": "900.00",
+        "days_past_due": 40,
+        "team": "TEAM-A",
+        "debtor": {"name": "Li Lei", "address": "1 Road", "lat": 31.2, "lon": 121.4, "phone": "13800000009"},
+    }
+    debtor_side = {
+        "debtor_name": "name",
+        "address": "address",
+        "lat": "lat",
+        "lon": "lon",
+        "phone": "phone",
+        "national_id": "national_id",
+        "language": "language",
+    }
     if column in debtor_side:
         body["debtor"][debtor_side[column]] = value
     else:
@@ -153,22 +189,26 @@ def _api_body(column, value):
     return body
 
 
-@pytest.mark.parametrize(("column", "cell", "json_value"), [
-    ("phone", "call me", "call me"),
-    ("national_id", "12-34", "12-34"),
-    ("team", "TEAM A!", "TEAM A!"),            # the API's team code rule, not just a length
-    ("stage", "lawsuit", "lawsuit"),
-    ("days_past_due", "45.5", 45.5),           # a whole number, as in JSON
-    ("days_past_due", "thirty", "thirty"),
-    ("priority", "101", 101),
-    ("lat", "91", 91),
-    ("lon", "1e999", float("inf")),             # a JSON number, but not a finite one
-    ("principal", "1.5e3", "1.5e3"),            # the one money field: no exponent
-    ("currency", "XYZ", "XYZ"),
-    ("loan_ref", "L" * 81, "L" * 81),
-])
+@pytest.mark.parametrize(
+    ("column", "cell", "json_value"),
+    [
+        ("phone", "call me", "call me"),
+        ("national_id", "12-34", "12-34"),
+        ("team", "TEAM A!", "TEAM A!"),  # the API's team code rule, not just a length
+        ("stage", "lawsuit", "lawsuit"),
+        ("days_past_due", "45.5", 45.5),  # a whole number, as in JSON
+        ("days_past_due", "thirty", "thirty"),
+        ("priority", "101", 101),
+        ("lat", "91", 91),
+        ("lon", "1e999", float("inf")),  # a JSON number, but not a finite one
+        ("principal", "1.5e3", "1.5e3"),  # the one money field: no exponent
+        ("currency", "XYZ", "XYZ"),
+        ("loan_ref", "L" * 81, "L" * 81),
+    ],
+)
 def test_a_csv_cell_is_refused_with_the_same_reason_the_api_gives_for_that_field(
-        client, make, sup, rows, column, cell, json_value):
+    client, make, sup, rows, column, cell, json_value
+):
     admin = make.token(make.user("admin"))
     api = client.post("/api/v1/cases", headers=admin, json=_api_body(column, json_value))
     assert api.status_code == 422, api.json
@@ -188,5 +228,6 @@ def test_a_row_without_a_team_and_no_team_for_the_file_says_how_to_give_one(clie
     response = upload(client, sup, HEADER + GOOD[0], query="")
     assert response.status_code == 422
     assert response.json["error"]["details"]["problems"] == [
-        {"row": 2, "column": "team", "message": "required (or give ?team= for the whole file)"}]
+        {"row": 2, "column": "team", "message": "required (or give ?team= for the whole file)"}
+    ]
     assert rows(Case) == 0

@@ -1,4 +1,5 @@
 """Collectors, crews, training records, debtors, cases and contact attempts."""
+
 import pytest
 import sqlalchemy as sa
 
@@ -16,10 +17,23 @@ def sup(make, team):
 
 
 def new_case(client, headers, loan_ref="L-1", **overrides):
-    body = {"loan_ref": loan_ref, "product": "cash_loan", "currency": "CNY", "principal": "12000.50",
-            "outstanding": "9876.54", "days_past_due": 45, "team": "TEAM-A",
-            "debtor": {"name": "张伟", "phone": "13812345678", "national_id": "310101199001011234",
-                       "address": "上海市黄浦区南京东路1号", "lat": 31.2317, "lon": 121.4846}}
+    body = {
+        "loan_ref": loan_ref,
+        "product": "cash_loan",
+        "currency": "CNY",
+        "principal": "12000.50",
+        "outstanding": "9876.54",
+        "days_past_due": 45,
+        "team": "TEAM-A",
+        "debtor": {
+            "name": "张伟",
+            "phone": "13812345678",
+            "national_id": "310101199001011234",
+            "address": "上海市黄浦区南京东路1号",
+            "lat": 31.2317,
+            "lon": 121.4846,
+        },
+    }
     body.update(overrides)
     return client.post("/api/v1/cases", json=body, headers=headers)
 
@@ -68,8 +82,16 @@ def test_a_duplicate_loan_ref_is_refused_by_name(client, sup):
 
 def test_a_second_loan_of_a_known_debtor_refers_to_them_by_id(client, sup, rows):
     first = new_case(client, sup).json
-    body = {"loan_ref": "L-2", "product": "credit_card", "currency": "CNY", "principal": "500",
-            "outstanding": "500", "days_past_due": 31, "team": "TEAM-A", "debtor_id": first["debtor"]["id"]}
+    body = {
+        "loan_ref": "L-2",
+        "product": "credit_card",
+        "currency": "CNY",
+        "principal": "500",
+        "outstanding": "500",
+        "days_past_due": 31,
+        "team": "TEAM-A",
+        "debtor_id": first["debtor"]["id"],
+    }
     response = client.post("/api/v1/cases", json=body, headers=sup)
     assert response.status_code == 201
     assert response.json["debtor"]["id"] == first["debtor"]["id"]
@@ -101,8 +123,11 @@ def test_debtor_flags_are_merged_not_replaced(client, sup):
 
 def test_a_contact_attempt_moves_a_notice_case_to_remote_contact(client, sup):
     case_id = new_case(client, sup, stage="notice").json["id"]
-    response = client.post(f"/api/v1/cases/{case_id}/contact-attempts", headers=sup,
-                           json={"channel": "call", "result": "no_answer", "occurred_at": "2026-06-01T10:00:00+08:00"})
+    response = client.post(
+        f"/api/v1/cases/{case_id}/contact-attempts",
+        headers=sup,
+        json={"channel": "call", "result": "no_answer", "occurred_at": "2026-06-01T10:00:00+08:00"},
+    )
     assert response.status_code == 201
     assert response.json["occurred_at"] == "2026-06-01T02:00:00+00:00"
     assert client.get(f"/api/v1/cases/{case_id}", headers=sup).json["stage"] == "remote_contact"
@@ -112,18 +137,36 @@ def test_a_contact_attempt_moves_a_notice_case_to_remote_contact(client, sup):
 
 def test_a_visit_notice_must_name_the_visit_date(client, sup):
     case_id = new_case(client, sup).json["id"]
-    response = client.post(f"/api/v1/cases/{case_id}/contact-attempts", headers=sup,
-                           json={"channel": "letter", "purpose": "visit_notice", "result": "delivered",
-                                 "occurred_at": "2026-11-20T10:00:00+08:00"})
+    response = client.post(
+        f"/api/v1/cases/{case_id}/contact-attempts",
+        headers=sup,
+        json={
+            "channel": "letter",
+            "purpose": "visit_notice",
+            "result": "delivered",
+            "occurred_at": "2026-11-20T10:00:00+08:00",
+        },
+    )
     assert response.status_code == 422
     assert "planned_visit_date" in response.json["error"]["fields"]
 
 
 def test_collectors_crews_and_trainings_are_registered(client, sup):
     for code in ("C-1", "C-2"):
-        response = client.post("/api/v1/collectors", headers=sup, json={
-            "code": code, "name": f"Collector {code}", "team": "TEAM-A", "home": {"lat": 31.2, "lon": 121.45},
-            "languages": ["zh", "wuu"], "shift_start": "09:00", "shift_end": "18:00", "daily_capacity": 8})
+        response = client.post(
+            "/api/v1/collectors",
+            headers=sup,
+            json={
+                "code": code,
+                "name": f"Collector {code}",
+                "team": "TEAM-A",
+                "home": {"lat": 31.2, "lon": 121.45},
+                "languages": ["zh", "wuu"],
+                "shift_start": "09:00",
+                "shift_end": "18:00",
+                "daily_capacity": 8,
+            },
+        )
         assert response.status_code == 201, response.json
     collector = response.json
     assert collector["home"] == {"lat": 31.2, "lon": 121.45} and collector["shift_end"] == "18:00"
@@ -132,8 +175,16 @@ def test_collectors_crews_and_trainings_are_registered(client, sup):
     assert [m["code"] for m in crew.json["members"]] == ["C-1", "C-2"]
     again = client.post("/api/v1/crews", headers=sup, json={"code": "K-2", "team": "TEAM-A", "members": ["C-1"]})
     assert again.status_code == 422 and "members" in again.json["error"]["fields"]
-    training = client.post(f"/api/v1/collectors/{collector['id']}/trainings", headers=sup, json={
-        "module": "law_compliance", "passed_at": "2026-03-01", "expires_at": "2027-03-01", "certificate_ref": "N-1"})
+    training = client.post(
+        f"/api/v1/collectors/{collector['id']}/trainings",
+        headers=sup,
+        json={
+            "module": "law_compliance",
+            "passed_at": "2026-03-01",
+            "expires_at": "2027-03-01",
+            "certificate_ref": "N-1",
+        },
+    )
     assert training.status_code == 201
     listed = client.get(f"/api/v1/collectors/{collector['id']}/trainings", headers=sup).json["items"]
     assert [(t["module"], t["expires_at"]) for t in listed] == [("law_compliance", "2027-03-01")]
@@ -154,8 +205,13 @@ def test_each_change_writes_an_audit_event_with_personal_data_masked(app, db, cl
 
 def test_case_list_pages_by_keyset_and_filters(client, sup, make):
     for n in range(5):
-        new_case(client, sup, loan_ref=f"P-{n}", days_past_due=30 + n, debtor={
-            "name": f"D{n}", "address": "x", "lat": 31.2, "lon": 121.4})
+        new_case(
+            client,
+            sup,
+            loan_ref=f"P-{n}",
+            days_past_due=30 + n,
+            debtor={"name": f"D{n}", "address": "x", "lat": 31.2, "lon": 121.4},
+        )
     first = client.get("/api/v1/cases?limit=2", headers=sup).json
     second = client.get(f"/api/v1/cases?limit=2&after={first['next_after']}", headers=sup).json
     third = client.get(f"/api/v1/cases?limit=2&after={second['next_after']}", headers=sup).json

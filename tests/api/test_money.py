@@ -1,6 +1,7 @@
 """Money that reconciles: a ledger per case, kept is not resolved, overpayments held as a
 credit and refunded with an approver, waivers decided within tiered limits, and
 supervisors evaluating their own teams' agreements."""
+
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
@@ -49,6 +50,7 @@ def ledger_of(client, headers, case_id):
 
 # ---------------------------------------------------------------- the ledger
 
+
 def test_the_ledger_shows_every_movement_with_its_running_balance(client, make, team, admin, sup):
     case = make.case(team=team, stage="agreement", outstanding_minor=100_000)
     agreement_with(make, case, [30000, 30000], TODAY)
@@ -57,19 +59,40 @@ def test_the_ledger_shows_every_movement_with_its_running_balance(client, make, 
     ledger = ledger_of(client, sup, case.id)
     assert [(e["kind"], e["delta"], e["balance"]) for e in ledger["entries"]] == [
         ("principal", "1000.00", "1000.00"),
-        ("payment", "-450.00", "550.00"), ("allocation", "0.00", "550.00"), ("allocation", "0.00", "550.00"),
-        ("payment", "-100.00", "450.00"), ("allocation", "0.00", "450.00")]
+        ("payment", "-450.00", "550.00"),
+        ("allocation", "0.00", "550.00"),
+        ("allocation", "0.00", "550.00"),
+        ("payment", "-100.00", "450.00"),
+        ("allocation", "0.00", "450.00"),
+    ]
     assert [e["source"] for e in ledger["entries"]][1:3] == ["payment:L-1", "payment:L-1"]
     assert ledger["balanced"] is True and ledger["outstanding"] == "450.00"
-    assert ledger["totals"] | {} == {"principal": "1000.00", "payments": "550.00", "allocated": "550.00",
-                                     "waivers": "0.00", "credits": "0.00", "refunds": "0.00", "adjustments": "0.00"}
+    assert ledger["totals"] | {} == {
+        "principal": "1000.00",
+        "payments": "550.00",
+        "allocated": "550.00",
+        "waivers": "0.00",
+        "credits": "0.00",
+        "refunds": "0.00",
+        "adjustments": "0.00",
+    }
 
 
 def test_a_new_case_opens_its_ledger_with_what_it_owes(client, make, team, sup):
-    response = client.post("/api/v1/cases", headers=sup, json={
-        "loan_ref": "NEW-1", "product": "cash_loan", "currency": "CNY", "principal": "1000.00",
-        "outstanding": "900.00", "days_past_due": 40, "team": "SH-A",
-        "debtor": {"name": "Li Lei", "address": "1 Road", "lat": 31.2, "lon": 121.4}})
+    response = client.post(
+        "/api/v1/cases",
+        headers=sup,
+        json={
+            "loan_ref": "NEW-1",
+            "product": "cash_loan",
+            "currency": "CNY",
+            "principal": "1000.00",
+            "outstanding": "900.00",
+            "days_past_due": 40,
+            "team": "SH-A",
+            "debtor": {"name": "Li Lei", "address": "1 Road", "lat": 31.2, "lon": 121.4},
+        },
+    )
     assert response.status_code == 201
     ledger = ledger_of(client, sup, response.json["id"])
     assert [(e["kind"], e["amount"], e["balance"]) for e in ledger["entries"]] == [("principal", "900.00", "900.00")]
@@ -80,7 +103,9 @@ def test_correcting_what_is_owed_is_an_adjustment_by_its_author(client, make, te
     assert client.patch(f"/api/v1/cases/{case.id}", headers=sup, json={"outstanding": "1200.00"}).status_code == 200
     entries = ledger_of(client, sup, case.id)["entries"]
     assert [(e["kind"], e["delta"], e["balance"]) for e in entries] == [
-        ("principal", "1000.00", "1000.00"), ("adjustment", "200.00", "1200.00")]
+        ("principal", "1000.00", "1000.00"),
+        ("adjustment", "200.00", "1200.00"),
+    ]
     assert entries[1]["approved_by_id"] is not None
 
 
@@ -92,8 +117,10 @@ def test_another_teams_supervisor_does_not_see_the_ledger(client, make, team):
 
 # ---------------------------------------------------------------- overpayment and refunds
 
-def test_paying_more_than_owed_keeps_the_excess_as_a_credit_for_a_refund_decision(app, db, client, make, team,
-                                                                                  admin, sup):
+
+def test_paying_more_than_owed_keeps_the_excess_as_a_credit_for_a_refund_decision(
+    app, db, client, make, team, admin, sup
+):
     case = make.case(team=team, outstanding_minor=500_000)
     response = pay(client, admin, "OVER-1", "9000.00", case)
     assert response.status_code == 201
@@ -103,7 +130,9 @@ def test_paying_more_than_owed_keeps_the_excess_as_a_credit_for_a_refund_decisio
     assert (shown["outstanding"], shown["credit"]) == ("0.00", "4000.00")
     ledger = ledger_of(client, sup, case.id)
     assert [(e["kind"], e["amount"], e["balance"]) for e in ledger["entries"]][1:] == [
-        ("payment", "9000.00", "-4000.00"), ("credit", "4000.00", "-4000.00")]
+        ("payment", "9000.00", "-4000.00"),
+        ("credit", "4000.00", "-4000.00"),
+    ]
     assert ledger["totals"]["credits"] == "4000.00" and ledger["balanced"]
 
 
@@ -111,12 +140,19 @@ def test_a_refund_pays_back_the_credit_and_names_its_approver(app, db, client, m
     approver = make.user("supervisor", team=team)
     case = make.case(team=team, outstanding_minor=500_000)
     pay(client, admin, "OVER-2", "9000.00", case)
-    response = client.post(f"/api/v1/cases/{case.id}/refunds", headers=make.token(approver),
-                           json={"amount": "4000.00", "note": "returned to the debtor's card", "reference": "RF-1"})
+    response = client.post(
+        f"/api/v1/cases/{case.id}/refunds",
+        headers=make.token(approver),
+        json={"amount": "4000.00", "note": "returned to the debtor's card", "reference": "RF-1"},
+    )
     assert response.status_code == 201, response.json
     refund = response.json["entries"][-1]
     assert (refund["kind"], refund["delta"], refund["balance"], refund["approved_by_id"]) == (
-        "refund", "4000.00", "0.00", approver.id)
+        "refund",
+        "4000.00",
+        "0.00",
+        approver.id,
+    )
     assert response.json["credit"] == "0.00" and response.json["balanced"]
     with app.app_context():
         event = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "case.refunded")).one()
@@ -137,11 +173,16 @@ def test_auditors_read_the_ledger_but_do_not_approve_refunds(client, make, team,
     pay(client, admin, "OVER-4", "10.00", case)
     auditor = make.token(make.user("auditor"))
     assert client.get(f"/api/v1/cases/{case.id}/ledger", headers=auditor).status_code == 200
-    assert client.post(f"/api/v1/cases/{case.id}/refunds", headers=auditor,
-                       json={"amount": "5.00", "note": "x"}).status_code == 403
+    assert (
+        client.post(
+            f"/api/v1/cases/{case.id}/refunds", headers=auditor, json={"amount": "5.00", "note": "x"}
+        ).status_code
+        == 403
+    )
 
 
 # ---------------------------------------------------------------- kept is not resolved
+
 
 def test_a_kept_promise_for_less_than_owed_does_not_resolve_the_case(app, db, client, make, team, admin):
     case = make.case(team=team, stage="agreement", outstanding_minor=300_000)
@@ -163,8 +204,22 @@ def test_a_kept_agreement_whose_waiver_covers_the_rest_resolves_the_case(app, cl
     total = owed * 85 // 100  # a 15 % waiver: within the agent's 20 %, no approval needed
     waiver = owed - total
     to = lambda minor: f"{minor // 100}.{minor % 100:02d}"  # noqa: E731
-    answer = visit(client, day, day.tasks[0], {"outcome": "promise_to_pay", "person_met": "debtor", "agreement": {
-        "kind": "promise", "total": to(total), "waiver": to(waiver), "due_date": PROMISE_DAY, "acknowledgement": ACK}})
+    answer = visit(
+        client,
+        day,
+        day.tasks[0],
+        {
+            "outcome": "promise_to_pay",
+            "person_met": "debtor",
+            "agreement": {
+                "kind": "promise",
+                "total": to(total),
+                "waiver": to(waiver),
+                "due_date": PROMISE_DAY,
+                "acknowledgement": ACK,
+            },
+        },
+    )
     assert answer.status_code == 200 and answer.json["agreement"]["status"] == "active"
     assert day.get(Case, day.cases[0].id).outstanding_minor == total  # the waiver is off the balance
     pay(client, make.token(make.user("admin")), "KEPT-2", to(total), day.cases[0])
@@ -175,14 +230,24 @@ def test_a_kept_agreement_whose_waiver_covers_the_rest_resolves_the_case(app, cl
 
 def test_a_broken_agreement_withdraws_its_waiver(app, db, client, make, team, admin, sup):
     case = make.case(team=team, stage="agreement", outstanding_minor=100_000)
-    agreement = make._save(RepaymentAgreement(case_id=case.id, kind="promise", status="pending_approval",
-                                              currency="CNY", total_minor=70_000, waiver_minor=30_000,
-                                              owed_minor=100_000))
+    agreement = make._save(
+        RepaymentAgreement(
+            case_id=case.id,
+            kind="promise",
+            status="pending_approval",
+            currency="CNY",
+            total_minor=70_000,
+            waiver_minor=30_000,
+            owed_minor=100_000,
+        )
+    )
     from app.models import Instalment
 
     make._save(Instalment(agreement_id=agreement.id, seq=1, due_date=TODAY, amount_minor=70_000))
-    assert client.post(f"/api/v1/agreements/{agreement.id}/approve", headers=sup,
-                       json={"note": "hardship"}).status_code == 200
+    assert (
+        client.post(f"/api/v1/agreements/{agreement.id}/approve", headers=sup, json={"note": "hardship"}).status_code
+        == 200
+    )
     assert case_row(app, db, case.id).outstanding_minor == 70_000
     evaluate(app, TODAY + timedelta(days=30))
     stored = case_row(app, db, case.id)
@@ -212,8 +277,9 @@ ALLOWED = {
 
 @pytest.mark.parametrize("source", STAGES)
 @pytest.mark.parametrize("target", STAGES)
-def test_every_case_stage_transition_is_allowed_or_refused_as_the_diagram_draws_it(client, make, team, sup,
-                                                                                   source, target):
+def test_every_case_stage_transition_is_allowed_or_refused_as_the_diagram_draws_it(
+    client, make, team, sup, source, target
+):
     if source == target:
         pytest.skip("staying in a stage is no transition")
     case = make.case(team=team, stage=source, outstanding_minor=0 if target == "resolved" else 100)
@@ -223,28 +289,49 @@ def test_every_case_stage_transition_is_allowed_or_refused_as_the_diagram_draws_
 
 # ---------------------------------------------------------------- waivers
 
+
 def pending(make, case, waiver_minor, owed_minor=100_000):
     from app.models import Instalment
 
-    agreement = make._save(RepaymentAgreement(case_id=case.id, kind="promise", status="pending_approval",
-                                              currency="CNY", total_minor=owed_minor - waiver_minor,
-                                              waiver_minor=waiver_minor, owed_minor=owed_minor))
-    make._save(Instalment(agreement_id=agreement.id, seq=1, due_date=TODAY + timedelta(days=5),
-                          amount_minor=owed_minor - waiver_minor))
+    agreement = make._save(
+        RepaymentAgreement(
+            case_id=case.id,
+            kind="promise",
+            status="pending_approval",
+            currency="CNY",
+            total_minor=owed_minor - waiver_minor,
+            waiver_minor=waiver_minor,
+            owed_minor=owed_minor,
+        )
+    )
+    make._save(
+        Instalment(
+            agreement_id=agreement.id, seq=1, due_date=TODAY + timedelta(days=5), amount_minor=owed_minor - waiver_minor
+        )
+    )
     return agreement
 
 
-@pytest.mark.parametrize("percent,who,status", [
-    (35, "supervisor", 200), (45, "supervisor", 422), (45, "regional", 200), (65, "regional", 422),
-    (65, "admin", 200), (90, "admin", 200)])
+@pytest.mark.parametrize(
+    "percent,who,status",
+    [
+        (35, "supervisor", 200),
+        (45, "supervisor", 422),
+        (45, "regional", 200),
+        (65, "regional", 422),
+        (65, "admin", 200),
+        (90, "admin", 200),
+    ],
+)
 def test_waiver_approval_limits_are_tiered_by_role_in_the_profile(client, make, team, region, percent, who, status):
     case = make.case(team=team, stage="agreement", outstanding_minor=100_000)
     agreement = pending(make, case, percent * 1000)
-    user = {"supervisor": lambda: make.user("supervisor", team=team),
-            "regional": lambda: make.user("supervisor", region=region),
-            "admin": lambda: make.user("admin")}[who]()
-    response = client.post(f"/api/v1/agreements/{agreement.id}/approve", headers=make.token(user),
-                           json={"note": "ok"})
+    user = {
+        "supervisor": lambda: make.user("supervisor", team=team),
+        "regional": lambda: make.user("supervisor", region=region),
+        "admin": lambda: make.user("admin"),
+    }[who]()
+    response = client.post(f"/api/v1/agreements/{agreement.id}/approve", headers=make.token(user), json={"note": "ok"})
     assert response.status_code == status, response.json
     if status == 422:
         assert response.json["error"]["rule_id"] == "cn.waiver_approval_limit"
@@ -265,8 +352,9 @@ def test_an_approval_is_audited_with_its_limit_and_rule(app, db, client, make, t
 def test_a_waiver_can_be_rejected_with_a_reason_and_the_balance_stays(app, db, client, make, team, sup):
     case = make.case(team=team, stage="agreement", outstanding_minor=100_000)
     agreement = pending(make, case, 30_000)
-    response = client.post(f"/api/v1/agreements/{agreement.id}/reject", headers=sup,
-                           json={"reason": "no hardship evidence"})
+    response = client.post(
+        f"/api/v1/agreements/{agreement.id}/reject", headers=sup, json={"reason": "no hardship evidence"}
+    )
     assert response.status_code == 200
     assert (response.json["status"], response.json["decision_note"]) == ("rejected", "no hardship evidence")
     assert case_row(app, db, case.id).outstanding_minor == 100_000
@@ -277,11 +365,13 @@ def test_a_waiver_can_be_rejected_with_a_reason_and_the_balance_stays(app, db, c
 def test_a_waiver_can_be_countered_within_the_callers_limit(client, make, team, sup):
     case = make.case(team=team, stage="agreement", outstanding_minor=100_000)
     agreement = pending(make, case, 50_000)
-    too_much = client.post(f"/api/v1/agreements/{agreement.id}/counter", headers=sup,
-                           json={"waiver": "450.00", "note": "meet halfway"})
+    too_much = client.post(
+        f"/api/v1/agreements/{agreement.id}/counter", headers=sup, json={"waiver": "450.00", "note": "meet halfway"}
+    )
     assert too_much.status_code == 422 and too_much.json["error"]["rule_id"] == "cn.waiver_approval_limit"
-    response = client.post(f"/api/v1/agreements/{agreement.id}/counter", headers=sup,
-                           json={"waiver": "300.00", "note": "we can do 300"})
+    response = client.post(
+        f"/api/v1/agreements/{agreement.id}/counter", headers=sup, json={"waiver": "300.00", "note": "we can do 300"}
+    )
     assert response.status_code == 200, response.json
     assert (response.json["status"], response.json["counter_waiver"]) == ("countered", "300.00")
 
@@ -289,8 +379,9 @@ def test_a_waiver_can_be_countered_within_the_callers_limit(client, make, team, 
 def test_a_counter_offer_must_waive_less_than_was_asked(client, make, team, sup):
     case = make.case(team=team, stage="agreement", outstanding_minor=100_000)
     agreement = pending(make, case, 30_000)
-    response = client.post(f"/api/v1/agreements/{agreement.id}/counter", headers=sup,
-                           json={"waiver": "300.00", "note": "same"})
+    response = client.post(
+        f"/api/v1/agreements/{agreement.id}/counter", headers=sup, json={"waiver": "300.00", "note": "same"}
+    )
     assert response.status_code == 422 and "waiver" in response.json["error"]["fields"]
 
 
@@ -304,6 +395,7 @@ def test_payments_are_not_allocated_to_an_agreement_pending_approval(app, db, cl
 
 
 # ---------------------------------------------------------------- supervisors evaluate
+
 
 def test_a_supervisor_evaluates_their_own_teams_agreements_only(app, db, client, make, team, sup):
     other = make.team(code="SH-B")
@@ -321,12 +413,27 @@ def test_a_supervisor_evaluates_their_own_teams_agreements_only(app, db, client,
 
 # ---------------------------------------------------------------- the phone hears the answer
 
+
 def _ask_waiver(client, day, waiver="3000.00", total="5000.00"):
     from tests.api.test_field import ACK, PROMISE_DAY, check_in, visit
 
     check_in(client, day, day.tasks[0])
-    response = visit(client, day, day.tasks[0], {"outcome": "promise_to_pay", "person_met": "debtor", "agreement": {
-        "kind": "promise", "total": total, "waiver": waiver, "due_date": PROMISE_DAY, "acknowledgement": ACK}})
+    response = visit(
+        client,
+        day,
+        day.tasks[0],
+        {
+            "outcome": "promise_to_pay",
+            "person_met": "debtor",
+            "agreement": {
+                "kind": "promise",
+                "total": total,
+                "waiver": waiver,
+                "due_date": PROMISE_DAY,
+                "acknowledgement": ACK,
+            },
+        },
+    )
     assert "agreement" in response.json, response.json
     assert response.json["agreement"]["status"] == "pending_approval", response.json
     return response.json["agreement"]["id"]
@@ -336,14 +443,19 @@ def test_the_agent_reads_a_refused_waiver_and_its_reason_on_the_route(client, da
     agreement_id = _ask_waiver(client, day)
     client.post(f"/api/v1/agreements/{agreement_id}/reject", headers=day.sup, json={"reason": "no payslips"})
     stop = client.get(f"/api/v1/agent/route?date={day.date.isoformat()}", headers=day.headers).json["stops"][0]
-    assert stop["history"]["waiver_answer"] == {"agreement_id": agreement_id, "status": "rejected",
-                                                "note": "no payslips", "counter_waiver": None}
+    assert stop["history"]["waiver_answer"] == {
+        "agreement_id": agreement_id,
+        "status": "rejected",
+        "note": "no payslips",
+        "counter_waiver": None,
+    }
 
 
 def test_the_agent_reads_a_counter_offer_on_the_route(client, day):
     agreement_id = _ask_waiver(client, day)
-    client.post(f"/api/v1/agreements/{agreement_id}/counter", headers=day.sup,
-                json={"waiver": "1500.00", "note": "half of it"})
+    client.post(
+        f"/api/v1/agreements/{agreement_id}/counter", headers=day.sup, json={"waiver": "1500.00", "note": "half of it"}
+    )
     route = client.get(f"/api/v1/agent/route?date={day.date.isoformat()}", headers=day.headers).json
     answer = route["stops"][0]["history"]["waiver_answer"]
     assert (answer["status"], answer["counter_waiver"], answer["note"]) == ("countered", "1500.00", "half of it")
@@ -351,8 +463,10 @@ def test_the_agent_reads_a_counter_offer_on_the_route(client, day):
 
 
 @pytest.mark.parametrize("status", ["active", "kept", "broken", "cancelled", "rejected", "countered"])
-@pytest.mark.parametrize("decision,body", [("approve", {"note": "ok"}), ("reject", {"reason": "no"}),
-                                           ("counter", {"waiver": "0.01", "note": "x"})])
+@pytest.mark.parametrize(
+    "decision,body",
+    [("approve", {"note": "ok"}), ("reject", {"reason": "no"}), ("counter", {"waiver": "0.01", "note": "x"})],
+)
 def test_only_an_agreement_pending_approval_can_be_decided(client, make, team, sup, status, decision, body):
     case = make.case(team=team, stage="agreement", outstanding_minor=100_000)
     agreement = pending(make, case, 30_000)
@@ -374,9 +488,15 @@ def test_a_refused_waiver_sends_the_case_back_to_the_door(app, db, client, make,
 
 # ---------------------------------------------------------------- the decision closes the flag
 
-@pytest.mark.parametrize("decision,body", [("approve", {"note": "payslips seen"}),
-                                           ("reject", {"reason": "no payslips"}),
-                                           ("counter", {"waiver": "1000.00", "note": "a third of it"})])
+
+@pytest.mark.parametrize(
+    "decision,body",
+    [
+        ("approve", {"note": "payslips seen"}),
+        ("reject", {"reason": "no payslips"}),
+        ("counter", {"waiver": "1000.00", "note": "a third of it"}),
+    ],
+)
 def test_deciding_a_waiver_closes_the_flag_that_asked_for_it_with_the_decision(app, db, client, day, decision, body):
     from app.models import ConductFlag
 
@@ -389,8 +509,9 @@ def test_deciding_a_waiver_closes_the_flag_that_asked_for_it_with_the_decision(a
     with app.app_context():
         flag = db.session.scalars(sa.select(ConductFlag).where(ConductFlag.kind == "waiver_above_limit")).one()
         assert flag.status == "resolved" and flag.reviewed_by_id is not None
-        assert flag.review_notes.startswith({"approve": "waiver approved", "reject": "waiver rejected",
-                                             "counter": "waiver countered"}[decision])
+        assert flag.review_notes.startswith(
+            {"approve": "waiver approved", "reject": "waiver rejected", "counter": "waiver countered"}[decision]
+        )
         event = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "conduct_flag.reviewed")).one()
         assert event.entity_id == str(flag.id)
 
@@ -399,5 +520,6 @@ def test_a_refused_decision_leaves_the_flag_open(client, day, make):
     agreement_id = _ask_waiver(client, day, waiver="4000.00", total="4000.00")  # 50 %: above a supervisor's 40 %
     response = client.post(f"/api/v1/agreements/{agreement_id}/approve", headers=day.sup, json={"note": "ok"})
     assert response.status_code in (403, 409, 422), response.json
-    assert len(client.get("/api/v1/conduct/flags?status=open&kind=waiver_above_limit",
-                          headers=day.sup).json["items"]) == 1
+    assert (
+        len(client.get("/api/v1/conduct/flags?status=open&kind=waiver_above_limit", headers=day.sup).json["items"]) == 1
+    )

@@ -1,4 +1,5 @@
 """The OpenAPI document is generated from the schemas and describes every endpoint."""
+
 import re
 
 from openapi_spec_validator import validate

@@ -1,4 +1,5 @@
 """What operators read: Prometheus metrics and structured logs with request ids."""
+
 import json
 import logging
 
@@ -32,6 +33,14 @@ def test_log_lines_are_json_with_the_request_id(app, client):
 
 def test_a_plan_made_shows_in_the_metrics(client, make):
     team = make.team()
-    make._save(DispatchPlan(plan_date=make.today(), team_id=team.id, status="committed", policy_profile="cn@2026.1",
-                            result={}, summary={}))
+    make._save(
+        DispatchPlan(
+            plan_date=make.today(),
+            team_id=team.id,
+            status="committed",
+            policy_profile="cn@2026.1",
+            result={},
+            summary={},
+        )
+    )
     assert 'fieldcollect_plans{status="committed"} 1.0' in client.get("/metrics").get_data(as_text=True)

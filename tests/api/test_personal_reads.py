@@ -1,5 +1,6 @@
 """Every answer that carries a debtor's personal data to an auditor or an admin is
 written to the audit log as a ``pii.read`` event."""
+
 import json
 from datetime import date, timedelta
 from urllib.parse import urlencode
@@ -14,16 +15,16 @@ DAY = date(2026, 6, 11)
 
 def reads(app, db):
     with app.app_context():
-        return db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "pii.read")
-                                  .order_by(AuditEvent.seq)).all()
+        return db.session.scalars(
+            sa.select(AuditEvent).where(AuditEvent.action == "pii.read").order_by(AuditEvent.seq)
+        ).all()
 
 
 def test_an_auditors_read_of_debtor_addresses_through_the_board_is_recorded(app, db, client, make):
     team = make.team(code="BOARD-T")
     crew = make.crew(team=team, members=2, code="BOARD-K")
     case = make.case(team=team, debtor=make.debtor(address="88 Planted Lane, Shanghai"))
-    make._save(VisitTask(case_id=case.id, visit_date=DAY, status="assigned", crew_id=crew.id, priority=10,
-                         sequence=1))
+    make._save(VisitTask(case_id=case.id, visit_date=DAY, status="assigned", crew_id=crew.id, priority=10, sequence=1))
     auditor = make.user("auditor")
     response = client.get(f"/api/v1/board?date={DAY}&team=BOARD-T", headers=make.token(auditor))
     assert response.status_code == 200
@@ -35,16 +36,40 @@ def test_an_auditors_read_of_debtor_addresses_through_the_board_is_recorded(app,
 
 # ---------------------------------------------------------------- every route of the OpenAPI document
 
-PLANTED = {"name": "Planted Qian", "phone": "13987654321", "national_id": "31010119770707987X",
-           "address": "QX7Z9W Planted Lane 12, Shanghai", "lat": 31.271828, "lon": 121.314159}
+PLANTED = {
+    "name": "Planted Qian",
+    "phone": "13987654321",
+    "national_id": "31010119770707987X",
+    "address": "QX7Z9W Planted Lane 12, Shanghai",
+    "lat": 31.271828,
+    "lon": 121.314159,
+}
 # What the debtor's data looks like in an answer, whole or masked, wherever it appears.
-MARKERS = ("Planted Qian", "P***********", "13987654321", "139****4321", "987X", "QX7Z9W", "271828", "314159",
-           "PLANTNOTE")
+MARKERS = (
+    "Planted Qian",
+    "P***********",
+    "13987654321",
+    "139****4321",
+    "987X",
+    "QX7Z9W",
+    "271828",
+    "314159",
+    "PLANTNOTE",
+)
 # Routes that do carry the debtor's personal data in this world: the walk must find at least these.
-EXPECTED = {"/api/v1/cases", "/api/v1/cases/{case_id}", "/api/v1/debtors/{debtor_id}",
-            "/api/v1/cases/{case_id}/contact-attempts", "/api/v1/tasks", "/api/v1/board", "/api/v1/complaints",
-            "/api/v1/audit/events", "/api/v1/audit/visits", "/api/v1/jobs/{job_id}/file",
-            "/api/v1/debtors/{debtor_id}/subject-access"}
+EXPECTED = {
+    "/api/v1/cases",
+    "/api/v1/cases/{case_id}",
+    "/api/v1/debtors/{debtor_id}",
+    "/api/v1/cases/{case_id}/contact-attempts",
+    "/api/v1/tasks",
+    "/api/v1/board",
+    "/api/v1/complaints",
+    "/api/v1/audit/events",
+    "/api/v1/audit/visits",
+    "/api/v1/jobs/{job_id}/file",
+    "/api/v1/debtors/{debtor_id}/subject-access",
+}
 
 
 @pytest.fixture()
@@ -59,23 +84,53 @@ def walk_world(app, db, client, make):
     collector = make.collector(team=team, crew=crew, code="WALK-C")
     debtor = make.debtor(**PLANTED)
     case = make.case(team=team, debtor=debtor, loan_ref="WALK-LOAN")
-    visit = make_visit(make, case, crew, collector, notes="PLANTNOTE at the door", recordings=("d" * 64,),
-                       agreement={"kind": "promise", "status": "active", "total_minor": 10_000},
-                       flags=("geofence_outside",))
-    make._save(VisitTask(case_id=case.id, visit_date=DAY, status="assigned", crew_id=crew.id, priority=10,
-                         sequence=1))
+    visit = make_visit(
+        make,
+        case,
+        crew,
+        collector,
+        notes="PLANTNOTE at the door",
+        recordings=("d" * 64,),
+        agreement={"kind": "promise", "status": "active", "total_minor": 10_000},
+        flags=("geofence_outside",),
+    )
+    make._save(VisitTask(case_id=case.id, visit_date=DAY, status="assigned", crew_id=crew.id, priority=10, sequence=1))
     with app.app_context():
-        db.session.add(ContactAttempt(case_id=case.id, channel="call", purpose="contact", result="reached",
-                                      occurred_at=visit.check_in_at, notes="PLANTNOTE on the phone"))
-        complaint = Complaint(debtor_id=debtor.id, case_id=case.id, channel="phone", category="rude",
-                              text="PLANTNOTE complaint", status="open")
+        db.session.add(
+            ContactAttempt(
+                case_id=case.id,
+                channel="call",
+                purpose="contact",
+                result="reached",
+                occurred_at=visit.check_in_at,
+                notes="PLANTNOTE on the phone",
+            )
+        )
+        complaint = Complaint(
+            debtor_id=debtor.id,
+            case_id=case.id,
+            channel="phone",
+            category="rude",
+            text="PLANTNOTE complaint",
+            status="open",
+        )
         db.session.add(complaint)
-        audit.record("debtor.created", entity_type="debtors", entity_id=debtor.id,
-                     after={k: PLANTED[k] for k in ("name", "phone", "address")})
+        audit.record(
+            "debtor.created",
+            entity_type="debtors",
+            entity_id=debtor.id,
+            after={k: PLANTED[k] for k in ("name", "phone", "address")},
+        )
         db.session.commit()
-        ids = {"case_id": case.id, "debtor_id": debtor.id, "collector_id": collector.id, "crew_id": crew.id,
-               "complaint_id": complaint.id, "visit_id": visit.id,
-               "recording_id": db.session.scalar(sa.select(Recording.id).where(Recording.visit_id == visit.id))}
+        ids = {
+            "case_id": case.id,
+            "debtor_id": debtor.id,
+            "collector_id": collector.id,
+            "crew_id": crew.id,
+            "complaint_id": complaint.id,
+            "visit_id": visit.id,
+            "recording_id": db.session.scalar(sa.select(Recording.id).where(Recording.visit_id == visit.id)),
+        }
     # A team's weekly report (figures, no debtor in it), so its download is walked too.
     from app import storage
     from app.models import TeamReport
@@ -83,25 +138,36 @@ def walk_world(app, db, client, make):
     with app.app_context():
         for fmt in ("csv", "html"):
             storage.current().put(f"reports/weekly/walk.{fmt}", b"key\r\nWALK-T\r\n", "text/plain")
-    ids["report_id"] = make._save(TeamReport(team_id=team.id, week_start=DAY - timedelta(days=DAY.weekday() + 7),
-                                             csv_key="reports/weekly/walk.csv", html_key="reports/weekly/walk.html",
-                                             csv_sha256="0" * 64, html_sha256="0" * 64)).id
+    ids["report_id"] = make._save(
+        TeamReport(
+            team_id=team.id,
+            week_start=DAY - timedelta(days=DAY.weekday() + 7),
+            csv_key="reports/weekly/walk.csv",
+            html_key="reports/weekly/walk.html",
+            csv_sha256="0" * 64,
+            html_sha256="0" * 64,
+        )
+    ).id
     users = {"auditor": make.user("auditor"), "admin": make.user("admin")}
     headers = {role: make.token(user) for role, user in users.items()}
-    ids.update({
-        "agreement_id": client.get("/api/v1/agreements", headers=headers["admin"]).json["items"][0]["id"],
-        "flag_id": client.get("/api/v1/conduct/flags", headers=headers["admin"]).json["items"][0]["id"],
-        "task_id": client.get(f"/api/v1/tasks?date={DAY}", headers=headers["admin"]).json["items"][0]["id"],
-        "user_id": users["admin"].id,
-    })
-    plan = client.post("/api/v1/dispatch/plans", json={"date": DAY.isoformat(), "team": "WALK-T"},
-                       headers=headers["admin"])
+    ids.update(
+        {
+            "agreement_id": client.get("/api/v1/agreements", headers=headers["admin"]).json["items"][0]["id"],
+            "flag_id": client.get("/api/v1/conduct/flags", headers=headers["admin"]).json["items"][0]["id"],
+            "task_id": client.get(f"/api/v1/tasks?date={DAY}", headers=headers["admin"]).json["items"][0]["id"],
+            "user_id": users["admin"].id,
+        }
+    )
+    plan = client.post(
+        "/api/v1/dispatch/plans", json={"date": DAY.isoformat(), "team": "WALK-T"}, headers=headers["admin"]
+    )
     assert plan.status_code == 201, plan.get_data(as_text=True)
     ids["plan_id"] = plan.json["id"]
     jobs = {}
     for role in headers:
-        job = client.post("/api/v1/jobs", json={"name": "export_visits", "params": {"format": "ndjson"}},
-                          headers=headers[role])
+        job = client.post(
+            "/api/v1/jobs", json={"name": "export_visits", "params": {"format": "ndjson"}}, headers=headers[role]
+        )
         assert job.status_code == 202, job.get_data(as_text=True)
         jobs[role] = job.json["id"]
     return {"ids": ids, "headers": headers, "users": users, "jobs": jobs, "debtor_id": debtor.id}
@@ -130,10 +196,13 @@ def _requests(spec, world, role):
 
 def _new_reads(app, db, after_seq, debtor_id):
     with app.app_context():
-        return db.session.scalars(sa.select(AuditEvent).join(
-            AuditEventSubject, AuditEventSubject.seq == AuditEvent.seq).where(
-            AuditEvent.action == "pii.read", AuditEvent.seq > after_seq,
-            AuditEventSubject.debtor_id == debtor_id)).all()
+        return db.session.scalars(
+            sa.select(AuditEvent)
+            .join(AuditEventSubject, AuditEventSubject.seq == AuditEvent.seq)
+            .where(
+                AuditEvent.action == "pii.read", AuditEvent.seq > after_seq, AuditEventSubject.debtor_id == debtor_id
+            )
+        ).all()
 
 
 def _head(app, db):
@@ -143,7 +212,8 @@ def _head(app, db):
 
 @pytest.mark.parametrize("role", ["auditor", "admin"])
 def test_every_route_that_answers_a_debtors_personal_data_to_an_auditor_or_admin_writes_a_pii_read(
-        app, db, client, walk_world, role):
+    app, db, client, walk_world, role
+):
     spec = client.get("/api/v1/openapi.json").json
     carried, unlogged = set(), []
     for template, url in _requests(spec, walk_world, role):

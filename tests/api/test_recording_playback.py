@@ -1,6 +1,7 @@
 """A visit's recording plays on the audit desk: the stored bytes, whole or a byte range
 (HTTP Range, as audio players and resumed downloads ask), to whoever may read that visit
 in the visit log, each play on the log as a read of the debtor's personal data."""
+
 import hashlib
 import json
 import uuid
@@ -20,9 +21,17 @@ def _store(make, visit, content=AUDIO, content_type="audio/ogg"):
     key = f"recordings/test/{uuid.uuid4().hex}.oga"
     with make.app.app_context():
         storage.current().put(key, content, content_type)
-    return make._save(Recording(sha256=hashlib.sha256(content).hexdigest(), size_bytes=len(content),
-                                content_type=content_type, kind="audio", storage_key=key, duration_seconds=75,
-                                visit_id=visit.id))
+    return make._save(
+        Recording(
+            sha256=hashlib.sha256(content).hexdigest(),
+            size_bytes=len(content),
+            content_type=content_type,
+            kind="audio",
+            storage_key=key,
+            duration_seconds=75,
+            visit_id=visit.id,
+        )
+    )
 
 
 @pytest.fixture()
@@ -34,12 +43,20 @@ def played(make):
     case = make.case(team=team, loan_ref="PLAY-LOAN")
     visit = make_visit(make, case, crew, collector, T0)
     recording = _store(make, visit)
-    users = {"auditor": make.user("auditor"), "admin": make.user("admin"),
-             "supervisor": make.user("supervisor", team=team), "other_supervisor": make.user("supervisor",
-                                                                                              team=other_team),
-             "agent": make.user("agent")}
-    return {"recording": recording, "visit": visit, "case": case, "users": users,
-            "headers": {role: make.token(user) for role, user in users.items()} | {"anonymous": {}}}
+    users = {
+        "auditor": make.user("auditor"),
+        "admin": make.user("admin"),
+        "supervisor": make.user("supervisor", team=team),
+        "other_supervisor": make.user("supervisor", team=other_team),
+        "agent": make.user("agent"),
+    }
+    return {
+        "recording": recording,
+        "visit": visit,
+        "case": case,
+        "users": users,
+        "headers": {role: make.token(user) for role, user in users.items()} | {"anonymous": {}},
+    }
 
 
 def url(recording):
@@ -56,13 +73,16 @@ def test_an_auditor_plays_the_whole_recording_and_its_bytes_match_the_stored_has
     assert hashlib.sha256(response.data).hexdigest() == played["recording"].sha256
 
 
-@pytest.mark.parametrize("asked,start,stop", [
-    ("bytes=0-99", 0, 100),
-    ("bytes=1000-1999", 1000, 2000),
-    ("bytes=10000-", 10000, 10240),
-    ("bytes=-40", 10200, 10240),
-    ("bytes=10200-99999", 10200, 10240),  # running past the end: cut to it
-])
+@pytest.mark.parametrize(
+    "asked,start,stop",
+    [
+        ("bytes=0-99", 0, 100),
+        ("bytes=1000-1999", 1000, 2000),
+        ("bytes=10000-", 10000, 10240),
+        ("bytes=-40", 10200, 10240),
+        ("bytes=10200-99999", 10200, 10240),  # running past the end: cut to it
+    ],
+)
 def test_a_byte_range_is_answered_206_with_its_content_range(client, played, asked, start, stop):
     response = client.get(url(played["recording"]), headers={**played["headers"]["auditor"], "Range": asked})
     assert response.status_code == 206
@@ -72,8 +92,9 @@ def test_a_byte_range_is_answered_206_with_its_content_range(client, played, ask
 
 
 def test_a_range_past_the_end_is_416_naming_the_length(client, played):
-    response = client.get(url(played["recording"]), headers={**played["headers"]["auditor"],
-                                                            "Range": f"bytes={len(AUDIO)}-"})
+    response = client.get(
+        url(played["recording"]), headers={**played["headers"]["auditor"], "Range": f"bytes={len(AUDIO)}-"}
+    )
     assert response.status_code == 416
     assert response.headers["Content-Range"] == f"bytes */{len(AUDIO)}"
     assert response.json["error"]["code"] == "range_not_satisfiable"
@@ -86,10 +107,17 @@ def test_a_range_the_server_does_not_take_is_ignored_and_the_whole_file_sent(cli
     assert response.status_code == 200 and response.data == AUDIO
 
 
-@pytest.mark.parametrize("role,status", [
-    ("anonymous", 401), ("agent", 403), ("other_supervisor", 404),
-    ("supervisor", 206), ("auditor", 206), ("admin", 206),
-])
+@pytest.mark.parametrize(
+    "role,status",
+    [
+        ("anonymous", 401),
+        ("agent", 403),
+        ("other_supervisor", 404),
+        ("supervisor", 206),
+        ("auditor", 206),
+        ("admin", 206),
+    ],
+)
 def test_a_recording_plays_only_for_those_who_may_read_its_visit(client, played, role, status):
     response = client.get(url(played["recording"]), headers={**played["headers"][role], "Range": "bytes=0-9"})
     assert response.status_code == status
@@ -111,8 +139,9 @@ def test_an_auditors_play_is_logged_as_a_read_of_the_debtors_personal_data(app, 
     before = _head(app, db)
     assert client.get(url(played["recording"]), headers=played["headers"]["auditor"]).status_code == 200
     with app.app_context():
-        (event,) = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.seq > before,
-                                                                  AuditEvent.action == "pii.read")).all()
+        (event,) = db.session.scalars(
+            sa.select(AuditEvent).where(AuditEvent.seq > before, AuditEvent.action == "pii.read")
+        ).all()
     extra = json.loads(event.changes)["extra"]
     assert event.actor_user_id == played["users"]["auditor"].id
     assert (event.entity_type, event.entity_id) == ("recordings", str(played["recording"].id))
@@ -136,8 +165,9 @@ def test_an_erased_recording_says_so(app, db, client, make, played):
     assert response.status_code == 404 and response.json["error"]["code"] == "recording_erased"
 
 
-def test_a_recording_kept_in_object_storage_plays_by_range(app, client, make, played, s3_server, s3_credentials,
-                                                             monkeypatch):
+def test_a_recording_kept_in_object_storage_plays_by_range(
+    app, client, make, played, s3_server, s3_credentials, monkeypatch
+):
     from app.storage import S3Storage
 
     monkeypatch.setitem(app.extensions, "storage", S3Storage(s3_server.bucket(), s3_server.url))

@@ -1,5 +1,6 @@
 """Road travel times: with ROUTING_URL the plan is made on an OSRM table service's durations
 and distances (a local server speaking OSRM's /table/v1), asked in blocks and cached per day."""
+
 from collections import OrderedDict
 
 import pytest

@@ -1,4 +1,5 @@
 """A debtor's request for their data: an admin exports everything held on them."""
+
 import pytest
 import sqlalchemy as sa
 
@@ -13,8 +14,15 @@ def test_an_admin_exports_everything_held_on_one_debtor_as_json(app, db, client,
     debtor = make.debtor(name="Wang Fang", phone="13912345678", national_id="31010119800101777X")
     case = make.case(team=team, debtor=debtor, loan_ref="SAR-LOAN-1")
     make.contact(case)
-    make_visit(make, case, crew, collector, notes="Met Ms Wang at home.", recordings=("c" * 64,),
-               agreement={"kind": "promise", "status": "active", "total_minor": 100_000})
+    make_visit(
+        make,
+        case,
+        crew,
+        collector,
+        notes="Met Ms Wang at home.",
+        recordings=("c" * 64,),
+        agreement={"kind": "promise", "status": "active", "total_minor": 100_000},
+    )
     admin = make.user("admin")
     response = client.get(f"/api/v1/debtors/{debtor.id}/subject-access", headers=make.token(admin))
     assert response.status_code == 200, response.get_data(as_text=True)[:400]
@@ -32,13 +40,18 @@ def held(make):
     team = make.team(code="SAR-H")
     crew = make.crew(team=team, members=0, code="SAR-HK")
     collector = make.collector(team=team, crew=crew)
-    debtor = make.debtor(name="Chen Jing", phone="13811112222", national_id="310101199912120000",
-                         address="3 <b>Bold</b> Road")
+    debtor = make.debtor(
+        name="Chen Jing", phone="13811112222", national_id="310101199912120000", address="3 <b>Bold</b> Road"
+    )
     case = make.case(team=team, debtor=debtor, loan_ref="SAR-H-1")
-    make_visit(make, case, crew, collector, notes="<script>alert(1)</script> met Ms Chen",
-               recordings=("e" * 64,))
-    return {"debtor": debtor, "case": case, "admin": make.token(make.user("admin")),
-            "auditor": make.token(make.user("auditor")), "supervisor": make.token(make.user("supervisor", team=team))}
+    make_visit(make, case, crew, collector, notes="<script>alert(1)</script> met Ms Chen", recordings=("e" * 64,))
+    return {
+        "debtor": debtor,
+        "case": case,
+        "admin": make.token(make.user("admin")),
+        "auditor": make.token(make.user("auditor")),
+        "supervisor": make.token(make.user("supervisor", team=team)),
+    }
 
 
 def test_the_export_lists_who_read_the_debtors_data_and_when(app, db, client, held):

@@ -7,6 +7,7 @@ without a usable id exactly as before), applies nothing again and changes nothin
 the log; every check-in accepted made exactly one visit. On SQLite and PostgreSQL; each
 example in a SAVEPOINT rolled back afterwards.
 """
+
 import os
 
 import sqlalchemy as sa
@@ -19,14 +20,23 @@ from tests.api.test_field import HOME, iso, local
 EXAMPLES = int(os.environ.get("SYNC_FUZZ_EXAMPLES", "60"))
 IDS = [f"fz-evt-{n:06d}" for n in range(6)]
 # The tables a resend may touch: the log of the request, and the phone's contact.
-LOG_TABLES = {"audit_events", "audit_chain_head", "audit_personal_values", "audit_event_subjects", "devices",
-              "device_contacts"}
+LOG_TABLES = {
+    "audit_events",
+    "audit_chain_head",
+    "audit_personal_values",
+    "audit_event_subjects",
+    "devices",
+    "device_contacts",
+}
 
-json_leaf = st.one_of(st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.floats(allow_nan=False),
-                      st.text(max_size=12))
-json_values = st.recursive(json_leaf, lambda inner: st.one_of(st.lists(inner, max_size=3),
-                                                              st.dictionaries(st.text(max_size=8), inner, max_size=3)),
-                           max_leaves=8)
+json_leaf = st.one_of(
+    st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.floats(allow_nan=False), st.text(max_size=12)
+)
+json_values = st.recursive(
+    json_leaf,
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=8), inner, max_size=3)),
+    max_leaves=8,
+)
 
 
 @st.composite
@@ -39,20 +49,30 @@ def valid_event(draw, tasks):
     if kind == "visit":
         event |= {"outcome": "not_home", "person_met": "nobody", "device_time": iso(local(9, 58))}
     else:
-        event |= {"lat": lat + draw(st.sampled_from([0.0, 0.0001, 0.3])), "lon": lon, "accuracy_m": 10.0,
-                  "device_time": iso(local(9, draw(st.integers(40, 59))))}
+        event |= {
+            "lat": lat + draw(st.sampled_from([0.0, 0.0001, 0.3])),
+            "lon": lon,
+            "accuracy_m": 10.0,
+            "device_time": iso(local(9, draw(st.integers(40, 59)))),
+        }
     return event
 
 
 @st.composite
 def malformed_element(draw, tasks):
-    return draw(st.one_of(
-        json_values,
-        st.fixed_dictionaries({"type": st.sampled_from(["check_in", "visit", "teleport", 7]),
-                               "task_id": st.one_of(st.sampled_from(tasks), json_leaf),
-                               "client_event_id": st.one_of(st.sampled_from(IDS), json_leaf)},
-                              optional={"lat": json_leaf, "outcome": json_leaf, "seq": json_leaf}),
-    ))
+    return draw(
+        st.one_of(
+            json_values,
+            st.fixed_dictionaries(
+                {
+                    "type": st.sampled_from(["check_in", "visit", "teleport", 7]),
+                    "task_id": st.one_of(st.sampled_from(tasks), json_leaf),
+                    "client_event_id": st.one_of(st.sampled_from(IDS), json_leaf),
+                },
+                optional={"lat": json_leaf, "outcome": json_leaf, "seq": json_leaf},
+            ),
+        )
+    )
 
 
 @st.composite
@@ -73,24 +93,30 @@ def batches(draw, tasks):
 
 
 def counts(db):
-    return {table.name: db.session.scalar(sa.select(sa.func.count()).select_from(table))
-            for table in db.metadata.sorted_tables}
+    return {
+        table.name: db.session.scalar(sa.select(sa.func.count()).select_from(table))
+        for table in db.metadata.sorted_tables
+    }
 
 
 def test_random_batches_sent_twice_apply_once_answer_the_same_and_never_fail(app, db, client, day):
     tasks = [t.id for t in day.tasks]
 
-    @settings(max_examples=EXAMPLES, deadline=None, database=None,
-              suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                                     HealthCheck.data_too_large])
+    @settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
     @given(batch=batches(tasks))
     def check(batch):
         db.session.remove()
         savepoint = db.session.get_bind().begin_nested()
         try:
             day.clock.set(local(10))
-            numbered = [{**e, "seq": n} if isinstance(e, dict) and "seq" not in e else e
-                        for n, e in enumerate(batch, start=1)]
+            numbered = [
+                {**e, "seq": n} if isinstance(e, dict) and "seq" not in e else e for n, e in enumerate(batch, start=1)
+            ]
             headers = day.phone_headers(seq_high=len(batch))
             first = client.post("/api/v1/agent/sync", json={"events": numbered}, headers=headers)
             assert first.status_code == 200, first.get_data(as_text=True)[:300]
@@ -100,8 +126,11 @@ def test_random_batches_sent_twice_apply_once_answer_the_same_and_never_fail(app
                 before = counts(db)
                 visits = before["visits"]
                 db.session.remove()
-            accepted_check_ins = sum(1 for e, a in zip(numbered, answers)
-                                     if a["status"] == "accepted" and isinstance(e, dict) and e["type"] == "check_in")
+            accepted_check_ins = sum(
+                1
+                for e, a in zip(numbered, answers)
+                if a["status"] == "accepted" and isinstance(e, dict) and e["type"] == "check_in"
+            )
             assert visits == accepted_check_ins
 
             again = client.post("/api/v1/agent/sync", json={"events": numbered}, headers=headers)

@@ -1,4 +1,5 @@
 """Transport security: HSTS on every answer in production."""
+
 import pytest
 
 from app import create_app
@@ -6,8 +7,16 @@ from tests.conftest import TEST_PII_CONFIG
 
 
 def production_app(tmp_path, **config):
-    return create_app({"APP_ENV": "production", "SECRET_KEY": "p" * 40, "SQLALCHEMY_DATABASE_URI": "sqlite://",
-                       "STORAGE_DIR": str(tmp_path), **TEST_PII_CONFIG, **config})
+    return create_app(
+        {
+            "APP_ENV": "production",
+            "SECRET_KEY": "p" * 40,
+            "SQLALCHEMY_DATABASE_URI": "sqlite://",
+            "STORAGE_DIR": str(tmp_path),
+            **TEST_PII_CONFIG,
+            **config,
+        }
+    )
 
 
 @pytest.mark.parametrize("path", ["/healthz", "/api/v1/me", "/api/v1/no-such-route", "/board"])

@@ -1,5 +1,6 @@
 """Accessibility checks in the browser tests: axe-core (vendored, tests/e2e/vendor) run in
 the page, keeping the violations a user of a screen reader or a keyboard would meet."""
+
 from pathlib import Path
 
 AXE = (Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js").read_text(encoding="utf-8")

@@ -5,6 +5,7 @@ Its clock is the tests': every worker reads the time a test writes into one file
 (``CLOCK_FILE``), standing at ``TEST_NOW`` when each test begins and running on from
 there; each browser context's clock is set to the same moment. No test reads the wall
 clock."""
+
 import os
 import socket
 import subprocess
@@ -44,8 +45,15 @@ class Served:
         self.url, self.database_url, self.env, self.backend = url, database_url, env, backend
 
     def flask(self, *args, input=None):
-        return subprocess.run([sys.executable, "-m", "flask", *args], cwd=ROOT, env=self.env, input=input,
-                              capture_output=True, text=True, check=True)
+        return subprocess.run(
+            [sys.executable, "-m", "flask", *args],
+            cwd=ROOT,
+            env=self.env,
+            input=input,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
 
     def sql(self, statement):
         import sqlalchemy as sa
@@ -97,9 +105,18 @@ def clock_at_test_now(e2e_clock):
 def served(backend, tmp_path_factory, e2e_clock):
     with throwaway_database(backend, tmp_path_factory, "served") as database_url:
         storage = tmp_path_factory.mktemp("storage")
-        env = {**os.environ, "FLASK_APP": "wsgi.py", "APP_ENV": "testing", "SECRET_KEY": "e2e-" + "k" * 40,
-               "DATABASE_URL": database_url, "STORAGE_DIR": str(storage), "LOGIN_RATE_LIMIT": "100 per minute",
-               "CLOCK_FILE": str(e2e_clock.path), "DISPATCH_TIME_LIMIT": "1", **TEST_PII_CONFIG}
+        env = {
+            **os.environ,
+            "FLASK_APP": "wsgi.py",
+            "APP_ENV": "testing",
+            "SECRET_KEY": "e2e-" + "k" * 40,
+            "DATABASE_URL": database_url,
+            "STORAGE_DIR": str(storage),
+            "LOGIN_RATE_LIMIT": "100 per minute",
+            "CLOCK_FILE": str(e2e_clock.path),
+            "DISPATCH_TIME_LIMIT": "1",
+            **TEST_PII_CONFIG,
+        }
         e2e_clock.set(TEST_NOW)  # the demo is seeded on the tests' day
         env.pop("REDIS_URL", None)
         served = Served(None, database_url, env, backend)
@@ -109,7 +126,11 @@ def served(backend, tmp_path_factory, e2e_clock):
         log = open(tmp_path_factory.mktemp("log") / "gunicorn.log", "w")
         process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "--workers", "2", "--bind", f"127.0.0.1:{port}", "wsgi:app"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         served.url = f"http://127.0.0.1:{port}"
         try:
             _wait_until_up(served.url, process)
@@ -147,9 +168,18 @@ def browser():
     if not Path(CHROMIUM).exists():
         pytest.fail(f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)")
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run", "--disable-quic"])
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                "--disable-quic",
+            ],
+        )
         yield browser
         browser.close()
 

@@ -1,5 +1,6 @@
 """The audit desk in a real browser: filter the visit log, open a visit, export CSV,
 verify the chain — and text planted by a field agent stays text."""
+
 import hashlib
 from datetime import datetime, time, timedelta
 from decimal import Decimal
@@ -15,7 +16,7 @@ from tests.phone import Phone
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 # A day of its own, a week or more from the others' (one visit per debtor in any 7 days).
 DESK_DAY = (TEST_NOW.astimezone(SHANGHAI).date() + timedelta(days=21)).isoformat()
-PLANTED = "<script>window.__pwned = 1</script><img src=x onerror=\"window.__pwned = 2\"> said he'd pay"
+PLANTED = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2"> said he\'d pay'
 
 
 @pytest.fixture(scope="module")
@@ -38,9 +39,17 @@ def visited(served, e2e_clock):
     task = stop["task_id"]
 
     def check(kind, at_stop, suffix):
-        return agent.call("POST", f"/api/v1/agent/tasks/{at_stop['task_id']}/{kind}", {
-            "client_event_id": f"desk-{kind}-{at_stop['task_id']}-{suffix}", "lat": at_stop["debtor"]["lat"] + 0.0005,
-            "lon": at_stop["debtor"]["lon"], "accuracy_m": 12.0, "device_time": e2e_clock.now().isoformat()})
+        return agent.call(
+            "POST",
+            f"/api/v1/agent/tasks/{at_stop['task_id']}/{kind}",
+            {
+                "client_event_id": f"desk-{kind}-{at_stop['task_id']}-{suffix}",
+                "lat": at_stop["debtor"]["lat"] + 0.0005,
+                "lon": at_stop["debtor"]["lon"],
+                "accuracy_m": 12.0,
+                "device_time": e2e_clock.now().isoformat(),
+            },
+        )
 
     status, refused = check("check-in", stop, "early")
     assert status == 422 and refused["error"]["rule_id"], refused
@@ -49,8 +58,11 @@ def visited(served, e2e_clock):
     assert status == 201, answer
     content = b"OggS" + b"desk-recording" * 50
     assert agent.upload(task, content)[0] == 201
-    status, answer = agent.call("POST", f"/api/v1/agent/tasks/{task}/visit", {
-        "client_event_id": f"desk-visit-{task}", "outcome": "refused", "person_met": "debtor", "notes": PLANTED})
+    status, answer = agent.call(
+        "POST",
+        f"/api/v1/agent/tasks/{task}/visit",
+        {"client_event_id": f"desk-visit-{task}", "outcome": "refused", "person_met": "debtor", "notes": PLANTED},
+    )
     assert status == 200, answer
     e2e_clock.set(datetime.combine(day, time(10, 30), SHANGHAI))
     assert check("check-out", stop, "ok")[0] == 200
@@ -58,20 +70,36 @@ def visited(served, e2e_clock):
     assert check("check-in", second, "ok")[0] == 201
     assert agent.upload(second["task_id"], b"OggS" + b"second" * 80)[0] == 201
     due = Decimal(second["case"]["amount_due"])
-    status, answer = agent.call("POST", f"/api/v1/agent/tasks/{second['task_id']}/visit", {
-        "client_event_id": f"desk-visit-{second['task_id']}", "outcome": "promise_to_pay", "person_met": "debtor",
-        "agreement": {"kind": "promise", "total": str((due / 2).quantize(Decimal("0.01"))),
-                      "waiver": str((due * Decimal("0.4")).quantize(Decimal("0.01"))),
-                      "due_date": (day + timedelta(days=7)).isoformat(),
-                      "acknowledgement": {"kind": "otp", "ref": "OTP-DESK-01"}}})
+    status, answer = agent.call(
+        "POST",
+        f"/api/v1/agent/tasks/{second['task_id']}/visit",
+        {
+            "client_event_id": f"desk-visit-{second['task_id']}",
+            "outcome": "promise_to_pay",
+            "person_met": "debtor",
+            "agreement": {
+                "kind": "promise",
+                "total": str((due / 2).quantize(Decimal("0.01"))),
+                "waiver": str((due * Decimal("0.4")).quantize(Decimal("0.01"))),
+                "due_date": (day + timedelta(days=7)).isoformat(),
+                "acknowledgement": {"kind": "otp", "ref": "OTP-DESK-01"},
+            },
+        },
+    )
     assert status == 200, answer
     auditor = Phone(served.url, clock=e2e_clock.now)
     auditor.login("auditor", "auditor-demo-pass")
     status, page = auditor.call("GET", f"/api/v1/audit/visits?loan_ref={stop['case']['loan_ref']}")
     assert status == 200, page
-    return {"task": task, "loan_ref": stop["case"]["loan_ref"], "sha256": hashlib.sha256(content).hexdigest(),
-            "collector_name": page["items"][0]["collector_name"], "collector": page["items"][0]["collector"],
-            "second_loan_ref": second["case"]["loan_ref"], "refused_rule": refused["error"]["rule_id"]}
+    return {
+        "task": task,
+        "loan_ref": stop["case"]["loan_ref"],
+        "sha256": hashlib.sha256(content).hexdigest(),
+        "collector_name": page["items"][0]["collector_name"],
+        "collector": page["items"][0]["collector"],
+        "second_loan_ref": second["case"]["loan_ref"],
+        "refused_rule": refused["error"]["rule_id"],
+    }
 
 
 def sign_in(page, served, username="auditor", password="auditor-demo-pass"):
@@ -108,12 +136,16 @@ def test_an_auditor_filters_the_visit_log_and_opens_a_visit(served, new_page, vi
     assert not page.js_errors
 
 
-@pytest.mark.parametrize("locale,outcome,person,collector_label", [
-    ("en-GB", "Debtor refused to pay", "The debtor", "Collector"),
-    ("zh-CN", "债务人拒绝还款", "债务人本人", "催收员"),
-])
-def test_a_visit_reads_in_words_with_the_collectors_name_and_both_clocks(served, new_page, visited, locale, outcome,
-                                                                        person, collector_label):
+@pytest.mark.parametrize(
+    "locale,outcome,person,collector_label",
+    [
+        ("en-GB", "Debtor refused to pay", "The debtor", "Collector"),
+        ("zh-CN", "债务人拒绝还款", "债务人本人", "催收员"),
+    ],
+)
+def test_a_visit_reads_in_words_with_the_collectors_name_and_both_clocks(
+    served, new_page, visited, locale, outcome, person, collector_label
+):
     page = new_page(viewport=DESKTOP, locale=locale)
     sign_in(page, served)
     detail = open_visit(page, visited["loan_ref"])
@@ -151,8 +183,9 @@ def test_an_agreement_waiting_for_approval_and_its_flag_read_by_name(served, new
 
 
 @pytest.mark.parametrize("locale,verified", [("en-GB", "Verified"), ("zh-CN", "已校验")])
-def test_a_recording_plays_in_the_page_and_is_verified_against_its_stored_hash(served, new_page, visited, locale,
-                                                                              verified):
+def test_a_recording_plays_in_the_page_and_is_verified_against_its_stored_hash(
+    served, new_page, visited, locale, verified
+):
     page = new_page(viewport=DESKTOP, locale=locale)
     sign_in(page, served)
     detail = open_visit(page, visited["loan_ref"])
@@ -173,8 +206,10 @@ def test_a_recording_whose_bytes_differ_from_the_stored_hash_is_not_called_verif
     sign_in(page, served)
     detail = open_visit(page, visited["loan_ref"])
     # The bytes as served, altered on the way (as if the file had been changed in storage).
-    page.route("**/api/v1/audit/recordings/*", lambda route: route.fulfill(
-        status=200, body=b"OggS tampered", headers={"Content-Type": "audio/ogg"}))
+    page.route(
+        "**/api/v1/audit/recordings/*",
+        lambda route: route.fulfill(status=200, body=b"OggS tampered", headers={"Content-Type": "audio/ogg"}),
+    )
     recording = detail.locator(".recording").first
     recording.locator("button.play").click()
     status = recording.locator(".verify-status[data-verified]")
@@ -213,8 +248,9 @@ def test_a_bad_filter_is_named_beside_its_field_and_leaves_no_rows(served, new_p
 
 
 @pytest.mark.parametrize("locale,refused_word", [("en-GB", "refused"), ("zh-CN", "被拒绝")])
-def test_the_action_timeline_shows_every_event_refusals_included_filtered_and_paged(served, new_page, visited, locale,
-                                                                                   refused_word):
+def test_the_action_timeline_shows_every_event_refusals_included_filtered_and_paged(
+    served, new_page, visited, locale, refused_word
+):
     page = new_page(viewport=DESKTOP, locale=locale)
     sign_in(page, served)
     tab = page.locator("#tab-events")

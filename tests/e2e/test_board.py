@@ -1,7 +1,8 @@
 """The dispatch board in a real browser: sign in, plan, commit, a refused move, a live
 status change from an agent's API call, the attention panel, safe text."""
+
 import re
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -117,8 +118,11 @@ def test_a_supervisor_plans_the_day_sees_the_draft_beside_the_current_plan_and_c
 def test_a_move_the_policy_refuses_is_shown_with_its_reason_and_not_made(served, new_page, committed):
     # Any planned stop of a crew other than K05 (whose member's training has lapsed): which
     # crews get stops depends on the engine's second of search on a loaded machine.
-    task = next(t for t in committed["board"]["tasks"]
-                if t["status"] == "assigned" and t["crew"] not in (None, "SH-CENTRAL-K05"))
+    task = next(
+        t
+        for t in committed["board"]["tasks"]
+        if t["status"] == "assigned" and t["crew"] not in (None, "SH-CENTRAL-K05")
+    )
     page = new_page(viewport=TALL)
     sign_in(page, served)
     open_day(page)
@@ -152,9 +156,18 @@ def test_an_agents_check_in_shows_on_the_board_without_a_reload(served, new_page
     assert row.get_attribute("data-status") == "assigned"
     agent = Phone(served.url, clock=e2e_clock.now)
     agent.login("agent", "agent-demo-pass")
-    status, answer = agent.call("POST", f"/api/v1/agent/tasks/{task['id']}/check-in", {
-        "client_event_id": f"board-live-{task['id']}", "lat": task["lat"] + 0.001, "lon": task["lon"],
-        "accuracy_m": 15.0, "device_time": e2e_clock.now().isoformat(), "mock_location": True})
+    status, answer = agent.call(
+        "POST",
+        f"/api/v1/agent/tasks/{task['id']}/check-in",
+        {
+            "client_event_id": f"board-live-{task['id']}",
+            "lat": task["lat"] + 0.001,
+            "lon": task["lon"],
+            "accuracy_m": 15.0,
+            "device_time": e2e_clock.now().isoformat(),
+            "mock_location": True,
+        },
+    )
     assert status == 201, answer
     page.wait_for_selector(f".stop[data-task='{task['id']}'][data-status='flagged']", timeout=15000)
     assert "flagged" in page.locator(f".stop[data-task='{task['id']}'] .pill").inner_text()
@@ -165,8 +178,10 @@ def test_an_agents_check_in_shows_on_the_board_without_a_reload(served, new_page
     assert "mocked location" in flag.inner_text()
     flag.locator("input").fill("crew's phone had a test app installed")
     flag.locator("button", has_text="Resolve").click()
-    page.wait_for_function("() => !document.querySelector('.item.flag') || "
-                           "![...document.querySelectorAll('.item.flag')].some(e => e.innerText.includes('mock_location'))")
+    page.wait_for_function(
+        "() => !document.querySelector('.item.flag') || "
+        "![...document.querySelectorAll('.item.flag')].some(e => e.innerText.includes('mock_location'))"
+    )
     screenshot(page, "board-live-desktop")
     assert not page.js_errors
 
@@ -188,7 +203,7 @@ def test_the_board_in_chinese_at_phone_width(served, new_page, committed):
 
 def test_text_from_debtors_is_shown_as_text_never_run(served, new_page, committed):
     task = next(t for t in committed["board"]["tasks"] if t["status"] == "assigned" and t["crew"])
-    hostile = "<script>window.__pwned = 1</script><img src=x onerror=\"window.__pwned = 2\">"
+    hostile = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">'
     supervisor = Phone(served.url)
     supervisor.login("supervisor", "supervisor-demo-pass")
     status, case = supervisor.call("GET", f"/api/v1/cases/{task['case_id']}")
@@ -218,12 +233,15 @@ def test_a_draft_is_set_beside_the_plan_of_its_own_day_even_while_that_day_is_st
     page = new_page(viewport=DESKTOP, timezone_id="Asia/Shanghai")
     sign_in(page, served)
     page.wait_for_selector("#crews .crew")
-    page.evaluate("""(day) => {
+    page.evaluate(
+        """(day) => {
         const fetchNow = window.fetch;
         window.fetch = (url, ...rest) => String(url).includes(`/api/v1/board?date=${day}`)
             ? new Promise((resolve) => setTimeout(resolve, 4000)).then(() => fetchNow(url, ...rest))
             : fetchNow(url, ...rest);
-    }""", day)
+    }""",
+        day,
+    )
     open_day(page, day)
     page.click("#plan")
     page.wait_for_selector("#commit", timeout=30000)
@@ -236,7 +254,7 @@ def test_the_board_opens_on_today_in_the_supervisors_zone(served, new_page):
     page = new_page(viewport=DESKTOP, timezone_id="Asia/Shanghai")
     # 23:30 UTC yesterday: already 07:30 today in Shanghai (and before the token's expiry).
     utc_today = TEST_NOW.date()
-    page.clock.set_fixed_time(datetime.combine(utc_today - timedelta(days=1), time(23, 30), timezone.utc))
+    page.clock.set_fixed_time(datetime.combine(utc_today - timedelta(days=1), time(23, 30), UTC))
     sign_in(page, served)
     assert page.input_value("#day") == utc_today.isoformat()
 
@@ -250,7 +268,8 @@ def test_a_name_with_markup_stays_text_in_every_kind_of_map_tooltip(served, new_
     page = new_page(viewport=DESKTOP)
     page.goto(served.url + "/board")
     page.wait_for_function("typeof L !== 'undefined'")
-    shown = page.evaluate("""async (label) => {
+    shown = page.evaluate(
+        """async (label) => {
         const { FCMap } = await import("/static/js/map.js");  // the module the board itself uses
         const box = document.createElement("div");
         box.style.cssText = "width: 400px; height: 300px";
@@ -266,7 +285,9 @@ def test_a_name_with_markup_stays_text_in_every_kind_of_map_tooltip(served, new_
             const element = layer.getTooltip().getElement();
             return {text: element.textContent, elements: element.querySelectorAll("img, b").length};
         });
-    }""", MARKUP)
+    }""",
+        MARKUP,
+    )
     assert shown == [{"text": MARKUP, "elements": 0}] * 5
     assert page.evaluate("window.__pwned") is None and page.locator(".planted").count() == 0
     assert not page.js_errors
@@ -303,7 +324,9 @@ def test_a_stop_dragged_onto_a_crew_moves_after_a_reason_and_both_routes_stay_nu
     moved.wait_for()
     expect(page.locator("#toast")).to_contain_text(f"moved to {crew}")
     for code in (task["crew"], crew):
-        numbers = page.locator(f".crew[data-crew='{code}'] .stop:not([data-status=withdrawn]) > strong").all_inner_texts()
+        numbers = page.locator(
+            f".crew[data-crew='{code}'] .stop:not([data-status=withdrawn]) > strong"
+        ).all_inner_texts()
         assert numbers == [str(n) for n in range(1, len(numbers) + 1)], (code, numbers)
     screenshot(page, "board-dragged-move")
     # A refused try, then a successful unassign: only the latest action speaks.
@@ -352,7 +375,9 @@ def test_the_plan_tab_in_chinese_groups_and_translates_why_work_was_left_out(ser
     text = page.inner_text(".reasons-groups")
     assert re.search(r"[\u4e00-\u9fff]{4,}", text) and "eligible collectors could do it alone" not in text
     # No column narrow enough to stand Chinese one character per line.
-    widths = page.evaluate("[...document.querySelectorAll('.reasons-groups summary')].map(e => e.getBoundingClientRect().width)")
+    widths = page.evaluate(
+        "[...document.querySelectorAll('.reasons-groups summary')].map(e => e.getBoundingClientRect().width)"
+    )
     assert min(widths) > 150
     screenshot(page, "board-why-unassigned-zh")
     assert not page.js_errors
@@ -362,8 +387,9 @@ def test_a_plan_asked_for_in_a_tab_since_closed_is_picked_up_again(served, new_p
     day = (TODAY + timedelta(days=14)).isoformat()
     supervisor = Phone(served.url)
     supervisor.login("supervisor", "supervisor-demo-pass")
-    status, job = supervisor.call("POST", "/api/v1/jobs", {"name": "plan_scope",
-                                                           "params": {"date": day, "team": "SH-CENTRAL"}})
+    status, job = supervisor.call(
+        "POST", "/api/v1/jobs", {"name": "plan_scope", "params": {"date": day, "team": "SH-CENTRAL"}}
+    )
     assert status == 202, job
     page = new_page(viewport=DESKTOP)
     sign_in(page, served)

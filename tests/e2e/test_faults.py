@@ -5,6 +5,7 @@ event is recorded exactly once.
 The PostgreSQL here is a private cluster made for this module (initdb on a free port),
 so restarting it disturbs nothing else on the machine.
 """
+
 import glob
 import os
 import shutil
@@ -14,7 +15,8 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import datetime, time as clock, timedelta
+from datetime import datetime, timedelta
+from datetime import time as clock
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -43,13 +45,33 @@ class Cluster:
         self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
 
     def start(self):
-        as_postgres(f"{PG_BIN}/pg_ctl", "-D", self.data, "-l", os.path.join(self.dir, "log"), "-w", "-o",
-                    f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off", "start")
+        as_postgres(
+            f"{PG_BIN}/pg_ctl",
+            "-D",
+            self.data,
+            "-l",
+            os.path.join(self.dir, "log"),
+            "-w",
+            "-o",
+            f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off",
+            "start",
+        )
 
     def restart(self):
         # -l matters: without a log file the new server inherits our captured stdout and we would wait forever.
-        as_postgres(f"{PG_BIN}/pg_ctl", "-D", self.data, "-l", os.path.join(self.dir, "log"), "-m", "fast", "-w", "-o",
-                    f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off", "restart")
+        as_postgres(
+            f"{PG_BIN}/pg_ctl",
+            "-D",
+            self.data,
+            "-l",
+            os.path.join(self.dir, "log"),
+            "-m",
+            "fast",
+            "-w",
+            "-o",
+            f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off",
+            "restart",
+        )
 
     def stop(self):
         as_postgres(f"{PG_BIN}/pg_ctl", "-D", self.data, "-m", "immediate", "-w", "stop", check=False)
@@ -58,15 +80,22 @@ class Cluster:
 
 def seed(database_url, stops):
     """One crew (signed in as agent001) with ``stops`` committed tasks for the tests' day."""
+    import flask_migrate
+
     from app import create_app
     from app.clock import FrozenClock
     from app.extensions import db
-    import flask_migrate
-
     from tests.worlds import field_day
 
-    app = create_app({"APP_ENV": "development", "SQLALCHEMY_DATABASE_URI": database_url,
-                      "RATELIMIT_STORAGE_URI": "memory://", "CLOCK": FrozenClock(TEST_NOW), **TEST_PII_CONFIG})
+    app = create_app(
+        {
+            "APP_ENV": "development",
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "RATELIMIT_STORAGE_URI": "memory://",
+            "CLOCK": FrozenClock(TEST_NOW),
+            **TEST_PII_CONFIG,
+        }
+    )
     day = TEST_NOW.astimezone(SHANGHAI).date()
     with app.app_context():
         flask_migrate.upgrade()
@@ -86,12 +115,27 @@ def events_for(stack):
         at = start + timedelta(minutes=2 * n)
         where = {"lat": stop["debtor"]["lat"], "lon": stop["debtor"]["lon"], "accuracy_m": 6.0}
         events += [
-            {"type": "check_in", "task_id": stop["task_id"], "client_event_id": f"in-{stop['task_id']}-fault",
-             "device_time": at.isoformat(), **where},
-            {"type": "visit", "task_id": stop["task_id"], "client_event_id": f"visit-{stop['task_id']}-fault",
-             "outcome": "not_home", "person_met": "nobody"},
-            {"type": "check_out", "task_id": stop["task_id"], "client_event_id": f"out-{stop['task_id']}-fault",
-             "device_time": (at + timedelta(minutes=1)).isoformat(), **where},
+            {
+                "type": "check_in",
+                "task_id": stop["task_id"],
+                "client_event_id": f"in-{stop['task_id']}-fault",
+                "device_time": at.isoformat(),
+                **where,
+            },
+            {
+                "type": "visit",
+                "task_id": stop["task_id"],
+                "client_event_id": f"visit-{stop['task_id']}-fault",
+                "outcome": "not_home",
+                "person_met": "nobody",
+            },
+            {
+                "type": "check_out",
+                "task_id": stop["task_id"],
+                "client_event_id": f"out-{stop['task_id']}-fault",
+                "device_time": (at + timedelta(minutes=1)).isoformat(),
+                **where,
+            },
         ]
     stack["clock"].set(datetime.combine(day, clock(15, 30), SHANGHAI))
     return phone.number(events)
@@ -140,20 +184,48 @@ def stack(tmp_path):
         served_clock = ServedClock(tmp_path / "clock.json")
         served_clock.set(datetime.combine(day, clock(8), SHANGHAI))
         port = _free_port()
-        env = {**os.environ, **TEST_PII_CONFIG, "APP_ENV": "testing", "SECRET_KEY": "faults-" + "k" * 40,
-               "DATABASE_URL": database_url, "STORAGE_DIR": str(tmp_path / "storage"), "LOG_FORMAT": "text",
-               "CLOCK_FILE": str(served_clock.path)}
+        env = {
+            **os.environ,
+            **TEST_PII_CONFIG,
+            "APP_ENV": "testing",
+            "SECRET_KEY": "faults-" + "k" * 40,
+            "DATABASE_URL": database_url,
+            "STORAGE_DIR": str(tmp_path / "storage"),
+            "LOG_FORMAT": "text",
+            "CLOCK_FILE": str(served_clock.path),
+        }
         env.pop("REDIS_URL", None)
         log = open(tmp_path / "gunicorn.log", "w")
-        process = subprocess.Popen([sys.executable, "-m", "gunicorn", "--workers", "2", "--timeout", "120",
-                                    "--bind", f"127.0.0.1:{port}", "wsgi:app"], cwd=ROOT, env=env, stdout=log,
-                                   stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "--workers",
+                "2",
+                "--timeout",
+                "120",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "wsgi:app",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         url = f"http://127.0.0.1:{port}"
         _wait_until_up(url, process)
         phone = Phone(url, timeout=60, clock=served_clock.now)
         phone.login("agent001", "agent-password")
-        yield {"cluster": cluster, "db": database_url, "day": day, "phone": phone, "gunicorn": process,
-               "clock": served_clock}
+        yield {
+            "cluster": cluster,
+            "db": database_url,
+            "day": day,
+            "phone": phone,
+            "gunicorn": process,
+            "clock": served_clock,
+        }
     finally:
         if process is not None:
             process.terminate()
@@ -174,9 +246,13 @@ def when_writing(stack, action):
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline:
                 with engine.connect() as connection:
-                    busy = connection.execute(sa.text(
-                        "SELECT count(*) FROM pg_stat_activity WHERE datname = 'faults' AND backend_xid IS NOT NULL "
-                        "AND pid <> pg_backend_pid()")).scalar()
+                    busy = connection.execute(
+                        sa.text(
+                            "SELECT count(*) FROM pg_stat_activity "
+                            "WHERE datname = 'faults' AND backend_xid IS NOT NULL "
+                            "AND pid <> pg_backend_pid()"
+                        )
+                    ).scalar()
                 if busy:
                     break
                 time.sleep(0.02)

@@ -8,6 +8,7 @@ far enough ahead not to meet the other e2e tests' days, then moves the served ap
 clock (and the phone's, which starts at the same moment) to that day's working hours
 (or, for the refusal, its night): a check-in is judged on the day it was planned for.
 """
+
 import re
 from datetime import datetime, time, timedelta
 from decimal import Decimal
@@ -26,14 +27,25 @@ AGENT = ("agent", "agent-demo-pass")
 
 # ---------------------------------------------------------------- fixtures and helpers
 
+
 @pytest.fixture(scope="module")
 def media_browser(browser):
     """A second Chromium, with a fake microphone so MediaRecorder records a tone; launched
     from the shared browser's Playwright (one sync Playwright per thread)."""
-    media = browser.browser_type.launch(executable_path=CHROMIUM, args=[
-        "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run", "--disable-quic",
-        "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"])
+    media = browser.browser_type.launch(
+        executable_path=CHROMIUM,
+        args=[
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--disable-quic",
+            "--use-fake-ui-for-media-stream",
+            "--use-fake-device-for-media-stream",
+        ],
+    )
     yield media
     media.close()
 
@@ -47,16 +59,21 @@ def phone_page(media_browser, e2e_clock):
 
     def make(stop, locale="en-GB"):
         context = media_browser.new_context(
-            viewport=PHONE, locale=locale, timezone_id="Asia/Shanghai",
-            geolocation=door(stop), permissions=["geolocation", "microphone"])
+            viewport=PHONE,
+            locale=locale,
+            timezone_id="Asia/Shanghai",
+            geolocation=door(stop),
+            permissions=["geolocation", "microphone"],
+        )
         set_browser_clock(context, e2e_clock)
         contexts.append(context)
         page = context.new_page()
         page.set_default_timeout(20000)
         page.js_errors, page.console_errors = [], []
         page.on("pageerror", lambda exc: page.js_errors.append(str(exc)))
-        page.on("console", lambda message: page.console_errors.append(message.text)
-                if message.type == "error" else None)
+        page.on(
+            "console", lambda message: page.console_errors.append(message.text) if message.type == "error" else None
+        )
         return page
 
     yield make
@@ -77,8 +94,9 @@ class PlannedDay:
         self.day = TEST_NOW.astimezone(SHANGHAI).date() + timedelta(days=days_ahead)
         supervisor = Phone(served.url, clock=clock.now)
         supervisor.login("supervisor", "supervisor-demo-pass")
-        status, plan = supervisor.call("POST", "/api/v1/dispatch/plans", {"date": self.day.isoformat(),
-                                                                          "team": "SH-CENTRAL"})
+        status, plan = supervisor.call(
+            "POST", "/api/v1/dispatch/plans", {"date": self.day.isoformat(), "team": "SH-CENTRAL"}
+        )
         assert status == 201, plan
         status, committed = supervisor.call("POST", f"/api/v1/dispatch/plans/{plan['id']}/commit")
         assert status == 200 and committed["status"] == "committed", committed
@@ -168,6 +186,7 @@ def assert_page_was_clean(page, allow_offline_noise=False):
 
 # ---------------------------------------------------------------- a whole visit
 
+
 def test_a_visit_at_the_door_with_an_instalment_plan_and_its_recording(served, phone_page, planned):
     day = planned(28)
     assert len(day.stops) >= 3
@@ -219,27 +238,35 @@ def test_a_visit_at_the_door_with_an_instalment_plan_and_its_recording(served, p
     shot(page, "field-visit-done")
 
     task = first["task_id"]
-    visit = served.sql(f"SELECT id, outcome, person_met, check_in_distance_m, check_out_at FROM visits "
-                       f"WHERE task_id = {task}")
+    visit = served.sql(
+        f"SELECT id, outcome, person_met, check_in_distance_m, check_out_at FROM visits WHERE task_id = {task}"
+    )
     assert len(visit) == 1
     visit_id, outcome, person, distance, checked_out = visit[0]
     assert (outcome, person) == ("agreement_signed", "debtor") and distance < 5 and checked_out is not None
-    agreement = served.sql(f"SELECT id, kind, total_minor, frequency FROM repayment_agreements WHERE visit_id = {visit_id}")
+    agreement = served.sql(
+        f"SELECT id, kind, total_minor, frequency FROM repayment_agreements WHERE visit_id = {visit_id}"
+    )
     assert [(a[1], a[2], a[3]) for a in agreement] == [("instalment", 25000, "monthly")]
     amounts = served.sql(f"SELECT amount_minor FROM instalments WHERE agreement_id = {agreement[0][0]} ORDER BY seq")
     assert [a for (a,) in amounts] == minors
-    recordings = served.sql(f"SELECT sha256, size_bytes, content_type, duration_seconds FROM recordings "
-                            f"WHERE visit_id = {visit_id}")
+    recordings = served.sql(
+        f"SELECT sha256, size_bytes, content_type, duration_seconds FROM recordings WHERE visit_id = {visit_id}"
+    )
     assert len(recordings) == 1
     sha, size, content_type, seconds = recordings[0]
     assert len(sha) == 64 and size > 0 and content_type.startswith("audio/") and seconds >= 1
     assert served.sql(f"SELECT status FROM visit_tasks WHERE id = {task}")[0][0] == "done"
     assert served.sql(f"SELECT kind, status FROM client_events WHERE task_id = {task} ORDER BY id") == [
-        ("check_in", "accepted"), ("visit", "accepted"), ("check_out", "accepted")]
+        ("check_in", "accepted"),
+        ("visit", "accepted"),
+        ("check_out", "accepted"),
+    ]
     assert_page_was_clean(page)
 
 
 # ---------------------------------------------------------------- offline
+
 
 def test_three_visits_recorded_offline_arrive_exactly_once(served, phone_page, planned):
     day = planned(35)
@@ -295,8 +322,16 @@ def test_three_visits_recorded_offline_arrive_exactly_once(served, phone_page, p
     page.wait_for_selector("#view-outbox:not([hidden])")
     waiting = page.locator("#list-waiting li.event")
     kinds = [waiting.nth(i).get_attribute("data-type") for i in range(waiting.count())]
-    assert [k for k in kinds if k != "recording"] == ["visit", "check_out", "check_in", "visit", "check_out",
-                                                     "check_in", "visit", "check_out"]
+    assert [k for k in kinds if k != "recording"] == [
+        "visit",
+        "check_out",
+        "check_in",
+        "visit",
+        "check_out",
+        "check_in",
+        "visit",
+        "check_out",
+    ]
     assert kinds.count("recording") >= 3  # stop 1, stop 2, and stop 3 in two parts (before and after the reload)
     assert page.get_attribute("#sync-badge", "data-waiting") == str(len(kinds))
     assert served.sql(f"SELECT count(*) FROM client_events WHERE task_id IN ({', '.join(map(str, tasks))})")[0][0] == 1
@@ -324,28 +359,40 @@ def test_three_visits_recorded_offline_arrive_exactly_once(served, phone_page, p
     shot(page, "field-offline-synced")
 
     in_tasks = ", ".join(map(str, tasks))
-    events = served.sql(f"SELECT task_id, kind, count(*) FROM client_events WHERE task_id IN ({in_tasks}) "
-                        f"GROUP BY task_id, kind")
+    events = served.sql(
+        f"SELECT task_id, kind, count(*) FROM client_events WHERE task_id IN ({in_tasks}) GROUP BY task_id, kind"
+    )
     assert sorted(events) == sorted((t, k, 1) for t in tasks for k in ("check_in", "visit", "check_out"))
-    assert served.sql(f"SELECT count(*) FROM client_events WHERE task_id IN ({in_tasks}) AND status <> 'accepted'"
-                      )[0][0] == 0
-    visits = served.sql(f"SELECT task_id, outcome, check_in_distance_m, check_out_distance_m FROM visits "
-                        f"WHERE task_id IN ({in_tasks}) ORDER BY task_id")
-    assert sorted((v[0], v[1]) for v in visits) == sorted(zip(tasks, ["promise_to_pay", "not_home", "third_party_only"]))
+    assert (
+        served.sql(f"SELECT count(*) FROM client_events WHERE task_id IN ({in_tasks}) AND status <> 'accepted'")[0][0]
+        == 0
+    )
+    visits = served.sql(
+        f"SELECT task_id, outcome, check_in_distance_m, check_out_distance_m FROM visits "
+        f"WHERE task_id IN ({in_tasks}) ORDER BY task_id"
+    )
+    assert sorted((v[0], v[1]) for v in visits) == sorted(
+        zip(tasks, ["promise_to_pay", "not_home", "third_party_only"])
+    )
     assert all(v[2] < 5 and v[3] < 5 for v in visits)  # each at its own door, positions taken there
     assert served.sql(f"SELECT count(*) FROM visit_tasks WHERE id IN ({in_tasks}) AND status = 'done'")[0][0] == 3
-    recordings = served.sql(f"SELECT v.task_id, count(*) FROM recordings r JOIN visits v ON v.id = r.visit_id "
-                            f"WHERE v.task_id IN ({in_tasks}) GROUP BY v.task_id")
+    recordings = served.sql(
+        f"SELECT v.task_id, count(*) FROM recordings r JOIN visits v ON v.id = r.visit_id "
+        f"WHERE v.task_id IN ({in_tasks}) GROUP BY v.task_id"
+    )
     assert sorted(t for t, _ in recordings) == sorted(tasks)
     assert sum(n for _, n in recordings) == kinds.count("recording")
-    promise = served.sql(f"SELECT a.total_minor FROM repayment_agreements a JOIN visits v ON v.id = a.visit_id "
-                         f"WHERE v.task_id = {tasks[0]}")
+    promise = served.sql(
+        f"SELECT a.total_minor FROM repayment_agreements a JOIN visits v ON v.id = a.visit_id "
+        f"WHERE v.task_id = {tasks[0]}"
+    )
     assert promise == [(20000,)]
     assert served.flask("audit", "verify").stdout.startswith("intact:")
     assert_page_was_clean(page, allow_offline_noise=True)
 
 
 # ---------------------------------------------------------------- a refusal
+
 
 def test_a_check_in_out_of_hours_is_refused_with_the_policy_reason(served, phone_page, planned):
     day = planned(42, hour=time(23, 5))  # after 22:00 where the debtor lives
@@ -384,12 +431,14 @@ def test_a_check_in_out_of_hours_is_refused_with_the_policy_reason(served, phone
 
 # ---------------------------------------------------------------- no microphone
 
+
 def test_without_a_microphone_the_visit_goes_on_and_the_missing_recording_is_flagged(served, new_page, planned):
     day = planned(49)
     stop = day.stops[0]
     # The shared browser has no fake microphone, and the page is not allowed one.
-    page = new_page(viewport=PHONE, locale="en-GB", timezone_id="Asia/Shanghai", geolocation=door(stop),
-                    permissions=["geolocation"])
+    page = new_page(
+        viewport=PHONE, locale="en-GB", timezone_id="Asia/Shanghai", geolocation=door(stop), permissions=["geolocation"]
+    )
     sign_in_and_open_day(page, served, day.day)
     open_stop(page, stop)
     check_in(page, stop)
@@ -406,12 +455,14 @@ def test_without_a_microphone_the_visit_goes_on_and_the_missing_recording_is_fla
 
     visit_id = served.sql(f"SELECT id FROM visits WHERE task_id = {stop['task_id']}")[0][0]
     assert served.sql(f"SELECT count(*) FROM recordings WHERE visit_id = {visit_id}")[0][0] == 0
-    assert served.sql(f"SELECT status FROM conduct_flags WHERE visit_id = {visit_id} "
-                      f"AND kind = 'missing_recording'") == [("open",)]
+    assert served.sql(
+        f"SELECT status FROM conduct_flags WHERE visit_id = {visit_id} AND kind = 'missing_recording'"
+    ) == [("open",)]
     assert page.js_errors == []
 
 
 # ---------------------------------------------------------------- a half-typed outcome
+
 
 def test_an_outcome_half_typed_when_the_app_closes_is_there_when_it_opens_again(served, phone_page, planned):
     day = planned(56)
@@ -438,15 +489,23 @@ def test_an_outcome_half_typed_when_the_app_closes_is_there_when_it_opens_again(
 
     page.click("#save-outcome")
     event_row(page, "visit", "accepted")
-    assert page.evaluate(f"import('/static/js/field/store.js').then(({{ store }}) => "
-                         f"store.meta.get('draft|{AGENT[0]}|{stop['task_id']}'))") is None
-    agreement = served.sql(f"SELECT a.kind, a.total_minor FROM repayment_agreements a JOIN visits v "
-                           f"ON v.id = a.visit_id WHERE v.task_id = {stop['task_id']}")
+    assert (
+        page.evaluate(
+            f"import('/static/js/field/store.js').then(({{ store }}) => "
+            f"store.meta.get('draft|{AGENT[0]}|{stop['task_id']}'))"
+        )
+        is None
+    )
+    agreement = served.sql(
+        f"SELECT a.kind, a.total_minor FROM repayment_agreements a JOIN visits v "
+        f"ON v.id = a.visit_id WHERE v.task_id = {stop['task_id']}"
+    )
     assert agreement == [("promise", 12050)]
     assert_page_was_clean(page)
 
 
 # ---------------------------------------------------------------- the same split as the server
+
 
 def test_the_phone_computes_the_schedule_exactly_as_the_server_does(served, new_page):
     from datetime import date
@@ -456,17 +515,30 @@ def test_the_phone_computes_the_schedule_exactly_as_the_server_does(served, new_
     page = new_page(viewport=PHONE)
     page.goto(served.url + "/field")
     page.wait_for_selector("#view-signin:not([hidden])")
-    cases = [(2, 2, "weekly", "2026-12-30"), (59, 7, "fortnightly", "2027-02-28"), (25000, 6, "monthly", "2027-01-31"),
-             (100001, 3, "monthly", "2028-01-30"), (999_999_999_999_999, 60, "monthly", "2027-08-31"),
-             (1000, 60, "weekly", "2026-12-31"), (333_334, 3, "monthly", "2028-02-29")]
+    cases = [
+        (2, 2, "weekly", "2026-12-30"),
+        (59, 7, "fortnightly", "2027-02-28"),
+        (25000, 6, "monthly", "2027-01-31"),
+        (100001, 3, "monthly", "2028-01-30"),
+        (999_999_999_999_999, 60, "monthly", "2027-08-31"),
+        (1000, 60, "weekly", "2026-12-31"),
+        (333_334, 3, "monthly", "2028-02-29"),
+    ]
     for total, count, frequency, first in cases:
-        server = [(d.isoformat(), amount) for d, amount in schedule(
-            "instalment", total, {"count": count, "frequency": frequency, "first_due_date": date.fromisoformat(first)})]
+        server = [
+            (d.isoformat(), amount)
+            for d, amount in schedule(
+                "instalment",
+                total,
+                {"count": count, "frequency": frequency, "first_due_date": date.fromisoformat(first)},
+            )
+        ]
         phone = page.evaluate(
             """async ([total, count, frequency, first]) => (await import("/static/js/money.js")).schedule({
                  kind: "instalment", totalMinor: BigInt(total), currency: "CNY", firstDueDate: first, count, frequency,
                }).map((p) => [p.due_date, p.minor.toString()])""",
-            [str(total), count, frequency, first])
+            [str(total), count, frequency, first],
+        )
         assert [(d, int(a)) for d, a in phone] == server, (total, count, frequency, first)
     conversions = page.evaluate("""async () => { const FCMoney = await import("/static/js/money.js"); return [
         FCMoney.toMinor("1234.5", "CNY"), FCMoney.toMinor("0.10", "CNY"),
@@ -480,6 +552,7 @@ def test_the_phone_computes_the_schedule_exactly_as_the_server_does(served, new_
 
 # ---------------------------------------------------------------- a stop withdrawn by a change
 
+
 def test_a_stop_withdrawn_after_planning_leaves_the_route_with_its_reason(served, new_page, planned, e2e_clock):
     day = planned(70)
     stop = day.stops[0]
@@ -489,8 +562,9 @@ def test_a_stop_withdrawn_after_planning_leaves_the_route_with_its_reason(served
     assert status == 200, case
     status, _ = supervisor.call("PATCH", f"/api/v1/debtors/{case['debtor']['id']}", {"flags": {"cease": True}})
     assert status == 200
-    page = new_page(viewport=PHONE, locale="zh-CN", timezone_id="Asia/Shanghai", geolocation=door(stop),
-                    permissions=["geolocation"])
+    page = new_page(
+        viewport=PHONE, locale="zh-CN", timezone_id="Asia/Shanghai", geolocation=door(stop), permissions=["geolocation"]
+    )
     sign_in_and_open_day(page, served, day.day)
     gone = page.wait_for_selector(f"#withdrawn li[data-task='{stop['task_id']}']")
     assert stop["case"]["loan_ref"] in gone.inner_text() and "cn.blocking_flag" in gone.inner_text()
@@ -531,9 +605,13 @@ def test_a_refused_check_in_and_a_conflicting_resend_stay_in_the_outbox_with_the
     # have made an agreement with a debtor or flagged one.
     import json
 
-    open_cases = {case_id for case_id, flags in served.sql(
-        "SELECT c.id, d.flags FROM cases c JOIN debtors d ON d.id = c.debtor_id WHERE c.stage = 'field_visit'")
-        if not any((json.loads(flags) if isinstance(flags, str) else flags).values())}
+    open_cases = {
+        case_id
+        for case_id, flags in served.sql(
+            "SELECT c.id, d.flags FROM cases c JOIN debtors d ON d.id = c.debtor_id WHERE c.stage = 'field_visit'"
+        )
+        if not any((json.loads(flags) if isinstance(flags, str) else flags).values())
+    }
     stops = [s for s in agent.route(today)["stops"] if s["status"] == "assigned" and s["case"]["id"] in open_cases]
     first, second = stops[0], stops[1]
     page = phone_page(first, locale="zh-CN")
@@ -551,8 +629,9 @@ def test_a_refused_check_in_and_a_conflicting_resend_stay_in_the_outbox_with_the
     assert "cn.one_visit_at_a_time" in refusal.inner_text()
     assert "请先在那里签退" in refusal.inner_text()  # the rule's own words, in Chinese
 
-    reused = page.evaluate(REUSE_CHECK_IN_ID, [AGENT[0], first["task_id"], first["debtor"]["lat"] + 0.01,
-                                               first["debtor"]["lon"]])
+    reused = page.evaluate(
+        REUSE_CHECK_IN_ID, [AGENT[0], first["task_id"], first["debtor"]["lat"] + 0.01, first["debtor"]["lon"]]
+    )
     page.click("#tabs a[data-tab=outbox]")
     page.wait_for_selector("#view-outbox:not([hidden])")
     page.click("#send-now")
@@ -569,22 +648,40 @@ def test_a_refused_check_in_and_a_conflicting_resend_stay_in_the_outbox_with_the
     shot(page, "field-outbox-conflict-en")
 
     # The server kept the first check-in, and flagged the other content.
-    assert served.sql(f"SELECT status, check_in_lat FROM visits v JOIN visit_tasks t ON t.id = v.task_id "
-                      f"WHERE t.id = {first['task_id']}")[0][1] == first["debtor"]["lat"]
-    assert served.sql(f"SELECT count(*) FROM conduct_flags WHERE kind = 'event_payload_mismatch' "
-                      f"AND details::text LIKE '%{reused}%'" if served.backend == "postgresql" else
-                      f"SELECT count(*) FROM conduct_flags WHERE kind = 'event_payload_mismatch' "
-                      f"AND details LIKE '%{reused}%'")[0][0] == 1
+    assert (
+        served.sql(
+            f"SELECT status, check_in_lat FROM visits v JOIN visit_tasks t ON t.id = v.task_id "
+            f"WHERE t.id = {first['task_id']}"
+        )[0][1]
+        == first["debtor"]["lat"]
+    )
+    assert (
+        served.sql(
+            f"SELECT count(*) FROM conduct_flags WHERE kind = 'event_payload_mismatch' "
+            f"AND details::text LIKE '%{reused}%'"
+            if served.backend == "postgresql"
+            else f"SELECT count(*) FROM conduct_flags WHERE kind = 'event_payload_mismatch' "
+            f"AND details LIKE '%{reused}%'"
+        )[0][0]
+        == 1
+    )
     assert_page_was_clean(page)
 
 
 # ---------------------------------------------------------------- the recording minimum, the way there, the reminders
 
-LANGUAGE_NAMES = {"en-GB": {"zh": "Chinese", "wuu": "Wu Chinese", "en": "English"},
-                  "zh-CN": {"zh": "中文", "wuu": "吴语", "en": "英语"}}
-PRODUCT_NAMES = {"en-GB": {"cash_loan": "Cash loan", "consumer_instalment": "Consumer instalment loan",
-                           "credit_card": "Credit card"},
-                 "zh-CN": {"cash_loan": "现金贷", "consumer_instalment": "消费分期", "credit_card": "信用卡"}}
+LANGUAGE_NAMES = {
+    "en-GB": {"zh": "Chinese", "wuu": "Wu Chinese", "en": "English"},
+    "zh-CN": {"zh": "中文", "wuu": "吴语", "en": "英语"},
+}
+PRODUCT_NAMES = {
+    "en-GB": {
+        "cash_loan": "Cash loan",
+        "consumer_instalment": "Consumer instalment loan",
+        "credit_card": "Credit card",
+    },
+    "zh-CN": {"cash_loan": "现金贷", "consumer_instalment": "消费分期", "credit_card": "信用卡"},
+}
 
 
 def assert_the_stop_reads_by_name_with_ways_to_get_there(page, stop, locale):
@@ -658,8 +755,13 @@ def test_the_recording_minimum_counts_down_and_reached_the_visit_closes_unflagge
     event_row(page, "check_out", "accepted")
     visit_id = served.sql(f"SELECT id FROM visits WHERE task_id = {stop['task_id']}")[0][0]
     assert served.sql(f"SELECT sum(duration_seconds) FROM recordings WHERE visit_id = {visit_id}")[0][0] >= 60
-    assert served.sql(f"SELECT count(*) FROM conduct_flags WHERE visit_id = {visit_id} "
-                      f"AND kind IN ('short_recording', 'missing_recording')")[0][0] == 0
+    assert (
+        served.sql(
+            f"SELECT count(*) FROM conduct_flags WHERE visit_id = {visit_id} "
+            f"AND kind IN ('short_recording', 'missing_recording')"
+        )[0][0]
+        == 0
+    )
     assert_page_was_clean(page)
 
 
@@ -688,6 +790,8 @@ def test_checking_out_early_warns_in_chinese_and_the_visit_is_flagged_as_warned(
     flagged = event_row(page, "check_out", "accepted")
     assert "60" in flagged.inner_text()
     visit_id = served.sql(f"SELECT id FROM visits WHERE task_id = {stop['task_id']}")[0][0]
-    assert served.sql(f"SELECT kind FROM conduct_flags WHERE visit_id = {visit_id} "
-                      f"AND kind IN ('short_recording', 'missing_recording')") == [("short_recording",)]
+    assert served.sql(
+        f"SELECT kind FROM conduct_flags WHERE visit_id = {visit_id} "
+        f"AND kind IN ('short_recording', 'missing_recording')"
+    ) == [("short_recording",)]
     assert_page_was_clean(page)

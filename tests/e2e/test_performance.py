@@ -1,6 +1,7 @@
 """The Performance page in a real browser: the demo's report drawn as four charts with
 their numbers beside them, for a supervisor and, read-only, for an auditor; in English
 and Chinese; nothing the page's CSP refuses; no serious accessibility violations."""
+
 import re
 
 import pytest
@@ -94,8 +95,10 @@ def test_an_agent_is_told_the_page_is_not_for_them(served, new_page):
     assert page.locator("canvas").count() == 0
 
 
-@pytest.mark.parametrize("path,username,password", [("/board", "supervisor", "supervisor-demo-pass"),
-                                                    ("/audit", "auditor", "auditor-demo-pass")])
+@pytest.mark.parametrize(
+    "path,username,password",
+    [("/board", "supervisor", "supervisor-demo-pass"), ("/audit", "auditor", "auditor-demo-pass")],
+)
 def test_the_board_and_the_audit_desk_link_to_the_performance_page(served, new_page, path, username, password):
     page = new_page(viewport=DESKTOP)
     page.goto(served.url + path)

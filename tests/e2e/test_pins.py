@@ -1,6 +1,7 @@
 """The pin queue in a real browser: an address the geocoder cannot place lands in the
 queue with its reason, the supervisor drags a pin onto the map (the distance is shown),
 and the case is planned from then on."""
+
 import subprocess
 import sys
 from datetime import timedelta
@@ -19,25 +20,51 @@ def run_geocoding_job(served, geo_server):
     """The scheduled job, run as cron runs it, against a local Nominatim that knows no address."""
     geo_server.reset()
     geo_server.knows_nothing = True
-    env = {**served.env, "GEOCODER": "nominatim", "GEOCODER_DOMAIN": geo_server.domain, "GEOCODER_SCHEME": "http",
-           "GEOCODER_MIN_DELAY_SECONDS": "0", "GEOCODER_ERROR_WAIT_SECONDS": "0"}
-    done = subprocess.run([sys.executable, "-m", "flask", "jobs", "submit", "geocode_addresses"], cwd=ROOT, env=env,
-                          capture_output=True, text=True, check=True)
+    env = {
+        **served.env,
+        "GEOCODER": "nominatim",
+        "GEOCODER_DOMAIN": geo_server.domain,
+        "GEOCODER_SCHEME": "http",
+        "GEOCODER_MIN_DELAY_SECONDS": "0",
+        "GEOCODER_ERROR_WAIT_SECONDS": "0",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "flask", "jobs", "submit", "geocode_addresses"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert "finished" in done.stdout, done.stdout + done.stderr
     return done
 
 
-def test_an_unresolvable_address_goes_to_the_pin_queue_and_a_pin_makes_it_dispatchable(served, new_page,
-                                                                                        geo_server):
+def test_an_unresolvable_address_goes_to_the_pin_queue_and_a_pin_makes_it_dispatchable(served, new_page, geo_server):
     supervisor = Phone(served.url)
     supervisor.login("supervisor", "supervisor-demo-pass")
-    status, case = supervisor.call("POST", "/api/v1/cases", {
-        "loan_ref": "PIN-E2E-1", "product": "cash_loan", "currency": "CNY", "principal": "5000.00",
-        "outstanding": "4200.00", "days_past_due": 90, "team": "SH-CENTRAL", "stage": "field_visit",
-        "priority": 100, "debtor": {"name": "周敏", "address": NOWHERE, "language": "zh"}})
+    status, case = supervisor.call(
+        "POST",
+        "/api/v1/cases",
+        {
+            "loan_ref": "PIN-E2E-1",
+            "product": "cash_loan",
+            "currency": "CNY",
+            "principal": "5000.00",
+            "outstanding": "4200.00",
+            "days_past_due": 90,
+            "team": "SH-CENTRAL",
+            "stage": "field_visit",
+            "priority": 100,
+            "debtor": {"name": "周敏", "address": NOWHERE, "language": "zh"},
+        },
+    )
     assert status == 201, case
-    status, _ = supervisor.call("POST", f"/api/v1/cases/{case['id']}/contact-attempts", {
-        "channel": "call", "result": "no_answer", "occurred_at": (TEST_NOW - timedelta(days=2)).isoformat()})
+    status, _ = supervisor.call(
+        "POST",
+        f"/api/v1/cases/{case['id']}/contact-attempts",
+        {"channel": "call", "result": "no_answer", "occurred_at": (TEST_NOW - timedelta(days=2)).isoformat()},
+    )
     assert status == 201
     run_geocoding_job(served, geo_server)
     assert NOWHERE in geo_server.searches

@@ -2,6 +2,7 @@
 API and a CSV import: the text shows as typed, nothing planted becomes an element (in the
 page, in a Leaflet tooltip or popup), no Content-Security-Policy violation; and axe-core
 finds no serious or critical accessibility violation, in Chinese and in English."""
+
 import csv
 import io
 from datetime import datetime, time, timedelta
@@ -22,8 +23,10 @@ MARK = "PLANTED"
 
 def planted(where):
     """Markup, a script, an event handler and a javascript: link, named after where they went."""
-    return (f'{MARK}-{where}<img src=x class="planted" onerror="window.__pwned=1"><script>window.__pwned=1</script>'
-            '<a class="planted" href="javascript:window.__pwned=1">x</a><b class="planted">b</b>')
+    return (
+        f'{MARK}-{where}<img src=x class="planted" onerror="window.__pwned=1"><script>window.__pwned=1</script>'
+        '<a class="planted" href="javascript:window.__pwned=1">x</a><b class="planted">b</b>'
+    )
 
 
 INJECTED = "img.planted, a.planted, b.planted, script:not([src]), a[href^='javascript:'], [onerror]"
@@ -46,8 +49,9 @@ OPEN_EVERY_TOOLTIP = """() => {
 def watch_csp(page):
     """Every CSP violation the page reports, kept on the page object."""
     page.csp = []
-    page.on("console", lambda message: page.csp.append(message.text)
-            if "Content Security Policy" in message.text else None)
+    page.on(
+        "console", lambda message: page.csp.append(message.text) if "Content Security Policy" in message.text else None
+    )
     return page
 
 
@@ -69,51 +73,109 @@ def hostile(served, e2e_clock):
     # A case from the loan system's CSV with a planted debtor name and address.
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["loan_ref", "product", "currency", "principal", "outstanding", "days_past_due", "debtor_name",
-                     "address", "lat", "lon", "stage", "team"])
-    writer.writerow(["SAFE-CSV-1", "cash_loan", "CNY", "5000.00", "4000.00", "90", planted("csv-name"),
-                     planted("csv-address"), "31.2215", "121.5447", "field_visit", "SH-EAST"])
-    status, report = admin.call("POST", "/api/v1/cases/import?mode=all_or_nothing", raw=out.getvalue().encode(),
-                                content_type="text/csv")
+    writer.writerow(
+        [
+            "loan_ref",
+            "product",
+            "currency",
+            "principal",
+            "outstanding",
+            "days_past_due",
+            "debtor_name",
+            "address",
+            "lat",
+            "lon",
+            "stage",
+            "team",
+        ]
+    )
+    writer.writerow(
+        [
+            "SAFE-CSV-1",
+            "cash_loan",
+            "CNY",
+            "5000.00",
+            "4000.00",
+            "90",
+            planted("csv-name"),
+            planted("csv-address"),
+            "31.2215",
+            "121.5447",
+            "field_visit",
+            "SH-EAST",
+        ]
+    )
+    status, report = admin.call(
+        "POST", "/api/v1/cases/import?mode=all_or_nothing", raw=out.getvalue().encode(), content_type="text/csv"
+    )
     assert status == 200, report
     status, plan = admin.call("POST", "/api/v1/dispatch/plans", {"date": SAFE_DAY.isoformat(), "team": "SH-EAST"})
     assert status == 201, plan
     assert admin.call("POST", f"/api/v1/dispatch/plans/{plan['id']}/commit")[0] == 200
     crew = next(r["crew"] for r in plan["routes"] if r["stops"])
     # An agent account for a member of a crew with stops that day; the member's name planted.
-    status, answer = admin.call("POST", "/api/v1/users", {"username": "agent-east", "password": "agent-east-pass-1",
-                                                          "role": "agent", "display_name": planted("user")})
+    status, answer = admin.call(
+        "POST",
+        "/api/v1/users",
+        {"username": "agent-east", "password": "agent-east-pass-1", "role": "agent", "display_name": planted("user")},
+    )
     assert status == 201, answer
     _, collectors = admin.call("GET", "/api/v1/collectors?limit=200&team=SH-EAST")
     member = next(c for c in collectors["items"] if c["crew"] == crew)
-    status, answer = admin.call("PATCH", f"/api/v1/collectors/{member['id']}",
-                                {"name": planted("collector"), "user": "agent-east"})
+    status, answer = admin.call(
+        "PATCH", f"/api/v1/collectors/{member['id']}", {"name": planted("collector"), "user": "agent-east"}
+    )
     assert status == 200, answer
     agent = Phone(served.url, clock=e2e_clock.now)
     agent.login("agent-east", "agent-east-pass-1")
     stop = agent.route(SAFE_DAY)["stops"][0]
     _, case = admin.call("GET", f"/api/v1/cases/{stop['case']['id']}")
-    status, answer = admin.call("PATCH", f"/api/v1/debtors/{case['debtor']['id']}",
-                                {"name": planted("debtor-name"), "address": planted("debtor-address")})
+    status, answer = admin.call(
+        "PATCH",
+        f"/api/v1/debtors/{case['debtor']['id']}",
+        {"name": planted("debtor-name"), "address": planted("debtor-address")},
+    )
     assert status == 200, answer
     e2e_clock.set(datetime.combine(SAFE_DAY, time(10), SHANGHAI))
     agent.login("agent-east", "agent-east-pass-1")  # a token of that day
     admin.login("admin", "admin-demo-pass")
     stop = agent.route(SAFE_DAY)["stops"][0]
     task = stop["task_id"]
-    status, answer = agent.call("POST", f"/api/v1/agent/tasks/{task}/check-in", {
-        "client_event_id": f"safe-in-{task}", "lat": stop["debtor"]["lat"], "lon": stop["debtor"]["lon"],
-        "accuracy_m": 10.0, "device_time": e2e_clock.now().isoformat(), "mock_location": True})
+    status, answer = agent.call(
+        "POST",
+        f"/api/v1/agent/tasks/{task}/check-in",
+        {
+            "client_event_id": f"safe-in-{task}",
+            "lat": stop["debtor"]["lat"],
+            "lon": stop["debtor"]["lon"],
+            "accuracy_m": 10.0,
+            "device_time": e2e_clock.now().isoformat(),
+            "mock_location": True,
+        },
+    )
     assert status == 201, answer
-    status, answer = agent.call("POST", f"/api/v1/agent/tasks/{task}/visit", {
-        "client_event_id": f"safe-visit-{task}", "outcome": "refused", "person_met": "debtor",
-        "notes": planted("visit-notes")})
+    status, answer = agent.call(
+        "POST",
+        f"/api/v1/agent/tasks/{task}/visit",
+        {
+            "client_event_id": f"safe-visit-{task}",
+            "outcome": "refused",
+            "person_met": "debtor",
+            "notes": planted("visit-notes"),
+        },
+    )
     assert status == 200, answer
     # The mocked location raised a flag; its review notes are planted too.
     _, flags = admin.call("GET", "/api/v1/conduct/flags?status=open&kind=mock_location")
     flag = next(f for f in flags["items"] if f["task_id"] == task)
-    assert admin.call("POST", f"/api/v1/conduct/flags/{flag['id']}/review",
-                      {"status": "reviewed", "notes": planted("flag-review")})[0] == 200
+    assert (
+        admin.call(
+            "POST",
+            f"/api/v1/conduct/flags/{flag['id']}/review",
+            {"status": "reviewed", "notes": planted("flag-review")},
+        )[0]
+        == 200
+    )
     return {"task": task, "loan_ref": stop["case"]["loan_ref"], "crew": crew}
 
 
@@ -159,7 +221,7 @@ def test_planted_text_stays_text_on_the_audit_desk(served, new_page, hostile, lo
     page.wait_for_selector("#desk:not([hidden])")
     page.fill("input[name=loan_ref]", hostile["loan_ref"])
     page.click("#filters button[type=submit]")
-    page.locator(f"#visits tbody tr[data-visit]", has_text=hostile["loan_ref"]).first.click()
+    page.locator("#visits tbody tr[data-visit]", has_text=hostile["loan_ref"]).first.click()
     page.locator("#detail", has_text=f"{MARK}-visit-notes").wait_for()
     page.wait_for_selector("#detail-map .leaflet-interactive")
     page.evaluate(OPEN_EVERY_TOOLTIP)

@@ -6,6 +6,7 @@ combined count: with a limit of 5, the sixth failure is refused whichever server
 reaches, though each server has seen only three. Each run uses its own key prefix, so
 parallel CI runs on one Redis do not count each other's failures.
 """
+
 import contextlib
 import json
 import os
@@ -25,9 +26,11 @@ PASSWORD = "the-right-password-42"
 
 def _post_login(url, username, password):
     request = urllib.request.Request(
-        url + "/api/v1/auth/login", method="POST",
+        url + "/api/v1/auth/login",
+        method="POST",
         data=json.dumps({"username": username, "password": password}).encode(),
-        headers={"Content-Type": "application/json"})
+        headers={"Content-Type": "application/json"},
+    )
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, json.loads(response.read())
@@ -39,24 +42,45 @@ def _post_login(url, username, password):
 def _servers(count, redis_url, prefix, backend, tmp_path_factory, tmp_path):
     """``count`` separate gunicorn servers (one worker each) on one fresh database."""
     with throwaway_database(backend, tmp_path_factory, "throttle") as database_url:
-        env = {**os.environ, **TEST_PII_CONFIG, "FLASK_APP": "wsgi.py", "APP_ENV": "production",
-               "SECRET_KEY": "e2e-" + "k" * 40,
-               "DATABASE_URL": database_url, "STORAGE_DIR": str(tmp_path / "storage"), "REDIS_URL": redis_url,
-               "RATELIMIT_KEY_PREFIX": prefix, "LOGIN_RATE_LIMIT": "5 per minute"}
-        subprocess.run([sys.executable, "-m", "flask", "db", "upgrade"], cwd=ROOT, env=env, check=True,
-                       capture_output=True)
-        subprocess.run([sys.executable, "-m", "flask", "users", "create", "victim", "--role", "admin",
-                        "--password-stdin"], cwd=ROOT, env=env, check=True, capture_output=True,
-                       input=PASSWORD + "\n", text=True)
+        env = {
+            **os.environ,
+            **TEST_PII_CONFIG,
+            "FLASK_APP": "wsgi.py",
+            "APP_ENV": "production",
+            "SECRET_KEY": "e2e-" + "k" * 40,
+            "DATABASE_URL": database_url,
+            "STORAGE_DIR": str(tmp_path / "storage"),
+            "REDIS_URL": redis_url,
+            "RATELIMIT_KEY_PREFIX": prefix,
+            "LOGIN_RATE_LIMIT": "5 per minute",
+        }
+        subprocess.run(
+            [sys.executable, "-m", "flask", "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True
+        )
+        subprocess.run(
+            [sys.executable, "-m", "flask", "users", "create", "victim", "--role", "admin", "--password-stdin"],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+            input=PASSWORD + "\n",
+            text=True,
+        )
         processes, urls, logs = [], [], []
         try:
             for n in range(count):
                 port = _free_port()
                 log = open(tmp_path / f"gunicorn-{n}.log", "w")
                 logs.append(log)
-                processes.append(subprocess.Popen(
-                    [sys.executable, "-m", "gunicorn", "--workers", "1", "--bind", f"127.0.0.1:{port}", "wsgi:app"],
-                    cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT))
+                processes.append(
+                    subprocess.Popen(
+                        [sys.executable, "-m", "gunicorn", "--workers", "1", "--bind", f"127.0.0.1:{port}", "wsgi:app"],
+                        cwd=ROOT,
+                        env=env,
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                    )
+                )
                 urls.append(f"http://127.0.0.1:{port}")
             for url, process in zip(urls, processes):
                 _wait_until_up(url, process)

@@ -3,6 +3,7 @@ answer on the agent's phone (Chromium against gunicorn on each backend): the sup
 side needs a note, the decision closes the flag that asked for it, and the agent reads the
 reason on the stop. On team SH-NORTHWEST with agent accounts of its own, a day no other
 browser test plans for that team."""
+
 from datetime import datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -38,17 +39,36 @@ def ask_waiver(served, e2e_clock):
     agent = Phone(served.url, clock=e2e_clock.now)
     agent.login(*AGENT)
     stop = next(s for s in agent.route(DAY)["stops"] if s["status"] == "assigned")
-    status, answer = agent.call("POST", f"/api/v1/agent/tasks/{stop['task_id']}/check-in", {
-        "client_event_id": f"waiver-e2e-in-{stop['task_id']}", "lat": stop["debtor"]["lat"],
-        "lon": stop["debtor"]["lon"], "accuracy_m": 5.0, "device_time": e2e_clock.now().isoformat()})
+    status, answer = agent.call(
+        "POST",
+        f"/api/v1/agent/tasks/{stop['task_id']}/check-in",
+        {
+            "client_event_id": f"waiver-e2e-in-{stop['task_id']}",
+            "lat": stop["debtor"]["lat"],
+            "lon": stop["debtor"]["lon"],
+            "accuracy_m": 5.0,
+            "device_time": e2e_clock.now().isoformat(),
+        },
+    )
     assert status == 201, answer
     due = Decimal(stop["case"]["amount_due"])
     waiver = (due * Decimal("0.3")).quantize(Decimal("0.01"))
-    status, answer = agent.call("POST", f"/api/v1/agent/tasks/{stop['task_id']}/visit", {
-        "client_event_id": f"waiver-e2e-visit-{stop['task_id']}", "outcome": "promise_to_pay",
-        "person_met": "debtor", "agreement": {
-            "kind": "promise", "total": str((due - waiver).quantize(Decimal("0.01"))), "waiver": str(waiver),
-            "due_date": (DAY + timedelta(days=7)).isoformat(), "acknowledgement": {"kind": "otp", "ref": "OTP-7788"}}})
+    status, answer = agent.call(
+        "POST",
+        f"/api/v1/agent/tasks/{stop['task_id']}/visit",
+        {
+            "client_event_id": f"waiver-e2e-visit-{stop['task_id']}",
+            "outcome": "promise_to_pay",
+            "person_met": "debtor",
+            "agreement": {
+                "kind": "promise",
+                "total": str((due - waiver).quantize(Decimal("0.01"))),
+                "waiver": str(waiver),
+                "due_date": (DAY + timedelta(days=7)).isoformat(),
+                "acknowledgement": {"kind": "otp", "ref": "OTP-7788"},
+            },
+        },
+    )
     assert status == 200 and answer["agreement"]["status"] == "pending_approval", answer
     return stop, answer["agreement"]["id"], admin
 

@@ -1,4 +1,5 @@
 """Counts what the fuzz run sent, for the closing summary (README's reliability table quotes it)."""
+
 import pytest
 
 # The role-matrix world (two teams, a crew mid-visit, agreements, flags...) is the fuzzer's world too.
@@ -14,5 +15,6 @@ def fuzz_tally():
 
 def pytest_terminal_summary(terminalreporter):
     if SENT["cases"]:
-        terminalreporter.write_line(f"fuzz: {SENT['cases']} generated cases, {SENT['requests']} requests "
-                                    "(each case sent once per caller)")
+        terminalreporter.write_line(
+            f"fuzz: {SENT['cases']} generated cases, {SENT['requests']} requests (each case sent once per caller)"
+        )

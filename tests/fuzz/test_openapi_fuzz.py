@@ -12,6 +12,7 @@ Every answer must be no 500, a documented status code and content type, and a bo
 matching the documented schema. Runs are bounded and derandomized, so CI sees the
 same cases every time: ``FUZZ_EXAMPLES`` (default below) per operation and mode.
 """
+
 import os
 
 import pytest
@@ -73,8 +74,7 @@ def api_schema(app):
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", ["positive", "negative"])
 @pytest.mark.parametrize("method,path", OPERATIONS, ids=[f"{m} {p}" for m, p in OPERATIONS])
-def test_every_generated_request_gets_a_documented_answer(api_schema, client, world, fuzz_tally, method, path,
-                                                         mode):
+def test_every_generated_request_gets_a_documented_answer(api_schema, client, world, fuzz_tally, method, path, mode):
     # ``client`` only for its reset of the login throttle; the requests go through schemathesis's WSGI client.
     operation = api_schema[path][method]
     known = {name: [world["ids"][key] for key in KNOWN_IDS[name]] for name in KNOWN_IDS}

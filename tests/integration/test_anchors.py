@@ -1,10 +1,12 @@
 """The chain head is anchored outside the database, signed with a key the database
 never holds; verification checks the chain against every anchor."""
+
 import pytest
 import sqlalchemy as sa
 
 from app import audit
 from app.services import audit_log
+from app.storage import StorageError
 
 
 def write(app, db, n):
@@ -32,8 +34,9 @@ def superuser_cover_up(app, db, keep):
             connection.exec_driver_sql("ALTER TABLE audit_events DISABLE TRIGGER USER")
         connection.execute(sa.text("DELETE FROM audit_events WHERE seq > :keep"), {"keep": keep})
         kept = connection.execute(sa.text("SELECT hash FROM audit_events WHERE seq = :keep"), {"keep": keep}).scalar()
-        connection.execute(sa.text("UPDATE audit_chain_head SET seq = :keep, hash = :hash"),
-                           {"keep": keep, "hash": kept})
+        connection.execute(
+            sa.text("UPDATE audit_chain_head SET seq = :keep, hash = :hash"), {"keep": keep, "hash": kept}
+        )
         if postgres:
             connection.exec_driver_sql("ALTER TABLE audit_events ENABLE TRIGGER USER")
         db.session.commit()
@@ -110,8 +113,7 @@ def test_an_anchor_not_signed_by_the_anchor_key_is_reported(app, db, anchor_dir,
     assert "not signed by a known anchor key" in result["first_broken"]["detail"]
 
 
-def test_a_rotated_out_key_still_verifies_its_anchors_when_its_public_key_is_listed(app, db, anchor_dir,
-                                                                                   monkeypatch):
+def test_a_rotated_out_key_still_verifies_its_anchors_when_its_public_key_is_listed(app, db, anchor_dir, monkeypatch):
     from app import anchors
 
     write(app, db, 2)
@@ -159,6 +161,7 @@ def test_the_anchor_job_anchors_on_a_worker_or_in_process(app, db, anchor_dir):
 
 # ---------------------------------------------------------------- anchors on S3 with object lock
 
+
 @pytest.fixture()
 def anchors_on_s3(app, s3_server, s3_credentials, monkeypatch):
     bucket = s3_server.bucket(object_lock=True)
@@ -182,7 +185,7 @@ def test_anchors_in_an_object_locked_bucket_cannot_be_deleted_or_replaced(app, d
         s3.delete_object(Bucket=anchors_on_s3, Key=version["Key"], VersionId=version["VersionId"])
     from app import anchors
 
-    with app.app_context(), pytest.raises(Exception):
+    with app.app_context(), pytest.raises(StorageError):
         anchors.store().write(version["Key"].removeprefix("anchors/"), b"{}")  # the same name again: refused
     with app.app_context():
         result = audit_log.verify()
@@ -190,8 +193,7 @@ def test_anchors_in_an_object_locked_bucket_cannot_be_deleted_or_replaced(app, d
     assert result["anchors"]["store"] == f"s3://{anchors_on_s3}/anchors/"
 
 
-def test_an_anchor_overwritten_in_the_bucket_is_still_read_from_its_locked_version(app, db, anchors_on_s3,
-                                                                                  s3_server):
+def test_an_anchor_overwritten_in_the_bucket_is_still_read_from_its_locked_version(app, db, anchors_on_s3, s3_server):
     write(app, db, 4)
     assert app.test_cli_runner().invoke(args=["audit", "anchor"]).exit_code == 0
     s3 = s3_server.client()

@@ -1,4 +1,5 @@
 """The audit log is a hash chain that verification recomputes link by link."""
+
 from unittest import mock
 
 import pytest
@@ -11,8 +12,14 @@ from app.models import AuditEvent, AuditPersonalValue, Region
 def write_events(app, db, n):
     with app.app_context():
         for i in range(n):
-            audit.record("test.event", entity_type="thing", entity_id=i, after={"i": i, "phone": "13800001111"},
-                         lat=31.2 + i / 1000, lon=121.4)
+            audit.record(
+                "test.event",
+                entity_type="thing",
+                entity_id=i,
+                after={"i": i, "phone": "13800001111"},
+                lat=31.2 + i / 1000,
+                lon=121.4,
+            )
             db.session.commit()
 
 
@@ -95,10 +102,14 @@ def test_a_rehashed_forgery_breaks_the_next_link(app, db):
         row = db.session.execute(sa.select(AuditEvent.__table__).where(AuditEvent.seq == 2)).mappings().one()
         forged = {**row, "changes": '{"after":{"i":99}}'}
         new_hash = audit.link_hash(forged)
-    result = _tamper(app, db, f"UPDATE audit_events SET changes = '{forged['changes']}', hash = '{new_hash}' "
-                              "WHERE seq = 2")
-    assert result["first_broken"] == {"seq": 3, "what": "prev_hash",
-                                      "detail": "does not match the previous event's hash"}
+    result = _tamper(
+        app, db, f"UPDATE audit_events SET changes = '{forged['changes']}', hash = '{new_hash}' WHERE seq = 2"
+    )
+    assert result["first_broken"] == {
+        "seq": 3,
+        "what": "prev_hash",
+        "detail": "does not match the previous event's hash",
+    }
 
 
 def test_postgresql_refuses_to_update_or_delete_audit_events(app, db, backend):
@@ -143,13 +154,20 @@ def test_an_integer_coordinate_is_stored_so_that_it_verifies(app, db):
 def test_awkward_values_written_through_the_app_verify(app, db):
     with app.app_context():
         for text in ['say "hi"', "back\\slash", "line\nbreak\ttab", "王芳 é 😀", "\u2028", ""]:
-            audit.record(text or "empty.entity", entity_type=text or "t", entity_id=text or None,
-                         after={"note": text, "phone": "13800001111"}, lat=-0.0, lon=180)
+            audit.record(
+                text or "empty.entity",
+                entity_type=text or "t",
+                entity_id=text or None,
+                after={"note": text, "phone": "13800001111"},
+                lat=-0.0,
+                lon=180,
+            )
         db.session.commit()
         assert audit.verify_chain()["ok"]
 
 
 # ---------------------------------------------------------------- personal values beside the chain
+
 
 def _beside(app, db, statement, **params):
     with app.app_context():
@@ -166,8 +184,12 @@ def test_a_personal_value_altered_beside_the_chain_is_found_by_verify(app, db):
     write_events(app, db, 3)
     with app.app_context():
         held = db.session.get(AuditPersonalValue, 2).values
-    _beside(app, db, "UPDATE audit_personal_values SET \"values\" = :v WHERE seq = 2",
-            v=held.replace("138****1111", "139****9999"))
+    _beside(
+        app,
+        db,
+        'UPDATE audit_personal_values SET "values" = :v WHERE seq = 2',
+        v=held.replace("138****1111", "139****9999"),
+    )
     with app.app_context():
         result = audit.verify_chain()
     assert not result["ok"] and result["first_broken"]["seq"] == 2
@@ -180,15 +202,16 @@ def test_values_swapped_between_two_events_are_found_too(app, db):
         audit.record("debtor.updated", entity_type="debtors", entity_id=2, after={"name": "Li Si"})
         db.session.commit()
         first, second = (db.session.get(AuditPersonalValue, seq).values for seq in (1, 2))
-    _beside(app, db, "UPDATE audit_personal_values SET \"values\" = :v WHERE seq = 1", v=second)
+    _beside(app, db, 'UPDATE audit_personal_values SET "values" = :v WHERE seq = 1', v=second)
     with app.app_context():
         assert audit.verify_chain()["first_broken"]["what"] == "personal_value"
 
 
 def test_erasing_a_debtors_values_leaves_the_chain_verifying(app, db):
     with app.app_context():
-        audit.record("debtor.created", entity_type="debtors", entity_id=7, after={"name": "Zhao Liu",
-                                                                                 "phone": "13600001111"})
+        audit.record(
+            "debtor.created", entity_type="debtors", entity_id=7, after={"name": "Zhao Liu", "phone": "13600001111"}
+        )
         audit.record("debtor.created", entity_type="debtors", entity_id=8, after={"name": "Qian Qi"})
         audit.record("visit.noted", entity_type="visits", entity_id=3, subjects=[7], after={"notes": "met Zhao"})
         db.session.commit()

@@ -5,6 +5,7 @@ across worker processes must answer exactly what a single check answers.
 These tests cannot run inside the rolled-back ``db`` fixture (its one connection
 would serialise everything), so each gets a fresh migrated database of its own.
 """
+
 import multiprocessing
 import threading
 
@@ -34,8 +35,14 @@ def append_events(app, writer, transactions, start=None):
             start.wait()
         for n in range(transactions):
             for k in range(1 + (writer + n) % 3):
-                audit.record("test.concurrent", entity_type="writer", entity_id=writer,
-                             after={"n": n, "k": k}, lat=31.2, lon=121.4)
+                audit.record(
+                    "test.concurrent",
+                    entity_type="writer",
+                    entity_id=writer,
+                    after={"n": n, "k": k},
+                    lat=31.2,
+                    lon=121.4,
+                )
             if n % 5 == 4:
                 db.session.rollback()
             else:
@@ -54,8 +61,11 @@ def _process_writer(url, storage, writer, transactions, start, results):
 
 def assert_one_unbroken_chain(app, expected):
     with app.app_context():
-        rows = db.session.execute(sa.select(AuditEvent.seq, AuditEvent.prev_hash, AuditEvent.hash,
-                                            AuditEvent.occurred_at).order_by(AuditEvent.seq)).all()
+        rows = db.session.execute(
+            sa.select(AuditEvent.seq, AuditEvent.prev_hash, AuditEvent.hash, AuditEvent.occurred_at).order_by(
+                AuditEvent.seq
+            )
+        ).all()
         result = audit.verify_chain()
     assert [r.seq for r in rows] == list(range(1, expected + 1)), "a gap or a duplicate sequence"
     previous = audit.GENESIS_HASH
@@ -95,8 +105,10 @@ def test_parallel_writer_processes_append_one_chain_without_fork_or_gap(live_app
     start = context.Barrier(PROCESSES)
     results = context.Queue()
     url = live_app.config["SQLALCHEMY_DATABASE_URI"]
-    processes = [context.Process(target=_process_writer, args=(url, tmp_path, w, TRANSACTIONS, start, results))
-                 for w in range(PROCESSES)]
+    processes = [
+        context.Process(target=_process_writer, args=(url, tmp_path, w, TRANSACTIONS, start, results))
+        for w in range(PROCESSES)
+    ]
     for process in processes:
         process.start()
     committed = [results.get(timeout=300) for _ in processes]
@@ -123,8 +135,10 @@ def _forge(app, seq):
     with app.app_context():
         row = db.session.execute(sa.select(AuditEvent.__table__).where(AuditEvent.seq == seq)).mappings().one()
         forged = {**row, "changes": '{"after":{"forged":true}}'}
-        return (f"UPDATE audit_events SET changes = '{forged['changes']}', hash = '{audit.link_hash(forged)}' "
-                f"WHERE seq = {seq}")
+        return (
+            f"UPDATE audit_events SET changes = '{forged['changes']}', hash = '{audit.link_hash(forged)}' "
+            f"WHERE seq = {seq}"
+        )
 
 
 # 100 events in three segments of at most 34: 1-34, 35-68, 69-100.

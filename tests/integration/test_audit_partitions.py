@@ -3,6 +3,7 @@ under that chain's lock only, the chains share one sequence of numbers, and the 
 bind every chain's head. Whatever a database administrator does to cover tracks is still
 found: an edited, deleted, reordered, inserted or moved event, a chain cut at its end, an
 edited head, and a chain re-hashed after an edit (by the anchors written outside)."""
+
 import threading
 from types import SimpleNamespace
 
@@ -39,8 +40,15 @@ def write(app, db, *actors, per_actor=1):
     with app.app_context():
         for i in range(per_actor):
             for who in actors:
-                audit.record("thing.done", entity_type="things", entity_id=f"{who}-{i}", actor=actor(who),
-                             after={"i": i, "phone": "13800001111"}, lat=31.2, lon=121.4)
+                audit.record(
+                    "thing.done",
+                    entity_type="things",
+                    entity_id=f"{who}-{i}",
+                    actor=actor(who),
+                    after={"i": i, "phone": "13800001111"},
+                    lat=31.2,
+                    lon=121.4,
+                )
                 db.session.commit()
 
 
@@ -89,22 +97,28 @@ def rehash_from(app, db, chain, seq, changes):
     """A forger who knows the hashing: edit event ``seq``, re-hash it and every later link
     of its chain, and move the chain's head to the new last hash."""
     rows = [r for r in events(app, db, chain) if r["seq"] >= seq]
-    prev = next(r["hash"] for r in reversed(events(app, db, chain)) if r["seq"] < seq) \
-        if any(r["seq"] < seq for r in events(app, db, chain)) else chain_genesis(chain)
+    prev = (
+        next(r["hash"] for r in reversed(events(app, db, chain)) if r["seq"] < seq)
+        if any(r["seq"] < seq for r in events(app, db, chain))
+        else chain_genesis(chain)
+    )
     statements = []
     for row in rows:
         if row["seq"] == seq:
             row["changes"] = changes
         row["prev_hash"] = prev
         row["hash"] = prev = audit.link_hash(row)
-        statements.append(f"UPDATE audit_events SET changes = '{row['changes']}', prev_hash = '{row['prev_hash']}', "
-                          f"hash = '{row['hash']}' WHERE seq = {row['seq']}")
+        statements.append(
+            f"UPDATE audit_events SET changes = '{row['changes']}', prev_hash = '{row['prev_hash']}', "
+            f"hash = '{row['hash']}' WHERE seq = {row['seq']}"
+        )
     statements.append(f"UPDATE audit_chain_head SET hash = '{prev}' WHERE id = {chain}")
     statements.append(f"DELETE FROM audit_personal_values WHERE seq = {seq}")  # the edited event's no longer fit
     tamper(app, db, *statements)
 
 
 # ---------------------------------------------------------------- appending
+
 
 def test_writers_of_different_people_append_to_their_own_chains_from_each_chains_genesis(app, db):
     write(app, db, 1, 2, 3, 4, per_actor=3)
@@ -120,8 +134,10 @@ def test_writers_of_different_people_append_to_their_own_chains_from_each_chains
     assert result["ok"], result
     assert result["checked"] == 12
     heads = {c["chain"]: (c["seq"], c["hash"]) for c in result["head"]["chains"]}
-    assert heads == {c: (max(e["seq"] for e in stored if e["chain"] == c),
-                         [e for e in stored if e["chain"] == c][-1]["hash"]) for c in range(1, CHAINS + 1)}
+    assert heads == {
+        c: (max(e["seq"] for e in stored if e["chain"] == c), [e for e in stored if e["chain"] == c][-1]["hash"])
+        for c in range(1, CHAINS + 1)
+    }
     assert result["head"]["seq"] == stored[-1]["seq"] and result["head"]["hash"] == heads_hash(heads)
 
 
@@ -191,6 +207,7 @@ def test_the_daily_head_of_a_partitioned_log_binds_every_chain(app, db, clock):
 
 # ---------------------------------------------------------------- covering tracks
 
+
 def test_an_edited_event_on_a_chain_is_found_at_its_link(app, db):
     write(app, db, 1, 2, 3, 4, per_actor=3)
     target = events(app, db, chain=3)[1]
@@ -207,8 +224,12 @@ def test_a_deleted_event_in_the_middle_of_a_chain_is_found_at_the_next_link(app,
     tamper(app, db, f"DELETE FROM audit_events WHERE seq = {chain[1]['seq']}")
     result = verify(app)
     assert not result["ok"]
-    assert result["first_broken"] == {"seq": chain[2]["seq"], "chain": 2, "what": "prev_hash",
-                                      "detail": "does not match the previous event's hash"}
+    assert result["first_broken"] == {
+        "seq": chain[2]["seq"],
+        "chain": 2,
+        "what": "prev_hash",
+        "detail": "does not match the previous event's hash",
+    }
 
 
 def test_a_deleted_first_event_of_a_chain_is_found(app, db):
@@ -241,8 +262,12 @@ def test_a_cut_chain_with_its_head_moved_back_is_found_by_the_anchor(app, db):
     write(app, db, 1, 2, 3, 4, per_actor=3)
     anchor(app)
     chain = events(app, db, chain=2)
-    tamper(app, db, f"DELETE FROM audit_events WHERE chain = 2 AND seq > {chain[0]['seq']}",
-           f"UPDATE audit_chain_head SET seq = {chain[0]['seq']}, hash = '{chain[0]['hash']}' WHERE id = 2")
+    tamper(
+        app,
+        db,
+        f"DELETE FROM audit_events WHERE chain = 2 AND seq > {chain[0]['seq']}",
+        f"UPDATE audit_chain_head SET seq = {chain[0]['seq']}, hash = '{chain[0]['hash']}' WHERE id = 2",
+    )
     assert verify(app)["ok"]  # consistent in itself: only what was written outside shows it
     result = verify_with_anchors(app)
     assert not result["ok"] and result["first_broken"]["what"] == "anchor"
@@ -261,9 +286,13 @@ def test_a_whole_chain_removed_with_its_head_is_found_by_the_anchor(app, db):
 def test_two_events_swapped_on_a_chain_are_found(app, db):
     write(app, db, 1, 2, per_actor=3)
     first, second = events(app, db, chain=2)[:2]
-    tamper(app, db, f"UPDATE audit_events SET seq = -1 WHERE seq = {first['seq']}",
-           f"UPDATE audit_events SET seq = {first['seq']} WHERE seq = {second['seq']}",
-           f"UPDATE audit_events SET seq = {second['seq']} WHERE seq = -1")
+    tamper(
+        app,
+        db,
+        f"UPDATE audit_events SET seq = -1 WHERE seq = {first['seq']}",
+        f"UPDATE audit_events SET seq = {first['seq']} WHERE seq = {second['seq']}",
+        f"UPDATE audit_events SET seq = {second['seq']} WHERE seq = -1",
+    )
     result = verify(app)
     assert not result["ok"] and result["first_broken"]["chain"] == 2
     assert result["first_broken"]["seq"] == first["seq"]
@@ -292,12 +321,21 @@ def test_a_forged_event_inserted_mid_chain_is_found_at_the_next_link(app, db):
     # puts a properly linked event there.
     forged = {**chain[1], "seq": other["seq"], "action": "forged", "prev_hash": chain[1]["hash"]}
     forged["hash"] = audit.link_hash(forged)
-    tamper(app, db, f"DELETE FROM audit_events WHERE seq = {other['seq']}",
-           f"UPDATE audit_chain_head SET seq = 0, hash = '{chain_genesis(3)}' WHERE id = 3", forged)
+    tamper(
+        app,
+        db,
+        f"DELETE FROM audit_events WHERE seq = {other['seq']}",
+        f"UPDATE audit_chain_head SET seq = 0, hash = '{chain_genesis(3)}' WHERE id = 3",
+        forged,
+    )
     result = verify(app)
     assert not result["ok"]
-    assert result["first_broken"] == {"seq": chain[2]["seq"], "chain": 2, "what": "prev_hash",
-                                      "detail": "does not match the previous event's hash"}
+    assert result["first_broken"] == {
+        "seq": chain[2]["seq"],
+        "chain": 2,
+        "what": "prev_hash",
+        "detail": "does not match the previous event's hash",
+    }
 
 
 def test_a_forged_event_past_a_chains_head_is_found(app, db):
@@ -335,8 +373,11 @@ def test_an_edited_chain_head_is_found(app, db):
     tamper(app, db, "UPDATE audit_chain_head SET hash = '" + "f" * 64 + "' WHERE id = 3")
     result = verify(app)
     assert not result["ok"] and result["first_broken"] == {
-        "seq": events(app, db, chain=3)[-1]["seq"], "chain": 3, "what": "head",
-        "detail": "chain 3's head hash is not its last event's"}
+        "seq": events(app, db, chain=3)[-1]["seq"],
+        "chain": 3,
+        "what": "head",
+        "detail": "chain 3's head hash is not its last event's",
+    }
 
 
 def test_an_empty_chains_head_moved_off_its_genesis_is_found(app, db):
@@ -380,6 +421,7 @@ def test_an_intact_partitioned_log_verifies_against_its_anchors_which_bind_every
 
 # ---------------------------------------------------------------- many writers at once
 
+
 def test_parallel_writers_on_a_partitioned_log_leave_every_chain_unbroken(migrated_app):
     app = migrated_app
     app.config["AUDIT_CHAINS"] = CHAINS
@@ -392,8 +434,7 @@ def test_parallel_writers_on_a_partitioned_log_leave_every_chain_unbroken(migrat
             with app.app_context():
                 start.wait()
                 for i in range(transactions):
-                    audit.record("test.concurrent", entity_type="writer", entity_id=n, actor=actor(n),
-                                 after={"i": i})
+                    audit.record("test.concurrent", entity_type="writer", entity_id=n, actor=actor(n), after={"i": i})
                     _db.session.commit()
                 _db.session.remove()
         except Exception as exc:  # reported below

@@ -1,6 +1,6 @@
 """The flask commands an operator runs."""
-from datetime import timedelta
 
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -23,8 +23,9 @@ from app.models import (
 
 
 def test_the_first_admin_is_made_with_a_password_from_stdin(app, db):
-    result = app.test_cli_runner().invoke(args=["users", "create", "chief", "--role", "admin", "--password-stdin"],
-                                          input="a-very-long-password\n")
+    result = app.test_cli_runner().invoke(
+        args=["users", "create", "chief", "--role", "admin", "--password-stdin"], input="a-very-long-password\n"
+    )
     assert result.exit_code == 0, result.output
     assert "created admin chief" in result.output
     client = app.test_client()
@@ -33,16 +34,18 @@ def test_the_first_admin_is_made_with_a_password_from_stdin(app, db):
 
 
 def test_a_short_password_is_refused_and_nothing_is_made(app, db, rows):
-    result = app.test_cli_runner().invoke(args=["users", "create", "chief", "--role", "admin", "--password-stdin"],
-                                          input="short\n")
+    result = app.test_cli_runner().invoke(
+        args=["users", "create", "chief", "--role", "admin", "--password-stdin"], input="short\n"
+    )
     assert result.exit_code != 0
     assert "at least 10 characters" in result.output
     assert rows(User) == 0
 
 
 def test_a_supervisor_without_team_or_region_is_refused(app, db):
-    result = app.test_cli_runner().invoke(args=["users", "create", "boss", "--role", "supervisor",
-                                                "--password-stdin"], input="a-very-long-password\n")
+    result = app.test_cli_runner().invoke(
+        args=["users", "create", "boss", "--role", "supervisor", "--password-stdin"], input="a-very-long-password\n"
+    )
     assert result.exit_code != 0 and "team" in result.output
 
 
@@ -54,8 +57,12 @@ def test_the_demo_seeds_a_realistic_shanghai_operation(app, db, rows, make):
     with app.app_context():
         session = db.session
         assert rows(Collector) >= 40 and rows(Case) >= 1000
-        crew_sizes = session.execute(sa.select(sa.func.count()).select_from(Collector)
-                                     .where(Collector.crew_id.is_not(None)).group_by(Collector.crew_id)).scalars()
+        crew_sizes = session.execute(
+            sa.select(sa.func.count())
+            .select_from(Collector)
+            .where(Collector.crew_id.is_not(None))
+            .group_by(Collector.crew_id)
+        ).scalars()
         assert set(crew_sizes) == {2}
         stages = set(session.scalars(sa.select(Case.stage).distinct()))
         assert stages == {"notice", "remote_contact", "field_visit", "agreement", "resolved", "closed"}
@@ -71,8 +78,14 @@ def test_the_demo_seeds_a_realistic_shanghai_operation(app, db, rows, make):
         lats = session.scalars(sa.select(Debtor.lat).where(Debtor.lat.is_not(None))).all()
         assert 30.6 < min(lats) and max(lats) < 31.9  # Shanghai
         # A handful known only by their address wait for a pin (no geocoder configured).
-        assert session.scalar(sa.select(sa.func.count()).select_from(Debtor).where(
-            Debtor.location_status == "pending", Debtor.location_note == "no_geocoder")) == 5
+        assert (
+            session.scalar(
+                sa.select(sa.func.count())
+                .select_from(Debtor)
+                .where(Debtor.location_status == "pending", Debtor.location_note == "no_geocoder")
+            )
+            == 5
+        )
         assert session.scalar(sa.select(sa.func.count()).select_from(Crew)) >= 20
         assert audit.verify_chain()["ok"]
 
@@ -121,8 +134,11 @@ def test_audit_verify_reports_an_intact_chain(app, db):
 def test_cases_import_from_the_command_line(app, db, make, tmp_path, rows):
     make.team(code="TEAM-A")
     path = tmp_path / "cases.csv"
-    path.write_text("loan_ref,product,currency,principal,outstanding,days_past_due,debtor_name,address,lat,lon\n"
-                    "CLI-1,cash_loan,CNY,10.00,10.00,31,Wang,1 Road,31.2,121.4\n", encoding="utf-8")
+    path.write_text(
+        "loan_ref,product,currency,principal,outstanding,days_past_due,debtor_name,address,lat,lon\n"
+        "CLI-1,cash_loan,CNY,10.00,10.00,31,Wang,1 Road,31.2,121.4\n",
+        encoding="utf-8",
+    )
     result = app.test_cli_runner().invoke(args=["cases", "import", str(path), "--team", "TEAM-A"])
     assert result.exit_code == 0, result.output
     assert "created 1" in result.output and rows(Case) == 1

@@ -1,6 +1,7 @@
 """Real concurrent requests (threads, each its own connection and transaction) on a
 database that really commits: one winner per task, capacity holds, one payment per
 reference, one record per client event."""
+
 import threading
 from datetime import time, timedelta
 from zoneinfo import ZoneInfo
@@ -48,41 +49,93 @@ def live(migrated_app):
             db.session.add(crew)
             db.session.flush()
             for n in range(2):
-                member = Collector(code=f"C{k}{n}", name="c", team_id=team.id, crew_id=crew.id, home_lat=31.23,
-                                   home_lon=121.47, languages=["zh"], shift_start=time(8), shift_end=time(21),
-                                   daily_capacity=3, background_cleared=True)
+                member = Collector(
+                    code=f"C{k}{n}",
+                    name="c",
+                    team_id=team.id,
+                    crew_id=crew.id,
+                    home_lat=31.23,
+                    home_lon=121.47,
+                    languages=["zh"],
+                    shift_start=time(8),
+                    shift_end=time(21),
+                    daily_capacity=3,
+                    background_cleared=True,
+                )
                 db.session.add(member)
                 db.session.flush()
                 for module in ("law_compliance", "communication"):
-                    db.session.add(TrainingRecord(collector_id=member.id, module=module,
-                                                  passed_at=TODAY - timedelta(days=10),
-                                                  expires_at=TODAY + timedelta(days=300)))
+                    db.session.add(
+                        TrainingRecord(
+                            collector_id=member.id,
+                            module=module,
+                            passed_at=TODAY - timedelta(days=10),
+                            expires_at=TODAY + timedelta(days=300),
+                        )
+                    )
             crews.append(crew)
         tasks = []
         for n in range(8):
-            debtor = Debtor(name=f"D{n}", address="x", lat=31.23 + n / 500, lon=121.48, timezone="Asia/Shanghai",
-                            availability=[], flags={})
+            debtor = Debtor(
+                name=f"D{n}",
+                address="x",
+                lat=31.23 + n / 500,
+                lon=121.48,
+                timezone="Asia/Shanghai",
+                availability=[],
+                flags={},
+            )
             db.session.add(debtor)
             db.session.flush()
-            case = Case(loan_ref=f"L{n}", debtor_id=debtor.id, team_id=team.id, product="p", currency="CNY",
-                        principal_minor=100000, outstanding_minor=100000, days_past_due=40, stage="field_visit")
+            case = Case(
+                loan_ref=f"L{n}",
+                debtor_id=debtor.id,
+                team_id=team.id,
+                product="p",
+                currency="CNY",
+                principal_minor=100000,
+                outstanding_minor=100000,
+                days_past_due=40,
+                stage="field_visit",
+            )
             db.session.add(case)
             db.session.flush()
-            db.session.add(ContactAttempt(case_id=case.id, channel="call", purpose="contact", result="no_answer",
-                                          occurred_at=TEST_NOW - timedelta(days=2)))
+            db.session.add(
+                ContactAttempt(
+                    case_id=case.id,
+                    channel="call",
+                    purpose="contact",
+                    result="no_answer",
+                    occurred_at=TEST_NOW - timedelta(days=2),
+                )
+            )
             task = VisitTask(case_id=case.id, visit_date=DAY, status="open", priority=10)
             db.session.add(task)
             tasks.append(task)
         from app.auth import hash_password
 
-        supervisors = [User(username=f"sup{i}", password_hash=hash_password("x" * 12), role="supervisor",
-                            team_id=team.id, active=True) for i in range(2)]
+        supervisors = [
+            User(
+                username=f"sup{i}",
+                password_hash=hash_password("x" * 12),
+                role="supervisor",
+                team_id=team.id,
+                active=True,
+            )
+            for i in range(2)
+        ]
         admin = User(username="admin", password_hash=hash_password("x" * 12), role="admin", active=True)
         db.session.add_all([*supervisors, admin])
         db.session.commit()
-        ids = {"crews": [c.code for c in crews], "crew_ids": [c.id for c in crews], "tasks": [t.id for t in tasks],
-               "cases": [t.case_id for t in tasks], "loan_refs": [f"L{n}" for n in range(8)],
-               "supervisors": [s.id for s in supervisors], "admin": admin.id}
+        ids = {
+            "crews": [c.code for c in crews],
+            "crew_ids": [c.id for c in crews],
+            "tasks": [t.id for t in tasks],
+            "cases": [t.case_id for t in tasks],
+            "loan_refs": [f"L{n}" for n in range(8)],
+            "supervisors": [s.id for s in supervisors],
+            "admin": admin.id,
+        }
     tokens = {}
     for key, user_id in [("sup0", ids["supervisors"][0]), ("sup1", ids["supervisors"][1]), ("admin", ids["admin"])]:
         tokens[key] = _token(app, user_id)
@@ -96,8 +149,9 @@ def _token(app, user_id):
 
     raw = secrets.token_urlsafe(24)
     with app.app_context():
-        db.session.add(ApiToken(user_id=user_id, token_hash=_token_digest(raw),
-                                expires_at=TEST_NOW + timedelta(hours=1)))
+        db.session.add(
+            ApiToken(user_id=user_id, token_hash=_token_digest(raw), expires_at=TEST_NOW + timedelta(hours=1))
+        )
         db.session.commit()
     return {"Authorization": f"Bearer {raw}"}
 
@@ -129,8 +183,15 @@ def test_two_supervisors_moving_the_same_task_at_once_one_wins_the_other_is_told
     task = ids["tasks"][0]
 
     def move(who, crew):
-        return lambda: app.test_client().post(f"/api/v1/tasks/{task}/assign", headers=tokens[who],
-                                              json={"crew": crew, "reason": who, "from_crew": None}).status_code
+        return lambda: (
+            app.test_client()
+            .post(
+                f"/api/v1/tasks/{task}/assign",
+                headers=tokens[who],
+                json={"crew": crew, "reason": who, "from_crew": None},
+            )
+            .status_code
+        )
 
     statuses = at_once([move("sup0", ids["crews"][0]), move("sup1", ids["crews"][1])])
     assert sorted(statuses) == [200, 409]
@@ -144,8 +205,11 @@ def test_parallel_moves_onto_one_crew_never_exceed_its_capacity(live):
     crew = ids["crews"][2]  # capacity 3
 
     def move(task):
-        return lambda: app.test_client().post(f"/api/v1/tasks/{task}/assign", headers=tokens["sup0"],
-                                              json={"crew": crew, "reason": "rush"}).status_code
+        return lambda: (
+            app.test_client()
+            .post(f"/api/v1/tasks/{task}/assign", headers=tokens["sup0"], json={"crew": crew, "reason": "rush"})
+            .status_code
+        )
 
     statuses = at_once([move(t) for t in ids["tasks"][:6]])
     assert statuses.count(200) == 3 and statuses.count(409) == 3
@@ -156,9 +220,21 @@ def test_parallel_payments_with_the_same_reference_record_one_payment(live):
     app, ids, tokens = live
 
     def pay():
-        return app.test_client().post("/api/v1/payments", headers=tokens["admin"], json={
-            "reference": "BANK-42", "loan_ref": ids["loan_refs"][0], "amount": "250.00", "currency": "CNY",
-            "paid_at": "2026-11-20T10:00:00+08:00"}).status_code
+        return (
+            app.test_client()
+            .post(
+                "/api/v1/payments",
+                headers=tokens["admin"],
+                json={
+                    "reference": "BANK-42",
+                    "loan_ref": ids["loan_refs"][0],
+                    "amount": "250.00",
+                    "currency": "CNY",
+                    "paid_at": "2026-11-20T10:00:00+08:00",
+                },
+            )
+            .status_code
+        )
 
     statuses = at_once([pay for _ in range(6)])
     assert sorted(statuses) == [200] * 5 + [201]
@@ -182,12 +258,32 @@ def test_the_same_offline_batch_sent_from_two_connections_at_once_is_recorded_on
         lat, lon, agent_id = debtor.lat, debtor.lon, agent.id
         db.session.commit()
     # The phone's first contact ever, three times at once: one row for the phone, one visit.
-    headers = {**_token(app, agent_id), "X-Device-Id": "phone-race-0001", "X-Device-Time": TEST_NOW.isoformat(),
-               "X-Device-Seq": "2"}
-    events = [{"type": "check_in", "task_id": ids["tasks"][7], "client_event_id": "race-check-in", "seq": 1,
-               "lat": lat, "lon": lon, "accuracy_m": 5.0, "device_time": TEST_NOW.isoformat()},
-              {"type": "visit", "task_id": ids["tasks"][7], "client_event_id": "race-visit", "seq": 2,
-               "outcome": "not_home", "person_met": "nobody"}]
+    headers = {
+        **_token(app, agent_id),
+        "X-Device-Id": "phone-race-0001",
+        "X-Device-Time": TEST_NOW.isoformat(),
+        "X-Device-Seq": "2",
+    }
+    events = [
+        {
+            "type": "check_in",
+            "task_id": ids["tasks"][7],
+            "client_event_id": "race-check-in",
+            "seq": 1,
+            "lat": lat,
+            "lon": lon,
+            "accuracy_m": 5.0,
+            "device_time": TEST_NOW.isoformat(),
+        },
+        {
+            "type": "visit",
+            "task_id": ids["tasks"][7],
+            "client_event_id": "race-visit",
+            "seq": 2,
+            "outcome": "not_home",
+            "person_met": "nobody",
+        },
+    ]
 
     def send():
         response = app.test_client().post("/api/v1/agent/sync", headers=headers, json={"events": events})
@@ -205,16 +301,26 @@ def _agent_on(app, crew_id, username):
         agent = User(username=username, password_hash="x", role="agent", active=True)
         db.session.add(agent)
         db.session.flush()
-        member = db.session.scalars(sa.select(Collector).where(Collector.crew_id == crew_id,
-                                                               Collector.user_id.is_(None))).first()
+        member = db.session.scalars(
+            sa.select(Collector).where(Collector.crew_id == crew_id, Collector.user_id.is_(None))
+        ).first()
         member.user_id = agent.id
         db.session.commit()
         return agent.id
 
 
 def _check_in(app, headers, task_id, lat, lon, event_id):
-    return lambda: app.test_client().post(f"/api/v1/agent/tasks/{task_id}/check-in", headers=headers, json={
-        "client_event_id": event_id, "lat": lat, "lon": lon, "accuracy_m": 5.0, "device_time": TEST_NOW.isoformat()})
+    return lambda: app.test_client().post(
+        f"/api/v1/agent/tasks/{task_id}/check-in",
+        headers=headers,
+        json={
+            "client_event_id": event_id,
+            "lat": lat,
+            "lon": lon,
+            "accuracy_m": 5.0,
+            "device_time": TEST_NOW.isoformat(),
+        },
+    )
 
 
 def test_two_crews_checking_in_at_one_debtors_door_at_once_one_wins(live):
@@ -230,8 +336,12 @@ def test_two_crews_checking_in_at_one_debtors_door_at_once_one_wins(live):
         lat, lon = debtor.lat, debtor.lon
         db.session.commit()
     heads = [_token(app, _agent_on(app, ids["crew_ids"][k], f"door-{k}")) for k in range(2)]
-    responses = at_once([_check_in(app, heads[0], ids["tasks"][0], lat, lon, "door-check-in-0"),
-                         _check_in(app, heads[1], ids["tasks"][1], lat, lon, "door-check-in-1")])
+    responses = at_once(
+        [
+            _check_in(app, heads[0], ids["tasks"][0], lat, lon, "door-check-in-0"),
+            _check_in(app, heads[1], ids["tasks"][1], lat, lon, "door-check-in-1"),
+        ]
+    )
     statuses = sorted(r.status_code for r in responses)
     assert statuses == [201, 422], [r.json for r in responses]
     loser = next(r for r in responses if r.status_code == 422)
@@ -250,8 +360,7 @@ def test_two_phones_of_one_crew_checking_in_at_two_doors_at_once_one_wins(live):
             places.append((task.case.debtor.lat, task.case.debtor.lon))
         db.session.commit()
     heads = [_token(app, _agent_on(app, ids["crew_ids"][2], f"phone-{k}")) for k in range(2)]
-    responses = at_once([_check_in(app, heads[k], ids["tasks"][2 + k], *places[k], f"two-doors-{k}")
-                         for k in range(2)])
+    responses = at_once([_check_in(app, heads[k], ids["tasks"][2 + k], *places[k], f"two-doors-{k}") for k in range(2)])
     assert sorted(r.status_code for r in responses) == [201, 422], [r.json for r in responses]
     assert next(r for r in responses if r.status_code == 422).json["error"]["rule_id"] == "cn.one_visit_at_a_time"
     assert count(app, Visit) == 1
@@ -297,19 +406,26 @@ def test_readers_and_writers_are_answered_while_a_plan_is_being_solved(live, hel
     answers = {}
 
     def make_plan():
-        answers["plan"] = app.test_client().post("/api/v1/dispatch/plans", headers=tokens["sup0"],
-                                                 json={"date": DAY.isoformat(), "team": "T"})
+        answers["plan"] = app.test_client().post(
+            "/api/v1/dispatch/plans", headers=tokens["sup0"], json={"date": DAY.isoformat(), "team": "T"}
+        )
 
     planner = threading.Thread(target=make_plan)
     planner.start()
     try:
         assert solving.wait(30), "the plan never reached the engine"
-        board = within(10, lambda: app.test_client().get(f"/api/v1/board?date={DAY.isoformat()}&team=T",
-                                                         headers=tokens["sup1"]))
+        board = within(
+            10, lambda: app.test_client().get(f"/api/v1/board?date={DAY.isoformat()}&team=T", headers=tokens["sup1"])
+        )
         assert board.status_code == 200, board.json
-        moved = within(10, lambda: app.test_client().post(f"/api/v1/tasks/{ids['tasks'][0]}/assign",
-                                                          headers=tokens["sup1"],
-                                                          json={"crew": ids["crews"][0], "reason": "urgent"}))
+        moved = within(
+            10,
+            lambda: app.test_client().post(
+                f"/api/v1/tasks/{ids['tasks'][0]}/assign",
+                headers=tokens["sup1"],
+                json={"crew": ids["crews"][0], "reason": "urgent"},
+            ),
+        )
         assert moved.status_code == 200, moved.json
     finally:
         release.set()
@@ -350,9 +466,21 @@ def test_reads_that_log_personal_data_beside_parallel_payments_all_answer_and_th
         return lambda: app.test_client().get(f"/api/v1/cases/{case_id}", headers=tokens["admin"]).status_code
 
     def pay(n):
-        return lambda: app.test_client().post("/api/v1/payments", headers=tokens["admin"], json={
-            "reference": f"BANK-{n}", "loan_ref": ids["loan_refs"][n], "amount": "10.00", "currency": "CNY",
-            "paid_at": "2026-11-20T10:00:00+08:00"}).status_code
+        return lambda: (
+            app.test_client()
+            .post(
+                "/api/v1/payments",
+                headers=tokens["admin"],
+                json={
+                    "reference": f"BANK-{n}",
+                    "loan_ref": ids["loan_refs"][n],
+                    "amount": "10.00",
+                    "currency": "CNY",
+                    "paid_at": "2026-11-20T10:00:00+08:00",
+                },
+            )
+            .status_code
+        )
 
     statuses = at_once([read(c) for c in ids["cases"][:6]] + [pay(n) for n in range(4)])
     assert statuses == [200] * 6 + [201] * 4
@@ -385,9 +513,12 @@ def test_the_answer_to_an_in_process_job_arrives_before_the_job_has_finished(liv
     base = f"http://127.0.0.1:{server.server_port}/api/v1"
 
     def call(method, path, body=None):
-        request = urllib.request.Request(base + path, method=method, headers={**tokens["admin"],
-                                         "Content-Type": "application/json"},
-                                         data=None if body is None else json.dumps(body).encode())
+        request = urllib.request.Request(
+            base + path,
+            method=method,
+            headers={**tokens["admin"], "Content-Type": "application/json"},
+            data=None if body is None else json.dumps(body).encode(),
+        )
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, json.loads(response.read())
 

@@ -14,6 +14,7 @@ world (not the service's code), checks each rule of the cn profile at the judged
 Every example runs on one world (two crews, four debtors, six cases) inside a SAVEPOINT
 that is rolled back afterwards; on SQLite and on PostgreSQL.
 """
+
 import math
 import os
 from datetime import date, datetime, time, timedelta
@@ -53,8 +54,9 @@ def world(app, db, make):
         crew = make.trained_crew(team, code=f"PROP-K{k}", lat=HOME[0], lon=HOME[1])
         agent = make.user("agent", username=f"prop-agent-{k}")
         with app.app_context():
-            member = db.session.scalars(sa.select(Collector).where(Collector.crew_id == crew.id)
-                                        .order_by(Collector.id)).first()
+            member = db.session.scalars(
+                sa.select(Collector).where(Collector.crew_id == crew.id).order_by(Collector.id)
+            ).first()
             member.user_id = agent.id
             db.session.commit()
         crews.append(crew)
@@ -69,18 +71,31 @@ def world(app, db, make):
             make.contact(second)
             cases.append(second)
     with app.app_context():
-        members = {crew.id: [(c.id, c.code) for c in db.session.scalars(
-            sa.select(Collector).where(Collector.crew_id == crew.id).order_by(Collector.id))] for crew in crews}
-        trainings = {(r.collector_id, r.module): (r.passed_at, r.expires_at)
-                     for r in db.session.scalars(sa.select(TrainingRecord))}
+        members = {
+            crew.id: [
+                (c.id, c.code)
+                for c in db.session.scalars(
+                    sa.select(Collector).where(Collector.crew_id == crew.id).order_by(Collector.id)
+                )
+            ]
+            for crew in crews
+        }
+        trainings = {
+            (r.collector_id, r.module): (r.passed_at, r.expires_at)
+            for r in db.session.scalars(sa.select(TrainingRecord))
+        }
         places = {d.id: (d.lat, d.lon) for d in db.session.scalars(sa.select(Debtor).where(Debtor.id.in_(debtors)))}
         db.session.expunge_all()
     return {
-        "crews": [c.id for c in crews], "members": members, "trainings": trainings,
+        "crews": [c.id for c in crews],
+        "members": members,
+        "trainings": trainings,
         "agent_headers": [make.token(a, expires_in=timedelta(days=30)) for a in agents],
         "agent_collector": [members[c.id][0][0] for c in crews],
         "sup": make.token(make.user("supervisor", team=team), expires_in=timedelta(days=30)),
-        "debtors": debtors, "cases": [(c.id, c.debtor_id) for c in cases], "places": places,
+        "debtors": debtors,
+        "cases": [(c.id, c.debtor_id) for c in cases],
+        "places": places,
     }
 
 
@@ -97,10 +112,14 @@ def make_machine(app, db, client, world):
     clock = app.config["CLOCK"]
 
     class DoorMachine(RuleBasedStateMachine):
-        @initialize(skew_minutes=st.sampled_from([-180, -45, -10, 0, 0, 7, 90, 240]), liar=st.booleans(),
-                    start=st.sampled_from([time(7, 40), time(9, 0), time(10, 30), time(13, 0), time(16, 0),
-                                           time(20, 50), time(21, 40)]),
-                    plan_tomorrow=st.booleans())
+        @initialize(
+            skew_minutes=st.sampled_from([-180, -45, -10, 0, 0, 7, 90, 240]),
+            liar=st.booleans(),
+            start=st.sampled_from(
+                [time(7, 40), time(9, 0), time(10, 30), time(13, 0), time(16, 0), time(20, 50), time(21, 40)]
+            ),
+            plan_tomorrow=st.booleans(),
+        )
         def begin(self, skew_minutes, liar, start, plan_tomorrow):
             STATS["examples"] += 1
             db.session.remove()
@@ -127,9 +146,13 @@ def make_machine(app, db, client, world):
             return clock()
 
         def headers(self, phone, extra=None):
-            return {**world["agent_headers"][phone.index], "X-Device-Id": phone.key,
-                    "X-Device-Time": (self.now() + phone.skew).isoformat(), "X-Device-Seq": str(phone.seq),
-                    **(extra or {})}
+            return {
+                **world["agent_headers"][phone.index],
+                "X-Device-Id": phone.key,
+                "X-Device-Time": (self.now() + phone.skew).isoformat(),
+                "X-Device-Seq": str(phone.seq),
+                **(extra or {}),
+            }
 
         def contact(self, phone):
             phone.contacts.append((self.now(), phone.seq))
@@ -144,9 +167,11 @@ def make_machine(app, db, client, world):
 
         def tasks_of(self, phone, status="assigned"):
             with app.app_context():
-                rows = db.session.execute(sa.select(VisitTask.id, VisitTask.case_id, VisitTask.visit_date)
-                                          .where(VisitTask.crew_id == world["crews"][phone.index],
-                                                 VisitTask.status == status).order_by(VisitTask.id)).all()
+                rows = db.session.execute(
+                    sa.select(VisitTask.id, VisitTask.case_id, VisitTask.visit_date)
+                    .where(VisitTask.crew_id == world["crews"][phone.index], VisitTask.status == status)
+                    .order_by(VisitTask.id)
+                ).all()
                 db.session.remove()
             return rows
 
@@ -163,9 +188,11 @@ def make_machine(app, db, client, world):
         def training_valid(self, collector_id, module, day):
             passed, expires = self.trainings[(collector_id, module)]
             months = passed.month - 1 + 12
-            cap = date(passed.year + months // 12, months % 12 + 1, min(passed.day, 28 if months % 12 + 1 == 2
-                                                                          else 30 if months % 12 + 1 in (4, 6, 9, 11)
-                                                                          else 31))
+            cap = date(
+                passed.year + months // 12,
+                months % 12 + 1,
+                min(passed.day, 28 if months % 12 + 1 == 2 else 30 if months % 12 + 1 in (4, 6, 9, 11) else 31),
+            )
             return passed <= day < min(expires, cap)
 
         def assert_lawful_check_in(self, phone, task_id, case_id, visit_date, judged, lat, lon):
@@ -199,8 +226,16 @@ def make_machine(app, db, client, world):
 
         def record_visit(self, phone, task_id, case_id, visit_date, judged):
             STATS["accepted_check_ins"] += 1
-            self.visits.append({"task": task_id, "debtor": self.debtor_of(case_id), "crew": world["crews"][phone.index],
-                                "day": judged.astimezone(SHANGHAI).date(), "visit_date": visit_date, "open": True})
+            self.visits.append(
+                {
+                    "task": task_id,
+                    "debtor": self.debtor_of(case_id),
+                    "crew": world["crews"][phone.index],
+                    "day": judged.astimezone(SHANGHAI).date(),
+                    "visit_date": visit_date,
+                    "open": True,
+                }
+            )
 
         def close_visit(self, task_id):
             for visit in self.visits:
@@ -216,16 +251,18 @@ def make_machine(app, db, client, world):
         @rule(offset=st.sampled_from([0, 0, 1, 2]))
         def supervisor_plans_and_commits(self, offset):
             day = self.now().astimezone(SHANGHAI).date() + timedelta(days=offset)
-            draft = self.call("POST", "/api/v1/dispatch/plans", json={"date": day.isoformat(), "team": "PROP"},
-                              headers=world["sup"])
+            draft = self.call(
+                "POST", "/api/v1/dispatch/plans", json={"date": day.isoformat(), "team": "PROP"}, headers=world["sup"]
+            )
             if draft.status_code == 201:
                 self.call("POST", f"/api/v1/dispatch/plans/{draft.json['id']}/commit", headers=world["sup"])
 
         @rule(debtor=st.integers(0, 3), flag=st.sampled_from(BLOCKING + ("vulnerable",)), on=st.booleans())
         def a_debtor_flag_changes(self, debtor, flag, on):
             debtor_id = world["debtors"][debtor]
-            response = self.call("PATCH", f"/api/v1/debtors/{debtor_id}", json={"flags": {flag: on}},
-                                 headers=world["sup"])
+            response = self.call(
+                "PATCH", f"/api/v1/debtors/{debtor_id}", json={"flags": {flag: on}}, headers=world["sup"]
+            )
             assert response.status_code == 200, response.json
             (self.flags[debtor_id].add if on else self.flags[debtor_id].discard)(flag)
 
@@ -234,24 +271,33 @@ def make_machine(app, db, client, world):
             debtor_id = world["debtors"][debtor]
             collector_id, code = world["members"][world["crews"][crew]][member]
             case_id = next(c for c, d in world["cases"] if d == debtor_id)
-            response = self.call("POST", "/api/v1/complaints", headers=world["sup"], json={
-                "case_id": case_id, "collector": code, "channel": "phone", "category": "rudeness", "text": "x"})
+            response = self.call(
+                "POST",
+                "/api/v1/complaints",
+                headers=world["sup"],
+                json={"case_id": case_id, "collector": code, "channel": "phone", "category": "rudeness", "text": "x"},
+            )
             assert response.status_code == 201, response.json
             self.complaints.add((debtor_id, collector_id))
 
         @rule(crew=st.integers(0, 1), member=st.integers(0, 1), active=st.booleans())
         def a_collector_is_stood_down_or_back(self, crew, member, active):
             collector_id, _ = world["members"][world["crews"][crew]][member]
-            response = self.call("PATCH", f"/api/v1/collectors/{collector_id}", json={"active": active},
-                                 headers=world["sup"])
+            response = self.call(
+                "PATCH", f"/api/v1/collectors/{collector_id}", json={"active": active}, headers=world["sup"]
+            )
             assert response.status_code == 200, response.json
             (self.inactive.discard if active else self.inactive.add)(collector_id)
 
         @rule(crew=st.integers(0, 1), member=st.integers(0, 1), cleared=st.booleans())
         def a_collectors_vetting_changes(self, crew, member, cleared):
             collector_id, _ = world["members"][world["crews"][crew]][member]
-            response = self.call("PATCH", f"/api/v1/collectors/{collector_id}",
-                                 json={"background_cleared": cleared}, headers=world["sup"])
+            response = self.call(
+                "PATCH",
+                f"/api/v1/collectors/{collector_id}",
+                json={"background_cleared": cleared},
+                headers=world["sup"],
+            )
             assert response.status_code == 200, response.json
             (self.uncleared.discard if cleared else self.uncleared.add)(collector_id)
 
@@ -260,8 +306,11 @@ def make_machine(app, db, client, world):
             collector_id, _ = world["members"][world["crews"][crew]][member]
             expires = self.now().astimezone(SHANGHAI).date() + timedelta(days=days)
             with app.app_context():
-                record = db.session.scalars(sa.select(TrainingRecord).where(
-                    TrainingRecord.collector_id == collector_id, TrainingRecord.module == "law_compliance")).one()
+                record = db.session.scalars(
+                    sa.select(TrainingRecord).where(
+                        TrainingRecord.collector_id == collector_id, TrainingRecord.module == "law_compliance"
+                    )
+                ).one()
                 if expires <= record.passed_at:
                     db.session.remove()
                     return
@@ -281,8 +330,13 @@ def make_machine(app, db, client, world):
             assert response.status_code == 200, response.json
             self.contact(phone)
 
-        @rule(phone=st.integers(0, 1), pick=st.integers(0, 20), far=st.sampled_from([0, 0, 0, 1]),
-              lie_minutes=st.sampled_from([0, -30, -180]), other_day=st.sampled_from([False, False, False, True]))
+        @rule(
+            phone=st.integers(0, 1),
+            pick=st.integers(0, 20),
+            far=st.sampled_from([0, 0, 0, 1]),
+            lie_minutes=st.sampled_from([0, -30, -180]),
+            other_day=st.sampled_from([False, False, False, True]),
+        )
         def a_check_in_is_sent_online(self, phone, pick, far, lie_minutes, other_day):
             phone = self.phones[phone]
             chosen = self.pick(phone, pick, other_day)
@@ -293,10 +347,18 @@ def make_machine(app, db, client, world):
             lat += 0.02 * far  # about 2.2 km away
             claimed = self.now() + phone.skew + (timedelta(minutes=lie_minutes) if phone.liar else timedelta(0))
             arrival = self.now()
-            response = self.call("POST", f"/api/v1/agent/tasks/{task_id}/check-in", headers=self.headers(phone),
-                                 json={"client_event_id": f"online-in-{task_id}-{arrival.timestamp():.0f}-{phone.index}",
-                                       "lat": lat, "lon": lon, "accuracy_m": 8.0,
-                                       "device_time": claimed.isoformat()})
+            response = self.call(
+                "POST",
+                f"/api/v1/agent/tasks/{task_id}/check-in",
+                headers=self.headers(phone),
+                json={
+                    "client_event_id": f"online-in-{task_id}-{arrival.timestamp():.0f}-{phone.index}",
+                    "lat": lat,
+                    "lon": lon,
+                    "accuracy_m": 8.0,
+                    "device_time": claimed.isoformat(),
+                },
+            )
             self.contact(phone)
             if response.status_code == 201:
                 judged = datetime.fromisoformat(response.json["judged_at"])
@@ -306,8 +368,12 @@ def make_machine(app, db, client, world):
             else:
                 STATS["refused_check_ins"] += 1
 
-        @rule(phone=st.integers(0, 1), pick=st.integers(0, 20), lie_minutes=st.sampled_from([0, -20, -240, 120]),
-              other_day=st.sampled_from([False, False, False, True]))
+        @rule(
+            phone=st.integers(0, 1),
+            pick=st.integers(0, 20),
+            lie_minutes=st.sampled_from([0, -20, -240, 120]),
+            other_day=st.sampled_from([False, False, False, True]),
+        )
         def a_check_in_is_queued_offline(self, phone, pick, lie_minutes, other_day):
             phone = self.phones[phone]
             chosen = self.pick(phone, pick, other_day)
@@ -317,9 +383,18 @@ def make_machine(app, db, client, world):
             lat, lon = world["places"][self.debtor_of(case_id)]
             claimed = self.now() + phone.skew + (timedelta(minutes=lie_minutes) if phone.liar else timedelta(0))
             phone.seq += 1
-            phone.outbox.append({"type": "check_in", "task_id": task_id, "seq": phone.seq,
-                                 "client_event_id": f"queued-in-{phone.index}-{phone.seq}-{task_id}",
-                                 "lat": lat, "lon": lon, "accuracy_m": 9.0, "device_time": claimed.isoformat()})
+            phone.outbox.append(
+                {
+                    "type": "check_in",
+                    "task_id": task_id,
+                    "seq": phone.seq,
+                    "client_event_id": f"queued-in-{phone.index}-{phone.seq}-{task_id}",
+                    "lat": lat,
+                    "lon": lon,
+                    "accuracy_m": 9.0,
+                    "device_time": claimed.isoformat(),
+                }
+            )
 
         @rule(phone=st.integers(0, 1), online=st.booleans())
         def the_open_visit_is_checked_out(self, phone, online):
@@ -331,16 +406,26 @@ def make_machine(app, db, client, world):
             lat, lon = world["places"][self.debtor_of(case_id)]
             body = {"lat": lat, "lon": lon, "accuracy_m": 8.0, "device_time": (self.now() + phone.skew).isoformat()}
             if online:
-                response = self.call("POST", f"/api/v1/agent/tasks/{task_id}/check-out", headers=self.headers(phone),
-                                     json={"client_event_id": f"online-out-{task_id}-{self.now().timestamp():.0f}",
-                                           **body})
+                response = self.call(
+                    "POST",
+                    f"/api/v1/agent/tasks/{task_id}/check-out",
+                    headers=self.headers(phone),
+                    json={"client_event_id": f"online-out-{task_id}-{self.now().timestamp():.0f}", **body},
+                )
                 self.contact(phone)
                 assert response.status_code == 200, response.json
                 self.close_visit(task_id)
             else:
                 phone.seq += 1
-                phone.outbox.append({"type": "check_out", "task_id": task_id, "seq": phone.seq,
-                                     "client_event_id": f"queued-out-{phone.index}-{phone.seq}-{task_id}", **body})
+                phone.outbox.append(
+                    {
+                        "type": "check_out",
+                        "task_id": task_id,
+                        "seq": phone.seq,
+                        "client_event_id": f"queued-out-{phone.index}-{phone.seq}-{task_id}",
+                        **body,
+                    }
+                )
 
         @rule(phone=st.integers(0, 1))
         def the_phone_comes_back_online_and_syncs(self, phone):
@@ -349,8 +434,9 @@ def make_machine(app, db, client, world):
                 return
             arrival = self.now()
             contacts = list(phone.contacts)
-            response = self.call("POST", "/api/v1/agent/sync", json={"events": phone.outbox},
-                                 headers=self.headers(phone))
+            response = self.call(
+                "POST", "/api/v1/agent/sync", json={"events": phone.outbox}, headers=self.headers(phone)
+            )
             assert response.status_code == 200, response.json
             self.contact(phone)
             for event, result in zip(phone.outbox, response.json["results"]):
@@ -364,8 +450,12 @@ def make_machine(app, db, client, world):
                     continue
                 judged = datetime.fromisoformat(result["judged_at"])
                 earliest = self.provable_earliest(phone, event["seq"], contacts, arrival)
-                assert earliest <= judged <= arrival, ("judged outside what the server can prove",
-                                                       earliest, judged, arrival)
+                assert earliest <= judged <= arrival, (
+                    "judged outside what the server can prove",
+                    earliest,
+                    judged,
+                    arrival,
+                )
                 task_id = event["task_id"]
                 with app.app_context():
                     task = db.session.get(VisitTask, task_id)
@@ -390,9 +480,16 @@ def make_machine(app, db, client, world):
 def test_no_accepted_visit_ever_breaks_a_rule_of_its_profile(app, db, client, world):
     STATS.update(accepted_check_ins=0, refused_check_ins=0, examples=0)
     machine = make_machine(app, db, client, world)
-    run_state_machine_as_test(machine, settings=settings(
-        max_examples=EXAMPLES, stateful_step_count=25, deadline=None, database=None,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much]))
+    run_state_machine_as_test(
+        machine,
+        settings=settings(
+            max_examples=EXAMPLES,
+            stateful_step_count=25,
+            deadline=None,
+            database=None,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+        ),
+    )
     # The property is not won by refusing everything: lawful visits were made, unlawful ones refused.
     assert STATS["examples"] >= EXAMPLES
     assert STATS["accepted_check_ins"] > 0 and STATS["refused_check_ins"] > 0, STATS

@@ -1,10 +1,11 @@
 """National ids and phone numbers are encrypted at rest (AES-GCM, keys from the
 environment) and found by exact value through a blind index (HMAC)."""
+
 import base64
 
 import pytest
-from cryptography.exceptions import InvalidTag
 import sqlalchemy as sa
+from cryptography.exceptions import InvalidTag
 
 from app import crypto
 from app.crypto import Keyring
@@ -15,8 +16,9 @@ from tests.conftest import TEST_PII_CONFIG
 
 def raw_debtor(app, db, debtor_id):
     with app.app_context():
-        return db.session.execute(sa.text("SELECT phone, national_id FROM debtors WHERE id = :id"),
-                                  {"id": debtor_id}).one()
+        return db.session.execute(
+            sa.text("SELECT phone, national_id FROM debtors WHERE id = :id"), {"id": debtor_id}
+        ).one()
 
 
 def test_national_id_and_phone_are_not_stored_in_clear(app, db, make):
@@ -50,8 +52,9 @@ def test_a_ciphertext_moved_to_another_column_does_not_decrypt(app, db, make):
 def test_a_debtor_is_found_by_national_id_through_the_blind_index_whatever_its_case(app, db, make):
     debtor = make.debtor(national_id="31010119900101123x")
     with app.app_context():
-        found = db.session.scalars(sa.select(Debtor.id).where(
-            Debtor.national_id_index == crypto.blind_index("31010119900101123X "))).one()
+        found = db.session.scalars(
+            sa.select(Debtor.id).where(Debtor.national_id_index == crypto.blind_index("31010119900101123X "))
+        ).one()
     assert found == debtor.id
 
 
@@ -59,10 +62,26 @@ def test_a_second_debtor_with_a_known_national_id_is_refused(client, make):
     make.debtor(national_id="310101199001019999")
     team = make.team(code="ENC-T")
     admin = make.token(make.user("admin"))
-    response = client.post("/api/v1/cases", headers=admin, json={
-        "loan_ref": "ENC-1", "product": "cash_loan", "currency": "CNY", "principal": "100.00", "outstanding": "90.00",
-        "days_past_due": 40, "team": "ENC-T",
-        "debtor": {"name": "Dup", "national_id": "310101199001019999", "address": "1 Road", "lat": 31.2, "lon": 121.4}})
+    response = client.post(
+        "/api/v1/cases",
+        headers=admin,
+        json={
+            "loan_ref": "ENC-1",
+            "product": "cash_loan",
+            "currency": "CNY",
+            "principal": "100.00",
+            "outstanding": "90.00",
+            "days_past_due": 40,
+            "team": "ENC-T",
+            "debtor": {
+                "name": "Dup",
+                "national_id": "310101199001019999",
+                "address": "1 Road",
+                "lat": 31.2,
+                "lon": 121.4,
+            },
+        },
+    )
     assert response.status_code == 422 and "national_id" in response.json["error"]["fields"]
     assert team.code == "ENC-T"
 
@@ -91,8 +110,9 @@ def test_rotating_the_index_key_re_indexes_so_lookups_keep_working(app, db, make
     with app.app_context():
         assert rotate_keys()["reindexed"] >= 1
         db.session.commit()
-        found = db.session.scalars(sa.select(Debtor.id).where(
-            Debtor.national_id_index == crypto.blind_index("310101199001012222"))).one()
+        found = db.session.scalars(
+            sa.select(Debtor.id).where(Debtor.national_id_index == crypto.blind_index("310101199001012222"))
+        ).one()
     assert found == debtor.id
 
 
@@ -129,19 +149,25 @@ def test_the_migration_encrypts_what_was_stored_in_clear_and_its_downgrade_decry
 
     with empty_app.app_context():
         flask_migrate.upgrade(revision="0004")
-        _db.session.execute(sa.text(
-            "INSERT INTO debtors (id, name, phone, national_id, address, lat, lon, timezone, availability, flags, "
-            "created_at, updated_at) VALUES (1, 'Old', '13800005555', '310101198001015555', 'x', 31.2, 121.4, "
-            "'Asia/Shanghai', '[]', '{}', '2026-01-01 00:00:00', '2026-01-01 00:00:00')"))
+        _db.session.execute(
+            sa.text(
+                "INSERT INTO debtors (id, name, phone, national_id, address, lat, lon, timezone, availability, flags, "
+                "created_at, updated_at) VALUES (1, 'Old', '13800005555', '310101198001015555', 'x', 31.2, 121.4, "
+                "'Asia/Shanghai', '[]', '{}', '2026-01-01 00:00:00', '2026-01-01 00:00:00')"
+            )
+        )
         _db.session.commit()
         flask_migrate.upgrade()
-        phone, national_id, index = _db.session.execute(sa.text(
-            "SELECT phone, national_id, national_id_index FROM debtors WHERE id = 1")).one()
+        phone, national_id, index = _db.session.execute(
+            sa.text("SELECT phone, national_id, national_id_index FROM debtors WHERE id = 1")
+        ).one()
         assert phone.startswith("fc1:t1:") and national_id.startswith("fc1:t1:")
         assert index == crypto.blind_index("310101198001015555")
         assert _db.session.get(Debtor, 1).phone == "13800005555"
         _db.session.remove()
         flask_migrate.downgrade(revision="0004")
         assert tuple(_db.session.execute(sa.text("SELECT phone, national_id FROM debtors WHERE id = 1")).one()) == (
-            "13800005555", "310101198001015555")
+            "13800005555",
+            "310101198001015555",
+        )
         _db.session.remove()

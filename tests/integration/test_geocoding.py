@@ -1,5 +1,6 @@
 """Geocoding address-only debtors through geopy against a local Nominatim: answers judged,
 cached, retried with backoff, rate limited (timed on an injected clock)."""
+
 from datetime import timedelta
 
 import pytest
@@ -13,8 +14,16 @@ CHANGNING = "上海市长宁区延安西路1111号"
 
 
 def address_only(make, address, **kw):
-    return make.debtor(**{"address": address, "lat": None, "lon": None, "location_status": "pending",
-                          "location_note": "awaiting_geocoder", **kw})
+    return make.debtor(
+        **{
+            "address": address,
+            "lat": None,
+            "lon": None,
+            "location_status": "pending",
+            "location_note": "awaiting_geocoder",
+            **kw,
+        }
+    )
 
 
 def reload(db, debtor):
@@ -48,8 +57,10 @@ def test_only_a_district_is_not_used_and_the_debtor_waits_for_a_pin(db, make, ge
 
 
 def test_two_precise_places_far_apart_are_ambiguous(db, make, geocoder):
-    geocoder.server.script("中山路1号", [place(31.2304, 121.4737, "中山东一路1号, 黄浦区"),
-                                      place(31.3062, 121.4458, "中山北路1号, 静安区")])
+    geocoder.server.script(
+        "中山路1号",
+        [place(31.2304, 121.4737, "中山东一路1号, 黄浦区"), place(31.3062, 121.4458, "中山北路1号, 静安区")],
+    )
     debtor = address_only(make, "中山路1号")
     geocoding.geocode_pending()
     assert (reload(db, debtor).location_status, reload(db, debtor).location_note) == ("needs_pin", "ambiguous")
@@ -73,8 +84,9 @@ def test_http_429_then_an_answer_is_retried_after_the_error_wait(db, make, geoco
     assert 7.0 in geocoder.sleeps  # geopy's RateLimiter waited (on the injected clock) before the retry
 
 
-def test_a_failing_geocoder_is_tried_again_later_with_growing_pauses_then_given_up(db, make, geocoder, app,
-                                                                                  clock, monkeypatch):
+def test_a_failing_geocoder_is_tried_again_later_with_growing_pauses_then_given_up(
+    db, make, geocoder, app, clock, monkeypatch
+):
     monkeypatch.setitem(app.config, "GEOCODER_RETRY_SECONDS", 600)
     monkeypatch.setitem(app.config, "GEOCODER_MAX_ATTEMPTS", 3)
     geocoder.server.script(CHANGNING, 500)
@@ -146,8 +158,11 @@ def test_a_pin_placed_while_the_geocoder_was_asked_is_kept(db, make, geocoder, m
 
     def pin_meanwhile(self, address):
         answer = ask(self, address)
-        db.session.execute(sa.update(Debtor).where(Debtor.id == debtor.id).values(
-            lat=31.1, lon=121.1, location_status="located", location_source="pin"))
+        db.session.execute(
+            sa.update(Debtor)
+            .where(Debtor.id == debtor.id)
+            .values(lat=31.1, lon=121.1, location_status="located", location_source="pin")
+        )
         return answer
 
     monkeypatch.setattr(geocoding.Geocoder, "locate", pin_meanwhile)
@@ -179,8 +194,11 @@ def test_an_address_cached_by_another_job_meanwhile_keeps_the_first_answer(db, m
 
     def another_job_caches_it_first(self, address):
         answer = ask(self, address)
-        db.session.add(GeocodeResult(provider="nominatim", query_sha256=geocoding.query_key(address), status="ok",
-                                     lat=31.0, lon=121.0))
+        db.session.add(
+            GeocodeResult(
+                provider="nominatim", query_sha256=geocoding.query_key(address), status="ok", lat=31.0, lon=121.0
+            )
+        )
         db.session.flush()
         return answer
 
@@ -193,8 +211,11 @@ def test_an_address_cached_by_another_job_meanwhile_keeps_the_first_answer(db, m
 def test_the_cli_import_starts_the_geocoding_job_after_its_commit(app, db, make, geocoder, tmp_path):
     make.team(code="SH-A", region=make.region(code="SH"))
     path = tmp_path / "export.csv"
-    path.write_text("loan_ref,product,currency,principal,outstanding,days_past_due,debtor_name,address\n"
-                    f"CLI-1,cash_loan,CNY,100,100,40,王芳,{CHANGNING}\n", encoding="utf-8")
+    path.write_text(
+        "loan_ref,product,currency,principal,outstanding,days_past_due,debtor_name,address\n"
+        f"CLI-1,cash_loan,CNY,100,100,40,王芳,{CHANGNING}\n",
+        encoding="utf-8",
+    )
     result = app.test_cli_runner().invoke(args=["cases", "import", str(path), "--team", "SH-A"])
     assert result.exit_code == 0, result.output
     assert "geocoding 1 address-only row(s)" in result.output

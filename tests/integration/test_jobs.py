@@ -1,4 +1,5 @@
 """Background jobs: in-process without Redis, on a real RQ worker with Redis."""
+
 import json
 import os
 import subprocess
@@ -20,10 +21,20 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_without_redis_a_job_runs_in_process_and_shows_how_it_went(app, db, client, make):
     team = make.team(code="SH-A", region=make.region(code="SH"))
     case = make.case(team=team, stage="agreement")
-    agreement = make._save(RepaymentAgreement(case_id=case.id, kind="promise", status="active", currency="CNY",
-                                              total_minor=100, waiver_minor=0, owed_minor=100))
-    make._save(Instalment(agreement_id=agreement.id, seq=1, due_date=make.today() - timedelta(days=30),
-                          amount_minor=100))
+    agreement = make._save(
+        RepaymentAgreement(
+            case_id=case.id,
+            kind="promise",
+            status="active",
+            currency="CNY",
+            total_minor=100,
+            waiver_minor=0,
+            owed_minor=100,
+        )
+    )
+    make._save(
+        Instalment(agreement_id=agreement.id, seq=1, due_date=make.today() - timedelta(days=30), amount_minor=100)
+    )
     admin = make.token(make.user("admin"))
     submitted = client.post("/api/v1/jobs", json={"name": "evaluate_agreements"}, headers=admin)
     assert submitted.status_code == 202 and submitted.json["runner"] == "inline"
@@ -52,8 +63,9 @@ def test_a_supervisor_plans_their_teams_day_in_the_background_and_reads_the_draf
     make.dispatchable_case(team)
     supervisor = make.token(make.user("supervisor", team=team))
     day = (make.today() + timedelta(days=1)).isoformat()
-    submitted = client.post("/api/v1/jobs", json={"name": "plan_scope", "params": {"date": day, "team": "SH-A"}},
-                            headers=supervisor)
+    submitted = client.post(
+        "/api/v1/jobs", json={"name": "plan_scope", "params": {"date": day, "team": "SH-A"}}, headers=supervisor
+    )
     assert submitted.status_code == 202, submitted.json
     job = client.get(f"/api/v1/jobs/{submitted.json['id']}", headers=supervisor).json
     assert job["status"] == "finished" and job["result"]["assigned"] == 1, job
@@ -64,12 +76,15 @@ def test_a_supervisor_plans_their_teams_day_in_the_background_and_reads_the_draf
         assert drafted.created_by_id is not None  # drafted as the supervisor who asked
 
 
-@pytest.mark.parametrize("params,field", [
-    ({"date": "2026-06-11"}, "team"),
-    ({"date": "2026-06-11", "team": "SH-A", "region": "SH"}, "team"),
-    ({"team": "SH-A"}, "date"),
-    ({"date": "2026-02-30", "team": "SH-A"}, "date"),
-])
+@pytest.mark.parametrize(
+    "params,field",
+    [
+        ({"date": "2026-06-11"}, "team"),
+        ({"date": "2026-06-11", "team": "SH-A", "region": "SH"}, "team"),
+        ({"team": "SH-A"}, "date"),
+        ({"date": "2026-02-30", "team": "SH-A"}, "date"),
+    ],
+)
 def test_a_background_plan_with_no_day_or_scope_is_refused_naming_it(client, make, params, field):
     team = make.team(code="SH-A", region=make.region(code="SH"))
     supervisor = make.token(make.user("supervisor", team=team))
@@ -82,12 +97,19 @@ def test_another_teams_day_cannot_be_planned_in_the_background(app, db, client, 
     make.team(code="SH-B", region=make.region(code="SH2"))
     supervisor = make.token(make.user("supervisor", team=mine))
     before = rows(Job)
-    answer = client.post("/api/v1/jobs", json={"name": "plan_scope", "params": {"date": "2026-06-11", "team": "SH-B"}},
-                         headers=supervisor)
+    answer = client.post(
+        "/api/v1/jobs",
+        json={"name": "plan_scope", "params": {"date": "2026-06-11", "team": "SH-B"}},
+        headers=supervisor,
+    )
     assert answer.status_code in (404, 422) and rows(Job) == before
     agent = make.token(make.user("agent"))
-    assert client.post("/api/v1/jobs", json={"name": "plan_scope", "params": {"date": "2026-06-11", "team": "SH-A"}},
-                       headers=agent).status_code == 403
+    assert (
+        client.post(
+            "/api/v1/jobs", json={"name": "plan_scope", "params": {"date": "2026-06-11", "team": "SH-A"}}, headers=agent
+        ).status_code
+        == 403
+    )
 
 
 def test_a_failing_in_process_job_is_marked_failed_with_its_error(app, db, client, make, monkeypatch):
@@ -109,23 +131,37 @@ def test_an_unknown_job_is_refused(client, make):
 
 # ---------------------------------------------------------------- a real worker on Redis
 
+
 @pytest.fixture()
 def queued(migrated_app, backend, redis_connection):
     """A migrated, committed database and an app that queues jobs on Redis."""
     empty_app = migrated_app
     queue_name = f"test-{uuid.uuid4().hex[:8]}"
     empty_app.config.update(REDIS_URL=REDIS_URL, JOB_QUEUE=queue_name, JOB_RETRIES=2, JOB_RETRY_INTERVALS=[0, 0])
-    env = {**os.environ, "FLASK_APP": "wsgi.py", "APP_ENV": "development",
-           "DATABASE_URL": empty_app.config["SQLALCHEMY_DATABASE_URI"], "REDIS_URL": REDIS_URL,
-           "JOB_QUEUE": queue_name, "JOB_RETRIES": "2", "JOB_RETRY_INTERVALS": "0,0"}
+    env = {
+        **os.environ,
+        "FLASK_APP": "wsgi.py",
+        "APP_ENV": "development",
+        "DATABASE_URL": empty_app.config["SQLALCHEMY_DATABASE_URI"],
+        "REDIS_URL": REDIS_URL,
+        "JOB_QUEUE": queue_name,
+        "JOB_RETRIES": "2",
+        "JOB_RETRY_INTERVALS": "0,0",
+    }
     yield empty_app, env
     for key in redis_connection.scan_iter(f"rq:*{queue_name}*"):
         redis_connection.delete(key)
 
 
 def run_worker(env):
-    result = subprocess.run([sys.executable, "-m", "flask", "jobs", "worker", "--burst"], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "flask", "jobs", "worker", "--burst"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
 
 
@@ -174,6 +210,7 @@ def test_a_failing_job_is_retried_then_marked_failed(queued):
 
 # ---------------------------------------------------------------- exports as jobs
 
+
 @pytest.fixture()
 def two_teams(make):
     """Visits of two teams, and who may pull them."""
@@ -188,8 +225,11 @@ def two_teams(make):
     for n in range(3):
         make_visit(make, case_a, crew_a, col_a, T0 + timedelta(days=n), notes=f"visit {n}, 李先生")
     make_visit(make, case_b, crew_b, col_b, T0, outcome="refused")
-    return {"auditor": make.token(make.user("auditor")), "admin": make.token(make.user("admin")),
-            "supervisor": make.token(make.user("supervisor", team=team_a))}
+    return {
+        "auditor": make.token(make.user("auditor")),
+        "admin": make.token(make.user("admin")),
+        "supervisor": make.token(make.user("supervisor", team=team_a)),
+    }
 
 
 def run_export(client, headers, name, params):
@@ -241,22 +281,35 @@ def test_someone_elses_export_is_not_found(client, two_teams, make):
 
 def test_an_export_that_has_not_finished_has_no_file_yet(app, db, client, two_teams, make):
     user = make.user("auditor", username="waiting-auditor")
-    job = make._save(Job(id=str(uuid.uuid4()), name="export_visits", params={"format": "csv", "filters": {}},
-                         status="queued", runner="rq", requested_by_id=user.id))
+    job = make._save(
+        Job(
+            id=str(uuid.uuid4()),
+            name="export_visits",
+            params={"format": "csv", "filters": {}},
+            status="queued",
+            runner="rq",
+            requested_by_id=user.id,
+        )
+    )
     response = client.get(f"/api/v1/jobs/{job.id}/file", headers=make.token(user))
     assert response.status_code == 409 and response.json["error"]["code"] == "export_not_ready"
 
 
-@pytest.mark.parametrize("params,named", [
-    ({"filters": {"limit": 0}}, "limit"),
-    ({"filters": {"from": "yesterday"}}, "from"),
-    ({"filters": {"colour": "red"}}, "colour"),
-    ({"format": "xlsx"}, None),
-])
-def test_an_export_with_bad_filters_is_refused_naming_them_and_queues_nothing(app, db, client, two_teams, params,
-                                                                               named):
-    response = client.post("/api/v1/jobs", json={"name": "export_visits", "params": params},
-                           headers=two_teams["auditor"])
+@pytest.mark.parametrize(
+    "params,named",
+    [
+        ({"filters": {"limit": 0}}, "limit"),
+        ({"filters": {"from": "yesterday"}}, "from"),
+        ({"filters": {"colour": "red"}}, "colour"),
+        ({"format": "xlsx"}, None),
+    ],
+)
+def test_an_export_with_bad_filters_is_refused_naming_them_and_queues_nothing(
+    app, db, client, two_teams, params, named
+):
+    response = client.post(
+        "/api/v1/jobs", json={"name": "export_visits", "params": params}, headers=two_teams["auditor"]
+    )
     assert response.status_code == 422
     fields = response.json["error"]["fields"]["params"]
     assert (named in fields["filters"]) if named else ("format" in fields)

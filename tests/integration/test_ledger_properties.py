@@ -17,6 +17,7 @@ many sequences (default 200, of at most 8 steps).
 Parallel payments need real commits on separate connections, which a rolled-back
 savepoint cannot give: they are the second test here, on a committed database.
 """
+
 import os
 import threading
 from datetime import datetime, time, timedelta
@@ -66,8 +67,9 @@ def make_machine(app, db, client, world):
             self.day = TEST_NOW.astimezone(SHANGHAI).date()
             self.case_id = world["case"].id
             # What the case owes as this history begins: a correction from zero (an adjustment).
-            response = client.patch(f"/api/v1/cases/{self.case_id}", headers=world["sup"],
-                                    json={"outstanding": yuan(owed)})
+            response = client.patch(
+                f"/api/v1/cases/{self.case_id}", headers=world["sup"], json={"outstanding": yuan(owed)}
+            )
             assert response.status_code == 200, response.json
             self.paid, self.refunded, self.references, self.pending = 0, 0, {}, []
 
@@ -94,9 +96,17 @@ def make_machine(app, db, client, world):
             else:
                 amount = max(1, int(case.outstanding_minor * share) + extra)
                 reference = f"P-{len(self.references) + 1}"
-            response = client.post("/api/v1/payments", headers=world["admin"], json={
-                "reference": reference, "case_id": self.case_id, "amount": yuan(amount), "currency": "CNY",
-                "paid_at": TEST_NOW.isoformat()})
+            response = client.post(
+                "/api/v1/payments",
+                headers=world["admin"],
+                json={
+                    "reference": reference,
+                    "case_id": self.case_id,
+                    "amount": yuan(amount),
+                    "currency": "CNY",
+                    "paid_at": TEST_NOW.isoformat(),
+                },
+            )
             assert response.status_code in (200, 201), response.json
             if response.status_code == 201:
                 self.references[reference] = amount
@@ -104,8 +114,12 @@ def make_machine(app, db, client, world):
             if case.outstanding_minor < amount and response.status_code == 201:
                 STATS["credits"] += 1
 
-        @rule(kind=st.sampled_from(["promise", "instalment"]), share=st.sampled_from([0.3, 0.6, 1.0]),
-              waiver_percent=st.sampled_from([0, 10, 20, 30, 50, 70]), due_in=st.integers(0, 20))
+        @rule(
+            kind=st.sampled_from(["promise", "instalment"]),
+            share=st.sampled_from([0.3, 0.6, 1.0]),
+            waiver_percent=st.sampled_from([0, 10, 20, 30, 50, 70]),
+            due_in=st.integers(0, 20),
+        )
         def agree(self, kind, share, waiver_percent, due_in):
             STATS["steps"] += 1
             from app.services import agreements
@@ -115,27 +129,37 @@ def make_machine(app, db, client, world):
             total = int((case.outstanding_minor - waiver) * share)
             if total < 3:
                 return
-            data = {"kind": kind, "total": yuan(total), "waiver": yuan(waiver),
-                    "acknowledgement": {"kind": "otp", "ref": "OTP-0001"}}
+            data = {
+                "kind": kind,
+                "total": yuan(total),
+                "waiver": yuan(waiver),
+                "acknowledgement": {"kind": "otp", "ref": "OTP-0001"},
+            }
             first = self.day + timedelta(days=due_in)
-            data |= {"due_date": first} if kind == "promise" else {"first_due_date": first, "count": 3,
-                                                                     "frequency": "weekly"}
+            data |= (
+                {"due_date": first}
+                if kind == "promise"
+                else {"first_due_date": first, "count": 3, "frequency": "weekly"}
+            )
             with app.test_request_context():
                 agreement = agreements.create_agreement(db.session.get(Case, self.case_id), data, today=self.day)
                 db.session.commit()
                 if agreement.status == "pending_approval":
                     self.pending.append(agreement.id)
 
-        @rule(decision=st.sampled_from(["approve", "reject", "counter"]), who=st.sampled_from(["sup", "regional",
-                                                                                                "admin"]))
+        @rule(
+            decision=st.sampled_from(["approve", "reject", "counter"]),
+            who=st.sampled_from(["sup", "regional", "admin"]),
+        )
         def decide(self, decision, who):
             STATS["steps"] += 1
             if not self.pending:
                 return
             agreement_id = self.pending.pop(0)
             body = {"approve": {"note": "ok"}, "reject": {"reason": "no"}, "counter": {"waiver": "0.01", "note": "x"}}
-            response = client.post(f"/api/v1/agreements/{agreement_id}/{decision}", headers=world[who],
-                                   json=body[decision])
+            response = client.post(
+                f"/api/v1/agreements/{agreement_id}/{decision}", headers=world[who], json=body[decision]
+            )
             # Above the caller's tier it is refused by rule; otherwise decided.
             assert response.status_code in (200, 422), response.json
             if response.status_code == 422:
@@ -146,8 +170,11 @@ def make_machine(app, db, client, world):
             STATS["steps"] += 1
             case = self.case()
             amount = max(1, int(case.credit_minor * share))
-            response = client.post(f"/api/v1/cases/{self.case_id}/refunds", headers=world["sup"],
-                                   json={"amount": yuan(amount), "note": "to the card"})
+            response = client.post(
+                f"/api/v1/cases/{self.case_id}/refunds",
+                headers=world["sup"],
+                json={"amount": yuan(amount), "note": "to the card"},
+            )
             if amount <= case.credit_minor:
                 assert response.status_code == 201, response.json
                 self.refunded += amount
@@ -159,8 +186,9 @@ def make_machine(app, db, client, world):
             STATS["steps"] += 1
             self.day += timedelta(days=days)
             clock.set(datetime.combine(self.day, time(10), SHANGHAI))
-            response = client.post("/api/v1/agreements/evaluate", headers=world["sup"],
-                                   json={"date": self.day.isoformat()})
+            response = client.post(
+                "/api/v1/agreements/evaluate", headers=world["sup"], json={"date": self.day.isoformat()}
+            )
             assert response.status_code == 200, response.json
             STATS["kept"] += response.json["kept"]
             STATS["broken"] += response.json["broken"]
@@ -170,8 +198,9 @@ def make_machine(app, db, client, world):
             STATS["steps"] += 1
             case = self.case()
             target = max(0, case.outstanding_minor + change)
-            response = client.patch(f"/api/v1/cases/{self.case_id}", headers=world["sup"],
-                                    json={"outstanding": yuan(target)})
+            response = client.patch(
+                f"/api/v1/cases/{self.case_id}", headers=world["sup"], json={"outstanding": yuan(target)}
+            )
             assert response.status_code == (409 if case.credit_minor else 200), response.json
 
         # ------------------------------------------------------------ the property
@@ -183,16 +212,23 @@ def make_machine(app, db, client, world):
             with app.app_context():
                 case = db.session.get(Case, self.case_id)
                 db.session.refresh(case)
-                rows = db.session.scalars(sa.select(LedgerEntry).where(LedgerEntry.case_id == self.case_id)
-                                          .order_by(LedgerEntry.id)).all()
+                rows = db.session.scalars(
+                    sa.select(LedgerEntry).where(LedgerEntry.case_id == self.case_id).order_by(LedgerEntry.id)
+                ).all()
                 running, sums = 0, {}
                 for row in rows:
                     running += row.delta_minor
                     assert row.balance_minor == running, "a running balance is wrong"
-                    sums[row.kind] = sums.get(row.kind, 0) + (row.delta_minor if row.kind == "adjustment"
-                                                              else row.amount_minor)
-                formula = (sums.get("principal", 0) - sums.get("payment", 0) + sums.get("refund", 0)
-                           - sums.get("waiver", 0) + sums.get("adjustment", 0))
+                    sums[row.kind] = sums.get(row.kind, 0) + (
+                        row.delta_minor if row.kind == "adjustment" else row.amount_minor
+                    )
+                formula = (
+                    sums.get("principal", 0)
+                    - sums.get("payment", 0)
+                    + sums.get("refund", 0)
+                    - sums.get("waiver", 0)
+                    + sums.get("adjustment", 0)
+                )
                 assert formula == running == case.outstanding_minor - case.credit_minor
                 assert case.outstanding_minor >= 0 and case.credit_minor >= 0
                 assert not (case.outstanding_minor and case.credit_minor)
@@ -201,24 +237,37 @@ def make_machine(app, db, client, world):
                 # What this history paid and refunded is what the ledger and the payments hold.
                 assert sums.get("payment", 0) == self.paid
                 assert sums.get("refund", 0) == self.refunded
-                stored = db.session.scalar(sa.select(sa.func.coalesce(sa.func.sum(Payment.amount_minor), 0))
-                                           .where(Payment.case_id == self.case_id))
+                stored = db.session.scalar(
+                    sa.select(sa.func.coalesce(sa.func.sum(Payment.amount_minor), 0)).where(
+                        Payment.case_id == self.case_id
+                    )
+                )
                 assert stored == self.paid
                 # Each payment allocated at most once, never beyond its amount, only to active agreements' parts.
                 shares = db.session.execute(
-                    sa.select(PaymentAllocation.payment_id, PaymentAllocation.instalment_id,
-                              PaymentAllocation.amount_minor, Payment.amount_minor)
+                    sa.select(
+                        PaymentAllocation.payment_id,
+                        PaymentAllocation.instalment_id,
+                        PaymentAllocation.amount_minor,
+                        Payment.amount_minor,
+                    )
                     .join(Payment, Payment.id == PaymentAllocation.payment_id)
-                    .where(Payment.case_id == self.case_id)).all()
+                    .where(Payment.case_id == self.case_id)
+                ).all()
                 assert len({(p, i) for p, i, _, _ in shares}) == len(shares)
                 for payment_id in {p for p, *_ in shares}:
                     assert sum(a for p, _, a, _ in shares if p == payment_id) <= next(
-                        amount for p, _, _, amount in shares if p == payment_id)
+                        amount for p, _, _, amount in shares if p == payment_id
+                    )
                 assert sums.get("allocation", 0) == sum(a for _, _, a, _ in shares)
                 pending_paid = db.session.scalar(
-                    sa.select(sa.func.coalesce(sa.func.sum(Instalment.paid_minor), 0)).join(RepaymentAgreement)
-                    .where(RepaymentAgreement.case_id == self.case_id,
-                           RepaymentAgreement.status.in_(("pending_approval", "rejected", "countered"))))
+                    sa.select(sa.func.coalesce(sa.func.sum(Instalment.paid_minor), 0))
+                    .join(RepaymentAgreement)
+                    .where(
+                        RepaymentAgreement.case_id == self.case_id,
+                        RepaymentAgreement.status.in_(("pending_approval", "rejected", "countered")),
+                    )
+                )
                 assert pending_paid == 0, "paid into an agreement that was never approved"
                 # Resolved means nothing owed.
                 if case.stage == "resolved":
@@ -230,9 +279,16 @@ def make_machine(app, db, client, world):
 def test_every_history_of_payments_agreements_waivers_and_evaluations_reconciles(app, db, client, world):
     STATS.update(examples=0, steps=0, credits=0, kept=0, broken=0)
     machine = make_machine(app, db, client, world)
-    run_state_machine_as_test(machine, settings=settings(
-        max_examples=EXAMPLES, stateful_step_count=8, deadline=None, database=None,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much]))
+    run_state_machine_as_test(
+        machine,
+        settings=settings(
+            max_examples=EXAMPLES,
+            stateful_step_count=8,
+            deadline=None,
+            database=None,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+        ),
+    )
     assert STATS["examples"] >= EXAMPLES
     # The property is not won by histories that never reach the interesting states.
     if EXAMPLES >= 100:
@@ -240,6 +296,7 @@ def test_every_history_of_payments_agreements_waivers_and_evaluations_reconciles
 
 
 # ---------------------------------------------------------------- in parallel, really committed
+
 
 @pytest.fixture()
 def committed(empty_app):
@@ -272,17 +329,31 @@ def test_parallel_payments_on_random_cases_keep_every_ledger_balanced(committed)
     counter = iter(range(10**6))
 
     @given(owed=st.integers(1, 10_000_00), amounts=st.lists(st.integers(1, 3_000_00), min_size=2, max_size=8))
-    @settings(max_examples=max(5, EXAMPLES // 20), deadline=None, database=None,
-              suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+    @settings(
+        max_examples=max(5, EXAMPLES // 20),
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+    )
     def property(owed, amounts):
         n = next(counter)
         with app.app_context():
-            debtor = Debtor(name="D", address="x", lat=31.2, lon=121.4, timezone="Asia/Shanghai", availability=[],
-                            flags={})
+            debtor = Debtor(
+                name="D", address="x", lat=31.2, lon=121.4, timezone="Asia/Shanghai", availability=[], flags={}
+            )
             db.session.add(debtor)
             db.session.flush()
-            case = Case(loan_ref=f"PAR-{n}", debtor_id=debtor.id, team_id=team_id, product="p", currency="CNY",
-                        principal_minor=owed, outstanding_minor=owed, days_past_due=30, stage="field_visit")
+            case = Case(
+                loan_ref=f"PAR-{n}",
+                debtor_id=debtor.id,
+                team_id=team_id,
+                product="p",
+                currency="CNY",
+                principal_minor=owed,
+                outstanding_minor=owed,
+                days_past_due=30,
+                stage="field_visit",
+            )
             db.session.add(case)
             db.session.commit()
             case_id = case.id
@@ -291,9 +362,21 @@ def test_parallel_payments_on_random_cases_keep_every_ledger_balanced(committed)
 
         def send(index, amount):
             barrier.wait()
-            statuses[index] = app.test_client().post("/api/v1/payments", headers=headers, json={
-                "reference": f"PAR-{n}-{index}", "case_id": case_id, "amount": yuan(amount), "currency": "CNY",
-                "paid_at": TEST_NOW.isoformat()}).status_code
+            statuses[index] = (
+                app.test_client()
+                .post(
+                    "/api/v1/payments",
+                    headers=headers,
+                    json={
+                        "reference": f"PAR-{n}-{index}",
+                        "case_id": case_id,
+                        "amount": yuan(amount),
+                        "currency": "CNY",
+                        "paid_at": TEST_NOW.isoformat(),
+                    },
+                )
+                .status_code
+            )
 
         threads = [threading.Thread(target=send, args=(i, a)) for i, a in enumerate(amounts)]
         for thread in threads:
@@ -303,8 +386,9 @@ def test_parallel_payments_on_random_cases_keep_every_ledger_balanced(committed)
         assert statuses == [201] * len(amounts)
         with app.app_context():
             case = db.session.get(Case, case_id)
-            rows = db.session.scalars(sa.select(LedgerEntry).where(LedgerEntry.case_id == case_id)
-                                      .order_by(LedgerEntry.id)).all()
+            rows = db.session.scalars(
+                sa.select(LedgerEntry).where(LedgerEntry.case_id == case_id).order_by(LedgerEntry.id)
+            ).all()
             balance = owed - sum(amounts)
             assert case.outstanding_minor - case.credit_minor == balance
             assert (case.outstanding_minor, case.credit_minor) == (max(balance, 0), max(-balance, 0))

@@ -1,4 +1,5 @@
 """The migrations build the schema on an empty database, tear it down, and match the models."""
+
 import flask_migrate
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata

@@ -1,5 +1,6 @@
 """Recordings, exports and anchors on S3, spoken to over HTTP: an S3-compatible server
 (moto in server mode) runs beside the tests."""
+
 import socket
 
 import pytest
@@ -18,8 +19,7 @@ def closed_port():
         yield held.getsockname()[1]
 
 
-def test_a_missing_object_a_network_error_and_a_permission_error_are_told_apart(s3_server, s3_credentials,
-                                                                               closed_port):
+def test_a_missing_object_a_network_error_and_a_permission_error_are_told_apart(s3_server, s3_credentials, closed_port):
     storage = S3Storage(s3_server.bucket(), s3_server.url)
     storage.put("recordings/ab/abc.oga", b"OggS", "audio/ogg")
     assert storage.get("recordings/ab/abc.oga") == b"OggS"
@@ -40,17 +40,32 @@ def s3_with_access_control():
     with s3_server_process(INITIAL_NO_AUTH_ACTION_COUNT="4") as server:
         import boto3
 
-        iam = boto3.client("iam", endpoint_url=server.url, region_name="us-east-1",
-                           aws_access_key_id="testing", aws_secret_access_key="testing")
+        iam = boto3.client(
+            "iam",
+            endpoint_url=server.url,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
         iam.create_user(UserName="ops")
         key = iam.create_access_key(UserName="ops")["AccessKey"]
-        iam.put_user_policy(UserName="ops", PolicyName="all", PolicyDocument=(
-            '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}'))
+        iam.put_user_policy(
+            UserName="ops",
+            PolicyName="all",
+            PolicyDocument=(
+                '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}'
+            ),
+        )
         ops = server.client(key["AccessKeyId"], key["SecretAccessKey"])
         ops.create_bucket(Bucket="guarded")
         ops.put_object(Bucket="guarded", Key="recordings/x.oga", Body=b"x")
-        iam_ops = boto3.client("iam", endpoint_url=server.url, region_name="us-east-1",
-                               aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"])
+        iam_ops = boto3.client(
+            "iam",
+            endpoint_url=server.url,
+            region_name="us-east-1",
+            aws_access_key_id=key["AccessKeyId"],
+            aws_secret_access_key=key["SecretAccessKey"],
+        )
         iam_ops.create_user(UserName="stranger")
         stranger = iam_ops.create_access_key(UserName="stranger")["AccessKey"]
         yield server, stranger
@@ -58,8 +73,9 @@ def s3_with_access_control():
 
 def test_a_caller_without_permission_is_told_so_not_that_the_object_is_missing(s3_with_access_control):
     server, stranger = s3_with_access_control
-    storage = S3Storage("guarded", server.url, client=server.client(stranger["AccessKeyId"],
-                                                                    stranger["SecretAccessKey"]))
+    storage = S3Storage(
+        "guarded", server.url, client=server.client(stranger["AccessKeyId"], stranger["SecretAccessKey"])
+    )
     with pytest.raises(storage_module.StoragePermissionDenied):
         storage.get("recordings/x.oga")
     with pytest.raises(storage_module.StoragePermissionDenied):
@@ -67,6 +83,7 @@ def test_a_caller_without_permission_is_told_so_not_that_the_object_is_missing(s
 
 
 # ---------------------------------------------------------------- the service on S3
+
 
 @pytest.fixture()
 def on_s3(app, s3_server, s3_credentials, monkeypatch):
@@ -101,8 +118,9 @@ def test_an_export_job_writes_its_file_to_the_bucket_and_downloads_from_it(app, 
             audit.record("thing.done", entity_type="things", entity_id=i)
         db.session.commit()
     headers = make.token(make.user("auditor"))
-    job = client.post("/api/v1/jobs", json={"name": "export_audit_events", "params": {"format": "ndjson"}},
-                      headers=headers)
+    job = client.post(
+        "/api/v1/jobs", json={"name": "export_audit_events", "params": {"format": "ndjson"}}, headers=headers
+    )
     assert job.status_code == 202, job.get_data(as_text=True)
     finished = client.get(f"/api/v1/jobs/{job.json['id']}", headers=headers).json
     assert finished["status"] == "finished", finished
@@ -115,8 +133,9 @@ def test_an_export_job_writes_its_file_to_the_bucket_and_downloads_from_it(app, 
 
 def test_an_export_file_gone_from_the_bucket_answers_404_not_a_500(app, db, client, make, on_s3, s3_server):
     headers = make.token(make.user("auditor"))
-    job = client.post("/api/v1/jobs", json={"name": "export_audit_events", "params": {"format": "csv"}},
-                      headers=headers).json
+    job = client.post(
+        "/api/v1/jobs", json={"name": "export_audit_events", "params": {"format": "csv"}}, headers=headers
+    ).json
     key = client.get(f"/api/v1/jobs/{job['id']}", headers=headers).json["result"]["file"]
     s3_server.client().delete_object(Bucket=on_s3, Key=key)
     response = client.get(f"/api/v1/jobs/{job['id']}/file", headers=headers)

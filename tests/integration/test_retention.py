@@ -1,8 +1,9 @@
 """Retention as policy: closed cases past their profile's retention are anonymised by a
 scheduled job; a legal hold stops it; a dry run shows what would go; reports still add up."""
+
 import hashlib
 import json
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -23,14 +24,13 @@ from app.services import retention
 from tests.api.test_audit_visits import make_visit
 from tests.conftest import TEST_NOW
 
-T0 = datetime(2026, 3, 10, 2, 30, tzinfo=timezone.utc)
+T0 = datetime(2026, 3, 10, 2, 30, tzinfo=UTC)
 
 
 def test_a_closed_case_past_retention_is_anonymised_by_the_scheduled_job(app, db, make, clock):
     from app import jobs
 
-    debtor = make.debtor(name="Li Lei", phone="13700001111", national_id="310101197001011111",
-                         address="5 Old Street")
+    debtor = make.debtor(name="Li Lei", phone="13700001111", national_id="310101197001011111", address="5 Old Street")
     make.case(debtor=debtor, stage="closed")
     clock.set(TEST_NOW + timedelta(days=3 * 366))
     with app.app_context():
@@ -45,6 +45,7 @@ def test_a_closed_case_past_retention_is_anonymised_by_the_scheduled_job(app, db
 
 
 # ---------------------------------------------------------------- a closed case with everything on it
+
 
 def store(app, key, content):
     from app import storage
@@ -62,32 +63,78 @@ def world(app, db, make, clock):
     team = make.team(code="RET-T", region=make.region(code="RET-R"))
     crew = make.crew(team=team, members=0, code="RET-K")
     collector = make.collector(team=team, crew=crew, code="RET-C")
-    debtor = make.debtor(name="Zhou Min", phone="13955554444", national_id="310101198502023333",
-                         address="77 Keep Road, Shanghai", lat=31.234567, lon=121.456789)
+    debtor = make.debtor(
+        name="Zhou Min",
+        phone="13955554444",
+        national_id="310101198502023333",
+        address="77 Keep Road, Shanghai",
+        lat=31.234567,
+        lon=121.456789,
+    )
     case = make.case(team=team, debtor=debtor, loan_ref="RET-LOAN", stage="field_visit")
     content = b"OggS" + b"\x07" * 3000
     digest = hashlib.sha256(content).hexdigest()
-    visit = make_visit(make, case, crew, collector, T0, notes="Ms Zhou said her husband pays.",
-                       recordings=(digest,), agreement={"kind": "promise", "status": "kept", "total_minor": 50_000,
-                                                        "acknowledgement_ref": "otp-778899"},
-                       flags=("geofence_outside",))
+    visit = make_visit(
+        make,
+        case,
+        crew,
+        collector,
+        T0,
+        notes="Ms Zhou said her husband pays.",
+        recordings=(digest,),
+        agreement={"kind": "promise", "status": "kept", "total_minor": 50_000, "acknowledgement_ref": "otp-778899"},
+        flags=("geofence_outside",),
+    )
     with app.app_context():
         recording = db.session.scalars(sa.select(Recording).where(Recording.visit_id == visit.id)).one()
         key = recording.storage_key
-        db.session.add(ContactAttempt(case_id=case.id, channel="call", purpose="contact", result="reached",
-                                      occurred_at=T0 - timedelta(days=2), notes="Spoke to Ms Zhou on 139…"))
-        db.session.add(Complaint(debtor_id=debtor.id, case_id=case.id, channel="phone", category="rude",
-                                 text="The collector shouted at Zhou Min.", status="unsubstantiated",
-                                 received_at=T0 + timedelta(days=1), resolved_at=T0 + timedelta(days=5),
-                                 resolution_notes="Recording reviewed with Ms Zhou."))
-        db.session.add(ClientEvent(user_id=make.user("agent").id, client_event_id="evt-ret-1", kind="visit",
-                                   status="accepted", task_id=visit.task_id,
-                                   payload={"notes": "Ms Zhou said her husband pays.", "lat": 31.234567},
-                                   response={"visit": {"notes": "Ms Zhou said her husband pays."}}))
-        audit.record("debtor.created", entity_type="debtors", entity_id=debtor.id,
-                     after={"name": "Zhou Min", "phone": "13955554444", "address": "77 Keep Road, Shanghai"})
-        audit.record("visit.outcome_recorded", entity_type="visits", entity_id=visit.id, subjects=[debtor.id],
-                     after={"outcome": "promise_to_pay", "notes": "Ms Zhou said her husband pays."})
+        db.session.add(
+            ContactAttempt(
+                case_id=case.id,
+                channel="call",
+                purpose="contact",
+                result="reached",
+                occurred_at=T0 - timedelta(days=2),
+                notes="Spoke to Ms Zhou on 139…",
+            )
+        )
+        db.session.add(
+            Complaint(
+                debtor_id=debtor.id,
+                case_id=case.id,
+                channel="phone",
+                category="rude",
+                text="The collector shouted at Zhou Min.",
+                status="unsubstantiated",
+                received_at=T0 + timedelta(days=1),
+                resolved_at=T0 + timedelta(days=5),
+                resolution_notes="Recording reviewed with Ms Zhou.",
+            )
+        )
+        db.session.add(
+            ClientEvent(
+                user_id=make.user("agent").id,
+                client_event_id="evt-ret-1",
+                kind="visit",
+                status="accepted",
+                task_id=visit.task_id,
+                payload={"notes": "Ms Zhou said her husband pays.", "lat": 31.234567},
+                response={"visit": {"notes": "Ms Zhou said her husband pays."}},
+            )
+        )
+        audit.record(
+            "debtor.created",
+            entity_type="debtors",
+            entity_id=debtor.id,
+            after={"name": "Zhou Min", "phone": "13955554444", "address": "77 Keep Road, Shanghai"},
+        )
+        audit.record(
+            "visit.outcome_recorded",
+            entity_type="visits",
+            entity_id=visit.id,
+            subjects=[debtor.id],
+            after={"outcome": "promise_to_pay", "notes": "Ms Zhou said her husband pays."},
+        )
         db.session.commit()
     store(app, key, content)
     clock.set(TEST_NOW)
@@ -111,12 +158,15 @@ def test_nothing_goes_a_day_before_the_cn_retention_and_everything_personal_goes
     report = sweep(app, db, date(closed.year + 2, closed.month, closed.day))
     (item,) = report["anonymised"]
     assert item["debtor_id"] == world["debtor"].id and item["cases"] == [world["case"].id]
-    assert item["removed"] == {"visits": 1, "recordings": 1, "contact_attempts": 1, "complaints": 1,
-                               "audit_values": 2}
+    assert item["removed"] == {"visits": 1, "recordings": 1, "contact_attempts": 1, "complaints": 1, "audit_values": 2}
     with app.app_context():
         debtor = db.session.get(Debtor, world["debtor"].id)
         assert (debtor.name, debtor.phone, debtor.national_id, debtor.national_id_index) == (
-            "[anonymised]", None, None, None)
+            "[anonymised]",
+            None,
+            None,
+            None,
+        )
         assert debtor.address == "[anonymised]" and (debtor.lat, debtor.lon) == (31.23, 121.46)
         visit = db.session.get(Visit, world["visit"].id)
         assert visit.notes is None and (visit.check_in_lat, visit.check_in_lon) == (31.23, 121.48)
@@ -161,25 +211,41 @@ def test_reports_add_up_the_same_after_anonymisation(app, db, client, make, worl
     headers = make.token(make.user("admin"))
     query = "?from=2026-01-01&to=2026-12-31"
     conduct = f"/api/v1/collectors/{world['collector'].id}/conduct{query}"
-    before = (client.get(conduct, headers=headers).json,
-              client.get("/api/v1/audit/visits?format=csv", headers=headers).get_data(as_text=True).count("\n"),
-              client.get(f"/api/v1/cases/{world['case'].id}", headers=headers).json["outstanding"],
-              client.get("/api/v1/agreements", headers=headers).json["items"][0]["total"])
+    before = (
+        client.get(conduct, headers=headers).json,
+        client.get("/api/v1/audit/visits?format=csv", headers=headers).get_data(as_text=True).count("\n"),
+        client.get(f"/api/v1/cases/{world['case'].id}", headers=headers).json["outstanding"],
+        client.get("/api/v1/agreements", headers=headers).json["items"][0]["total"],
+    )
     sweep(app, db, TEST_NOW.date() + timedelta(days=3 * 366))
-    after = (client.get(conduct, headers=headers).json,
-             client.get("/api/v1/audit/visits?format=csv", headers=headers).get_data(as_text=True).count("\n"),
-             client.get(f"/api/v1/cases/{world['case'].id}", headers=headers).json["outstanding"],
-             client.get("/api/v1/agreements", headers=headers).json["items"][0]["total"])
+    after = (
+        client.get(conduct, headers=headers).json,
+        client.get("/api/v1/audit/visits?format=csv", headers=headers).get_data(as_text=True).count("\n"),
+        client.get(f"/api/v1/cases/{world['case'].id}", headers=headers).json["outstanding"],
+        client.get("/api/v1/agreements", headers=headers).json["items"][0]["total"],
+    )
     assert before == after and before[0]["visits"] == 1 and before[0]["flags_total"] == 1
 
 
-@pytest.mark.parametrize("hold,set_up", [
-    ("dispute", lambda db, w: db.session.get(Debtor, w["debtor"].id).__setattr__("flags", {"dispute": True})),
-    ("litigation", lambda db, w: db.session.get(Debtor, w["debtor"].id).__setattr__("flags", {"litigation": True})),
-    ("complaint", lambda db, w: db.session.add(Complaint(debtor_id=w["debtor"].id, channel="letter",
-                                                         category="other", text="Still waiting.",
-                                                         status="under_review"))),
-])
+@pytest.mark.parametrize(
+    "hold,set_up",
+    [
+        ("dispute", lambda db, w: db.session.get(Debtor, w["debtor"].id).__setattr__("flags", {"dispute": True})),
+        ("litigation", lambda db, w: db.session.get(Debtor, w["debtor"].id).__setattr__("flags", {"litigation": True})),
+        (
+            "complaint",
+            lambda db, w: db.session.add(
+                Complaint(
+                    debtor_id=w["debtor"].id,
+                    channel="letter",
+                    category="other",
+                    text="Still waiting.",
+                    status="under_review",
+                )
+            ),
+        ),
+    ],
+)
 def test_a_legal_hold_stops_anonymisation_and_says_why(app, db, world, hold, set_up):
     with app.app_context():
         set_up(db, world)
@@ -248,15 +314,24 @@ def test_recordings_on_s3_are_deleted_from_the_bucket(app, db, world, s3_server,
 
 
 @pytest.mark.parametrize("profile_id,years,from_activity", [("us-fdcpa", 3, True), ("uk-conc", 6, False)])
-def test_other_profiles_keep_records_for_their_own_period_from_their_own_event(app, db, make, world, profile_id,
-                                                                             years, from_activity):
+def test_other_profiles_keep_records_for_their_own_period_from_their_own_event(
+    app, db, make, world, profile_id, years, from_activity
+):
     from app.models import Payment, Team
 
     with app.app_context():
         db.session.get(Team, world["team"].id).policy_profile = profile_id
         # A payment received half a year after the case closed: collection activity.
-        db.session.add(Payment(reference="RET-PAY", case_id=world["case"].id, amount_minor=100, currency="CNY",
-                               paid_at=TEST_NOW + timedelta(days=180), received_at=TEST_NOW + timedelta(days=180)))
+        db.session.add(
+            Payment(
+                reference="RET-PAY",
+                case_id=world["case"].id,
+                amount_minor=100,
+                currency="CNY",
+                paid_at=TEST_NOW + timedelta(days=180),
+                received_at=TEST_NOW + timedelta(days=180),
+            )
+        )
         db.session.commit()
     start = (TEST_NOW + timedelta(days=180)).date() if from_activity else TEST_NOW.date()
     due = date(start.year + years, start.month, start.day)
@@ -267,8 +342,14 @@ def test_other_profiles_keep_records_for_their_own_period_from_their_own_event(a
 
 def test_the_position_of_a_check_in_at_the_door_is_erased_from_the_log_with_the_debtor(app, db, world):
     with app.app_context():
-        audit.record("visit.checked_in", entity_type="visits", entity_id=world["visit"].id, lat=31.234567,
-                     lon=121.456789, after={"distance_m": 12.0})
+        audit.record(
+            "visit.checked_in",
+            entity_type="visits",
+            entity_id=world["visit"].id,
+            lat=31.234567,
+            lon=121.456789,
+            after={"distance_m": 12.0},
+        )
         db.session.commit()
         event = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "visit.checked_in")).one()
     assert "31.234567" not in event.changes and (event.lat, event.lon) == (None, None)

@@ -1,6 +1,6 @@
 """The collection strategy's nightly job: escalations by rule, the priority score, overrides."""
+
 import json
-from datetime import timedelta
 
 import sqlalchemy as sa
 
@@ -23,16 +23,19 @@ def reload(app, case):
 
 def events(app, case, action):
     with app.app_context():
-        found = _db.session.scalars(sa.select(AuditEvent).where(
-            AuditEvent.entity_type == "cases", AuditEvent.entity_id == str(case.id), AuditEvent.action == action)
-            .order_by(AuditEvent.seq)).all()
+        found = _db.session.scalars(
+            sa.select(AuditEvent)
+            .where(AuditEvent.entity_type == "cases", AuditEvent.entity_id == str(case.id), AuditEvent.action == action)
+            .order_by(AuditEvent.seq)
+        ).all()
         return [json.loads(e.changes) for e in found]
 
 
 def failing(make, *, days_past_due=45, calls=3, days_apart=3, flags=None, team=None, **kw):
     """A case in remote contact with ``calls`` unanswered calls, the latest two days ago."""
-    case = make.case(team=team, debtor=make.debtor(flags=flags or {}), stage="remote_contact",
-                     days_past_due=days_past_due, **kw)
+    case = make.case(
+        team=team, debtor=make.debtor(flags=flags or {}), stage="remote_contact", days_past_due=days_past_due, **kw
+    )
     for number in range(calls):
         make.contact(case, days_ago=2 + days_apart * number, result="no_answer")
     return case
@@ -45,9 +48,12 @@ def test_failed_remote_contact_moves_a_case_into_the_field_queue_audited_with_th
     assert report["escalated"] == {"default.remote_to_field": 1}
     [event] = events(app, case, "case.escalated")
     assert event["before"] == {"stage": "remote_contact"} and event["after"] == {"stage": "field_visit"}
-    assert event["extra"] == {"strategy": "default", "strategy_version": "2026.2",
-                              "rule_id": "default.remote_to_field",
-                              "facts": {"days_past_due": 45, "failed_attempts": 3, "within_days": 14}}
+    assert event["extra"] == {
+        "strategy": "default",
+        "strategy_version": "2026.2",
+        "rule_id": "default.remote_to_field",
+        "facts": {"days_past_due": 45, "failed_attempts": 3, "within_days": 14},
+    }
 
 
 def test_running_the_job_twice_moves_and_rescores_nothing_twice(app, db, make):
@@ -61,8 +67,7 @@ def test_running_the_job_twice_moves_and_rescores_nothing_twice(app, db, make):
     assert [len(events(app, c, "case.escalated")) for c in cases] == [1, 0, 1]
 
 
-def test_a_notice_past_its_week_with_failed_calls_goes_through_remote_contact_to_the_field_in_one_night(app, db,
-                                                                                                          make):
+def test_a_notice_past_its_week_with_failed_calls_goes_through_remote_contact_to_the_field_in_one_night(app, db, make):
     case = failing(make, days_past_due=40)
     with app.app_context():
         _db.session.execute(sa.update(Case).where(Case.id == case.id).values(stage="notice"))
@@ -70,7 +75,9 @@ def test_a_notice_past_its_week_with_failed_calls_goes_through_remote_contact_to
     run(app)
     assert reload(app, case).stage == "field_visit"
     assert [e["extra"]["rule_id"] for e in events(app, case, "case.escalated")] == [
-        "default.notice_to_remote", "default.remote_to_field"]
+        "default.notice_to_remote",
+        "default.remote_to_field",
+    ]
 
 
 def test_a_debtor_under_a_cease_request_or_dispute_is_never_sent_to_the_field(app, db, make):
@@ -90,8 +97,9 @@ def test_a_debtor_who_asked_to_cease_is_not_moved_on_to_remote_contact_either(ap
 def test_the_blocking_flags_are_the_teams_policy_profile(app, db, make):
     """Vulnerable blocks nothing under cn; under uk-conc it forbids any visit."""
     cn_team = make.team(code="SH-A", region=make.region(code="SH"))
-    uk_team = make.team(code="LDN-A", region=make.region(code="LDN", timezone_name="Europe/London"),
-                        policy_profile="uk-conc")
+    uk_team = make.team(
+        code="LDN-A", region=make.region(code="LDN", timezone_name="Europe/London"), policy_profile="uk-conc"
+    )
     cn_case = failing(make, team=cn_team, flags={"vulnerable": True})
     uk_case = failing(make, team=uk_team, flags={"vulnerable": True})
     run(app)
@@ -111,8 +119,11 @@ def test_calls_outside_the_window_or_too_few_or_too_early_leave_the_case_where_i
 
 def test_a_broken_promise_sends_an_m2_case_to_the_field(app, db, make):
     case = make.case(stage="remote_contact", days_past_due=40)
-    make._save(RepaymentAgreement(case_id=case.id, kind="promise", status="broken", currency="CNY",
-                                  total_minor=100, owed_minor=100))
+    make._save(
+        RepaymentAgreement(
+            case_id=case.id, kind="promise", status="broken", currency="CNY", total_minor=100, owed_minor=100
+        )
+    )
     run(app)
     assert reload(app, case).stage == "field_visit"
     assert events(app, case, "case.escalated")[0]["extra"]["rule_id"] == "default.broken_promise_to_field"
@@ -132,8 +143,11 @@ def test_the_job_scores_priority_and_audits_each_change_with_its_parts(app, db, 
 def test_a_broken_promise_raises_priority_and_a_kept_one_lowers_it(app, db, make):
     plain, broken, kept = (make.case(stage="field_visit", priority=0) for _ in range(3))
     for case, status in ((broken, "broken"), (kept, "kept")):
-        make._save(RepaymentAgreement(case_id=case.id, kind="promise", status=status, currency="CNY",
-                                      total_minor=100, owed_minor=100))
+        make._save(
+            RepaymentAgreement(
+                case_id=case.id, kind="promise", status=status, currency="CNY", total_minor=100, owed_minor=100
+            )
+        )
     run(app)
     base = reload(app, plain).priority
     assert (reload(app, broken).priority, reload(app, kept).priority) == (base + 15, base - 10)
@@ -182,8 +196,9 @@ def test_an_admin_runs_the_strategy_now_through_the_jobs_api_and_a_supervisor_ma
     supervisor = make.token(make.user("supervisor", team=team))
     assert client.post("/api/v1/jobs", json={"name": "apply_strategy"}, headers=supervisor).status_code == 403
     admin = make.token(make.user("admin"))
-    submitted = client.post("/api/v1/jobs", json={"name": "apply_strategy", "params": {"teams": ["SH-A"]}},
-                            headers=admin)
+    submitted = client.post(
+        "/api/v1/jobs", json={"name": "apply_strategy", "params": {"teams": ["SH-A"]}}, headers=admin
+    )
     assert submitted.status_code == 202, submitted.json
     job = client.get(f"/api/v1/jobs/{submitted.json['id']}", headers=admin).json
     assert job["status"] == "finished" and job["result"]["escalated"] == {"default.remote_to_field": 1}, job
@@ -203,10 +218,18 @@ def test_the_strategy_job_moves_the_demo_cases_into_the_field_queue_by_rule(app,
     assert app.test_cli_runner().invoke(args=["demo", "--cases", "20"]).exit_code == 0
     loan_ref = f"SH{make.today():%y}8"
     with app.app_context():
-        demo = _db.session.scalars(sa.select(Case).where(Case.loan_ref.like(f"{loan_ref}%")).order_by(Case.loan_ref)).all()
+        demo = _db.session.scalars(
+            sa.select(Case).where(Case.loan_ref.like(f"{loan_ref}%")).order_by(Case.loan_ref)
+        ).all()
         assert [c.stage for c in demo] == ["remote_contact"] * len(FOR_ESCALATION)
-        assert _db.session.scalar(sa.select(sa.func.count()).select_from(ContactAttempt).where(
-            ContactAttempt.case_id.in_([c.id for c in demo]))) > 0
+        assert (
+            _db.session.scalar(
+                sa.select(sa.func.count())
+                .select_from(ContactAttempt)
+                .where(ContactAttempt.case_id.in_([c.id for c in demo]))
+            )
+            > 0
+        )
     run(app)
     for case, (_, _, _, _, rule) in zip(demo, FOR_ESCALATION):
         assert reload(app, case).stage == ("field_visit" if rule else "remote_contact"), case.loan_ref

@@ -1,4 +1,5 @@
 """A payment spread over open instalments, oldest first, in exact minor units."""
+
 from dataclasses import dataclass
 
 import pytest

@@ -6,6 +6,7 @@ currencies), the server's number stands: the route sends the phone ``currency_di
 and the phone formats and parses with those. This test runs Intl for every active code,
 names each disagreement, and checks Intl shows every currency with the server's digits
 when told them, so the phone and the server write the same amount the same way."""
+
 import json
 import shutil
 import subprocess
@@ -35,8 +36,9 @@ def intl():
     node = shutil.which("node")
     if node is None:
         pytest.fail("Node.js is needed to compare with Intl (apt-get install nodejs)")
-    result = subprocess.run([node, "-e", INTL, json.dumps(money.currencies())], capture_output=True, text=True,
-                            check=True, timeout=60)
+    result = subprocess.run(
+        [node, "-e", INTL, json.dumps(money.currencies())], capture_output=True, text=True, check=True, timeout=60
+    )
     return json.loads(result.stdout)
 
 

@@ -1,4 +1,5 @@
 """The app factory and its configuration from the environment."""
+
 import ast
 from pathlib import Path
 
@@ -13,8 +14,17 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture()
 def clean_env(monkeypatch, tmp_path):
-    for name in ("DATABASE_URL", "SECRET_KEY", "APP_ENV", "POLICY_PROFILE", "STORAGE_DIR", "REDIS_URL",
-                 "PII_ENCRYPTION_KEYS", "PII_INDEX_KEY", "HSTS_MAX_AGE"):
+    for name in (
+        "DATABASE_URL",
+        "SECRET_KEY",
+        "APP_ENV",
+        "POLICY_PROFILE",
+        "STORAGE_DIR",
+        "REDIS_URL",
+        "PII_ENCRYPTION_KEYS",
+        "PII_INDEX_KEY",
+        "HSTS_MAX_AGE",
+    ):
         monkeypatch.delenv(name, raising=False)
     return monkeypatch
 
@@ -52,17 +62,22 @@ def test_production_refuses_the_development_keys_for_personal_data(clean_env):
     from app import crypto
 
     clean_env.setenv("SECRET_KEY", "x" * 40)
-    clean_env.setenv("PII_ENCRYPTION_KEYS", f"{TEST_PII_CONFIG['PII_ENCRYPTION_KEYS']},{crypto.DEVELOPMENT_ENCRYPTION_KEYS}")
+    clean_env.setenv(
+        "PII_ENCRYPTION_KEYS", f"{TEST_PII_CONFIG['PII_ENCRYPTION_KEYS']},{crypto.DEVELOPMENT_ENCRYPTION_KEYS}"
+    )
     clean_env.setenv("PII_INDEX_KEY", TEST_PII_CONFIG["PII_INDEX_KEY"])
     with pytest.raises(ConfigError, match="development key may not be used in production"):
         create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"})
 
 
-@pytest.mark.parametrize("keys,why", [
-    ("k1:not-base64!", "not valid base64"),
-    ("k1:" + "QUJD", "must be 32 bytes"),
-    ("no-id-here", "id:base64key"),
-])
+@pytest.mark.parametrize(
+    "keys,why",
+    [
+        ("k1:not-base64!", "not valid base64"),
+        ("k1:" + "QUJD", "must be 32 bytes"),
+        ("no-id-here", "id:base64key"),
+    ],
+)
 def test_a_malformed_encryption_key_is_named(clean_env, keys, why):
     clean_env.setenv("APP_ENV", "development")
     clean_env.setenv("PII_ENCRYPTION_KEYS", keys)
@@ -104,12 +119,15 @@ def test_an_unknown_environment_is_refused(clean_env):
         create_app()
 
 
-@pytest.mark.parametrize("given,expected", [
-    ("postgres://a@b/c", "postgresql+psycopg://a@b/c"),
-    ("postgresql://a@b/c", "postgresql+psycopg://a@b/c"),
-    ("postgresql+psycopg://a@b/c", "postgresql+psycopg://a@b/c"),
-    ("sqlite:///x.db", "sqlite:///x.db"),
-])
+@pytest.mark.parametrize(
+    "given,expected",
+    [
+        ("postgres://a@b/c", "postgresql+psycopg://a@b/c"),
+        ("postgresql://a@b/c", "postgresql+psycopg://a@b/c"),
+        ("postgresql+psycopg://a@b/c", "postgresql+psycopg://a@b/c"),
+        ("sqlite:///x.db", "sqlite:///x.db"),
+    ],
+)
 def test_database_urls_use_the_psycopg3_driver(given, expected):
     assert normalise_database_url(given) == expected
 
@@ -125,9 +143,11 @@ def test_extensions_are_created_unbound():
     import subprocess
     import sys
 
-    code = ("import app.extensions as e\n"
-            "assert e.migrate.db is None\n"
-            "try:\n    e.db.engine\nexcept RuntimeError:\n    print('unbound')\n")
+    code = (
+        "import app.extensions as e\n"
+        "assert e.migrate.db is None\n"
+        "try:\n    e.db.engine\nexcept RuntimeError:\n    print('unbound')\n"
+    )
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert result.stdout.strip() == "unbound", result.stderr
 
@@ -135,8 +155,10 @@ def test_extensions_are_created_unbound():
 def _service_loggers():
     import logging
 
-    return {name: (list(logging.getLogger(name).handlers), logging.getLogger(name).level,
-                   logging.getLogger(name).propagate) for name in ("app", "api")}
+    return {
+        name: (list(logging.getLogger(name).handlers), logging.getLogger(name).level, logging.getLogger(name).propagate)
+        for name in ("app", "api")
+    }
 
 
 def test_building_a_production_app_leaves_the_process_s_loggers_alone(clean_env):

@@ -1,6 +1,7 @@
 """The amounts the browser's money module is tested on (tests/js/money_cases.json) are
 answered by the server's own rules the same way: if app/money.py changes what it takes,
 this fails until the cases, and so the browser's parser, follow."""
+
 import json
 from pathlib import Path
 

@@ -2,7 +2,8 @@
 
 Each assertion names the rule id the decision must carry.
 """
-from datetime import date, datetime, timedelta, timezone
+
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace as Facts
 from zoneinfo import ZoneInfo
@@ -19,12 +20,16 @@ VISIT_DAY = date(2026, 12, 1)  # a Tuesday
 
 
 def at(day, hh, mm, zone, ss=0):
-    return datetime(day.year, day.month, day.day, hh, mm, ss, tzinfo=ZoneInfo(zone)).astimezone(timezone.utc)
+    return datetime(day.year, day.month, day.day, hh, mm, ss, tzinfo=ZoneInfo(zone)).astimezone(UTC)
 
 
 def attempt(purpose="contact", days_before=3, result="no_answer", planned=None, zone=SHANGHAI):
-    return Facts(purpose=purpose, result=result, planned_visit_date=planned,
-                 occurred_at=at(VISIT_DAY - timedelta(days=days_before), 10, 0, zone))
+    return Facts(
+        purpose=purpose,
+        result=result,
+        planned_visit_date=planned,
+        occurred_at=at(VISIT_DAY - timedelta(days=days_before), 10, 0, zone),
+    )
 
 
 def training(module, passed, expires):
@@ -45,6 +50,7 @@ def rule_ids(decisions):
 
 
 # ---------------------------------------------------------------- profiles are data
+
 
 def test_the_three_profiles_load_with_versions():
     assert {p.label for p in PROFILES.values()} == {"cn@2026.1", "us-fdcpa@2026.1", "uk-conc@2026.1"}
@@ -76,8 +82,15 @@ def test_the_app_refuses_to_start_with_a_broken_profile(tmp_path):
 
     (tmp_path / "cn.toml").write_text("id = 'cn'\n", encoding="utf-8")
     with pytest.raises(ProfileError, match="cn.toml: .*visiting_hours: Missing data"):
-        create_app({"APP_ENV": "testing", "SECRET_KEY": "x" * 32, "SQLALCHEMY_DATABASE_URI": "sqlite://",
-                    "POLICY_PROFILE_DIR": str(tmp_path), "RATELIMIT_STORAGE_URI": "memory://"})
+        create_app(
+            {
+                "APP_ENV": "testing",
+                "SECRET_KEY": "x" * 32,
+                "SQLALCHEMY_DATABASE_URI": "sqlite://",
+                "POLICY_PROFILE_DIR": str(tmp_path),
+                "RATELIMIT_STORAGE_URI": "memory://",
+            }
+        )
 
 
 def test_an_unknown_default_profile_refuses_to_start():
@@ -103,13 +116,18 @@ def test_a_refusal_raises_a_policy_violation_naming_rule_and_profile():
 
 # ---------------------------------------------------------------- visiting hours at the door
 
-@pytest.mark.parametrize("profile_id,zone,last_ok,first_refused,first_ok", [
-    ("cn", SHANGHAI, (21, 59), (22, 0), (8, 0)),
-    ("us-fdcpa", NEW_YORK, (20, 59), (21, 0), (8, 0)),
-    ("uk-conc", LONDON, (20, 59), (21, 0), (8, 0)),
-])
-def test_check_in_is_judged_against_visiting_hours_in_the_debtors_zone(profile_id, zone, last_ok, first_refused,
-                                                                     first_ok):
+
+@pytest.mark.parametrize(
+    "profile_id,zone,last_ok,first_refused,first_ok",
+    [
+        ("cn", SHANGHAI, (21, 59), (22, 0), (8, 0)),
+        ("us-fdcpa", NEW_YORK, (20, 59), (21, 0), (8, 0)),
+        ("uk-conc", LONDON, (20, 59), (21, 0), (8, 0)),
+    ],
+)
+def test_check_in_is_judged_against_visiting_hours_in_the_debtors_zone(
+    profile_id, zone, last_ok, first_refused, first_ok
+):
     profile = PROFILES[profile_id]
     ok, _ = rules.check_in_time(profile, zone, at(VISIT_DAY, *last_ok, zone, ss=59))
     refused, _ = rules.check_in_time(profile, zone, at(VISIT_DAY, *first_refused, zone))
@@ -140,17 +158,23 @@ def test_recorded_consent_lets_an_out_of_hours_check_in_stand_only_where_the_pro
 
 # ---------------------------------------------------------------- windows for dispatch
 
+
 def test_windows_are_visiting_hours_in_the_debtors_zone_as_utc():
     windows = rules.visiting_windows(PROFILES["cn"], SHANGHAI, [], VISIT_DAY)
     assert windows == [(at(VISIT_DAY, 8, 0, SHANGHAI), at(VISIT_DAY, 22, 0, SHANGHAI))]
 
 
 def test_windows_honour_the_debtors_stated_availability_within_visiting_hours():
-    availability = [{"start": "07:00", "end": "09:30"}, {"start": "18:00", "end": "23:00"},
-                    {"days": [5, 6], "start": "10:00", "end": "12:00"}]
+    availability = [
+        {"start": "07:00", "end": "09:30"},
+        {"start": "18:00", "end": "23:00"},
+        {"days": [5, 6], "start": "10:00", "end": "12:00"},
+    ]
     windows = rules.visiting_windows(PROFILES["uk-conc"], LONDON, availability, VISIT_DAY)
-    assert windows == [(at(VISIT_DAY, 8, 0, LONDON), at(VISIT_DAY, 9, 30, LONDON)),
-                       (at(VISIT_DAY, 18, 0, LONDON), at(VISIT_DAY, 21, 0, LONDON))]
+    assert windows == [
+        (at(VISIT_DAY, 8, 0, LONDON), at(VISIT_DAY, 9, 30, LONDON)),
+        (at(VISIT_DAY, 18, 0, LONDON), at(VISIT_DAY, 21, 0, LONDON)),
+    ]
 
 
 def test_a_debtor_available_only_at_night_has_no_window():
@@ -159,10 +183,17 @@ def test_a_debtor_available_only_at_night_has_no_window():
 
 # ---------------------------------------------------------------- preconditions and blocking flags
 
+
 def blockers(profile_id, flags=None, attempts=(), last=None, zone=SHANGHAI, override=False):
-    return rules.task_blockers(PROFILES[profile_id], debtor_flags=flags or {}, contact_attempts=list(attempts),
-                               visit_date=VISIT_DAY, debtor_tz=zone, visit_days=[last] if last else (),
-                               override_frequency=override)
+    return rules.task_blockers(
+        PROFILES[profile_id],
+        debtor_flags=flags or {},
+        contact_attempts=list(attempts),
+        visit_date=VISIT_DAY,
+        debtor_tz=zone,
+        visit_days=[last] if last else (),
+        override_frequency=override,
+    )
 
 
 def test_cn_needs_a_prior_remote_contact_attempt():
@@ -171,8 +202,9 @@ def test_cn_needs_a_prior_remote_contact_attempt():
 
 
 def test_a_contact_attempt_on_the_visit_day_itself_does_not_count():
-    same_day = Facts(purpose="contact", result="reached", planned_visit_date=None,
-                     occurred_at=at(VISIT_DAY, 9, 0, SHANGHAI))
+    same_day = Facts(
+        purpose="contact", result="reached", planned_visit_date=None, occurred_at=at(VISIT_DAY, 9, 0, SHANGHAI)
+    )
     assert rule_ids(blockers("cn", attempts=[same_day])) == ["cn.prior_contact"]
 
 
@@ -186,24 +218,40 @@ def test_us_needs_a_validation_notice_before_the_first_visit():
 
 def test_uk_needs_notice_of_that_visit_date_at_least_a_day_before():
     right = attempt("visit_notice", days_before=1, result="delivered", planned=VISIT_DAY, zone=LONDON)
-    other_date = attempt("visit_notice", days_before=3, result="delivered", planned=VISIT_DAY + timedelta(days=1),
-                         zone=LONDON)
+    other_date = attempt(
+        "visit_notice", days_before=3, result="delivered", planned=VISIT_DAY + timedelta(days=1), zone=LONDON
+    )
     assert blockers("uk-conc", attempts=[right], zone=LONDON) == []
     assert rule_ids(blockers("uk-conc", attempts=[other_date], zone=LONDON)) == ["uk-conc.visit_notice"]
     assert rule_ids(blockers("uk-conc", zone=LONDON)) == ["uk-conc.visit_notice"]
 
 
-@pytest.mark.parametrize("profile_id,flag,blocks", [
-    ("cn", "dispute", True), ("cn", "cease", True), ("cn", "deceased", True), ("cn", "capacity_concern", True),
-    ("cn", "vulnerable", False), ("cn", "attorney", False),
-    ("us-fdcpa", "dispute", True), ("us-fdcpa", "cease", True), ("us-fdcpa", "attorney", True),
-    ("us-fdcpa", "vulnerable", False),
-    ("uk-conc", "dispute", True), ("uk-conc", "vulnerable", True), ("uk-conc", "capacity_concern", True),
-    ("uk-conc", "breathing_space", True), ("uk-conc", "attorney", False),
-])
+@pytest.mark.parametrize(
+    "profile_id,flag,blocks",
+    [
+        ("cn", "dispute", True),
+        ("cn", "cease", True),
+        ("cn", "deceased", True),
+        ("cn", "capacity_concern", True),
+        ("cn", "vulnerable", False),
+        ("cn", "attorney", False),
+        ("us-fdcpa", "dispute", True),
+        ("us-fdcpa", "cease", True),
+        ("us-fdcpa", "attorney", True),
+        ("us-fdcpa", "vulnerable", False),
+        ("uk-conc", "dispute", True),
+        ("uk-conc", "vulnerable", True),
+        ("uk-conc", "capacity_concern", True),
+        ("uk-conc", "breathing_space", True),
+        ("uk-conc", "attorney", False),
+    ],
+)
 def test_blocking_flags_follow_the_profile(profile_id, flag, blocks):
-    prerequisites = {"cn": [attempt()], "us-fdcpa": [attempt("validation_notice", result="delivered")],
-                     "uk-conc": [attempt("visit_notice", days_before=2, result="delivered", planned=VISIT_DAY)]}
+    prerequisites = {
+        "cn": [attempt()],
+        "us-fdcpa": [attempt("validation_notice", result="delivered")],
+        "uk-conc": [attempt("visit_notice", days_before=2, result="delivered", planned=VISIT_DAY)],
+    }
     refused = blockers(profile_id, flags={flag: True}, attempts=prerequisites[profile_id])
     assert (rule_ids(refused) == [f"{profile_id}.blocking_flag"]) is blocks
     if blocks:
@@ -217,7 +265,10 @@ def test_a_verified_dispute_no_longer_blocks_a_us_visit():
 
 def test_every_blocking_reason_is_reported_not_only_the_first():
     assert rule_ids(blockers("cn", flags={"dispute": True, "cease": True})) == [
-        "cn.blocking_flag", "cn.blocking_flag", "cn.prior_contact"]
+        "cn.blocking_flag",
+        "cn.blocking_flag",
+        "cn.prior_contact",
+    ]
 
 
 def test_the_frequency_cap_holds_for_n_days_in_cn_and_not_elsewhere():
@@ -238,6 +289,7 @@ def test_a_manual_override_of_the_cap_passes_but_raises_a_flag():
 
 
 # ---------------------------------------------------------------- crews and qualification
+
 
 def test_cn_needs_two_collectors_per_visit():
     refused = rules.crew_blockers(PROFILES["cn"], crew(collector()), VISIT_DAY)
@@ -261,16 +313,25 @@ def test_training_is_valid_until_the_day_before_it_expires():
 
 
 def test_training_older_than_the_validity_period_has_lapsed_whatever_its_expiry_says():
-    old = Facts(id=2, code="C2", active=True, background_cleared=True, crew_id=1, trainings=[
-        training(m, date(2025, 11, 1), date(2030, 1, 1)) for m in ("law_compliance", "communication")])
+    old = Facts(
+        id=2,
+        code="C2",
+        active=True,
+        background_cleared=True,
+        crew_id=1,
+        trainings=[training(m, date(2025, 11, 1), date(2030, 1, 1)) for m in ("law_compliance", "communication")],
+    )
     assert rules.crew_blockers(PROFILES["cn"], crew(collector(), old), date(2026, 10, 31)) == []
-    assert rule_ids(rules.crew_blockers(PROFILES["cn"], crew(collector(), old), date(2026, 11, 1)))[0] == \
-        "cn.qualification"
+    assert (
+        rule_ids(rules.crew_blockers(PROFILES["cn"], crew(collector(), old), date(2026, 11, 1)))[0]
+        == "cn.qualification"
+    )
 
 
 def test_an_untrained_or_unvetted_collector_makes_a_cn_crew_ineligible_but_not_a_us_one():
-    refused = rules.crew_blockers(PROFILES["cn"], crew(collector("C1", trained=False, cleared=False),
-                                                       collector("C2")), VISIT_DAY)
+    refused = rules.crew_blockers(
+        PROFILES["cn"], crew(collector("C1", trained=False, cleared=False), collector("C2")), VISIT_DAY
+    )
     assert sorted(set(rule_ids(refused))) == ["cn.background", "cn.qualification"]
     assert rules.crew_blockers(PROFILES["us-fdcpa"], crew(collector(trained=False, cleared=False)), VISIT_DAY) == []
 
@@ -289,6 +350,7 @@ def test_a_collector_not_on_the_tasks_crew_is_refused_at_the_door():
 
 
 # ---------------------------------------------------------------- place, travel, recording
+
 
 @pytest.mark.parametrize("profile_id", sorted(PROFILES))
 def test_the_geofence_flags_one_metre_beyond_its_radius(profile_id):
@@ -327,6 +389,7 @@ def test_a_visit_closed_without_its_recording_is_flagged_where_required(profile_
 
 # ---------------------------------------------------------------- agreements, complaints, retention
 
+
 @pytest.mark.parametrize("profile_id", sorted(PROFILES))
 def test_a_waiver_above_the_limit_needs_approval(profile_id):
     profile = PROFILES[profile_id]
@@ -342,8 +405,9 @@ def test_a_complaint_raises_a_flag():
 
 @pytest.mark.parametrize("profile_id,years", [("cn", 2), ("us-fdcpa", 3), ("uk-conc", 6)])
 def test_records_are_kept_for_the_profiles_retention_period(profile_id, years):
-    assert rules.retention_until(PROFILES[profile_id], date(2024, 2, 29)) == date(2024 + years, 2, 28 if years % 4
-                                                                                 else 29)
+    assert rules.retention_until(PROFILES[profile_id], date(2024, 2, 29)) == date(
+        2024 + years, 2, 28 if years % 4 else 29
+    )
 
 
 def test_conduct_reminders_come_in_english_and_chinese():
@@ -354,8 +418,15 @@ def test_conduct_reminders_come_in_english_and_chinese():
 def test_no_other_module_decides_a_policy_rule():
     """Profile settings are read only by the policy package."""
     root = Path(__file__).resolve().parents[2]
-    settings = ("visiting_hours", "geofence_radius_m", "min_days_between_visits", "waiver_limit_percent",
-                "required_modules", "max_speed_kmh", "min_size")
+    settings = (
+        "visiting_hours",
+        "geofence_radius_m",
+        "min_days_between_visits",
+        "waiver_limit_percent",
+        "required_modules",
+        "max_speed_kmh",
+        "min_size",
+    )
     offenders = []
     for path in list((root / "app").rglob("*.py")) + list((root / "api").rglob("*.py")):
         if "policy" in path.parts:
@@ -365,8 +436,8 @@ def test_no_other_module_decides_a_policy_rule():
     assert offenders == []
 
 
-
 # ---------------------------------------------------------------- judged again at the door
+
 
 @pytest.mark.parametrize("profile_id,zone", [("cn", SHANGHAI), ("us-fdcpa", NEW_YORK), ("uk-conc", LONDON)])
 def test_a_visit_happens_on_its_planned_day_in_the_debtors_zone(profile_id, zone):
@@ -386,14 +457,22 @@ def test_beyond_the_hard_distance_a_check_in_is_refused_and_inside_it_is_not(pro
     assert rule_ids(rules.check_in_where(profile, limit + 0.5)) == [f"{profile_id}.registered_address_only"]
 
 
-@pytest.mark.parametrize("profile_id,kind,flags,refused", [
-    ("cn", "workplace", {}, True), ("cn", "hospital", {}, True), ("cn", "public", {}, True),
-    ("cn", "workplace", {"place_consent": True}, True),
-    ("us-fdcpa", "workplace", {}, False), ("us-fdcpa", "workplace", {"workplace_prohibited": True}, True),
-    ("us-fdcpa", "hospital", {}, False),
-    ("uk-conc", "workplace", {}, True), ("uk-conc", "hospital", {}, True),
-    ("uk-conc", "workplace", {"place_consent": True}, False), ("uk-conc", "public", {}, False),
-])
+@pytest.mark.parametrize(
+    "profile_id,kind,flags,refused",
+    [
+        ("cn", "workplace", {}, True),
+        ("cn", "hospital", {}, True),
+        ("cn", "public", {}, True),
+        ("cn", "workplace", {"place_consent": True}, True),
+        ("us-fdcpa", "workplace", {}, False),
+        ("us-fdcpa", "workplace", {"workplace_prohibited": True}, True),
+        ("us-fdcpa", "hospital", {}, False),
+        ("uk-conc", "workplace", {}, True),
+        ("uk-conc", "hospital", {}, True),
+        ("uk-conc", "workplace", {"place_consent": True}, False),
+        ("uk-conc", "public", {}, False),
+    ],
+)
 def test_a_check_in_at_another_known_place_follows_the_profile(profile_id, kind, flags, refused):
     profile = PROFILES[profile_id]
     at_the_place = rules.check_in_where(profile, 600, [(kind, 20)], flags)
@@ -456,8 +535,9 @@ def test_the_frequency_cap_looks_both_ways_and_counts_planned_days_too():
         assert refused.rule_id == "cn.frequency_cap"
     for offset in (-cap, cap):
         assert rules.frequency_refusal(PROFILES["cn"], {VISIT_DAY + timedelta(days=offset)}, VISIT_DAY) is None
-    nearest = rules.frequency_refusal(PROFILES["cn"], {VISIT_DAY - timedelta(days=5), VISIT_DAY + timedelta(days=2)},
-                                      VISIT_DAY)
+    nearest = rules.frequency_refusal(
+        PROFILES["cn"], {VISIT_DAY - timedelta(days=5), VISIT_DAY + timedelta(days=2)}, VISIT_DAY
+    )
     assert nearest.details["other"] == (VISIT_DAY + timedelta(days=2)).isoformat()
 
 

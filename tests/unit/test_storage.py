@@ -1,5 +1,6 @@
 """Recordings are kept in a local folder, or in S3-compatible storage when configured
 (S3 is tested over HTTP in tests/integration/test_object_storage.py)."""
+
 import pytest
 
 from app.storage import LocalStorage, ObjectMissing
@@ -27,4 +28,3 @@ def test_a_missing_file_is_missing_and_a_deleted_one_is_gone(tmp_path):
     storage.delete("recordings/x.oga")
     storage.delete("recordings/x.oga")  # already gone: not an error
     assert not storage.exists("recordings/x.oga")
-

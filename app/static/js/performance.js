@@ -9,42 +9,11 @@
  * Charts are drawn by uPlot (app/static/vendor/uplot, MIT); text from the API goes into
  * the page as text nodes only. */
 import uPlot from "../vendor/uplot/uPlot.esm.js";
+import { loadCatalogs } from "./i18n.js";
 
 const SESSION_KEY = "fc.session";
-const STRINGS = {
-  en: {
-    "signin.title": "Performance — sign in", "signin.username": "Username", "signin.password": "Password",
-    "signin.submit": "Sign in", "signin.failed": "Sign-in failed.", "signout": "Sign out",
-    "perf.title": "Performance", "perf.from": "From", "perf.to": "To", "perf.show": "Show",
-    "perf.board": "Dispatch board", "perf.readonly": "read-only",
-    "perf.notAllowed": "This page is for supervisors, auditors and administrators.",
-    "perf.scope": "{from} – {to} · {visits} visits · {made} promises made · DPD buckets of {strategy}",
-    "perf.loading": "Loading…", "perf.noCrew": "(no crew)", "perf.error": "The report could not be loaded: {message}",
-    "chart.recovery": "Recovered per week", "chart.kept": "Promises kept, by crew",
-    "chart.flags": "Conduct flags per 100 visits, by rule", "chart.roll": "Roll rates between DPD buckets",
-    "chart.table": "The numbers", "chart.empty": "Nothing in this period.",
-    "chart.summary": "Bar chart, {title}: {items}.", "chart.more": "and {n} more",
-    "col.week": "Week of", "col.recovered": "Recovered", "col.payments": "Payments", "col.rate": "Recovery rate",
-    "col.crew": "Crew", "col.made": "Made", "col.kept": "Kept", "col.broken": "Broken", "col.keptRate": "Kept rate",
-    "col.rule": "Rule", "col.flags": "Flags", "col.per100": "Per 100 visits", "col.visits": "Visits",
-    "col.from": "From bucket", "col.to": "To bucket", "col.cases": "Cases", "col.rollRate": "Roll rate",
-  },
-  zh: {
-    "signin.title": "业绩 — 登录", "signin.username": "用户名", "signin.password": "密码", "signin.submit": "登录",
-    "signin.failed": "登录失败。", "signout": "退出",
-    "perf.title": "业绩", "perf.from": "开始", "perf.to": "结束", "perf.show": "查看", "perf.board": "调度看板",
-    "perf.readonly": "只读", "perf.notAllowed": "此页面供主管、审计员和管理员使用。",
-    "perf.scope": "{from} – {to} · 上门{visits}次 · 承诺还款{made}笔 · 逾期分组依据{strategy}",
-    "perf.loading": "加载中…", "perf.noCrew": "（无小组）", "perf.error": "报表加载失败：{message}",
-    "chart.recovery": "每周回收金额", "chart.kept": "各小组承诺兑现率", "chart.flags": "每百次上门的合规标记（按规则）",
-    "chart.roll": "逾期分组迁徙率", "chart.table": "数据表", "chart.empty": "此期间没有数据。",
-    "chart.summary": "柱状图，{title}：{items}。", "chart.more": "另有{n}项",
-    "col.week": "周（起始日）", "col.recovered": "回收金额", "col.payments": "还款笔数", "col.rate": "回收率",
-    "col.crew": "小组", "col.made": "承诺", "col.kept": "兑现", "col.broken": "违约", "col.keptRate": "兑现率",
-    "col.rule": "规则", "col.flags": "标记数", "col.per100": "每百次上门", "col.visits": "上门次数",
-    "col.from": "起始分组", "col.to": "迁入分组", "col.cases": "案件数", "col.rollRate": "迁徙率",
-  },
-};
+// The shared translation catalogs (app/static/i18n/*.json), as every page reads them.
+const STRINGS = await loadCatalogs(new URL("../i18n/", import.meta.url));
 const COLOURS = { recovery: "#1d4ed8", kept: "#15803d", flags: "#b91c1c", roll: "#b45309" };
 const charts = [];
 let lang = null;

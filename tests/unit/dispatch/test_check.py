@@ -7,10 +7,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from dispatch_factories import collector, north, task
 
 from dispatch import check, solve
-
-from dispatch_factories import collector, north, task
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -19,12 +18,17 @@ REPO = Path(__file__).resolve().parents[3]
 def day(make_problem):
     """A small feasible day: two collectors, four tasks, one of them unassignable."""
     problem = make_problem(
-        collectors=[collector("c-1", skills=["zh"], max_visits=3),
-                    collector("c-2", at=north(3), skills=["zh", "wuu"], max_visits=3)],
-        tasks=[task("t-1", at=north(0.5), windows=[["09:00", "12:00"]], priority=30),
-               task("t-2", at=north(1), priority=20),
-               task("t-3", at=north(3.2), skills=["wuu"], priority=50),
-               task("t-4", skills=["en"])])
+        collectors=[
+            collector("c-1", skills=["zh"], max_visits=3),
+            collector("c-2", at=north(3), skills=["zh", "wuu"], max_visits=3),
+        ],
+        tasks=[
+            task("t-1", at=north(0.5), windows=[["09:00", "12:00"]], priority=30),
+            task("t-2", at=north(1), priority=20),
+            task("t-3", at=north(3.2), skills=["wuu"], priority=50),
+            task("t-4", skills=["en"]),
+        ],
+    )
     plan = solve(problem, time_limit=1)
     assert check(problem, plan) == []
     return problem, plan
@@ -52,8 +56,7 @@ def test_a_task_left_out_everywhere_is_caught(day):
 
 def test_a_task_listed_twice_is_caught(day):
     problem, plan = day
-    violations = broken(problem, plan, lambda p: p["unassigned"].append(
-        {"task": "t-3", "reason": "capacity"}))
+    violations = broken(problem, plan, lambda p: p["unassigned"].append({"task": "t-3", "reason": "capacity"}))
     assert has(violations, "t-3 already appears")
 
 
@@ -63,6 +66,7 @@ def test_a_task_given_to_a_collector_without_its_skills_is_caught(day):
     def give_wuu_task_to_c1(p):
         stop = route_of(p, "c-2")["stops"].pop()
         route_of(p, "c-1")["stops"].append(stop)
+
     assert has(broken(problem, plan, give_wuu_task_to_c1), "c-1 lacks skills ['wuu']")
 
 
@@ -83,8 +87,9 @@ def test_a_start_outside_every_window_is_caught(day):
     problem["tasks"][1]["windows"] = [["16:00", "17:00"]]
     violations = check(problem, plan)
     assert has(violations, "is not inside any window of task t-2")
-    assert has(violations, "t-2 cannot start inside a window in this order") or \
-        has(violations, "is not inside any window")
+    assert has(violations, "t-2 cannot start inside a window in this order") or has(
+        violations, "is not inside any window"
+    )
 
 
 def test_an_arrival_faster_than_the_travel_model_is_caught(day):
@@ -93,6 +98,7 @@ def test_an_arrival_faster_than_the_travel_model_is_caught(day):
     def teleport(p):
         stop = p["routes"][0]["stops"][0]
         stop["arrival"] = stop["start"] = "09:00"
+
     assert has(broken(problem, plan, teleport), "is earlier than the travel model allows")
 
 
@@ -101,6 +107,7 @@ def test_an_end_that_is_not_start_plus_service_is_caught(day):
 
     def short_visit(p):
         p["routes"][0]["stops"][0]["end"] = p["routes"][0]["stops"][0]["start"]
+
     assert has(broken(problem, plan, short_visit), "minutes of service")
 
 
@@ -125,6 +132,7 @@ def test_a_wrong_distance_is_caught(day):
 
     def stretch(p):
         p["routes"][0]["distance_km"] += 1
+
     assert has(broken(problem, plan, stretch), ".distance_km:")
 
 
@@ -135,6 +143,7 @@ def test_an_inconsistent_summary_is_caught(day):
         p["summary"]["assigned"] += 1
         p["summary"]["priority_sum"] += 5
         p["summary"]["distance_km"] += 3
+
     violations = broken(problem, plan, inflate)
     for key in ("summary.assigned", "summary.priority_sum", "summary.distance_km"):
         assert has(violations, key)
@@ -145,9 +154,9 @@ def test_an_unknown_or_untrue_reason_is_caught(day):
 
     def relabel(p, reason):
         p["unassigned"][0]["reason"] = reason
+
     assert has(broken(problem, plan, lambda p: relabel(p, "bad_luck")), "is not one of")
-    assert has(broken(problem, plan, lambda p: relabel(p, "window_unreachable")),
-               "reason: window_unreachable but")
+    assert has(broken(problem, plan, lambda p: relabel(p, "window_unreachable")), "reason: window_unreachable but")
 
 
 def test_unknown_collector_and_task_are_caught(day):
@@ -156,6 +165,7 @@ def test_unknown_collector_and_task_are_caught(day):
     def strangers(p):
         p["routes"][0]["collector"] = "c-404"
         p["unassigned"].append({"task": "t-404", "reason": "capacity"})
+
     violations = broken(problem, plan, strangers)
     assert has(violations, "unknown collector 'c-404'")
     assert has(violations, "unknown task")
@@ -168,8 +178,12 @@ def test_cli_check_exits_1_and_prints_each_violation(day, tmp_path):
     plan["unassigned"].clear()
     (tmp_path / "problem.json").write_text(json.dumps(problem))
     (tmp_path / "plan.json").write_text(json.dumps(plan))
-    result = subprocess.run([sys.executable, "-m", "dispatch", "check", str(tmp_path / "problem.json"),
-                             str(tmp_path / "plan.json")], capture_output=True, text=True, cwd=REPO)
+    result = subprocess.run(
+        [sys.executable, "-m", "dispatch", "check", str(tmp_path / "problem.json"), str(tmp_path / "plan.json")],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
     assert result.returncode == 1
     lines = result.stdout.splitlines()
     assert any(line.startswith("summary.assigned") for line in lines)

@@ -24,12 +24,13 @@ def test_no_dispatch_module_imports_flask_sqlalchemy_or_the_app():
 
 
 def test_importing_the_whole_engine_loads_no_forbidden_module():
-    code = ("import sys, pkgutil, importlib, dispatch\n"
-            "for m in pkgutil.iter_modules(dispatch.__path__):\n"
-            "    if m.name != '__main__':\n"
-            "        importlib.import_module('dispatch.' + m.name)\n"
-            f"bad = [n for n in sys.modules if n.split('.')[0] in {FORBIDDEN!r}]\n"
-            "print(','.join(bad))")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            cwd=REPO, check=True)
+    code = (
+        "import sys, pkgutil, importlib, dispatch\n"
+        "for m in pkgutil.iter_modules(dispatch.__path__):\n"
+        "    if m.name != '__main__':\n"
+        "        importlib.import_module('dispatch.' + m.name)\n"
+        f"bad = [n for n in sys.modules if n.split('.')[0] in {FORBIDDEN!r}]\n"
+        "print(','.join(bad))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True)
     assert result.stdout.strip() == ""

@@ -32,7 +32,10 @@ def test_generated_day_mixes_windows_skills_and_restrictions():
     problem = generate(500, 60, seed=1)
     tasks = problem["tasks"]
     assert {tuple(map(tuple, t["windows"])) for t in tasks if "windows" in t} >= {
-        (("09:00", "12:00"),), (("14:00", "18:00"),), (("18:00", "21:00"),)}
+        (("09:00", "12:00"),),
+        (("14:00", "18:00"),),
+        (("18:00", "21:00"),),
+    }
     assert any("wuu" in t["skills"] for t in tasks)
     assert any("allowed_collectors" in t for t in tasks)
     assert any("excluded_collectors" in t for t in tasks)
@@ -48,14 +51,18 @@ def test_unknown_city_is_refused():
 
 
 def test_cli_generate_prints_the_seeded_problem():
-    result = subprocess.run([sys.executable, "-m", "dispatch", "generate", "--tasks", "20",
-                             "--collectors", "3", "--seed", "4"],
-                            capture_output=True, text=True, cwd=REPO)
+    result = subprocess.run(
+        [sys.executable, "-m", "dispatch", "generate", "--tasks", "20", "--collectors", "3", "--seed", "4"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
     assert result.returncode == 0
     assert json.loads(result.stdout) == generate(20, 3, seed=4)
 
 
 # -- benchmark families ----------------------------------------------------------
+
 
 @pytest.mark.parametrize("family", sorted(FAMILIES))
 def test_every_family_gives_a_valid_reproducible_problem_of_its_shape(family):
@@ -79,8 +86,11 @@ def test_families_cover_small_days_of_three_to_twenty_five_crews_and_both_layout
 
 def test_family_windows_run_from_half_an_hour_to_the_whole_shift():
     tasks = generate_family("mixed-uniform-10", seed=1, tasks=400)["tasks"]
-    lengths = [int(w[1][:2]) * 60 + int(w[1][3:]) - int(w[0][:2]) * 60 - int(w[0][3:])
-               for t in tasks for w in t.get("windows", [])]
+    lengths = [
+        int(w[1][:2]) * 60 + int(w[1][3:]) - int(w[0][:2]) * 60 - int(w[0][3:])
+        for t in tasks
+        for w in t.get("windows", [])
+    ]
     assert min(lengths) <= 35 and max(lengths) >= 400
     assert any("windows" not in t for t in tasks)  # the whole shift
 
@@ -91,8 +101,7 @@ def test_the_generated_matrix_is_asymmetric_and_keeps_the_triangle_inequality():
     n = len(d)
     assert any(d[i][j] != d[j][i] for i in range(n) for j in range(n))
     # Within a metre of rounding per leg.
-    assert all(d[i][k] <= d[i][j] + d[j][k] + 2
-               for i in range(n) for j in range(n) for k in range(n))
+    assert all(d[i][k] <= d[i][j] + d[j][k] + 2 for i in range(n) for j in range(n) for k in range(n))
 
 
 def test_unknown_family_is_refused():
@@ -101,15 +110,19 @@ def test_unknown_family_is_refused():
 
 
 def test_cli_generate_prints_a_family_problem(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "dispatch", "generate", "--family",
-                             "wide-uniform-3", "--seed", "3", "--tasks", "12"],
-                            capture_output=True, text=True, cwd=REPO)
+    result = subprocess.run(
+        [sys.executable, "-m", "dispatch", "generate", "--family", "wide-uniform-3", "--seed", "3", "--tasks", "12"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
     assert result.returncode == 0
     assert json.loads(result.stdout) == generate_family("wide-uniform-3", seed=3, tasks=12)
 
 
 def test_cli_generate_without_family_needs_sizes():
-    result = subprocess.run([sys.executable, "-m", "dispatch", "generate", "--tasks", "5"],
-                            capture_output=True, text=True, cwd=REPO)
+    result = subprocess.run(
+        [sys.executable, "-m", "dispatch", "generate", "--tasks", "5"], capture_output=True, text=True, cwd=REPO
+    )
     assert result.returncode == 2
     assert "--tasks and --collectors are required without --family" in result.stderr

@@ -3,10 +3,9 @@
 import copy
 
 import pytest
+from dispatch_factories import collector, north, reasons_of, stops_of, task
 
 from dispatch import ProblemError, check, drop_collector, generate, insert_task, solve
-
-from dispatch_factories import collector, north, reasons_of, stops_of, task
 
 
 @pytest.fixture
@@ -14,10 +13,13 @@ def committed(make_problem):
     """Two collectors with two stops each, morning and afternoon."""
     problem = make_problem(
         collectors=[collector("c-1", max_visits=4), collector("c-2", at=north(4), max_visits=4)],
-        tasks=[task("t-1", at=north(0.3), windows=[["09:00", "10:00"]], priority=20),
-               task("t-2", at=north(0.6), windows=[["15:00", "16:00"]], priority=20),
-               task("t-3", at=north(4.2), windows=[["09:00", "10:00"]], priority=20),
-               task("t-4", at=north(4.5), windows=[["15:00", "16:00"]], priority=20)])
+        tasks=[
+            task("t-1", at=north(0.3), windows=[["09:00", "10:00"]], priority=20),
+            task("t-2", at=north(0.6), windows=[["15:00", "16:00"]], priority=20),
+            task("t-3", at=north(4.2), windows=[["09:00", "10:00"]], priority=20),
+            task("t-4", at=north(4.5), windows=[["15:00", "16:00"]], priority=20),
+        ],
+    )
     plan = solve(problem, time_limit=1)
     assert stops_of(plan, "c-1") == ["t-1", "t-2"] and stops_of(plan, "c-2") == ["t-3", "t-4"]
     return problem, plan
@@ -34,8 +36,7 @@ def test_urgent_task_goes_to_the_cheapest_route_and_moves_no_one(committed):
 
 def test_stops_already_under_way_keep_their_times(committed):
     problem, plan = committed
-    result = insert_task(problem, plan, task("t-urgent", at=north(0.4), priority=90),
-                         now="12:00")
+    result = insert_task(problem, plan, task("t-urgent", at=north(0.4), priority=90), now="12:00")
     before = plan["routes"][0]["stops"][0]
     after = result["plan"]["routes"][0]["stops"][0]
     assert after == before  # t-1 was done before noon
@@ -47,7 +48,8 @@ def test_stops_already_under_way_keep_their_times(committed):
 def test_full_routes_make_room_by_moving_one_lower_priority_stop(make_problem):
     problem = make_problem(
         collectors=[collector("c-1", max_visits=1), collector("c-2", at=north(6), max_visits=1)],
-        tasks=[task("t-low", at=north(0.2), priority=10)])
+        tasks=[task("t-low", at=north(0.2), priority=10)],
+    )
     plan = solve(problem, time_limit=1)
     assert stops_of(plan, "c-1") == ["t-low"]
     # Only c-1 may take the urgent task, and c-1 is full.
@@ -60,8 +62,7 @@ def test_full_routes_make_room_by_moving_one_lower_priority_stop(make_problem):
 
 
 def test_a_displaced_stop_with_nowhere_to_go_is_reported_unassigned(make_problem):
-    problem = make_problem(collectors=[collector("c-1", max_visits=1)],
-                           tasks=[task("t-low", priority=10)])
+    problem = make_problem(collectors=[collector("c-1", max_visits=1)], tasks=[task("t-low", priority=10)])
     plan = solve(problem, time_limit=1)
     result = insert_task(problem, plan, task("t-urgent", at=north(0.5), priority=90))
     assert result["moves"] == [{"task": "t-low", "from": "c-1", "to": None}]
@@ -97,8 +98,9 @@ def test_drop_out_before_the_day_starts_hands_over_every_stop():
     leaving = max(plan["routes"], key=lambda r: len(r["stops"]))
     result = drop_collector(problem, plan, leaving["collector"])
     assert stops_of(result["plan"], leaving["collector"]) == []
-    assert sorted(m["task"] for m in result["moves"] if m["from"] == leaving["collector"]) == \
-        sorted(s["task"] for s in leaving["stops"])
+    assert sorted(m["task"] for m in result["moves"] if m["from"] == leaving["collector"]) == sorted(
+        s["task"] for s in leaving["stops"]
+    )
     # Stops of the others move only when displaced, and each such move is reported.
     moved = {m["task"] for m in result["moves"]}
     for route in plan["routes"]:

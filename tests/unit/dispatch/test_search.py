@@ -5,6 +5,7 @@ import itertools
 import math
 
 import pytest
+from dispatch_factories import collector, north, task
 
 from dispatch import check, exact, solve
 from dispatch.budget import Budget
@@ -13,8 +14,6 @@ from dispatch.model import Instance
 from dispatch.problem import parse
 from dispatch.routes import evaluate, objective
 from dispatch.solver import plan_routes
-
-from dispatch_factories import collector, north, task
 
 
 def routes_after(problem, steps):
@@ -64,8 +63,7 @@ def brute_force(inst):
             mine = [t for t in range(inst.n) if owners[t] == c]
             if any(not inst.eligible[t, c] for t in mine):
                 break
-            feasible = [list(p) for p in itertools.permutations(mine)
-                        if evaluate(inst, c, list(p)) is not None]
+            feasible = [list(p) for p in itertools.permutations(mine) if evaluate(inst, c, list(p)) is not None]
             if not feasible:
                 break
             routes[c] = min(feasible, key=lambda r: -objective(inst, {c: r})[2])
@@ -78,11 +76,14 @@ def brute_force(inst):
 def test_a_tiny_day_is_solved_to_proven_optimality_and_returns_at_once(make_problem):
     problem = make_problem(
         collectors=[collector("c-1", max_visits=2), collector("c-2", at=north(6))],
-        tasks=[task("t-1", at=north(1), priority=10, windows=[["09:00", "10:00"]]),
-               task("t-2", at=north(5), priority=50),
-               task("t-3", at=north(3), priority=20, windows=[["16:00", "17:00"]]),
-               task("t-4", at=north(7), priority=5, service_minutes=240),
-               task("t-5", at=north(2), priority=30, windows=[["09:00", "09:20"]])])
+        tasks=[
+            task("t-1", at=north(1), priority=10, windows=[["09:00", "10:00"]]),
+            task("t-2", at=north(5), priority=50),
+            task("t-3", at=north(3), priority=20, windows=[["16:00", "17:00"]]),
+            task("t-4", at=north(7), priority=5, service_minutes=240),
+            task("t-5", at=north(2), priority=30, windows=[["09:00", "09:20"]]),
+        ],
+    )
     inst = Instance(parse(problem))
     routes = exact.plan(inst)
     assert objective(inst, routes) == brute_force(inst)
@@ -101,6 +102,7 @@ def test_the_large_day_path_is_never_worse_for_more_steps_either(small_day, monk
     # Route groups, polish checkpoints, then ruin and recreate: the path of days of
     # more than GROUPS_MIN_TASKS tasks, here on a small day so that it runs quickly.
     from dispatch import solver
+
     monkeypatch.setattr(solver, "GROUPS_MIN_TASKS", 10)
     monkeypatch.setattr(solver, "POLISH_EVERY", 4)
     values = []

@@ -1,8 +1,8 @@
 """A task that is in no route says why, from the documented set."""
 
-from dispatch import REASONS, check, solve
-
 from dispatch_factories import collector, north, reasons_of, task
+
+from dispatch import REASONS, check, solve
 
 
 def test_reasons_are_the_documented_set():
@@ -17,7 +17,8 @@ def test_task_needing_a_skill_nobody_has_is_unassigned_for_skills(make_problem):
 def test_allowed_collector_without_the_skill_leaves_no_eligible_collector(make_problem):
     problem = make_problem(
         collectors=[collector("c-1", skills=["zh"]), collector("c-2", skills=["wuu"])],
-        tasks=[task("t-1", skills=["wuu"], allowed_collectors=["c-1"])])
+        tasks=[task("t-1", skills=["wuu"], allowed_collectors=["c-1"])],
+    )
     plan = solve(problem, time_limit=1)
     assert reasons_of(plan) == {"t-1": "no_eligible_collector"}
     assert check(problem, plan) == []
@@ -39,8 +40,9 @@ def test_window_outside_every_shift_is_unreachable(make_problem):
 
 
 def test_servable_task_crowded_out_by_others_is_capacity(make_problem):
-    problem = make_problem(collectors=[collector(max_visits=1)],
-                           tasks=[task("t-1", priority=50), task("t-2", priority=60)])
+    problem = make_problem(
+        collectors=[collector(max_visits=1)], tasks=[task("t-1", priority=50), task("t-2", priority=60)]
+    )
     plan = solve(problem, time_limit=1)
     assert reasons_of(plan) == {"t-1": "capacity"}
     assert check(problem, plan) == []
