@@ -116,7 +116,7 @@ def open_visit(page, loan_ref):
     rows = page.locator("#visits tbody tr[data-visit]")
     # The demo's finished day is on the first screen; the filtered answer replaces it.
     expect(rows).to_have_count(1)
-    assert loan_ref in rows.first.inner_text()
+    expect(rows.first).to_contain_text(loan_ref)
     rows.first.click()
     page.locator("#detail-facts .hash").first.wait_for()  # the detail is drawn, down to its recordings
     return page.locator("#detail")
@@ -150,7 +150,11 @@ def test_a_visit_reads_in_words_with_the_collectors_name_and_both_clocks(
     sign_in(page, served)
     detail = open_visit(page, visited["loan_ref"])
     row = page.locator("#visits tbody tr[data-visit]").first
-    assert outcome in row.inner_text() and visited["collector_name"] in row.inner_text()
+    # The list and the detail are drawn in the page's language once its catalog is in: waited for.
+    expect(row).to_contain_text(outcome)
+    expect(row).to_contain_text(visited["collector_name"])
+    expect(detail.locator("dd[data-fact='d.outcome']")).to_have_text(outcome)
+    expect(detail.locator("dd[data-fact='d.person']")).to_have_text(person)
     # In words and names, not codes (the desk showed "refused", "debtor", "C001").
     text = detail.inner_text()
     assert outcome in text and person in text and visited["collector_name"] in text and "UTC" in text
