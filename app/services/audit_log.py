@@ -30,6 +30,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import ARRAY, DateTime, Integer, any_, bindparam, exists, false, func, select, type_coerce
 
+import auditchain
 from app import audit, authz, clock, money
 from app.errors import ValidationFailed
 from app.extensions import db
@@ -156,22 +157,8 @@ def _iso(value):
 
 # ---------------------------------------------------------------- audit events
 
-EVENT_COLUMNS = (
-    "seq",
-    "occurred_at",
-    "actor_user_id",
-    "actor_role",
-    "action",
-    "entity_type",
-    "entity_id",
-    "changes",
-    "request_id",
-    "client_ip",
-    "lat",
-    "lon",
-    "prev_hash",
-    "hash",
-)
+# The columns the chain hashes, in its order (auditchain's own list).
+EVENT_COLUMNS = auditchain.COLUMNS
 # Not hashed: the actor's current username, for reading.
 EVENT_CSV_HEADER = (*EVENT_COLUMNS, "actor_username")
 
