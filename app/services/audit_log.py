@@ -707,7 +707,7 @@ VISIT_CSV_HEADER = (
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _cell_text(value):
+def spreadsheet_safe(value):
     """Free text typed on a phone, made safe to open in a spreadsheet (OWASP CSV injection)."""
     if value and value.startswith(_FORMULA_START):
         return "'" + value
@@ -746,12 +746,12 @@ def _visit_csv_row(v):
         v["collector"],
         *_place_cells(v["check_in"]),
         *_place_cells(v["check_out"]),
-        _cell_text(v["outcome"]),
+        spreadsheet_safe(v["outcome"]),
         _iso(v["outcome_at"]),
         _iso(v["outcome_received_at"]),
         _iso(v["outcome_device_at"]),
-        _cell_text(v["person_met"]),
-        _cell_text(v["notes"]),
+        spreadsheet_safe(v["person_met"]),
+        spreadsheet_safe(v["notes"]),
         _joined(v["recordings"], "sha256"),
         *(_joined(v["agreements"], k) for k in ("kind", "status", "total", "currency")),
         _joined(v["flags"], "kind"),

@@ -9,7 +9,7 @@ import csv
 import io
 
 from app import money
-from app.services.audit_log import _cell_text as spreadsheet_safe
+from app.services.audit_log import spreadsheet_safe
 
 BOM = "\ufeff"
 COUNTS = (
