@@ -135,6 +135,10 @@ def load(schema, data, partial=False):
     bad = None if getattr(schema, "elements_loaded_one_by_one", False) else _nul_fields(data)
     if bad:
         raise ValidationFailed("Text may not contain NUL characters.", fields=bad)
+    if partial is True:
+        # Only the body's own fields may be left out: marshmallow's partial=True reaches into
+        # nested schemas too, so a place without its required kind would be stored.
+        partial = tuple(schema.fields)
     try:
         return schema.load(data, partial=partial)
     except ValidationError as exc:

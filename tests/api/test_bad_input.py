@@ -249,6 +249,8 @@ TYPED = [
     (("PUT", "/api/v1/debtors/{debtor}/pin"), "lon", "121.5", "lon"),
     (("PATCH", "/api/v1/debtors/{debtor}"), "flags", {"dispute": "yes"}, "flags"),
     (("PATCH", "/api/v1/debtors/{debtor}"), "flags", {"made_up": True}, "flags"),
+    # A partial update leaves out the debtor's fields, never a known place's own required kind.
+    (("PATCH", "/api/v1/debtors/{debtor}"), "places", [{"lat": 31.2, "lon": 121.4}], "places"),
     (("POST", "/api/v1/cases/{case}/contact-attempts"), "occurred_at", "2026-11-01 10:00", "occurred_at"),
     (("POST", "/api/v1/cases/{case}/contact-attempts"), "occurred_at", "2099-11-01T10:00:00+08:00", "occurred_at"),
     (("POST", "/api/v1/cases/{case}/contact-attempts"), "channel", "pigeon", "channel"),
