@@ -128,7 +128,7 @@ def _hsts(config):
     """The Strict-Transport-Security value production sends on every answer (None elsewhere).
 
     TLS ends at the reverse proxy in front of gunicorn; browsers act on the header only
-    when it arrives over HTTPS, so sending it on every answer is safe (README, "Running in
+    when it arrives over HTTPS, so sending it on every answer is safe (docs/production.md, "Running in
     production")."""
     if config["APP_ENV"] != "production":
         return None

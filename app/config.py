@@ -91,10 +91,10 @@ def from_environment(instance_path):
         "JOB_RETRY_INTERVALS": [int(s) for s in os.environ.get("JOB_RETRY_INTERVALS", "10,60,300").split(",") if s],
         "JOB_TIMEOUT": _int("JOB_TIMEOUT", 1800),
         "AUDIT_VERIFY_WORKERS": _int("AUDIT_VERIFY_WORKERS", 1),
-        # Chains the audit log is partitioned into (README "The audit log"): writers on
+        # Chains the audit log is partitioned into (docs/audit-log.md): writers on
         # different chains append at once. Unset: 16, or 1 under APP_ENV=testing (see check).
         **({"AUDIT_CHAINS": _int("AUDIT_CHAINS", 16)} if os.environ.get("AUDIT_CHAINS") else {}),
-        # Geocoding address-only debtors (app/services/geocoding.py; README "Addresses and places").
+        # Geocoding address-only debtors (app/services/geocoding.py; docs/addresses.md).
         # GEOCODER is any geopy geocoder by name (nominatim, baiduv3, arcgis, ...); unset with
         # GEOCODER_DOMAIN set means nominatim; both unset: no geocoder, supervisors pin by hand.
         "GEOCODER": os.environ.get("GEOCODER") or ("nominatim" if os.environ.get("GEOCODER_DOMAIN") else None),
@@ -170,7 +170,7 @@ def check(config):
     if config.get("GEOCODER_MIN_DELAY_SECONDS", 0) < 0:
         raise ConfigError("GEOCODER_MIN_DELAY_SECONDS must be 0 or more")
     # Unset: one chain. More chains let writers append at once, but an auditor's
-    # incremental pull at the live head may pass an event that commits late (README "Chains"):
+    # incremental pull at the live head may pass an event that commits late (docs/audit-log.md, "Chains"):
     # a lender turns it on knowingly, with every process restarted.
     config.setdefault("AUDIT_CHAINS", 1)
     if not 1 <= config["AUDIT_CHAINS"] <= MAX_CHAINS:
@@ -191,7 +191,7 @@ def _check_pii_keys(config):
             if config["APP_ENV"] == "production":
                 raise ConfigError(
                     f"{name} is not set: in production national ids and phone numbers are encrypted with keys of "
-                    "your own, kept outside the database (see README, 'Personal data'). Generate them with "
+                    "your own, kept outside the database (see docs/personal-data.md). Generate them with "
                     "`flask pii keygen`."
                 )
             config[name] = development

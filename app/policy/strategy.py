@@ -140,7 +140,7 @@ class Strategy:
         return next((rule for rule in self.escalations if rule.matches(facts)), None)
 
     def priority_parts(self, facts: CaseFacts) -> dict[str, int]:
-        """Each term of the score (README, "Priority score"), whole points, floored."""
+        """Each term of the score (docs/strategy.md, "Priority score"), whole points, floored."""
         w = self.priority
         if w is None:
             raise ProfileError(f"strategy {self.id}: no [priority] weights")

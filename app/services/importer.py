@@ -1,6 +1,6 @@
 """Bulk import of overdue cases from a loan system's CSV export.
 
-Semantics (documented in the README):
+Semantics (documented in docs/api.md, "Bulk CSV import of cases"):
 
 * The file must be UTF-8 CSV with a header row; columns are named as in ``COLUMNS``;
   other columns are ignored and listed in the report.

@@ -1,6 +1,6 @@
 """Payment files from the servicing system: many payments in one request, CSV or JSON.
 
-Semantics (README, "Payment files"):
+Semantics (docs/money.md, "Payment files"):
 
 * Each row is read by the same schema and money rule as ``POST /payments``
   (``load_row``, given by the API edge), so a file and a request are judged alike.

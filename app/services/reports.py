@@ -9,7 +9,7 @@ its UTC bounds and its first and last local dates, and day and week groupings ar
 across time zones and daylight-saving changes.
 
 Money stays per currency: amounts in integer minor units, never summed across currencies.
-The figures are defined, one line each, in README ("Portfolio report").
+The figures are defined, one line each, in docs/reports.md.
 """
 
 from collections import defaultdict

@@ -1,4 +1,4 @@
-"""Counts what the fuzz run sent, for the closing summary (README's reliability table quotes it)."""
+"""Counts what the fuzz run sent, for the closing summary (docs/reliability.md's table quotes it)."""
 
 import pytest
 
