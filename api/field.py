@@ -3,18 +3,17 @@
 from flask import Blueprint, current_app, g, request
 
 from api.base import endpoint, load
-from api.schemas import (
+from api.schemas.field import (
     FieldEventOut,
     PositionIn,
     RecordingForm,
     RecordingOut,
-    RouteOut,
-    RouteQuery,
     SyncEvent,
     SyncIn,
     SyncOut,
     VisitIn,
 )
+from api.schemas.route import RouteOut, RouteQuery
 from app.errors import FieldEventRefused, ValidationFailed
 from app.services import field, field_events
 

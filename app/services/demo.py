@@ -216,7 +216,7 @@ PAST_STOPS = [
 def _work_a_past_day(day, past):
     """Plan ``day`` for the supervisor's team at 07:00, commit it, and work the demo
     agent's first stops through the field service as the phone would, online."""
-    from api.schemas import PositionIn, VisitIn
+    from api.schemas.field import PositionIn, VisitIn
     from app.services import dispatch, field, field_events
 
     plan = dispatch.create_plan({"date": day, "team": "SH-CENTRAL"}, None, time_limit=2)
