@@ -5,8 +5,8 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 
 from api.base import BaseSchema
 from api.fields import Amount, Currency, Id, Instant, Integer, Latitude, Longitude, StrictBoolean, StrictFloat
-from app.services.field import OUTCOMES as _OUTCOME_CODES
-from app.services.field import PEOPLE as _PEOPLE
+from app.models import OUTCOMES as _OUTCOME_CODES
+from app.models import PEOPLE as _PEOPLE
 
 
 def ClientEventId():

@@ -41,6 +41,9 @@ from app.models.dispatch import (
     VisitTask,
 )
 from app.models.field import (
+    ALLOWED_TYPES,
+    OUTCOMES,
+    PEOPLE,
     TIME_BASES,
     ClientEvent,
     Device,
@@ -90,6 +93,9 @@ from app.models.types import (
 )
 
 __all__ = [
+    "ALLOWED_TYPES",
+    "OUTCOMES",
+    "PEOPLE",
     "AGREEMENT_KINDS",
     "AGREEMENT_STATUSES",
     "ApiToken",

@@ -15,6 +15,67 @@ from app.models.types import UTCDateTime, _lat_lon_checks, utcnow
 # phone's time corrected by its measured clock offset, kept inside what the server can
 # prove (offline), possibly moved to that bound ("device_bounded").
 TIME_BASES = ("server", "device_corrected", "device_bounded")
+# The documented outcome codes: (English, Chinese, who must have been met, effects).
+OUTCOMES = {
+    "met_debtor": ("Met the debtor; no agreement", "见到债务人，未达成协议", "debtor", {}),
+    "promise_to_pay": (
+        "Promise to pay (one date, one amount)",
+        "承诺还款（一次性）",
+        "debtor",
+        {"agreement": "promise"},
+    ),
+    "agreement_signed": ("Instalment plan agreed", "签订分期还款协议", "debtor", {"agreement": "instalment"}),
+    "paid_on_spot": (
+        "Paid on the spot (to be confirmed by the servicing system)",
+        "当场还款（待系统确认）",
+        "debtor",
+        {},
+    ),
+    "refused": ("Debtor refused to pay", "债务人拒绝还款", "debtor", {}),
+    "not_home": ("Nobody home", "无人在家", "nobody", {}),
+    "moved": ("Debtor has moved away", "债务人已搬走", "any", {"stage": "remote_contact"}),
+    "wrong_address": ("Wrong address", "地址错误", "any", {"stage": "remote_contact"}),
+    "third_party_only": (
+        "Met a third party only; nothing disclosed",
+        "仅见到第三方，未透露任何信息",
+        "third_party",
+        {},
+    ),
+    "hardship_claimed": ("Debtor claims hardship", "债务人声称经济困难", "debtor", {"stage": "remote_contact"}),
+    "dispute_raised": (
+        "Debtor disputes the debt",
+        "债务人对债务提出异议",
+        "debtor",
+        {"flag": "dispute", "stop_visits": True},
+    ),
+    "cease_requested": (
+        "Debtor asked us to stop",
+        "债务人要求停止催收",
+        "debtor",
+        {"flag": "cease", "stop_visits": True},
+    ),
+    "deceased_reported": ("Debtor reported deceased", "债务人已故", "any", {"flag": "deceased", "stop_visits": True}),
+    "capacity_concern": (
+        "Debtor may lack capacity",
+        "债务人可能缺乏行为能力",
+        "any",
+        {"flag": "capacity_concern", "stop_visits": True},
+    ),
+    "aggression": ("Visit ended for the crew's safety", "为保障催收员安全结束上门", "any", {}),
+}
+PEOPLE = ("debtor", "spouse", "relative", "household_member", "neighbour", "other", "nobody")
+ALLOWED_TYPES = {
+    "audio/webm",
+    "audio/ogg",
+    "audio/mp4",
+    "audio/mpeg",
+    "audio/wav",
+    "audio/x-wav",
+    "audio/aac",
+    "image/jpeg",
+    "image/png",
+    "image/webp",
+}
 
 
 class Recording(db.Model):
