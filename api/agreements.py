@@ -3,7 +3,7 @@
 from flask import Blueprint, g
 
 from api.base import endpoint, page_of
-from api.schemas import (
+from api.schemas.money import (
     AgreementOut,
     AgreementQuery,
     ApproveIn,

@@ -16,8 +16,8 @@ from api.audit_schemas import (
     VisitLogQuery,
 )
 from api.base import endpoint, page_of, streamed
+from app.models import ALLOWED_TYPES
 from app.services import audit_log, recordings
-from app.services.field import ALLOWED_TYPES
 
 bp = Blueprint("audit", __name__)
 

@@ -6,7 +6,10 @@ from marshmallow import Schema, ValidationError, fields, post_load, validate, va
 
 from api.base import BaseSchema
 from api.fields import ID_MAX, SEQ_MAX, Id
-from api.schemas import AgreementBriefOut, Code, FlagBriefOut, RecordingOut, StopCaseOut, Text
+from api.schemas.common import Code, Text
+from api.schemas.conduct import FlagBriefOut
+from api.schemas.field import AgreementBriefOut, RecordingOut
+from api.schemas.route import StopCaseOut
 
 FORMATS = ("json", "csv", "ndjson")
 MAX_PAGE = 500

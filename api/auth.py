@@ -3,7 +3,7 @@
 from flask import Blueprint, current_app, g, request
 
 from api.base import endpoint
-from api.schemas import LoginIn, LoginOut, MeOut
+from api.schemas.users import LoginIn, LoginOut, MeOut
 from app import auth
 from app.extensions import limiter
 

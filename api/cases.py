@@ -4,7 +4,7 @@ from flask import Blueprint, current_app, g, render_template, request
 
 from api.base import endpoint, page_of, printable
 from api.privacy_schemas import SubjectAccessOut, SubjectAccessQuery
-from api.schemas import (
+from api.schemas.cases import (
     CaseIn,
     CaseOut,
     CaseQuery,
@@ -16,9 +16,8 @@ from api.schemas import (
     DebtorUpdate,
     ImportQuery,
     ImportReport,
-    LedgerOut,
-    RefundIn,
 )
+from api.schemas.money import LedgerOut, RefundIn
 from app.authz import get_visible
 from app.errors import ValidationFailed
 from app.models import Case, Debtor

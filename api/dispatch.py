@@ -3,17 +3,9 @@
 from flask import Blueprint, g
 
 from api.base import endpoint, page_of
-from api.schemas import (
-    AssignIn,
-    BoardOut,
-    BoardQuery,
-    MoveOptionsOut,
-    PlanIn,
-    PlanOut,
-    TaskOut,
-    TaskQuery,
-    UnassignIn,
-)
+from api.schemas.board import BoardOut, BoardQuery
+from api.schemas.dispatch import AssignIn, PlanIn, PlanOut, TaskOut, TaskQuery, UnassignIn
+from api.schemas.field import MoveOptionsOut
 from app.authz import get_visible
 from app.models import VisitTask
 from app.services import board, dispatch

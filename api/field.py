@@ -3,20 +3,20 @@
 from flask import Blueprint, current_app, g, request
 
 from api.base import endpoint, load
-from api.schemas import (
+from api.schemas.field import (
     FieldEventOut,
     PositionIn,
     RecordingForm,
     RecordingOut,
-    RouteOut,
-    RouteQuery,
     SyncEvent,
     SyncIn,
     SyncOut,
     VisitIn,
 )
+from api.schemas.route import RouteOut, RouteQuery
 from app.errors import FieldEventRefused, ValidationFailed
-from app.services import field, field_events
+from app.services.field import agent_route, recordings
+from app.services.field import events as field_events
 
 bp = Blueprint("field", __name__)
 BODIES = {"check_in": PositionIn, "check_out": PositionIn, "visit": VisitIn}
@@ -35,7 +35,7 @@ def _answer(status, answer, accepted_status=200):
 @endpoint(permission="field:act", query=RouteQuery, response=RouteOut, device="optional")
 def get_route(args):
     """The crew's committed stops for a day, in order, with what to know at each door."""
-    return field.route(g.user, args.get("date"))
+    return agent_route.route(g.user, args.get("date"))
 
 
 @bp.post("/agent/tasks/<id:task_id>/check-in")
@@ -114,5 +114,5 @@ def upload_recording():
             "Send the file as form field 'file' (multipart/form-data).", fields={"file": ["missing"]}
         )
     form = load(RecordingForm(), request.form.to_dict(flat=True))
-    recording, created = field.store_recording(g.user, form, upload.read(), upload.mimetype, g.device_contact)
+    recording, created = recordings.store_recording(g.user, form, upload.read(), upload.mimetype, g.device_contact)
     return recording, 201 if created else 200  # the same file again: the stored one

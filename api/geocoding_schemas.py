@@ -4,7 +4,7 @@ from marshmallow import Schema, fields, pre_dump, validate
 
 from api.base import BaseSchema, PageQuery, note_personal_read
 from api.fields import Latitude, Longitude
-from api.schemas import Code
+from api.schemas.common import Code
 from app.services import geocoding
 
 

@@ -4,7 +4,8 @@ from flask import Blueprint, Response, g, stream_with_context
 
 from api.audit_schemas import AuditEventQuery, VisitLogQuery
 from api.base import endpoint, load
-from api.schemas import JobIn, JobOut, PlanIn
+from api.schemas.dispatch import PlanIn
+from api.schemas.jobs import JobIn, JobOut
 from app import jobs
 from app.errors import ValidationFailed
 from app.services import audit_log

@@ -10,7 +10,7 @@ from api.money_schemas import (
     ReconciliationOut,
     ReconciliationQuery,
 )
-from api.schemas import PaymentIn
+from api.schemas.money import PaymentIn
 from app.errors import ValidationFailed
 from app.services import payment_import, reconciliation
 

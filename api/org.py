@@ -4,7 +4,7 @@ from flask import Blueprint, g
 from marshmallow import Schema, fields
 
 from api.base import endpoint
-from api.schemas import RegionIn, RegionOut, TeamIn, TeamOut
+from api.schemas.organisation import RegionIn, RegionOut, TeamIn, TeamOut
 from app.services import org
 
 bp = Blueprint("org", __name__)

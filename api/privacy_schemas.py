@@ -4,7 +4,7 @@ from marshmallow import Schema, fields, validate
 
 from api.audit_schemas import VisitFlag, VisitRecording
 from api.base import BaseSchema
-from api.schemas import AvailabilityOut
+from api.schemas.cases import AvailabilityOut
 
 
 class SubjectAccessQuery(BaseSchema):

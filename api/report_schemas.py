@@ -5,7 +5,7 @@ from datetime import date
 from marshmallow import Schema, fields, validate
 
 from api.base import BaseSchema
-from api.schemas import Code
+from api.schemas.common import Code
 from app.services.reports import GROUPS
 
 

@@ -3,7 +3,7 @@
 from flask import Blueprint, g
 
 from api.base import endpoint, page_of
-from api.schemas import UserIn, UserOut, UserQuery, UserUpdate
+from api.schemas.users import UserIn, UserOut, UserQuery, UserUpdate
 from app.services import users
 
 bp = Blueprint("users", __name__)

@@ -15,7 +15,7 @@ from app.extensions import db
 from app.models import Case, ConductFlag, Crew, DispatchPlan, RepaymentAgreement, User, Visit, VisitTask
 from app.services.audit_log import record_personal_reads
 from app.services.common import Data
-from app.services.dispatch import resolve_scope
+from app.services.dispatch.problem import resolve_scope
 
 
 def board_state(data: Data, user: User) -> dict[str, Any]:

@@ -216,13 +216,15 @@ PAST_STOPS = [
 def _work_a_past_day(day, past):
     """Plan ``day`` for the supervisor's team at 07:00, commit it, and work the demo
     agent's first stops through the field service as the phone would, online."""
-    from api.schemas import PositionIn, VisitIn
-    from app.services import dispatch, field, field_events
+    from api.schemas.field import PositionIn, VisitIn
+    from app.services import dispatch
+    from app.services.field import agent_route, recordings
+    from app.services.field import events as field_events
 
     plan = dispatch.create_plan({"date": day, "team": "SH-CENTRAL"}, None, time_limit=2)
     dispatch.commit_plan(plan, None)
     agent = db.session.scalars(select(User).where(User.username == "agent")).one()
-    stops = [stop for stop in field.route(agent, day)["stops"] if stop["status"] == "assigned"]
+    stops = [stop for stop in agent_route.route(agent, day)["stops"] if stop["status"] == "assigned"]
     zone = ZoneInfo(TZ)
     for number, (stop, (outcome, person, notes, minutes, seconds)) in enumerate(zip(stops, PAST_STOPS), 1):
         arrive = max(past(), datetime.fromisoformat(stop["planned_start"]))
@@ -239,7 +241,7 @@ def _work_a_past_day(day, past):
         if seconds is not None:
             past.advance(minutes=1)
             content = b"OggS" + f"demo recording {day} stop {number}".encode() * 64
-            recording, _ = field.store_recording(
+            recording, _ = recordings.store_recording(
                 agent,
                 {"task_id": task, "sha256": hashlib.sha256(content).hexdigest(), "duration_seconds": seconds},
                 content,

@@ -72,7 +72,7 @@ _JSON_NUMBER = re.compile(r"^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$")
 
 
 def _row_schema():
-    from api.schemas import CaseIn  # the HTTP edge's schema; imported late, as api imports the services
+    from api.schemas.cases import CaseIn  # the HTTP edge's schema; imported late, as api imports the services
 
     schema = CaseIn()
     number_at = {place for place in COLUMN_AT if isinstance(_field_at(schema, place), fields.Number)}

@@ -17,9 +17,8 @@ from sqlalchemy import select
 from app import authz, storage
 from app.errors import NotFound, RangeNotSatisfiable
 from app.extensions import db
-from app.models import Case, Recording, User, Visit, VisitTask
+from app.models import ALLOWED_TYPES, Case, Recording, User, Visit, VisitTask
 from app.services import audit_log
-from app.services.field import ALLOWED_TYPES
 
 CHUNK = 1 << 16
 

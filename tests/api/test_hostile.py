@@ -1134,13 +1134,13 @@ def test_expired_and_revoked_tokens_are_refused_on_every_authenticated_route(app
 
 
 def test_security_headers_are_on_every_response_errors_included(app, client, world, monkeypatch):
-    from app.services import field
+    from app.services.field import agent_route
 
     def broken(*_args):
         raise RuntimeError("a bug")
 
     monkeypatch.setitem(app.config, "PROPAGATE_UNEXPECTED", False)
-    monkeypatch.setattr(field, "route", broken)
+    monkeypatch.setattr(agent_route, "route", broken)
     responses = [client.get("/api/v1/agent/route", headers=world["headers"]["agent"])]  # a 500
     for rule, method, path in _every_route(app):
         if rule.endpoint != "api.auth.logout":  # it would revoke the token for the rest

@@ -21,7 +21,7 @@ const ENTITIES = ["visits", "visit_tasks", "cases", "debtors", "collectors", "cr
   "recordings", "dispatch_plans", "users", "jobs", "client_events"];
 
 // Readable labels (outcome.*, flag.*, …) are in the shared catalogs: app/static/i18n/*.json.
-// The outcome's words are the service's own (app/services/field.py OUTCOMES).
+// The outcome's words are the service's own (OUTCOMES in app/models/field.py).
 
 const label = (kind, code) => (code && i18n.has(`${kind}.${code}`) ? i18n.t(`${kind}.${code}`) : code || "—");
 const state = { rows: [], next: null, map: null, selected: null, visitError: null,

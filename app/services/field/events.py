@@ -2,7 +2,7 @@
 
 Every field action carries the phone's ``client_event_id``; a queued one also its
 number in the phone's outbox (``seq``). The first time an id is seen, the event is
-judged and applied (``app.services.field`` does the visit's work), and stored with the
+judged and applied (``app.services.field.visits`` does the visit's work), and stored with the
 answer it got — whatever that answer is: accepted, rejected before or after reaching a
 task, or in conflict. Then:
 
@@ -40,7 +40,7 @@ from app.models import Case, ClientEvent, Team, VisitTask
 from app.observability import FIELD_EVENTS_WITHOUT_ID
 from app.policy import rules
 from app.services import conduct, devices
-from app.services.field import HANDLERS, crew_id_of, times_of
+from app.services.field.visits import HANDLERS, crew_id_of, times_of
 
 KINDS = tuple(HANDLERS)
 CLIENT_EVENT_ID = re.compile(r"^[A-Za-z0-9_.:\-]{8,80}$")
