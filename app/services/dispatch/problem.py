@@ -23,10 +23,6 @@ def _task_key(case_id):
     return f"case-{case_id}"
 
 
-def _case_id(task_key):
-    return int(task_key.split("-", 1)[1])
-
-
 def resolve_scope(data, user):
     """The teams a plan covers, and the zone its times are written in."""
     if bool(data.get("team")) == bool(data.get("region")):
