@@ -55,19 +55,37 @@ def pytest_collection_modifyitems(config, items):
 
 
 def _browser_tests_in_written_order(items):
-    """Under random order (pytest-randomly) every test moves except the browser tests: they
-    drive one served demo whose days they share out (each file plans its own days), so they
-    keep the order they are written in, file by file, in the places the shuffle gave them."""
+    """The browser tests drive one served demo per backend whose days they share out (each
+    file plans its own days), so they run as one block at the end, in the order they are
+    written, file by file, and backend by backend: serving a demo takes seconds, and each
+    change of backend tears it down and serves the other one again (alternating, the block
+    cost about ten minutes more). Under random order (pytest-randomly) everything else moves.
+    The block starts with the backend the tests before it ended on."""
 
     def is_browser(item):
         return "tests/e2e/" in str(item.fspath).replace(os.sep, "/")
 
-    places = [index for index, item in enumerate(items) if is_browser(item)]
-    written = sorted(
-        (items[index] for index in places), key=lambda item: (str(item.fspath), item.location[1] or 0, item.nodeid)
-    )
-    for index, item in zip(places, written):
-        items[index] = item
+    def backend_of(item):
+        callspec = getattr(item, "callspec", None)
+        return callspec.params.get("backend") if callspec else None
+
+    browser = [item for item in items if is_browser(item)]
+    if not browser:
+        return
+    rest = [item for item in items if not is_browser(item)]
+    last = next((backend_of(item) for item in reversed(rest) if backend_of(item)), None)
+    order = [last] + [b for b in BACKENDS if b != last]
+
+    def key(item):
+        backend = backend_of(item)
+        return (
+            order.index(backend) if backend in order else -1,
+            str(item.fspath),
+            item.location[1] or 0,
+            item.nodeid,
+        )
+
+    items[:] = rest + sorted(browser, key=key)
 
 
 # ---------------------------------------------------------------- databases
