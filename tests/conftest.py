@@ -672,3 +672,35 @@ def day(app, db, make, clock):
 
     clock.set(local(10))
     return Day(app, db, make, clock)
+
+
+# ---------------------------------------------------------------- the fuzz run's tally
+# What the OpenAPI fuzz sent, for the closing summary (docs/reliability.md's table quotes
+# it). Under pytest-xdist each worker counts its own share and hands it to the controller
+# when it finishes (``workeroutput``), so the summary is the whole run's.
+FUZZ_SENT = {"cases": 0, "requests": 0}
+
+
+@pytest.fixture()
+def fuzz_tally():
+    return FUZZ_SENT
+
+
+def pytest_sessionfinish(session):
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # an xdist worker: hand its count to the controller
+        workeroutput["fuzz_sent"] = dict(FUZZ_SENT)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    for key, value in getattr(node, "workeroutput", {}).get("fuzz_sent", {}).items():
+        FUZZ_SENT[key] += value
+
+
+def pytest_terminal_summary(terminalreporter):
+    if FUZZ_SENT["cases"]:
+        terminalreporter.write_line(
+            f"fuzz: {FUZZ_SENT['cases']} generated cases, {FUZZ_SENT['requests']} requests "
+            "(each case sent once per caller)"
+        )
