@@ -107,13 +107,19 @@ function applyLabels() {
 
 // ---------------------------------------------------------------- the visit log
 
+// Each list answers the last question asked of it: an answer that arrives after a newer
+// request was sent (the first screen's, say, after a filter was applied) is dropped.
+const asked = { visits: 0, events: 0 };
+
 async function load(more) {
   const form = $("filters");
   const params = query(form, more && state.next ? { after: state.next } : {});
+  const mine = ++asked.visits;
   let page;
   try {
     page = await api.call("GET", `/api/v1/audit/visits?${params}`);
   } catch (error) {
+    if (mine !== asked.visits) return;
     // A refused filter matches nothing: the old rows go, so none is taken for an answer to it.
     state.rows = [];
     state.next = null;
@@ -123,6 +129,7 @@ async function load(more) {
     showErrors(form, error);
     return;
   }
+  if (mine !== asked.visits) return;
   clearErrors(form);
   state.visitError = null;
   state.rows = more ? state.rows.concat(page.items) : page.items;
@@ -309,10 +316,12 @@ const actorName = (e) => (e.actor_user_id === null ? i18n.t("e.system")
 async function loadEvents(more) {
   const form = $("event-filters");
   const params = query(form, more && state.eventsNext ? { after: state.eventsNext } : {});
+  const mine = ++asked.events;
   let page;
   try {
     page = await api.call("GET", `/api/v1/audit/events?${params}`);
   } catch (error) {
+    if (mine !== asked.events) return;
     state.events = [];
     state.eventsNext = null;
     state.eventError = error;
@@ -321,6 +330,7 @@ async function loadEvents(more) {
     showErrors(form, error);
     return;
   }
+  if (mine !== asked.events) return;
   clearErrors(form);
   state.eventError = null;
   state.eventsLoaded = true;
