@@ -142,7 +142,11 @@ def test_an_export_file_gone_from_the_bucket_answers_404_not_a_500(app, db, clie
     assert response.status_code == 404 and response.json["error"]["code"] == "object_missing"
 
 
-def test_storage_that_cannot_be_reached_answers_503_with_the_envelope(app, db, client, day, monkeypatch, closed_port):
+def test_storage_that_cannot_be_reached_answers_503_with_the_envelope(
+    app, db, client, day, monkeypatch, closed_port, s3_credentials
+):
+    # With credentials, as production has them: without, boto3 refuses before it connects
+    # (storage_refused), unless an earlier test in the process left its session holding some.
     from tests.api.test_field import check_in, upload
 
     monkeypatch.setitem(app.extensions, "storage", S3Storage("any", f"http://127.0.0.1:{closed_port}"))
