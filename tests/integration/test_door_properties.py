@@ -477,9 +477,6 @@ def make_machine(app, db, client, world):
     return DoorMachine
 
 
-# Not traced for the coverage report (pytest-cov's no_cover): its hundreds of histories run
-# code the other tests already reach, and tracing them doubled its time on the CI's two cores.
-@pytest.mark.no_cover
 def test_no_accepted_visit_ever_breaks_a_rule_of_its_profile(app, db, client, world):
     STATS.update(accepted_check_ins=0, refused_check_ins=0, examples=0)
     machine = make_machine(app, db, client, world)

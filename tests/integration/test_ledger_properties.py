@@ -291,9 +291,6 @@ def make_machine(app, db, client, world):
     return Ledger
 
 
-# Not traced for the coverage report (pytest-cov's no_cover): its hundreds of histories run
-# code the other tests already reach, and tracing them doubled its time on the CI's two cores.
-@pytest.mark.no_cover
 def test_every_history_of_payments_agreements_waivers_and_evaluations_reconciles(app, db, client, world):
     STATS.update(examples=0, steps=0, credits=0, kept=0, broken=0)
     machine = make_machine(app, db, client, world)
