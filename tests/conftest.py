@@ -56,11 +56,13 @@ def pytest_collection_modifyitems(config, items):
 
 def _browser_tests_in_written_order(items):
     """The browser tests drive one served demo per backend whose days they share out (each
-    file plans its own days), so they run as one block at the end, in the order they are
-    written, file by file, and backend by backend: serving a demo takes seconds, and each
-    change of backend tears it down and serves the other one again (alternating, the block
-    cost about ten minutes more). Under random order (pytest-randomly) everything else moves.
-    The block starts with the backend the tests before it ended on."""
+    file plans its own days), so they run as one block, in the order they are written, file
+    by file, and backend by backend: serving a demo takes seconds, and each change of backend
+    tears it down and serves the other one again (alternating, the block cost about ten
+    minutes more). The block comes first, so that under pytest-xdist its worker starts on it
+    at once while the other worker takes the rest (last, it ran alone at the end); it ends
+    with the backend the tests after it begin with. Under random order (pytest-randomly)
+    everything else moves."""
 
     def is_browser(item):
         return "tests/e2e/" in str(item.fspath).replace(os.sep, "/")
@@ -73,8 +75,8 @@ def _browser_tests_in_written_order(items):
     if not browser:
         return
     rest = [item for item in items if not is_browser(item)]
-    last = next((backend_of(item) for item in reversed(rest) if backend_of(item)), None)
-    order = [last] + [b for b in BACKENDS if b != last]
+    first = next((backend_of(item) for item in rest if backend_of(item)), None)
+    order = [b for b in BACKENDS if b != first] + [first]
 
     def key(item):
         backend = backend_of(item)
@@ -85,7 +87,7 @@ def _browser_tests_in_written_order(items):
             item.nodeid,
         )
 
-    items[:] = rest + sorted(browser, key=key)
+    items[:] = sorted(browser, key=key) + rest
 
 
 # ---------------------------------------------------------------- databases
