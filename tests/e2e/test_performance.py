@@ -108,3 +108,33 @@ def test_the_board_and_the_audit_desk_link_to_the_performance_page(served, new_p
     page.click("#performance-link")
     # The same tab keeps the session: no second sign-in.
     expect(page.locator("#performance")).to_have_attribute("data-loaded", "true", timeout=30_000)
+
+
+def test_a_period_asked_for_after_another_is_the_one_drawn_whatever_answer_comes_last(served, new_page):
+    """A supervisor asks for April, then, before it is in, for May: May is drawn, and
+    April's answers arriving late do not replace it."""
+    page = new_page(viewport=DESKTOP)
+    sign_in(page, served, "supervisor", "supervisor-demo-pass")
+    held = []
+
+    def hold_april(route):
+        if "from=2026-04-01" in route.request.url:
+            held.append(route)
+        else:
+            route.continue_()
+
+    page.route("**/api/v1/reports/portfolio?*", hold_april)
+    scope = page.locator("#scope")
+    for start, end in (("2026-04-01", "2026-04-30"), ("2026-05-01", "2026-05-31")):
+        page.fill("#period input[name=from]", start)
+        page.fill("#period input[name=to]", end)
+        page.click("#period button[type=submit]")
+    expect(page.locator("#performance")).to_have_attribute("data-loaded", "true")
+    may = scope.inner_text()
+    assert len(held) == 2 and may  # April's two reports are still on their way
+    with page.expect_response(lambda response: "from=2026-04-01" in response.url):
+        for route in held:
+            route.continue_()
+    page.wait_for_timeout(300)  # April's answers read and (wrongly) drawn, if they were
+    expect(scope).to_have_text(may)
+    assert not page.js_errors

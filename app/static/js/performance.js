@@ -222,7 +222,12 @@ function draw({ weekly, crews }) {
   document.getElementById("performance").dataset.loaded = "true";
 }
 
+// The page shows the answer to the last period asked for: an answer that arrives after a
+// newer period was asked for (a long period's report can take a second) is dropped.
+let asked = 0;
+
 async function load() {
+  const mine = ++asked;
   const form = document.getElementById("period");
   const from = form.elements.from.value;
   const to = form.elements.to.value;
@@ -232,9 +237,11 @@ async function load() {
   delete document.getElementById("performance").dataset.loaded;
   try {
     const [weekly, crews] = await Promise.all([report(from, to, "week"), report(from, to, "crew")]);
+    if (mine !== asked) return;
     last = { weekly, crews };
     draw(last);
   } catch (e) {
+    if (mine !== asked) return;
     if (e.status === 401) return start();
     document.getElementById("scope").textContent = "";
     error.textContent = t("perf.error", { message: e.message });
