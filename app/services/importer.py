@@ -44,7 +44,7 @@ UPDATABLE = ("product", "principal_minor", "outstanding_minor", "days_past_due",
 
 
 # Where each column sits in the body POST /cases takes: a row is loaded through the API's
-# own schema (``api.schemas.CaseIn``, with its money, currency, code and coordinate fields),
+# own schema (``api.schemas.cases.CaseIn``, with its money, currency, code and coordinate fields),
 # so a file and a request are judged by one set of rules.
 PLACES = {
     "loan_ref": ("loan_ref",),
