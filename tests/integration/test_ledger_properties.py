@@ -36,6 +36,13 @@ from tests.conftest import TEST_NOW
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 EXAMPLES = int(os.environ.get("LEDGER_EXAMPLES", "200"))
 STATS = {"examples": 0, "steps": 0, "credits": 0, "kept": 0, "broken": 0}
+# An agreement a history makes: as a step, or before its first step.
+AGREEMENTS = {
+    "kind": st.sampled_from(["promise", "instalment"]),
+    "share": st.sampled_from([0.3, 0.6, 1.0]),
+    "waiver_percent": st.sampled_from([0, 10, 20, 30, 50, 70]),
+    "due_in": st.integers(0, 20),
+}
 
 
 def yuan(minor):
@@ -58,18 +65,7 @@ def make_machine(app, db, client, world):
     clock = app.config["CLOCK"]
 
     class Ledger(RuleBasedStateMachine):
-        @initialize(
-            owed=st.integers(1, 5_000_00),
-            agreed=st.one_of(
-                st.none(),
-                st.tuples(
-                    st.sampled_from(["promise", "instalment"]),
-                    st.sampled_from([0.3, 0.6, 1.0]),
-                    st.sampled_from([0, 10, 20, 30, 50, 70]),
-                    st.integers(0, 20),
-                ),
-            ),
-        )
+        @initialize(owed=st.integers(1, 5_000_00), agreed=st.none() | st.fixed_dictionaries(AGREEMENTS))
         def begin(self, owed, agreed):
             STATS["examples"] += 1
             db.session.remove()
@@ -86,7 +82,7 @@ def make_machine(app, db, client, world):
             # Half the histories begin with an agreement already made: without it, few of eight
             # steps reach an agreement that an evaluation then finds kept or broken.
             if agreed is not None:
-                self.agree(*agreed)
+                self.agree(**agreed)
 
         def teardown(self):
             if getattr(self, "savepoint", None) is not None:
@@ -129,12 +125,7 @@ def make_machine(app, db, client, world):
             if case.outstanding_minor < amount and response.status_code == 201:
                 STATS["credits"] += 1
 
-        @rule(
-            kind=st.sampled_from(["promise", "instalment"]),
-            share=st.sampled_from([0.3, 0.6, 1.0]),
-            waiver_percent=st.sampled_from([0, 10, 20, 30, 50, 70]),
-            due_in=st.integers(0, 20),
-        )
+        @rule(**AGREEMENTS)
         def agree(self, kind, share, waiver_percent, due_in):
             STATS["steps"] += 1
             from app.services import agreements
