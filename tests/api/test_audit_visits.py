@@ -427,13 +427,14 @@ def test_the_visit_logs_nested_shapes_are_the_apis_own_schemas():
     the API answers for them elsewhere, not copies that can drift."""
     from marshmallow import Schema
 
-    from api import audit_schemas, schemas
+    from api import audit_schemas
+    from api.schemas import conduct, field, route
 
     pairs = [
-        (audit_schemas.VisitRecording, schemas.RecordingOut),
-        (audit_schemas.VisitAgreement, schemas.AgreementSummaryOut),
-        (audit_schemas.VisitFlag, schemas.FlagOut),
-        (audit_schemas.CaseRef, schemas.StopCaseOut),
+        (audit_schemas.VisitRecording, field.RecordingOut),
+        (audit_schemas.VisitAgreement, field.AgreementSummaryOut),
+        (audit_schemas.VisitFlag, conduct.FlagOut),
+        (audit_schemas.CaseRef, route.StopCaseOut),
     ]
     for nested, api_schema in pairs:
         shown, answered = nested().fields, api_schema().fields
