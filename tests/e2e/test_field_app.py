@@ -475,7 +475,15 @@ def test_an_outcome_half_typed_when_the_app_closes_is_there_when_it_opens_again(
     record_outcome(page, "promise_to_pay", notes="Will pay on Friday after her salary")
     page.fill("#total", "120.50")
     page.fill("#ack", "OTP-5521")
-    page.wait_for_timeout(600)  # the form is kept a moment after the last keystroke
+    # The form is kept a moment after the last keystroke: the app is closed once it has been.
+    draft = (
+        f"import('/static/js/field/store.js').then(({{ store }}) => "
+        f"store.meta.get('draft|{AGENT[0]}|{stop['task_id']}'))"
+    )
+    for _ in range(300):
+        if (page.evaluate(draft) or {}).get("ack") == "OTP-5521":
+            break
+        page.wait_for_timeout(50)
 
     page.reload()  # the app closed (a flat battery, a swipe away) and opened again
     page.wait_for_selector("#view-stop .debtor")
@@ -489,13 +497,7 @@ def test_an_outcome_half_typed_when_the_app_closes_is_there_when_it_opens_again(
 
     page.click("#save-outcome")
     event_row(page, "visit", "accepted")
-    assert (
-        page.evaluate(
-            f"import('/static/js/field/store.js').then(({{ store }}) => "
-            f"store.meta.get('draft|{AGENT[0]}|{stop['task_id']}'))"
-        )
-        is None
-    )
+    assert page.evaluate(draft) is None
     agreement = served.sql(
         f"SELECT a.kind, a.total_minor FROM repayment_agreements a JOIN visits v "
         f"ON v.id = a.visit_id WHERE v.task_id = {stop['task_id']}"
