@@ -472,6 +472,37 @@ def chain_head():
     return head_answer(chain_heads())
 
 
+def settled_seq():
+    """The highest ``seq`` a reader of the log may be shown: every event numbered up to it
+    has committed, or never will. None: all that is visible is settled.
+
+    On a partitioned log (PostgreSQL, ``AUDIT_CHAINS`` > 1) writers on different chains
+    take numbers from one sequence and commit in any order, so an event can become visible
+    after one with a higher number; an auditor paging with ``after`` past the higher one
+    would never be shown it. Every number is taken under its chain head's lock, held to
+    the writer's end, and a head moves to its chain's last number when that commits. So
+    once every head has been locked for sharing (each wait is a writer finishing), the
+    highest head read then is settled: a number below it was taken either by a writer that
+    held its head when this one came for it (and has finished since) or before this one
+    released it — i.e. after the highest head was read, which cannot be. The locks are
+    taken in a savepoint rolled back at once, which releases them: writers wait only for
+    this one statement. One chain's writers commit in number order, and SQLite writes one
+    transaction at a time: nothing to wait for there."""
+    connection = db.session.connection()
+    if connection.dialect.name != "postgresql" or _configured_chains() == 1:
+        return None
+    savepoint = db.session.begin_nested()
+    try:
+        heads = (
+            connection.execute(select(AuditChainHead.seq).order_by(AuditChainHead.id).with_for_update(read=True))
+            .scalars()
+            .all()
+        )
+    finally:
+        savepoint.rollback()
+    return max(heads, default=0)
+
+
 def first_seq_at_or_after(instant):
     """The first event stamped at or after ``instant`` (None: there is none yet).
 

@@ -191,6 +191,11 @@ def _events_select(args, *, naive_utc_time=False):
             stmt = stmt.where(AuditEvent.seq < end)
     if args.get("after") is not None:
         stmt = stmt.where(AuditEvent.seq > args["after"])
+    # A partitioned log is shown up to the number below which nothing can still appear, so
+    # that paging on with ``after`` never passes an event committing a moment late.
+    settled = audit.settled_seq()
+    if settled is not None:
+        stmt = stmt.where(AuditEvent.seq <= settled)
     return stmt.order_by(AuditEvent.seq)
 
 

@@ -454,3 +454,39 @@ def test_parallel_writers_on_a_partitioned_log_leave_every_chain_unbroken(migrat
     assert result["checked"] == writers * transactions
     assert sorted(heads) == list(range(1, CHAINS + 1))
     assert parallel == result
+
+
+def test_an_auditor_paging_on_is_never_shown_past_an_event_still_committing_on_another_chain(migrated_app):
+    """Writer A takes its number and is slow to commit; writer B, on another chain, takes the
+    next number and commits first. A pull made then waits for A instead of answering B's
+    event alone: an auditor who went on ``after`` B's number would never be shown A's."""
+    app = migrated_app
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        pytest.skip("SQLite writes one transaction at a time: B cannot commit while A is writing")
+    write(app, _db, 0)  # chain 1, and every chain opened
+    start = events(app, _db)[-1]["seq"]
+    numbered, release = threading.Event(), threading.Event()
+
+    def slow_writer():
+        with app.app_context():
+            audit.record("slow.commit", entity_type="things", entity_id="a", actor=actor(1))
+            audit._append_pending(_db.session())  # A's number taken, chain 2's head held
+            numbered.set()
+            release.wait(30)
+            _db.session.commit()
+            _db.session.remove()
+
+    writer = threading.Thread(target=slow_writer)
+    writer.start()
+    try:
+        assert numbered.wait(30)
+        write(app, _db, 2)  # B: chain 3, the next number, committed first
+        threading.Timer(0.5, release.set).start()
+        with app.app_context():
+            shown = _db.session.execute(audit_log._events_select({"after": start})).all()
+            _db.session.rollback()
+    finally:
+        release.set()
+        writer.join()
+    assert [(e.action, e.entity_id) for e in shown] == [("slow.commit", "a"), ("thing.done", "2-0")]
+    assert shown[0].seq < shown[1].seq
