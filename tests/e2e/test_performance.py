@@ -105,7 +105,11 @@ def test_the_board_and_the_audit_desk_link_to_the_performance_page(served, new_p
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", password)
     page.click("#signin-form button[type=submit]")
+    page.wait_for_selector("#board:not([hidden]), #desk:not([hidden])")
+    # The page's first lists are in (the team picker filled in shifts the header's link).
+    page.wait_for_load_state("networkidle")
     page.click("#performance-link")
+    page.wait_for_url("**/board/performance")
     # The same tab keeps the session: no second sign-in.
     expect(page.locator("#performance")).to_have_attribute("data-loaded", "true", timeout=30_000)
 
