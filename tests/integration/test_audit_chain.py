@@ -223,3 +223,34 @@ def test_erasing_a_debtors_values_leaves_the_chain_verifying(app, db):
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
         with app.app_context(), pytest.raises(sa.exc.DBAPIError, match="erased, never changed"):
             db.session.execute(sa.text("UPDATE audit_personal_values SET \"values\" = '{}'"))
+
+
+@pytest.mark.parametrize("events", [3, 250])
+def test_a_transaction_of_many_events_with_personal_values_and_subjects_is_appended_whole(app, db, events):
+    """A few events go in one statement on PostgreSQL, an import's hundreds row by row
+    (audit.ONE_STATEMENT_ROWS): either way every event, its personal values and the debtors
+    it is about are stored and the chain verifies."""
+    rows = events * 4  # an event, its personal value and two subjects each
+    assert (rows <= audit.ONE_STATEMENT_ROWS) == (events == 3)  # both ways are tried
+    with app.app_context():
+        for i in range(events):
+            audit.record(
+                "test.batch",
+                entity_type="thing",
+                entity_id=i,
+                after={"i": i, "phone": f"1380000{i:04d}"},
+                subjects=[1000 + i, 2000 + i],
+            )
+        db.session.commit()
+        result = audit.verify_chain()
+        stored = db.session.execute(sa.select(AuditEvent.seq, AuditEvent.entity_id).order_by(AuditEvent.seq)).all()
+        values = dict(db.session.execute(sa.select(AuditPersonalValue.seq, AuditPersonalValue.values)).all())
+        about = db.session.execute(
+            sa.text("SELECT seq, debtor_id FROM audit_event_subjects ORDER BY seq, debtor_id")
+        ).all()
+    assert result["ok"], result
+    assert result["checked"] == events
+    assert [entity for _, entity in stored] == [str(i) for i in range(events)]
+    seqs = [seq for seq, _ in stored]
+    assert all(f'"138****{i:04d}"' in values[seq] for i, seq in enumerate(seqs))  # masked, as kept
+    assert about == [(seq, debtor) for i, seq in enumerate(seqs) for debtor in (1000 + i, 2000 + i)]
