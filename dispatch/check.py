@@ -23,7 +23,7 @@ Two schedule checks complement each other:
 from __future__ import annotations
 
 import math
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from .model import REASONS
 from .problem import Collector, Matrix, Problem, Task, is_hhmm, parse, parse_hhmm
@@ -35,6 +35,9 @@ SOLVER_ROUNDING_MINUTES = 0.05  # a solver may round each leg up by a few second
 
 Place = tuple[Literal["task", "start", "end"], Task | Collector]
 Windows = list[tuple[int, int]]
+
+
+T = TypeVar("T")
 
 
 def _km(lat1: float, lon1: float, lat2: float, lon2: float, circuity: float) -> float:
@@ -121,6 +124,15 @@ def _alone_feasible(p: Problem, task: Task, collector: Collector, margin: float 
     return start is not None and start + task.service_minutes + back + margin <= collector.shift_end + EPSILON
 
 
+def _known(found: dict[object, T], key: object) -> T | None:
+    """What ``key`` names, or None: a plan may hold any JSON value where an id belongs, a
+    list or an object included (which cannot be looked up at all)."""
+    try:
+        return found.get(key)
+    except TypeError:
+        return None
+
+
 def check(problem: dict[str, Any], plan: object) -> list[str]:
     """Every violation found in ``plan``; [] when it is feasible and consistent.
 
@@ -147,7 +159,7 @@ def check(problem: dict[str, Any], plan: object) -> list[str]:
         if not isinstance(route, dict):
             out.append(f"{path}: must be an object")
             continue
-        collector = collectors.get(route.get("collector"))
+        collector = _known(collectors, route.get("collector"))
         if collector is None:
             out.append(f"{path}.collector: unknown collector {route.get('collector')!r}")
             continue
@@ -160,7 +172,7 @@ def check(problem: dict[str, Any], plan: object) -> list[str]:
             continue
         route_tasks: list[tuple[int, Task, dict[str, Any]]] = []
         for k, stop in enumerate(stops):
-            task = tasks.get(stop.get("task")) if isinstance(stop, dict) else None
+            task = _known(tasks, stop.get("task")) if isinstance(stop, dict) else None
             if task is None:
                 out.append(
                     f"{path}.stops[{k}].task: unknown task {stop.get('task') if isinstance(stop, dict) else stop!r}"
@@ -193,7 +205,7 @@ def check(problem: dict[str, Any], plan: object) -> list[str]:
         unassigned = []
     for j, entry in enumerate(unassigned):
         path = f"unassigned[{j}]"
-        task = tasks.get(entry.get("task")) if isinstance(entry, dict) else None
+        task = _known(tasks, entry.get("task")) if isinstance(entry, dict) else None
         if task is None:
             out.append(f"{path}.task: unknown task")
             continue
@@ -201,7 +213,7 @@ def check(problem: dict[str, Any], plan: object) -> list[str]:
             out.append(f"{path}.task: {task.id} already appears in {seen[task.id]}")
         seen[task.id] = path
         reason = entry.get("reason")
-        if reason not in REASONS:
+        if not isinstance(reason, str) or reason not in REASONS:
             out.append(f"{path}.reason: {reason!r} is not one of {sorted(REASONS)}")
         else:
             wrong = _reason_contradiction(p, task, reason)

@@ -171,6 +171,25 @@ def test_unknown_collector_and_task_are_caught(day):
     assert has(violations, "unknown task")
 
 
+@pytest.mark.parametrize("value", [["c-1"], {"id": "t-1"}])
+def test_a_list_or_object_where_an_id_or_reason_belongs_is_a_violation_not_a_crash(day, value):
+    """A plan file is anyone's JSON: an id or a reason that is a list or an object is named
+    as unknown, as any other wrong value is."""
+    problem, plan = day
+
+    def unhashable(p):
+        p["routes"][0]["collector"] = value
+        p["routes"][1]["stops"][0]["task"] = value
+        p["unassigned"][0]["task"] = value
+        p["unassigned"].append({"task": "t-4", "reason": value})
+
+    violations = broken(problem, plan, unhashable)
+    assert has(violations, "routes[0].collector: unknown collector")
+    assert has(violations, "routes[1].stops[0].task: unknown task")
+    assert has(violations, "unassigned[0].task: unknown task")
+    assert has(violations, f"reason: {value!r} is not one of")
+
+
 def test_cli_check_exits_1_and_prints_each_violation(day, tmp_path):
     problem, plan = day
     plan = copy.deepcopy(plan)
