@@ -277,7 +277,7 @@ def _append_pending(session):
         # The head is locked until the commit: one round trip for the events, their personal
         # values and subjects and the head moved, not four, so the next writer on this chain
         # waits that much less.
-        statement, params = _append_statement(rows, values, subjects, chain, seq, prev)
+        statement, params = _append_statement(connection.dialect, rows, values, subjects, chain, seq, prev)
         connection.execute(statement, params)
         return
     connection.execute(insert(AuditEvent), rows)
@@ -291,7 +291,7 @@ def _append_pending(session):
 _APPEND_STATEMENTS: dict[tuple[Any, ...], Any] = {}
 
 
-def _append_statement(rows, values, subjects, chain, seq, hash_):
+def _append_statement(dialect, rows, values, subjects, chain, seq, hash_):
     """One statement (PostgreSQL: data-modifying CTEs, each run whether read or not) that
     inserts ``rows`` of events, their personal ``values`` and ``subjects`` and moves the
     chain's head, with its parameters. Written once per shape (the columns and the count of
@@ -301,7 +301,7 @@ def _append_statement(rows, values, subjects, chain, seq, hash_):
     shape = (columns, len(rows), len(values), len(subjects))
     statement = _APPEND_STATEMENTS.get(shape)
     if statement is None:
-        quote = db.session.connection().dialect.identifier_preparer.quote
+        quote = dialect.identifier_preparer.quote
         params = []
 
         def inserted(name, table, names, prefix, count):
@@ -543,11 +543,11 @@ def settled_seq():
     would never be shown it. Every number is taken under its chain head's lock, held to
     the writer's end, and a head moves to its chain's last number when that commits. So
     once every head has been locked for sharing (each wait is a writer finishing), the
-    highest head read then is settled: a number below it was taken either by a writer that
-    held its head when this one came for it (and has finished since) or before this one
-    released it — i.e. after the highest head was read, which cannot be. The locks are
-    taken in a savepoint rolled back at once, which releases them: writers wait only for
-    this one statement. One chain's writers commit in number order, and SQLite writes one
+    highest head read then is settled: a number below it was taken by a writer that held
+    its head when this one came for it (and has finished since), for a writer that locked
+    its head only after this one let go would take a number above every head read. The
+    locks are taken in a savepoint rolled back at once, which releases them: writers wait
+    only for this one statement. One chain's writers commit in number order, and SQLite writes one
     transaction at a time: nothing to wait for there."""
     connection = db.session.connection()
     if connection.dialect.name != "postgresql" or _configured_chains() == 1:
