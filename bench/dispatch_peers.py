@@ -10,10 +10,11 @@ the engine's plan builder so that ``check`` judges all of them alike.
 
 Peers: ``engine`` (``engine:SECONDS`` with that time limit); ``vroom0``/
 ``vroom2``/``vroom5`` (VROOM on the whole day at that exploration level,
-2 threads); ``ortools`` (OR-Tools routing, guided local search under a time
-limit); ``greedy`` (nearest crew first).  With ``DISPATCH_ENGINE_ROOT`` set,
-the ``dispatch`` package is imported from that folder instead (an earlier
-revision of the engine, for side-by-side runs).
+a thread per search: ``dispatch.vroom_backend.THREADS``); ``ortools``
+(OR-Tools routing, guided local search under a time limit); ``greedy``
+(nearest crew first).  With ``DISPATCH_ENGINE_ROOT`` set, the ``dispatch``
+package is imported from that folder instead (an earlier revision of the
+engine, for side-by-side runs).
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ def ortools_time_limit(n_tasks: int) -> int:
 
 
 def run_vroom(inst: Instance, level: int) -> dict[int, list[int]]:
-    return solve_part(inst, np.flatnonzero(inst.servable), np.arange(inst.m), level, threads=2)
+    return solve_part(inst, np.flatnonzero(inst.servable), np.arange(inst.m), level)
 
 
 def run_greedy(inst: Instance) -> dict[int, list[int]]:

@@ -115,11 +115,11 @@ def improve(inst: Instance, routes: dict[int, list[int]], budget: Budget) -> Non
         start = {c: [t for t in current[c] if t not in removed] for c in chosen}
         try:
             if move.name == "rebuild":  # VROOM's constructions may split the work anew
-                found = solve_part(inst, tasks, sorted(chosen), LEVEL, threads=1, searches=REBUILD_SEARCHES)
+                found = solve_part(inst, tasks, sorted(chosen), LEVEL, searches=REBUILD_SEARCHES)
             else:
                 if move.name == "insert":
                     _recreate(inst, start, _insertion_order(rng, removed, xy, seed, inst.priority))
-                found = solve_part(inst, tasks, sorted(chosen), LEVEL, threads=1, initial=start)
+                found = solve_part(inst, tasks, sorted(chosen), LEVEL, initial=start)
         except VroomInputException:
             continue  # a supplied matrix without the triangle inequality: skip this ruin
         found_metres = {c: route_metres(inst, c, r) for c, r in found.items()}

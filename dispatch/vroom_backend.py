@@ -24,13 +24,21 @@ from .model import Instance
 
 __all__ = ["VroomInputException", "solve_part"]
 
+# VROOM runs each of its searches (up to 32) in a thread of its own, at most ``nb_threads``
+# at once through a std::counting_semaphore. The semaphore compiled into the pyvroom wheel
+# can lose a wake-up (libstdc++ before GCC 13, bug 104928): a search waiting for its turn
+# sleeps for ever and the solve with it (seen: a demo seed that never ended, a plan request
+# held until gunicorn killed its worker; the waiting thread asleep in the semaphore, the
+# others done). With a thread for every search none ever waits on the semaphore; the
+# searches, and so the plans, are the same, and they share the machine's cores as before.
+THREADS = 32
+
 
 def solve_part(
     inst: Instance,
     tasks: npt.ArrayLike,
     collectors: npt.ArrayLike,
     exploration_level: int = 5,
-    threads: int = 2,
     initial: dict[int, list[int]] | None = None,
     searches: int | None = None,
 ) -> dict[int, list[int]]:
@@ -101,10 +109,10 @@ def solve_part(
             )
         )
     if searches is None:
-        solution = problem.solve(exploration_level=exploration_level, nb_threads=threads)
+        solution = problem.solve(exploration_level=exploration_level, nb_threads=THREADS)
     else:  # pyvroom's binding of VROOM's (searches, depth) entry point
         solution = Solution(
-            problem._solve(nb_searches=searches, depth=exploration_level, nb_threads=threads, timeout=None)
+            problem._solve(nb_searches=searches, depth=exploration_level, nb_threads=THREADS, timeout=None)
         )
     steps = np.asarray(solution._routes_numpy())
     routes: dict[int, list[int]] = {int(c): [] for c in collectors}
