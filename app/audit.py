@@ -302,13 +302,13 @@ def _append_statement(dialect, rows, values, subjects, chain, seq, hash_):
     statement = _APPEND_STATEMENTS.get(shape)
     if statement is None:
         quote = dialect.identifier_preparer.quote
-        params = []
+        binds = []
 
         def inserted(name, table, names, prefix, count):
             tuples = []
             for i in range(count):
                 keys = [f"{prefix}{i}_{column}" for column in names]
-                params.extend(bindparam(k, type_=table.c[column].type) for k, column in zip(keys, names))
+                binds.extend(bindparam(k, type_=table.c[column].type) for k, column in zip(keys, names))
                 tuples.append("(" + ", ".join(f":{k}" for k in keys) + ")")
             listed = ", ".join(quote(column) for column in names)
             return f"{name} AS (INSERT INTO {quote(table.name)} ({listed}) VALUES {', '.join(tuples)})"
@@ -319,12 +319,12 @@ def _append_statement(dialect, rows, values, subjects, chain, seq, hash_):
         if subjects:
             ctes.append(inserted("about", AuditEventSubject.__table__, ("debtor_id", "seq"), "s", len(subjects)))
         head = AuditChainHead.__table__
-        params.extend(
+        binds.extend(
             bindparam(k, type_=head.c[c].type)
             for k, c in (("head_seq", "seq"), ("head_hash", "hash"), ("head_id", "id"))
         )
         moved = f"UPDATE {quote(head.name)} SET seq = :head_seq, hash = :head_hash WHERE id = :head_id"
-        statement = text(f"WITH {', '.join(ctes)} {moved}").bindparams(*params)
+        statement = text(f"WITH {', '.join(ctes)} {moved}").bindparams(*binds)
         if len(_APPEND_STATEMENTS) >= 256:  # an unusual mix of shapes: start again
             _APPEND_STATEMENTS.clear()
         _APPEND_STATEMENTS[shape] = statement
