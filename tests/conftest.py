@@ -43,15 +43,50 @@ TEST_PII_CONFIG = {
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config, items):
-    _browser_tests_in_written_order(items)
     for item in items:
         for layer in ("unit", "integration", "api", "e2e", "fuzz"):
             if f"tests/{layer}/" in str(item.fspath).replace(os.sep, "/"):
                 item.add_marker(getattr(pytest.mark, layer))
-                if layer == "e2e":
-                    # With pytest-xdist (``--dist loadgroup``) the browser tests share one worker,
-                    # so the served apps are migrated and seeded once.
-                    item.add_marker(pytest.mark.xdist_group("e2e"))
+    _browser_tests_in_written_order(items)
+    _slow_tests_first_after_the_browser_block(items)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """Under pytest-xdist (``bin/test``: ``--dist loadgroup``) the browser tests of one backend
+    run together on one worker, in their order, so each worker migrates and seeds the served
+    demo of one backend only and the two backends' browser tests run side by side; every
+    other test is handed out on its own to whichever worker is free. Done here from the test
+    ids because xdist's own ``xdist_group`` marks do nothing under pytest 9.2 (xdist 3.8
+    appends the group to ``item._nodeid``, which pytest no longer reads): the browser tests were scattered
+    over both workers, each serving both backends' demos."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class BrowserTestsByBackend(LoadScopeScheduling):
+        def _split_scope(self, nodeid):
+            if nodeid.startswith("tests/e2e/"):
+                for backend in BACKENDS:
+                    if f"[{backend}" in nodeid:
+                        return f"e2e-{backend}"
+            return nodeid
+
+    return BrowserTestsByBackend(config, log)
+
+
+def _backend_of(item):
+    callspec = getattr(item, "callspec", None)
+    return callspec.params.get("backend") if callspec else None
+
+
+def _slow_tests_first_after_the_browser_block(items):
+    """Tests marked ``slow`` (a minute or more, some of them) are handed out before the
+    others, in their shuffled order: on two workers, a long test left for the end runs
+    alone while the other worker has finished."""
+    browser = [item for item in items if item.get_closest_marker("e2e")]
+    rest = [item for item in items if not item.get_closest_marker("e2e")]
+    items[:] = browser + sorted(rest, key=lambda item: item.get_closest_marker("slow") is None)
 
 
 def _browser_tests_in_written_order(items):
@@ -59,18 +94,15 @@ def _browser_tests_in_written_order(items):
     file plans its own days), so they run as one block, in the order they are written, file
     by file, and backend by backend: serving a demo takes seconds, and each change of backend
     tears it down and serves the other one again (alternating, the block cost about ten
-    minutes more). The block comes first, so that under pytest-xdist its worker starts on it
-    at once while the other worker takes the rest (last, it ran alone at the end); it ends
-    with the backend the tests after it begin with. Under random order (pytest-randomly)
-    everything else moves."""
+    minutes more). The block comes first: in one process, it ends with the backend the tests
+    after it begin with; under pytest-xdist each backend's part of it goes to a worker of its
+    own (``pytest_xdist_make_scheduler``). Under random order (pytest-randomly) everything
+    else moves."""
 
     def is_browser(item):
         return "tests/e2e/" in str(item.fspath).replace(os.sep, "/")
 
-    def backend_of(item):
-        callspec = getattr(item, "callspec", None)
-        return callspec.params.get("backend") if callspec else None
-
+    backend_of = _backend_of
     browser = [item for item in items if is_browser(item)]
     if not browser:
         return

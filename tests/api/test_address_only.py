@@ -190,6 +190,7 @@ def test_with_a_geocoder_a_new_address_only_case_is_geocoded_by_the_job(client, 
     assert debtor["location_status"] == "located" and debtor["location_source"] == "geocoded"
 
 
+@pytest.mark.slow
 def test_ten_thousand_address_only_rows_are_geocoded_by_the_job_with_progress(
     app, db, client, sup, geocoder, monkeypatch
 ):

@@ -651,6 +651,7 @@ AUDIT_TABLES = {"audit_events", "audit_personal_values", "audit_event_subjects"}
 READ_AUDITS = {"audit.exported", "audit.export_downloaded", "pii.read", "report.downloaded"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("staff", ["admin", "supervisor_b"])
 def test_probes_in_every_query_parameter_of_every_get_endpoint_change_nothing(app, db, client, probed, staff):
     from urllib.parse import quote
@@ -762,6 +763,7 @@ REFUSAL_AUDITS = {
 }
 
 
+@pytest.mark.slow
 def test_probes_in_every_json_string_field_are_refused_or_stored_as_text(app, db, client, probed):
     """A refused probe writes nothing (but the record of a refused field event); an
     accepted one is plain text: no table loses a row, and the audit chain still verifies."""
@@ -930,6 +932,7 @@ IMPORT_ROW = [
 ]
 
 
+@pytest.mark.slow
 def test_probes_in_every_column_of_a_csv_import_are_refused_or_stored_as_text(app, db, client, probed):
     import csv
 

@@ -10,6 +10,7 @@ example in a SAVEPOINT rolled back afterwards.
 
 import os
 
+import pytest
 import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -99,6 +100,7 @@ def counts(db):
     }
 
 
+@pytest.mark.slow
 def test_random_batches_sent_twice_apply_once_answer_the_same_and_never_fail(app, db, client, day):
     tasks = [t.id for t in day.tasks]
 

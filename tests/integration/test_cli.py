@@ -3,6 +3,7 @@
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
 import sqlalchemy as sa
 
 from app import audit
@@ -49,6 +50,7 @@ def test_a_supervisor_without_team_or_region_is_refused(app, db):
     assert result.exit_code != 0 and "team" in result.output
 
 
+@pytest.mark.slow
 def test_the_demo_seeds_a_realistic_shanghai_operation(app, db, rows, make):
     result = app.test_cli_runner().invoke(args=["demo"])
     assert result.exit_code == 0, result.output
@@ -90,6 +92,7 @@ def test_the_demo_seeds_a_realistic_shanghai_operation(app, db, rows, make):
         assert audit.verify_chain()["ok"]
 
 
+@pytest.mark.slow
 def test_the_demo_has_a_finished_day_before_today_worked_through_the_service(app, db, rows, make):
     """So the audit desk's first screen is not empty: yesterday, the demo agent's crew
     visited its first stops (outcomes, a promise, recordings, a flag), judged on the

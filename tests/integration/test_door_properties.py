@@ -477,6 +477,7 @@ def make_machine(app, db, client, world):
     return DoorMachine
 
 
+@pytest.mark.slow
 def test_no_accepted_visit_ever_breaks_a_rule_of_its_profile(app, db, client, world):
     STATS.update(accepted_check_ins=0, refused_check_ins=0, examples=0)
     machine = make_machine(app, db, client, world)

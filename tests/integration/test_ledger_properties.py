@@ -282,6 +282,7 @@ def make_machine(app, db, client, world):
     return Ledger
 
 
+@pytest.mark.slow
 def test_every_history_of_payments_agreements_waivers_and_evaluations_reconciles(app, db, client, world):
     STATS.update(examples=0, steps=0, credits=0, kept=0, broken=0)
     machine = make_machine(app, db, client, world)
@@ -327,6 +328,7 @@ def committed(empty_app):
     return app, team_id, _token(app, admin_id)
 
 
+@pytest.mark.slow
 def test_parallel_payments_on_random_cases_keep_every_ledger_balanced(committed):
     app, team_id, headers = committed
     from app.extensions import db
