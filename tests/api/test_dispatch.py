@@ -496,3 +496,24 @@ def test_a_plan_whose_inputs_change_during_every_solve_is_refused_and_nothing_is
     assert rows(DispatchPlan) == 0
     with app.app_context():
         assert not db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "plan.drafted")).first()
+
+
+def test_planning_reads_the_teams_and_their_regions_once_per_look_not_again_for_each_crew_and_case(
+    client, make, team, sup, db
+):
+    """A plan looks at its scope four times (the first look, gathering, gathering again
+    after the solve, writing the draft); each look reads the team with its region in one
+    statement, and the crews' and cases' teams are found in the session, not asked for
+    again (they were, each time with their regions: 9 statements on teams and more on
+    regions; now 4 and none, and the answer's team code one more)."""
+    from tests.api.test_field_cost import statements
+
+    for k in range(2):
+        make.trained_crew(team, code=f"SH-A-K{k}")
+        make.dispatchable_case(team, lat=31.23 + k / 100)
+    with statements(db) as seen:
+        result = plan(client, sup)
+    assert result["summary"]["assigned"] == 2
+    on_teams = [s for s in seen if s.startswith("SELECT") and " FROM teams" in s]
+    on_regions = [s for s in seen if s.startswith("SELECT") and " FROM regions" in s]
+    assert len(on_teams) <= 5 and not on_regions, "\n".join(on_teams + on_regions)

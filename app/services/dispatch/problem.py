@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from app import authz, clock, policy
 from app.errors import ValidationFailed
@@ -31,19 +31,13 @@ def resolve_scope(data, user):
     visible = authz.visible_team_ids(user) if user is not None else None
     if data.get("team"):
         team = db.session.scalars(
-            select(Team).options(selectinload(Team.region)).where(Team.code == data["team"])
+            select(Team).options(joinedload(Team.region)).where(Team.code == data["team"])
         ).one_or_none()
         if team is None or (visible is not None and team.id not in visible):
             raise ValidationFailed("No such team among yours.", fields={"team": ["not one of your teams"]})
         return [team], team.region, team
     region = db.session.scalars(select(Region).where(Region.code == data["region"])).one_or_none()
-    teams = (
-        []
-        if region is None
-        else db.session.scalars(
-            select(Team).options(selectinload(Team.region)).where(Team.region_id == region.id)
-        ).all()
-    )
+    teams = [] if region is None else db.session.scalars(select(Team).where(Team.region_id == region.id)).all()
     if region is None or not teams or (visible is not None and not {t.id for t in teams} <= visible):
         raise ValidationFailed("No such region among yours.", fields={"region": ["not your region"]})
     return teams, region, None
@@ -110,12 +104,11 @@ def _resume(unit, started, now, zone):
 
 
 def _crews(team_ids):
+    # A crew's team (and its region) is one of the plan's teams, already in the session:
+    # reading ``crew.team`` finds it there without a statement (a selectinload would ask again).
     return db.session.scalars(
         select(Crew)
-        .options(
-            selectinload(Crew.members).selectinload(Collector.trainings),
-            selectinload(Crew.team).selectinload(Team.region),
-        )
+        .options(selectinload(Crew.members).selectinload(Collector.trainings))
         .where(Crew.team_id.in_(team_ids), Crew.active.is_(True))
         .order_by(Crew.code)
     ).all()
@@ -192,7 +185,7 @@ def build_problem(teams, zone_name, plan_date, now=None):
 
     cases = db.session.scalars(
         select(Case)
-        .options(selectinload(Case.debtor), selectinload(Case.team).selectinload(Team.region))
+        .options(selectinload(Case.debtor))  # its team: one of ``teams``, in the session (see _crews)
         .where(Case.team_id.in_(team_ids), Case.stage == "field_visit")
         .order_by(Case.priority.desc(), Case.id)
     ).all()
