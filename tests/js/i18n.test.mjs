@@ -107,3 +107,14 @@ test("money is shown with the server's number of places when it is known", () =>
   const i18n = createI18n({ catalogs: CATALOGS, storage: memoryStorage({ "fc.lang": "en" }), exponent: () => 3 });
   assert.equal(i18n.money("1.5", "KWD").replace(/\s/g, " "), "KWD 1.500");
 });
+
+test("a time whose zone is not known yet is shown, not an error that stops the page drawing", () => {
+  // The board's attention tab can draw its flags before the board's answer (and its zone) is in.
+  const i18n = createI18n({ catalogs: CATALOGS, storage: memoryStorage({ "fc.lang": "en" }) });
+  const at = "2026-06-10T02:00:00Z";
+  for (const zone of [null, undefined, ""]) {
+    assert.ok(i18n.dateTime(at, zone).length > 0, String(zone));
+    assert.ok(i18n.time(at, zone).length > 0, String(zone));
+  }
+  assert.match(i18n.time(at, "Asia/Shanghai"), /10:00/);
+});

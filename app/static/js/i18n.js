@@ -70,13 +70,15 @@ export function createI18n({ catalogs, storage = null, browserLanguage = "en", o
       const digits = places === undefined ? {} : { minimumFractionDigits: places, maximumFractionDigits: places };
       return new Intl.NumberFormat(i18n.locale, { style: "currency", currency, ...digits }).format(amount);
     },
+    // ``timeZone``: the zone the time is read in; until a page knows it (null, ""), the
+    // browser's own, and the page draws again once it does (Intl throws on a null zone).
     dateTime(iso, timeZone) {
       if (!iso) return "";
-      return new Intl.DateTimeFormat(i18n.locale, { dateStyle: "medium", timeStyle: "short", timeZone }).format(new Date(iso));
+      return new Intl.DateTimeFormat(i18n.locale, { dateStyle: "medium", timeStyle: "short", timeZone: timeZone || undefined }).format(new Date(iso));
     },
     time(iso, timeZone) {
       if (!iso) return "";
-      return new Intl.DateTimeFormat(i18n.locale, { hour: "2-digit", minute: "2-digit", timeZone }).format(new Date(iso));
+      return new Intl.DateTimeFormat(i18n.locale, { hour: "2-digit", minute: "2-digit", timeZone: timeZone || undefined }).format(new Date(iso));
     },
     date(isoDate) {
       if (!isoDate) return "";
