@@ -81,12 +81,14 @@ def _backend_of(item):
 
 
 def _slow_tests_first_after_the_browser_block(items):
-    """Tests marked ``slow`` (a minute or more, some of them) are handed out before the
-    others, in their shuffled order: on two workers, a long test left for the end runs
-    alone while the other worker has finished."""
+    """Files holding a test marked ``slow`` (a minute or more, some of them) are handed out
+    before the others, each file's tests kept together in their shuffled order: on two
+    workers, a long test left for the end runs alone while the other worker has finished,
+    and a file's tests taken apart would build its shared world (``module_make``) again."""
     browser = [item for item in items if item.get_closest_marker("e2e")]
     rest = [item for item in items if not item.get_closest_marker("e2e")]
-    items[:] = browser + sorted(rest, key=lambda item: item.get_closest_marker("slow") is None)
+    slow_files = {item.fspath for item in rest if item.get_closest_marker("slow")}
+    items[:] = browser + sorted(rest, key=lambda item: item.fspath not in slow_files)
 
 
 def _browser_tests_in_written_order(items):
