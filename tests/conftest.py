@@ -84,11 +84,16 @@ def _slow_tests_first_after_the_browser_block(items):
     """Files holding a test marked ``slow`` (a minute or more, some of them) are handed out
     before the others, each file's tests kept together in their shuffled order: on two
     workers, a long test left for the end runs alone while the other worker has finished,
-    and a file's tests taken apart would build its shared world (``module_make``) again."""
-    browser = [item for item in items if item.get_closest_marker("e2e")]
-    rest = [item for item in items if not item.get_closest_marker("e2e")]
-    slow_files = {item.fspath for item in rest if item.get_closest_marker("slow")}
-    items[:] = browser + sorted(rest, key=lambda item: item.fspath not in slow_files)
+    and a file's tests taken apart would build its shared world (``module_make``) again.
+    The sort is stable: the browser block stays first and in its order."""
+    slow_files = {item.fspath for item in items if item.get_closest_marker("slow")}
+
+    def rank(item):
+        if item.get_closest_marker("e2e"):
+            return 0
+        return 1 if item.fspath in slow_files else 2
+
+    items.sort(key=rank)
 
 
 def _browser_tests_in_written_order(items):
@@ -104,16 +109,15 @@ def _browser_tests_in_written_order(items):
     def is_browser(item):
         return "tests/e2e/" in str(item.fspath).replace(os.sep, "/")
 
-    backend_of = _backend_of
     browser = [item for item in items if is_browser(item)]
     if not browser:
         return
     rest = [item for item in items if not is_browser(item)]
-    first = next((backend_of(item) for item in rest if backend_of(item)), None)
+    first = next((_backend_of(item) for item in rest if _backend_of(item)), None)
     order = [b for b in BACKENDS if b != first] + [first]
 
     def key(item):
-        backend = backend_of(item)
+        backend = _backend_of(item)
         return (
             order.index(backend) if backend in order else -1,
             str(item.fspath),
