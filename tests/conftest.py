@@ -579,6 +579,14 @@ def count_rows(app, db, model):
         return db.session.scalar(sa.select(sa.func.count()).select_from(model))
 
 
+def table_counts(session, tables):
+    """``{table name: rows}`` for every table, in one statement (one round trip, not one per table)."""
+    counts = sa.union_all(
+        *(sa.select(sa.literal_column(f"'{t.name}'").label("t"), sa.func.count()).select_from(t) for t in tables)
+    )
+    return dict(session.execute(counts).all())
+
+
 @pytest.fixture()
 def rows(app, db):
     """``rows(Model)``: how many rows the test's transaction holds."""

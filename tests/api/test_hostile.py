@@ -20,6 +20,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.api.test_role_matrix import MATRIX
+from tests.conftest import table_counts
 
 MISSING_ID = 999_999_999
 MISSING_JOB = "ffffffff-ffff-4fff-bfff-ffffffffffff"
@@ -602,10 +603,7 @@ def _snapshot(app, db):
     from app.models import AuditEvent
 
     with app.app_context():
-        counts = {
-            table.name: db.session.scalar(sa.select(sa.func.count()).select_from(table))
-            for table in db.metadata.sorted_tables
-        }
+        counts = table_counts(db.session, db.metadata.sorted_tables)
         head = db.session.execute(
             sa.select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
         ).first()

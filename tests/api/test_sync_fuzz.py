@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from app.models import ClientEvent, Visit
 from tests.api.test_field import HOME, iso, local
+from tests.conftest import table_counts
 
 EXAMPLES = int(os.environ.get("SYNC_FUZZ_EXAMPLES", "60"))
 IDS = [f"fz-evt-{n:06d}" for n in range(6)]
@@ -94,10 +95,7 @@ def batches(draw, tasks):
 
 
 def counts(db):
-    return {
-        table.name: db.session.scalar(sa.select(sa.func.count()).select_from(table))
-        for table in db.metadata.sorted_tables
-    }
+    return table_counts(db.session, db.metadata.sorted_tables)
 
 
 @pytest.mark.slow

@@ -222,6 +222,8 @@ def test_text_from_debtors_is_shown_as_text_never_run(served, new_page, committe
 def test_a_supervisor_sees_only_their_team(served, new_page):
     page = new_page(viewport=DESKTOP)
     sign_in(page, served)
+    # The board shows before its list of teams is in; Plan is enabled once it is.
+    expect(page.locator("#plan")).to_be_enabled()
     options = page.locator("#scope option").all_inner_texts()
     assert [o.split(" — ")[0] for o in options] == ["SH-CENTRAL"]
 
