@@ -139,6 +139,13 @@ def test_a_json_batch_answers_each_element(client, make, team, admin):
     assert {(p["row"], p["column"]) for p in response.json["problems"]} == {(2, None), (3, "amount")}
 
 
+def test_an_empty_payment_file_is_refused_naming_the_file_and_records_nothing(client, admin, rows):
+    response = send_csv(client, admin, "")
+    assert response.status_code == 422
+    assert "file" in response.json["error"]["fields"]
+    assert rows(Payment) == 0 and rows(UnmatchedPayment) == 0
+
+
 def test_only_the_integration_admin_sends_payment_files(client, make, team):
     sup = make.token(make.user("supervisor", team=team))
     assert send_csv(client, sup, HEADER).status_code == 403

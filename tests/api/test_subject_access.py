@@ -115,3 +115,15 @@ def test_after_anonymisation_the_export_shows_what_is_left(app, db, client, held
     assert body["debtor"]["anonymised_at"] is not None
     visit = body["cases"][0]["visits"][0]
     assert visit["notes"] is None and visit["recordings"][0]["erased_at"] is not None
+
+
+def test_a_visit_still_at_the_door_shows_its_check_in_and_no_check_out(client, make):
+    team = make.team(code="SAR-O")
+    crew = make.crew(team=team, members=0, code="SAR-OK")
+    debtor = make.debtor(name="Li Na")
+    case = make.case(team=team, debtor=debtor, loan_ref="SAR-O-1")
+    make_visit(make, case, crew, make.collector(team=team, crew=crew), checked_out=False, outcome=None)
+    response = client.get(f"/api/v1/debtors/{debtor.id}/subject-access", headers=make.token(make.user("admin")))
+    assert response.status_code == 200, response.get_data(as_text=True)[:400]
+    (visit,) = response.json["cases"][0]["visits"]
+    assert visit["check_in"]["lat"] == 31.2317 and visit["check_out"] is None
