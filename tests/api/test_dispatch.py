@@ -1,6 +1,6 @@
 """Planning a day from the database, under the conduct policy, and moving tasks by hand."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -82,6 +82,33 @@ def test_a_case_never_contacted_remotely_is_not_visited(client, make, team, sup)
     silent = make.case(team=team)
     crew_code, entry = where(plan(client, sup), silent)
     assert crew_code is None and [r["rule_id"] for r in entry["rules"]] == ["cn.prior_contact"]
+
+
+def test_a_debtor_owing_on_two_loans_is_visited_once_that_day_and_the_other_loan_names_the_cap(client, make, team, sup):
+    make.trained_crew(team)
+    first = make.dispatchable_case(team, priority=60)
+    second = make.case(team=team, debtor_id=first.debtor_id, priority=30)
+    make.contact(second)
+    result = plan(client, sup)
+    assert where(result, first)[0] is not None
+    crew_code, entry = where(result, second)
+    assert crew_code is None and [r["rule_id"] for r in entry["rules"]] == ["cn.frequency_cap"]
+
+
+@pytest.mark.parametrize("hour", [21, 23])
+def test_planning_today_after_the_shift_leaves_the_crew_out_and_after_visiting_hours_names_the_rule(
+    client, make, team, sup, clock, hour
+):
+    crew = make.trained_crew(team)
+    case = make.dispatchable_case(team)
+    clock.set(datetime.combine(TODAY, time(hour, 30), ZoneInfo("Asia/Shanghai")))
+    result = plan(client, sup, day=TODAY)
+    report = next(c for c in result["crews"] if c["crew"] == crew.code)
+    assert report["eligible"] is False and report["note"] == "no working time left today"
+    assert result["routes"] == []
+    _, entry = where(result, case)
+    # At 21:30 the debtor's hours (to 22:00) are still open: no crew is left to go; at 23:30 they are over.
+    assert [r["rule_id"] for r in entry.get("rules", [])] == ([] if hour == 21 else ["cn.no_visiting_window"])
 
 
 def test_a_debtor_speaking_only_wuu_waits_for_a_crew_that_speaks_it(client, make, team, sup):

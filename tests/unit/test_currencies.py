@@ -43,6 +43,7 @@ def intl():
 
 
 def test_the_active_currencies_are_iso_4217_codes_in_use_with_cldrs_digits():
+    money.currencies.cache_clear()  # read from CLDR here, not what an earlier test left cached
     table = money.currencies()
     assert 140 <= len(table) <= 200
     assert {"CNY": 2, "USD": 2, "JPY": 0, "KWD": 3, "VND": 0, "ISK": 0, "CLP": 0, "BHD": 3}.items() <= table.items()
