@@ -675,8 +675,7 @@ async function loadAttention() {
         `${i18n.t("attention.openVisit")} #${flag.visit_id}`) : null);
     flagBox.append(kept(`flag:${flag.id}`, h("div", { class: "item flag", dataset: { flag: flag.id, keep: `flag:${flag.id}` } },
       h("div", {}, h("span", { class: "pill open-flag" }, flag.kind), " ", flag.collector || "", " · ",
-        // Before the board's first answer its zone is unknown: drawn again when it comes (render).
-        i18n.dateTime(flag.raised_at, state.board ? state.board.timezone : undefined)),
+        i18n.dateTime(flag.raised_at, state.board && state.board.timezone)),
       facts,
       h("details", {}, h("summary", {}, i18n.t("attention.open")),
         h("p", {}, i18n.reason(flag.details)), h("p", { class: "muted" }, `${flag.rule_id} · ${flag.profile_version}`),
